@@ -1,0 +1,78 @@
+/* raft: the adaptor between canonical raft's struct raft_fsm and a keel_store.
+ *
+ * Apply: raft 0.15 gives apply no index; inside apply it is
+ * raft_last_applied(r) + 1 (replicationApply advances last_applied only after
+ * apply returns). The store skips indexes it already holds, so replays after a
+ * restart or snapshot install apply nothing twice.
+ *
+ * Replies: a reply is written into the buffer of the local proposal waiting
+ * for that index (see propose.h), or into the adaptor's scratch reply when no
+ * one here waits (followers, replays). So nothing is heap-allocated per entry
+ * and nothing leaks on followers, where raft drops apply's result.
+ *
+ * Snapshots are LMDB images (storage/snapshot.h), sent as two buffers (header,
+ * data) that stay valid until snapshot_finalize. With async snapshots the copy
+ * runs on the libuv pool (raft_fsm version 3); raft 0.15's uv backend needs
+ * io.version = 2 for that, and both it and the fixture refuse a version-3 fsm
+ * whose snapshot_async is set at init: call keel_fsm_enable_async() after
+ * raft_init()/raft_fixture_grow().
+ *
+ * Threading: the loop thread, but for snapshot_async on a pool thread. */
+#ifndef KEEL_RAFT_FSM_H
+#define KEEL_RAFT_FSM_H
+
+#include <raft.h>
+
+#include "storage/snapshot.h"
+#include "store/store.h"
+
+struct keel_proposal;
+
+struct keel_fsm_stats
+{
+    uint64_t snapshots;      /* images taken */
+    uint64_t snapshot_bytes; /* size of the last image */
+    uint64_t restores;       /* images installed over the env */
+    uint64_t restores_kept;  /* images not newer than the env: kept the env */
+    uint64_t snapshot_errors;
+};
+
+struct keel_fsm
+{
+    struct raft_fsm fsm;        /* give &fsm to raft_init / raft_fixture_grow */
+    struct raft *raft;          /* set by keel_fsm_attach() */
+    struct keel_store *store;   /* not owned */
+    struct keel_reply scratch;
+    struct keel_proposal *head; /* waiting proposals, in index order */
+    struct keel_proposal *tail;
+    struct keel_snapshot snap;  /* the image being taken */
+    bool snap_busy;
+    bool async;
+    int fatal;                  /* first fatal error: the node must restart */
+    struct keel_fsm_stats stats;
+    char errmsg[KEEL_ERRMSG_SIZE];
+};
+
+/* Prepare f over store (which must outlive f). async: copy snapshots on the
+ * libuv pool. Errors: none yet; returns 0. */
+int keel_fsm_init(struct keel_fsm *f, struct keel_store *store, bool async);
+/* Tell f which raft it serves, after raft_init (or raft_fixture_grow). */
+void keel_fsm_attach(struct keel_fsm *f, struct raft *r);
+/* Turn on pool snapshots if init asked for them (see the note above). */
+void keel_fsm_enable_async(struct keel_fsm *f);
+/* Release f. Call after raft_close's callback (or raft_fixture_close). */
+void keel_fsm_close(struct keel_fsm *f);
+
+/* A fatal apply/restore error, or 0: the node must then stop and restart. */
+static inline int keel_fsm_fatal(const struct keel_fsm *f)
+{
+    return f->fatal;
+}
+
+/* Internal to raft/: snapshot callbacks (fsm_snapshot.c). */
+int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs);
+int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs);
+int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs);
+int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf);
+
+#endif /* KEEL_RAFT_FSM_H */

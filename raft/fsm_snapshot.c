@@ -1,0 +1,96 @@
+/* raft: taking snapshots (LMDB images) and restoring from them. */
+#include <stdio.h>
+#include <string.h>
+
+#include "raft/fsm.h"
+
+/* Hand the image to raft as two buffers that point into f->snap: they stay
+ * valid until finalize, so raft never owns them. */
+static int fill_bufs(struct keel_fsm *f, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    *bufs = raft_malloc(2 * sizeof **bufs);
+    if (*bufs == NULL) return RAFT_NOMEM;
+    (*bufs)[0].base = f->snap.header;
+    (*bufs)[0].len = KEEL_SNAPSHOT_HEADER;
+    (*bufs)[1].base = f->snap.data;
+    (*bufs)[1].len = f->snap.data_len;
+    *n_bufs = 2;
+    return 0;
+}
+
+static int take(struct keel_fsm *f, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    char errmsg[KEEL_ERRMSG_SIZE];
+    int rc = keel_storage_snapshot_create(keel_store_storage(f->store), &f->snap, errmsg);
+    if (rc != 0) {
+        /* Reported through stats; raft retries at the next threshold. */
+        snprintf(f->errmsg, sizeof f->errmsg, "fsm: snapshot: %s", errmsg);
+        return RAFT_IOERR;
+    }
+    return fill_bufs(f, bufs, n_bufs);
+}
+
+int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    struct keel_fsm *f = fsm->data;
+    if (f->snap_busy || f->fatal) return RAFT_BUSY;
+    *bufs = NULL;
+    *n_bufs = 0;
+    if (fsm->snapshot_async != NULL) {
+        f->snap_busy = true; /* the copy happens in fsm_snapshot_async */
+        return 0;
+    }
+    int rc = take(f, bufs, n_bufs);
+    if (rc != 0) {
+        f->stats.snapshot_errors++;
+        keel_snapshot_release(&f->snap);
+        /* Not RAFT_BUSY: raft would retry at once. An error skips this round;
+         * on a follower it would make the node unavailable, so report busy
+         * and count the error instead. */
+        return RAFT_BUSY;
+    }
+    f->snap_busy = true;
+    return 0;
+}
+
+int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    /* On a libuv pool thread: touches only f->snap and the storage's
+     * thread-safe copy path. */
+    return take(fsm->data, bufs, n_bufs);
+}
+
+int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    struct keel_fsm *f = fsm->data;
+    if (*bufs != NULL) {
+        f->stats.snapshots++;
+        f->stats.snapshot_bytes = f->snap.data_len + KEEL_SNAPSHOT_HEADER;
+        raft_free(*bufs);
+    } else if (fsm->snapshot_async != NULL) {
+        f->stats.snapshot_errors++;
+    }
+    *bufs = NULL;
+    *n_bufs = 0;
+    keel_snapshot_release(&f->snap);
+    f->snap_busy = false;
+    return 0;
+}
+
+int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    struct keel_fsm *f = fsm->data;
+    char errmsg[KEEL_ERRMSG_SIZE];
+    bool replaced;
+    int rc = keel_storage_restore(keel_store_storage(f->store), buf->base, buf->len, &replaced,
+                                  errmsg);
+    if (rc != 0) {
+        snprintf(f->errmsg, sizeof f->errmsg, "fsm: restore: %s", errmsg);
+        if (rc == KEEL_EFATAL) f->fatal = rc;
+        return rc == KEEL_ECORRUPT || rc == KEEL_EVERSION ? RAFT_CORRUPT : RAFT_IOERR;
+    }
+    if (replaced) f->stats.restores++;
+    else f->stats.restores_kept++;
+    raft_free(buf->base); /* ours on success */
+    return 0;
+}

@@ -1,0 +1,95 @@
+/* storage: whole-env views: the replica digest and space accounting. */
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "storage/env.h"
+
+static int digest_dbi(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, XXH3_state_t *st)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint8_t hdr[17];
+    int rc = mdb_cursor_open(txn, dbi, &c);
+    if (rc != 0) return rc;
+    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        hdr[0] = tag;
+        storage_le64(hdr + 1, k.mv_size);
+        storage_le64(hdr + 9, v.mv_size);
+        XXH3_64bits_update(st, hdr, sizeof hdr);
+        XXH3_64bits_update(st, k.mv_data, k.mv_size);
+        XXH3_64bits_update(st, v.mv_data, v.mv_size);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int keel_storage_digest(struct keel_storage *s, uint64_t *applied, uint64_t *digest)
+{
+    MDB_txn *txn;
+    XXH3_state_t *st = XXH3_createState();
+    int rc;
+    if (st == NULL) return KEEL_ENOMEM;
+    XXH3_64bits_reset(st);
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        XXH3_freeState(st);
+        return storage_error(s, rc, "digest");
+    }
+    MDB_dbi dbis[] = {s->data, s->exp, s->meta, s->dd, s->ddts};
+    for (unsigned i = 0; rc == 0 && i < sizeof dbis / sizeof dbis[0]; i++) {
+        rc = digest_dbi(txn, dbis[i], (uint8_t)i, st);
+    }
+    if (rc != 0) {
+        rc = storage_error(s, rc, "digest");
+    } else {
+        struct keel_txn t = {txn, s, false};
+        rc = storage_meta_get(&t, "applied", applied);
+    }
+    mdb_txn_abort(txn);
+    *digest = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return rc;
+}
+
+int keel_storage_space(struct keel_storage *s, struct keel_space *space)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    MDB_envinfo info;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) return storage_error(s, rc, "space");
+    memset(space, 0, sizeof *space);
+    uint64_t pages = 2; /* the two meta pages */
+    unsigned psize = 4096;
+    MDB_dbi dbis[] = {1 /* MAIN_DBI: the named dbis' directory */, s->data, s->exp, s->meta,
+                      s->dd, s->ddts};
+    for (unsigned i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
+        if (mdb_stat(txn, dbis[i], &st) != 0) continue;
+        pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        psize = st.ms_psize;
+        if (dbis[i] == s->data) space->keys = st.ms_entries;
+    }
+    mdb_txn_abort(txn);
+    mdb_env_info(s->env, &info);
+    space->live_bytes = pages * psize;
+    space->file_bytes = (info.me_last_pgno + 1) * (uint64_t)psize;
+    space->map_size = info.me_mapsize;
+    space->quota = s->opts.quota;
+    return 0;
+}
+
+int keel_storage_quota_check(struct keel_storage *s, uint64_t incoming)
+{
+    struct keel_space sp;
+    if (s->opts.quota == 0) return 0;
+    int rc = keel_storage_space(s, &sp);
+    if (rc != 0) return rc;
+    if (sp.live_bytes + incoming > sp.quota) {
+        snprintf(s->errmsg, sizeof s->errmsg, "live data %llu + %llu bytes over the quota of %llu",
+                 (unsigned long long)sp.live_bytes, (unsigned long long)incoming,
+                 (unsigned long long)sp.quota);
+        return KEEL_ENOSPACE;
+    }
+    return 0;
+}

@@ -1,0 +1,144 @@
+/* storage: the keyspace (key -> record) and its expiry index. */
+#include <stdio.h>
+#include <string.h>
+
+#include "storage/env.h"
+#include "storage/record.h"
+
+static int check_key(struct keel_storage *s, struct keel_slice key)
+{
+    if (key.n == 0 || key.n > KEEL_MAX_KEY) {
+        snprintf(s->errmsg, sizeof s->errmsg, "key length %zu outside 1..%d", key.n,
+                 KEEL_MAX_KEY);
+        return KEEL_ETOOBIG;
+    }
+    return 0;
+}
+
+int storage_get(struct keel_txn *txn, struct keel_slice key, struct keel_record *rec)
+{
+    struct keel_storage *s = txn->s;
+    MDB_val k = {key.n, (void *)key.p}, v;
+    int rc = check_key(s, key);
+    if (rc != 0) return rc == KEEL_ETOOBIG ? KEEL_ENOTFOUND : rc;
+    rc = mdb_get(txn->mdb, s->data, &k, &v);
+    if (rc == MDB_NOTFOUND) return KEEL_ENOTFOUND;
+    if (rc != 0) return storage_error(s, rc, "get");
+    if (record_decode(v.mv_data, v.mv_size, rec) != 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "record of %zu bytes is not a record", v.mv_size);
+        return KEEL_ECORRUPT;
+    }
+    return 0;
+}
+
+static int exp_del(struct keel_txn *txn, struct keel_slice key, int64_t expire_at)
+{
+    uint8_t buf[EXPKEY_MAX];
+    MDB_val k = {record_expkey(key, expire_at, buf), buf};
+    int rc = mdb_del(txn->mdb, txn->s->exp, &k, NULL);
+    if (rc == MDB_NOTFOUND) {
+        snprintf(txn->s->errmsg, sizeof txn->s->errmsg, "expiry index lacks a key's entry");
+        return KEEL_ECORRUPT;
+    }
+    return rc == 0 ? 0 : storage_error(txn->s, rc, "expiry del");
+}
+
+static int exp_put(struct keel_txn *txn, struct keel_slice key, int64_t expire_at)
+{
+    uint8_t buf[EXPKEY_MAX];
+    MDB_val k = {record_expkey(key, expire_at, buf), buf}, v = {0, NULL};
+    int rc = mdb_put(txn->mdb, txn->s->exp, &k, &v, 0);
+    return rc == 0 ? 0 : storage_error(txn->s, rc, "expiry put");
+}
+
+int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_record *rec,
+                uint8_t **buf)
+{
+    struct keel_storage *s = txn->s;
+    struct keel_record old;
+    int rc = check_key(s, key);
+    if (rc != 0) return rc;
+    if (rec->len > KEEL_MAX_VALUE) {
+        snprintf(s->errmsg, sizeof s->errmsg, "value of %zu bytes over the %u limit", rec->len,
+                 KEEL_MAX_VALUE);
+        return KEEL_ETOOBIG;
+    }
+    rc = storage_get(txn, key, &old);
+    if (rc != 0 && rc != KEEL_ENOTFOUND) return rc;
+    int64_t old_exp = rc == 0 ? old.expire_at : 0;
+    if (old_exp != rec->expire_at) {
+        if (old_exp != 0 && (rc = exp_del(txn, key, old_exp)) != 0) return rc;
+        if (rec->expire_at != 0 && (rc = exp_put(txn, key, rec->expire_at)) != 0) return rc;
+    }
+    MDB_val k = {key.n, (void *)key.p}, v = {RECORD_HEADER + rec->len, NULL};
+    rc = mdb_put(txn->mdb, s->data, &k, &v, MDB_RESERVE);
+    if (rc != 0) return storage_error(s, rc, "put");
+    record_encode_header(rec, v.mv_data);
+    uint8_t *space = (uint8_t *)v.mv_data + RECORD_HEADER;
+    if (rec->val != NULL && rec->len > 0) memcpy(space, rec->val, rec->len);
+    if (buf != NULL) *buf = space;
+    return 0;
+}
+
+int storage_del(struct keel_txn *txn, struct keel_slice key)
+{
+    struct keel_record old;
+    int rc = storage_get(txn, key, &old);
+    if (rc != 0) return rc;
+    if (old.expire_at != 0 && (rc = exp_del(txn, key, old.expire_at)) != 0) return rc;
+    MDB_val k = {key.n, (void *)key.p};
+    rc = mdb_del(txn->mdb, txn->s->data, &k, NULL);
+    return rc == 0 ? 0 : storage_error(txn->s, rc, "del");
+}
+
+int storage_expired_first(struct keel_txn *txn, int64_t at, struct keel_slice *key,
+                          int64_t *expire_at)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn->mdb, txn->s->exp, &c);
+    if (rc != 0) return storage_error(txn->s, rc, "cursor");
+    rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) return KEEL_ENOTFOUND;
+    if (rc != 0) return storage_error(txn->s, rc, "expiry first");
+    if (k.mv_size < 9) {
+        snprintf(txn->s->errmsg, sizeof txn->s->errmsg, "expiry key of %zu bytes", k.mv_size);
+        return KEEL_ECORRUPT;
+    }
+    int64_t when = (int64_t)storage_get_be64(k.mv_data);
+    if (when > at) return KEEL_ENOTFOUND;
+    key->p = (const uint8_t *)k.mv_data + 8;
+    key->n = k.mv_size - 8;
+    *expire_at = when;
+    return 0;
+}
+
+int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb cb, void *arg)
+{
+    MDB_cursor *c;
+    MDB_val k = {start.n, (void *)start.p}, v;
+    struct keel_record rec;
+    int rc = mdb_cursor_open(txn->mdb, txn->s->data, &c);
+    if (rc != 0) return storage_error(txn->s, rc, "cursor");
+    rc = mdb_cursor_get(c, &k, &v, start.n > 0 ? MDB_SET_RANGE : MDB_FIRST);
+    while (rc == 0) {
+        if (record_decode(v.mv_data, v.mv_size, &rec) != 0) {
+            rc = KEEL_ECORRUPT;
+            break;
+        }
+        int stop = cb(arg, (struct keel_slice){k.mv_data, k.mv_size}, &rec);
+        if (stop != 0) {
+            mdb_cursor_close(c);
+            return stop;
+        }
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc == KEEL_ECORRUPT) {
+        snprintf(txn->s->errmsg, sizeof txn->s->errmsg, "scan: a value is not a record");
+        return rc;
+    }
+    return storage_error(txn->s, rc, "scan");
+}

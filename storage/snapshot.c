@@ -1,0 +1,199 @@
+/* storage: snapshot images (header + compact LMDB copy) and their checks. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "storage/env.h"
+#include "storage/snapshot.h"
+
+/* Read the applied index and key count out of a copy, by opening it as a
+ * read-only, lock-free env of its own. */
+static int image_info(const char *path, uint64_t *applied, uint64_t *keys, char *errmsg)
+{
+    MDB_env *env;
+    MDB_txn *txn = NULL;
+    MDB_dbi meta, data;
+    MDB_stat st;
+    MDB_val k = {7, "applied"}, v;
+    int rc = mdb_env_create(&env);
+    if (rc != 0) goto err;
+    mdb_env_set_maxdbs(env, 8);
+    rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR, 0600);
+    if (rc == 0) rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) rc = mdb_dbi_open(txn, "meta", 0, &meta);
+    if (rc == 0) rc = mdb_dbi_open(txn, "data", 0, &data);
+    if (rc == 0) rc = mdb_stat(txn, data, &st);
+    if (rc == 0) rc = mdb_get(txn, meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *applied = 0;
+        rc = 0;
+    } else if (rc == 0) {
+        if (v.mv_size != 8) rc = MDB_CORRUPTED;
+        else *applied = storage_get_le64(v.mv_data);
+    }
+    if (rc == 0) *keys = st.ms_entries;
+    if (txn != NULL) mdb_txn_abort(txn);
+    mdb_env_close(env);
+err:
+    if (rc != 0) snprintf(errmsg, KEEL_ERRMSG_SIZE, "read image: %s", mdb_strerror(rc));
+    return storage_mdb_code(rc);
+}
+
+static void header_encode(struct keel_snapshot *snap)
+{
+    uint8_t *h = snap->header;
+    memset(h, 0, KEEL_SNAPSHOT_HEADER);
+    memcpy(h, KEEL_SNAPSHOT_MAGIC, 8);
+    h[8] = KEEL_SNAPSHOT_VERSION;
+    h[12] = KEEL_SNAPSHOT_HEADER;
+    storage_le64(h + 16, snap->info.applied);
+    storage_le64(h + 24, snap->info.data_len);
+    storage_le64(h + 32, snap->info.checksum);
+    storage_le64(h + 40, snap->info.keys);
+    storage_le64(h + 56, XXH3_64bits(h, 56));
+}
+
+static void copies_add(struct keel_storage *s, int delta)
+{
+    pthread_mutex_lock(&s->mu);
+    s->copies += delta;
+    if (s->copies == 0) pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int keel_storage_snapshot_create(struct keel_storage *s, struct keel_snapshot *snap,
+                                 char *errmsg)
+{
+    char path[64];
+    struct stat st;
+    int rc;
+
+    memset(snap, 0, sizeof *snap);
+    snap->fd = memfd_create("keel-snapshot", MFD_CLOEXEC);
+    if (snap->fd < 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot: memfd_create: %s", strerror(errno));
+        return KEEL_EIO;
+    }
+    copies_add(s, 1);
+    rc = mdb_env_copyfd2(s->env, snap->fd, MDB_CP_COMPACT);
+    if (rc != 0 && rc != ENOMEM) {
+        /* Compaction refuses an env with leaked pages; a plain copy still works. */
+        if (ftruncate(snap->fd, 0) == 0 && lseek(snap->fd, 0, SEEK_SET) == 0) {
+            rc = mdb_env_copyfd2(s->env, snap->fd, 0);
+        }
+    }
+    copies_add(s, -1);
+    if (rc != 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot: copy env: %s", mdb_strerror(rc));
+        rc = storage_mdb_code(rc);
+        goto err;
+    }
+    if (fstat(snap->fd, &st) != 0 || st.st_size == 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot: empty copy");
+        rc = KEEL_EIO;
+        goto err;
+    }
+    snap->data_len = (size_t)st.st_size;
+    snap->data = mmap(NULL, snap->data_len, PROT_READ, MAP_SHARED, snap->fd, 0);
+    if (snap->data == MAP_FAILED) {
+        snap->data = NULL;
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot: mmap: %s", strerror(errno));
+        rc = KEEL_ENOMEM;
+        goto err;
+    }
+    snprintf(path, sizeof path, "/proc/self/fd/%d", snap->fd);
+    rc = image_info(path, &snap->info.applied, &snap->info.keys, errmsg);
+    if (rc != 0) goto err;
+    snap->info.version = KEEL_SNAPSHOT_VERSION;
+    snap->info.data_len = snap->data_len;
+    snap->info.checksum = XXH3_64bits(snap->data, snap->data_len);
+    header_encode(snap);
+    return 0;
+err:
+    keel_snapshot_release(snap);
+    return rc;
+}
+
+void keel_snapshot_release(struct keel_snapshot *snap)
+{
+    if (snap->data != NULL) munmap(snap->data, snap->data_len);
+    if (snap->fd > 0) close(snap->fd);
+    snap->data = NULL;
+    snap->fd = -1;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int keel_snapshot_write_fd(const struct keel_snapshot *snap, int fd, char *errmsg)
+{
+    if (write_all(fd, snap->header, KEEL_SNAPSHOT_HEADER) != 0 ||
+        write_all(fd, snap->data, snap->data_len) != 0 || fsync(fd) != 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "write snapshot: %s", strerror(errno));
+        return errno == ENOSPC ? KEEL_ENOSPACE : KEEL_EIO;
+    }
+    return 0;
+}
+
+int keel_snapshot_verify(const void *image, size_t len, struct keel_snapshot_info *info,
+                         char *errmsg)
+{
+    const uint8_t *h = image;
+    if (len < KEEL_SNAPSHOT_HEADER) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE,
+                 "snapshot image truncated: %zu bytes, the header alone is %d", len,
+                 KEEL_SNAPSHOT_HEADER);
+        return KEEL_ECORRUPT;
+    }
+    if (memcmp(h, KEEL_SNAPSHOT_MAGIC, 8) != 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "not a Keel snapshot image (bad magic)");
+        return KEEL_ECORRUPT;
+    }
+    if (storage_get_le64(h + 56) != XXH3_64bits(h, 56)) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot header checksum mismatch");
+        return KEEL_ECORRUPT;
+    }
+    uint32_t version = h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
+    if (version != KEEL_SNAPSHOT_VERSION) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot format version %u, this build reads %d",
+                 version, KEEL_SNAPSHOT_VERSION);
+        return KEEL_EVERSION;
+    }
+    if (h[12] != KEEL_SNAPSHOT_HEADER || h[13] || h[14] || h[15]) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot header size %u unexpected", h[12]);
+        return KEEL_ECORRUPT;
+    }
+    struct keel_snapshot_info in = {
+        .version = version,
+        .applied = storage_get_le64(h + 16),
+        .data_len = storage_get_le64(h + 24),
+        .checksum = storage_get_le64(h + 32),
+        .keys = storage_get_le64(h + 40),
+    };
+    if (in.data_len != len - KEEL_SNAPSHOT_HEADER) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot image %s: header says %llu data bytes, got %zu",
+                 in.data_len > len - KEEL_SNAPSHOT_HEADER ? "truncated" : "has trailing bytes",
+                 (unsigned long long)in.data_len, len - KEEL_SNAPSHOT_HEADER);
+        return KEEL_ECORRUPT;
+    }
+    if (XXH3_64bits(h + KEEL_SNAPSHOT_HEADER, in.data_len) != in.checksum) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot data checksum mismatch");
+        return KEEL_ECORRUPT;
+    }
+    if (info != NULL) *info = in;
+    return 0;
+}

@@ -1,0 +1,178 @@
+/* storage: the LMDB environment behind one Keel node's state machine.
+ *
+ * What lives here: the keyspace (key -> record with type, expiry and version),
+ * the expiry index, metadata (last applied raft index, logical clock, format),
+ * the dedupe table, snapshot images and restore, space accounting. Nothing here
+ * knows raft or the command codec.
+ *
+ * Threading: a keel_storage is used from one thread (the node's loop), except
+ * keel_storage_snapshot_write(), which may run on a pool thread concurrently
+ * with writes on the loop (LMDB MVCC; the env is opened MDB_NOTLS).
+ *
+ * Durability: the env is opened MDB_NOSYNC. The raft log is the durable source
+ * of truth; LMDB only needs to be a consistent prefix of it. See the trust rule
+ * in keel_storage_open(). */
+#ifndef KEEL_STORAGE_H
+#define KEEL_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/error.h"
+
+/* A borrowed byte range. Never owns its memory. */
+struct keel_slice
+{
+    const uint8_t *p;
+    size_t n;
+};
+
+/* Limits of the keyspace. LMDB keys are at most 511 bytes. */
+#define KEEL_MAX_KEY 511
+#define KEEL_MAX_VALUE (64u * 1024 * 1024)
+
+struct keel_storage_options
+{
+    const char *dir;        /* Node data directory; the env lives in <dir>/kv. */
+    uint64_t map_size;      /* Initial LMDB map size (address space). 0: 1 GiB. */
+    uint64_t max_map_size;  /* Growth limit. 0: 1 TiB. */
+    uint64_t quota;         /* Live-data quota in bytes. 0: none. */
+    const char *boot_id_path; /* NULL: /proc/sys/kernel/random/boot_id. Tests
+                               * point it elsewhere to simulate a reboot. */
+};
+
+struct keel_storage;
+
+/* Open (creating if needed) the env in <opts->dir>/kv.
+ *
+ * Trust rule: with MDB_NOSYNC a power loss can tear the env, a process crash
+ * cannot (the page cache survives). So the env is trusted only if it was closed
+ * cleanly, or was last opened during the current boot. An untrusted env is
+ * wiped and starts empty (applied index 0): raft's snapshot and log replay
+ * rebuild it. *wiped tells the caller which happened (may be NULL).
+ *
+ * Errors: KEEL_EIO (the message says which path and why), KEEL_ECORRUPT or
+ * KEEL_EVERSION (an env of an unknown format). On error *out is NULL and the
+ * reason is in errmsg (KEEL_ERRMSG_SIZE bytes). */
+int keel_storage_open(const struct keel_storage_options *opts,
+                      struct keel_storage **out,
+                      bool *wiped,
+                      char *errmsg);
+
+/* Close the env. With clean=true the env is synced and marked clean, so the
+ * next open trusts it whatever the boot. Never fails; frees s. */
+void keel_storage_close(struct keel_storage *s, bool clean);
+
+/* The last raft index whose effects are committed in the env. */
+uint64_t keel_storage_applied(const struct keel_storage *s);
+
+/* The detail of the last error on s. */
+const char *keel_storage_errmsg(const struct keel_storage *s);
+
+/* ---- transactions ------------------------------------------------------ */
+
+struct keel_txn
+{
+    void *mdb;                 /* MDB_txn */
+    struct keel_storage *s;
+    bool write;
+};
+
+/* One write txn at a time, on the loop thread. Read txns may be many. */
+int storage_txn_begin(struct keel_storage *s, bool write, struct keel_txn *txn);
+/* Commit. On failure (KEEL_EMAPFULL, KEEL_EIO) the txn is gone all the same. */
+int storage_txn_commit(struct keel_txn *txn);
+void storage_txn_abort(struct keel_txn *txn);
+
+/* Grow the map after KEEL_EMAPFULL. No txn of this process may be open: it
+ * waits for running snapshot copies. KEEL_ENOSPACE at max_map_size. */
+int storage_grow(struct keel_storage *s);
+
+/* ---- keyspace ---------------------------------------------------------- */
+
+enum keel_type {
+    KEEL_TYPE_NONE = 0,
+    KEEL_TYPE_STRING = 1,
+    KEEL_TYPE_HASH = 2,
+};
+
+/* A key's record. expire_at is absolute Unix milliseconds, 0 for none.
+ * version is the raft index of the key's last change. On reads, val points
+ * into the map and stays valid until the txn ends or writes again. */
+struct keel_record
+{
+    uint8_t type;
+    int64_t expire_at;
+    uint64_t version;
+    const uint8_t *val;
+    size_t len;
+};
+
+/* KEEL_ENOTFOUND if absent. Does not look at expiry: that is the caller's
+ * (deterministic) business. */
+int storage_get(struct keel_txn *txn, struct keel_slice key, struct keel_record *rec);
+
+/* Insert or replace, keeping the expiry index in step. *buf (may be NULL)
+ * receives the record's value space, so a caller can build the value in place
+ * (rec->val NULL, rec->len the size): valid until the next write. */
+int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_record *rec,
+                uint8_t **buf);
+
+/* Delete a key and its expiry entry. KEEL_ENOTFOUND if absent. */
+int storage_del(struct keel_txn *txn, struct keel_slice key);
+
+/* The key with the earliest expiry at or before `at`, in (expiry, key) order.
+ * KEEL_ENOTFOUND if there is none. key points into the map (valid as above). */
+int storage_expired_first(struct keel_txn *txn, int64_t at, struct keel_slice *key,
+                          int64_t *expire_at);
+
+/* Walk keys in order from `start` (empty: the first key). The callback returns
+ * non-zero to stop; that value is returned. */
+typedef int (*storage_scan_cb)(void *arg, struct keel_slice key, const struct keel_record *rec);
+int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb cb, void *arg);
+
+/* ---- metadata ---------------------------------------------------------- */
+
+int storage_meta_get(struct keel_txn *txn, const char *name, uint64_t *value); /* 0 if absent */
+int storage_meta_put(struct keel_txn *txn, const char *name, uint64_t value);
+/* Record the applied index in this txn; keel_storage_applied() follows on commit. */
+int storage_set_applied(struct keel_txn *txn, uint64_t index);
+
+/* ---- dedupe table ------------------------------------------------------ */
+
+/* The stored reply of (client, seq): KEEL_ENOTFOUND if none. */
+int storage_dedupe_get(struct keel_txn *txn, uint64_t client, uint64_t seq,
+                       struct keel_slice *reply);
+int storage_dedupe_put(struct keel_txn *txn, uint64_t client, uint64_t seq, int64_t ts,
+                       struct keel_slice reply);
+/* Evict, oldest first, entries stamped before `older_than` and entries beyond
+ * `max_entries`, at most `budget` of them. Deterministic: the order is the
+ * (timestamp, client, seq) index, identical on every replica. */
+int storage_dedupe_evict(struct keel_txn *txn, int64_t older_than, uint64_t max_entries,
+                         unsigned budget);
+uint64_t storage_dedupe_count(struct keel_txn *txn);
+
+/* ---- whole-env views --------------------------------------------------- */
+
+/* A digest of every replicated byte (keyspace, expiry index, metadata, dedupe
+ * table) and the applied index it was taken at. Equal replicas at one index
+ * have equal digests. */
+int keel_storage_digest(struct keel_storage *s, uint64_t *applied, uint64_t *digest);
+
+struct keel_space
+{
+    uint64_t live_bytes; /* pages in use by every tree, times the page size */
+    uint64_t file_bytes; /* high-water mark of the data file */
+    uint64_t map_size;
+    uint64_t quota;      /* 0: none */
+    uint64_t keys;
+};
+int keel_storage_space(struct keel_storage *s, struct keel_space *space);
+
+/* KEEL_ENOSPACE when live data plus `incoming` bytes would pass the quota.
+ * For the leader's admission control only: never call it from apply, because
+ * page usage differs between replicas. */
+int keel_storage_quota_check(struct keel_storage *s, uint64_t incoming);
+
+#endif /* KEEL_STORAGE_H */

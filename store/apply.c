@@ -1,0 +1,366 @@
+/* store: applying committed entries: the dispatcher, string commands, CAS,
+ * batches, sweeps and the dedupe table. See store.h for the contract. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+/* Put a string record, building it from v. */
+static int put_string(struct apply_ctx *c, struct keel_slice key, struct keel_slice v,
+                      int64_t expire_at)
+{
+    struct keel_record rec = {KEEL_TYPE_STRING, expire_at, c->index, v.p, v.n};
+    return storage_put(c->txn, key, &rec, NULL);
+}
+
+/* Rewrite a record's expiry. Its value is in the map, which the put may
+ * reuse, so it is copied out first. */
+static int retime(struct apply_ctx *c, struct keel_slice key, const struct keel_record *old,
+                  int64_t expire_at)
+{
+    uint8_t *buf = store_scratch(c->st, old->len);
+    if (buf == NULL && old->len > 0) return KEEL_ENOMEM;
+    if (old->len > 0) memcpy(buf, old->val, old->len);
+    struct keel_record rec = {old->type, expire_at, c->index, buf, old->len};
+    return storage_put(c->txn, key, &rec, NULL);
+}
+
+/* Look up, deleting the record if it is present but expired: the caller
+ * then sees the key as absent, as Redis's lazy expiry does. */
+static int live(struct apply_ctx *c, struct keel_slice key, struct keel_record *rec)
+{
+    int rc = storage_get(c->txn, key, rec);
+    if (rc != 0) return rc;
+    if (rec->expire_at != 0 && rec->expire_at <= c->ts) {
+        rc = storage_del(c->txn, key);
+        return rc == 0 ? KEEL_ENOTFOUND : rc;
+    }
+    return 0;
+}
+
+#define LOOKUP(c, key, rec, exists)               \
+    do {                                          \
+        int rc_ = live(c, key, rec);              \
+        if (rc_ != 0 && rc_ != KEEL_ENOTFOUND)    \
+            return rc_;                           \
+        exists = rc_ == 0;                        \
+    } while (0)
+
+static int apply_set(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists;
+    LOOKUP(c, cmd->key, &old, exists);
+    bool get = cmd->flags & KEEL_SET_GET;
+    if (get && exists && old.type != KEEL_TYPE_STRING) {
+        keel_reply_error(r, KEEL_EWRONGTYPE, NULL);
+        return 0;
+    }
+    if (((cmd->flags & KEEL_SET_NX) && exists) || ((cmd->flags & KEEL_SET_XX) && !exists)) {
+        if (get && exists) keel_reply_bulk(r, old.val, old.len);
+        else keel_reply_nil(r);
+        return 0;
+    }
+    /* The reply copies the old value before the put may overwrite it. */
+    if (get) {
+        if (exists) keel_reply_bulk(r, old.val, old.len);
+        else keel_reply_nil(r);
+    } else {
+        keel_reply_ok(r);
+    }
+    int64_t expire = cmd->num;
+    if ((cmd->flags & KEEL_SET_KEEPTTL) && exists) expire = old.expire_at;
+    if (expire != 0 && expire <= c->ts) {
+        /* Already expired (e.g. PXAT in the past): it is set and gone at once. */
+        return exists ? storage_del(c->txn, cmd->key) : 0;
+    }
+    return put_string(c, cmd->key, cmd->value, expire);
+}
+
+static int apply_del(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_iter it;
+    struct keel_slice key;
+    struct keel_record rec;
+    int64_t n = 0;
+    keel_iter_init(&it, cmd->list);
+    while (keel_iter_str(&it, &key)) {
+        bool exists;
+        LOOKUP(c, key, &rec, exists);
+        if (!exists) continue;
+        int rc = storage_del(c->txn, key);
+        if (rc != 0) return rc;
+        n++;
+    }
+    keel_reply_int(r, n);
+    return 0;
+}
+
+static int apply_incrby(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists;
+    int64_t v = 0;
+    char buf[24];
+    LOOKUP(c, cmd->key, &old, exists);
+    if (exists && old.type != KEEL_TYPE_STRING) {
+        keel_reply_error(r, KEEL_EWRONGTYPE, NULL);
+        return 0;
+    }
+    if (exists && !store_parse_int(old.val, old.len, &v)) {
+        keel_reply_error(r, KEEL_ENOTINT, NULL);
+        return 0;
+    }
+    if (store_add_overflows(v, cmd->num, &v)) {
+        keel_reply_error(r, KEEL_EOVERFLOW, NULL);
+        return 0;
+    }
+    size_t n = store_format_int(v, buf);
+    keel_reply_int(r, v);
+    return put_string(c, cmd->key, (struct keel_slice){(uint8_t *)buf, n},
+                      exists ? old.expire_at : 0);
+}
+
+static int apply_expire(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists;
+    LOOKUP(c, cmd->key, &old, exists);
+    if (!exists) {
+        keel_reply_int(r, 0);
+        return 0;
+    }
+    /* No expiry counts as infinite, as in Redis 7. */
+    int64_t cur = old.expire_at, at = cmd->num;
+    unsigned f = cmd->flags;
+    if (((f & KEEL_EXPIRE_NX) && cur != 0) || ((f & KEEL_EXPIRE_XX) && cur == 0) ||
+        ((f & KEEL_EXPIRE_GT) && (cur == 0 || at <= cur)) ||
+        ((f & KEEL_EXPIRE_LT) && cur != 0 && at >= cur)) {
+        keel_reply_int(r, 0);
+        return 0;
+    }
+    keel_reply_int(r, 1);
+    if (at <= c->ts) return storage_del(c->txn, cmd->key);
+    return retime(c, cmd->key, &old, at);
+}
+
+static int apply_persist(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists;
+    LOOKUP(c, cmd->key, &old, exists);
+    if (!exists || old.expire_at == 0) {
+        keel_reply_int(r, 0);
+        return 0;
+    }
+    keel_reply_int(r, 1);
+    return retime(c, cmd->key, &old, 0);
+}
+
+static int apply_cas(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists, match;
+    LOOKUP(c, cmd->key, &old, exists);
+    if (cmd->flags & KEEL_CAS_VERSION) {
+        match = cmd->version == (exists ? old.version : 0);
+    } else if (cmd->flags & KEEL_CAS_ABSENT) {
+        match = !exists;
+    } else {
+        if (exists && old.type != KEEL_TYPE_STRING) {
+            keel_reply_error(r, KEEL_EWRONGTYPE, NULL);
+            return 0;
+        }
+        match = exists && old.len == cmd->expect.n &&
+                (old.len == 0 || memcmp(old.val, cmd->expect.p, old.len) == 0);
+    }
+    keel_reply_int(r, match);
+    if (!match) return 0;
+    if (cmd->flags & KEEL_CAS_DELETE) return exists ? storage_del(c->txn, cmd->key) : 0;
+    if (cmd->num != 0 && cmd->num <= c->ts) return exists ? storage_del(c->txn, cmd->key) : 0;
+    return put_string(c, cmd->key, cmd->value, cmd->num);
+}
+
+static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
+
+static int apply_batch(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_iter it;
+    struct keel_slice key;
+    struct keel_record rec;
+    uint64_t version;
+    keel_iter_init(&it, cmd->watches);
+    while (keel_iter_watch(&it, &key, &version)) {
+        int rc = store_lookup(c->txn, key, c->ts, &rec);
+        if (rc != 0 && rc != KEEL_ENOTFOUND) return rc;
+        if ((rc == 0 ? rec.version : 0) != version) {
+            keel_reply_nil(r); /* a watched key changed: EXEC aborts */
+            return 0;
+        }
+    }
+    keel_reply_array(r, cmd->count);
+    struct keel_cmd sub;
+    keel_iter_init(&it, cmd->list);
+    for (uint32_t i = 0; i < cmd->count; i++) {
+        if (!keel_iter_cmd(&it, cmd, &sub)) {
+            keel_reply_error(r, KEEL_EMALFORMED, "bad sub-command");
+            continue;
+        }
+        int rc = apply_one(c, &sub, r);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+static int apply_sweep(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_slice key;
+    int64_t at;
+    uint32_t n = 0;
+    size_t mark = keel_reply_array_begin(r);
+    while ((int64_t)n < cmd->num) {
+        int rc = storage_expired_first(c->txn, c->ts, &key, &at);
+        if (rc == KEEL_ENOTFOUND) break;
+        if (rc != 0) return rc;
+        keel_reply_bulk(r, key.p, key.n); /* copy the key before deleting it */
+        rc = storage_del(c->txn, key);
+        if (rc != 0) return rc;
+        n++;
+    }
+    keel_reply_array_end(r, mark, n);
+    c->st->stats.expired += n;
+    return 0;
+}
+
+static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    switch (cmd->type) {
+        case KEEL_CMD_NOOP:
+            keel_reply_ok(r);
+            return 0;
+        case KEEL_CMD_SET:
+            return apply_set(c, cmd, r);
+        case KEEL_CMD_DEL:
+            return apply_del(c, cmd, r);
+        case KEEL_CMD_INCRBY:
+            return apply_incrby(c, cmd, r);
+        case KEEL_CMD_EXPIRE:
+            return apply_expire(c, cmd, r);
+        case KEEL_CMD_PERSIST:
+            return apply_persist(c, cmd, r);
+        case KEEL_CMD_HSET:
+            return apply_hset(c, cmd, r);
+        case KEEL_CMD_HDEL:
+            return apply_hdel(c, cmd, r);
+        case KEEL_CMD_HINCRBY:
+            return apply_hincrby(c, cmd, r);
+        case KEEL_CMD_CAS:
+            return apply_cas(c, cmd, r);
+        case KEEL_CMD_BATCH:
+            return apply_batch(c, cmd, r);
+        case KEEL_CMD_SWEEP:
+            return apply_sweep(c, cmd, r);
+    }
+    keel_reply_error(r, KEEL_EMALFORMED, "unknown command"); /* decode rules this out */
+    return 0;
+}
+
+/* The dedupe table's part of an apply: bounded eviction, then either the
+ * remembered reply of a retry or a fresh apply whose reply is remembered. */
+static int apply_deduped(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_slice old;
+    int rc = storage_dedupe_evict(c->txn, c->ts - KEEL_DEDUPE_TTL_MS, KEEL_DEDUPE_MAX,
+                                  KEEL_DEDUPE_EVICT_BUDGET);
+    if (rc != 0 || cmd->client == 0) return rc != 0 ? rc : apply_one(c, cmd, r);
+    rc = storage_dedupe_get(c->txn, cmd->client, cmd->seq, &old);
+    if (rc == 0) {
+        c->st->stats.deduped++;
+        keel_reply_raw(r, old.p, old.n);
+        return 0;
+    }
+    if (rc != KEEL_ENOTFOUND) return rc;
+    rc = apply_one(c, cmd, r);
+    if (rc != 0) return rc;
+    if (r->lost) return KEEL_ENOMEM; /* local, so fatal: replicas must not differ */
+    struct keel_slice keep = {r->buf, r->len};
+    if (r->len > KEEL_DEDUPE_MAX_REPLY) {
+        /* Too big to keep: remembered as applied-without-reply. Deterministic,
+         * since a reply's size is. */
+        struct keel_reply lost;
+        keel_reply_init(&lost);
+        keel_reply_error(&lost, KEEL_EREPLYLOST, NULL);
+        bool oom = lost.lost;
+        keep = (struct keel_slice){lost.buf, lost.len};
+        rc = oom ? KEEL_ENOMEM
+                 : storage_dedupe_put(c->txn, cmd->client, cmd->seq, c->ts, keep);
+        keel_reply_close(&lost);
+        return rc;
+    }
+    return storage_dedupe_put(c->txn, cmd->client, cmd->seq, c->ts, keep);
+}
+
+static int apply_txn(struct keel_store *st, uint64_t index, const void *buf, size_t len,
+                     struct keel_reply *reply)
+{
+    struct keel_txn txn;
+    struct keel_cmd cmd;
+    const char *why = NULL;
+    uint64_t clock;
+    int rc = storage_txn_begin(st->storage, true, &txn);
+    if (rc != 0) return rc;
+    struct apply_ctx c = {st, &txn, 0, index};
+    rc = keel_cmd_decode(buf, len, &cmd, &why);
+    if (rc != 0) {
+        /* Commits as a no-op: the index still advances on every replica. */
+        char msg[96];
+        snprintf(msg, sizeof msg, "rejected entry: %s", why ? why : keel_strerror(rc));
+        keel_reply_error(reply, rc, msg);
+        st->stats.rejected++;
+        goto commit;
+    }
+    rc = storage_meta_get(&txn, "clock", &clock);
+    if (rc != 0) goto abort;
+    c.ts = cmd.ts > (int64_t)clock ? cmd.ts : (int64_t)clock;
+    if (c.ts != (int64_t)clock && (rc = storage_meta_put(&txn, "clock", (uint64_t)c.ts)) != 0)
+        goto abort;
+    rc = apply_deduped(&c, &cmd, reply);
+    if (rc != 0) goto abort;
+commit:
+    rc = storage_set_applied(&txn, index);
+    if (rc != 0) goto abort;
+    return storage_txn_commit(&txn);
+abort:
+    storage_txn_abort(&txn);
+    return rc;
+}
+
+int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, size_t len,
+                     struct keel_reply *reply)
+{
+    keel_reply_reset(reply);
+    if (index <= keel_storage_applied(st->storage)) {
+        st->stats.skipped++;
+        keel_reply_error(reply, KEEL_EEXISTS, "entry already applied");
+        return 0;
+    }
+    for (;;) {
+        int rc = apply_txn(st, index, buf, len, reply);
+        if (rc == 0) {
+            st->stats.applied++;
+            return 0;
+        }
+        keel_reply_reset(reply);
+        if (rc == KEEL_EMAPFULL) {
+            /* Everything was rolled back; make room and apply again. */
+            rc = storage_grow(st->storage);
+            if (rc == 0) {
+                st->stats.map_grows++;
+                continue;
+            }
+        }
+        snprintf(st->errmsg, sizeof st->errmsg, "apply index %llu: %s",
+                 (unsigned long long)index, keel_storage_errmsg(st->storage));
+        return rc;
+    }
+}

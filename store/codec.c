@@ -1,0 +1,299 @@
+/* store: decoding and validating replicated commands. See codec.h. */
+#include <string.h>
+
+#include "store/codec.h"
+
+struct rd
+{
+    const uint8_t *p;
+    const uint8_t *end;
+    const char *why;
+    int rc;
+};
+
+static bool fail(struct rd *r, int rc, const char *why)
+{
+    if (r->rc == 0) {
+        r->rc = rc;
+        r->why = why;
+    }
+    return false;
+}
+
+static bool rd_u32(struct rd *r, uint32_t *v)
+{
+    if (r->end - r->p < 4) return fail(r, KEEL_EMALFORMED, "truncated");
+    *v = r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 | (uint32_t)r->p[3] << 24;
+    r->p += 4;
+    return true;
+}
+
+static bool rd_u64(struct rd *r, uint64_t *v)
+{
+    if (r->end - r->p < 8) return fail(r, KEEL_EMALFORMED, "truncated");
+    *v = 0;
+    for (int i = 7; i >= 0; i--) *v = *v << 8 | r->p[i];
+    r->p += 8;
+    return true;
+}
+
+static bool rd_i64(struct rd *r, int64_t *v)
+{
+    return rd_u64(r, (uint64_t *)v);
+}
+
+static bool rd_str(struct rd *r, struct keel_slice *s, size_t max)
+{
+    uint32_t n;
+    if (!rd_u32(r, &n)) return false;
+    if (n > max) return fail(r, KEEL_ETOOBIG, "string over its limit");
+    if ((size_t)(r->end - r->p) < n) return fail(r, KEEL_EMALFORMED, "string length past the end");
+    s->p = r->p;
+    s->n = n;
+    r->p += n;
+    return true;
+}
+
+static bool rd_key(struct rd *r, struct keel_slice *s)
+{
+    if (!rd_str(r, s, KEEL_MAX_KEY)) return false;
+    if (s->n == 0) return fail(r, KEEL_EMALFORMED, "empty key");
+    return true;
+}
+
+static bool rd_count(struct rd *r, uint32_t *n, uint32_t max, size_t min_item)
+{
+    if (!rd_u32(r, n)) return false;
+    if (*n > max) return fail(r, KEEL_ETOOBIG, "too many items");
+    if ((size_t)(r->end - r->p) / min_item < *n) return fail(r, KEEL_EMALFORMED, "count past the end");
+    return true;
+}
+
+static const uint8_t allowed_flags[KEEL_CMD__COUNT] = {
+    [KEEL_CMD_SET] = KEEL_SET_NX | KEEL_SET_XX | KEEL_SET_KEEPTTL | KEEL_SET_GET,
+    [KEEL_CMD_EXPIRE] = KEEL_EXPIRE_NX | KEEL_EXPIRE_XX | KEEL_EXPIRE_GT | KEEL_EXPIRE_LT,
+    [KEEL_CMD_CAS] = KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE | KEEL_CAS_ABSENT,
+};
+
+static bool check_flags(struct rd *r, uint8_t type, uint8_t flags)
+{
+    if (flags & ~allowed_flags[type]) return fail(r, KEEL_EMALFORMED, "unknown flags");
+    switch (type) {
+        case KEEL_CMD_SET:
+            if ((flags & KEEL_SET_NX) && (flags & KEEL_SET_XX)) goto bad;
+            break;
+        case KEEL_CMD_EXPIRE:
+            if ((flags & KEEL_EXPIRE_NX) && (flags & ~KEEL_EXPIRE_NX)) goto bad;
+            if ((flags & KEEL_EXPIRE_GT) && (flags & KEEL_EXPIRE_LT)) goto bad;
+            break;
+        case KEEL_CMD_CAS: {
+            unsigned mode = flags & (KEEL_CAS_VERSION | KEEL_CAS_VALUE);
+            if (mode != KEEL_CAS_VERSION && mode != KEEL_CAS_VALUE) goto bad;
+            if ((flags & KEEL_CAS_ABSENT) && mode != KEEL_CAS_VALUE) goto bad;
+            break;
+        }
+    }
+    return true;
+bad:
+    return fail(r, KEEL_EMALFORMED, "contradictory flags");
+}
+
+/* Decode one body of `type` from r into cmd; r must end exactly at the body's end. */
+static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_cmd *cmd, bool top)
+{
+    const uint8_t *start;
+    struct keel_slice s;
+    uint32_t i;
+    cmd->type = type;
+    cmd->flags = flags;
+    if (!check_flags(r, type, flags)) return false;
+    switch (type) {
+        case KEEL_CMD_NOOP:
+            break;
+        case KEEL_CMD_SET:
+            if (!rd_key(r, &cmd->key) || !rd_str(r, &cmd->value, KEEL_MAX_VALUE) ||
+                !rd_i64(r, &cmd->num))
+                return false;
+            if (cmd->num < 0) return fail(r, KEEL_EMALFORMED, "negative expiry");
+            break;
+        case KEEL_CMD_DEL:
+            if (!rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4)) return false;
+            if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no keys");
+            start = r->p;
+            for (i = 0; i < cmd->count; i++)
+                if (!rd_key(r, &s)) return false;
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            break;
+        case KEEL_CMD_INCRBY:
+            if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num)) return false;
+            break;
+        case KEEL_CMD_EXPIRE:
+            if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num)) return false;
+            break;
+        case KEEL_CMD_PERSIST:
+            if (!rd_key(r, &cmd->key)) return false;
+            break;
+        case KEEL_CMD_HSET:
+        case KEEL_CMD_HDEL: {
+            unsigned per = type == KEEL_CMD_HSET ? 2 : 1;
+            if (!rd_key(r, &cmd->key) || !rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4 * per))
+                return false;
+            if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no fields");
+            start = r->p;
+            for (i = 0; i < cmd->count * per; i++)
+                if (!rd_str(r, &s, KEEL_MAX_VALUE)) return false;
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            break;
+        }
+        case KEEL_CMD_HINCRBY:
+            if (!rd_key(r, &cmd->key) || !rd_str(r, &cmd->field, KEEL_MAX_VALUE) ||
+                !rd_i64(r, &cmd->num))
+                return false;
+            break;
+        case KEEL_CMD_CAS:
+            if (!rd_key(r, &cmd->key) || !rd_u64(r, &cmd->version) ||
+                !rd_str(r, &cmd->expect, KEEL_MAX_VALUE) ||
+                !rd_str(r, &cmd->value, KEEL_MAX_VALUE) || !rd_i64(r, &cmd->num))
+                return false;
+            if (cmd->num < 0) return fail(r, KEEL_EMALFORMED, "negative expiry");
+            break;
+        case KEEL_CMD_BATCH: {
+            uint64_t v;
+            if (!top) return fail(r, KEEL_EMALFORMED, "nested batch");
+            if (!rd_count(r, &cmd->nwatch, KEEL_MAX_BATCH, 12)) return false;
+            start = r->p;
+            for (i = 0; i < cmd->nwatch; i++)
+                if (!rd_key(r, &s) || !rd_u64(r, &v)) return false;
+            cmd->watches = (struct keel_slice){start, (size_t)(r->p - start)};
+            if (!rd_count(r, &cmd->count, KEEL_MAX_BATCH, 8)) return false;
+            start = r->p;
+            for (i = 0; i < cmd->count; i++) {
+                struct keel_cmd sub;
+                uint32_t len;
+                if (r->end - r->p < 8) return fail(r, KEEL_EMALFORMED, "truncated");
+                uint8_t st = r->p[0], sf = r->p[1];
+                if (r->p[2] || r->p[3]) return fail(r, KEEL_EMALFORMED, "non-zero reserved");
+                r->p += 4;
+                if (!rd_u32(r, &len)) return false;
+                if ((size_t)(r->end - r->p) < len) return fail(r, KEEL_EMALFORMED, "sub-command past the end");
+                if (st >= KEEL_CMD__COUNT || st == KEEL_CMD_NOOP || st == KEEL_CMD_BATCH ||
+                    st == KEEL_CMD_SWEEP)
+                    return fail(r, KEEL_EMALFORMED, "bad sub-command type");
+                struct rd subr = {r->p, r->p + len, NULL, 0};
+                memset(&sub, 0, sizeof sub);
+                if (!decode_body(&subr, st, sf, &sub, false)) return fail(r, subr.rc, subr.why);
+                if (subr.p != subr.end) return fail(r, KEEL_EMALFORMED, "sub-command has trailing bytes");
+                r->p += len;
+            }
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            break;
+        }
+        case KEEL_CMD_SWEEP:
+            if (!top) return fail(r, KEEL_EMALFORMED, "nested sweep");
+            if (!rd_i64(r, &cmd->num)) return false;
+            if (cmd->num <= 0) return fail(r, KEEL_EMALFORMED, "sweep max must be positive");
+            break;
+        default:
+            return fail(r, KEEL_EMALFORMED, "unknown command type");
+    }
+    return true;
+}
+
+int keel_cmd_decode(const void *buf, size_t len, struct keel_cmd *cmd, const char **msg)
+{
+    const uint8_t *h = buf;
+    struct rd r = {NULL, NULL, NULL, 0};
+    uint32_t body;
+    memset(cmd, 0, sizeof *cmd);
+    if (len < KEEL_CMD_HEADER) {
+        fail(&r, KEEL_EMALFORMED, "shorter than the header");
+        goto out;
+    }
+    if (len > KEEL_MAX_ENTRY) {
+        fail(&r, KEEL_ETOOBIG, "entry over the size limit");
+        goto out;
+    }
+    if (h[0] != KEEL_CODEC_MAGIC) {
+        fail(&r, KEEL_EMALFORMED, "bad magic");
+        goto out;
+    }
+    if (h[1] != KEEL_CODEC_VERSION) {
+        fail(&r, KEEL_EVERSION, "unknown codec version");
+        goto out;
+    }
+    if (len % 8 != 0) {
+        fail(&r, KEEL_EMALFORMED, "length not a multiple of 8");
+        goto out;
+    }
+    r.p = h + 4;
+    r.end = h + len;
+    rd_u32(&r, &body);
+    rd_i64(&r, &cmd->ts);
+    rd_u64(&r, &cmd->client);
+    rd_u64(&r, &cmd->seq);
+    if (body > len - KEEL_CMD_HEADER || len - KEEL_CMD_HEADER - body >= 8) {
+        fail(&r, KEEL_EMALFORMED, "body length disagrees with entry length");
+        goto out;
+    }
+    if (h[2] >= KEEL_CMD__COUNT) {
+        fail(&r, KEEL_EMALFORMED, "unknown command type");
+        goto out;
+    }
+    r.end = h + KEEL_CMD_HEADER + body;
+    if (!decode_body(&r, h[2], h[3], cmd, true)) goto out;
+    if (r.p != r.end) {
+        fail(&r, KEEL_EMALFORMED, "trailing bytes in body");
+        goto out;
+    }
+    for (const uint8_t *p = r.end; p < h + len; p++) {
+        if (*p != 0) {
+            fail(&r, KEEL_EMALFORMED, "non-zero padding");
+            goto out;
+        }
+    }
+out:
+    if (msg != NULL) *msg = r.why;
+    return r.rc;
+}
+
+void keel_iter_init(struct keel_iter *it, struct keel_slice list)
+{
+    it->p = list.p;
+    it->end = list.p + list.n;
+}
+
+bool keel_iter_str(struct keel_iter *it, struct keel_slice *s)
+{
+    struct rd r = {it->p, it->end, NULL, 0};
+    if (it->p == NULL || it->p >= it->end || !rd_str(&r, s, UINT32_MAX)) return false;
+    it->p = r.p;
+    return true;
+}
+
+bool keel_iter_watch(struct keel_iter *it, struct keel_slice *key, uint64_t *version)
+{
+    struct rd r = {it->p, it->end, NULL, 0};
+    if (it->p == NULL || it->p >= it->end || !rd_str(&r, key, KEEL_MAX_KEY) ||
+        !rd_u64(&r, version))
+        return false;
+    it->p = r.p;
+    return true;
+}
+
+bool keel_iter_cmd(struct keel_iter *it, const struct keel_cmd *parent, struct keel_cmd *sub)
+{
+    struct rd r = {it->p, it->end, NULL, 0};
+    uint32_t len;
+    if (it->p == NULL || it->end - it->p < 8) return false;
+    uint8_t type = it->p[0], flags = it->p[1];
+    r.p += 4;
+    if (!rd_u32(&r, &len) || (size_t)(r.end - r.p) < len) return false;
+    struct rd body = {r.p, r.p + len, NULL, 0};
+    memset(sub, 0, sizeof *sub);
+    if (!decode_body(&body, type, flags, sub, false)) return false;
+    sub->ts = parent->ts;
+    sub->client = parent->client;
+    sub->seq = parent->seq;
+    it->p = r.p + len;
+    return true;
+}

@@ -1,0 +1,180 @@
+/* store: the replicated command codec, versioned, compact, padded to 8 bytes.
+ *
+ * Every raft entry Keel proposes is one command:
+ *
+ *   header (32 bytes, little-endian)
+ *     0  u8  magic 0x4B ('K')
+ *     1  u8  codec version (1)
+ *     2  u8  type (enum keel_cmd_type)
+ *     3  u8  flags (per type)
+ *     4  u32 body length
+ *     8  i64 leader timestamp, Unix ms: the only clock apply ever sees
+ *    16  u64 client id (0: no dedupe)
+ *    24  u64 sequence number within the client
+ *   body (per type, below), then zero bytes up to a multiple of 8, because
+ *   raft 0.15's disk log corrupts entries whose length is not (raft#180).
+ *
+ *   str = u32 length, bytes.  i64/u64 = 8 bytes LE.
+ *   SET      str key, str value, i64 expire_at (0 none)     flags NX XX KEEPTTL GET
+ *   DEL      u32 n, n x str key
+ *   INCRBY   str key, i64 delta
+ *   EXPIRE   str key, i64 expire_at                          flags NX XX GT LT
+ *   PERSIST  str key
+ *   HSET     str key, u32 n, n x (str field, str value)
+ *   HDEL     str key, u32 n, n x str field
+ *   HINCRBY  str key, str field, i64 delta
+ *   CAS      str key, u64 version, str expected, str value, i64 expire_at
+ *                                                            flags VERSION VALUE DELETE
+ *   BATCH    u32 w, w x (str key, u64 version), u32 n,
+ *            n x (u8 type, u8 flags, u16 0, u32 length, body)  (no nested BATCH/SWEEP)
+ *   SWEEP    i64 max keys
+ *   NOOP     (empty)
+ *
+ * Decoding validates everything up front (lengths, counts, limits, flags,
+ * padding) so that apply can walk lists without further checks. Decoded
+ * slices point into the entry buffer. */
+#ifndef KEEL_STORE_CODEC_H
+#define KEEL_STORE_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/storage.h"
+
+#define KEEL_CODEC_MAGIC 0x4B
+#define KEEL_CODEC_VERSION 1
+#define KEEL_CMD_HEADER 32
+#define KEEL_MAX_ENTRY (128u * 1024 * 1024)
+#define KEEL_MAX_ARGS (1u << 20)
+#define KEEL_MAX_BATCH 10000u
+
+enum keel_cmd_type {
+    KEEL_CMD_NOOP = 0,
+    KEEL_CMD_SET = 1,
+    KEEL_CMD_DEL = 2,
+    KEEL_CMD_INCRBY = 3,
+    KEEL_CMD_EXPIRE = 4,
+    KEEL_CMD_PERSIST = 5,
+    KEEL_CMD_HSET = 6,
+    KEEL_CMD_HDEL = 7,
+    KEEL_CMD_HINCRBY = 8,
+    KEEL_CMD_CAS = 9,
+    KEEL_CMD_BATCH = 10,
+    KEEL_CMD_SWEEP = 11,
+    KEEL_CMD__COUNT
+};
+
+/* SET */
+#define KEEL_SET_NX 0x01
+#define KEEL_SET_XX 0x02
+#define KEEL_SET_KEEPTTL 0x04
+#define KEEL_SET_GET 0x08
+/* EXPIRE */
+#define KEEL_EXPIRE_NX 0x01
+#define KEEL_EXPIRE_XX 0x02
+#define KEEL_EXPIRE_GT 0x04
+#define KEEL_EXPIRE_LT 0x08
+/* CAS: compare the key's version, or its value (absent expected: the key must
+ * not exist; version 0 means the same). On a match set the value, or delete. */
+#define KEEL_CAS_VERSION 0x01
+#define KEEL_CAS_VALUE 0x02
+#define KEEL_CAS_DELETE 0x04
+#define KEEL_CAS_ABSENT 0x08
+
+/* A decoded command. Lists stay encoded: walk them with the iterators. */
+struct keel_cmd
+{
+    uint8_t type;
+    uint8_t flags;
+    int64_t ts;
+    uint64_t client;
+    uint64_t seq;
+    struct keel_slice key;
+    struct keel_slice field;
+    struct keel_slice value;
+    struct keel_slice expect;
+    int64_t num;      /* expire_at, delta, or sweep max */
+    uint64_t version; /* CAS */
+    uint32_t count;   /* list items: DEL keys, HSET pairs, HDEL fields, BATCH commands */
+    struct keel_slice list;
+    uint32_t nwatch;  /* BATCH */
+    struct keel_slice watches;
+};
+
+/* Decode and fully validate one entry. Errors: KEEL_EMALFORMED (truncated,
+ * bad magic, unknown type or flags, inconsistent lengths, non-zero padding),
+ * KEEL_EVERSION (another codec version), KEEL_ETOOBIG (a key, value or count
+ * over its limit). msg (may be NULL) receives a short reason, static storage. */
+int keel_cmd_decode(const void *buf, size_t len, struct keel_cmd *cmd, const char **msg);
+
+/* A cursor over an encoded list. Lists were validated by decode. */
+struct keel_iter
+{
+    const uint8_t *p;
+    const uint8_t *end;
+};
+void keel_iter_init(struct keel_iter *it, struct keel_slice list);
+/* Next string of the list; false at the end. */
+bool keel_iter_str(struct keel_iter *it, struct keel_slice *s);
+/* Next BATCH watch (key, version); false at the end. */
+bool keel_iter_watch(struct keel_iter *it, struct keel_slice *key, uint64_t *version);
+/* Next BATCH sub-command, decoded into sub (ts/client/seq copied from parent). */
+bool keel_iter_cmd(struct keel_iter *it, const struct keel_cmd *parent, struct keel_cmd *sub);
+
+/* ---- encoding (the leader's side) -------------------------------------- */
+
+/* Builds one command in a growing buffer (malloc). Usage: init, then exactly
+ * one command call, or batch_begin + watches + command calls; then finish.
+ * Errors are sticky: finish reports the first one. */
+struct keel_enc
+{
+    uint8_t *buf;
+    size_t len;
+    size_t cap;
+    int err;
+    bool batch;
+    bool batch_cmds;  /* the command count slot has been written */
+    uint32_t nwatch;
+    uint32_t ncmd;
+    size_t ncmd_off;
+    size_t cmds;      /* commands written (top level: at most 1) */
+};
+
+void keel_enc_init(struct keel_enc *e, int64_t ts, uint64_t client, uint64_t seq);
+void keel_enc_close(struct keel_enc *e);
+
+void keel_enc_noop(struct keel_enc *e);
+void keel_enc_set(struct keel_enc *e, struct keel_slice key, struct keel_slice value,
+                  int64_t expire_at, unsigned flags);
+void keel_enc_del(struct keel_enc *e, const struct keel_slice *keys, uint32_t n);
+void keel_enc_incrby(struct keel_enc *e, struct keel_slice key, int64_t delta);
+void keel_enc_expire(struct keel_enc *e, struct keel_slice key, int64_t expire_at,
+                     unsigned flags);
+void keel_enc_persist(struct keel_enc *e, struct keel_slice key);
+/* pairs: field, value, field, value, ... (2n slices) */
+void keel_enc_hset(struct keel_enc *e, struct keel_slice key, const struct keel_slice *pairs,
+                   uint32_t n);
+void keel_enc_hdel(struct keel_enc *e, struct keel_slice key, const struct keel_slice *fields,
+                   uint32_t n);
+void keel_enc_hincrby(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
+                      int64_t delta);
+void keel_enc_cas(struct keel_enc *e, struct keel_slice key, unsigned flags, uint64_t version,
+                  struct keel_slice expected, struct keel_slice value, int64_t expire_at);
+void keel_enc_sweep(struct keel_enc *e, int64_t max);
+void keel_enc_batch_begin(struct keel_enc *e);
+void keel_enc_watch(struct keel_enc *e, struct keel_slice key, uint64_t version);
+
+/* Pad, patch lengths and hand the buffer over: *buf is malloc'd and now the
+ * caller's. On error nothing is handed over. */
+int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len);
+
+/* Slice helpers. */
+static inline struct keel_slice keel_str(const char *s)
+{
+    struct keel_slice sl = {(const uint8_t *)s, 0};
+    while (s[sl.n]) sl.n++;
+    return sl;
+}
+
+#endif /* KEEL_STORE_CODEC_H */

@@ -1,0 +1,262 @@
+/* store: building commands on the leader. See codec.h for the layout. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/codec.h"
+
+static uint8_t *grow(struct keel_enc *e, size_t n)
+{
+    if (e->err) return NULL;
+    if (e->len + n > KEEL_MAX_ENTRY) {
+        e->err = KEEL_ETOOBIG;
+        return NULL;
+    }
+    if (e->len + n > e->cap) {
+        size_t cap = e->cap ? e->cap : 128;
+        while (cap < e->len + n) cap *= 2;
+        uint8_t *buf = realloc(e->buf, cap);
+        if (buf == NULL) {
+            e->err = KEEL_ENOMEM;
+            return NULL;
+        }
+        e->buf = buf;
+        e->cap = cap;
+    }
+    uint8_t *p = e->buf + e->len;
+    e->len += n;
+    return p;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void w_u32(struct keel_enc *e, uint32_t v)
+{
+    uint8_t *p = grow(e, 4);
+    if (p) put_le(p, v, 4);
+}
+
+static void w_u64(struct keel_enc *e, uint64_t v)
+{
+    uint8_t *p = grow(e, 8);
+    if (p) put_le(p, v, 8);
+}
+
+static void w_str(struct keel_enc *e, struct keel_slice s)
+{
+    if (s.n > UINT32_MAX) {
+        e->err = KEEL_ETOOBIG;
+        return;
+    }
+    uint8_t *p = grow(e, 4 + s.n);
+    if (p == NULL) return;
+    put_le(p, s.n, 4);
+    if (s.n) memcpy(p + 4, s.p, s.n);
+}
+
+void keel_enc_init(struct keel_enc *e, int64_t ts, uint64_t client, uint64_t seq)
+{
+    memset(e, 0, sizeof *e);
+    uint8_t *h = grow(e, KEEL_CMD_HEADER);
+    if (h == NULL) return;
+    memset(h, 0, KEEL_CMD_HEADER);
+    h[0] = KEEL_CODEC_MAGIC;
+    h[1] = KEEL_CODEC_VERSION;
+    put_le(h + 8, (uint64_t)ts, 8);
+    put_le(h + 16, client, 8);
+    put_le(h + 24, seq, 8);
+}
+
+void keel_enc_close(struct keel_enc *e)
+{
+    free(e->buf);
+    memset(e, 0, sizeof *e);
+}
+
+/* Start a command; returns the offset of a sub-command's length slot (or 0). */
+static size_t begin(struct keel_enc *e, uint8_t type, unsigned flags)
+{
+    if (e->err) return 0;
+    if (!e->batch) {
+        if (e->cmds++ > 0) {
+            e->err = KEEL_EINVAL; /* one command per entry */
+            return 0;
+        }
+        e->buf[2] = type;
+        e->buf[3] = (uint8_t)flags;
+        return 0;
+    }
+    if (!e->batch_cmds) {
+        e->batch_cmds = true;
+        e->ncmd_off = e->len;
+        w_u32(e, 0);
+    }
+    e->ncmd++;
+    uint8_t *p = grow(e, 8);
+    if (p == NULL) return 0;
+    p[0] = type;
+    p[1] = (uint8_t)flags;
+    p[2] = p[3] = 0;
+    put_le(p + 4, 0, 4);
+    return e->len;
+}
+
+static void end(struct keel_enc *e, size_t body_start)
+{
+    if (e->err || !e->batch) return;
+    put_le(e->buf + body_start - 4, e->len - body_start, 4);
+}
+
+void keel_enc_noop(struct keel_enc *e)
+{
+    end(e, begin(e, KEEL_CMD_NOOP, 0));
+}
+
+void keel_enc_set(struct keel_enc *e, struct keel_slice key, struct keel_slice value,
+                  int64_t expire_at, unsigned flags)
+{
+    size_t b = begin(e, KEEL_CMD_SET, flags);
+    w_str(e, key);
+    w_str(e, value);
+    w_u64(e, (uint64_t)expire_at);
+    end(e, b);
+}
+
+void keel_enc_del(struct keel_enc *e, const struct keel_slice *keys, uint32_t n)
+{
+    size_t b = begin(e, KEEL_CMD_DEL, 0);
+    w_u32(e, n);
+    for (uint32_t i = 0; i < n; i++) w_str(e, keys[i]);
+    end(e, b);
+}
+
+static void key_num(struct keel_enc *e, uint8_t type, unsigned flags, struct keel_slice key,
+                    int64_t num)
+{
+    size_t b = begin(e, type, flags);
+    w_str(e, key);
+    w_u64(e, (uint64_t)num);
+    end(e, b);
+}
+
+void keel_enc_incrby(struct keel_enc *e, struct keel_slice key, int64_t delta)
+{
+    key_num(e, KEEL_CMD_INCRBY, 0, key, delta);
+}
+
+void keel_enc_expire(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags)
+{
+    key_num(e, KEEL_CMD_EXPIRE, flags, key, expire_at);
+}
+
+void keel_enc_persist(struct keel_enc *e, struct keel_slice key)
+{
+    size_t b = begin(e, KEEL_CMD_PERSIST, 0);
+    w_str(e, key);
+    end(e, b);
+}
+
+static void key_list(struct keel_enc *e, uint8_t type, struct keel_slice key,
+                     const struct keel_slice *items, uint32_t n, uint32_t per)
+{
+    size_t b = begin(e, type, 0);
+    w_str(e, key);
+    w_u32(e, n);
+    for (uint32_t i = 0; i < n * per; i++) w_str(e, items[i]);
+    end(e, b);
+}
+
+void keel_enc_hset(struct keel_enc *e, struct keel_slice key, const struct keel_slice *pairs,
+                   uint32_t n)
+{
+    key_list(e, KEEL_CMD_HSET, key, pairs, n, 2);
+}
+
+void keel_enc_hdel(struct keel_enc *e, struct keel_slice key, const struct keel_slice *fields,
+                   uint32_t n)
+{
+    key_list(e, KEEL_CMD_HDEL, key, fields, n, 1);
+}
+
+void keel_enc_hincrby(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
+                      int64_t delta)
+{
+    size_t b = begin(e, KEEL_CMD_HINCRBY, 0);
+    w_str(e, key);
+    w_str(e, field);
+    w_u64(e, (uint64_t)delta);
+    end(e, b);
+}
+
+void keel_enc_cas(struct keel_enc *e, struct keel_slice key, unsigned flags, uint64_t version,
+                  struct keel_slice expected, struct keel_slice value, int64_t expire_at)
+{
+    size_t b = begin(e, KEEL_CMD_CAS, flags);
+    w_str(e, key);
+    w_u64(e, version);
+    w_str(e, expected);
+    w_str(e, value);
+    w_u64(e, (uint64_t)expire_at);
+    end(e, b);
+}
+
+void keel_enc_sweep(struct keel_enc *e, int64_t max)
+{
+    size_t b = begin(e, KEEL_CMD_SWEEP, 0);
+    w_u64(e, (uint64_t)max);
+    end(e, b);
+}
+
+void keel_enc_batch_begin(struct keel_enc *e)
+{
+    if (e->err) return;
+    if (e->batch || e->cmds > 0) {
+        e->err = KEEL_EINVAL;
+        return;
+    }
+    e->buf[2] = KEEL_CMD_BATCH;
+    e->batch = true;
+    e->cmds = 1;
+    w_u32(e, 0); /* watch count, patched in finish */
+}
+
+void keel_enc_watch(struct keel_enc *e, struct keel_slice key, uint64_t version)
+{
+    if (e->err) return;
+    if (!e->batch || e->batch_cmds) {
+        e->err = KEEL_EINVAL; /* watches come before the commands */
+        return;
+    }
+    e->nwatch++;
+    w_str(e, key);
+    w_u64(e, version);
+}
+
+int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len)
+{
+    if (e->err == 0 && e->cmds == 0) e->err = KEEL_EINVAL;
+    if (e->err == 0 && e->batch) {
+        if (!e->batch_cmds) {
+            e->ncmd_off = e->len;
+            w_u32(e, 0);
+        }
+        if (e->err == 0) {
+            put_le(e->buf + KEEL_CMD_HEADER, e->nwatch, 4);
+            put_le(e->buf + e->ncmd_off, e->ncmd, 4);
+        }
+    }
+    if (e->err != 0) return e->err;
+    size_t body = e->len - KEEL_CMD_HEADER;
+    size_t pad = (8 - e->len % 8) % 8;
+    uint8_t *p = grow(e, pad);
+    if (pad && p == NULL) return e->err;
+    if (pad) memset(p, 0, pad);
+    put_le(e->buf + 4, body, 4);
+    *buf = e->buf;
+    *len = e->len;
+    e->buf = NULL;
+    e->len = e->cap = 0;
+    return 0;
+}

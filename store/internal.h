@@ -1,0 +1,45 @@
+/* store: the private shape of a keel_store and helpers shared by its files. */
+#ifndef KEEL_STORE_INTERNAL_H
+#define KEEL_STORE_INTERNAL_H
+
+#include "store/hash.h"
+#include "store/store.h"
+
+struct keel_store
+{
+    struct keel_storage *storage;
+    struct keel_store_stats stats;
+    struct keel_hash hash;  /* scratch for hash commands */
+    uint8_t *scratch;       /* scratch for values built before a put */
+    size_t scratch_cap;
+    char errmsg[KEEL_ERRMSG_SIZE];
+};
+
+/* The context of one command being applied. */
+struct apply_ctx
+{
+    struct keel_store *st;
+    struct keel_txn *txn;
+    int64_t ts;      /* logical time of the entry */
+    uint64_t index;  /* raft index: the version of every key it changes */
+};
+
+/* Look up a live key: KEEL_ENOTFOUND if absent or expired at `now`. */
+int store_lookup(struct keel_txn *txn, struct keel_slice key, int64_t now,
+                 struct keel_record *rec);
+/* Scratch space of at least n bytes, or NULL (out of memory). */
+uint8_t *store_scratch(struct keel_store *st, size_t n);
+/* Strict decimal int64 parse (Redis string2ll rules). */
+bool store_parse_int(const uint8_t *p, size_t n, int64_t *v);
+/* Format v in decimal into buf (at least 21 bytes); returns the length. */
+size_t store_format_int(int64_t v, char *buf);
+/* Overflow-checked a + b. */
+bool store_add_overflows(int64_t a, int64_t b, int64_t *sum);
+
+/* Hash commands (apply_hash.c). Return 0 or a storage error; command errors
+ * go to the reply. */
+int apply_hset(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
+int apply_hdel(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
+int apply_hincrby(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
+
+#endif /* KEEL_STORE_INTERNAL_H */

@@ -1,0 +1,85 @@
+/* store: Keel's deterministic replicated state machine.
+ *
+ * keel_store_apply() applies one committed raft entry to the keyspace in one
+ * LMDB transaction that also records the entry's index. It is deterministic:
+ * the only inputs are the entry bytes, the index and the stored state. Time is
+ * the leader's timestamp carried in the entry, made monotonic by the stored
+ * logical clock (max of every timestamp applied so far), so a leader with a
+ * slower clock can never bring an expired key back. Nothing here reads a clock
+ * or a random source.
+ *
+ * Apply never fails for a reason that could differ between replicas: a bad
+ * command commits as a no-op with an error reply. It returns non-zero only for
+ * a local fatal condition (disk I/O error, corrupt env, out of memory, map at
+ * its limit), after which the node must stop and restart.
+ *
+ * Threading: the loop thread, except that snapshots may be copied from the
+ * storage on a pool thread meanwhile (see storage/snapshot.h). */
+#ifndef KEEL_STORE_H
+#define KEEL_STORE_H
+
+#include <stdint.h>
+
+#include "storage/storage.h"
+#include "store/codec.h"
+#include "store/reply.h"
+
+/* Part of the replicated format: every replica must use the same values, so
+ * they are constants, not options. A retried (client, seq) is recognised for
+ * at least DEDUPE_TTL_MS of log time, unless more than DEDUPE_MAX newer
+ * entries pushed it out. Replies bigger than DEDUPE_MAX_REPLY are remembered
+ * as "applied, reply lost". */
+#define KEEL_DEDUPE_TTL_MS 60000
+#define KEEL_DEDUPE_MAX 262144
+#define KEEL_DEDUPE_MAX_REPLY 65536
+#define KEEL_DEDUPE_EVICT_BUDGET 4
+
+struct keel_store;
+
+struct keel_store_stats
+{
+    uint64_t applied;     /* entries applied */
+    uint64_t skipped;     /* entries at or below the stored index (replay) */
+    uint64_t rejected;    /* entries that failed to decode */
+    uint64_t deduped;     /* retried proposals answered from the table */
+    uint64_t expired;     /* keys deleted by sweeps */
+    uint64_t map_grows;
+};
+
+/* Wrap an open storage. The store does not own it: close the store first,
+ * then the storage. Errors: KEEL_ENOMEM. */
+int keel_store_create(struct keel_storage *storage, struct keel_store **out);
+void keel_store_destroy(struct keel_store *st);
+
+struct keel_storage *keel_store_storage(struct keel_store *st);
+const char *keel_store_errmsg(const struct keel_store *st);
+void keel_store_stats(const struct keel_store *st, struct keel_store_stats *stats);
+
+/* Apply the entry at raft index `index` and write its reply into `reply`
+ * (reset first; owned by the caller). An index at or below the stored applied
+ * index is skipped (replay after restart or snapshot install): no change, and
+ * the reply is an error saying so. Returns 0, or a fatal KEEL_* code with
+ * keel_store_errmsg() saying why. */
+int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, size_t len,
+                     struct keel_reply *reply);
+
+/* ---- local reads (linearizability is the caller's business) ------------ */
+
+/* `now` is the reader's notion of the time in Unix ms, used only to hide keys
+ * past their expiry. Each returns 0 with the reply written, or a storage error
+ * code (the reply then holds nothing useful). */
+int keel_store_get(struct keel_store *st, struct keel_slice key, int64_t now,
+                   struct keel_reply *reply);
+/* PTTL semantics: -2 absent, -1 no expiry, else milliseconds left. */
+int keel_store_pttl(struct keel_store *st, struct keel_slice key, int64_t now,
+                    struct keel_reply *reply);
+int keel_store_hget(struct keel_store *st, struct keel_slice key, struct keel_slice field,
+                    int64_t now, struct keel_reply *reply);
+/* Array of field, value, field, value... in field order. */
+int keel_store_hgetall(struct keel_store *st, struct keel_slice key, int64_t now,
+                       struct keel_reply *reply);
+/* The key's version (raft index of its last change), 0 when absent. */
+int keel_store_version(struct keel_store *st, struct keel_slice key, int64_t now,
+                       uint64_t *version);
+
+#endif /* KEEL_STORE_H */
