@@ -51,13 +51,23 @@ static int exp_put(struct keel_txn *txn, struct keel_slice key, int64_t expire_a
     return rc == 0 ? 0 : storage_error(txn->s, rc, "expiry put");
 }
 
+/* Keys may point into the map (a cursor's page, another record), which the
+ * writes below can move: work on a copy. */
+#define COPY_KEY(key, kbuf)                   \
+    do {                                      \
+        memcpy(kbuf, (key).p, (key).n);       \
+        (key).p = kbuf;                       \
+    } while (0)
+
 int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_record *rec,
                 uint8_t **buf)
 {
     struct keel_storage *s = txn->s;
     struct keel_record old;
+    uint8_t kbuf[KEEL_MAX_KEY];
     int rc = check_key(s, key);
     if (rc != 0) return rc;
+    COPY_KEY(key, kbuf);
     if (rec->len > KEEL_MAX_VALUE) {
         snprintf(s->errmsg, sizeof s->errmsg, "value of %zu bytes over the %u limit", rec->len,
                  KEEL_MAX_VALUE);
@@ -83,8 +93,10 @@ int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_r
 int storage_del(struct keel_txn *txn, struct keel_slice key)
 {
     struct keel_record old;
+    uint8_t kbuf[KEEL_MAX_KEY];
     int rc = storage_get(txn, key, &old);
     if (rc != 0) return rc;
+    COPY_KEY(key, kbuf);
     if (old.expire_at != 0 && (rc = exp_del(txn, key, old.expire_at)) != 0) return rc;
     MDB_val k = {key.n, (void *)key.p};
     rc = mdb_del(txn->mdb, txn->s->data, &k, NULL);

@@ -1,0 +1,132 @@
+/* tests/cluster: the random mixed workload. See workload.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "workload.h"
+
+void workload_init(struct workload *w, uint64_t seed)
+{
+    memset(w, 0, sizeof *w);
+    w->rng = seed ? seed : 88172645463325252ull;
+    w->last_counter = -1;
+}
+
+uint64_t workload_rand(struct workload *w)
+{
+    uint64_t x = w->rng; /* xorshift64 */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return w->rng = x;
+}
+
+static struct keel_slice pick(struct workload *w, char *buf, const char *prefix, unsigned n)
+{
+    int len = snprintf(buf, 32, "%s%u", prefix, (unsigned)(workload_rand(w) % n));
+    return (struct keel_slice){(const uint8_t *)buf, (size_t)len};
+}
+
+static struct keel_slice value(struct workload *w, char *buf, size_t cap)
+{
+    size_t n = 1 + workload_rand(w) % (cap - 1);
+    for (size_t i = 0; i < n; i++) buf[i] = (char)('a' + workload_rand(w) % 26);
+    return (struct keel_slice){(const uint8_t *)buf, n};
+}
+
+/* One command of a random type (no BATCH: the caller nests those). */
+static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_batch)
+{
+    char k[32], f[32], v[300], v2[64];
+    struct keel_slice keys[4], pairs[6];
+    int64_t ttl = (int64_t)(workload_rand(w) % 4000) + 1;
+    w->last_counter = -1;
+    switch (workload_rand(w) % 13) {
+        case 0:
+        case 1:
+            keel_enc_set(e, pick(w, k, "k", 64), value(w, v, sizeof v),
+                         workload_rand(w) % 3 == 0 ? now + ttl : 0,
+                         (unsigned)(workload_rand(w) % 2 ? 0 : KEEL_SET_GET));
+            break;
+        case 2:
+            keel_enc_set(e, pick(w, k, "k", 64), value(w, v, 64), 0,
+                         workload_rand(w) % 2 ? KEEL_SET_NX : KEEL_SET_XX | KEEL_SET_KEEPTTL);
+            break;
+        case 3: {
+            char kb[4][32];
+            uint32_t n = 1 + (uint32_t)(workload_rand(w) % 4);
+            for (uint32_t i = 0; i < n; i++) keys[i] = pick(w, kb[i], "k", 64);
+            keel_enc_del(e, keys, n);
+            break;
+        }
+        case 4:
+        case 5: {
+            int i = (int)(workload_rand(w) % WORKLOAD_COUNTERS);
+            int64_t d = (int64_t)(workload_rand(w) % 100) - 20;
+            /* Batches may abort on their watch: they count elsewhere. */
+            snprintf(k, sizeof k, "%sctr%d", in_batch ? "b" : "", i);
+            keel_enc_incrby(e, keel_str(k), d);
+            if (!in_batch) {
+                w->last_counter = i;
+                w->last_delta = d;
+            }
+            break;
+        }
+        case 6:
+            keel_enc_expire(e, pick(w, k, "k", 64), now + ttl,
+                            (unsigned)(workload_rand(w) % 2 ? 0 : KEEL_EXPIRE_GT));
+            break;
+        case 7:
+            keel_enc_persist(e, pick(w, k, "k", 64));
+            break;
+        case 8: {
+            char fb[3][32], vb[3][64];
+            uint32_t n = 1 + (uint32_t)(workload_rand(w) % 3);
+            for (uint32_t i = 0; i < n; i++) {
+                pairs[2 * i] = pick(w, fb[i], "f", 8);
+                pairs[2 * i + 1] = value(w, vb[i], sizeof vb[i]);
+            }
+            keel_enc_hset(e, pick(w, k, "h", 16), pairs, n);
+            break;
+        }
+        case 9:
+            keys[0] = pick(w, f, "f", 8);
+            keel_enc_hdel(e, pick(w, k, "h", 16), keys, 1);
+            break;
+        case 10:
+            keel_enc_hincrby(e, pick(w, k, "h", 16), pick(w, f, "n", 4),
+                             (int64_t)(workload_rand(w) % 10));
+            break;
+        case 11:
+            keel_enc_cas(e, pick(w, k, "k", 64), KEEL_CAS_VERSION, workload_rand(w) % 50,
+                         (struct keel_slice){NULL, 0}, value(w, v2, sizeof v2), 0);
+            break;
+        default:
+            keel_enc_cas(e, pick(w, k, "k", 64), KEEL_CAS_VALUE | KEEL_CAS_ABSENT, 0,
+                         (struct keel_slice){NULL, 0}, value(w, v2, sizeof v2), now + ttl);
+            break;
+    }
+}
+
+void workload_command(struct workload *w, struct keel_enc *e, int64_t now)
+{
+    uint64_t r = workload_rand(w) % 20;
+    if (r == 0) {
+        keel_enc_sweep(e, 1 + (int64_t)(workload_rand(w) % 16));
+        w->last_counter = -1;
+    } else if (r == 1) {
+        char k[32];
+        keel_enc_batch_begin(e);
+        keel_enc_watch(e, pick(w, k, "k", 64), workload_rand(w) % 3 ? 0 : workload_rand(w) % 40);
+        unsigned n = 1 + (unsigned)(workload_rand(w) % 4);
+        for (unsigned i = 0; i < n; i++) one(w, e, now, true);
+        w->last_counter = -1;
+    } else {
+        one(w, e, now, false);
+    }
+}
+
+void workload_note_applied(struct workload *w)
+{
+    if (w->last_counter >= 0) w->counters[w->last_counter] += w->last_delta;
+    w->last_counter = -1;
+}
