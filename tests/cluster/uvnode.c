@@ -1,0 +1,222 @@
+/* tests/cluster: a single real raft node on the uv backend. See uvnode.h. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uvnode.h"
+
+bool uvnode_in_child;
+
+/* In a forked child a cmocka failure would longjmp into the child's copy of
+ * the test runner: exit instead, and let the parent see the status. */
+#define CHECK(cond, ...)                                        \
+    do {                                                        \
+        if (!(cond)) {                                          \
+            if (uvnode_in_child) {                              \
+                fprintf(stderr, "child: " __VA_ARGS__);         \
+                fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__); \
+                _exit(3);                                       \
+            }                                                   \
+            fail_msg(__VA_ARGS__);                              \
+        }                                                       \
+    } while (0)
+
+unsigned uvnode_free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0, "fd >= 0");
+    CHECK((bind(fd, (struct sockaddr *)&a, sizeof a)) == (0), "bind(fd, (struct sockaddr *)&a, sizeof a)");
+    CHECK((getsockname(fd, (struct sockaddr *)&a, &len)) == (0), "getsockname(fd, (struct sockaddr *)&a, &len)");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static uint64_t now_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
+/* Run the loop until pred holds, at most max_ms (bounded polling). */
+static bool run_until(struct uvnode *n, bool (*pred)(void *), void *arg, unsigned max_ms)
+{
+    uint64_t deadline = now_ms() + max_ms;
+    while (!pred(arg)) {
+        if (now_ms() > deadline) return false;
+        uv_run(&n->loop, UV_RUN_NOWAIT);
+        struct timespec ts = {0, 200000}; /* yield the CPU between turns */
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+static bool is_leader(void *arg)
+{
+    return raft_state(&((struct uvnode *)arg)->raft) == RAFT_LEADER;
+}
+
+void uvnode_open(struct uvnode *n, const struct uvnode_opts *o)
+{
+    char raftdir[4200], addr[64], errmsg[KEEL_ERRMSG_SIZE];
+    struct keel_storage_options so = {.dir = o->dir, .boot_id_path = o->boot_id_path,
+                                      .map_size = 64u << 20};
+    struct raft_configuration conf;
+    int rc;
+
+    memset(n, 0, sizeof *n);
+    rc = keel_storage_open(&so, &n->storage, &n->wiped, errmsg);
+    CHECK(rc == 0, "storage: %s", errmsg);
+    CHECK((keel_store_create(n->storage, &n->store)) == (0), "keel_store_create(n->storage, &n->store)");
+    keel_fsm_init(&n->fsm, n->store, o->async);
+
+    snprintf(raftdir, sizeof raftdir, "%s/raft", o->dir);
+    mkdir(raftdir, 0700);
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", o->port);
+    CHECK((uv_loop_init(&n->loop)) == (0), "uv_loop_init(&n->loop)");
+    CHECK((raft_uv_tcp_init(&n->transport, &n->loop)) == (0), "raft_uv_tcp_init(&n->transport, &n->loop)");
+    rc = raft_uv_init(&n->io, &n->loop, raftdir, &n->transport);
+    CHECK(rc == 0, "raft_uv_init: %s", n->io.errmsg);
+    n->io.version = 2; /* raft 0.15 forgets to: needed for async snapshots */
+    rc = raft_init(&n->raft, &n->io, &n->fsm.fsm, 1, addr);
+    CHECK(rc == 0, "raft_init: %s", raft_errmsg(&n->raft));
+    keel_fsm_attach(&n->fsm, &n->raft);
+    keel_fsm_enable_async(&n->fsm);
+    raft_set_election_timeout(&n->raft, 200);
+    raft_set_heartbeat_timeout(&n->raft, 20);
+    if (o->threshold) raft_set_snapshot_threshold(&n->raft, o->threshold);
+    if (o->trailing) raft_set_snapshot_trailing(&n->raft, o->trailing);
+    raft_configuration_init(&conf);
+    CHECK((raft_configuration_add(&conf, 1, addr, RAFT_VOTER)) == (0), "raft_configuration_add(&conf, 1, addr, RAFT_VOTER)");
+    rc = raft_bootstrap(&n->raft, &conf);
+    CHECK(rc == 0 || rc == RAFT_CANTBOOTSTRAP, "rc == 0 || rc == RAFT_CANTBOOTSTRAP");
+    raft_configuration_close(&conf);
+    rc = raft_start(&n->raft);
+    CHECK(rc == 0, "raft_start: %s", raft_errmsg(&n->raft));
+    CHECK((keel_fsm_fatal(&n->fsm)) == (0), "keel_fsm_fatal(&n->fsm)");
+    CHECK(run_until(n, is_leader, n, 10000), "no leadership within 10 s");
+}
+
+struct wait
+{
+    bool done;
+    int status;
+};
+
+static void apply_cb(struct keel_proposal *p, int status)
+{
+    struct wait *w = p->data;
+    w->done = true;
+    w->status = status;
+}
+
+static bool waited(void *arg)
+{
+    return ((struct wait *)arg)->done;
+}
+
+int uvnode_apply(struct uvnode *n, const uint8_t *cmd, size_t len, struct keel_reply *out)
+{
+    struct keel_proposal p;
+    struct wait w = {false, 0};
+    keel_proposal_init(&p);
+    p.data = &w;
+    int rc = keel_propose(&n->fsm, &p, cmd, len, apply_cb);
+    if (rc == 0) {
+        CHECK(run_until(n, waited, &w, 10000), "apply took over 10 s");
+        rc = w.status;
+        if (rc == 0 && out != NULL) {
+            keel_reply_reset(out);
+            keel_reply_raw(out, p.reply.buf, p.reply.len);
+        }
+    }
+    keel_proposal_close(&p);
+    return rc;
+}
+
+int uvnode_incr_seq(struct uvnode *n, const char *key, int64_t delta, uint64_t client,
+                    uint64_t seq)
+{
+    struct keel_enc e;
+    uint8_t *buf;
+    size_t len;
+    keel_enc_init(&e, (int64_t)time(NULL) * 1000, client, seq);
+    keel_enc_incrby(&e, keel_str(key), delta);
+    CHECK(keel_enc_finish(&e, &buf, &len) == 0, "encode");
+    keel_enc_close(&e);
+    int rc = uvnode_apply(n, buf, len, NULL);
+    free(buf);
+    return rc;
+}
+
+int uvnode_incr(struct uvnode *n, const char *key, int64_t delta)
+{
+    struct keel_enc e;
+    uint8_t *buf;
+    size_t len;
+    /* Sequence numbers must not repeat across reopens in one process, or the
+     * dedupe table would (rightly) answer the repeats from memory. */
+    static uint64_t seq;
+    (void)n;
+    keel_enc_init(&e, (int64_t)time(NULL) * 1000, 9, ++seq + ((uint64_t)getpid() << 32));
+    keel_enc_incrby(&e, keel_str(key), delta);
+    CHECK((keel_enc_finish(&e, &buf, &len)) == (0), "keel_enc_finish(&e, &buf, &len)");
+    keel_enc_close(&e);
+    int rc = uvnode_apply(n, buf, len, NULL);
+    free(buf);
+    return rc;
+}
+
+int64_t uvnode_get_int(struct uvnode *n, const char *key)
+{
+    struct keel_reply r;
+    struct keel_reply_reader rd;
+    struct keel_reply_item it;
+    char buf[32] = {0};
+    keel_reply_init(&r);
+    CHECK((keel_store_get(n->store, keel_str(key), 0, &r)) == (0), "keel_store_get(n->store, keel_str(key), 0, &r)");
+    keel_reply_reader_init(&rd, &r);
+    CHECK((keel_reply_next(&rd, &it)) == (0), "keel_reply_next(&rd, &it)");
+    if (it.kind == KEEL_REPLY_BULK && it.n < sizeof buf) memcpy(buf, it.p, it.n);
+    keel_reply_close(&r);
+    return strtoll(buf, NULL, 10);
+}
+
+static void close_cb(struct raft *r)
+{
+    struct uvnode *n = (struct uvnode *)((char *)r - offsetof(struct uvnode, raft));
+    raft_uv_close(&n->io);
+    raft_uv_tcp_close(&n->transport);
+    n->closed = true;
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+void uvnode_close(struct uvnode *n, bool clean)
+{
+    raft_close(&n->raft, close_cb);
+    while (!n->closed) uv_run(&n->loop, UV_RUN_ONCE);
+    uv_run(&n->loop, UV_RUN_DEFAULT);
+    uv_walk(&n->loop, walk_close, NULL);
+    uv_run(&n->loop, UV_RUN_DEFAULT);
+    CHECK((uv_loop_close(&n->loop)) == (0), "uv_loop_close(&n->loop)");
+    keel_fsm_close(&n->fsm);
+    keel_store_destroy(n->store);
+    keel_storage_close(n->storage, clean);
+}

@@ -1,0 +1,56 @@
+/* tests/cluster: one Keel state machine on canonical raft's real libuv disk
+ * log and TCP transport (loopback), driven from the test's own loop. Used
+ * to restart and crash a node for real, which the in-memory fixture cannot. */
+#ifndef KEEL_TESTS_UVNODE_H
+#define KEEL_TESTS_UVNODE_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+
+#include "raft/fsm.h"
+#include "raft/propose.h"
+
+struct uvnode
+{
+    uv_loop_t loop;
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft raft;
+    struct keel_storage *storage;
+    struct keel_store *store;
+    struct keel_fsm fsm;
+    bool wiped;  /* storage distrusted and wiped at open */
+    bool closed;
+};
+
+/* Set in a forked child: failures _exit(3) instead of failing the test. */
+extern bool uvnode_in_child;
+
+struct uvnode_opts
+{
+    const char *dir;
+    const char *boot_id_path;
+    unsigned port;
+    unsigned threshold;
+    unsigned trailing;
+    bool async;
+};
+
+/* Open (bootstrapping a one-voter cluster on first start) and wait until
+ * it leads. Fails the test on error. */
+void uvnode_open(struct uvnode *n, const struct uvnode_opts *o);
+/* Propose one command and run the loop until its callback; returns status. */
+int uvnode_apply(struct uvnode *n, const uint8_t *cmd, size_t len, struct keel_reply *out);
+/* INCRBY key by delta with a fresh sequence number; returns status. */
+int uvnode_incr(struct uvnode *n, const char *key, int64_t delta);
+/* The same with an explicit client id and sequence (retries). */
+int uvnode_incr_seq(struct uvnode *n, const char *key, int64_t delta, uint64_t client,
+                    uint64_t seq);
+int64_t uvnode_get_int(struct uvnode *n, const char *key);
+/* raft_close, then release everything; clean marks the storage clean. */
+void uvnode_close(struct uvnode *n, bool clean);
+/* A free loopback TCP port. */
+unsigned uvnode_free_port(void);
+
+#endif /* KEEL_TESTS_UVNODE_H */
