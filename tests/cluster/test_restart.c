@@ -82,8 +82,8 @@ static void clean_restart(void **state, bool async)
     uvnode_open(&n, &o);
     incr_n(&n, 299);
     assert_int_equal(uvnode_incr_seq(&n, "ctr", 1, 5, 1), 0);
-    assert_true(n.fsm.stats.snapshots >= 5);
-    uvnode_close(&n, true);
+    assert_true(n.fsm->stats.snapshots >= 5);
+    uvnode_close(&n);
 
     uvnode_open(&n, &o);
     assert_false(n.wiped);
@@ -96,14 +96,14 @@ static void clean_restart(void **state, bool async)
     assert_int_equal(uvnode_get_int(&n, "ctr"), 300);
     incr_n(&n, 50);
     assert_int_equal(uvnode_get_int(&n, "ctr"), 350);
-    uvnode_close(&n, true);
+    uvnode_close(&n);
 
     /* Clean close, then another boot: still trusted. */
     o.boot_id_path = fx->boot_b;
     uvnode_open(&n, &o);
     assert_false(n.wiped);
     assert_int_equal(uvnode_get_int(&n, "ctr"), 350);
-    uvnode_close(&n, true);
+    uvnode_close(&n);
 }
 
 static void test_clean_restart(void **state)
@@ -170,20 +170,20 @@ static void crash_restart(void **state, bool async)
     assert_int_equal(st.applied, 0);
     incr_n(&n, 10);
     assert_int_equal(uvnode_get_int(&n, "ctr"), acked + 10);
-    uvnode_close(&n, true);
+    uvnode_close(&n);
 
     /* Power loss (another boot, no clean marker): LMDB is discarded and
      * rebuilt from raft's snapshot plus the log after it. */
     struct uvnode_opts o2 = opts(fx, "copy", fx->boot_b, async);
     uvnode_open(&n, &o2);
     assert_true(n.wiped);
-    assert_true(n.fsm.stats.restores >= 1);
+    assert_true(n.fsm->stats.restores >= 1);
     assert_int_equal(uvnode_get_int(&n, "ctr"), acked);
     keel_store_stats(n.store, &st);
     assert_true(st.applied > 0); /* entries after the snapshot, applied once */
     incr_n(&n, 10);
     assert_int_equal(uvnode_get_int(&n, "ctr"), acked + 10);
-    uvnode_close(&n, true);
+    uvnode_close(&n);
 }
 
 static void test_crash_restart(void **state)

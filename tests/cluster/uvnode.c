@@ -65,47 +65,31 @@ static bool run_until(struct uvnode *n, bool (*pred)(void *), void *arg, unsigne
 
 static bool is_leader(void *arg)
 {
-    return raft_state(&((struct uvnode *)arg)->raft) == RAFT_LEADER;
+    return raft_state(&((struct uvnode *)arg)->node.raft) == RAFT_LEADER;
 }
 
 void uvnode_open(struct uvnode *n, const struct uvnode_opts *o)
 {
-    char raftdir[4200], addr[64], errmsg[KEEL_ERRMSG_SIZE];
-    struct keel_storage_options so = {.dir = o->dir, .boot_id_path = o->boot_id_path,
-                                      .map_size = 64u << 20};
-    struct raft_configuration conf;
-    int rc;
-
+    char addr[64];
+    struct keel_peer peer = {.id = 1};
     memset(n, 0, sizeof *n);
-    rc = keel_storage_open(&so, &n->storage, &n->wiped, errmsg);
-    CHECK(rc == 0, "storage: %s", errmsg);
-    CHECK((keel_store_create(n->storage, &n->store)) == (0), "keel_store_create(n->storage, &n->store)");
-    keel_fsm_init(&n->fsm, n->store, o->async);
-
-    snprintf(raftdir, sizeof raftdir, "%s/raft", o->dir);
-    mkdir(raftdir, 0700);
     snprintf(addr, sizeof addr, "127.0.0.1:%u", o->port);
-    CHECK((uv_loop_init(&n->loop)) == (0), "uv_loop_init(&n->loop)");
-    CHECK((raft_uv_tcp_init(&n->transport, &n->loop)) == (0), "raft_uv_tcp_init(&n->transport, &n->loop)");
-    rc = raft_uv_init(&n->io, &n->loop, raftdir, &n->transport);
-    CHECK(rc == 0, "raft_uv_init: %s", n->io.errmsg);
-    n->io.version = 2; /* raft 0.15 forgets to: needed for async snapshots */
-    rc = raft_init(&n->raft, &n->io, &n->fsm.fsm, 1, addr);
-    CHECK(rc == 0, "raft_init: %s", raft_errmsg(&n->raft));
-    keel_fsm_attach(&n->fsm, &n->raft);
-    keel_fsm_enable_async(&n->fsm);
-    raft_set_election_timeout(&n->raft, 200);
-    raft_set_heartbeat_timeout(&n->raft, 20);
-    if (o->threshold) raft_set_snapshot_threshold(&n->raft, o->threshold);
-    if (o->trailing) raft_set_snapshot_trailing(&n->raft, o->trailing);
-    raft_configuration_init(&conf);
-    CHECK((raft_configuration_add(&conf, 1, addr, RAFT_VOTER)) == (0), "raft_configuration_add(&conf, 1, addr, RAFT_VOTER)");
-    rc = raft_bootstrap(&n->raft, &conf);
-    CHECK(rc == 0 || rc == RAFT_CANTBOOTSTRAP, "rc == 0 || rc == RAFT_CANTBOOTSTRAP");
-    raft_configuration_close(&conf);
-    rc = raft_start(&n->raft);
-    CHECK(rc == 0, "raft_start: %s", raft_errmsg(&n->raft));
-    CHECK((keel_fsm_fatal(&n->fsm)) == (0), "keel_fsm_fatal(&n->fsm)");
+    snprintf(peer.address, sizeof peer.address, "%s", addr);
+    struct keel_node_options no = {
+        .id = 1, .dir = o->dir, .address = addr, .peers = &peer, .n_peers = 1,
+        .election_ms = 200, .heartbeat_ms = 20, .snapshot_threshold = o->threshold,
+        .snapshot_trailing = o->trailing, .sync_snapshots = !o->async,
+        .map_size = 64u << 20, .boot_id_path = o->boot_id_path,
+    };
+    CHECK(uv_loop_init(&n->loop) == 0, "uv_loop_init");
+    int rc = keel_node_init(&n->node, &n->loop, &no);
+    CHECK(rc == 0, "node init: %s", n->node.errmsg);
+    n->wiped = n->node.wiped;
+    n->storage = n->node.storage;
+    n->store = n->node.store;
+    n->fsm = &n->node.fsm;
+    rc = keel_node_start(&n->node);
+    CHECK(rc == 0, "node start: %s", n->node.errmsg);
     CHECK(run_until(n, is_leader, n, 10000), "no leadership within 10 s");
 }
 
@@ -133,7 +117,7 @@ int uvnode_apply(struct uvnode *n, const uint8_t *cmd, size_t len, struct keel_r
     struct wait w = {false, 0};
     keel_proposal_init(&p);
     p.data = &w;
-    int rc = keel_propose(&n->fsm, &p, cmd, len, apply_cb);
+    int rc = keel_propose(n->fsm, &p, cmd, len, apply_cb);
     if (rc == 0) {
         CHECK(run_until(n, waited, &w, 10000), "apply took over 10 s");
         rc = w.status;
@@ -194,11 +178,9 @@ int64_t uvnode_get_int(struct uvnode *n, const char *key)
     return strtoll(buf, NULL, 10);
 }
 
-static void close_cb(struct raft *r)
+static void close_cb(struct keel_node *node)
 {
-    struct uvnode *n = (struct uvnode *)((char *)r - offsetof(struct uvnode, raft));
-    raft_uv_close(&n->io);
-    raft_uv_tcp_close(&n->transport);
+    struct uvnode *n = (struct uvnode *)((char *)node - offsetof(struct uvnode, node));
     n->closed = true;
 }
 
@@ -208,15 +190,12 @@ static void walk_close(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-void uvnode_close(struct uvnode *n, bool clean)
+void uvnode_close(struct uvnode *n)
 {
-    raft_close(&n->raft, close_cb);
+    keel_node_close(&n->node, close_cb);
     while (!n->closed) uv_run(&n->loop, UV_RUN_ONCE);
     uv_run(&n->loop, UV_RUN_DEFAULT);
     uv_walk(&n->loop, walk_close, NULL);
     uv_run(&n->loop, UV_RUN_DEFAULT);
-    CHECK((uv_loop_close(&n->loop)) == (0), "uv_loop_close(&n->loop)");
-    keel_fsm_close(&n->fsm);
-    keel_store_destroy(n->store);
-    keel_storage_close(n->storage, clean);
+    CHECK(uv_loop_close(&n->loop) == 0, "uv_loop_close");
 }

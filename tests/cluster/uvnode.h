@@ -4,24 +4,18 @@
 #ifndef KEEL_TESTS_UVNODE_H
 #define KEEL_TESTS_UVNODE_H
 
-#include <raft.h>
-#include <raft/uv.h>
-#include <uv.h>
-
-#include "raft/fsm.h"
-#include "raft/propose.h"
+#include "raft/node.h"
 
 struct uvnode
 {
     uv_loop_t loop;
-    struct raft_uv_transport transport;
-    struct raft_io io;
-    struct raft raft;
+    struct keel_node node;
+    bool wiped; /* storage distrusted and wiped at open */
+    bool closed;
+    /* Shortcuts into node. */
     struct keel_storage *storage;
     struct keel_store *store;
-    struct keel_fsm fsm;
-    bool wiped;  /* storage distrusted and wiped at open */
-    bool closed;
+    struct keel_fsm *fsm;
 };
 
 /* Set in a forked child: failures _exit(3) instead of failing the test. */
@@ -48,8 +42,8 @@ int uvnode_incr(struct uvnode *n, const char *key, int64_t delta);
 int uvnode_incr_seq(struct uvnode *n, const char *key, int64_t delta, uint64_t client,
                     uint64_t seq);
 int64_t uvnode_get_int(struct uvnode *n, const char *key);
-/* raft_close, then release everything; clean marks the storage clean. */
-void uvnode_close(struct uvnode *n, bool clean);
+/* Close cleanly (crashes are real: see test_restart.c's forked child). */
+void uvnode_close(struct uvnode *n);
 /* A free loopback TCP port. */
 unsigned uvnode_free_port(void);
 
