@@ -88,6 +88,10 @@ static size_t begin(struct keel_enc *e, uint8_t type, unsigned flags)
         e->buf[3] = (uint8_t)flags;
         return 0;
     }
+    if (type == KEEL_CMD_NOOP || type == KEEL_CMD_SWEEP) {
+        e->err = KEEL_EINVAL; /* not allowed inside a batch (decode refuses them) */
+        return 0;
+    }
     if (!e->batch_cmds) {
         e->batch_cmds = true;
         e->ncmd_off = e->len;

@@ -67,8 +67,9 @@ int hash_decode(struct keel_hash *h, struct keel_slice val)
         h->items[i].f = s[0];
         h->items[i].v = s[1];
     }
+    if (p != end) return KEEL_ECORRUPT;
     h->n = n;
-    return p == end ? 0 : KEEL_ECORRUPT;
+    return 0;
 }
 
 /* Index of f, or of where it would go (*found false). */

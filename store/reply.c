@@ -119,7 +119,7 @@ void keel_reply_raw(struct keel_reply *r, const void *s, size_t n)
 void keel_reply_reader_init(struct keel_reply_reader *rd, const struct keel_reply *r)
 {
     rd->p = r->buf;
-    rd->end = r->buf + r->len;
+    rd->end = r->buf != NULL ? r->buf + r->len : NULL; /* no NULL + 0 */
     rd->lost = r->lost;
 }
 
