@@ -78,8 +78,9 @@ int storage_dedupe_evict(struct keel_txn *txn, int64_t older_than, uint64_t max_
         rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
         if (rc != 0) break;
         if (k.mv_size != DDTS_KEY) {
-            rc = KEEL_ECORRUPT;
-            break;
+            mdb_cursor_close(c);
+            snprintf(s->errmsg, sizeof s->errmsg, "dedupe index key of %zu bytes", k.mv_size);
+            return KEEL_ECORRUPT;
         }
         int64_t ts = (int64_t)storage_get_be64(k.mv_data);
         if (ts >= older_than && count <= max_entries) break;
@@ -91,10 +92,6 @@ int storage_dedupe_evict(struct keel_txn *txn, int64_t older_than, uint64_t max_
         count--;
     }
     mdb_cursor_close(c);
-    if (rc == KEEL_ECORRUPT) {
-        snprintf(s->errmsg, sizeof s->errmsg, "dedupe index key of %zu bytes", k.mv_size);
-        return rc;
-    }
     if (rc != 0 && rc != MDB_NOTFOUND) return storage_error(s, rc, "dedupe evict");
     return count == start ? 0 : storage_meta_put(txn, "dedupe_count", count);
 }

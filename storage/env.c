@@ -105,10 +105,14 @@ static bool env_trusted(const char *kvdir, const char *boot_id)
     snprintf(path, sizeof path, "%s/STATE", kvdir);
     FILE *f = fopen(path, "r");
     if (f == NULL) return false;
-    bool ok = fgets(line, sizeof line, f) != NULL &&
-              sscanf(line, "clean=%d boot=%63s", &clean, boot) == 2;
+    /* An unknown boot id is written as "boot=" (no %s match): a clean env
+     * is still trusted then. */
+    int n = fgets(line, sizeof line, f) != NULL
+                ? sscanf(line, "clean=%d boot=%63s", &clean, boot)
+                : 0;
     fclose(f);
-    return ok && (clean == 1 || (boot_id[0] != 0 && strcmp(boot, boot_id) == 0));
+    return (n >= 1 && clean == 1) ||
+           (n == 2 && boot_id[0] != 0 && strcmp(boot, boot_id) == 0);
 }
 
 /* A restore that crashed midway leaves kv.restore and/or kv.old behind. The
@@ -211,6 +215,7 @@ int keel_storage_open(const struct keel_storage_options *opts,
 
     *out = NULL;
     if (wiped != NULL) *wiped = false;
+    errno = 0; /* a stale errno must not be reported for a dir that is a file */
     if (opts->dir == NULL || stat(opts->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "data dir %s: %s", opts->dir ? opts->dir : "(null)",
                  opts->dir ? (errno ? strerror(errno) : "not a directory") : "not set");

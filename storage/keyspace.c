@@ -68,6 +68,11 @@ int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_r
     int rc = check_key(s, key);
     if (rc != 0) return rc;
     COPY_KEY(key, kbuf);
+    if ((rec->type != KEEL_TYPE_STRING && rec->type != KEEL_TYPE_HASH) || rec->expire_at < 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "record of type %u expiring at %lld is invalid",
+                 rec->type, (long long)rec->expire_at);
+        return KEEL_EINVAL;
+    }
     if (rec->len > KEEL_MAX_VALUE) {
         snprintf(s->errmsg, sizeof s->errmsg, "value of %zu bytes over the %u limit", rec->len,
                  KEEL_MAX_VALUE);
@@ -136,8 +141,9 @@ int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb 
     rc = mdb_cursor_get(c, &k, &v, start.n > 0 ? MDB_SET_RANGE : MDB_FIRST);
     while (rc == 0) {
         if (record_decode(v.mv_data, v.mv_size, &rec) != 0) {
-            rc = KEEL_ECORRUPT;
-            break;
+            mdb_cursor_close(c);
+            snprintf(txn->s->errmsg, sizeof txn->s->errmsg, "scan: a value is not a record");
+            return KEEL_ECORRUPT;
         }
         int stop = cb(arg, (struct keel_slice){k.mv_data, k.mv_size}, &rec);
         if (stop != 0) {
@@ -148,9 +154,5 @@ int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb 
     }
     mdb_cursor_close(c);
     if (rc == MDB_NOTFOUND) return 0;
-    if (rc == KEEL_ECORRUPT) {
-        snprintf(txn->s->errmsg, sizeof txn->s->errmsg, "scan: a value is not a record");
-        return rc;
-    }
     return storage_error(txn->s, rc, "scan");
 }
