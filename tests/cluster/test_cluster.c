@@ -147,8 +147,24 @@ struct turmoil
 {
     unsigned every;
     unsigned step;
-    unsigned dead; /* index of a killed server, or n */
+    unsigned dead;     /* index of a killed server, or n */
+    unsigned isolated; /* index of a partitioned server, or n */
 };
+
+/* Cut server i off from (or reconnect it to) every other, both ways. */
+static void isolate(struct cluster *c, unsigned i, bool cut)
+{
+    for (unsigned j = 0; j < c->o.n; j++) {
+        if (j == i) continue;
+        if (cut) {
+            raft_fixture_saturate(&c->f, i, j);
+            raft_fixture_saturate(&c->f, j, i);
+        } else {
+            raft_fixture_desaturate(&c->f, i, j);
+            raft_fixture_desaturate(&c->f, j, i);
+        }
+    }
+}
 
 static void turmoil_cb(struct cluster *c, unsigned done, void *arg)
 {
@@ -156,7 +172,7 @@ static void turmoil_cb(struct cluster *c, unsigned done, void *arg)
     unsigned n = c->o.n;
     if (done % t->every != 0) return;
     unsigned leader = raft_fixture_leader_index(&c->f);
-    switch (t->step++ % 4) {
+    switch (t->step++ % 6) {
         case 0:
             if (leader < n) raft_fixture_depose(&c->f);
             break;
@@ -178,36 +194,58 @@ static void turmoil_cb(struct cluster *c, unsigned done, void *arg)
                 raft_fixture_kill(&c->f, t->dead);
             }
             break;
+        case 4:
+            /* The leader ends up alone in a minority: it must step down
+             * (check-quorum) while the majority elects another. */
+            if (t->dead < n) {
+                raft_fixture_revive(&c->f, t->dead);
+                t->dead = n;
+            }
+            if (leader < n) {
+                isolate(c, leader, true);
+                t->isolated = leader;
+            }
+            break;
+        case 5:
+            if (t->isolated < n) {
+                isolate(c, t->isolated, false);
+                t->isolated = n;
+            }
+            break;
     }
 }
 
-static void leader_changes(unsigned n, bool async)
+static void leader_changes(unsigned n, bool async, uint64_t seed)
 {
     struct cluster c;
     struct workload w;
-    struct turmoil t = {.every = 150, .dead = n};
+    struct turmoil t = {.every = 150, .dead = n, .isolated = n};
     struct cluster_opts o = {.n = n, .threshold = 200, .trailing = 200, .async = async};
     cluster_start(&c, &o);
     cluster_elect(&c, 0);
-    workload_init(&w, 7);
+    workload_init(&w, seed);
     drive(&c, &w, 3000, 8, turmoil_cb, &t);
     if (t.dead < n) raft_fixture_revive(&c.f, t.dead);
+    if (t.isolated < n) isolate(&c, t.isolated, false);
     cluster_converge(&c, 30000);
     check_counters(&c, &w);
-    assert_true(t.step >= 16);
+    assert_true(t.step >= 18);
+    /* Leadership really moved: one term per election at least. */
+    unsigned leader = cluster_leader(&c, 1000);
+    assert_true(raft_fixture_get(&c.f, leader)->current_term >= 8);
     cluster_stop(&c);
 }
 
 static void test_leader_changes_3(void **state)
 {
     (void)state;
-    leader_changes(3, false);
+    for (uint64_t seed = 1; seed <= 4; seed++) leader_changes(3, seed % 2 == 0, seed);
 }
 
 static void test_leader_changes_5_async(void **state)
 {
     (void)state;
-    leader_changes(5, true);
+    for (uint64_t seed = 11; seed <= 12; seed++) leader_changes(5, true, seed);
 }
 
 /* A follower cut off while the others commit past several snapshots must
