@@ -345,11 +345,13 @@ int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, siz
         return 0;
     }
     for (;;) {
+        struct keel_store_stats before = st->stats;
         int rc = apply_txn(st, index, buf, len, reply);
         if (rc == 0) {
             st->stats.applied++;
             return 0;
         }
+        st->stats = before; /* rolled back: the attempt counts nothing */
         keel_reply_reset(reply);
         if (rc == KEEL_EMAPFULL) {
             /* Everything was rolled back; make room and apply again. */

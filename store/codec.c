@@ -115,6 +115,8 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
                 !rd_i64(r, &cmd->num))
                 return false;
             if (cmd->num < 0) return fail(r, KEEL_EMALFORMED, "negative expiry");
+            if ((flags & KEEL_SET_KEEPTTL) && cmd->num != 0)
+                return fail(r, KEEL_EMALFORMED, "KEEPTTL with an expiry");
             break;
         case KEEL_CMD_DEL:
             if (!rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4)) return false;

@@ -3,20 +3,9 @@
 
 #include "store/internal.h"
 
+struct read_args;
 typedef int (*read_fn)(struct keel_store *st, struct keel_txn *txn, void *arg,
                        struct keel_reply *r);
-
-static int with_txn(struct keel_store *st, read_fn fn, void *arg, struct keel_reply *r)
-{
-    struct keel_txn txn;
-    keel_reply_reset(r);
-    int rc = storage_txn_begin(st->storage, false, &txn);
-    if (rc != 0) return rc;
-    rc = fn(st, &txn, arg, r);
-    storage_txn_abort(&txn);
-    if (rc == 0 && r->lost) rc = KEEL_ENOMEM;
-    return rc;
-}
 
 struct read_args
 {
@@ -25,6 +14,29 @@ struct read_args
     int64_t now;
     uint64_t version;
 };
+
+/* Run fn in a read txn. The reader's `now` is raised to the replicated
+ * logical clock, so a reader whose clock lags never shows a key that apply
+ * already treats as expired. */
+static int with_txn(struct keel_store *st, read_fn fn, struct read_args *a, struct keel_reply *r)
+{
+    struct keel_txn txn;
+    uint64_t clock;
+    keel_reply_reset(r);
+    int rc = storage_txn_begin(st->storage, false, &txn);
+    if (rc != 0) return rc;
+    rc = storage_meta_get(&txn, "clock", &clock);
+    if (rc != 0) {
+        storage_txn_abort(&txn);
+        return rc;
+    }
+    if ((int64_t)clock > a->now) a->now = (int64_t)clock;
+    rc = fn(st, &txn, a, r);
+    storage_txn_abort(&txn);
+    if (rc == 0 && r->lost) rc = KEEL_ENOMEM;
+    return rc;
+}
+
 
 /* Live record of a->key, or 0 with *exists false. */
 static int find(struct keel_txn *txn, struct read_args *a, struct keel_record *rec, bool *exists)
@@ -60,6 +72,7 @@ static int pttl_fn(struct keel_store *st, struct keel_txn *txn, void *arg, struc
     bool exists;
     int rc = find(txn, a, &rec, &exists);
     if (rc != 0) return rc;
+    /* expire_at > now here (a live key), so the difference cannot overflow. */
     keel_reply_int(r, !exists ? -2 : rec.expire_at == 0 ? -1 : rec.expire_at - a->now);
     return 0;
 }

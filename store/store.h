@@ -66,7 +66,8 @@ int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, siz
 /* ---- local reads (linearizability is the caller's business) ------------ */
 
 /* `now` is the reader's notion of the time in Unix ms, used only to hide keys
- * past their expiry. Each returns 0 with the reply written, or a storage error
+ * past their expiry; it is raised to the replicated logical clock, so a
+ * reader never shows a key that apply already treats as expired. Each returns 0 with the reply written, or a storage error
  * code (the reply then holds nothing useful). */
 int keel_store_get(struct keel_store *st, struct keel_slice key, int64_t now,
                    struct keel_reply *reply);

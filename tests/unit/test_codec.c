@@ -441,6 +441,15 @@ static void test_set(void **state)
                 keel_enc_init(&e, TS, CLIENT, SEQ + f);
                 keel_enc_set(&e, LIT("user:42"), sl(values[v].p, values[v].n), expiries[x],
                              flags[f]);
+                if ((flags[f] & KEEL_SET_KEEPTTL) && expiries[x] != 0) {
+                    /* Contradictory, as in Redis: refused at decode. */
+                    uint8_t *bad;
+                    assert_int_equal(keel_enc_finish(&e, &bad, &len), 0);
+                    keel_enc_close(&e);
+                    assert_int_equal(keel_cmd_decode(bad, len, &c, NULL), KEEL_EMALFORMED);
+                    free(bad);
+                    continue;
+                }
                 uint8_t *buf = finish_ok(&e, &len);
                 decode_ok(buf, len, &c);
                 check_header(&c, KEEL_CMD_SET, (uint8_t)flags[f], TS, CLIENT, SEQ + f);
