@@ -18,26 +18,29 @@
 
 #define NODES 3
 
-static struct keel_node nodes[NODES];
-static struct keel_proposal props[64];
-static bool prop_busy[64];
+static struct keel_node *nodes[NODES];
+static unsigned busy;
 static unsigned closed;
 static uint64_t acked, failed, seq;
 static uv_timer_t tick;
 static uv_signal_t sigint, sigterm;
 static long seconds_left = -1;
 
-static void prop_cb(struct keel_proposal *p, int status)
+static void write_cb(void *data, int status, const struct keel_reply *reply)
 {
-    prop_busy[p - props] = false;
+    (void)data;
+    (void)reply;
+    busy--;
     if (status == 0) acked++;
     else failed++;
 }
 
 static int leader(void)
 {
+    struct keel_node_status st;
     for (int i = 0; i < NODES; i++) {
-        if (raft_state(&nodes[i].raft) == RAFT_LEADER) return i;
+        keel_node_status(nodes[i], &st);
+        if (st.role == KEEL_ROLE_LEADER) return i;
     }
     return -1;
 }
@@ -47,8 +50,7 @@ static void write_some(int l)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now); /* the leader stamps time, outside apply */
     int64_t ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    for (unsigned i = 0; i < 64; i++) {
-        if (prop_busy[i]) continue;
+    while (busy < 64) {
         char key[32], val[64];
         struct keel_enc e;
         uint8_t *buf;
@@ -58,26 +60,30 @@ static void write_some(int l)
         keel_enc_init(&e, ms, 1, ++seq);
         if (seq % 3 == 0) keel_enc_incrby(&e, keel_str("demo:counter"), 1);
         else keel_enc_set(&e, keel_str(key), keel_str(val), ms + 60000, 0);
-        if (keel_enc_finish(&e, &buf, &len) == 0) {
-            if (keel_propose(&nodes[l].fsm, &props[i], buf, len, prop_cb) == 0) prop_busy[i] = true;
+        int rc = keel_enc_finish(&e, &buf, &len);
+        if (rc == 0) {
+            rc = keel_node_write(nodes[l], buf, len, write_cb, NULL);
             free(buf);
         }
         keel_enc_close(&e);
+        if (rc != 0) break; /* refused: not the leader any more */
+        busy++;
     }
 }
 
 static void tick_cb(uv_timer_t *t)
 {
-    static const char *roles[] = {"unavailable", "follower", "candidate", "leader"};
     int l = leader();
     if (l >= 0) write_some(l);
     printf("acked %llu writes (%llu uncertain)\n", (unsigned long long)acked,
            (unsigned long long)failed);
     for (int i = 0; i < NODES; i++) {
         uint64_t applied = 0, digest = 0;
-        keel_storage_digest(nodes[i].storage, &applied, &digest);
+        struct keel_node_status st;
+        keel_node_status(nodes[i], &st);
+        keel_storage_digest(keel_node_storage(nodes[i]), &applied, &digest);
         printf("  node %d  %-11s term %-3llu applied %-7llu digest %016llx\n", i + 1,
-               roles[raft_state(&nodes[i].raft)], (unsigned long long)nodes[i].raft.current_term,
+               keel_role_name(st.role), (unsigned long long)st.term,
                (unsigned long long)applied, (unsigned long long)digest);
     }
     fflush(stdout);
@@ -85,9 +91,9 @@ static void tick_cb(uv_timer_t *t)
     (void)t;
 }
 
-static void node_closed_cb(struct keel_node *n)
+static void node_closed_cb(void *data)
 {
-    (void)n;
+    (void)data;
     if (++closed == NODES) {
         uv_close((uv_handle_t *)&sigint, NULL);
         uv_close((uv_handle_t *)&sigterm, NULL);
@@ -101,7 +107,7 @@ static void signal_cb(uv_signal_t *s, int signum)
     uv_signal_stop(&sigint);
     uv_signal_stop(&sigterm);
     uv_close((uv_handle_t *)&tick, NULL);
-    for (int i = 0; i < NODES; i++) keel_node_close(&nodes[i], node_closed_cb);
+    for (int i = 0; i < NODES; i++) keel_node_close(nodes[i], node_closed_cb, NULL);
 }
 
 int main(int argc, char **argv)
@@ -138,14 +144,15 @@ int main(int argc, char **argv)
     for (int i = 0; i < NODES; i++) {
         struct keel_node_options o = {.id = (uint64_t)i + 1, .dir = dirs[i], .address = addr[i],
                                       .peers = peers, .n_peers = NODES};
-        if (keel_node_init(&nodes[i], loop, &o) != 0 || keel_node_start(&nodes[i]) != 0) {
-            fprintf(stderr, "keel-local-cluster: node %d: %s\n", i + 1, nodes[i].errmsg);
+        char errmsg[KEEL_ERRMSG_SIZE];
+        if (keel_node_create(loop, &o, &nodes[i], errmsg) != 0 ||
+            keel_node_start(nodes[i], errmsg) != 0) {
+            fprintf(stderr, "keel-local-cluster: node %d: %s\n", i + 1, errmsg);
             return 1;
         }
         printf("node %d: raft on %s, data in %s%s\n", i + 1, addr[i], dirs[i],
-               nodes[i].wiped ? " (state rebuilt from the raft log)" : "");
+               keel_node_wiped(nodes[i]) ? " (state rebuilt from the raft log)" : "");
     }
-    for (int i = 0; i < 64; i++) keel_proposal_init(&props[i]);
     uv_timer_init(loop, &tick);
     uv_timer_start(&tick, tick_cb, 1000, 1000);
     uv_signal_init(loop, &sigint);
@@ -154,7 +161,6 @@ int main(int argc, char **argv)
     uv_signal_start(&sigterm, signal_cb, SIGTERM);
     printf("three nodes up; Ctrl-C stops them cleanly\n");
     uv_run(loop, UV_RUN_DEFAULT);
-    for (int i = 0; i < 64; i++) keel_proposal_close(&props[i]);
     uv_loop_close(loop);
     return 0;
 }

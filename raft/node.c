@@ -1,54 +1,106 @@
-/* raft: wiring one node: storage, store, fsm and raft on libuv. */
+/* raft: wiring one node (storage, store, fsm, raft on libuv), its lifetime,
+ * its status, and the monitor that notices role changes. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "raft/node.h"
+#include "raft/node_internal.h"
 
-#include <stdarg.h>
-
-__attribute__((format(printf, 3, 4))) static int fail(struct keel_node *n, int code,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(char *errmsg, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(n->errmsg, sizeof n->errmsg, fmt, ap);
+    vsnprintf(errmsg, KEEL_ERRMSG_SIZE, fmt, ap);
     va_end(ap);
-    return code;
+    return -1;
 }
 
-int keel_node_init(struct keel_node *n, uv_loop_t *loop, const struct keel_node_options *o)
+const char *keel_role_name(int role)
 {
-    char raftdir[4200], errmsg[KEEL_ERRMSG_SIZE];
-    struct keel_storage_options so = {.dir = o->dir, .map_size = o->map_size,
+    switch (role) {
+        case KEEL_ROLE_FOLLOWER:
+            return "follower";
+        case KEEL_ROLE_CANDIDATE:
+            return "candidate";
+        case KEEL_ROLE_LEADER:
+            return "leader";
+        default:
+            return "unavailable";
+    }
+}
+
+static int role_of(struct raft *r)
+{
+    switch (raft_state(r)) {
+        case RAFT_FOLLOWER:
+            return KEEL_ROLE_FOLLOWER;
+        case RAFT_CANDIDATE:
+            return KEEL_ROLE_CANDIDATE;
+        case RAFT_LEADER:
+            return KEEL_ROLE_LEADER;
+        default:
+            return KEEL_ROLE_UNAVAILABLE;
+    }
+}
+
+/* raft 0.15 has no state-change callback: look once per loop turn. */
+static void monitor_cb(uv_prepare_t *h)
+{
+    struct keel_node *n = h->data;
+    int role = role_of(&n->raft);
+    if (role == n->role || n->closing) return;
+    int was = n->role;
+    n->role = role;
+    n->ready = false;
+    if (was == KEEL_ROLE_LEADER) node_reads_fail(n, KEEL_ENOTLEADER);
+    if (role == KEEL_ROLE_LEADER) node_became_leader(n);
+    if (n->role_cb != NULL) n->role_cb(n->role_data, role, false);
+}
+
+int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct keel_node **out,
+                     char *errmsg)
+{
+    char raftdir[4200], msg[KEEL_ERRMSG_SIZE];
+    struct keel_storage_options so = {.dir = o->dir, .map_size = o->map_size, .quota = o->quota,
                                       .boot_id_path = o->boot_id_path};
     struct raft_configuration conf;
+    struct keel_node *n;
     int rc;
 
-    memset(n, 0, sizeof *n);
+    *out = NULL;
+    n = calloc(1, sizeof *n);
+    if (n == NULL) return fail(errmsg, "out of memory"), KEEL_ENOMEM;
     n->loop = loop;
-    rc = keel_storage_open(&so, &n->storage, &n->wiped, errmsg);
-    if (rc != 0) return fail(n, rc, "%s", errmsg);
-    rc = keel_store_create(n->storage, &n->store);
+    n->waiting_tail = &n->waiting;
+    rc = keel_storage_open(&so, &n->storage, &n->wiped, msg);
     if (rc != 0) {
-        fail(n, rc, "store: %s", keel_strerror(rc));
+        fail(errmsg, "%s", msg);
+        free(n);
+        return rc;
+    }
+    if ((rc = keel_store_create(n->storage, &n->store)) != 0) {
+        fail(errmsg, "store: %s", keel_strerror(rc));
         goto err_storage;
     }
     keel_fsm_init(&n->fsm, n->store, !o->sync_snapshots);
 
     snprintf(raftdir, sizeof raftdir, "%s/raft", o->dir);
     if (mkdir(raftdir, 0700) != 0 && errno != EEXIST) {
-        rc = fail(n, KEEL_EIO, "mkdir raft dir: %s", strerror(errno));
+        rc = KEEL_EIO;
+        fail(errmsg, "mkdir %s: %s", raftdir, strerror(errno));
         goto err_store;
     }
     if ((rc = raft_uv_tcp_init(&n->transport, loop)) != 0) {
-        rc = fail(n, KEEL_EIO, "raft transport: %s", raft_strerror(rc));
+        fail(errmsg, "raft transport: %s", raft_strerror(rc));
+        rc = KEEL_EIO;
         goto err_store;
     }
     if ((rc = raft_uv_init(&n->io, loop, raftdir, &n->transport)) != 0) {
-        rc = fail(n, KEEL_EIO, "raft io: %s", n->io.errmsg);
+        fail(errmsg, "raft log in %s: %s", raftdir, n->io.errmsg);
+        rc = KEEL_EIO;
         raft_uv_tcp_close(&n->transport);
         goto err_store;
     }
@@ -56,7 +108,8 @@ int keel_node_init(struct keel_node *n, uv_loop_t *loop, const struct keel_node_
      * refuses a version-3 fsm with snapshot_async (fixed upstream in 0.17.1). */
     n->io.version = 2;
     if ((rc = raft_init(&n->raft, &n->io, &n->fsm.fsm, o->id, o->address)) != 0) {
-        rc = fail(n, KEEL_EIO, "raft init: %s", raft_errmsg(&n->raft));
+        fail(errmsg, "raft init: %s", raft_errmsg(&n->raft));
+        rc = KEEL_EIO;
         raft_uv_close(&n->io);
         raft_uv_tcp_close(&n->transport);
         goto err_store;
@@ -69,21 +122,23 @@ int keel_node_init(struct keel_node *n, uv_loop_t *loop, const struct keel_node_
     if (o->snapshot_threshold) raft_set_snapshot_threshold(&n->raft, o->snapshot_threshold);
     if (o->snapshot_trailing) raft_set_snapshot_trailing(&n->raft, o->snapshot_trailing);
     raft_set_pre_vote(&n->raft, true);
+    uv_prepare_init(loop, &n->monitor);
+    n->monitor.data = n;
+    *out = n;
 
     /* Every initial voter bootstraps the same configuration; on a restart
      * raft says RAFT_CANTBOOTSTRAP and the stored one stands. */
     raft_configuration_init(&conf);
-    for (unsigned i = 0; i < o->n_peers; i++) {
+    rc = 0;
+    for (unsigned i = 0; rc == 0 && i < o->n_peers; i++) {
         rc = raft_configuration_add(&conf, o->peers[i].id, o->peers[i].address, RAFT_VOTER);
-        if (rc != 0) {
-            raft_configuration_close(&conf);
-            return fail(n, KEEL_EINVAL, "peers: %s", raft_strerror(rc)); /* close it */
-        }
     }
-    rc = o->n_peers > 0 ? raft_bootstrap(&n->raft, &conf) : RAFT_CANTBOOTSTRAP;
+    if (rc == 0 && o->n_peers > 0) rc = raft_bootstrap(&n->raft, &conf);
     raft_configuration_close(&conf);
-    if (rc != 0 && rc != RAFT_CANTBOOTSTRAP)
-        return fail(n, KEEL_EIO, "bootstrap: %s", raft_errmsg(&n->raft)); /* close it */
+    if (rc != 0 && rc != RAFT_CANTBOOTSTRAP) {
+        fail(errmsg, "bootstrap: %s", raft_strerror(rc));
+        return KEEL_EIO; /* *out is set: the caller closes it */
+    }
     return 0;
 
 err_store:
@@ -91,16 +146,26 @@ err_store:
     keel_store_destroy(n->store);
 err_storage:
     keel_storage_close(n->storage, false);
-    n->storage = NULL;
+    free(n);
     return rc;
 }
 
-int keel_node_start(struct keel_node *n)
+int keel_node_start(struct keel_node *n, char *errmsg)
 {
     int rc = raft_start(&n->raft);
-    if (rc != 0) return fail(n, KEEL_EIO, "raft start: %s", raft_errmsg(&n->raft));
-    if (keel_fsm_fatal(&n->fsm)) return fail(n, n->fsm.fatal, "%s", n->fsm.errmsg);
+    if (rc != 0) return fail(errmsg, "raft start: %s", raft_errmsg(&n->raft)), KEEL_EIO;
+    if (keel_fsm_fatal(&n->fsm)) return fail(errmsg, "%s", n->fsm.errmsg), n->fsm.fatal;
+    uv_prepare_start(&n->monitor, monitor_cb);
     return 0;
+}
+
+static void monitor_close_cb(uv_handle_t *h)
+{
+    struct keel_node *n = h->data;
+    keel_node_close_cb cb = n->close_cb;
+    void *data = n->close_data;
+    free(n);
+    if (cb != NULL) cb(data);
 }
 
 static void node_raft_close_cb(struct raft *r)
@@ -113,17 +178,72 @@ static void node_raft_close_cb(struct raft *r)
     /* Clean only if apply never hit a fatal error. */
     keel_storage_close(n->storage, keel_fsm_fatal(&n->fsm) == 0);
     n->storage = NULL;
-    if (n->close_cb != NULL) n->close_cb(n);
+    uv_close((uv_handle_t *)&n->monitor, monitor_close_cb);
 }
 
-void keel_node_close(struct keel_node *n, keel_node_close_cb cb)
+void keel_node_close(struct keel_node *n, keel_node_close_cb cb, void *data)
 {
     n->close_cb = cb;
-    if (n->raft_inited) {
-        raft_close(&n->raft, node_raft_close_cb);
-    } else if (cb != NULL) {
-        cb(n);
+    n->close_data = data;
+    n->closing = true;
+    uv_prepare_stop(&n->monitor);
+    node_reads_fail(n, KEEL_ESHUTDOWN);
+    /* Pending writes get RAFT_LEADERSHIPLOST from raft_close: uncertain. */
+    raft_close(&n->raft, node_raft_close_cb);
+}
+
+struct keel_store *keel_node_store(struct keel_node *n)
+{
+    return n->store;
+}
+
+struct keel_storage *keel_node_storage(struct keel_node *n)
+{
+    return n->storage;
+}
+
+bool keel_node_wiped(const struct keel_node *n)
+{
+    return n->wiped;
+}
+
+int keel_node_fatal(const struct keel_node *n, const char **msg)
+{
+    if (msg != NULL) *msg = n->fsm.errmsg;
+    return n->fsm.fatal;
+}
+
+void keel_node_on_role(struct keel_node *n, keel_role_cb cb, void *data)
+{
+    n->role_cb = cb;
+    n->role_data = data;
+}
+
+void keel_node_status(struct keel_node *n, struct keel_node_status *st)
+{
+    struct raft *r = &n->raft;
+    raft_id id;
+    const char *addr;
+    memset(st, 0, sizeof *st);
+    st->id = r->id;
+    st->role = role_of(r);
+    st->term = r->current_term;
+    raft_leader(r, &id, &addr);
+    st->leader_id = id;
+    if (addr != NULL) snprintf(st->leader_address, sizeof st->leader_address, "%s", addr);
+    st->commit_index = r->commit_index;
+    st->applied_index = raft_last_applied(r);
+    st->last_index = raft_last_index(r);
+    st->snapshot_index = r->log.snapshot.last_index;
+    for (unsigned i = 0; i < r->configuration.n && i < KEEL_NODE_MAX_PEERS; i++) {
+        const struct raft_server *s = &r->configuration.servers[i];
+        st->member_ids[i] = s->id;
+        st->member_roles[i] = s->role == RAFT_VOTER ? 'v' : s->role == RAFT_STANDBY ? 's' : 'p';
+        st->voters += s->role == RAFT_VOTER;
+        st->members++;
     }
+    st->leader_ready = st->role == KEEL_ROLE_LEADER && n->ready;
+    st->inflight = n->inflight;
 }
 
 int keel_parse_peers(const char *text, struct keel_peer *peers, unsigned max, char *errmsg)

@@ -1,24 +1,28 @@
-/* raft: one Keel node's consensus stack: storage, store, fsm adaptor and a
- * canonical raft instance on its libuv disk log and TCP transport.
+/* raft: one Keel node, as the layers above see it: storage, store, fsm and a
+ * canonical raft instance on its libuv disk log and TCP transport, behind an
+ * API that needs no <raft.h>.
  *
- * Layout of the data directory: <dir>/kv (LMDB, see storage.h) and
- * <dir>/raft (raft's segments, snapshots and metadata).
+ * Data directory: <dir>/kv (LMDB, see storage/storage.h) and <dir>/raft
+ * (raft's segments, snapshots and metadata).
  *
- * Lifecycle, all on the loop thread: keel_node_init() opens everything and
+ * Everything runs on the loop thread. keel_node_create() opens it all and
  * bootstraps a pristine node with the initial voters; keel_node_start() loads
- * the snapshot and log (restore and replay run here, synchronously) and starts
- * ticking; keel_node_close() stops raft and, in its callback, releases the
- * rest and calls the caller's callback. The node struct must stay put (its
- * address is inside raft) until that callback. */
+ * snapshot and log (restore and replay happen here) and starts ticking;
+ * keel_node_close() stops raft, releases the rest and then calls back.
+ *
+ * Writes: keel_node_write() proposes an encoded command; its callback fires
+ * once, after the entry is committed and applied (status 0, with the reply),
+ * or with KEEL_EUNCERTAIN when the outcome became unknown (retry with the same
+ * client id and sequence). Reads: keel_node_read() calls back with 0 once the
+ * local state holds every write committed before the call and this node was
+ * still the leader then (a raft barrier, shared by all reads queued while one
+ * is in flight); a deposed leader's reads fail, they never see stale data. */
 #ifndef KEEL_RAFT_NODE_H
 #define KEEL_RAFT_NODE_H
 
-#include <raft.h>
-#include <raft/uv.h>
 #include <uv.h>
 
-#include "raft/fsm.h"
-#include "raft/propose.h"
+#include "store/store.h"
 
 #define KEEL_NODE_MAX_PEERS 16
 
@@ -41,36 +45,76 @@ struct keel_node_options
     unsigned snapshot_trailing;    /* 0: raft's default (2048) */
     bool sync_snapshots;           /* copy snapshots on the loop, not the pool */
     uint64_t map_size;             /* 0: storage default */
+    uint64_t quota;                /* 0: none */
     const char *boot_id_path;      /* tests only */
 };
 
-struct keel_node;
-typedef void (*keel_node_close_cb)(struct keel_node *n);
-
-struct keel_node
-{
-    void *data;
-    uv_loop_t *loop;
-    struct raft_uv_transport transport;
-    struct raft_io io;
-    struct raft raft;
-    struct keel_storage *storage;
-    struct keel_store *store;
-    struct keel_fsm fsm;
-    bool wiped;         /* storage was distrusted and rebuilt at open */
-    bool raft_inited;
-    keel_node_close_cb close_cb;
-    char errmsg[KEEL_ERRMSG_SIZE];
+enum keel_role {
+    KEEL_ROLE_UNAVAILABLE = 0,
+    KEEL_ROLE_FOLLOWER = 1,
+    KEEL_ROLE_CANDIDATE = 2,
+    KEEL_ROLE_LEADER = 3,
 };
 
-/* Open the node's storage and raft instance. Returns 0, or a KEEL_* code with
- * the reason in n->errmsg. After an error keel_node_close() releases whatever
- * was opened (it is safe on a node whose init failed at any step). */
-int keel_node_init(struct keel_node *n, uv_loop_t *loop, const struct keel_node_options *o);
-/* Load snapshot and log, start ticking. On error the node must be closed. */
-int keel_node_start(struct keel_node *n);
-/* Close; cb (may be NULL) runs once everything is released. */
-void keel_node_close(struct keel_node *n, keel_node_close_cb cb);
+const char *keel_role_name(int role);
+
+struct keel_node_status
+{
+    uint64_t id;
+    int role;
+    uint64_t term;
+    uint64_t leader_id;        /* 0: unknown */
+    char leader_address[64];   /* raft address of the leader */
+    uint64_t commit_index;
+    uint64_t applied_index;
+    uint64_t last_index;
+    uint64_t snapshot_index;
+    unsigned voters;
+    unsigned members;
+    uint64_t member_ids[KEEL_NODE_MAX_PEERS];
+    char member_roles[KEEL_NODE_MAX_PEERS]; /* 'v'oter, 's'tandby, 'p'spare */
+    bool leader_ready;         /* leader whose first barrier has applied */
+    unsigned inflight;         /* writes proposed and not called back */
+};
+
+struct keel_node;
+
+/* Errors: a KEEL_* code with a one-line reason in errmsg (KEEL_ERRMSG_SIZE). */
+int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct keel_node **out,
+                     char *errmsg);
+int keel_node_start(struct keel_node *n, char *errmsg);
+
+typedef void (*keel_node_close_cb)(void *data);
+/* Close and free n; cb (may be NULL) runs once everything is released. */
+void keel_node_close(struct keel_node *n, keel_node_close_cb cb, void *data);
+
+struct keel_store *keel_node_store(struct keel_node *n);
+struct keel_storage *keel_node_storage(struct keel_node *n);
+bool keel_node_wiped(const struct keel_node *n);
+void keel_node_status(struct keel_node *n, struct keel_node_status *st);
+/* Non-zero once apply or restore failed fatally: the process must exit. */
+int keel_node_fatal(const struct keel_node *n, const char **msg);
+
+/* Called on the loop whenever the role changes, and once more when a new
+ * leader's first barrier has applied (ready: leader_ready in the status). */
+typedef void (*keel_role_cb)(void *data, int role, bool ready);
+void keel_node_on_role(struct keel_node *n, keel_role_cb cb, void *data);
+
+typedef void (*keel_write_cb)(void *data, int status, const struct keel_reply *reply);
+/* Propose cmd (copied). KEEL_ENOTLEADER or KEEL_EINVAL synchronously (no
+ * callback); otherwise the callback fires exactly once. */
+int keel_node_write(struct keel_node *n, const uint8_t *cmd, size_t len, keel_write_cb cb,
+                    void *data);
+
+typedef void (*keel_read_cb)(void *data, int status);
+/* Wait until a linearizable read may be served from the local store.
+ * KEEL_ENOTLEADER synchronously when not the leader; the callback gets 0, or
+ * KEEL_ENOTLEADER when leadership was lost meanwhile. */
+int keel_node_read(struct keel_node *n, keel_read_cb cb, void *data);
+
+typedef void (*keel_transfer_cb)(void *data, uint64_t new_leader);
+/* Hand leadership to `to` (0: the most up-to-date voter). */
+int keel_node_transfer(struct keel_node *n, uint64_t to, keel_transfer_cb cb, void *data);
 
 /* Parse "1=127.0.0.1:9001,2=..." into peers; returns how many, or -1 with a
  * reason in errmsg. */

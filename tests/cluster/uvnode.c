@@ -65,7 +65,7 @@ static bool run_until(struct uvnode *n, bool (*pred)(void *), void *arg, unsigne
 
 static bool is_leader(void *arg)
 {
-    return raft_state(&((struct uvnode *)arg)->node.raft) == RAFT_LEADER;
+    return raft_state(&((struct uvnode *)arg)->node->raft) == RAFT_LEADER;
 }
 
 void uvnode_open(struct uvnode *n, const struct uvnode_opts *o)
@@ -82,14 +82,15 @@ void uvnode_open(struct uvnode *n, const struct uvnode_opts *o)
         .map_size = 64u << 20, .boot_id_path = o->boot_id_path,
     };
     CHECK(uv_loop_init(&n->loop) == 0, "uv_loop_init");
-    int rc = keel_node_init(&n->node, &n->loop, &no);
-    CHECK(rc == 0, "node init: %s", n->node.errmsg);
-    n->wiped = n->node.wiped;
-    n->storage = n->node.storage;
-    n->store = n->node.store;
-    n->fsm = &n->node.fsm;
-    rc = keel_node_start(&n->node);
-    CHECK(rc == 0, "node start: %s", n->node.errmsg);
+    char errmsg[KEEL_ERRMSG_SIZE];
+    int rc = keel_node_create(&n->loop, &no, &n->node, errmsg);
+    CHECK(rc == 0, "node create: %s", errmsg);
+    n->wiped = keel_node_wiped(n->node);
+    n->storage = keel_node_storage(n->node);
+    n->store = keel_node_store(n->node);
+    n->fsm = &n->node->fsm;
+    rc = keel_node_start(n->node, errmsg);
+    CHECK(rc == 0, "node start: %s", errmsg);
     CHECK(run_until(n, is_leader, n, 10000), "no leadership within 10 s");
 }
 
@@ -178,10 +179,9 @@ int64_t uvnode_get_int(struct uvnode *n, const char *key)
     return strtoll(buf, NULL, 10);
 }
 
-static void close_cb(struct keel_node *node)
+static void close_cb(void *data)
 {
-    struct uvnode *n = (struct uvnode *)((char *)node - offsetof(struct uvnode, node));
-    n->closed = true;
+    ((struct uvnode *)data)->closed = true;
 }
 
 static void walk_close(uv_handle_t *h, void *arg)
@@ -192,7 +192,7 @@ static void walk_close(uv_handle_t *h, void *arg)
 
 void uvnode_close(struct uvnode *n)
 {
-    keel_node_close(&n->node, close_cb);
+    keel_node_close(n->node, close_cb, n);
     while (!n->closed) uv_run(&n->loop, UV_RUN_ONCE);
     uv_run(&n->loop, UV_RUN_DEFAULT);
     uv_walk(&n->loop, walk_close, NULL);

@@ -4,12 +4,12 @@
 #ifndef KEEL_TESTS_UVNODE_H
 #define KEEL_TESTS_UVNODE_H
 
-#include "raft/node.h"
+#include "raft/node_internal.h"
 
 struct uvnode
 {
     uv_loop_t loop;
-    struct keel_node node;
+    struct keel_node *node;
     bool wiped; /* storage distrusted and wiped at open */
     bool closed;
     /* Shortcuts into node. */

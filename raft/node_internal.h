@@ -1,0 +1,57 @@
+/* raft: the private shape of a keel_node, shared by raft/node*.c (and by
+ * tests that need to reach inside). */
+#ifndef KEEL_RAFT_NODE_INTERNAL_H
+#define KEEL_RAFT_NODE_INTERNAL_H
+
+#include <raft.h>
+#include <raft/uv.h>
+
+#include "raft/fsm.h"
+#include "raft/node.h"
+#include "raft/propose.h"
+
+struct node_read
+{
+    keel_read_cb cb;
+    void *data;
+    struct node_read *next;
+};
+
+struct keel_node
+{
+    uv_loop_t *loop;
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft raft;
+    struct keel_storage *storage;
+    struct keel_store *store;
+    struct keel_fsm fsm;
+    uv_prepare_t monitor;       /* polls raft_state each loop turn */
+    int role;
+    bool ready;
+    bool wiped;
+    bool raft_inited;
+    bool closing;
+    unsigned inflight;
+    /* Linearizable reads: those covered by the barrier in flight, and those
+     * that arrived after it was issued (they need the next one). */
+    struct raft_barrier barrier;
+    bool barrier_busy;
+    struct node_read *covered;
+    struct node_read *waiting;
+    struct node_read **waiting_tail;
+    struct raft_transfer transfer;
+    keel_transfer_cb transfer_cb;
+    void *transfer_data;
+    keel_role_cb role_cb;
+    void *role_data;
+    keel_node_close_cb close_cb;
+    void *close_data;
+    char errmsg[KEEL_ERRMSG_SIZE];
+};
+
+/* node_ops.c */
+void node_reads_fail(struct keel_node *n, int status);
+void node_became_leader(struct keel_node *n);
+
+#endif /* KEEL_RAFT_NODE_INTERNAL_H */

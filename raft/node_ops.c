@@ -1,0 +1,156 @@
+/* raft: a node's writes, linearizable reads and leadership transfer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "raft/node_internal.h"
+
+/* ---- writes ------------------------------------------------------------ */
+
+struct node_write
+{
+    struct keel_proposal p;
+    struct keel_node *n;
+    keel_write_cb cb;
+    void *data;
+};
+
+static void write_cb(struct keel_proposal *p, int status)
+{
+    struct node_write *w = p->data;
+    w->n->inflight--;
+    w->cb(w->data, status, status == 0 ? &p->reply : NULL);
+    keel_proposal_close(&w->p);
+    free(w);
+}
+
+int keel_node_write(struct keel_node *n, const uint8_t *cmd, size_t len, keel_write_cb cb,
+                    void *data)
+{
+    if (n->closing) return KEEL_ESHUTDOWN;
+    struct node_write *w = malloc(sizeof *w);
+    if (w == NULL) return KEEL_ENOMEM;
+    keel_proposal_init(&w->p);
+    w->p.data = w;
+    w->n = n;
+    w->cb = cb;
+    w->data = data;
+    int rc = keel_propose(&n->fsm, &w->p, cmd, len, write_cb);
+    if (rc != 0) {
+        keel_proposal_close(&w->p);
+        free(w);
+        return rc;
+    }
+    n->inflight++;
+    return 0;
+}
+
+/* ---- linearizable reads ------------------------------------------------ */
+
+static void barrier_cb(struct raft_barrier *req, int status);
+
+/* Cover everything waiting with a new barrier, if none is in flight. */
+static void issue_barrier(struct keel_node *n)
+{
+    if (n->barrier_busy || n->waiting == NULL) return;
+    n->covered = n->waiting;
+    n->waiting = NULL;
+    n->waiting_tail = &n->waiting;
+    n->barrier.data = n;
+    int rc = raft_barrier(&n->raft, &n->barrier, barrier_cb);
+    if (rc != 0) {
+        node_reads_fail(n, KEEL_ENOTLEADER);
+        return;
+    }
+    n->barrier_busy = true;
+}
+
+static void answer(struct node_read *list, int status)
+{
+    while (list != NULL) {
+        struct node_read *r = list;
+        list = r->next;
+        r->cb(r->data, status);
+        free(r);
+    }
+}
+
+static void barrier_cb(struct raft_barrier *req, int status)
+{
+    struct keel_node *n = req->data;
+    struct node_read *done = n->covered;
+    n->covered = NULL;
+    n->barrier_busy = false;
+    /* Applied in this leader's term: everything committed before any of
+     * these reads arrived is in the store now. */
+    bool ok = status == 0 && raft_state(&n->raft) == RAFT_LEADER;
+    answer(done, ok ? 0 : KEEL_ENOTLEADER);
+    if (ok) {
+        issue_barrier(n);
+    } else {
+        answer(n->waiting, KEEL_ENOTLEADER);
+        n->waiting = NULL;
+        n->waiting_tail = &n->waiting;
+    }
+}
+
+void node_reads_fail(struct keel_node *n, int status)
+{
+    /* The barrier in flight (if any) still calls back; its list is detached
+     * here so that each read is answered exactly once. */
+    answer(n->covered, status);
+    n->covered = NULL;
+    answer(n->waiting, status);
+    n->waiting = NULL;
+    n->waiting_tail = &n->waiting;
+}
+
+static void ready_cb(void *data, int status)
+{
+    struct keel_node *n = data;
+    if (status != 0 || n->role != KEEL_ROLE_LEADER) return;
+    n->ready = true;
+    if (n->role_cb != NULL) n->role_cb(n->role_data, KEEL_ROLE_LEADER, true);
+}
+
+void node_became_leader(struct keel_node *n)
+{
+    /* raft 0.15 appends no entry of the new term on election: a barrier
+     * does, and once it applies every earlier entry is committed. */
+    keel_node_read(n, ready_cb, n);
+}
+
+int keel_node_read(struct keel_node *n, keel_read_cb cb, void *data)
+{
+    if (n->closing) return KEEL_ESHUTDOWN;
+    if (raft_state(&n->raft) != RAFT_LEADER) return KEEL_ENOTLEADER;
+    struct node_read *r = malloc(sizeof *r);
+    if (r == NULL) return KEEL_ENOMEM;
+    r->cb = cb;
+    r->data = data;
+    r->next = NULL;
+    *n->waiting_tail = r;
+    n->waiting_tail = &r->next;
+    issue_barrier(n);
+    return 0;
+}
+
+/* ---- leadership transfer ----------------------------------------------- */
+
+static void transfer_cb(struct raft_transfer *req)
+{
+    struct keel_node *n = req->data;
+    raft_id id;
+    const char *addr;
+    raft_leader(&n->raft, &id, &addr);
+    if (n->transfer_cb != NULL) n->transfer_cb(n->transfer_data, id);
+}
+
+int keel_node_transfer(struct keel_node *n, uint64_t to, keel_transfer_cb cb, void *data)
+{
+    n->transfer_cb = cb;
+    n->transfer_data = data;
+    n->transfer.data = n;
+    int rc = raft_transfer(&n->raft, &n->transfer, to, transfer_cb);
+    if (rc == RAFT_NOTLEADER) return KEEL_ENOTLEADER;
+    return rc == 0 ? 0 : KEEL_EINVAL;
+}
