@@ -181,6 +181,51 @@ static int apply_cas(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
     return put_string(c, cmd->key, cmd->value, cmd->num);
 }
 
+static int apply_append(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists;
+    LOOKUP(c, cmd->key, &old, exists);
+    if (exists && old.type != KEEL_TYPE_STRING) {
+        keel_reply_error(r, KEEL_EWRONGTYPE, NULL);
+        return 0;
+    }
+    size_t len = (exists ? old.len : 0) + cmd->value.n;
+    if (len > KEEL_MAX_VALUE) {
+        keel_reply_error(r, KEEL_ETOOBIG, "string exceeds the value size limit");
+        return 0;
+    }
+    /* Built in scratch: the old value lives in a page the put may reuse. */
+    uint8_t *buf = store_scratch(c->st, len);
+    if (buf == NULL && len > 0) return KEEL_ENOMEM;
+    if (exists && old.len > 0) memcpy(buf, old.val, old.len);
+    if (cmd->value.n > 0) memcpy(buf + (exists ? old.len : 0), cmd->value.p, cmd->value.n);
+    keel_reply_int(r, (int64_t)len);
+    return put_string(c, cmd->key, (struct keel_slice){buf, len}, exists ? old.expire_at : 0);
+}
+
+/* GETDEL and GETEX: reply with the string's value, then delete or retime. */
+static int apply_getx(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists;
+    LOOKUP(c, cmd->key, &old, exists);
+    if (!exists) {
+        keel_reply_nil(r);
+        return 0;
+    }
+    if (old.type != KEEL_TYPE_STRING) {
+        keel_reply_error(r, KEEL_EWRONGTYPE, NULL);
+        return 0;
+    }
+    keel_reply_bulk(r, old.val, old.len);
+    if (cmd->type == KEEL_CMD_GETDEL) return storage_del(c->txn, cmd->key);
+    if (cmd->flags & KEEL_GETEX_PERSIST) return old.expire_at ? retime(c, cmd->key, &old, 0) : 0;
+    if (cmd->num == 0) return 0;
+    if (cmd->num <= c->ts) return storage_del(c->txn, cmd->key);
+    return retime(c, cmd->key, &old, cmd->num);
+}
+
 static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
 
 static int apply_batch(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
@@ -260,6 +305,11 @@ static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
             return apply_batch(c, cmd, r);
         case KEEL_CMD_SWEEP:
             return apply_sweep(c, cmd, r);
+        case KEEL_CMD_APPEND:
+            return apply_append(c, cmd, r);
+        case KEEL_CMD_GETDEL:
+        case KEEL_CMD_GETEX:
+            return apply_getx(c, cmd, r);
     }
     keel_reply_error(r, KEEL_EMALFORMED, "unknown command"); /* decode rules this out */
     return 0;

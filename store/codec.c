@@ -73,6 +73,7 @@ static const uint8_t allowed_flags[KEEL_CMD__COUNT] = {
     [KEEL_CMD_SET] = KEEL_SET_NX | KEEL_SET_XX | KEEL_SET_KEEPTTL | KEEL_SET_GET,
     [KEEL_CMD_EXPIRE] = KEEL_EXPIRE_NX | KEEL_EXPIRE_XX | KEEL_EXPIRE_GT | KEEL_EXPIRE_LT,
     [KEEL_CMD_CAS] = KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE | KEEL_CAS_ABSENT,
+    [KEEL_CMD_GETEX] = KEEL_GETEX_PERSIST,
 };
 
 static bool check_flags(struct rd *r, uint8_t type, uint8_t flags)
@@ -190,6 +191,18 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
             cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
             break;
         }
+        case KEEL_CMD_APPEND:
+            if (!rd_key(r, &cmd->key) || !rd_str(r, &cmd->value, KEEL_MAX_VALUE)) return false;
+            break;
+        case KEEL_CMD_GETDEL:
+            if (!rd_key(r, &cmd->key)) return false;
+            break;
+        case KEEL_CMD_GETEX:
+            if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num)) return false;
+            if (cmd->num < 0) return fail(r, KEEL_EMALFORMED, "negative expiry");
+            if ((flags & KEEL_GETEX_PERSIST) && cmd->num != 0)
+                return fail(r, KEEL_EMALFORMED, "PERSIST with an expiry");
+            break;
         case KEEL_CMD_SWEEP:
             if (!top) return fail(r, KEEL_EMALFORMED, "nested sweep");
             if (!rd_i64(r, &cmd->num)) return false;

@@ -28,6 +28,9 @@
  *   BATCH    u32 w, w x (str key, u64 version), u32 n,
  *            n x (u8 type, u8 flags, u16 0, u32 length, body)  (no nested BATCH/SWEEP)
  *   SWEEP    i64 max keys
+ *   APPEND   str key, str value
+ *   GETDEL   str key
+ *   GETEX    str key, i64 expire_at                          flags PERSIST
  *   NOOP     (empty)
  *
  * Decoding validates everything up front (lengths, counts, limits, flags,
@@ -62,6 +65,9 @@ enum keel_cmd_type {
     KEEL_CMD_CAS = 9,
     KEEL_CMD_BATCH = 10,
     KEEL_CMD_SWEEP = 11,
+    KEEL_CMD_APPEND = 12,
+    KEEL_CMD_GETDEL = 13,
+    KEEL_CMD_GETEX = 14,
     KEEL_CMD__COUNT
 };
 
@@ -81,6 +87,8 @@ enum keel_cmd_type {
 #define KEEL_CAS_VALUE 0x02
 #define KEEL_CAS_DELETE 0x04
 #define KEEL_CAS_ABSENT 0x08
+/* GETEX: drop the expiry instead of setting expire_at */
+#define KEEL_GETEX_PERSIST 0x01
 
 /* A decoded command. Lists stay encoded: walk them with the iterators. */
 struct keel_cmd
@@ -162,6 +170,9 @@ void keel_enc_hincrby(struct keel_enc *e, struct keel_slice key, struct keel_sli
 void keel_enc_cas(struct keel_enc *e, struct keel_slice key, unsigned flags, uint64_t version,
                   struct keel_slice expected, struct keel_slice value, int64_t expire_at);
 void keel_enc_sweep(struct keel_enc *e, int64_t max);
+void keel_enc_append(struct keel_enc *e, struct keel_slice key, struct keel_slice value);
+void keel_enc_getdel(struct keel_enc *e, struct keel_slice key);
+void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags);
 void keel_enc_batch_begin(struct keel_enc *e);
 void keel_enc_watch(struct keel_enc *e, struct keel_slice key, uint64_t version);
 

@@ -264,3 +264,23 @@ int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len)
     e->len = e->cap = 0;
     return 0;
 }
+
+void keel_enc_append(struct keel_enc *e, struct keel_slice key, struct keel_slice value)
+{
+    size_t b = begin(e, KEEL_CMD_APPEND, 0);
+    w_str(e, key);
+    w_str(e, value);
+    end(e, b);
+}
+
+void keel_enc_getdel(struct keel_enc *e, struct keel_slice key)
+{
+    size_t b = begin(e, KEEL_CMD_GETDEL, 0);
+    w_str(e, key);
+    end(e, b);
+}
+
+void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags)
+{
+    key_num(e, KEEL_CMD_GETEX, flags, key, expire_at);
+}

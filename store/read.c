@@ -166,3 +166,71 @@ int keel_store_version(struct keel_store *st, struct keel_slice key, int64_t now
     *version = a.version;
     return rc;
 }
+
+int keel_read_begin(struct keel_store *st, int64_t now, struct keel_read *rd)
+{
+    uint64_t clock;
+    rd->st = st;
+    int rc = storage_txn_begin(st->storage, false, &rd->txn);
+    if (rc != 0) return rc;
+    rc = storage_meta_get(&rd->txn, "clock", &clock);
+    if (rc != 0) {
+        storage_txn_abort(&rd->txn);
+        return rc;
+    }
+    rd->now = (int64_t)clock > now ? (int64_t)clock : now;
+    return 0;
+}
+
+void keel_read_end(struct keel_read *rd)
+{
+    storage_txn_abort(&rd->txn);
+}
+
+int keel_read_get(struct keel_read *rd, struct keel_slice key, struct keel_record *rec)
+{
+    return store_lookup(&rd->txn, key, rd->now, rec);
+}
+
+int keel_read_hash(struct keel_read *rd, const struct keel_record *rec,
+                   const struct keel_hash **hash)
+{
+    if (rec->type != KEEL_TYPE_HASH) return KEEL_EWRONGTYPE;
+    int rc = hash_decode(&rd->st->hash, (struct keel_slice){rec->val, rec->len});
+    *hash = &rd->st->hash;
+    return rc;
+}
+
+struct live_scan
+{
+    int64_t now;
+    storage_scan_cb cb;
+    void *arg;
+};
+
+static int live_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
+{
+    struct live_scan *ls = arg;
+    if (rec->expire_at != 0 && rec->expire_at <= ls->now) return 0;
+    return ls->cb(ls->arg, key, rec);
+}
+
+int keel_read_scan(struct keel_read *rd, struct keel_slice start, storage_scan_cb cb, void *arg)
+{
+    struct live_scan ls = {rd->now, cb, arg};
+    return storage_scan(&rd->txn, start, live_cb, &ls);
+}
+
+uint64_t keel_read_count(struct keel_read *rd)
+{
+    struct keel_space sp;
+    (void)rd;
+    if (keel_storage_space(rd->st->storage, &sp) != 0) return 0;
+    return sp.keys;
+}
+
+int keel_read_expired(struct keel_read *rd, int64_t at, struct keel_slice *key)
+{
+    int64_t when;
+    return storage_expired_first(&rd->txn, at, key, &when);
+}

@@ -22,6 +22,7 @@
 
 #include "storage/storage.h"
 #include "store/codec.h"
+#include "store/hash.h"
 #include "store/reply.h"
 
 /* Part of the replicated format: every replica must use the same values, so
@@ -82,5 +83,32 @@ int keel_store_hgetall(struct keel_store *st, struct keel_slice key, int64_t now
 /* The key's version (raft index of its last change), 0 when absent. */
 int keel_store_version(struct keel_store *st, struct keel_slice key, int64_t now,
                        uint64_t *version);
+
+/* ---- read transactions for the API's read commands --------------------- */
+
+/* A read of the keyspace at one point: an LMDB read txn, with `now` raised
+ * to the replicated logical clock. Hash values decode into the store's
+ * scratch hash (one at a time). Loop thread. */
+struct keel_read
+{
+    struct keel_store *st;
+    struct keel_txn txn;
+    int64_t now;
+};
+
+int keel_read_begin(struct keel_store *st, int64_t now, struct keel_read *rd);
+void keel_read_end(struct keel_read *rd);
+/* The live record of key: KEEL_ENOTFOUND if absent or expired. */
+int keel_read_get(struct keel_read *rd, struct keel_slice key, struct keel_record *rec);
+/* Decode a hash record into the store's scratch hash; valid until the next
+ * call or the end of the read. KEEL_EWRONGTYPE if rec is no hash. */
+int keel_read_hash(struct keel_read *rd, const struct keel_record *rec,
+                   const struct keel_hash **hash);
+/* Live keys in order from start; cb returns non-zero to stop. */
+int keel_read_scan(struct keel_read *rd, struct keel_slice start, storage_scan_cb cb, void *arg);
+/* Keys stored (expired ones not yet swept included, as Redis's DBSIZE). */
+uint64_t keel_read_count(struct keel_read *rd);
+/* The earliest key due for expiry at `at`: KEEL_ENOTFOUND if none. */
+int keel_read_expired(struct keel_read *rd, int64_t at, struct keel_slice *key);
 
 #endif /* KEEL_STORE_H */

@@ -248,6 +248,15 @@ static void enc_cmd(struct keel_enc *e, const struct keel_cmd *c)
         case KEEL_CMD_SWEEP:
             keel_enc_sweep(e, c->num);
             break;
+        case KEEL_CMD_APPEND:
+            keel_enc_append(e, c->key, c->value);
+            break;
+        case KEEL_CMD_GETDEL:
+            keel_enc_getdel(e, c->key);
+            break;
+        case KEEL_CMD_GETEX:
+            keel_enc_getex(e, c->key, c->num, c->flags);
+            break;
         case KEEL_CMD_BATCH: {
             struct keel_slice key;
             uint64_t version;
@@ -577,6 +586,53 @@ static void test_persist(void **state)
     assert_int_equal(c.num, 0);
     assert_reencodes(&c, buf, len);
     free(buf);
+}
+
+/* APPEND, GETDEL and GETEX (added with the RESP commands of the same names). */
+static void test_append_getdel_getex(void **state)
+{
+    struct keel_enc e;
+    struct keel_cmd c;
+    size_t len;
+    uint8_t *buf;
+    (void)state;
+    keel_enc_init(&e, TS, CLIENT, SEQ);
+    keel_enc_append(&e, LIT("a"), LIT("tail\0"));
+    buf = finish_ok(&e, &len);
+    decode_ok(buf, len, &c);
+    check_header(&c, KEEL_CMD_APPEND, 0, TS, CLIENT, SEQ);
+    assert_slice_lit(c.key, "a");
+    assert_slice(c.value, "tail\0", 5);
+    assert_reencodes(&c, buf, len);
+    free(buf);
+
+    keel_enc_init(&e, TS, CLIENT, SEQ);
+    keel_enc_getdel(&e, LIT("g"));
+    buf = finish_ok(&e, &len);
+    decode_ok(buf, len, &c);
+    check_header(&c, KEEL_CMD_GETDEL, 0, TS, CLIENT, SEQ);
+    assert_slice_lit(c.key, "g");
+    assert_reencodes(&c, buf, len);
+    free(buf);
+
+    static const struct { unsigned flags; int64_t at; int rc; } cases[] = {
+        {0, 0, 0}, {0, 1700000000000LL, 0}, {KEEL_GETEX_PERSIST, 0, 0},
+        {KEEL_GETEX_PERSIST, 5, KEEL_EMALFORMED}, {0, -1, KEEL_EMALFORMED},
+        {0x02, 0, KEEL_EMALFORMED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        keel_enc_init(&e, TS, CLIENT, SEQ);
+        keel_enc_getex(&e, LIT("x"), cases[i].at, cases[i].flags);
+        assert_int_equal(keel_enc_finish(&e, &buf, &len), 0);
+        keel_enc_close(&e);
+        assert_int_equal(keel_cmd_decode(buf, len, &c, NULL), cases[i].rc);
+        if (cases[i].rc == 0) {
+            check_header(&c, KEEL_CMD_GETEX, (uint8_t)cases[i].flags, TS, CLIENT, SEQ);
+            assert_int_equal(c.num, cases[i].at);
+            assert_reencodes(&c, buf, len);
+        }
+        free(buf);
+    }
 }
 
 static void test_hset(void **state)
@@ -1817,6 +1873,7 @@ int main(void)
         cmocka_unit_test(test_incrby),
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_persist),
+        cmocka_unit_test(test_append_getdel_getex),
         cmocka_unit_test(test_hset),
         cmocka_unit_test(test_hdel),
         cmocka_unit_test(test_hincrby),
