@@ -1,29 +1,17 @@
 /* tests: snapshot images of the env: create, verify, write to a file, restore,
  * rejection of damaged images, recovery of an interrupted restore, and a
  * snapshot taken while the env keeps being written. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "storage_fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include "storage/snapshot.h"
-#include "storage/storage.h"
-#include "testutil.h"
 
-#define SL(str) ((struct keel_slice){(const uint8_t *)(str), strlen(str)})
 #define NENV 3
 
 /* Up to NENV envs, each in its own scratch dir, plus images to free. */
@@ -39,32 +27,14 @@ struct fx
     uint8_t *image2;
 };
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-}
-
-static bool exists(const char *dir, const char *name)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return access(path, F_OK) == 0;
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     if (f == NULL) return -1;
     for (int i = 0; i < NENV; i++) {
-        f->dir[i] = test_mkdtemp("snapshot");
+        f->dir[i] = env_scratch("snapshot", "boot", "33333333-cccc-4ccc-8ccc-cccccccccccc\n",
+                                f->boot[i], &f->opts[i]);
         if (f->dir[i] == NULL) return -1;
-        snprintf(f->boot[i], PATH_MAX, "%s/boot", f->dir[i]);
-        write_text(f->boot[i], "33333333-cccc-4ccc-8ccc-cccccccccccc\n");
-        f->opts[i].dir = f->dir[i];
-        f->opts[i].boot_id_path = f->boot[i];
     }
     *state = f;
     return 0;
@@ -76,21 +46,14 @@ static int teardown(void **state)
     if (f->have_snap) keel_snapshot_release(&f->snap);
     free(f->image);
     free(f->image2);
-    for (int i = 0; i < NENV; i++) {
-        keel_storage_close(f->s[i], true);
-        test_rmdtemp(f->dir[i]);
-    }
+    for (int i = 0; i < NENV; i++) env_remove(f->s[i], f->dir[i]);
     free(f);
     return 0;
 }
 
 static bool env_open(struct fx *f, int i)
 {
-    char errmsg[KEEL_ERRMSG_SIZE] = "";
-    bool wiped = true;
-    int rc = keel_storage_open(&f->opts[i], &f->s[i], &wiped, errmsg);
-    if (rc != 0) fail_msg("open %s: %d %s", f->dir[i], rc, errmsg);
-    return wiped;
+    return env_open_with(&f->opts[i], &f->s[i]);
 }
 
 static void env_close(struct fx *f, int i)
@@ -99,25 +62,13 @@ static void env_close(struct fx *f, int i)
     f->s[i] = NULL;
 }
 
-static void begin(struct keel_storage *s, struct keel_txn *txn)
-{
-    int rc = storage_txn_begin(s, true, txn);
-    if (rc != 0) fail_msg("begin: %d %s", rc, keel_storage_errmsg(s));
-}
-
-static void commit(struct keel_txn *txn)
-{
-    int rc = storage_txn_commit(txn);
-    if (rc != 0) fail_msg("commit: %d %s", rc, keel_storage_errmsg(txn->s));
-}
-
 /* Entries from+1..to, `per_txn` to a txn, the applied index following. Every
  * entry writes a key; some expire, some leave a dedupe entry. */
 static void fill(struct keel_storage *s, uint64_t from, uint64_t to, uint64_t per_txn)
 {
     struct keel_txn txn;
     for (uint64_t i = from + 1; i <= to;) {
-        begin(s, &txn);
+        begin(s, true, &txn);
         for (uint64_t n = 0; n < per_txn && i <= to; n++, i++) {
             char key[32], val[64];
             snprintf(key, sizeof key, "key%08llu", (unsigned long long)i);
@@ -138,7 +89,7 @@ static void fill(struct keel_storage *s, uint64_t from, uint64_t to, uint64_t pe
 static void put_str(struct keel_storage *s, const char *key, const char *val, uint64_t applied)
 {
     struct keel_txn txn;
-    begin(s, &txn);
+    begin(s, true, &txn);
     struct keel_record rec = {KEEL_TYPE_STRING, 0, applied, (const uint8_t *)val, strlen(val)};
     assert_int_equal(storage_put(&txn, SL(key), &rec, NULL), 0);
     if (applied != 0) assert_int_equal(storage_set_applied(&txn, applied), 0);
@@ -158,14 +109,6 @@ static int get_str(struct keel_storage *s, const char *key, char *out, size_t si
     }
     storage_txn_abort(&txn);
     return rc;
-}
-
-static uint64_t digest_of(struct keel_storage *s, uint64_t *applied)
-{
-    uint64_t d = 0, a = 0;
-    assert_int_equal(keel_storage_digest(s, &a, &d), 0);
-    if (applied != NULL) *applied = a;
-    return d;
 }
 
 static uint64_t key_count(struct keel_storage *s)
@@ -750,7 +693,7 @@ static int try_entry(struct keel_storage *s, uint64_t i)
 {
     struct keel_txn txn;
     char key[32], val[32];
-    begin(s, &txn);
+    begin(s, true, &txn);
     snprintf(key, sizeof key, "key%08llu", (unsigned long long)i);
     snprintf(val, sizeof val, "v%llu", (unsigned long long)i);
     struct keel_record rec = {KEEL_TYPE_STRING, 0, i, (const uint8_t *)val, strlen(val)};
@@ -892,7 +835,7 @@ static void test_snapshot_small_map(void **state)
         struct keel_txn txn;
         for (;;) {
             char key[32];
-            begin(s, &txn);
+            begin(s, true, &txn);
             snprintf(key, sizeof key, "key%08llu", (unsigned long long)i);
             struct keel_record rec = {KEEL_TYPE_STRING, 0, i, (const uint8_t *)key, 11};
             int rc = storage_put(&txn, SL(key), &rec, NULL);
@@ -920,7 +863,7 @@ static void test_snapshot_small_map(void **state)
     assert_int_equal(digest_of(f->s[1], NULL), digest_of(s, NULL));
     /* And the restored env keeps growing. */
     struct keel_txn txn;
-    begin(f->s[1], &txn);
+    begin(f->s[1], true, &txn);
     static uint8_t big[4u << 20];
     struct keel_record rec = {KEEL_TYPE_STRING, 0, 1, big, sizeof big};
     int rc = storage_put(&txn, SL("big"), &rec, NULL);
@@ -929,7 +872,7 @@ static void test_snapshot_small_map(void **state)
     if (rc == KEEL_EMAPFULL) {
         while (rc == KEEL_EMAPFULL) {
             assert_int_equal(storage_grow(f->s[1]), 0);
-            begin(f->s[1], &txn);
+            begin(f->s[1], true, &txn);
             rc = storage_put(&txn, SL("big"), &rec, NULL);
             if (rc == 0) rc = storage_txn_commit(&txn);
             else storage_txn_abort(&txn);

@@ -1,23 +1,10 @@
 /* tests: the storage env: open/close and the trust rule, the keyspace and its
  * expiry index, scans, metadata, the dedupe table, map growth, quota, digest. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "storage_fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "storage/storage.h"
-#include "testutil.h"
-
-#define SL(str) ((struct keel_slice){(const uint8_t *)(str), strlen(str)})
 #define NENV 2
 
 /* Up to NENV envs, each in its own scratch dir, with two boot id files. */
@@ -30,34 +17,16 @@ struct fx
     struct keel_storage *s[NENV];
 };
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-}
-
-static bool exists(const char *dir, const char *name)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return access(path, F_OK) == 0;
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
     if (f == NULL) return -1;
     for (int i = 0; i < NENV; i++) {
-        f->dir[i] = test_mkdtemp("storage");
+        f->dir[i] = env_scratch("storage", "boot-a", "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa\n",
+                                f->boot_a[i], &f->opts[i]);
         if (f->dir[i] == NULL) return -1;
-        snprintf(f->boot_a[i], PATH_MAX, "%s/boot-a", f->dir[i]);
         snprintf(f->boot_b[i], PATH_MAX, "%s/boot-b", f->dir[i]);
-        write_text(f->boot_a[i], "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa\n");
         write_text(f->boot_b[i], "22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb\n");
-        f->opts[i].dir = f->dir[i];
-        f->opts[i].boot_id_path = f->boot_a[i];
     }
     *state = f;
     return 0;
@@ -66,10 +35,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    for (int i = 0; i < NENV; i++) {
-        keel_storage_close(f->s[i], true);
-        test_rmdtemp(f->dir[i]);
-    }
+    for (int i = 0; i < NENV; i++) env_remove(f->s[i], f->dir[i]);
     free(f);
     return 0;
 }
@@ -77,10 +43,7 @@ static int teardown(void **state)
 /* Open env i with its current options; returns whether it was wiped. */
 static bool env_open(struct fx *f, int i)
 {
-    char errmsg[KEEL_ERRMSG_SIZE] = "";
-    bool wiped = true;
-    int rc = keel_storage_open(&f->opts[i], &f->s[i], &wiped, errmsg);
-    if (rc != 0) fail_msg("open %s: %d %s", f->dir[i], rc, errmsg);
+    bool wiped = env_open_with(&f->opts[i], &f->s[i]);
     assert_non_null(f->s[i]);
     return wiped;
 }
@@ -89,18 +52,6 @@ static void env_close(struct fx *f, int i, bool clean)
 {
     keel_storage_close(f->s[i], clean);
     f->s[i] = NULL;
-}
-
-static void begin(struct keel_storage *s, bool write, struct keel_txn *txn)
-{
-    int rc = storage_txn_begin(s, write, txn);
-    if (rc != 0) fail_msg("begin: %d %s", rc, keel_storage_errmsg(s));
-}
-
-static void commit(struct keel_txn *txn)
-{
-    int rc = storage_txn_commit(txn);
-    if (rc != 0) fail_msg("commit: %d %s", rc, keel_storage_errmsg(txn->s));
 }
 
 static int put_in(struct keel_txn *txn, const char *key, const char *val, int64_t expire_at)
@@ -161,14 +112,6 @@ static void assert_absent(struct keel_storage *s, const char *key)
 {
     char buf[256];
     assert_int_equal(get_str(s, key, buf, sizeof buf, NULL), KEEL_ENOTFOUND);
-}
-
-static uint64_t digest_of(struct keel_storage *s, uint64_t *applied)
-{
-    uint64_t d = 0, a = 0;
-    assert_int_equal(keel_storage_digest(s, &a, &d), 0);
-    if (applied != NULL) *applied = a;
-    return d;
 }
 
 /* ---- open / close ------------------------------------------------------ */
