@@ -270,6 +270,62 @@ static void test_incrby(void **state)
     EXPECT(get(f, "t", 9000), WANT_NIL);
 }
 
+/* APPEND, GETDEL, GETEX. */
+static void test_append_getdel_getex(void **state)
+{
+    struct fx *f = *state;
+    struct keel_enc e;
+    f->ts = 1000;
+    enc_begin(f, &e);
+    keel_enc_append(&e, S("a"), S("hello"));
+    EXPECT(apply_enc(f, &e), WANT_INT(5));
+    EXPECT(do_expire(f, "a", 5000, 0), WANT_INT(1));
+    enc_begin(f, &e);
+    keel_enc_append(&e, S("a"), S(" world"));
+    EXPECT(apply_enc(f, &e), WANT_INT(11));
+    EXPECT(get(f, "a", 1000), WANT_BULK("hello world"));
+    EXPECT(pttl(f, "a", 1000), WANT_INT(4000)); /* APPEND keeps the TTL */
+    assert_int_equal(version(f, "a", 1000), f->index);
+    EXPECT(do_hset(f, "h", LIST("f", "1")), WANT_INT(1));
+    enc_begin(f, &e);
+    keel_enc_append(&e, S("h"), S("x"));
+    EXPECT(apply_enc(f, &e), WANT_ERR(KEEL_EWRONGTYPE));
+
+    /* GETEX: set, persist, or expire at once. */
+    enc_begin(f, &e);
+    keel_enc_getex(&e, S("a"), 9000, 0);
+    EXPECT(apply_enc(f, &e), WANT_BULK("hello world"));
+    EXPECT(pttl(f, "a", 1000), WANT_INT(8000));
+    enc_begin(f, &e);
+    keel_enc_getex(&e, S("a"), 0, KEEL_GETEX_PERSIST);
+    EXPECT(apply_enc(f, &e), WANT_BULK("hello world"));
+    EXPECT(pttl(f, "a", 1000), WANT_INT(-1));
+    enc_begin(f, &e);
+    keel_enc_getex(&e, S("missing"), 9000, 0);
+    EXPECT(apply_enc(f, &e), WANT_NIL);
+    enc_begin(f, &e);
+    keel_enc_getex(&e, S("h"), 9000, 0);
+    EXPECT(apply_enc(f, &e), WANT_ERR(KEEL_EWRONGTYPE));
+    enc_begin(f, &e);
+    keel_enc_getex(&e, S("a"), 500, 0); /* in the past: gone */
+    EXPECT(apply_enc(f, &e), WANT_BULK("hello world"));
+    assert_false(stored(f, "a"));
+
+    /* GETDEL */
+    EXPECT(do_set(f, "g", "v", 0, 0), WANT_OK);
+    enc_begin(f, &e);
+    keel_enc_getdel(&e, S("g"));
+    EXPECT(apply_enc(f, &e), WANT_BULK("v"));
+    assert_false(stored(f, "g"));
+    enc_begin(f, &e);
+    keel_enc_getdel(&e, S("g"));
+    EXPECT(apply_enc(f, &e), WANT_NIL);
+    enc_begin(f, &e);
+    keel_enc_getdel(&e, S("h"));
+    EXPECT(apply_enc(f, &e), WANT_ERR(KEEL_EWRONGTYPE));
+    assert_true(stored(f, "h"));
+}
+
 static void test_incrby_parse(void **state)
 {
     struct fx *f = *state;
@@ -1024,6 +1080,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_del, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incrby, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_getdel_getex, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incrby_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_entry_ts, setup, teardown),
