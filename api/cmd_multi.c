@@ -1,0 +1,297 @@
+/* api: transactions: MULTI EXEC DISCARD WATCH UNWATCH.
+ *
+ * MULTI queues writes on the connection. EXEC turns the queue and the
+ * watched keys' versions into one KEEL.TX request, which the leader encodes
+ * as one BATCH entry: the store checks the versions and applies every
+ * command atomically, or none if a watched key changed (nil reply). WATCH
+ * reads the keys' versions linearizably (on the leader, or forwarded to it
+ * as KEEL.VERSIONS). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/commands.h"
+
+DECL_LOCAL(cmd_multi)
+{
+    struct conn *c = s->conn;
+    if (c->in_multi) {
+        resp_error(&s->out, "ERR", "MULTI calls can not be nested");
+    } else {
+        c->in_multi = true;
+        resp_ok(&s->out);
+    }
+    slot_done(s);
+}
+
+DECL_LOCAL(cmd_discard)
+{
+    struct conn *c = s->conn;
+    if (!c->in_multi) {
+        resp_error(&s->out, "ERR", "DISCARD without MULTI");
+    } else {
+        conn_reset_multi(c);
+        conn_unwatch(c);
+        resp_ok(&s->out);
+    }
+    slot_done(s);
+}
+
+DECL_LOCAL(cmd_unwatch)
+{
+    conn_unwatch(s->conn);
+    resp_ok(&s->out);
+    slot_done(s);
+}
+
+static void add_watch(struct conn *c, struct keel_slice key, uint64_t version)
+{
+    struct watch *w = realloc(c->watches, (c->nwatches + 1) * sizeof *w);
+    if (w == NULL) return;
+    c->watches = w;
+    w += c->nwatches;
+    w->key = malloc(key.n ? key.n : 1);
+    if (w->key == NULL) return;
+    memcpy(w->key, key.p, key.n);
+    w->len = key.n;
+    w->version = version;
+    c->nwatches++;
+}
+
+DECL_READ(cmd_keel_versions)
+{
+    struct keel_record rec;
+    if (!s->watching) resp_array(&s->out, s->argc - 1);
+    for (uint32_t i = 1; i < s->argc; i++) {
+        int rc = keel_read_get(rd, s->argv[i], &rec);
+        if (rc != 0 && rc != KEEL_ENOTFOUND) return rc;
+        uint64_t v = rc == 0 ? rec.version : 0;
+        if (!s->watching) resp_int(&s->out, (int64_t)v);
+        else if (s->conn != NULL) add_watch(s->conn, s->argv[i], v);
+    }
+    if (s->watching) resp_ok(&s->out);
+    return 0;
+}
+
+/* WATCH forwarded as KEEL.VERSIONS: keep the versions the leader sent. */
+static void watch_reply(struct slot *s, const uint8_t *p, size_t n)
+{
+    const uint8_t *end = p + n;
+    long long count;
+    if (p[0] != '*' || sscanf((const char *)p + 1, "%lld", &count) != 1 || count != s->argc - 1) {
+        resp_buf_raw(&s->out, p, n); /* an error: relay it */
+        return;
+    }
+    p = (const uint8_t *)memchr(p, '\n', (size_t)(end - p)) + 1;
+    for (uint32_t i = 1; i < s->argc && p < end; i++) {
+        unsigned long long v;
+        if (p[0] != ':' || sscanf((const char *)p + 1, "%llu", &v) != 1) break;
+        add_watch(s->conn, s->argv[i], v);
+        const uint8_t *lf = memchr(p, '\n', (size_t)(end - p));
+        if (lf == NULL) break;
+        p = lf + 1;
+    }
+    resp_ok(&s->out);
+}
+
+DECL_LOCAL(cmd_watch)
+{
+    struct conn *c = s->conn;
+    if (c->in_multi) {
+        resp_error(&s->out, "ERR", "WATCH inside MULTI is not allowed");
+        slot_done(s);
+        return;
+    }
+    for (uint32_t i = 1; i < s->argc; i++) {
+        if (!check_key(s, s->argv[i])) {
+            slot_done(s);
+            return;
+        }
+    }
+    static const struct keel_slice versions = {(const uint8_t *)"KEEL.VERSIONS", 13};
+    s->argv[0] = versions; /* argbuf still owns the rest */
+    s->cmd = command_lookup(&versions);
+    s->watching = true;
+    s->on_forward_reply = watch_reply;
+    if (s->srv->role == KEEL_ROLE_LEADER) dispatch_read(s);
+    else forward(s);
+}
+
+/* EXEC: the queue becomes KEEL.TX nwatch (key version)... ncmd (argc arg...)... */
+DECL_LOCAL(cmd_exec)
+{
+    struct conn *c = s->conn;
+    if (!c->in_multi) {
+        resp_error(&s->out, "ERR", "EXEC without MULTI");
+        slot_done(s);
+        return;
+    }
+    if (c->multi_error) {
+        resp_error(&s->out, "EXECABORT", "Transaction discarded because of previous errors.");
+        conn_reset_multi(c);
+        conn_unwatch(c);
+        slot_done(s);
+        return;
+    }
+    uint32_t argc = 3 + 2 * c->nwatches;
+    size_t bytes = 64 + c->nwatches * 24;
+    for (unsigned i = 0; i < c->nwatches; i++) bytes += c->watches[i].len + 1;
+    for (unsigned i = 0; i < c->nqueued; i++) {
+        argc += 1 + c->queue[i].argc;
+        bytes += 24;
+        for (uint32_t j = 0; j < c->queue[i].argc; j++) bytes += c->queue[i].argv[j].n + 1;
+    }
+    struct keel_slice *argv = malloc(argc * sizeof *argv);
+    uint8_t *buf = malloc(bytes), *p = buf;
+    if (argv == NULL || buf == NULL) {
+        free(argv);
+        free(buf);
+        resp_error(&s->out, "ERR", "out of memory");
+        slot_done(s);
+        return;
+    }
+    uint32_t n = 0;
+#define PUT(ptr, len)                          \
+    do {                                       \
+        memcpy(p, (ptr), (len));               \
+        p[(len)] = 0;                          \
+        argv[n].p = p;                         \
+        argv[n++].n = (len);                   \
+        p += (len) + 1;                        \
+    } while (0)
+#define PUTNUM(v)                                                    \
+    do {                                                             \
+        char num_[24];                                               \
+        int len_ = snprintf(num_, sizeof num_, "%llu", (unsigned long long)(v)); \
+        PUT(num_, (size_t)len_);                                     \
+    } while (0)
+    PUT("KEEL.TX", 7);
+    PUTNUM(c->nwatches);
+    for (unsigned i = 0; i < c->nwatches; i++) {
+        PUT(c->watches[i].key, c->watches[i].len);
+        PUTNUM(c->watches[i].version);
+    }
+    PUTNUM(c->nqueued);
+    for (unsigned i = 0; i < c->nqueued; i++) {
+        PUTNUM(c->queue[i].argc);
+        for (uint32_t j = 0; j < c->queue[i].argc; j++) PUT(c->queue[i].argv[j].p, c->queue[i].argv[j].n);
+    }
+#undef PUT
+#undef PUTNUM
+    free(s->argv);
+    free(s->argbuf);
+    s->argv = argv;
+    s->argbuf = buf;
+    s->argc = n;
+    conn_reset_multi(c);
+    conn_unwatch(c);
+    s->cmd = command_lookup(&argv[0]);
+    if (s->srv->role == KEEL_ROLE_LEADER) dispatch_write(s);
+    else forward(s);
+}
+
+/* Walk KEEL.TX's argv: calls fn for each queued command with its argv. */
+static bool tx_parse(struct slot *s, uint32_t *watch_at, uint32_t *nwatch, uint32_t *cmds_at,
+                     uint32_t *ncmds)
+{
+    char buf[24];
+    uint32_t i = 1;
+    if (s->argc < 3) return false;
+    *nwatch = (uint32_t)strtoul(slot_arg(s, i++, buf, sizeof buf), NULL, 10);
+    *watch_at = i;
+    i += 2 * *nwatch;
+    if (i >= s->argc) return false;
+    *ncmds = (uint32_t)strtoul(slot_arg(s, i++, buf, sizeof buf), NULL, 10);
+    *cmds_at = i;
+    for (uint32_t k = 0; k < *ncmds; k++) {
+        if (i >= s->argc) return false;
+        uint32_t argc = (uint32_t)strtoul(slot_arg(s, i, buf, sizeof buf), NULL, 10);
+        if (argc == 0 || i + 1 + argc > s->argc) return false;
+        i += 1 + argc;
+    }
+    return i == s->argc;
+}
+
+DECL_ENCODE(cmd_keel_tx)
+{
+    uint32_t watch_at, nwatch, at, ncmds;
+    char buf[24];
+    if (!tx_parse(s, &watch_at, &nwatch, &at, &ncmds)) {
+        resp_error(&s->out, "ERR", "malformed KEEL.TX");
+        return -1;
+    }
+    s->subs = calloc(ncmds ? ncmds : 1, sizeof *s->subs);
+    if (s->subs == NULL) {
+        resp_error(&s->out, "ERR", "out of memory");
+        return -1;
+    }
+    keel_enc_batch_begin(e);
+    for (uint32_t i = 0; i < nwatch; i++) {
+        uint64_t v = strtoull(slot_arg(s, watch_at + 2 * i + 1, buf, sizeof buf), NULL, 10);
+        keel_enc_watch(e, s->argv[watch_at + 2 * i], v);
+    }
+    /* Run each queued command's encoder on its own argv, borrowing the slot. */
+    struct keel_slice *argv = s->argv;
+    uint32_t argc = s->argc;
+    const struct command *self = s->cmd;
+    int total = 0;
+    for (uint32_t k = 0; k < ncmds; k++) {
+        uint32_t n = (uint32_t)strtoul(slot_arg(s, at, buf, sizeof buf), NULL, 10);
+        const struct command *cmd = command_lookup(&argv[at + 1]);
+        s->argv = argv + at + 1;
+        s->argc = n;
+        s->cmd = cmd;
+        int subs = cmd != NULL && (cmd->flags & CMD_WRITE) ? cmd->encode(s, e) : -1;
+        s->argv = argv;
+        s->argc = argc;
+        s->cmd = self;
+        if (subs < 0) {
+            /* Redis refuses such a transaction at queue time; here at EXEC. */
+            struct resp_buf why = s->out;
+            resp_buf_init(&s->out);
+            resp_error(&s->out, "EXECABORT", "Transaction discarded because of an invalid command:");
+            s->out.len -= 2;
+            resp_buf_raw(&s->out, " ", 1);
+            if (why.len > 1) resp_buf_raw(&s->out, why.p + 1, why.len - 1);
+            else resp_buf_raw(&s->out, "\r\n", 2);
+            resp_buf_close(&why);
+            return -1;
+        }
+        s->subs[k] = (unsigned)subs;
+        total += subs;
+        at += 1 + n;
+    }
+    return total;
+}
+
+DECL_REPLY(reply_keel_tx)
+{
+    struct keel_reply_item it;
+    uint32_t watch_at, nwatch, at, ncmds;
+    char buf[24];
+    (void)nsub;
+    if (keel_reply_next(rd, &it) != 0 || !tx_parse(s, &watch_at, &nwatch, &at, &ncmds)) {
+        resp_error(&s->out, "ERR", "internal: bad transaction reply");
+        return;
+    }
+    if (it.kind == KEEL_REPLY_NIL) {
+        resp_null_array(&s->out, s->proto); /* a watched key changed */
+        return;
+    }
+    if (it.kind != KEEL_REPLY_ARRAY) {
+        char msg[256];
+        size_t n = it.kind == KEEL_REPLY_ERROR && it.n < sizeof msg ? it.n : 0;
+        memcpy(msg, it.p, n);
+        msg[n] = 0;
+        reply_error_code(&s->out, it.kind == KEEL_REPLY_ERROR ? (int)it.integer : KEEL_EINVAL, msg);
+        return;
+    }
+    resp_array(&s->out, ncmds);
+    for (uint32_t k = 0; k < ncmds; k++) {
+        uint32_t n = (uint32_t)strtoul(slot_arg(s, at, buf, sizeof buf), NULL, 10);
+        const struct command *cmd = command_lookup(&s->argv[at + 1]);
+        if (cmd->reply != NULL) cmd->reply(s, rd, s->subs[k]);
+        else reply_to_resp(&s->out, s->proto, rd);
+        at += 1 + n;
+    }
+}

@@ -1,0 +1,424 @@
+/* api: connection and server commands: PING ECHO HELLO QUIT SELECT COMMAND
+ * CLIENT INFO ROLE READONLY READWRITE DBSIZE, and the internal KEEL.* ones. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/commands.h"
+
+#define KEEL_VERSION "0.1.0"
+
+DECL_LOCAL(cmd_ping)
+{
+    if (s->argc > 2) resp_error(&s->out, "ERR", "wrong number of arguments for 'ping' command");
+    else if (s->argc == 2) resp_bulk(&s->out, s->argv[1].p, s->argv[1].n);
+    else resp_simple(&s->out, "PONG");
+    slot_done(s);
+}
+
+DECL_LOCAL(cmd_echo)
+{
+    resp_bulk(&s->out, s->argv[1].p, s->argv[1].n);
+    slot_done(s);
+}
+
+static void hello_reply(struct slot *s)
+{
+    struct conn *c = s->conn;
+    resp_map(&s->out, s->proto, 7);
+    resp_bulk_str(&s->out, "server");
+    resp_bulk_str(&s->out, "keel");
+    resp_bulk_str(&s->out, "version");
+    resp_bulk_str(&s->out, KEEL_VERSION);
+    resp_bulk_str(&s->out, "proto");
+    resp_int(&s->out, s->proto);
+    resp_bulk_str(&s->out, "id");
+    resp_int(&s->out, c ? (int64_t)c->id : 0);
+    resp_bulk_str(&s->out, "mode");
+    resp_bulk_str(&s->out, "standalone");
+    resp_bulk_str(&s->out, "role");
+    resp_bulk_str(&s->out, s->srv->role == KEEL_ROLE_LEADER ? "master" : "replica");
+    resp_bulk_str(&s->out, "modules");
+    resp_array(&s->out, 0);
+}
+
+/* HELLO [protover [AUTH user pass] [SETNAME name]] */
+DECL_LOCAL(cmd_hello)
+{
+    struct conn *c = s->conn;
+    long long proto = c->proto;
+    uint32_t i = 1;
+    if (s->argc > 1) {
+        char buf[16];
+        char *end;
+        proto = strtoll(slot_arg(s, 1, buf, sizeof buf), &end, 10);
+        if (*end != 0 || s->argv[1].n == 0) {
+            resp_error(&s->out, "ERR", "Protocol version is not an integer or out of range");
+            slot_done(s);
+            return;
+        }
+        if (proto != 2 && proto != 3) {
+            resp_error(&s->out, "NOPROTO", "unsupported protocol version");
+            slot_done(s);
+            return;
+        }
+        i = 2;
+    }
+    for (; i < s->argc; i++) {
+        if (slot_arg_is(s, i, "AUTH") && i + 2 < s->argc) {
+            resp_error(&s->out, "ERR", "Keel has no AUTH yet: connect without credentials");
+            slot_done(s);
+            return;
+        } else if (slot_arg_is(s, i, "SETNAME") && i + 1 < s->argc) {
+            slot_arg(s, i + 1, c->name, sizeof c->name);
+            i++;
+        } else {
+            resp_errorf(&s->out, "ERR", "Syntax error in HELLO option '%s'",
+                        (const char *)s->argv[i].p);
+            slot_done(s);
+            return;
+        }
+    }
+    c->proto = (int)proto;
+    s->proto = (int)proto;
+    hello_reply(s);
+    slot_done(s);
+}
+
+DECL_LOCAL(cmd_quit)
+{
+    resp_ok(&s->out);
+    if (s->conn) s->conn->quit = true;
+    slot_done(s);
+}
+
+DECL_LOCAL(cmd_select)
+{
+    if (s->argv[1].n == 1 && s->argv[1].p[0] == '0') resp_ok(&s->out);
+    else resp_error(&s->out, "ERR", "DB index is out of range (Keel has one database, 0)");
+    slot_done(s);
+}
+
+static void command_entry(struct slot *s, const struct command *cmd)
+{
+    resp_array(&s->out, 6);
+    resp_bulk_str(&s->out, cmd->name);
+    resp_int(&s->out, cmd->arity);
+    size_t nflags = 1;
+    resp_set(&s->out, s->proto, nflags);
+    resp_simple(&s->out, cmd->flags & CMD_WRITE ? "write" : cmd->flags & CMD_READ ? "readonly" : "fast");
+    resp_int(&s->out, cmd->first_key);
+    resp_int(&s->out, cmd->last_key);
+    resp_int(&s->out, cmd->key_step);
+}
+
+/* COMMAND, COMMAND COUNT, COMMAND INFO name..., COMMAND DOCS [name...] */
+DECL_LOCAL(cmd_command)
+{
+    unsigned visible = 0;
+    for (unsigned i = 0; i < command_count; i++) visible += !(command_table[i].flags & CMD_INTERNAL);
+    if (s->argc == 1) {
+        resp_array(&s->out, visible);
+        for (unsigned i = 0; i < command_count; i++) {
+            if (!(command_table[i].flags & CMD_INTERNAL)) command_entry(s, &command_table[i]);
+        }
+    } else if (slot_arg_is(s, 1, "COUNT")) {
+        resp_int(&s->out, visible);
+    } else if (slot_arg_is(s, 1, "INFO")) {
+        resp_array(&s->out, s->argc - 2);
+        for (uint32_t i = 2; i < s->argc; i++) {
+            const struct command *cmd = command_lookup(&s->argv[i]);
+            if (cmd == NULL || (cmd->flags & CMD_INTERNAL)) resp_null_array(&s->out, s->proto);
+            else command_entry(s, cmd);
+        }
+    } else if (slot_arg_is(s, 1, "DOCS")) {
+        resp_map(&s->out, s->proto, 0); /* no docs: clients fall back gracefully */
+    } else {
+        resp_errorf(&s->out, "ERR", "unknown subcommand '%s' for 'command'",
+                    (const char *)s->argv[1].p);
+    }
+    slot_done(s);
+}
+
+static void client_info_line(struct slot *s, struct conn *c, struct resp_buf *b)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line,
+                     "id=%llu addr=%s name=%s db=0 resp=%d cmd-count=%llu pending=%u readonly=%d\n",
+                     (unsigned long long)c->id, c->peer, c->name, c->proto,
+                     (unsigned long long)c->commands, c->pending, c->readonly);
+    (void)s;
+    resp_buf_raw(b, line, (size_t)n);
+}
+
+/* CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO */
+DECL_LOCAL(cmd_client)
+{
+    struct conn *c = s->conn;
+    if (slot_arg_is(s, 1, "SETNAME") && s->argc == 3) {
+        for (size_t i = 0; i < s->argv[2].n; i++) {
+            if (s->argv[2].p[i] <= ' ' || s->argv[2].p[i] > '~') {
+                resp_error(&s->out, "ERR", "Client names cannot contain spaces, newlines or special characters.");
+                slot_done(s);
+                return;
+            }
+        }
+        slot_arg(s, 2, c->name, sizeof c->name);
+        resp_ok(&s->out);
+    } else if (slot_arg_is(s, 1, "GETNAME") && s->argc == 2) {
+        if (c->name[0]) resp_bulk_str(&s->out, c->name);
+        else resp_null(&s->out, s->proto);
+    } else if (slot_arg_is(s, 1, "ID") && s->argc == 2) {
+        resp_int(&s->out, (int64_t)c->id);
+    } else if (slot_arg_is(s, 1, "INFO") && s->argc == 2) {
+        struct resp_buf b;
+        resp_buf_init(&b);
+        client_info_line(s, c, &b);
+        resp_bulk(&s->out, b.p, b.len);
+        resp_buf_close(&b);
+    } else if (slot_arg_is(s, 1, "LIST") && s->argc == 2) {
+        struct resp_buf b;
+        resp_buf_init(&b);
+        for (struct conn *o = s->srv->conns; o != NULL; o = o->next) client_info_line(s, o, &b);
+        resp_bulk(&s->out, b.p, b.len);
+        resp_buf_close(&b);
+    } else if (slot_arg_is(s, 1, "SETINFO") && s->argc == 4) {
+        resp_ok(&s->out); /* library name/version: accepted, not kept */
+    } else {
+        resp_errorf(&s->out, "ERR", "unknown subcommand or wrong number of arguments for 'client|%s'",
+                    s->argc > 1 ? (const char *)s->argv[1].p : "");
+    }
+    slot_done(s);
+}
+
+static void info_line(struct resp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void info_line(struct resp_buf *b, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof line - 3) n = (int)sizeof line - 3;
+    resp_buf_raw(b, line, (size_t)n);
+    resp_buf_raw(b, "\r\n", 2);
+}
+
+static bool want(struct slot *s, const char *section)
+{
+    if (s->argc < 2 || slot_arg_is(s, 1, "all") || slot_arg_is(s, 1, "everything") ||
+        slot_arg_is(s, 1, "default"))
+        return true;
+    for (uint32_t i = 1; i < s->argc; i++) {
+        if (slot_arg_is(s, i, section)) return true;
+    }
+    return false;
+}
+
+DECL_LOCAL(cmd_info)
+{
+    struct keel_server *srv = s->srv;
+    struct keel_node_status st;
+    struct keel_space sp;
+    struct resp_buf b;
+    char leader_addr[64] = "";
+    keel_node_status(srv->node, &st);
+    keel_storage_space(keel_node_storage(srv->node), &sp);
+    leader_client_addr(srv, leader_addr, sizeof leader_addr);
+    resp_buf_init(&b);
+    if (want(s, "server")) {
+        info_line(&b, "# Server");
+        info_line(&b, "redis_version:7.0.0");
+        info_line(&b, "keel_version:%s", KEEL_VERSION);
+        info_line(&b, "redis_mode:standalone");
+        info_line(&b, "tcp_port:%s", strrchr(srv->client_addr, ':') + 1);
+        info_line(&b, "node_id:%llu", (unsigned long long)srv->cfg.node_id);
+        resp_buf_raw(&b, "\r\n", 2);
+    }
+    if (want(s, "clients")) {
+        info_line(&b, "# Clients");
+        info_line(&b, "connected_clients:%u", srv->nconns);
+        info_line(&b, "maxclients:%u", srv->cfg.max_clients);
+        resp_buf_raw(&b, "\r\n", 2);
+    }
+    if (want(s, "memory")) {
+        info_line(&b, "# Memory");
+        info_line(&b, "used_memory:%llu", (unsigned long long)sp.live_bytes);
+        info_line(&b, "keel_db_file_bytes:%llu", (unsigned long long)sp.file_bytes);
+        info_line(&b, "keel_db_map_bytes:%llu", (unsigned long long)sp.map_size);
+        resp_buf_raw(&b, "\r\n", 2);
+    }
+    if (want(s, "stats")) {
+        info_line(&b, "# Stats");
+        info_line(&b, "total_connections_received:%llu",
+                  (unsigned long long)srv->stats.connections_total);
+        info_line(&b, "total_commands_processed:%llu", (unsigned long long)srv->stats.commands);
+        info_line(&b, "total_net_input_bytes:%llu", (unsigned long long)srv->stats.bytes_in);
+        info_line(&b, "total_net_output_bytes:%llu", (unsigned long long)srv->stats.bytes_out);
+        info_line(&b, "keel_forwarded_commands:%llu", (unsigned long long)srv->stats.forwarded);
+        info_line(&b, "keel_protocol_errors:%llu", (unsigned long long)srv->stats.protocol_errors);
+        info_line(&b, "keel_backpressure_pauses:%llu", (unsigned long long)srv->stats.reads_paused);
+        resp_buf_raw(&b, "\r\n", 2);
+    }
+    if (want(s, "replication")) {
+        info_line(&b, "# Replication");
+        info_line(&b, "role:%s", st.role == KEEL_ROLE_LEADER ? "master" : "slave");
+        if (st.role != KEEL_ROLE_LEADER && leader_addr[0]) {
+            char ip[64] = "";
+            unsigned port = 0;
+            sscanf(leader_addr, "%63[^:]:%u", ip, &port);
+            info_line(&b, "master_host:%s", ip);
+            info_line(&b, "master_port:%u", port);
+            info_line(&b, "master_link_status:up");
+        }
+        info_line(&b, "connected_slaves:%u", st.members > 0 ? st.members - 1 : 0);
+        info_line(&b, "master_repl_offset:%llu", (unsigned long long)st.commit_index);
+        resp_buf_raw(&b, "\r\n", 2);
+    }
+    if (want(s, "keyspace")) {
+        info_line(&b, "# Keyspace");
+        if (sp.keys > 0) info_line(&b, "db0:keys=%llu,expires=0,avg_ttl=0", (unsigned long long)sp.keys);
+        resp_buf_raw(&b, "\r\n", 2);
+    }
+    if (want(s, "raft")) {
+        info_line(&b, "# Raft");
+        info_line(&b, "node_id:%llu", (unsigned long long)st.id);
+        info_line(&b, "role:%s", keel_role_name(st.role));
+        info_line(&b, "leader_id:%llu", (unsigned long long)st.leader_id);
+        info_line(&b, "leader_client_addr:%s", leader_addr);
+        info_line(&b, "term:%llu", (unsigned long long)st.term);
+        info_line(&b, "commit_index:%llu", (unsigned long long)st.commit_index);
+        info_line(&b, "applied_index:%llu", (unsigned long long)st.applied_index);
+        info_line(&b, "last_index:%llu", (unsigned long long)st.last_index);
+        info_line(&b, "snapshot_index:%llu", (unsigned long long)st.snapshot_index);
+        info_line(&b, "leader_ready:%d", st.leader_ready);
+        info_line(&b, "inflight_writes:%u", st.inflight);
+        char members[512] = "";
+        size_t off = 0;
+        for (unsigned i = 0; i < st.members && off < sizeof members - 32; i++) {
+            off += (size_t)snprintf(members + off, sizeof members - off, "%s%llu:%s", i ? "," : "",
+                                    (unsigned long long)st.member_ids[i],
+                                    st.member_roles[i] == 'v'   ? "voter"
+                                    : st.member_roles[i] == 's' ? "standby"
+                                                                : "spare");
+        }
+        info_line(&b, "members:%s", members);
+        resp_buf_raw(&b, "\r\n", 2);
+    }
+    if (s->proto >= 3) {
+        char hdr[32];
+        int n = snprintf(hdr, sizeof hdr, "=%zu\r\ntxt:", b.len + 4);
+        resp_buf_raw(&s->out, hdr, (size_t)n);
+        resp_buf_raw(&s->out, b.p, b.len);
+        resp_buf_raw(&s->out, "\r\n", 2);
+    } else {
+        resp_bulk(&s->out, b.p, b.len);
+    }
+    resp_buf_close(&b);
+    slot_done(s);
+}
+
+/* ROLE, in Redis's shapes: master [offset, replicas], slave [host, port,
+ * state, offset]. */
+DECL_LOCAL(cmd_role)
+{
+    struct keel_node_status st;
+    char addr[64] = "", ip[64] = "";
+    unsigned port = 0;
+    keel_node_status(s->srv->node, &st);
+    if (st.role == KEEL_ROLE_LEADER) {
+        resp_array(&s->out, 3);
+        resp_bulk_str(&s->out, "master");
+        resp_int(&s->out, (int64_t)st.commit_index);
+        resp_array(&s->out, 0);
+    } else {
+        leader_client_addr(s->srv, addr, sizeof addr);
+        sscanf(addr, "%63[^:]:%u", ip, &port);
+        resp_array(&s->out, 5);
+        resp_bulk_str(&s->out, "slave");
+        resp_bulk_str(&s->out, ip);
+        resp_int(&s->out, port);
+        resp_bulk_str(&s->out, addr[0] ? "connected" : "connect");
+        resp_int(&s->out, (int64_t)st.applied_index);
+    }
+    slot_done(s);
+}
+
+DECL_LOCAL(cmd_readonly)
+{
+    if (s->conn) s->conn->readonly = true;
+    resp_ok(&s->out);
+    slot_done(s);
+}
+
+DECL_LOCAL(cmd_readwrite)
+{
+    if (s->conn) s->conn->readonly = false;
+    resp_ok(&s->out);
+    slot_done(s);
+}
+
+static int count_reserved_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
+{
+    (void)rec;
+    if (!key_is_reserved(key)) return 1;
+    (*(uint64_t *)arg)++;
+    return 0;
+}
+
+DECL_READ(cmd_dbsize)
+{
+    uint64_t reserved = 0;
+    uint64_t n = keel_read_count(rd);
+    /* The node table lives in reserved keys: not the user's. */
+    int rc = keel_read_scan(rd, keel_str(SYSKEY_PREFIX), count_reserved_cb, &reserved);
+    if (rc != 0 && rc != 1) return rc;
+    resp_int(&s->out, (int64_t)(n >= reserved ? n - reserved : 0));
+    return 0;
+}
+
+/* KEEL.FWD proto client seq cmd args...: a request forwarded by a follower.
+ * It runs here as if its client had sent it, in the given protocol, and is
+ * never forwarded again. */
+DECL_LOCAL(cmd_keel_fwd)
+{
+    char buf[32];
+    int proto = atoi(slot_arg(s, 1, buf, sizeof buf));
+    s->client = strtoull(slot_arg(s, 2, buf, sizeof buf), NULL, 10);
+    s->seq = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 10);
+    s->proto = proto == 3 ? 3 : 2;
+    s->forwarded_in = true;
+    s->readonly = false;
+    memmove(s->argv, s->argv + 4, (s->argc - 4) * sizeof *s->argv);
+    s->argc -= 4;
+    dispatch(s);
+}
+
+/* KEEL.REQ client seq cmd args...: a write that carries its dedupe identity,
+ * so a retry after an uncertain outcome applies once. */
+DECL_LOCAL(cmd_keel_req)
+{
+    char buf[32], *end1, *end2;
+    s->client = strtoull(slot_arg(s, 1, buf, sizeof buf), &end1, 10);
+    bool ok1 = *end1 == 0 && s->argv[1].n > 0;
+    s->seq = strtoull(slot_arg(s, 2, buf, sizeof buf), &end2, 10);
+    if (!ok1 || *end2 != 0 || s->argv[2].n == 0 || s->client == 0) {
+        resp_error(&s->out, "ERR", "KEEL.REQ wants a client id > 0 and a sequence number");
+        slot_done(s);
+        return;
+    }
+    memmove(s->argv, s->argv + 3, (s->argc - 3) * sizeof *s->argv);
+    s->argc -= 3;
+    dispatch(s);
+}
+
+/* KEEL.PUBLISH id client_addr: a node's client address, into the replicated
+ * node table. */
+DECL_ENCODE(cmd_keel_publish)
+{
+    char key[64], buf[32];
+    syskey_node(strtoull(slot_arg(s, 1, buf, sizeof buf), NULL, 10), key, sizeof key);
+    keel_enc_set(e, keel_str(key), s->argv[2], 0, 0);
+    return 1;
+}

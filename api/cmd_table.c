@@ -1,0 +1,89 @@
+/* api: the command table: name, arity, kind, handlers, key positions. Looked
+ * up case-insensitively by binary search over a sorted index. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/commands.h"
+
+#define LOCAL(name, arity, flags, fn) {name, arity, CMD_LOCAL | (flags), fn, NULL, NULL, NULL, 0, 0, 0}
+#define READ(name, arity, fn, k1, kn, ks) {name, arity, CMD_READ, NULL, fn, NULL, NULL, k1, kn, ks}
+#define WRITE(name, arity, enc, rep, k1, kn, ks) {name, arity, CMD_WRITE, NULL, NULL, enc, rep, k1, kn, ks}
+
+const struct command command_table[] = {
+    WRITE("append", 3, cmd_append, NULL, 1, 1, 1),
+    LOCAL("client", -2, CMD_NOMULTI, cmd_client),
+    LOCAL("command", -1, CMD_NOMULTI, cmd_command),
+    READ("dbsize", 1, cmd_dbsize, 0, 0, 0),
+    WRITE("decr", 2, cmd_decr, NULL, 1, 1, 1),
+    WRITE("decrby", 3, cmd_decrby, NULL, 1, 1, 1),
+    WRITE("del", -2, cmd_del, NULL, 1, -1, 1),
+    LOCAL("discard", 1, CMD_NOMULTI, cmd_discard),
+    LOCAL("echo", 2, CMD_NOMULTI, cmd_echo),
+    LOCAL("exec", 1, CMD_NOMULTI, cmd_exec),
+    READ("exists", -2, cmd_exists, 1, -1, 1),
+    WRITE("expire", -3, cmd_expire, NULL, 1, 1, 1),
+    WRITE("expireat", -3, cmd_expireat, NULL, 1, 1, 1),
+    READ("get", 2, cmd_get, 1, 1, 1),
+    WRITE("getdel", 2, cmd_getdel, NULL, 1, 1, 1),
+    WRITE("getex", -2, cmd_getex, NULL, 1, 1, 1),
+    WRITE("hdel", -3, cmd_hdel, NULL, 1, 1, 1),
+    LOCAL("hello", -1, CMD_NOMULTI, cmd_hello),
+    READ("hexists", 3, cmd_hexists, 1, 1, 1),
+    READ("hget", 3, cmd_hget, 1, 1, 1),
+    READ("hgetall", 2, cmd_hgetall, 1, 1, 1),
+    WRITE("hincrby", 4, cmd_hincrby, NULL, 1, 1, 1),
+    READ("hlen", 2, cmd_hlen, 1, 1, 1),
+    READ("hmget", -3, cmd_hmget, 1, 1, 1),
+    WRITE("hmset", -4, cmd_hset, reply_hmset, 1, 1, 1),
+    WRITE("hset", -4, cmd_hset, NULL, 1, 1, 1),
+    WRITE("incr", 2, cmd_incr, NULL, 1, 1, 1),
+    WRITE("incrby", 3, cmd_incrby, NULL, 1, 1, 1),
+    LOCAL("info", -1, CMD_NOMULTI, cmd_info),
+    {"keel.fwd", -5, CMD_LOCAL | CMD_INTERNAL | CMD_NOMULTI, cmd_keel_fwd, NULL, NULL, NULL, 0, 0, 0},
+    {"keel.publish", 3, CMD_WRITE | CMD_INTERNAL, NULL, NULL, cmd_keel_publish, NULL, 0, 0, 0},
+    {"keel.req", -4, CMD_LOCAL | CMD_INTERNAL, cmd_keel_req, NULL, NULL, NULL, 0, 0, 0},
+    {"keel.tx", -3, CMD_WRITE | CMD_INTERNAL | CMD_NOMULTI, NULL, NULL, cmd_keel_tx, reply_keel_tx, 0, 0, 0},
+    {"keel.versions", -2, CMD_READ | CMD_INTERNAL | CMD_NOMULTI, NULL, cmd_keel_versions, NULL, NULL, 1, -1, 1},
+    READ("keys", 2, cmd_keys, 0, 0, 0),
+    READ("mget", -2, cmd_mget, 1, -1, 1),
+    WRITE("mset", -3, cmd_mset, reply_mset, 1, -1, 2),
+    LOCAL("multi", 1, CMD_NOMULTI, cmd_multi),
+    WRITE("persist", 2, cmd_persist, NULL, 1, 1, 1),
+    WRITE("pexpire", -3, cmd_pexpire, NULL, 1, 1, 1),
+    WRITE("pexpireat", -3, cmd_pexpireat, NULL, 1, 1, 1),
+    LOCAL("ping", -1, 0, cmd_ping),
+    READ("pttl", 2, cmd_pttl, 1, 1, 1),
+    LOCAL("quit", -1, CMD_NOMULTI, cmd_quit),
+    LOCAL("readonly", 1, CMD_NOMULTI, cmd_readonly),
+    LOCAL("readwrite", 1, CMD_NOMULTI, cmd_readwrite),
+    LOCAL("role", 1, CMD_NOMULTI, cmd_role),
+    READ("scan", -2, cmd_scan, 0, 0, 0),
+    LOCAL("select", 2, CMD_NOMULTI, cmd_select),
+    WRITE("set", -3, cmd_set, NULL, 1, 1, 1),
+    READ("strlen", 2, cmd_strlen, 1, 1, 1),
+    READ("ttl", 2, cmd_ttl, 1, 1, 1),
+    READ("type", 2, cmd_type, 1, 1, 1),
+    WRITE("unlink", -2, cmd_del, NULL, 1, -1, 1),
+    LOCAL("unwatch", 1, CMD_NOMULTI, cmd_unwatch),
+    LOCAL("watch", -2, CMD_NOMULTI, cmd_watch),
+};
+
+const unsigned command_count = sizeof command_table / sizeof command_table[0];
+
+const struct command *command_lookup(const struct keel_slice *name)
+{
+    char buf[32];
+    if (name->n == 0 || name->n >= sizeof buf) return NULL;
+    memcpy(buf, name->p, name->n);
+    buf[name->n] = 0;
+    unsigned lo = 0, hi = command_count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        int c = strcasecmp(buf, command_table[mid].name);
+        if (c == 0) return &command_table[mid];
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return NULL;
+}

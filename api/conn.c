@@ -1,0 +1,380 @@
+/* api: client connections: reading, parsing, keeping replies in request
+ * order, writing, back-pressure and closing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/log.h"
+#include "api/server_internal.h"
+
+#define READ_CHUNK 65536
+
+static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* ---- slots ------------------------------------------------------------- */
+
+struct slot *slot_new(struct keel_server *srv, struct conn *c, const struct keel_slice *argv,
+                      uint32_t argc)
+{
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < argc; i++) bytes += argv[i].n + 1;
+    struct slot *s = calloc(1, sizeof *s);
+    if (s == NULL) return NULL;
+    s->argv = malloc((argc ? argc : 1) * sizeof *s->argv);
+    s->argbuf = malloc(bytes ? bytes : 1);
+    if (s->argv == NULL || s->argbuf == NULL) {
+        free(s->argv);
+        free(s->argbuf);
+        free(s);
+        return NULL;
+    }
+    uint8_t *p = s->argbuf;
+    for (uint32_t i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].n);
+        p[argv[i].n] = 0; /* NUL-terminated for convenience */
+        s->argv[i].p = p;
+        s->argv[i].n = argv[i].n;
+        p += argv[i].n + 1;
+    }
+    s->argc = argc;
+    s->conn = c;
+    s->srv = srv;
+    s->proto = c ? c->proto : 2;
+    s->readonly = c ? c->readonly : false;
+    resp_buf_init(&s->out);
+    return s;
+}
+
+void slot_free(struct slot *s)
+{
+    resp_buf_close(&s->out);
+    free(s->subs);
+    free(s->argv);
+    free(s->argbuf);
+    free(s);
+}
+
+void slot_done(struct slot *s)
+{
+    s->done = true;
+    if (s->conn == NULL) {
+        slot_free(s); /* nobody is waiting for it any more */
+        return;
+    }
+    if (s->out.oom) {
+        s->out.len = 0;
+        s->out.oom = false;
+        resp_error(&s->out, "ERR", "out of memory building the reply");
+    }
+    conn_flush(s->conn);
+}
+
+const char *slot_arg(const struct slot *s, uint32_t i, char *buf, size_t size)
+{
+    size_t n = s->argv[i].n < size - 1 ? s->argv[i].n : size - 1;
+    memcpy(buf, s->argv[i].p, n);
+    buf[n] = 0;
+    return buf;
+}
+
+bool slot_arg_is(const struct slot *s, uint32_t i, const char *word)
+{
+    return i < s->argc && strlen(word) == s->argv[i].n &&
+           strncasecmp((const char *)s->argv[i].p, word, s->argv[i].n) == 0;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    (void)hint;
+    size_t want = c->in_len + READ_CHUNK;
+    if (c->need > want) want = c->need; /* a large bulk: read it in place */
+    if (want > c->in_cap) {
+        uint8_t *in = realloc(c->in, want);
+        if (in == NULL) {
+            buf->base = NULL;
+            buf->len = 0;
+            return;
+        }
+        c->in = in;
+        c->in_cap = want;
+    }
+    buf->base = (char *)c->in + c->in_len;
+    buf->len = c->in_cap - c->in_len;
+}
+
+static bool may_read(struct conn *c)
+{
+    struct keel_server *srv = c->srv;
+    return !c->closing && !c->quit && !c->parked && !srv->stopping &&
+           c->pending < srv->cfg.max_pipeline && c->out_bytes < srv->cfg.max_output;
+}
+
+static void read_stop(struct conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+        c->srv->stats.reads_paused++;
+    }
+}
+
+/* Queue s in the connection's reply order, then run it. */
+static void start(struct conn *c, struct slot *s)
+{
+    if (c->tail) c->tail->next = s;
+    else c->head = s;
+    c->tail = s;
+    c->pending++;
+    c->commands++;
+    c->srv->stats.commands++;
+    dispatch(s);
+}
+
+/* Parse and run what is buffered, as far as the limits allow. */
+static void process(struct conn *c)
+{
+    struct keel_server *srv = c->srv;
+    size_t off = 0;
+    while (off < c->in_len && !c->closing && !c->quit) {
+        if (c->pending >= srv->cfg.max_pipeline || c->out_bytes >= srv->cfg.max_output) break;
+        if (srv->inflight >= srv->cfg.max_inflight) {
+            /* Park until writes drain; reads and local commands would be
+             * fine, but order must hold, so the connection waits whole. */
+            c->parked = true;
+            srv->stats.rejected_busy++;
+            break;
+        }
+        size_t used = 0, need = 0;
+        const char *err = NULL;
+        int rc = resp_parse_request(c->in + off, c->in_len - off, &srv->limits, &c->req, &used,
+                                    &need, &err);
+        if (rc == RESP_MORE) {
+            c->need = need;
+            break;
+        }
+        if (rc != RESP_DONE) {
+            /* Reply first, then close: Redis's behaviour on protocol errors. */
+            struct keel_slice none = {NULL, 0};
+            struct slot *s = slot_new(c->srv, c, &none, 0);
+            srv->stats.protocol_errors++;
+            if (s != NULL) {
+                resp_errorf(&s->out, "ERR", "Protocol error: %s",
+                            rc == RESP_ENOMEM ? "out of memory" : err);
+                if (c->tail) c->tail->next = s;
+                else c->head = s;
+                c->tail = s;
+                c->pending++;
+                slot_done(s);
+            }
+            log_debug("client %llu (%s): protocol error: %s", (unsigned long long)c->id, c->peer,
+                      err ? err : "out of memory");
+            c->quit = true;
+            off = c->in_len;
+            break;
+        }
+        off += used;
+        c->need = 0;
+        if (c->req.argc == 0) continue; /* empty line or "*0" */
+        struct slot *s = slot_new(c->srv, c, c->req.argv, c->req.argc);
+        if (s == NULL) {
+            c->quit = true;
+            break;
+        }
+        start(c, s);
+    }
+    if (off > 0) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+    if (c->in_cap > 4 * READ_CHUNK && c->in_len < READ_CHUNK && c->need < READ_CHUNK) {
+        /* Give back what a big request left behind. */
+        uint8_t *in = realloc(c->in, READ_CHUNK);
+        if (in != NULL) {
+            c->in = in;
+            c->in_cap = READ_CHUNK;
+        }
+    }
+    if (!may_read(c)) read_stop(c);
+    if (c->quit) conn_flush(c);
+}
+
+void conn_resume(struct conn *c)
+{
+    if (c->closing) return;
+    c->parked = false;
+    if (c->in_len > 0 && (c->need == 0 || c->in_len >= c->need)) process(c);
+    if (may_read(c) && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) c->reading = true;
+    }
+}
+
+static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = stream->data;
+    (void)buf;
+    if (nread < 0) {
+        conn_close(c); /* EOF or error: what is pending is dropped */
+        return;
+    }
+    if (nread == 0) return;
+    c->in_len += (size_t)nread;
+    c->srv->stats.bytes_in += (uint64_t)nread;
+    c->last_active = uv_now(c->srv->loop);
+    if (c->need > 0 && c->in_len < c->need) return; /* wait for the rest */
+    process(c);
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static void write_cb(uv_write_t *req, int status)
+{
+    struct conn *c = req->data;
+    c->writing = false;
+    c->out_bytes -= c->wbuf.len;
+    c->srv->stats.bytes_out += c->wbuf.len;
+    c->wbuf.len = 0;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    conn_flush(c);
+    if (!c->closing) conn_resume(c);
+}
+
+void conn_flush(struct conn *c)
+{
+    if (c->closing) return;
+    /* Move every finished reply at the head into the write buffer. */
+    while (c->head != NULL && c->head->done && !c->writing) {
+        struct slot *s = c->head;
+        c->head = s->next;
+        if (c->head == NULL) c->tail = NULL;
+        c->pending--;
+        resp_buf_raw(&c->wbuf, s->out.p, s->out.len);
+        c->out_bytes += s->out.len;
+        slot_free(s);
+    }
+    if (c->wbuf.oom) {
+        conn_close(c);
+        return;
+    }
+    if (!c->writing && c->wbuf.len > 0) {
+        uv_buf_t b = uv_buf_init((char *)c->wbuf.p, (unsigned)c->wbuf.len);
+        c->wreq.data = c;
+        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
+            conn_close(c);
+            return;
+        }
+        c->writing = true;
+        return;
+    }
+    if (!c->writing && c->quit && c->head == NULL) conn_close(c);
+}
+
+/* ---- accepting and closing --------------------------------------------- */
+
+static void close_cb(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    resp_request_close(&c->req);
+    resp_buf_close(&c->wbuf);
+    free(c->in);
+    free(c);
+}
+
+void conn_reset_multi(struct conn *c)
+{
+    for (unsigned i = 0; i < c->nqueued; i++) {
+        free(c->queue[i].argv);
+        free(c->queue[i].argbuf);
+    }
+    free(c->queue);
+    c->queue = NULL;
+    c->nqueued = 0;
+    c->in_multi = false;
+    c->multi_error = false;
+}
+
+void conn_unwatch(struct conn *c)
+{
+    for (unsigned i = 0; i < c->nwatches; i++) free(c->watches[i].key);
+    free(c->watches);
+    c->watches = NULL;
+    c->nwatches = 0;
+}
+
+void conn_close(struct conn *c)
+{
+    struct keel_server *srv = c->srv;
+    if (c->closing) return;
+    c->closing = true;
+    /* Pending requests finish without us: their replies are dropped. */
+    for (struct slot *s = c->head; s != NULL;) {
+        struct slot *next = s->next;
+        if (s->done) slot_free(s);
+        else s->conn = NULL;
+        s = next;
+    }
+    c->head = c->tail = NULL;
+    conn_reset_multi(c);
+    conn_unwatch(c);
+    if (c->prev) c->prev->next = c->next;
+    else srv->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    srv->nconns--;
+    srv->stats.connections = srv->nconns;
+    uv_close((uv_handle_t *)&c->tcp, close_cb);
+}
+
+void conn_accept(struct keel_server *srv)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (c == NULL) return;
+    c->srv = srv;
+    c->proto = 2;
+    uv_tcp_init(srv->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, close_cb);
+        return;
+    }
+    c->id = ++srv->next_conn_id;
+    c->last_active = uv_now(srv->loop);
+    resp_request_init(&c->req);
+    resp_buf_init(&c->wbuf);
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 &&
+        ss.ss_family == AF_INET) {
+        char ip[32];
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        uv_ip4_name(in, ip, sizeof ip);
+        snprintf(c->peer, sizeof c->peer, "%s:%u", ip, ntohs(in->sin_port));
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->next = srv->conns;
+    if (srv->conns) srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    srv->stats.connections = srv->nconns;
+    srv->stats.connections_total++;
+    if (srv->nconns > srv->cfg.max_clients) {
+        /* Like Redis: say why, then close. */
+        struct keel_slice none = {NULL, 0};
+        struct slot *s = slot_new(c->srv, c, &none, 0);
+        if (s != NULL) {
+            resp_error(&s->out, "ERR", "max number of clients reached");
+            c->head = c->tail = s;
+            c->pending = 1;
+            c->quit = true;
+            slot_done(s);
+        } else {
+            conn_close(c);
+        }
+        return;
+    }
+    conn_resume(c);
+}

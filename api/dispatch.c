@@ -1,0 +1,283 @@
+/* api: routing a request: answered here, read after a barrier, proposed as a
+ * write, or forwarded to the leader; and turning store replies into RESP. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/log.h"
+#include "api/server_internal.h"
+
+int64_t server_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* the leader's clock, stamped into entries */
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void syntax_error(struct slot *s)
+{
+    resp_error(&s->out, "ERR", "syntax error");
+}
+
+bool arg_int(struct slot *s, uint32_t i, long long *v)
+{
+    char buf[32], *end;
+    if (s->argv[i].n == 0 || s->argv[i].n >= sizeof buf) goto bad;
+    slot_arg(s, i, buf, sizeof buf);
+    errno = 0;
+    *v = strtoll(buf, &end, 10);
+    if (errno == 0 && *end == 0 && !(buf[0] == ' ' || buf[0] == '+')) return true;
+bad:
+    resp_error(&s->out, "ERR", "value is not an integer or out of range");
+    return false;
+}
+
+bool key_is_reserved(struct keel_slice key)
+{
+    return key.n > 0 && key.p[0] == 0xff && key.n >= 6 && memcmp(key.p, SYSKEY_PREFIX, 6) == 0;
+}
+
+void syskey_node(uint64_t id, char *buf, size_t size)
+{
+    snprintf(buf, size, SYSKEY_PREFIX "node:%llu", (unsigned long long)id);
+}
+
+bool check_key(struct slot *s, struct keel_slice key)
+{
+    if (key.n > KEEL_MAX_KEY) {
+        resp_errorf(&s->out, "ERR", "key of %zu bytes is over Keel's limit of %d", key.n,
+                    KEEL_MAX_KEY);
+        return false;
+    }
+    if (key.n == 0) {
+        resp_error(&s->out, "ERR", "empty keys are not supported by Keel");
+        return false;
+    }
+    if (key_is_reserved(key) && !s->forwarded_in) {
+        resp_error(&s->out, "ERR", "keys starting with \\xffkeel: are reserved");
+        return false;
+    }
+    return true;
+}
+
+void reply_error_code(struct resp_buf *b, int code, const char *msg)
+{
+    char text[600];
+    const char *dflt = keel_strerror(code);
+    if (msg != NULL && msg[0] != 0) snprintf(text, sizeof text, "%s", msg);
+    else snprintf(text, sizeof text, "%s", dflt);
+    resp_error(b, keel_errword(code), text);
+}
+
+void reply_to_resp(struct resp_buf *b, int proto, struct keel_reply_reader *rd)
+{
+    struct keel_reply_item it;
+    int rc = keel_reply_next(rd, &it);
+    if (rc != 0) {
+        resp_error(b, "ERR", "internal: malformed reply");
+        return;
+    }
+    switch (it.kind) {
+        case KEEL_REPLY_NIL:
+            resp_null(b, proto);
+            break;
+        case KEEL_REPLY_STATUS:
+            resp_buf_raw(b, "+", 1);
+            resp_buf_raw(b, it.p, it.n);
+            resp_buf_raw(b, "\r\n", 2);
+            break;
+        case KEEL_REPLY_INT:
+            resp_int(b, it.integer);
+            break;
+        case KEEL_REPLY_BULK:
+            resp_bulk(b, it.p, it.n);
+            break;
+        case KEEL_REPLY_ERROR: {
+            char msg[512];
+            size_t n = it.n < sizeof msg - 1 ? it.n : sizeof msg - 1;
+            memcpy(msg, it.p, n);
+            msg[n] = 0;
+            reply_error_code(b, (int)it.integer, msg);
+            break;
+        }
+        case KEEL_REPLY_ARRAY:
+            resp_array(b, (size_t)it.integer);
+            for (int64_t i = 0; i < it.integer; i++) reply_to_resp(b, proto, rd);
+            break;
+    }
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+static void write_done_cb(void *data, int status, const struct keel_reply *reply)
+{
+    struct slot *s = data;
+    struct keel_server *srv = s->srv;
+    srv->inflight--;
+    if (s->conn != NULL) {
+        if (status == 0) {
+            struct keel_reply_reader rd;
+            keel_reply_reader_init(&rd, reply);
+            s->out.len = 0;
+            if (s->cmd->reply != NULL) s->cmd->reply(s, &rd, 1);
+            else reply_to_resp(&s->out, s->proto, &rd);
+        } else {
+            resp_error(&s->out, "UNCERTAIN",
+                       "leadership changed before the write was confirmed: it may or may not "
+                       "have been applied; retry with the same client id and sequence");
+        }
+    }
+    slot_done(s);
+    server_unpark(srv);
+}
+
+void dispatch_write(struct slot *s)
+{
+    struct keel_server *srv = s->srv;
+    struct keel_enc e;
+    uint8_t *buf;
+    size_t len;
+    s->now = server_now_ms();
+    keel_enc_init(&e, s->now, s->client, s->seq);
+    int n = s->cmd->encode(s, &e);
+    if (n < 0) {
+        keel_enc_close(&e);
+        slot_done(s); /* the encoder wrote the error */
+        return;
+    }
+    int rc = keel_enc_finish(&e, &buf, &len);
+    keel_enc_close(&e);
+    if (rc != 0) {
+        reply_error_code(&s->out, rc, rc == KEEL_ETOOBIG ? "request too large" : NULL);
+        slot_done(s);
+        return;
+    }
+    rc = keel_node_write(srv->node, buf, len, write_done_cb, s);
+    free(buf);
+    if (rc == KEEL_ENOTLEADER) {
+        forward(s);
+        return;
+    }
+    if (rc != 0) {
+        reply_error_code(&s->out, rc, NULL);
+        slot_done(s);
+        return;
+    }
+    srv->inflight++;
+}
+
+/* ---- reads ------------------------------------------------------------- */
+
+static void run_read(struct slot *s)
+{
+    struct keel_read rd;
+    int rc = keel_read_begin(s->srv->store, s->now ? s->now : server_now_ms(), &rd);
+    if (rc == 0) {
+        rc = s->cmd->read(s, &rd);
+        keel_read_end(&rd);
+    }
+    if (rc != 0) {
+        s->out.len = 0;
+        reply_error_code(&s->out, rc, NULL);
+    }
+    slot_done(s);
+}
+
+static void read_ready_cb(void *data, int status)
+{
+    struct slot *s = data;
+    if (s->conn == NULL) {
+        slot_free(s);
+        return;
+    }
+    if (status == 0) run_read(s);
+    else forward(s); /* lost leadership meanwhile */
+}
+
+void dispatch_read(struct slot *s)
+{
+    s->now = server_now_ms();
+    if (s->readonly) {
+        run_read(s); /* the connection accepted stale reads */
+        return;
+    }
+    int rc = keel_node_read(s->srv->node, read_ready_cb, s);
+    if (rc == KEEL_ENOTLEADER) {
+        forward(s);
+        return;
+    }
+    if (rc != 0) {
+        reply_error_code(&s->out, rc, NULL);
+        slot_done(s);
+    }
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+static bool arity_ok(const struct command *cmd, uint32_t argc)
+{
+    return cmd->arity >= 0 ? argc == (uint32_t)cmd->arity : argc >= (uint32_t)-cmd->arity;
+}
+
+void dispatch(struct slot *s)
+{
+    struct conn *c = s->conn;
+    const struct command *cmd = command_lookup(&s->argv[0]);
+    char name[64];
+    if (cmd == NULL || ((cmd->flags & CMD_INTERNAL) && !s->forwarded_in &&
+                        strcmp(cmd->name, "keel.fwd") != 0 && strcmp(cmd->name, "keel.req") != 0)) {
+        resp_errorf(&s->out, "ERR", "unknown command '%s'", slot_arg(s, 0, name, sizeof name));
+        if (c != NULL && c->in_multi) c->multi_error = true;
+        slot_done(s);
+        return;
+    }
+    s->cmd = cmd;
+    if (!arity_ok(cmd, s->argc)) {
+        resp_errorf(&s->out, "ERR", "wrong number of arguments for '%s' command", cmd->name);
+        if (c != NULL && c->in_multi) c->multi_error = true;
+        slot_done(s);
+        return;
+    }
+    if (c != NULL && c->in_multi && !(cmd->flags & CMD_NOMULTI)) {
+        if (!(cmd->flags & CMD_WRITE)) {
+            resp_errorf(&s->out, "ERR",
+                        "'%s' inside MULTI is not supported by Keel (only writes are); read "
+                        "before MULTI and WATCH the keys instead",
+                        cmd->name);
+            c->multi_error = true;
+            slot_done(s);
+            return;
+        }
+        struct queued *q = realloc(c->queue, (c->nqueued + 1) * sizeof *q);
+        if (q == NULL) {
+            resp_error(&s->out, "ERR", "out of memory");
+            c->multi_error = true;
+            slot_done(s);
+            return;
+        }
+        c->queue = q;
+        q += c->nqueued++;
+        q->cmd = cmd;
+        q->argc = s->argc;
+        q->argv = s->argv;
+        q->argbuf = s->argbuf;
+        s->argv = NULL;
+        s->argbuf = NULL;
+        s->argc = 0;
+        resp_simple(&s->out, "QUEUED");
+        slot_done(s);
+        return;
+    }
+    if (cmd->flags & CMD_LOCAL) {
+        cmd->local(s);
+        return;
+    }
+    if (s->forwarded_in || s->srv->role == KEEL_ROLE_LEADER || s->readonly) {
+        if (cmd->flags & CMD_READ) dispatch_read(s);
+        else dispatch_write(s);
+        return;
+    }
+    forward(s);
+}

@@ -1,0 +1,90 @@
+/* api: glob matching. Iterative with one backtrack point per '*', so a
+ * hostile pattern costs O(pattern x string), never exponential time. */
+#include "api/glob.h"
+
+/* Match one class "[...]" at p (p[0] == '['); *used gets its length, or 0
+ * if the class is unterminated (then '[' is literal). */
+static bool class_match(const char *p, size_t plen, uint8_t c, size_t *used)
+{
+    size_t i = 1;
+    bool neg = false, match = false;
+    if (i < plen && p[i] == '^') {
+        neg = true;
+        i++;
+    }
+    for (; i < plen && p[i] != ']'; i++) {
+        if (p[i] == '\\' && i + 1 < plen) {
+            i++;
+            if ((uint8_t)p[i] == c) match = true;
+        } else if (i + 2 < plen && p[i + 1] == '-' && p[i + 2] != ']') {
+            uint8_t lo = (uint8_t)p[i], hi = (uint8_t)p[i + 2];
+            if (lo > hi) {
+                uint8_t t = lo;
+                lo = hi;
+                hi = t;
+            }
+            if (c >= lo && c <= hi) match = true;
+            i += 2;
+        } else if ((uint8_t)p[i] == c) {
+            match = true;
+        }
+    }
+    if (i >= plen) {
+        *used = 0;
+        return false;
+    }
+    *used = i + 1;
+    return neg ? !match : match;
+}
+
+bool glob_match(const char *p, size_t plen, const uint8_t *s, size_t slen)
+{
+    size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
+    while (si < slen) {
+        if (pi < plen) {
+            char c = p[pi];
+            if (c == '*') {
+                while (pi < plen && p[pi] == '*') pi++;
+                if (pi == plen) return true;
+                star_p = pi;
+                star_s = si;
+                continue;
+            }
+            if (c == '?') {
+                pi++;
+                si++;
+                continue;
+            }
+            if (c == '[') {
+                size_t used;
+                bool m = class_match(p + pi, plen - pi, s[si], &used);
+                if (used == 0) {
+                    if (s[si] == '[') {
+                        pi++;
+                        si++;
+                        continue;
+                    }
+                } else if (m) {
+                    pi += used;
+                    si++;
+                    continue;
+                }
+            } else {
+                if (c == '\\' && pi + 1 < plen) {
+                    pi++;
+                    c = p[pi];
+                }
+                if ((uint8_t)c == s[si]) {
+                    pi++;
+                    si++;
+                    continue;
+                }
+            }
+        }
+        if (star_p == (size_t)-1) return false;
+        pi = star_p;
+        si = ++star_s;
+    }
+    while (pi < plen && p[pi] == '*') pi++;
+    return pi == plen;
+}

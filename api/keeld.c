@@ -1,0 +1,211 @@
+/* api: keeld, the Keel node daemon: options, data directory, the node and
+ * its RESP server on one libuv loop, signals and a clean shutdown. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/log.h"
+#include "api/options.h"
+#include "api/server.h"
+
+static struct keeld_options opts;
+static uv_loop_t *loop;
+static struct keel_node *node;
+static struct keel_server *server;
+static uv_signal_t sigterm, sigint;
+static uv_timer_t watchdog;
+static bool stopping;
+static int exit_code;
+
+static const char *role_now(void)
+{
+    struct keel_node_status st;
+    if (node == NULL) return "-";
+    keel_node_status(node, &st);
+    return keel_role_name(st.role);
+}
+
+/* One line, then a non-zero exit: for bad options and unusable directories. */
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "keeld: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(2);
+}
+
+/* mkdir -p, then take an exclusive lock so two daemons never share it. */
+static void prepare_dir(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) die("data dir: cannot create %s", path);
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) die("data dir: cannot create %s", path);
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) die("data dir: %s", strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) die("data dir %s is in use by another keeld", dir);
+    /* fd stays open (and locked) for the life of the process */
+}
+
+static bool raft_dir_pristine(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/raft/metadata1", dir);
+    return access(path, F_OK) != 0;
+}
+
+static void node_closed_cb(void *data)
+{
+    (void)data;
+    log_info("stopped");
+    uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sigint, NULL);
+    uv_close((uv_handle_t *)&watchdog, NULL);
+    node = NULL;
+}
+
+static void server_stopped_cb(void *data)
+{
+    (void)data;
+    server = NULL;
+    keel_node_close(node, node_closed_cb, NULL);
+}
+
+static void shutdown_now(void)
+{
+    if (server != NULL) keel_server_stop(server, server_stopped_cb, NULL);
+    else if (node != NULL) keel_node_close(node, node_closed_cb, NULL);
+}
+
+static void transfer_cb(void *data, uint64_t leader)
+{
+    (void)data;
+    log_info("leadership handed to node %llu", (unsigned long long)leader);
+    shutdown_now();
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (stopping) return;
+    stopping = true;
+    log_info("signal %d: shutting down", signum);
+    struct keel_node_status st;
+    keel_node_status(node, &st);
+    /* A leader hands over first, so clients see a short pause, not an
+     * election timeout. */
+    if (st.role == KEEL_ROLE_LEADER && st.voters > 1 &&
+        keel_node_transfer(node, 0, transfer_cb, NULL) == 0) {
+        return;
+    }
+    shutdown_now();
+}
+
+/* A fatal apply error or an unexpected unavailable node: stop at once and
+ * let the supervisor restart us; the disk state is consistent. */
+static void watchdog_cb(uv_timer_t *t)
+{
+    const char *msg;
+    (void)t;
+    if (node == NULL || stopping) return;
+    if (keel_node_fatal(node, &msg)) {
+        log_error("fatal: %s; exiting so that a restart replays the log", msg);
+        exit(70);
+    }
+    struct keel_node_status st;
+    keel_node_status(node, &st);
+    if (st.role == KEEL_ROLE_UNAVAILABLE) {
+        log_error("raft became unavailable; exiting so that a restart recovers");
+        exit(70);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    char errmsg[KEEL_ERRMSG_SIZE];
+    struct keel_peer peers[KEEL_NODE_MAX_PEERS];
+    int n_peers = 0;
+
+    int rc = keeld_options_parse(argc, argv, &opts, errmsg, sizeof errmsg);
+    if (rc == 1) return 0;
+    if (rc != 0) die("%s", errmsg);
+    int level = keel_log_parse_level(opts.log_level);
+    if (level < 0) die("--log-level %s: want error, warn, info or debug", opts.log_level);
+    keel_log_level = level;
+    keel_log_init(opts.id, role_now);
+    signal(SIGPIPE, SIG_IGN);
+    setenv("UV_THREADPOOL_SIZE", "8", 0); /* snapshot copies share the pool with raft's I/O */
+
+    if (opts.cluster[0]) {
+        n_peers = keel_parse_peers(opts.cluster, peers, KEEL_NODE_MAX_PEERS, errmsg);
+        if (n_peers < 0) die("--cluster: %s", errmsg);
+        bool self = false;
+        for (int i = 0; i < n_peers; i++) {
+            if (peers[i].id == opts.id) {
+                self = true;
+                if (strcmp(peers[i].address, opts.raft_addr) != 0)
+                    die("--cluster gives this node's raft address as %s, not --raft-addr",
+                        peers[i].address);
+            }
+        }
+        if (!self) die("--cluster does not list this node's id");
+    }
+    prepare_dir(opts.data_dir);
+    if (raft_dir_pristine(opts.data_dir) && n_peers == 0)
+        die("%s holds no cluster yet: the first start needs --cluster", opts.data_dir);
+
+    loop = uv_default_loop();
+    struct keel_node_options no = {
+        .id = opts.id, .dir = opts.data_dir, .address = opts.raft_addr, .peers = peers,
+        .n_peers = (unsigned)n_peers, .election_ms = (unsigned)opts.election_ms,
+        .heartbeat_ms = (unsigned)opts.heartbeat_ms,
+        .snapshot_threshold = (unsigned)opts.snapshot_threshold,
+        .snapshot_trailing = (unsigned)opts.snapshot_trailing,
+        .sync_snapshots = opts.sync_snapshots, .map_size = opts.map_size, .quota = opts.quota,
+    };
+    rc = keel_node_create(loop, &no, &node, errmsg);
+    if (rc != 0) {
+        if (node != NULL) keel_node_close(node, NULL, NULL);
+        die("%s", errmsg);
+    }
+    if (keel_node_wiped(node)) log_warn("LMDB was not closed cleanly before a reboot: rebuilding it from the raft log");
+    rc = keel_node_start(node, errmsg);
+    if (rc != 0) die("%s", errmsg);
+    struct keel_server_config sc = {
+        .node_id = opts.id, .client_addr = opts.client_addr,
+        .max_clients = (unsigned)opts.max_clients, .max_pipeline = (unsigned)opts.max_pipeline,
+        .max_output = opts.max_output, .max_bulk = opts.max_bulk, .max_args = (unsigned)opts.max_args,
+        .max_inflight = (unsigned)opts.max_inflight, .idle_timeout_s = (unsigned)opts.idle_timeout,
+        .redirect = opts.redirect, .sweep_interval_ms = (unsigned)opts.sweep_interval_ms,
+    };
+    if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
+        keel_server_start(server, errmsg) != 0)
+        die("%s", errmsg);
+    uv_signal_init(loop, &sigterm);
+    uv_signal_init(loop, &sigint);
+    uv_signal_start(&sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&sigint, signal_cb, SIGINT);
+    uv_timer_init(loop, &watchdog);
+    uv_timer_start(&watchdog, watchdog_cb, 100, 100);
+    log_info("keeld started: raft %s, clients %s, data %s", opts.raft_addr, opts.client_addr,
+             opts.data_dir);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    return exit_code;
+}

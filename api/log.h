@@ -1,0 +1,30 @@
+/* api: logging. One line per event, logfmt, to stderr:
+ *
+ *   ts=2026-11-24T03:33:10.123Z level=info node=1 role=leader msg="..."
+ *
+ * The level is checked before the arguments are evaluated. The raft role is
+ * read through a hook the daemon installs, so every line carries it. */
+#ifndef KEEL_API_LOG_H
+#define KEEL_API_LOG_H
+
+#include <stdint.h>
+
+enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+extern int keel_log_level;
+
+void keel_log_init(uint64_t node_id, const char *(*role)(void));
+/* Parse "error|warn|info|debug"; -1 if unknown. */
+int keel_log_parse_level(const char *name);
+void keel_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_at(lvl, ...)                                  \
+    do {                                                  \
+        if ((lvl) <= keel_log_level) keel_log(lvl, __VA_ARGS__); \
+    } while (0)
+#define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_at(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
+
+#endif /* KEEL_API_LOG_H */

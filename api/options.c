@@ -1,0 +1,217 @@
+/* api: keeld's option table and its parsers. See options.h. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/options.h"
+
+enum { T_U64, T_STR, T_BOOL, T_ADDR };
+
+struct option_def
+{
+    const char *name;
+    int type;
+    size_t offset;
+    size_t size;      /* strings: buffer size */
+    const char *dflt;
+    uint64_t min;
+    uint64_t max;
+    const char *help;
+};
+
+#define U64(n, f, d, lo, hi, h) {n, T_U64, offsetof(struct keeld_options, f), 0, d, lo, hi, h}
+#define STR(n, f, d, h) {n, T_STR, offsetof(struct keeld_options, f), sizeof(((struct keeld_options *)0)->f), d, 0, 0, h}
+#define ADDR(n, f, d, h) {n, T_ADDR, offsetof(struct keeld_options, f), sizeof(((struct keeld_options *)0)->f), d, 0, 0, h}
+#define BOOL(n, f, d, h) {n, T_BOOL, offsetof(struct keeld_options, f), 0, d, 0, 1, h}
+
+static const struct option_def options[] = {
+    U64("id", id, "0", 1, UINT32_MAX, "this node's id (> 0), required"),
+    STR("data-dir", data_dir, "", "data directory (created if missing), required"),
+    ADDR("raft-addr", raft_addr, "", "IPv4:PORT for raft traffic between nodes, required"),
+    ADDR("client-addr", client_addr, "127.0.0.1:7379", "IPv4:PORT for RESP clients"),
+    STR("cluster", cluster, "", "initial voters, ID=IPv4:PORT,... (raft addresses); needed on first start"),
+    U64("election-timeout", election_ms, "1000", 50, 60000, "raft election timeout, ms"),
+    U64("heartbeat-timeout", heartbeat_ms, "100", 10, 10000, "raft heartbeat interval, ms"),
+    U64("snapshot-threshold", snapshot_threshold, "1024", 16, 1000000000, "entries between snapshots"),
+    U64("snapshot-trailing", snapshot_trailing, "2048", 16, 1000000000, "entries kept behind a snapshot"),
+    BOOL("sync-snapshots", sync_snapshots, "no", "copy snapshots on the event loop (small databases only)"),
+    U64("max-clients", max_clients, "10000", 1, 1000000, "client connections accepted"),
+    U64("max-pipeline", max_pipeline, "1024", 1, 1000000, "commands pending per connection before it stops being read"),
+    U64("max-output", max_output, "67108864", 65536, 1ull << 40, "unsent reply bytes per connection before it stops being read"),
+    U64("max-bulk", max_bulk, "67108864", 1024, 67108864, "largest bulk string in a request, bytes"),
+    U64("max-args", max_args, "1048576", 16, 16777216, "most arguments in one request"),
+    U64("max-inflight", max_inflight, "4096", 1, 1000000, "writes outstanding in raft before clients stop being read"),
+    U64("idle-timeout", idle_timeout, "0", 0, 31536000, "close clients idle this many seconds (0: never)"),
+    BOOL("redirect", redirect, "no", "followers answer -MOVED instead of forwarding"),
+    U64("map-size", map_size, "1073741824", 1048576, 1ull << 44, "initial LMDB map size, bytes (it grows)"),
+    U64("quota", quota, "0", 0, 1ull << 50, "live data quota, bytes (0: none)"),
+    U64("sweep-interval", sweep_interval_ms, "100", 10, 60000, "how often the leader looks for expired keys, ms"),
+    STR("log-level", log_level, "info", "error, warn, info or debug"),
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static bool valid_addr(const char *v)
+{
+    unsigned a, b, c, d, port;
+    char extra;
+    return sscanf(v, "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &port, &extra) == 5 && a < 256 &&
+           b < 256 && c < 256 && d < 256 && port > 0 && port < 65536;
+}
+
+static int set(struct keeld_options *o, const struct option_def *d, const char *v, char *errmsg,
+               size_t size)
+{
+    char *field = (char *)o + d->offset;
+    switch (d->type) {
+        case T_U64: {
+            char *end;
+            errno = 0;
+            unsigned long long x = strtoull(v, &end, 10);
+            if (errno != 0 || *end != 0 || v[0] == 0 || v[0] == '-' || x < d->min || x > d->max) {
+                snprintf(errmsg, size, "--%s %s: want an integer in %llu..%llu", d->name, v,
+                         (unsigned long long)d->min, (unsigned long long)d->max);
+                return -1;
+            }
+            *(uint64_t *)field = x;
+            return 0;
+        }
+        case T_BOOL:
+            if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1")) *(bool *)field = true;
+            else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0")) *(bool *)field = false;
+            else {
+                snprintf(errmsg, size, "--%s %s: want yes or no", d->name, v);
+                return -1;
+            }
+            return 0;
+        case T_ADDR:
+            if (v[0] != 0 && !valid_addr(v)) {
+                snprintf(errmsg, size, "--%s %s: want IPv4:PORT (raft 0.15 takes no host names)",
+                         d->name, v);
+                return -1;
+            }
+            /* fall through */
+        default:
+            if (strlen(v) >= d->size) {
+                snprintf(errmsg, size, "--%s: value too long", d->name);
+                return -1;
+            }
+            strcpy(field, v);
+            return 0;
+    }
+}
+
+static const struct option_def *find(const char *name)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (!strcmp(options[i].name, name)) return &options[i];
+    }
+    return NULL;
+}
+
+void keeld_options_help(FILE *out)
+{
+    fprintf(out, "usage: keeld [--config FILE] [--OPTION VALUE]...\n\n"
+                 "A Keel node: a Raft-replicated key-value store speaking RESP.\n"
+                 "A config file holds one \"OPTION VALUE\" per line (# starts a comment);\n"
+                 "flags override it.\n\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_def *d = &options[i];
+        char range[64] = "";
+        if (d->type == T_U64) snprintf(range, sizeof range, " [%llu..%llu]",
+                                       (unsigned long long)d->min, (unsigned long long)d->max);
+        fprintf(out, "  --%-20s %s (default: %s)%s\n", d->name, d->help,
+                d->dflt[0] ? d->dflt : "none", range);
+    }
+}
+
+static int load_file(const char *path, struct keeld_options *o, char *errmsg, size_t size)
+{
+    char line[2048];
+    int lineno = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(errmsg, size, "config %s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        char *name = line + strspn(line, " \t");
+        size_t len = strlen(name);
+        while (len > 0 && strchr(" \t\r\n", name[len - 1])) name[--len] = 0;
+        if (len == 0) continue;
+        char *value = name + strcspn(name, " \t=");
+        if (*value) {
+            *value++ = 0;
+            value += strspn(value, " \t=");
+        }
+        const struct option_def *d = find(name);
+        if (d == NULL || !strcmp(name, "config")) {
+            snprintf(errmsg, size, "config %s:%d: unknown option %s", path, lineno, name);
+            fclose(f);
+            return -1;
+        }
+        if (set(o, d, value, errmsg, size) != 0) {
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+int keeld_options_parse(int argc, char **argv, struct keeld_options *o, char *errmsg, size_t size)
+{
+    memset(o, 0, sizeof *o);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (set(o, &options[i], options[i].dflt, errmsg, size) != 0 && options[i].type != T_U64) return -1;
+    }
+    o->id = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            keeld_options_help(stdout);
+            return 1;
+        }
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) {
+                snprintf(errmsg, size, "--config needs a file");
+                return -1;
+            }
+            if (load_file(argv[i + 1], o, errmsg, size) != 0) return -1;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config")) {
+            i++;
+            continue;
+        }
+        const struct option_def *d = strncmp(argv[i], "--", 2) == 0 ? find(argv[i] + 2) : NULL;
+        if (d == NULL) {
+            snprintf(errmsg, size, "unknown option %s (see keeld --help)", argv[i]);
+            return -1;
+        }
+        if (d->type == T_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+            *(bool *)((char *)o + d->offset) = true;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            snprintf(errmsg, size, "--%s needs a value", d->name);
+            return -1;
+        }
+        if (set(o, d, argv[++i], errmsg, size) != 0) return -1;
+    }
+    if (o->id == 0) return snprintf(errmsg, size, "--id is required (> 0)"), -1;
+    if (o->data_dir[0] == 0) return snprintf(errmsg, size, "--data-dir is required"), -1;
+    if (o->raft_addr[0] == 0) return snprintf(errmsg, size, "--raft-addr is required"), -1;
+    if (o->heartbeat_ms >= o->election_ms)
+        return snprintf(errmsg, size, "--heartbeat-timeout must be below --election-timeout"), -1;
+    if (o->snapshot_trailing < o->snapshot_threshold)
+        return snprintf(errmsg, size, "--snapshot-trailing must be at least --snapshot-threshold"), -1;
+    if (!strcmp(o->raft_addr, o->client_addr))
+        return snprintf(errmsg, size, "--raft-addr and --client-addr must differ"), -1;
+    return 0;
+}

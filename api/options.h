@@ -1,0 +1,42 @@
+/* api: keeld's options, declared once in a table that drives the flags, the
+ * config file and --help: name, type, default, bounds, help text. */
+#ifndef KEEL_API_OPTIONS_H
+#define KEEL_API_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct keeld_options
+{
+    uint64_t id;
+    char data_dir[4096];
+    char raft_addr[64];
+    char client_addr[64];
+    char cluster[1024];
+    char log_level[16];
+    uint64_t election_ms;
+    uint64_t heartbeat_ms;
+    uint64_t snapshot_threshold;
+    uint64_t snapshot_trailing;
+    bool sync_snapshots;
+    uint64_t max_clients;
+    uint64_t max_pipeline;
+    uint64_t max_output;
+    uint64_t max_bulk;
+    uint64_t max_args;
+    uint64_t max_inflight;
+    uint64_t idle_timeout;
+    bool redirect;
+    uint64_t map_size;
+    uint64_t quota;
+    uint64_t sweep_interval_ms;
+};
+
+/* Defaults, then the config file named by --config (if any), then flags.
+ * Returns 0; 1 after printing --help; -1 with a one-line reason in errmsg. */
+int keeld_options_parse(int argc, char **argv, struct keeld_options *o, char *errmsg,
+                        size_t size);
+void keeld_options_help(FILE *out);
+
+#endif /* KEEL_API_OPTIONS_H */

@@ -1,0 +1,243 @@
+/* api: the server's lifetime, its listener, and the leader's periodic duties
+ * (proposing expiry sweeps, publishing client addresses); idle clients. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/log.h"
+#include "api/server_internal.h"
+
+#define SWEEP_MAX 1000
+
+static void connection_cb(uv_stream_t *listener, int status)
+{
+    struct keel_server *srv = listener->data;
+    if (status < 0) {
+        log_warn("accept: %s", uv_strerror(status));
+        return;
+    }
+    conn_accept(srv);
+}
+
+void server_unpark(struct keel_server *srv)
+{
+    if (srv->inflight >= srv->cfg.max_inflight) return;
+    for (struct conn *c = srv->conns; c != NULL;) {
+        struct conn *next = c->next;
+        if (c->parked) conn_resume(c);
+        c = next;
+    }
+}
+
+/* ---- leader duties ----------------------------------------------------- */
+
+static void sweep_cb(void *data, int status, const struct keel_reply *reply)
+{
+    struct keel_server *srv = data;
+    (void)reply;
+    srv->sweeping = false;
+    if (status != 0) log_debug("expiry sweep: outcome uncertain");
+}
+
+/* Propose a SWEEP when keys are due: the leader's clock decides "due", the
+ * entry's timestamp makes every replica delete the same keys. */
+static void maybe_sweep(struct keel_server *srv)
+{
+    struct keel_read rd;
+    struct keel_slice key;
+    if (srv->sweeping || !srv->ready) return;
+    int64_t now = server_now_ms();
+    if (keel_read_begin(srv->store, now, &rd) != 0) return;
+    int rc = keel_read_expired(&rd, now, &key);
+    keel_read_end(&rd);
+    if (rc != 0) return;
+    struct keel_enc e;
+    uint8_t *buf;
+    size_t len;
+    keel_enc_init(&e, now, 0, 0);
+    keel_enc_sweep(&e, SWEEP_MAX);
+    if (keel_enc_finish(&e, &buf, &len) == 0) {
+        if (keel_node_write(srv->node, buf, len, sweep_cb, srv) == 0) srv->sweeping = true;
+        free(buf);
+    }
+    keel_enc_close(&e);
+}
+
+static void publish_cb(void *data, int status, const struct keel_reply *reply)
+{
+    struct keel_server *srv = data;
+    (void)reply;
+    srv->publishing = false;
+    if (status == 0) {
+        srv->published = true;
+        log_info("published client address %s", srv->client_addr);
+    }
+}
+
+/* Make sure the replicated node table holds our client address. The leader
+ * writes its own; a follower sends KEEL.PUBLISH through the forwarder. */
+static void maybe_publish(struct keel_server *srv)
+{
+    struct keel_read rd;
+    struct keel_record rec;
+    char key[64];
+    if (srv->publishing || srv->published) return;
+    syskey_node(srv->cfg.node_id, key, sizeof key);
+    if (keel_read_begin(srv->store, 0, &rd) != 0) return;
+    int rc = keel_read_get(&rd, keel_str(key), &rec);
+    bool same = rc == 0 && rec.len == strlen(srv->client_addr) &&
+                memcmp(rec.val, srv->client_addr, rec.len) == 0;
+    keel_read_end(&rd);
+    if (same) {
+        srv->published = true;
+        return;
+    }
+    if (srv->role == KEEL_ROLE_LEADER && srv->ready) {
+        struct keel_enc e;
+        uint8_t *buf;
+        size_t len;
+        keel_enc_init(&e, server_now_ms(), 0, 0);
+        keel_enc_set(&e, keel_str(key), keel_str(srv->client_addr), 0, 0);
+        if (keel_enc_finish(&e, &buf, &len) == 0) {
+            if (keel_node_write(srv->node, buf, len, publish_cb, srv) == 0) srv->publishing = true;
+            free(buf);
+        }
+        keel_enc_close(&e);
+    }
+    else if (srv->role == KEEL_ROLE_FOLLOWER &&
+             uv_now(srv->loop) - srv->publish_sent_at > 2000) {
+        /* Through the leader; the next turns see whether it landed. */
+        char id[24];
+        snprintf(id, sizeof id, "%llu", (unsigned long long)srv->cfg.node_id);
+        struct keel_slice argv[3] = {keel_str("KEEL.PUBLISH"), keel_str(id),
+                                     keel_str(srv->client_addr)};
+        struct slot *s = slot_new(srv, NULL, argv, 3);
+        if (s == NULL) return;
+        s->cmd = command_lookup(&argv[0]);
+        srv->publish_sent_at = uv_now(srv->loop);
+        forward(s);
+    }
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    struct keel_server *srv = t->data;
+    const char *msg;
+    if (keel_node_fatal(srv->node, &msg)) return;
+    if (srv->role == KEEL_ROLE_LEADER) maybe_sweep(srv);
+    maybe_publish(srv);
+    if (srv->cfg.idle_timeout_s > 0) {
+        uint64_t now = uv_now(srv->loop);
+        for (struct conn *c = srv->conns; c != NULL;) {
+            struct conn *next = c->next;
+            if (c->head == NULL && now - c->last_active > srv->cfg.idle_timeout_s * 1000ull) {
+                log_debug("client %llu idle for %us: closing", (unsigned long long)c->id,
+                          srv->cfg.idle_timeout_s);
+                conn_close(c);
+            }
+            c = next;
+        }
+    }
+}
+
+static void role_cb(void *data, int role, bool ready)
+{
+    struct keel_server *srv = data;
+    if (role != srv->role) log_info("role: %s", keel_role_name(role));
+    srv->role = role;
+    srv->ready = role == KEEL_ROLE_LEADER && ready;
+    if (srv->ready) log_info("leader ready: every earlier entry is applied");
+    srv->published = false; /* check again under the new leader */
+}
+
+int keel_server_create(uv_loop_t *loop, struct keel_node *node,
+                       const struct keel_server_config *cfg, struct keel_server **out,
+                       char *errmsg)
+{
+    struct keel_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "out of memory");
+        return KEEL_ENOMEM;
+    }
+    srv->loop = loop;
+    srv->node = node;
+    srv->store = keel_node_store(node);
+    srv->cfg = *cfg;
+    snprintf(srv->client_addr, sizeof srv->client_addr, "%s", cfg->client_addr);
+    srv->cfg.client_addr = srv->client_addr;
+    srv->limits.max_bulk = cfg->max_bulk;
+    srv->limits.max_args = cfg->max_args;
+    srv->limits.max_inline = 64 * 1024;
+    srv->limits.max_depth = 64;
+    srv->cursors = calloc(SCAN_CURSORS, sizeof *srv->cursors);
+    srv->fwd = forwarder_create(srv);
+    if (srv->cursors == NULL || srv->fwd == NULL) {
+        free(srv->cursors);
+        free(srv->fwd);
+        free(srv);
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "out of memory");
+        return KEEL_ENOMEM;
+    }
+    keel_node_on_role(node, role_cb, srv);
+    *out = srv;
+    return 0;
+}
+
+int keel_server_start(struct keel_server *srv, char *errmsg)
+{
+    char ip[64];
+    unsigned port;
+    struct sockaddr_in sa;
+    int rc;
+    if (sscanf(srv->client_addr, "%63[^:]:%u", ip, &port) != 2 || port > 65535 ||
+        uv_ip4_addr(ip, (int)port, &sa) != 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "client address %s: want IPv4:PORT", srv->client_addr);
+        return KEEL_EINVAL;
+    }
+    uv_tcp_init(srv->loop, &srv->listener);
+    srv->listener.data = srv;
+    if ((rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&sa, 0)) != 0 ||
+        (rc = uv_listen((uv_stream_t *)&srv->listener, 511, connection_cb)) != 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "listen on %s: %s", srv->client_addr, uv_strerror(rc));
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+        return KEEL_EIO;
+    }
+    uv_timer_init(srv->loop, &srv->timer);
+    srv->timer.data = srv;
+    uv_timer_start(&srv->timer, timer_cb, srv->cfg.sweep_interval_ms, srv->cfg.sweep_interval_ms);
+    log_info("serving RESP on %s", srv->client_addr);
+    return 0;
+}
+
+static void stopped_cb(uv_handle_t *h)
+{
+    struct keel_server *srv = h->data;
+    void (*cb)(void *) = srv->stop_cb;
+    void *data = srv->stop_data;
+    free(srv->cursors);
+    free(srv);
+    if (cb != NULL) cb(data);
+}
+
+static void listener_closed_cb(uv_handle_t *h)
+{
+    struct keel_server *srv = h->data;
+    uv_close((uv_handle_t *)&srv->timer, stopped_cb);
+}
+
+void keel_server_stop(struct keel_server *srv, void (*cb)(void *data), void *data)
+{
+    srv->stopping = true;
+    srv->stop_cb = cb;
+    srv->stop_data = data;
+    keel_node_on_role(srv->node, NULL, NULL);
+    while (srv->conns != NULL) conn_close(srv->conns);
+    forwarder_destroy(srv->fwd);
+    srv->fwd = NULL;
+    uv_close((uv_handle_t *)&srv->listener, listener_closed_cb);
+}
+
+void keel_server_stats(const struct keel_server *srv, struct keel_server_stats *st)
+{
+    *st = srv->stats;
+}

@@ -1,0 +1,61 @@
+/* api: the RESP server of one node, on the node's libuv loop.
+ *
+ * Any node serves every command. On the leader, writes are proposed through
+ * raft and answered once committed and applied; reads wait for a raft barrier
+ * (linearizable) unless the connection said READONLY. A follower forwards
+ * writes and linearizable reads to the leader over one internal connection
+ * and relays the replies in order (or, with `redirect`, answers -MOVED).
+ * Replies on a connection always come back in request order (pipelining).
+ *
+ * Back-pressure: a connection stops being read while it has max_pipeline
+ * commands pending or max_output reply bytes unsent, and while the node has
+ * max_inflight proposals outstanding; requests over the size limits get an
+ * error and the connection is closed. */
+#ifndef KEEL_API_SERVER_H
+#define KEEL_API_SERVER_H
+
+#include <uv.h>
+
+#include "raft/node.h"
+
+struct keel_server_config
+{
+    uint64_t node_id;
+    const char *client_addr;  /* "ip:port" to listen on */
+    unsigned max_clients;
+    unsigned max_pipeline;    /* commands pending per connection before it stops being read */
+    size_t max_output;        /* unsent reply bytes per connection before it stops being read */
+    size_t max_bulk;          /* longest bulk string in a request */
+    unsigned max_args;        /* most arguments in a request */
+    unsigned max_inflight;    /* proposals outstanding node-wide */
+    unsigned idle_timeout_s;  /* 0: never */
+    bool redirect;            /* -MOVED instead of forwarding */
+    unsigned sweep_interval_ms;
+};
+
+struct keel_server_stats
+{
+    uint64_t connections;
+    uint64_t connections_total;
+    uint64_t commands;
+    uint64_t forwarded;
+    uint64_t rejected_busy;
+    uint64_t protocol_errors;
+    uint64_t reads_paused;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+};
+
+struct keel_server;
+
+int keel_server_create(uv_loop_t *loop, struct keel_node *node,
+                       const struct keel_server_config *cfg, struct keel_server **out,
+                       char *errmsg);
+/* Listen. Errors: KEEL_EIO with errmsg (address in use, bad address). */
+int keel_server_start(struct keel_server *s, char *errmsg);
+/* Stop accepting, close every connection after flushing what is ready,
+ * then call cb; frees s. */
+void keel_server_stop(struct keel_server *s, void (*cb)(void *data), void *data);
+void keel_server_stats(const struct keel_server *s, struct keel_server_stats *st);
+
+#endif /* KEEL_API_SERVER_H */

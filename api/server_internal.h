@@ -1,0 +1,224 @@
+/* api: the private shapes of the RESP server, shared by the api sources. */
+#ifndef KEEL_API_SERVER_INTERNAL_H
+#define KEEL_API_SERVER_INTERNAL_H
+
+#include "api/resp.h"
+#include "api/server.h"
+#include "store/store.h"
+
+struct conn;
+struct slot;
+struct keel_server;
+
+/* ---- commands ---------------------------------------------------------- */
+
+enum {
+    CMD_LOCAL = 1 << 0,   /* answered by this node itself */
+    CMD_READ = 1 << 1,    /* reads the keyspace: linearizable unless READONLY */
+    CMD_WRITE = 1 << 2,   /* proposed through raft on the leader */
+    CMD_NOMULTI = 1 << 3, /* not queued by MULTI: runs at once */
+    CMD_INTERNAL = 1 << 4 /* between Keel nodes only */
+};
+
+struct command
+{
+    const char *name;
+    int arity; /* Redis style: n exact, -n at least n (the name counts) */
+    unsigned flags;
+    /* CMD_LOCAL */
+    void (*local)(struct slot *s);
+    /* CMD_READ: answer from rd into s->out; return a storage error or 0 */
+    int (*read)(struct slot *s, struct keel_read *rd);
+    /* CMD_WRITE: append the command(s) to e and return how many were
+     * appended, or -1 after writing an error reply into s->out. */
+    int (*encode)(struct slot *s, struct keel_enc *e);
+    /* CMD_WRITE: turn the `nsub` reply items at rd into RESP (NULL: one
+     * item, converted as it is). */
+    void (*reply)(struct slot *s, struct keel_reply_reader *rd, unsigned nsub);
+    int first_key, last_key, key_step;
+};
+
+const struct command *command_lookup(const struct keel_slice *name);
+extern const struct command command_table[];
+extern const unsigned command_count;
+
+/* ---- slots: one request, from parse to reply --------------------------- */
+
+struct slot
+{
+    struct keel_server *srv;
+    struct conn *conn;        /* NULL once the connection is gone (orphan) */
+    struct slot *next;        /* the connection's reply FIFO */
+    struct slot *fwd_next;    /* the forwarder's FIFO */
+    const struct command *cmd;
+    uint32_t argc;
+    struct keel_slice *argv;  /* owned copy (argbuf) */
+    uint8_t *argbuf;
+    struct resp_buf out;
+    int proto;                /* 2 or 3, for this request */
+    bool done;
+    bool forwarded_in;        /* came from another node: never forward again */
+    bool readonly;            /* stale local reads allowed */
+    bool sent;                /* forwarded request written to the leader */
+    bool watching;            /* KEEL.VERSIONS run for WATCH: keep, reply +OK */
+    unsigned *subs;           /* KEEL.TX: sub-commands per queued command */
+    uint64_t client;          /* dedupe identity (KEEL.REQ), 0: none */
+    uint64_t seq;
+    int64_t now;              /* the leader's clock when dispatched */
+    /* A forwarded request's reply is relayed as it is unless this hook
+     * wants to look at it (WATCH on a follower). */
+    void (*on_forward_reply)(struct slot *s, const uint8_t *p, size_t n);
+};
+
+/* c may be NULL: an internal request whose reply nobody reads. */
+struct slot *slot_new(struct keel_server *srv, struct conn *c, const struct keel_slice *argv,
+                      uint32_t argc);
+void slot_free(struct slot *s);
+/* The reply in s->out is complete: release it to the connection in order. */
+void slot_done(struct slot *s);
+/* Argument i as a NUL-terminated copy in buf (truncated to size). */
+const char *slot_arg(const struct slot *s, uint32_t i, char *buf, size_t size);
+bool slot_arg_is(const struct slot *s, uint32_t i, const char *word);
+
+/* ---- connections ------------------------------------------------------- */
+
+struct watch
+{
+    uint8_t *key;
+    size_t len;
+    uint64_t version;
+};
+
+struct queued
+{
+    const struct command *cmd;
+    uint32_t argc;
+    struct keel_slice *argv;
+    uint8_t *argbuf;
+};
+
+struct conn
+{
+    uv_tcp_t tcp;
+    struct keel_server *srv;
+    struct conn *prev;
+    struct conn *next;
+    uint64_t id;
+    char name[128];
+    char peer[64];
+    int proto;
+    bool readonly;
+    bool reading;
+    bool closing;
+    bool quit;             /* close after the pending replies are written */
+    bool parked;           /* waiting for the node's in-flight writes to drain */
+    uint8_t *in;
+    size_t in_len;
+    size_t in_cap;
+    size_t need;           /* bytes the parser needs before trying again */
+    struct resp_request req;
+    struct slot *head;
+    struct slot *tail;
+    unsigned pending;
+    size_t out_bytes;      /* reply bytes queued or being written */
+    uv_write_t wreq;
+    struct resp_buf wbuf;  /* being written */
+    bool writing;
+    uint64_t last_active;
+    uint64_t commands;
+    /* MULTI/EXEC */
+    bool in_multi;
+    bool multi_error;
+    struct queued *queue;
+    unsigned nqueued;
+    struct watch *watches;
+    unsigned nwatches;
+};
+
+void conn_accept(struct keel_server *srv);
+void conn_close(struct conn *c);
+void conn_flush(struct conn *c);
+/* Resume reading (and parsing what is buffered) if the limits allow. */
+void conn_resume(struct conn *c);
+void conn_reset_multi(struct conn *c);
+void conn_unwatch(struct conn *c);
+
+/* ---- the server -------------------------------------------------------- */
+
+struct forwarder;
+
+#define SCAN_CURSORS 1024
+
+struct scan_cursor
+{
+    uint64_t id;
+    uint64_t used;   /* LRU stamp */
+    size_t len;
+    uint8_t key[KEEL_MAX_KEY];
+};
+
+struct keel_server
+{
+    uv_loop_t *loop;
+    struct keel_node *node;
+    struct keel_store *store;
+    struct keel_server_config cfg;
+    struct resp_limits limits;
+    char client_addr[64];
+    uv_tcp_t listener;
+    uv_timer_t timer;          /* sweeps, publication, idle clients */
+    struct conn *conns;
+    unsigned nconns;
+    uint64_t next_conn_id;
+    unsigned inflight;         /* writes proposed by this server */
+    bool sweeping;
+    bool publishing;
+    uint64_t publish_sent_at;  /* loop ms of the last KEEL.PUBLISH sent */
+    bool published;            /* our client address is in the replicated state */
+    bool stopping;
+    int role;
+    bool ready;
+    struct forwarder *fwd;
+    struct scan_cursor *cursors;
+    uint64_t cursor_clock;
+    struct keel_server_stats stats;
+    void (*stop_cb)(void *data);
+    void *stop_data;
+};
+
+/* dispatch.c */
+void dispatch(struct slot *s);
+void dispatch_write(struct slot *s);
+void dispatch_read(struct slot *s);
+/* Generic conversion of one reply item (arrays recursively) to RESP. */
+void reply_to_resp(struct resp_buf *b, int proto, struct keel_reply_reader *rd);
+void reply_error_code(struct resp_buf *b, int code, const char *msg);
+int64_t server_now_ms(void);
+/* Wake connections parked on the in-flight bound. */
+void server_unpark(struct keel_server *srv);
+
+/* forward.c */
+struct forwarder *forwarder_create(struct keel_server *srv);
+void forwarder_destroy(struct forwarder *f);
+/* Send s to the leader; or answer -TRYAGAIN/-MOVED. */
+void forward(struct slot *s);
+/* The leader's client address, if known: 0 and addr filled. */
+int leader_client_addr(struct keel_server *srv, char *addr, size_t size);
+
+/* system keys: "\xffkeel:node:<id>" -> client address */
+#define SYSKEY_PREFIX "\xffkeel:"
+bool key_is_reserved(struct keel_slice key);
+void syskey_node(uint64_t id, char *buf, size_t size);
+
+/* cmd_*.c: handlers referenced by the table */
+#define DECL_LOCAL(n) void n(struct slot *s)
+#define DECL_READ(n) int n(struct slot *s, struct keel_read *rd)
+#define DECL_ENCODE(n) int n(struct slot *s, struct keel_enc *e)
+#define DECL_REPLY(n) void n(struct slot *s, struct keel_reply_reader *rd, unsigned nsub)
+
+/* Helpers for handlers. */
+bool arg_int(struct slot *s, uint32_t i, long long *v);       /* writes the error */
+bool check_key(struct slot *s, struct keel_slice key);        /* writes the error */
+void syntax_error(struct slot *s);
+
+#endif /* KEEL_API_SERVER_INTERNAL_H */
