@@ -146,8 +146,11 @@ static void role_cb(void *data, int role, bool ready)
     if (role != srv->role) log_info("role: %s", keel_role_name(role));
     srv->role = role;
     srv->ready = role == KEEL_ROLE_LEADER && ready;
-    if (srv->ready) log_info("leader ready: every earlier entry is applied");
     srv->published = false; /* check again under the new leader */
+    if (srv->ready) {
+        log_info("leader ready: every earlier entry is applied");
+        maybe_publish(srv); /* followers need our client address to forward */
+    }
 }
 
 int keel_server_create(uv_loop_t *loop, struct keel_node *node,

@@ -1,0 +1,217 @@
+/* tests/integration: the keeld process harness. See kc.h. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kc.h"
+#include "testutil.h"
+
+const char *kc_keeld(void)
+{
+    const char *p = getenv("KEELD");
+    return p ? p : "keeld";
+}
+
+long long kc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void kc_pause_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static unsigned free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+void kc_start_node(struct kc *c, unsigned i)
+{
+    struct kc_node *n = &c->nodes[i];
+    char args[2048];
+    snprintf(args, sizeof args,
+             "exec '%s' --id %u --data-dir '%s' --raft-addr 127.0.0.1:%u --client-addr "
+             "127.0.0.1:%u --cluster %s %s >>'%s' 2>&1",
+             kc_keeld(), n->id, n->dir, n->raft_port, n->client_port, c->cluster, c->extra,
+             n->log);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", args, (char *)NULL);
+        _exit(127);
+    }
+    n->pid = pid;
+    /* Bounded wait for the client port to answer. */
+    for (int tries = 0; tries < 200; tries++) {
+        redisContext *ctx = redisConnect("127.0.0.1", (int)n->client_port);
+        bool up = ctx != NULL && !ctx->err;
+        if (ctx) redisFree(ctx);
+        if (up) return;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            n->pid = 0;
+            fail_msg("keeld %u exited during start; see %s", n->id, n->log);
+        }
+        kc_pause_ms(50);
+    }
+    fail_msg("keeld %u did not listen within 10 s; see %s", n->id, n->log);
+}
+
+void kc_start(struct kc *c, unsigned n, const char *extra)
+{
+    memset(c, 0, sizeof *c);
+    c->base = test_mkdtemp("keeld");
+    assert_non_null(c->base);
+    c->n = n;
+    snprintf(c->extra, sizeof c->extra, "%s", extra ? extra : "");
+    size_t off = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct kc_node *node = &c->nodes[i];
+        node->id = i + 1;
+        node->raft_port = free_port();
+        node->client_port = free_port();
+        snprintf(node->dir, sizeof node->dir, "%s/node%u", c->base, i + 1);
+        snprintf(node->log, sizeof node->log, "%s/node%u.log", c->base, i + 1);
+        off += (size_t)snprintf(c->cluster + off, sizeof c->cluster - off, "%s%u=127.0.0.1:%u",
+                                i ? "," : "", node->id, node->raft_port);
+    }
+    for (unsigned i = 0; i < n; i++) kc_start_node(c, i);
+}
+
+void kc_signal(struct kc *c, unsigned i, int sig)
+{
+    struct kc_node *n = &c->nodes[i];
+    if (n->pid <= 0) return;
+    kill(n->pid, sig);
+    if (sig == SIGKILL || sig == SIGTERM) {
+        int status;
+        for (int tries = 0; tries < 200; tries++) {
+            if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
+                n->pid = 0;
+                return;
+            }
+            kc_pause_ms(50);
+        }
+        kill(n->pid, SIGKILL);
+        waitpid(n->pid, &status, 0);
+        n->pid = 0;
+    }
+}
+
+void kc_stop(struct kc *c)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->nodes[i].pid > 0) kill(c->nodes[i].pid, SIGCONT); /* a paused one too */
+        kc_signal(c, i, SIGTERM);
+    }
+    if (getenv("KC_KEEP") == NULL) test_rmdtemp(c->base);
+    else free(c->base);
+    c->base = NULL;
+}
+
+redisContext *kc_connect(struct kc *c, unsigned i)
+{
+    struct timeval tv = {5, 0};
+    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)c->nodes[i].client_port, tv);
+    if (ctx != NULL && !ctx->err) redisSetTimeout(ctx, tv);
+    return ctx;
+}
+
+redisReply *kc_cmd(struct kc *c, unsigned i, const char *fmt, ...)
+{
+    redisContext *ctx = kc_connect(c, i);
+    redisReply *r = NULL;
+    if (ctx != NULL && !ctx->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        r = redisvCommand(ctx, fmt, ap);
+        va_end(ap);
+    }
+    if (ctx) redisFree(ctx);
+    return r;
+}
+
+static int role_of(struct kc *c, unsigned i)
+{
+    redisReply *r = kc_cmd(c, i, "ROLE");
+    int role = -1;
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+        r->element[0]->type == REDIS_REPLY_STRING)
+        role = strcmp(r->element[0]->str, "master") == 0;
+    if (r) freeReplyObject(r);
+    return role;
+}
+
+int kc_leader(struct kc *c, unsigned ms)
+{
+    long long deadline = kc_now_ms() + ms;
+    do {
+        int leader = -1, leaders = 0;
+        for (unsigned i = 0; i < c->n; i++) {
+            if (c->nodes[i].pid <= 0) continue;
+            if (role_of(c, i) == 1) {
+                leader = (int)i;
+                leaders++;
+            }
+        }
+        if (leaders == 1) {
+            /* Ready when every live node knows where to forward: the leader's
+             * client address has replicated to it. */
+            char want[64];
+            bool ok = true;
+            snprintf(want, sizeof want, "leader_client_addr:127.0.0.1:%u",
+                     c->nodes[leader].client_port);
+            for (unsigned i = 0; i < c->n && ok; i++) {
+                if (c->nodes[i].pid <= 0) continue;
+                redisReply *r = kc_cmd(c, i, "INFO raft");
+                ok = r != NULL && r->type == REDIS_REPLY_STRING && strstr(r->str, want) != NULL;
+                if (r) freeReplyObject(r);
+            }
+            if (ok) return leader;
+        }
+        kc_pause_ms(50);
+    } while (kc_now_ms() < deadline);
+    return -1;
+}
+
+long kc_rss_kb(struct kc *c, unsigned i)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)c->nodes[i].pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1) break;
+    }
+    fclose(f);
+    return kb;
+}

@@ -1,0 +1,51 @@
+/* tests/integration: real keeld processes on loopback, driven through
+ * hiredis. Every process a test starts is stopped by pid in kc_stop. */
+#ifndef KEEL_TESTS_KC_H
+#define KEEL_TESTS_KC_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define KC_MAX 5
+
+struct kc_node
+{
+    pid_t pid;
+    unsigned id;
+    unsigned raft_port;
+    unsigned client_port;
+    char dir[512];
+    char log[512];
+};
+
+struct kc
+{
+    char *base;
+    unsigned n;
+    struct kc_node nodes[KC_MAX];
+    char cluster[512];
+    char extra[512]; /* extra keeld flags for every node */
+};
+
+/* Make n nodes' directories and ports and start them all. */
+void kc_start(struct kc *c, unsigned n, const char *extra);
+void kc_start_node(struct kc *c, unsigned i);
+/* Send sig to node i; SIGKILL/SIGTERM also reap it. */
+void kc_signal(struct kc *c, unsigned i, int sig);
+/* Stop every node (SIGTERM, then SIGKILL after 10 s) and remove the dirs. */
+void kc_stop(struct kc *c);
+/* Index of the node every live node agrees leads, waiting up to ms; -1. */
+int kc_leader(struct kc *c, unsigned ms);
+redisContext *kc_connect(struct kc *c, unsigned i);
+/* Run a command on node i (fresh connection); the caller frees the reply. */
+redisReply *kc_cmd(struct kc *c, unsigned i, const char *fmt, ...);
+/* RSS of node i in KiB. */
+long kc_rss_kb(struct kc *c, unsigned i);
+/* Milliseconds on a monotonic clock. */
+long long kc_now_ms(void);
+/* A bounded poll: sleep ms between tries (the caller bounds the tries). */
+void kc_pause_ms(unsigned ms);
+const char *kc_keeld(void);
+
+#endif /* KEEL_TESTS_KC_H */

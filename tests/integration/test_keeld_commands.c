@@ -1,0 +1,333 @@
+/* tests/integration: every RESP command keeld serves, through hiredis on
+ * each node of a real three-node cluster (writes and reads on followers are
+ * forwarded), and through redis-cli. Replies are compared as text:
+ * +status, -error, :integer, "bulk", (nil), [a,b] for arrays. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kc.h"
+
+static struct kc cluster;
+
+static void fmt(redisReply *r, char *out, size_t size)
+{
+    size_t n = 0;
+    switch (r->type) {
+        case REDIS_REPLY_STATUS:
+            snprintf(out, size, "+%s", r->str);
+            break;
+        case REDIS_REPLY_ERROR:
+            snprintf(out, size, "-%s", r->str);
+            break;
+        case REDIS_REPLY_INTEGER:
+            snprintf(out, size, ":%lld", r->integer);
+            break;
+        case REDIS_REPLY_STRING:
+            snprintf(out, size, "\"%.*s\"", (int)r->len, r->str);
+            break;
+        case REDIS_REPLY_NIL:
+            snprintf(out, size, "(nil)");
+            break;
+        case REDIS_REPLY_ARRAY:
+            n += (size_t)snprintf(out, size, "[");
+            for (size_t i = 0; i < r->elements && n < size; i++) {
+                if (i) n += (size_t)snprintf(out + n, size - n, ",");
+                if (n < size) fmt(r->element[i], out + n, size - n);
+                n = strlen(out);
+            }
+            if (n < size) snprintf(out + n, size - n, "]");
+            break;
+        default:
+            snprintf(out, size, "?%d", r->type);
+    }
+}
+
+/* Run cmd (space-separated) on node i and compare. An expected reply that
+ * ends in '*' matches any reply with that prefix. */
+static void check(unsigned i, const char *cmd, const char *want)
+{
+    char got[4096];
+    redisReply *r = kc_cmd(&cluster, i, cmd);
+    if (r == NULL) fail_msg("node %u: %s: no reply", i + 1, cmd);
+    fmt(r, got, sizeof got);
+    freeReplyObject(r);
+    size_t wl = strlen(want);
+    bool ok = wl > 0 && want[wl - 1] == '*' ? strncmp(got, want, wl - 1) == 0 : strcmp(got, want) == 0;
+    if (!ok) fail_msg("node %u: %s\n  want %s\n  got  %s", i + 1, cmd, want, got);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    kc_start(&cluster, 3, "");
+    return kc_leader(&cluster, 10000) < 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kc_stop(&cluster);
+    return 0;
+}
+
+static void strings_on(unsigned i)
+{
+    char k[32];
+    snprintf(k, sizeof k, "s%u", i);
+    check(i, "PING", "+PONG");
+    check(i, "ECHO hello", "\"hello\"");
+    check(i, "SELECT 0", "+OK");
+    check(i, "SELECT 1", "-ERR DB index is out of range*");
+    char cmd[256];
+#define C(want, ...)                               \
+    do {                                           \
+        snprintf(cmd, sizeof cmd, __VA_ARGS__);    \
+        check(i, cmd, want);                       \
+    } while (0)
+    C("+OK", "SET %s v1", k);
+    C("\"v1\"", "GET %s", k);
+    C("(nil)", "SET %s v2 NX", k);
+    C("+OK", "SET %s v2 XX", k);
+    C("\"v2\"", "SET %s v3 GET", k);
+    C("(nil)", "SET %s:new x XX", k);
+    C("-ERR syntax error", "SET %s v NX XX", k);
+    C("-ERR invalid expire time in 'set' command", "SET %s v EX 0", k);
+    C("+OK", "SET %s v4 EX 100", k);
+    C(":100", "TTL %s", k);
+    C("+OK", "SET %s v5 KEEPTTL", k);
+    C(":100", "TTL %s", k);
+    C("+OK", "SET %s v6 PX 100000", k);
+    C(":100", "TTL %s", k);
+    C(":1", "PERSIST %s", k);
+    C(":-1", "TTL %s", k);
+    C(":-2", "TTL %s:none", k);
+    C(":1", "EXPIRE %s 50", k);
+    C(":0", "EXPIRE %s 10 GT", k);
+    C(":1", "PEXPIRE %s 60000", k);
+    C(":60", "TTL %s", k);
+    C(":1", "EXPIREAT %s 4102444800", k);
+    C(":1", "PERSIST %s", k);
+    C("\"v6\"", "GETEX %s EX 30", k);
+    C(":30", "TTL %s", k);
+    C("\"v6\"", "GETEX %s PERSIST", k);
+    C(":-1", "TTL %s", k);
+    C(":4", "APPEND %s:a abcd", k);
+    C(":6", "APPEND %s:a ef", k);
+    C(":6", "STRLEN %s:a", k);
+    C("\"abcdef\"", "GETDEL %s:a", k);
+    C("(nil)", "GET %s:a", k);
+    C(":1", "INCR %s:n", k);
+    C(":11", "INCRBY %s:n 10", k);
+    C(":10", "DECR %s:n", k);
+    C(":3", "DECRBY %s:n 7", k);
+    C("-ERR value is not an integer or out of range", "INCRBY %s:n x", k);
+    C("-ERR value is not an integer or out of range", "INCR %s", k);
+    C("+OK", "MSET %s:m1 a %s:m2 b", k, k);
+    C("[\"a\",\"b\",(nil)]", "MGET %s:m1 %s:m2 %s:m3", k, k, k);
+    C(":2", "EXISTS %s:m1 %s:m2 %s:m3", k, k, k);
+    C(":2", "DEL %s:m1 %s:m2 %s:m3", k, k, k);
+    C(":1", "UNLINK %s:n", k);
+    C("+string", "TYPE %s", k);
+    C("+none", "TYPE %s:zzz", k);
+    C(":1", "EXPIRE %s -1", k); /* in the past: deleted */
+    C("(nil)", "GET %s", k);
+    C("-ERR wrong number of arguments for 'get' command", "GET");
+    C("-ERR unknown command 'NOSUCH'", "NOSUCH a b");
+#undef C
+}
+
+static void test_strings_each_node(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < 3; i++) strings_on(i);
+}
+
+static void test_hashes_each_node(void **state)
+{
+    (void)state;
+    char cmd[256];
+    for (unsigned i = 0; i < 3; i++) {
+#define C(want, ...)                               \
+    do {                                           \
+        snprintf(cmd, sizeof cmd, __VA_ARGS__);    \
+        check(i, cmd, want);                       \
+    } while (0)
+        C(":2", "HSET sess:%u user ada role admin", i);
+        C(":0", "HSET sess:%u user bob", i);
+        C("\"bob\"", "HGET sess:%u user", i);
+        C("[\"bob\",(nil)]", "HMGET sess:%u user nope", i);
+        C("[\"role\",\"admin\",\"user\",\"bob\"]", "HGETALL sess:%u", i);
+        C(":1", "HEXISTS sess:%u role", i);
+        C(":0", "HEXISTS sess:%u zz", i);
+        C(":2", "HLEN sess:%u", i);
+        C(":5", "HINCRBY sess:%u hits 5", i);
+        C("-ERR hash value is not an integer", "HINCRBY sess:%u user 1", i);
+        C(":1", "HDEL sess:%u role nope", i);
+        C("+OK", "HMSET sess:%u a 1 b 2", i);
+        C("+hash", "TYPE sess:%u", i);
+        C("-WRONGTYPE Operation against a key holding the wrong kind of value", "GET sess:%u", i);
+        C("-WRONGTYPE*", "INCR sess:%u", i);
+        C("+OK", "SET str:%u x", i);
+        C("-WRONGTYPE*", "HSET str:%u f v", i);
+        C(":1", "EXPIRE sess:%u 100", i);
+        C(":1", "HSET sess:%u more yes", i);
+        C(":100", "TTL sess:%u", i); /* a session document keeps its TTL */
+#undef C
+    }
+}
+
+static void test_transactions(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < 3; i++) {
+        redisContext *ctx = kc_connect(&cluster, i);
+        redisReply *r;
+        char got[1024];
+        const char *script[][2] = {
+            {"SET tx:a 1", "+OK"},
+            {"WATCH tx:a", "+OK"},
+            {"MULTI", "+OK"},
+            {"INCR tx:a", "+QUEUED"},
+            {"SET tx:b x", "+QUEUED"},
+            {"MSET tx:c 1 tx:d 2", "+QUEUED"},
+            {"EXEC", "[:2,+OK,+OK]"},
+            {"WATCH tx:a", "+OK"},
+            {"MULTI", "+OK"},
+            {"INCR tx:a", "+QUEUED"},
+            {"EXEC", "[:3]"},
+            {"MULTI", "+OK"},
+            {"GET tx:a", "-ERR 'get' inside MULTI is not supported*"},
+            {"EXEC", "-EXECABORT*"},
+            {"MULTI", "+OK"},
+            {"INCR tx:b", "+QUEUED"},
+            {"INCR tx:a", "+QUEUED"},
+            {"EXEC", "[-ERR value is not an integer or out of range,:4]"},
+            {"DISCARD", "-ERR DISCARD without MULTI"},
+            {"EXEC", "-ERR EXEC without MULTI"},
+            {"MULTI", "+OK"},
+            {"MULTI", "-ERR MULTI calls can not be nested"},
+            {"DISCARD", "+OK"},
+        };
+        assert_non_null(ctx);
+        for (size_t k = 0; k < sizeof script / sizeof script[0]; k++) {
+            r = redisCommand(ctx, script[k][0]);
+            assert_non_null(r);
+            fmt(r, got, sizeof got);
+            freeReplyObject(r);
+            size_t wl = strlen(script[k][1]);
+            bool ok = script[k][1][wl - 1] == '*' ? strncmp(got, script[k][1], wl - 1) == 0
+                                                  : strcmp(got, script[k][1]) == 0;
+            if (!ok) fail_msg("node %u step %zu: %s\n  want %s\n  got  %s", i + 1, k,
+                              script[k][0], script[k][1], got);
+        }
+        /* WATCH sees a change made by another client: EXEC aborts (nil). */
+        r = redisCommand(ctx, "WATCH tx:w");
+        freeReplyObject(r);
+        check((i + 1) % 3, "SET tx:w changed", "+OK");
+        r = redisCommand(ctx, "MULTI");
+        freeReplyObject(r);
+        r = redisCommand(ctx, "SET tx:w mine");
+        freeReplyObject(r);
+        r = redisCommand(ctx, "EXEC");
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_NIL);
+        freeReplyObject(r);
+        check(i, "GET tx:w", "\"changed\"");
+        redisFree(ctx);
+    }
+}
+
+static void test_server_commands(void **state)
+{
+    (void)state;
+    int leader = kc_leader(&cluster, 5000);
+    assert_true(leader >= 0);
+    for (unsigned i = 0; i < 3; i++) {
+        redisReply *r = kc_cmd(&cluster, i, "ROLE");
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        assert_string_equal(r->element[0]->str, (int)i == leader ? "master" : "slave");
+        freeReplyObject(r);
+        r = kc_cmd(&cluster, i, "INFO raft");
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        char want[64];
+        snprintf(want, sizeof want, "leader_id:%d", leader + 1);
+        assert_non_null(strstr(r->str, want));
+        snprintf(want, sizeof want, "leader_client_addr:127.0.0.1:%u", cluster.nodes[leader].client_port);
+        assert_non_null(strstr(r->str, want));
+        assert_non_null(strstr(r->str, "members:1:voter,2:voter,3:voter"));
+        assert_non_null(strstr(r->str, (int)i == leader ? "role:leader" : "role:follower"));
+        freeReplyObject(r);
+        check(i, "CLIENT SETNAME tester", "+OK");
+        check(i, "CLIENT GETNAME", "(nil)"); /* a fresh connection per check */
+        check(i, "COMMAND COUNT", ":*");
+        check(i, "HELLO 2", "[\"server\",\"keel\",*");
+        check(i, "HELLO 4", "-NOPROTO unsupported protocol version");
+        check(i, "DBSIZE", ":*");
+        check(i, "READONLY", "+OK");
+    }
+    /* SCAN walks every key exactly once, in pages. */
+    for (int k = 0; k < 25; k++) {
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "SET scan:%02d x", k);
+        check(0, cmd, "+OK");
+    }
+    redisContext *ctx = kc_connect(&cluster, 1);
+    char cursor[64] = "0";
+    int seen = 0, pages = 0;
+    do {
+        redisReply *r = redisCommand(ctx, "SCAN %s MATCH scan:* COUNT 7", cursor);
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        seen += (int)r->element[1]->elements;
+        freeReplyObject(r);
+        pages++;
+    } while (strcmp(cursor, "0") != 0 && pages < 100);
+    redisFree(ctx);
+    assert_int_equal(seen, 25);
+    check(2, "KEYS scan:1*", "[\"scan:10\",\"scan:11\",\"scan:12\",\"scan:13\",\"scan:14\","
+                             "\"scan:15\",\"scan:16\",\"scan:17\",\"scan:18\",\"scan:19\"]");
+}
+
+/* The same through redis-cli, RESP2 and RESP3, with inline input. */
+static void test_redis_cli(void **state)
+{
+    (void)state;
+    char cmd[512], out[4096];
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "printf 'SET cli:%u hello\\nGET cli:%u\\nHSET h:%u f v\\nHGETALL h:%u\\nINCR c:%u\\n' | "
+                 "redis-cli -p %u 2>&1",
+                 i, i, i, i, i, cluster.nodes[i].client_port);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        assert_int_equal(pclose(p), 0);
+        assert_string_equal(out, "OK\nhello\n1\nf\nv\n1\n");
+        snprintf(cmd, sizeof cmd, "redis-cli -3 -p %u HGETALL h:%u 2>&1", cluster.nodes[i].client_port, i);
+        p = popen(cmd, "r");
+        n = fread(out, 1, sizeof out - 1, p);
+        out[n] = 0;
+        pclose(p);
+        assert_string_equal(out, "f v\n"); /* a RESP3 map, as redis-cli prints one raw */
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strings_each_node),
+        cmocka_unit_test(test_hashes_each_node),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_server_commands),
+        cmocka_unit_test(test_redis_cli),
+    };
+    return cmocka_run_group_tests_name("keeld_commands", tests, setup, teardown);
+}
