@@ -46,7 +46,7 @@ test: build sanitize
 
 # A local three-node cluster (in one process until keeld lands).
 run: release
-	./build/release/examples/keel-local-cluster --dir data/demo
+	./examples/local-cluster.sh
 
 bench: release
 	./build/release/bench/apply_bench

@@ -176,6 +176,12 @@ void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at
 void keel_enc_batch_begin(struct keel_enc *e);
 void keel_enc_watch(struct keel_enc *e, struct keel_slice key, uint64_t version);
 
+/* Whether batch_begin was called (commands now go into the batch). */
+static inline bool keel_enc_in_batch(const struct keel_enc *e)
+{
+    return e->batch;
+}
+
 /* Pad, patch lengths and hand the buffer over: *buf is malloc'd and now the
  * caller's. On error nothing is handed over. */
 int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len);

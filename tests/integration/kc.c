@@ -52,6 +52,22 @@ static unsigned free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* Every pid started, so that a test that fails half-way (cmocka longjmps
+ * past its kc_stop) still leaves no process behind when the runner exits. */
+static pid_t started[256];
+static unsigned n_started;
+
+static void kill_leftovers(void)
+{
+    for (unsigned i = 0; i < n_started; i++) {
+        if (started[i] > 0 && kill(started[i], 0) == 0) {
+            kill(started[i], SIGCONT);
+            kill(started[i], SIGKILL);
+            waitpid(started[i], NULL, 0);
+        }
+    }
+}
+
 void kc_start_node(struct kc *c, unsigned i)
 {
     struct kc_node *n = &c->nodes[i];
@@ -69,6 +85,8 @@ void kc_start_node(struct kc *c, unsigned i)
         _exit(127);
     }
     n->pid = pid;
+    if (n_started == 0) atexit(kill_leftovers);
+    if (n_started < sizeof started / sizeof started[0]) started[n_started++] = pid;
     /* Bounded wait for the client port to answer. */
     for (int tries = 0; tries < 200; tries++) {
         redisContext *ctx = redisConnect("127.0.0.1", (int)n->client_port);

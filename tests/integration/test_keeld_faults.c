@@ -21,6 +21,17 @@
 
 #include "kc.h"
 
+/* The cluster of the running test; the teardown stops it even when the
+ * test failed half-way. */
+static struct kc cl;
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (cl.base != NULL) kc_stop(&cl);
+    return 0;
+}
+
 static bool is_status(redisReply *r, const char *s)
 {
     return r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, s) == 0;
@@ -105,18 +116,17 @@ static void check_acked(struct kc *c, struct writer *w, int nw)
 
 static void test_kill_leader_under_writes(void **state)
 {
-    struct kc c;
     pthread_t th[WRITERS];
     struct writer w[WRITERS];
     volatile bool stop = false;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     long long first_ok = 0;
     (void)state;
-    kc_start(&c, 3, "");
-    int leader = kc_leader(&c, 10000);
+    kc_start(&cl, 3, "");
+    int leader = kc_leader(&cl, 10000);
     assert_true(leader >= 0);
     for (int i = 0; i < WRITERS; i++) {
-        w[i] = (struct writer){&c, i, &stop, 0, 0, 0, &mu, &first_ok, 0};
+        w[i] = (struct writer){&cl, i, &stop, 0, 0, 0, &mu, &first_ok, 0};
         pthread_create(&th[i], NULL, writer_main, &w[i]);
     }
     kc_pause_ms(1500);
@@ -124,7 +134,7 @@ static void test_kill_leader_under_writes(void **state)
     long long kill_ms = kc_now_ms();
     for (int i = 0; i < WRITERS; i++) w[i].kill_ms = kill_ms;
     pthread_mutex_unlock(&mu);
-    kc_signal(&c, (unsigned)leader, SIGKILL);
+    kc_signal(&cl, (unsigned)leader, SIGKILL);
     /* Bounded: at most 10 s for writes to resume. */
     for (int i = 0; i < 200 && first_ok == 0; i++) kc_pause_ms(50);
     kc_pause_ms(1000);
@@ -141,41 +151,40 @@ static void test_kill_leader_under_writes(void **state)
      * round. The figures (median and worst) are measured in bench/, not
      * asserted tightly here: this bounds "writes resume", generously. */
     assert_true(rto <= 6000);
-    check_acked(&c, w, WRITERS);
+    check_acked(&cl, w, WRITERS);
     /* The old leader comes back as a follower and catches up. */
-    kc_start_node(&c, (unsigned)leader);
-    assert_true(kc_leader(&c, 10000) >= 0);
-    kc_stop(&c);
+    kc_start_node(&cl, (unsigned)leader);
+    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_stop(&cl);
 }
 
 static void test_restart_all(void **state)
 {
-    struct kc c;
     (void)state;
-    kc_start(&c, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
-    assert_true(kc_leader(&c, 10000) >= 0);
+    kc_start(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
+    assert_true(kc_leader(&cl, 10000) >= 0);
     for (int k = 0; k < 300; k++) {
-        redisReply *r = kc_cmd(&c, (unsigned)k % 3, "SET r:%d %d", k, k);
+        redisReply *r = kc_cmd(&cl, (unsigned)k % 3, "SET r:%d %d", k, k);
         assert_true(is_status(r, "OK"));
         freeReplyObject(r);
     }
-    redisReply *r = kc_cmd(&c, 0, "HSET doc a 1 b 2");
+    redisReply *r = kc_cmd(&cl, 0, "HSET doc a 1 b 2");
     freeReplyObject(r);
-    for (unsigned i = 0; i < 3; i++) kc_signal(&c, i, SIGTERM);
-    for (unsigned i = 0; i < 3; i++) kc_start_node(&c, i);
-    int leader = kc_leader(&c, 10000);
+    for (unsigned i = 0; i < 3; i++) kc_signal(&cl, i, SIGTERM);
+    for (unsigned i = 0; i < 3; i++) kc_start_node(&cl, i);
+    int leader = kc_leader(&cl, 10000);
     assert_true(leader >= 0);
     for (int k = 0; k < 300; k++) {
-        r = kc_cmd(&c, (unsigned)k % 3, "GET r:%d", k);
+        r = kc_cmd(&cl, (unsigned)k % 3, "GET r:%d", k);
         assert_non_null(r);
         assert_int_equal(r->type, REDIS_REPLY_STRING);
         assert_int_equal(atoi(r->str), k);
         freeReplyObject(r);
     }
-    r = kc_cmd(&c, 2, "HGET doc b");
+    r = kc_cmd(&cl, 2, "HGET doc b");
     assert_string_equal(r->str, "2");
     freeReplyObject(r);
-    kc_stop(&c);
+    kc_stop(&cl);
 }
 
 static uint64_t info_u64(struct kc *c, unsigned i, const char *field)
@@ -192,27 +201,26 @@ static uint64_t info_u64(struct kc *c, unsigned i, const char *field)
 
 static void test_follower_catches_up_by_snapshot(void **state)
 {
-    struct kc c;
     (void)state;
-    kc_start(&c, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
-    int leader = kc_leader(&c, 10000);
+    kc_start(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
+    int leader = kc_leader(&cl, 10000);
     assert_true(leader >= 0);
     unsigned away = ((unsigned)leader + 1) % 3;
-    kc_signal(&c, away, SIGKILL);
+    kc_signal(&cl, away, SIGKILL);
     for (int k = 0; k < 600; k++) {
-        redisReply *r = kc_cmd(&c, (unsigned)leader, "SET snap:%d %d", k, k);
+        redisReply *r = kc_cmd(&cl, (unsigned)leader, "SET snap:%d %d", k, k);
         assert_true(is_status(r, "OK"));
         freeReplyObject(r);
     }
-    uint64_t commit = info_u64(&c, (unsigned)leader, "commit_index");
-    assert_true(info_u64(&c, (unsigned)leader, "snapshot_index") > 64);
-    kc_start_node(&c, away);
+    uint64_t commit = info_u64(&cl, (unsigned)leader, "commit_index");
+    assert_true(info_u64(&cl, (unsigned)leader, "snapshot_index") > 64);
+    kc_start_node(&cl, away);
     /* Bounded poll until it has applied what the leader had committed. */
-    for (int i = 0; i < 400 && info_u64(&c, away, "applied_index") < commit; i++) kc_pause_ms(50);
-    assert_true(info_u64(&c, away, "applied_index") >= commit);
-    assert_true(info_u64(&c, away, "snapshot_index") > 0);
+    for (int i = 0; i < 400 && info_u64(&cl, away, "applied_index") < commit; i++) kc_pause_ms(50);
+    assert_true(info_u64(&cl, away, "applied_index") >= commit);
+    assert_true(info_u64(&cl, away, "snapshot_index") > 0);
     /* Its own copy, read locally. */
-    redisContext *ctx = kc_connect(&c, away);
+    redisContext *ctx = kc_connect(&cl, away);
     redisReply *r = redisCommand(ctx, "READONLY");
     freeReplyObject(r);
     for (int k = 0; k < 600; k += 7) {
@@ -222,33 +230,32 @@ static void test_follower_catches_up_by_snapshot(void **state)
         freeReplyObject(r);
     }
     redisFree(ctx);
-    kc_stop(&c);
+    kc_stop(&cl);
 }
 
 /* A leader paused past the election timeout is deposed; resumed, it must
  * not answer a (linearizable) read from its stale state. */
 static void test_paused_leader_never_stale(void **state)
 {
-    struct kc c;
     (void)state;
-    kc_start(&c, 3, "");
-    int old = kc_leader(&c, 10000);
+    kc_start(&cl, 3, "");
+    int old = kc_leader(&cl, 10000);
     assert_true(old >= 0);
-    redisReply *r = kc_cmd(&c, (unsigned)old, "SET fresh old");
+    redisReply *r = kc_cmd(&cl, (unsigned)old, "SET fresh old");
     assert_true(is_status(r, "OK"));
     freeReplyObject(r);
-    redisContext *stale = kc_connect(&c, (unsigned)old); /* connected before the pause */
-    kc_signal(&c, (unsigned)old, SIGSTOP);
+    redisContext *stale = kc_connect(&cl, (unsigned)old); /* connected before the pause */
+    kc_signal(&cl, (unsigned)old, SIGSTOP);
     unsigned other = ((unsigned)old + 1) % 3;
     bool written = false;
     for (int i = 0; i < 200 && !written; i++) {
-        r = kc_cmd(&c, other, "SET fresh new");
+        r = kc_cmd(&cl, other, "SET fresh new");
         written = is_status(r, "OK");
         if (r) freeReplyObject(r);
         if (!written) kc_pause_ms(50);
     }
     assert_true(written);
-    kc_signal(&c, (unsigned)old, SIGCONT);
+    kc_signal(&cl, (unsigned)old, SIGCONT);
     /* Read at once, and for a while: "new" or an error, never "old". */
     int answered = 0;
     long long until = kc_now_ms() + 3000;
@@ -266,7 +273,7 @@ static void test_paused_leader_never_stale(void **state)
     }
     redisFree(stale);
     assert_true(answered > 0); /* it rejoined and forwards to the new leader */
-    kc_stop(&c);
+    kc_stop(&cl);
 }
 
 /* Raw bytes: a protocol error gets an error reply, then the connection closes. */
@@ -290,11 +297,10 @@ static void raw_exchange(struct kc *c, unsigned i, const void *req, size_t len, 
 
 static void test_malformed_input(void **state)
 {
-    struct kc c;
     char out[4096];
     (void)state;
-    kc_start(&c, 3, "--max-bulk 1048576");
-    assert_true(kc_leader(&c, 10000) >= 0);
+    kc_start(&cl, 3, "--max-bulk 1048576");
+    assert_true(kc_leader(&cl, 10000) >= 0);
     static const char *bad[] = {
         "*abc\r\n",
         "*2\r\n$3\r\nGET\r\n$99999999999\r\n",
@@ -305,7 +311,7 @@ static void test_malformed_input(void **state)
         "SET \"unbalanced\r\n",
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        raw_exchange(&c, k % 3, bad[k], strlen(bad[k]), out, sizeof out);
+        raw_exchange(&cl, k % 3, bad[k], strlen(bad[k]), out, sizeof out);
         if (strncmp(out, "-ERR Protocol error", 19) != 0 && strncmp(out, "-ERR", 4) != 0)
             fail_msg("request %zu: got \"%s\"", k, out);
     }
@@ -317,7 +323,7 @@ static void test_malformed_input(void **state)
         for (size_t b = 0; b < len; b++) buf[b] = (char)(rand_r(&seed) % 256);
         buf[0] = "*$+-:SG"[rand_r(&seed) % 7];
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c.nodes[k % 3].client_port),
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cl.nodes[k % 3].client_port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) send(fd, buf, len, MSG_NOSIGNAL);
         close(fd);
@@ -325,10 +331,10 @@ static void test_malformed_input(void **state)
     /* A deeply nested or huge request is refused without a big allocation,
      * and everyone else is still served. */
     for (unsigned i = 0; i < 3; i++) {
-        redisReply *r = kc_cmd(&c, i, "PING");
+        redisReply *r = kc_cmd(&cl, i, "PING");
         assert_true(is_status(r, "PONG"));
         freeReplyObject(r);
-        r = kc_cmd(&c, i, "SET after-fuzz %u", i);
+        r = kc_cmd(&cl, i, "SET after-fuzz %u", i);
         assert_true(is_status(r, "OK"));
         freeReplyObject(r);
     }
@@ -336,16 +342,16 @@ static void test_malformed_input(void **state)
     size_t big = 2u << 20;
     char *val = malloc(big);
     memset(val, 'x', big);
-    redisContext *ctx = kc_connect(&c, 0);
+    redisContext *ctx = kc_connect(&cl, 0);
     redisReply *r = redisCommand(ctx, "SET big %b", val, big);
     assert_true(r == NULL || r->type == REDIS_REPLY_ERROR);
     if (r) freeReplyObject(r);
     redisFree(ctx);
     free(val);
-    r = kc_cmd(&c, 0, "PING");
+    r = kc_cmd(&cl, 0, "PING");
     assert_true(is_status(r, "PONG"));
     freeReplyObject(r);
-    kc_stop(&c);
+    kc_stop(&cl);
 }
 
 /* Many more clients than the in-flight bound, each pipelining writes: all
@@ -355,17 +361,16 @@ static void test_malformed_input(void **state)
 
 static void test_overload_bounded(void **state)
 {
-    struct kc c;
     redisContext *ctx[CLIENTS];
     char val[1024];
     (void)state;
-    kc_start(&c, 3, "--max-inflight 32 --max-pipeline 64");
-    int leader = kc_leader(&c, 10000);
+    kc_start(&cl, 3, "--max-inflight 32 --max-pipeline 64");
+    int leader = kc_leader(&cl, 10000);
     assert_true(leader >= 0);
-    long rss0 = kc_rss_kb(&c, (unsigned)leader);
+    long rss0 = kc_rss_kb(&cl, (unsigned)leader);
     memset(val, 'v', sizeof val);
     for (int i = 0; i < CLIENTS; i++) {
-        ctx[i] = kc_connect(&c, (unsigned)leader);
+        ctx[i] = kc_connect(&cl, (unsigned)leader);
         assert_true(ctx[i] != NULL && !ctx[i]->err);
         for (int k = 0; k < PIPELINE; k++) redisAppendCommand(ctx[i], "SET o:%d:%d %b", i, k, val, sizeof val);
     }
@@ -377,7 +382,7 @@ static void test_overload_bounded(void **state)
             assert_true(is_status(r, "OK"));
             freeReplyObject(r);
         }
-        long rss = kc_rss_kb(&c, (unsigned)leader);
+        long rss = kc_rss_kb(&cl, (unsigned)leader);
         if (rss > peak) peak = rss;
     }
     for (int i = 0; i < CLIENTS; i++) redisFree(ctx[i]);
@@ -386,10 +391,10 @@ static void test_overload_bounded(void **state)
     /* 15 MB of writes flowed through; the bound keeps the node far below
      * holding them all at once on top of LMDB's pages. */
     assert_true(peak - rss0 < 200 * 1024);
-    redisReply *r = kc_cmd(&c, (unsigned)leader, "INFO stats");
+    redisReply *r = kc_cmd(&cl, (unsigned)leader, "INFO stats");
     assert_non_null(strstr(r->str, "keel_backpressure_pauses:"));
     freeReplyObject(r);
-    kc_stop(&c);
+    kc_stop(&cl);
 }
 
 /* Invalid options and unusable directories: one line, non-zero exit. */
@@ -431,13 +436,13 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_options),
-        cmocka_unit_test(test_malformed_input),
-        cmocka_unit_test(test_restart_all),
-        cmocka_unit_test(test_follower_catches_up_by_snapshot),
-        cmocka_unit_test(test_paused_leader_never_stale),
-        cmocka_unit_test(test_kill_leader_under_writes),
-        cmocka_unit_test(test_overload_bounded),
+        cmocka_unit_test_teardown(test_bad_options, teardown),
+        cmocka_unit_test_teardown(test_malformed_input, teardown),
+        cmocka_unit_test_teardown(test_restart_all, teardown),
+        cmocka_unit_test_teardown(test_follower_catches_up_by_snapshot, teardown),
+        cmocka_unit_test_teardown(test_paused_leader_never_stale, teardown),
+        cmocka_unit_test_teardown(test_kill_leader_under_writes, teardown),
+        cmocka_unit_test_teardown(test_overload_bounded, teardown),
     };
     return cmocka_run_group_tests_name("keeld_faults", tests, NULL, NULL);
 }
