@@ -228,7 +228,7 @@ long kc_rss_kb(struct kc *c, unsigned i)
     FILE *f = fopen(path, "r");
     if (f == NULL) return -1;
     while (fgets(line, sizeof line, f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1) break;
+        if (sscanf(line, "RssAnon: %ld", &kb) == 1) break; /* not LMDB's file pages */
     }
     fclose(f);
     return kb;

@@ -40,7 +40,8 @@ int kc_leader(struct kc *c, unsigned ms);
 redisContext *kc_connect(struct kc *c, unsigned i);
 /* Run a command on node i (fresh connection); the caller frees the reply. */
 redisReply *kc_cmd(struct kc *c, unsigned i, const char *fmt, ...);
-/* RSS of node i in KiB. */
+/* Anonymous RSS of node i in KiB (heap and stacks; not the LMDB map or
+ * snapshot memfds, which scale with the data, not with the load). */
 long kc_rss_kb(struct kc *c, unsigned i);
 /* Milliseconds on a monotonic clock. */
 long long kc_now_ms(void);

@@ -295,6 +295,42 @@ static void test_server_commands(void **state)
                              "\"scan:15\",\"scan:16\",\"scan:17\",\"scan:18\",\"scan:19\"]");
 }
 
+/* DBSIZE of node i's own replica: counts keys stored, expired or not. */
+static long long local_dbsize(unsigned i)
+{
+    redisContext *ctx = kc_connect(&cluster, i);
+    redisReply *r = redisCommand(ctx, "READONLY");
+    freeReplyObject(r);
+    r = redisCommand(ctx, "DBSIZE");
+    long long n = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r) freeReplyObject(r);
+    redisFree(ctx);
+    return n;
+}
+
+/* Expired keys are never returned, and the leader's sweep deletes them from
+ * every replica (DBSIZE counts stored keys, expired ones included). */
+static void test_expiry_sweep(void **state)
+{
+    (void)state;
+    check(0, "SET exp:base v", "+OK");
+    long long before = local_dbsize(0);
+    for (int t = 0; t < 100 && (local_dbsize(1) != before || local_dbsize(2) != before); t++)
+        kc_pause_ms(50);
+    check(0, "SET exp:a v PX 1500", "+OK");
+    check(1, "HSET exp:h f v", ":1");
+    check(2, "PEXPIRE exp:h 1500", ":1");
+    check(1, "GET exp:a", "\"v\"");
+    bool swept = false;
+    for (int t = 0; t < 100 && !swept; t++) {
+        swept = local_dbsize(0) == before && local_dbsize(1) == before && local_dbsize(2) == before;
+        if (!swept) kc_pause_ms(50);
+    }
+    assert_true(swept);
+    check(1, "GET exp:a", "(nil)");
+    check(2, "HGETALL exp:h", "[]");
+}
+
 /* The same through redis-cli, RESP2 and RESP3, with inline input. */
 static void test_redis_cli(void **state)
 {
@@ -328,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_server_commands),
         cmocka_unit_test(test_redis_cli),
+        cmocka_unit_test(test_expiry_sweep),
     };
     return cmocka_run_group_tests_name("keeld_commands", tests, setup, teardown);
 }

@@ -359,22 +359,20 @@ static void test_malformed_input(void **state)
 #define CLIENTS 150
 #define PIPELINE 100
 
-static void test_overload_bounded(void **state)
+/* One round: CLIENTS connections each pipeline PIPELINE writes; returns the
+ * leader's peak RSS seen while the replies come back. */
+static long overload_round(unsigned leader, int round)
 {
     redisContext *ctx[CLIENTS];
     char val[1024];
-    (void)state;
-    kc_start(&cl, 3, "--max-inflight 32 --max-pipeline 64");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
-    long rss0 = kc_rss_kb(&cl, (unsigned)leader);
+    long peak = 0;
     memset(val, 'v', sizeof val);
     for (int i = 0; i < CLIENTS; i++) {
-        ctx[i] = kc_connect(&cl, (unsigned)leader);
+        ctx[i] = kc_connect(&cl, leader);
         assert_true(ctx[i] != NULL && !ctx[i]->err);
-        for (int k = 0; k < PIPELINE; k++) redisAppendCommand(ctx[i], "SET o:%d:%d %b", i, k, val, sizeof val);
+        for (int k = 0; k < PIPELINE; k++)
+            redisAppendCommand(ctx[i], "SET o:%d:%d:%d %b", round, i, k, val, sizeof val);
     }
-    long peak = rss0;
     for (int i = 0; i < CLIENTS; i++) {
         for (int k = 0; k < PIPELINE; k++) {
             redisReply *r;
@@ -382,18 +380,40 @@ static void test_overload_bounded(void **state)
             assert_true(is_status(r, "OK"));
             freeReplyObject(r);
         }
-        long rss = kc_rss_kb(&cl, (unsigned)leader);
+        long rss = kc_rss_kb(&cl, leader);
         if (rss > peak) peak = rss;
     }
     for (int i = 0; i < CLIENTS; i++) redisFree(ctx[i]);
-    print_message("leader RSS %ld KiB before, %ld KiB peak, for %d x %d pipelined 1 KiB writes\n",
-                  rss0, peak, CLIENTS, PIPELINE);
-    /* 15 MB of writes flowed through; the bound keeps the node far below
-     * holding them all at once on top of LMDB's pages. */
-    assert_true(peak - rss0 < 200 * 1024);
+    return peak;
+}
+
+/* Many more clients than the in-flight bound, each pipelining writes: all
+ * are answered, the node stops reading them instead of buffering, and its
+ * memory stays flat from one round to the next. */
+static void test_overload_bounded(void **state)
+{
+    (void)state;
+    kc_start(&cl, 3, "--max-inflight 32 --max-pipeline 64");
+    int leader = kc_leader(&cl, 10000);
+    assert_true(leader >= 0);
+    long rss0 = kc_rss_kb(&cl, (unsigned)leader);
+    long peak1 = overload_round((unsigned)leader, 1);
+    long peak2 = overload_round((unsigned)leader, 2);
+    long peak3 = overload_round((unsigned)leader, 3);
+    print_message("leader RSS %ld KiB before; peaks %ld, %ld, %ld KiB over three rounds of "
+                  "%d x %d pipelined 1 KiB writes\n", rss0, peak1, peak2, peak3, CLIENTS, PIPELINE);
     redisReply *r = kc_cmd(&cl, (unsigned)leader, "INFO stats");
-    assert_non_null(strstr(r->str, "keel_backpressure_pauses:"));
+    const char *p = strstr(r->str, "keel_backpressure_pauses:");
+    assert_non_null(p);
+    assert_true(atol(p + strlen("keel_backpressure_pauses:")) > 0); /* it did push back */
     freeReplyObject(r);
+#ifndef __SANITIZE_ADDRESS__
+    /* (ASan's quarantine makes RSS meaningless; the plain build checks it.)
+     * Flat: later rounds, writing as much again, need little more memory
+     * than the first (LMDB's pages of the new keys account for the rest). */
+    assert_true(peak1 - rss0 < 200 * 1024);
+    assert_true(peak3 - peak1 < 64 * 1024);
+#endif
     kc_stop(&cl);
 }
 
