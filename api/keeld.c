@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,11 @@ int main(int argc, char **argv)
     keel_log_level = level;
     keel_log_init(opts.id, role_now);
     signal(SIGPIPE, SIG_IGN);
+    /* glibc raises its mmap threshold to the size of the largest block freed
+     * (up to 32 MiB), so after raft frees a snapshot's compression buffer,
+     * blocks of that size stay in the heap: RSS grew with the database under
+     * load. A fixed threshold returns big blocks to the kernel at once. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     setenv("UV_THREADPOOL_SIZE", "8", 0); /* snapshot copies share the pool with raft's I/O */
 
     if (opts.cluster[0]) {

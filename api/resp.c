@@ -1,4 +1,5 @@
 /* api: parsing RESP requests and scanning RESP replies. See resp.h. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,7 @@ static bool parse_num(const uint8_t *p, size_t n, bool neg_ok, long long *v)
     }
     for (; i < n; i++) {
         if (p[i] < '0' || p[i] > '9') return false;
+        if (acc > (LLONG_MAX - (p[i] - '0')) / 10) return false; /* 19 digits may overflow */
         acc = acc * 10 + (p[i] - '0');
     }
     *v = neg ? -acc : acc;
@@ -84,7 +86,8 @@ static int split_inline(const uint8_t *p, size_t n, const struct resp_limits *li
     }
     req->argc = 0;
     for (;;) {
-        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\v' || p[i] == '\f'))
+        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r' ||
+                         p[i] == '\v' || p[i] == '\f'))
             i++;
         if (i >= n) return RESP_DONE;
         if (req->argc >= lim->max_args) {
@@ -155,7 +158,8 @@ int resp_parse_request(const uint8_t *p, size_t n, const struct resp_limits *lim
         /* Inline: one line, CRLF or a bare LF. */
         const uint8_t *lf = memchr(p, '\n', n > lim->max_inline + 2 ? lim->max_inline + 2 : n);
         if (lf == NULL) {
-            if (n > lim->max_inline) {
+            /* A full-length line may still be waiting for the LF after its CR. */
+            if (n > lim->max_inline + (p[n - 1] == '\r')) {
                 *err = "too big inline request";
                 return RESP_EPROTO;
             }
@@ -165,6 +169,10 @@ int resp_parse_request(const uint8_t *p, size_t n, const struct resp_limits *lim
         size_t line = (size_t)(lf - p);
         *used = line + 1;
         if (line > 0 && p[line - 1] == '\r') line--;
+        if (line > lim->max_inline) { /* the same verdict however the bytes arrived */
+            *err = "too big inline request";
+            return RESP_EPROTO;
+        }
         return split_inline(p, line, lim, req, err);
     }
     eol = find_crlf(p, n > 32 ? 32 : n);

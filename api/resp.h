@@ -25,8 +25,8 @@ struct resp_limits
     unsigned max_depth;  /* deepest nesting the reply scanner accepts */
 };
 
-/* A parsed request: argv points into the caller's input buffer, except for
- * inline arguments with quotes, which point into the request's own storage.
+/* A parsed request: argv points into the caller's input buffer (multibulk)
+ * or into the request's own storage (inline arguments, unquoted there).
  * Valid until the next parse or resp_request_close(). */
 struct resp_request
 {

@@ -412,7 +412,7 @@ static void test_overload_bounded(void **state)
      * Flat: later rounds, writing as much again, need little more memory
      * than the first (LMDB's pages of the new keys account for the rest). */
     assert_true(peak1 - rss0 < 200 * 1024);
-    assert_true(peak3 - peak1 < 64 * 1024);
+    assert_true(peak3 - peak1 < 16 * 1024);
 #endif
     kc_stop(&cl);
 }
