@@ -65,6 +65,7 @@ DECL_READ(cmd_dbsize);
 DECL_LOCAL(cmd_keel_fwd);
 DECL_LOCAL(cmd_keel_req);
 DECL_ENCODE(cmd_keel_publish);
+DECL_LOCAL(cmd_keel_join);
 
 /* cmd_multi.c */
 DECL_LOCAL(cmd_multi);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "api/log.h"
@@ -137,6 +140,47 @@ static void watchdog_cb(uv_timer_t *t)
     }
 }
 
+/* --join: ask a member, over RESP, to add us (KEEL.JOIN id raft_addr); it
+ * forwards to the leader, which adds us as a spare, catches us up and makes
+ * us a voter. Retried every second until +OK. A thread of its own with a
+ * blocking socket: it touches nothing of the loop's. */
+static void join_main(void *arg)
+{
+    char ip[64], req[512], reply[512];
+    unsigned port;
+    char id[24];
+    (void)arg;
+    sscanf(opts.join, "%63[^:]:%u", ip, &port);
+    snprintf(id, sizeof id, "%llu", (unsigned long long)opts.id);
+    int n = snprintf(req, sizeof req, "*3\r\n$9\r\nKEEL.JOIN\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
+                     strlen(id), id, strlen(opts.raft_addr), opts.raft_addr);
+    for (unsigned attempt = 1; !stopping; attempt++) {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, ip, &sa.sin_addr);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct timeval tv = {30, 0}; /* catching up may take a while */
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ssize_t got = -1;
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+            send(fd, req, (size_t)n, MSG_NOSIGNAL) == n) {
+            got = recv(fd, reply, sizeof reply - 1, 0);
+        }
+        if (fd >= 0) close(fd);
+        if (got > 0) {
+            reply[got] = 0;
+            reply[strcspn(reply, "\r\n")] = 0;
+            if (strcmp(reply, "+OK") == 0) {
+                log_info("joined the cluster through %s", opts.join);
+                return;
+            }
+            log_warn("join through %s (attempt %u): %s", opts.join, attempt, reply);
+        } else {
+            log_warn("join through %s (attempt %u): no answer", opts.join, attempt);
+        }
+        sleep(1);
+    }
+}
+
 int main(int argc, char **argv)
 {
     char errmsg[KEEL_ERRMSG_SIZE];
@@ -173,8 +217,9 @@ int main(int argc, char **argv)
         if (!self) die("--cluster does not list this node's id");
     }
     prepare_dir(opts.data_dir);
-    if (raft_dir_pristine(opts.data_dir) && n_peers == 0)
-        die("%s holds no cluster yet: the first start needs --cluster", opts.data_dir);
+    bool pristine = raft_dir_pristine(opts.data_dir);
+    if (pristine && n_peers == 0 && opts.join[0] == 0)
+        die("%s holds no cluster yet: the first start needs --cluster or --join", opts.data_dir);
 
     loop = uv_default_loop();
     struct keel_node_options no = {
@@ -211,6 +256,9 @@ int main(int argc, char **argv)
     uv_timer_start(&watchdog, watchdog_cb, 100, 100);
     log_info("keeld started: raft %s, clients %s, data %s", opts.raft_addr, opts.client_addr,
              opts.data_dir);
+    uv_thread_t joiner;
+    if (opts.join[0] && pristine) uv_thread_create(&joiner, join_main, NULL);
+    else if (opts.join[0]) log_info("already a member: --join %s ignored", opts.join);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     return exit_code;

@@ -32,6 +32,7 @@ static const struct option_def options[] = {
     ADDR("raft-addr", raft_addr, "", "IPv4:PORT for raft traffic between nodes, required"),
     ADDR("client-addr", client_addr, "127.0.0.1:7379", "IPv4:PORT for RESP clients"),
     STR("cluster", cluster, "", "initial voters, ID=IPv4:PORT,... (raft addresses); needed on first start"),
+    ADDR("join", join, "", "client address (IPv4:PORT) of any member: join that cluster on first start"),
     U64("election-timeout", election_ms, "1000", 50, 60000, "raft election timeout, ms"),
     U64("heartbeat-timeout", heartbeat_ms, "100", 10, 10000, "raft heartbeat interval, ms"),
     U64("snapshot-threshold", snapshot_threshold, "1024", 16, 1000000000, "entries between snapshots"),
@@ -211,6 +212,8 @@ int keeld_options_parse(int argc, char **argv, struct keeld_options *o, char *er
         return snprintf(errmsg, size, "--heartbeat-timeout must be below --election-timeout"), -1;
     if (o->snapshot_trailing < o->snapshot_threshold)
         return snprintf(errmsg, size, "--snapshot-trailing must be at least --snapshot-threshold"), -1;
+    if (o->join[0] && o->cluster[0])
+        return snprintf(errmsg, size, "--join and --cluster exclude each other"), -1;
     if (!strcmp(o->raft_addr, o->client_addr))
         return snprintf(errmsg, size, "--raft-addr and --client-addr must differ"), -1;
     return 0;

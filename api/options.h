@@ -14,6 +14,7 @@ struct keeld_options
     char raft_addr[64];
     char client_addr[64];
     char cluster[1024];
+    char join[64];
     char log_level[16];
     uint64_t election_ms;
     uint64_t heartbeat_ms;

@@ -116,6 +116,15 @@ typedef void (*keel_transfer_cb)(void *data, uint64_t new_leader);
 /* Hand leadership to `to` (0: the most up-to-date voter). */
 int keel_node_transfer(struct keel_node *n, uint64_t to, keel_transfer_cb cb, void *data);
 
+/* Membership, on the leader, one change at a time (KEEL_EBUSY otherwise).
+ * add: the node joins as a spare, is caught up, then becomes a voter (or a
+ * standby, which replicates without voting). The callback gets 0, or a code
+ * and raft's reason. */
+typedef void (*keel_change_cb)(void *data, int status, const char *why);
+int keel_node_add(struct keel_node *n, uint64_t id, const char *address, bool voter,
+                  keel_change_cb cb, void *data);
+int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *data);
+
 /* Parse "1=127.0.0.1:9001,2=..." into peers; returns how many, or -1 with a
  * reason in errmsg. */
 int keel_parse_peers(const char *text, struct keel_peer *peers, unsigned max, char *errmsg);

@@ -154,3 +154,79 @@ int keel_node_transfer(struct keel_node *n, uint64_t to, keel_transfer_cb cb, vo
     if (rc == RAFT_NOTLEADER) return KEEL_ENOTLEADER;
     return rc == 0 ? 0 : KEEL_EINVAL;
 }
+
+/* ---- membership -------------------------------------------------------- */
+
+struct node_change
+{
+    struct raft_change req;
+    struct keel_node *n;
+    uint64_t id;
+    int role;
+    bool assigning;
+    keel_change_cb cb;
+    void *data;
+};
+
+static void change_done(struct node_change *c, int status)
+{
+    c->cb(c->data, status == 0 ? 0 : status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST
+                                         ? KEEL_ENOTLEADER
+                                         : KEEL_EBUSY,
+          status == 0 ? "" : raft_strerror(status));
+    free(c);
+}
+
+static void change_cb(struct raft_change *req, int status)
+{
+    struct node_change *c = req->data;
+    if (status == 0 && !c->assigning && c->role != RAFT_SPARE) {
+        /* Added as a spare; now catch it up and give it its role. */
+        c->assigning = true;
+        int rc = raft_assign(&c->n->raft, &c->req, c->id, c->role, change_cb);
+        if (rc == 0) return;
+        status = rc;
+    }
+    change_done(c, status);
+}
+
+int keel_node_add(struct keel_node *n, uint64_t id, const char *address, bool voter,
+                  keel_change_cb cb, void *data)
+{
+    struct node_change *c = calloc(1, sizeof *c);
+    if (c == NULL) return KEEL_ENOMEM;
+    c->n = n;
+    c->id = id;
+    c->role = voter ? RAFT_VOTER : RAFT_STANDBY;
+    c->cb = cb;
+    c->data = data;
+    c->req.data = c;
+    int rc = raft_add(&n->raft, &c->req, id, address, change_cb);
+    if (rc != 0) {
+        free(c);
+        return rc == RAFT_NOTLEADER ? KEEL_ENOTLEADER
+               : rc == RAFT_DUPLICATEID || rc == RAFT_DUPLICATEADDRESS ? KEEL_EEXISTS
+               : rc == RAFT_CANTCHANGE ? KEEL_EBUSY
+                                        : KEEL_EINVAL;
+    }
+    return 0;
+}
+
+int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *data)
+{
+    struct node_change *c = calloc(1, sizeof *c);
+    if (c == NULL) return KEEL_ENOMEM;
+    c->n = n;
+    c->id = id;
+    c->role = RAFT_SPARE; /* nothing to assign afterwards */
+    c->cb = cb;
+    c->data = data;
+    c->req.data = c;
+    int rc = raft_remove(&n->raft, &c->req, id, change_cb);
+    if (rc != 0) {
+        free(c);
+        return rc == RAFT_NOTLEADER ? KEEL_ENOTLEADER : rc == RAFT_CANTCHANGE ? KEEL_EBUSY
+                                                                               : KEEL_ENOTFOUND;
+    }
+    return 0;
+}
