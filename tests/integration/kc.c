@@ -71,12 +71,13 @@ static void kill_leftovers(void)
 void kc_start_node(struct kc *c, unsigned i)
 {
     struct kc_node *n = &c->nodes[i];
-    char args[2048];
+    char args[2048], how[600];
+    if (n->join[0]) snprintf(how, sizeof how, "--join %s", n->join);
+    else snprintf(how, sizeof how, "--cluster %s", c->cluster);
     snprintf(args, sizeof args,
              "exec '%s' --id %u --data-dir '%s' --raft-addr 127.0.0.1:%u --client-addr "
-             "127.0.0.1:%u --cluster %s %s >>'%s' 2>&1",
-             kc_keeld(), n->id, n->dir, n->raft_port, n->client_port, c->cluster, c->extra,
-             n->log);
+             "127.0.0.1:%u %s %s >>'%s' 2>&1",
+             kc_keeld(), n->id, n->dir, n->raft_port, n->client_port, how, c->extra, n->log);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -122,6 +123,21 @@ void kc_start(struct kc *c, unsigned n, const char *extra)
                                 i ? "," : "", node->id, node->raft_port);
     }
     for (unsigned i = 0; i < n; i++) kc_start_node(c, i);
+}
+
+unsigned kc_add_node(struct kc *c, unsigned via)
+{
+    unsigned i = c->n++;
+    struct kc_node *node = &c->nodes[i];
+    assert_true(i < KC_MAX);
+    node->id = i + 1;
+    node->raft_port = free_port();
+    node->client_port = free_port();
+    snprintf(node->dir, sizeof node->dir, "%s/node%u", c->base, i + 1);
+    snprintf(node->log, sizeof node->log, "%s/node%u.log", c->base, i + 1);
+    snprintf(node->join, sizeof node->join, "127.0.0.1:%u", c->nodes[via].client_port);
+    kc_start_node(c, i);
+    return i;
 }
 
 void kc_signal(struct kc *c, unsigned i, int sig)

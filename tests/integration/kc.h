@@ -17,6 +17,7 @@ struct kc_node
     unsigned client_port;
     char dir[512];
     char log[512];
+    char join[64]; /* started with --join this address instead of --cluster */
 };
 
 struct kc
@@ -31,6 +32,8 @@ struct kc
 /* Make n nodes' directories and ports and start them all. */
 void kc_start(struct kc *c, unsigned n, const char *extra);
 void kc_start_node(struct kc *c, unsigned i);
+/* Add a new node (index c->n) that joins through node `via`. */
+unsigned kc_add_node(struct kc *c, unsigned via);
 /* Send sig to node i; SIGKILL/SIGTERM also reap it. */
 void kc_signal(struct kc *c, unsigned i, int sig);
 /* Stop every node (SIGTERM, then SIGKILL after 10 s) and remove the dirs. */

@@ -417,6 +417,47 @@ static void test_overload_bounded(void **state)
     kc_stop(&cl);
 }
 
+/* A fourth node joins a running cluster through a follower, catches up,
+ * votes, serves, and survives a restart without --join mattering again. */
+static void test_join(void **state)
+{
+    (void)state;
+    kc_start(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
+    int leader = kc_leader(&cl, 10000);
+    assert_true(leader >= 0);
+    for (int k = 0; k < 200; k++) {
+        redisReply *r = kc_cmd(&cl, (unsigned)leader, "SET j:%d %d", k, k);
+        assert_true(is_status(r, "OK"));
+        freeReplyObject(r);
+    }
+    unsigned via = ((unsigned)leader + 1) % 3;
+    unsigned added = kc_add_node(&cl, via);
+    bool voter = false;
+    for (int t = 0; t < 400 && !voter; t++) {
+        redisReply *r = kc_cmd(&cl, (unsigned)leader, "INFO raft");
+        voter = r != NULL && r->type == REDIS_REPLY_STRING && strstr(r->str, "4:voter") != NULL;
+        if (r) freeReplyObject(r);
+        if (!voter) kc_pause_ms(50);
+    }
+    assert_true(voter);
+    assert_true(kc_leader(&cl, 10000) >= 0); /* every node, the new one too, knows the leader */
+    redisReply *r = kc_cmd(&cl, added, "GET j:199");
+    assert_non_null(r);
+    assert_string_equal(r->str, "199");
+    freeReplyObject(r);
+    r = kc_cmd(&cl, added, "SET j:new yes");
+    assert_true(is_status(r, "OK"));
+    freeReplyObject(r);
+    kc_signal(&cl, added, SIGTERM);
+    kc_start_node(&cl, added);
+    assert_true(kc_leader(&cl, 10000) >= 0);
+    r = kc_cmd(&cl, added, "GET j:new");
+    assert_non_null(r);
+    assert_string_equal(r->str, "yes");
+    freeReplyObject(r);
+    kc_stop(&cl);
+}
+
 /* Invalid options and unusable directories: one line, non-zero exit. */
 static void test_bad_options(void **state)
 {
@@ -463,6 +504,7 @@ int main(void)
         cmocka_unit_test_teardown(test_paused_leader_never_stale, teardown),
         cmocka_unit_test_teardown(test_kill_leader_under_writes, teardown),
         cmocka_unit_test_teardown(test_overload_bounded, teardown),
+        cmocka_unit_test_teardown(test_join, teardown),
     };
     return cmocka_run_group_tests_name("keeld_faults", tests, NULL, NULL);
 }
