@@ -12,7 +12,7 @@ start)
     rm -rf "$data" && mkdir -p "$data"
     for i in 1 2 3; do
         "$keeld" --id "$i" --data-dir "$data/node$i" --raft-addr "127.0.0.1:$((7478 + i))" \
-            --client-addr "127.0.0.1:$((7378 + i))" --cluster "$cluster" --log-level warn \
+            --client-addr "127.0.0.1:$((7378 + i))" --cluster "$cluster" --log-level warn ${KEEL_BENCH_FLAGS:-} \
             2>>"$data/node$i.log" &
         echo $! >"$data/node$i.pid"
     done

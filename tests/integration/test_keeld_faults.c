@@ -393,7 +393,11 @@ static long overload_round(unsigned leader, int round)
 static void test_overload_bounded(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "--max-inflight 32 --max-pipeline 64");
+    /* Small snapshot settings: raft keeps threshold + trailing entries in
+     * memory, which is bounded by configuration, not by load; this test
+     * measures the load. */
+    kc_start(&cl, 3, "--max-inflight 32 --max-pipeline 64 --snapshot-threshold 1024 "
+                     "--snapshot-trailing 1024");
     int leader = kc_leader(&cl, 10000);
     assert_true(leader >= 0);
     long rss0 = kc_rss_kb(&cl, (unsigned)leader);
@@ -458,6 +462,29 @@ static void test_join(void **state)
     kc_stop(&cl);
 }
 
+/* --redirect: followers answer -MOVED with the leader's address. */
+static void test_redirect(void **state)
+{
+    char want[64];
+    (void)state;
+    kc_start(&cl, 3, "--redirect");
+    int leader = kc_leader(&cl, 10000);
+    assert_true(leader >= 0);
+    snprintf(want, sizeof want, "MOVED 0 127.0.0.1:%u", cl.nodes[leader].client_port);
+    for (unsigned i = 0; i < 3; i++) {
+        redisReply *r = kc_cmd(&cl, i, "SET red:%u x", i);
+        assert_non_null(r);
+        if ((int)i == leader) {
+            assert_true(is_status(r, "OK"));
+        } else {
+            assert_int_equal(r->type, REDIS_REPLY_ERROR);
+            assert_string_equal(r->str, want);
+        }
+        freeReplyObject(r);
+    }
+    kc_stop(&cl);
+}
+
 /* Invalid options and unusable directories: one line, non-zero exit. */
 static void test_bad_options(void **state)
 {
@@ -505,6 +532,7 @@ int main(void)
         cmocka_unit_test_teardown(test_kill_leader_under_writes, teardown),
         cmocka_unit_test_teardown(test_overload_bounded, teardown),
         cmocka_unit_test_teardown(test_join, teardown),
+        cmocka_unit_test_teardown(test_redirect, teardown),
     };
     return cmocka_run_group_tests_name("keeld_faults", tests, NULL, NULL);
 }
