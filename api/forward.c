@@ -74,17 +74,14 @@ static void fail_list(struct slot *s, bool sent)
     }
 }
 
+static void fwd_free(struct forwarder *f);
+
 static void fwd_close_cb(uv_handle_t *h)
 {
     struct forwarder *f = h->data;
     f->state = FWD_IDLE;
     f->in_len = 0;
-    if (f->destroy) {
-        resp_buf_close(&f->out);
-        resp_buf_close(&f->flight);
-        free(f->in);
-        free(f);
-    }
+    if (f->destroy) fwd_free(f);
 }
 
 static void fwd_reset(struct forwarder *f, const char *why)
@@ -253,15 +250,22 @@ struct forwarder *forwarder_create(struct keel_server *srv)
     return f;
 }
 
+static void fwd_free(struct forwarder *f)
+{
+    resp_buf_close(&f->out);
+    resp_buf_close(&f->flight);
+    free(f->in);
+    free(f);
+}
+
 void forwarder_destroy(struct forwarder *f)
 {
     if (f->state == FWD_IDLE) {
-        f->destroy = true;
-        fwd_close_cb((uv_handle_t *)&f->tcp);
+        fwd_free(f); /* no handle open (maybe never was) */
         return;
     }
     f->destroy = true;
-    fwd_reset(f, "shutting down");
+    fwd_reset(f, "shutting down"); /* frees f in fwd_close_cb; a closing one already will */
 }
 
 void forward(struct slot *s)

@@ -77,11 +77,11 @@ static bool raft_dir_pristine(const char *dir)
 static void node_closed_cb(void *data)
 {
     (void)data;
+    node = NULL; /* freed: the logger must not ask it for the role any more */
     log_info("stopped");
     uv_close((uv_handle_t *)&sigterm, NULL);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_close((uv_handle_t *)&watchdog, NULL);
-    node = NULL;
 }
 
 static void server_stopped_cb(void *data)

@@ -140,35 +140,69 @@ unsigned kc_add_node(struct kc *c, unsigned via)
     return i;
 }
 
+static void show_log_tail(const char *path)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tail -n 40 '%s' >&2", path);
+    if (system(cmd) != 0) print_message("(no log at %s)\n", path);
+}
+
 void kc_signal(struct kc *c, unsigned i, int sig)
 {
     struct kc_node *n = &c->nodes[i];
     if (n->pid <= 0) return;
     kill(n->pid, sig);
     if (sig == SIGKILL || sig == SIGTERM) {
-        int status;
-        for (int tries = 0; tries < 200; tries++) {
-            if (waitpid(n->pid, &status, WNOHANG) == n->pid) {
-                n->pid = 0;
-                return;
-            }
-            kc_pause_ms(50);
+        int status = 0;
+        bool reaped = false;
+        for (int tries = 0; tries < 200 && !reaped; tries++) {
+            reaped = waitpid(n->pid, &status, WNOHANG) == n->pid;
+            if (!reaped) kc_pause_ms(50);
         }
-        kill(n->pid, SIGKILL);
-        waitpid(n->pid, &status, 0);
+        if (!reaped) {
+            kill(n->pid, SIGKILL);
+            waitpid(n->pid, &status, 0);
+        }
         n->pid = 0;
+        if (sig == SIGTERM && !(reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            show_log_tail(n->log);
+            fail_msg("keeld %u did not shut down cleanly after SIGTERM (%s, status %d)", n->id,
+                     reaped ? "exited" : "killed after 10 s", status);
+        }
     }
 }
 
 void kc_stop(struct kc *c)
 {
+    char *base = c->base;
+    c->base = NULL; /* a failure below must not bring a teardown back here */
     for (unsigned i = 0; i < c->n; i++) {
         if (c->nodes[i].pid > 0) kill(c->nodes[i].pid, SIGCONT); /* a paused one too */
-        kc_signal(c, i, SIGTERM);
     }
-    if (getenv("KC_KEEP") == NULL) test_rmdtemp(c->base);
-    else free(c->base);
-    c->base = NULL;
+    int unclean = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        struct kc_node *n = &c->nodes[i];
+        if (n->pid <= 0) continue;
+        int status = 0;
+        kill(n->pid, SIGTERM);
+        bool reaped = false;
+        for (int tries = 0; tries < 200 && !reaped; tries++) {
+            reaped = waitpid(n->pid, &status, WNOHANG) == n->pid;
+            if (!reaped) kc_pause_ms(50);
+        }
+        if (!reaped) {
+            kill(n->pid, SIGKILL);
+            waitpid(n->pid, &status, 0);
+        }
+        n->pid = 0;
+        if (!(reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            show_log_tail(n->log);
+            unclean++;
+        }
+    }
+    if (getenv("KC_KEEP") == NULL) test_rmdtemp(base);
+    else free(base);
+    if (unclean > 0) fail_msg("%d keeld process(es) did not shut down cleanly", unclean);
 }
 
 redisContext *kc_connect(struct kc *c, unsigned i)
