@@ -147,28 +147,34 @@ static void show_log_tail(const char *path)
     if (system(cmd) != 0) print_message("(no log at %s)\n", path);
 }
 
+/* Wait (bounded: 10 s, then SIGKILL) for node n to exit; true if it exited
+ * by itself with status 0. */
+static bool reap(struct kc_node *n)
+{
+    int status = 0;
+    bool reaped = false;
+    for (int tries = 0; tries < 200 && !reaped; tries++) {
+        reaped = waitpid(n->pid, &status, WNOHANG) == n->pid;
+        if (!reaped) kc_pause_ms(50);
+    }
+    if (!reaped) {
+        kill(n->pid, SIGKILL);
+        waitpid(n->pid, &status, 0);
+    }
+    n->pid = 0;
+    return reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 void kc_signal(struct kc *c, unsigned i, int sig)
 {
     struct kc_node *n = &c->nodes[i];
     if (n->pid <= 0) return;
     kill(n->pid, sig);
-    if (sig == SIGKILL || sig == SIGTERM) {
-        int status = 0;
-        bool reaped = false;
-        for (int tries = 0; tries < 200 && !reaped; tries++) {
-            reaped = waitpid(n->pid, &status, WNOHANG) == n->pid;
-            if (!reaped) kc_pause_ms(50);
-        }
-        if (!reaped) {
-            kill(n->pid, SIGKILL);
-            waitpid(n->pid, &status, 0);
-        }
-        n->pid = 0;
-        if (sig == SIGTERM && !(reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            show_log_tail(n->log);
-            fail_msg("keeld %u did not shut down cleanly after SIGTERM (%s, status %d)", n->id,
-                     reaped ? "exited" : "killed after 10 s", status);
-        }
+    if (sig == SIGKILL) {
+        reap(n);
+    } else if (sig == SIGTERM && !reap(n)) {
+        show_log_tail(n->log);
+        fail_msg("keeld %u did not shut down cleanly after SIGTERM", n->id);
     }
 }
 
@@ -183,19 +189,8 @@ void kc_stop(struct kc *c)
     for (unsigned i = 0; i < c->n; i++) {
         struct kc_node *n = &c->nodes[i];
         if (n->pid <= 0) continue;
-        int status = 0;
         kill(n->pid, SIGTERM);
-        bool reaped = false;
-        for (int tries = 0; tries < 200 && !reaped; tries++) {
-            reaped = waitpid(n->pid, &status, WNOHANG) == n->pid;
-            if (!reaped) kc_pause_ms(50);
-        }
-        if (!reaped) {
-            kill(n->pid, SIGKILL);
-            waitpid(n->pid, &status, 0);
-        }
-        n->pid = 0;
-        if (!(reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        if (!reap(n)) {
             show_log_tail(n->log);
             unclean++;
         }
