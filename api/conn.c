@@ -90,7 +90,12 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     struct conn *c = h->data;
     (void)hint;
     size_t want = c->in_len + READ_CHUNK;
-    if (c->need > want) want = c->need; /* a large bulk: read it in place */
+    if (c->need > want) {
+        /* A large bulk: grow towards it by doubling, so that a header that
+         * merely claims 64 MiB costs nothing until the bytes come. */
+        want = c->need < 2 * c->in_cap ? c->need : 2 * c->in_cap;
+        if (want < c->in_len + READ_CHUNK) want = c->in_len + READ_CHUNK;
+    }
     if (want > c->in_cap) {
         uint8_t *in = realloc(c->in, want);
         if (in == NULL) {
