@@ -109,6 +109,18 @@ void reply_to_resp(struct resp_buf *b, int proto, struct keel_reply_reader *rd)
     }
 }
 
+/* The node refused a write or read at once: forward it if we are not the
+ * leader, else answer the error. */
+static void refused(struct slot *s, int rc)
+{
+    if (rc == KEEL_ENOTLEADER) {
+        forward(s);
+        return;
+    }
+    reply_error_code(&s->out, rc, NULL);
+    slot_done(s);
+}
+
 /* ---- writes ------------------------------------------------------------ */
 
 static void write_done_cb(void *data, int status, const struct keel_reply *reply)
@@ -156,13 +168,8 @@ void dispatch_write(struct slot *s)
     }
     rc = keel_node_write(srv->node, buf, len, write_done_cb, s);
     free(buf);
-    if (rc == KEEL_ENOTLEADER) {
-        forward(s);
-        return;
-    }
     if (rc != 0) {
-        reply_error_code(&s->out, rc, NULL);
-        slot_done(s);
+        refused(s, rc);
         return;
     }
     srv->inflight++;
@@ -204,14 +211,7 @@ void dispatch_read(struct slot *s)
         return;
     }
     int rc = keel_node_read(s->srv->node, read_ready_cb, s);
-    if (rc == KEEL_ENOTLEADER) {
-        forward(s);
-        return;
-    }
-    if (rc != 0) {
-        reply_error_code(&s->out, rc, NULL);
-        slot_done(s);
-    }
+    if (rc != 0) refused(s, rc);
 }
 
 /* ---- routing ----------------------------------------------------------- */
@@ -226,8 +226,7 @@ void dispatch(struct slot *s)
     struct conn *c = s->conn;
     const struct command *cmd = command_lookup(&s->argv[0]);
     char name[64];
-    if (cmd == NULL || ((cmd->flags & CMD_INTERNAL) && !s->forwarded_in &&
-                        strcmp(cmd->name, "keel.fwd") != 0 && strcmp(cmd->name, "keel.req") != 0)) {
+    if (cmd == NULL || ((cmd->flags & CMD_INTERNAL) && !s->forwarded_in)) {
         resp_errorf(&s->out, "ERR", "unknown command '%s'", slot_arg(s, 0, name, sizeof name));
         if (c != NULL && c->in_multi) c->multi_error = true;
         slot_done(s);

@@ -17,7 +17,7 @@ enum {
     CMD_READ = 1 << 1,    /* reads the keyspace: linearizable unless READONLY */
     CMD_WRITE = 1 << 2,   /* proposed through raft on the leader */
     CMD_NOMULTI = 1 << 3, /* not queued by MULTI: runs at once */
-    CMD_INTERNAL = 1 << 4 /* between Keel nodes only */
+    CMD_INTERNAL = 1 << 4 /* only inside a forwarded request (KEEL.FWD) or made by keeld */
 };
 
 struct command
