@@ -117,8 +117,8 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     n->raft_inited = true;
     keel_fsm_attach(&n->fsm, &n->raft);
     keel_fsm_enable_async(&n->fsm);
-    raft_set_election_timeout(&n->raft, o->election_ms ? o->election_ms : 1000);
-    raft_set_heartbeat_timeout(&n->raft, o->heartbeat_ms ? o->heartbeat_ms : 100);
+    raft_set_election_timeout(&n->raft, o->election_ms ? o->election_ms : 600);
+    raft_set_heartbeat_timeout(&n->raft, o->heartbeat_ms ? o->heartbeat_ms : 60);
     if (o->snapshot_threshold) raft_set_snapshot_threshold(&n->raft, o->snapshot_threshold);
     if (o->snapshot_trailing) raft_set_snapshot_trailing(&n->raft, o->snapshot_trailing);
     raft_set_pre_vote(&n->raft, true);

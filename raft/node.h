@@ -39,8 +39,8 @@ struct keel_node_options
     const char *address;           /* this node's raft address */
     const struct keel_peer *peers; /* initial voters, this node included */
     unsigned n_peers;
-    unsigned election_ms;          /* 0: 1000 */
-    unsigned heartbeat_ms;         /* 0: 100 */
+    unsigned election_ms;          /* 0: 600 */
+    unsigned heartbeat_ms;         /* 0: 60 */
     unsigned snapshot_threshold;   /* 0: raft's default (1024) */
     unsigned snapshot_trailing;    /* 0: raft's default (2048) */
     bool sync_snapshots;           /* copy snapshots on the loop, not the pool */

@@ -72,12 +72,15 @@ static void *writer_main(void *arg)
         }
         /* KEEL.REQ carries a dedupe identity: retrying an uncertain write
          * with the same (client, seq) can never apply it twice. */
+        long long sent = kc_now_ms();
         redisReply *r = redisCommand(ctx, "KEEL.REQ %d %d SET w%d:%d v", w->id + 1, w->acked + 1,
                                      w->id, w->acked);
         if (is_status(r, "OK")) {
             long long now = kc_now_ms();
             pthread_mutex_lock(w->mu);
-            if (w->kill_ms > 0 && *w->first_ok_after_kill == 0 && now > w->kill_ms)
+            /* Only a write sent after the kill measures recovery: one sent
+             * before may have been acknowledged by the old leader in time. */
+            if (w->kill_ms > 0 && *w->first_ok_after_kill == 0 && sent > w->kill_ms)
                 *w->first_ok_after_kill = now;
             pthread_mutex_unlock(w->mu);
             w->acked++;
@@ -146,11 +149,12 @@ static void test_kill_leader_under_writes(void **state)
     for (int i = 0; i < WRITERS; i++) total += w[i].acked;
     print_message("leader killed: first write acknowledged after %lld ms; %d writes acknowledged\n",
                   rto, total);
-    /* Default timeouts: each follower's election timer is drawn from [1 s, 2 s);
-     * raft 0.15's leader stickiness and a split pre-vote can cost a second
-     * round. The figures (median and worst) are measured in bench/, not
-     * asserted tightly here: this bounds "writes resume", generously. */
-    assert_true(rto <= 6000);
+    /* Default timeouts (election 600 ms): each follower's timer is drawn
+     * from [T, 2T); raft 0.15's leader stickiness and a pre-vote lost to a
+     * longer log can cost a second draw, so the worst case is about 4T =
+     * 2.4 s plus a commit. The distribution is measured by
+     * bench/failover_bench; here the promise itself: within 3 s. */
+    assert_true(rto <= 3000);
     check_acked(&cl, w, WRITERS);
     /* The old leader comes back as a follower and catches up. */
     kc_start_node(&cl, (unsigned)leader);
