@@ -419,9 +419,13 @@ static int expire(struct slot *s, struct keel_enc *e, const char *unit)
             return -1;
         }
     }
-    if (((flags & KEEL_EXPIRE_NX) && (flags & ~KEEL_EXPIRE_NX)) ||
-        ((flags & KEEL_EXPIRE_GT) && (flags & KEEL_EXPIRE_LT))) {
+    /* Redis's two messages, in Redis's order of checks. */
+    if ((flags & KEEL_EXPIRE_NX) && (flags & ~KEEL_EXPIRE_NX)) {
         resp_error(&s->out, "ERR", "NX and XX, GT or LT options at the same time are not compatible");
+        return -1;
+    }
+    if ((flags & KEEL_EXPIRE_GT) && (flags & KEEL_EXPIRE_LT)) {
+        resp_error(&s->out, "ERR", "GT and LT options at the same time are not compatible");
         return -1;
     }
     if (!expiry_at(s, unit, v, &at)) return -1;

@@ -227,7 +227,18 @@ void dispatch(struct slot *s)
     const struct command *cmd = command_lookup(&s->argv[0]);
     char name[64];
     if (cmd == NULL || ((cmd->flags & CMD_INTERNAL) && !s->forwarded_in)) {
-        resp_errorf(&s->out, "ERR", "unknown command '%s'", slot_arg(s, 0, name, sizeof name));
+        /* Redis's wording, which clients and tools match on. */
+        char args[160];
+        size_t n = 0;
+        args[0] = 0;
+        for (uint32_t i = 1; i < s->argc && n < 128; i++) {
+            size_t len = s->argv[i].n < 128 - n ? s->argv[i].n : 128 - n;
+            int w = snprintf(args + n, sizeof args - n, "'%.*s' ", (int)len, (const char *)s->argv[i].p);
+            if (w < 0) break;
+            n += (size_t)w < sizeof args - n ? (size_t)w : sizeof args - n - 1;
+        }
+        resp_errorf(&s->out, "ERR", "unknown command '%s', with args beginning with: %s",
+                    slot_arg(s, 0, name, sizeof name), args);
         if (c != NULL && c->in_multi) c->multi_error = true;
         slot_done(s);
         return;

@@ -139,7 +139,7 @@ static void strings_on(unsigned i)
     C(":1", "EXPIRE %s -1", k); /* in the past: deleted */
     C("(nil)", "GET %s", k);
     C("-ERR wrong number of arguments for 'get' command", "GET");
-    C("-ERR unknown command 'NOSUCH'", "NOSUCH a b");
+    C("-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' ", "NOSUCH a b");
 #undef C
 }
 
