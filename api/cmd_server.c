@@ -378,20 +378,27 @@ DECL_READ(cmd_dbsize)
     return 0;
 }
 
-/* KEEL.FWD proto client seq cmd args...: a request forwarded by a follower.
- * It runs here as if its client had sent it, in the given protocol, and is
- * never forwarded again. */
+/* KEEL.FWD token proto client seq cmd args...: a request forwarded by a
+ * follower. It runs here as if its client had sent it, in the given
+ * protocol, and is never forwarded again. Only a member knows the token
+ * (token.c); anyone else is refused, so a client cannot borrow a follower's
+ * privileges. */
 DECL_LOCAL(cmd_keel_fwd)
 {
     char buf[32];
-    int proto = atoi(slot_arg(s, 1, buf, sizeof buf));
-    s->client = strtoull(slot_arg(s, 2, buf, sizeof buf), NULL, 10);
-    s->seq = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 10);
+    if (!cluster_token_ok(s->srv, s->argv[1])) {
+        resp_error(&s->out, "ERR", "KEEL.FWD is for the cluster's own nodes (wrong or unknown token)");
+        slot_done(s);
+        return;
+    }
+    int proto = atoi(slot_arg(s, 2, buf, sizeof buf));
+    s->client = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 10);
+    s->seq = strtoull(slot_arg(s, 4, buf, sizeof buf), NULL, 10);
     s->proto = proto == 3 ? 3 : 2;
     s->forwarded_in = true;
     s->readonly = false;
-    memmove(s->argv, s->argv + 4, (s->argc - 4) * sizeof *s->argv);
-    s->argc -= 4;
+    memmove(s->argv, s->argv + 5, (s->argc - 5) * sizeof *s->argv);
+    s->argc -= 5;
     dispatch(s);
 }
 

@@ -40,7 +40,7 @@ const struct command command_table[] = {
     WRITE("incr", 2, cmd_incr, NULL, 1, 1, 1),
     WRITE("incrby", 3, cmd_incrby, NULL, 1, 1, 1),
     LOCAL("info", -1, 0, cmd_info),
-    {"keel.fwd", -5, CMD_LOCAL | CMD_NOMULTI, cmd_keel_fwd, NULL, NULL, NULL, 0, 0, 0},
+    {"keel.fwd", -6, CMD_LOCAL | CMD_NOMULTI, cmd_keel_fwd, NULL, NULL, NULL, 0, 0, 0},
     {"keel.join", 3, CMD_LOCAL | CMD_WRITE | CMD_NOMULTI, cmd_keel_join, NULL, NULL, NULL, 0, 0, 0},
     {"keel.publish", 3, CMD_WRITE | CMD_INTERNAL, NULL, NULL, cmd_keel_publish, NULL, 0, 0, 0},
     {"keel.req", -4, CMD_LOCAL, cmd_keel_req, NULL, NULL, NULL, 0, 0, 0},

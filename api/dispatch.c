@@ -55,7 +55,7 @@ bool check_key(struct slot *s, struct keel_slice key)
         resp_error(&s->out, "ERR", "empty keys are not supported by Keel");
         return false;
     }
-    if (key_is_reserved(key) && !s->forwarded_in) {
+    if (key_is_reserved(key)) { /* see keys_allowed */
         resp_error(&s->out, "ERR", "keys starting with \\xffkeel: are reserved");
         return false;
     }
@@ -221,6 +221,23 @@ static bool arity_ok(const struct command *cmd, uint32_t argc)
     return cmd->arity >= 0 ? argc == (uint32_t)cmd->arity : argc >= (uint32_t)-cmd->arity;
 }
 
+/* No client command may name a reserved key, reads included: the node
+ * table and the forwarding token live there. The nodes write them with
+ * their own proposals, never through a client command. */
+static bool keys_allowed(struct slot *s)
+{
+    const struct command *cmd = s->cmd;
+    if (cmd->first_key <= 0 || cmd->key_step <= 0) return true;
+    int last = cmd->last_key < 0 ? (int)s->argc + cmd->last_key : cmd->last_key;
+    for (int i = cmd->first_key; i <= last && i < (int)s->argc; i += cmd->key_step) {
+        if (key_is_reserved(s->argv[i])) {
+            resp_error(&s->out, "ERR", "keys starting with \\xffkeel: are reserved");
+            return false;
+        }
+    }
+    return true;
+}
+
 void dispatch(struct slot *s)
 {
     struct conn *c = s->conn;
@@ -246,6 +263,11 @@ void dispatch(struct slot *s)
     s->cmd = cmd;
     if (!arity_ok(cmd, s->argc)) {
         resp_errorf(&s->out, "ERR", "wrong number of arguments for '%s' command", cmd->name);
+        if (c != NULL && c->in_multi) c->multi_error = true;
+        slot_done(s);
+        return;
+    }
+    if (!keys_allowed(s)) {
         if (c != NULL && c->in_multi) c->multi_error = true;
         slot_done(s);
         return;

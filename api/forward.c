@@ -23,6 +23,7 @@ struct forwarder
     uint8_t *in;
     size_t in_len;
     size_t in_cap;
+    char token[40];           /* the cluster's forwarding token */
     struct resp_buf out;      /* to write */
     struct resp_buf flight;   /* being written */
     uv_write_t wreq;
@@ -125,12 +126,13 @@ static void fwd_write_cb(uv_write_t *req, int status)
     fwd_kick(f);
 }
 
-/* Serialise s as KEEL.FWD <proto> <client> <seq> <argv...>. */
+/* Serialise s as KEEL.FWD <token> <proto> <client> <seq> <argv...>. */
 static void fwd_send(struct forwarder *f, struct slot *s)
 {
     char num[32];
-    resp_array(&f->out, s->argc + 4);
+    resp_array(&f->out, s->argc + 5);
     resp_bulk_str(&f->out, "KEEL.FWD");
+    resp_bulk_str(&f->out, f->token);
     snprintf(num, sizeof num, "%d", s->proto);
     resp_bulk_str(&f->out, num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)s->client);
@@ -286,6 +288,11 @@ void forward(struct slot *s)
     }
     if (srv->cfg.redirect) {
         resp_errorf(&s->out, "MOVED", "0 %s", addr);
+        slot_done(s);
+        return;
+    }
+    if (cluster_token(srv, f->token, sizeof f->token) != 0) {
+        resp_error(&s->out, "TRYAGAIN", "this node has not yet learned the cluster's forwarding token");
         slot_done(s);
         return;
     }

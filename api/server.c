@@ -125,6 +125,7 @@ static void timer_cb(uv_timer_t *t)
     const char *msg;
     if (keel_node_fatal(srv->node, &msg)) return;
     if (srv->role == KEEL_ROLE_LEADER) maybe_sweep(srv);
+    cluster_token_ensure(srv);
     maybe_publish(srv);
     if (srv->cfg.idle_timeout_s > 0) {
         uint64_t now = uv_now(srv->loop);
@@ -149,7 +150,10 @@ static void role_cb(void *data, int role, bool ready)
     srv->published = false; /* check again under the new leader */
     if (srv->ready) {
         log_info("leader ready: every earlier entry is applied");
-        maybe_publish(srv); /* followers need our client address to forward */
+        /* Followers need the token and our client address to forward; the
+         * token goes first, so a member that knows where we are also knows it. */
+        cluster_token_ensure(srv);
+        maybe_publish(srv);
     }
 }
 

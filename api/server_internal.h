@@ -175,6 +175,8 @@ struct keel_server
     bool publishing;
     uint64_t publish_sent_at;  /* loop ms of the last KEEL.PUBLISH sent */
     bool published;            /* our client address is in the replicated state */
+    char token[40];            /* the forwarding token, once applied here (token.c) */
+    bool token_proposing;
     bool stopping;
     int role;
     bool ready;
@@ -204,6 +206,13 @@ void forwarder_destroy(struct forwarder *f);
 void forward(struct slot *s);
 /* The leader's client address, if known: 0 and addr filled. */
 int leader_client_addr(struct keel_server *srv, char *addr, size_t size);
+
+/* token.c: the cluster's forwarding token (why: see there). */
+/* 0 and the token; KEEL_ENOTFOUND before the first leader's proposal applied. */
+int cluster_token(struct keel_server *srv, char *buf, size_t size);
+bool cluster_token_ok(struct keel_server *srv, struct keel_slice given);
+/* On the ready leader: propose a token if the cluster has none. */
+void cluster_token_ensure(struct keel_server *srv);
 
 /* system keys: "\xffkeel:node:<id>" -> client address */
 #define SYSKEY_PREFIX "\xffkeel:"

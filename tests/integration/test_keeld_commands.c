@@ -271,6 +271,21 @@ static void test_server_commands(void **state)
         check(i, "HELLO 4", "-NOPROTO unsupported protocol version");
         check(i, "DBSIZE", ":*");
         check(i, "READONLY", "+OK");
+        /* The plumbing is not for clients: reserved keys are refused, and
+         * KEEL.FWD (which runs with a member's privileges) wants the
+         * cluster's token, which no client can read. */
+        redisReply *r2 = kc_cmd(&cluster, i, "SET %b v", "\xffkeel:probe", (size_t)11);
+        assert_int_equal(r2->type, REDIS_REPLY_ERROR);
+        freeReplyObject(r2);
+        r2 = kc_cmd(&cluster, i, "GET %b", "\xffkeel:fwd-token", (size_t)15);
+        assert_int_equal(r2->type, REDIS_REPLY_ERROR);
+        freeReplyObject(r2);
+        r2 = kc_cmd(&cluster, i, "KEEL.FWD guess 2 0 0 SET %b v", "\xffkeel:probe", (size_t)11);
+        assert_int_equal(r2->type, REDIS_REPLY_ERROR);
+        assert_non_null(strstr(r2->str, "cluster's own nodes"));
+        freeReplyObject(r2);
+        check(i, "KEEL.FWD 2 0 0 GET x", "-ERR*");
+        check(i, "KEEL.PUBLISH 9 127.0.0.1:1", "-ERR unknown command*");
     }
     /* SCAN walks every key exactly once, in pages. */
     for (int k = 0; k < 25; k++) {
