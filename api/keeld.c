@@ -228,6 +228,7 @@ int main(int argc, char **argv)
         .heartbeat_ms = (unsigned)opts.heartbeat_ms,
         .snapshot_threshold = (unsigned)opts.snapshot_threshold,
         .snapshot_trailing = (unsigned)opts.snapshot_trailing,
+        .install_snapshot_ms = (unsigned)opts.install_snapshot_ms,
         .sync_snapshots = opts.sync_snapshots, .map_size = opts.map_size, .quota = opts.quota,
     };
     rc = keel_node_create(loop, &no, &node, errmsg);

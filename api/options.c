@@ -41,6 +41,10 @@ static const struct option_def options[] = {
     U64("heartbeat-timeout", heartbeat_ms, "60", 10, 10000, "raft heartbeat interval, ms"),
     U64("snapshot-threshold", snapshot_threshold, "16384", 16, 1000000000, "entries between snapshots"),
     U64("snapshot-trailing", snapshot_trailing, "16384", 16, 1000000000, "entries kept behind a snapshot"),
+    /* raft 0.15 resends a snapshot only after this long: an InstallSnapshot
+     * lost with a restarting follower leaves it behind for that time. */
+    U64("install-snapshot-timeout", install_snapshot_ms, "10000", 100, 3600000,
+        "ms before an unanswered snapshot is sent again (raise for multi-GB snapshots on slow links)"),
     BOOL("sync-snapshots", sync_snapshots, "no", "copy snapshots on the event loop (small databases only)"),
     U64("max-clients", max_clients, "10000", 1, 1000000, "client connections accepted"),
     U64("max-pipeline", max_pipeline, "1024", 1, 1000000, "commands pending per connection before it stops being read"),

@@ -20,6 +20,7 @@ struct keeld_options
     uint64_t heartbeat_ms;
     uint64_t snapshot_threshold;
     uint64_t snapshot_trailing;
+    uint64_t install_snapshot_ms;
     bool sync_snapshots;
     uint64_t max_clients;
     uint64_t max_pipeline;

@@ -121,6 +121,7 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     raft_set_heartbeat_timeout(&n->raft, o->heartbeat_ms ? o->heartbeat_ms : 60);
     if (o->snapshot_threshold) raft_set_snapshot_threshold(&n->raft, o->snapshot_threshold);
     if (o->snapshot_trailing) raft_set_snapshot_trailing(&n->raft, o->snapshot_trailing);
+    if (o->install_snapshot_ms) raft_set_install_snapshot_timeout(&n->raft, o->install_snapshot_ms);
     raft_set_pre_vote(&n->raft, true);
     uv_prepare_init(loop, &n->monitor);
     n->monitor.data = n;

@@ -43,6 +43,7 @@ struct keel_node_options
     unsigned heartbeat_ms;         /* 0: 60 */
     unsigned snapshot_threshold;   /* 0: raft's default (1024) */
     unsigned snapshot_trailing;    /* 0: raft's default (2048) */
+    unsigned install_snapshot_ms;  /* 0: raft's default (30000) */
     bool sync_snapshots;           /* copy snapshots on the loop, not the pool */
     uint64_t map_size;             /* 0: storage default */
     uint64_t quota;                /* 0: none */

@@ -219,8 +219,10 @@ static void test_follower_catches_up_by_snapshot(void **state)
     uint64_t commit = info_u64(&cl, (unsigned)leader, "commit_index");
     assert_true(info_u64(&cl, (unsigned)leader, "snapshot_index") > 64);
     kc_start_node(&cl, away);
-    /* Bounded poll until it has applied what the leader had committed. */
-    for (int i = 0; i < 400 && info_u64(&cl, away, "applied_index") < commit; i++) kc_pause_ms(50);
+    /* Bounded poll until it has applied what the leader had committed: 40 s,
+     * more than --install-snapshot-timeout (10 s), after which raft resends
+     * a snapshot that went to the node while it was down. */
+    for (int i = 0; i < 800 && info_u64(&cl, away, "applied_index") < commit; i++) kc_pause_ms(50);
     assert_true(info_u64(&cl, away, "applied_index") >= commit);
     assert_true(info_u64(&cl, away, "snapshot_index") > 0);
     /* Its own copy, read locally. */
