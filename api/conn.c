@@ -40,7 +40,7 @@ struct slot *slot_new(struct keel_server *srv, struct conn *c, const struct keel
     s->conn = c;
     s->srv = srv;
     s->proto = c ? c->proto : 2;
-    s->readonly = c ? c->readonly : false;
+    s->readonly = c ? c->readonly || srv->cfg.unsafe_local_reads : false;
     resp_buf_init(&s->out);
     return s;
 }

@@ -244,7 +244,7 @@ int main(int argc, char **argv)
         .max_clients = (unsigned)opts.max_clients, .max_pipeline = (unsigned)opts.max_pipeline,
         .max_output = opts.max_output, .max_bulk = opts.max_bulk, .max_args = (unsigned)opts.max_args,
         .max_inflight = (unsigned)opts.max_inflight, .idle_timeout_s = (unsigned)opts.idle_timeout,
-        .redirect = opts.redirect, .sweep_interval_ms = (unsigned)opts.sweep_interval_ms,
+        .redirect = opts.redirect, .unsafe_local_reads = opts.unsafe_local_reads, .sweep_interval_ms = (unsigned)opts.sweep_interval_ms,
     };
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)
@@ -255,6 +255,8 @@ int main(int argc, char **argv)
     uv_signal_start(&sigint, signal_cb, SIGINT);
     uv_timer_init(loop, &watchdog);
     uv_timer_start(&watchdog, watchdog_cb, 100, 100);
+    if (opts.unsafe_local_reads)
+        log_warn("--unsafe-local-reads: reads are served from local state and may be STALE (test hook)");
     log_info("keeld started: raft %s, clients %s, data %s", opts.raft_addr, opts.client_addr,
              opts.data_dir);
     uv_thread_t joiner;

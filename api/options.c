@@ -54,6 +54,13 @@ static const struct option_def options[] = {
     U64("max-inflight", max_inflight, "4096", 1, 1000000, "writes outstanding in raft before clients stop being read"),
     U64("idle-timeout", idle_timeout, "0", 0, 31536000, "close clients idle this many seconds (0: never)"),
     BOOL("redirect", redirect, "no", "followers answer -MOVED instead of forwarding"),
+#ifdef KEEL_TEST_HOOKS
+    /* Deliberately broken, so the jepsen suite can show that it catches
+     * stale reads. Not compiled into release builds, and refused unless the
+     * environment says a test asked for it. */
+    BOOL("unsafe-local-reads", unsafe_local_reads, "no",
+         "TEST BUILDS ONLY, BREAKS LINEARIZABILITY: every read from local state on any node; needs KEEL_TEST_UNSAFE=1"),
+#endif
     U64("map-size", map_size, "1073741824", 1048576, 1ull << 44, "initial LMDB map size, bytes (it grows)"),
     U64("quota", quota, "0", 0, 1ull << 50, "live data quota, bytes (0: none)"),
     U64("sweep-interval", sweep_interval_ms, "100", 10, 60000, "how often the leader looks for expired keys, ms"),
@@ -220,6 +227,8 @@ int keeld_options_parse(int argc, char **argv, struct keeld_options *o, char *er
         return snprintf(errmsg, size, "--heartbeat-timeout must be below --election-timeout"), -1;
     if (o->snapshot_trailing < o->snapshot_threshold)
         return snprintf(errmsg, size, "--snapshot-trailing must be at least --snapshot-threshold"), -1;
+    if (o->unsafe_local_reads && (getenv("KEEL_TEST_UNSAFE") == NULL || strcmp(getenv("KEEL_TEST_UNSAFE"), "1") != 0))
+        return snprintf(errmsg, size, "--unsafe-local-reads is for tests only (set KEEL_TEST_UNSAFE=1)"), -1;
     if (o->join[0] && o->cluster[0])
         return snprintf(errmsg, size, "--join and --cluster exclude each other"), -1;
     if (!strcmp(o->raft_addr, o->client_addr))
