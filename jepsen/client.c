@@ -1,0 +1,336 @@
+/* jepsen: client processes. Each thread plays one process at a time: it
+ * invokes an operation, waits for its outcome, and records both. A reply
+ * maps to an outcome by what Keel promises about it:
+ *
+ *   ok    the command's reply;
+ *   fail  Keel says it did not happen: -TRYAGAIN, -BUSY, -MOVED, -OOM,
+ *         -ERR before proposing, a cas whose precondition did not hold,
+ *         EXEC aborted by WATCH; and every read that did not complete (a
+ *         read changes nothing, so "did not happen" is always true of it);
+ *   info  anything else: -UNCERTAIN, a timeout, a lost connection. The
+ *         process then retires and the thread continues as a fresh one
+ *         (history.h: one outstanding operation per process, forever).
+ *
+ * Clients talk to every node (rotating on errors), so followers forward. */
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jepsen/run.h"
+
+struct proc
+{
+    struct jrun *run;
+    int64_t id;
+    unsigned node;
+    redisContext *ctx;
+    uint64_t rng;
+    uint64_t seq;     /* counter: the KEEL.REQ sequence of this process */
+};
+
+static uint64_t rnd(struct proc *p)
+{
+    p->rng ^= p->rng << 13;
+    p->rng ^= p->rng >> 7;
+    p->rng ^= p->rng << 17;
+    return p->rng;
+}
+
+static void disconnect(struct proc *p)
+{
+    if (p->ctx) redisFree(p->ctx);
+    p->ctx = NULL;
+}
+
+static bool connect_node(struct proc *p)
+{
+    if (p->ctx != NULL && p->ctx->err == 0) return true;
+    disconnect(p);
+    double t = p->run->op_timeout_s;
+    struct timeval tv = {(time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6)};
+    p->ctx = redisConnectWithTimeout(p->run->host[p->node], JRUN_CLIENT_PORT, tv);
+    if (p->ctx == NULL || p->ctx->err) {
+        disconnect(p);
+        p->node = (p->node + 1) % p->run->n;
+        return false;
+    }
+    redisSetTimeout(p->ctx, tv);
+    return true;
+}
+
+/* After an info the process retires: a new id, a new connection. */
+static void retire(struct proc *p)
+{
+    disconnect(p);
+    pthread_mutex_lock(&p->run->mu);
+    p->id = p->run->next_process++;
+    pthread_mutex_unlock(&p->run->mu);
+    p->seq = 0;
+    p->node = (p->node + 1) % p->run->n;
+}
+
+static void emit(struct proc *p, enum jop_type type, enum jop_f f, const char *key, char *value,
+                 int64_t ttl, const char *error)
+{
+    struct jop op = {.process = p->id, .type = type, .f = f, .key = (char *)key, .value = value,
+                     .ttl_ms = ttl, .time = jrun_now(), .error = (char *)error};
+    jrun_record(p->run, &op);
+    free(value);
+}
+
+/* The outcome of an error reply to a command that may write. */
+static enum jop_type write_error(const redisReply *r)
+{
+    static const char *const not_done[] = {"TRYAGAIN", "BUSY", "MOVED", "OOM", "ERR", "NOPROTO"};
+    for (size_t i = 0; i < sizeof not_done / sizeof *not_done; i++) {
+        size_t n = strlen(not_done[i]);
+        if (strncmp(r->str, not_done[i], n) == 0 && (r->str[n] == ' ' || r->str[n] == 0))
+            return JOP_FAIL;
+    }
+    return JOP_INFO; /* UNCERTAIN, or a word we do not know: assume the worst */
+}
+
+/* Finish an op from a reply; returns the outcome (and retires on info). */
+static enum jop_type finish(struct proc *p, enum jop_f f, const char *key, redisReply *r,
+                            char *ok_value, int64_t ttl, bool is_read)
+{
+    enum jop_type t;
+    char err[160] = "";
+    if (r == NULL) {
+        snprintf(err, sizeof err, "%s", p->ctx ? p->ctx->errstr : "not connected");
+        t = is_read ? JOP_FAIL : JOP_INFO;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, sizeof err, "%s", r->str);
+        t = is_read ? JOP_FAIL : write_error(r);
+    } else {
+        t = JOP_OK;
+    }
+    if (t == JOP_OK) {
+        emit(p, t, f, key, ok_value, ttl, NULL);
+    } else {
+        free(ok_value);
+        emit(p, t, f, key, NULL, ttl, err);
+    }
+    if (r == NULL || t == JOP_INFO) retire(p);
+    else if (t == JOP_FAIL) p->node = (p->node + 1) % p->run->n, disconnect(p);
+    if (r) freeReplyObject(r);
+    return t;
+}
+
+static char *reply_value(const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_STRING) return jval_str(r->str);
+    return NULL; /* nil: absent */
+}
+
+/* ---- register: read, write, cas (WATCH/GET/MULTI/SET/EXEC), del ---------- */
+
+static void register_op(struct proc *p)
+{
+    char key[32], val[32];
+    snprintf(key, sizeof key, "r%u", (unsigned)(rnd(p) % p->run->keys));
+    unsigned dice = (unsigned)(rnd(p) % 100);
+    pthread_mutex_lock(&p->run->mu);
+    snprintf(val, sizeof val, "v%llu", (unsigned long long)++p->run->next_value);
+    pthread_mutex_unlock(&p->run->mu);
+    if (dice < 45) {
+        emit(p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
+        redisReply *r = redisCommand(p->ctx, "GET %s", key);
+        finish(p, JF_READ, key, r, r && r->type != REDIS_REPLY_ERROR ? reply_value(r) : NULL, -1, true);
+    } else if (dice < 75) {
+        emit(p, JOP_INVOKE, JF_WRITE, key, jval_str(val), -1, NULL);
+        redisReply *r = redisCommand(p->ctx, "SET %s %s", key, val);
+        finish(p, JF_WRITE, key, r, jval_str(val), -1, false);
+    } else if (dice < 80) {
+        emit(p, JOP_INVOKE, JF_DEL, key, NULL, -1, NULL);
+        redisReply *r = redisCommand(p->ctx, "DEL %s", key);
+        finish(p, JF_DEL, key, r, NULL, -1, false);
+    } else {
+        /* cas [expected, new]: expected is a recent value of this key as
+         * this process guesses it; often right, sometimes not. */
+        char exp[32];
+        bool absent = rnd(p) % 8 == 0;
+        snprintf(exp, sizeof exp, "v%llu", (unsigned long long)(strtoull(val + 1, NULL, 10) - 1 - rnd(p) % 4));
+        const char *e = absent ? NULL : exp;
+        emit(p, JOP_INVOKE, JF_CAS, key, jval_cas(e, val), -1, NULL);
+        redisReply *r = redisCommand(p->ctx, "WATCH %s", key);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            finish(p, JF_CAS, key, r, NULL, -1, true); /* nothing proposed yet */
+            return;
+        }
+        freeReplyObject(r);
+        r = redisCommand(p->ctx, "GET %s", key);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            finish(p, JF_CAS, key, r, NULL, -1, true);
+            return;
+        }
+        bool match = absent ? r->type == REDIS_REPLY_NIL
+                            : r->type == REDIS_REPLY_STRING && strcmp(r->str, exp) == 0;
+        freeReplyObject(r);
+        if (!match) {
+            r = redisCommand(p->ctx, "UNWATCH");
+            if (r) freeReplyObject(r);
+            emit(p, JOP_FAIL, JF_CAS, key, NULL, -1, "precondition");
+            return;
+        }
+        redisAppendCommand(p->ctx, "MULTI");
+        redisAppendCommand(p->ctx, "SET %s %s", key, val);
+        redisAppendCommand(p->ctx, "EXEC");
+        redisReply *m = NULL, *q = NULL;
+        r = NULL;
+        if (redisGetReply(p->ctx, (void **)&m) == REDIS_OK && redisGetReply(p->ctx, (void **)&q) == REDIS_OK)
+            redisGetReply(p->ctx, (void **)&r);
+        if (m) freeReplyObject(m);
+        if (q) freeReplyObject(q);
+        if (r != NULL && r->type == REDIS_REPLY_NIL) { /* the watch fired: not applied */
+            freeReplyObject(r);
+            emit(p, JOP_FAIL, JF_CAS, key, NULL, -1, "watched key changed");
+            return;
+        }
+        if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+            r->element[0]->type == REDIS_REPLY_ERROR) {
+            /* EXEC's one reply is the SET's outcome */
+            redisReply *inner = r->element[0];
+            r->element[0] = NULL;
+            r->elements = 0;
+            freeReplyObject(r);
+            finish(p, JF_CAS, key, inner, NULL, -1, false);
+            return;
+        }
+        finish(p, JF_CAS, key, r, jval_cas(e, val), -1, false);
+    }
+}
+
+/* ---- set: HSET set <element> 1; the final read is HGETALL ---------------- */
+
+static void set_op(struct proc *p)
+{
+    char elem[32];
+    pthread_mutex_lock(&p->run->mu);
+    snprintf(elem, sizeof elem, "e%llu", (unsigned long long)++p->run->next_value);
+    pthread_mutex_unlock(&p->run->mu);
+    emit(p, JOP_INVOKE, JF_ADD, "set", jval_str(elem), -1, NULL);
+    redisReply *r = redisCommand(p->ctx, "HSET set %s 1", elem);
+    finish(p, JF_ADD, "set", r, jval_str(elem), -1, false);
+}
+
+/* ---- counter: KEEL.REQ <client> <seq> INCRBY counter d, retried ------------ */
+
+static void counter_op(struct proc *p)
+{
+    int64_t d = 1 + (int64_t)(rnd(p) % 5);
+    p->seq++;
+    emit(p, JOP_INVOKE, JF_ADD, "counter", jval_int(d), -1, NULL);
+    /* A retry with the same (client, seq) applies at most once: an uncertain
+     * outcome becomes certain if a retry gets through. */
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (r) freeReplyObject(r);
+        r = p->ctx ? redisCommand(p->ctx, "KEEL.REQ %lld %llu INCRBY counter %lld", (long long)p->id + 1,
+                                  (unsigned long long)p->seq, (long long)d)
+                   : NULL;
+        bool uncertain = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "UNCERTAIN", 9) == 0);
+        if (!uncertain) break;
+        disconnect(p);
+        p->node = (p->node + 1) % p->run->n;
+        connect_node(p);
+    }
+    finish(p, JF_ADD, "counter", r, jval_int(d), -1, false);
+}
+
+/* ---- session: SET PX, PEXPIRE (refresh), GET ----------------------------- */
+
+static void session_op(struct proc *p)
+{
+    char key[32], val[32];
+    snprintf(key, sizeof key, "s%u", (unsigned)(rnd(p) % p->run->keys));
+    unsigned dice = (unsigned)(rnd(p) % 100);
+    int64_t ttl = 1000 + (int64_t)(rnd(p) % 3000);
+    if (dice < 40) {
+        emit(p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
+        redisReply *r = redisCommand(p->ctx, "GET %s", key);
+        finish(p, JF_READ, key, r, r && r->type != REDIS_REPLY_ERROR ? reply_value(r) : NULL, -1, true);
+    } else if (dice < 60) {
+        pthread_mutex_lock(&p->run->mu);
+        snprintf(val, sizeof val, "v%llu", (unsigned long long)++p->run->next_value);
+        pthread_mutex_unlock(&p->run->mu);
+        emit(p, JOP_INVOKE, JF_WRITE, key, jval_str(val), ttl, NULL);
+        redisReply *r = redisCommand(p->ctx, "SET %s %s PX %lld", key, val, (long long)ttl);
+        finish(p, JF_WRITE, key, r, jval_str(val), ttl, false);
+    } else {
+        emit(p, JOP_INVOKE, JF_REFRESH, key, NULL, ttl, NULL);
+        redisReply *r = redisCommand(p->ctx, "PEXPIRE %s %lld", key, (long long)ttl);
+        char *v = r && r->type == REDIS_REPLY_INTEGER ? jval_bool(r->integer == 1) : NULL;
+        finish(p, JF_REFRESH, key, r, v, ttl, false);
+    }
+}
+
+void *jclient_main(void *arg)
+{
+    struct jrun *run = arg;
+    struct proc p = {.run = run};
+    pthread_mutex_lock(&run->mu);
+    p.id = run->next_process++;
+    pthread_mutex_unlock(&run->mu);
+    p.node = (unsigned)p.id % run->n;
+    p.rng = run->seed * 0x9e3779b97f4a7c15ull + (uint64_t)p.id + 1;
+    while (!run->stop) {
+        if (!connect_node(&p)) {
+            usleep(50 * 1000); /* nothing invoked: no history event */
+            continue;
+        }
+        switch (run->workload) {
+            case JW_REGISTER: register_op(&p); break;
+            case JW_SET: set_op(&p); break;
+            case JW_COUNTER: counter_op(&p); break;
+            case JW_SESSION: session_op(&p); break;
+        }
+        usleep((useconds_t)(rnd(&p) % 10000)); /* 0-10 ms between ops */
+    }
+    disconnect(&p);
+    return NULL;
+}
+
+/* Final reads, after every fault is healed: each key read until one read
+ * succeeds (bounded), so the checkers see the settled state. */
+int jclient_final(struct jrun *run)
+{
+    struct proc p = {.run = run, .rng = run->seed + 7};
+    pthread_mutex_lock(&run->mu);
+    p.id = run->next_process++;
+    pthread_mutex_unlock(&run->mu);
+    unsigned nkeys = run->workload == JW_REGISTER || run->workload == JW_SESSION ? run->keys : 1;
+    int missing = 0;
+    for (unsigned k = 0; k < nkeys; k++) {
+        char key[32];
+        if (run->workload == JW_REGISTER) snprintf(key, sizeof key, "r%u", k);
+        else if (run->workload == JW_SESSION) snprintf(key, sizeof key, "s%u", k);
+        else snprintf(key, sizeof key, "%s", run->workload == JW_SET ? "set" : "counter");
+        bool done = false;
+        for (int tries = 0; tries < 100 && !done; tries++) {
+            if (!connect_node(&p)) {
+                usleep(100 * 1000);
+                continue;
+            }
+            emit(&p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
+            redisReply *r = redisCommand(p.ctx, run->workload == JW_SET ? "HGETALL %s" : "GET %s", key);
+            char *v = NULL;
+            if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
+                const char **els = calloc(r->elements / 2 + 1, sizeof *els);
+                for (size_t i = 0; els && i + 1 < r->elements; i += 2) els[i / 2] = r->element[i]->str;
+                v = els ? jval_str_array(els, r->elements / 2) : NULL;
+                free(els);
+            } else if (r != NULL && r->type == REDIS_REPLY_STRING) {
+                v = run->workload == JW_COUNTER ? jval_int(strtoll(r->str, NULL, 10)) : jval_str(r->str);
+            } else if (r != NULL && r->type == REDIS_REPLY_NIL && run->workload == JW_SET) {
+                v = jval_str_array(NULL, 0);
+            }
+            done = finish(&p, JF_READ, key, r, v, -1, true) == JOP_OK;
+            if (!done) usleep(100 * 1000);
+        }
+        if (!done) missing++;
+    }
+    disconnect(&p);
+    return missing;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# jepsen smoke run for CI: short runs on three nodes in network namespaces.
+#   smoke.sh RUNNER KEELD OUTDIR
+# 1. Keel under partition-leader, kill and pause (register) must be valid,
+#    with no acknowledged write lost; a set run under partitions too.
+# 2. keeld --unsafe-local-reads under partition-leader must be caught
+#    (verdict invalid): the checker has teeth.
+set -uo pipefail
+runner=$1 keeld=$2 out=$3
+rm -rf "$out" && mkdir -p "$out"
+fail=0
+run() { # name expected-exit args...
+    local name=$1 want=$2
+    shift 2
+    "$runner" --keeld "$keeld" --out "$out/$name" --nodes 3 --seed 7 "$@" >"$out/$name.stdout" 2>&1
+    local got=$?
+    echo "== $name: exit $got (want $want)"
+    cat "$out/$name.stdout" | sed 's/^/   /'
+    [ -f "$out/$name/result.json" ] && sed 's/^/   /' "$out/$name/result.json"
+    if [ "$got" != "$want" ]; then fail=1; fi
+    if [ "$want" = 0 ] && ! grep -q '"lost_acked_writes": 0' "$out/$name/result.json" 2>/dev/null; then
+        echo "   acknowledged writes lost"; fail=1
+    fi
+}
+run register-safe 0 --workload register --nemesis partition-leader,kill,pause --time 40 --interval 5
+run set-safe 0 --workload set --nemesis partition-halves,partition-ring --time 20 --interval 5
+run register-unsafe 1 --workload register --nemesis partition-leader --time 25 --interval 8 \
+    --keeld-arg --unsafe-local-reads
+exit $fail
