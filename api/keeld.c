@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,15 @@ int main(int argc, char **argv)
     keel_log_level = level;
     keel_log_init(opts.id, role_now);
     signal(SIGPIPE, SIG_IGN);
+    /* A SIGTERM during start-up (replaying a long log can take seconds) must
+     * still mean a clean stop, not death by the default action: hold the
+     * signals until the loop's handlers are in place. Threads started
+     * meanwhile inherit the mask, so the main thread receives them. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     /* glibc raises its mmap threshold to the size of the largest block freed
      * (up to 32 MiB), so after raft frees a snapshot's compression buffer,
      * blocks of that size stay in the heap: RSS grew with the database under
@@ -253,6 +263,7 @@ int main(int argc, char **argv)
     uv_signal_init(loop, &sigint);
     uv_signal_start(&sigterm, signal_cb, SIGTERM);
     uv_signal_start(&sigint, signal_cb, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL); /* a pending one is delivered now */
     uv_timer_init(loop, &watchdog);
     uv_timer_start(&watchdog, watchdog_cb, 100, 100);
     if (opts.unsafe_local_reads)
