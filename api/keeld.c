@@ -101,7 +101,8 @@ static void shutdown_now(void)
 static void transfer_cb(void *data, uint64_t leader)
 {
     (void)data;
-    log_info("leadership handed to node %llu", (unsigned long long)leader);
+    if (leader != 0) log_info("leadership handed to node %llu", (unsigned long long)leader);
+    else log_warn("leadership transfer ended with no new leader known yet: stopping anyway");
     shutdown_now();
 }
 

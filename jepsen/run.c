@@ -161,6 +161,40 @@ static int64_t lost_acked(const struct jrun *run)
     return lost;
 }
 
+static uint64_t info_field(struct jrun *run, unsigned i, const char *field)
+{
+    struct timeval tv = {1, 0};
+    uint64_t v = 0;
+    redisContext *c = redisConnectWithTimeout(run->host[i], JRUN_CLIENT_PORT, tv);
+    if (c != NULL && c->err == 0) {
+        redisSetTimeout(c, tv);
+        redisReply *r = redisCommand(c, "INFO raft");
+        const char *p = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, field) : NULL;
+        if (p) v = strtoull(p + strlen(field) + 1, NULL, 10);
+        if (r) freeReplyObject(r);
+    }
+    if (c) redisFree(c);
+    return v;
+}
+
+/* Wait (bounded) until every node has applied what the leader committed:
+ * the end of a run is a recovery period, as in Jepsen, so that a node that
+ * restarted a moment ago is not stopped in the middle of catching up. */
+static bool converged(struct jrun *run, unsigned ms)
+{
+    for (unsigned t = 0; t < ms; t += 100) {
+        int leader = jrun_leader(run);
+        if (leader >= 0) {
+            uint64_t commit = info_field(run, (unsigned)leader, "commit_index");
+            bool all = commit > 0;
+            for (unsigned i = 0; i < run->n && all; i++) all = info_field(run, i, "applied_index") >= commit;
+            if (all) return true;
+        }
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
 struct opts
 {
     const char *workload, *nemesis, *out, *keeld;
@@ -257,6 +291,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 300 && jrun_leader(&run) < 0; i++) usleep(100 * 1000);
     run.final_phase = true;
     int missing = jclient_final(&run);
+    if (!converged(&run, 20000)) fprintf(stderr, "keel-jepsen-run: the nodes did not converge within 20 s\n");
     double duration = (double)(jrun_now() - t0) / 1e9;
     int unclean = jschedule_shutdown(&sched); /* every node by pid; the hosts torn down */
     fclose(run.history);

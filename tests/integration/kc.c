@@ -68,7 +68,7 @@ static void kill_leftovers(void)
     }
 }
 
-void kc_start_node(struct kc *c, unsigned i)
+void kc_spawn_node(struct kc *c, unsigned i)
 {
     struct kc_node *n = &c->nodes[i];
     char args[2048], how[600];
@@ -88,6 +88,14 @@ void kc_start_node(struct kc *c, unsigned i)
     n->pid = pid;
     if (n_started == 0) atexit(kill_leftovers);
     if (n_started < sizeof started / sizeof started[0]) started[n_started++] = pid;
+}
+
+void kc_start_node(struct kc *c, unsigned i)
+{
+    struct kc_node *n = &c->nodes[i];
+    pid_t pid;
+    kc_spawn_node(c, i);
+    pid = n->pid;
     /* Bounded wait for the client port to answer. */
     for (int tries = 0; tries < 200; tries++) {
         redisContext *ctx = redisConnect("127.0.0.1", (int)n->client_port);

@@ -32,6 +32,8 @@ struct kc
 /* Make n nodes' directories and ports and start them all. */
 void kc_start(struct kc *c, unsigned n, const char *extra);
 void kc_start_node(struct kc *c, unsigned i);
+/* Start node i without waiting for it to listen. */
+void kc_spawn_node(struct kc *c, unsigned i);
 /* Add a new node (index c->n) that joins through node `via`. */
 unsigned kc_add_node(struct kc *c, unsigned via);
 /* Send sig to node i; SIGKILL/SIGTERM also reap it. After SIGTERM the node

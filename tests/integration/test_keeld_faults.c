@@ -492,6 +492,31 @@ static void test_redirect(void **state)
 }
 
 /* Invalid options and unusable directories: one line, non-zero exit. */
+/* SIGTERM while a node is still starting (replaying its log, opening LMDB)
+ * is a clean stop too, never death by the default action. Found by the
+ * jepsen smoke run, which stops nodes right after restarting them. */
+static void test_stop_during_startup(void **state)
+{
+    (void)state;
+    kc_start(&cl, 3, "");
+    assert_true(kc_leader(&cl, 10000) >= 0);
+    for (int k = 0; k < 300; k++) {
+        redisReply *r = kc_cmd(&cl, 0, "SET boot:%d %d", k, k);
+        assert_true(is_status(r, "OK"));
+        freeReplyObject(r);
+    }
+    static const unsigned delays_ms[] = {60, 100, 150, 250, 400};
+    for (size_t d = 0; d < sizeof delays_ms / sizeof *delays_ms; d++) {
+        kc_signal(&cl, 2, SIGKILL);
+        kc_spawn_node(&cl, 2);
+        kc_pause_ms(delays_ms[d]); /* the fault's timing, not a wait for a condition */
+        kc_signal(&cl, 2, SIGTERM); /* fails the test unless it exits 0 */
+    }
+    kc_start_node(&cl, 2);
+    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_stop(&cl);
+}
+
 static void test_bad_options(void **state)
 {
     char cmd[1024], out[1024];
@@ -539,6 +564,7 @@ int main(void)
         cmocka_unit_test_teardown(test_overload_bounded, teardown),
         cmocka_unit_test_teardown(test_join, teardown),
         cmocka_unit_test_teardown(test_redirect, teardown),
+        cmocka_unit_test_teardown(test_stop_during_startup, teardown),
     };
     return cmocka_run_group_tests_name("keeld_faults", tests, NULL, NULL);
 }
