@@ -22,6 +22,9 @@ struct keel_node
     uv_loop_t *loop;
     struct raft_uv_transport transport;
     struct raft_io io;
+    /* raft_uv's truncate, wrapped to time the last truncation (node.c) */
+    int (*uv_truncate)(struct raft_io *io, raft_index index);
+    uint64_t last_truncate;     /* loop ms; 0: none */
     struct raft raft;
     struct keel_storage *storage;
     struct keel_store *store;
