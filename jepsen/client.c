@@ -225,6 +225,7 @@ static void counter_op(struct proc *p)
     /* A retry with the same (client, seq) applies at most once: an uncertain
      * outcome becomes certain if a retry gets through. */
     redisReply *r = NULL;
+    bool was_uncertain = false;
     for (int attempt = 0; attempt < 3; attempt++) {
         if (r) freeReplyObject(r);
         r = p->ctx ? redisCommand(p->ctx, "KEEL.REQ %lld %llu INCRBY counter %lld", (long long)p->id + 1,
@@ -232,9 +233,21 @@ static void counter_op(struct proc *p)
                    : NULL;
         bool uncertain = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "UNCERTAIN", 9) == 0);
         if (!uncertain) break;
+        was_uncertain = true;
         disconnect(p);
         p->node = (p->node + 1) % p->run->n;
         connect_node(p);
+    }
+    /* A retry refused outright says nothing about an earlier attempt that
+     * may have applied: unless a retry got the answer, the op stays
+     * uncertain (found by the matrix: counted as failed, it was applied). */
+    if (was_uncertain && r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "UNCERTAIN", 9) != 0) {
+        char err[160];
+        snprintf(err, sizeof err, "uncertain, then %s", r->str);
+        freeReplyObject(r);
+        emit(p, JOP_INFO, JF_ADD, "counter", NULL, -1, err);
+        retire(p);
+        return;
     }
     finish(p, JF_ADD, "counter", r, jval_int(d), -1, false);
 }
