@@ -1,5 +1,6 @@
 /* api: connection and server commands: PING ECHO HELLO QUIT SELECT COMMAND
- * CLIENT INFO ROLE READONLY READWRITE DBSIZE, and the internal KEEL.* ones. */
+ * CLIENT INFO ROLE READONLY READWRITE DBSIZE, and the internal KEEL.* ones
+ * (membership: cmd_member.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,7 @@ DECL_LOCAL(cmd_info)
                                                                 : "spare");
         }
         info_line(&b, "members:%s", members);
+        info_line(&b, "voters:%u", st.voters);
         resp_buf_raw(&b, "\r\n", 2);
     }
     if (s->proto >= 3) {
@@ -428,47 +430,4 @@ DECL_ENCODE(cmd_keel_publish)
     syskey_node(strtoull(slot_arg(s, 1, buf, sizeof buf), NULL, 10), key, sizeof key);
     keel_enc_set(e, keel_str(key), s->argv[2], 0, 0);
     return 1;
-}
-
-static void join_cb(void *data, int status, const char *why)
-{
-    struct slot *s = data;
-    if (status == 0) resp_ok(&s->out);
-    else if (status == KEEL_ENOTLEADER) resp_error(&s->out, "TRYAGAIN", "leadership changed during the join");
-    else resp_errorf(&s->out, "ERR", "join: %s", why);
-    slot_done(s);
-}
-
-/* KEEL.JOIN id raft_addr: add a node (as a spare, caught up, then a voter).
- * Idempotent: a node that is already a member with that address gets +OK. */
-DECL_LOCAL(cmd_keel_join)
-{
-    char buf[32], addr[64];
-    struct keel_node_status st;
-    char *end;
-    uint64_t id = strtoull(slot_arg(s, 1, buf, sizeof buf), &end, 10);
-    slot_arg(s, 2, addr, sizeof addr);
-    if (*end != 0 || id == 0) {
-        resp_error(&s->out, "ERR", "KEEL.JOIN wants an id > 0 and a raft address");
-        slot_done(s);
-        return;
-    }
-    keel_node_status(s->srv->node, &st);
-    if (st.role != KEEL_ROLE_LEADER) {
-        forward(s);
-        return;
-    }
-    for (unsigned i = 0; i < st.members; i++) {
-        if (st.member_ids[i] == id && st.member_roles[i] == 'v') {
-            resp_ok(&s->out); /* a retry after the join went through */
-            slot_done(s);
-            return;
-        }
-    }
-    int rc = keel_node_add(s->srv->node, id, addr, true, join_cb, s);
-    if (rc != 0) {
-        if (rc == KEEL_EBUSY) resp_error(&s->out, "TRYAGAIN", "another membership change is running");
-        else reply_error_code(&s->out, rc, rc == KEEL_EEXISTS ? "id or address already in use" : NULL);
-        slot_done(s);
-    }
 }

@@ -42,6 +42,7 @@ const struct command command_table[] = {
     LOCAL("info", -1, 0, cmd_info),
     {"keel.fwd", -6, CMD_LOCAL | CMD_NOMULTI, cmd_keel_fwd, NULL, NULL, NULL, 0, 0, 0},
     {"keel.join", 3, CMD_LOCAL | CMD_WRITE | CMD_NOMULTI, cmd_keel_join, NULL, NULL, NULL, 0, 0, 0},
+    {"keel.member", -2, CMD_LOCAL | CMD_WRITE | CMD_NOMULTI, cmd_keel_member, NULL, NULL, NULL, 0, 0, 0},
     {"keel.publish", 3, CMD_WRITE | CMD_INTERNAL, NULL, NULL, cmd_keel_publish, NULL, 0, 0, 0},
     {"keel.req", -4, CMD_LOCAL, cmd_keel_req, NULL, NULL, NULL, 0, 0, 0},
     {"keel.tx", -3, CMD_WRITE | CMD_INTERNAL | CMD_NOMULTI, NULL, NULL, cmd_keel_tx, reply_keel_tx, 0, 0, 0},

@@ -65,7 +65,10 @@ DECL_READ(cmd_dbsize);
 DECL_LOCAL(cmd_keel_fwd);
 DECL_LOCAL(cmd_keel_req);
 DECL_ENCODE(cmd_keel_publish);
+
+/* cmd_member.c */
 DECL_LOCAL(cmd_keel_join);
+DECL_LOCAL(cmd_keel_member);
 
 /* cmd_multi.c */
 DECL_LOCAL(cmd_multi);

@@ -31,19 +31,16 @@ struct forwarder
     bool destroy;             /* free once closed */
 };
 
-int leader_client_addr(struct keel_server *srv, char *addr, size_t size)
+int node_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t size)
 {
-    struct keel_node_status st;
     struct keel_read rd;
     struct keel_record rec;
     char key[64];
-    keel_node_status(srv->node, &st);
-    if (st.leader_id == 0) return KEEL_ENOTFOUND;
-    if (st.leader_id == srv->cfg.node_id) {
+    if (id == srv->cfg.node_id) {
         snprintf(addr, size, "%s", srv->client_addr);
         return 0;
     }
-    syskey_node(st.leader_id, key, sizeof key);
+    syskey_node(id, key, sizeof key);
     int rc = keel_read_begin(srv->store, 0, &rd);
     if (rc != 0) return rc;
     rc = keel_read_get(&rd, keel_str(key), &rec);
@@ -54,6 +51,14 @@ int leader_client_addr(struct keel_server *srv, char *addr, size_t size)
     }
     keel_read_end(&rd);
     return rc;
+}
+
+int leader_client_addr(struct keel_server *srv, char *addr, size_t size)
+{
+    struct keel_node_status st;
+    keel_node_status(srv->node, &st);
+    if (st.leader_id == 0) return KEEL_ENOTFOUND;
+    return node_client_addr(srv, st.leader_id, addr, size);
 }
 
 static void fail_list(struct slot *s, bool sent)

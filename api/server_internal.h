@@ -206,6 +206,9 @@ void forwarder_destroy(struct forwarder *f);
 void forward(struct slot *s);
 /* The leader's client address, if known: 0 and addr filled. */
 int leader_client_addr(struct keel_server *srv, char *addr, size_t size);
+/* A member's client address from the replicated node table (KEEL.PUBLISH):
+ * 0 and addr filled, or KEEL_ENOTFOUND. */
+int node_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t size);
 
 /* token.c: the cluster's forwarding token (why: see there). */
 /* 0 and the token; KEEL_ENOTFOUND before the first leader's proposal applied. */

@@ -286,6 +286,7 @@ void keel_node_status(struct keel_node *n, struct keel_node_status *st)
         const struct raft_server *s = &r->configuration.servers[i];
         st->member_ids[i] = s->id;
         st->member_roles[i] = s->role == RAFT_VOTER ? 'v' : s->role == RAFT_STANDBY ? 's' : 'p';
+        snprintf(st->member_addrs[i], sizeof st->member_addrs[i], "%s", s->address ? s->address : "");
         st->voters += s->role == RAFT_VOTER;
         st->members++;
     }

@@ -74,6 +74,7 @@ struct keel_node_status
     unsigned members;
     uint64_t member_ids[KEEL_NODE_MAX_PEERS];
     char member_roles[KEEL_NODE_MAX_PEERS]; /* 'v'oter, 's'tandby, 'p'spare */
+    char member_addrs[KEEL_NODE_MAX_PEERS][64]; /* raft addresses */
     bool leader_ready;         /* leader whose first barrier has applied */
     unsigned inflight;         /* writes proposed and not called back */
 };
@@ -125,6 +126,9 @@ typedef void (*keel_change_cb)(void *data, int status, const char *why);
 int keel_node_add(struct keel_node *n, uint64_t id, const char *address, bool voter,
                   keel_change_cb cb, void *data);
 int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *data);
+/* Give a member the voter or the standby role; a voter only after raft's
+ * catch-up rounds. */
+int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_cb cb, void *data);
 
 /* Parse "1=127.0.0.1:9001,2=..." into peers; returns how many, or -1 with a
  * reason in errmsg. */

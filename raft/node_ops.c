@@ -230,3 +230,24 @@ int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *
     }
     return 0;
 }
+
+int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_cb cb, void *data)
+{
+    struct node_change *c = calloc(1, sizeof *c);
+    if (c == NULL) return KEEL_ENOMEM;
+    c->n = n;
+    c->id = id;
+    c->role = voter ? RAFT_VOTER : RAFT_STANDBY;
+    c->assigning = true; /* the assignment is the whole change */
+    c->cb = cb;
+    c->data = data;
+    c->req.data = c;
+    int rc = raft_assign(&n->raft, &c->req, id, c->role, change_cb);
+    if (rc != 0) {
+        free(c);
+        return rc == RAFT_NOTLEADER ? KEEL_ENOTLEADER : rc == RAFT_CANTCHANGE ? KEEL_EBUSY
+                                   : rc == RAFT_NOTFOUND                    ? KEEL_ENOTFOUND
+                                                                            : KEEL_EINVAL;
+    }
+    return 0;
+}

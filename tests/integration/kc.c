@@ -135,6 +135,13 @@ void kc_start(struct kc *c, unsigned n, const char *extra)
 
 unsigned kc_add_node(struct kc *c, unsigned via)
 {
+    unsigned i = kc_prepare_node(c, via);
+    kc_start_node(c, i);
+    return i;
+}
+
+unsigned kc_prepare_node(struct kc *c, unsigned via)
+{
     unsigned i = c->n++;
     struct kc_node *node = &c->nodes[i];
     assert_true(i < KC_MAX);
@@ -144,7 +151,6 @@ unsigned kc_add_node(struct kc *c, unsigned via)
     snprintf(node->dir, sizeof node->dir, "%s/node%u", c->base, i + 1);
     snprintf(node->log, sizeof node->log, "%s/node%u.log", c->base, i + 1);
     snprintf(node->join, sizeof node->join, "127.0.0.1:%u", c->nodes[via].client_port);
-    kc_start_node(c, i);
     return i;
 }
 

@@ -36,6 +36,9 @@ void kc_start_node(struct kc *c, unsigned i);
 void kc_spawn_node(struct kc *c, unsigned i);
 /* Add a new node (index c->n) that joins through node `via`. */
 unsigned kc_add_node(struct kc *c, unsigned via);
+/* The same without starting it: its ports and directory are set, so a test
+ * can add it to the membership first (KEEL.MEMBER ADD) and start it later. */
+unsigned kc_prepare_node(struct kc *c, unsigned via);
 /* Send sig to node i; SIGKILL/SIGTERM also reap it. After SIGTERM the node
  * must exit 0 within 10 s (a sanitizer report makes it exit non-zero): the
  * test fails otherwise. */
