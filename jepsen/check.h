@@ -70,30 +70,31 @@ struct jresult
     char errmsg[KEEL_ERRMSG_SIZE]; /* why a checker returned an error */
 };
 
-/* Register linearizability (lin.c): read, write, cas, del on independent
+/* Register linearizability (lin*.c): read, write, cas, del on independent
  * registers that start absent. Wing & Gong's search with Lowe's memoization,
  * as in Porcupine: fail ops are dropped, info ops may take effect at any
  * point after their invoke or never. See lin.c for the model. */
 int jcheck_register(const struct jhist *h, const struct jbudget *b, struct jresult *out);
 
-/* Set (checkers.c): f add (value: element), final f read (value: array).
+/* Set (check_set.c): f add (value: element), final f read (value: array).
  * Lost: an add acknowledged before the final read was invoked, missing from
  * it. Unexpected: an element no add (ok, info or open) invoked before the
  * read completed could have put there. Recovered: info adds that are present.
  * A key with adds but no ok read is unknown. */
 int jcheck_set(const struct jhist *h, const struct jbudget *b, struct jresult *out);
 
-/* Counter (checkers.c): f add (value: integer delta), f read (integer, null
- * = 0). Every ok read must lie between the sum of the adds certainly applied
- * before it (ok, completed before the read was invoked) plus every possible
- * negative delta, and that sum plus every possible positive delta; possible
- * means ok or info (or open) and invoked before the read completed. */
+/* Counter (check_counter.c): f add (value: integer delta), f read (integer,
+ * null = 0). Every ok read must lie between the sum of the adds certainly
+ * applied before it (ok, completed before the read was invoked) plus every
+ * possible negative delta, and that sum plus every possible positive delta;
+ * possible means ok or info (or open) and invoked before the read completed. */
 int jcheck_counter(const struct jhist *h, const struct jbudget *b, struct jresult *out);
 
-/* Session (checkers.c): f write (SET PX ttl_ms), refresh (PEXPIRE ttl_ms, ok
- * value true/false), read. The rules, per key, are in checkers.c: a key
- * never vanishes before its ttl, never comes back once gone without a new
- * write, and a read only returns a value written and not since overwritten. */
+/* Session (check_session.c): f write (SET PX ttl_ms), refresh (PEXPIRE
+ * ttl_ms, ok value true/false), read. The rules, per key, are in
+ * check_session.c: a key never vanishes before its ttl, never comes back
+ * once gone without a new write, and a read only returns a value written
+ * and not since overwritten. */
 int jcheck_session(const struct jhist *h, const struct jbudget *b, struct jresult *out);
 
 /* Dispatch on the workload. */

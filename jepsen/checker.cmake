@@ -3,8 +3,19 @@
 # jepsen/CMakeLists.txt, which has found jansson (PkgConfig::JANSSON).
 add_library(keel_jepsen_check STATIC
   ${CMAKE_CURRENT_LIST_DIR}/history.c
+  ${CMAKE_CURRENT_LIST_DIR}/history_value.c
+  ${CMAKE_CURRENT_LIST_DIR}/history_jsonl.c
+  ${CMAKE_CURRENT_LIST_DIR}/history_edn.c
+  ${CMAKE_CURRENT_LIST_DIR}/history_pairs.c
   ${CMAKE_CURRENT_LIST_DIR}/lin.c
-  ${CMAKE_CURRENT_LIST_DIR}/checkers.c)
+  ${CMAKE_CURRENT_LIST_DIR}/lin_model.c
+  ${CMAKE_CURRENT_LIST_DIR}/lin_search.c
+  ${CMAKE_CURRENT_LIST_DIR}/lin_report.c
+  ${CMAKE_CURRENT_LIST_DIR}/check_keys.c
+  ${CMAKE_CURRENT_LIST_DIR}/check_set.c
+  ${CMAKE_CURRENT_LIST_DIR}/check_counter.c
+  ${CMAKE_CURRENT_LIST_DIR}/check_session.c
+  ${CMAKE_CURRENT_LIST_DIR}/check_result.c)
 # Headers are included as "jepsen/history.h", "keel/error.h".
 target_include_directories(keel_jepsen_check PUBLIC ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(keel_jepsen_check PUBLIC PkgConfig::JANSSON)

@@ -1,6 +1,6 @@
 # Hosts (network namespaces on a bridge, or loopback) and network nemeses
 # (nft partitions and loss, a delaying relay for latency). See net.h, nemesis.h.
-add_library(keel_jepsen_net STATIC net.c nemesis.c relay.c)
+add_library(keel_jepsen_net STATIC net.c net_cleanup.c net_spawn.c nemesis.c relay.c relay_loop.c)
 target_include_directories(keel_jepsen_net PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(keel_jepsen_net PUBLIC Threads::Threads)
 

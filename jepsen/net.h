@@ -67,7 +67,7 @@ enum jnet_kind {
     JNET_LOOPBACK,
 };
 
-/* One run's hosts. Embed it anywhere; the fields are private to net.c and
+/* One run's hosts. Embed it anywhere; the fields are private to net*.c and
  * nemesis.c (read them through the functions below). A zeroed struct is
  * "not set up": jnet_teardown on it does nothing. */
 struct jnet
