@@ -255,6 +255,14 @@ int main(int argc, char **argv)
     if (rc != 0) return rc;
     if (jworkload_parse(o.workload, &run.workload) != 0) return usage("unknown workload");
     if (mkdir(o.out, 0755) != 0 && errno != EEXIST) return usage("cannot create --out DIR");
+    /* A previous run's nodes would start from its data (and its addresses):
+     * never mix runs, and never delete what the caller may want to keep. */
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/n1", o.out);
+    if (stat(path, &sb) == 0) {
+        fprintf(stderr, "keel-jepsen-run: %s holds a previous run (%s): give a new --out DIR\n", o.out, path);
+        return 3;
+    }
     run.n = o.nodes;
     run.clients = o.clients;
     run.keys = o.keys;

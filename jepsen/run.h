@@ -22,7 +22,7 @@
 /* One fault as it happened, for the nemesis log, the timeline and RTO. */
 struct jfault
 {
-    char what[96];      /* "partition-leader n2", "kill n1 n3", ... */
+    char what[192];     /* "partition-leader n2", "kill n1 n3", ... */
     int64_t start, end; /* monotonic ns; end 0 while in place */
     int64_t rto_ns;     /* start -> first ok write invoked after start; -1 none */
 };

@@ -11,6 +11,13 @@
  *   latency            raft traffic between every pair, or to and from one
  *                      node, delayed 20-300 ms with jitter (a relay: netem is
  *                      missing from this kernel; see nemesis.h)
+ *   member             remove a random node (the leader too) from the
+ *                      membership; it keeps running, cut off by the config;
+ *                      healing adds it back as a voter (member.h)
+ * With more than one nemesis, half the rounds combine two: one that breaks
+ * the network (a partition, bridge or latency) and one that breaks a process
+ * or the membership (kill, pause, member), so a membership change also
+ * happens during a partition, as the issue asks.
  * Partitions are DROP rules in the kernel (nemesis.h); clients on the host
  * keep reaching every node, as clients of a partitioned cluster do. */
 #include <signal.h>
@@ -19,17 +26,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "jepsen/member.h"
 #include "jepsen/nemesis.h"
 #include "jepsen/schedule.h"
 
-enum kind { K_HALVES, K_LEADER, K_ONE, K_RING, K_BRIDGE, K_KILL, K_PAUSE, K_LATENCY, K_COUNT };
+enum kind { K_HALVES, K_LEADER, K_ONE, K_RING, K_BRIDGE, K_KILL, K_PAUSE, K_LATENCY, K_MEMBER, K_COUNT };
 
 static const char *const kind_names[K_COUNT] = {"partition-halves", "partition-leader", "partition-one",
-                                                "partition-ring", "bridge", "kill", "pause", "latency"};
+                                                "partition-ring", "bridge", "kill", "pause", "latency",
+                                                "member"};
 
 const char *jschedule_names(void)
 {
-    return "partition-halves partition-leader partition-one partition-ring bridge kill pause latency";
+    return "partition-halves partition-leader partition-one partition-ring bridge kill pause latency member";
+}
+
+/* Network faults replace one another's rules; process faults do not meet. */
+static bool is_net(int kind)
+{
+    return kind <= K_BRIDGE || kind == K_LATENCY;
 }
 
 static uint64_t rnd(struct jschedule *s)
@@ -217,6 +232,18 @@ static int apply(struct jschedule *s, int kind, char *what, size_t size)
             }
             return 0;
         }
+        case K_MEMBER: {
+            unsigned v = (unsigned)(rnd(s) % n);
+            char res[96];
+            /* A quarter of the round: under a partition the change may not
+             * commit, and is left to the heal (uncertain). */
+            unsigned ms = (unsigned)(s->interval_s * 250);
+            int rc = jmember_remove(run, v, ms < 2000 ? 2000 : ms, res, sizeof res);
+            snprintf(what, size, "member remove n%u%s: %s", v + 1, (int)v == leader ? " (leader)" : "",
+                     rc == JMEMBER_OK ? "ok" : rc == JMEMBER_UNCERTAIN ? "uncertain" : "failed");
+            s->members_changed = true;
+            return 0;
+        }
         case K_PAUSE: {
             unsigned v = rnd(s) % 2 == 0 && leader >= 0 ? (unsigned)leader : (unsigned)pick_other(s, -1);
             if (run->pid[v] > 0) kill(run->pid[v], SIGSTOP);
@@ -241,6 +268,12 @@ static void heal(struct jschedule *s)
         s->run->paused[i] = false;
     }
     if (jschedule_start_nodes(s, err, sizeof err) != 0) fprintf(stderr, "jepsen: restart: %s\n", err);
+    if (s->members_changed) {
+        /* Every node a voter again before the next fault (or the final
+         * reads); a minute covers raft's catch-up rounds after a long cut. */
+        if (jmember_restore(s->run, 60000)) s->members_changed = false;
+        else fprintf(stderr, "jepsen: membership not restored within 60 s\n");
+    }
 }
 
 static void sleep_until(int64_t t)
@@ -258,9 +291,27 @@ void jschedule_run(struct jschedule *s, double time_s)
     int64_t step = (int64_t)(s->interval_s * 1e9);
     sleep_until(jrun_now() + step / 2); /* a quiet start */
     while (jrun_now() + step <= end && run->nfaults < JRUN_MAX_FAULTS) {
-        char what[96];
+        char what[192];
         int kind = s->kinds[rnd(s) % s->nkinds];
+        int second = -1;
+        if (s->nkinds > 1 && rnd(s) % 2 == 0) {
+            /* combine with a nemesis of the other family, if listed */
+            int other[JSCHED_MAX_NEMESES], nother = 0;
+            for (unsigned k = 0; k < s->nkinds; k++)
+                if (is_net(s->kinds[k]) != is_net(kind)) other[nother++] = s->kinds[k];
+            if (nother > 0) second = other[rnd(s) % (unsigned)nother];
+        }
+        if (second >= 0 && !is_net(kind)) {
+            int t = kind; /* the network first: the process fault happens under it */
+            kind = second;
+            second = t;
+        }
         apply(s, kind, what, sizeof what);
+        if (second >= 0) {
+            size_t len = strlen(what);
+            snprintf(what + len, sizeof what - len, " + ");
+            apply(s, second, what + len + 3, sizeof what - len - 3);
+        }
         /* The fault counts from the moment it is in place (a kill has
          * reaped its victims): RTO is measured from there. */
         pthread_mutex_lock(&run->mu);

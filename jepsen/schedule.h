@@ -1,7 +1,7 @@
 /* jepsen: the nodes and the nemesis schedule. Owns the hosts (net.h), the
  * keeld processes on them, and the faults: every `interval` seconds one
- * nemesis from the list (chosen at random, seeded) is applied, held for half
- * an interval, and healed. Each fault is recorded in run->faults. */
+ * nemesis from the list (chosen at random, seeded), or two combined, is
+ * applied, held for half an interval, and healed. Each fault is recorded in run->faults. */
 #ifndef KEEL_JEPSEN_SCHEDULE_H
 #define KEEL_JEPSEN_SCHEDULE_H
 
@@ -25,6 +25,7 @@ struct jschedule
     bool unsafe;           /* --unsafe-local-reads asked for: allow it (test hook) */
     const char *dir;
     uint64_t rng;
+    bool members_changed;  /* a member nemesis ran: restore on heal */
 };
 
 /* The nemesis names, comma-separated, for usage messages. */

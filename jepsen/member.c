@@ -1,0 +1,113 @@
+/* jepsen: the `member` nemesis's requests (see member.h).
+ *
+ * KEEL.MEMBER changes are idempotent (a change already in effect answers
+ * +OK), so a request that timed out or got -UNCERTAIN is simply sent again,
+ * to whichever node answers, until one says +OK or time runs out. */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jepsen/member.h"
+
+static redisReply *ask(struct jrun *run, unsigned j, unsigned timeout_ms, const char *cmd)
+{
+    struct timeval ctv = {1, 0};
+    struct timeval tv = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(run->host[j], JRUN_CLIENT_PORT, ctv);
+    redisReply *r = NULL;
+    if (c != NULL && c->err == 0) {
+        redisSetTimeout(c, tv);
+        r = redisCommand(c, cmd); /* cmd is ours, with no '%': hiredis splits it at spaces */
+    }
+    if (c) redisFree(c);
+    return r;
+}
+
+/* Send cmd (about node index i) until a node answers +OK. */
+static int change(struct jrun *run, unsigned i, const char *cmd, unsigned timeout_ms, char *what,
+                  size_t size)
+{
+    int64_t end = jrun_now() + (int64_t)timeout_ms * 1000000;
+    bool maybe = false;
+    snprintf(what, size, "no node answered");
+    while (jrun_now() < end) {
+        for (unsigned j = 0; j < run->n && jrun_now() < end; j++) {
+            /* The node itself may be cut off or no longer a member: ask the
+             * others first, it only when alone. */
+            if ((j == i && run->n > 1) || run->pid[j] <= 0 || run->paused[j]) continue;
+            int64_t left_ms = (end - jrun_now()) / 1000000;
+            unsigned t = left_ms > 10000 ? 10000 : left_ms < 100 ? 100 : (unsigned)left_ms;
+            redisReply *r = ask(run, j, t, cmd);
+            if (r == NULL) {
+                maybe = true; /* sent, perhaps, and no answer: it may commit */
+                snprintf(what, size, "n%u: no answer", j + 1);
+                continue;
+            }
+            bool ok = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
+            if (r->type == REDIS_REPLY_ERROR) {
+                maybe |= strncmp(r->str, "UNCERTAIN", 9) == 0;
+                snprintf(what, size, "n%u: %.60s", j + 1, r->str);
+            }
+            freeReplyObject(r);
+            if (ok) {
+                snprintf(what, size, "ok");
+                return JMEMBER_OK;
+            }
+        }
+        usleep(200 * 1000);
+    }
+    return maybe ? JMEMBER_UNCERTAIN : JMEMBER_FAILED;
+}
+
+int jmember_remove(struct jrun *run, unsigned i, unsigned timeout_ms, char *what, size_t size)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "KEEL.MEMBER REMOVE %u", i + 1);
+    return change(run, i, cmd, timeout_ms, what, size);
+}
+
+int jmember_add(struct jrun *run, unsigned i, unsigned timeout_ms, char *what, size_t size)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "KEEL.MEMBER ADD %u %s:%d", i + 1, run->host[i], JRUN_RAFT_PORT);
+    return change(run, i, cmd, timeout_ms, what, size);
+}
+
+/* Bit i set when node index i is a voter in node j's configuration. */
+static uint32_t voters_seen_by(struct jrun *run, unsigned j)
+{
+    uint32_t voters = 0;
+    redisReply *r = ask(run, j, 2000, "KEEL.MEMBER LIST");
+    if (r == NULL) return 0;
+    for (size_t m = 0; r->type == REDIS_REPLY_ARRAY && m < r->elements; m++) {
+        redisReply *e = r->element[m];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 4) continue;
+        long long id = e->element[0]->integer;
+        if (id >= 1 && id <= (long long)run->n && strcmp(e->element[3]->str, "voter") == 0)
+            voters |= 1u << (id - 1);
+    }
+    freeReplyObject(r);
+    return voters;
+}
+
+bool jmember_restore(struct jrun *run, unsigned timeout_ms)
+{
+    int64_t end = jrun_now() + (int64_t)timeout_ms * 1000000;
+    uint32_t all = (1u << run->n) - 1;
+    while (jrun_now() < end) {
+        int leader = jrun_leader(run);
+        uint32_t voters = leader >= 0 ? voters_seen_by(run, (unsigned)leader) : 0;
+        if (voters == all) return true;
+        for (unsigned i = 0; leader >= 0 && i < run->n; i++) {
+            if (voters & (1u << i)) continue;
+            char what[96];
+            int64_t left_ms = (end - jrun_now()) / 1000000;
+            int rc = jmember_add(run, i, left_ms > 0 ? (unsigned)left_ms : 1, what, sizeof what);
+            fprintf(stderr, "jepsen: member add n%u (restoring): %s\n", i + 1, what);
+            (void)rc;
+        }
+        if (leader < 0) usleep(200 * 1000);
+    }
+    return false;
+}
