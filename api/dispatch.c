@@ -11,9 +11,17 @@
 
 int64_t server_now_ms(void)
 {
+    /* The wall clock, stamped into entries on the leader and deciding which
+     * keys have expired for reads; but never backwards on this node: after
+     * an NTP step back, a key a read already found expired would otherwise
+     * come back. (Only the loop thread calls this.) */
+    static int64_t last;
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts); /* the leader's clock, stamped into entries */
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (now < last) return last;
+    last = now;
+    return now;
 }
 
 void syntax_error(struct slot *s)
@@ -151,7 +159,15 @@ void dispatch_write(struct slot *s)
     struct keel_enc e;
     uint8_t *buf;
     size_t len;
+    /* The stamp never lags the replicated clock (apply raises it to the
+     * largest stamp yet): after a leader whose wall clock ran ahead, a SET PX
+     * computed from this node's slower clock would be born expired. */
+    struct keel_read rd;
     s->now = server_now_ms();
+    if (keel_read_begin(srv->store, s->now, &rd) == 0) {
+        s->now = rd.now;
+        keel_read_end(&rd);
+    }
     keel_enc_init(&e, s->now, s->client, s->seq);
     int n = s->cmd->encode(s, &e);
     if (n < 0) {
