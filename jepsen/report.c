@@ -48,7 +48,8 @@ int jreport_write(const struct jrun *run, const struct jreport_info *info, const
     fprintf(f, "], \"bad_key\": ");
     if (info->result->bad_key) fprintf(f, "\"%s\"", info->result->bad_key);
     else fprintf(f, "null");
-    fprintf(f, ", \"duration_s\": %.1f}\n", info->duration_s);
+    fprintf(f, ", \"clock_skew_ms\": %.0f, \"duration_s\": %.1f}\n", run->clock_skew_s * 1e3,
+            info->duration_s);
     if (fclose(f) != 0) return KEEL_EIO;
 
     snprintf(path, sizeof path, "%s/summary.txt", dir);

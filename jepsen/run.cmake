@@ -1,6 +1,6 @@
 # The runner: workloads, nemesis schedule, report (see run.c).
 pkg_check_modules(JHIREDIS REQUIRED IMPORTED_TARGET hiredis)
-add_executable(keel-jepsen-run run.c client.c schedule.c member.c report.c)
+add_executable(keel-jepsen-run run.c client.c schedule.c member.c clock.c report.c)
 target_include_directories(keel-jepsen-run PRIVATE ${CMAKE_SOURCE_DIR})
 target_link_libraries(keel-jepsen-run PRIVATE keel_jepsen_check keel_jepsen_net PkgConfig::JHIREDIS
                       Threads::Threads)

@@ -53,6 +53,7 @@ struct jrun
     int64_t ok_writes, ok_reads, fails, infos;
     volatile bool stop;                  /* clients: finish the current op and exit */
     volatile bool final_phase;           /* clients stopped; final reads running */
+    double clock_skew_s;                 /* clock nemesis: widest spread applied */
 };
 
 /* Monotonic nanoseconds. */

@@ -11,12 +11,15 @@
  *   latency            raft traffic between every pair, or to and from one
  *                      node, delayed 20-300 ms with jitter (a relay: netem is
  *                      missing from this kernel; see nemesis.h)
+ *   clock              step the wall clock of the leader, of a random node,
+ *                      or of every node (scrambled), by 0.1-60 s either way
+ *                      (libfaketime; clock.h); healing sets them right
  *   member             remove a random node (the leader too) from the
  *                      membership; it keeps running, cut off by the config;
  *                      healing adds it back as a voter (member.h)
  * With more than one nemesis, half the rounds combine two: one that breaks
  * the network (a partition, bridge or latency) and one that breaks a process
- * or the membership (kill, pause, member), so a membership change also
+ * or the membership or a clock (kill, pause, member, clock), so a membership change also
  * happens during a partition, as the issue asks.
  * Partitions are DROP rules in the kernel (nemesis.h); clients on the host
  * keep reaching every node, as clients of a partitioned cluster do. */
@@ -30,15 +33,16 @@
 #include "jepsen/nemesis.h"
 #include "jepsen/schedule.h"
 
-enum kind { K_HALVES, K_LEADER, K_ONE, K_RING, K_BRIDGE, K_KILL, K_PAUSE, K_LATENCY, K_MEMBER, K_COUNT };
+enum kind { K_HALVES, K_LEADER, K_ONE, K_RING, K_BRIDGE, K_KILL, K_PAUSE, K_LATENCY, K_MEMBER, K_CLOCK,
+            K_COUNT };
 
 static const char *const kind_names[K_COUNT] = {"partition-halves", "partition-leader", "partition-one",
                                                 "partition-ring", "bridge", "kill", "pause", "latency",
-                                                "member"};
+                                                "member", "clock"};
 
 const char *jschedule_names(void)
 {
-    return "partition-halves partition-leader partition-one partition-ring bridge kill pause latency member";
+    return "partition-halves partition-leader partition-one partition-ring bridge kill pause latency member clock";
 }
 
 /* Network faults replace one another's rules; process faults do not meet. */
@@ -79,6 +83,9 @@ int jschedule_init(struct jschedule *s, struct jrun *run, const char *nemeses, d
         s->kinds[s->nkinds++] = k;
     }
     if (s->nkinds == 0) return snprintf(errmsg, size, "no nemesis given"), -1;
+    for (unsigned k = 0; k < s->nkinds; k++)
+        if (s->kinds[k] == K_CLOCK && !s->clock.on && jclock_init(&s->clock, dir, run->n, errmsg, size) != 0)
+            return -1;
     if (jnet_setup(&s->net, run->n, errmsg, size) != 0) return -1;
     s->net_up = true;
     snprintf(s->mode, sizeof s->mode, "%s", jnet_mode(&s->net));
@@ -123,7 +130,9 @@ static int start_node(struct jschedule *s, unsigned i, char *errmsg, size_t size
     /* The unsafe test hook is refused unless the environment asks for it:
      * the runner does, only when its caller passed the flag. */
     if (s->unsafe) setenv("KEEL_TEST_UNSAFE", "1", 1);
+    jclock_env(&s->clock, i, true);
     pid_t pid = jnet_spawn(&s->net, i, (char *const *)argv, logp);
+    jclock_env(&s->clock, i, false);
     if (pid <= 0) return snprintf(errmsg, size, "cannot start keeld on n%u", i + 1), -1;
     run->pid[i] = pid;
     run->paused[i] = false;
@@ -244,6 +253,24 @@ static int apply(struct jschedule *s, int kind, char *what, size_t size)
             s->members_changed = true;
             return 0;
         }
+        case K_CLOCK: {
+            static const double steps[] = {0.1, 0.5, 2, 10, 60};
+            double mag = steps[rnd(s) % (sizeof steps / sizeof *steps)];
+            unsigned how = (unsigned)(rnd(s) % 3);
+            if (how == 2) {
+                /* scramble: every node somewhere in [-mag, +mag] */
+                for (unsigned i = 0; i < n; i++)
+                    jclock_set(&s->clock, i, mag * ((double)(rnd(s) % 2001) / 1000.0 - 1.0));
+                snprintf(what, size, "clock scramble +-%.1f s", mag);
+            } else {
+                unsigned v = how == 0 && leader >= 0 ? (unsigned)leader : (unsigned)(rnd(s) % n);
+                double off = rnd(s) % 2 ? mag : -mag;
+                jclock_set(&s->clock, v, off);
+                snprintf(what, size, "clock n%u%s %+.1f s", v + 1, (int)v == leader ? " (leader)" : "", off);
+            }
+            run->clock_skew_s = s->clock.max_skew_s;
+            return 0;
+        }
         case K_PAUSE: {
             unsigned v = rnd(s) % 2 == 0 && leader >= 0 ? (unsigned)leader : (unsigned)pick_other(s, -1);
             if (run->pid[v] > 0) kill(run->pid[v], SIGSTOP);
@@ -263,6 +290,7 @@ static void heal(struct jschedule *s)
 {
     char err[256];
     jnem_heal(&s->net, err, sizeof err);
+    jclock_reset(&s->clock, s->run->n);
     for (unsigned i = 0; i < s->run->n; i++) {
         if (s->run->paused[i] && s->run->pid[i] > 0) kill(s->run->pid[i], SIGCONT);
         s->run->paused[i] = false;

@@ -5,6 +5,7 @@
 #ifndef KEEL_JEPSEN_SCHEDULE_H
 #define KEEL_JEPSEN_SCHEDULE_H
 
+#include "jepsen/clock.h"
 #include "jepsen/net.h"
 #include "jepsen/run.h"
 
@@ -26,6 +27,7 @@ struct jschedule
     const char *dir;
     uint64_t rng;
     bool members_changed;  /* a member nemesis ran: restore on heal */
+    struct jclock clock;   /* libfaketime offsets, when `clock` is listed */
 };
 
 /* The nemesis names, comma-separated, for usage messages. */
