@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "raft/node_internal.h"
+#include "raft/transport.h"
 
 __attribute__((format(printf, 2, 3))) static int fail(char *errmsg, const char *fmt, ...)
 {
@@ -95,7 +96,16 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
         fail(errmsg, "mkdir %s: %s", raftdir, strerror(errno));
         goto err_store;
     }
-    if ((rc = raft_uv_tcp_init(&n->transport, loop)) != 0) {
+    /* Our transport bounds how long a black-holed connection holds a peer
+     * (transport.h): a connect gets one election timeout, unacknowledged
+     * data two, and raft retries a failed connect after five heartbeats. */
+    unsigned election_ms = o->election_ms ? o->election_ms : 600;
+    unsigned heartbeat_ms = o->heartbeat_ms ? o->heartbeat_ms : 60;
+    struct keel_transport_options to = {
+        .connect_timeout_ms = election_ms,
+        .user_timeout_ms = 2 * election_ms < 1000 ? 1000 : 2 * election_ms,
+    };
+    if ((rc = keel_transport_init(&n->transport, loop, &to)) != 0) {
         fail(errmsg, "raft transport: %s", raft_strerror(rc));
         rc = KEEL_EIO;
         goto err_store;
@@ -103,9 +113,10 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     if ((rc = raft_uv_init(&n->io, loop, raftdir, &n->transport)) != 0) {
         fail(errmsg, "raft log in %s: %s", raftdir, n->io.errmsg);
         rc = KEEL_EIO;
-        raft_uv_tcp_close(&n->transport);
+        keel_transport_release(&n->transport);
         goto err_store;
     }
+    raft_uv_set_connect_retry_delay(&n->io, 5 * heartbeat_ms);
     /* raft 0.15 installs async_work but leaves io.version at 1, and then
      * refuses a version-3 fsm with snapshot_async (fixed upstream in 0.17.1). */
     n->io.version = 2;
@@ -115,14 +126,14 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
         fail(errmsg, "raft init: %s", raft_errmsg(&n->raft));
         rc = KEEL_EIO;
         raft_uv_close(&n->io);
-        raft_uv_tcp_close(&n->transport);
+        keel_transport_release(&n->transport);
         goto err_store;
     }
     n->raft_inited = true;
     keel_fsm_attach(&n->fsm, &n->raft);
     keel_fsm_enable_async(&n->fsm);
-    raft_set_election_timeout(&n->raft, o->election_ms ? o->election_ms : 600);
-    raft_set_heartbeat_timeout(&n->raft, o->heartbeat_ms ? o->heartbeat_ms : 60);
+    raft_set_election_timeout(&n->raft, election_ms);
+    raft_set_heartbeat_timeout(&n->raft, heartbeat_ms);
     if (o->snapshot_threshold) raft_set_snapshot_threshold(&n->raft, o->snapshot_threshold);
     if (o->snapshot_trailing) raft_set_snapshot_trailing(&n->raft, o->snapshot_trailing);
     if (o->install_snapshot_ms) raft_set_install_snapshot_timeout(&n->raft, o->install_snapshot_ms);
@@ -209,7 +220,7 @@ static void node_raft_close_cb(struct raft *r)
 {
     struct keel_node *n = (struct keel_node *)((char *)r - offsetof(struct keel_node, raft));
     raft_uv_close(&n->io);
-    raft_uv_tcp_close(&n->transport);
+    keel_transport_release(&n->transport);
     keel_fsm_close(&n->fsm);
     keel_store_destroy(n->store);
     /* Clean only if apply never hit a fatal error. */

@@ -1,0 +1,38 @@
+/* raft: Keel's raft transport, a drop-in for raft_uv_tcp (the same wire
+ * handshake, so nodes of either kind talk to each other) that bounds how
+ * long a dead path can hold a peer.
+ *
+ * Why: raft 0.15's TCP transport writes into a connection until the kernel
+ * reports an error, and the kernel keeps a black-holed connection (a
+ * partition, a switch that drops packets) alive for many minutes, retrying
+ * with exponential backoff. When the path heals, the next retransmission may
+ * be seconds away: the jepsen suite saw a cluster stay leaderless 6-9 s
+ * after a 3 s partition had healed. Here every connection carries
+ * TCP_USER_TIMEOUT (unacknowledged data for longer fails the connection, and
+ * raft reconnects at once) and keepalive probes, and a connect attempt that
+ * has not completed within the connect timeout is abandoned, so raft's retry
+ * timer (raft_uv_set_connect_retry_delay) paces the attempts instead of the
+ * kernel's SYN backoff.
+ *
+ * Ownership: keel_transport_init fills a caller-owned struct
+ * raft_uv_transport; keel_transport_release frees what init allocated, after
+ * raft_uv_close has completed (as raft_uv_tcp_close). Loop thread only. */
+#ifndef KEEL_RAFT_TRANSPORT_H
+#define KEEL_RAFT_TRANSPORT_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+
+struct keel_transport_options
+{
+    unsigned connect_timeout_ms; /* a connect or handshake longer than this fails */
+    unsigned user_timeout_ms;    /* TCP_USER_TIMEOUT on established connections */
+};
+
+/* 0, or RAFT_NOMEM. */
+int keel_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
+                        const struct keel_transport_options *o);
+void keel_transport_release(struct raft_uv_transport *t);
+
+#endif /* KEEL_RAFT_TRANSPORT_H */
