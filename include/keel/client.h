@@ -1,0 +1,92 @@
+/* libkeel: the C client of a Keel cluster.
+ *
+ * A client holds a list of endpoints (any node's client address; any node
+ * serves every command) and one connection, to the leader when it can find
+ * it. A call that meets a lost connection, a timeout, -TRYAGAIN, -MOVED or
+ * -BUSY is sent again, to the next endpoint, after a capped exponential
+ * backoff with jitter, until it gets an answer or its deadline passes.
+ *
+ * Writes apply once. Every write the client knows (SET, DEL, INCR, HSET,
+ * EXPIRE, ...; keel_is_write) carries the client's id and a sequence number
+ * (KEEL.REQ), so a retry after an attempt whose outcome was unknown returns
+ * the first attempt's reply instead of applying again. A write whose outcome
+ * stays unknown at the deadline is reported as KEEL_EUNCERTAIN, never as a
+ * failure: it may have been applied. The server remembers a write for 60 s
+ * of log time, far beyond any sensible deadline.
+ *
+ * Ownership: a reply (struct keel_value) belongs to the caller and is freed
+ * with keel_value_free. Strings in it are NUL-terminated copies.
+ * Threads: a client is used by one thread at a time; one client per thread
+ * is the intended use. The library never logs and never exits the process.
+ * Errors: int codes from <keel/error.h>, with a one-line reason in the
+ * caller's buffer (KEEL_ERRMSG_SIZE is enough), naming each endpoint tried:
+ * "no leader: 127.0.0.1:7379 connection refused, 127.0.0.1:7380 timed out". */
+#ifndef KEEL_CLIENT_H
+#define KEEL_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <keel/error.h>
+
+#define KEEL_API __attribute__((visibility("default")))
+
+struct keel_client;
+
+struct keel_client_options
+{
+    const char *endpoints;        /* "host:port,host:port,..."; NULL: $KEEL_ENDPOINTS,
+                                   * else 127.0.0.1:7379 */
+    unsigned timeout_ms;          /* per call, retries included; 0: 5000 */
+    unsigned connect_timeout_ms;  /* per connection attempt; 0: 1000 */
+    unsigned backoff_min_ms;      /* first pause between rounds; 0: 10 */
+    unsigned backoff_max_ms;      /* the cap; 0: 500 */
+    uint64_t client_id;           /* for write dedupe; 0: random (it must be unique) */
+};
+
+enum keel_value_type {
+    KEEL_VALUE_NIL = 0,
+    KEEL_VALUE_STRING,
+    KEEL_VALUE_STATUS,            /* +OK and its kind */
+    KEEL_VALUE_ERROR,             /* a command error the server gave: the call itself succeeded */
+    KEEL_VALUE_INTEGER,
+    KEEL_VALUE_ARRAY,
+};
+
+struct keel_value
+{
+    enum keel_value_type type;
+    long long integer;            /* INTEGER */
+    char *str;                    /* STRING, STATUS, ERROR: NUL-terminated */
+    size_t len;
+    struct keel_value **elements; /* ARRAY */
+    size_t n;
+};
+
+KEEL_API void keel_value_free(struct keel_value *v);
+
+/* Parse the endpoints (no connection is made yet). KEEL_EINVAL on a bad
+ * list. *out is freed with keel_client_close. */
+KEEL_API int keel_client_open(const struct keel_client_options *o, struct keel_client **out,
+                              char *errmsg, size_t size);
+KEEL_API void keel_client_close(struct keel_client *c);
+/* The id this client's writes carry. */
+KEEL_API uint64_t keel_client_id(const struct keel_client *c);
+/* The endpoint the client is connected to now, or "" (valid until the next call). */
+KEEL_API const char *keel_client_endpoint(const struct keel_client *c);
+
+/* Run one command. 0 with *reply set (a KEEL_VALUE_ERROR reply is the
+ * server's answer, e.g. WRONGTYPE); KEEL_EUNCERTAIN for a write that may or
+ * may not have applied; KEEL_ENOTLEADER when no node could serve it before
+ * the deadline (certainly not applied); KEEL_EINVAL for an empty command. */
+KEEL_API int keel_call(struct keel_client *c, int argc, const char *const *argv, const size_t *lens,
+                       struct keel_value **reply, char *errmsg, size_t size);
+/* The same, from NUL-terminated words: keel_callv(c, &r, err, sizeof err, "SET", "k", "v", NULL). */
+KEEL_API int keel_callv(struct keel_client *c, struct keel_value **reply, char *errmsg, size_t size,
+                        const char *word, ...) __attribute__((sentinel));
+
+/* Is name (any case) a write that libkeel makes exactly-once? */
+KEEL_API bool keel_is_write(const char *name, size_t len);
+
+#endif /* KEEL_CLIENT_H */
