@@ -1,7 +1,6 @@
-/* libkeel: endpoints, the connection, and the retry loop (see
- * include/keel/client.h for the contract). Built on hiredis's blocking API:
- * one connection, a socket timeout set to what is left of the deadline. */
-#include <stdarg.h>
+/* libkeel: endpoints and the connection (see include/keel/client.h for the
+ * contract; the retry loop is in client_call.c). Built on hiredis's blocking
+ * API: one connection, a socket timeout set to what is left of a deadline. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,30 +9,7 @@
 
 #include "api/client_internal.h"
 
-#define MAX_ENDPOINTS 16
-#define MAX_ARGS 1024
-
-struct endpoint
-{
-    char host[64];
-    int port;
-    char text[80];
-    char why[96];  /* the last failure here, for error messages */
-};
-
-struct keel_client
-{
-    struct keel_client_options o;
-    struct endpoint ep[MAX_ENDPOINTS];
-    unsigned n;
-    unsigned cur;          /* the endpoint connected to, or the next to try */
-    redisContext *ctx;
-    char now_at[80];       /* "host:port" of ctx */
-    char hint[80];         /* the leader's address, from ROLE or -MOVED */
-    uint64_t id, seq, rng;
-};
-
-static int64_t now_ms(void)
+int64_t client_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,7 +73,7 @@ int keel_client_open(const struct keel_client_options *o, struct keel_client **o
     if (c->o.backoff_min_ms == 0) c->o.backoff_min_ms = 10;
     if (c->o.backoff_max_ms == 0) c->o.backoff_max_ms = 500;
     uint64_t seed[2] = {0, 0};
-    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed[0] = (uint64_t)now_ms() ^ (uint64_t)(uintptr_t)c;
+    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed[0] = (uint64_t)client_now_ms() ^ (uint64_t)(uintptr_t)c;
     c->id = c->o.client_id ? c->o.client_id : (seed[0] & INT64_MAX) | 1;
     c->rng = seed[1] | 1;
     c->cur = (unsigned)(rnd(c) % c->n); /* spread clients over the endpoints */
@@ -105,7 +81,7 @@ int keel_client_open(const struct keel_client_options *o, struct keel_client **o
     return 0;
 }
 
-static void drop(struct keel_client *c)
+void client_drop(struct keel_client *c)
 {
     if (c->ctx) redisFree(c->ctx);
     c->ctx = NULL;
@@ -115,7 +91,7 @@ static void drop(struct keel_client *c)
 void keel_client_close(struct keel_client *c)
 {
     if (c == NULL) return;
-    drop(c);
+    client_drop(c);
     free(c);
 }
 
@@ -129,14 +105,14 @@ const char *keel_client_endpoint(const struct keel_client *c)
     return c->now_at;
 }
 
-static struct timeval tv_of(int64_t ms)
+struct timeval client_tv(int64_t ms)
 {
     if (ms < 1) ms = 1;
     return (struct timeval){(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 }
 
 /* hiredis reports a socket timeout as the errno text of the failed call. */
-static bool is_timeout(const redisContext *ctx)
+bool client_is_timeout(const redisContext *ctx)
 {
     return ctx->err == REDIS_ERR_IO &&
            (strstr(ctx->errstr, "temporarily unavailable") || strstr(ctx->errstr, "timed out") ||
@@ -145,13 +121,13 @@ static bool is_timeout(const redisContext *ctx)
 
 static redisContext *dial(const char *host, int port, int64_t ms, char *why, size_t size)
 {
-    redisContext *ctx = redisConnectWithTimeout(host, port, tv_of(ms));
+    redisContext *ctx = redisConnectWithTimeout(host, port, client_tv(ms));
     if (ctx == NULL) {
         snprintf(why, size, "out of memory");
         return NULL;
     }
     if (ctx->err) {
-        snprintf(why, size, "%s", is_timeout(ctx) ? "timed out" : ctx->errstr);
+        snprintf(why, size, "%s", client_is_timeout(ctx) ? "timed out" : ctx->errstr);
         redisFree(ctx);
         return NULL;
     }
@@ -162,7 +138,7 @@ static redisContext *dial(const char *host, int port, int64_t ms, char *why, siz
  * take one hop (followers forward, so staying is only slower). */
 static void prefer_leader(struct keel_client *c, int64_t deadline)
 {
-    redisSetTimeout(c->ctx, tv_of(deadline - now_ms()));
+    redisSetTimeout(c->ctx, client_tv(deadline - client_now_ms()));
     redisReply *r = redisCommand(c->ctx, "ROLE");
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 && r->element[0]->type == REDIS_REPLY_STRING &&
         strcmp(r->element[0]->str, "slave") == 0 && r->element[1]->type == REDIS_REPLY_STRING &&
@@ -170,25 +146,25 @@ static void prefer_leader(struct keel_client *c, int64_t deadline)
         char host[64], why[96];
         snprintf(host, sizeof host, "%s", r->element[1]->str);
         int port = (int)r->element[2]->integer;
-        int64_t ms = deadline - now_ms();
+        int64_t ms = deadline - client_now_ms();
         redisContext *l = ms > 0 ? dial(host, port, ms < c->o.connect_timeout_ms ? ms : c->o.connect_timeout_ms,
                                         why, sizeof why)
                                  : NULL;
         if (l != NULL) {
-            drop(c);
+            client_drop(c);
             c->ctx = l;
             snprintf(c->now_at, sizeof c->now_at, "%s:%d", host, port);
         }
     }
     if (r) freeReplyObject(r);
-    else drop(c); /* the endpoint died under us */
+    else client_drop(c); /* the endpoint died under us */
 }
 
 /* Connect to the hinted leader, else the current endpoint. */
-static int ensure_connected(struct keel_client *c, int64_t deadline)
+int client_connect(struct keel_client *c, int64_t deadline)
 {
     if (c->ctx) return 0;
-    int64_t ms = deadline - now_ms();
+    int64_t ms = deadline - client_now_ms();
     if (ms > c->o.connect_timeout_ms) ms = c->o.connect_timeout_ms;
     char host[64], why[96];
     int port;
@@ -210,28 +186,28 @@ static int ensure_connected(struct keel_client *c, int64_t deadline)
 }
 
 /* Remember why the connection failed, and move on to the next endpoint. */
-static void give_up_on(struct keel_client *c, const char *why)
+void client_give_up(struct keel_client *c, const char *why)
 {
     for (unsigned i = 0; i < c->n; i++)
         if (strcmp(c->ep[i].text, c->now_at) == 0) snprintf(c->ep[i].why, sizeof c->ep[i].why, "%s", why);
-    drop(c);
+    client_drop(c);
     c->cur = (c->cur + 1) % c->n;
 }
 
-static void backoff(struct keel_client *c, unsigned round, int64_t deadline)
+void client_backoff(struct keel_client *c, unsigned round, int64_t deadline)
 {
     uint64_t cap = c->o.backoff_min_ms;
     for (unsigned i = 0; i < round && cap < c->o.backoff_max_ms; i++) cap *= 2;
     if (cap > c->o.backoff_max_ms) cap = c->o.backoff_max_ms;
     int64_t ms = (int64_t)(cap / 2 + rnd(c) % (cap / 2 + 1)); /* jitter: half to all of it */
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - client_now_ms();
     if (ms > left) ms = left;
     if (ms <= 0) return;
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
 }
 
-static void describe(struct keel_client *c, bool maybe, unsigned timeout_ms, char *errmsg, size_t size)
+void client_describe(struct keel_client *c, bool maybe, unsigned timeout_ms, char *errmsg, size_t size)
 {
     size_t off = (size_t)snprintf(errmsg, size, "%s after %u ms:", maybe ? "outcome unknown (the write may have applied)"
                                                                          : "no leader",
@@ -241,95 +217,3 @@ static void describe(struct keel_client *c, bool maybe, unsigned timeout_ms, cha
                                 c->ep[i].why[0] ? c->ep[i].why : "not tried");
 }
 
-static bool starts(const redisReply *r, const char *word)
-{
-    size_t n = strlen(word);
-    return r->len >= n && strncmp(r->str, word, n) == 0 && (r->len == n || r->str[n] == ' ');
-}
-
-int keel_call(struct keel_client *c, int argc, const char *const *argv, const size_t *lens,
-              struct keel_value **reply, char *errmsg, size_t size)
-{
-    const char *av[MAX_ARGS + 3];
-    size_t al[MAX_ARGS + 3];
-    char ids[2][24];
-    *reply = NULL;
-    if (argc <= 0 || argc > MAX_ARGS) return snprintf(errmsg, size, "a command has 1 to %d words", MAX_ARGS), KEEL_EINVAL;
-    int n = 0;
-    bool write = keel_is_write(argv[0], lens[0]);
-    if (write) {
-        /* The same (client, seq) on every attempt: applied at most once. */
-        snprintf(ids[0], sizeof ids[0], "%llu", (unsigned long long)c->id);
-        snprintf(ids[1], sizeof ids[1], "%llu", (unsigned long long)++c->seq);
-        av[n] = "KEEL.REQ", al[n++] = 8;
-        av[n] = ids[0], al[n++] = strlen(ids[0]);
-        av[n] = ids[1], al[n++] = strlen(ids[1]);
-    }
-    for (int i = 0; i < argc; i++) av[n] = argv[i], al[n++] = lens[i];
-    for (unsigned i = 0; i < c->n; i++) c->ep[i].why[0] = 0;
-
-    int64_t deadline = now_ms() + c->o.timeout_ms;
-    bool maybe = false;
-    for (unsigned round = 0; now_ms() < deadline; round++) {
-        if (ensure_connected(c, deadline) != 0) {
-            backoff(c, round, deadline);
-            continue;
-        }
-        redisSetTimeout(c->ctx, tv_of(deadline - now_ms()));
-        redisReply *r = redisCommandArgv(c->ctx, n, av, al);
-        if (r == NULL) {
-            /* Sent, perhaps, and no answer: a write may have applied. */
-            maybe |= write;
-            give_up_on(c, is_timeout(c->ctx) ? "timed out" : c->ctx->errstr);
-            backoff(c, round, deadline);
-            continue;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-            char why[96];
-            snprintf(why, sizeof why, "%.90s", r->str);
-            if (starts(r, "MOVED")) {
-                /* "MOVED 0 host:port": the leader, straight away */
-                const char *sp = strrchr(r->str, ' ');
-                if (sp) snprintf(c->hint, sizeof c->hint, "%s", sp + 1);
-                freeReplyObject(r);
-                drop(c);
-                continue;
-            }
-            if (starts(r, "TRYAGAIN") || starts(r, "UNCERTAIN")) {
-                maybe |= starts(r, "UNCERTAIN");
-                freeReplyObject(r);
-                give_up_on(c, why); /* this node has no leader now: try another */
-                backoff(c, round, deadline);
-                continue;
-            }
-            if (starts(r, "BUSY")) {
-                freeReplyObject(r);
-                for (unsigned i = 0; i < c->n; i++)
-                    if (strcmp(c->ep[i].text, c->now_at) == 0) snprintf(c->ep[i].why, sizeof c->ep[i].why, "%s", why);
-                backoff(c, round, deadline);
-                continue;
-            }
-        }
-        *reply = client_value_from(r);
-        freeReplyObject(r);
-        if (*reply == NULL) return snprintf(errmsg, size, "out of memory"), KEEL_ENOMEM;
-        return 0;
-    }
-    describe(c, maybe, c->o.timeout_ms, errmsg, size);
-    return maybe ? KEEL_EUNCERTAIN : KEEL_ENOTLEADER;
-}
-
-int keel_callv(struct keel_client *c, struct keel_value **reply, char *errmsg, size_t size, const char *word, ...)
-{
-    const char *argv[64];
-    size_t lens[64];
-    int argc = 0;
-    va_list ap;
-    va_start(ap, word);
-    for (const char *w = word; w != NULL && argc < 64; w = va_arg(ap, const char *)) {
-        argv[argc] = w;
-        lens[argc++] = strlen(w);
-    }
-    va_end(ap);
-    return keel_call(c, argc, argv, lens, reply, errmsg, size);
-}

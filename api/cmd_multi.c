@@ -117,6 +117,44 @@ DECL_LOCAL(cmd_watch)
     else forward(s);
 }
 
+/* KEEL.WATCHV key version [key version ...]: WATCH with versions the client
+ * already holds (from KEEL.VERSIONS, read earlier), so a compare-and-set of
+ * a document read a while ago is one round trip: KEEL.WATCHV, MULTI, the
+ * writes, EXEC, pipelined. EXEC fails (nil) if any key moved on since. */
+DECL_LOCAL(cmd_keel_watchv)
+{
+    struct conn *c = s->conn;
+    if (c == NULL || c->in_multi) {
+        resp_error(&s->out, "ERR", "KEEL.WATCHV inside MULTI is not allowed");
+        slot_done(s);
+        return;
+    }
+    if (s->argc % 2 != 1) {
+        resp_error(&s->out, "ERR", "wrong number of arguments for 'keel.watchv' command");
+        slot_done(s);
+        return;
+    }
+    uint64_t versions[64];
+    uint32_t n = (s->argc - 1) / 2;
+    if (n > sizeof versions / sizeof *versions) {
+        resp_error(&s->out, "ERR", "KEEL.WATCHV takes at most 64 keys");
+        slot_done(s);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        char buf[32], *end;
+        versions[i] = strtoull(slot_arg(s, 2 + 2 * i, buf, sizeof buf), &end, 10);
+        if (*end != 0 || s->argv[2 + 2 * i].n == 0 || !check_key(s, s->argv[1 + 2 * i])) {
+            if (s->out.len == 0) resp_error(&s->out, "ERR", "KEEL.WATCHV wants key version pairs");
+            slot_done(s);
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) add_watch(c, s->argv[1 + 2 * i], versions[i]);
+    resp_ok(&s->out);
+    slot_done(s);
+}
+
 /* EXEC: the queue becomes KEEL.TX nwatch (key version)... ncmd (argc arg...)... */
 DECL_LOCAL(cmd_exec)
 {

@@ -405,7 +405,8 @@ DECL_LOCAL(cmd_keel_fwd)
 }
 
 /* KEEL.REQ client seq cmd args...: a write that carries its dedupe identity,
- * so a retry after an uncertain outcome applies once. */
+ * so a retry after an uncertain outcome applies once. In a MULTI it wraps
+ * the EXEC (libkeel sends MULTI, the writes, KEEL.REQ id seq EXEC). */
 DECL_LOCAL(cmd_keel_req)
 {
     char buf[32], *end1, *end2;
@@ -414,6 +415,14 @@ DECL_LOCAL(cmd_keel_req)
     s->seq = strtoull(slot_arg(s, 2, buf, sizeof buf), &end2, 10);
     if (!ok1 || *end2 != 0 || s->argv[2].n == 0 || s->client == 0) {
         resp_error(&s->out, "ERR", "KEEL.REQ wants a client id > 0 and a sequence number");
+        slot_done(s);
+        return;
+    }
+    /* Inside MULTI only EXEC may carry the identity: the transaction is the
+     * one write; a queued command would lose it. */
+    if (s->conn != NULL && s->conn->in_multi && !slot_arg_is(s, 3, "EXEC")) {
+        resp_error(&s->out, "ERR", "KEEL.REQ inside MULTI wraps only EXEC");
+        s->conn->multi_error = true;
         slot_done(s);
         return;
     }

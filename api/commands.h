@@ -79,5 +79,6 @@ DECL_LOCAL(cmd_unwatch);
 DECL_ENCODE(cmd_keel_tx);
 DECL_REPLY(reply_keel_tx);
 DECL_READ(cmd_keel_versions);
+DECL_LOCAL(cmd_keel_watchv);
 
 #endif /* KEEL_API_COMMANDS_H */

@@ -86,6 +86,21 @@ KEEL_API int keel_call(struct keel_client *c, int argc, const char *const *argv,
 KEEL_API int keel_callv(struct keel_client *c, struct keel_value **reply, char *errmsg, size_t size,
                         const char *word, ...) __attribute__((sentinel));
 
+/* Pipelining: n commands sent at once, n replies read: one round trip.
+ * Retried as a whole (each write keeps its sequence number, so none applies
+ * twice). MULTI, writes, EXEC in one pipeline is a transaction that applies
+ * exactly once; KEEL.WATCHV key version (a version from KEEL.VERSIONS) in
+ * front of it makes a compare-and-set. 0 with replies[0..n-1] set (each the
+ * caller's), or the codes of keel_call with none set. */
+struct keel_cmd
+{
+    int argc;
+    const char *const *argv;
+    const size_t *lens;
+};
+KEEL_API int keel_pipeline(struct keel_client *c, size_t n, const struct keel_cmd *cmds,
+                           struct keel_value **replies, char *errmsg, size_t size);
+
 /* Is name (any case) a write that libkeel makes exactly-once? */
 KEEL_API bool keel_is_write(const char *name, size_t len);
 

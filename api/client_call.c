@@ -1,0 +1,201 @@
+/* libkeel: the retry loop. A call is a pipeline of one.
+ *
+ * A pipeline is sent as a whole and retried as a whole: MULTI state lives on
+ * the connection, so a half-answered pipeline cannot be resumed elsewhere.
+ * That is safe because each write in it carries its own (client, seq), fixed
+ * before the first attempt: on a retry the server answers an applied write
+ * from its dedupe table. Inside MULTI ... EXEC the queued commands go as they
+ * are and EXEC carries the sequence number (the transaction is one write). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/client_internal.h"
+
+static bool word_is(const char *w, size_t n, const char *what)
+{
+    size_t k = strlen(what);
+    if (n != k) return false;
+    for (size_t i = 0; i < n; i++)
+        if ((w[i] | 0x20) != what[i]) return false;
+    return true;
+}
+
+static bool starts(const redisReply *r, const char *word)
+{
+    size_t n = strlen(word);
+    return r->len >= n && strncmp(r->str, word, n) == 0 && (r->len == n || r->str[n] == ' ');
+}
+
+struct wire
+{
+    int argc;
+    const char **argv;
+    size_t *lens;
+    char ids[2][24];
+    bool write;
+};
+
+/* Lay out each command as sent: KEEL.REQ id seq in front of writes. */
+static int prepare(struct keel_client *c, size_t n, const struct keel_cmd *cmds, struct wire *w)
+{
+    bool in_multi = false;
+    for (size_t i = 0; i < n; i++) {
+        const struct keel_cmd *k = &cmds[i];
+        if (k->argc <= 0 || k->argc > MAX_ARGS) return -1;
+        bool multi = word_is(k->argv[0], k->lens[0], "multi");
+        bool exec = word_is(k->argv[0], k->lens[0], "exec");
+        w[i].write = in_multi ? exec : keel_is_write(k->argv[0], k->lens[0]);
+        if (multi) in_multi = true;
+        if (exec || word_is(k->argv[0], k->lens[0], "discard")) in_multi = false;
+        int extra = w[i].write ? 3 : 0;
+        w[i].argc = k->argc + extra;
+        w[i].argv = malloc((size_t)w[i].argc * sizeof *w[i].argv);
+        w[i].lens = malloc((size_t)w[i].argc * sizeof *w[i].lens);
+        if (w[i].argv == NULL || w[i].lens == NULL) return -1;
+        if (w[i].write) {
+            snprintf(w[i].ids[0], sizeof w[i].ids[0], "%llu", (unsigned long long)c->id);
+            snprintf(w[i].ids[1], sizeof w[i].ids[1], "%llu", (unsigned long long)++c->seq);
+            w[i].argv[0] = "KEEL.REQ", w[i].lens[0] = 8;
+            w[i].argv[1] = w[i].ids[0], w[i].lens[1] = strlen(w[i].ids[0]);
+            w[i].argv[2] = w[i].ids[1], w[i].lens[2] = strlen(w[i].ids[1]);
+        }
+        memcpy(w[i].argv + extra, k->argv, (size_t)k->argc * sizeof *k->argv);
+        memcpy(w[i].lens + extra, k->lens, (size_t)k->argc * sizeof *k->lens);
+    }
+    return 0;
+}
+
+static void free_replies(redisReply **r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (r[i]) freeReplyObject(r[i]);
+        r[i] = NULL;
+    }
+}
+
+enum outcome { DONE, RETRY, RETRY_NOW };
+
+/* One attempt on the connection: every reply read, or RETRY. */
+static enum outcome attempt(struct keel_client *c, size_t n, const struct wire *w, redisReply **r,
+                            int64_t deadline, bool *maybe)
+{
+    redisSetTimeout(c->ctx, client_tv(deadline - client_now_ms()));
+    for (size_t i = 0; i < n; i++) redisAppendCommandArgv(c->ctx, w[i].argc, w[i].argv, w[i].lens);
+    bool any_write = false;
+    for (size_t i = 0; i < n; i++) any_write |= w[i].write;
+    for (size_t i = 0; i < n; i++) {
+        void *got = NULL;
+        if (redisGetReply(c->ctx, &got) != 0 || got == NULL) {
+            /* Sent, perhaps, and no answer: a write may have applied. */
+            *maybe |= any_write;
+            client_give_up(c, client_is_timeout(c->ctx) ? "timed out" : c->ctx->errstr);
+            return RETRY;
+        }
+        r[i] = got;
+    }
+    enum outcome out = DONE;
+    for (size_t i = 0; i < n && out == DONE; i++) {
+        if (r[i]->type != REDIS_REPLY_ERROR) continue;
+        char why[96];
+        snprintf(why, sizeof why, "%.90s", r[i]->str);
+        if (starts(r[i], "MOVED")) {
+            /* "MOVED 0 host:port": the leader, straight away */
+            const char *sp = strrchr(r[i]->str, ' ');
+            if (sp) snprintf(c->hint, sizeof c->hint, "%s", sp + 1);
+            client_drop(c);
+            out = RETRY_NOW;
+        } else if (starts(r[i], "TRYAGAIN") || starts(r[i], "UNCERTAIN")) {
+            *maybe |= starts(r[i], "UNCERTAIN") || (i > 0 && any_write);
+            client_give_up(c, why); /* this node has no leader now: try another */
+            out = RETRY;
+        } else if (starts(r[i], "BUSY")) {
+            for (unsigned e = 0; e < c->n; e++)
+                if (strcmp(c->ep[e].text, c->now_at) == 0) snprintf(c->ep[e].why, sizeof c->ep[e].why, "%s", why);
+            out = RETRY;
+        }
+    }
+    return out;
+}
+
+int keel_pipeline(struct keel_client *c, size_t n, const struct keel_cmd *cmds, struct keel_value **replies,
+                  char *errmsg, size_t size)
+{
+    if (n == 0) return snprintf(errmsg, size, "an empty pipeline"), KEEL_EINVAL;
+    struct wire *w = calloc(n, sizeof *w);
+    redisReply **r = calloc(n, sizeof *r);
+    int rc = KEEL_ENOMEM;
+    for (size_t i = 0; i < n; i++) replies[i] = NULL;
+    if (w == NULL || r == NULL) {
+        snprintf(errmsg, size, "out of memory");
+        goto out;
+    }
+    if (prepare(c, n, cmds, w) != 0) {
+        rc = KEEL_EINVAL;
+        snprintf(errmsg, size, "a command has 1 to %d words", MAX_ARGS);
+        goto out;
+    }
+    for (unsigned i = 0; i < c->n; i++) c->ep[i].why[0] = 0;
+    int64_t deadline = client_now_ms() + c->o.timeout_ms;
+    bool maybe = false;
+    rc = -1;
+    for (unsigned round = 0; rc < 0 && client_now_ms() < deadline; round++) {
+        if (client_connect(c, deadline) != 0) {
+            client_backoff(c, round, deadline);
+            continue;
+        }
+        enum outcome o = attempt(c, n, w, r, deadline, &maybe);
+        if (o == DONE) {
+            rc = 0;
+            for (size_t i = 0; i < n && rc == 0; i++)
+                if ((replies[i] = client_value_from(r[i])) == NULL) rc = KEEL_ENOMEM;
+            if (rc != 0) snprintf(errmsg, size, "out of memory");
+            break;
+        }
+        free_replies(r, n);
+        if (o == RETRY) client_backoff(c, round, deadline);
+    }
+    if (rc < 0) {
+        client_describe(c, maybe, c->o.timeout_ms, errmsg, size);
+        rc = maybe ? KEEL_EUNCERTAIN : KEEL_ENOTLEADER;
+    }
+out:
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++) {
+            keel_value_free(replies[i]);
+            replies[i] = NULL;
+        }
+    if (r) free_replies(r, n);
+    free(r);
+    for (size_t i = 0; w && i < n; i++) {
+        free(w[i].argv);
+        free(w[i].lens);
+    }
+    free(w);
+    return rc;
+}
+
+int keel_call(struct keel_client *c, int argc, const char *const *argv, const size_t *lens,
+              struct keel_value **reply, char *errmsg, size_t size)
+{
+    struct keel_cmd cmd = {argc, argv, lens};
+    *reply = NULL;
+    if (argc <= 0) return snprintf(errmsg, size, "an empty command"), KEEL_EINVAL;
+    return keel_pipeline(c, 1, &cmd, reply, errmsg, size);
+}
+
+int keel_callv(struct keel_client *c, struct keel_value **reply, char *errmsg, size_t size, const char *word, ...)
+{
+    const char *argv[64];
+    size_t lens[64];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, word);
+    for (const char *w = word; w != NULL && argc < 64; w = va_arg(ap, const char *)) {
+        argv[argc] = w;
+        lens[argc++] = strlen(w);
+    }
+    va_end(ap);
+    return keel_call(c, argc, argv, lens, reply, errmsg, size);
+}
