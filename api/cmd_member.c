@@ -5,6 +5,9 @@
  *   KEEL.MEMBER ADD id raft_addr [STANDBY]
  *   KEEL.MEMBER PROMOTE id            standby (or spare) -> voter
  *   KEEL.MEMBER REMOVE id
+ *   KEEL.TRANSFER [id]                hand leadership to id (0 or none: the
+ *                                     most up-to-date voter); replies the
+ *                                     new leader's id
  *
  * Changes run on the leader (a follower forwards them), one at a time, as
  * raft allows; a second one meanwhile gets -TRYAGAIN. An added node joins as
@@ -171,4 +174,52 @@ DECL_LOCAL(cmd_keel_member)
              : at >= 0 ? keel_node_assign(node, id, want == 'v', change_cb, s)
                        : keel_node_add(node, id, addr, want == 'v', change_cb, s);
     change_started(s, rc, id);
+}
+
+static void transfer_done(void *data, uint64_t new_leader)
+{
+    struct slot *s = data;
+    char buf[32];
+    uint64_t want = s->argc > 1 ? strtoull(slot_arg(s, 1, buf, sizeof buf), NULL, 10) : 0;
+    if (new_leader != 0 && new_leader != s->srv->cfg.node_id && (want == 0 || new_leader == want))
+        resp_int(&s->out, (int64_t)new_leader);
+    else if (new_leader == s->srv->cfg.node_id)
+        resp_error(&s->out, "ERR", "leadership transfer did not complete: this node still leads");
+    else
+        resp_error(&s->out, "TRYAGAIN", "leadership transfer under way or failed: no leader yet");
+    slot_done(s);
+}
+
+DECL_LOCAL(cmd_keel_transfer)
+{
+    struct keel_node_status st;
+    uint64_t id = 0;
+    if (s->argc > 2 || (s->argc == 2 && !(parse_id(s, 1, &id) || (s->argv[1].n == 1 && s->argv[1].p[0] == '0')))) {
+        resp_error(&s->out, "ERR", "usage: KEEL.TRANSFER [id]");
+        slot_done(s);
+        return;
+    }
+    keel_node_status(s->srv->node, &st);
+    if (st.role != KEEL_ROLE_LEADER) {
+        forward(s);
+        return;
+    }
+    int at = id ? member_at(&st, id) : 0;
+    if (id && (at < 0 || st.member_roles[at] != 'v')) {
+        resp_errorf(&s->out, "ERR", "%llu is not a voter", (unsigned long long)id);
+        slot_done(s);
+        return;
+    }
+    if (id == st.id) {
+        resp_int(&s->out, (int64_t)id); /* already so */
+        slot_done(s);
+        return;
+    }
+    int rc = keel_node_transfer(s->srv->node, id, transfer_done, s);
+    if (rc != 0) {
+        if (rc == KEEL_EBUSY) resp_error(&s->out, "TRYAGAIN", "a leadership transfer is already running");
+        else if (rc == KEEL_ENOTFOUND) resp_error(&s->out, "ERR", "no voter to hand leadership to");
+        else reply_error_code(&s->out, rc, NULL);
+        slot_done(s);
+    }
 }

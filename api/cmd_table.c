@@ -45,6 +45,7 @@ const struct command command_table[] = {
     {"keel.member", -2, CMD_LOCAL | CMD_WRITE | CMD_NOMULTI, cmd_keel_member, NULL, NULL, NULL, 0, 0, 0},
     {"keel.publish", 3, CMD_WRITE | CMD_INTERNAL, NULL, NULL, cmd_keel_publish, NULL, 0, 0, 0},
     {"keel.req", -4, CMD_LOCAL | CMD_NOMULTI, cmd_keel_req, NULL, NULL, NULL, 0, 0, 0},
+    {"keel.transfer", -1, CMD_LOCAL | CMD_WRITE | CMD_NOMULTI, cmd_keel_transfer, NULL, NULL, NULL, 0, 0, 0},
     {"keel.tx", -3, CMD_WRITE | CMD_INTERNAL | CMD_NOMULTI, NULL, NULL, cmd_keel_tx, reply_keel_tx, 0, 0, 0},
     {"keel.versions", -2, CMD_READ | CMD_NOMULTI, NULL, cmd_keel_versions, NULL, NULL, 1, -1, 1},
     {"keel.watchv", -3, CMD_LOCAL | CMD_NOMULTI, cmd_keel_watchv, NULL, NULL, NULL, 1, -1, 2},

@@ -69,6 +69,7 @@ DECL_ENCODE(cmd_keel_publish);
 /* cmd_member.c */
 DECL_LOCAL(cmd_keel_join);
 DECL_LOCAL(cmd_keel_member);
+DECL_LOCAL(cmd_keel_transfer);
 
 /* cmd_multi.c */
 DECL_LOCAL(cmd_multi);

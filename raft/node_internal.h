@@ -46,6 +46,7 @@ struct keel_node
     struct raft_transfer transfer;
     keel_transfer_cb transfer_cb;
     void *transfer_data;
+    bool transferring;         /* a raft_transfer request is out */
     keel_role_cb role_cb;
     void *role_data;
     keel_node_close_cb close_cb;

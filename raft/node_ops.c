@@ -142,17 +142,24 @@ static void transfer_cb(struct raft_transfer *req)
     raft_id id;
     const char *addr;
     raft_leader(&n->raft, &id, &addr);
-    if (n->transfer_cb != NULL) n->transfer_cb(n->transfer_data, id);
+    keel_transfer_cb cb = n->transfer_cb;
+    n->transfer_cb = NULL; /* the slot is free again */
+    n->transferring = false;
+    if (cb != NULL) cb(n->transfer_data, id);
 }
 
 int keel_node_transfer(struct keel_node *n, uint64_t to, keel_transfer_cb cb, void *data)
 {
-    n->transfer_cb = cb;
-    n->transfer_data = data;
+    if (n->transferring) return KEEL_EBUSY; /* one raft_transfer request at a time */
     n->transfer.data = n;
     int rc = raft_transfer(&n->raft, &n->transfer, to, transfer_cb);
     if (rc == RAFT_NOTLEADER) return KEEL_ENOTLEADER;
-    return rc == 0 ? 0 : KEEL_EINVAL;
+    if (rc == RAFT_NOTFOUND || rc == RAFT_BADID) return KEEL_ENOTFOUND;
+    if (rc != 0) return KEEL_EBUSY;
+    n->transferring = true;
+    n->transfer_cb = cb;
+    n->transfer_data = data;
+    return 0;
 }
 
 /* ---- membership -------------------------------------------------------- */

@@ -279,6 +279,27 @@ static void test_bad_requests(void **state)
     kc_stop(&cl);
 }
 
+/* KEEL.TRANSFER through a follower hands leadership to the chosen voter. */
+static void test_transfer(void **state)
+{
+    (void)state;
+    kc_start(&cl, 3, "");
+    int leader = kc_leader(&cl, 10000);
+    assert_true(leader >= 0);
+    unsigned to = ((unsigned)leader + 2) % 3, via = ((unsigned)leader + 1) % 3;
+    redisReply *r = kc_cmd(&cl, via, "KEEL.TRANSFER %u", to + 1);
+    assert_non_null(r);
+    if (r->type != REDIS_REPLY_INTEGER) fail_msg("KEEL.TRANSFER: %s", r->str ? r->str : "?");
+    assert_int_equal(r->integer, to + 1);
+    freeReplyObject(r);
+    assert_int_equal(kc_leader(&cl, 10000), (int)to);
+    r = kc_cmd(&cl, to, "KEEL.TRANSFER 9");
+    assert_true(is_error(r, "ERR 9 is not a voter"));
+    freeReplyObject(r);
+    set_ok(to, "after", "transfer");
+    kc_stop(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +307,7 @@ int main(void)
         cmocka_unit_test_teardown(test_standby_promote_remove, teardown),
         cmocka_unit_test_teardown(test_remove_and_add_back, teardown),
         cmocka_unit_test_teardown(test_bad_requests, teardown),
+        cmocka_unit_test_teardown(test_transfer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
