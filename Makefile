@@ -41,7 +41,7 @@ sanitize: deps build/sanitize/CMakeCache.txt
 # Every test, in a Debug build and in an ASan+UBSan build.
 test: build sanitize
 	cd build/debug && ctest --output-on-failure -j2 $(CTEST_ARGS)
-	cd build/sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	cd build/sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2 $(CTEST_ARGS)
 
 # A local three-node cluster (in one process until keeld lands).

@@ -1,6 +1,7 @@
 /* jepsen: node clocks under libfaketime (see clock.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "jepsen/clock.h"
@@ -57,8 +58,14 @@ void jclock_env(const struct jclock *c, unsigned i, bool set)
     setenv("FAKETIME_TIMESTAMP_FILE", c->file[i], 1);
     setenv("FAKETIME_NO_CACHE", "1", 1);            /* a step counts at once */
     setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1); /* raft's timers keep real time */
-    /* A sanitizer build of keeld wants its runtime first in the list. */
-    setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
+    /* A sanitizer build of keeld wants its runtime first in the list:
+     * allow libfaketime ahead of it, keeping the caller's other options. */
+    const char *asan = getenv("ASAN_OPTIONS");
+    if (asan == NULL || strstr(asan, "verify_asan_link_order") == NULL) {
+        char opts[512];
+        snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "", asan && *asan ? ":" : "");
+        setenv("ASAN_OPTIONS", opts, 1);
+    }
 }
 
 void jclock_reset(struct jclock *c, unsigned n)

@@ -58,7 +58,10 @@ static void start_faked(const char *extra)
     setenv("FAKETIME_NO_CACHE", "1", 1);            /* a new offset counts at once */
     setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1); /* raft's timers keep real time */
     /* The sanitizer build insists on being first in the library list. */
-    setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
+    const char *asan = getenv("ASAN_OPTIONS");
+    char opts[512];
+    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "", asan && *asan ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
     kc_start(&cl, 1, extra);
     unsetenv("LD_PRELOAD");
     assert_true(kc_leader(&cl, 10000) >= 0);
