@@ -15,6 +15,7 @@
  * counts toward quorum before it has the log. Each change is idempotent when
  * the configuration already is what was asked, so an operator or a script may
  * retry after a timeout or -UNCERTAIN without undoing anything. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,18 @@ static bool parse_id(struct slot *s, uint32_t i, uint64_t *id)
     char buf[32], *end;
     *id = strtoull(slot_arg(s, i, buf, sizeof buf), &end, 10);
     return *end == 0 && s->argv[i].n > 0 && *id > 0;
+}
+
+/* A raft address as keeld's --raft-addr takes it: IPv4:PORT. Anything else
+ * would be accepted by raft and then never connect, leaving a spare behind. */
+static bool raft_addr_ok(const char *addr)
+{
+    char ip[64];
+    unsigned port;
+    char tail;
+    struct in_addr a;
+    return sscanf(addr, "%63[0-9.]:%u%c", ip, &port, &tail) == 2 && port > 0 && port < 65536 &&
+           inet_pton(AF_INET, ip, &a) == 1;
 }
 
 /* The member's index in st, or -1. */
@@ -55,8 +68,8 @@ DECL_LOCAL(cmd_keel_join)
     struct keel_node_status st;
     uint64_t id;
     slot_arg(s, 2, addr, sizeof addr);
-    if (!parse_id(s, 1, &id)) {
-        resp_error(&s->out, "ERR", "KEEL.JOIN wants an id > 0 and a raft address");
+    if (!parse_id(s, 1, &id) || !raft_addr_ok(addr)) {
+        resp_error(&s->out, "ERR", "KEEL.JOIN wants an id > 0 and a raft address (IPv4:PORT)");
         slot_done(s);
         return;
     }
@@ -153,6 +166,11 @@ DECL_LOCAL(cmd_keel_member)
     int at = member_at(&st, id);
     char want = is_remove ? 0 : standby ? 's' : 'v';
     if (is_add) slot_arg(s, 3, addr, sizeof addr);
+    if (is_add && !raft_addr_ok(addr)) {
+        resp_errorf(&s->out, "ERR", "'%s' is no raft address: want IPv4:PORT", addr);
+        slot_done(s);
+        return;
+    }
     if ((at < 0 && is_remove) || (at >= 0 && st.member_roles[at] == want &&
                                   (!is_add || strcmp(st.member_addrs[at], addr) == 0))) {
         resp_ok(&s->out); /* already so: a retry after the change went through */

@@ -267,6 +267,12 @@ static void test_bad_requests(void **state)
         redisReply *r = kc_cmd(&cl, i, "KEEL.MEMBER");
         assert_true(is_error(r, "ERR wrong number of arguments"));
         freeReplyObject(r);
+        r = kc_cmd(&cl, i, "KEEL.MEMBER ADD 9 not-an-address");
+        assert_true(is_error(r, "ERR 'not-an-address' is no raft address"));
+        freeReplyObject(r);
+        r = kc_cmd(&cl, i, "KEEL.MEMBER ADD 9 127.0.0.1:99999");
+        assert_true(is_error(r, "ERR '127.0.0.1:99999' is no raft address"));
+        freeReplyObject(r);
         r = kc_cmd(&cl, i, "KEEL.MEMBER PROMOTE 9");
         assert_true(is_error(r, "ERR no member with id 9"));
         freeReplyObject(r);
