@@ -77,7 +77,9 @@ static bool raft_dir_pristine(const char *dir)
 
 static void node_closed_cb(void *data)
 {
-    (void)data;
+    /* The node's close cancelled every write the server had proposed: now
+     * nothing points at the server any more. */
+    keel_server_free(data);
     node = NULL; /* freed: the logger must not ask it for the role any more */
     log_info("stopped");
     uv_close((uv_handle_t *)&sigterm, NULL);
@@ -87,14 +89,14 @@ static void node_closed_cb(void *data)
 
 static void server_stopped_cb(void *data)
 {
-    (void)data;
+    struct keel_server *srv = data;
     server = NULL;
-    keel_node_close(node, node_closed_cb, NULL);
+    keel_node_close(node, node_closed_cb, srv);
 }
 
 static void shutdown_now(void)
 {
-    if (server != NULL) keel_server_stop(server, server_stopped_cb, NULL);
+    if (server != NULL) keel_server_stop(server, server_stopped_cb, server);
     else if (node != NULL) keel_node_close(node, node_closed_cb, NULL);
 }
 

@@ -219,11 +219,16 @@ int keel_server_start(struct keel_server *srv, char *errmsg)
 static void stopped_cb(uv_handle_t *h)
 {
     struct keel_server *srv = h->data;
-    void (*cb)(void *) = srv->stop_cb;
-    void *data = srv->stop_data;
+    if (srv->stop_cb != NULL) srv->stop_cb(srv->stop_data);
+}
+
+/* Not in stopped_cb: writes the server proposed (clients', sweeps, the
+ * address publication) still hold srv until the node's close cancels them. */
+void keel_server_free(struct keel_server *srv)
+{
+    if (srv == NULL) return;
     free(srv->cursors);
     free(srv);
-    if (cb != NULL) cb(data);
 }
 
 static void listener_closed_cb(uv_handle_t *h)

@@ -55,8 +55,10 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
 /* Listen. Errors: KEEL_EIO with errmsg (address in use, bad address). */
 int keel_server_start(struct keel_server *s, char *errmsg);
 /* Stop accepting, close every connection after flushing what is ready,
- * then call cb; frees s. */
+ * then call cb. Writes already proposed still point at s: close the node
+ * (which cancels them) and only then keel_server_free(s). */
 void keel_server_stop(struct keel_server *s, void (*cb)(void *data), void *data);
+void keel_server_free(struct keel_server *s);
 void keel_server_stats(const struct keel_server *s, struct keel_server_stats *st);
 
 #endif /* KEEL_API_SERVER_H */
