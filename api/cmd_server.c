@@ -293,6 +293,9 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "applied_index:%llu", (unsigned long long)st.applied_index);
         info_line(&b, "last_index:%llu", (unsigned long long)st.last_index);
         info_line(&b, "snapshot_index:%llu", (unsigned long long)st.snapshot_index);
+        /* -1: no snapshot taken or installed since this process started */
+        info_line(&b, "snapshot_age_s:%lld",
+                  st.snapshot_at_ms ? (long long)(server_now_ms() - st.snapshot_at_ms) / 1000 : -1LL);
         info_line(&b, "leader_ready:%d", st.leader_ready);
         info_line(&b, "inflight_writes:%u", st.inflight);
         char members[512] = "";

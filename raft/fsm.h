@@ -35,6 +35,7 @@ struct keel_fsm_stats
     uint64_t restores;       /* images installed over the env */
     uint64_t restores_kept;  /* images not newer than the env: kept the env */
     uint64_t snapshot_errors;
+    int64_t snapshot_at_ms;  /* wall clock of the last image taken or installed; 0: none yet */
 };
 
 struct keel_fsm

@@ -1,5 +1,6 @@
 /* raft: taking snapshots (LMDB images) and restoring from them. */
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 
 #include "raft/fsm.h"
@@ -60,12 +61,20 @@ int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigne
     return take(fsm->data, bufs, n_bufs);
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct keel_fsm *f = fsm->data;
     if (*bufs != NULL) {
         f->stats.snapshots++;
         f->stats.snapshot_bytes = f->snap.data_len + KEEL_SNAPSHOT_HEADER;
+        f->stats.snapshot_at_ms = wall_ms(); /* for operators (snapshot age), never for state */
         raft_free(*bufs);
     } else if (fsm->snapshot_async != NULL) {
         f->stats.snapshot_errors++;
@@ -89,6 +98,7 @@ int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         if (rc == KEEL_EFATAL) f->fatal = rc;
         return rc == KEEL_ECORRUPT || rc == KEEL_EVERSION ? RAFT_CORRUPT : RAFT_IOERR;
     }
+    f->stats.snapshot_at_ms = wall_ms();
     if (replaced) f->stats.restores++;
     else f->stats.restores_kept++;
     raft_free(buf->base); /* ours on success */

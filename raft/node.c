@@ -293,6 +293,7 @@ void keel_node_status(struct keel_node *n, struct keel_node_status *st)
     st->applied_index = raft_last_applied(r);
     st->last_index = raft_last_index(r);
     st->snapshot_index = r->log.snapshot.last_index;
+    st->snapshot_at_ms = n->fsm.stats.snapshot_at_ms;
     for (unsigned i = 0; i < r->configuration.n && i < KEEL_NODE_MAX_PEERS; i++) {
         const struct raft_server *s = &r->configuration.servers[i];
         st->member_ids[i] = s->id;

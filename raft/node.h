@@ -70,6 +70,7 @@ struct keel_node_status
     uint64_t applied_index;
     uint64_t last_index;
     uint64_t snapshot_index;
+    int64_t snapshot_at_ms;    /* wall clock of the last snapshot taken or installed since start; 0: none */
     unsigned voters;
     unsigned members;
     uint64_t member_ids[KEEL_NODE_MAX_PEERS];

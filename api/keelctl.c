@@ -1,0 +1,172 @@
+/* keelctl: options, dispatch and help (see keelctl.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/keelctl.h"
+
+struct entry
+{
+    const char *name;
+    int (*run)(struct kctl *k, int argc, char **argv);
+    const char *synopsis;
+    const char *help;
+};
+
+static const struct entry entries[] = {
+    {"get", kctl_data, "get KEY", "Print the value of KEY, or (nil)."},
+    {"set", kctl_data, "set KEY VALUE [--ttl MS]", "Set KEY to VALUE, expiring after MS milliseconds if given."},
+    {"del", kctl_data, "del KEY...", "Delete keys; prints how many existed."},
+    {"scan", kctl_data, "scan [PATTERN]", "Print every key matching the glob PATTERN (default *), in order."},
+    {"ttl", kctl_data, "ttl KEY", "Milliseconds KEY has left: -1 no expiry, -2 absent."},
+    {"expire", kctl_data, "expire KEY MS", "Expire KEY after MS milliseconds; prints 1, or 0 if absent."},
+    {"incr", kctl_data, "incr KEY [BY]", "Add BY (default 1) to the integer at KEY; prints the result."},
+    {"hget", kctl_data, "hget KEY FIELD", "Print one field of the hash at KEY."},
+    {"hset", kctl_data, "hset KEY FIELD VALUE [FIELD VALUE]...", "Set fields of the hash at KEY."},
+    {"hgetall", kctl_data, "hgetall KEY", "Print every field of the hash at KEY."},
+    {"status", kctl_status, "status",
+     "One row per member (found through any endpoint): id, client address, role, term, leader, commit\n"
+     "and applied index, lag behind the leader's commit, snapshot index, database size, alarms, and\n"
+     "whether it answered (or the error). --json: {\"nodes\": [...]}"},
+    {"health", kctl_health, "health [--max-lag N]",
+     "Exit 0 only when there is one leader and every member answers and has applied within N entries\n"
+     "(default 1000) of the leader's commit; otherwise print what is wrong and exit 1."},
+    {"member", kctl_member, "member list | add ID RAFT_ADDR [--standby] | promote ID | remove ID",
+     "Membership, one change at a time. add: the node joins as a spare, is caught up, then becomes a\n"
+     "voter (a standby with --standby: it replicates, never votes); start it with --join. promote:\n"
+     "standby to voter. Changes are idempotent: retry after a timeout."},
+    {"leader", kctl_leader, "leader transfer [--to ID]",
+     "Hand leadership to ID (default: the most up-to-date voter); prints the new leader."},
+};
+
+#define NENTRIES (sizeof entries / sizeof *entries)
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: keelctl [--endpoints H:P,...] [--timeout 5s] [--json] COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < NENTRIES; i++) fprintf(f, "  %s\n", entries[i].synopsis);
+    fprintf(f, "\n--endpoints defaults to $KEEL_ENDPOINTS, else 127.0.0.1:7379; any member will do.\n"
+               "keelctl help COMMAND explains one.\n\n"
+               "exit status: 0 done, 1 failed (refused by the server, or unhealthy), 2 bad usage,\n"
+               "3 cluster unreachable or without a leader (nothing changed), 4 a write's outcome is\n"
+               "unknown (it may have applied).\n");
+}
+
+static int help(const char *cmd)
+{
+    if (cmd == NULL) {
+        usage(stdout);
+        return KCTL_OK;
+    }
+    for (size_t i = 0; i < NENTRIES; i++) {
+        if (strcmp(entries[i].name, cmd) != 0) continue;
+        printf("usage: keelctl %s\n\n%s\n", entries[i].synopsis, entries[i].help);
+        return KCTL_OK;
+    }
+    fprintf(stderr, "keelctl: no command '%s' (keelctl help lists them)\n", cmd);
+    return KCTL_USAGE;
+}
+
+/* "5s", "500ms", "2": milliseconds; 0 on error. */
+static unsigned parse_duration(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0) return 0;
+    if (strcmp(end, "ms") == 0) return (unsigned)v;
+    if (*end == 0 || strcmp(end, "s") == 0) return (unsigned)(v * 1000);
+    return 0;
+}
+
+struct keel_client *kctl_client(struct kctl *k)
+{
+    if (k->c) return k->c;
+    struct keel_client_options o = {.endpoints = k->endpoints, .timeout_ms = k->timeout_ms};
+    if (keel_client_open(&o, &k->c, k->err, sizeof k->err) != 0) {
+        fprintf(stderr, "keelctl: %s\n", k->err);
+        k->c = NULL;
+    }
+    return k->c;
+}
+
+int kctl_fail(struct kctl *k, int rc, const char *what)
+{
+    fprintf(stderr, "keelctl: %s: %s\n", what, k->err);
+    return rc == KEEL_EUNCERTAIN ? KCTL_UNKNOWN : rc == KEEL_ENOTLEADER ? KCTL_UNAVAILABLE : KCTL_FAILED;
+}
+
+int kctl_call(struct kctl *k, int argc, const char *const *argv, struct keel_value **reply)
+{
+    size_t lens[64];
+    *reply = NULL;
+    if (kctl_client(k) == NULL) return KCTL_USAGE;
+    for (int i = 0; i < argc && i < 64; i++) lens[i] = strlen(argv[i]);
+    int rc = keel_call(k->c, argc, argv, lens, reply, k->err, sizeof k->err);
+    if (rc != 0) return kctl_fail(k, rc, argv[0]);
+    if ((*reply)->type == KEEL_VALUE_ERROR) {
+        fprintf(stderr, "keelctl: %s: %s\n", argv[0], (*reply)->str);
+        keel_value_free(*reply);
+        *reply = NULL;
+        return KCTL_FAILED;
+    }
+    return KCTL_OK;
+}
+
+void kctl_print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) printf("%s\n", s);
+    free(s);
+    json_decref(j);
+}
+
+json_t *kctl_value_json(const struct keel_value *v)
+{
+    switch (v->type) {
+        case KEEL_VALUE_INTEGER: return json_integer(v->integer);
+        case KEEL_VALUE_STRING:
+        case KEEL_VALUE_STATUS:
+        case KEEL_VALUE_ERROR: return json_stringn(v->str, v->len);
+        case KEEL_VALUE_ARRAY: {
+            json_t *a = json_array();
+            for (size_t i = 0; i < v->n; i++) json_array_append_new(a, kctl_value_json(v->elements[i]));
+            return a;
+        }
+        default: return json_null();
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct kctl k = {.timeout_ms = 5000};
+    char *rest[256];
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) k.json = true;
+        else if (!strcmp(a, "--endpoints") || !strcmp(a, "--timeout")) {
+            if (i + 1 >= argc) return fprintf(stderr, "keelctl: %s needs a value\n", a), KCTL_USAGE;
+            if (a[2] == 'e') k.endpoints = argv[++i];
+            else if ((k.timeout_ms = parse_duration(argv[++i])) == 0)
+                return fprintf(stderr, "keelctl: --timeout %s: want e.g. 5s or 500ms\n", argv[i]), KCTL_USAGE;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return help(NULL);
+        else if (n < 255) rest[n++] = argv[i];
+    }
+    rest[n] = NULL;
+    k.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+    if (n == 0) {
+        usage(stderr);
+        return KCTL_USAGE;
+    }
+    if (!strcmp(rest[0], "help")) return help(n > 1 ? rest[1] : NULL);
+    for (size_t i = 0; i < NENTRIES; i++) {
+        if (strcmp(entries[i].name, rest[0]) != 0) continue;
+        int rc = entries[i].run(&k, n, rest);
+        if (rc == KCTL_USAGE) fprintf(stderr, "usage: keelctl %s\n", entries[i].synopsis);
+        keel_client_close(k.c);
+        return rc;
+    }
+    fprintf(stderr, "keelctl: no command '%s' (keelctl help lists them)\n", rest[0]);
+    return KCTL_USAGE;
+}
