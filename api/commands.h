@@ -71,6 +71,11 @@ DECL_LOCAL(cmd_keel_join);
 DECL_LOCAL(cmd_keel_member);
 DECL_LOCAL(cmd_keel_transfer);
 
+/* cmd_admin.c */
+DECL_ENCODE(cmd_keel_hashkv);
+DECL_LOCAL(cmd_keel_hashkv_last);
+DECL_LOCAL(cmd_keel_snapshot);
+
 /* cmd_multi.c */
 DECL_LOCAL(cmd_multi);
 DECL_LOCAL(cmd_exec);

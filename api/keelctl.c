@@ -36,6 +36,14 @@ static const struct entry entries[] = {
      "Membership, one change at a time. add: the node joins as a spare, is caught up, then becomes a\n"
      "voter (a standby with --standby: it replicates, never votes); start it with --join. promote:\n"
      "standby to voter. Changes are idempotent: retry after a timeout."},
+    {"hashkv", kctl_hashkv, "hashkv",
+     "Commit a check entry; every member digests its state as of that entry, and the digests are\n"
+     "compared. A member whose digest differs from the leader's has diverged: reported as CORRUPTION.\n"
+     "Exit 0 only when every member was compared and matched."},
+    {"snapshot", kctl_snapshot, "snapshot save FILE | inspect FILE",
+     "save: stream a consistent snapshot from the leader (every write acknowledged before the call is\n"
+     "in it) into FILE, with its index, term, members and checksums; verified before it is renamed\n"
+     "into place. inspect: verify FILE's checksums and print its index, term, members and key count."},
     {"leader", kctl_leader, "leader transfer [--to ID]",
      "Hand leadership to ID (default: the most up-to-date voter); prints the new leader."},
 };
@@ -155,6 +163,7 @@ int main(int argc, char **argv)
     }
     rest[n] = NULL;
     k.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+    k.progress = isatty(STDERR_FILENO) && !k.json;
     if (n == 0) {
         usage(stderr);
         return KCTL_USAGE;

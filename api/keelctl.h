@@ -22,6 +22,7 @@ struct kctl
     unsigned timeout_ms;     /* --timeout */
     bool json;               /* --json: one JSON document on stdout */
     bool color;              /* stdout is a terminal and NO_COLOR is unset */
+    bool progress;           /* stderr is a terminal: progress bars */
     struct keel_client *c;   /* opened on first use */
     char err[KEEL_ERRMSG_SIZE];
 };
@@ -38,11 +39,37 @@ void kctl_print_json(json_t *j);
 /* A value as JSON (strings, integers, arrays, null). */
 json_t *kctl_value_json(const struct keel_value *v);
 
+#define KCTL_MAX_NODES 16
+
+/* One node as status sees it (keelctl_status.c). */
+struct kctl_row
+{
+    long long id;            /* -1: unknown (an endpoint outside the membership) */
+    char addr[80];           /* client address; "" if not published yet */
+    char member_role[16];    /* voter, standby, spare, or "" */
+    bool reachable;
+    char error[128];
+    char role[16];
+    unsigned long long term, leader, commit, applied, snapshot, db_bytes, lag;
+    long long snapshot_age_s; /* -1: none since the node started */
+};
+
+/* Every member (from the first endpoint that lists them) and every
+ * endpoint, each asked for INFO within the timeout. Returns the row count. */
+int kctl_collect(struct kctl *k, struct kctl_row *rows);
+/* A hiredis connection to addr with timeout ms, or NULL with why filled. */
+struct redisContext *kctl_dial(const char *addr, unsigned ms, char *why, size_t size);
+
 /* The command families: argv starts at the command name. */
 int kctl_data(struct kctl *k, int argc, char **argv);
 int kctl_status(struct kctl *k, int argc, char **argv);
 int kctl_health(struct kctl *k, int argc, char **argv);
 int kctl_member(struct kctl *k, int argc, char **argv);
 int kctl_leader(struct kctl *k, int argc, char **argv);
+int kctl_hashkv(struct kctl *k, int argc, char **argv);
+int kctl_snapshot(struct kctl *k, int argc, char **argv);
+int kctl_recover(struct kctl *k, int argc, char **argv);
+/* snapshot restore FILE ...: argv starts at FILE. */
+int kctl_restore(struct kctl *k, int argc, char **argv);
 
 #endif /* KEEL_API_KEELCTL_H */

@@ -9,26 +9,12 @@
 
 #include "api/keelctl.h"
 
-#define MAX_NODES 16
-
-struct row
-{
-    long long id;            /* -1: unknown (an endpoint outside the membership) */
-    char addr[80];           /* client address */
-    char member_role[16];    /* voter, standby, spare, or "" */
-    bool reachable;
-    char error[128];
-    char role[16];
-    unsigned long long term, leader, commit, applied, snapshot, db_bytes, lag;
-    long long snapshot_age_s; /* -1: none since the node started */
-};
-
 static struct timeval tv(unsigned ms)
 {
     return (struct timeval){(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 }
 
-static redisContext *dial(const char *addr, unsigned ms, char *why, size_t size)
+redisContext *kctl_dial(const char *addr, unsigned ms, char *why, size_t size)
 {
     char host[64];
     const char *colon = strrchr(addr, ':');
@@ -80,11 +66,11 @@ static int endpoints(const struct kctl *k, char addrs[][80], int max)
     return n;
 }
 
-static int add_row(struct row *rows, int n, const char *addr)
+static int add_row(struct kctl_row *rows, int n, const char *addr)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(rows[i].addr, addr) == 0) return n;
-    if (n == MAX_NODES) return n;
+    if (n == KCTL_MAX_NODES) return n;
     memset(&rows[n], 0, sizeof rows[n]);
     rows[n].id = -1;
     snprintf(rows[n].addr, sizeof rows[n].addr, "%s", addr);
@@ -92,20 +78,20 @@ static int add_row(struct row *rows, int n, const char *addr)
 }
 
 /* Every member (and every endpoint), asked. Returns how many rows. */
-static int collect(struct kctl *k, struct row *rows)
+int kctl_collect(struct kctl *k, struct kctl_row *rows)
 {
-    char eps[MAX_NODES][80];
-    int neps = endpoints(k, eps, MAX_NODES), n = 0;
+    char eps[KCTL_MAX_NODES][80];
+    int neps = endpoints(k, eps, KCTL_MAX_NODES), n = 0;
     for (int e = 0; e < neps && n == 0; e++) {
         char why[128];
-        redisContext *c = dial(eps[e], k->timeout_ms, why, sizeof why);
+        redisContext *c = kctl_dial(eps[e], k->timeout_ms, why, sizeof why);
         redisReply *r = c ? redisCommand(c, "KEEL.MEMBER LIST") : NULL;
-        for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && n < MAX_NODES; i++) {
+        for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && n < KCTL_MAX_NODES; i++) {
             redisReply *m = r->element[i];
             if (m->type != REDIS_REPLY_ARRAY || m->elements < 4) continue;
             /* A member that has not published its client address yet gets
              * an empty one: an endpoint may turn out to be it (merged below). */
-            if (n == MAX_NODES) break;
+            if (n == KCTL_MAX_NODES) break;
             memset(&rows[n], 0, sizeof rows[n]);
             snprintf(rows[n].addr, sizeof rows[n].addr, "%s", m->element[2]->str);
             rows[n++].id = m->element[0]->integer;
@@ -116,12 +102,12 @@ static int collect(struct kctl *k, struct row *rows)
     }
     for (int e = 0; e < neps; e++) n = add_row(rows, n, eps[e]);
     for (int i = 0; i < n; i++) {
-        struct row *w = &rows[i];
+        struct kctl_row *w = &rows[i];
         if (w->addr[0] == 0) {
             snprintf(w->error, sizeof w->error, "client address not known yet");
             continue;
         }
-        redisContext *c = dial(w->addr, k->timeout_ms, w->error, sizeof w->error);
+        redisContext *c = kctl_dial(w->addr, k->timeout_ms, w->error, sizeof w->error);
         redisReply *r = c ? redisCommand(c, "INFO") : NULL;
         if (c && r == NULL) snprintf(w->error, sizeof w->error, "%s", strstr(c->errstr, "temporarily") ? "timed out" : c->errstr);
         if (r && r->type == REDIS_REPLY_STRING) {
@@ -146,7 +132,7 @@ static int collect(struct kctl *k, struct row *rows)
     for (int i = 0; i < n; i++) {
         for (int j = i + 1; j < n; j++) {
             if (rows[i].id < 0 || rows[j].id != rows[i].id) continue;
-            struct row keep = rows[j].reachable && !rows[i].reachable ? rows[j] : rows[i];
+            struct kctl_row keep = rows[j].reachable && !rows[i].reachable ? rows[j] : rows[i];
             if (!keep.member_role[0]) memcpy(keep.member_role, rows[i].member_role, sizeof keep.member_role);
             rows[i] = keep;
             memmove(&rows[j], &rows[j + 1], (size_t)(n - j - 1) * sizeof *rows);
@@ -175,16 +161,16 @@ static void human_bytes(unsigned long long b, char *out, size_t size)
 
 int kctl_status(struct kctl *k, int argc, char **argv)
 {
-    struct row rows[MAX_NODES];
+    struct kctl_row rows[KCTL_MAX_NODES];
     (void)argv;
     if (argc != 1) return KCTL_USAGE;
-    int n = collect(k, rows);
+    int n = kctl_collect(k, rows);
     int reachable = 0;
     for (int i = 0; i < n; i++) reachable += rows[i].reachable;
     if (k->json) {
         json_t *nodes = json_array();
         for (int i = 0; i < n; i++) {
-            struct row *w = &rows[i];
+            struct kctl_row *w = &rows[i];
             json_t *o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)w->id, "address", w->addr, "reachable", w->reachable);
             if (w->member_role[0]) json_object_set_new(o, "membership", json_string(w->member_role));
             if (w->reachable) {
@@ -208,7 +194,7 @@ int kctl_status(struct kctl *k, int argc, char **argv)
         printf("%-4s %-21s %-9s %-7s %-5s %-6s %-9s %-9s %-5s %-12s %-10s %-6s %s\n", "ID", "ADDRESS", "ROLE",
                "MEMBER", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "SNAP/AGE", "DB SIZE", "ALARMS", "STATUS");
         for (int i = 0; i < n; i++) {
-            struct row *w = &rows[i];
+            struct kctl_row *w = &rows[i];
             char id[16], size[32], snap[40];
             snprintf(id, sizeof id, w->id >= 0 ? "%lld" : "?", w->id);
             const char *on = !k->color ? "" : !w->reachable ? "\033[31m" : strcmp(w->role, "leader") == 0 ? "\033[32m" : "";
@@ -234,13 +220,13 @@ int kctl_health(struct kctl *k, int argc, char **argv)
     unsigned long long max_lag = 1000;
     if (argc == 3 && !strcmp(argv[1], "--max-lag")) max_lag = strtoull(argv[2], NULL, 10);
     else if (argc != 1) return KCTL_USAGE;
-    struct row rows[MAX_NODES];
-    int n = collect(k, rows), leaders = 0, reachable = 0;
+    struct kctl_row rows[KCTL_MAX_NODES];
+    int n = kctl_collect(k, rows), leaders = 0, reachable = 0;
     char problems[2048] = "";
     size_t off = 0;
     unsigned long long leader = 0;
     for (int i = 0; i < n; i++) {
-        struct row *w = &rows[i];
+        struct kctl_row *w = &rows[i];
         if (!w->reachable) {
             if (w->id < 0)
                 off += (size_t)snprintf(problems + off, sizeof problems - off, "%s%s: %s", off ? "; " : "",

@@ -186,6 +186,9 @@ struct keel_server
     struct keel_server_stats stats;
     void (*stop_cb)(void *data);
     void *stop_data;
+    struct backup *backup;     /* KEEL.SNAPSHOT: the image being streamed (cmd_admin.c) */
+    bool backup_copying;       /* its copy runs on the pool: free the server after it */
+    bool free_pending;
 };
 
 /* dispatch.c */
@@ -216,6 +219,10 @@ int cluster_token(struct keel_server *srv, char *buf, size_t size);
 bool cluster_token_ok(struct keel_server *srv, struct keel_slice given);
 /* On the ready leader: propose a token if the cluster has none. */
 void cluster_token_ensure(struct keel_server *srv);
+
+/* cmd_admin.c: drop a backup image idle for longer than its timeout. */
+void backup_expire(struct keel_server *srv);
+void backup_release(struct keel_server *srv);
 
 /* system keys: "\xffkeel:node:<id>" -> client address */
 #define SYSKEY_PREFIX "\xffkeel:"

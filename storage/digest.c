@@ -24,31 +24,31 @@ static int digest_dbi(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, XXH3_state_t *st)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+int storage_digest_txn(struct keel_txn *t, uint64_t *digest)
+{
+    struct keel_storage *s = t->s;
+    XXH3_state_t *st = XXH3_createState();
+    int rc = 0;
+    if (st == NULL) return KEEL_ENOMEM;
+    XXH3_64bits_reset(st);
+    MDB_dbi dbis[] = {s->data, s->exp, s->meta, s->dd, s->ddts};
+    for (unsigned i = 0; rc == 0 && i < sizeof dbis / sizeof dbis[0]; i++) {
+        rc = digest_dbi(t->mdb, dbis[i], (uint8_t)i, st);
+    }
+    *digest = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return rc != 0 ? storage_error(s, rc, "digest") : 0;
+}
+
 int keel_storage_digest(struct keel_storage *s, uint64_t *applied, uint64_t *digest)
 {
     MDB_txn *txn;
-    XXH3_state_t *st = XXH3_createState();
-    int rc;
-    if (st == NULL) return KEEL_ENOMEM;
-    XXH3_64bits_reset(st);
-    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) {
-        XXH3_freeState(st);
-        return storage_error(s, rc, "digest");
-    }
-    MDB_dbi dbis[] = {s->data, s->exp, s->meta, s->dd, s->ddts};
-    for (unsigned i = 0; rc == 0 && i < sizeof dbis / sizeof dbis[0]; i++) {
-        rc = digest_dbi(txn, dbis[i], (uint8_t)i, st);
-    }
-    if (rc != 0) {
-        rc = storage_error(s, rc, "digest");
-    } else {
-        struct keel_txn t = {txn, s, false};
-        rc = storage_meta_get(&t, "applied", applied);
-    }
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) return storage_error(s, rc, "digest");
+    struct keel_txn t = {txn, s, false};
+    rc = storage_digest_txn(&t, digest);
+    if (rc == 0) rc = storage_meta_get(&t, "applied", applied);
     mdb_txn_abort(txn);
-    *digest = XXH3_64bits_digest(st);
-    XXH3_freeState(st);
     return rc;
 }
 

@@ -282,6 +282,10 @@ void keel_storage_close(struct keel_storage *s, bool clean)
 {
     char errmsg[KEEL_ERRMSG_SIZE];
     if (s == NULL) return;
+    /* A backup copy may still run on a pool thread (keel_storage_pin). */
+    pthread_mutex_lock(&s->mu);
+    while (s->copies > 0) pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
     if (s->env != NULL && clean) {
         int rc = mdb_env_sync(s->env, 1);
         storage_env_close(s);

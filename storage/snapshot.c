@@ -65,6 +65,16 @@ static void copies_add(struct keel_storage *s, int delta)
     pthread_mutex_unlock(&s->mu);
 }
 
+void keel_storage_pin(struct keel_storage *s)
+{
+    copies_add(s, 1);
+}
+
+void keel_storage_unpin(struct keel_storage *s)
+{
+    copies_add(s, -1);
+}
+
 int keel_storage_snapshot_create(struct keel_storage *s, struct keel_snapshot *snap,
                                  char *errmsg)
 {

@@ -55,6 +55,14 @@ struct keel_snapshot
 int keel_storage_snapshot_create(struct keel_storage *s, struct keel_snapshot *snap,
                                  char *errmsg);
 
+/* Called on the loop thread before handing keel_storage_snapshot_create()
+ * to a pool thread outside raft's own snapshot path (a backup): a restore
+ * (loop thread) then waits for the copy instead of swapping the env from
+ * under it, and so does keel_storage_close. Unpin (any thread) once the
+ * copy returned. */
+void keel_storage_pin(struct keel_storage *s);
+void keel_storage_unpin(struct keel_storage *s);
+
 /* Unmap and close what keel_storage_snapshot_create() made. Any thread. */
 void keel_snapshot_release(struct keel_snapshot *snap);
 

@@ -159,6 +159,8 @@ uint64_t storage_dedupe_count(struct keel_txn *txn);
  * table) and the applied index it was taken at. Equal replicas at one index
  * have equal digests. */
 int keel_storage_digest(struct keel_storage *s, uint64_t *applied, uint64_t *digest);
+/* The same digest, of what txn sees (apply's write txn included). */
+int storage_digest_txn(struct keel_txn *txn, uint64_t *digest);
 
 struct keel_space
 {

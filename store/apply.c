@@ -226,6 +226,25 @@ static int apply_getx(struct apply_ctx *c, const struct keel_cmd *cmd, struct ke
     return retime(c, cmd->key, &old, cmd->num);
 }
 
+/* HASH: digest this txn's view, i.e. the state every replica holds as of
+ * this entry. Scans the whole keyspace: an operator's check, not a hot path.
+ * Kept in memory for KEEL.HASHKV.LAST; the reply carries the index and the
+ * digest as 16 hex digits. */
+static int apply_hash_check(struct apply_ctx *c, struct keel_reply *r)
+{
+    uint64_t digest;
+    int rc = storage_digest_txn(c->txn, &digest);
+    if (rc != 0) return rc;
+    c->st->hash_index = c->index;
+    c->st->hash_digest = digest;
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest);
+    keel_reply_array(r, 2);
+    keel_reply_int(r, (int64_t)c->index);
+    keel_reply_bulk(r, hex, 16);
+    return 0;
+}
+
 static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
 
 static int apply_batch(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
@@ -310,6 +329,8 @@ static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
         case KEEL_CMD_GETDEL:
         case KEEL_CMD_GETEX:
             return apply_getx(c, cmd, r);
+        case KEEL_CMD_HASH:
+            return apply_hash_check(c, r);
     }
     keel_reply_error(r, KEEL_EMALFORMED, "unknown command"); /* decode rules this out */
     return 0;

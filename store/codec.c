@@ -180,7 +180,7 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
                 if (!rd_u32(r, &len)) return false;
                 if ((size_t)(r->end - r->p) < len) return fail(r, KEEL_EMALFORMED, "sub-command past the end");
                 if (st >= KEEL_CMD__COUNT || st == KEEL_CMD_NOOP || st == KEEL_CMD_BATCH ||
-                    st == KEEL_CMD_SWEEP)
+                    st == KEEL_CMD_SWEEP || st == KEEL_CMD_HASH)
                     return fail(r, KEEL_EMALFORMED, "bad sub-command type");
                 struct rd subr = {r->p, r->p + len, NULL, 0};
                 memset(&sub, 0, sizeof sub);
@@ -207,6 +207,9 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
             if (!top) return fail(r, KEEL_EMALFORMED, "nested sweep");
             if (!rd_i64(r, &cmd->num)) return false;
             if (cmd->num <= 0) return fail(r, KEEL_EMALFORMED, "sweep max must be positive");
+            break;
+        case KEEL_CMD_HASH:
+            if (!top) return fail(r, KEEL_EMALFORMED, "nested hash");
             break;
         default:
             return fail(r, KEEL_EMALFORMED, "unknown command type");

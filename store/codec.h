@@ -32,6 +32,8 @@
  *   GETDEL   str key
  *   GETEX    str key, i64 expire_at                          flags PERSIST
  *   NOOP     (empty)
+ *   HASH     (empty): every replica digests its state as of this entry
+ *            (keelctl hashkv), so digests compare at one index
  *
  * Decoding validates everything up front (lengths, counts, limits, flags,
  * padding) so that apply can walk lists without further checks. Decoded
@@ -68,6 +70,7 @@ enum keel_cmd_type {
     KEEL_CMD_APPEND = 12,
     KEEL_CMD_GETDEL = 13,
     KEEL_CMD_GETEX = 14,
+    KEEL_CMD_HASH = 15,
     KEEL_CMD__COUNT
 };
 
@@ -170,6 +173,7 @@ void keel_enc_hincrby(struct keel_enc *e, struct keel_slice key, struct keel_sli
 void keel_enc_cas(struct keel_enc *e, struct keel_slice key, unsigned flags, uint64_t version,
                   struct keel_slice expected, struct keel_slice value, int64_t expire_at);
 void keel_enc_sweep(struct keel_enc *e, int64_t max);
+void keel_enc_hash(struct keel_enc *e);
 void keel_enc_append(struct keel_enc *e, struct keel_slice key, struct keel_slice value);
 void keel_enc_getdel(struct keel_enc *e, struct keel_slice key);
 void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags);

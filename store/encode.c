@@ -88,7 +88,7 @@ static size_t begin(struct keel_enc *e, uint8_t type, unsigned flags)
         e->buf[3] = (uint8_t)flags;
         return 0;
     }
-    if (type == KEEL_CMD_NOOP || type == KEEL_CMD_SWEEP) {
+    if (type == KEEL_CMD_NOOP || type == KEEL_CMD_SWEEP || type == KEEL_CMD_HASH) {
         e->err = KEEL_EINVAL; /* not allowed inside a batch (decode refuses them) */
         return 0;
     }
@@ -211,6 +211,11 @@ void keel_enc_sweep(struct keel_enc *e, int64_t max)
     size_t b = begin(e, KEEL_CMD_SWEEP, 0);
     w_u64(e, (uint64_t)max);
     end(e, b);
+}
+
+void keel_enc_hash(struct keel_enc *e)
+{
+    end(e, begin(e, KEEL_CMD_HASH, 0));
 }
 
 void keel_enc_batch_begin(struct keel_enc *e)

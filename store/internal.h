@@ -12,6 +12,8 @@ struct keel_store
     struct keel_hash hash;  /* scratch for hash commands */
     uint8_t *scratch;       /* scratch for values built before a put */
     size_t scratch_cap;
+    uint64_t hash_index;    /* the last HASH entry applied (node-local memory) */
+    uint64_t hash_digest;
     char errmsg[KEEL_ERRMSG_SIZE];
 };
 

@@ -101,3 +101,9 @@ bool store_add_overflows(int64_t a, int64_t b, int64_t *sum)
 {
     return __builtin_add_overflow(a, b, sum);
 }
+
+void keel_store_last_hash(const struct keel_store *st, uint64_t *index, uint64_t *digest)
+{
+    *index = st->hash_index;
+    *digest = st->hash_digest;
+}

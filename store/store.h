@@ -56,6 +56,11 @@ struct keel_storage *keel_store_storage(struct keel_store *st);
 const char *keel_store_errmsg(const struct keel_store *st);
 void keel_store_stats(const struct keel_store *st, struct keel_store_stats *stats);
 
+/* The digest of the state as of the last HASH entry this replica applied
+ * (everything before its index), and that index; 0, 0 if none since the
+ * store was created. Replicas that agree have equal digests at one index. */
+void keel_store_last_hash(const struct keel_store *st, uint64_t *index, uint64_t *digest);
+
 /* Apply the entry at raft index `index` and write its reply into `reply`
  * (reset first; owned by the caller). An index at or below the stored applied
  * index is skipped (replay after restart or snapshot install): no change, and

@@ -248,6 +248,9 @@ static void enc_cmd(struct keel_enc *e, const struct keel_cmd *c)
         case KEEL_CMD_SWEEP:
             keel_enc_sweep(e, c->num);
             break;
+        case KEEL_CMD_HASH:
+            keel_enc_hash(e);
+            break;
         case KEEL_CMD_APPEND:
             keel_enc_append(e, c->key, c->value);
             break;
@@ -765,6 +768,29 @@ static void test_sweep(void **state)
         assert_reencodes(&c, buf, len);
         free(buf);
     }
+}
+
+/* HASH: no body, top level only (a batch refuses it). */
+static void test_hash(void **state)
+{
+    (void)state;
+    struct keel_enc e;
+    struct keel_cmd c;
+    size_t len;
+    uint8_t *buf;
+    keel_enc_init(&e, TS, 0, 0);
+    keel_enc_hash(&e);
+    buf = finish_ok(&e, &len);
+    assert_int_equal(len, KEEL_CMD_HEADER);
+    decode_ok(buf, len, &c);
+    check_header(&c, KEEL_CMD_HASH, 0, TS, 0, 0);
+    assert_reencodes(&c, buf, len);
+    free(buf);
+    keel_enc_init(&e, TS, 0, 0);
+    keel_enc_batch_begin(&e);
+    keel_enc_hash(&e);
+    assert_int_equal(keel_enc_finish(&e, &buf, &len), KEEL_EINVAL);
+    keel_enc_close(&e);
 }
 
 /* Sub-commands of every type a batch may hold, with watches. */
@@ -1879,6 +1905,7 @@ int main(void)
         cmocka_unit_test(test_hincrby),
         cmocka_unit_test(test_cas),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_hash),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_batch_no_watches),
         cmocka_unit_test(test_samples_roundtrip),

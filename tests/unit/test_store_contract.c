@@ -678,6 +678,21 @@ static void test_determinism(void **state)
         if (i % 500 == 499) fx_reopen(&c);
     }
     free(prev);
+    /* A HASH entry: every replica digests the same state at the same index. */
+    uint64_t hash_at[3], hash[3];
+    struct keel_enc he;
+    keel_enc_init(&he, g->ts, 0, 0);
+    keel_enc_hash(&he);
+    assert_int_equal(keel_enc_finish(&he, &buf, &len), 0);
+    apply_all(all, 3, ++index, buf, len);
+    free(buf);
+    for (unsigned i = 0; i < 3; i++) keel_store_last_hash(all[i]->st, &hash_at[i], &hash[i]);
+    assert_int_equal(hash_at[0], index);
+    assert_int_equal(hash_at[1], index);
+    assert_int_equal(hash_at[2], index);
+    assert_int_equal(hash[0], hash[1]);
+    assert_int_equal(hash[0], hash[2]);
+    assert_int_not_equal(hash[0], 0);
     for (unsigned i = 0; i < 3; i++) {
         assert_int_equal(keel_storage_digest(all[i]->storage, &applied[i], &digest[i]), 0);
         assert_int_equal(applied[i], index);

@@ -1,0 +1,245 @@
+/* api: operator commands behind keelctl hashkv and keelctl snapshot save.
+ *
+ *   KEEL.HASHKV            propose a HASH entry; every replica digests its
+ *                          state as of that entry. Reply [index, digest hex]
+ *                          (the leader's digest).
+ *   KEEL.HASHKV.LAST       this node's digest of the last HASH entry it
+ *                          applied: [index, digest hex], [0, ""] if none.
+ *                          Answered locally, never forwarded.
+ *   KEEL.SNAPSHOT BEGIN    on the leader, after a read barrier (so the image
+ *                          holds every write acknowledged before the call):
+ *                          copy the env on the pool into an image held in
+ *                          memory. Reply [id, size, index, term, keys,
+ *                          checksum hex].
+ *   KEEL.SNAPSHOT READ id offset count   bytes of the image (count <= 4 MiB)
+ *   KEEL.SNAPSHOT END id   release it (also released after 60 s idle).
+ *
+ * One image per node at a time: a second BEGIN gets -BUSY while one is
+ * being read. A follower forwards all three to the leader; when leadership
+ * moves mid-stream READ answers "no snapshot": the caller starts again. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/commands.h"
+#include "api/log.h"
+#include "storage/snapshot.h"
+
+#define BACKUP_IDLE_MS 60000
+#define BACKUP_MAX_READ (4u << 20)
+
+struct backup
+{
+    uv_work_t work;
+    struct keel_server *srv;
+    struct slot *slot;          /* BEGIN waiting for the copy; NULL after */
+    struct keel_storage *storage;
+    struct keel_snapshot snap;
+    int rc;
+    char errmsg[KEEL_ERRMSG_SIZE];
+    uint64_t id;
+    uint64_t term;
+    uint64_t last_used;         /* loop ms */
+    bool ready;
+};
+
+static uint64_t next_backup_id = 1;
+
+DECL_ENCODE(cmd_keel_hashkv)
+{
+    (void)s;
+    keel_enc_hash(e);
+    return 1;
+}
+
+DECL_LOCAL(cmd_keel_hashkv_last)
+{
+    uint64_t index, digest;
+    char hex[17] = "";
+    keel_store_last_hash(s->srv->store, &index, &digest);
+    if (index > 0) snprintf(hex, sizeof hex, "%016" PRIx64, digest);
+    resp_array(&s->out, 2);
+    resp_int(&s->out, (int64_t)index);
+    resp_bulk_str(&s->out, hex);
+    slot_done(s);
+}
+
+void backup_release(struct keel_server *srv)
+{
+    struct backup *b = srv->backup;
+    if (b == NULL || srv->backup_copying) return; /* the copy's callback releases it */
+    keel_snapshot_release(&b->snap);
+    free(b);
+    srv->backup = NULL;
+}
+
+void backup_expire(struct keel_server *srv)
+{
+    struct backup *b = srv->backup;
+    if (b != NULL && b->ready && uv_now(srv->loop) - b->last_used > BACKUP_IDLE_MS) {
+        log_info("snapshot %" PRIu64 ": idle for %u s, released", b->id, BACKUP_IDLE_MS / 1000);
+        backup_release(srv);
+    }
+}
+
+static void copy_work(uv_work_t *w)
+{
+    struct backup *b = w->data;
+    b->rc = keel_storage_snapshot_create(b->storage, &b->snap, b->errmsg);
+    /* Here, not in copy_done: a closing node's storage waits for this. */
+    keel_storage_unpin(b->storage);
+}
+
+static void copy_done(uv_work_t *w, int status)
+{
+    struct backup *b = w->data;
+    struct keel_server *srv = b->srv;
+    struct slot *s = b->slot;
+    (void)status;
+    srv->backup_copying = false;
+    b->slot = NULL;
+    if (b->rc == 0) {
+        b->ready = true;
+        b->last_used = uv_now(srv->loop);
+        if (s != NULL && s->conn != NULL) {
+            char hex[17];
+            snprintf(hex, sizeof hex, "%016" PRIx64, b->snap.info.checksum);
+            resp_array(&s->out, 6);
+            resp_int(&s->out, (int64_t)b->id);
+            resp_int(&s->out, (int64_t)(KEEL_SNAPSHOT_HEADER + b->snap.data_len));
+            resp_int(&s->out, (int64_t)b->snap.info.applied);
+            resp_int(&s->out, (int64_t)b->term);
+            resp_int(&s->out, (int64_t)b->snap.info.keys);
+            resp_bulk_str(&s->out, hex);
+        }
+        log_info("snapshot %" PRIu64 " for a backup: index %" PRIu64 ", %zu bytes", b->id,
+                 b->snap.info.applied, KEEL_SNAPSHOT_HEADER + b->snap.data_len);
+    } else {
+        if (s != NULL) resp_errorf(&s->out, "ERR", "snapshot failed: %s", b->errmsg);
+        log_warn("snapshot for a backup failed: %s", b->errmsg);
+        free(b);
+        srv->backup = NULL;
+    }
+    if (s != NULL) slot_done(s);
+    if (srv->free_pending) keel_server_free(srv); /* stopped meanwhile */
+    else if (srv->stopping) backup_release(srv);
+}
+
+static void begin_ready_cb(void *data, int status)
+{
+    struct slot *s = data;
+    struct keel_server *srv = s->srv;
+    if (s->conn == NULL || srv->stopping) {
+        slot_free(s);
+        return;
+    }
+    if (status != 0) {
+        forward(s); /* deposed meanwhile */
+        return;
+    }
+    if (srv->backup != NULL) {
+        resp_error(&s->out, "BUSY", "another snapshot save is being read (released after 60 s idle)");
+        slot_done(s);
+        return;
+    }
+    struct backup *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        reply_error_code(&s->out, KEEL_ENOMEM, NULL);
+        slot_done(s);
+        return;
+    }
+    struct keel_node_status st;
+    keel_node_status(srv->node, &st);
+    b->srv = srv;
+    b->slot = s;
+    b->storage = keel_node_storage(srv->node);
+    b->id = next_backup_id++;
+    b->term = st.term;
+    b->work.data = b;
+    srv->backup = b;
+    srv->backup_copying = true;
+    keel_storage_pin(b->storage); /* before the pool sees it: see keel_storage_pin */
+    uv_queue_work(srv->loop, &b->work, copy_work, copy_done);
+}
+
+static struct backup *backup_of(struct slot *s)
+{
+    char buf[32];
+    uint64_t id = strtoull(slot_arg(s, 2, buf, sizeof buf), NULL, 10);
+    struct backup *b = s->srv->backup;
+    if (b == NULL || !b->ready || b->id != id) {
+        resp_errorf(&s->out, "ERR", "no snapshot %" PRIu64 " on this node (released, or leadership "
+                    "moved): start again", id);
+        slot_done(s);
+        return NULL;
+    }
+    b->last_used = uv_now(s->srv->loop);
+    return b;
+}
+
+static void snapshot_read(struct slot *s)
+{
+    char buf[32];
+    struct backup *b = backup_of(s);
+    if (b == NULL) return;
+    uint64_t off = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 10);
+    uint64_t n = strtoull(slot_arg(s, 4, buf, sizeof buf), NULL, 10);
+    uint64_t size = KEEL_SNAPSHOT_HEADER + b->snap.data_len;
+    if (n > BACKUP_MAX_READ) n = BACKUP_MAX_READ;
+    if (off > size) off = size;
+    if (n > size - off) n = size - off;
+    /* The image is header then data: at most two pieces. */
+    uint8_t *chunk = malloc(n ? n : 1);
+    if (chunk == NULL) {
+        reply_error_code(&s->out, KEEL_ENOMEM, NULL);
+        slot_done(s);
+        return;
+    }
+    for (uint64_t i = 0; i < n;) {
+        uint64_t at = off + i;
+        if (at < KEEL_SNAPSHOT_HEADER) {
+            uint64_t k = KEEL_SNAPSHOT_HEADER - at < n - i ? KEEL_SNAPSHOT_HEADER - at : n - i;
+            memcpy(chunk + i, b->snap.header + at, k);
+            i += k;
+        } else {
+            memcpy(chunk + i, (const uint8_t *)b->snap.data + (at - KEEL_SNAPSHOT_HEADER), n - i);
+            i = n;
+        }
+    }
+    resp_bulk(&s->out, chunk, n);
+    free(chunk);
+    slot_done(s);
+}
+
+DECL_LOCAL(cmd_keel_snapshot)
+{
+    struct keel_node_status st;
+    bool begin = s->argc == 2 && slot_arg_is(s, 1, "BEGIN");
+    bool read = s->argc == 5 && slot_arg_is(s, 1, "READ");
+    bool end = s->argc == 3 && slot_arg_is(s, 1, "END");
+    if (!begin && !read && !end) {
+        resp_error(&s->out, "ERR", "usage: KEEL.SNAPSHOT BEGIN | READ id offset count | END id");
+        slot_done(s);
+        return;
+    }
+    keel_node_status(s->srv->node, &st);
+    if (st.role != KEEL_ROLE_LEADER) {
+        forward(s);
+        return;
+    }
+    if (read) {
+        snapshot_read(s);
+    } else if (end) {
+        if (backup_of(s) == NULL) return;
+        backup_release(s->srv);
+        resp_ok(&s->out);
+        slot_done(s);
+    } else {
+        int rc = keel_node_read(s->srv->node, begin_ready_cb, s);
+        if (rc != 0) {
+            reply_error_code(&s->out, rc, NULL);
+            slot_done(s);
+        }
+    }
+}
