@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "api/keelctl.h"
+#include "api/keelctl_offline.h"
 
 struct entry
 {
@@ -40,10 +41,23 @@ static const struct entry entries[] = {
      "Commit a check entry; every member digests its state as of that entry, and the digests are\n"
      "compared. A member whose digest differs from the leader's has diverged: reported as CORRUPTION.\n"
      "Exit 0 only when every member was compared and matched."},
-    {"snapshot", kctl_snapshot, "snapshot save FILE | inspect FILE",
+    {"snapshot", kctl_snapshot,
+     "snapshot save FILE | inspect FILE | restore FILE --data-dir DIR --id N --cluster ID=RAFT_ADDR,...",
      "save: stream a consistent snapshot from the leader (every write acknowledged before the call is\n"
      "in it) into FILE, with its index, term, members and checksums; verified before it is renamed\n"
-     "into place. inspect: verify FILE's checksums and print its index, term, members and key count."},
+     "into place. inspect: verify FILE's checksums and print its index, term, members and key count.\n"
+     "restore (offline, keeld stopped): seed a new node directory DIR from FILE as node N of the new\n"
+     "cluster; do it for every member with the same FILE and --cluster, then start them all."},
+    {"recover", kctl_recover, "recover --data-dir DIR --id N [--force]",
+     "Disaster recovery after quorum loss (offline, keeld stopped), on the survivor with the longest\n"
+     "log: make node N the only member, keeping its log (raft_recover). Refused while a former member\n"
+     "answers on its raft address unless --force. Prints what may have been lost. Then start keeld\n"
+     "on DIR and add members back with member add."},
+    {"check", kctl_check, "check perf [--rate N] [--clients N] [--duration S]",
+     "A paced write load (SET of 256-byte values under keelctl-perf:, deleted afterwards; default\n"
+     "1000 writes/s from 32 clients for 10 s) after measuring the round trip (PING) and one client's\n"
+     "commit latency. PASS (exit 0) when throughput reaches 90% of the rate, p99 under load is at most\n"
+     "500 ms, one client's commit p99 at most 100 ms, and no write failed; FAIL (exit 1) says which."},
     {"leader", kctl_leader, "leader transfer [--to ID]",
      "Hand leadership to ID (default: the most up-to-date voter); prints the new leader."},
 };
@@ -106,11 +120,13 @@ int kctl_fail(struct kctl *k, int rc, const char *what)
 
 int kctl_call(struct kctl *k, int argc, const char *const *argv, struct keel_value **reply)
 {
-    size_t lens[64];
     *reply = NULL;
     if (kctl_client(k) == NULL) return KCTL_USAGE;
-    for (int i = 0; i < argc && i < 64; i++) lens[i] = strlen(argv[i]);
+    size_t *lens = malloc((size_t)argc * sizeof *lens);
+    if (lens == NULL) return KCTL_FAILED;
+    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
     int rc = keel_call(k->c, argc, argv, lens, reply, k->err, sizeof k->err);
+    free(lens);
     if (rc != 0) return kctl_fail(k, rc, argv[0]);
     if ((*reply)->type == KEEL_VALUE_ERROR) {
         fprintf(stderr, "keelctl: %s: %s\n", argv[0], (*reply)->str);
@@ -143,6 +159,11 @@ json_t *kctl_value_json(const struct keel_value *v)
         }
         default: return json_null();
     }
+}
+
+int kctl_recover(struct kctl *k, int argc, char **argv)
+{
+    return kctl_offline_recover(k->json, k->timeout_ms, argc, argv);
 }
 
 int main(int argc, char **argv)

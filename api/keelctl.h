@@ -67,9 +67,8 @@ int kctl_health(struct kctl *k, int argc, char **argv);
 int kctl_member(struct kctl *k, int argc, char **argv);
 int kctl_leader(struct kctl *k, int argc, char **argv);
 int kctl_hashkv(struct kctl *k, int argc, char **argv);
+int kctl_check(struct kctl *k, int argc, char **argv);
 int kctl_snapshot(struct kctl *k, int argc, char **argv);
 int kctl_recover(struct kctl *k, int argc, char **argv);
-/* snapshot restore FILE ...: argv starts at FILE. */
-int kctl_restore(struct kctl *k, int argc, char **argv);
 
 #endif /* KEEL_API_KEELCTL_H */

@@ -22,6 +22,7 @@
 
 #include "api/keelctl.h"
 #include "api/keelctl_backup.h"
+#include "api/keelctl_offline.h"
 #include "storage/snapshot.h"
 
 #define CHUNK (1u << 20)
@@ -187,5 +188,6 @@ int kctl_snapshot(struct kctl *k, int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "save")) return save(k, argv[2]);
     if (argc == 3 && !strcmp(argv[1], "inspect")) return inspect(k, argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "restore")) return kctl_offline_restore(k->json, argc - 2, argv + 2);
     return KCTL_USAGE;
 }

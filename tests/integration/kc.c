@@ -112,7 +112,7 @@ void kc_start_node(struct kc *c, unsigned i)
     fail_msg("keeld %u did not listen within 10 s; see %s", n->id, n->log);
 }
 
-void kc_start(struct kc *c, unsigned n, const char *extra)
+void kc_prepare(struct kc *c, unsigned n, const char *extra)
 {
     memset(c, 0, sizeof *c);
     c->base = test_mkdtemp("keeld");
@@ -130,6 +130,11 @@ void kc_start(struct kc *c, unsigned n, const char *extra)
         off += (size_t)snprintf(c->cluster + off, sizeof c->cluster - off, "%s%u=127.0.0.1:%u",
                                 i ? "," : "", node->id, node->raft_port);
     }
+}
+
+void kc_start(struct kc *c, unsigned n, const char *extra)
+{
+    kc_prepare(c, n, extra);
     for (unsigned i = 0; i < n; i++) kc_start_node(c, i);
 }
 

@@ -31,6 +31,8 @@ struct kc
 
 /* Make n nodes' directories and ports and start them all. */
 void kc_start(struct kc *c, unsigned n, const char *extra);
+/* The same without starting anything: directories named, ports chosen. */
+void kc_prepare(struct kc *c, unsigned n, const char *extra);
 void kc_start_node(struct kc *c, unsigned i);
 /* Start node i without waiting for it to listen. */
 void kc_spawn_node(struct kc *c, unsigned i);

@@ -21,7 +21,8 @@
 #include "kc.h"
 #include "storage/storage.h"
 
-static struct kc cl;
+static struct kc cl, cl2;  /* cl2: a second cluster, restored from a backup */
+static struct kc *on = &cl; /* the cluster run() talks to */
 static char out[65536];
 static char err[8192];
 
@@ -29,6 +30,8 @@ static int teardown(void **state)
 {
     (void)state;
     if (cl.base != NULL) kc_stop(&cl);
+    if (cl2.base != NULL) kc_stop(&cl2);
+    on = &cl;
     return 0;
 }
 
@@ -42,9 +45,9 @@ static void endpoints(char *buf, size_t size)
 {
     size_t off = 0;
     buf[0] = 0;
-    for (unsigned i = 0; i < cl.n && off < size; i++)
+    for (unsigned i = 0; i < on->n && off < size; i++)
         off += (size_t)snprintf(buf + off, size - off, "%s127.0.0.1:%u", i ? "," : "",
-                                cl.nodes[i].client_port);
+                                on->nodes[i].client_port);
 }
 
 /* Run keelctl with the cluster's endpoints (unless args name their own) and
@@ -363,6 +366,178 @@ static void test_hashkv_and_snapshot(void **state)
     kc_stop(&cl);
 }
 
+/* Every key of cluster a, with its value (strings and hashes) and whether
+ * it expires, equals cluster b's. Returns how many keys. */
+static size_t same_contents(struct kc *a, struct kc *b)
+{
+    redisReply *keys = kc_cmd(a, 0, "KEYS *");
+    assert_non_null(keys);
+    assert_int_equal(keys->type, REDIS_REPLY_ARRAY);
+    redisReply *bkeys = kc_cmd(b, 0, "DBSIZE");
+    assert_int_equal(bkeys->integer, (long long)keys->elements);
+    freeReplyObject(bkeys);
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *k = keys->element[i]->str;
+        redisReply *t = kc_cmd(a, 0, "TYPE %s", k);
+        bool hash = strcmp(t->str, "hash") == 0;
+        freeReplyObject(t);
+        redisReply *x = kc_cmd(a, 0, hash ? "HGETALL %s" : "GET %s", k);
+        redisReply *y = kc_cmd(b, 0, hash ? "HGETALL %s" : "GET %s", k);
+        assert_int_equal(x->type, y->type);
+        if (hash) {
+            assert_int_equal(x->elements, y->elements);
+            for (size_t j = 0; j < x->elements; j++) assert_string_equal(x->element[j]->str, y->element[j]->str);
+        } else {
+            assert_string_equal(x->str, y->str);
+        }
+        freeReplyObject(x);
+        freeReplyObject(y);
+        x = kc_cmd(a, 0, "PTTL %s", k);
+        y = kc_cmd(b, 0, "PTTL %s", k);
+        assert_int_equal(x->integer < 0, y->integer < 0);
+        freeReplyObject(x);
+        freeReplyObject(y);
+    }
+    size_t n = keys->elements;
+    freeReplyObject(keys);
+    return n;
+}
+
+/* Wait until every node of c answers and node 0 sees `voters` voters. */
+static void wait_healthy(struct kc *c)
+{
+    struct kc *was = on;
+    on = c;
+    int rc = 1;
+    for (int t = 0; t < 150 && rc != 0; t++) {
+        rc = run("health --max-lag 0");
+        if (rc != 0) kc_pause_ms(100);
+    }
+    if (rc != 0) fprintf(stderr, "%s%s", out, err);
+    assert_int_equal(rc, 0);
+    on = was;
+}
+
+static void test_restore_into_new_cluster(void **state)
+{
+    (void)state;
+    kc_start(&cl, 3, "");
+    assert_true(kc_leader(&cl, 10000) >= 0);
+    for (int i = 0; i < 200; i++) {
+        redisReply *r = kc_cmd(&cl, 0, i % 4 ? "SET doc:%d body-%d" : "HSET sess:%d user u%d n 1", i, i);
+        freeReplyObject(r);
+    }
+    freeReplyObject(kc_cmd(&cl, 0, "SET lease:1 held PX 600000"));
+    char file[600];
+    snprintf(file, sizeof file, "%s/backup.keel", cl.base);
+    assert_int_equal(run("snapshot save %s", file), 0);
+    freeReplyObject(kc_cmd(&cl, 0, "SET after-backup yes")); /* must not reach the new cluster */
+
+    /* The new cluster: three directories seeded offline, then started. */
+    kc_prepare(&cl2, 3, "");
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(run("snapshot restore %s --data-dir %s --id %u --cluster %s", file, cl2.nodes[i].dir,
+                             cl2.nodes[i].id, cl2.cluster), 0);
+        assert_non_null(strstr(out, "seeded"));
+    }
+    assert_int_equal(run("snapshot restore %s --data-dir %s --id 1 --cluster %s", file, cl2.nodes[0].dir,
+                         cl2.cluster), 1); /* a directory holds one node */
+    assert_non_null(strstr(err, "already holds a node"));
+    for (unsigned i = 0; i < 3; i++) kc_start_node(&cl2, i);
+    assert_true(kc_leader(&cl2, 10000) >= 0);
+    wait_healthy(&cl2);
+    on = &cl2;
+    json_t *j = run_json(0, "--json %s", "hashkv");
+    assert_true(json_is_true(json_object_get(j, "consistent")));
+    json_decref(j);
+    freeReplyObject(kc_cmd(&cl, 0, "DEL after-backup"));
+    assert_int_equal(same_contents(&cl, &cl2), 201);
+    assert_int_equal(run("set new-cluster works"), 0);
+    assert_int_equal(run("get new-cluster"), 0);
+    assert_string_equal(out, "works\n");
+    on = &cl;
+    kc_stop(&cl2);
+    kc_stop(&cl);
+}
+
+static void test_quorum_loss_and_recover(void **state)
+{
+    (void)state;
+    kc_start(&cl, 3, "");
+    int leader = kc_leader(&cl, 10000);
+    assert_true(leader >= 0);
+    for (int i = 0; i < 300; i++) {
+        redisReply *r = kc_cmd(&cl, (unsigned)leader, "SET acked:%d %d", i, i);
+        assert_int_equal(r->type, REDIS_REPLY_STATUS); /* acknowledged: must survive */
+        freeReplyObject(r);
+    }
+    unsigned survivor = 0;
+    /* While the others run, recover is refused. */
+    kc_signal(&cl, survivor, SIGTERM);
+    assert_int_equal(run("recover --data-dir %s --id 1", cl.nodes[survivor].dir), 1);
+    assert_non_null(strstr(err, "still answer"));
+    /* Quorum lost: two nodes die and their disks with them. */
+    for (unsigned i = 1; i < 3; i++) {
+        kc_signal(&cl, i, SIGKILL);
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", cl.nodes[i].dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_int_equal(run("recover --data-dir %s --id 1", cl.nodes[survivor].dir), 0);
+    assert_non_null(strstr(out, "is now the only member"));
+    assert_non_null(strstr(out, "may be lost"));
+    kc_start_node(&cl, survivor);
+    assert_int_equal(kc_leader(&cl, 10000), (int)survivor);
+    /* Back to three: the others join again with empty directories. */
+    for (unsigned i = 1; i < 3; i++) {
+        snprintf(cl.nodes[i].join, sizeof cl.nodes[i].join, "127.0.0.1:%u", cl.nodes[survivor].client_port);
+        kc_start_node(&cl, i);
+    }
+    wait_healthy(&cl);
+    json_t *j = run_json(0, "--json member %s", "list");
+    json_t *ms = json_object_get(j, "members");
+    assert_int_equal(json_array_size(ms), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(ms, i), "role")), "voter");
+    json_decref(j);
+    for (unsigned n = 0; n < 3; n++) {
+        for (int i = 0; i < 300; i += 7) {
+            redisReply *r = kc_cmd(&cl, n, "GET acked:%d", i);
+            assert_int_equal(r->type, REDIS_REPLY_STRING);
+            assert_int_equal(atoi(r->str), i);
+            freeReplyObject(r);
+        }
+    }
+    redisReply *r = kc_cmd(&cl, 0, "DBSIZE");
+    assert_true(r->integer >= 300);
+    freeReplyObject(r);
+    j = run_json(0, "--json %s", "hashkv");
+    assert_true(json_is_true(json_object_get(j, "consistent")));
+    json_decref(j);
+    kc_stop(&cl);
+}
+
+static void test_check_perf(void **state)
+{
+    (void)state;
+    kc_start(&cl, 3, "");
+    assert_true(kc_leader(&cl, 10000) >= 0);
+    /* A load this machine can take: the verdict must be PASS; the figures
+     * are printed, never asserted (benchmarks measure speed). */
+    json_t *j = run_json(0, "--json check perf --duration 2 --rate 200 --clients %s", "8");
+    assert_true(json_is_true(json_object_get(j, "pass")));
+    json_t *load = json_object_get(j, "load");
+    assert_true(json_integer_value(json_object_get(load, "writes")) > 0);
+    assert_int_equal(json_integer_value(json_object_get(load, "errors")), 0);
+    json_decref(j);
+    assert_int_equal(run("scan keelctl-perf:*"), 0);
+    assert_string_equal(out, ""); /* cleaned up */
+    /* An impossible target fails, saying why. */
+    assert_int_equal(run("check perf --duration 1 --rate 1000000 --clients 4"), 1);
+    assert_non_null(strstr(out, "FAIL: under 90% of the target"));
+    kc_stop(&cl);
+}
+
 static void test_unreachable(void **state)
 {
     (void)state;
@@ -388,6 +563,9 @@ int main(void)
         cmocka_unit_test_teardown(test_status_and_health, teardown),
         cmocka_unit_test_teardown(test_member_and_transfer, teardown),
         cmocka_unit_test_teardown(test_hashkv_and_snapshot, teardown),
+        cmocka_unit_test_teardown(test_restore_into_new_cluster, teardown),
+        cmocka_unit_test_teardown(test_quorum_loss_and_recover, teardown),
+        cmocka_unit_test_teardown(test_check_perf, teardown),
         cmocka_unit_test_teardown(test_unreachable, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
