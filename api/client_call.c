@@ -1,4 +1,5 @@
-/* libkeel: the retry loop. A call is a pipeline of one.
+/* libkeel: the write wrapping both clients use (client_wire_prepare), and
+ * the sync client's retry loop. A call is a pipeline of one.
  *
  * A pipeline is sent as a whole and retried as a whole: MULTI state lives on
  * the connection, so a half-answered pipeline cannot be resumed elsewhere.
@@ -13,7 +14,7 @@
 
 #include "api/client_internal.h"
 
-static bool word_is(const char *w, size_t n, const char *what)
+bool client_word_is(const char *w, size_t n, const char *what)
 {
     size_t k = strlen(what);
     if (n != k) return false;
@@ -22,48 +23,46 @@ static bool word_is(const char *w, size_t n, const char *what)
     return true;
 }
 
-static bool starts(const redisReply *r, const char *word)
+int client_wire_prepare(struct client_base *b, bool *in_multi, const struct keel_cmd *k, struct client_wire *w)
 {
-    size_t n = strlen(word);
-    return r->len >= n && strncmp(r->str, word, n) == 0 && (r->len == n || r->str[n] == ' ');
+    memset(w, 0, sizeof *w);
+    if (k->argc <= 0 || k->argc > MAX_ARGS) return -1;
+    bool multi = client_word_is(k->argv[0], k->lens[0], "multi");
+    bool exec = client_word_is(k->argv[0], k->lens[0], "exec");
+    w->write = *in_multi ? exec : keel_is_write(k->argv[0], k->lens[0]);
+    if (multi) *in_multi = true;
+    if (exec || client_word_is(k->argv[0], k->lens[0], "discard")) *in_multi = false;
+    int extra = w->write ? 3 : 0;
+    w->argc = k->argc + extra;
+    w->argv = malloc((size_t)w->argc * sizeof *w->argv);
+    w->lens = malloc((size_t)w->argc * sizeof *w->lens);
+    if (w->argv == NULL || w->lens == NULL) return -1;
+    if (w->write) {
+        snprintf(w->ids[0], sizeof w->ids[0], "%llu", (unsigned long long)b->id);
+        snprintf(w->ids[1], sizeof w->ids[1], "%llu", (unsigned long long)++b->seq);
+        w->argv[0] = "KEEL.REQ", w->lens[0] = 8;
+        w->argv[1] = w->ids[0], w->lens[1] = strlen(w->ids[0]);
+        w->argv[2] = w->ids[1], w->lens[2] = strlen(w->ids[1]);
+    }
+    memcpy(w->argv + extra, k->argv, (size_t)k->argc * sizeof *k->argv);
+    memcpy(w->lens + extra, k->lens, (size_t)k->argc * sizeof *k->lens);
+    return 0;
 }
 
-struct wire
+void client_wire_free(struct client_wire *w)
 {
-    int argc;
-    const char **argv;
-    size_t *lens;
-    char ids[2][24];
-    bool write;
-};
+    free(w->argv);
+    free(w->lens);
+    w->argv = NULL;
+    w->lens = NULL;
+}
 
 /* Lay out each command as sent: KEEL.REQ id seq in front of writes. */
-static int prepare(struct keel_client *c, size_t n, const struct keel_cmd *cmds, struct wire *w)
+static int prepare(struct keel_client *c, size_t n, const struct keel_cmd *cmds, struct client_wire *w)
 {
     bool in_multi = false;
-    for (size_t i = 0; i < n; i++) {
-        const struct keel_cmd *k = &cmds[i];
-        if (k->argc <= 0 || k->argc > MAX_ARGS) return -1;
-        bool multi = word_is(k->argv[0], k->lens[0], "multi");
-        bool exec = word_is(k->argv[0], k->lens[0], "exec");
-        w[i].write = in_multi ? exec : keel_is_write(k->argv[0], k->lens[0]);
-        if (multi) in_multi = true;
-        if (exec || word_is(k->argv[0], k->lens[0], "discard")) in_multi = false;
-        int extra = w[i].write ? 3 : 0;
-        w[i].argc = k->argc + extra;
-        w[i].argv = malloc((size_t)w[i].argc * sizeof *w[i].argv);
-        w[i].lens = malloc((size_t)w[i].argc * sizeof *w[i].lens);
-        if (w[i].argv == NULL || w[i].lens == NULL) return -1;
-        if (w[i].write) {
-            snprintf(w[i].ids[0], sizeof w[i].ids[0], "%llu", (unsigned long long)c->id);
-            snprintf(w[i].ids[1], sizeof w[i].ids[1], "%llu", (unsigned long long)++c->seq);
-            w[i].argv[0] = "KEEL.REQ", w[i].lens[0] = 8;
-            w[i].argv[1] = w[i].ids[0], w[i].lens[1] = strlen(w[i].ids[0]);
-            w[i].argv[2] = w[i].ids[1], w[i].lens[2] = strlen(w[i].ids[1]);
-        }
-        memcpy(w[i].argv + extra, k->argv, (size_t)k->argc * sizeof *k->argv);
-        memcpy(w[i].lens + extra, k->lens, (size_t)k->argc * sizeof *k->lens);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (client_wire_prepare(&c->b, &in_multi, &cmds[i], &w[i]) != 0) return -1;
     return 0;
 }
 
@@ -78,7 +77,7 @@ static void free_replies(redisReply **r, size_t n)
 enum outcome { DONE, RETRY, RETRY_NOW };
 
 /* One attempt on the connection: every reply read, or RETRY. */
-static enum outcome attempt(struct keel_client *c, size_t n, const struct wire *w, redisReply **r,
+static enum outcome attempt(struct keel_client *c, size_t n, const struct client_wire *w, redisReply **r,
                             int64_t deadline, bool *maybe)
 {
     redisSetTimeout(c->ctx, client_tv(deadline - client_now_ms()));
@@ -97,23 +96,25 @@ static enum outcome attempt(struct keel_client *c, size_t n, const struct wire *
     }
     enum outcome out = DONE;
     for (size_t i = 0; i < n && out == DONE; i++) {
-        if (r[i]->type != REDIS_REPLY_ERROR) continue;
         char why[96];
-        snprintf(why, sizeof why, "%.90s", r[i]->str);
-        if (starts(r[i], "MOVED")) {
-            /* "MOVED 0 host:port": the leader, straight away */
-            const char *sp = strrchr(r[i]->str, ' ');
-            if (sp) snprintf(c->hint, sizeof c->hint, "%s", sp + 1);
-            client_drop(c);
-            out = RETRY_NOW;
-        } else if (starts(r[i], "TRYAGAIN") || starts(r[i], "UNCERTAIN")) {
-            *maybe |= starts(r[i], "UNCERTAIN") || (i > 0 && any_write);
-            client_give_up(c, why); /* this node has no leader now: try another */
-            out = RETRY;
-        } else if (starts(r[i], "BUSY")) {
-            for (unsigned e = 0; e < c->n; e++)
-                if (strcmp(c->ep[e].text, c->now_at) == 0) snprintf(c->ep[e].why, sizeof c->ep[e].why, "%s", why);
-            out = RETRY;
+        snprintf(why, sizeof why, "%.90s", r[i]->type == REDIS_REPLY_ERROR ? r[i]->str : "");
+        enum client_verdict v = client_verdict(&c->b, r[i]);
+        switch (v) {
+            case CLIENT_ANSWER: break;
+            case CLIENT_MOVED:
+                client_drop(c);
+                out = RETRY_NOW;
+                break;
+            case CLIENT_TRYAGAIN:
+            case CLIENT_UNCERTAIN:
+                *maybe |= v == CLIENT_UNCERTAIN || (i > 0 && any_write);
+                client_give_up(c, why); /* this node has no leader now: try another */
+                out = RETRY;
+                break;
+            case CLIENT_BUSY:
+                client_note(&c->b, c->now_at, why);
+                out = RETRY;
+                break;
         }
     }
     return out;
@@ -123,7 +124,7 @@ int keel_pipeline(struct keel_client *c, size_t n, const struct keel_cmd *cmds, 
                   char *errmsg, size_t size)
 {
     if (n == 0) return snprintf(errmsg, size, "an empty pipeline"), KEEL_EINVAL;
-    struct wire *w = calloc(n, sizeof *w);
+    struct client_wire *w = calloc(n, sizeof *w);
     redisReply **r = calloc(n, sizeof *r);
     int rc = KEEL_ENOMEM;
     for (size_t i = 0; i < n; i++) replies[i] = NULL;
@@ -136,8 +137,8 @@ int keel_pipeline(struct keel_client *c, size_t n, const struct keel_cmd *cmds, 
         snprintf(errmsg, size, "a command has 1 to %d words", MAX_ARGS);
         goto out;
     }
-    for (unsigned i = 0; i < c->n; i++) c->ep[i].why[0] = 0;
-    int64_t deadline = client_now_ms() + c->o.timeout_ms;
+    client_forget_whys(&c->b);
+    int64_t deadline = client_now_ms() + c->b.o.timeout_ms;
     bool maybe = false;
     rc = -1;
     for (unsigned round = 0; rc < 0 && client_now_ms() < deadline; round++) {
@@ -145,7 +146,10 @@ int keel_pipeline(struct keel_client *c, size_t n, const struct keel_cmd *cmds, 
             client_backoff(c, round, deadline);
             continue;
         }
+        struct client_sigpipe g;
+        client_sigpipe_block(&g);
         enum outcome o = attempt(c, n, w, r, deadline, &maybe);
+        client_sigpipe_restore(&g);
         if (o == DONE) {
             rc = 0;
             for (size_t i = 0; i < n && rc == 0; i++)
@@ -157,7 +161,7 @@ int keel_pipeline(struct keel_client *c, size_t n, const struct keel_cmd *cmds, 
         if (o == RETRY) client_backoff(c, round, deadline);
     }
     if (rc < 0) {
-        client_describe(c, maybe, c->o.timeout_ms, errmsg, size);
+        client_describe(&c->b, maybe, c->b.o.timeout_ms, errmsg, size);
         rc = maybe ? KEEL_EUNCERTAIN : KEEL_ENOTLEADER;
     }
 out:
@@ -168,10 +172,7 @@ out:
         }
     if (r) free_replies(r, n);
     free(r);
-    for (size_t i = 0; w && i < n; i++) {
-        free(w[i].argv);
-        free(w[i].lens);
-    }
+    for (size_t i = 0; w && i < n; i++) client_wire_free(&w[i]);
     free(w);
     return rc;
 }

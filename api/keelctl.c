@@ -1,4 +1,5 @@
 /* keelctl: options, dispatch and help (see keelctl.h). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,7 @@ int kctl_recover(struct kctl *k, int argc, char **argv)
 int main(int argc, char **argv)
 {
     struct kctl k = {.timeout_ms = 5000};
+    signal(SIGPIPE, SIG_IGN); /* status and hashkv write to nodes that may have just died */
     char *rest[256];
     int n = 0;
     for (int i = 1; i < argc; i++) {
