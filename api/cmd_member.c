@@ -104,6 +104,12 @@ static void change_cb(void *data, int status, const char *why)
         resp_error(&s->out, "UNCERTAIN",
                    "leadership changed during the membership change: it may or may not have "
                    "happened (see KEEL.MEMBER LIST)");
+    else if (slot_arg_is(s, 1, "ADD") && strstr(why, "connection") != NULL)
+        /* raft promotes a new voter only once it has caught up, which a node
+         * that is not running yet cannot do. */
+        resp_errorf(&s->out, "ERR", "membership change failed: %s: the node did not catch up in time "
+                    "(is it running? start it with keeld --join; it stays a spare until then, and "
+                    "joins as a voter by itself, or add it with STANDBY first)", why);
     else resp_errorf(&s->out, "ERR", "membership change failed: %s", why);
     slot_done(s);
 }

@@ -278,7 +278,21 @@ static void test_member_and_transfer(void **state)
     assert_int_equal(run("member remove 4"), 0);
     assert_int_equal(run("member list"), 0);
     assert_null(strstr(out, "\n4 "));
+    /* Added back as a voter while it runs: caught up, then promoted. */
+    snprintf(add, sizeof add, "--timeout 10s member add 4 127.0.0.1:%u", cl.nodes[four].raft_port);
+    assert_int_equal(run(add), 0);
+    assert_non_null(strstr(out, "as voter"));
+    assert_int_equal(run("member list"), 0);
+    row = strstr(out, "\n4 ");
+    assert_non_null(row);
+    assert_non_null(strstr(row, "voter"));
+    assert_int_equal(run("member remove 4"), 0);
     kc_signal(&cl, four, SIGKILL);
+    /* A voter that is not running cannot catch up: a clear error, and it
+     * stays a spare until removed (or started). */
+    assert_int_equal(run("--timeout 10s member add 5 127.0.0.1:%u", cl.nodes[four].raft_port), 1);
+    assert_non_null(strstr(err, "is it running?"));
+    assert_int_equal(run("member remove 5"), 0);
     assert_int_equal(run("member add x 127.0.0.1:1"), 2);
     assert_int_equal(run("member add 5 nowhere"), 1);
     assert_non_null(strstr(err, "no raft address"));
