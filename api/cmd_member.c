@@ -1,7 +1,8 @@
 /* api: membership commands.
  *
  *   KEEL.JOIN id raft_addr            a starting node asks to be added (--join)
- *   KEEL.MEMBER LIST                  this node's view of the configuration
+ *   KEEL.MEMBER LIST                  this node's view of the configuration:
+ *                                     [id, raft addr, client addr, role, leader, zone]...
  *   KEEL.MEMBER ADD id raft_addr [STANDBY]
  *   KEEL.MEMBER PROMOTE id            standby (or spare) -> voter
  *   KEEL.MEMBER REMOVE id
@@ -118,15 +119,17 @@ static void list(struct slot *s, const struct keel_node_status *st)
 {
     resp_array(&s->out, st->members);
     for (unsigned i = 0; i < st->members; i++) {
-        char client[64] = "";
+        char client[64] = "", zone[64];
         node_client_addr(s->srv, st->member_ids[i], client, sizeof client);
+        node_zone(s->srv, st->member_ids[i], zone, sizeof zone);
         char r = st->member_roles[i];
-        resp_array(&s->out, 5);
+        resp_array(&s->out, 6);
         resp_int(&s->out, (int64_t)st->member_ids[i]);
         resp_bulk_str(&s->out, st->member_addrs[i]);
         resp_bulk_str(&s->out, client);
         resp_bulk_str(&s->out, r == 'v' ? "voter" : r == 's' ? "standby" : "spare");
         resp_int(&s->out, st->member_ids[i] == st->leader_id);
+        resp_bulk_str(&s->out, zone);
     }
     slot_done(s);
 }

@@ -235,6 +235,7 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "redis_mode:standalone");
         info_line(&b, "tcp_port:%s", strrchr(srv->client_addr, ':') + 1);
         info_line(&b, "node_id:%llu", (unsigned long long)srv->cfg.node_id);
+        info_line(&b, "keel_zone:%s", srv->zone);
         resp_buf_raw(&b, "\r\n", 2);
     }
     if (want(s, "clients")) {
@@ -298,6 +299,8 @@ DECL_LOCAL(cmd_info)
                   st.snapshot_at_ms ? (long long)(server_now_ms() - st.snapshot_at_ms) / 1000 : -1LL);
         info_line(&b, "leader_ready:%d", st.leader_ready);
         info_line(&b, "inflight_writes:%u", st.inflight);
+        /* A zone whose loss alone would take the quorum with it. */
+        info_line(&b, "keel_zone_majority:%s", srv->zone_majority);
         char members[512] = "";
         size_t off = 0;
         for (unsigned i = 0; i < st.members && off < sizeof members - 32; i++) {
@@ -434,12 +437,20 @@ DECL_LOCAL(cmd_keel_req)
     dispatch(s);
 }
 
-/* KEEL.PUBLISH id client_addr: a node's client address, into the replicated
- * node table. */
+/* KEEL.PUBLISH id client_addr [zone]: a node's client address (and zone),
+ * into the replicated node table. */
 DECL_ENCODE(cmd_keel_publish)
 {
-    char key[64], buf[32];
-    syskey_node(strtoull(slot_arg(s, 1, buf, sizeof buf), NULL, 10), key, sizeof key);
+    char key[64], zkey[64], buf[32];
+    uint64_t id = strtoull(slot_arg(s, 1, buf, sizeof buf), NULL, 10);
+    syskey_node(id, key, sizeof key);
+    if (s->argc < 4) {
+        keel_enc_set(e, keel_str(key), s->argv[2], 0, 0);
+        return 1;
+    }
+    syskey_zone(id, zkey, sizeof zkey);
+    keel_enc_batch_begin(e);
     keel_enc_set(e, keel_str(key), s->argv[2], 0, 0);
+    keel_enc_set(e, keel_str(zkey), s->argv[3], 0, 0);
     return 1;
 }

@@ -76,6 +76,9 @@ DECL_ENCODE(cmd_keel_hashkv);
 DECL_LOCAL(cmd_keel_hashkv_last);
 DECL_LOCAL(cmd_keel_snapshot);
 
+/* cmd_drill.c */
+DECL_LOCAL(cmd_keel_drill);
+
 /* cmd_multi.c */
 DECL_LOCAL(cmd_multi);
 DECL_LOCAL(cmd_exec);

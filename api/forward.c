@@ -31,16 +31,11 @@ struct forwarder
     bool destroy;             /* free once closed */
 };
 
-int node_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t size)
+/* A value of the replicated node table, as a string. */
+static int node_table_get(struct keel_server *srv, const char *key, char *addr, size_t size)
 {
     struct keel_read rd;
     struct keel_record rec;
-    char key[64];
-    if (id == srv->cfg.node_id) {
-        snprintf(addr, size, "%s", srv->client_addr);
-        return 0;
-    }
-    syskey_node(id, key, sizeof key);
     int rc = keel_read_begin(srv->store, 0, &rd);
     if (rc != 0) return rc;
     rc = keel_read_get(&rd, keel_str(key), &rec);
@@ -51,6 +46,25 @@ int node_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t si
     }
     keel_read_end(&rd);
     return rc;
+}
+
+int node_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t size)
+{
+    char key[64];
+    if (id == srv->cfg.node_id) {
+        snprintf(addr, size, "%s", srv->client_addr);
+        return 0;
+    }
+    syskey_node(id, key, sizeof key);
+    return node_table_get(srv, key, addr, size);
+}
+
+int node_zone(struct keel_server *srv, uint64_t id, char *zone, size_t size)
+{
+    char key[64];
+    zone[0] = 0;
+    syskey_zone(id, key, sizeof key);
+    return node_table_get(srv, key, zone, size);
 }
 
 int leader_client_addr(struct keel_server *srv, char *addr, size_t size)

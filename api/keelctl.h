@@ -52,6 +52,8 @@ struct kctl_row
     char role[16];
     unsigned long long term, leader, commit, applied, snapshot, db_bytes, lag;
     long long snapshot_age_s; /* -1: none since the node started */
+    char zone[64];           /* --zone label, "" none */
+    char zone_majority[64];  /* this node's view: a zone holding a majority of voters */
 };
 
 /* Every member (from the first endpoint that lists them) and every
@@ -68,6 +70,7 @@ int kctl_member(struct kctl *k, int argc, char **argv);
 int kctl_leader(struct kctl *k, int argc, char **argv);
 int kctl_hashkv(struct kctl *k, int argc, char **argv);
 int kctl_check(struct kctl *k, int argc, char **argv);
+int kctl_drill(struct kctl *k, int argc, char **argv);
 int kctl_snapshot(struct kctl *k, int argc, char **argv);
 int kctl_recover(struct kctl *k, int argc, char **argv);
 

@@ -27,7 +27,8 @@ static int list(struct kctl *k)
     int rc = kctl_call(k, 2, argv, &v);
     if (rc != KCTL_OK) return rc;
     json_t *members = k->json ? json_array() : NULL;
-    if (!k->json) printf("%-4s %-21s %-21s %-8s %s\n", "ID", "RAFT ADDRESS", "CLIENT ADDRESS", "ROLE", "LEADER");
+    if (!k->json)
+        printf("%-4s %-21s %-21s %-8s %-8s %s\n", "ID", "RAFT ADDRESS", "CLIENT ADDRESS", "ROLE", "ZONE", "LEADER");
     for (size_t i = 0; v->type == KEEL_VALUE_ARRAY && i < v->n; i++) {
         const struct keel_value *m = v->elements[i];
         if (m->type != KEEL_VALUE_ARRAY || m->n < 5) continue;
@@ -36,13 +37,14 @@ static int list(struct kctl *k)
         const char *client = m->elements[2]->str ? m->elements[2]->str : "";
         const char *role = m->elements[3]->str ? m->elements[3]->str : "";
         bool leader = m->elements[4]->integer != 0;
+        const char *zone = m->n >= 6 && m->elements[5]->str ? m->elements[5]->str : "";
         if (members) {
-            json_array_append_new(members, json_pack("{s:I, s:s, s:s, s:s, s:b}", "id", (json_int_t)id,
+            json_array_append_new(members, json_pack("{s:I, s:s, s:s, s:s, s:b, s:s}", "id", (json_int_t)id,
                                                      "raft_address", raft, "client_address", client,
-                                                     "role", role, "leader", leader));
+                                                     "role", role, "leader", leader, "zone", zone));
         } else {
-            printf("%-4lld %-21s %-21s %-8s %s\n", id, raft, client[0] ? client : "-", role,
-                   leader ? "*" : "");
+            printf("%-4lld %-21s %-21s %-8s %-8s %s\n", id, raft, client[0] ? client : "-", role,
+                   zone[0] ? zone : "-", leader ? "*" : "");
         }
     }
     keel_value_free(v);

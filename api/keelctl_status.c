@@ -94,6 +94,7 @@ int kctl_collect(struct kctl *k, struct kctl_row *rows)
             if (n == KCTL_MAX_NODES) break;
             memset(&rows[n], 0, sizeof rows[n]);
             snprintf(rows[n].addr, sizeof rows[n].addr, "%s", m->element[2]->str);
+            if (m->elements >= 6) snprintf(rows[n].zone, sizeof rows[n].zone, "%s", m->element[5]->str);
             rows[n++].id = m->element[0]->integer;
             snprintf(rows[n - 1].member_role, sizeof rows[n - 1].member_role, "%s", m->element[3]->str);
         }
@@ -119,6 +120,8 @@ int kctl_collect(struct kctl *k, struct kctl_row *rows)
             w->commit = field(r->str, "commit_index");
             w->applied = field(r->str, "applied_index");
             w->snapshot = field(r->str, "snapshot_index");
+            field_str(r->str, "keel_zone", w->zone, sizeof w->zone);
+            field_str(r->str, "keel_zone_majority", w->zone_majority, sizeof w->zone_majority);
             const char *age = strstr(r->str, "\nsnapshot_age_s:");
             w->snapshot_age_s = age ? strtoll(age + 16, NULL, 10) : -1;
             w->db_bytes = field(r->str, "keel_db_file_bytes");
@@ -173,6 +176,7 @@ int kctl_status(struct kctl *k, int argc, char **argv)
             struct kctl_row *w = &rows[i];
             json_t *o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)w->id, "address", w->addr, "reachable", w->reachable);
             if (w->member_role[0]) json_object_set_new(o, "membership", json_string(w->member_role));
+            json_object_set_new(o, "zone", json_string(w->zone));
             if (w->reachable) {
                 json_object_set_new(o, "role", json_string(w->role));
                 json_object_set_new(o, "term", json_integer((json_int_t)w->term));
@@ -191,8 +195,8 @@ int kctl_status(struct kctl *k, int argc, char **argv)
         }
         kctl_print_json(json_pack("{s:o}", "nodes", nodes));
     } else {
-        printf("%-4s %-21s %-9s %-7s %-5s %-6s %-9s %-9s %-5s %-12s %-10s %-6s %s\n", "ID", "ADDRESS", "ROLE",
-               "MEMBER", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "SNAP/AGE", "DB SIZE", "ALARMS", "STATUS");
+        printf("%-4s %-21s %-9s %-7s %-8s %-5s %-6s %-9s %-9s %-5s %-12s %-10s %-6s %s\n", "ID", "ADDRESS", "ROLE",
+               "MEMBER", "ZONE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "SNAP/AGE", "DB SIZE", "ALARMS", "STATUS");
         for (int i = 0; i < n; i++) {
             struct kctl_row *w = &rows[i];
             char id[16], size[32], snap[40];
@@ -200,15 +204,15 @@ int kctl_status(struct kctl *k, int argc, char **argv)
             const char *on = !k->color ? "" : !w->reachable ? "\033[31m" : strcmp(w->role, "leader") == 0 ? "\033[32m" : "";
             const char *off = on[0] ? "\033[0m" : "";
             if (!w->reachable) {
-                printf("%s%-4s %-21s %-9s %-7s %-5s %-6s %-9s %-9s %-5s %-12s %-10s %-6s %s%s\n", on, id, w->addr, "-",
-                       w->member_role[0] ? w->member_role : "-", "-", "-", "-", "-", "-", "-", "-", "-", w->error, off);
+                printf("%s%-4s %-21s %-9s %-7s %-8s %-5s %-6s %-9s %-9s %-5s %-12s %-10s %-6s %s%s\n", on, id, w->addr,
+                       "-", w->member_role[0] ? w->member_role : "-", w->zone[0] ? w->zone : "-", "-", "-", "-", "-", "-", "-", "-", "-", w->error, off);
                 continue;
             }
             human_bytes(w->db_bytes, size, sizeof size);
             if (w->snapshot_age_s >= 0) snprintf(snap, sizeof snap, "%llu/%llds", w->snapshot, w->snapshot_age_s);
             else snprintf(snap, sizeof snap, "%llu", w->snapshot);
-            printf("%s%-4s %-21s %-9s %-7s %-5llu %-6llu %-9llu %-9llu %-5llu %-12s %-10s %-6s %s%s\n", on, id, w->addr,
-                   w->role, w->member_role[0] ? w->member_role : "-", w->term, w->leader, w->commit, w->applied,
+            printf("%s%-4s %-21s %-9s %-7s %-8s %-5llu %-6llu %-9llu %-9llu %-5llu %-12s %-10s %-6s %s%s\n", on, id,
+                   w->addr, w->role, w->member_role[0] ? w->member_role : "-", w->zone[0] ? w->zone : "-", w->term, w->leader, w->commit, w->applied,
                    w->lag, snap, size, "-", "ok", off);
         }
     }
@@ -249,13 +253,21 @@ int kctl_health(struct kctl *k, int argc, char **argv)
         off += (size_t)snprintf(problems + off, sizeof problems - off, "%s%s", off ? "; " : "",
                                 leaders == 0 ? "no leader" : "more than one node says it leads");
     bool ok = off == 0;
+    /* Placement is a warning, not ill health: the cluster works, it just
+     * cannot survive the loss of that zone. */
+    const char *zone_majority = "";
+    for (int i = 0; i < n; i++)
+        if (rows[i].reachable && rows[i].zone_majority[0]) zone_majority = rows[i].zone_majority;
     if (k->json) {
-        kctl_print_json(json_pack("{s:b, s:I, s:i, s:i, s:s}", "healthy", ok, "leader", (json_int_t)leader,
-                                  "members", n, "reachable", reachable, "problems", problems));
+        kctl_print_json(json_pack("{s:b, s:I, s:i, s:i, s:s, s:s}", "healthy", ok, "leader", (json_int_t)leader,
+                                  "members", n, "reachable", reachable, "problems", problems, "zone_majority",
+                                  zone_majority));
     } else if (ok) {
         printf("healthy: leader n%llu, %d members answering, every one within %llu entries\n", leader, n, max_lag);
     } else {
         printf("unhealthy: %s\n", problems);
     }
+    if (!k->json && zone_majority[0])
+        printf("warning: zone %s holds a majority of the voters: losing it loses the quorum\n", zone_majority);
     return reachable == 0 ? KCTL_UNAVAILABLE : ok ? KCTL_OK : KCTL_FAILED;
 }

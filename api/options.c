@@ -64,6 +64,11 @@ static const struct option_def options[] = {
     U64("map-size", map_size, "1073741824", 1048576, 1ull << 44, "initial LMDB map size, bytes (it grows)"),
     U64("quota", quota, "0", 0, 1ull << 50, "live data quota, bytes (0: none)"),
     U64("sweep-interval", sweep_interval_ms, "100", 10, 60000, "how often the leader looks for expired keys, ms"),
+    STR("zone", zone, "", "failure-domain label (data centre, availability zone): shown by keelctl status; "
+        "placement is checked against it"),
+    /* Off by default: KEEL.DRILL kills or isolates the node on request. */
+    BOOL("enable-drills", enable_drills, "no",
+         "allow KEEL.DRILL CRASH|ISOLATE (keelctl drill): the node stops hard or drops its peer traffic on request"),
     STR("log-level", log_level, "info", "error, warn, info or debug"),
 };
 

@@ -34,6 +34,8 @@ struct keeld_options
     uint64_t map_size;
     uint64_t quota;
     uint64_t sweep_interval_ms;
+    bool enable_drills;      /* KEEL.DRILL may crash or isolate this node */
+    char zone[64];           /* failure-domain label (--zone) */
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.

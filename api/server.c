@@ -75,20 +75,31 @@ static void publish_cb(void *data, int status, const struct keel_reply *reply)
     }
 }
 
+/* A node-table string: true if present ("" and false if not). */
+static bool node_table_read(struct keel_server *srv, const char *key, char *out, size_t size)
+{
+    struct keel_read rd;
+    struct keel_record rec;
+    out[0] = 0;
+    if (keel_read_begin(srv->store, 0, &rd) != 0) return false;
+    bool found = keel_read_get(&rd, keel_str(key), &rec) == 0;
+    if (found) snprintf(out, size, "%.*s", (int)rec.len, (const char *)rec.val);
+    keel_read_end(&rd);
+    return found;
+}
+
 /* Make sure the replicated node table holds our client address. The leader
  * writes its own; a follower sends KEEL.PUBLISH through the forwarder. */
 static void maybe_publish(struct keel_server *srv)
 {
-    struct keel_read rd;
-    struct keel_record rec;
-    char key[64];
+    char key[64], zkey[64], addr[64], zone[64];
     if (srv->publishing || srv->published) return;
     syskey_node(srv->cfg.node_id, key, sizeof key);
-    if (keel_read_begin(srv->store, 0, &rd) != 0) return;
-    int rc = keel_read_get(&rd, keel_str(key), &rec);
-    bool same = rc == 0 && rec.len == strlen(srv->client_addr) &&
-                memcmp(rec.val, srv->client_addr, rec.len) == 0;
-    keel_read_end(&rd);
+    syskey_zone(srv->cfg.node_id, zkey, sizeof zkey);
+    bool same = node_table_read(srv, key, addr, sizeof addr) &&
+                strcmp(addr, srv->client_addr) == 0;
+    node_table_read(srv, zkey, zone, sizeof zone);
+    same = same && strcmp(zone, srv->zone) == 0;
     if (same) {
         srv->published = true;
         return;
@@ -98,7 +109,9 @@ static void maybe_publish(struct keel_server *srv)
         uint8_t *buf;
         size_t len;
         keel_enc_init(&e, server_now_ms(), 0, 0);
+        keel_enc_batch_begin(&e); /* address and zone together */
         keel_enc_set(&e, keel_str(key), keel_str(srv->client_addr), 0, 0);
+        keel_enc_set(&e, keel_str(zkey), keel_str(srv->zone), 0, 0);
         if (keel_enc_finish(&e, &buf, &len) == 0) {
             if (keel_node_write(srv->node, buf, len, publish_cb, srv) == 0) srv->publishing = true;
             free(buf);
@@ -110,13 +123,46 @@ static void maybe_publish(struct keel_server *srv)
         /* Through the leader; the next turns see whether it landed. */
         char id[24];
         snprintf(id, sizeof id, "%llu", (unsigned long long)srv->cfg.node_id);
-        struct keel_slice argv[3] = {keel_str("KEEL.PUBLISH"), keel_str(id),
-                                     keel_str(srv->client_addr)};
-        struct slot *s = slot_new(srv, NULL, argv, 3);
+        struct keel_slice argv[4] = {keel_str("KEEL.PUBLISH"), keel_str(id),
+                                     keel_str(srv->client_addr), keel_str(srv->zone)};
+        struct slot *s = slot_new(srv, NULL, argv, 4);
         if (s == NULL) return;
         s->cmd = command_lookup(&argv[0]);
         srv->publish_sent_at = uv_now(srv->loop);
         forward(s);
+    }
+}
+
+/* Placement: with zones labelled, a zone holding a majority of the voters
+ * takes the quorum down with it. Checked every few seconds on every node
+ * (the node table and the configuration are replicated); said once per
+ * change in the log, and always in INFO (keel_zone_majority). */
+static void check_zones(struct keel_server *srv)
+{
+    struct keel_node_status st;
+    char zones[KEEL_NODE_MAX_PEERS][64], found[64] = "";
+    unsigned count[KEEL_NODE_MAX_PEERS] = {0}, nz = 0;
+    uint64_t now = uv_now(srv->loop);
+    if (now - srv->zone_checked_at < 5000) return;
+    srv->zone_checked_at = now;
+    keel_node_status(srv->node, &st);
+    for (unsigned i = 0; i < st.members && i < KEEL_NODE_MAX_PEERS; i++) {
+        char zone[64];
+        if (st.member_roles[i] != 'v') continue;
+        node_zone(srv, st.member_ids[i], zone, sizeof zone);
+        if (zone[0] == 0) continue; /* unlabelled: no placement to check */
+        unsigned z = 0;
+        while (z < nz && strcmp(zones[z], zone) != 0) z++;
+        if (z == nz) snprintf(zones[nz++], sizeof zones[0], "%s", zone);
+        if (++count[z] > st.voters / 2 && st.voters > 1) snprintf(found, sizeof found, "%s", zone);
+    }
+    if (strcmp(found, srv->zone_majority) != 0) {
+        if (found[0])
+            log_warn("zone %s holds a majority of the %u voters: losing that zone loses the quorum "
+                     "(spread voters over three zones)", found, st.voters);
+        else if (srv->zone_majority[0])
+            log_info("no zone holds a majority of the voters any more");
+        snprintf(srv->zone_majority, sizeof srv->zone_majority, "%s", found);
     }
 }
 
@@ -129,6 +175,7 @@ static void timer_cb(uv_timer_t *t)
     cluster_token_ensure(srv);
     maybe_publish(srv);
     backup_expire(srv);
+    check_zones(srv);
     if (srv->cfg.idle_timeout_s > 0) {
         uint64_t now = uv_now(srv->loop);
         for (struct conn *c = srv->conns; c != NULL;) {
@@ -183,6 +230,8 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     srv->cfg = *cfg;
     snprintf(srv->client_addr, sizeof srv->client_addr, "%s", cfg->client_addr);
     srv->cfg.client_addr = srv->client_addr;
+    snprintf(srv->zone, sizeof srv->zone, "%s", cfg->zone ? cfg->zone : "");
+    srv->cfg.zone = srv->zone;
     srv->limits.max_bulk = cfg->max_bulk;
     srv->limits.max_args = cfg->max_args;
     srv->limits.max_inline = 64 * 1024;

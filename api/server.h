@@ -32,6 +32,8 @@ struct keel_server_config
     bool redirect;            /* -MOVED instead of forwarding */
     bool unsafe_local_reads;  /* test hook: every read local and maybe stale */
     unsigned sweep_interval_ms;
+    bool enable_drills;       /* KEEL.DRILL allowed */
+    const char *zone;         /* failure-domain label, "" none */
 };
 
 struct keel_server_stats

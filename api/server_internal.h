@@ -165,6 +165,9 @@ struct keel_server
     struct keel_server_config cfg;
     struct resp_limits limits;
     char client_addr[64];
+    char zone[64];             /* ours (--zone), published with the address */
+    char zone_majority[64];    /* a zone holding a majority of voters, or "" */
+    uint64_t zone_checked_at;  /* loop ms */
     uv_tcp_t listener;
     uv_timer_t timer;          /* sweeps, publication, idle clients */
     struct conn *conns;
@@ -212,6 +215,9 @@ int leader_client_addr(struct keel_server *srv, char *addr, size_t size);
 /* A member's client address from the replicated node table (KEEL.PUBLISH):
  * 0 and addr filled, or KEEL_ENOTFOUND. */
 int node_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t size);
+/* A member's zone label (--zone), published beside its client address: 0
+ * and zone filled, or KEEL_ENOTFOUND (zone ""). */
+int node_zone(struct keel_server *srv, uint64_t id, char *zone, size_t size);
 
 /* token.c: the cluster's forwarding token (why: see there). */
 /* 0 and the token; KEEL_ENOTFOUND before the first leader's proposal applied. */
@@ -228,6 +234,8 @@ void backup_release(struct keel_server *srv);
 #define SYSKEY_PREFIX "\xffkeel:"
 bool key_is_reserved(struct keel_slice key);
 void syskey_node(uint64_t id, char *buf, size_t size);
+/* "\xffkeel:zone:<id>" -> zone label */
+void syskey_zone(uint64_t id, char *buf, size_t size);
 
 /* cmd_*.c: handlers referenced by the table */
 #define DECL_LOCAL(n) void n(struct slot *s)

@@ -91,6 +91,10 @@ typedef void (*keel_node_close_cb)(void *data);
 /* Close and free n; cb (may be NULL) runs once everything is released. */
 void keel_node_close(struct keel_node *n, keel_node_close_cb cb, void *data);
 
+/* Drills: cut this node off from its raft peers for ms (see
+ * keel_transport_isolate in raft/transport.h). */
+void keel_node_isolate(struct keel_node *n, unsigned ms);
+
 struct keel_store *keel_node_store(struct keel_node *n);
 struct keel_storage *keel_node_storage(struct keel_node *n);
 bool keel_node_wiped(const struct keel_node *n);

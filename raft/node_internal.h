@@ -9,6 +9,7 @@
 #include "raft/fsm.h"
 #include "raft/node.h"
 #include "raft/propose.h"
+#include "raft/transport.h"
 
 struct node_read
 {

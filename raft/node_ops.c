@@ -258,3 +258,8 @@ int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_c
     }
     return 0;
 }
+
+void keel_node_isolate(struct keel_node *n, unsigned ms)
+{
+    keel_transport_isolate(&n->transport, ms);
+}

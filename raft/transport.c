@@ -20,29 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "raft/transport.h"
-
-#define HANDSHAKE_PROTOCOL 1
-#define PREAMBLE 24
-#define MAX_ADDRESS 256
-
-struct pending;
-
-struct ktrans
-{
-    struct raft_uv_transport *t;
-    uv_loop_t *loop;
-    struct keel_transport_options o;
-    raft_id id;
-    char address[MAX_ADDRESS];
-    uv_tcp_t listener;
-    bool listener_open;
-    raft_uv_accept_cb accept_cb;
-    struct pending *head;     /* connections in progress */
-    unsigned live;            /* pending structs not yet freed */
-    bool closing;
-    raft_uv_transport_close_cb close_cb;
-};
+#include "raft/transport_internal.h"
 
 struct pending
 {
@@ -222,6 +200,8 @@ static int kt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
     (void)id;
     if (k->closing) return RAFT_CANCELED;
     if (parse_addr(address, &sa) != 0) return RAFT_NOCONNECTION;
+    kt_note_peer(k, &sa);
+    if (kt_isolated(k)) return RAFT_NOCONNECTION; /* a drill: the network is "down" */
     struct pending *p = pending_new(k, false);
     if (p == NULL) return RAFT_NOMEM;
     req->cb = cb;
@@ -283,7 +263,7 @@ static void listen_cb(uv_stream_t *server, int status)
     if (status != 0 || k->closing) return;
     struct pending *p = pending_new(k, true);
     if (p == NULL) return;
-    if (uv_accept(server, (uv_stream_t *)p->tcp) != 0) {
+    if (uv_accept(server, (uv_stream_t *)p->tcp) != 0 || kt_isolated(k)) {
         finish(p, RAFT_NOCONNECTION);
         return;
     }

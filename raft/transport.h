@@ -35,4 +35,10 @@ int keel_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
                         const struct keel_transport_options *o);
 void keel_transport_release(struct raft_uv_transport *t);
 
+/* A drill: for ms, cut this node off from its raft peers. Established raft
+ * connections are shut down (raft sees them fail and redials), dials are
+ * refused and incoming ones closed, so the node neither sends nor hears raft
+ * traffic, as in a partition; afterwards everything works again. */
+void keel_transport_isolate(struct raft_uv_transport *t, unsigned ms);
+
 #endif /* KEEL_RAFT_TRANSPORT_H */

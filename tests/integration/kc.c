@@ -76,8 +76,8 @@ void kc_spawn_node(struct kc *c, unsigned i)
     else snprintf(how, sizeof how, "--cluster %s", c->cluster);
     snprintf(args, sizeof args,
              "exec '%s' --id %u --data-dir '%s' --raft-addr 127.0.0.1:%u --client-addr "
-             "127.0.0.1:%u %s %s >>'%s' 2>&1",
-             kc_keeld(), n->id, n->dir, n->raft_port, n->client_port, how, c->extra, n->log);
+             "127.0.0.1:%u %s %s %s >>'%s' 2>&1",
+             kc_keeld(), n->id, n->dir, n->raft_port, n->client_port, how, c->extra, n->extra, n->log);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -88,6 +88,15 @@ void kc_spawn_node(struct kc *c, unsigned i)
     n->pid = pid;
     if (n_started == 0) atexit(kill_leftovers);
     if (n_started < sizeof started / sizeof started[0]) started[n_started++] = pid;
+}
+
+bool kc_exited(struct kc *c, unsigned i)
+{
+    struct kc_node *n = &c->nodes[i];
+    if (n->pid <= 0) return true;
+    if (waitpid(n->pid, NULL, WNOHANG) != n->pid) return false;
+    n->pid = 0;
+    return true;
 }
 
 void kc_start_node(struct kc *c, unsigned i)

@@ -18,6 +18,7 @@ struct kc_node
     char dir[512];
     char log[512];
     char join[64]; /* started with --join this address instead of --cluster */
+    char extra[128]; /* flags for this node only (e.g. --zone dc1) */
 };
 
 struct kc
@@ -41,6 +42,8 @@ unsigned kc_add_node(struct kc *c, unsigned via);
 /* The same without starting it: its ports and directory are set, so a test
  * can add it to the membership first (KEEL.MEMBER ADD) and start it later. */
 unsigned kc_prepare_node(struct kc *c, unsigned via);
+/* Has node i exited by itself (a drill crashed it)? Reaps it if so. */
+bool kc_exited(struct kc *c, unsigned i);
 /* Send sig to node i; SIGKILL/SIGTERM also reap it. After SIGTERM the node
  * must exit 0 within 10 s (a sanitizer report makes it exit non-zero): the
  * test fails otherwise. */

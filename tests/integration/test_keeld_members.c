@@ -47,7 +47,7 @@ static const char *role_of(unsigned i, unsigned id, int *leader, char *raft, cha
     for (size_t m = 0; m < r->elements; m++) {
         redisReply *e = r->element[m];
         assert_int_equal(e->type, REDIS_REPLY_ARRAY);
-        assert_int_equal(e->elements, 5);
+        assert_int_equal(e->elements, 6);
         if ((unsigned)e->element[0]->integer != id) continue;
         snprintf(role, sizeof role, "%s", e->element[3]->str);
         if (leader) *leader = (int)e->element[4]->integer;

@@ -1,0 +1,60 @@
+/* api: KEEL.DRILL, the faults keelctl drill injects into a live cluster.
+ * Refused unless the node was started with --enable-drills.
+ *
+ *   KEEL.DRILL CRASH         reply +OK, then stop hard (SIGKILL ourselves,
+ *                            as a power cut would: no handover, no flush)
+ *   KEEL.DRILL ISOLATE ms    drop every raft connection and refuse new ones
+ *                            for ms (1..600000): a partition of this node
+ *
+ * Served by the node that receives them, never forwarded: a drill names its
+ * victim. */
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "api/commands.h"
+#include "api/log.h"
+
+static uv_timer_t crash_timer;
+
+static void crash_cb(uv_timer_t *t)
+{
+    (void)t;
+    log_warn("KEEL.DRILL CRASH: stopping hard now");
+    kill(getpid(), SIGKILL);
+}
+
+DECL_LOCAL(cmd_keel_drill)
+{
+    char buf[32];
+    if (!s->srv->cfg.enable_drills) {
+        resp_error(&s->out, "ERR", "drills are disabled on this node (start keeld with --enable-drills)");
+        slot_done(s);
+        return;
+    }
+    if (s->argc == 2 && slot_arg_is(s, 1, "CRASH")) {
+        uv_loop_t *loop = s->srv->loop;
+        resp_ok(&s->out);
+        slot_done(s); /* may free s */
+        /* A moment for the +OK to leave: the drill tells "crashed on
+         * request" from "the connection broke". */
+        uv_timer_init(loop, &crash_timer);
+        uv_timer_start(&crash_timer, crash_cb, 20, 0);
+        return;
+    }
+    if (s->argc == 3 && slot_arg_is(s, 1, "ISOLATE")) {
+        char *end;
+        unsigned long ms = strtoul(slot_arg(s, 2, buf, sizeof buf), &end, 10);
+        if (*end != 0 || ms == 0 || ms > 600000) {
+            resp_error(&s->out, "ERR", "KEEL.DRILL ISOLATE wants 1..600000 ms");
+        } else {
+            log_warn("KEEL.DRILL ISOLATE: dropping raft traffic for %lu ms", ms);
+            keel_node_isolate(s->srv->node, (unsigned)ms);
+            resp_ok(&s->out);
+        }
+        slot_done(s);
+        return;
+    }
+    resp_error(&s->out, "ERR", "usage: KEEL.DRILL CRASH | ISOLATE ms");
+    slot_done(s);
+}
