@@ -258,7 +258,8 @@ int main(int argc, char **argv)
         .max_output = opts.max_output, .max_bulk = opts.max_bulk, .max_args = (unsigned)opts.max_args,
         .max_inflight = (unsigned)opts.max_inflight, .idle_timeout_s = (unsigned)opts.idle_timeout,
         .redirect = opts.redirect, .unsafe_local_reads = opts.unsafe_local_reads, .sweep_interval_ms = (unsigned)opts.sweep_interval_ms,
-        .enable_drills = opts.enable_drills, .zone = opts.zone,
+        .enable_drills = opts.enable_drills, .zone = opts.zone, .backup_dir = opts.backup_dir,
+        .backup_interval_s = (unsigned)opts.backup_interval_s, .backup_keep = (unsigned)opts.backup_keep,
     };
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)

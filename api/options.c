@@ -7,7 +7,7 @@
 
 #include "api/options.h"
 
-enum { T_U64, T_STR, T_BOOL, T_ADDR };
+enum { T_U64, T_STR, T_BOOL, T_ADDR, T_SECS };
 
 struct option_def
 {
@@ -24,6 +24,8 @@ struct option_def
 #define U64(n, f, d, lo, hi, h) {n, T_U64, offsetof(struct keeld_options, f), 0, d, lo, hi, h}
 #define STR(n, f, d, h) {n, T_STR, offsetof(struct keeld_options, f), sizeof(((struct keeld_options *)0)->f), d, 0, 0, h}
 #define ADDR(n, f, d, h) {n, T_ADDR, offsetof(struct keeld_options, f), sizeof(((struct keeld_options *)0)->f), d, 0, 0, h}
+/* Seconds, with an optional unit: 90, 90s, 15m, 1h, 2d. */
+#define SECS(n, f, d, lo, hi, h) {n, T_SECS, offsetof(struct keeld_options, f), 0, d, lo, hi, h}
 #define BOOL(n, f, d, h) {n, T_BOOL, offsetof(struct keeld_options, f), 0, d, 0, 1, h}
 
 static const struct option_def options[] = {
@@ -67,6 +69,10 @@ static const struct option_def options[] = {
     STR("zone", zone, "", "failure-domain label (data centre, availability zone): shown by keelctl status; "
         "placement is checked against it"),
     /* Off by default: KEEL.DRILL kills or isolates the node on request. */
+    STR("backup-dir", backup_dir, "", "the leader writes a checksummed backup here every --backup-interval "
+        "(keelctl snapshot inspect/restore read them); none: off"),
+    SECS("backup-interval", backup_interval_s, "1h", 1, 366 * 86400, "time between scheduled backups"),
+    U64("backup-keep", backup_keep, "24", 1, 100000, "scheduled backups kept (the oldest are deleted)"),
     BOOL("enable-drills", enable_drills, "no",
          "allow KEEL.DRILL CRASH|ISOLATE (keelctl drill): the node stops hard or drops its peer traffic on request"),
     STR("log-level", log_level, "info", "error, warn, info or debug"),
@@ -97,6 +103,23 @@ static int set(struct keeld_options *o, const struct option_def *d, const char *
                 return -1;
             }
             *(uint64_t *)field = x;
+            return 0;
+        }
+        case T_SECS: {
+            char *end;
+            errno = 0;
+            unsigned long long x = strtoull(v, &end, 10);
+            unsigned long long unit = !strcmp(end, "") || !strcmp(end, "s") ? 1
+                                      : !strcmp(end, "m")                  ? 60
+                                      : !strcmp(end, "h")                  ? 3600
+                                      : !strcmp(end, "d")                  ? 86400
+                                                                           : 0;
+            if (errno != 0 || unit == 0 || v[0] == 0 || v[0] == '-' || x * unit < d->min || x * unit > d->max) {
+                snprintf(errmsg, size, "--%s %s: want a duration in %llu..%llu s (e.g. 90, 15m, 1h)", d->name,
+                         v, (unsigned long long)d->min, (unsigned long long)d->max);
+                return -1;
+            }
+            *(uint64_t *)field = x * unit;
             return 0;
         }
         case T_BOOL:

@@ -36,6 +36,9 @@ struct keeld_options
     uint64_t sweep_interval_ms;
     bool enable_drills;      /* KEEL.DRILL may crash or isolate this node */
     char zone[64];           /* failure-domain label (--zone) */
+    char backup_dir[1024];   /* scheduled backups, "": off */
+    uint64_t backup_interval_s;
+    uint64_t backup_keep;
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.

@@ -175,6 +175,7 @@ static void timer_cb(uv_timer_t *t)
     cluster_token_ensure(srv);
     maybe_publish(srv);
     backup_expire(srv);
+    backup_schedule_tick(srv);
     check_zones(srv);
     if (srv->cfg.idle_timeout_s > 0) {
         uint64_t now = uv_now(srv->loop);
@@ -287,8 +288,8 @@ static void stopped_cb(uv_handle_t *h)
 void keel_server_free(struct keel_server *srv)
 {
     if (srv == NULL) return;
-    if (srv->backup_copying) {
-        srv->free_pending = true; /* the copy's callback frees it */
+    if (srv->backup_copying || srv->pool_jobs > 0) {
+        srv->free_pending = true; /* the pool work's callback frees it */
         return;
     }
     backup_release(srv);

@@ -34,6 +34,9 @@ struct keel_server_config
     unsigned sweep_interval_ms;
     bool enable_drills;       /* KEEL.DRILL allowed */
     const char *zone;         /* failure-domain label, "" none */
+    const char *backup_dir;   /* scheduled backups (backup.c), "" or NULL: off */
+    unsigned backup_interval_s;
+    unsigned backup_keep;
 };
 
 struct keel_server_stats

@@ -192,6 +192,9 @@ struct keel_server
     struct backup *backup;     /* KEEL.SNAPSHOT: the image being streamed (cmd_admin.c) */
     bool backup_copying;       /* its copy runs on the pool: free the server after it */
     bool free_pending;
+    unsigned pool_jobs;        /* other work on the pool that holds srv (backup.c) */
+    bool backup_sched_running;
+    uint64_t backup_sched_at;  /* loop ms of the last scheduled backup */
 };
 
 /* dispatch.c */
@@ -229,6 +232,8 @@ void cluster_token_ensure(struct keel_server *srv);
 /* cmd_admin.c: drop a backup image idle for longer than its timeout. */
 void backup_expire(struct keel_server *srv);
 void backup_release(struct keel_server *srv);
+/* backup.c: on the leader, write a scheduled backup when one is due. */
+void backup_schedule_tick(struct keel_server *srv);
 
 /* system keys: "\xffkeel:node:<id>" -> client address */
 #define SYSKEY_PREFIX "\xffkeel:"
