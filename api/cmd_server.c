@@ -7,12 +7,21 @@
 #include <string.h>
 
 #include "api/commands.h"
+#include "api/pubsub.h"
 
 #define KEEL_VERSION "0.1.0"
 
 DECL_LOCAL(cmd_ping)
 {
+    struct conn *c = s->conn;
     if (s->argc > 2) resp_error(&s->out, "ERR", "wrong number of arguments for 'ping' command");
+    else if (c != NULL && c->proto < 3 && c->ps != NULL && c->ps->nchannels + c->ps->npatterns > 0) {
+        /* Subscribed RESP2: Redis answers as a message would come. */
+        resp_array(&s->out, 2);
+        resp_bulk_str(&s->out, "pong");
+        if (s->argc == 2) resp_bulk(&s->out, s->argv[1].p, s->argv[1].n);
+        else resp_bulk_str(&s->out, "");
+    }
     else if (s->argc == 2) resp_bulk(&s->out, s->argv[1].p, s->argv[1].n);
     else resp_simple(&s->out, "PONG");
     slot_done(s);

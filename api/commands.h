@@ -90,4 +90,16 @@ DECL_REPLY(reply_keel_tx);
 DECL_READ(cmd_keel_versions);
 DECL_LOCAL(cmd_keel_watchv);
 
+/* cmd_pubsub.c */
+DECL_LOCAL(cmd_subscribe);
+DECL_LOCAL(cmd_psubscribe);
+DECL_LOCAL(cmd_unsubscribe);
+DECL_LOCAL(cmd_punsubscribe);
+DECL_LOCAL(cmd_publish);
+DECL_LOCAL(cmd_pubsub);
+DECL_LOCAL(cmd_reset);
+
+/* cmd_config.c */
+DECL_LOCAL(cmd_config);
+
 #endif /* KEEL_API_COMMANDS_H */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/log.h"
+#include "api/pubsub.h"
 #include "api/server_internal.h"
 
 #define READ_CHUNK 65536
@@ -260,6 +261,7 @@ void conn_flush(struct conn *c)
         c->pending--;
         resp_buf_raw(&c->wbuf, s->out.p, s->out.len);
         c->out_bytes += s->out.len;
+        if (s->push) c->push_bytes -= s->out.len;
         slot_free(s);
     }
     if (c->wbuf.oom) {
@@ -326,6 +328,7 @@ void conn_close(struct conn *c)
     c->head = c->tail = NULL;
     conn_reset_multi(c);
     conn_unwatch(c);
+    pubsub_conn_close(c);
     if (c->prev) c->prev->next = c->next;
     else srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;

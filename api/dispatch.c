@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api/log.h"
+#include "api/pubsub.h"
 #include "api/server_internal.h"
 
 int64_t server_now_ms(void)
@@ -285,6 +286,16 @@ void dispatch(struct slot *s)
     if (!arity_ok(cmd, s->argc)) {
         resp_errorf(&s->out, "ERR", "wrong number of arguments for '%s' command", cmd->name);
         if (c != NULL && c->in_multi) c->multi_error = true;
+        slot_done(s);
+        return;
+    }
+    if (c != NULL && c->proto < 3 && c->ps != NULL && pubsub_count(c) > 0 &&
+        !(cmd->flags & CMD_PUBSUB)) {
+        /* RESP2 cannot tell a message from a reply: Redis's rule and text. */
+        resp_errorf(&s->out, "ERR",
+                    "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                    "RESET are allowed in this context",
+                    cmd->name);
         slot_done(s);
         return;
     }

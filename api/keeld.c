@@ -260,6 +260,7 @@ int main(int argc, char **argv)
         .redirect = opts.redirect, .unsafe_local_reads = opts.unsafe_local_reads, .sweep_interval_ms = (unsigned)opts.sweep_interval_ms,
         .enable_drills = opts.enable_drills, .zone = opts.zone, .backup_dir = opts.backup_dir,
         .backup_interval_s = (unsigned)opts.backup_interval_s, .backup_keep = (unsigned)opts.backup_keep,
+        .notify_keyspace_events = opts.notify_keyspace_events,
     };
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)

@@ -68,13 +68,15 @@ static const struct option_def options[] = {
     U64("sweep-interval", sweep_interval_ms, "100", 10, 60000, "how often the leader looks for expired keys, ms"),
     STR("zone", zone, "", "failure-domain label (data centre, availability zone): shown by keelctl status; "
         "placement is checked against it"),
-    /* Off by default: KEEL.DRILL kills or isolates the node on request. */
     STR("backup-dir", backup_dir, "", "the leader writes a checksummed backup here every --backup-interval "
         "(keelctl snapshot inspect/restore read them); none: off"),
     SECS("backup-interval", backup_interval_s, "1h", 1, 366 * 86400, "time between scheduled backups"),
     U64("backup-keep", backup_keep, "24", 1, 100000, "scheduled backups kept (the oldest are deleted)"),
+    /* Off by default: KEEL.DRILL kills or isolates the node on request. */
     BOOL("enable-drills", enable_drills, "no",
          "allow KEEL.DRILL CRASH|ISOLATE (keelctl drill): the node stops hard or drops its peer traffic on request"),
+    STR("notify-keyspace-events", notify_keyspace_events, "",
+        "keyspace notifications, Redis's flag letters (e.g. KEA; CONFIG SET changes it live)"),
     STR("log-level", log_level, "info", "error, warn, info or debug"),
 };
 

@@ -39,6 +39,7 @@ struct keeld_options
     char backup_dir[1024];   /* scheduled backups, "": off */
     uint64_t backup_interval_s;
     uint64_t backup_keep;
+    char notify_keyspace_events[32];
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.

@@ -6,6 +6,8 @@
 #include <strings.h>
 
 #include "api/log.h"
+#include "api/notify.h"
+#include "api/pubsub.h"
 #include "api/server_internal.h"
 
 #define SWEEP_MAX 1000
@@ -181,7 +183,9 @@ static void timer_cb(uv_timer_t *t)
         uint64_t now = uv_now(srv->loop);
         for (struct conn *c = srv->conns; c != NULL;) {
             struct conn *next = c->next;
-            if (c->head == NULL && now - c->last_active > srv->cfg.idle_timeout_s * 1000ull) {
+            /* Subscribers wait for messages, not idle (Redis spares them too). */
+            if (c->head == NULL && pubsub_count(c) == 0 &&
+                now - c->last_active > srv->cfg.idle_timeout_s * 1000ull) {
                 log_debug("client %llu idle for %us: closing", (unsigned long long)c->id,
                           srv->cfg.idle_timeout_s);
                 conn_close(c);
@@ -237,16 +241,27 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     srv->limits.max_args = cfg->max_args;
     srv->limits.max_inline = 64 * 1024;
     srv->limits.max_depth = 64;
+    if (notify_parse_flags(cfg->notify_keyspace_events ? cfg->notify_keyspace_events : "",
+                           &srv->notify_flags) != 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE,
+                 "notify-keyspace-events \"%s\": unknown flag (want Redis's letters: Ag$lshzxeKEtmdn)",
+                 cfg->notify_keyspace_events);
+        free(srv);
+        return KEEL_EINVAL;
+    }
     srv->cursors = calloc(SCAN_CURSORS, sizeof *srv->cursors);
     srv->fwd = forwarder_create(srv);
-    if (srv->cursors == NULL || srv->fwd == NULL) {
+    srv->pubsub = pubsub_create();
+    if (srv->cursors == NULL || srv->fwd == NULL || srv->pubsub == NULL) {
         free(srv->cursors);
         free(srv->fwd);
+        pubsub_destroy(srv->pubsub);
         free(srv);
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "out of memory");
         return KEEL_ENOMEM;
     }
     keel_node_on_role(node, role_cb, srv);
+    notify_start(srv);
     *out = srv;
     return 0;
 }
@@ -293,6 +308,7 @@ void keel_server_free(struct keel_server *srv)
         return;
     }
     backup_release(srv);
+    pubsub_destroy(srv->pubsub);
     free(srv->cursors);
     free(srv);
 }
@@ -309,6 +325,7 @@ void keel_server_stop(struct keel_server *srv, void (*cb)(void *data), void *dat
     srv->stop_cb = cb;
     srv->stop_data = data;
     keel_node_on_role(srv->node, NULL, NULL);
+    notify_stop(srv);
     while (srv->conns != NULL) conn_close(srv->conns);
     forwarder_destroy(srv->fwd);
     srv->fwd = NULL;

@@ -37,6 +37,7 @@ struct keel_server_config
     const char *backup_dir;   /* scheduled backups (backup.c), "" or NULL: off */
     unsigned backup_interval_s;
     unsigned backup_keep;
+    const char *notify_keyspace_events; /* Redis's flag letters; NULL or "": off */
 };
 
 struct keel_server_stats

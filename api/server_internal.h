@@ -17,7 +17,8 @@ enum {
     CMD_READ = 1 << 1,    /* reads the keyspace: linearizable unless READONLY */
     CMD_WRITE = 1 << 2,   /* proposed through raft on the leader */
     CMD_NOMULTI = 1 << 3, /* not queued by MULTI: runs at once */
-    CMD_INTERNAL = 1 << 4 /* only inside a forwarded request (KEEL.FWD) or made by keeld */
+    CMD_INTERNAL = 1 << 4, /* only inside a forwarded request (KEEL.FWD) or made by keeld */
+    CMD_PUBSUB = 1 << 5    /* allowed in RESP2 subscribed mode (cmd_pubsub.c) */
 };
 
 struct command
@@ -61,6 +62,7 @@ struct slot
     bool readonly;            /* stale local reads allowed */
     bool sent;                /* forwarded request written to the leader */
     bool watching;            /* KEEL.VERSIONS run for WATCH: keep, reply +OK */
+    bool push;                /* pub/sub messages queued in order (pubsub.c), no request */
     unsigned *subs;           /* KEEL.TX: sub-commands per queued command */
     uint64_t client;          /* dedupe identity (KEEL.REQ), 0: none */
     uint64_t seq;
@@ -133,6 +135,9 @@ struct conn
     unsigned nqueued;
     struct watch *watches;
     unsigned nwatches;
+    /* pub/sub (pubsub.c) */
+    struct conn_pubsub *ps;  /* subscriptions; NULL: none yet */
+    size_t push_bytes;       /* message bytes queued in push slots, not yet in wbuf */
 };
 
 void conn_accept(struct keel_server *srv);
@@ -146,6 +151,7 @@ void conn_unwatch(struct conn *c);
 /* ---- the server -------------------------------------------------------- */
 
 struct forwarder;
+struct pubsub;
 
 #define SCAN_CURSORS 1024
 
@@ -195,6 +201,8 @@ struct keel_server
     unsigned pool_jobs;        /* other work on the pool that holds srv (backup.c) */
     bool backup_sched_running;
     uint64_t backup_sched_at;  /* loop ms of the last scheduled backup */
+    struct pubsub *pubsub;     /* subscriptions (pubsub.c) */
+    unsigned notify_flags;     /* notify-keyspace-events (notify.h) */
 };
 
 /* dispatch.c */

@@ -22,6 +22,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
         snprintf(f->errmsg, sizeof f->errmsg, "fsm: %s", keel_store_errmsg(f->store));
         return RAFT_IOERR;
     }
+    const struct keel_events *ev = keel_store_events(f->store);
+    if (f->on_apply != NULL && ev->index != 0) f->on_apply(f->on_apply_data, ev);
     return 0;
 }
 

@@ -51,6 +51,10 @@ struct keel_fsm
     bool async;
     int fatal;                  /* first fatal error: the node must restart */
     struct keel_fsm_stats stats;
+    /* Called after each entry applied here (not a skipped replay), with
+     * the store's events for it (keel_node_on_apply). */
+    void (*on_apply)(void *data, const struct keel_events *ev);
+    void *on_apply_data;
     char errmsg[KEEL_ERRMSG_SIZE];
 };
 

@@ -47,10 +47,38 @@ static int role_of(struct raft *r)
     }
 }
 
+/* The latest configuration raft holds, committed or not: a follower adopts
+ * one as soon as it is appended, so that is what it runs on. */
+static uint64_t conf_index(const struct raft *r)
+{
+    return r->configuration_uncommitted_index ? r->configuration_uncommitted_index
+                                              : r->configuration_index;
+}
+
+static void watch_cluster(struct keel_node *n)
+{
+    raft_id id;
+    const char *addr;
+    unsigned what = 0;
+    raft_leader(&n->raft, &id, &addr);
+    if (id != 0 && (id != n->seen_leader || n->raft.current_term != n->seen_term)) {
+        n->seen_leader = id;
+        n->seen_term = n->raft.current_term;
+        what |= KEEL_CLUSTER_LEADER;
+    }
+    uint64_t conf = conf_index(&n->raft);
+    if (conf != n->seen_conf) {
+        n->seen_conf = conf;
+        what |= KEEL_CLUSTER_MEMBERS;
+    }
+    if (what != 0 && n->cluster_cb != NULL) n->cluster_cb(n->cluster_data, what);
+}
+
 /* raft 0.15 has no state-change callback: look once per loop turn. */
 static void monitor_cb(uv_prepare_t *h)
 {
     struct keel_node *n = h->data;
+    if (!n->closing) watch_cluster(n);
     int role = role_of(&n->raft);
     if (role == n->role || n->closing) return;
     int was = n->role;
@@ -275,6 +303,18 @@ void keel_node_on_role(struct keel_node *n, keel_role_cb cb, void *data)
 {
     n->role_cb = cb;
     n->role_data = data;
+}
+
+void keel_node_on_apply(struct keel_node *n, keel_apply_cb cb, void *data)
+{
+    n->fsm.on_apply = cb;
+    n->fsm.on_apply_data = data;
+}
+
+void keel_node_on_cluster(struct keel_node *n, keel_cluster_cb cb, void *data)
+{
+    n->cluster_cb = cb;
+    n->cluster_data = data;
 }
 
 void keel_node_status(struct keel_node *n, struct keel_node_status *st)

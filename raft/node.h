@@ -107,6 +107,22 @@ int keel_node_fatal(const struct keel_node *n, const char **msg);
 typedef void (*keel_role_cb)(void *data, int role, bool ready);
 void keel_node_on_role(struct keel_node *n, keel_role_cb cb, void *data);
 
+/* Called on the loop after each entry this node applies (leader or
+ * follower; not entries skipped on replay), with the keys it changed
+ * (store/events.h: recorded only while keel_store_record_events is on).
+ * ev is valid during the call only. Runs inside raft's apply: the callback
+ * must not call back into the node. NULL cb: none. */
+typedef void (*keel_apply_cb)(void *data, const struct keel_events *ev);
+void keel_node_on_apply(struct keel_node *n, keel_apply_cb cb, void *data);
+
+/* Called on the loop when this node learns of another leader or term
+ * (KEEL_CLUSTER_LEADER, with a known leader only) or of another membership
+ * configuration (KEEL_CLUSTER_MEMBERS); keel_node_status has the details.
+ * Checked once per loop turn; NULL cb: none. */
+enum { KEEL_CLUSTER_LEADER = 1, KEEL_CLUSTER_MEMBERS = 2 };
+typedef void (*keel_cluster_cb)(void *data, unsigned what);
+void keel_node_on_cluster(struct keel_node *n, keel_cluster_cb cb, void *data);
+
 typedef void (*keel_write_cb)(void *data, int status, const struct keel_reply *reply);
 /* Propose cmd (copied). KEEL_ENOTLEADER or KEEL_EINVAL synchronously (no
  * callback); otherwise the callback fires exactly once. */

@@ -50,6 +50,11 @@ struct keel_node
     bool transferring;         /* a raft_transfer request is out */
     keel_role_cb role_cb;
     void *role_data;
+    keel_cluster_cb cluster_cb;
+    void *cluster_data;
+    uint64_t seen_leader;      /* the leader and term last reported to cluster_cb */
+    uint64_t seen_term;
+    uint64_t seen_conf;        /* raft's configuration index last reported */
     keel_node_close_cb close_cb;
     void *close_data;
     char errmsg[KEEL_ERRMSG_SIZE];

@@ -32,6 +32,8 @@ static int live(struct apply_ctx *c, struct keel_slice key, struct keel_record *
     int rc = storage_get(c->txn, key, rec);
     if (rc != 0) return rc;
     if (rec->expire_at != 0 && rec->expire_at <= c->ts) {
+        /* Redis reports a lazily expired key as "expired" too. */
+        store_event(c, KEEL_EV_EXPIRED, key);
         rc = storage_del(c->txn, key);
         return rc == 0 ? KEEL_ENOTFOUND : rc;
     }
@@ -71,9 +73,15 @@ static int apply_set(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
     int64_t expire = cmd->num;
     if ((cmd->flags & KEEL_SET_KEEPTTL) && exists) expire = old.expire_at;
     if (expire != 0 && expire <= c->ts) {
-        /* Already expired (e.g. PXAT in the past): it is set and gone at once. */
-        return exists ? storage_del(c->txn, cmd->key) : 0;
+        /* Already expired (e.g. PXAT in the past): it is set and gone at once.
+         * The keyspace sees a deletion, or nothing if the key was absent. */
+        if (!exists) return 0;
+        store_event(c, KEEL_EV_DEL, cmd->key);
+        return storage_del(c->txn, cmd->key);
     }
+    /* Like Redis: "set", then "expire" when the command gave a time. */
+    store_event(c, KEEL_EV_SET, cmd->key);
+    if (cmd->num != 0 && !(cmd->flags & KEEL_SET_KEEPTTL)) store_event(c, KEEL_EV_EXPIRE, cmd->key);
     return put_string(c, cmd->key, cmd->value, expire);
 }
 
@@ -88,6 +96,7 @@ static int apply_del(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
         bool exists;
         LOOKUP(c, key, &rec, exists);
         if (!exists) continue;
+        store_event(c, KEEL_EV_DEL, key);
         int rc = storage_del(c->txn, key);
         if (rc != 0) return rc;
         n++;
@@ -117,6 +126,7 @@ static int apply_incrby(struct apply_ctx *c, const struct keel_cmd *cmd, struct 
     }
     size_t n = store_format_int(v, buf);
     keel_reply_int(r, v);
+    store_event(c, KEEL_EV_INCRBY, cmd->key);
     return put_string(c, cmd->key, (struct keel_slice){(uint8_t *)buf, n},
                       exists ? old.expire_at : 0);
 }
@@ -140,6 +150,7 @@ static int apply_expire(struct apply_ctx *c, const struct keel_cmd *cmd, struct 
         return 0;
     }
     keel_reply_int(r, 1);
+    store_event(c, at <= c->ts ? KEEL_EV_DEL : KEEL_EV_EXPIRE, cmd->key);
     if (at <= c->ts) return storage_del(c->txn, cmd->key);
     return retime(c, cmd->key, &old, at);
 }
@@ -154,6 +165,7 @@ static int apply_persist(struct apply_ctx *c, const struct keel_cmd *cmd, struct
         return 0;
     }
     keel_reply_int(r, 1);
+    store_event(c, KEEL_EV_PERSIST, cmd->key);
     return retime(c, cmd->key, &old, 0);
 }
 
@@ -176,8 +188,13 @@ static int apply_cas(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
     }
     keel_reply_int(r, match);
     if (!match) return 0;
-    if (cmd->flags & KEEL_CAS_DELETE) return exists ? storage_del(c->txn, cmd->key) : 0;
-    if (cmd->num != 0 && cmd->num <= c->ts) return exists ? storage_del(c->txn, cmd->key) : 0;
+    if ((cmd->flags & KEEL_CAS_DELETE) || (cmd->num != 0 && cmd->num <= c->ts)) {
+        if (!exists) return 0;
+        store_event(c, KEEL_EV_DEL, cmd->key);
+        return storage_del(c->txn, cmd->key);
+    }
+    store_event(c, KEEL_EV_SET, cmd->key);
+    if (cmd->num != 0) store_event(c, KEEL_EV_EXPIRE, cmd->key);
     return put_string(c, cmd->key, cmd->value, cmd->num);
 }
 
@@ -201,6 +218,7 @@ static int apply_append(struct apply_ctx *c, const struct keel_cmd *cmd, struct 
     if (exists && old.len > 0) memcpy(buf, old.val, old.len);
     if (cmd->value.n > 0) memcpy(buf + (exists ? old.len : 0), cmd->value.p, cmd->value.n);
     keel_reply_int(r, (int64_t)len);
+    store_event(c, KEEL_EV_APPEND, cmd->key);
     return put_string(c, cmd->key, (struct keel_slice){buf, len}, exists ? old.expire_at : 0);
 }
 
@@ -219,10 +237,18 @@ static int apply_getx(struct apply_ctx *c, const struct keel_cmd *cmd, struct ke
         return 0;
     }
     keel_reply_bulk(r, old.val, old.len);
-    if (cmd->type == KEEL_CMD_GETDEL) return storage_del(c->txn, cmd->key);
-    if (cmd->flags & KEEL_GETEX_PERSIST) return old.expire_at ? retime(c, cmd->key, &old, 0) : 0;
+    if (cmd->type == KEEL_CMD_GETDEL || (cmd->num != 0 && cmd->num <= c->ts &&
+                                         !(cmd->flags & KEEL_GETEX_PERSIST))) {
+        store_event(c, KEEL_EV_DEL, cmd->key);
+        return storage_del(c->txn, cmd->key);
+    }
+    if (cmd->flags & KEEL_GETEX_PERSIST) {
+        if (old.expire_at == 0) return 0;
+        store_event(c, KEEL_EV_PERSIST, cmd->key);
+        return retime(c, cmd->key, &old, 0);
+    }
     if (cmd->num == 0) return 0;
-    if (cmd->num <= c->ts) return storage_del(c->txn, cmd->key);
+    store_event(c, KEEL_EV_EXPIRE, cmd->key);
     return retime(c, cmd->key, &old, cmd->num);
 }
 
@@ -287,6 +313,7 @@ static int apply_sweep(struct apply_ctx *c, const struct keel_cmd *cmd, struct k
         if (rc == KEEL_ENOTFOUND) break;
         if (rc != 0) return rc;
         keel_reply_bulk(r, key.p, key.n); /* copy the key before deleting it */
+        store_event(c, KEEL_EV_EXPIRED, key);
         rc = storage_del(c->txn, key);
         if (rc != 0) return rc;
         n++;
@@ -378,6 +405,7 @@ static int apply_txn(struct keel_store *st, uint64_t index, const void *buf, siz
     struct keel_cmd cmd;
     const char *why = NULL;
     uint64_t clock;
+    events_reset(&st->events, index); /* a retry after growing the map starts over */
     int rc = storage_txn_begin(st->storage, true, &txn);
     if (rc != 0) return rc;
     struct apply_ctx c = {st, &txn, 0, index};
@@ -410,8 +438,10 @@ int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, siz
                      struct keel_reply *reply)
 {
     keel_reply_reset(reply);
+    events_reset(&st->events, index);
     if (index <= keel_storage_applied(st->storage)) {
         st->stats.skipped++;
+        st->events.index = 0; /* says "skipped" to whoever reads the events */
         keel_reply_error(reply, KEEL_EEXISTS, "entry already applied");
         return 0;
     }
@@ -420,6 +450,7 @@ int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, siz
         int rc = apply_txn(st, index, buf, len, reply);
         if (rc == 0) {
             st->stats.applied++;
+            events_finish(&st->events);
             return 0;
         }
         st->stats = before; /* rolled back: the attempt counts nothing */
@@ -432,6 +463,7 @@ int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, siz
                 continue;
             }
         }
+        events_reset(&st->events, index);
         snprintf(st->errmsg, sizeof st->errmsg, "apply index %llu: %s",
                  (unsigned long long)index, keel_storage_errmsg(st->storage));
         return rc;

@@ -72,7 +72,10 @@ int apply_hset(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_repl
     /* The reply goes last: a too-big hash replies with the error alone. */
     size_t mark = r->len;
     rc = store_back(c, cmd->key, exists, &old, r, &too_big);
-    if (rc == 0 && !too_big && r->len == mark) keel_reply_int(r, n);
+    if (rc == 0 && !too_big && r->len == mark) {
+        keel_reply_int(r, n);
+        store_event(c, KEEL_EV_HSET, cmd->key);
+    }
     return rc;
 }
 
@@ -92,7 +95,11 @@ int apply_hdel(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_repl
     keel_iter_init(&it, cmd->list);
     while (keel_iter_str(&it, &f)) n += hash_del(&c->st->hash, f);
     keel_reply_int(r, n);
-    return n > 0 ? store_back(c, cmd->key, exists, &old, r, &too_big) : 0;
+    if (n == 0) return 0;
+    /* Like Redis: "hdel", then "del" when the hash is left empty. */
+    store_event(c, KEEL_EV_HDEL, cmd->key);
+    if (c->st->hash.n == 0) store_event(c, KEEL_EV_DEL, cmd->key);
+    return store_back(c, cmd->key, exists, &old, r, &too_big);
 }
 
 int apply_hincrby(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
@@ -117,6 +124,9 @@ int apply_hincrby(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_r
     if (rc != 0) return rc;
     size_t mark = r->len;
     rc = store_back(c, cmd->key, exists, &old, r, &too_big);
-    if (rc == 0 && !too_big && r->len == mark) keel_reply_int(r, v);
+    if (rc == 0 && !too_big && r->len == mark) {
+        keel_reply_int(r, v);
+        store_event(c, KEEL_EV_HINCRBY, cmd->key);
+    }
     return rc;
 }

@@ -2,6 +2,7 @@
 #ifndef KEEL_STORE_INTERNAL_H
 #define KEEL_STORE_INTERNAL_H
 
+#include "store/events.h"
 #include "store/hash.h"
 #include "store/store.h"
 
@@ -14,6 +15,7 @@ struct keel_store
     size_t scratch_cap;
     uint64_t hash_index;    /* the last HASH entry applied (node-local memory) */
     uint64_t hash_digest;
+    struct keel_events events; /* of the last apply, while recording (events.h) */
     char errmsg[KEEL_ERRMSG_SIZE];
 };
 
@@ -25,6 +27,12 @@ struct apply_ctx
     int64_t ts;      /* logical time of the entry */
     uint64_t index;  /* raft index: the version of every key it changes */
 };
+
+/* Record that the command being applied changed key (events.h). */
+static inline void store_event(struct apply_ctx *c, unsigned type, struct keel_slice key)
+{
+    if (c->st->events.on) events_add(&c->st->events, type, key);
+}
 
 /* Look up a live key: KEEL_ENOTFOUND if absent or expired at `now`. */
 int store_lookup(struct keel_txn *txn, struct keel_slice key, int64_t now,

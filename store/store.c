@@ -11,6 +11,7 @@ int keel_store_create(struct keel_storage *storage, struct keel_store **out)
     if (st == NULL) return KEEL_ENOMEM;
     st->storage = storage;
     hash_init(&st->hash);
+    events_init(&st->events);
     *out = st;
     return 0;
 }
@@ -19,6 +20,7 @@ void keel_store_destroy(struct keel_store *st)
 {
     if (st == NULL) return;
     hash_close(&st->hash);
+    events_close(&st->events);
     free(st->scratch);
     free(st);
 }
@@ -106,4 +108,15 @@ void keel_store_last_hash(const struct keel_store *st, uint64_t *index, uint64_t
 {
     *index = st->hash_index;
     *digest = st->hash_digest;
+}
+
+void keel_store_record_events(struct keel_store *st, bool on)
+{
+    st->events.on = on;
+    if (!on) events_reset(&st->events, st->events.index);
+}
+
+const struct keel_events *keel_store_events(const struct keel_store *st)
+{
+    return &st->events;
 }

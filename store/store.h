@@ -22,6 +22,7 @@
 
 #include "storage/storage.h"
 #include "store/codec.h"
+#include "store/events.h"
 #include "store/hash.h"
 #include "store/reply.h"
 
@@ -68,6 +69,15 @@ void keel_store_last_hash(const struct keel_store *st, uint64_t *index, uint64_t
  * keel_store_errmsg() saying why. */
 int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, size_t len,
                      struct keel_reply *reply);
+
+/* Keyspace events (events.h): record, from the next apply on, which keys
+ * each entry changes and how. Off by default, and then costs nothing.
+ * Recording never changes what apply does. Loop thread. */
+void keel_store_record_events(struct keel_store *st, bool on);
+/* The events of the last keel_store_apply(): owned by the store, valid until
+ * the next apply. n is 0 when recording is off, the entry changed nothing,
+ * was skipped (replay: index 0 then) or failed. */
+const struct keel_events *keel_store_events(const struct keel_store *st);
 
 /* ---- local reads (linearizability is the caller's business) ------------ */
 

@@ -1,0 +1,119 @@
+/* api: CONFIG GET / CONFIG SET for the parameters a running node may change,
+ * one row per parameter (Redis's config.c shape): name, how to show it, how
+ * to change it. Node-local: a CONFIG SET changes this node only and lasts
+ * until it restarts (its keeld option gives the value at start). */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/commands.h"
+#include "api/glob.h"
+#include "api/notify.h"
+
+struct config_param
+{
+    const char *name;
+    void (*get)(struct keel_server *srv, char *buf, size_t size);
+    /* 0, or -1 with the reason in err */
+    int (*set)(struct keel_server *srv, const char *value, char *err, size_t size);
+};
+
+static void get_notify(struct keel_server *srv, char *buf, size_t size)
+{
+    notify_flags_string(srv->notify_flags, buf, size);
+}
+
+static int set_notify(struct keel_server *srv, const char *value, char *err, size_t size)
+{
+    unsigned flags;
+    if (notify_parse_flags(value, &flags) != 0) {
+        snprintf(err, size, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+        return -1;
+    }
+    notify_set_flags(srv, flags);
+    return 0;
+}
+
+static const struct config_param params[] = {
+    {"notify-keyspace-events", get_notify, set_notify},
+};
+#define N_PARAMS (sizeof params / sizeof params[0])
+
+static const struct config_param *find(const struct keel_slice *name)
+{
+    for (size_t i = 0; i < N_PARAMS; i++) {
+        if (strlen(params[i].name) == name->n &&
+            strncasecmp(params[i].name, (const char *)name->p, name->n) == 0)
+            return &params[i];
+    }
+    return NULL;
+}
+
+/* CONFIG GET pattern [pattern ...]: a map of every matching parameter. */
+static void config_get(struct slot *s)
+{
+    bool hit[N_PARAMS] = {false};
+    size_t n = 0;
+    for (uint32_t a = 2; a < s->argc; a++) {
+        for (size_t i = 0; i < N_PARAMS; i++) {
+            const char *name = params[i].name;
+            if (!hit[i] && glob_match((const char *)s->argv[a].p, s->argv[a].n,
+                                      (const uint8_t *)name, strlen(name))) {
+                hit[i] = true;
+                n++;
+            }
+        }
+    }
+    resp_map(&s->out, s->proto, n);
+    for (size_t i = 0; i < N_PARAMS; i++) {
+        if (!hit[i]) continue;
+        char value[256];
+        params[i].get(s->srv, value, sizeof value);
+        resp_bulk_str(&s->out, params[i].name);
+        resp_bulk_str(&s->out, value);
+    }
+}
+
+/* CONFIG SET name value [name value ...]: every name is checked first. */
+static void config_set(struct slot *s)
+{
+    if (s->argc < 4 || (s->argc - 2) % 2 != 0) {
+        resp_error(&s->out, "ERR", "wrong number of arguments for 'config|set' command");
+        return;
+    }
+    for (uint32_t a = 2; a < s->argc; a += 2) {
+        if (find(&s->argv[a]) == NULL) {
+            resp_errorf(&s->out, "ERR", "Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                        (int)s->argv[a].n, (const char *)s->argv[a].p);
+            return;
+        }
+    }
+    for (uint32_t a = 2; a < s->argc; a += 2) {
+        const struct config_param *p = find(&s->argv[a]);
+        char value[256], err[200];
+        if (s->argv[a + 1].n >= sizeof value) {
+            snprintf(err, sizeof err, "value too long");
+        } else if (p->set(s->srv, slot_arg(s, a + 1, value, sizeof value), err, sizeof err) == 0) {
+            continue;
+        }
+        resp_errorf(&s->out, "ERR", "CONFIG SET failed (possibly related to argument '%s') - %s",
+                    p->name, err);
+        return;
+    }
+    resp_ok(&s->out);
+}
+
+DECL_LOCAL(cmd_config)
+{
+    if (slot_arg_is(s, 1, "GET") && s->argc >= 3) {
+        config_get(s);
+    } else if (slot_arg_is(s, 1, "SET")) {
+        config_set(s);
+    } else if (slot_arg_is(s, 1, "RESETSTAT") && s->argc == 2) {
+        resp_ok(&s->out); /* nothing of Redis's statistics to reset */
+    } else {
+        resp_errorf(&s->out, "ERR", "unknown subcommand or wrong number of arguments for 'config|%.*s'",
+                    (int)s->argv[1].n, (const char *)s->argv[1].p);
+    }
+    slot_done(s);
+}

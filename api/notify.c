@@ -1,0 +1,195 @@
+/* api: keyspace notifications and __keel__:events. See notify.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/log.h"
+#include "api/notify.h"
+#include "api/pubsub.h"
+
+#define KEEL_EVENTS "__keel__:events"
+
+static const struct
+{
+    char letter;
+    unsigned flag;
+} letters[] = {
+    {'g', NOTIFY_GENERIC}, {'$', NOTIFY_STRING},  {'l', NOTIFY_LIST},    {'s', NOTIFY_SET},
+    {'h', NOTIFY_HASH},    {'z', NOTIFY_ZSET},    {'x', NOTIFY_EXPIRED}, {'e', NOTIFY_EVICTED},
+    {'t', NOTIFY_STREAM},  {'d', NOTIFY_MODULE},  {'K', NOTIFY_KEYSPACE}, {'E', NOTIFY_KEYEVENT},
+    {'m', NOTIFY_KEY_MISS}, {'n', NOTIFY_NEW},
+};
+#define N_LETTERS (sizeof letters / sizeof letters[0])
+
+int notify_parse_flags(const char *s, unsigned *flags)
+{
+    unsigned f = 0;
+    for (; *s; s++) {
+        if (*s == 'A') {
+            f |= NOTIFY_ALL;
+            continue;
+        }
+        size_t i = 0;
+        while (i < N_LETTERS && letters[i].letter != *s) i++;
+        if (i == N_LETTERS) return -1;
+        f |= letters[i].flag;
+    }
+    *flags = f;
+    return 0;
+}
+
+void notify_flags_string(unsigned flags, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (size == 0) return;
+    bool all = (flags & NOTIFY_ALL) == NOTIFY_ALL;
+    if (all && n + 1 < size) buf[n++] = 'A';
+    for (size_t i = 0; i < N_LETTERS && n + 1 < size; i++) {
+        if (all && (letters[i].flag & NOTIFY_ALL)) continue;
+        if (flags & letters[i].flag) buf[n++] = letters[i].letter;
+    }
+    buf[n] = 0;
+}
+
+/* The store records events only when a notification could come of them. */
+void notify_subscriptions_changed(struct keel_server *srv)
+{
+    unsigned f = srv->notify_flags;
+    bool on = (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) &&
+              (f & (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_HASH | NOTIFY_EXPIRED)) &&
+              pubsub_keyspace_wanted(srv);
+    keel_store_record_events(srv->store, on);
+}
+
+void notify_set_flags(struct keel_server *srv, unsigned flags)
+{
+    srv->notify_flags = flags;
+    notify_subscriptions_changed(srv);
+}
+
+static unsigned class_flag(char cls)
+{
+    switch (cls) {
+        case 'g':
+            return NOTIFY_GENERIC;
+        case '$':
+            return NOTIFY_STRING;
+        case 'h':
+            return NOTIFY_HASH;
+        case 'x':
+            return NOTIFY_EXPIRED;
+        default:
+            return 0;
+    }
+}
+
+static void publish_buf(struct keel_server *srv, const char *ch, size_t chn, const char *msg,
+                        size_t msgn)
+{
+    pubsub_publish(srv, (struct keel_slice){(const uint8_t *)ch, chn},
+                   (struct keel_slice){(const uint8_t *)msg, msgn});
+}
+
+/* After each applied entry: its events, as Redis would publish them, with
+ * "#<index>" after each payload. */
+static void apply_cb(void *data, const struct keel_events *ev)
+{
+    struct keel_server *srv = data;
+    unsigned f = srv->notify_flags;
+    if (ev->n == 0 || !(f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) || !pubsub_keyspace_wanted(srv))
+        return;
+    if (ev->truncated) log_warn("keyspace notifications of entry %llu: out of memory, some lost",
+                                (unsigned long long)ev->index);
+    char idx[24], ch[KEEL_MAX_KEY + 64], msg[KEEL_MAX_KEY + 64];
+    int idxn = snprintf(idx, sizeof idx, "#%llu", (unsigned long long)ev->index);
+    for (uint32_t i = 0; i < ev->n; i++) {
+        const struct keel_event *e = &ev->ev[i];
+        const char *name = keel_event_name(e->type);
+        size_t namen = strlen(name);
+        if (!(f & class_flag(keel_event_class(e->type)))) continue;
+        /* The node table and the token are Keel's business, not the
+         * keyspace's; and an oversized key cannot come from a client. */
+        if (key_is_reserved(e->key) || e->key.n > KEEL_MAX_KEY) continue;
+        if (f & NOTIFY_KEYSPACE) {
+            int n = snprintf(ch, sizeof ch, "__keyspace@0__:");
+            memcpy(ch + n, e->key.p, e->key.n);
+            memcpy(msg, name, namen);
+            memcpy(msg + namen, idx, (size_t)idxn);
+            publish_buf(srv, ch, (size_t)n + e->key.n, msg, namen + (size_t)idxn);
+        }
+        if (f & NOTIFY_KEYEVENT) {
+            int n = snprintf(ch, sizeof ch, "__keyevent@0__:%s", name);
+            memcpy(msg, e->key.p, e->key.n);
+            memcpy(msg + e->key.n, idx, (size_t)idxn);
+            publish_buf(srv, ch, (size_t)n, msg, e->key.n + (size_t)idxn);
+        }
+    }
+}
+
+void notify_keel_event(struct keel_server *srv, const char *json)
+{
+    if (srv->pubsub == NULL || !pubsub_wanted(srv, KEEL_EVENTS)) return;
+    struct keel_node_status st;
+    keel_node_status(srv->node, &st);
+    const char *body = json + strspn(json, " \t\r\n");
+    if (*body != '{') {
+        log_warn("__keel__:events: not a JSON object, dropped: %.80s", json);
+        return;
+    }
+    body++;
+    body += strspn(body, " \t\r\n");
+    size_t len = strlen(body) + 64;
+    char *msg = malloc(len);
+    if (msg == NULL) return;
+    int n = snprintf(msg, len, "{\"node\":%llu,\"index\":%llu%s%s", (unsigned long long)st.id,
+                     (unsigned long long)st.applied_index, *body == '}' ? "" : ",", body);
+    publish_buf(srv, KEEL_EVENTS, strlen(KEEL_EVENTS), msg, (size_t)n);
+    free(msg);
+}
+
+static const char *member_role(char r)
+{
+    return r == 'v' ? "voter" : r == 's' ? "standby" : "spare";
+}
+
+/* The node saw another leader or membership: say so on __keel__:events. */
+static void cluster_cb(void *data, unsigned what)
+{
+    struct keel_server *srv = data;
+    if (!pubsub_wanted(srv, KEEL_EVENTS)) return;
+    struct keel_node_status st;
+    keel_node_status(srv->node, &st);
+    char json[2048];
+    if (what & KEEL_CLUSTER_LEADER) {
+        /* Addresses are IPv4:PORT literals (keel_parse_peers, raft 0.15):
+         * nothing in them needs JSON escaping. */
+        snprintf(json, sizeof json, "{\"event\":\"leader\",\"leader\":%llu,\"term\":%llu,\"address\":\"%s\"}",
+                 (unsigned long long)st.leader_id, (unsigned long long)st.term, st.leader_address);
+        notify_keel_event(srv, json);
+    }
+    if (what & KEEL_CLUSTER_MEMBERS) {
+        size_t n = (size_t)snprintf(json, sizeof json, "{\"event\":\"members\",\"members\":[");
+        for (unsigned i = 0; i < st.members && n < sizeof json; i++) {
+            n += (size_t)snprintf(json + n, sizeof json - n,
+                                  "%s{\"id\":%llu,\"role\":\"%s\",\"address\":\"%s\"}", i ? "," : "",
+                                  (unsigned long long)st.member_ids[i],
+                                  member_role(st.member_roles[i]), st.member_addrs[i]);
+        }
+        if (n < sizeof json) snprintf(json + n, sizeof json - n, "]}");
+        notify_keel_event(srv, json);
+    }
+}
+
+void notify_start(struct keel_server *srv)
+{
+    keel_node_on_apply(srv->node, apply_cb, srv);
+    keel_node_on_cluster(srv->node, cluster_cb, srv);
+    notify_subscriptions_changed(srv);
+}
+
+void notify_stop(struct keel_server *srv)
+{
+    keel_node_on_apply(srv->node, NULL, NULL);
+    keel_node_on_cluster(srv->node, NULL, NULL);
+    keel_store_record_events(srv->store, false);
+}

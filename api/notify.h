@@ -1,0 +1,58 @@
+/* api: notifications on this node's pub/sub: Redis keyspace notifications
+ * for committed entries (__keyspace@0__:<key>, __keyevent@0__:<event>),
+ * each payload followed by "#<raft index>", and Keel's own always-on
+ * __keel__:events channel of JSON objects (leader, members, alarms).
+ *
+ * Every node notifies its own subscribers as it applies entries, leader or
+ * follower, so a subscriber anywhere sees every committed change; the index
+ * tells it which ones it missed (after a reconnect, or a slow-subscriber
+ * close). Nothing is built while nobody subscribes. Loop thread. */
+#ifndef KEEL_API_NOTIFY_H
+#define KEEL_API_NOTIFY_H
+
+#include <stddef.h>
+
+struct keel_server;
+
+/* Redis's notify-keyspace-events classes. */
+enum {
+    NOTIFY_KEYSPACE = 1 << 0, /* K */
+    NOTIFY_KEYEVENT = 1 << 1, /* E */
+    NOTIFY_GENERIC = 1 << 2,  /* g */
+    NOTIFY_STRING = 1 << 3,   /* $ */
+    NOTIFY_LIST = 1 << 4,     /* l: Keel has no lists; accepted */
+    NOTIFY_SET = 1 << 5,      /* s: accepted, never fires */
+    NOTIFY_HASH = 1 << 6,     /* h */
+    NOTIFY_ZSET = 1 << 7,     /* z: accepted, never fires */
+    NOTIFY_EXPIRED = 1 << 8,  /* x */
+    NOTIFY_EVICTED = 1 << 9,  /* e: Keel never evicts */
+    NOTIFY_STREAM = 1 << 10,  /* t */
+    NOTIFY_KEY_MISS = 1 << 11, /* m: accepted, never fires */
+    NOTIFY_MODULE = 1 << 12,  /* d */
+    NOTIFY_NEW = 1 << 13,     /* n: accepted, never fires */
+};
+/* "A": every class but m and n, as in Redis. */
+#define NOTIFY_ALL                                                                          \
+    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET | \
+     NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE)
+
+/* Parse Redis's flag letters ("KEA", "Kx", ""): 0, or -1 on an unknown
+ * letter. */
+int notify_parse_flags(const char *s, unsigned *flags);
+/* The flags back as letters, Redis's way ("AKE"). */
+void notify_flags_string(unsigned flags, char *buf, size_t size);
+/* Change the flags (CONFIG SET notify-keyspace-events). */
+void notify_set_flags(struct keel_server *srv, unsigned flags);
+
+/* Hook into the node (keel_server_create) and out again (stop). */
+void notify_start(struct keel_server *srv);
+void notify_stop(struct keel_server *srv);
+
+/* Publish a JSON object on __keel__:events. json must be one object
+ * ("{...}", not owned, only read during the call); "node" (this node's id)
+ * and "index" (its applied index now) are added in front of its fields.
+ * Skipped at once when nobody subscribes. For the alarms:
+ * notify_keel_event(srv, "{\"event\":\"alarm\",...}"). */
+void notify_keel_event(struct keel_server *srv, const char *json);
+
+#endif /* KEEL_API_NOTIFY_H */
