@@ -46,7 +46,7 @@ test: build sanitize
 
 # A local three-node cluster (in one process until keeld lands).
 run: release
-	./examples/local-cluster.sh
+	./examples/local-cluster.sh $(ARGS)
 
 bench: release
 	./build/release/bench/apply_bench

@@ -66,6 +66,8 @@ static const struct option_def options[] = {
     U64("map-size", map_size, "1073741824", 1048576, 1ull << 44, "initial LMDB map size, bytes (it grows)"),
     U64("quota", quota, "0", 0, 1ull << 50, "live data quota, bytes (0: none)"),
     U64("sweep-interval", sweep_interval_ms, "100", 10, 60000, "how often the leader looks for expired keys, ms"),
+    STR("raft-route", raft_route, "",
+        "ADDR=VIA,...: dial VIA whenever raft dials ADDR (simulated zones behind a delaying relay)"),
     STR("zone", zone, "", "failure-domain label (data centre, availability zone): shown by keelctl status; "
         "placement is checked against it"),
     STR("backup-dir", backup_dir, "", "the leader writes a checksummed backup here every --backup-interval "

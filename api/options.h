@@ -36,6 +36,7 @@ struct keeld_options
     uint64_t sweep_interval_ms;
     bool enable_drills;      /* KEEL.DRILL may crash or isolate this node */
     char zone[64];           /* failure-domain label (--zone) */
+    char raft_route[2048];   /* ADDR=VIA,...: simulated zones (examples/local-cluster.sh) */
     char backup_dir[1024];   /* scheduled backups, "": off */
     uint64_t backup_interval_s;
     uint64_t backup_keep;

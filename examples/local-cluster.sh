@@ -1,12 +1,38 @@
 #!/usr/bin/env bash
-# A local three-node Keel cluster on 127.0.0.1: clients on 7379-7381, raft on
-# 7479-7481, data under ./data/nodeN. Ctrl-C stops all three cleanly; running
-# it again finds the data again.
+# A local Keel cluster on 127.0.0.1: three nodes by default, clients on
+# 7379.., raft on 7479.., data under ./data/nodeN. Ctrl-C stops every node
+# cleanly; running it again finds the data again.
+#
+#   examples/local-cluster.sh [--nodes N] [--zones Z] [--zone-latency MS]
+#
+# With --zones, node i is in zone dc((i-1) % Z + 1) (--zone), and raft
+# traffic between zones goes through keel-relay (the jepsen suite's delaying
+# relay: this kernel has no netem), which holds it MS each way (default 20):
+# a multi-zone layout on one machine, e.g. --zones 3 --nodes 5, on which
+# keelctl drill zone-loss can be tried. Intra-zone traffic is direct.
+# Nodes start with --enable-drills. Environment: KEELD, KEEL_RELAY, DATA,
+# CLIENT_PORT, RAFT_PORT (first ports).
 set -euo pipefail
 keeld=${KEELD:-build/release/api/keeld}
+relay_bin=${KEEL_RELAY:-build/release/jepsen/keel-relay}
 data=${DATA:-data}
-cluster="1=127.0.0.1:7479,2=127.0.0.1:7480,3=127.0.0.1:7481"
+client_base=${CLIENT_PORT:-7379}
+raft_base=${RAFT_PORT:-7479}
+nodes=3 zones=1 latency=20
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --nodes) nodes=$2; shift 2 ;;
+        --zones) zones=$2; shift 2 ;;
+        --zone-latency) latency=$2; shift 2 ;;
+        *) echo "usage: $0 [--nodes N] [--zones Z] [--zone-latency MS]" >&2; exit 2 ;;
+    esac
+done
+if [ "$nodes" -lt 1 ] || [ "$nodes" -gt 9 ] || [ "$zones" -lt 1 ] || [ "$zones" -gt "$nodes" ]; then
+    echo "want 1..9 nodes and 1..nodes zones" >&2
+    exit 2
+fi
 pids=()
+relay_pid=""
 
 stop() {
     trap - INT TERM
@@ -14,30 +40,65 @@ stop() {
     echo "stopping the cluster..."
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ -n "$relay_pid" ]; then kill -TERM "$relay_pid" 2>/dev/null || true; wait "$relay_pid" 2>/dev/null || true; fi
     echo "stopped; data kept in $data/"
     exit 0
 }
 trap stop INT TERM
 
 mkdir -p "$data"
-for i in 1 2 3; do
+cluster="" endpoints=""
+declare -A via
+for i in $(seq 1 "$nodes"); do
+    cluster="$cluster${cluster:+,}$i=127.0.0.1:$((raft_base + i - 1))"
+    endpoints="$endpoints${endpoints:+,}127.0.0.1:$((client_base + i - 1))"
+done
+zone_of() { echo "dc$(( ($1 - 1) % zones + 1 ))"; }
+
+if [ "$zones" -gt 1 ] && [ "$latency" -gt 0 ]; then
+    dsts=()
+    for i in $(seq 1 "$nodes"); do dsts+=("127.0.0.1:$((raft_base + i - 1))"); done
+    "$relay_bin" --delay "$latency" "${dsts[@]}" >"$data/relay.map" 2>>"$data/relay.log" &
+    relay_pid=$!
+    for _ in $(seq 1 100); do
+        [ "$(wc -l <"$data/relay.map")" -ge "$nodes" ] && break
+        kill -0 "$relay_pid" 2>/dev/null || { echo "keel-relay exited; see $data/relay.log" >&2; exit 1; }
+        sleep 0.05
+    done
+    while read -r dst port; do via[$dst]="127.0.0.1:$port"; done <"$data/relay.map"
+fi
+
+for i in $(seq 1 "$nodes"); do
+    routes=""
+    for j in $(seq 1 "$nodes"); do
+        dst="127.0.0.1:$((raft_base + j - 1))"
+        if [ "$j" != "$i" ] && [ "$(zone_of "$j")" != "$(zone_of "$i")" ] && [ -n "${via[$dst]:-}" ]; then
+            routes="$routes${routes:+,}$dst=${via[$dst]}"
+        fi
+    done
+    extra=(--enable-drills)
+    [ "$zones" -gt 1 ] && extra+=(--zone "$(zone_of "$i")")
+    [ -n "$routes" ] && extra+=(--raft-route "$routes")
     "$keeld" --id "$i" --data-dir "$data/node$i" \
-        --raft-addr "127.0.0.1:$((7478 + i))" --client-addr "127.0.0.1:$((7378 + i))" \
-        --cluster "$cluster" 2>>"$data/node$i.log" &
+        --raft-addr "127.0.0.1:$((raft_base + i - 1))" --client-addr "127.0.0.1:$((client_base + i - 1))" \
+        --cluster "$cluster" "${extra[@]}" 2>>"$data/node$i.log" &
     pids+=($!)
 done
 
 # Bounded wait for a leader.
-for _ in $(seq 1 100); do
-    for port in 7379 7380 7381; do
+for _ in $(seq 1 150); do
+    for i in $(seq 1 "$nodes"); do
+        port=$((client_base + i - 1))
         if redis-cli -p "$port" ROLE 2>/dev/null | head -1 | grep -q master; then
-            echo "Keel is up: three nodes, leader on 127.0.0.1:$port"
-            echo "  endpoints: 127.0.0.1:7379 127.0.0.1:7380 127.0.0.1:7381 (any node serves)"
-            echo "  logs:      $data/node{1,2,3}.log"
-            echo "  try:       redis-cli -p 7379 SET hello world && redis-cli -p 7381 GET hello"
+            echo "Keel is up: $nodes nodes in $zones zone(s), leader on 127.0.0.1:$port"
+            [ "$zones" -gt 1 ] && echo "  zones:     dc1..dc$zones, ${latency} ms each way between zones (keel-relay)"
+            echo "  endpoints: $endpoints (any node serves)"
+            echo "  logs:      $data/node*.log"
+            echo "  try:       redis-cli -p $client_base SET hello world && redis-cli -p $((client_base + 1)) GET hello"
+            echo "             keelctl --endpoints $endpoints status"
             echo "Ctrl-C stops the cluster."
-            wait
-            exit 0
+            wait "${pids[@]}"
+            stop
         fi
     done
     for pid in "${pids[@]}"; do
@@ -45,5 +106,5 @@ for _ in $(seq 1 100); do
     done
     sleep 0.1
 done
-echo "no leader after 10 s; see $data/node*.log" >&2
+echo "no leader after 15 s; see $data/node*.log" >&2
 stop

@@ -132,10 +132,12 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     struct keel_transport_options to = {
         .connect_timeout_ms = election_ms,
         .user_timeout_ms = 2 * election_ms < 1000 ? 1000 : 2 * election_ms,
+        .routes = o->raft_routes,
     };
     if ((rc = keel_transport_init(&n->transport, loop, &to)) != 0) {
-        fail(errmsg, "raft transport: %s", raft_strerror(rc));
-        rc = KEEL_EIO;
+        fail(errmsg, "raft transport: %s", rc == RAFT_INVALID ? "bad --raft-route (want ADDR=VIA,...)"
+                                                              : raft_strerror(rc));
+        rc = rc == RAFT_INVALID ? KEEL_EINVAL : KEEL_EIO;
         goto err_store;
     }
     if ((rc = raft_uv_init(&n->io, loop, raftdir, &n->transport)) != 0) {

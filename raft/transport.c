@@ -201,6 +201,12 @@ static int kt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
     if (k->closing) return RAFT_CANCELED;
     if (parse_addr(address, &sa) != 0) return RAFT_NOCONNECTION;
     kt_note_peer(k, &sa);
+    for (unsigned i = 0; i < k->nroutes; i++) {
+        if (k->route_from[i].sin_addr.s_addr == sa.sin_addr.s_addr && k->route_from[i].sin_port == sa.sin_port) {
+            sa = k->route_via[i];
+            break;
+        }
+    }
     if (kt_isolated(k)) return RAFT_NOCONNECTION; /* a drill: the network is "down" */
     struct pending *p = pending_new(k, false);
     if (p == NULL) return RAFT_NOMEM;
@@ -330,6 +336,23 @@ int keel_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
     k->loop = loop;
     k->o = *o;
     if (k->o.connect_timeout_ms == 0) k->o.connect_timeout_ms = 1000;
+    if (o->routes != NULL && o->routes[0] != 0) {
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%s", o->routes);
+        for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(w, '=');
+            if (eq == NULL || k->nroutes == 16) {
+                free(k);
+                return RAFT_INVALID;
+            }
+            *eq = 0;
+            if (parse_addr(w, &k->route_from[k->nroutes]) != 0 || parse_addr(eq + 1, &k->route_via[k->nroutes]) != 0) {
+                free(k);
+                return RAFT_INVALID;
+            }
+            k->nroutes++;
+        }
+    }
     t->impl = k;
     t->init = kt_init;
     t->listen = kt_listen;

@@ -28,9 +28,13 @@ struct keel_transport_options
 {
     unsigned connect_timeout_ms; /* a connect or handshake longer than this fails */
     unsigned user_timeout_ms;    /* TCP_USER_TIMEOUT on established connections */
+    /* "ADDR=VIA,...": dial VIA whenever raft dials ADDR (the handshake still
+     * names our own address). For simulated zones on one machine: peers in
+     * other zones are reached through a delaying relay. NULL: none. */
+    const char *routes;
 };
 
-/* 0, or RAFT_NOMEM. */
+/* 0, RAFT_NOMEM, or RAFT_INVALID for a malformed routes string. */
 int keel_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
                         const struct keel_transport_options *o);
 void keel_transport_release(struct raft_uv_transport *t);

@@ -35,6 +35,8 @@ struct ktrans
     uint64_t isolated_until;
     struct sockaddr_in peers[32];
     unsigned npeers;
+    struct sockaddr_in route_from[16], route_via[16]; /* keel_transport_options.routes */
+    unsigned nroutes;
 };
 
 static inline bool kt_isolated(const struct ktrans *k)
