@@ -8,6 +8,7 @@
 
 #include "api/commands.h"
 #include "api/glob.h"
+#include "api/log.h"
 #include "api/notify.h"
 
 struct config_param
@@ -34,7 +35,30 @@ static int set_notify(struct keel_server *srv, const char *value, char *err, siz
     return 0;
 }
 
+/* loglevel: also routes raft's tracer (debug traces raft; see keeld.c). */
+static const char *level_names[] = {"error", "warn", "info", "debug"};
+
+static void get_loglevel(struct keel_server *srv, char *buf, size_t size)
+{
+    (void)srv;
+    snprintf(buf, size, "%s", level_names[keel_log_level & 3]);
+}
+
+static int set_loglevel(struct keel_server *srv, const char *value, char *err, size_t size)
+{
+    (void)srv;
+    int level = keel_log_parse_level(value);
+    if (level < 0) {
+        snprintf(err, size, "loglevel: want debug, info, warn or error");
+        return -1;
+    }
+    keel_log_set_level(level);
+    log_info("loglevel set to %s", level_names[level]);
+    return 0;
+}
+
 static const struct config_param params[] = {
+    {"loglevel", get_loglevel, set_loglevel},
     {"notify-keyspace-events", get_notify, set_notify},
 };
 #define N_PARAMS (sizeof params / sizeof params[0])

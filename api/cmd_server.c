@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/commands.h"
 #include "api/pubsub.h"
+#include "api/observe.h"
 
 #define KEEL_VERSION "0.1.0"
 
@@ -245,6 +247,10 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "tcp_port:%s", strrchr(srv->client_addr, ':') + 1);
         info_line(&b, "node_id:%llu", (unsigned long long)srv->cfg.node_id);
         info_line(&b, "keel_zone:%s", srv->zone);
+        int64_t up = (server_now_ms() - srv->obs->started_ms) / 1000;
+        info_line(&b, "process_id:%ld", (long)getpid());
+        info_line(&b, "uptime_in_seconds:%lld", (long long)up);
+        info_line(&b, "uptime_in_days:%lld", (long long)up / 86400);
         resp_buf_raw(&b, "\r\n", 2);
     }
     if (want(s, "clients")) {
@@ -258,8 +264,18 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "used_memory:%llu", (unsigned long long)sp.live_bytes);
         info_line(&b, "keel_db_file_bytes:%llu", (unsigned long long)sp.file_bytes);
         info_line(&b, "keel_db_map_bytes:%llu", (unsigned long long)sp.map_size);
+        long pages = 0, rss = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (f != NULL) {
+            if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+            fclose(f);
+        }
+        info_line(&b, "used_memory_rss:%llu", (unsigned long long)rss * (unsigned long long)sysconf(_SC_PAGESIZE));
+        info_line(&b, "maxmemory:%llu", (unsigned long long)sp.quota);
+        info_line(&b, "maxmemory_policy:noeviction");
         resp_buf_raw(&b, "\r\n", 2);
     }
+    if (want(s, "persistence")) info_persistence(srv, &b);
     if (want(s, "stats")) {
         info_line(&b, "# Stats");
         info_line(&b, "total_connections_received:%llu",
@@ -270,6 +286,12 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "keel_forwarded_commands:%llu", (unsigned long long)srv->stats.forwarded);
         info_line(&b, "keel_protocol_errors:%llu", (unsigned long long)srv->stats.protocol_errors);
         info_line(&b, "keel_backpressure_pauses:%llu", (unsigned long long)srv->stats.reads_paused);
+        struct keel_store_stats ss;
+        keel_store_stats(srv->store, &ss);
+        info_line(&b, "expired_keys:%llu", (unsigned long long)ss.expired);
+        info_line(&b, "rejected_connections:%llu", (unsigned long long)srv->stats.rejected_maxclients);
+        info_line(&b, "keel_rejected_nospace:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOSPACE]);
+        info_line(&b, "keel_rejected_noleader:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOLEADER]);
         resp_buf_raw(&b, "\r\n", 2);
     }
     if (want(s, "replication")) {
@@ -289,7 +311,9 @@ DECL_LOCAL(cmd_info)
     }
     if (want(s, "keyspace")) {
         info_line(&b, "# Keyspace");
-        if (sp.keys > 0) info_line(&b, "db0:keys=%llu,expires=0,avg_ttl=0", (unsigned long long)sp.keys);
+        if (sp.keys > 0)
+            info_line(&b, "db0:keys=%llu,expires=%llu,avg_ttl=0", (unsigned long long)sp.keys,
+                      (unsigned long long)sp.expires);
         resp_buf_raw(&b, "\r\n", 2);
     }
     if (want(s, "raft")) {
@@ -323,6 +347,7 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "voters:%u", st.voters);
         resp_buf_raw(&b, "\r\n", 2);
     }
+    if (want(s, "alarms")) info_alarms(srv, &b);
     if (s->proto >= 3) {
         char hdr[32];
         int n = snprintf(hdr, sizeof hdr, "=%zu\r\ntxt:", b.len + 4);

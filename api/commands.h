@@ -78,6 +78,13 @@ DECL_LOCAL(cmd_keel_snapshot);
 
 /* cmd_drill.c */
 DECL_LOCAL(cmd_keel_drill);
+/* cmd_observe.c */
+DECL_LOCAL(cmd_keel_alarm);
+void info_persistence(struct keel_server *srv, struct resp_buf *b);
+void info_alarms(struct keel_server *srv, struct resp_buf *b);
+
+/* cmd_config.c */
+DECL_LOCAL(cmd_config);
 
 /* cmd_multi.c */
 DECL_LOCAL(cmd_multi);

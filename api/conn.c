@@ -6,6 +6,7 @@
 
 #include "api/log.h"
 #include "api/pubsub.h"
+#include "api/observe.h"
 #include "api/server_internal.h"
 
 #define READ_CHUNK 65536
@@ -57,6 +58,7 @@ void slot_free(struct slot *s)
 
 void slot_done(struct slot *s)
 {
+    obs_command_done(s);
     s->done = true;
     if (s->conn == NULL) {
         slot_free(s); /* nobody is waiting for it any more */
@@ -136,6 +138,7 @@ static void start(struct conn *c, struct slot *s)
     c->pending++;
     c->commands++;
     c->srv->stats.commands++;
+    s->started_ns = uv_hrtime();
     dispatch(s);
 }
 
@@ -371,6 +374,7 @@ void conn_accept(struct keel_server *srv)
     srv->stats.connections_total++;
     if (srv->nconns > srv->cfg.max_clients) {
         /* Like Redis: say why, then close. */
+        srv->stats.rejected_maxclients++;
         struct keel_slice none = {NULL, 0};
         struct slot *s = slot_new(c->srv, c, &none, 0);
         if (s != NULL) {

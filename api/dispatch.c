@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/alarm.h"
 #include "api/log.h"
 #include "api/pubsub.h"
 #include "api/server_internal.h"
@@ -186,6 +187,11 @@ void dispatch_write(struct slot *s)
     if (rc != 0) {
         reply_error_code(&s->out, rc, rc == KEEL_ETOOBIG ? "request too large" : NULL);
         slot_done(s);
+        return;
+    }
+    if (srv->role == KEEL_ROLE_LEADER && alarm_refuses_write(s, len)) {
+        free(buf);
+        slot_done(s); /* -OOM written */
         return;
     }
     rc = keel_node_write(srv->node, buf, len, write_done_cb, s);

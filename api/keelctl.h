@@ -54,6 +54,7 @@ struct kctl_row
     long long snapshot_age_s; /* -1: none since the node started */
     char zone[64];           /* --zone label, "" none */
     char zone_majority[64];  /* this node's view: a zone holding a majority of voters */
+    char alarms[128];        /* "NOSPACE,CORRUPT" (INFO keel_alarms), "" for none */
 };
 
 /* Every member (from the first endpoint that lists them) and every

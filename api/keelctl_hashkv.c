@@ -65,6 +65,33 @@ static void ask(struct kctl *k, const struct kctl_row *w, long long index, struc
     if (c) redisFree(c);
 }
 
+/* Raise CORRUPT on the leader (KEEL.ALARM, straight to it: an alarm is a
+ * node's own), naming the replicas that differ, so that /health, INFO,
+ * /metrics and keelctl status show it until an operator clears it. */
+static void raise_corrupt(struct kctl *k, const struct kctl_row *rows, const struct digest *ds, int n,
+                          long long index)
+{
+    char reason[200], why[128];
+    size_t off = (size_t)snprintf(reason, sizeof reason, "at index %lld replica(s)", index);
+    for (int i = 0; i < n && off < sizeof reason; i++) {
+        if (!strcmp(ds[i].verdict, "DIFFERS"))
+            off += (size_t)snprintf(reason + off, sizeof reason - off, " n%lld", rows[i].id);
+    }
+    if (off < sizeof reason) snprintf(reason + off, sizeof reason - off, " differ from the leader");
+    for (int i = 0; i < n; i++) {
+        if (!rows[i].reachable || strcmp(rows[i].role, "leader") != 0) continue;
+        redisContext *c = kctl_dial(rows[i].addr, k->timeout_ms, why, sizeof why);
+        redisReply *r = c ? redisCommand(c, "KEEL.ALARM RAISE CORRUPT %s", reason) : NULL;
+        if (r == NULL || r->type == REDIS_REPLY_ERROR)
+            fprintf(stderr, "keelctl: could not raise CORRUPT on the leader %s: %s\n", rows[i].addr,
+                    r ? r->str : c ? c->errstr : why);
+        if (r) freeReplyObject(r);
+        if (c) redisFree(c);
+        return;
+    }
+    fprintf(stderr, "keelctl: no leader found to raise CORRUPT on\n");
+}
+
 int kctl_hashkv(struct kctl *k, int argc, char **argv)
 {
     (void)argv;
@@ -119,6 +146,7 @@ int kctl_hashkv(struct kctl *k, int argc, char **argv)
         }
         if (differ) printf("CORRUPTION: %d replica(s) differ from the leader at index %lld\n", differ, index);
     }
+    if (differ) raise_corrupt(k, rows, ds, n, index);
     /* 0 only when every member was compared and matched. */
     return differ || unchecked ? KCTL_FAILED : KCTL_OK;
 }

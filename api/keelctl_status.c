@@ -125,6 +125,7 @@ int kctl_collect(struct kctl *k, struct kctl_row *rows)
             const char *age = strstr(r->str, "\nsnapshot_age_s:");
             w->snapshot_age_s = age ? strtoll(age + 16, NULL, 10) : -1;
             w->db_bytes = field(r->str, "keel_db_file_bytes");
+            field_str(r->str, "keel_alarms", w->alarms, sizeof w->alarms);
         } else if (r) {
             snprintf(w->error, sizeof w->error, "%s", r->str ? r->str : "unexpected reply");
         }
@@ -187,7 +188,12 @@ int kctl_status(struct kctl *k, int argc, char **argv)
                 json_object_set_new(o, "snapshot_index", json_integer((json_int_t)w->snapshot));
                 json_object_set_new(o, "snapshot_age_s", w->snapshot_age_s >= 0 ? json_integer(w->snapshot_age_s) : json_null());
                 json_object_set_new(o, "db_size_bytes", json_integer((json_int_t)w->db_bytes));
-                json_object_set_new(o, "alarms", json_array());
+                json_t *alarms = json_array();
+                char list[sizeof w->alarms], *save = NULL;
+                snprintf(list, sizeof list, "%s", w->alarms);
+                for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save))
+                    json_array_append_new(alarms, json_string(a));
+                json_object_set_new(o, "alarms", alarms);
             } else {
                 json_object_set_new(o, "error", json_string(w->error));
             }
@@ -212,8 +218,9 @@ int kctl_status(struct kctl *k, int argc, char **argv)
             if (w->snapshot_age_s >= 0) snprintf(snap, sizeof snap, "%llu/%llds", w->snapshot, w->snapshot_age_s);
             else snprintf(snap, sizeof snap, "%llu", w->snapshot);
             printf("%s%-4s %-21s %-9s %-7s %-8s %-5llu %-6llu %-9llu %-9llu %-5llu %-12s %-10s %-6s %s%s\n", on, id,
-                   w->addr, w->role, w->member_role[0] ? w->member_role : "-", w->zone[0] ? w->zone : "-", w->term, w->leader, w->commit, w->applied,
-                   w->lag, snap, size, "-", "ok", off);
+                   w->addr, w->role, w->member_role[0] ? w->member_role : "-", w->zone[0] ? w->zone : "-", w->term,
+                   w->leader, w->commit, w->applied, w->lag, snap, size, w->alarms[0] ? w->alarms : "-",
+                   w->alarms[0] ? "alarm" : "ok", off);
         }
     }
     return reachable == 0 ? KCTL_UNAVAILABLE : KCTL_OK;

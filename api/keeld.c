@@ -16,7 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/alarm.h"
 #include "api/log.h"
+#include "api/metrics.h"
 #include "api/options.h"
 #include "api/server.h"
 
@@ -73,6 +75,18 @@ static bool raft_dir_pristine(const char *dir)
     char path[4200];
     snprintf(path, sizeof path, "%s/raft/metadata1", dir);
     return access(path, F_OK) != 0;
+}
+
+/* raft's tracer (core and libuv backend) at debug level. It may run on a
+ * libuv pool thread: log.c then leaves the role out. */
+static void raft_trace(const char *file, int line, const char *msg)
+{
+    log_debug("raft: %s (%s:%d)", msg, file, line);
+}
+
+static void loglevel_changed(int level)
+{
+    if (node != NULL) keel_node_set_tracer(node, raft_trace, level >= LOG_DEBUG);
 }
 
 static void node_closed_cb(void *data)
@@ -191,6 +205,10 @@ int main(int argc, char **argv)
     struct keel_peer peers[KEEL_NODE_MAX_PEERS];
     int n_peers = 0;
 
+    if (argc == 2 && strcmp(argv[1], "--list-metrics") == 0) {
+        metrics_list(stdout);
+        return 0;
+    }
     int rc = keeld_options_parse(argc, argv, &opts, errmsg, sizeof errmsg);
     if (rc == 1) return 0;
     if (rc != 0) die("%s", errmsg);
@@ -251,6 +269,8 @@ int main(int argc, char **argv)
         die("%s", errmsg);
     }
     if (keel_node_wiped(node)) log_warn("LMDB was not closed cleanly before a reboot: rebuilding it from the raft log");
+    keel_node_set_tracer(node, raft_trace, keel_log_level >= LOG_DEBUG);
+    keel_log_level_hook = loglevel_changed;
     rc = keel_node_start(node, errmsg);
     if (rc != 0) die("%s", errmsg);
     struct keel_server_config sc = {
@@ -262,6 +282,9 @@ int main(int argc, char **argv)
         .enable_drills = opts.enable_drills, .zone = opts.zone, .backup_dir = opts.backup_dir,
         .backup_interval_s = (unsigned)opts.backup_interval_s, .backup_keep = (unsigned)opts.backup_keep,
         .notify_keyspace_events = opts.notify_keyspace_events,
+        .http_addr = opts.http_addr, .http_max_conns = (unsigned)opts.http_max_conns, .data_dir = opts.data_dir,
+        .health_max_lag = opts.health_max_lag, .alarm_noleader_ms = (unsigned)opts.alarm_noleader_ms,
+        .alarm_slow_fsync_ms = (unsigned)opts.alarm_slow_fsync_ms, .min_free_disk = opts.min_free_disk,
     };
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)

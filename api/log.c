@@ -1,4 +1,5 @@
 /* api: the logfmt logger. See log.h. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,11 +11,20 @@
 int keel_log_level = LOG_INFO;
 static uint64_t log_node;
 static const char *(*log_role)(void);
+static pthread_t log_owner;
+void (*keel_log_level_hook)(int level);
 
 void keel_log_init(uint64_t node_id, const char *(*role)(void))
 {
     log_node = node_id;
     log_role = role;
+    log_owner = pthread_self();
+}
+
+void keel_log_set_level(int level)
+{
+    keel_log_level = level;
+    if (keel_log_level_hook != NULL) keel_log_level_hook(level);
 }
 
 int keel_log_parse_level(const char *name)
@@ -45,5 +55,5 @@ void keel_log(int level, const char *fmt, ...)
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     fprintf(stderr, "ts=%s.%03ldZ level=%s node=%llu role=%s msg=\"%s\"\n", ts,
             now.tv_nsec / 1000000, names[level & 3], (unsigned long long)log_node,
-            log_role ? log_role() : "-", msg);
+            log_role && pthread_equal(pthread_self(), log_owner) ? log_role() : "-", msg);
 }

@@ -13,7 +13,13 @@ enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 extern int keel_log_level;
 
+/* Call on the thread that owns the node (the loop): only lines logged from
+ * that thread ask role() (it reads the node); other threads log role=-. */
 void keel_log_init(uint64_t node_id, const char *(*role)(void));
+/* Change the level at run time (CONFIG SET loglevel) and tell the hook
+ * (keeld turns raft's tracer on at debug). Loop thread. */
+void keel_log_set_level(int level);
+extern void (*keel_log_level_hook)(int level);
 /* Parse "error|warn|info|debug"; -1 if unknown. */
 int keel_log_parse_level(const char *name);
 void keel_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -79,7 +79,16 @@ static const struct option_def options[] = {
          "allow KEEL.DRILL CRASH|ISOLATE (keelctl drill): the node stops hard or drops its peer traffic on request"),
     STR("notify-keyspace-events", notify_keyspace_events, "",
         "keyspace notifications, Redis's flag letters (e.g. KEA; CONFIG SET changes it live)"),
-    STR("log-level", log_level, "info", "error, warn, info or debug"),
+    STR("log-level", log_level, "info", "error, warn, info or debug (CONFIG SET loglevel changes it; debug also traces raft)"),
+    ADDR("http-addr", http_addr, "", "IPv4:PORT for HTTP /metrics /health /ready /status (default: off)"),
+    U64("http-max-conns", http_max_conns, "64", 1, 10000, "HTTP connections served at once"),
+    U64("health-max-lag", health_max_lag, "1000", 0, 1ull << 40,
+        "entries a replica may trail before /health fails and FOLLOWER_LAG is raised"),
+    U64("alarm-noleader-ms", alarm_noleader_ms, "3000", 0, 3600000, "NOLEADER after this long without a leader, ms"),
+    U64("alarm-slow-fsync-ms", alarm_slow_fsync_ms, "500", 0, 3600000,
+        "SLOW_FSYNC when raft log appends' p99 over 5 s is above this, ms"),
+    U64("min-free-disk", min_free_disk, "67108864", 0, 1ull << 50,
+        "NOSPACE (writes refused) when the data directory's disk has less free, bytes (0: no check)"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

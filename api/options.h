@@ -41,6 +41,13 @@ struct keeld_options
     uint64_t backup_interval_s;
     uint64_t backup_keep;
     char notify_keyspace_events[32];
+    /* observability */
+    char http_addr[64];
+    uint64_t http_max_conns;
+    uint64_t health_max_lag;
+    uint64_t alarm_noleader_ms;
+    uint64_t alarm_slow_fsync_ms;
+    uint64_t min_free_disk;
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.

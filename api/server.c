@@ -8,6 +8,7 @@
 #include "api/log.h"
 #include "api/notify.h"
 #include "api/pubsub.h"
+#include "api/observe.h"
 #include "api/server_internal.h"
 
 #define SWEEP_MAX 1000
@@ -209,6 +210,7 @@ static void role_cb(void *data, int role, bool ready)
         cluster_token_ensure(srv);
         maybe_publish(srv);
     }
+    obs_refresh(srv); /* alarms and /health follow a role change at once */
 }
 
 int keel_server_create(uv_loop_t *loop, struct keel_node *node,
@@ -252,7 +254,9 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     srv->cursors = calloc(SCAN_CURSORS, sizeof *srv->cursors);
     srv->fwd = forwarder_create(srv);
     srv->pubsub = pubsub_create();
-    if (srv->cursors == NULL || srv->fwd == NULL || srv->pubsub == NULL) {
+    if (srv->cursors == NULL || srv->fwd == NULL || srv->pubsub == NULL || obs_create(srv) != 0) {
+        obs_free(srv);
+        pubsub_destroy(srv->pubsub);
         free(srv->cursors);
         free(srv->fwd);
         pubsub_destroy(srv->pubsub);
@@ -289,6 +293,7 @@ int keel_server_start(struct keel_server *srv, char *errmsg)
     srv->timer.data = srv;
     uv_timer_start(&srv->timer, timer_cb, srv->cfg.sweep_interval_ms, srv->cfg.sweep_interval_ms);
     log_info("serving RESP on %s", srv->client_addr);
+    if ((rc = obs_start(srv, errmsg)) != 0) return rc;
     return 0;
 }
 
@@ -309,6 +314,7 @@ void keel_server_free(struct keel_server *srv)
     }
     backup_release(srv);
     pubsub_destroy(srv->pubsub);
+    obs_free(srv);
     free(srv->cursors);
     free(srv);
 }
@@ -316,16 +322,24 @@ void keel_server_free(struct keel_server *srv)
 static void listener_closed_cb(uv_handle_t *h)
 {
     struct keel_server *srv = h->data;
-    uv_close((uv_handle_t *)&srv->timer, stopped_cb);
+    if (--srv->closing_handles == 0) uv_close((uv_handle_t *)&srv->timer, stopped_cb);
+}
+
+static void obs_stopped_cb(struct keel_server *srv)
+{
+    if (--srv->closing_handles == 0) uv_close((uv_handle_t *)&srv->timer, stopped_cb);
 }
 
 void keel_server_stop(struct keel_server *srv, void (*cb)(void *data), void *data)
 {
     srv->stopping = true;
+    srv->closing_handles = 2; /* the listener and the observability timer */
     srv->stop_cb = cb;
     srv->stop_data = data;
     keel_node_on_role(srv->node, NULL, NULL);
     notify_stop(srv);
+    /* The HTTP thread stops here, before anything it could read goes. */
+    obs_stop(srv, obs_stopped_cb);
     while (srv->conns != NULL) conn_close(srv->conns);
     forwarder_destroy(srv->fwd);
     srv->fwd = NULL;

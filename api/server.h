@@ -38,6 +38,14 @@ struct keel_server_config
     unsigned backup_interval_s;
     unsigned backup_keep;
     const char *notify_keyspace_events; /* Redis's flag letters; NULL or "": off */
+    /* observability (api/observe.h, api/alarm.h) */
+    const char *http_addr;        /* "ip:port" for /metrics /health /ready /status; NULL or "": off */
+    unsigned http_max_conns;      /* 0: 64 */
+    const char *data_dir;         /* for the free-disk check; NULL: none */
+    uint64_t health_max_lag;      /* entries behind before /health fails and FOLLOWER_LAG */
+    unsigned alarm_noleader_ms;   /* NOLEADER after this long without a leader */
+    unsigned alarm_slow_fsync_ms; /* SLOW_FSYNC when append p99 is above this */
+    uint64_t min_free_disk;       /* NOSPACE when the data dir's disk has less free (0: no check) */
 };
 
 struct keel_server_stats
@@ -51,6 +59,7 @@ struct keel_server_stats
     uint64_t reads_paused;
     uint64_t bytes_in;
     uint64_t bytes_out;
+    uint64_t rejected_maxclients;
 };
 
 struct keel_server;

@@ -67,6 +67,7 @@ struct slot
     uint64_t client;          /* dedupe identity (KEEL.REQ), 0: none */
     uint64_t seq;
     int64_t now;              /* the leader's clock when dispatched */
+    uint64_t started_ns;      /* uv_hrtime() when read from the client; 0: internal */
     /* A forwarded request's reply is relayed as it is unless this hook
      * wants to look at it (WATCH on a follower). */
     void (*on_forward_reply)(struct slot *s, const uint8_t *p, size_t n);
@@ -203,6 +204,8 @@ struct keel_server
     uint64_t backup_sched_at;  /* loop ms of the last scheduled backup */
     struct pubsub *pubsub;     /* subscriptions (pubsub.c) */
     unsigned notify_flags;     /* notify-keyspace-events (notify.h) */
+    struct obs *obs;           /* metrics, alarms, HTTP (api/observe.h) */
+    unsigned closing_handles;  /* keel_server_stop: handles still closing */
 };
 
 /* dispatch.c */

@@ -23,6 +23,7 @@
 
 #include <raft.h>
 
+#include "raft/hist.h"
 #include "storage/snapshot.h"
 #include "store/store.h"
 
@@ -36,6 +37,13 @@ struct keel_fsm_stats
     uint64_t restores_kept;  /* images not newer than the env: kept the env */
     uint64_t snapshot_errors;
     int64_t snapshot_at_ms;  /* wall clock of the last image taken or installed; 0: none yet */
+    uint64_t snapshot_ns;    /* how long the last image took, start to finalize */
+    uint64_t restore_ns;     /* how long the last install took */
+    /* proposals (propose.c): submitted counts those raft accepted */
+    uint64_t proposals;
+    uint64_t proposals_committed;
+    uint64_t proposals_failed; /* refused by raft_apply, or outcome uncertain */
+    struct keel_hist apply;  /* time inside keel_store_apply, per entry */
 };
 
 struct keel_fsm
@@ -48,6 +56,7 @@ struct keel_fsm
     struct keel_proposal *tail;
     struct keel_snapshot snap;  /* the image being taken */
     bool snap_busy;
+    uint64_t snap_started;      /* uv_hrtime() when the image began */
     bool async;
     int fatal;                  /* first fatal error: the node must restart */
     struct keel_fsm_stats stats;

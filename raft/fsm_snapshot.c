@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <time.h>
 #include <string.h>
+#include <uv.h>
 
 #include "raft/fsm.h"
 
@@ -37,6 +38,7 @@ int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_b
     if (f->snap_busy || f->fatal) return RAFT_BUSY;
     *bufs = NULL;
     *n_bufs = 0;
+    f->snap_started = uv_hrtime();
     if (fsm->snapshot_async != NULL) {
         f->snap_busy = true; /* the copy happens in fsm_snapshot_async */
         return 0;
@@ -75,6 +77,7 @@ int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsi
         f->stats.snapshots++;
         f->stats.snapshot_bytes = f->snap.data_len + KEEL_SNAPSHOT_HEADER;
         f->stats.snapshot_at_ms = wall_ms(); /* for operators (snapshot age), never for state */
+        f->stats.snapshot_ns = uv_hrtime() - f->snap_started;
         raft_free(*bufs);
     } else if (fsm->snapshot_async != NULL) {
         f->stats.snapshot_errors++;
@@ -91,6 +94,7 @@ int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     struct keel_fsm *f = fsm->data;
     char errmsg[KEEL_ERRMSG_SIZE];
     bool replaced;
+    uint64_t t0 = uv_hrtime();
     int rc = keel_storage_restore(keel_store_storage(f->store), buf->base, buf->len, &replaced,
                                   errmsg);
     if (rc != 0) {
@@ -99,6 +103,7 @@ int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
         return rc == KEEL_ECORRUPT || rc == KEEL_EVERSION ? RAFT_CORRUPT : RAFT_IOERR;
     }
     f->stats.snapshot_at_ms = wall_ms();
+    f->stats.restore_ns = uv_hrtime() - t0;
     if (replaced) f->stats.restores++;
     else f->stats.restores_kept++;
     raft_free(buf->base); /* ours on success */

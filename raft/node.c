@@ -80,6 +80,7 @@ static void monitor_cb(uv_prepare_t *h)
     struct keel_node *n = h->data;
     if (!n->closing) watch_cluster(n);
     int role = role_of(&n->raft);
+    if (!n->closing) node_watch_leader(n);
     if (role == n->role || n->closing) return;
     int was = n->role;
     n->role = role;
@@ -152,6 +153,8 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     n->io.version = 2;
     n->uv_truncate = n->io.truncate;
     n->io.truncate = node_truncate;
+    n->uv_append = n->io.append;
+    n->io.append = node_append;
     if ((rc = raft_init(&n->raft, &n->io, &n->fsm.fsm, o->id, o->address)) != 0) {
         fail(errmsg, "raft init: %s", raft_errmsg(&n->raft));
         rc = KEEL_EIO;
@@ -250,6 +253,7 @@ static void node_raft_close_cb(struct raft *r)
 {
     struct keel_node *n = (struct keel_node *)((char *)r - offsetof(struct keel_node, raft));
     raft_uv_close(&n->io);
+    node_appends_release(n);
     keel_transport_release(&n->transport);
     keel_fsm_close(&n->fsm);
     keel_store_destroy(n->store);

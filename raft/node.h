@@ -22,6 +22,7 @@
 
 #include <uv.h>
 
+#include "raft/hist.h"
 #include "store/store.h"
 
 #define KEEL_NODE_MAX_PEERS 16
@@ -151,6 +152,46 @@ int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *
 /* Give a member the voter or the standby role; a voter only after raft's
  * catch-up rounds. */
 int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_cb cb, void *data);
+
+/* ---- observability (api/metrics.c, api/alarm.c) ------------------------ */
+
+/* Counters and histograms since the node was created. Loop thread. */
+struct keel_node_metrics
+{
+    uint64_t leader_changes;      /* the known leader became another node */
+    uint64_t proposals;           /* accepted by raft */
+    uint64_t proposals_committed;
+    uint64_t proposals_failed;    /* outcome uncertain (leadership lost, disk) */
+    unsigned inflight;
+    uint64_t snapshots_taken;
+    uint64_t snapshots_installed; /* images received from the leader and restored */
+    uint64_t snapshot_errors;
+    uint64_t snapshot_bytes;      /* size of the last image taken */
+    uint64_t snapshot_ns;         /* duration of the last image taken */
+    uint64_t restore_ns;          /* duration of the last install */
+    struct keel_hist apply;       /* per entry, around the state machine */
+    struct keel_hist append;      /* raft log appends (write + fsync), request to callback */
+};
+void keel_node_metrics(struct keel_node *n, struct keel_node_metrics *m);
+
+/* One other member as the leader sees it. */
+struct keel_peer_progress
+{
+    uint64_t id;
+    char role;            /* 'v'oter, 's'tandby, 'p'spare */
+    uint64_t match_index; /* highest entry known replicated there */
+    bool recent_recv;     /* heard from within the current election timeout
+                           * (raft resets it every election timeout) */
+};
+/* On the leader, every other member's replication state; 0 elsewhere. */
+unsigned keel_node_progress(struct keel_node *n, struct keel_peer_progress *out, unsigned max);
+
+/* Route raft's tracer (core and libuv backend) to emit. raft builds each
+ * message only while enabled, so a disabled tracer costs one branch; emit may
+ * be called from libuv pool threads. The setting is process-wide (the last
+ * call wins for every node). */
+typedef void (*keel_trace_fn)(const char *file, int line, const char *msg);
+void keel_node_set_tracer(struct keel_node *n, keel_trace_fn emit, bool enabled);
 
 /* Parse "1=127.0.0.1:9001,2=..." into peers; returns how many, or -1 with a
  * reason in errmsg. */

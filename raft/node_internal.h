@@ -26,6 +26,13 @@ struct keel_node
     /* raft_uv's truncate, wrapped to time the last truncation (node.c) */
     int (*uv_truncate)(struct raft_io *io, raft_index index);
     uint64_t last_truncate;     /* loop ms; 0: none */
+    /* raft_uv's append, wrapped to time each one (node_metrics.c) */
+    int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
+                     const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
+    struct node_append *appends; /* appends in flight, oldest first */
+    struct keel_hist append_hist;
+    uint64_t leader_changes;
+    uint64_t last_leader;       /* the last non-zero leader id seen */
     struct raft raft;
     struct keel_storage *storage;
     struct keel_store *store;
@@ -59,6 +66,12 @@ struct keel_node
     void *close_data;
     char errmsg[KEEL_ERRMSG_SIZE];
 };
+
+/* node_metrics.c */
+int node_append(struct raft_io *io, struct raft_io_append *req, const struct raft_entry entries[],
+                unsigned n, raft_io_append_cb cb);
+void node_appends_release(struct keel_node *n);
+void node_watch_leader(struct keel_node *n);
 
 /* node_ops.c */
 void node_reads_fail(struct keel_node *n, int status);

@@ -37,6 +37,8 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
     struct keel_proposal *p = req->data;
     unlink_proposal(p->fsm, p);
     p->raft_status = status;
+    if (status == 0) p->fsm->stats.proposals_committed++;
+    else p->fsm->stats.proposals_failed++;
     if (status == 0 && result != p) {
         /* Applied, but not through this proposal's slot: cannot happen in
          * 0.15 (apply runs just before this callback), but never hand out
@@ -65,6 +67,7 @@ int keel_propose(struct keel_fsm *f, struct keel_proposal *p, const uint8_t *cmd
         raft_free(buf.base); /* still ours when raft_apply fails */
         return rc == RAFT_NOTLEADER ? KEEL_ENOTLEADER : rc == RAFT_NOMEM ? KEEL_ENOMEM : KEEL_EIO;
     }
+    f->stats.proposals++;
     p->index = p->req.index;
     p->prev = f->tail;
     p->next = NULL;

@@ -69,6 +69,7 @@ int keel_storage_space(struct keel_storage *s, struct keel_space *space)
         pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
         psize = st.ms_psize;
         if (dbis[i] == s->data) space->keys = st.ms_entries;
+        if (dbis[i] == s->exp) space->expires = st.ms_entries;
     }
     mdb_txn_abort(txn);
     mdb_env_info(s->env, &info);

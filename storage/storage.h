@@ -169,6 +169,7 @@ struct keel_space
     uint64_t map_size;
     uint64_t quota;      /* 0: none */
     uint64_t keys;
+    uint64_t expires;    /* keys with an expiry */
 };
 int keel_storage_space(struct keel_storage *s, struct keel_space *space);
 

@@ -18,7 +18,7 @@ struct kc_node
     char dir[512];
     char log[512];
     char join[64]; /* started with --join this address instead of --cluster */
-    char extra[128]; /* flags for this node only (e.g. --zone dc1) */
+    char extra[256]; /* extra keeld flags for this node only (after kc_prepare) */
 };
 
 struct kc

@@ -519,6 +519,12 @@ static void test_keel_events(void **state)
     wait_keel_event(sub, json, sizeof json, "\"event\":\"members\"", want);
     assert_int_equal(count(json, "{\"id\":"), 3);
 
+    /* Alarms are published there too, raised and cleared. */
+    run(F, "KEEL.ALARM RAISE CORRUPT drill-test", "+OK");
+    wait_keel_event(sub, json, sizeof json, "\"alarm\":\"CORRUPT\"", "\"active\":true");
+    run(F, "KEEL.ALARM CLEAR CORRUPT", "+OK");
+    wait_keel_event(sub, json, sizeof json, "\"alarm\":\"CORRUPT\"", "\"active\":false");
+
     /* Keel's own publication goes out whatever notify-keyspace-events says. */
     run(F, "CONFIG GET notify-keyspace-events", "[notify-keyspace-events,]");
     redisFree(sub);

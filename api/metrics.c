@@ -1,0 +1,271 @@
+/* api: the metric table and its Prometheus rendering. See metrics.h.
+ *
+ * Every metric is one line of METRICS below: scalars name the expression
+ * that reads them (S), the others the function that writes their samples
+ * (F). The names follow Prometheus conventions (units in the name, _total on
+ * counters), which `promtool check metrics` enforces in the tests. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "api/metrics.h"
+#include "api/observe.h"
+#include "api/server_internal.h"
+
+/* What one rendering reads, gathered once so that all samples agree. */
+struct mctx
+{
+    struct keel_server *srv;
+    struct keel_node_status st;
+    struct keel_node_metrics nm;
+    struct keel_store_stats ss;
+    struct keel_space sp;
+    struct keel_peer_progress peers[OBS_MAX_PEERS];
+    unsigned npeers;
+    double disk_free;
+};
+
+struct mbuf
+{
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+__attribute__((format(printf, 2, 3))) static void out(struct mbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (int tries = 0; tries < 2 && !b->oom; tries++) {
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if (b->p && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 16384;
+        while (cap <= b->len + (size_t)n) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL) b->oom = true;
+        else b->p = p, b->cap = cap;
+    }
+}
+
+static void hist(struct mbuf *b, const char *name, const char *labels, const struct keel_hist *h)
+{
+    uint64_t cum = 0;
+    const char *sep = labels[0] ? "," : "";
+    for (unsigned i = 0; i < KEEL_HIST_BUCKETS; i++) {
+        cum += h->counts[i];
+        out(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, (double)keel_hist_bounds_ns[i] / 1e9,
+            (unsigned long long)cum);
+    }
+    out(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)h->count);
+    const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
+    out(b, "%s_sum%s%s%s %.9f\n", name, open, labels, close, (double)h->sum_ns / 1e9);
+    out(b, "%s_count%s%s%s %llu\n", name, open, labels, close, (unsigned long long)h->count);
+}
+
+/* ---- samples of the non-scalar metrics --------------------------------- */
+
+static void f_info(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    out(b, "%s{version=\"" "0.1.0" "\",node_id=\"%llu\"} 1\n", name, (unsigned long long)m->st.id);
+}
+
+static void f_apply(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    hist(b, name, "", &m->nm.apply);
+}
+
+static void f_append(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    hist(b, name, "", &m->nm.append);
+}
+
+static void f_peer_match(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    for (unsigned i = 0; i < m->npeers; i++)
+        out(b, "%s{peer=\"%llu\"} %llu\n", name, (unsigned long long)m->peers[i].id,
+            (unsigned long long)m->peers[i].match_index);
+}
+
+static void f_peer_lag(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    for (unsigned i = 0; i < m->npeers; i++) {
+        uint64_t mi = m->peers[i].match_index;
+        out(b, "%s{peer=\"%llu\"} %llu\n", name, (unsigned long long)m->peers[i].id,
+            (unsigned long long)(m->st.last_index > mi ? m->st.last_index - mi : 0));
+    }
+}
+
+static void f_cmd_latency(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    char labels[64];
+    for (unsigned i = 0; i < command_count; i++) {
+        const struct keel_hist *h = &m->srv->obs->cmd_latency[i];
+        if (h->count == 0) continue; /* a series appears with its first use */
+        snprintf(labels, sizeof labels, "cmd=\"%s\"", command_table[i].name);
+        hist(b, name, labels, h);
+    }
+}
+
+static void f_rejected(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    static const char *labels[] = {
+#define REJECT_LABEL(e, label, word) label,
+        REJECT_REASONS(REJECT_LABEL)
+#undef REJECT_LABEL
+    };
+    const uint64_t *r = m->srv->obs->rejected;
+    for (int i = 0; i < REJECT_COUNT; i++) {
+        uint64_t v = r[i];
+        if (i == REJECT_PROTOCOL) v = m->srv->stats.protocol_errors;
+        if (i == REJECT_MAXCLIENTS) v = m->srv->stats.rejected_maxclients;
+        out(b, "%s{reason=\"%s\"} %llu\n", name, labels[i], (unsigned long long)v);
+    }
+}
+
+static void f_alarm_active(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    for (int i = 0; i < ALARM_COUNT; i++)
+        out(b, "%s{alarm=\"%s\"} %d\n", name, alarm_name(i), m->srv->obs->alarms[i].active);
+}
+
+static void f_alarm_raised(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    for (int i = 0; i < ALARM_COUNT; i++)
+        out(b, "%s{alarm=\"%s\"} %llu\n", name, alarm_name(i), (unsigned long long)m->srv->obs->alarms[i].raised);
+}
+
+static void f_backpressure(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    out(b, "%s{kind=\"client_output\"} %llu\n", name, (unsigned long long)m->srv->stats.reads_paused);
+    out(b, "%s{kind=\"inflight\"} %llu\n", name, (unsigned long long)m->srv->stats.rejected_busy);
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+#define METRICS(S, F)                                                                                          \
+    F(keel_build_info, gauge, "Always 1; labels carry the version and node id.", f_info)                       \
+    S(keel_start_time_seconds, gauge, "Unix time the process started.", m->srv->obs->started_ms / 1000.0)      \
+    S(keel_raft_term, gauge, "Current raft term.", m->st.term)                                                 \
+    S(keel_raft_role, gauge, "Raft role: 0 unavailable, 1 follower, 2 candidate, 3 leader.", m->st.role)       \
+    S(keel_raft_is_leader, gauge, "1 on the leader, else 0.", m->st.role == KEEL_ROLE_LEADER)                  \
+    S(keel_raft_leader_id, gauge, "Id of the leader this node knows (0: none).", m->st.leader_id)               \
+    S(keel_raft_commit_index, gauge, "Highest log index known committed.", m->st.commit_index)                  \
+    S(keel_raft_applied_index, gauge, "Highest log index applied to the state machine.", m->st.applied_index)   \
+    S(keel_raft_last_index, gauge, "Highest log index in this node's log.", m->st.last_index)                   \
+    S(keel_raft_voters, gauge, "Voters in the configuration.", m->st.voters)                                   \
+    S(keel_raft_members, gauge, "Members (voters, standbys, spares) in the configuration.", m->st.members)      \
+    S(keel_raft_leader_changes_total, counter, "Times the leader this node knows became another node.",        \
+      m->nm.leader_changes)                                                                                    \
+    S(keel_raft_proposals_submitted_total, counter, "Writes proposed to raft by this node.", m->nm.proposals)   \
+    S(keel_raft_proposals_committed_total, counter, "Proposals committed and applied.",                       \
+      m->nm.proposals_committed)                                                                               \
+    S(keel_raft_proposals_failed_total, counter, "Proposals whose outcome became uncertain.",                  \
+      m->nm.proposals_failed)                                                                                  \
+    S(keel_raft_proposals_inflight, gauge, "Proposals not yet committed or failed.", m->nm.inflight)           \
+    F(keel_raft_apply_duration_seconds, histogram, "Time to apply one entry to the state machine.", f_apply)   \
+    F(keel_raft_append_duration_seconds, histogram, "Time for raft log appends to be written and synced.",     \
+      f_append)                                                                                                \
+    F(keel_raft_peer_match_index, gauge, "Leader only: highest index known replicated on each peer.",         \
+      f_peer_match)                                                                                            \
+    F(keel_raft_peer_lag_entries, gauge, "Leader only: entries each peer is behind the leader's log.",        \
+      f_peer_lag)                                                                                              \
+    S(keel_snapshots_taken_total, counter, "Snapshots taken by this node.", m->nm.snapshots_taken)             \
+    S(keel_snapshots_installed_total, counter, "Snapshots received and installed.", m->nm.snapshots_installed) \
+    S(keel_snapshot_errors_total, counter, "Snapshots that failed.", m->nm.snapshot_errors)                    \
+    S(keel_snapshot_last_duration_seconds, gauge, "Duration of the last snapshot taken.",                      \
+      m->nm.snapshot_ns / 1e9)                                                                                 \
+    S(keel_snapshot_install_last_duration_seconds, gauge, "Duration of the last snapshot install.",            \
+      m->nm.restore_ns / 1e9)                                                                                  \
+    S(keel_snapshot_last_size_bytes, gauge, "Size of the last snapshot taken.", m->nm.snapshot_bytes)          \
+    S(keel_raft_snapshot_index, gauge, "Last index covered by the newest snapshot.", m->st.snapshot_index)     \
+    S(keel_lmdb_live_bytes, gauge, "Pages in use by LMDB's trees, in bytes (what --quota limits).",           \
+      m->sp.live_bytes)                                                                                        \
+    S(keel_lmdb_file_bytes, gauge, "High-water mark of the LMDB data file.", m->sp.file_bytes)                  \
+    S(keel_lmdb_map_size_bytes, gauge, "LMDB map size.", m->sp.map_size)                                       \
+    S(keel_quota_bytes, gauge, "Live data quota (0: none).", m->sp.quota)                                      \
+    S(keel_disk_free_bytes, gauge, "Free bytes on the data directory's file system.", m->disk_free)            \
+    S(keel_keys, gauge, "Keys stored (system keys included).", m->sp.keys)                                     \
+    S(keel_keys_with_expiry, gauge, "Keys with an expiry.", m->sp.expires)                                     \
+    S(keel_expired_keys_total, counter, "Keys deleted by expiry sweeps.", m->ss.expired)                        \
+    S(keel_store_entries_applied_total, counter, "Entries applied by the state machine.", m->ss.applied)       \
+    S(keel_store_deduped_total, counter, "Retried writes answered from the dedupe table.", m->ss.deduped)      \
+    S(keel_commands_processed_total, counter, "Client commands read.", m->srv->stats.commands)                  \
+    F(keel_command_duration_seconds, histogram, "Time from reading a command to its reply, by command.",      \
+      f_cmd_latency)                                                                                           \
+    S(keel_connected_clients, gauge, "Client connections open.", m->srv->nconns)                               \
+    S(keel_connections_received_total, counter, "Client connections accepted.",                                \
+      m->srv->stats.connections_total)                                                                         \
+    S(keel_net_input_bytes_total, counter, "Bytes read from clients.", m->srv->stats.bytes_in)                 \
+    S(keel_net_output_bytes_total, counter, "Bytes written to clients.", m->srv->stats.bytes_out)              \
+    S(keel_forwarded_requests_total, counter, "Requests forwarded to the leader.", m->srv->stats.forwarded)     \
+    F(keel_backpressure_events_total, counter,                                                                 \
+      "Times clients stopped being read: unsent replies or pipeline (client_output), writes in raft (inflight).", \
+      f_backpressure)                                                                                          \
+    F(keel_rejected_requests_total, counter, "Requests refused, by reason.", f_rejected)                      \
+    F(keel_alarm_active, gauge, "1 while the alarm is raised.", f_alarm_active)                                \
+    F(keel_alarms_raised_total, counter, "Times each alarm was raised.", f_alarm_raised)
+
+typedef double (*metric_value_fn)(const struct mctx *m);
+typedef void (*metric_samples_fn)(const struct mctx *m, struct mbuf *b, const char *name);
+
+struct metric
+{
+    const char *name;
+    const char *type;
+    const char *help;
+    metric_value_fn value;     /* scalars */
+    metric_samples_fn samples; /* labelled series and histograms */
+};
+
+#define DEF_VALUE(name, type, help, expr) \
+    static double v_##name(const struct mctx *m) { return (double)(expr); }
+#define DEF_NONE(name, type, help, fn)
+METRICS(DEF_VALUE, DEF_NONE)
+
+static const struct metric metrics[] = {
+#define ROW_S(name, type, help, expr) {#name, #type, help, v_##name, NULL},
+#define ROW_F(name, type, help, fn) {#name, #type, help, NULL, fn},
+    METRICS(ROW_S, ROW_F)
+};
+
+#define N_METRICS (sizeof metrics / sizeof metrics[0])
+
+void metrics_list(FILE *f)
+{
+    for (size_t i = 0; i < N_METRICS; i++)
+        fprintf(f, "%-46s %-9s %s\n", metrics[i].name, metrics[i].type, metrics[i].help);
+}
+
+char *metrics_render(struct keel_server *srv, size_t *len)
+{
+    struct mctx m = {.srv = srv};
+    struct mbuf b = {0};
+    struct statvfs vfs;
+    keel_node_status(srv->node, &m.st);
+    keel_node_metrics(srv->node, &m.nm);
+    keel_store_stats(srv->store, &m.ss);
+    keel_storage_space(keel_node_storage(srv->node), &m.sp);
+    m.npeers = keel_node_progress(srv->node, m.peers, OBS_MAX_PEERS);
+    if (srv->cfg.data_dir && statvfs(srv->cfg.data_dir, &vfs) == 0)
+        m.disk_free = (double)vfs.f_bavail * (double)vfs.f_frsize;
+    for (size_t i = 0; i < N_METRICS; i++) {
+        const struct metric *d = &metrics[i];
+        out(&b, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);
+        if (d->value) out(&b, "%s %.15g\n", d->name, d->value(&m));
+        else d->samples(&m, &b, d->name);
+    }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    if (len) *len = b.len;
+    return b.p;
+}

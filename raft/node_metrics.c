@@ -1,0 +1,175 @@
+/* raft: what a node tells its observers: counters and histograms, each
+ * peer's replication progress on the leader, raft's tracer, and the timing
+ * of raft_uv's log appends. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "raft/node_internal.h"
+
+#define NODE_OF(field, ptr) \
+    ((struct keel_node *)((char *)(ptr) - offsetof(struct keel_node, field)))
+
+/* ---- append timing ----------------------------------------------------- */
+
+/* raft 0.15's tracer only carries text, so the append (write + fsync) time
+ * comes from wrapping io->append: raft_uv keeps the callback it is given in
+ * req->cb and calls it once the batch is durable. req->data is raft's, and
+ * the callback gets only req, so each append in flight is remembered in a
+ * list (a handful at a time) that maps req back to its node and start time.
+ * One list for the process, under a mutex: tests run several nodes, each on
+ * the loop of its own thread. */
+struct node_append
+{
+    struct keel_node *node;
+    struct raft_io_append *req;
+    raft_io_append_cb cb;
+    uint64_t started;
+    struct node_append *next;
+};
+
+static uv_mutex_t appends_lock;
+static uv_once_t appends_once = UV_ONCE_INIT;
+static struct node_append *appends;
+
+static void appends_init(void)
+{
+    uv_mutex_init(&appends_lock);
+}
+
+static struct node_append *take_append(struct raft_io_append *req)
+{
+    struct node_append *a = NULL;
+    uv_mutex_lock(&appends_lock);
+    for (struct node_append **pp = &appends; *pp != NULL; pp = &(*pp)->next) {
+        if ((*pp)->req == req) {
+            a = *pp;
+            *pp = a->next;
+            break;
+        }
+    }
+    uv_mutex_unlock(&appends_lock);
+    return a;
+}
+
+static void append_cb(struct raft_io_append *req, int status)
+{
+    struct node_append *a = take_append(req);
+    if (a == NULL) return; /* cannot happen: every append we passed on is listed */
+    raft_io_append_cb cb = a->cb;
+    if (status == 0) keel_hist_observe(&a->node->append_hist, uv_hrtime() - a->started);
+    free(a);
+    req->cb = cb;
+    cb(req, status);
+}
+
+int node_append(struct raft_io *io, struct raft_io_append *req, const struct raft_entry entries[],
+                unsigned n_entries, raft_io_append_cb cb)
+{
+    struct keel_node *n = NODE_OF(io, io);
+    struct node_append *a = malloc(sizeof *a);
+    if (a == NULL) return n->uv_append(io, req, entries, n_entries, cb); /* untimed */
+    uv_once(&appends_once, appends_init);
+    *a = (struct node_append){.node = n, .req = req, .cb = cb, .started = uv_hrtime()};
+    uv_mutex_lock(&appends_lock);
+    a->next = appends;
+    appends = a;
+    uv_mutex_unlock(&appends_lock);
+    int rc = n->uv_append(io, req, entries, n_entries, append_cb);
+    if (rc != 0) free(take_append(req)); /* no callback will come */
+    return rc;
+}
+
+/* After raft_close: drop records of appends whose callback never came. */
+void node_appends_release(struct keel_node *n)
+{
+    uv_once(&appends_once, appends_init);
+    uv_mutex_lock(&appends_lock);
+    for (struct node_append **pp = &appends; *pp != NULL;) {
+        struct node_append *a = *pp;
+        if (a->node == n) {
+            *pp = a->next;
+            free(a);
+        } else {
+            pp = &a->next;
+        }
+    }
+    uv_mutex_unlock(&appends_lock);
+}
+
+/* ---- leader changes ---------------------------------------------------- */
+
+/* Once per loop turn (the role monitor): a follower that stays a follower
+ * while another node takes over never sees its role change, so leader
+ * changes are counted from the leader id, not from role callbacks. */
+void node_watch_leader(struct keel_node *n)
+{
+    raft_id id;
+    const char *addr;
+    raft_leader(&n->raft, &id, &addr);
+    if (id == 0 || id == n->last_leader) return;
+    if (n->last_leader != 0) n->leader_changes++;
+    n->last_leader = id;
+}
+
+/* ---- accessors --------------------------------------------------------- */
+
+void keel_node_metrics(struct keel_node *n, struct keel_node_metrics *m)
+{
+    const struct keel_fsm_stats *fs = &n->fsm.stats;
+    memset(m, 0, sizeof *m);
+    m->leader_changes = n->leader_changes;
+    m->proposals = fs->proposals;
+    m->proposals_committed = fs->proposals_committed;
+    m->proposals_failed = fs->proposals_failed;
+    m->inflight = n->inflight;
+    m->snapshots_taken = fs->snapshots;
+    m->snapshots_installed = fs->restores;
+    m->snapshot_errors = fs->snapshot_errors;
+    m->snapshot_bytes = fs->snapshot_bytes;
+    m->snapshot_ns = fs->snapshot_ns;
+    m->restore_ns = fs->restore_ns;
+    m->apply = fs->apply;
+    m->append = n->append_hist;
+}
+
+unsigned keel_node_progress(struct keel_node *n, struct keel_peer_progress *out, unsigned max)
+{
+    struct raft *r = &n->raft;
+    unsigned k = 0;
+    if (raft_state(r) != RAFT_LEADER || r->leader_state.progress == NULL) return 0;
+    /* progress[i] belongs to configuration.servers[i] (raft 0.15). */
+    for (unsigned i = 0; i < r->configuration.n && k < max; i++) {
+        const struct raft_server *s = &r->configuration.servers[i];
+        if (s->id == r->id) continue;
+        out[k].id = s->id;
+        out[k].role = s->role == RAFT_VOTER ? 'v' : s->role == RAFT_STANDBY ? 's' : 'p';
+        out[k].match_index = r->leader_state.progress[i].match_index;
+        out[k].recent_recv = r->leader_state.progress[i].recent_recv;
+        k++;
+    }
+    return k;
+}
+
+/* ---- tracer ------------------------------------------------------------ */
+
+/* One tracer for the process, never freed: raft's libuv backend keeps a
+ * pointer to it, and in 0.15 pool work can outlive raft_close (see
+ * TRUNCATE_GRACE_MS in node.c), so it must not live inside the node. */
+static keel_trace_fn trace_fn;
+
+static void trace_emit(struct raft_tracer *t, const char *file, int line, const char *msg)
+{
+    (void)t;
+    keel_trace_fn fn = trace_fn;
+    if (fn != NULL) fn(file, line, msg);
+}
+
+static struct raft_tracer tracer = {.impl = NULL, .enabled = false, .emit = trace_emit};
+
+void keel_node_set_tracer(struct keel_node *n, keel_trace_fn emit, bool enabled)
+{
+    trace_fn = emit;
+    tracer.enabled = enabled && emit != NULL;
+    n->raft.tracer = &tracer;
+    raft_uv_set_tracer(&n->io, &tracer);
+}
