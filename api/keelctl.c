@@ -61,13 +61,16 @@ static const struct entry entries[] = {
      "commit latency. PASS (exit 0) when throughput reaches 90% of the rate, p99 under load is at most\n"
      "500 ms, one client's commit p99 at most 100 ms, and no write failed; FAIL (exit 1) says which."},
     {"drill", kctl_drill,
-     "drill leader-transfer|leader-crash|follower-crash|isolate|zone-loss [--duration S] [--max-rto MS]\n"
-     "      [--node ID] [--zone Z] [--isolate S] [--writers N] [--settle S]",
+     "drill leader-transfer|leader-crash|follower-crash|isolate|zone-loss|quorum-loss [--duration S]\n"
+     "      [--max-rto MS] [--node ID] [--zone Z] [--isolate S] [--writers N] [--settle S] [--keeld PATH]",
      "Rehearse a failure on a live cluster while a built-in load writes and reads unique keys, then\n"
      "read back every acknowledged write. Reports time to a new leader, RTO (fault to the first write\n"
      "after it that succeeded), RPO (acknowledged writes lost), client errors by kind, and health\n"
      "before and after. crash/isolate need the nodes started with --enable-drills; crashed nodes are\n"
-     "left to their supervisor. Exit 1 when RPO > 0 or RTO > --max-rto (default 10000 ms)."},
+     "left to their supervisor. Exit 1 when RPO > 0 or RTO > --max-rto (default 10000 ms).\n"
+     "quorum-loss runs on a three-node test cluster it starts itself (keeld: --keeld, else next to\n"
+     "keelctl): both followers and their disks are lost for --duration seconds, then the survivor is\n"
+     "recovered (keelctl recover), two empty nodes join, and every acknowledged write is read back."},
     {"leader", kctl_leader, "leader transfer [--to ID]",
      "Hand leadership to ID (default: the most up-to-date voter); prints the new leader."},
 };

@@ -6,6 +6,8 @@
  *   isolate          the leader (or --node) drops its raft traffic for
  *                    --isolate seconds (KEEL.DRILL ISOLATE)
  *   zone-loss        every node of --zone (default: the leader's) stops hard
+ *   quorum-loss      on a test cluster it starts: the majority is lost, then
+ *                    the recovery procedure (keelctl_drill_quorum.c)
  *
  * CRASH and ISOLATE need the victims started with --enable-drills. A built-in
  * load (keelctl_drill_load.c) runs from a second before the fault until
@@ -196,7 +198,9 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     unsigned writers = 4;
     if (argc < 2) return KCTL_USAGE;
     p.kind = argv[1];
-    const char *kinds[] = {"leader-transfer", "leader-crash", "follower-crash", "isolate", "zone-loss"};
+    const char *kinds[] = {"leader-transfer", "leader-crash", "follower-crash", "isolate", "zone-loss",
+                           "quorum-loss"};
+    const char *keeld = NULL;
     bool known = false;
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) known |= !strcmp(p.kind, kinds[i]);
     if (!known) return KCTL_USAGE;
@@ -210,9 +214,11 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
         else if (!strcmp(o, "--node")) p.node = atoll(v);
         else if (!strcmp(o, "--zone")) p.zone = v;
         else if (!strcmp(o, "--writers")) writers = (unsigned)atoi(v);
+        else if (!strcmp(o, "--keeld")) keeld = v;
         else return KCTL_USAGE;
     }
     if (writers == 0 || writers > DRILL_MAX_WRITERS || p.duration_s <= 0 || p.isolate_s <= 0) return KCTL_USAGE;
+    if (!strcmp(p.kind, "quorum-loss")) return kctl_drill_quorum(k, keeld, p.duration_s);
 
     struct kctl_row rows[KCTL_MAX_NODES], after_rows[KCTL_MAX_NODES];
     char before[512], after[512], eps[1024] = "", err[KEEL_ERRMSG_SIZE];

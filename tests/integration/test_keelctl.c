@@ -377,6 +377,18 @@ static void test_hashkv_and_snapshot(void **state)
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "DIFFERS"));
     assert_non_null(strstr(out, "CORRUPTION: 1 replica(s)"));
+    /* ... and raises CORRUPT on the leader, which status shows. */
+    int leader = kc_leader(&cl, 10000);
+    redisReply *al = kc_cmd(&cl, (unsigned)leader, "KEEL.ALARM LIST");
+    assert_non_null(al);
+    assert_int_equal(al->type, REDIS_REPLY_ARRAY);
+    assert_true(al->elements >= 1);
+    bool corrupt = false;
+    for (size_t i = 0; i < al->elements; i++) corrupt |= strcmp(al->element[i]->element[0]->str, "CORRUPT") == 0;
+    freeReplyObject(al);
+    assert_true(corrupt);
+    assert_int_equal(run("status"), 0);
+    assert_non_null(strstr(out, "CORRUPT"));
     kc_stop(&cl);
 }
 

@@ -169,12 +169,42 @@ static void test_drills_disabled_and_placement(void **state)
     kc_stop(&cl);
 }
 
+/* Quorum loss on the test cluster the drill starts itself, then the
+ * recovery procedure: the old leader held every acknowledged write. */
+static void test_quorum_loss_drill(void **state)
+{
+    (void)state;
+    char errpath[] = "/tmp/keel-drill-q-err.XXXXXX", cmd[1024];
+    int fd = mkstemp(errpath);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(cmd, sizeof cmd, "'%s' --json drill quorum-loss --duration 2 --keeld '%s' 2>%s",
+             getenv("KEELCTL") ? getenv("KEELCTL") : "keelctl", getenv("KEELD") ? getenv("KEELD") : "keeld", errpath);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    unlink(errpath);
+    fprintf(stderr, "drill quorum-loss: %s", out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "rpo_lost")), 0);
+    assert_true(json_integer_value(json_object_get(j, "verified")) > 0);
+    assert_true(json_integer_value(json_object_get(j, "rto_ms")) > 0);
+    json_decref(j);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_drills_disabled_and_placement, teardown),
         cmocka_unit_test_teardown(test_drills, teardown),
+        cmocka_unit_test(test_quorum_loss_drill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

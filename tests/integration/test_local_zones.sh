@@ -9,8 +9,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${KEELD:?}" "${KEELCTL:?}" "${KEEL_RELAY:?}"
 DIR=$(mktemp -d /tmp/keel-zones.XXXXXX)
-CP=$((20000 + RANDOM % 20000))
-RP=$((CP + 100))
+# Ports below the kernel's ephemeral range (where the other tests' ports
+# come from), checked unused (nothing accepts on them).
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 1 50); do
+    CP=$((10000 + RANDOM % 19000)) RP=$((CP + 100)) busy=""
+    for p in $(seq "$CP" $((CP + 4))) $(seq "$RP" $((RP + 4))); do in_use "$p" && busy=1; done
+    [ -z "$busy" ] && break
+done
 script_pid=""
 cleanup() {
     if [ -n "$script_pid" ] && kill -0 "$script_pid" 2>/dev/null; then
@@ -19,7 +25,12 @@ cleanup() {
     rm -rf "$DIR"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; cat "$DIR/out" >&2 || true; exit 1; }
+fail() {
+    echo "FAIL: $*" >&2
+    cat "$DIR/out" >&2 || true
+    for f in "$DIR"/data/*.log; do echo "--- $f" >&2; tail -5 "$f" >&2; done
+    exit 1
+}
 
 KEELD=$KEELD KEEL_RELAY=$KEEL_RELAY DATA=$DIR/data CLIENT_PORT=$CP RAFT_PORT=$RP \
     "$ROOT/examples/local-cluster.sh" --zones 3 --nodes 5 --zone-latency 20 >"$DIR/out" 2>&1 &
