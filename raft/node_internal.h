@@ -26,6 +26,8 @@ struct keel_node
     /* raft_uv's truncate, wrapped to time the last truncation (node.c) */
     int (*uv_truncate)(struct raft_io *io, raft_index index);
     uint64_t last_truncate;     /* loop ms; 0: none */
+    unsigned appends_inflight;  /* appends raft_uv has not called back (node_metrics.c) */
+    uint64_t close_started;     /* loop ms keel_node_close was called */
     /* raft_uv's append, wrapped to time each one (node_metrics.c) */
     int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
                      const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);

@@ -57,6 +57,7 @@ static void append_cb(struct raft_io_append *req, int status)
     if (a == NULL) return; /* cannot happen: every append we passed on is listed */
     raft_io_append_cb cb = a->cb;
     if (status == 0) keel_hist_observe(&a->node->append_hist, uv_hrtime() - a->started);
+    a->node->appends_inflight--;
     free(a);
     req->cb = cb;
     cb(req, status);
@@ -76,6 +77,7 @@ int node_append(struct raft_io *io, struct raft_io_append *req, const struct raf
     uv_mutex_unlock(&appends_lock);
     int rc = n->uv_append(io, req, entries, n_entries, append_cb);
     if (rc != 0) free(take_append(req)); /* no callback will come */
+    else n->appends_inflight++;
     return rc;
 }
 
