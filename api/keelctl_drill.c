@@ -245,7 +245,7 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     if (!ok_before) fprintf(stderr, "keelctl: drill: the cluster is not healthy before the drill: %s\n", before);
     if (drill_load_start(d) != 0) {
         drill_load_stop(d);
-        free(d);
+        drill_free(d);
         return KCTL_FAILED;
     }
     pause_ms(1000); /* the load settles before the fault */
@@ -253,7 +253,7 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     if (inject(k, rows, &p) != 0) {
         drill_load_stop(d);
         drill_cleanup(d);
-        free(d);
+        drill_free(d);
         return KCTL_FAILED;
     }
     /* The clock starts when the fault is in place: a crashed node has
@@ -270,8 +270,16 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     long long fault_at = drill_now_ms();
     d->fault_at = fault_at;
     if (p.leader_fault) t_leader = await_leader(k, rows, n, &p, fault_at, &leader);
-    long long end = fault_at + (long long)(p.duration_s * 1000);
-    while (drill_now_ms() < end) pause_ms(50);
+    /* The load runs for --duration, and on until a write sent after the
+     * fault succeeds (or --max-rto passes): RTO is measured, not cut off. */
+    long long end = fault_at + (long long)(p.duration_s * 1000), give_up = fault_at + p.max_rto_ms;
+    for (;;) {
+        bool recovered = false;
+        for (unsigned i = 0; i < d->nwriters; i++) recovered |= d->writers[i].first_ok_after != 0;
+        long long now = drill_now_ms();
+        if (now >= end && (recovered || now >= give_up)) break;
+        pause_ms(50);
+    }
     drill_load_stop(d);
     long long rto = -1;
     for (unsigned i = 0; i < d->nwriters; i++) {
@@ -292,7 +300,6 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     report(k, &p, d, t_leader, leader, rto, before, after, verified);
     drill_cleanup(d);
     int out = !verified ? KCTL_UNAVAILABLE : d->lost > 0 || rto < 0 || rto > p.max_rto_ms ? KCTL_FAILED : KCTL_OK;
-    for (unsigned i = 0; i < d->nwriters; i++) free(d->writers[i].outcome);
-    free(d);
+    drill_free(d);
     return out;
 }

@@ -45,6 +45,8 @@ int drill_load_start(struct drill *d);
 void drill_load_stop(struct drill *d);
 int drill_verify(struct drill *d, char *err, size_t size);
 void drill_cleanup(struct drill *d);
+/* Free d and what its writers recorded (after drill_load_stop). */
+void drill_free(struct drill *d);
 /* keelctl_drill_quorum.c: quorum loss and recovery on a test cluster it
  * starts itself (keeld from keeld_path, NULL: next to keelctl). */
 int kctl_drill_quorum(struct kctl *k, const char *keeld_path, double seconds_without_quorum);

@@ -174,3 +174,9 @@ void drill_cleanup(struct drill *d)
     char err[KEEL_ERRMSG_SIZE];
     each_key(d, false, err, sizeof err);
 }
+
+void drill_free(struct drill *d)
+{
+    for (unsigned i = 0; i < DRILL_MAX_WRITERS; i++) free(d->writers[i].outcome);
+    free(d);
+}

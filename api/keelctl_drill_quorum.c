@@ -133,6 +133,10 @@ static int fail(struct tcluster *t, struct drill *d, const char *what)
 {
     fprintf(stderr, "keelctl: drill quorum-loss: %s (logs were in %s)\n", what, t->base);
     if (d->started) drill_load_stop(d);
+    for (unsigned i = 0; i < DRILL_MAX_WRITERS; i++) {
+        free(d->writers[i].outcome);
+        d->writers[i].outcome = NULL;
+    }
     teardown(t);
     return KCTL_FAILED;
 }
@@ -248,6 +252,9 @@ int kctl_drill_quorum(struct kctl *k, const char *keeld, double duration_s)
                verified ? "" : " (could not read back)");
     }
     teardown(&t);
-    for (unsigned i = 0; i < d.nwriters; i++) free(d.writers[i].outcome);
+    for (unsigned i = 0; i < DRILL_MAX_WRITERS; i++) {
+        free(d.writers[i].outcome);
+        d.writers[i].outcome = NULL;
+    }
     return !verified ? KCTL_UNAVAILABLE : d.lost ? KCTL_FAILED : KCTL_OK;
 }

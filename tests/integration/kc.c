@@ -90,6 +90,15 @@ void kc_spawn_node(struct kc *c, unsigned i)
     if (n_started < sizeof started / sizeof started[0]) started[n_started++] = pid;
 }
 
+/* The end of a node's log on stderr: the test dir is gone after teardown. */
+static void show_log(const struct kc_node *n)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "tail -n 25 '%s' >&2", n->log);
+    fprintf(stderr, "--- last lines of %s:\n", n->log);
+    if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
+}
+
 bool kc_exited(struct kc *c, unsigned i)
 {
     struct kc_node *n = &c->nodes[i];
@@ -106,7 +115,7 @@ void kc_start_node(struct kc *c, unsigned i)
     kc_spawn_node(c, i);
     pid = n->pid;
     /* Bounded wait for the client port to answer. */
-    for (int tries = 0; tries < 200; tries++) {
+    for (int tries = 0; tries < 600; tries++) { /* 30 s: a sanitizer build replaying a long log under load is slow */
         redisContext *ctx = redisConnect("127.0.0.1", (int)n->client_port);
         bool up = ctx != NULL && !ctx->err;
         if (ctx) redisFree(ctx);
@@ -114,11 +123,13 @@ void kc_start_node(struct kc *c, unsigned i)
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             n->pid = 0;
+            show_log(n);
             fail_msg("keeld %u exited during start; see %s", n->id, n->log);
         }
         kc_pause_ms(50);
     }
-    fail_msg("keeld %u did not listen within 10 s; see %s", n->id, n->log);
+    show_log(n);
+    fail_msg("keeld %u did not listen within 30 s; see %s", n->id, n->log);
 }
 
 void kc_prepare(struct kc *c, unsigned n, const char *extra)
