@@ -211,16 +211,13 @@ int keel_async_call(struct keel_async *a, int argc, const char *const *argv, con
 
 int keel_async_callv(struct keel_async *a, keel_async_cb cb, void *data, const char *word, ...)
 {
-    const char *argv[64];
-    size_t lens[64];
-    int argc = 0;
+    const char *argv[CLIENT_MAX_WORDS];
+    size_t lens[CLIENT_MAX_WORDS];
     va_list ap;
     va_start(ap, word);
-    for (const char *w = word; w != NULL && argc < 64; w = va_arg(ap, const char *)) {
-        argv[argc] = w;
-        lens[argc++] = strlen(w);
-    }
+    int argc = client_words(word, ap, argv, lens, CLIENT_MAX_WORDS);
     va_end(ap);
+    if (argc < 0) return KEEL_EINVAL; /* more words than keel_async_callv takes: use keel_async_call */
     return keel_async_call(a, argc, argv, lens, cb, data);
 }
 

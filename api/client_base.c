@@ -164,3 +164,14 @@ void client_sigpipe_restore(struct client_sigpipe *g)
     }
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
+
+int client_words(const char *word, va_list ap, const char **argv, size_t *lens, int max)
+{
+    int argc = 0;
+    for (const char *w = word; w != NULL; w = va_arg(ap, const char *)) {
+        if (argc == max) return -1;
+        argv[argc] = w;
+        lens[argc++] = strlen(w);
+    }
+    return argc;
+}

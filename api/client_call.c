@@ -188,15 +188,16 @@ int keel_call(struct keel_client *c, int argc, const char *const *argv, const si
 
 int keel_callv(struct keel_client *c, struct keel_value **reply, char *errmsg, size_t size, const char *word, ...)
 {
-    const char *argv[64];
-    size_t lens[64];
-    int argc = 0;
+    const char *argv[CLIENT_MAX_WORDS];
+    size_t lens[CLIENT_MAX_WORDS];
     va_list ap;
     va_start(ap, word);
-    for (const char *w = word; w != NULL && argc < 64; w = va_arg(ap, const char *)) {
-        argv[argc] = w;
-        lens[argc++] = strlen(w);
-    }
+    int argc = client_words(word, ap, argv, lens, CLIENT_MAX_WORDS);
     va_end(ap);
+    if (argc < 0) {
+        *reply = NULL;
+        snprintf(errmsg, size, "keel_callv takes at most %d words: use keel_call", CLIENT_MAX_WORDS);
+        return KEEL_EINVAL;
+    }
     return keel_call(c, argc, argv, lens, reply, errmsg, size);
 }

@@ -9,6 +9,7 @@
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/time.h>
 
@@ -114,6 +115,12 @@ struct client_sigpipe
     bool pending_before;
 };
 void client_sigpipe_block(struct client_sigpipe *g);
+
+/* The words of a keel_callv/keel_async_callv list (word, then ap, up to a
+ * NULL) into argv/lens: their count, or -1 if there are more than max (an
+ * error, never a silently shortened command). */
+#define CLIENT_MAX_WORDS 64
+int client_words(const char *word, va_list ap, const char **argv, size_t *lens, int max);
 void client_sigpipe_restore(struct client_sigpipe *g);
 
 #endif /* KEEL_API_CLIENT_INTERNAL_H */

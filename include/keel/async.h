@@ -58,7 +58,8 @@ KEEL_API int keel_async_open(uv_loop_t *loop, const struct keel_client_options *
  * (the client is closing). */
 KEEL_API int keel_async_call(struct keel_async *a, int argc, const char *const *argv, const size_t *lens,
                              keel_async_cb cb, void *data);
-/* The same from NUL-terminated words: keel_async_callv(a, cb, data, "INCR", "n", NULL). */
+/* The same from NUL-terminated words: keel_async_callv(a, cb, data, "INCR", "n", NULL).
+ * At most 64 words (KEEL_EINVAL beyond, and cb never runs: use keel_async_call). */
 KEEL_API int keel_async_callv(struct keel_async *a, keel_async_cb cb, void *data, const char *word, ...)
     __attribute__((sentinel));
 

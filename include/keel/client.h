@@ -82,7 +82,8 @@ KEEL_API const char *keel_client_endpoint(const struct keel_client *c);
  * the deadline (certainly not applied); KEEL_EINVAL for an empty command. */
 KEEL_API int keel_call(struct keel_client *c, int argc, const char *const *argv, const size_t *lens,
                        struct keel_value **reply, char *errmsg, size_t size);
-/* The same, from NUL-terminated words: keel_callv(c, &r, err, sizeof err, "SET", "k", "v", NULL). */
+/* The same, from NUL-terminated words: keel_callv(c, &r, err, sizeof err, "SET", "k", "v", NULL).
+ * At most 64 words (KEEL_EINVAL beyond: use keel_call). */
 KEEL_API int keel_callv(struct keel_client *c, struct keel_value **reply, char *errmsg, size_t size,
                         const char *word, ...) __attribute__((sentinel));
 

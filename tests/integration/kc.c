@@ -40,7 +40,7 @@ void kc_pause_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
-static unsigned free_port(void)
+unsigned kc_free_port(void)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -143,8 +143,8 @@ void kc_prepare(struct kc *c, unsigned n, const char *extra)
     for (unsigned i = 0; i < n; i++) {
         struct kc_node *node = &c->nodes[i];
         node->id = i + 1;
-        node->raft_port = free_port();
-        node->client_port = free_port();
+        node->raft_port = kc_free_port();
+        node->client_port = kc_free_port();
         snprintf(node->dir, sizeof node->dir, "%s/node%u", c->base, i + 1);
         snprintf(node->log, sizeof node->log, "%s/node%u.log", c->base, i + 1);
         off += (size_t)snprintf(c->cluster + off, sizeof c->cluster - off, "%s%u=127.0.0.1:%u",
@@ -171,8 +171,8 @@ unsigned kc_prepare_node(struct kc *c, unsigned via)
     struct kc_node *node = &c->nodes[i];
     assert_true(i < KC_MAX);
     node->id = i + 1;
-    node->raft_port = free_port();
-    node->client_port = free_port();
+    node->raft_port = kc_free_port();
+    node->client_port = kc_free_port();
     snprintf(node->dir, sizeof node->dir, "%s/node%u", c->base, i + 1);
     snprintf(node->log, sizeof node->log, "%s/node%u.log", c->base, i + 1);
     snprintf(node->join, sizeof node->join, "127.0.0.1:%u", c->nodes[via].client_port);
@@ -316,4 +316,43 @@ long kc_rss_kb(struct kc *c, unsigned i)
     }
     fclose(f);
     return kb;
+}
+
+void kc_endpoints(const struct kc *c, char *buf, size_t size)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < c->n && off < size; i++)
+        off += (size_t)snprintf(buf + off, size - off, "%s127.0.0.1:%u", i ? "," : "", c->nodes[i].client_port);
+}
+
+static size_t read_all(FILE *f, char *buf, size_t size)
+{
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    buf[n] = 0;
+    return n;
+}
+
+int kc_keelctl(const struct kc *c, char *out, size_t outsize, char *err, size_t errsize, const char *fmt, ...)
+{
+    char args[2048], eps[512], cmd[4096], errpath[600];
+    const char *keelctl = getenv("KEELCTL") ? getenv("KEELCTL") : "keelctl";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    bool own = strstr(args, "--endpoints") != NULL;
+    kc_endpoints(c, eps, sizeof eps);
+    snprintf(errpath, sizeof errpath, "%s/keelctl.err", c->base);
+    snprintf(cmd, sizeof cmd, "'%s' %s%s %s 2>'%s'", keelctl, own ? "" : "--endpoints ", own ? "" : eps, args,
+             errpath);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    read_all(p, out, outsize);
+    int st = pclose(p);
+    FILE *e = fopen(errpath, "r");
+    read_all(e, err, errsize);
+    if (e) fclose(e);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
 }

@@ -63,5 +63,15 @@ long long kc_now_ms(void);
 /* A bounded poll: sleep ms between tries (the caller bounds the tries). */
 void kc_pause_ms(unsigned ms);
 const char *kc_keeld(void);
+/* A TCP port on 127.0.0.1 that nothing listens on right now. */
+unsigned kc_free_port(void);
+/* "127.0.0.1:P1,127.0.0.1:P2,..." of every node's client port. */
+void kc_endpoints(const struct kc *c, char *buf, size_t size);
+/* Run keelctl ($KEELCTL, else "keelctl") with --endpoints of c's nodes
+ * (unless the arguments name their own) and the printf-style arguments.
+ * out and err get its stdout and stderr (NUL-terminated, cut at their
+ * sizes). Returns its exit status; the test fails if it did not exit. */
+int kc_keelctl(const struct kc *c, char *out, size_t outsize, char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 #endif /* KEEL_TESTS_KC_H */

@@ -35,46 +35,15 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *keelctl(void)
-{
-    const char *p = getenv("KEELCTL");
-    return p ? p : "keelctl";
-}
-
-static void endpoints(char *buf, size_t size)
-{
-    size_t off = 0;
-    buf[0] = 0;
-    for (unsigned i = 0; i < on->n && off < size; i++)
-        off += (size_t)snprintf(buf + off, size - off, "%s127.0.0.1:%u", i ? "," : "",
-                                on->nodes[i].client_port);
-}
-
-/* Run keelctl with the cluster's endpoints (unless args name their own) and
- * args; out and err hold what it printed. Returns its exit status. */
+/* keelctl against the cluster `on`, every call bounded by --timeout 3s. */
 static int run(const char *fmt, ...)
 {
-    char args[2048], eps[512], cmd[4096], errpath[600];
+    char args[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    endpoints(eps, sizeof eps);
-    snprintf(errpath, sizeof errpath, "%s/keelctl.err", cl.base);
-    snprintf(cmd, sizeof cmd, "%s %s%s --timeout 3s %s 2>%s", keelctl(),
-             strstr(args, "--endpoints") ? "" : "--endpoints ", strstr(args, "--endpoints") ? "" : eps,
-             args, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    FILE *e = fopen(errpath, "r");
-    n = e ? fread(err, 1, sizeof err - 1, e) : 0;
-    err[n] = 0;
-    if (e) fclose(e);
-    assert_true(WIFEXITED(st));
-    return WEXITSTATUS(st);
+    return kc_keelctl(on, out, sizeof out, err, sizeof err, "--timeout 3s %s", args);
 }
 
 static json_t *run_json(int want, const char *fmt, const char *arg)

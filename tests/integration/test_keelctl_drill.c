@@ -37,31 +37,9 @@ static int teardown(void **state)
     return 0;
 }
 
-static void endpoints(char *buf, size_t size)
-{
-    size_t off = 0;
-    for (unsigned i = 0; i < cl.n; i++)
-        off += (size_t)snprintf(buf + off, size - off, "%s127.0.0.1:%u", i ? "," : "", cl.nodes[i].client_port);
-}
-
 static int keelctl(const char *args)
 {
-    char eps[256], cmd[2048], errpath[600];
-    endpoints(eps, sizeof eps);
-    snprintf(errpath, sizeof errpath, "%s/drill.err", cl.base);
-    snprintf(cmd, sizeof cmd, "'%s' --endpoints %s %s 2>%s", getenv("KEELCTL") ? getenv("KEELCTL") : "keelctl",
-             eps, args, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    FILE *e = fopen(errpath, "r");
-    n = e ? fread(err, 1, sizeof err - 1, e) : 0;
-    err[n] = 0;
-    if (e) fclose(e);
-    assert_true(WIFEXITED(st));
-    return WEXITSTATUS(st);
+    return kc_keelctl(&cl, out, sizeof out, err, sizeof err, "%s", args);
 }
 
 /* Restart what a drill crashed, then wait for every node to be healthy. */
@@ -110,7 +88,7 @@ static void test_drills(void **state)
 
     /* The service runs through every drill. */
     char eps[256], secs[16];
-    endpoints(eps, sizeof eps);
+    kc_endpoints(&cl, eps, sizeof eps);
     snprintf(secs, sizeof secs, "%d", 45);
     service = fork();
     assert_true(service >= 0);

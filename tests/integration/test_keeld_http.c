@@ -24,18 +24,6 @@
 
 static unsigned http_port[KC_MAX];
 
-static unsigned free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* A minimal HTTP/1.1 client: one request, the status code returned and the
  * body copied into body (NUL-terminated); -1 if the node did not answer. */
 static int http(unsigned i, const char *method, const char *path, char *body, size_t size)
@@ -132,7 +120,7 @@ static void start(struct kc *c, unsigned n, const char *extra)
 {
     kc_prepare(c, n, extra);
     for (unsigned i = 0; i < n; i++) {
-        http_port[i] = free_port();
+        http_port[i] = kc_free_port();
         snprintf(c->nodes[i].extra, sizeof c->nodes[i].extra, "--http-addr 127.0.0.1:%u", http_port[i]);
     }
     for (unsigned i = 0; i < n; i++) kc_start_node(c, i);

@@ -28,18 +28,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void endpoints(char *buf, size_t size)
-{
-    size_t off = 0;
-    for (unsigned i = 0; i < cl.n; i++)
-        off += (size_t)snprintf(buf + off, size - off, "%s127.0.0.1:%u", i ? "," : "", cl.nodes[i].client_port);
-}
-
 static struct keel_client *open_client(unsigned timeout_ms)
 {
     char eps[256], err[KEEL_ERRMSG_SIZE];
     struct keel_client *c;
-    endpoints(eps, sizeof eps);
+    kc_endpoints(&cl, eps, sizeof eps);
     struct keel_client_options o = {.endpoints = eps, .timeout_ms = timeout_ms};
     if (keel_client_open(&o, &c, err, sizeof err) != 0) fail_msg("open: %s", err);
     return c;
@@ -240,7 +233,7 @@ static void test_no_node_answers(void **state)
     (void)state;
     kc_start(&cl, 2, "");
     char eps[256], err[KEEL_ERRMSG_SIZE];
-    endpoints(eps, sizeof eps);
+    kc_endpoints(&cl, eps, sizeof eps);
     kc_stop(&cl); /* the ports are free again: connections are refused */
     struct keel_client *c;
     struct keel_client_options o = {.endpoints = eps, .timeout_ms = 300};
@@ -267,11 +260,18 @@ static void test_endpoint_options(void **state)
     bad.endpoints = " , ";
     assert_int_equal(keel_client_open(&bad, &c, err, sizeof err), KEEL_EINVAL);
     kc_start(&cl, 1, "");
-    endpoints(eps, sizeof eps);
+    kc_endpoints(&cl, eps, sizeof eps);
     setenv("KEEL_ENDPOINTS", eps, 1);
     assert_int_equal(keel_client_open(NULL, &c, err, sizeof err), 0);
     keel_value_free(CALL(c, "SET", "env", "yes"));
     assert_true(keel_client_id(c) > 0);
+    /* More words than keel_callv takes: refused, not cut short. */
+    struct keel_value *v = NULL;
+#define W8 "k", "k", "k", "k", "k", "k", "k", "k"
+    assert_int_equal(keel_callv(c, &v, err, sizeof err, "DEL", W8, W8, W8, W8, W8, W8, W8, W8, NULL), KEEL_EINVAL);
+#undef W8
+    assert_null(v);
+    assert_non_null(strstr(err, "at most 64 words"));
     keel_client_close(c);
     unsetenv("KEEL_ENDPOINTS");
     kc_stop(&cl);

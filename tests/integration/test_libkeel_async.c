@@ -28,13 +28,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void endpoints(char *buf, size_t size)
-{
-    size_t off = 0;
-    for (unsigned i = 0; i < cl.n; i++)
-        off += (size_t)snprintf(buf + off, size - off, "%s127.0.0.1:%u", i ? "," : "", cl.nodes[i].client_port);
-}
-
 /* The loop and a ticker that makes UV_RUN_ONCE return often enough for a
  * bounded wait to look at the clock. */
 static uv_loop_t loop;
@@ -52,7 +45,7 @@ static struct keel_async *open_async(unsigned timeout_ms)
     assert_int_equal(uv_loop_init(&loop), 0);
     uv_timer_init(&loop, &ticker);
     uv_timer_start(&ticker, tick_cb, 20, 20);
-    endpoints(eps, sizeof eps);
+    kc_endpoints(&cl, eps, sizeof eps);
     struct keel_client_options o = {.endpoints = eps, .timeout_ms = timeout_ms};
     if (keel_async_open(&loop, &o, &a, err, sizeof err) != 0) fail_msg("open: %s", err);
     return a;
@@ -310,7 +303,7 @@ static void test_no_node_answers(void **state)
     (void)state;
     kc_start(&cl, 2, "");
     char eps[256];
-    endpoints(eps, sizeof eps);
+    kc_endpoints(&cl, eps, sizeof eps);
     struct keel_async *a = open_async(300);
     kc_stop(&cl); /* the ports are free again: connections are refused */
     struct result r = {0};

@@ -33,28 +33,12 @@ static int teardown(void **state)
 
 static int keelctl(const char *fmt, ...)
 {
-    char args[1024], eps[256], cmd[2048], errpath[600];
-    size_t off = 0;
+    char args[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    for (unsigned i = 0; i < cl.n; i++)
-        off += (size_t)snprintf(eps + off, sizeof eps - off, "%s127.0.0.1:%u", i ? "," : "", cl.nodes[i].client_port);
-    snprintf(errpath, sizeof errpath, "%s/runbook.err", cl.base);
-    snprintf(cmd, sizeof cmd, "'%s' --endpoints %s %s 2>%s", getenv("KEELCTL") ? getenv("KEELCTL") : "keelctl",
-             eps, args, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    FILE *e = fopen(errpath, "r");
-    n = e ? fread(err, 1, sizeof err - 1, e) : 0;
-    err[n] = 0;
-    if (e) fclose(e);
-    assert_true(WIFEXITED(st));
-    return WEXITSTATUS(st);
+    return kc_keelctl(&cl, out, sizeof out, err, sizeof err, "%s", args);
 }
 
 static long long info(unsigned i, const char *field)
