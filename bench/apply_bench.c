@@ -2,11 +2,14 @@
  * a snapshot image takes to make, check and restore at a given data size.
  *
  *   apply_bench [--dir DIR] [--count N] [--value-size B] [--snapshot-mb 100,1024]
+ *               [--digest-keys 100000,1000000]
  *
  * Apply is measured on the store alone (no raft, no network): the ceiling the
  * layers above can reach. Each command is one LMDB write transaction, as in
  * the node. Snapshot figures: create (compact copy into memory + checksum),
- * verify (checksums), restore (write + fsync + open + swap directories). */
+ * verify (checksums), restore (write + fsync + open + swap directories).
+ * Digest figures: the replica digest of the consistency check
+ * (storage_digest, what a HASH entry costs each replica) per key count. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,20 +176,44 @@ static void bench_snapshot(const char *base, uint64_t mb, size_t size)
     env_close(&src);
 }
 
+/* The consistency check's digest of `keys` keys: a full walk of every tree
+ * (keel_storage_digest), best of three. */
+static void bench_digest(const char *base, uint64_t keys, size_t size)
+{
+    struct env e;
+    uint64_t applied, digest;
+    env_open(&e, base, "digest");
+    fill(&e, 0, keys, size);
+    double best = 1e9;
+    for (int i = 0; i < 3; i++) {
+        double t0 = now_s();
+        int rc = keel_storage_digest(e.storage, &applied, &digest);
+        if (rc != 0) die("digest", rc, keel_storage_errmsg(e.storage));
+        double t = now_s() - t0;
+        if (t < best) best = t;
+    }
+    printf("digest %8llu keys  %7.1f ms  %6.1f ms per 100k keys  (%zu-byte values)\n",
+           (unsigned long long)keys, best * 1e3, best * 1e3 * 100000.0 / (double)keys, size);
+    env_close(&e);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = "/tmp/keel-apply-bench";
     uint64_t count = 500000;
     size_t size = 256;
     char mbs[256] = "100,1024";
+    char digests[256] = "100000,1000000";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--value-size") && i + 1 < argc) size = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--snapshot-mb") && i + 1 < argc) snprintf(mbs, sizeof mbs, "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--digest-keys") && i + 1 < argc)
+            snprintf(digests, sizeof digests, "%s", argv[++i]);
         else {
             fprintf(stderr, "usage: apply_bench [--dir DIR] [--count N] [--value-size B] "
-                            "[--snapshot-mb 100,1024]\n");
+                            "[--snapshot-mb 100,1024] [--digest-keys 100000,1000000]\n");
             return 2;
         }
     }
@@ -195,6 +222,10 @@ int main(int argc, char **argv)
     for (char *tok = strtok(mbs, ","); tok != NULL; tok = strtok(NULL, ",")) {
         uint64_t mb = strtoull(tok, NULL, 10);
         if (mb > 0) bench_snapshot(dir, mb, size);
+    }
+    for (char *tok = strtok(digests, ","); tok != NULL; tok = strtok(NULL, ",")) {
+        uint64_t keys = strtoull(tok, NULL, 10);
+        if (keys > 0) bench_digest(dir, keys, size);
     }
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
