@@ -1,9 +1,11 @@
 /* storage: whole-env views: the replica digest and space accounting. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "storage/env.h"
+#include "storage/snapshot.h"
 
 static int digest_dbi(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, XXH3_state_t *st)
 {
@@ -24,20 +26,56 @@ static int digest_dbi(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, XXH3_state_t *st)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int storage_digest_txn(struct keel_txn *t, uint64_t *digest)
+/* Every tree of s as txn sees it; an LMDB or errno code. Touches nothing
+ * of s but its dbi handles, so any thread may run it on its own txn. */
+static int digest_all(struct keel_storage *s, MDB_txn *txn, uint64_t *digest)
 {
-    struct keel_storage *s = t->s;
     XXH3_state_t *st = XXH3_createState();
     int rc = 0;
-    if (st == NULL) return KEEL_ENOMEM;
+    if (st == NULL) return ENOMEM;
     XXH3_64bits_reset(st);
     MDB_dbi dbis[] = {s->data, s->exp, s->meta, s->dd, s->ddts};
     for (unsigned i = 0; rc == 0 && i < sizeof dbis / sizeof dbis[0]; i++) {
-        rc = digest_dbi(t->mdb, dbis[i], (uint8_t)i, st);
+        rc = digest_dbi(txn, dbis[i], (uint8_t)i, st);
     }
     *digest = XXH3_64bits_digest(st);
     XXH3_freeState(st);
-    return rc != 0 ? storage_error(s, rc, "digest") : 0;
+    return rc;
+}
+
+int storage_digest_txn(struct keel_txn *t, uint64_t *digest)
+{
+    int rc = digest_all(t->s, t->mdb, digest);
+    return rc != 0 ? storage_error(t->s, rc, "digest") : 0;
+}
+
+int keel_storage_digest_begin(struct keel_storage *s, struct keel_digest_job *j)
+{
+    MDB_txn *txn;
+    memset(j, 0, sizeof *j);
+    /* Pinned first: a restore on this thread cannot swap the env between
+     * the txn's start and the pool thread's walk. */
+    keel_storage_pin(s);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        keel_storage_unpin(s);
+        return storage_error(s, rc, "digest: read txn");
+    }
+    j->s = s;
+    j->txn = txn;
+    j->applied = s->applied;
+    return 0;
+}
+
+void keel_storage_digest_run(struct keel_digest_job *j)
+{
+    /* The env is opened MDB_NOTLS, so a read txn may move to another thread. */
+    int rc = digest_all(j->s, j->txn, &j->digest);
+    mdb_txn_abort(j->txn);
+    j->txn = NULL;
+    if (rc != 0) snprintf(j->errmsg, sizeof j->errmsg, "digest: %s", mdb_strerror(rc));
+    j->rc = storage_mdb_code(rc);
+    keel_storage_unpin(j->s);
 }
 
 int keel_storage_digest(struct keel_storage *s, uint64_t *applied, uint64_t *digest)

@@ -30,8 +30,9 @@ err:
     return code;
 }
 
-int keel_storage_restore(struct keel_storage *s, const void *image, size_t len, bool *replaced,
-                         char *errmsg)
+/* force: install even an image that is not newer (the env is known bad). */
+static int install(struct keel_storage *s, const void *image, size_t len, bool force, bool *replaced,
+                   char *errmsg)
 {
     struct keel_snapshot_info info;
     char restore[PATH_MAX + 16], old[PATH_MAX + 16], file[PATH_MAX + 32];
@@ -40,7 +41,7 @@ int keel_storage_restore(struct keel_storage *s, const void *image, size_t len, 
     *replaced = false;
     rc = keel_snapshot_verify(image, len, &info, errmsg);
     if (rc != 0) return rc;
-    if (info.applied <= s->applied) {
+    if (info.applied <= s->applied && !force) {
         /* Our env already holds everything the image does (it was trusted at
          * open, and apply only moves it forward). */
         return 0;
@@ -101,4 +102,16 @@ int keel_storage_restore(struct keel_storage *s, const void *image, size_t len, 
 abandon:
     storage_rmtree(restore);
     return rc;
+}
+
+int keel_storage_restore(struct keel_storage *s, const void *image, size_t len, bool *replaced,
+                         char *errmsg)
+{
+    return install(s, image, len, false, replaced, errmsg);
+}
+
+int keel_storage_reinstall(struct keel_storage *s, const void *image, size_t len, char *errmsg)
+{
+    bool replaced;
+    return install(s, image, len, true, &replaced, errmsg);
 }

@@ -162,6 +162,26 @@ int keel_storage_digest(struct keel_storage *s, uint64_t *applied, uint64_t *dig
 /* The same digest, of what txn sees (apply's write txn included). */
 int storage_digest_txn(struct keel_txn *txn, uint64_t *digest);
 
+/* The same digest taken off the loop (the periodic consistency check): begin
+ * (loop thread) opens a read txn on the state committed so far and pins the
+ * storage, so a restore, a map resize or a close waits for the walk instead
+ * of pulling the env from under it; run (any one thread, e.g. the libuv
+ * pool) walks every tree, ends the txn and unpins. Call run exactly once
+ * after a successful begin; between the two only that thread uses j.
+ * begin: 0 or a storage error (nothing to run then). run: j->rc is 0 with
+ * j->digest set, or an error with j->errmsg. */
+struct keel_digest_job
+{
+    struct keel_storage *s;
+    void *txn;         /* MDB_txn, until run ends it */
+    uint64_t applied;  /* the applied index the txn sees */
+    uint64_t digest;
+    int rc;
+    char errmsg[KEEL_ERRMSG_SIZE];
+};
+int keel_storage_digest_begin(struct keel_storage *s, struct keel_digest_job *j);
+void keel_storage_digest_run(struct keel_digest_job *j);
+
 struct keel_space
 {
     uint64_t live_bytes; /* pages in use by every tree, times the page size */

@@ -1,6 +1,7 @@
 /* tests: snapshot images of the env: create, verify, write to a file, restore,
  * rejection of damaged images, recovery of an interrupted restore, and a
- * snapshot taken while the env keeps being written. */
+ * snapshot taken while the env keeps being written; the repair's forced
+ * reinstall and the off-loop digest. */
 #include "storage_fixture.h"
 
 #include <errno.h>
@@ -881,6 +882,77 @@ static void test_snapshot_small_map(void **state)
     assert_int_equal(rc, 0);
 }
 
+/* ---- repair: forced reinstall, off-loop digest ------------------------- */
+
+static void *digest_thread(void *arg)
+{
+    keel_storage_digest_run(arg);
+    return NULL;
+}
+
+/* The automatic repair installs the leader's image over an env that failed
+ * the consistency check even when the env claims a later index (restore
+ * keeps such an env: it trusts it); the off-loop digest sees the state as of
+ * its begin, whatever the loop writes while the pool thread walks. */
+static void test_reinstall_and_digest_job(void **state)
+{
+    struct fx *f = *state;
+    char errmsg[KEEL_ERRMSG_SIZE], buf[64];
+    bool replaced;
+    size_t len;
+
+    env_open(f, 0);
+    fill(f->s[0], 0, 3000, 300);
+    snap_create(f, f->s[0]);
+    f->image = image_of(&f->snap, &len);
+    uint64_t good = digest_of(f->s[0], NULL);
+
+    /* B: the same history and more, then a value damaged in place. */
+    env_open(f, 1);
+    struct keel_storage *b = f->s[1];
+    fill(b, 0, 3100, 300);
+    put_str(b, "key00000042", "damaged", 0);
+    assert_int_equal(keel_storage_applied(b), 3100);
+    uint64_t bad = digest_of(b, NULL);
+    assert_int_equal(restore(b, f->image, len, &replaced, errmsg), 0);
+    assert_false(replaced); /* older: a trusted env is kept */
+    assert_int_equal(digest_of(b, NULL), bad);
+    int rc = keel_storage_reinstall(b, f->image, len, errmsg);
+    if (rc != 0) fail_msg("reinstall: %d %s", rc, errmsg);
+    assert_int_equal(keel_storage_applied(b), 3000); /* the caller replays 3001.. */
+    assert_int_equal(digest_of(b, NULL), good);
+    assert_int_equal(get_str(b, "key00000042", buf, sizeof buf), 0);
+    assert_string_equal(buf, "value of entry 42");
+    assert_false(exists(f->dir[1], "kv.restore"));
+    /* A damaged image is refused and B stays as it was. */
+    f->image[KEEL_SNAPSHOT_HEADER + 100] ^= 0x20;
+    assert_int_equal(keel_storage_reinstall(b, f->image, len, errmsg), KEEL_ECORRUPT);
+    assert_non_null(strstr(errmsg, "checksum"));
+    assert_int_equal(digest_of(b, NULL), good);
+
+    /* The job's txn is the state at begin; writes meanwhile do not show. */
+    struct keel_digest_job job;
+    assert_int_equal(keel_storage_digest_begin(b, &job), 0);
+    assert_int_equal(job.applied, 3000);
+    fill(b, 3000, 3050, 10);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, digest_thread, &job), 0);
+    fill(b, 3050, 3100, 10);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(job.rc, 0);
+    assert_int_equal(job.digest, good);
+    assert_null(job.txn);
+    assert_int_not_equal(digest_of(b, NULL), good);
+    /* Unpinned: a restore (which waits for pins) goes through. */
+    snap_create(f, f->s[0]);
+    put_str(f->s[0], "newest", "n", 3200);
+    snap_create(f, f->s[0]);
+    free(f->image);
+    f->image = image_of(&f->snap, &len);
+    assert_int_equal(restore(b, f->image, len, &replaced, errmsg), 0);
+    assert_true(replaced);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -891,6 +963,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupted_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_while_writing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_small_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reinstall_and_digest_job, setup, teardown),
     };
     return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }
