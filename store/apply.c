@@ -271,6 +271,28 @@ static int apply_hash_check(struct apply_ctx *c, struct keel_reply *r)
     return 0;
 }
 
+/* HASH CHECK and VERDICT: the replicated state sees only the index and the
+ * clock move, like any entry. What they ask of this replica (digest the
+ * state now; compare with the majority's digest) is done by the node, off
+ * the loop and outside apply, from this note: nothing it finds can change
+ * what apply does, so replicas cannot diverge over it. */
+static int apply_check(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_check_note *n = &c->st->check_note;
+    if (cmd->flags & KEEL_HASH_CHECK) {
+        n->kind = KEEL_CHECK_ROUND;
+        n->index = c->index;
+        n->digest = 0;
+        keel_reply_int(r, (int64_t)c->index);
+    } else {
+        n->kind = KEEL_CHECK_VERDICT;
+        n->index = (uint64_t)cmd->num;
+        n->digest = cmd->version;
+        keel_reply_ok(r);
+    }
+    return 0;
+}
+
 static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
 
 static int apply_batch(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
@@ -357,6 +379,7 @@ static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
         case KEEL_CMD_GETEX:
             return apply_getx(c, cmd, r);
         case KEEL_CMD_HASH:
+            if (cmd->flags & (KEEL_HASH_CHECK | KEEL_HASH_VERDICT)) return apply_check(c, cmd, r);
             return apply_hash_check(c, r);
     }
     keel_reply_error(r, KEEL_EMALFORMED, "unknown command"); /* decode rules this out */
@@ -439,6 +462,7 @@ int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, siz
 {
     keel_reply_reset(reply);
     events_reset(&st->events, index);
+    memset(&st->check_note, 0, sizeof st->check_note);
     if (index <= keel_storage_applied(st->storage)) {
         st->stats.skipped++;
         st->events.index = 0; /* says "skipped" to whoever reads the events */
@@ -454,6 +478,7 @@ int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, siz
             return 0;
         }
         st->stats = before; /* rolled back: the attempt counts nothing */
+        memset(&st->check_note, 0, sizeof st->check_note);
         keel_reply_reset(reply);
         if (rc == KEEL_EMAPFULL) {
             /* Everything was rolled back; make room and apply again. */

@@ -74,6 +74,7 @@ static const uint8_t allowed_flags[KEEL_CMD__COUNT] = {
     [KEEL_CMD_EXPIRE] = KEEL_EXPIRE_NX | KEEL_EXPIRE_XX | KEEL_EXPIRE_GT | KEEL_EXPIRE_LT,
     [KEEL_CMD_CAS] = KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE | KEEL_CAS_ABSENT,
     [KEEL_CMD_GETEX] = KEEL_GETEX_PERSIST,
+    [KEEL_CMD_HASH] = KEEL_HASH_CHECK | KEEL_HASH_VERDICT,
 };
 
 static bool check_flags(struct rd *r, uint8_t type, uint8_t flags)
@@ -93,6 +94,9 @@ static bool check_flags(struct rd *r, uint8_t type, uint8_t flags)
             if ((flags & KEEL_CAS_ABSENT) && mode != KEEL_CAS_VALUE) goto bad;
             break;
         }
+        case KEEL_CMD_HASH:
+            if ((flags & KEEL_HASH_CHECK) && (flags & KEEL_HASH_VERDICT)) goto bad;
+            break;
     }
     return true;
 bad:
@@ -210,6 +214,9 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
             break;
         case KEEL_CMD_HASH:
             if (!top) return fail(r, KEEL_EMALFORMED, "nested hash");
+            if (!(flags & KEEL_HASH_VERDICT)) break;
+            if (!rd_i64(r, &cmd->num) || !rd_u64(r, &cmd->version)) return false;
+            if (cmd->num <= 0) return fail(r, KEEL_EMALFORMED, "verdict for no index");
             break;
         default:
             return fail(r, KEEL_EMALFORMED, "unknown command type");

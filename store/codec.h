@@ -34,6 +34,12 @@
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
+ *            flag CHECK (empty): a round of the periodic consistency check;
+ *            each replica digests the state this entry leaves, off the loop
+ *            (api/consistency.c): the store only notes the request
+ *            flag VERDICT: i64 index, u64 digest: the digest a majority of
+ *            the voters took at that index; each replica compares its own.
+ *            Both change nothing but the applied index and the clock.
  *
  * Decoding validates everything up front (lengths, counts, limits, flags,
  * padding) so that apply can walk lists without further checks. Decoded
@@ -92,6 +98,9 @@ enum keel_cmd_type {
 #define KEEL_CAS_ABSENT 0x08
 /* GETEX: drop the expiry instead of setting expire_at */
 #define KEEL_GETEX_PERSIST 0x01
+/* HASH: a consistency-check round, or its verdict (exclusive) */
+#define KEEL_HASH_CHECK 0x01
+#define KEEL_HASH_VERDICT 0x02
 
 /* A decoded command. Lists stay encoded: walk them with the iterators. */
 struct keel_cmd
@@ -105,8 +114,8 @@ struct keel_cmd
     struct keel_slice field;
     struct keel_slice value;
     struct keel_slice expect;
-    int64_t num;      /* expire_at, delta, or sweep max */
-    uint64_t version; /* CAS */
+    int64_t num;      /* expire_at, delta, sweep max, or a verdict's index */
+    uint64_t version; /* CAS; a verdict's digest */
     uint32_t count;   /* list items: DEL keys, HSET pairs, HDEL fields, BATCH commands */
     struct keel_slice list;
     uint32_t nwatch;  /* BATCH */
@@ -174,6 +183,9 @@ void keel_enc_cas(struct keel_enc *e, struct keel_slice key, unsigned flags, uin
                   struct keel_slice expected, struct keel_slice value, int64_t expire_at);
 void keel_enc_sweep(struct keel_enc *e, int64_t max);
 void keel_enc_hash(struct keel_enc *e);
+/* The consistency check's round, and its verdict (see HASH above). */
+void keel_enc_check(struct keel_enc *e);
+void keel_enc_verdict(struct keel_enc *e, uint64_t index, uint64_t digest);
 void keel_enc_append(struct keel_enc *e, struct keel_slice key, struct keel_slice value);
 void keel_enc_getdel(struct keel_enc *e, struct keel_slice key);
 void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags);

@@ -218,6 +218,19 @@ void keel_enc_hash(struct keel_enc *e)
     end(e, begin(e, KEEL_CMD_HASH, 0));
 }
 
+void keel_enc_check(struct keel_enc *e)
+{
+    end(e, begin(e, KEEL_CMD_HASH, KEEL_HASH_CHECK));
+}
+
+void keel_enc_verdict(struct keel_enc *e, uint64_t index, uint64_t digest)
+{
+    size_t b = begin(e, KEEL_CMD_HASH, KEEL_HASH_VERDICT);
+    w_u64(e, index);
+    w_u64(e, digest);
+    end(e, b);
+}
+
 void keel_enc_batch_begin(struct keel_enc *e)
 {
     if (e->err) return;

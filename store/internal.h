@@ -16,6 +16,7 @@ struct keel_store
     uint64_t hash_index;    /* the last HASH entry applied (node-local memory) */
     uint64_t hash_digest;
     struct keel_events events; /* of the last apply, while recording (events.h) */
+    struct keel_check_note check_note; /* of the last apply (keel_store_check_note) */
     char errmsg[KEEL_ERRMSG_SIZE];
 };
 

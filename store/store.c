@@ -110,6 +110,11 @@ void keel_store_last_hash(const struct keel_store *st, uint64_t *index, uint64_t
     *digest = st->hash_digest;
 }
 
+const struct keel_check_note *keel_store_check_note(const struct keel_store *st)
+{
+    return &st->check_note;
+}
+
 void keel_store_record_events(struct keel_store *st, bool on)
 {
     st->events.on = on;

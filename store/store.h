@@ -62,6 +62,22 @@ void keel_store_stats(const struct keel_store *st, struct keel_store_stats *stat
  * store was created. Replicas that agree have equal digests at one index. */
 void keel_store_last_hash(const struct keel_store *st, uint64_t *index, uint64_t *digest);
 
+/* The periodic consistency check (HASH entries flagged CHECK or VERDICT,
+ * codec.h): what the last keel_store_apply() asks of the node, which acts on
+ * it outside apply (api/consistency.c). KEEL_CHECK_ROUND: digest the state
+ * as this entry left it, as the round at `index`. KEEL_CHECK_VERDICT: a
+ * majority of the voters took `digest` at `index`: compare this replica's.
+ * KEEL_CHECK_NONE after any other entry, a skipped one or a failure. Valid
+ * until the next apply. Apply itself does nothing with either. */
+enum { KEEL_CHECK_NONE = 0, KEEL_CHECK_ROUND = 1, KEEL_CHECK_VERDICT = 2 };
+struct keel_check_note
+{
+    int kind;
+    uint64_t index;
+    uint64_t digest;
+};
+const struct keel_check_note *keel_store_check_note(const struct keel_store *st);
+
 /* Apply the entry at raft index `index` and write its reply into `reply`
  * (reset first; owned by the caller). An index at or below the stored applied
  * index is skipped (replay after restart or snapshot install): no change, and

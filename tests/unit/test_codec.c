@@ -249,7 +249,9 @@ static void enc_cmd(struct keel_enc *e, const struct keel_cmd *c)
             keel_enc_sweep(e, c->num);
             break;
         case KEEL_CMD_HASH:
-            keel_enc_hash(e);
+            if (c->flags & KEEL_HASH_CHECK) keel_enc_check(e);
+            else if (c->flags & KEEL_HASH_VERDICT) keel_enc_verdict(e, (uint64_t)c->num, c->version);
+            else keel_enc_hash(e);
             break;
         case KEEL_CMD_APPEND:
             keel_enc_append(e, c->key, c->value);
@@ -789,6 +791,60 @@ static void test_hash(void **state)
     keel_enc_init(&e, TS, 0, 0);
     keel_enc_batch_begin(&e);
     keel_enc_hash(&e);
+    assert_int_equal(keel_enc_finish(&e, &buf, &len), KEEL_EINVAL);
+    keel_enc_close(&e);
+}
+
+/* HASH CHECK (empty) and VERDICT (index > 0, digest): the consistency
+ * check's round and its verdict; both flags at once, a verdict for index 0,
+ * a truncated verdict and a check with a body are refused. */
+static void test_hash_check(void **state)
+{
+    (void)state;
+    struct keel_enc e;
+    struct keel_cmd c;
+    size_t len;
+    uint8_t *buf;
+    keel_enc_init(&e, TS, 0, 0);
+    keel_enc_check(&e);
+    buf = finish_ok(&e, &len);
+    assert_int_equal(len, KEEL_CMD_HEADER);
+    decode_ok(buf, len, &c);
+    check_header(&c, KEEL_CMD_HASH, KEEL_HASH_CHECK, TS, 0, 0);
+    assert_reencodes(&c, buf, len);
+    buf[3] = KEEL_HASH_CHECK | KEEL_HASH_VERDICT;
+    expect_malformed(buf, len);
+    buf[3] = 0x04;
+    expect_malformed(buf, len);
+    free(buf);
+
+    keel_enc_init(&e, TS, 0, 0);
+    keel_enc_verdict(&e, 12345, 0xfedcba9876543210ull);
+    buf = finish_ok(&e, &len);
+    assert_int_equal(len, KEEL_CMD_HEADER + 16);
+    decode_ok(buf, len, &c);
+    check_header(&c, KEEL_CMD_HASH, KEEL_HASH_VERDICT, TS, 0, 0);
+    assert_true(c.num == 12345);
+    assert_true(c.version == 0xfedcba9876543210ull);
+    assert_reencodes(&c, buf, len);
+    /* The same body under CHECK: trailing bytes. */
+    buf[3] = KEEL_HASH_CHECK;
+    expect_malformed(buf, len);
+    /* Truncated: body length 8 (the index only). */
+    buf[3] = KEEL_HASH_VERDICT;
+    buf[4] = 8;
+    expect_malformed(buf, len);
+    free(buf);
+
+    keel_enc_init(&e, TS, 0, 0);
+    keel_enc_verdict(&e, 0, 1);
+    buf = finish_ok(&e, &len);
+    expect_malformed(buf, len);
+    free(buf);
+
+    keel_enc_init(&e, TS, 0, 0);
+    keel_enc_batch_begin(&e);
+    keel_enc_verdict(&e, 1, 1);
     assert_int_equal(keel_enc_finish(&e, &buf, &len), KEEL_EINVAL);
     keel_enc_close(&e);
 }
@@ -1906,6 +1962,7 @@ int main(void)
         cmocka_unit_test(test_cas),
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_hash_check),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_batch_no_watches),
         cmocka_unit_test(test_samples_roundtrip),

@@ -697,6 +697,51 @@ static void test_determinism(void **state)
         assert_int_equal(keel_storage_digest(all[i]->storage, &applied[i], &digest[i]), 0);
         assert_int_equal(applied[i], index);
     }
+    /* A consistency-check round and its verdict: noted for the node, and
+     * the state moves exactly as a NOOP would move it. */
+    keel_enc_init(&he, g->ts, 0, 0);
+    keel_enc_check(&he);
+    assert_int_equal(keel_enc_finish(&he, &buf, &len), 0);
+    apply_all(all, 3, ++index, buf, len);
+    free(buf);
+    for (unsigned i = 0; i < 3; i++) {
+        const struct keel_check_note *n = keel_store_check_note(all[i]->st);
+        assert_int_equal(n->kind, KEEL_CHECK_ROUND);
+        assert_int_equal(n->index, index);
+    }
+    keel_enc_init(&he, g->ts, 0, 0);
+    keel_enc_verdict(&he, index, 0x1234);
+    assert_int_equal(keel_enc_finish(&he, &buf, &len), 0);
+    apply_all(all, 3, ++index, buf, len);
+    free(buf);
+    for (unsigned i = 0; i < 3; i++) {
+        const struct keel_check_note *n = keel_store_check_note(all[i]->st);
+        assert_int_equal(n->kind, KEEL_CHECK_VERDICT);
+        assert_int_equal(n->index, index - 1);
+        assert_int_equal(n->digest, 0x1234);
+    }
+    uint64_t before[3];
+    for (unsigned i = 0; i < 3; i++) before[i] = digest[i];
+    for (unsigned i = 0; i < 3; i++) {
+        assert_int_equal(keel_storage_digest(all[i]->storage, &applied[i], &digest[i]), 0);
+        assert_int_equal(applied[i], index);
+    }
+    assert_int_equal(digest[0], digest[1]);
+    assert_int_equal(digest[0], digest[2]);
+    assert_int_not_equal(digest[0], before[0]); /* the applied index moved */
+    /* A NOOP leaves no note; a replayed round is skipped and leaves none. */
+    keel_enc_init(&he, g->ts, 0, 0);
+    keel_enc_noop(&he);
+    assert_int_equal(keel_enc_finish(&he, &buf, &len), 0);
+    apply_all(all, 3, ++index, buf, len);
+    free(buf);
+    assert_int_equal(keel_store_check_note(a.st)->kind, KEEL_CHECK_NONE);
+    keel_enc_init(&he, g->ts, 0, 0);
+    keel_enc_check(&he);
+    assert_int_equal(keel_enc_finish(&he, &buf, &len), 0);
+    apply_all(all, 3, index - 1, buf, len);
+    free(buf);
+    assert_int_equal(keel_store_check_note(a.st)->kind, KEEL_CHECK_NONE);
     assert_int_equal(digest[0], digest[1]);
     assert_int_equal(digest[0], digest[2]);
     struct keel_store_stats sa = stats(&a), sb = stats(&b);
