@@ -14,6 +14,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     struct keel_reply *reply = p != NULL ? &p->reply : &f->scratch;
     *result = p;
     if (f->fatal) return RAFT_IOERR;
+    if (f->journal != NULL) fsm_journal_add(f, index, buf->base, buf->len);
     /* Timed here, around the store: apply itself reads no clock. */
     uint64_t t0 = uv_hrtime();
     int rc = keel_store_apply(f->store, index, buf->base, buf->len, reply);
@@ -28,6 +29,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     }
     const struct keel_events *ev = keel_store_events(f->store);
     if (f->on_apply != NULL && ev->index != 0) f->on_apply(f->on_apply_data, ev);
+    const struct keel_check_note *note = keel_store_check_note(f->store);
+    if (f->on_check != NULL && note->kind != KEEL_CHECK_NONE) f->on_check(f->on_check_data, note);
     return 0;
 }
 
@@ -62,6 +65,7 @@ void keel_fsm_enable_async(struct keel_fsm *f)
 
 void keel_fsm_close(struct keel_fsm *f)
 {
+    fsm_journal_free(f);
     keel_snapshot_release(&f->snap);
     keel_reply_close(&f->scratch);
 }

@@ -43,6 +43,7 @@ struct keel_fsm_stats
     uint64_t proposals;
     uint64_t proposals_committed;
     uint64_t proposals_failed; /* refused by raft_apply, or outcome uncertain */
+    uint64_t repairs;        /* leader images installed by the repair (repair.c) */
     struct keel_hist apply;  /* time inside keel_store_apply, per entry */
 };
 
@@ -64,6 +65,14 @@ struct keel_fsm
      * the store's events for it (keel_node_on_apply). */
     void (*on_apply)(void *data, const struct keel_events *ev);
     void *on_apply_data;
+    /* Called after a HASH CHECK or VERDICT entry applied here
+     * (keel_node_on_check). */
+    void (*on_check)(void *data, const struct keel_check_note *note);
+    void *on_check_data;
+    /* The env failed the consistency check: no raft snapshot of it. */
+    bool damaged;
+    /* Repair (raft/repair.c): every entry applied while it runs. */
+    struct fsm_journal *journal;
     char errmsg[KEEL_ERRMSG_SIZE];
 };
 
@@ -82,6 +91,14 @@ static inline int keel_fsm_fatal(const struct keel_fsm *f)
 {
     return f->fatal;
 }
+
+/* Internal to raft/: the repair's journal (repair.c): remember entry
+ * `index` if a repair is running. */
+void fsm_journal_add(struct keel_fsm *f, uint64_t index, const void *buf, size_t len);
+void fsm_journal_free(struct keel_fsm *f);
+/* The journal no longer covers every entry since the repair began (raft
+ * installed a snapshot meanwhile): the repair must start again. */
+void fsm_journal_break(struct keel_fsm *f, const char *why);
 
 /* Internal to raft/: snapshot callbacks (fsm_snapshot.c). */
 int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs);

@@ -35,7 +35,10 @@ static int take(struct keel_fsm *f, struct raft_buffer *bufs[], unsigned *n_bufs
 int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct keel_fsm *f = fsm->data;
-    if (f->snap_busy || f->fatal) return RAFT_BUSY;
+    /* A damaged env (it failed the consistency check) is not made a raft
+     * snapshot: a restart would restore the damage, a leader would send it.
+     * Skipped until the repair installed the leader's image. */
+    if (f->snap_busy || f->fatal || f->damaged) return RAFT_BUSY;
     *bufs = NULL;
     *n_bufs = 0;
     f->snap_started = uv_hrtime();
@@ -95,6 +98,9 @@ int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     char errmsg[KEEL_ERRMSG_SIZE];
     bool replaced;
     uint64_t t0 = uv_hrtime();
+    /* raft's last applied jumps to the snapshot's index: entries it skips
+     * are not journaled, so a repair under way cannot replay past them. */
+    fsm_journal_break(f, "raft installed a snapshot during the transfer");
     int rc = keel_storage_restore(keel_store_storage(f->store), buf->base, buf->len, &replaced,
                                   errmsg);
     if (rc != 0) {

@@ -125,6 +125,39 @@ enum { KEEL_CLUSTER_LEADER = 1, KEEL_CLUSTER_MEMBERS = 2 };
 typedef void (*keel_cluster_cb)(void *data, unsigned what);
 void keel_node_on_cluster(struct keel_node *n, keel_cluster_cb cb, void *data);
 
+/* ---- the consistency check and its repair (api/consistency.c, repair.c) */
+
+/* Called on the loop after this node applied a HASH CHECK or VERDICT entry
+ * (not one skipped on replay), with the store's note (store.h). Runs inside
+ * raft's apply: the callback must not call into the node (no proposal, no
+ * transfer); it may begin a digest job (keel_storage_digest_begin), which
+ * then sees exactly the state the entry left. NULL cb: none. */
+typedef void (*keel_check_cb)(void *data, const struct keel_check_note *note);
+void keel_node_on_check(struct keel_node *n, keel_check_cb cb, void *data);
+
+/* This replica's state failed the check (or passed it again): while
+ * damaged, raft takes no snapshot of it (a restart would restore the damage
+ * from it, a leader would send it). A successful repair clears it. */
+void keel_node_set_damaged(struct keel_node *n, bool damaged);
+
+/* Repair: replace the state machine with an image of the leader's, keeping
+ * the raft log, raft snapshots and term/vote (raft/repair.c says why).
+ * begin: from now on every entry applied is kept (up to 256 MiB) so that an
+ * image taken after this call can be installed whatever this node applies
+ * meanwhile. install (loop thread, outside raft callbacks; on a follower:
+ * a leader's replies come from its state, so a damaged leader hands over
+ * first; the caller checks): verify the image, swap it in (storage
+ * keel_storage_reinstall: written, fsync'd and opened first; blocks the loop
+ * meanwhile, as a raft snapshot install does), then apply again the
+ * journaled entries the image does not hold. 0 with a summary in errmsg;
+ * KEEL_EBUSY (the journal overflowed or raft installed a snapshot meanwhile,
+ * an image older than begin: start again), the storage's errors
+ * (the env kept as it was), or a fatal code (keel_node_fatal: the node must
+ * restart). end: drop the journal (after install, or to give up). */
+int keel_node_repair_begin(struct keel_node *n);
+int keel_node_repair_install(struct keel_node *n, const void *image, size_t len, char *errmsg);
+void keel_node_repair_end(struct keel_node *n);
+
 typedef void (*keel_write_cb)(void *data, int status, const struct keel_reply *reply);
 /* Propose cmd (copied). KEEL_ENOTLEADER or KEEL_EINVAL synchronously (no
  * callback); otherwise the callback fires exactly once. */
@@ -169,6 +202,7 @@ struct keel_node_metrics
     uint64_t snapshot_bytes;      /* size of the last image taken */
     uint64_t snapshot_ns;         /* duration of the last image taken */
     uint64_t restore_ns;          /* duration of the last install */
+    uint64_t repairs;             /* leader images installed by the repair */
     struct keel_hist apply;       /* per entry, around the state machine */
     struct keel_hist append;      /* raft log appends (write + fsync), request to callback */
 };

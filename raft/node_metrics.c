@@ -130,6 +130,7 @@ void keel_node_metrics(struct keel_node *n, struct keel_node_metrics *m)
     m->snapshot_bytes = fs->snapshot_bytes;
     m->snapshot_ns = fs->snapshot_ns;
     m->restore_ns = fs->restore_ns;
+    m->repairs = fs->repairs;
     m->apply = fs->apply;
     m->append = n->append_hist;
 }
