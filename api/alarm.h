@@ -1,10 +1,13 @@
 /* api: alarms: conditions an operator must see, raised and cleared by the
- * node itself (every 250 ms, api/observe.c), except CORRUPT, which keelctl
- * hashkv raises and only an operator clears (KEEL.ALARM CLEAR CORRUPT).
+ * node itself (every 250 ms, api/observe.c), except CORRUPT: the periodic
+ * consistency check (api/consistency.h) raises it on a replica whose state
+ * differs from the majority's (and on the leader, naming that replica) and
+ * clears it once a later check agrees; keelctl hashkv raises it on the
+ * leader too; an operator may clear it (KEEL.ALARM CLEAR CORRUPT).
  *
  * Each transition is logged (warn on raise, info on clear) and handed to
  * keel_alarm_hook as a JSON event. Alarms live in this process only: a
- * restart starts with none (CORRUPT included: run hashkv again).
+ * restart starts with none (CORRUPT included: the next check finds it).
  *
  * Everything here runs on the loop thread. */
 #ifndef KEEL_API_ALARM_H
@@ -20,7 +23,7 @@
     X(FOLLOWER_LAG, "a replica (or this node) is more than --health-max-lag entries behind") \
     X(SLOW_FSYNC, "raft log appends: p99 over the last 5 s above --alarm-slow-fsync-ms")  \
     X(NOSPACE, "live data at the --quota or free disk under --min-free-disk: writes refused") \
-    X(CORRUPT, "a replica's state digest differed (keelctl hashkv); cleared by an operator")
+    X(CORRUPT, "a replica's state digest differed from the majority's (consistency check, keelctl hashkv)")
 
 enum {
 #define ALARM_ENUM(name, help) ALARM_##name,

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/consistency.h"
 #include "api/log.h"
 #include "api/server_internal.h"
 #include "storage/snapshot.h"
@@ -146,6 +147,7 @@ void backup_schedule_tick(struct keel_server *srv)
     uint64_t now = uv_now(srv->loop);
     if (srv->cfg.backup_dir == NULL || srv->cfg.backup_dir[0] == 0 || srv->stopping) return;
     if (srv->backup_sched_running || srv->role != KEEL_ROLE_LEADER || !srv->ready) return;
+    if (consistency_damaged(srv)) return; /* it is handing over: no backup of damaged data */
     if (srv->backup_sched_at != 0 && now - srv->backup_sched_at < srv->cfg.backup_interval_s * 1000ull) return;
     srv->backup_sched_at = now;
     if (mkdir(srv->cfg.backup_dir, 0700) != 0 && errno != EEXIST) {

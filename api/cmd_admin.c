@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "api/commands.h"
+#include "api/consistency.h"
 #include "api/log.h"
 #include "storage/snapshot.h"
 
@@ -226,6 +227,10 @@ DECL_LOCAL(cmd_keel_snapshot)
     keel_node_status(s->srv->node, &st);
     if (st.role != KEEL_ROLE_LEADER) {
         forward(s);
+        return;
+    }
+    if (consistency_refuses(s)) { /* never an image of a damaged leader's state */
+        slot_done(s);
         return;
     }
     if (read) {

@@ -2,7 +2,9 @@
  * one row per parameter (Redis's config.c shape): name, how to show it, how
  * to change it. Node-local: a CONFIG SET changes this node only and lasts
  * until it restarts (its keeld option gives the value at start). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -57,7 +59,29 @@ static int set_loglevel(struct keel_server *srv, const char *value, char *err, s
     return 0;
 }
 
+/* consistency-check-interval: seconds between the leader's rounds (0: off);
+ * it matters on whichever node leads. */
+static void get_check_interval(struct keel_server *srv, char *buf, size_t size)
+{
+    snprintf(buf, size, "%u", srv->cfg.check_interval_s);
+}
+
+static int set_check_interval(struct keel_server *srv, const char *value, char *err, size_t size)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno != 0 || *end != 0 || value[0] == 0 || value[0] == '-' || v > 7 * 86400) {
+        snprintf(err, size, "consistency-check-interval: want seconds in 0..604800 (0: off)");
+        return -1;
+    }
+    srv->cfg.check_interval_s = (unsigned)v;
+    log_info("consistency-check-interval set to %llu s%s", v, v ? "" : " (off)");
+    return 0;
+}
+
 static const struct config_param params[] = {
+    {"consistency-check-interval", get_check_interval, set_check_interval},
     {"loglevel", get_loglevel, set_loglevel},
     {"notify-keyspace-events", get_notify, set_notify},
 };

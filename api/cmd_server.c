@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/commands.h"
+#include "api/consistency.h"
 #include "api/pubsub.h"
 #include "api/observe.h"
 
@@ -348,6 +349,7 @@ DECL_LOCAL(cmd_info)
         resp_buf_raw(&b, "\r\n", 2);
     }
     if (want(s, "alarms")) info_alarms(srv, &b);
+    if (want(s, "consistency")) info_consistency(srv, &b);
     if (s->proto >= 3) {
         char hdr[32];
         int n = snprintf(hdr, sizeof hdr, "=%zu\r\ntxt:", b.len + 4);

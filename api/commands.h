@@ -76,6 +76,9 @@ DECL_ENCODE(cmd_keel_hashkv);
 DECL_LOCAL(cmd_keel_hashkv_last);
 DECL_LOCAL(cmd_keel_snapshot);
 
+/* consistency.c */
+DECL_LOCAL(cmd_keel_digest);
+
 /* cmd_drill.c */
 DECL_LOCAL(cmd_keel_drill);
 /* cmd_observe.c */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api/alarm.h"
+#include "api/consistency.h"
 #include "api/log.h"
 #include "api/pubsub.h"
 #include "api/server_internal.h"
@@ -189,9 +190,9 @@ void dispatch_write(struct slot *s)
         slot_done(s);
         return;
     }
-    if (srv->role == KEEL_ROLE_LEADER && alarm_refuses_write(s, len)) {
+    if (srv->role == KEEL_ROLE_LEADER && (consistency_refuses(s) || alarm_refuses_write(s, len))) {
         free(buf);
-        slot_done(s); /* -OOM written */
+        slot_done(s); /* -TRYAGAIN or -OOM written */
         return;
     }
     rc = keel_node_write(srv->node, buf, len, write_done_cb, s);
@@ -227,15 +228,18 @@ static void read_ready_cb(void *data, int status)
         slot_free(s);
         return;
     }
-    if (status == 0) run_read(s);
-    else forward(s); /* lost leadership meanwhile */
+    if (status != 0) forward(s); /* lost leadership meanwhile */
+    else if (consistency_refuses(s)) slot_done(s); /* a damaged leader: -TRYAGAIN */
+    else run_read(s);
 }
 
 void dispatch_read(struct slot *s)
 {
     s->now = server_now_ms();
     if (s->readonly) {
-        run_read(s); /* the connection accepted stale reads */
+        /* The connection accepted stale reads, not known-wrong ones. */
+        if (consistency_refuses(s)) slot_done(s);
+        else run_read(s);
         return;
     }
     int rc = keel_node_read(s->srv->node, read_ready_cb, s);

@@ -305,7 +305,7 @@ void forward(struct slot *s)
         slot_done(s);
         return;
     }
-    if (srv->cfg.redirect) {
+    if (srv->cfg.redirect && s->conn != NULL) { /* the node's own requests always go */
         resp_errorf(&s->out, "MOVED", "0 %s", addr);
         slot_done(s);
         return;

@@ -285,6 +285,7 @@ int main(int argc, char **argv)
         .http_addr = opts.http_addr, .http_max_conns = (unsigned)opts.http_max_conns, .data_dir = opts.data_dir,
         .health_max_lag = opts.health_max_lag, .alarm_noleader_ms = (unsigned)opts.alarm_noleader_ms,
         .alarm_slow_fsync_ms = (unsigned)opts.alarm_slow_fsync_ms, .min_free_disk = opts.min_free_disk,
+        .check_interval_s = (unsigned)opts.check_interval_s,
     };
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)

@@ -11,6 +11,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "api/consistency.h"
 #include "api/metrics.h"
 #include "api/observe.h"
 #include "api/server_internal.h"
@@ -142,6 +143,13 @@ static void f_alarm_raised(const struct mctx *m, struct mbuf *b, const char *nam
         out(b, "%s{alarm=\"%s\"} %llu\n", name, alarm_name(i), (unsigned long long)m->srv->obs->alarms[i].raised);
 }
 
+static void f_replica_corrupt(const struct mctx *m, struct mbuf *b, const char *name)
+{
+    const struct consistency *c = m->srv->cons;
+    for (unsigned i = 0; i < c->ncorrupt; i++)
+        out(b, "%s{peer=\"%llu\"} 1\n", name, (unsigned long long)c->corrupt[i]);
+}
+
 static void f_backpressure(const struct mctx *m, struct mbuf *b, const char *name)
 {
     out(b, "%s{kind=\"client_output\"} %llu\n", name, (unsigned long long)m->srv->stats.reads_paused);
@@ -210,6 +218,21 @@ static void f_backpressure(const struct mctx *m, struct mbuf *b, const char *nam
       "Times clients stopped being read: unsent replies or pipeline (client_output), writes in raft (inflight).", \
       f_backpressure)                                                                                          \
     F(keel_rejected_requests_total, counter, "Requests refused, by reason.", f_rejected)                      \
+    S(keel_consistency_checks_total, counter, "Consistency check digests this replica took.",                  \
+      m->srv->cons->walks)                                                                                     \
+    S(keel_consistency_digest_last_duration_seconds, gauge, "Time the last digest walk took (on the pool).",    \
+      m->srv->cons->last_walk_ns / 1e9)                                                                        \
+    S(keel_consistency_mismatches_total, counter, "Times this replica's digest differed from the majority's.",  \
+      m->srv->cons->mismatches)                                                                                \
+    S(keel_consistency_damaged, gauge, "1 while this replica's state is known to differ (local reads refused).",\
+      m->srv->cons->damaged)                                                                                   \
+    S(keel_consistency_repairs_total, counter, "Leader images installed over this replica's damaged state.",   \
+      m->srv->cons->repairs)                                                                                   \
+    S(keel_consistency_repair_failures_total, counter, "Repair attempts that failed (retried).",               \
+      m->srv->cons->repair_failures)                                                                           \
+    F(keel_consistency_replica_corrupt, gauge,                                                                 \
+      "Leader only: 1 for each replica whose digest differed from the majority at the last check.",           \
+      f_replica_corrupt)                                                                                       \
     F(keel_alarm_active, gauge, "1 while the alarm is raised.", f_alarm_active)                                \
     F(keel_alarms_raised_total, counter, "Times each alarm was raised.", f_alarm_raised)
 

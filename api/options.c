@@ -87,6 +87,11 @@ static const struct option_def options[] = {
     U64("alarm-noleader-ms", alarm_noleader_ms, "3000", 0, 3600000, "NOLEADER after this long without a leader, ms"),
     U64("alarm-slow-fsync-ms", alarm_slow_fsync_ms, "500", 0, 3600000,
         "SLOW_FSYNC when raft log appends' p99 over 5 s is above this, ms"),
+    /* etcd checks every few minutes too (--experimental-corrupt-check-time);
+     * each round walks every key once per replica, off the loop. */
+    SECS("consistency-check-interval", check_interval_s, "5m", 0, 7 * 86400,
+         "every this long the replicas compare digests of their state; one that differs from the majority "
+         "raises CORRUPT, refuses local reads and reinstalls the leader's image (0: off)"),
     U64("min-free-disk", min_free_disk, "67108864", 0, 1ull << 50,
         "NOSPACE (writes refused) when the data directory's disk has less free, bytes (0: no check)"),
 };

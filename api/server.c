@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/consistency.h"
 #include "api/log.h"
 #include "api/notify.h"
 #include "api/pubsub.h"
@@ -179,6 +180,7 @@ static void timer_cb(uv_timer_t *t)
     maybe_publish(srv);
     backup_expire(srv);
     backup_schedule_tick(srv);
+    consistency_tick(srv);
     check_zones(srv);
     if (srv->cfg.idle_timeout_s > 0) {
         uint64_t now = uv_now(srv->loop);
@@ -254,7 +256,9 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     srv->cursors = calloc(SCAN_CURSORS, sizeof *srv->cursors);
     srv->fwd = forwarder_create(srv);
     srv->pubsub = pubsub_create();
-    if (srv->cursors == NULL || srv->fwd == NULL || srv->pubsub == NULL || obs_create(srv) != 0) {
+    if (srv->cursors == NULL || srv->fwd == NULL || srv->pubsub == NULL || obs_create(srv) != 0 ||
+        consistency_create(srv) != 0) {
+        consistency_free(srv);
         obs_free(srv);
         pubsub_destroy(srv->pubsub);
         free(srv->cursors);
@@ -266,6 +270,7 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     }
     keel_node_on_role(node, role_cb, srv);
     notify_start(srv);
+    consistency_start(srv);
     *out = srv;
     return 0;
 }
@@ -314,6 +319,7 @@ void keel_server_free(struct keel_server *srv)
     }
     backup_release(srv);
     pubsub_destroy(srv->pubsub);
+    consistency_free(srv);
     obs_free(srv);
     free(srv->cursors);
     free(srv);
@@ -338,6 +344,7 @@ void keel_server_stop(struct keel_server *srv, void (*cb)(void *data), void *dat
     srv->stop_data = data;
     keel_node_on_role(srv->node, NULL, NULL);
     notify_stop(srv);
+    consistency_stop(srv);
     /* The HTTP thread stops here, before anything it could read goes. */
     obs_stop(srv, obs_stopped_cb);
     while (srv->conns != NULL) conn_close(srv->conns);

@@ -153,6 +153,7 @@ void conn_unwatch(struct conn *c);
 
 struct forwarder;
 struct pubsub;
+struct consistency;
 
 #define SCAN_CURSORS 1024
 
@@ -205,6 +206,7 @@ struct keel_server
     struct pubsub *pubsub;     /* subscriptions (pubsub.c) */
     unsigned notify_flags;     /* notify-keyspace-events (notify.h) */
     struct obs *obs;           /* metrics, alarms, HTTP (api/observe.h) */
+    struct consistency *cons;  /* the consistency check and repair (api/consistency.h) */
     unsigned closing_handles;  /* keel_server_stop: handles still closing */
 };
 

@@ -1,0 +1,32 @@
+/* api: fetching the leader's state image over RESP, on this node's loop,
+ * the way keelctl snapshot save does: KEEL.SNAPSHOT BEGIN (on the leader,
+ * after a read barrier there: the image holds every entry committed before
+ * the call), READ in 4 MiB pieces, END. Through libkeel's async client, so
+ * this file includes no server or store header (libkeel's names would
+ * collide with the codec's). Used by the repair (repair.c).
+ *
+ * Loop thread only. */
+#ifndef KEEL_API_IMAGE_FETCH_H
+#define KEEL_API_IMAGE_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct image_fetch;
+
+/* The fetch ended: image (malloc'd, size bytes, the image's index as BEGIN
+ * said) is now the callback's to free; or image NULL and why says what
+ * failed. Called once, from the loop, never from image_fetch_start. The
+ * fetch then releases the leader's copy (END) and frees itself. */
+typedef void (*image_fetch_cb)(void *data, uint8_t *image, size_t size, uint64_t index, const char *why);
+
+/* Start fetching from the client address addr ("ip:port"); each call
+ * bounded by timeout_ms (libkeel's retries included). 0, or a KEEL_* code
+ * with errmsg (KEEL_ERRMSG_SIZE) and the callback never called. */
+int image_fetch_start(uv_loop_t *loop, const char *addr, unsigned timeout_ms, image_fetch_cb cb, void *data,
+                      struct image_fetch **out, char *errmsg);
+/* Abandon it: the callback is not called; the fetch frees itself. */
+void image_fetch_cancel(struct image_fetch *f);
+
+#endif /* KEEL_API_IMAGE_FETCH_H */
