@@ -55,6 +55,8 @@ struct kctl_row
     char zone[64];           /* --zone label, "" none */
     char zone_majority[64];  /* this node's view: a zone holding a majority of voters */
     char alarms[128];        /* "NOSPACE,CORRUPT" (INFO keel_alarms), "" for none */
+    char check_state[16];    /* INFO keel_check_state: ok, damaged, repairing, repaired */
+    char corrupt_members[64]; /* the leader's last check: "2,3", "" none */
 };
 
 /* Every member (from the first endpoint that lists them) and every

@@ -126,6 +126,8 @@ int kctl_collect(struct kctl *k, struct kctl_row *rows)
             w->snapshot_age_s = age ? strtoll(age + 16, NULL, 10) : -1;
             w->db_bytes = field(r->str, "keel_db_file_bytes");
             field_str(r->str, "keel_alarms", w->alarms, sizeof w->alarms);
+            field_str(r->str, "keel_check_state", w->check_state, sizeof w->check_state);
+            field_str(r->str, "keel_check_corrupt_members", w->corrupt_members, sizeof w->corrupt_members);
         } else if (r) {
             snprintf(w->error, sizeof w->error, "%s", r->str ? r->str : "unexpected reply");
         }
@@ -194,6 +196,12 @@ int kctl_status(struct kctl *k, int argc, char **argv)
                 for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save))
                     json_array_append_new(alarms, json_string(a));
                 json_object_set_new(o, "alarms", alarms);
+                if (w->check_state[0]) json_object_set_new(o, "consistency", json_string(w->check_state));
+                json_t *bad = json_array();
+                snprintf(list, sizeof list, "%s", w->corrupt_members);
+                for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save))
+                    json_array_append_new(bad, json_integer(strtoll(a, NULL, 10)));
+                json_object_set_new(o, "corrupt_members", bad);
             } else {
                 json_object_set_new(o, "error", json_string(w->error));
             }
@@ -221,6 +229,14 @@ int kctl_status(struct kctl *k, int argc, char **argv)
                    w->addr, w->role, w->member_role[0] ? w->member_role : "-", w->zone[0] ? w->zone : "-", w->term,
                    w->leader, w->commit, w->applied, w->lag, snap, size, w->alarms[0] ? w->alarms : "-",
                    w->alarms[0] ? "alarm" : "ok", off);
+        }
+        for (int i = 0; i < n; i++) {
+            const struct kctl_row *w = &rows[i];
+            if (w->reachable && strcmp(w->check_state, "ok") != 0 && w->check_state[0])
+                printf("consistency: n%lld's state differs from the majority's (%s; it repairs itself, see "
+                       "docs/recovery.md)\n", w->id, w->check_state);
+            if (w->reachable && w->corrupt_members[0] && strcmp(w->role, "leader") == 0)
+                printf("consistency: the leader's last check found member(s) %s differing\n", w->corrupt_members);
         }
     }
     return reachable == 0 ? KCTL_UNAVAILABLE : KCTL_OK;

@@ -295,6 +295,15 @@ static void damage_and_repair(unsigned victim, const char *key, const char *good
         }
         assert_true(info_num(victim, "keel_check_repair_failures") >= 1);
         assert_true(log_has(victim, "repair failed", "stays CORRUPT"));
+        /* The leader's view names it: INFO and keelctl status. */
+        char members[64], line[128];
+        info((unsigned)leader, "consistency", "keel_check_corrupt_members", members, sizeof members);
+        assert_int_equal(strtoul(members, NULL, 10), cl.nodes[victim].id);
+        assert_int_equal(kc_keelctl(&cl, out, sizeof out, err, sizeof err, "--timeout 5s status"), 0);
+        snprintf(line, sizeof line, "the leader's last check found member(s) %u differing", cl.nodes[victim].id);
+        if (strstr(out, line) == NULL) fail_msg("keelctl status:\n%s", out);
+        snprintf(line, sizeof line, "consistency: %s's state differs from the majority's", vid);
+        if (strstr(out, line) == NULL) fail_msg("keelctl status:\n%s", out);
         r = kc_cmd(&cl, (unsigned)kc_leader(&cl, 10000), "KEEL.SNAPSHOT END %s", held);
         assert_non_null(r);
         assert_int_equal(r->type, REDIS_REPLY_STATUS);
