@@ -22,6 +22,7 @@ struct image_fetch
     uint64_t size;
     uint64_t got;
     uint64_t index;
+    char why[300];    /* why it failed, "" when complete */
     bool over;        /* called back or cancelled: callbacks only clean up */
 };
 
@@ -32,29 +33,36 @@ static void closed_cb(void *data)
     free(f);
 }
 
-static void end_cb(struct keel_async *a, int status, struct keel_value *reply, const char *errmsg, void *data)
+/* Call back and close: the client has no call outstanding any more. */
+static void complete(struct image_fetch *f)
 {
-    (void)status;
-    (void)errmsg;
-    keel_value_free(reply);
-    keel_async_close(a, closed_cb, data);
-}
-
-/* Release the leader's copy (END), so that the next BEGIN anywhere is not
- * -BUSY for a minute, then close. */
-static void release(struct image_fetch *f)
-{
-    if (f->id[0] && keel_async_callv(f->client, end_cb, f, "KEEL.SNAPSHOT", "END", f->id, NULL) == 0) return;
+    bool ok = f->why[0] == 0;
+    uint8_t *image = ok ? f->image : NULL;
+    if (ok) f->image = NULL; /* the callback's now */
+    f->over = true;
+    f->cb(f->data, image, (size_t)f->size, f->index, ok ? NULL : f->why);
     keel_async_close(f->client, closed_cb, f);
 }
 
+static void end_cb(struct keel_async *a, int status, struct keel_value *reply, const char *errmsg, void *data)
+{
+    struct image_fetch *f = data;
+    (void)a;
+    (void)status;
+    (void)errmsg;
+    keel_value_free(reply);
+    if (!f->over) complete(f); /* else cancelled: the close is under way */
+}
+
+/* The fetch is over (why NULL: the image is complete). The leader's copy is
+ * released first (END), so that the next BEGIN anywhere is not -BUSY for a
+ * minute, and only then the callback runs: until it does, a cancel can
+ * still close everything at once. */
 static void done(struct image_fetch *f, const char *why)
 {
-    uint8_t *image = why == NULL ? f->image : NULL;
-    if (why == NULL) f->image = NULL; /* the callback's now */
-    f->over = true;
-    f->cb(f->data, image, (size_t)f->size, f->index, why);
-    release(f);
+    snprintf(f->why, sizeof f->why, "%s", why ? why : "");
+    if (f->id[0] && keel_async_callv(f->client, end_cb, f, "KEEL.SNAPSHOT", "END", f->id, NULL) == 0) return;
+    complete(f);
 }
 
 /* NULL: the fetch is over (ignore the reply); "": fine; else why not. */
@@ -158,6 +166,8 @@ int image_fetch_start(uv_loop_t *loop, const char *addr, unsigned timeout_ms, im
 void image_fetch_cancel(struct image_fetch *f)
 {
     if (f == NULL || f->over) return;
+    /* No END: closing must not wait for the leader (a stopping node). The
+     * leader drops an image idle for 60 s. */
     f->over = true;
-    release(f);
+    keel_async_close(f->client, closed_cb, f);
 }

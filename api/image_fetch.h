@@ -17,8 +17,8 @@ struct image_fetch;
 
 /* The fetch ended: image (malloc'd, size bytes, the image's index as BEGIN
  * said) is now the callback's to free; or image NULL and why says what
- * failed. Called once, from the loop, never from image_fetch_start. The
- * fetch then releases the leader's copy (END) and frees itself. */
+ * failed. Called once, from the loop, never from image_fetch_start, after
+ * the leader's copy was released (END); the fetch then frees itself. */
 typedef void (*image_fetch_cb)(void *data, uint8_t *image, size_t size, uint64_t index, const char *why);
 
 /* Start fetching from the client address addr ("ip:port"); each call
@@ -26,7 +26,9 @@ typedef void (*image_fetch_cb)(void *data, uint8_t *image, size_t size, uint64_t
  * with errmsg (KEEL_ERRMSG_SIZE) and the callback never called. */
 int image_fetch_start(uv_loop_t *loop, const char *addr, unsigned timeout_ms, image_fetch_cb cb, void *data,
                       struct image_fetch **out, char *errmsg);
-/* Abandon it: the callback is not called; the fetch frees itself. */
+/* Abandon it at once (no END: the leader drops an idle image after 60 s):
+ * the callback is not called; the fetch frees itself. Not after the
+ * callback ran. */
 void image_fetch_cancel(struct image_fetch *f);
 
 #endif /* KEEL_API_IMAGE_FETCH_H */
