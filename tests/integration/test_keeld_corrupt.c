@@ -20,10 +20,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +35,7 @@
 #include "kc.h"
 
 static struct kc cl;
+static unsigned http_port[KC_MAX];
 static struct keel_client *client;
 static char out[65536], err[8192];
 
@@ -57,6 +61,28 @@ static void write_one(void)
     int rc = keel_callv(client, &v, errmsg, sizeof errmsg, "SET", key, val, NULL);
     if (rc == 0 && v->type == KEEL_VALUE_STATUS && acked < MAX_ACKED) acked++;
     keel_value_free(v);
+}
+
+/* GET /metrics from node i: the value of one series, or -1 if absent. */
+static double metric(unsigned i, const char *series)
+{
+    static char buf[1 << 20];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port[i])};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    size_t got = 0;
+    ssize_t r;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && send(fd, req, sizeof req - 1, MSG_NOSIGNAL) > 0)
+        while (got < sizeof buf - 1 && (r = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0) got += (size_t)r;
+    close(fd);
+    buf[got] = 0;
+    char key[200];
+    snprintf(key, sizeof key, "\n%s ", series);
+    const char *p = strstr(buf, key);
+    return p ? strtod(p + strlen(key), NULL) : -1;
 }
 
 /* The text of a field of node i's INFO (section), "" if absent. */
@@ -304,6 +330,12 @@ static void damage_and_repair(unsigned victim, const char *key, const char *good
         if (strstr(out, line) == NULL) fail_msg("keelctl status:\n%s", out);
         snprintf(line, sizeof line, "consistency: %s's state differs from the majority's", vid);
         if (strstr(out, line) == NULL) fail_msg("keelctl status:\n%s", out);
+        /* ... and /metrics (refreshed every 250 ms). */
+        snprintf(line, sizeof line, "keel_consistency_replica_corrupt{peer=\"%u\"}", cl.nodes[victim].id);
+        for (int t = 0; t < 100 && metric((unsigned)leader, line) != 1; t++) kc_pause_ms(50);
+        assert_true(metric((unsigned)leader, line) == 1);
+        assert_true(metric(victim, "keel_consistency_damaged") == 1);
+        assert_true(metric(victim, "keel_consistency_mismatches_total") >= 1);
         r = kc_cmd(&cl, (unsigned)kc_leader(&cl, 10000), "KEEL.SNAPSHOT END %s", held);
         assert_non_null(r);
         assert_int_equal(r->type, REDIS_REPLY_STATUS);
@@ -336,9 +368,20 @@ static void test_damage_repaired(void **state)
 {
     (void)state;
     char eps[256], errmsg[256];
-    kc_start(&cl, 3, "--consistency-check-interval 1");
+    kc_prepare(&cl, 3, "--consistency-check-interval 1");
+    for (unsigned i = 0; i < cl.n; i++) {
+        http_port[i] = kc_free_port();
+        snprintf(cl.nodes[i].extra, sizeof cl.nodes[i].extra, "--http-addr 127.0.0.1:%u", http_port[i]);
+    }
+    for (unsigned i = 0; i < cl.n; i++) kc_start_node(&cl, i);
     int leader = kc_leader(&cl, 15000);
     assert_true(leader >= 0);
+    /* The digest report is the cluster's own: a client cannot send it. */
+    redisReply *r = kc_cmd(&cl, (unsigned)leader, "KEEL.DIGEST 2 1 0123456789abcdef");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "unknown command"));
+    freeReplyObject(r);
     kc_endpoints(&cl, eps, sizeof eps);
     struct keel_client_options o = {.endpoints = eps, .timeout_ms = 10000};
     assert_int_equal(keel_client_open(&o, &client, errmsg, sizeof errmsg), 0);
