@@ -1,6 +1,8 @@
-/* api: the periodic consistency check: rounds, digests on the pool, the
- * leader's collection and verdict, each replica's comparison, and what a
- * damaged replica refuses. See consistency.h. */
+/* api: the periodic consistency check on every replica: the digest walk on
+ * the pool, the comparison with the verdict, this replica's state and the
+ * CORRUPT alarm, the leader's handover when it is the damaged one, and what
+ * a damaged replica refuses. The leader's side of a round is in
+ * consistency_round.c. See consistency.h. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,19 +26,14 @@ struct walk
     uint64_t started_ns;
 };
 
-static void hex16(uint64_t d, char out[17])
-{
-    snprintf(out, 17, "%016" PRIx64, d);
-}
-
 /* ---- this replica's state and the CORRUPT alarm ------------------------ */
 
 static void event(struct keel_server *srv, const char *verdict, uint64_t index, uint64_t mine,
                   uint64_t majority)
 {
     char json[300], a[17], b[17];
-    hex16(mine, a);
-    hex16(majority, b);
+    check_hex16(mine, a);
+    check_hex16(majority, b);
     snprintf(json, sizeof json,
              "{\"event\":\"consistency\",\"verdict\":\"%s\",\"check_index\":%" PRIu64
              ",\"digest\":\"%s\",\"majority\":\"%s\"}",
@@ -48,7 +45,7 @@ static void event(struct keel_server *srv, const char *verdict, uint64_t index, 
  * last verdict found different; it clears when neither holds. Called on
  * every change of either, so a check that agrees clears what an operator
  * (or keelctl hashkv) raised too. */
-static void update_alarm(struct keel_server *srv)
+void consistency_update_alarm(struct keel_server *srv)
 {
     struct consistency *c = srv->cons;
     char why[200];
@@ -68,12 +65,12 @@ static void update_alarm(struct keel_server *srv)
     alarm_raise(srv, ALARM_CORRUPT, why);
 }
 
-static void mark_damaged(struct keel_server *srv, uint64_t index, uint64_t mine, uint64_t majority)
+void consistency_mark_damaged(struct keel_server *srv, uint64_t index, uint64_t mine, uint64_t majority)
 {
     struct consistency *c = srv->cons;
     char a[17], b[17];
-    hex16(mine, a);
-    hex16(majority, b);
+    check_hex16(mine, a);
+    check_hex16(majority, b);
     bool was = c->damaged;
     c->damaged = true;
     c->unverified = false;
@@ -95,14 +92,14 @@ static void mark_damaged(struct keel_server *srv, uint64_t index, uint64_t mine,
                   index, a, b);
         event(srv, "differs", index, mine, majority);
     }
-    update_alarm(srv);
+    consistency_update_alarm(srv);
 }
 
 static void agreed(struct keel_server *srv, uint64_t index, uint64_t digest)
 {
     struct consistency *c = srv->cons;
     char hex[17];
-    hex16(digest, hex);
+    check_hex16(digest, hex);
     if (c->damaged) {
         /* Equal digests are equal states: whatever was damaged has been
          * overwritten since. Nothing left to repair. */
@@ -122,7 +119,7 @@ static void agreed(struct keel_server *srv, uint64_t index, uint64_t digest)
     if (c->unverified) event(srv, "agrees", index, digest, digest);
     c->unverified = false;
     c->why[0] = 0;
-    update_alarm(srv);
+    consistency_update_alarm(srv);
 }
 
 /* Once this replica's digest and the verdict are both known for one index. */
@@ -132,7 +129,7 @@ static void compare(struct keel_server *srv)
     if (c->mine_index == 0 || c->mine_index != c->verdict_index || c->compared_index == c->mine_index) return;
     c->compared_index = c->mine_index;
     if (c->mine_digest == c->verdict_digest) agreed(srv, c->mine_index, c->mine_digest);
-    else mark_damaged(srv, c->mine_index, c->mine_digest, c->verdict_digest);
+    else consistency_mark_damaged(srv, c->mine_index, c->mine_digest, c->verdict_digest);
 }
 
 void consistency_repaired(struct keel_server *srv, const char *summary)
@@ -147,7 +144,7 @@ void consistency_repaired(struct keel_server *srv, const char *summary)
              c->bad_index);
     log_warn("repair: the leader's image is installed (%s); local reads are served again", summary);
     event(srv, "repaired", c->bad_index, c->bad_mine, c->bad_majority);
-    update_alarm(srv);
+    consistency_update_alarm(srv);
 }
 
 void consistency_repair_failed(struct keel_server *srv, const char *why)
@@ -161,148 +158,6 @@ void consistency_repair_failed(struct keel_server *srv, const char *why)
     log_error("repair failed: %s. This replica stays CORRUPT and refuses local reads; next attempt in %u ms "
               "(manual repair: docs/recovery.md)",
               why, ms);
-}
-
-/* ---- the leader: collecting a round ------------------------------------ */
-
-static void proposed_cb(void *data, int status, const struct keel_reply *reply)
-{
-    struct keel_server *srv = data;
-    (void)reply;
-    srv->cons->proposing = false;
-    if (status != 0) log_debug("consistency check: proposal outcome uncertain (leadership moved)");
-}
-
-static void propose(struct keel_server *srv, bool verdict, uint64_t index, uint64_t digest)
-{
-    struct consistency *c = srv->cons;
-    struct keel_enc e;
-    uint8_t *buf;
-    size_t len;
-    keel_enc_init(&e, server_now_ms(), 0, 0);
-    if (verdict) keel_enc_verdict(&e, index, digest);
-    else keel_enc_check(&e);
-    if (keel_enc_finish(&e, &buf, &len) == 0) {
-        if (keel_node_write(srv->node, buf, len, proposed_cb, srv) == 0) c->proposing = true;
-        free(buf);
-    }
-    keel_enc_close(&e);
-}
-
-static bool is_voter(const struct keel_node_status *st, uint64_t id)
-{
-    for (unsigned i = 0; i < st->members && i < KEEL_NODE_MAX_PEERS; i++) {
-        if (st->member_ids[i] == id) return st->member_roles[i] == 'v';
-    }
-    return false;
-}
-
-static void set_corrupt(struct consistency *c, uint64_t id, bool bad)
-{
-    for (unsigned i = 0; i < c->ncorrupt; i++) {
-        if (c->corrupt[i] != id) continue;
-        if (!bad) c->corrupt[i] = c->corrupt[--c->ncorrupt];
-        return;
-    }
-    if (bad && c->ncorrupt < CHECK_MAX_MEMBERS) c->corrupt[c->ncorrupt++] = id;
-}
-
-/* A majority of the voters (this leader included) on one digest decides
- * the round; each member's digest then says whether it is corrupt. */
-static void evaluate(struct keel_server *srv)
-{
-    struct consistency *c = srv->cons;
-    struct check_round *r = &c->round;
-    struct keel_node_status st;
-    keel_node_status(srv->node, &st);
-    unsigned best = 0, voters_in = 0;
-    uint64_t best_digest = 0;
-    for (unsigned i = 0; i < r->n; i++) {
-        if (!is_voter(&st, r->ids[i])) continue;
-        voters_in++;
-        unsigned same = 0;
-        for (unsigned j = 0; j < r->n; j++) same += is_voter(&st, r->ids[j]) && r->digests[j] == r->digests[i];
-        if (same > best) best = same, best_digest = r->digests[i];
-    }
-    if (!r->decided && best >= st.voters / 2 + 1) {
-        r->decided = true;
-        r->majority = best_digest;
-        if (c->mine_index == r->index && c->mine_digest != best_digest) {
-            /* This leader is in the minority: it proposes nothing more and
-             * hands over (tick) before it is repaired as a follower. */
-            mark_damaged(srv, r->index, c->mine_digest, best_digest);
-            return;
-        }
-        propose(srv, true, r->index, best_digest);
-    } else if (!r->decided && voters_in == st.voters && st.voters > 1) {
-        log_warn("consistency check at index %" PRIu64 ": the voters' digests differ and no majority agrees: "
-                 "no replica can be repaired automatically; compare them with keelctl hashkv (docs/recovery.md)",
-                 r->index);
-        r->decided = true; /* said once per round */
-        return;
-    }
-    if (!r->decided || r->majority == 0) return;
-    unsigned before = c->ncorrupt;
-    uint64_t was[CHECK_MAX_MEMBERS];
-    memcpy(was, c->corrupt, sizeof was);
-    for (unsigned i = 0; i < r->n; i++) {
-        if (r->ids[i] == srv->cfg.node_id) continue; /* ourselves: mark_damaged */
-        set_corrupt(c, r->ids[i], r->digests[i] != r->majority);
-    }
-    c->corrupt_index = r->index;
-    if (c->ncorrupt != before || memcmp(was, c->corrupt, sizeof was) != 0) update_alarm(srv);
-}
-
-static void round_record(struct keel_server *srv, uint64_t id, uint64_t index, uint64_t digest)
-{
-    struct check_round *r = &srv->cons->round;
-    if (index < r->index) return; /* an old round's */
-    if (index > r->index) {
-        memset(r, 0, sizeof *r);
-        r->index = index;
-    }
-    unsigned i = 0;
-    while (i < r->n && r->ids[i] != id) i++;
-    if (i == r->n) {
-        if (r->n == CHECK_MAX_MEMBERS) return;
-        r->n++;
-    }
-    r->ids[i] = id;
-    r->digests[i] = digest;
-    evaluate(srv);
-}
-
-/* KEEL.DIGEST id index digest-hex: a member's digest of the round at index,
- * sent to the leader inside KEEL.FWD (CMD_INTERNAL: never from a client). */
-DECL_LOCAL(cmd_keel_digest)
-{
-    char buf[32];
-    uint64_t id = strtoull(slot_arg(s, 1, buf, sizeof buf), NULL, 10);
-    uint64_t index = strtoull(slot_arg(s, 2, buf, sizeof buf), NULL, 10);
-    uint64_t digest = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 16);
-    if (s->srv->role != KEEL_ROLE_LEADER) {
-        resp_error(&s->out, "TRYAGAIN", "not the leader");
-    } else if (id == 0 || index == 0) {
-        resp_error(&s->out, "ERR", "usage: KEEL.DIGEST id index digest");
-    } else {
-        round_record(s->srv, id, index, digest);
-        resp_ok(&s->out);
-    }
-    slot_done(s);
-}
-
-/* A follower's digest, to the leader through the forwarder (its token). */
-static void report(struct keel_server *srv, uint64_t index, uint64_t digest)
-{
-    char id[24], idx[24], hex[17];
-    snprintf(id, sizeof id, "%" PRIu64, srv->cfg.node_id);
-    snprintf(idx, sizeof idx, "%" PRIu64, index);
-    hex16(digest, hex);
-    struct keel_slice argv[4] = {keel_str("KEEL.DIGEST"), keel_str(id), keel_str(idx), keel_str(hex)};
-    struct slot *s = slot_new(srv, NULL, argv, 4);
-    if (s == NULL) return;
-    s->cmd = command_lookup(&argv[0]);
-    forward(s); /* the reply is nobody's: a lost report only leaves the round short */
 }
 
 /* ---- every replica: the digest walk ------------------------------------ */
@@ -336,15 +191,15 @@ static void walk_done(uv_work_t *req, int status)
         return;
     }
     char hex[17];
-    hex16(w->job.digest, hex);
+    check_hex16(w->job.digest, hex);
     c->walks++;
     c->last_walk_ns = uv_hrtime() - w->started_ns;
     c->mine_index = w->index;
     c->mine_digest = w->job.digest;
     log_debug("consistency check at index %" PRIu64 ": digest %s in %.1f ms", w->index, hex,
               (double)c->last_walk_ns / 1e6);
-    if (srv->role == KEEL_ROLE_LEADER) round_record(srv, srv->cfg.node_id, w->index, w->job.digest);
-    else report(srv, w->index, w->job.digest);
+    if (srv->role == KEEL_ROLE_LEADER) consistency_round_record(srv, srv->cfg.node_id, w->index, w->job.digest);
+    else consistency_report(srv, w->index, w->job.digest);
     compare(srv);
     free(w);
 }
@@ -445,7 +300,7 @@ void consistency_tick(struct keel_server *srv)
         memset(&c->round, 0, sizeof c->round);
         if (c->ncorrupt > 0) {
             c->ncorrupt = 0; /* the leader's view: the next leader's check says */
-            update_alarm(srv);
+            consistency_update_alarm(srv);
         }
     }
     if (c->damaged) {
@@ -459,7 +314,7 @@ void consistency_tick(struct keel_server *srv)
     if (now - c->last_round_ms < every) return;
     c->last_round_ms = now;
     c->rounds++;
-    propose(srv, false, 0, 0);
+    consistency_propose(srv, false, 0, 0);
 }
 
 /* ---- what a damaged replica refuses ------------------------------------ */
@@ -474,8 +329,8 @@ bool consistency_refuses(struct slot *s)
     struct consistency *c = s->srv->cons;
     char a[17], b[17];
     if (c == NULL || !c->damaged) return false;
-    hex16(c->bad_mine, a);
-    hex16(c->bad_majority, b);
+    check_hex16(c->bad_mine, a);
+    check_hex16(c->bad_majority, b);
     if (s->srv->role == KEEL_ROLE_LEADER)
         resp_errorf(&s->out, "TRYAGAIN",
                     "this node's data failed the consistency check at index %" PRIu64 ": it is handing "
@@ -499,8 +354,8 @@ void info_consistency(struct keel_server *srv, struct resp_buf *b)
     size_t off = 0;
     for (unsigned i = 0; i < c->ncorrupt && off < sizeof list; i++)
         off += (size_t)snprintf(list + off, sizeof list - off, "%s%" PRIu64, i ? "," : "", c->corrupt[i]);
-    if (c->mine_index) hex16(c->mine_digest, a);
-    if (c->verdict_index) hex16(c->verdict_digest, v);
+    if (c->mine_index) check_hex16(c->mine_digest, a);
+    if (c->verdict_index) check_hex16(c->verdict_digest, v);
     const char *state = c->damaged ? (c->repair ? "repairing" : "damaged") : c->unverified ? "repaired" : "ok";
 #define INFO_LINE(...)                                          \
     do {                                                        \

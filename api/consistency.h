@@ -98,6 +98,27 @@ bool consistency_damaged(const struct keel_server *srv);
 /* INFO's "# Consistency" section. */
 void info_consistency(struct keel_server *srv, struct resp_buf *b);
 
+/* ---- shared by consistency*.c and repair.c ---- */
+
+static inline void check_hex16(uint64_t d, char out[17])
+{
+    static const char x[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, d >>= 4) out[i] = x[d & 15];
+    out[16] = 0;
+}
+
+/* consistency.c: this replica differs from the majority at index; the
+ * CORRUPT alarm brought in line with this replica's state and (leader) the
+ * members found different. */
+void consistency_mark_damaged(struct keel_server *srv, uint64_t index, uint64_t mine, uint64_t majority);
+void consistency_update_alarm(struct keel_server *srv);
+/* consistency_round.c: propose a round (verdict false) or a verdict; a
+ * member's digest for the round at index (the leader); send this
+ * follower's digest to the leader. */
+void consistency_propose(struct keel_server *srv, bool verdict, uint64_t index, uint64_t digest);
+void consistency_round_record(struct keel_server *srv, uint64_t id, uint64_t index, uint64_t digest);
+void consistency_report(struct keel_server *srv, uint64_t index, uint64_t digest);
+
 /* repair.c: called from the tick while damaged; cancel on stop. */
 void repair_tick(struct keel_server *srv);
 void repair_cancel(struct keel_server *srv);
