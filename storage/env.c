@@ -40,6 +40,19 @@ int storage_mdb_code(int rc)
 
 int storage_error(struct keel_storage *s, int rc, const char *what)
 {
+    uint64_t free_bytes = 0;
+    s->disk_full = false;
+    /* LMDB returns EIO when pwrite wrote less than asked, which is how a
+     * file system that fills up mid-write answers: say ENOSPC when that is
+     * what happened. */
+    if ((rc == ENOSPC || rc == EIO) && storage_disk_full(s) &&
+        storage_disk_free(s->dir, &free_bytes, NULL) == 0) {
+        s->disk_full = true;
+        snprintf(s->errmsg, sizeof s->errmsg, "%s: %s (%llu bytes free on the disk of %s%s)", what,
+                 strerror(ENOSPC), (unsigned long long)free_bytes, s->dir,
+                 rc == EIO ? "; LMDB reported the short write as an I/O error" : "");
+        return KEEL_ENOSPACE;
+    }
     snprintf(s->errmsg, sizeof s->errmsg, "%s: %s", what, mdb_strerror(rc));
     return storage_mdb_code(rc);
 }
@@ -77,22 +90,51 @@ static void read_boot_id(const char *path, char *out, size_t size)
     out[strcspn(out, "\n")] = 0;
 }
 
+/* On a full disk STATE.tmp gets no block, but STATE can be rewritten where
+ * it is: the new line has the old one's length (only the flag and the boot
+ * id differ), so the write needs no new block. A torn write there is
+ * harmless: it can only happen before the env is touched again, so either
+ * line is true of the env at that moment. */
+static int state_overwrite(const char *path, const char *line, int n)
+{
+    struct stat st;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fstat(fd, &st) == 0 && st.st_size == n && pwrite(fd, line, (size_t)n, 0) == n &&
+                     fsync(fd) == 0
+                 ? 0
+                 : -1;
+    close(fd);
+    return rc;
+}
+
 int storage_state_write(const char *kvdir, int clean, const char *boot_id, char *errmsg)
 {
     char path[PATH_MAX + 16], tmp[PATH_MAX + 16], line[128];
     snprintf(path, sizeof path, "%s/STATE", kvdir);
     snprintf(tmp, sizeof tmp, "%s/STATE.tmp", kvdir);
     int n = snprintf(line, sizeof line, "clean=%d boot=%s\n", clean, boot_id);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
-        snprintf(errmsg, KEEL_ERRMSG_SIZE, "write %s: %s", tmp, strerror(errno));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0;
+    if (ok) {
+        ssize_t w = write(fd, line, (size_t)n);
+        ok = w == n;
+        if (!ok && w >= 0) errno = ENOSPC; /* a short count: the disk filled */
+    }
+    if (ok && fsync(fd) != 0) ok = false;
+    if (!ok) {
+        int err = errno;
         if (fd >= 0) close(fd);
-        return KEEL_EIO;
+        unlink(tmp);
+        if (err == ENOSPC && state_overwrite(path, line, n) == 0) return 0;
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "write %s: %s", tmp, strerror(err));
+        return err == ENOSPC ? KEEL_ENOSPACE : KEEL_EIO;
     }
     close(fd);
     if (rename(tmp, path) != 0 || storage_fsync_dir(kvdir) != 0) {
-        snprintf(errmsg, KEEL_ERRMSG_SIZE, "rename %s: %s", path, strerror(errno));
-        return KEEL_EIO;
+        int err = errno;
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "rename %s to %s: %s", tmp, path, strerror(err));
+        return err == ENOSPC ? KEEL_ENOSPACE : KEEL_EIO;
     }
     return 0;
 }
@@ -260,8 +302,11 @@ int keel_storage_open(const struct keel_storage_options *opts,
         rc = KEEL_EIO;
         goto err;
     }
+    storage_reserve_open(s);
     /* From here until a clean close the env may be written unsynced. */
     rc = storage_state_write(s->kv, 0, s->boot_id, errmsg);
+    if (rc == KEEL_ENOSPACE && keel_storage_reserve_release(s))
+        rc = storage_state_write(s->kv, 0, s->boot_id, errmsg);
     if (rc != 0) goto err;
     storage_fsync_dir(s->dir);
     rc = storage_env_open(s, s->kv);

@@ -28,11 +28,16 @@ struct keel_storage
     pthread_mutex_t mu;       /* guards copies */
     pthread_cond_t cv;
     int copies;               /* snapshot copies running on pool threads */
+    uint64_t reserve_held;    /* bytes of the disk reserve allocated now (reserve.c) */
+    uint64_t reserve_releases;
+    bool disk_full;           /* the last error was a full disk (storage_error) */
     char errmsg[KEEL_ERRMSG_SIZE];
 };
 
 /* Translate an LMDB or errno code to a KEEL_* code, formatting errmsg as
- * "<what>: <reason>". */
+ * "<what>: <reason>". A write that failed because the disk is full is
+ * KEEL_ENOSPACE whatever LMDB called it (a short write is EIO to LMDB), and
+ * sets s->disk_full for keel_storage_reclaim(). */
 int storage_error(struct keel_storage *s, int rc, const char *what);
 int storage_mdb_code(int rc);
 
@@ -42,6 +47,15 @@ void storage_env_close(struct keel_storage *s);
 
 /* Trust-rule state file inside an env directory. */
 int storage_state_write(const char *kvdir, int clean, const char *boot_id, char *errmsg);
+
+/* reserve.c: free bytes this process may allocate on dir's file system
+ * (-1: statvfs failed); whether s's disk is full now (under KEEL_DISK_FULL);
+ * take over or (re)create the reserve at open; the free space at which a
+ * released reserve is created again. */
+int storage_disk_free(const char *dir, uint64_t *free_bytes, uint64_t *total_bytes);
+bool storage_disk_full(struct keel_storage *s);
+void storage_reserve_open(struct keel_storage *s);
+uint64_t storage_reserve_refill_at(const struct keel_storage *s);
 
 /* rm -rf, and fsync of a directory. */
 int storage_rmtree(const char *path);

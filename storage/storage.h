@@ -38,6 +38,8 @@ struct keel_storage_options
     uint64_t map_size;      /* Initial LMDB map size (address space). 0: 1 GiB. */
     uint64_t max_map_size;  /* Growth limit. 0: 1 TiB. */
     uint64_t quota;         /* Live-data quota in bytes. 0: none. */
+    uint64_t reserve;       /* Disk reserve kept in <dir>/disk-reserve, bytes.
+                             * 0: none kept (an existing file is left alone). */
     const char *boot_id_path; /* NULL: /proc/sys/kernel/random/boot_id. Tests
                                * point it elsewhere to simulate a reboot. */
 };
@@ -192,6 +194,57 @@ struct keel_space
     uint64_t expires;    /* keys with an expiry */
 };
 int keel_storage_space(struct keel_storage *s, struct keel_space *space);
+
+/* ---- disk space -------------------------------------------------------
+ *
+ * LMDB grows its file by writing past the end, so a full disk fails a
+ * commit (with ENOSPC, or EIO for a short write); raft 0.15 cannot survive a
+ * failed log append either (an append failed asynchronously leaves its
+ * in-memory log ahead of the disk). So a node keeps a reserve: a file of
+ * opts.reserve bytes, really allocated, in the data directory. When the disk
+ * fills (a write fails for lack of space, or less than KEEL_DISK_LOW is
+ * free) the reserve is deleted, and the room it leaves lets the entries
+ * already in the log be applied, deletes go on and raft keep allocating its
+ * segment files, while the leader refuses new writes (NOSPACE). Once free
+ * space is back above storage_reserve_refill_at() it is allocated again.
+ * Deleting keys does not give disk space back: LMDB reuses freed pages for
+ * later writes but never shrinks its file. */
+#define KEEL_RESERVE_FILE "disk-reserve"
+/* Free space under which a failed write counts as "disk full". */
+#define KEEL_DISK_FULL (1ull << 20)
+/* Free space under which the reserve is released: one raft segment file
+ * (raft_uv allocates 8 MiB at a time) would no longer fit. */
+#define KEEL_DISK_LOW (8ull << 20)
+/* Writes are refused under this much free space whatever --min-free-disk
+ * says: raft keeps two segment files allocated ahead of its writes. */
+#define KEEL_DISK_FLOOR (16ull << 20)
+
+struct keel_disk
+{
+    uint64_t free_bytes;       /* what this process may still allocate there */
+    uint64_t total_bytes;
+    uint64_t reserve_size;     /* opts.reserve */
+    uint64_t reserve_held;     /* allocated now: reserve_size, or 0 once released */
+    uint64_t reserve_releases; /* since open */
+    uint64_t refill_at;        /* free space at which a released reserve returns */
+};
+/* The data directory's file system and the reserve. KEEL_EIO if statvfs
+ * fails. Any thread (it reads only counters the loop writes). */
+int keel_storage_disk(struct keel_storage *s, struct keel_disk *d);
+
+/* Delete the reserve if it is held: 1 if that made room, 0 if there was
+ * none to give. Loop thread. */
+int keel_storage_reserve_release(struct keel_storage *s);
+
+/* After an operation failed with KEEL_ENOSPACE: if that was the disk (not
+ * the map or the quota), release the reserve; 1 if the operation may be
+ * retried with room to spare, 0 if there is nothing left to give. */
+int keel_storage_reclaim(struct keel_storage *s);
+
+/* The periodic step: release the reserve if less than KEEL_DISK_LOW is free
+ * (-1), allocate it again once storage_reserve_refill_at() is free (1),
+ * else nothing (0). Loop thread; costs a statvfs. */
+int keel_storage_reserve_tend(struct keel_storage *s);
 
 /* KEEL_ENOSPACE when live data plus `incoming` bytes would pass the quota.
  * For the leader's admission control only: never call it from apply, because

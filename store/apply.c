@@ -488,6 +488,12 @@ int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, siz
                 continue;
             }
         }
+        if (rc == KEEL_ENOSPACE && keel_storage_reclaim(st->storage)) {
+            /* The disk filled: the released reserve gives the same entry
+             * room (the leader refuses new writes from now on). */
+            st->stats.disk_reclaims++;
+            continue;
+        }
         events_reset(&st->events, index);
         snprintf(st->errmsg, sizeof st->errmsg, "apply index %llu: %s",
                  (unsigned long long)index, keel_storage_errmsg(st->storage));

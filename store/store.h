@@ -46,6 +46,7 @@ struct keel_store_stats
     uint64_t deduped;     /* retried proposals answered from the table */
     uint64_t expired;     /* keys deleted by sweeps */
     uint64_t map_grows;
+    uint64_t disk_reclaims; /* applies retried after the disk reserve was released */
 };
 
 /* Wrap an open storage. The store does not own it: close the store first,
