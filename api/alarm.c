@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/statvfs.h>
 #include <time.h>
 
 #include "api/alarm.h"
@@ -200,34 +199,89 @@ static void eval_fsync(struct keel_server *srv, const struct keel_hist *now_h)
     set(srv, ALARM_SLOW_FSYNC, n > 0 && p99 > (uint64_t)srv->cfg.alarm_slow_fsync_ms * 1000000, why);
 }
 
-/* Raised at 95% of the quota (or by a refused write past 90%), cleared under
- * 90%: the gap keeps one delete from flapping it. */
-static void eval_space(struct keel_server *srv)
+/* The disk reserve's transitions, said once each in the log. */
+static void log_reserve(struct keel_server *srv, const struct keel_disk *d)
 {
     struct obs *o = srv->obs;
+    bool held = d->reserve_held > 0;
+    if (d->reserve_size == 0) return;
+    if (d->reserve_releases != o->reserve_releases || (o->reserve_logged && o->reserve_held && !held)) {
+        log_warn("disk full: released the %llu-byte disk reserve %s/%s (%llu bytes free now) so that "
+                 "committed entries still apply, deletes still work and raft can allocate its log; "
+                 "writes are refused until %llu bytes are free again",
+                 (unsigned long long)d->reserve_size, srv->cfg.data_dir ? srv->cfg.data_dir : ".",
+                 KEEL_RESERVE_FILE, (unsigned long long)d->free_bytes, (unsigned long long)d->refill_at);
+    } else if (!o->reserve_logged && !held) {
+        log_warn("disk reserve %s/%s not allocated: %llu bytes free, it needs %llu; writes are refused "
+                 "until then", srv->cfg.data_dir ? srv->cfg.data_dir : ".", KEEL_RESERVE_FILE,
+                 (unsigned long long)d->free_bytes, (unsigned long long)d->refill_at);
+    } else if (o->reserve_logged && !o->reserve_held && held) {
+        log_info("disk reserve %s/%s allocated again (%llu bytes; %llu bytes free)",
+                 srv->cfg.data_dir ? srv->cfg.data_dir : ".", KEEL_RESERVE_FILE,
+                 (unsigned long long)d->reserve_size, (unsigned long long)d->free_bytes);
+    }
+    o->reserve_releases = d->reserve_releases;
+    o->reserve_held = held;
+    o->reserve_logged = true;
+}
+
+/* NOSPACE stands for the disk when free space is under max(--min-free-disk,
+ * KEEL_DISK_FLOOR) or the disk reserve is not in place (released when the
+ * disk filled, or never allocated for lack of room): that way writes stop
+ * well before the disk is full whatever the option says. It stands for the
+ * quota at 95% of it (or from a refused write past 90%) and clears under
+ * 90%: the gap keeps one delete from flapping it. */
+static bool peer_reachable(struct keel_server *srv, uint64_t id)
+{
+    struct obs *o = srv->obs;
+    uint64_t now = uv_now(srv->loop);
+    for (int i = 0; i < OBS_MAX_PEERS; i++) {
+        if (o->peers[i].id == id) return now - o->peers[i].seen_ms < PEER_SEEN_MS;
+    }
+    return false;
+}
+
+static void eval_space(struct keel_server *srv, const struct keel_node_status *st)
+{
+    struct obs *o = srv->obs;
+    struct keel_storage *storage = keel_node_storage(srv->node);
     struct keel_space sp;
-    struct statvfs vfs;
-    char why[200] = "";
+    struct keel_disk d;
+    char why[200] = "", replica[200] = "";
     bool on = srv->obs->alarms[ALARM_NOSPACE].active;
     bool refused = o->nospace_refused;
     o->nospace_refused = false;
-    if (keel_storage_space(keel_node_storage(srv->node), &sp) != 0) return;
-    uint64_t free_disk = UINT64_MAX;
-    if (srv->cfg.data_dir && srv->cfg.min_free_disk && statvfs(srv->cfg.data_dir, &vfs) == 0)
-        free_disk = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-    bool disk_low = free_disk < srv->cfg.min_free_disk;
+    if (keel_storage_space(storage, &sp) != 0) return;
+    uint64_t floor = srv->cfg.min_free_disk > KEEL_DISK_FLOOR ? srv->cfg.min_free_disk : KEEL_DISK_FLOOR;
+    bool disk_known = keel_storage_disk(storage, &d) == 0;
+    if (disk_known) log_reserve(srv, &d);
+    bool disk_low = disk_known && d.free_bytes < floor;
+    bool no_reserve = disk_known && d.reserve_size > 0 && d.reserve_held == 0;
     bool over = false, under = true;
     if (sp.quota > 0) {
         over = sp.live_bytes >= sp.quota / 100 * 95 || (refused && sp.live_bytes >= sp.quota / 100 * 90);
         under = sp.live_bytes < sp.quota / 100 * 90;
     }
-    if (disk_low)
-        snprintf(why, sizeof why, "free disk %llu bytes under --min-free-disk %llu", (unsigned long long)free_disk,
-                 (unsigned long long)srv->cfg.min_free_disk);
-    else
+    /* Every replica applies every write: the leader also stops for a
+     * replica whose disk is full (space.c). */
+    space_publish(srv, no_reserve || disk_low);
+    bool replica_full = st->role == KEEL_ROLE_LEADER &&
+                        space_replica_full(srv, peer_reachable, replica, sizeof replica);
+    if (no_reserve) {
+        snprintf(why, sizeof why, "disk full: %llu bytes free, the disk reserve is released until %llu are free",
+                 (unsigned long long)d.free_bytes, (unsigned long long)d.refill_at);
+    } else if (disk_low) {
+        snprintf(why, sizeof why, "disk nearly full: %llu bytes free, under %llu (--min-free-disk, at least %llu)",
+                 (unsigned long long)d.free_bytes, (unsigned long long)floor,
+                 (unsigned long long)KEEL_DISK_FLOOR);
+    } else if (replica_full) {
+        snprintf(why, sizeof why, "%s", replica);
+    } else {
         snprintf(why, sizeof why, "live data %llu bytes of the %llu-byte quota", (unsigned long long)sp.live_bytes,
                  (unsigned long long)sp.quota);
-    set(srv, ALARM_NOSPACE, disk_low || over || (on && !under), why);
+    }
+    o->nospace_disk = no_reserve || disk_low || replica_full;
+    set(srv, ALARM_NOSPACE, o->nospace_disk || over || (on && !under), why);
 }
 
 void alarms_evaluate(struct keel_server *srv)
@@ -240,7 +294,7 @@ void alarms_evaluate(struct keel_server *srv)
     eval_noleader(srv, &st, now);
     eval_replication(srv, &st, now);
     eval_fsync(srv, &m.append);
-    eval_space(srv);
+    eval_space(srv, &st);
 }
 
 /* ---- admission --------------------------------------------------------- */
@@ -248,21 +302,38 @@ void alarms_evaluate(struct keel_server *srv)
 /* Commands that only remove data, and the nodes' own bookkeeping. */
 static bool frees_space(const struct command *cmd)
 {
-    static const char *ok[] = {"del", "unlink", "getdel", "hdel", "keel.hashkv", "keel.publish"};
+    static const char *ok[] = {"del", "unlink", "getdel", "hdel", "keel.hashkv", "keel.publish", "keel.disk"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         if (strcmp(cmd->name, ok[i]) == 0) return true;
     }
     return false;
 }
 
+/* What frees space for the cause at hand. Deleting keys lowers the live
+ * data the quota counts, but never returns disk space: LMDB reuses freed
+ * pages for later writes and keeps its file as large as it ever was. */
+#define ADVICE_QUOTA "DEL keys (or let them expire) or raise --quota"
+#define ADVICE_DISK                                                                               \
+    "DEL/UNLINK still work but do not shrink LMDB's file (freed pages are reused by later "       \
+    "writes); free disk by adding space or removing other files; raft's log shrinks at its next " \
+    "snapshot, LMDB's file only when the node is rebuilt from one (docs/recovery.md)"
+
 bool alarm_refuses_write(struct slot *s, size_t len)
 {
     struct keel_server *srv = s->srv;
     const struct alarm *a = &srv->obs->alarms[ALARM_NOSPACE];
+    struct keel_disk d;
     if (frees_space(s->cmd)) return false;
+    /* The disk is looked at for every write (a statvfs): at a few thousand
+     * writes a second the alarm's 250 ms would let the disk fill past the
+     * floor, or a reserve released since then go unnoticed. */
+    uint64_t floor = srv->cfg.min_free_disk > KEEL_DISK_FLOOR ? srv->cfg.min_free_disk : KEEL_DISK_FLOOR;
+    if (!a->active && keel_storage_disk(keel_node_storage(srv->node), &d) == 0 &&
+        (d.free_bytes < floor || (d.reserve_size > 0 && d.reserve_held == 0)))
+        obs_refresh(srv);
     if (a->active) {
-        resp_errorf(&s->out, "OOM", "command not allowed while the NOSPACE alarm is active (%s); DEL keys to free space",
-                    a->reason);
+        resp_errorf(&s->out, "OOM", "command not allowed while the NOSPACE alarm is active (%s); %s", a->reason,
+                    srv->obs->nospace_disk ? ADVICE_DISK : ADVICE_QUOTA);
         return true;
     }
     if (keel_storage_quota_check(keel_node_storage(srv->node), len) == KEEL_ENOSPACE) {

@@ -22,7 +22,7 @@
     X(QUORUM_AT_RISK, "leader: only a bare majority of voters answers; one more loss stops writes") \
     X(FOLLOWER_LAG, "a replica (or this node) is more than --health-max-lag entries behind") \
     X(SLOW_FSYNC, "raft log appends: p99 over the last 5 s above --alarm-slow-fsync-ms")  \
-    X(NOSPACE, "live data at the --quota or free disk under --min-free-disk: writes refused") \
+    X(NOSPACE, "live data at the --quota, free disk under --min-free-disk (16 MiB at least) or the disk reserve released: writes refused") \
     X(CORRUPT, "a replica's state digest differed from the majority's (consistency check, keelctl hashkv)")
 
 enum {

@@ -43,6 +43,7 @@ const struct command command_table[] = {
     LOCAL("info", -1, 0, cmd_info),
     {"keel.alarm", -2, CMD_LOCAL | CMD_NOMULTI, cmd_keel_alarm, NULL, NULL, NULL, 0, 0, 0},
     {"keel.digest", 4, CMD_LOCAL | CMD_INTERNAL | CMD_NOMULTI, cmd_keel_digest, NULL, NULL, NULL, 0, 0, 0},
+    {"keel.disk", 3, CMD_WRITE | CMD_INTERNAL, NULL, NULL, cmd_keel_disk, NULL, 0, 0, 0},
     {"keel.drill", -2, CMD_LOCAL | CMD_NOMULTI, cmd_keel_drill, NULL, NULL, NULL, 0, 0, 0},
     {"keel.fwd", -6, CMD_LOCAL | CMD_NOMULTI, cmd_keel_fwd, NULL, NULL, NULL, 0, 0, 0},
     {"keel.hashkv", 1, CMD_WRITE | CMD_NOMULTI, NULL, NULL, cmd_keel_hashkv, NULL, 0, 0, 0},

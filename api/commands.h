@@ -65,6 +65,7 @@ DECL_READ(cmd_dbsize);
 DECL_LOCAL(cmd_keel_fwd);
 DECL_LOCAL(cmd_keel_req);
 DECL_ENCODE(cmd_keel_publish);
+DECL_ENCODE(cmd_keel_disk);
 
 /* cmd_member.c */
 DECL_LOCAL(cmd_keel_join);

@@ -261,6 +261,7 @@ int main(int argc, char **argv)
         .snapshot_trailing = (unsigned)opts.snapshot_trailing,
         .install_snapshot_ms = (unsigned)opts.install_snapshot_ms,
         .sync_snapshots = opts.sync_snapshots, .map_size = opts.map_size, .quota = opts.quota,
+        .disk_reserve = opts.disk_reserve,
         .raft_routes = opts.raft_route,
     };
     rc = keel_node_create(loop, &no, &node, errmsg);

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "api/consistency.h"
@@ -27,6 +26,7 @@ struct mctx
     struct keel_peer_progress peers[OBS_MAX_PEERS];
     unsigned npeers;
     double disk_free;
+    struct keel_disk disk;
 };
 
 struct mbuf
@@ -200,6 +200,10 @@ static void f_backpressure(const struct mctx *m, struct mbuf *b, const char *nam
     S(keel_lmdb_map_size_bytes, gauge, "LMDB map size.", m->sp.map_size)                                       \
     S(keel_quota_bytes, gauge, "Live data quota (0: none).", m->sp.quota)                                      \
     S(keel_disk_free_bytes, gauge, "Free bytes on the data directory's file system.", m->disk_free)            \
+    S(keel_disk_reserve_bytes, gauge, "Bytes of the disk reserve allocated now (0 once released).",           \
+      m->disk.reserve_held)                                                                                    \
+    S(keel_disk_reserve_releases_total, counter, "Times the disk reserve was released because the disk filled.", \
+      m->disk.reserve_releases)                                                                                \
     S(keel_keys, gauge, "Keys stored (system keys included).", m->sp.keys)                                     \
     S(keel_keys_with_expiry, gauge, "Keys with an expiry.", m->sp.expires)                                     \
     S(keel_expired_keys_total, counter, "Keys deleted by expiry sweeps.", m->ss.expired)                        \
@@ -271,14 +275,12 @@ char *metrics_render(struct keel_server *srv, size_t *len)
 {
     struct mctx m = {.srv = srv};
     struct mbuf b = {0};
-    struct statvfs vfs;
     keel_node_status(srv->node, &m.st);
     keel_node_metrics(srv->node, &m.nm);
     keel_store_stats(srv->store, &m.ss);
     keel_storage_space(keel_node_storage(srv->node), &m.sp);
     m.npeers = keel_node_progress(srv->node, m.peers, OBS_MAX_PEERS);
-    if (srv->cfg.data_dir && statvfs(srv->cfg.data_dir, &vfs) == 0)
-        m.disk_free = (double)vfs.f_bavail * (double)vfs.f_frsize;
+    if (keel_storage_disk(keel_node_storage(srv->node), &m.disk) == 0) m.disk_free = (double)m.disk.free_bytes;
     for (size_t i = 0; i < N_METRICS; i++) {
         const struct metric *d = &metrics[i];
         out(&b, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);

@@ -47,6 +47,10 @@ struct obs
     struct keel_hist fsync_ring[OBS_FSYNC_WINDOW];
     unsigned fsync_pos;
     bool nospace_refused;               /* a write hit the quota since the last evaluation */
+    bool nospace_disk;                  /* NOSPACE stands for the disk (else the quota) */
+    bool reserve_logged;                /* the reserve's state was logged once */
+    bool reserve_held;                  /* ... and this is what was logged */
+    uint64_t reserve_releases;          /* releases already logged */
     void (*closed_cb)(struct keel_server *srv);
 };
 

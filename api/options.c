@@ -93,7 +93,10 @@ static const struct option_def options[] = {
          "every this long the replicas compare digests of their state; one that differs from the majority "
          "raises CORRUPT, refuses local reads and reinstalls the leader's image (0: off)"),
     U64("min-free-disk", min_free_disk, "67108864", 0, 1ull << 50,
-        "NOSPACE (writes refused) when the data directory's disk has less free, bytes (0: no check)"),
+        "NOSPACE (writes refused) when the data directory's disk has less free, bytes (never under 16 MiB)"),
+    U64("disk-reserve", disk_reserve, "67108864", 0, 1ull << 50,
+        "bytes kept allocated in <data-dir>/disk-reserve and released when the disk fills, so that a full "
+        "node still applies, deletes and starts (0: none)"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

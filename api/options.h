@@ -49,6 +49,7 @@ struct keeld_options
     uint64_t alarm_slow_fsync_ms;
     uint64_t min_free_disk;
     uint64_t check_interval_s; /* --consistency-check-interval, 0: off */
+    uint64_t disk_reserve;
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.

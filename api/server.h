@@ -45,7 +45,8 @@ struct keel_server_config
     uint64_t health_max_lag;      /* entries behind before /health fails and FOLLOWER_LAG */
     unsigned alarm_noleader_ms;   /* NOLEADER after this long without a leader */
     unsigned alarm_slow_fsync_ms; /* SLOW_FSYNC when append p99 is above this */
-    uint64_t min_free_disk;       /* NOSPACE when the data dir's disk has less free (0: no check) */
+    uint64_t min_free_disk;       /* NOSPACE when the data dir's disk has less free (never
+                                   * under KEEL_DISK_FLOOR, storage.h) */
     unsigned check_interval_s;    /* consistency check rounds (api/consistency.h); 0: off */
 };
 

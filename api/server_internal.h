@@ -186,6 +186,8 @@ struct keel_server
     bool publishing;
     uint64_t publish_sent_at;  /* loop ms of the last KEEL.PUBLISH sent */
     bool published;            /* our client address is in the replicated state */
+    bool disk_publishing;      /* our disk state is being written (space.c) */
+    uint64_t disk_sent_at;     /* loop ms of the last KEEL.DISK sent */
     char token[40];            /* the forwarding token, once applied here (token.c) */
     bool token_proposing;
     bool stopping;
@@ -254,6 +256,15 @@ bool key_is_reserved(struct keel_slice key);
 void syskey_node(uint64_t id, char *buf, size_t size);
 /* "\xffkeel:zone:<id>" -> zone label */
 void syskey_zone(uint64_t id, char *buf, size_t size);
+/* "\xffkeel:disk:<id>" -> "full" while that node's disk is (nearly) full */
+void syskey_disk(uint64_t id, char *buf, size_t size);
+
+/* space.c: publish whether this node's disk is full (when that changed);
+ * on the leader, whether a replica that `reachable` says is up published
+ * that its disk is full (true, with why). */
+void space_publish(struct keel_server *srv, bool full);
+bool space_replica_full(struct keel_server *srv, bool (*reachable)(struct keel_server *, uint64_t),
+                        char *why, size_t size);
 
 /* cmd_*.c: handlers referenced by the table */
 #define DECL_LOCAL(n) void n(struct slot *s)

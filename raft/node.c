@@ -81,6 +81,7 @@ static void monitor_cb(uv_prepare_t *h)
     if (!n->closing) watch_cluster(n);
     int role = role_of(&n->raft);
     if (!n->closing) node_watch_leader(n);
+    if (!n->closing) node_watch_disk(n, false);
     if (role == n->role || n->closing) return;
     int was = n->role;
     n->role = role;
@@ -97,7 +98,7 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
 {
     char raftdir[4200], msg[KEEL_ERRMSG_SIZE];
     struct keel_storage_options so = {.dir = o->dir, .map_size = o->map_size, .quota = o->quota,
-                                      .boot_id_path = o->boot_id_path};
+                                      .reserve = o->disk_reserve, .boot_id_path = o->boot_id_path};
     struct raft_configuration conf;
     struct keel_node *n;
     int rc;

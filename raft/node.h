@@ -48,6 +48,7 @@ struct keel_node_options
     bool sync_snapshots;           /* copy snapshots on the loop, not the pool */
     uint64_t map_size;             /* 0: storage default */
     uint64_t quota;                /* 0: none */
+    uint64_t disk_reserve;         /* bytes kept in <dir>/disk-reserve (storage.h); 0: none */
     const char *boot_id_path;      /* tests only */
     const char *raft_routes;       /* "ADDR=VIA,...": see keel_transport_options.routes */
 };

@@ -64,6 +64,7 @@ struct keel_node
     uint64_t seen_leader;      /* the leader and term last reported to cluster_cb */
     uint64_t seen_term;
     uint64_t seen_conf;        /* raft's configuration index last reported */
+    uint64_t disk_checked;     /* loop ms of the last look at free disk space */
     keel_node_close_cb close_cb;
     void *close_data;
     char errmsg[KEEL_ERRMSG_SIZE];
@@ -74,6 +75,7 @@ int node_append(struct raft_io *io, struct raft_io_append *req, const struct raf
                 unsigned n, raft_io_append_cb cb);
 void node_appends_release(struct keel_node *n);
 void node_watch_leader(struct keel_node *n);
+void node_watch_disk(struct keel_node *n, bool now);
 
 /* node_ops.c */
 void node_reads_fail(struct keel_node *n, int status);

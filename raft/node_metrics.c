@@ -51,12 +51,28 @@ static struct node_append *take_append(struct raft_io_append *req)
     return a;
 }
 
+/* ---- free disk space ---------------------------------------------------- */
+
+/* Every 100 ms (or now): give raft and LMDB the disk reserve before raft
+ * needs a segment file that would no longer fit, and take it back once the
+ * disk has room again (storage.h). */
+void node_watch_disk(struct keel_node *n, bool now)
+{
+    uint64_t t = uv_now(n->loop);
+    if (!now && t - n->disk_checked < 100) return;
+    n->disk_checked = t;
+    if (n->storage != NULL) keel_storage_reserve_tend(n->storage);
+}
+
 static void append_cb(struct raft_io_append *req, int status)
 {
     struct node_append *a = take_append(req);
     if (a == NULL) return; /* cannot happen: every append we passed on is listed */
     raft_io_append_cb cb = a->cb;
     if (status == 0) keel_hist_observe(&a->node->append_hist, uv_hrtime() - a->started);
+    /* A failed write: if the disk filled, the reserve gives the next ones
+     * room at once instead of at the next look. */
+    else if (status != RAFT_CANCELED) node_watch_disk(a->node, true);
     a->node->appends_inflight--;
     free(a);
     req->cb = cb;

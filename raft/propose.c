@@ -65,7 +65,10 @@ int keel_propose(struct keel_fsm *f, struct keel_proposal *p, const uint8_t *cmd
     int rc = raft_apply(f->raft, &p->req, &buf, 1, apply_cb);
     if (rc != 0) {
         raft_free(buf.base); /* still ours when raft_apply fails */
-        return rc == RAFT_NOTLEADER ? KEEL_ENOTLEADER : rc == RAFT_NOMEM ? KEEL_ENOMEM : KEEL_EIO;
+        return rc == RAFT_NOTLEADER ? KEEL_ENOTLEADER
+               : rc == RAFT_NOMEM   ? KEEL_ENOMEM
+               : rc == RAFT_NOSPACE ? KEEL_ENOSPACE
+                                    : KEEL_EIO;
     }
     f->stats.proposals++;
     p->index = p->req.index;
