@@ -246,6 +246,24 @@ void storage_env_close(struct keel_storage *s)
     }
 }
 
+/* The runbook step for an env that does not open, into step. LMDB holds
+ * nothing that raft's snapshot and log do not: a damaged env is rebuilt by
+ * starting without it (as after an unclean reboot). */
+static void open_step(const struct keel_storage *s, int rc, char *step, size_t size)
+{
+    step[0] = 0;
+    if (rc == KEEL_ECORRUPT)
+        snprintf(step, size,
+                 ": damaged; move %s aside (mv %s %s.damaged) and start again: keeld rebuilds it from the "
+                 "raft snapshot and log (docs/recovery.md, \"A damaged file at start\")",
+                 s->kv, s->kv, s->kv);
+    else if (rc == KEEL_EVERSION)
+        snprintf(step, size,
+                 "; start the keeld version that wrote it, or move %s aside to rebuild it from the raft "
+                 "snapshot and log",
+                 s->kv);
+}
+
 int keel_storage_open(const struct keel_storage_options *opts,
                       struct keel_storage **out,
                       bool *wiped,
@@ -311,12 +329,19 @@ int keel_storage_open(const struct keel_storage_options *opts,
     storage_fsync_dir(s->dir);
     rc = storage_env_open(s, s->kv);
     if (rc != 0) {
-        snprintf(errmsg, KEEL_ERRMSG_SIZE, "storage %s: %s", s->kv, s->errmsg);
+        char step[KEEL_ERRMSG_SIZE];
+        open_step(s, rc, step, sizeof step);
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "storage %s/data.mdb: %s%s", s->kv, s->errmsg, step);
         goto err;
     }
     *out = s;
     return 0;
 err:
+    if (rc != 0 && strstr(errmsg, "ermission denied") != NULL) {
+        size_t n = strlen(errmsg);
+        snprintf(errmsg + n, KEEL_ERRMSG_SIZE - n, " (run keeld as the user that owns %s: ls -ld, chown -R)",
+                 s->dir);
+    }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
