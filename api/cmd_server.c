@@ -346,6 +346,10 @@ DECL_LOCAL(cmd_info)
         }
         info_line(&b, "members:%s", members);
         info_line(&b, "voters:%u", st.voters);
+        /* Damaged raft files set aside at start (the log says which). */
+        struct keel_node_metrics nm;
+        keel_node_metrics(srv->node, &nm);
+        info_line(&b, "raft_damaged_files_set_aside:%u", nm.damaged_set_aside);
         resp_buf_raw(&b, "\r\n", 2);
     }
     if (want(s, "alarms")) info_alarms(srv, &b);

@@ -51,6 +51,24 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
     exit(2);
 }
 
+/* What to do about an errno met on the data directory. */
+static const char *dir_step(int err)
+{
+    switch (err) {
+        case EACCES:
+        case EPERM:
+        case EROFS:
+            return " (run keeld as a user that may write there, on a writable file system: ls -ld, chown -R)";
+        case ENOTDIR:
+        case EEXIST:
+            return " (--data-dir must name a directory, or a path keeld may create)";
+        case ENOSPC:
+            return " (the disk is full: free some space)";
+        default:
+            return "";
+    }
+}
+
 /* mkdir -p, then take an exclusive lock so two daemons never share it. */
 static void prepare_dir(const char *dir)
 {
@@ -59,13 +77,15 @@ static void prepare_dir(const char *dir)
     for (char *p = path + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) die("data dir: cannot create %s", path);
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            die("data dir: cannot create %s: %s%s", path, strerror(errno), dir_step(errno));
         *p = '/';
     }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) die("data dir: cannot create %s", path);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        die("data dir: cannot create %s: %s%s", path, strerror(errno), dir_step(errno));
     snprintf(path, sizeof path, "%s/LOCK", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) die("data dir: %s", strerror(errno));
+    if (fd < 0) die("data dir %s: cannot open %s: %s%s", dir, path, strerror(errno), dir_step(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) die("data dir %s is in use by another keeld", dir);
     /* fd stays open (and locked) for the life of the process */
 }
@@ -201,7 +221,7 @@ static void join_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    char errmsg[KEEL_ERRMSG_SIZE];
+    char errmsg[KEEL_NODE_ERRMSG_SIZE];
     struct keel_peer peers[KEEL_NODE_MAX_PEERS];
     int n_peers = 0;
 
@@ -274,6 +294,12 @@ int main(int argc, char **argv)
     keel_log_level_hook = loglevel_changed;
     rc = keel_node_start(node, errmsg);
     if (rc != 0) die("%s", errmsg);
+    for (const char *p = keel_node_start_notes(node); *p;) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        log_warn("%.*s", len, p);
+        p += len + (nl != NULL);
+    }
     struct keel_server_config sc = {
         .node_id = opts.id, .client_addr = opts.client_addr,
         .max_clients = (unsigned)opts.max_clients, .max_pipeline = (unsigned)opts.max_pipeline,

@@ -170,6 +170,9 @@ static void f_backpressure(const struct mctx *m, struct mbuf *b, const char *nam
     S(keel_raft_last_index, gauge, "Highest log index in this node's log.", m->st.last_index)                   \
     S(keel_raft_voters, gauge, "Voters in the configuration.", m->st.voters)                                   \
     S(keel_raft_members, gauge, "Members (voters, standbys, spares) in the configuration.", m->st.members)      \
+    S(keel_raft_damaged_files_set_aside, gauge,                                                                 \
+      "Damaged raft files (snapshots, log segments) set aside when this process started; see its log.",        \
+      m->nm.damaged_set_aside)                                                                                 \
     S(keel_raft_leader_changes_total, counter, "Times the leader this node knows became another node.",        \
       m->nm.leader_changes)                                                                                    \
     S(keel_raft_proposals_submitted_total, counter, "Writes proposed to raft by this node.", m->nm.proposals)   \

@@ -108,6 +108,8 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     if (n == NULL) return fail(errmsg, "out of memory"), KEEL_ENOMEM;
     n->loop = loop;
     n->waiting_tail = &n->waiting;
+    n->id = o->id;
+    snprintf(n->dir, sizeof n->dir, "%s", o->dir);
     rc = keel_storage_open(&so, &n->storage, &n->wiped, msg);
     if (rc != 0) {
         fail(errmsg, "%s", msg);
@@ -143,8 +145,7 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
         goto err_store;
     }
     if ((rc = raft_uv_init(&n->io, loop, raftdir, &n->transport)) != 0) {
-        fail(errmsg, "raft log in %s: %s", raftdir, n->io.errmsg);
-        rc = KEEL_EIO;
+        rc = node_raft_failure(n, "raft log", rc, n->io.errmsg, "", errmsg);
         keel_transport_release(&n->transport);
         goto err_store;
     }
@@ -157,8 +158,9 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     n->uv_append = n->io.append;
     n->io.append = node_append;
     if ((rc = raft_init(&n->raft, &n->io, &n->fsm.fsm, o->id, o->address)) != 0) {
-        fail(errmsg, "raft init: %s", raft_errmsg(&n->raft));
-        rc = KEEL_EIO;
+        char raftmsg[RAFT_ERRMSG_BUF_SIZE];
+        snprintf(raftmsg, sizeof raftmsg, "%s", raft_errmsg(&n->raft));
+        rc = node_raft_failure(n, "raft init", rc, raftmsg, "", errmsg);
         raft_uv_close(&n->io);
         keel_transport_release(&n->transport);
         goto err_store;
@@ -202,8 +204,8 @@ err_storage:
 
 int keel_node_start(struct keel_node *n, char *errmsg)
 {
-    int rc = raft_start(&n->raft);
-    if (rc != 0) return fail(errmsg, "raft start: %s", raft_errmsg(&n->raft)), KEEL_EIO;
+    int rc = node_start_raft(n, errmsg);
+    if (rc != 0) return rc;
     if (keel_fsm_fatal(&n->fsm)) return fail(errmsg, "%s", n->fsm.errmsg), n->fsm.fatal;
     uv_prepare_start(&n->monitor, monitor_cb);
     return 0;
@@ -317,6 +319,11 @@ struct keel_storage *keel_node_storage(struct keel_node *n)
 bool keel_node_wiped(const struct keel_node *n)
 {
     return n->wiped;
+}
+
+const char *keel_node_start_notes(const struct keel_node *n)
+{
+    return n->start_notes;
 }
 
 int keel_node_fatal(const struct keel_node *n, const char **msg)

@@ -26,6 +26,7 @@
 #include "store/store.h"
 
 #define KEEL_NODE_MAX_PEERS 16
+#define KEEL_NODE_ERRMSG_SIZE 2048
 
 struct keel_peer
 {
@@ -85,7 +86,13 @@ struct keel_node_status
 
 struct keel_node;
 
-/* Errors: a KEEL_* code with a one-line reason in errmsg (KEEL_ERRMSG_SIZE). */
+/* Errors: a KEEL_* code with a one-line reason in errmsg, a buffer of
+ * KEEL_NODE_ERRMSG_SIZE bytes (room for paths and a runbook step).
+ * A refusal to start names the file, what is wrong with it and the runbook
+ * step (KEEL_ECORRUPT for a damaged raft file, KEEL_ENOSPACE for a full
+ * disk). keel_node_start() sets a damaged newest snapshot aside by itself
+ * when the older one and the log provably rebuild the same state; see
+ * keel_node_start_notes(). */
 int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct keel_node **out,
                      char *errmsg);
 int keel_node_start(struct keel_node *n, char *errmsg);
@@ -190,6 +197,11 @@ int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_c
 /* ---- observability (api/metrics.c, api/alarm.c) ------------------------ */
 
 /* Counters and histograms since the node was created. Loop thread. */
+/* What keel_node_start() had to repair or set aside, one warning per line
+ * ("" if nothing): a damaged snapshot moved aside, a damaged log segment
+ * raft's auto-recovery renamed to corrupt-*. The caller logs it. */
+const char *keel_node_start_notes(const struct keel_node *n);
+
 struct keel_node_metrics
 {
     uint64_t leader_changes;      /* the known leader became another node */
@@ -206,6 +218,7 @@ struct keel_node_metrics
     uint64_t repairs;             /* leader images installed by the repair */
     struct keel_hist apply;       /* per entry, around the state machine */
     struct keel_hist append;      /* raft log appends (write + fsync), request to callback */
+    unsigned damaged_set_aside;   /* damaged raft files set aside at start */
 };
 void keel_node_metrics(struct keel_node *n, struct keel_node_metrics *m);
 

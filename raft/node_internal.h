@@ -3,6 +3,7 @@
 #ifndef KEEL_RAFT_NODE_INTERNAL_H
 #define KEEL_RAFT_NODE_INTERNAL_H
 
+#include <limits.h>
 #include <raft.h>
 #include <raft/uv.h>
 
@@ -65,6 +66,10 @@ struct keel_node
     uint64_t seen_term;
     uint64_t seen_conf;        /* raft's configuration index last reported */
     uint64_t disk_checked;     /* loop ms of the last look at free disk space */
+    uint64_t id;               /* this node's raft id */
+    char dir[PATH_MAX];        /* the data directory */
+    unsigned damaged_set_aside; /* raft files set aside at start (node_start.c) */
+    char start_notes[2048];    /* what start repaired or set aside, a line each */
     keel_node_close_cb close_cb;
     void *close_data;
     char errmsg[KEEL_ERRMSG_SIZE];
@@ -76,6 +81,13 @@ int node_append(struct raft_io *io, struct raft_io_append *req, const struct raf
 void node_appends_release(struct keel_node *n);
 void node_watch_leader(struct keel_node *n);
 void node_watch_disk(struct keel_node *n, bool now);
+
+/* node_start.c: raft_start, with refusals that name the file and the step;
+ * the same description for a raft_init failure (stage "raft init"; why:
+ * an extra reason, or ""). */
+int node_start_raft(struct keel_node *n, char *errmsg);
+int node_raft_failure(struct keel_node *n, const char *stage, int rc, const char *raftmsg, const char *why,
+                      char *errmsg);
 
 /* node_ops.c */
 void node_reads_fail(struct keel_node *n, int status);

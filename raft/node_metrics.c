@@ -149,6 +149,7 @@ void keel_node_metrics(struct keel_node *n, struct keel_node_metrics *m)
     m->repairs = fs->repairs;
     m->apply = fs->apply;
     m->append = n->append_hist;
+    m->damaged_set_aside = n->damaged_set_aside;
 }
 
 unsigned keel_node_progress(struct keel_node *n, struct keel_peer_progress *out, unsigned max)

@@ -378,7 +378,7 @@ static void test_recover_log_configuration(void **state)
     struct fixture *fx = *state;
     struct keel_peer v[3] = {{.id = 1}, {.id = 2, .address = "127.0.0.1:1"},
                              {.id = 3, .address = "127.0.0.1:2"}};
-    char errmsg[KEEL_ERRMSG_SIZE] = "", node[4300];
+    char errmsg[KEEL_NODE_ERRMSG_SIZE] = "", node[4300];
     struct keel_recover_report rep;
     struct keel_node *kn = NULL;
     uv_loop_t loop;

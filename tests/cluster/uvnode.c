@@ -82,7 +82,7 @@ void uvnode_open(struct uvnode *n, const struct uvnode_opts *o)
         .map_size = 64u << 20, .boot_id_path = o->boot_id_path,
     };
     CHECK(uv_loop_init(&n->loop) == 0, "uv_loop_init");
-    char errmsg[KEEL_ERRMSG_SIZE];
+    char errmsg[KEEL_NODE_ERRMSG_SIZE];
     int rc = keel_node_create(&n->loop, &no, &n->node, errmsg);
     CHECK(rc == 0, "node create: %s", errmsg);
     n->wiped = keel_node_wiped(n->node);
