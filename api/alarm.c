@@ -324,13 +324,17 @@ bool alarm_refuses_write(struct slot *s, size_t len)
     const struct alarm *a = &srv->obs->alarms[ALARM_NOSPACE];
     struct keel_disk d;
     if (frees_space(s->cmd)) return false;
-    /* The disk is looked at for every write (a statvfs): at a few thousand
-     * writes a second the alarm's 250 ms would let the disk fill past the
-     * floor, or a reserve released since then go unnoticed. */
+    /* The disk is looked at once per loop millisecond (a statvfs), not only
+     * every 250 ms: at thousands of writes a second the alarm alone would
+     * let the disk fill past the floor, or miss a reserve just released. */
     uint64_t floor = srv->cfg.min_free_disk > KEEL_DISK_FLOOR ? srv->cfg.min_free_disk : KEEL_DISK_FLOOR;
-    if (!a->active && keel_storage_disk(keel_node_storage(srv->node), &d) == 0 &&
-        (d.free_bytes < floor || (d.reserve_size > 0 && d.reserve_held == 0)))
-        obs_refresh(srv);
+    struct obs *o = srv->obs;
+    if (!a->active && o->disk_looked_ms != uv_now(srv->loop)) {
+        o->disk_looked_ms = uv_now(srv->loop);
+        if (keel_storage_disk(keel_node_storage(srv->node), &d) == 0 &&
+            (d.free_bytes < floor || (d.reserve_size > 0 && d.reserve_held == 0)))
+            obs_refresh(srv);
+    }
     if (a->active) {
         resp_errorf(&s->out, "OOM", "command not allowed while the NOSPACE alarm is active (%s); %s", a->reason,
                     srv->obs->nospace_disk ? ADVICE_DISK : ADVICE_QUOTA);

@@ -51,6 +51,7 @@ struct obs
     bool reserve_logged;                /* the reserve's state was logged once */
     bool reserve_held;                  /* ... and this is what was logged */
     uint64_t reserve_releases;          /* releases already logged */
+    uint64_t disk_looked_ms;            /* loop ms of the last admission look at the disk */
     void (*closed_cb)(struct keel_server *srv);
 };
 

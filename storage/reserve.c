@@ -64,6 +64,9 @@ void storage_reserve_open(struct keel_storage *s)
                    (uint64_t)st.st_blocks * 512 >= s->opts.reserve;
     if (storage_disk_free(s->dir, &free_bytes, NULL) != 0) free_bytes = 0;
     if (present && free_bytes >= KEEL_DISK_LOW) {
+        if ((uint64_t)st.st_size > s->opts.reserve && truncate(path, (off_t)s->opts.reserve) != 0) {
+            /* a smaller --disk-reserve than last time: the rest stays held */
+        }
         s->reserve_held = s->opts.reserve;
         return;
     }

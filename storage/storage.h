@@ -229,7 +229,7 @@ struct keel_disk
     uint64_t refill_at;        /* free space at which a released reserve returns */
 };
 /* The data directory's file system and the reserve. KEEL_EIO if statvfs
- * fails. Any thread (it reads only counters the loop writes). */
+ * fails. Loop thread. */
 int keel_storage_disk(struct keel_storage *s, struct keel_disk *d);
 
 /* Delete the reserve if it is held: 1 if that made room, 0 if there was
