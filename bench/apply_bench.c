@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "storage/snapshot.h"
+#include "storage/image.h"
 #include "store/store.h"
 
 static double now_s(void)
@@ -158,9 +158,13 @@ static void bench_snapshot(const char *base, uint64_t mb, size_t size)
     rc = keel_snapshot_verify(image, len, NULL, errmsg);
     if (rc != 0) die("verify", rc, errmsg);
     double t_verify = now_s() - t0;
+    t0 = now_s();
+    rc = keel_image_check(image, len, 0, NULL, errmsg);
+    if (rc != 0) die("image check", rc, errmsg);
+    double t_check = now_s() - t0;
     env_open(&dst, base, "snap-dst");
     t0 = now_s();
-    rc = keel_storage_restore(dst.storage, image, len, &replaced, errmsg);
+    rc = keel_storage_restore(dst.storage, image, len, NULL, &replaced, errmsg);
     if (rc != 0 || !replaced) die("restore", rc, errmsg);
     double t_restore = now_s() - t0;
     uint64_t a1, d1, a2, d2;
@@ -168,9 +172,9 @@ static void bench_snapshot(const char *base, uint64_t mb, size_t size)
     keel_storage_digest(dst.storage, &a2, &d2);
     if (a1 != a2 || d1 != d2) die("restore", KEEL_ECORRUPT, "digests differ");
     printf("snapshot %5llu MB live  %8llu keys  image %7.1f MB  create %6.2f s  verify %5.2f s"
-           "  restore %6.2f s  (fill %.1f s)\n",
+           "  check %5.2f s  restore %6.2f s  (fill %.1f s)\n",
            (unsigned long long)mb, (unsigned long long)keys, len / 1048576.0, t_create,
-           t_verify, t_restore, t_fill);
+           t_verify, t_check, t_restore, t_fill);
     free(image);
     env_close(&dst);
     env_close(&src);

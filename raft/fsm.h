@@ -24,7 +24,7 @@
 #include <raft.h>
 
 #include "raft/hist.h"
-#include "storage/snapshot.h"
+#include "storage/image.h"
 #include "store/store.h"
 
 struct keel_proposal;
@@ -61,6 +61,14 @@ struct keel_fsm
     bool async;
     int fatal;                  /* first fatal error: the node must restart */
     struct keel_fsm_stats stats;
+    /* The image the node's guard checked and handed to raft (node_guard.c):
+     * restore skips checking those same bytes again. */
+    struct
+    {
+        const void *base;
+        size_t len;
+        struct keel_image_report rep;
+    } checked;
     /* Called after each entry applied here (not a skipped replay), with
      * the store's events for it (keel_node_on_apply). */
     void (*on_apply)(void *data, const struct keel_events *ev);

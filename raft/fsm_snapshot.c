@@ -92,6 +92,14 @@ int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsi
     return 0;
 }
 
+/* Restore runs synchronously on the loop in raft 0.15 (at raft_start for the
+ * local snapshot, and after an install). The image check (storage/image.h)
+ * it needs costs about a full read of the image on top of the write: at
+ * start that delays the node's start; an installed image was checked on the
+ * pool before raft saw it (node_guard.c), so only the write is left here.
+ * A refused image leaves the env as it was and fails the restore: at start
+ * keel_node_start reports it; after an install the guard makes that
+ * impossible short of a bug (raft would then drop the snapshot). */
 int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     struct keel_fsm *f = fsm->data;
@@ -101,8 +109,12 @@ int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     /* raft's last applied jumps to the snapshot's index: entries it skips
      * are not journaled, so a repair under way cannot replay past them. */
     fsm_journal_break(f, "raft installed a snapshot during the transfer");
-    int rc = keel_storage_restore(keel_store_storage(f->store), buf->base, buf->len, &replaced,
-                                  errmsg);
+    const struct keel_image_report *checked = NULL;
+    if (f->checked.base == buf->base && f->checked.len == buf->len && buf->base != NULL)
+        checked = &f->checked.rep;
+    int rc = keel_storage_restore(keel_store_storage(f->store), buf->base, buf->len, checked,
+                                  &replaced, errmsg);
+    f->checked.base = NULL;
     if (rc != 0) {
         snprintf(f->errmsg, sizeof f->errmsg, "fsm: restore: %s", errmsg);
         if (rc == KEEL_EFATAL) f->fatal = rc;

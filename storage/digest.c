@@ -7,21 +7,24 @@
 #include "storage/env.h"
 #include "storage/snapshot.h"
 
+void storage_digest_add(XXH3_state_t *st, uint8_t tag, const MDB_val *k, const MDB_val *v)
+{
+    uint8_t hdr[17];
+    hdr[0] = tag;
+    storage_le64(hdr + 1, k->mv_size);
+    storage_le64(hdr + 9, v->mv_size);
+    XXH3_64bits_update(st, hdr, sizeof hdr);
+    XXH3_64bits_update(st, k->mv_data, k->mv_size);
+    XXH3_64bits_update(st, v->mv_data, v->mv_size);
+}
+
 static int digest_dbi(MDB_txn *txn, MDB_dbi dbi, uint8_t tag, XXH3_state_t *st)
 {
     MDB_cursor *c;
     MDB_val k, v;
-    uint8_t hdr[17];
     int rc = mdb_cursor_open(txn, dbi, &c);
     if (rc != 0) return rc;
-    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-        hdr[0] = tag;
-        storage_le64(hdr + 1, k.mv_size);
-        storage_le64(hdr + 9, v.mv_size);
-        XXH3_64bits_update(st, hdr, sizeof hdr);
-        XXH3_64bits_update(st, k.mv_data, k.mv_size);
-        XXH3_64bits_update(st, v.mv_data, v.mv_size);
-    }
+    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) storage_digest_add(st, tag, &k, &v);
     mdb_cursor_close(c);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }

@@ -57,6 +57,12 @@ bool storage_disk_full(struct keel_storage *s);
 void storage_reserve_open(struct keel_storage *s);
 uint64_t storage_reserve_refill_at(const struct keel_storage *s);
 
+/* The digest (keel_storage_digest) hashes every record of the dbis data,
+ * exp, meta, dedupe, dedupe_ts in that order, each as tag (the dbi's place
+ * in that list), le64 key size, le64 value size, key, value. */
+struct XXH3_state_s;
+void storage_digest_add(struct XXH3_state_s *st, uint8_t tag, const MDB_val *k, const MDB_val *v);
+
 /* rm -rf, and fsync of a directory. */
 int storage_rmtree(const char *path);
 int storage_fsync_dir(const char *path);

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "storage/env.h"
-#include "storage/snapshot.h"
+#include "storage/image.h"
 
 static int write_file(const char *path, const uint8_t *p, size_t len, char *errmsg)
 {
@@ -30,11 +30,13 @@ err:
     return code;
 }
 
-/* force: install even an image that is not newer (the env is known bad). */
-static int install(struct keel_storage *s, const void *image, size_t len, bool force, bool *replaced,
-                   char *errmsg)
+/* force: install even an image that is not newer (the env is known bad).
+ * checked: see keel_storage_restore. */
+static int install(struct keel_storage *s, const void *image, size_t len, bool force,
+                   const struct keel_image_report *checked, bool *replaced, char *errmsg)
 {
     struct keel_snapshot_info info;
+    struct keel_image_report rep;
     char restore[PATH_MAX + 16], old[PATH_MAX + 16], file[PATH_MAX + 32];
     int rc;
 
@@ -43,8 +45,18 @@ static int install(struct keel_storage *s, const void *image, size_t len, bool f
     if (rc != 0) return rc;
     if (info.applied <= s->applied && !force) {
         /* Our env already holds everything the image does (it was trusted at
-         * open, and apply only moves it forward). */
+         * open, and apply only moves it forward): the image is not opened. */
         return 0;
+    }
+    /* 0. Nothing of the image reaches LMDB here before the full check. */
+    if (checked == NULL) {
+        rc = keel_image_check(image, len, 0, &rep, errmsg);
+        if (rc != 0) return rc;
+        checked = &rep;
+    }
+    if (checked->info.checksum != info.checksum || checked->applied != info.applied) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "restore: the check's report is of another image");
+        return KEEL_EINVAL;
     }
 
     /* 1. Write the image beside the env and make it durable. */
@@ -104,14 +116,14 @@ abandon:
     return rc;
 }
 
-int keel_storage_restore(struct keel_storage *s, const void *image, size_t len, bool *replaced,
-                         char *errmsg)
+int keel_storage_restore(struct keel_storage *s, const void *image, size_t len,
+                         const struct keel_image_report *checked, bool *replaced, char *errmsg)
 {
-    return install(s, image, len, false, replaced, errmsg);
+    return install(s, image, len, false, checked, replaced, errmsg);
 }
 
 int keel_storage_reinstall(struct keel_storage *s, const void *image, size_t len, char *errmsg)
 {
     bool replaced;
-    return install(s, image, len, true, &replaced, errmsg);
+    return install(s, image, len, true, NULL, &replaced, errmsg);
 }

@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "storage/env.h"
+#include "storage/image_lmdb.h"
 #include "storage/snapshot.h"
 
 /* Read the applied index and key count out of a copy, by opening it as a
@@ -41,6 +42,22 @@ static int image_info(const char *path, uint64_t *applied, uint64_t *keys, char 
 err:
     if (rc != 0) snprintf(errmsg, KEEL_ERRMSG_SIZE, "read image: %s", mdb_strerror(rc));
     return storage_mdb_code(rc);
+}
+
+/* (last page + 1) * page size of the LMDB copy in fd, by the meta LMDB would
+ * use; 0 if unreadable (the image check then says what is wrong). */
+static uint64_t lmdb_size(int fd)
+{
+    uint8_t b[LM_META_SIZE];
+    struct lm_meta m[2];
+    if (pread(fd, b, sizeof b, 0) != (ssize_t)sizeof b) return 0;
+    lm_meta_read(b, &m[0]);
+    if (m[0].psize < LM_MIN_PSIZE || m[0].psize > LM_MAX_PSIZE) return 0;
+    if (pread(fd, b, sizeof b, m[0].psize) != (ssize_t)sizeof b) return 0;
+    lm_meta_read(b, &m[1]);
+    const struct lm_meta *u = &m[lm_pick(m)];
+    if (u->psize != m[0].psize || u->last_pg > (UINT64_MAX >> 16)) return 0;
+    return (u->last_pg + 1) * u->psize;
 }
 
 static void header_encode(struct keel_snapshot *snap)
@@ -106,6 +123,18 @@ int keel_storage_snapshot_create(struct keel_storage *s, struct keel_snapshot *s
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot: empty copy");
         rc = KEEL_EIO;
         goto err;
+    }
+    /* A plain copy stops at the env file's end, which can be short of the
+     * last page when the last pages are free: the image check wants every
+     * page up to the meta's last one in the file, so pad it with zeros. */
+    uint64_t need = lmdb_size(snap->fd);
+    if (need > (uint64_t)st.st_size) {
+        if (ftruncate(snap->fd, (off_t)need) != 0) {
+            snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot: pad copy: %s", strerror(errno));
+            rc = KEEL_EIO;
+            goto err;
+        }
+        st.st_size = (off_t)need;
     }
     snap->data_len = (size_t)st.st_size;
     snap->data = mmap(NULL, snap->data_len, PROT_READ, MAP_SHARED, snap->fd, 0);

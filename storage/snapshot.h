@@ -73,14 +73,20 @@ int keel_snapshot_write_fd(const struct keel_snapshot *snap, int fd, char *errms
 int keel_snapshot_verify(const void *image, size_t len, struct keel_snapshot_info *info,
                          char *errmsg);
 
-/* Replace the env's contents with a verified image, atomically: write it to
- * <dir>/kv.restore, fsync, check it opens, then swap directories (rename,
- * fsync dir) and reopen. If the image is not newer than what the env already
- * holds (and the env is trusted) the env is kept as it is: *replaced false.
- * On error the old env is untouched and still open. Loop thread only; no txn
+struct keel_image_report;
+
+/* Replace the env's contents with an image, atomically: check it fully
+ * (keel_image_check, storage/image.h: a damaged image is refused before LMDB
+ * opens it), write it to <dir>/kv.restore, fsync, check it opens, then swap
+ * directories (rename, fsync dir) and reopen. If the image is not newer than
+ * what the env already holds (and the env is trusted) the env is kept as it
+ * is and the image never opened: *replaced false. checked: the report of a
+ * keel_image_check the caller already ran on exactly these bytes, or NULL to
+ * run it here (it takes about a full read of the image: see image.h). On
+ * error the old env is untouched and still open. Loop thread only; no txn
  * may be open. */
-int keel_storage_restore(struct keel_storage *s, const void *image, size_t len, bool *replaced,
-                         char *errmsg);
+int keel_storage_restore(struct keel_storage *s, const void *image, size_t len,
+                         const struct keel_image_report *checked, bool *replaced, char *errmsg);
 
 /* The same, but the image replaces the env even when it is not newer: for
  * the automatic repair of a replica whose env failed the consistency check

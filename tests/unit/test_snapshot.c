@@ -166,7 +166,7 @@ static int restore(struct keel_storage *s, const uint8_t *image, size_t len, boo
 {
     errmsg[0] = 0;
     *replaced = true;
-    return keel_storage_restore(s, image, len, replaced, errmsg);
+    return keel_storage_restore(s, image, len, NULL, replaced, errmsg);
 }
 
 /* ---- create, verify, write --------------------------------------------- */

@@ -1,0 +1,221 @@
+/* storage: an image read by LMDB itself, record by record, against Keel's
+ * invariants (step 3 of keel_image_check, see image.h). It runs in a helper
+ * process (image_check.c), or in the caller's for the fuzz targets.
+ *
+ * What it proves beyond image_pages.c: that LMDB opens the file, finds every
+ * named database, and can step a cursor over every record; that every
+ * record of "data" decodes as a record; that the expiry index holds exactly
+ * one entry per key with an expiry, at that expiry, and nothing else; that
+ * the dedupe table and its timestamp index match one to one and
+ * dedupe_count counts them; that "meta" holds a supported format. The
+ * digest is keel_storage_digest()'s over the same records. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "storage/env.h"
+#include "storage/image.h"
+#include "storage/record.h"
+
+enum { DB_DATA, DB_EXP, DB_META, DB_DD, DB_DDTS, NDB };
+static const char *const names[NDB] = {"data", "exp", "meta", "dedupe", "dedupe_ts"};
+
+struct walk
+{
+    MDB_txn *txn;
+    MDB_dbi dbi[NDB];
+    XXH3_state_t *st;
+    uint64_t with_expiry; /* data records with an expiry */
+    uint64_t count[NDB];
+    uint64_t format, applied, dedupe_count;
+    bool has_format;
+    char *errmsg;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct walk *w, const char *fmt, ...)
+{
+    char msg[KEEL_ERRMSG_SIZE - 32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(w->errmsg, KEEL_ERRMSG_SIZE, "snapshot image: %s", msg);
+    return KEEL_ECORRUPT;
+}
+
+static int lmdb_fail(struct walk *w, const char *what, int rc)
+{
+    fail(w, "LMDB: %s: %s", what, mdb_strerror(rc));
+    return rc == ENOMEM ? KEEL_ENOMEM : KEEL_ECORRUPT;
+}
+
+/* A lookup in another dbi: 0 and v, or KEEL_ENOTFOUND, or an error. */
+static int lookup(struct walk *w, int db, const void *key, size_t n, MDB_val *v)
+{
+    MDB_val k = {n, (void *)key};
+    int rc = mdb_get(w->txn, w->dbi[db], &k, v);
+    if (rc == MDB_NOTFOUND) return KEEL_ENOTFOUND;
+    return rc == 0 ? 0 : lmdb_fail(w, names[db], rc);
+}
+
+static int data_record(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+    struct keel_record rec;
+    MDB_val e;
+    uint8_t ek[EXPKEY_MAX];
+    if (k->mv_size == 0 || k->mv_size > KEEL_MAX_KEY)
+        return fail(w, "DB \"data\" has a key of %zu bytes", k->mv_size);
+    if (record_decode(v->mv_data, v->mv_size, &rec) != 0 || rec.expire_at < 0)
+        return fail(w, "DB \"data\": the value of a %zu-byte key is not a record", k->mv_size);
+    if (rec.expire_at == 0) return 0;
+    w->with_expiry++;
+    size_t n = record_expkey((struct keel_slice){k->mv_data, k->mv_size}, rec.expire_at, ek);
+    int rc = lookup(w, DB_EXP, ek, n, &e);
+    if (rc == KEEL_ENOTFOUND) return fail(w, "a key expiring at %lld is missing from the expiry index",
+                                          (long long)rec.expire_at);
+    return rc;
+}
+
+static int exp_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+    struct keel_record rec;
+    MDB_val d;
+    if (k->mv_size < 9 || k->mv_size > EXPKEY_MAX || v->mv_size != 0)
+        return fail(w, "DB \"exp\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
+    const uint8_t *p = k->mv_data;
+    int rc = lookup(w, DB_DATA, p + 8, k->mv_size - 8, &d);
+    if (rc == KEEL_ENOTFOUND) return fail(w, "the expiry index names a key that does not exist");
+    if (rc != 0) return rc;
+    if (record_decode(d.mv_data, d.mv_size, &rec) != 0 ||
+        (uint64_t)rec.expire_at != storage_get_be64(p))
+        return fail(w, "the expiry index disagrees with a key's expiry");
+    return 0;
+}
+
+static int meta_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+    if (v->mv_size != 8)
+        return fail(w, "DB \"meta\" has a value of %zu bytes (all are 8)", v->mv_size);
+    uint64_t x = storage_get_le64(v->mv_data);
+#define IS(name) (k->mv_size == sizeof name - 1 && memcmp(k->mv_data, name, sizeof name - 1) == 0)
+    if (IS("format")) {
+        w->format = x;
+        w->has_format = true;
+    } else if (IS("applied")) {
+        w->applied = x;
+    } else if (IS("dedupe_count")) {
+        w->dedupe_count = x;
+    }
+#undef IS
+    return 0;
+}
+
+static int dd_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+    uint8_t tk[24];
+    MDB_val t;
+    if (k->mv_size != 16 || v->mv_size < 8)
+        return fail(w, "DB \"dedupe\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
+    storage_be64(tk, storage_get_le64(v->mv_data));
+    memcpy(tk + 8, k->mv_data, 16);
+    int rc = lookup(w, DB_DDTS, tk, sizeof tk, &t);
+    if (rc == KEEL_ENOTFOUND) return fail(w, "a dedupe entry is missing from its timestamp index");
+    return rc;
+}
+
+static int ddts_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+    MDB_val d;
+    if (k->mv_size != 24 || v->mv_size != 0)
+        return fail(w, "DB \"dedupe_ts\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
+    const uint8_t *p = k->mv_data;
+    int rc = lookup(w, DB_DD, p + 8, 16, &d);
+    if (rc == KEEL_ENOTFOUND) return fail(w, "the dedupe timestamp index names a missing entry");
+    if (rc != 0) return rc;
+    if (d.mv_size < 8 || storage_get_le64(d.mv_data) != storage_get_be64(p))
+        return fail(w, "the dedupe timestamp index disagrees with an entry's timestamp");
+    return 0;
+}
+
+static int walk_db(struct walk *w, int db)
+{
+    static int (*const check[NDB])(struct walk *, const MDB_val *, const MDB_val *) = {
+        data_record, exp_entry, meta_entry, dd_entry, ddts_entry};
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(w->txn, w->dbi[db], &c);
+    if (rc != 0) return lmdb_fail(w, names[db], rc);
+    int bad = 0;
+    while (bad == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        storage_digest_add(w->st, (uint8_t)db, &k, &v);
+        w->count[db]++;
+        bad = check[db](w, &k, &v);
+    }
+    mdb_cursor_close(c);
+    if (bad != 0) return bad;
+    return rc == MDB_NOTFOUND ? 0 : lmdb_fail(w, names[db], rc);
+}
+
+static int walk_all(struct walk *w)
+{
+    int rc = 0;
+    for (int db = 0; db < NDB; db++) {
+        rc = mdb_dbi_open(w->txn, names[db], 0, &w->dbi[db]);
+        if (rc != 0) return lmdb_fail(w, names[db], rc);
+    }
+    for (int db = 0; rc == 0 && db < NDB; db++) rc = walk_db(w, db);
+    if (rc != 0) return rc;
+    if (!w->has_format || w->format != STORAGE_FORMAT)
+        return fail(w, "storage format %llu%s, this build reads %d", (unsigned long long)w->format,
+                    w->has_format ? "" : " (absent)", STORAGE_FORMAT);
+    if (w->count[DB_EXP] != w->with_expiry)
+        return fail(w, "the expiry index has %llu entries for %llu keys with an expiry",
+                    (unsigned long long)w->count[DB_EXP], (unsigned long long)w->with_expiry);
+    if (w->count[DB_DD] != w->count[DB_DDTS] || w->dedupe_count != w->count[DB_DD])
+        return fail(w, "the dedupe table has %llu entries, its index %llu, its count says %llu",
+                    (unsigned long long)w->count[DB_DD], (unsigned long long)w->count[DB_DDTS],
+                    (unsigned long long)w->dedupe_count);
+    return 0;
+}
+
+int image_walk(const char *path, size_t len, struct keel_image_report *rep, char *errmsg)
+{
+    struct walk w = {.errmsg = errmsg};
+    MDB_env *env;
+    int rc = mdb_env_create(&env);
+    if (rc != 0) return lmdb_fail(&w, "create", rc);
+    mdb_env_set_maxdbs(env, 8);
+    mdb_env_set_mapsize(env, len); /* LMDB raises it to the last page if needed */
+    rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK | MDB_NOSUBDIR | MDB_NOTLS, 0600);
+    if (rc != 0) {
+        rc = lmdb_fail(&w, "open", rc);
+        goto out;
+    }
+    rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &w.txn);
+    if (rc != 0) {
+        rc = lmdb_fail(&w, "begin", rc);
+        goto out;
+    }
+    w.st = XXH3_createState();
+    if (w.st == NULL) {
+        rc = KEEL_ENOMEM;
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot image: out of memory");
+        goto out;
+    }
+    XXH3_64bits_reset(w.st);
+    rc = walk_all(&w);
+    if (rc == 0) {
+        rep->applied = w.applied;
+        rep->keys = w.count[DB_DATA];
+        rep->expires = w.count[DB_EXP];
+        rep->dedupe = w.count[DB_DD];
+        rep->digest = XXH3_64bits_digest(w.st);
+    }
+out:
+    if (w.st != NULL) XXH3_freeState(w.st);
+    if (w.txn != NULL) mdb_txn_abort(w.txn);
+    mdb_env_close(env);
+    return rc;
+}
