@@ -69,6 +69,9 @@ static int data_record(struct walk *w, const MDB_val *k, const MDB_val *v)
         return fail(w, "DB \"data\" has a key of %zu bytes", k->mv_size);
     if (record_decode(v->mv_data, v->mv_size, &rec) != 0 || rec.expire_at < 0)
         return fail(w, "DB \"data\": the value of a %zu-byte key is not a record", k->mv_size);
+    if (!record_value_ok(&rec))
+        return fail(w, "DB \"data\": a %zu-byte key holds a malformed %s", k->mv_size,
+                    rec.type == KEEL_TYPE_HASH ? "hash" : "value");
     if (rec.expire_at == 0) return 0;
     w->with_expiry++;
     size_t n = record_expkey((struct keel_slice){k->mv_data, k->mv_size}, rec.expire_at, ek);

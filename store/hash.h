@@ -3,7 +3,9 @@
  * A hash is stored as one value: u32 n, then n x (u32 len, field, u32 len,
  * value), sorted by field (bytewise, shorter first on a tie). Small documents
  * of a few fields are the use case; one value keeps a document's TTL and
- * version in one record and its update in one LMDB put. */
+ * version in one record and its update in one LMDB put. storage/record.c
+ * (record_value_ok) checks the same encoding in snapshot images: keep the
+ * two in step. */
 #ifndef KEEL_STORE_HASH_H
 #define KEEL_STORE_HASH_H
 

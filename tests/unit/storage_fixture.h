@@ -52,6 +52,20 @@ static inline char *env_scratch(const char *tag, const char *boot_name, const ch
     return dir;
 }
 
+/* A one-field hash value (store/hash.h's encoding) of field f and value v
+ * into out (16 + their sizes); returns its size. */
+static inline size_t hash_value1(uint8_t *out, const char *f, const uint8_t *v, size_t vn)
+{
+    size_t fn = strlen(f), o = 0;
+    uint32_t words[3] = {1, (uint32_t)fn, (uint32_t)vn};
+    memcpy(out + o, &words[0], 4), o += 4;
+    memcpy(out + o, &words[1], 4), o += 4;
+    memcpy(out + o, f, fn), o += fn;
+    memcpy(out + o, &words[2], 4), o += 4;
+    memcpy(out + o, v, vn), o += vn;
+    return o;
+}
+
 /* Close env s cleanly (NULL: not open) and remove its scratch dir. */
 static inline void env_remove(struct keel_storage *s, char *dir)
 {

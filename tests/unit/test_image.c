@@ -14,6 +14,7 @@
 
 #include "storage/env.h"
 #include "storage/image.h"
+#include "storage/record.h"
 
 struct fx
 {
@@ -57,10 +58,15 @@ static void fill(struct keel_storage *s, uint64_t from, uint64_t to)
         char key[32];
         begin(s, true, &txn);
         snprintf(key, sizeof key, "key%06llu", (unsigned long long)i);
+        static uint8_t hv[sizeof big + 32];
         size_t vlen = i % 50 == 0 ? sizeof big : 10 + i % 90;
-        struct keel_record rec = {i % 3 ? KEEL_TYPE_STRING : KEEL_TYPE_HASH,
-                                  i % 4 ? 0 : (int64_t)(2000000 + i * 7), i, (const uint8_t *)big,
-                                  vlen};
+        struct keel_record rec = {KEEL_TYPE_STRING, i % 4 ? 0 : (int64_t)(2000000 + i * 7), i,
+                                  (const uint8_t *)big, vlen};
+        if (i % 3 == 0) {
+            rec.type = KEEL_TYPE_HASH;
+            rec.len = hash_value1(hv, "field", rec.val, rec.len);
+            rec.val = hv;
+        }
         assert_int_equal(storage_put(&txn, SL(key), &rec, NULL), 0);
         if (i % 5 == 0) assert_int_equal(storage_dedupe_put(&txn, i % 13, i, (int64_t)i, SL(key)), 0);
         if (i % 7 == 0) {
@@ -257,7 +263,7 @@ static void test_keel_invariants(void **state)
         "missing from the expiry index",     "names a key that does not exist",
         "is not a record",                   "has a value of 4 bytes",
         "the dedupe table has",              "storage format 2",
-        "missing from its timestamp index",
+        "missing from its timestamp index",  "holds a malformed hash",
     };
     for (int c = 0; c < (int)(sizeof why / sizeof why[0]); c++) {
         char dir_boot[PATH_MAX], errmsg[KEEL_ERRMSG_SIZE] = "";
@@ -312,6 +318,25 @@ static void test_keel_invariants(void **state)
                 v.mv_size = 8;
                 assert_int_equal(mdb_put(txn, s->meta, &k, &v, 0), 0);
                 break;
+            case 7: { /* a hash of two fields out of order: "b" then "a" */
+                uint8_t two[64] = {KEEL_TYPE_HASH};
+                size_t off = RECORD_HEADER;
+                uint32_t w[] = {2, 1, 1, 1, 1};
+                memcpy(two + off, &w[0], 4), off += 4;
+                memcpy(two + off, &w[1], 4), off += 4;
+                two[off++] = 'b';
+                memcpy(two + off, &w[2], 4), off += 4;
+                two[off++] = '1';
+                memcpy(two + off, &w[3], 4), off += 4;
+                two[off++] = 'a';
+                memcpy(two + off, &w[4], 4), off += 4;
+                two[off++] = '2';
+                memcpy(kb, "key000003", 9);
+                k.mv_size = 9;
+                v = (MDB_val){off, two};
+                assert_int_equal(mdb_put(txn, s->data, &k, &v, 0), 0);
+                break;
+            }
             case 6: { /* a dedupe entry whose timestamp index entry is gone */
                 MDB_cursor *cur;
                 assert_int_equal(mdb_cursor_open(txn, s->ddts, &cur), 0);

@@ -72,11 +72,16 @@ static void fill(struct keel_storage *s, uint64_t from, uint64_t to, uint64_t pe
         begin(s, true, &txn);
         for (uint64_t n = 0; n < per_txn && i <= to; n++, i++) {
             char key[32], val[64];
+            uint8_t hv[96];
             snprintf(key, sizeof key, "key%08llu", (unsigned long long)i);
             snprintf(val, sizeof val, "value of entry %llu", (unsigned long long)i);
-            struct keel_record rec = {i % 3 ? KEEL_TYPE_STRING : KEEL_TYPE_HASH,
-                                      i % 7 ? 0 : (int64_t)(1000000 + i), i,
+            struct keel_record rec = {KEEL_TYPE_STRING, i % 7 ? 0 : (int64_t)(1000000 + i), i,
                                       (const uint8_t *)val, strlen(val)};
+            if (i % 3 == 0) {
+                rec.type = KEEL_TYPE_HASH;
+                rec.len = hash_value1(hv, "f", rec.val, rec.len);
+                rec.val = hv;
+            }
             assert_int_equal(storage_put(&txn, SL(key), &rec, NULL), 0);
             if (i % 5 == 0) {
                 assert_int_equal(storage_dedupe_put(&txn, i % 11, i, (int64_t)i, SL(val)), 0);
@@ -911,7 +916,7 @@ static void test_reinstall_and_digest_job(void **state)
     env_open(f, 1);
     struct keel_storage *b = f->s[1];
     fill(b, 0, 3100, 300);
-    put_str(b, "key00000042", "damaged", 0);
+    put_str(b, "key00000043", "damaged", 0);
     assert_int_equal(keel_storage_applied(b), 3100);
     uint64_t bad = digest_of(b, NULL);
     assert_int_equal(restore(b, f->image, len, &replaced, errmsg), 0);
@@ -921,8 +926,8 @@ static void test_reinstall_and_digest_job(void **state)
     if (rc != 0) fail_msg("reinstall: %d %s", rc, errmsg);
     assert_int_equal(keel_storage_applied(b), 3000); /* the caller replays 3001.. */
     assert_int_equal(digest_of(b, NULL), good);
-    assert_int_equal(get_str(b, "key00000042", buf, sizeof buf), 0);
-    assert_string_equal(buf, "value of entry 42");
+    assert_int_equal(get_str(b, "key00000043", buf, sizeof buf), 0);
+    assert_string_equal(buf, "value of entry 43");
     assert_false(exists(f->dir[1], "kv.restore"));
     /* A damaged image is refused and B stays as it was. */
     f->image[KEEL_SNAPSHOT_HEADER + 100] ^= 0x20;
