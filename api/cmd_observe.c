@@ -47,6 +47,7 @@ void info_persistence(struct keel_server *srv, struct resp_buf *b)
     line(b, "keel_snapshot_last_size_bytes:%llu", (unsigned long long)m.snapshot_bytes);
     line(b, "keel_snapshots_installed:%llu", (unsigned long long)m.snapshots_installed);
     line(b, "keel_snapshot_errors:%llu", (unsigned long long)m.snapshot_errors);
+    line(b, "keel_snapshots_refused:%llu", (unsigned long long)m.snapshots_refused);
     resp_buf_raw(b, "\r\n", 2);
 }
 

@@ -191,6 +191,8 @@ static void f_backpressure(const struct mctx *m, struct mbuf *b, const char *nam
     S(keel_snapshots_taken_total, counter, "Snapshots taken by this node.", m->nm.snapshots_taken)             \
     S(keel_snapshots_installed_total, counter, "Snapshots received and installed.", m->nm.snapshots_installed) \
     S(keel_snapshot_errors_total, counter, "Snapshots that failed.", m->nm.snapshot_errors)                    \
+    S(keel_snapshots_refused_total, counter, "Snapshots from the leader refused by the image check.",          \
+      m->nm.snapshots_refused)                                                                                 \
     S(keel_snapshot_last_duration_seconds, gauge, "Duration of the last snapshot taken.",                      \
       m->nm.snapshot_ns / 1e9)                                                                                 \
     S(keel_snapshot_install_last_duration_seconds, gauge, "Duration of the last snapshot install.",            \

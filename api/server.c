@@ -215,6 +215,18 @@ static void role_cb(void *data, int role, bool ready)
     obs_refresh(srv); /* alarms and /health follow a role change at once */
 }
 
+/* raft/node_guard.c refused a snapshot before anything of it was stored. */
+static void refused_cb(void *data, const struct keel_snapshot_refusal *r)
+{
+    (void)data;
+    log_error("refused %ssnapshot from leader %llu (%s) at index %llu term %llu: %s; not stored, "
+              "keeping the local state at index %llu (stale reads still served); the leader "
+              "sends a snapshot again in %u ms (docs/runbook.md: damaged snapshot)",
+              r->repeat ? "again the " : "", (unsigned long long)r->leader_id,
+              r->leader_address ? r->leader_address : "?", (unsigned long long)r->index,
+              (unsigned long long)r->term, r->why, (unsigned long long)r->applied, r->retry_ms);
+}
+
 int keel_server_create(uv_loop_t *loop, struct keel_node *node,
                        const struct keel_server_config *cfg, struct keel_server **out,
                        char *errmsg)
@@ -269,6 +281,7 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
         return KEEL_ENOMEM;
     }
     keel_node_on_role(node, role_cb, srv);
+    keel_node_on_snapshot_refused(node, refused_cb, srv);
     notify_start(srv);
     consistency_start(srv);
     *out = srv;
@@ -343,6 +356,7 @@ void keel_server_stop(struct keel_server *srv, void (*cb)(void *data), void *dat
     srv->stop_cb = cb;
     srv->stop_data = data;
     keel_node_on_role(srv->node, NULL, NULL);
+    keel_node_on_snapshot_refused(srv->node, NULL, NULL);
     notify_stop(srv);
     consistency_stop(srv);
     /* The HTTP thread stops here, before anything it could read goes. */

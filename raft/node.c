@@ -157,6 +157,11 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     n->io.truncate = node_truncate;
     n->uv_append = n->io.append;
     n->io.append = node_append;
+    n->uv_start = n->io.start;
+    n->io.start = node_guard_start;
+#ifdef KEEL_TEST_HOOKS
+    node_hooks_install(n);
+#endif
     if ((rc = raft_init(&n->raft, &n->io, &n->fsm.fsm, o->id, o->address)) != 0) {
         char raftmsg[RAFT_ERRMSG_BUF_SIZE];
         snprintf(raftmsg, sizeof raftmsg, "%s", raft_errmsg(&n->raft));
@@ -256,6 +261,7 @@ static void close_delay_closed_cb(uv_handle_t *h)
 static bool close_must_wait(struct keel_node *n)
 {
     uint64_t now = uv_now(n->loop);
+    if (n->guard != NULL) return true; /* its callback touches n (node_guard.c) */
     if (n->last_truncate != 0 && now - n->last_truncate < TRUNCATE_GRACE_MS) return true;
     return n->appends_inflight > 0 && now - n->close_started < APPENDS_GRACE_MS;
 }
@@ -292,6 +298,7 @@ void keel_node_close(struct keel_node *n, keel_node_close_cb cb, void *data)
     n->closing = true;
     uv_prepare_stop(&n->monitor);
     node_reads_fail(n, KEEL_ESHUTDOWN);
+    node_guard_cancel(n);
     /* Pending writes get RAFT_LEADERSHIPLOST from raft_close: uncertain. */
     n->close_started = uv_now(n->loop);
     if (close_must_wait(n)) {

@@ -194,6 +194,25 @@ int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *
  * catch-up rounds. */
 int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_cb cb, void *data);
 
+/* A snapshot from the leader refused by the image check (storage/image.h):
+ * it was never persisted nor opened; the node keeps its state and log and
+ * keeps serving (stale reads where asked for), and the leader sends a
+ * snapshot again after retry_ms. */
+struct keel_snapshot_refusal
+{
+    uint64_t leader_id;
+    const char *leader_address;
+    uint64_t index;         /* the snapshot's last index and term */
+    uint64_t term;
+    uint64_t applied;       /* what this node keeps */
+    const char *why;        /* "snapshot image: ..." */
+    bool repeat;            /* the same image again (reported at most once a minute) */
+    unsigned retry_ms;
+};
+typedef void (*keel_refused_cb)(void *data, const struct keel_snapshot_refusal *r);
+/* Called on the loop for each refusal; NULL cb: none. */
+void keel_node_on_snapshot_refused(struct keel_node *n, keel_refused_cb cb, void *data);
+
 /* ---- observability (api/metrics.c, api/alarm.c) ------------------------ */
 
 /* Counters and histograms since the node was created. Loop thread. */
@@ -212,6 +231,7 @@ struct keel_node_metrics
     uint64_t snapshots_taken;
     uint64_t snapshots_installed; /* images received from the leader and restored */
     uint64_t snapshot_errors;
+    uint64_t snapshots_refused;   /* images from the leader that failed the image check */
     uint64_t snapshot_bytes;      /* size of the last image taken */
     uint64_t snapshot_ns;         /* duration of the last image taken */
     uint64_t restore_ns;          /* duration of the last install */

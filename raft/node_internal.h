@@ -33,6 +33,27 @@ struct keel_node
     int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
                      const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
     struct node_append *appends; /* appends in flight, oldest first */
+    /* raft_uv's start, wrapped so that snapshots from the leader are checked
+     * before raft sees them (node_guard.c); raft's receive callback */
+    int (*uv_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                    raft_io_recv_cb recv);
+    raft_io_recv_cb raft_recv;
+    struct node_guard *guard;   /* the InstallSnapshot being checked, or NULL */
+    struct
+    {
+        uint8_t header[KEEL_SNAPSHOT_HEADER]; /* of the last image refused */
+        size_t len;
+        uint64_t reported_ms;
+        char why[KEEL_ERRMSG_SIZE];
+    } refused;
+    uint64_t snapshots_refused;
+    keel_refused_cb refused_cb;
+    void *refused_data;
+#ifdef KEEL_TEST_HOOKS
+    /* raft_uv's send, wrapped to corrupt outgoing snapshots (node_hooks.c) */
+    int (*uv_send)(struct raft_io *io, struct raft_io_send *req, const struct raft_message *m,
+                   raft_io_send_cb cb);
+#endif
     struct keel_hist append_hist;
     uint64_t leader_changes;
     uint64_t last_leader;       /* the last non-zero leader id seen */
@@ -88,6 +109,17 @@ void node_watch_disk(struct keel_node *n, bool now);
 int node_start_raft(struct keel_node *n, char *errmsg);
 int node_raft_failure(struct keel_node *n, const char *stage, int rc, const char *raftmsg, const char *why,
                       char *errmsg);
+
+/* node_guard.c */
+int node_guard_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+void node_guard_cancel(struct keel_node *n);
+
+#ifdef KEEL_TEST_HOOKS
+/* node_hooks.c: with KEEL_TEST_CORRUPT_SNAPSHOTS=FILE in the environment,
+ * while FILE exists, every InstallSnapshot sent carries the image damaged as
+ * FILE's first word says (keel_image_craft's kinds). */
+void node_hooks_install(struct keel_node *n);
+#endif
 
 /* node_ops.c */
 void node_reads_fail(struct keel_node *n, int status);

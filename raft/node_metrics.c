@@ -143,6 +143,7 @@ void keel_node_metrics(struct keel_node *n, struct keel_node_metrics *m)
     m->snapshots_taken = fs->snapshots;
     m->snapshots_installed = fs->restores;
     m->snapshot_errors = fs->snapshot_errors;
+    m->snapshots_refused = n->snapshots_refused;
     m->snapshot_bytes = fs->snapshot_bytes;
     m->snapshot_ns = fs->snapshot_ns;
     m->restore_ns = fs->restore_ns;

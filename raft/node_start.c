@@ -279,6 +279,15 @@ int node_start_raft(struct keel_node *n, char *errmsg)
     snprintf(raftdir, sizeof raftdir, "%s/raft", n->dir);
     scan_dir(raftdir, &before);
     int rc = raft_start(&n->raft);
+    if (rc != 0 && n->fsm.errmsg[0] != 0 && before.n_snaps > 0) {
+        /* fsm->restore refused the newest snapshot (the image check,
+         * storage/image.h): raft 0.15 has no message of its own then, and
+         * io->load already ran, so raft_start is not tried again. */
+        snprintf(errmsg, KEEL_NODE_ERRMSG_SIZE, "raft start: %s/%s: %s; " STEP_REJOIN, raftdir,
+                 before.snaps[before.n_snaps - 1].name, n->fsm.errmsg, (unsigned long long)n->id, n->dir);
+        scan_free(&before);
+        return rc == RAFT_CORRUPT ? KEEL_ECORRUPT : KEEL_EIO;
+    }
     if (rc != 0) {
         snprintf(raftmsg, sizeof raftmsg, "%s", raft_errmsg(&n->raft));
         culprit(raftmsg, &before, file, sizeof file);
