@@ -5,7 +5,8 @@
  * snapshot inspect verifies it and snapshot restore seeds a cluster from
  * it. The copy and the file writing run on the libuv pool (the storage is
  * pinned so a restore cannot swap the env under the copy); the file appears
- * under its final name only once complete and fsync'd; then all but the
+ * under its final name only once complete, fsync'd and read back through
+ * the full image check (storage/image.h); then all but the
  * newest --backup-keep are deleted. Names sort by raft index:
  * keel-<index, 20 digits>-<unix ms>.keel. */
 #include <dirent.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +24,7 @@
 #include "api/consistency.h"
 #include "api/log.h"
 #include "api/server_internal.h"
-#include "storage/snapshot.h"
+#include "storage/image.h"
 
 struct sched
 {
@@ -83,6 +85,24 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+/* Check what landed in part as keelctl snapshot inspect will (storage/
+ * image.h): a damaged env or a bad write never becomes a backup. */
+static void read_back(struct sched *b, const char *part, size_t off, size_t size)
+{
+    int fd = open(part, O_RDONLY | O_CLOEXEC);
+    void *map = fd >= 0 ? mmap(NULL, off + size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (fd >= 0) close(fd);
+    if (map == MAP_FAILED) {
+        snprintf(b->errmsg, sizeof b->errmsg, "read back %s: %s", part, strerror(errno));
+        b->rc = KEEL_EIO;
+        return;
+    }
+    char why[KEEL_ERRMSG_SIZE];
+    b->rc = keel_image_check((const uint8_t *)map + off, size, 0, NULL, why);
+    if (b->rc != 0) snprintf(b->errmsg, sizeof b->errmsg, "read back %s: %s", part, why);
+    munmap(map, off + size);
+}
+
 static void sched_work(uv_work_t *w)
 {
     struct sched *b = w->data;
@@ -108,6 +128,7 @@ static void sched_work(uv_work_t *w)
         b->rc = KEEL_EIO;
     }
     if (fd >= 0) close(fd);
+    if (b->rc == 0) read_back(b, part, (size_t)n, size);
     if (b->rc == 0 && rename(part, b->path) != 0) {
         snprintf(b->errmsg, sizeof b->errmsg, "rename %s: %s", part, strerror(errno));
         b->rc = KEEL_EIO;

@@ -46,8 +46,9 @@ static const struct entry entries[] = {
     {"snapshot", kctl_snapshot,
      "snapshot save FILE | inspect FILE | restore FILE --data-dir DIR --id N --cluster ID=RAFT_ADDR,...",
      "save: stream a consistent snapshot from the leader (every write acknowledged before the call is\n"
-     "in it) into FILE, with its index, term, members and checksums; verified before it is renamed\n"
-     "into place. inspect: verify FILE's checksums and print its index, term, members and key count.\n"
+     "in it) into FILE, with its index, term, members and checksums; checked before it is renamed\n"
+     "into place. inspect: check FILE in full (checksums, LMDB structure, every record) and print its\n"
+     "index, term, members, key count and digest; exit 1 and the reason if it is damaged.\n"
      "restore (offline, keeld stopped): seed a new node directory DIR from FILE as node N of the new\n"
      "cluster; do it for every member with the same FILE and --cluster, then start them all."},
     {"recover", kctl_recover, "recover --data-dir DIR --id N [--force]",

@@ -17,7 +17,7 @@ static int fail(struct kctl_backup *b, char *why, const char *path, const char *
     return KEEL_ECORRUPT;
 }
 
-int kctl_backup_open(const char *path, struct kctl_backup *b, char *why)
+int kctl_backup_open(const char *path, bool full, struct kctl_backup *b, char *why)
 {
     struct stat st;
     memset(b, 0, sizeof *b);
@@ -54,6 +54,11 @@ int kctl_backup_open(const char *path, struct kctl_backup *b, char *why)
     b->term = (uint64_t)json_integer_value(json_object_get(b->meta, "term"));
     if ((uint64_t)index != b->info.applied || (size_t)size != b->image_len || b->term == 0)
         return fail(b, why, path, "metadata (index, size or term) disagrees with the image");
+    if (full) {
+        if (keel_image_check(b->image, b->image_len, 0, &b->report, vwhy) != 0)
+            return fail(b, why, path, vwhy);
+        b->checked = true;
+    }
     return 0;
 }
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "storage/snapshot.h"
+#include "storage/image.h"
 
 #define KCTL_BACKUP_MAGIC "KEELBACKUP 1"
 
@@ -21,12 +21,16 @@ struct kctl_backup
     json_t *meta;          /* the JSON line */
     uint64_t term;
     struct keel_snapshot_info info; /* from the image's verified header */
+    bool checked;                   /* report holds a full check */
+    struct keel_image_report report;
 };
 
-/* Map path and check everything: magic, metadata, the image's header and
- * data checksums, and that metadata and image agree. Non-zero with why
- * (KEEL_ERRMSG_SIZE) filled; nothing to close then. */
-int kctl_backup_open(const char *path, struct kctl_backup *b, char *why);
+/* Map path and check it: magic, metadata, the image's header and data
+ * checksums, that metadata and image agree, and with full the whole image
+ * (keel_image_check, storage/image.h: LMDB structure, every record; about a
+ * full read of the image). Non-zero with why (KEEL_ERRMSG_SIZE) filled;
+ * nothing to close then. */
+int kctl_backup_open(const char *path, bool full, struct kctl_backup *b, char *why);
 void kctl_backup_close(struct kctl_backup *b);
 
 #endif /* KEEL_API_KEELCTL_BACKUP_H */

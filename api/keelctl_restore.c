@@ -89,7 +89,8 @@ int kctl_offline_restore(bool json, int argc, char **argv)
     }
     struct kctl_backup b;
     char why[KEEL_ERRMSG_SIZE];
-    if (kctl_backup_open(argv[0], &b, why) != 0) {
+    /* Only the file's framing here: the seed checks the image in full. */
+    if (kctl_backup_open(argv[0], false, &b, why) != 0) {
         fprintf(stderr, "keelctl: snapshot restore: %s\n", why);
         return 1;
     }

@@ -8,8 +8,10 @@
  *   64-byte header with its own checksum, then a compact LMDB copy whose
  *   XXH3 is in the header)
  *
- * so inspect verifies the image the same way a node does before loading
- * one, and restore hands it to raft's own snapshot path (raft/offline.h). */
+ * so inspect checks the image the same way a node does before loading one
+ * (keel_image_check, storage/image.h: checksums, LMDB structure, every
+ * record) and exits non-zero on a bad one, and restore hands it to raft's
+ * own snapshot path (raft/offline.h), which checks it again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -124,7 +126,7 @@ static int save(struct kctl *k, const char *path)
     /* Check what landed on disk before calling it a backup. */
     struct kctl_backup b;
     char why[KEEL_ERRMSG_SIZE];
-    if (rc == KCTL_OK && kctl_backup_open(part, &b, why) != 0) {
+    if (rc == KCTL_OK && kctl_backup_open(part, true, &b, why) != 0) {
         fprintf(stderr, "keelctl: snapshot save: the file does not verify: %s\n", why);
         rc = KCTL_FAILED;
     } else if (rc == KCTL_OK) {
@@ -156,7 +158,7 @@ static int inspect(struct kctl *k, const char *path)
 {
     struct kctl_backup b;
     char why[KEEL_ERRMSG_SIZE];
-    if (kctl_backup_open(path, &b, why) != 0) {
+    if (kctl_backup_open(path, true, &b, why) != 0) {
         if (k->json) kctl_print_json(json_pack("{s:s, s:b, s:s}", "file", path, "valid", 0, "error", why));
         fprintf(stderr, "keelctl: snapshot inspect: %s\n", why);
         return KCTL_FAILED;
@@ -165,12 +167,19 @@ static int inspect(struct kctl *k, const char *path)
         json_t *o = json_deep_copy(b.meta);
         json_object_set_new(o, "file", json_string(path));
         json_object_set_new(o, "valid", json_true());
+        json_object_set_new(o, "expires", json_integer((json_int_t)b.report.expires));
+        json_object_set_new(o, "dedupe_entries", json_integer((json_int_t)b.report.dedupe));
+        char digest[24];
+        snprintf(digest, sizeof digest, "%016llx", (unsigned long long)b.report.digest);
+        json_object_set_new(o, "digest", json_string(digest));
         kctl_print_json(o);
     } else {
-        printf("file:     %s\nvalid:    yes (header and data checksums match)\nindex:    %llu\nterm:     %llu\n"
-               "keys:     %llu\nsize:     %zu bytes\nchecksum: %016llx\nmembers: ",
+        printf("file:     %s\nvalid:    yes (checksums, LMDB structure and every record checked)\n"
+               "index:    %llu\nterm:     %llu\nkeys:     %llu (%llu expiring)\nsize:     %zu bytes\n"
+               "checksum: %016llx\ndigest:   %016llx (keelctl hashkv of a node at this index)\nmembers: ",
                path, (unsigned long long)b.info.applied, (unsigned long long)b.term,
-               (unsigned long long)b.info.keys, b.image_len, (unsigned long long)b.info.checksum);
+               (unsigned long long)b.info.keys, (unsigned long long)b.report.expires, b.image_len,
+               (unsigned long long)b.info.checksum, (unsigned long long)b.report.digest);
         json_t *ms = json_object_get(b.meta, "members");
         for (size_t i = 0; i < json_array_size(ms); i++) {
             json_t *m = json_array_get(ms, i);

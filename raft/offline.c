@@ -12,7 +12,7 @@
 
 #include "raft/offline.h"
 #include "raft/offline_internal.h"
-#include "storage/snapshot.h"
+#include "storage/image.h"
 
 int offline_fail(char *errmsg, int code, const char *fmt, ...)
 {
@@ -258,8 +258,11 @@ int keel_offline_seed(const char *dir, uint64_t id, const char *address,
     if (dir == NULL || image == NULL || term == 0)
         return offline_fail(errmsg, KEEL_EINVAL, "seed: need a dir, an image and a term >= 1");
     if ((rc = check_voters(id, address, voters, n_voters, errmsg)) != 0) return rc;
-    /* Verify before touching the disk: a bad image leaves no trace. */
-    if ((rc = keel_snapshot_verify(image, len, &info, errmsg)) != 0) return rc;
+    /* Check in full before touching the disk: a bad image leaves no trace,
+     * and none is ever stored for raft to restore at the next start. */
+    struct keel_image_report rep;
+    if ((rc = keel_image_check(image, len, 0, &rep, errmsg)) != 0) return rc;
+    info = rep.info;
     raft_configuration_init(&conf);
     for (unsigned i = 0; rc == 0 && i < n_voters; i++)
         rc = raft_configuration_add(&conf, voters[i].id, voters[i].address, RAFT_VOTER);

@@ -26,8 +26,9 @@
  * dir may be absent (it is created, as keeld does); its raft/ and kv/ must
  * be absent or empty, else KEEL_EEXISTS ("already holds a node": a kv/
  * without raft/ is refused too, since a stale env newer than the image would
- * be kept instead of it). The image is verified first: a bad
- * one gives KEEL_ECORRUPT/KEEL_EVERSION and nothing is created.
+ * be kept instead of it). The image is checked in full first
+ * (keel_image_check, storage/image.h): a bad one gives KEEL_ECORRUPT/
+ * KEEL_EVERSION and nothing is created.
  *
  * Effect: <dir>/raft holds raft metadata with current term `term` (>= 1) and
  * one raft snapshot at index = the image's applied index (1 if it is 0),

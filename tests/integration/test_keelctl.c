@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "kc.h"
+#include "storage/image.h"
 #include "storage/storage.h"
 
 static struct kc cl, cl2;  /* cl2: a second cluster, restored from a backup */
@@ -533,6 +535,88 @@ static void test_check_perf(void **state)
     kc_stop(&cl);
 }
 
+/* A backup file around img (format: api/keelctl_snapshot.c). */
+static void write_backup(const char *path, const uint8_t *img, size_t len, uint64_t index)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fprintf(f, "KEELBACKUP 1\n{\"index\":%llu,\"term\":3,\"keys\":0,\"size\":%zu,\"checksum\":\"0\","
+               "\"members\":[{\"id\":1,\"raft_address\":\"127.0.0.1:7001\",\"role\":\"voter\"}],"
+               "\"created_unix_ms\":0,\"source\":\"test\"}\n",
+            (unsigned long long)index, len);
+    assert_int_equal(fwrite(img, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Backups whose checksums are right and whose LMDB pages are not (the
+ * crashes fuzzing found, keel_image_craft): inspect says why and exits 1,
+ * restore refuses and seeds nothing. Before the image check, inspect said
+ * "valid: yes" (a 152-byte image too) and restore seeded them, so the
+ * seeded node crashed in LMDB at its first start. */
+static void test_damaged_backups_refused(void **state)
+{
+    (void)state;
+    kc_prepare(&cl, 1, "");
+    struct keel_storage *s;
+    struct keel_snapshot snap;
+    struct keel_txn txn;
+    char errmsg[KEEL_ERRMSG_SIZE], file[700], dir[700];
+    snprintf(dir, sizeof dir, "%s/source", cl.base);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    struct keel_storage_options o = {.dir = dir};
+    assert_int_equal(keel_storage_open(&o, &s, NULL, errmsg), 0);
+    for (uint64_t i = 1; i <= 500; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "key:%llu", (unsigned long long)i);
+        struct keel_record rec = {KEEL_TYPE_STRING, 0, i, (const uint8_t *)"a value", 7};
+        assert_int_equal(storage_txn_begin(s, true, &txn), 0);
+        assert_int_equal(storage_put(&txn, (struct keel_slice){(const uint8_t *)key, strlen(key)}, &rec, NULL), 0);
+        assert_int_equal(storage_set_applied(&txn, i), 0);
+        assert_int_equal(storage_txn_commit(&txn), 0);
+    }
+    assert_int_equal(keel_storage_snapshot_create(s, &snap, errmsg), 0);
+    size_t len = KEEL_SNAPSHOT_HEADER + snap.data_len, blen;
+    uint8_t *good = malloc(len);
+    assert_non_null(good);
+    memcpy(good, snap.header, KEEL_SNAPSHOT_HEADER);
+    memcpy(good + KEEL_SNAPSHOT_HEADER, snap.data, snap.data_len);
+    keel_snapshot_release(&snap);
+    keel_storage_close(s, true);
+
+    snprintf(file, sizeof file, "%s/good.keel", cl.base);
+    write_backup(file, good, len, 500);
+    assert_int_equal(run("snapshot inspect %s", file), 0);
+    assert_non_null(strstr(out, "valid:    yes (checksums, LMDB structure and every record checked)"));
+    static const struct { const char *kind, *why; } cases[] = {
+        {"psize0", "LMDB meta page 1 has page size 0"},
+        {"root-beyond", "the file has"},
+        {"garbage-branch", "DB \"data\""},
+        {"tiny", "LMDB meta page 0 has page size 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t *bad = keel_image_craft(good, len, cases[i].kind, &blen);
+        assert_non_null(bad);
+        snprintf(file, sizeof file, "%s/%s.keel", cl.base, cases[i].kind);
+        write_backup(file, bad, blen, 500);
+        free(bad);
+        int rc = run("snapshot inspect %s", file);
+        if (rc != 1 || strstr(err, cases[i].why) == NULL)
+            fail_msg("%s: inspect exit %d, out \"%s\" err \"%s\"", cases[i].kind, rc, out, err);
+        json_t *j = run_json(1, "--json snapshot inspect %s", file);
+        assert_true(json_is_false(json_object_get(j, "valid")));
+        assert_non_null(strstr(json_string_value(json_object_get(j, "error")), cases[i].why));
+        json_decref(j);
+        snprintf(dir, sizeof dir, "%s/seed-%s", cl.base, cases[i].kind);
+        rc = run("snapshot restore %s --data-dir %s --id 1 --cluster 1=127.0.0.1:7001", file, dir);
+        if (rc != 1 || strstr(err, cases[i].why) == NULL)
+            fail_msg("%s: restore exit %d, err \"%s\"", cases[i].kind, rc, err);
+        snprintf(dir, sizeof dir, "%s/seed-%s/raft", cl.base, cases[i].kind);
+        assert_int_not_equal(access(dir, F_OK), 0); /* nothing seeded */
+    }
+    free(good);
+    kc_stop(&cl);
+}
+
 static void test_unreachable(void **state)
 {
     (void)state;
@@ -558,6 +642,7 @@ int main(void)
         cmocka_unit_test_teardown(test_status_and_health, teardown),
         cmocka_unit_test_teardown(test_member_and_transfer, teardown),
         cmocka_unit_test_teardown(test_hashkv_and_snapshot, teardown),
+        cmocka_unit_test_teardown(test_damaged_backups_refused, teardown),
         cmocka_unit_test_teardown(test_restore_into_new_cluster, teardown),
         cmocka_unit_test_teardown(test_quorum_loss_and_recover, teardown),
         cmocka_unit_test_teardown(test_check_perf, teardown),
