@@ -71,8 +71,7 @@ int keel_image_check_data(const void *data, size_t len, unsigned flags,
 /* How long the helper may take over len bytes before it is killed (ms). */
 unsigned keel_image_timeout_ms(size_t len);
 
-#ifdef KEEL_TEST_HOOKS
-/* Test builds only (image_craft.c): a malloc'd copy of a valid image damaged
+/* For tests (image_craft.c): a malloc'd copy of a valid image damaged
  * as kind says, both checksums made right again so that only the structure
  * checks can tell. Kinds: "psize0" (the meta page LMDB uses has page size
  * 0), "root-beyond" (the main DB's root and the last page past the end of
@@ -83,7 +82,6 @@ unsigned keel_image_timeout_ms(size_t len);
 uint8_t *keel_image_craft(const void *image, size_t len, const char *kind, size_t *out_len);
 /* Recompute an image's data length and both checksums, in place. */
 void keel_image_reseal(uint8_t *image, size_t len);
-#endif
 
 /* ---- internal to storage/ (image_pages.c, image_walk.c) --------------- */
 

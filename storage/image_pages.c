@@ -370,7 +370,7 @@ int image_check_structure(const uint8_t *data, size_t len, struct keel_image_rep
 {
     struct pw w = {.d = data, .errmsg = errmsg};
     struct lm_meta m[2];
-    int use, rc = metas(&w, data, len, m, &use);
+    int use = 0, rc = metas(&w, data, len, m, &use);
     if (rc != 0) return rc;
     w.psize = m[use].psize;
     w.npages = m[use].last_pg + 1;

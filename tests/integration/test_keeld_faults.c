@@ -274,6 +274,9 @@ static int refusals_logged(struct kc *c, unsigned i)
 static void test_follower_refuses_damaged_snapshot(void **state)
 {
     (void)state;
+#ifndef KEEL_TEST_HOOKS
+    skip(); /* keeld's hook that damages outgoing snapshots is not in Release */
+#endif
     char hook[700];
     kc_prepare(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64 --install-snapshot-timeout 500");
     snprintf(hook, sizeof hook, "%s/corrupt-snapshots", cl.base);
