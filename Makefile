@@ -1,18 +1,23 @@
 # Keel's front door. CMake does the building, in build/<type>/ (never in-source).
 #
 #   make run    install what is missing, build, start a local three-node cluster
-#   make test   install what is missing, build Debug and Sanitize, run every test in both
+#   make test   install what is missing, build Debug and Sanitize, run every test in both,
+#               and each fuzz target for FUZZ_SECONDS
 #
-# Other targets: deps, build, release, bench, clean.
+# Other targets: deps, build, release, fuzz, bench, clean.
 
 DEB_PACKAGES := build-essential cmake pkg-config libraft-dev liblmdb-dev libuv1-dev libhiredis-dev redis-tools \
                 libcmocka-dev libxxhash-dev lmdb-utils libjansson-dev iptables nftables iproute2 libfaketime \
-                libmicrohttpd-dev prometheus
+                libmicrohttpd-dev prometheus clang libclang-rt-14-dev
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CTEST_ARGS ?=
 
-.PHONY: all deps build release sanitize test run bench clean
+# The libFuzzer targets (tests/fuzz, docs/fuzzing.md), each run this long by `make fuzz`.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := restore resp codec
+
+.PHONY: all deps build release sanitize fuzz test run bench clean
 
 all: build
 
@@ -39,11 +44,32 @@ release: deps build/release/CMakeCache.txt
 sanitize: deps build/sanitize/CMakeCache.txt
 	cmake --build build/sanitize -j$(JOBS)
 
-# Every test, in a Debug build and in an ASan+UBSan build.
+# The fuzz targets, built by clang (ASan+UBSan+libFuzzer) in build/fuzz, each
+# run for FUZZ_SECONDS from its committed seeds (tests/fuzz/corpus/<target>,
+# never written to: new inputs go to build/fuzz/corpus). A crash, a leak or a
+# sanitizer report fails the build; its input is in build/fuzz/artifacts.
+build/fuzz/CMakeCache.txt:
+	CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Sanitize -DKEEL_FUZZ=ON
+
+fuzz: deps build/fuzz/CMakeCache.txt
+	cmake --build build/fuzz -j$(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@mkdir -p build/fuzz/artifacts
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  ./build/fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$t- \
+	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build/fuzz/fuzz_$$t.log \
+	    || { tail -n 60 build/fuzz/fuzz_$$t.log; echo "fuzz_$$t FAILED: input in build/fuzz/artifacts"; exit 1; }; \
+	  grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' build/fuzz/fuzz_$$t.log; \
+	done
+
+# Every test, in a Debug build and in an ASan+UBSan build, then the fuzz targets.
 test: build sanitize
 	cd build/debug && ctest --output-on-failure -j2 $(CTEST_ARGS)
 	cd build/sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2 $(CTEST_ARGS)
+	$(MAKE) fuzz
 
 # A local three-node cluster (in one process until keeld lands).
 run: release
