@@ -221,7 +221,7 @@ static void refused_cb(void *data, const struct keel_snapshot_refusal *r)
     (void)data;
     log_error("refused %ssnapshot from leader %llu (%s) at index %llu term %llu: %s; not stored, "
               "keeping the local state at index %llu (stale reads still served); the leader "
-              "sends a snapshot again in %u ms (docs/runbook.md: damaged snapshot)",
+              "sends a snapshot again in %u ms (docs/recovery.md: a follower refuses the leader's snapshot)",
               r->repeat ? "again the " : "", (unsigned long long)r->leader_id,
               r->leader_address ? r->leader_address : "?", (unsigned long long)r->index,
               (unsigned long long)r->term, r->why, (unsigned long long)r->applied, r->retry_ms);

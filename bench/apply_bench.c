@@ -7,7 +7,8 @@
  * Apply is measured on the store alone (no raft, no network): the ceiling the
  * layers above can reach. Each command is one LMDB write transaction, as in
  * the node. Snapshot figures: create (compact copy into memory + checksum),
- * verify (checksums), restore (write + fsync + open + swap directories).
+ * verify (checksums), check (keel_image_check: structure + the LMDB walk in
+ * a helper), restore (write + fsync + open + swap directories).
  * Digest figures: the replica digest of the consistency check
  * (storage_digest, what a HASH entry costs each replica) per key count. */
 #include <errno.h>
