@@ -20,7 +20,7 @@
 
 #include "raft/offline.h"
 #include "raft/offline_internal.h"
-#include "storage/snapshot.h"
+#include "storage/image.h"
 #include "testutil.h"
 #include "uvnode.h"
 
@@ -252,6 +252,21 @@ static void test_seed_refusals(void **state)
     fx->image[KEEL_SNAPSHOT_HEADER + fx->len / 2 - 32] ^= 0x40;
     assert_false(exists(fx->tmp, "node"));
 
+    /* Valid checksums, damaged pages: refused by the full check, nothing
+     * created (the seeded node used to die in LMDB at its first start). */
+    static const char *const kinds[] = {"psize0", "root-beyond", "garbage-branch", "tiny"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        size_t blen;
+        uint8_t *bad = keel_image_craft(fx->image, fx->len, kinds[k], &blen);
+        assert_non_null(bad);
+        errmsg[0] = 0;
+        assert_int_equal(keel_offline_seed(fx->dir, 1, fx->addr, &v, 1, bad, blen, 1, errmsg),
+                         KEEL_ECORRUPT);
+        assert_non_null(strstr(errmsg, "snapshot image: "));
+        assert_false(exists(fx->tmp, "node"));
+        free(bad);
+    }
+
     /* This node must be a voter, at its own address. */
     struct keel_peer other = {.id = 2, .address = "127.0.0.1:1"};
     assert_int_equal(keel_offline_seed(fx->dir, 1, fx->addr, &other, 1, fx->image, fx->len, 1,
@@ -301,6 +316,100 @@ static void test_seed_refusals(void **state)
     open_node(fx, &n);
     check_keys(&n, 0);
     uvnode_close(&n);
+}
+
+/* ---- a damaged snapshot of the node's own ------------------------------ */
+
+static void close_flag_cb(void *data);
+
+static void put_cb(struct raft_io_snapshot_put *req, int status)
+{
+    struct offline_io *o = req->data;
+    o->status = status;
+    o->done = true;
+}
+
+static void io_closed_cb(struct raft_io *io)
+{
+    ((struct offline_io *)io->data)->closed = true;
+}
+
+/* What keel_offline_seed writes, through raft's own uv backend, but with
+ * any image: the seed itself refuses damaged ones now. */
+static void write_snapshot(struct fixture *fx, const uint8_t *image, size_t len, uint64_t index)
+{
+    char raftdir[4300], node[4300], errmsg[KEEL_ERRMSG_SIZE];
+    struct offline_io o;
+    struct raft_snapshot *loaded = NULL;
+    struct raft_entry *entries = NULL;
+    raft_term term;
+    raft_id voted;
+    raft_index start;
+    size_t n;
+    snprintf(node, sizeof node, "%s/node", fx->tmp);
+    snprintf(raftdir, sizeof raftdir, "%s/raft", fx->dir);
+    assert_int_equal(mkdir(node, 0700), 0);
+    assert_int_equal(mkdir(fx->dir, 0700), 0);
+    assert_int_equal(mkdir(raftdir, 0700), 0);
+    assert_int_equal(offline_io_open(&o, raftdir, errmsg), 0);
+    struct raft_io *io = &o.io;
+    assert_int_equal(io->init(io, 1, fx->addr), 0);
+    io->data = &o;
+    assert_int_equal(io->load(io, &term, &voted, &loaded, &start, &entries, &n), 0);
+    offline_load_free(loaded, entries, n);
+    assert_int_equal(io->set_term(io, 1), 0);
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    assert_int_equal(raft_configuration_add(&conf, 1, fx->addr, RAFT_VOTER), 0);
+    struct raft_buffer buf = {.base = (void *)image, .len = len};
+    struct raft_snapshot snap = {.index = index, .term = 1, .configuration = conf,
+                                 .configuration_index = index, .bufs = &buf, .n_bufs = 1};
+    struct raft_io_snapshot_put req = {.data = &o};
+    assert_int_equal(io->snapshot_put(io, 0, &req, &snap, put_cb), 0);
+    assert_true(offline_io_wait(&o, &o.done));
+    assert_int_equal(o.status, 0);
+    io->close(io, io_closed_cb);
+    assert_true(offline_io_wait(&o, &o.closed));
+    offline_io_release(&o);
+    raft_configuration_close(&conf);
+}
+
+/* raft restores a node's newest snapshot at start (fsm->restore inside
+ * raft_start): a damaged one is refused with its reason, the start fails
+ * cleanly and the env is left alone. It used to crash the node in LMDB
+ * (SIGFPE here) at every start. */
+static void test_start_refuses_damaged_snapshot(void **state)
+{
+    struct fixture *fx = *state;
+    char errmsg[KEEL_ERRMSG_SIZE] = "";
+    size_t blen;
+    uint8_t *bad = keel_image_craft(fx->image, fx->len, "psize0", &blen);
+    assert_non_null(bad);
+    write_snapshot(fx, bad, blen, IMAGE_APPLIED);
+    free(bad);
+    struct keel_peer v = {.id = 1};
+    snprintf(v.address, sizeof v.address, "%s", fx->addr);
+    struct keel_node_options no = {.id = 1, .dir = fx->dir, .address = fx->addr,
+                                   .map_size = 64u << 20, .boot_id_path = fx->boot};
+    struct keel_node *kn = NULL;
+    uv_loop_t loop;
+    bool closed = false;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    int rc = keel_node_create(&loop, &no, &kn, errmsg);
+    if (rc != 0) fail_msg("create: %s", errmsg);
+    rc = keel_node_start(kn, errmsg);
+    if (rc != KEEL_ECORRUPT || strstr(errmsg, "LMDB meta page 1 has page size 0") == NULL)
+        fail_msg("start: %d \"%s\"", rc, errmsg);
+    /* Which file, why, and the runbook step (raft/node_start.c). */
+    assert_non_null(strstr(errmsg, "/raft/snapshot-1-"));
+    assert_non_null(strstr(errmsg, ": fsm: restore: snapshot image: "));
+    assert_non_null(strstr(errmsg, "docs/recovery.md"));
+    keel_node_close(kn, close_flag_cb, &closed);
+    while (!closed) uv_run(&loop, UV_RUN_ONCE);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_false(exists(fx->dir, "kv.restore"));
+    assert_false(exists(fx->dir, "kv.old"));
 }
 
 /* ---- recover ----------------------------------------------------------- */
@@ -443,6 +552,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf_decode),
         cmocka_unit_test_setup_teardown(test_seed_one_voter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_refuses_damaged_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seed_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_seeded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_log_configuration, setup, teardown),
