@@ -1,7 +1,7 @@
 /* tests: the image check (storage/image.h): every image Keel writes passes
  * (compact and plain copies, empty and full envs); images with valid
- * checksums and damaged LMDB pages are refused with a reason by the check
- * and by restore, which leaves the env as it was; the caller survives a
+ * checksums and damaged LMDB pages are refused with a reason by the check,
+ * by restore and by the repair's reinstall, which leave the env as it was; the caller survives a
  * helper that crashes or hangs; Keel's own invariants are enforced; and a
  * small built-in fuzz loop never gets a damaged image past the checks into
  * a crash. */
@@ -200,6 +200,13 @@ static void test_crafted_images_refused(void **state)
         if (rc != KEEL_ECORRUPT || strstr(errmsg, cases[i].why) == NULL)
             fail_msg("%s: restore %d \"%s\"", cases[i].kind, rc, errmsg);
         assert_false(replaced);
+        check_intact(f, digest, 10);
+        /* The consistency check's repair installs over an env it no longer
+         * trusts: the same check. */
+        errmsg[0] = 0;
+        rc = keel_storage_reinstall(f->s[1], bad, clen, errmsg);
+        if (rc != KEEL_ECORRUPT || strstr(errmsg, cases[i].why) == NULL)
+            fail_msg("%s: reinstall %d \"%s\"", cases[i].kind, rc, errmsg);
         check_intact(f, digest, 10);
         free(bad);
     }
