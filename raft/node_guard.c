@@ -108,9 +108,13 @@ static void guard_done_cb(uv_work_t *w, int status)
     } else {
         n->snapshots_refused++;
         const struct raft_buffer *b = &g->msg.install_snapshot.data;
-        if (b->len >= KEEL_SNAPSHOT_HEADER) memcpy(n->refused.header, b->base, KEEL_SNAPSHOT_HEADER);
-        n->refused.len = b->len;
-        snprintf(n->refused.why, sizeof n->refused.why, "%s", g->errmsg);
+        /* Remembered only when the image itself is bad: a check that could
+         * not run (no memory, no helper) is tried again on the next send. */
+        if ((g->rc == KEEL_ECORRUPT || g->rc == KEEL_EVERSION) && b->len >= KEEL_SNAPSHOT_HEADER) {
+            memcpy(n->refused.header, b->base, KEEL_SNAPSHOT_HEADER);
+            n->refused.len = b->len;
+            snprintf(n->refused.why, sizeof n->refused.why, "%s", g->errmsg);
+        }
         report(n, &g->msg, g->errmsg, false);
         drop(&g->msg);
     }
