@@ -451,7 +451,9 @@ static int apply_txn(struct keel_store *st, uint64_t index, const void *buf, siz
 commit:
     rc = storage_set_applied(&txn, index);
     if (rc != 0) goto abort;
-    return storage_txn_commit(&txn);
+    rc = storage_txn_commit(&txn);
+    if (rc == 0 && c.ts != 0) st->last_ts = c.ts; /* an output for the node's clock */
+    return rc;
 abort:
     storage_txn_abort(&txn);
     return rc;

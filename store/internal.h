@@ -15,6 +15,7 @@ struct keel_store
     size_t scratch_cap;
     uint64_t hash_index;    /* the last HASH entry applied (node-local memory) */
     uint64_t hash_digest;
+    int64_t last_ts;        /* replicated time of the last entry applied (0: none yet) */
     struct keel_events events; /* of the last apply, while recording (events.h) */
     struct keel_check_note check_note; /* of the last apply (keel_store_check_note) */
     char errmsg[KEEL_ERRMSG_SIZE];

@@ -104,6 +104,23 @@ bool store_add_overflows(int64_t a, int64_t b, int64_t *sum)
     return __builtin_add_overflow(a, b, sum);
 }
 
+int64_t keel_store_last_ts(const struct keel_store *st)
+{
+    return st->last_ts;
+}
+
+int keel_store_clock(struct keel_store *st, int64_t *clock)
+{
+    struct keel_txn txn;
+    uint64_t v = 0;
+    int rc = storage_txn_begin(st->storage, false, &txn);
+    if (rc != 0) return rc;
+    rc = storage_meta_get(&txn, "clock", &v);
+    storage_txn_abort(&txn);
+    *clock = rc == 0 ? (int64_t)v : 0;
+    return rc;
+}
+
 void keel_store_last_hash(const struct keel_store *st, uint64_t *index, uint64_t *digest)
 {
     *index = st->hash_index;

@@ -87,6 +87,14 @@ const struct keel_check_note *keel_store_check_note(const struct keel_store *st)
 int keel_store_apply(struct keel_store *st, uint64_t index, const void *buf, size_t len,
                      struct keel_reply *reply);
 
+/* The replicated time, Unix ms (max of the entry's stamp and the replicated
+ * clock) of the last entry this store applied, 0 if none since it was
+ * created (entries rejected as malformed leave it unchanged). The node's
+ * clock (raft/clock.h) follows it; apply itself never reads a clock. */
+int64_t keel_store_last_ts(const struct keel_store *st);
+/* The replicated clock as stored (0 before any entry): a read txn. */
+int keel_store_clock(struct keel_store *st, int64_t *clock);
+
 /* Keyspace events (events.h): record, from the next apply on, which keys
  * each entry changes and how. Off by default, and then costs nothing.
  * Recording never changes what apply does. Loop thread. */
