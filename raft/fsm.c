@@ -28,6 +28,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
         return RAFT_IOERR;
     }
     const struct keel_events *ev = keel_store_events(f->store);
+    if (f->clock != NULL && ev->index != 0)
+        keel_clock_observe(f->clock, keel_store_last_ts(f->store), keel_clock_mono_us());
     if (f->on_apply != NULL && ev->index != 0) f->on_apply(f->on_apply_data, ev);
     const struct keel_check_note *note = keel_store_check_note(f->store);
     if (f->on_check != NULL && note->kind != KEEL_CHECK_NONE) f->on_check(f->on_check_data, note);

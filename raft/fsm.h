@@ -23,6 +23,7 @@
 
 #include <raft.h>
 
+#include "raft/clock.h"
 #include "raft/hist.h"
 #include "storage/image.h"
 #include "store/store.h"
@@ -81,6 +82,9 @@ struct keel_fsm
     bool damaged;
     /* Repair (raft/repair.c): every entry applied while it runs. */
     struct fsm_journal *journal;
+    /* The node's clock (raft/clock.h), moved on by every entry applied and
+     * every image restored. NULL: none (tests). */
+    struct keel_clock *clock;
     char errmsg[KEEL_ERRMSG_SIZE];
 };
 

@@ -125,5 +125,8 @@ int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     if (replaced) f->stats.restores++;
     else f->stats.restores_kept++;
     raft_free(buf->base); /* ours on success */
+    int64_t clock;
+    if (f->clock != NULL && keel_store_clock(f->store, &clock) == 0)
+        keel_clock_observe(f->clock, clock, keel_clock_mono_us());
     return 0;
 }

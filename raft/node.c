@@ -82,10 +82,12 @@ static void monitor_cb(uv_prepare_t *h)
     int role = role_of(&n->raft);
     if (!n->closing) node_watch_leader(n);
     if (!n->closing) node_watch_disk(n, false);
+    if (!n->closing) node_clock_turn(n);
     if (role == n->role || n->closing) return;
     int was = n->role;
     n->role = role;
     n->ready = false;
+    node_clock_role(n, was, role); /* before anyone stamps an entry as leader */
     if (was == KEEL_ROLE_LEADER) node_reads_fail(n, KEEL_ENOTLEADER);
     if (role == KEEL_ROLE_LEADER) node_became_leader(n);
     if (n->role_cb != NULL) n->role_cb(n->role_data, role, false);
@@ -121,6 +123,7 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
         goto err_storage;
     }
     keel_fsm_init(&n->fsm, n->store, !o->sync_snapshots);
+    node_clock_init(n);
 
     snprintf(raftdir, sizeof raftdir, "%s/raft", o->dir);
     if (mkdir(raftdir, 0700) != 0 && errno != EEXIST) {

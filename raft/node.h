@@ -212,6 +212,33 @@ struct keel_snapshot_refusal
 typedef void (*keel_refused_cb)(void *data, const struct keel_snapshot_refusal *r);
 /* Called on the loop for each refusal; NULL cb: none. */
 void keel_node_on_snapshot_refused(struct keel_node *n, keel_refused_cb cb, void *data);
+/* ---- the cluster clock (raft/clock.h) ----------------------------------- */
+
+/* Cluster time, Unix ms: what the leader stamps into entries and what expiry,
+ * TTL/PTTL and READONLY reads are judged by. Runs on the monotonic clock,
+ * carried across leader changes through the log; the wall clock only slews
+ * it on the leader (<= 0.5 ms/s, differences under 1 s). Never goes back on
+ * this node. Loop thread. */
+int64_t keel_node_now(struct keel_node *n);
+/* True until this node has led or synced with a leader since it started. */
+bool keel_node_clock_cold(const struct keel_node *n);
+/* Syncing a cold follower: _ask as KEEL.CLOCK leaves for the leader gives
+ * a mark to pass to _answer with the leader's reply (its keel_node_now);
+ * true if the answer came fast enough to make the clock warm. */
+int64_t keel_node_clock_ask(struct keel_node *n);
+bool keel_node_clock_answer(struct keel_node *n, int64_t leader_ms, int64_t asked);
+
+struct keel_node_clock
+{
+    int64_t now_ms;    /* keel_node_now */
+    int64_t skew_ms;   /* the wall clock minus now, at the last comparison (0 while cold) */
+    int64_t slewed_ms; /* total correction the leader's slewing applied here */
+    uint64_t steps;    /* times the wall clock went more than 1 s away (ignored) */
+    bool stepped;      /* it is that far away now */
+    bool warm;
+    bool leading;
+};
+void keel_node_clock(struct keel_node *n, struct keel_node_clock *out);
 
 /* ---- observability (api/metrics.c, api/alarm.c) ------------------------ */
 

@@ -7,6 +7,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 
+#include "raft/clock.h"
 #include "raft/fsm.h"
 #include "raft/node.h"
 #include "raft/propose.h"
@@ -91,6 +92,8 @@ struct keel_node
     char dir[PATH_MAX];        /* the data directory */
     unsigned damaged_set_aside; /* raft files set aside at start (node_start.c) */
     char start_notes[2048];    /* what start repaired or set aside, a line each */
+    struct keel_clock clock;   /* cluster time (node_clock.c) */
+    uint64_t clock_checked;    /* loop ms of the last wall-clock comparison */
     keel_node_close_cb close_cb;
     void *close_data;
     char errmsg[KEEL_ERRMSG_SIZE];
@@ -120,6 +123,10 @@ void node_guard_cancel(struct keel_node *n);
  * FILE's first word says (keel_image_craft's kinds). */
 void node_hooks_install(struct keel_node *n);
 #endif
+/* node_clock.c */
+void node_clock_init(struct keel_node *n);
+void node_clock_role(struct keel_node *n, int was, int role);
+void node_clock_turn(struct keel_node *n);
 
 /* node_ops.c */
 void node_reads_fail(struct keel_node *n, int status);
