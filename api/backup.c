@@ -193,7 +193,7 @@ void backup_schedule_tick(struct keel_server *srv)
     snprintf(b->source, sizeof b->source, "%s", srv->client_addr);
     b->keep = srv->cfg.backup_keep ? srv->cfg.backup_keep : 1;
     b->term = st.term;
-    b->created_ms = server_now_ms();
+    b->created_ms = server_wall_ms();
     b->work.data = b;
     srv->backup_sched_running = true;
     srv->pool_jobs++;

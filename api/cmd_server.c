@@ -248,7 +248,7 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "tcp_port:%s", strrchr(srv->client_addr, ':') + 1);
         info_line(&b, "node_id:%llu", (unsigned long long)srv->cfg.node_id);
         info_line(&b, "keel_zone:%s", srv->zone);
-        int64_t up = (server_now_ms() - srv->obs->started_ms) / 1000;
+        int64_t up = (server_wall_ms() - srv->obs->started_ms) / 1000;
         info_line(&b, "process_id:%ld", (long)getpid());
         info_line(&b, "uptime_in_seconds:%lld", (long long)up);
         info_line(&b, "uptime_in_days:%lld", (long long)up / 86400);
@@ -330,8 +330,15 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "snapshot_index:%llu", (unsigned long long)st.snapshot_index);
         /* -1: no snapshot taken or installed since this process started */
         info_line(&b, "snapshot_age_s:%lld",
-                  st.snapshot_at_ms ? (long long)(server_now_ms() - st.snapshot_at_ms) / 1000 : -1LL);
+                  st.snapshot_at_ms ? (long long)(server_wall_ms() - st.snapshot_at_ms) / 1000 : -1LL);
         info_line(&b, "leader_ready:%d", st.leader_ready);
+        struct keel_node_clock ck;
+        keel_node_clock(srv->node, &ck);
+        info_line(&b, "cluster_time_ms:%lld", (long long)ck.now_ms);
+        info_line(&b, "cluster_clock:%s", ck.leading ? "leader" : ck.warm ? "follower" : "cold");
+        info_line(&b, "clock_skew_ms:%lld", (long long)ck.skew_ms);
+        info_line(&b, "clock_steps_ignored:%llu", (unsigned long long)ck.steps);
+        info_line(&b, "clock_slewed_ms:%lld", (long long)ck.slewed_ms);
         info_line(&b, "inflight_writes:%u", st.inflight);
         /* A zone whose loss alone would take the quorum with it. */
         info_line(&b, "keel_zone_majority:%s", srv->zone_majority);

@@ -42,6 +42,7 @@ const struct command command_table[] = {
     WRITE("incrby", 3, cmd_incrby, NULL, 1, 1, 1),
     LOCAL("info", -1, 0, cmd_info),
     {"keel.alarm", -2, CMD_LOCAL | CMD_NOMULTI, cmd_keel_alarm, NULL, NULL, NULL, 0, 0, 0},
+    {"keel.clock", 1, CMD_LOCAL | CMD_INTERNAL | CMD_NOMULTI, cmd_keel_clock, NULL, NULL, NULL, 0, 0, 0},
     {"keel.digest", 4, CMD_LOCAL | CMD_INTERNAL | CMD_NOMULTI, cmd_keel_digest, NULL, NULL, NULL, 0, 0, 0},
     {"keel.disk", 3, CMD_WRITE | CMD_INTERNAL, NULL, NULL, cmd_keel_disk, NULL, 0, 0, 0},
     {"keel.drill", -2, CMD_LOCAL | CMD_NOMULTI, cmd_keel_drill, NULL, NULL, NULL, 0, 0, 0},

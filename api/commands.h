@@ -67,6 +67,9 @@ DECL_LOCAL(cmd_keel_req);
 DECL_ENCODE(cmd_keel_publish);
 DECL_ENCODE(cmd_keel_disk);
 
+/* clock_sync.c */
+DECL_LOCAL(cmd_keel_clock);
+
 /* cmd_member.c */
 DECL_LOCAL(cmd_keel_join);
 DECL_LOCAL(cmd_keel_member);

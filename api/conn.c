@@ -40,6 +40,7 @@ struct slot *slot_new(struct keel_server *srv, struct conn *c, const struct keel
     }
     s->argc = argc;
     s->conn = c;
+    s->internal = c == NULL;
     s->srv = srv;
     s->proto = c ? c->proto : 2;
     s->readonly = c ? c->readonly || srv->cfg.unsafe_local_reads : false;

@@ -25,7 +25,7 @@ void consistency_propose(struct keel_server *srv, bool verdict, uint64_t index, 
     struct keel_enc e;
     uint8_t *buf;
     size_t len;
-    keel_enc_init(&e, server_now_ms(), 0, 0);
+    keel_enc_init(&e, server_now(srv), 0, 0);
     if (verdict) keel_enc_verdict(&e, index, digest);
     else keel_enc_check(&e);
     if (keel_enc_finish(&e, &buf, &len) == 0) {

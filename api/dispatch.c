@@ -12,19 +12,18 @@
 #include "api/pubsub.h"
 #include "api/server_internal.h"
 
-int64_t server_now_ms(void)
+int64_t server_now(struct keel_server *srv)
 {
-    /* The wall clock, stamped into entries on the leader and deciding which
-     * keys have expired for reads; but never backwards on this node: after
-     * an NTP step back, a key a read already found expired would otherwise
-     * come back. (Only the loop thread calls this.) */
-    static int64_t last;
+    /* The cluster clock (raft/clock.h), never the wall clock: a stepped wall
+     * clock would expire keys at once or freeze expiry (issue 12). */
+    return keel_node_now(srv->node);
+}
+
+int64_t server_wall_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (now < last) return last;
-    last = now;
-    return now;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void syntax_error(struct slot *s)
@@ -167,11 +166,11 @@ void dispatch_write(struct slot *s)
     struct keel_enc e;
     uint8_t *buf;
     size_t len;
-    /* The stamp never lags the replicated clock (apply raises it to the
-     * largest stamp yet): after a leader whose wall clock ran ahead, a SET PX
-     * computed from this node's slower clock would be born expired. */
+    /* The leader's cluster clock is never behind the replicated clock (it
+     * starts from it and follows every entry applied); the max here only
+     * restates that a stamp behind it would make a SET PX born expired. */
     struct keel_read rd;
-    s->now = server_now_ms();
+    s->now = server_now(srv);
     if (keel_read_begin(srv->store, s->now, &rd) == 0) {
         s->now = rd.now;
         keel_read_end(&rd);
@@ -209,7 +208,7 @@ void dispatch_write(struct slot *s)
 static void run_read(struct slot *s)
 {
     struct keel_read rd;
-    int rc = keel_read_begin(s->srv->store, s->now ? s->now : server_now_ms(), &rd);
+    int rc = keel_read_begin(s->srv->store, s->now ? s->now : server_now(s->srv), &rd);
     if (rc == 0) {
         rc = s->cmd->read(s, &rd);
         keel_read_end(&rd);
@@ -235,7 +234,7 @@ static void read_ready_cb(void *data, int status)
 
 void dispatch_read(struct slot *s)
 {
-    s->now = server_now_ms();
+    s->now = server_now(s->srv); /* a follower's READONLY read: its estimate of the cluster clock */
     if (s->readonly) {
         /* The connection accepted stale reads, not known-wrong ones. */
         if (consistency_refuses(s)) slot_done(s);

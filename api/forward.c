@@ -207,10 +207,10 @@ static void fwd_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         f->sent_head = s->fwd_next;
         if (f->sent_head == NULL) f->sent_tail = NULL;
         s->fwd_next = NULL;
-        if (s->conn != NULL) {
-            if (s->on_forward_reply != NULL) s->on_forward_reply(s, f->in + off, (size_t)n);
-            else resp_buf_raw(&s->out, f->in + off, (size_t)n);
-        }
+        if (s->on_forward_reply != NULL && (s->conn != NULL || s->internal))
+            s->on_forward_reply(s, f->in + off, (size_t)n);
+        else if (s->conn != NULL)
+            resp_buf_raw(&s->out, f->in + off, (size_t)n);
         slot_done(s);
         off += (size_t)n;
     }

@@ -51,7 +51,7 @@ static void maybe_sweep(struct keel_server *srv)
     struct keel_read rd;
     struct keel_slice key;
     if (srv->sweeping || !srv->ready) return;
-    int64_t now = server_now_ms();
+    int64_t now = server_now(srv);
     if (keel_read_begin(srv->store, now, &rd) != 0) return;
     int rc = keel_read_expired(&rd, now, &key);
     keel_read_end(&rd);
@@ -112,7 +112,7 @@ static void maybe_publish(struct keel_server *srv)
         struct keel_enc e;
         uint8_t *buf;
         size_t len;
-        keel_enc_init(&e, server_now_ms(), 0, 0);
+        keel_enc_init(&e, server_now(srv), 0, 0);
         keel_enc_batch_begin(&e); /* address and zone together */
         keel_enc_set(&e, keel_str(key), keel_str(srv->client_addr), 0, 0);
         keel_enc_set(&e, keel_str(zkey), keel_str(srv->zone), 0, 0);
@@ -178,6 +178,7 @@ static void timer_cb(uv_timer_t *t)
     if (srv->role == KEEL_ROLE_LEADER) maybe_sweep(srv);
     cluster_token_ensure(srv);
     maybe_publish(srv);
+    clock_sync(srv);
     backup_expire(srv);
     backup_schedule_tick(srv);
     consistency_tick(srv);

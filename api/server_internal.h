@@ -63,13 +63,15 @@ struct slot
     bool sent;                /* forwarded request written to the leader */
     bool watching;            /* KEEL.VERSIONS run for WATCH: keep, reply +OK */
     bool push;                /* pub/sub messages queued in order (pubsub.c), no request */
+    bool internal;            /* made by this node (slot_new without a connection) */
     unsigned *subs;           /* KEEL.TX: sub-commands per queued command */
     uint64_t client;          /* dedupe identity (KEEL.REQ), 0: none */
     uint64_t seq;
     int64_t now;              /* the leader's clock when dispatched */
     uint64_t started_ns;      /* uv_hrtime() when read from the client; 0: internal */
     /* A forwarded request's reply is relayed as it is unless this hook
-     * wants to look at it (WATCH on a follower). */
+     * wants to look at it (WATCH on a follower; an internal request's
+     * answer, KEEL.CLOCK, gets it without a connection). */
     void (*on_forward_reply)(struct slot *s, const uint8_t *p, size_t n);
 };
 
@@ -185,6 +187,7 @@ struct keel_server
     bool sweeping;
     bool publishing;
     uint64_t publish_sent_at;  /* loop ms of the last KEEL.PUBLISH sent */
+    uint64_t clock_asked_at;   /* loop ms of the last KEEL.CLOCK sent (clock_sync.c) */
     bool published;            /* our client address is in the replicated state */
     bool disk_publishing;      /* our disk state is being written (space.c) */
     uint64_t disk_sent_at;     /* loop ms of the last KEEL.DISK sent */
@@ -219,7 +222,11 @@ void dispatch_read(struct slot *s);
 /* Generic conversion of one reply item (arrays recursively) to RESP. */
 void reply_to_resp(struct resp_buf *b, int proto, struct keel_reply_reader *rd);
 void reply_error_code(struct resp_buf *b, int code, const char *msg);
-int64_t server_now_ms(void);
+/* Cluster time, Unix ms (keel_node_now): entry stamps, expiry, TTLs. */
+int64_t server_now(struct keel_server *srv);
+/* The wall clock, for what an operator reads (uptime, ages, file times);
+ * never for stamps or expiry. */
+int64_t server_wall_ms(void);
 /* Wake connections parked on the in-flight bound. */
 void server_unpark(struct keel_server *srv);
 
@@ -243,6 +250,9 @@ int cluster_token(struct keel_server *srv, char *buf, size_t size);
 bool cluster_token_ok(struct keel_server *srv, struct keel_slice given);
 /* On the ready leader: propose a token if the cluster has none. */
 void cluster_token_ensure(struct keel_server *srv);
+
+/* clock_sync.c: on a follower whose clock is cold, ask the leader's. */
+void clock_sync(struct keel_server *srv);
 
 /* cmd_admin.c: drop a backup image idle for longer than its timeout. */
 void backup_expire(struct keel_server *srv);

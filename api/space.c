@@ -65,7 +65,7 @@ void space_publish(struct keel_server *srv, bool full)
         char key[64];
         syskey_disk(srv->cfg.node_id, key, sizeof key);
         struct keel_slice k = keel_str(key);
-        keel_enc_init(&e, server_now_ms(), 0, 0);
+        keel_enc_init(&e, server_now(srv), 0, 0);
         if (full) keel_enc_set(&e, k, keel_str(want), 0, 0);
         else keel_enc_del(&e, &k, 1);
         if (keel_enc_finish(&e, &buf, &len) == 0) {

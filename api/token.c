@@ -69,7 +69,7 @@ void cluster_token_ensure(struct keel_server *srv)
     struct keel_enc e;
     uint8_t *buf;
     size_t len;
-    keel_enc_init(&e, server_now_ms(), 0, 0);
+    keel_enc_init(&e, server_now(srv), 0, 0);
     keel_enc_set(&e, keel_str(TOKEN_KEY), keel_str(token), 0, KEEL_SET_NX);
     if (keel_enc_finish(&e, &buf, &len) == 0) {
         if (keel_node_write(srv->node, buf, len, token_cb, srv) == 0) srv->token_proposing = true;
