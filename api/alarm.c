@@ -284,6 +284,20 @@ static void eval_space(struct keel_server *srv, const struct keel_node_status *s
     set(srv, ALARM_NOSPACE, o->nospace_disk || over || (on && !under), why);
 }
 
+/* The wall clock stepped (NTP, a VM resume) or drifted past what slewing
+ * corrects: expiry does not follow it (raft/clock.h), but absolute times an
+ * operator compares (EXPIREAT, logs) are off by the skew. */
+static void eval_clock(struct keel_server *srv)
+{
+    struct keel_node_clock c;
+    char why[200];
+    keel_node_clock(srv->node, &c);
+    snprintf(why, sizeof why,
+             "wall clock %+lld ms from the cluster clock (%s): not followed; expiry runs on the monotonic clock",
+             (long long)c.skew_ms, c.leading ? "this node leads" : "as this node tracks the leader");
+    set(srv, ALARM_CLOCK_SKEW, c.stepped, why);
+}
+
 void alarms_evaluate(struct keel_server *srv)
 {
     struct keel_node_status st;
@@ -295,6 +309,7 @@ void alarms_evaluate(struct keel_server *srv)
     eval_replication(srv, &st, now);
     eval_fsync(srv, &m.append);
     eval_space(srv, &st);
+    eval_clock(srv);
 }
 
 /* ---- admission --------------------------------------------------------- */

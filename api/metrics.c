@@ -23,6 +23,7 @@ struct mctx
     struct keel_node_metrics nm;
     struct keel_store_stats ss;
     struct keel_space sp;
+    struct keel_node_clock ck;
     struct keel_peer_progress peers[OBS_MAX_PEERS];
     unsigned npeers;
     double disk_free;
@@ -211,6 +212,10 @@ static void f_backpressure(const struct mctx *m, struct mbuf *b, const char *nam
       m->disk.reserve_releases)                                                                                \
     S(keel_keys, gauge, "Keys stored (system keys included).", m->sp.keys)                                     \
     S(keel_keys_with_expiry, gauge, "Keys with an expiry.", m->sp.expires)                                     \
+    S(keel_clock_skew_seconds, gauge, "This node's wall clock minus the cluster clock (0 until synced).",     \
+      m->ck.skew_ms / 1e3)                                                                                     \
+    S(keel_clock_steps_total, counter, "Times the wall clock went over 1 s from the cluster clock (ignored).",\
+      m->ck.steps)                                                                                             \
     S(keel_expired_keys_total, counter, "Keys deleted by expiry sweeps.", m->ss.expired)                        \
     S(keel_store_entries_applied_total, counter, "Entries applied by the state machine.", m->ss.applied)       \
     S(keel_store_deduped_total, counter, "Retried writes answered from the dedupe table.", m->ss.deduped)      \
@@ -282,6 +287,7 @@ char *metrics_render(struct keel_server *srv, size_t *len)
     struct mbuf b = {0};
     keel_node_status(srv->node, &m.st);
     keel_node_metrics(srv->node, &m.nm);
+    keel_node_clock(srv->node, &m.ck);
     keel_store_stats(srv->store, &m.ss);
     keel_storage_space(keel_node_storage(srv->node), &m.sp);
     m.npeers = keel_node_progress(srv->node, m.peers, OBS_MAX_PEERS);

@@ -128,6 +128,20 @@ static void wait_warm(void)
     }
 }
 
+/* Node i's CLOCK_SKEW alarm on (or off) within 2 s: a node says so when its
+ * wall clock leaves the cluster clock by over a second. */
+static void wait_skew_alarm(unsigned i, bool on)
+{
+    for (int t = 0; t < 80; t++) {
+        redisReply *r = kc_cmd(&cl, i, "INFO alarms");
+        bool is = r != NULL && r->type == REDIS_REPLY_STRING && strstr(r->str, "alarm_CLOCK_SKEW:") != NULL;
+        if (r) freeReplyObject(r);
+        if (is == on) return;
+        kc_pause_ms(25);
+    }
+    fail_msg("node %u: CLOCK_SKEW not %s within 2 s", i + 1, on ? "raised" : "cleared");
+}
+
 /* A live node other than `not` (-1: any), for requests. */
 static unsigned live_node(int not, unsigned salt)
 {
@@ -333,7 +347,8 @@ static int leader_now(void)
 /* The leader's wall clock an hour ahead, right, an hour behind, right; then
  * a follower's. Long keys' PTTL stays their remaining ttl (through the
  * leader, and through the stepped follower's own clock, READONLY) within the
- * election timeout; a short key set in each phase lives its ttl. */
+ * election timeout; a short key set in each phase lives its ttl; the stepped
+ * node raises CLOCK_SKEW, and clears it when its clock is right again. */
 static void test_steps_change_no_ttl(void **state)
 {
     (void)state;
@@ -351,7 +366,7 @@ static void test_steps_change_no_ttl(void **state)
     for (unsigned p = 0; p < sizeof phases / sizeof *phases; p++) {
         unsigned who = phases[p].follower ? f : l;
         clock_offset(who, phases[p].offset);
-        kc_pause_ms(250); /* two of the node's wall-clock comparisons */
+        wait_skew_alarm(who, strcmp(phases[p].offset, "+0") != 0); /* it has seen the step */
         set_key("short", 700);
         for (int j = 0; j < 3; j++) {
             check_pttl(l, lng[j], false, ELECTION_MS);
