@@ -48,15 +48,24 @@ enum jworkload { JW_REGISTER, JW_SET, JW_COUNTER, JW_SESSION };
  *               the client's monotonic clock and the server's expiry clock
  *               (ms resolution, different clock sources). A key is required
  *               to exist only until margin_ns before its earliest possible
- *               expiry. Exact clocks would be 0; 50 ms is the default. */
+ *               expiry. Exact clocks would be 0; 50 ms is the default.
+ *   late_ns     session only: how long past its latest possible expiry (plus
+ *               margin_ns) a key may still be seen: the election timeout
+ *               (600 ms, keeld's default), what a leader change may cost.
+ *   info_ns     session only: an operation whose outcome is unknown is
+ *               assumed to apply within info_ns after the client gave up,
+ *               or never, for the "outlived" rule (check_session.c); < 0
+ *               assumes nothing (such a setter then bounds nothing). 10 s. */
 struct jbudget
 {
     double seconds;
     size_t max_states;
     int64_t margin_ns;
+    int64_t late_ns;
+    int64_t info_ns;
 };
 
-#define JBUDGET_DEFAULT ((struct jbudget){60.0, 5000000, 50000000})
+#define JBUDGET_DEFAULT ((struct jbudget){60.0, 5000000, 50000000, 600000000, 10000000000})
 
 struct jresult
 {
@@ -92,9 +101,9 @@ int jcheck_counter(const struct jhist *h, const struct jbudget *b, struct jresul
 
 /* Session (check_session.c): f write (SET PX ttl_ms), refresh (PEXPIRE
  * ttl_ms, ok value true/false), read. The rules, per key, are in
- * check_session.c: a key never vanishes before its ttl, never comes back
- * once gone without a new write, and a read only returns a value written
- * and not since overwritten. */
+ * check_session.c: a key never vanishes before its ttl, never outlives it
+ * by more than late_ns, never comes back once gone without a new write, and
+ * a read only returns a value written and not since overwritten. */
 int jcheck_session(const struct jhist *h, const struct jbudget *b, struct jresult *out);
 
 /* Dispatch on the workload. */

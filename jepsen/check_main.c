@@ -2,7 +2,7 @@
  *
  *   keel-jepsen-check [--workload register|set|counter|session]
  *                     [--budget-seconds S] [--max-states N] [--margin-ms M]
- *                     [--edn OUT.edn] HISTORY.jsonl
+ *                     [--late-ms L] [--info-ms I] [--edn OUT.edn] HISTORY.jsonl
  *
  * Prints one JSON line on stdout (see jresult_json() in check.h) and exits
  * 0 valid, 1 invalid, 2 unknown, 3 usage, I/O or parse error (with the
@@ -22,9 +22,11 @@ static void usage(FILE *f)
     fprintf(f, "usage: keel-jepsen-check [--workload register|set|counter|session]\n"
                "                         [--budget-seconds S] [--max-states N]"
                " [--margin-ms M]\n"
-               "                         [--edn OUT.edn] HISTORY.jsonl\n"
+               "                         [--late-ms L] [--info-ms I] [--edn OUT.edn] HISTORY.jsonl\n"
                "defaults: --budget-seconds 60, --max-states 5000000 (per key; 0 for either:\n"
-               "no limit), --margin-ms 50 (session: clock slack)\n"
+               "no limit), --margin-ms 50 (session: clock slack), --late-ms 600 (session: how\n"
+               "long a key may outlive its ttl: the election timeout), --info-ms 10000\n"
+               "(session: an uncertain write applies within this long or never)\n"
                "exit: 0 valid, 1 invalid, 2 unknown, 3 error\n");
 }
 
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
         {"budget-seconds", required_argument, NULL, 's'},
         {"max-states", required_argument, NULL, 'n'},
         {"margin-ms", required_argument, NULL, 'm'},
+        {"late-ms", required_argument, NULL, 'l'},
+        {"info-ms", required_argument, NULL, 'i'},
         {"edn", required_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -71,7 +75,7 @@ int main(int argc, char **argv)
     double x;
     FILE *in;
     int c, rv;
-    while ((c = getopt_long(argc, argv, "w:s:n:m:e:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "w:s:n:m:l:i:e:h", opts, NULL)) != -1) {
         switch (c) {
         case 'w':
             if (jworkload_parse(optarg, &workload) != 0) {
@@ -82,6 +86,8 @@ int main(int argc, char **argv)
         case 's':
         case 'n':
         case 'm':
+        case 'l':
+        case 'i':
             if (!number(optarg, &x)) {
                 fprintf(stderr, "keel-jepsen-check: not a number: \"%s\"\n", optarg);
                 return EXIT_ERROR;
@@ -89,6 +95,8 @@ int main(int argc, char **argv)
             if (c == 's') budget.seconds = x;
             if (c == 'n') budget.max_states = (size_t)x;
             if (c == 'm') budget.margin_ns = (int64_t)(x * 1e6);
+            if (c == 'l') budget.late_ns = (int64_t)(x * 1e6);
+            if (c == 'i') budget.info_ns = (int64_t)(x * 1e6);
             break;
         case 'e':
             edn = optarg;

@@ -22,10 +22,23 @@
  *    invoked before the read completed (and after R0 as in 2), such that no
  *    ok write Y was certainly in between (invoked after X completed,
  *    completed before the read was invoked).
+ * 4. never outlive: a read R that found v saw the incarnation a write W of
+ *    v began (values are unique), with the expiry W gave it or one a later
+ *    refresh X gave it: one that returned true or whose outcome is unknown,
+ *    invoked before R completed and ending after W was invoked (else it
+ *    applied before W, and W's SET replaced its expiry). Each set its expiry
+ *    from a stamp no later than its end: end(X) + ttl(X), where the end of
+ *    an info operation is its info event plus info_ns (the assumption that
+ *    an uncertain request applies within info_ns of the client giving up,
+ *    or never; < 0: never assumed, such setters then bound nothing). If R
+ *    was invoked more than late_ns + margin_ns after the latest of these,
+ *    the key outlived its ttl. late_ns is the election timeout: a new
+ *    leader's clock may lag the old one by the replication delay, never by
+ *    more than that (raft/clock.h).
  *
- * Rule 1 is the only one that trusts the two clocks to run at the same rate;
- * margin_ns absorbs the server's millisecond resolution. Rules 2 and 3 use
- * only real-time order. */
+ * Rules 1 and 4 are the only ones that trust the two clocks to run at the
+ * same rate; margin_ns absorbs the server's millisecond resolution. Rules 2
+ * and 3 use only real-time order. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +48,7 @@ enum { SS_WRITE, SS_REFRESH, SS_READ, SS_NONE };
 
 struct session_stats
 {
-    size_t observations, vanished, came_back, unwritten, stale;
+    size_t observations, vanished, came_back, unwritten, stale, outlived;
 };
 
 struct sop
@@ -59,13 +72,26 @@ struct session
     struct tv *writes;  /* t_inv -> max t_ret before (writes not failed) */
     struct tv *okw;     /* t_ret -> max t_inv before (ok writes) */
     struct wv *byval;   /* writes not failed, of a value (not null) */
-    size_t ns, nsure, ngone, nw, nokw, nbyval;
+    struct tv *refr;    /* refreshes that may have set an expiry: t_inv -> end + ttl */
+    int64_t refr_span;  /* the longest end - t_inv among them */
+    size_t ns, nsure, ngone, nw, nokw, nbyval, nrefr;
 };
 
 static int64_t expiry(int64_t t_inv, int64_t ttl_ms)
 {
     if (ttl_ms < 0 || ttl_ms > (INT64_MAX - t_inv) / 1000000) return INT64_MAX;
     return t_inv + ttl_ms * 1000000;
+}
+
+/* The latest time an operation that may have applied did so: its ok
+ * completion; an info one, its info event plus info_ns (INT64_MAX when
+ * info_ns < 0 or it never completed). */
+static int64_t latest_end(const struct jhist *h, const struct jpair *p, const struct jbudget *b)
+{
+    if (p->outcome == JOP_OK) return p->t_ret;
+    if (b->info_ns < 0 || p->done == JPAIR_NONE) return INT64_MAX;
+    int64_t t = h->ops[p->done].time;
+    return t > INT64_MAX - b->info_ns ? INT64_MAX : t + b->info_ns;
 }
 
 static int session_load(struct session *s, size_t i, char *errmsg, size_t size)
@@ -132,9 +158,10 @@ static void session_free(struct session *s)
     free(s->writes);
     free(s->okw);
     free(s->byval);
+    free(s->refr);
 }
 
-static int session_index(struct session *s)
+static int session_index(struct session *s, const struct jbudget *b)
 {
     size_t n = s->n + 1;
     s->setters = malloc(n * sizeof *s->setters);
@@ -143,7 +170,8 @@ static int session_index(struct session *s)
     s->writes = malloc(n * sizeof *s->writes);
     s->okw = malloc(n * sizeof *s->okw);
     s->byval = malloc(n * sizeof *s->byval);
-    if (!s->setters || !s->sure || !s->gone || !s->writes || !s->okw || !s->byval)
+    s->refr = malloc(n * sizeof *s->refr);
+    if (!s->setters || !s->sure || !s->gone || !s->writes || !s->okw || !s->byval || !s->refr)
         return KEEL_ENOMEM;
     for (size_t i = 0; i < s->n; i++) {
         const struct sop *o = &s->o[i];
@@ -158,7 +186,15 @@ static int session_index(struct session *s)
         }
         if ((o->kind == SS_READ || (o->kind == SS_REFRESH && ok)) && !o->present)
             s->gone[s->ngone++] = (struct tv){p->t_ret, p->t_inv, i};
+        if (o->kind == SS_REFRESH && (!ok || o->present)) {
+            int64_t end = latest_end(s->h, p, b);
+            int64_t ttl = inv_of(s->h, p)->ttl_ms;
+            s->refr[s->nrefr++] = (struct tv){p->t_inv, expiry(end, ttl), i};
+            if (end != INT64_MAX && end - p->t_inv > s->refr_span) s->refr_span = end - p->t_inv;
+            if (end == INT64_MAX) s->refr_span = INT64_MAX;
+        }
     }
+    qsort(s->refr, s->nrefr, sizeof *s->refr, check_tv_cmp);
     check_tv_running(s->setters, s->ns, false);
     for (size_t i = 0; i < s->n; i++) {
         const struct jpair *p = &s->p[i];
@@ -178,9 +214,40 @@ static int session_index(struct session *s)
     return 0;
 }
 
+/* Rule 4 for a read that found the value of the writes byval[lo, hi): the
+ * latest expiry any setter could have given this incarnation, or INT64_MAX
+ * if one had no ttl or no bound; *w the setter that gave it. */
+static int64_t latest_expiry(const struct session *s, const struct jpair *r, size_t lo, size_t hi,
+                             const struct jbudget *b, size_t *w)
+{
+    int64_t latest = INT64_MIN, first = INT64_MAX;
+    for (size_t j = lo; j < hi; j++) {
+        const struct jpair *p = &s->p[s->byval[j].i];
+        if (p->t_inv > r->t_ret) break; /* sorted by invoke: none later can explain r */
+        int64_t e = expiry(latest_end(s->h, p, b), inv_of(s->h, p)->ttl_ms);
+        if (e >= latest) latest = e, *w = s->byval[j].i;
+        if (p->t_inv < first) first = p->t_inv;
+    }
+    if (latest == INT64_MAX || first == INT64_MAX) return INT64_MAX;
+    /* Refreshes invoked before r completed that may have applied after the
+     * earliest of those writes: those invoked within refr_span before it. */
+    size_t k = check_count_before(s->refr, s->nrefr, r->t_ret, false);
+    int64_t from = s->refr_span == INT64_MAX || first < INT64_MIN + s->refr_span ? INT64_MIN
+                                                                               : first - s->refr_span;
+    while (k > 0 && s->refr[k - 1].t >= from) {
+        const struct tv *x = &s->refr[--k];
+        const struct jpair *p = &s->p[x->i];
+        if (latest_end(s->h, p, b) <= first) continue; /* applied before the write */
+        if (x->v >= latest) latest = x->v, *w = x->i;
+        if (latest == INT64_MAX) break;
+    }
+    return latest;
+}
+
 /* Rules 2 and 3 for an observation that found the key; a violation's name,
  * or NULL, with the witness operation in *w (JPAIR_NONE if none). */
-static const char *session_present(const struct session *s, size_t i, size_t *w)
+static const char *session_present(const struct session *s, size_t i, const struct jbudget *b,
+                                   size_t *w)
 {
     const struct jpair *r = &s->p[i];
     const struct sop *o = &s->o[i];
@@ -203,21 +270,32 @@ static const char *session_present(const struct session *s, size_t i, size_t *w)
             hi = mid;
         }
     }
-    for (; lo < s->nbyval && strcmp(s->byval[lo].val, o->val) == 0; lo++) {
+    size_t first = lo, end = lo, ws = JPAIR_NONE;
+    bool current = false;
+    while (end < s->nbyval && strcmp(s->byval[end].val, o->val) == 0) end++;
+    for (; lo < end; lo++) {
         int64_t xr = s->p[s->byval[lo].i].t_ret;
         if (s->byval[lo].t_inv > r->t_ret) break;
         any = true;
         if (xr < t0) continue;
         after = true;
-        if (maxinv <= xr) return NULL;
+        if (maxinv <= xr) current = true;
     }
     if (!any) {
         *w = JPAIR_NONE;
         return "read a value never written";
     }
     if (!after) return "came back (absent before, no write of this value since)";
-    *w = s->okw[k - 1].i;
-    return "stale (overwritten before the read began, by the second op)";
+    if (!current) {
+        *w = s->okw[k - 1].i;
+        return "stale (overwritten before the read began, by the second op)";
+    }
+    int64_t latest = latest_expiry(s, r, first, end, b, &ws);
+    if (latest != INT64_MAX && r->t_inv - latest > b->late_ns + b->margin_ns) {
+        *w = ws;
+        return "outlived its ttl (still there past the latest expiry a setter gave it: the second op)";
+    }
+    return NULL;
 }
 
 static int session_key(void *stats, const struct jhist *h, const struct jpair *p, size_t n,
@@ -230,7 +308,7 @@ static int session_key(void *stats, const struct jhist *h, const struct jpair *p
     int rv = 0;
     if ((s.o = calloc(n + 1, sizeof *s.o)) == NULL) rv = KEEL_ENOMEM;
     for (size_t i = 0; i < n && rv == 0; i++) rv = session_load(&s, i, errmsg, size);
-    if (rv == 0) rv = session_index(&s);
+    if (rv == 0) rv = session_index(&s, b);
     for (size_t i = 0; i < n && rv == 0; i++) {
         const struct sop *o = &s.o[i];
         const struct jpair *r = &p[i];
@@ -240,8 +318,9 @@ static int session_key(void *stats, const struct jhist *h, const struct jpair *p
         st->observations++;
         k = check_count_before(s.sure, s.nsure, r->t_inv, false);
         if (o->present) {
-            what = session_present(&s, i, &w);
+            what = session_present(&s, i, b, &w);
             st->came_back += what != NULL && strncmp(what, "came", 4) == 0;
+            st->outlived += what != NULL && strncmp(what, "outlived", 8) == 0;
             st->stale += what != NULL && strncmp(what, "stale", 5) == 0;
             st->unwritten += what != NULL && strstr(what, "never written") != NULL;
         } else if (k > 0 && r->t_ret < s.sure[k - 1].v &&
@@ -266,8 +345,8 @@ static int session_key(void *stats, const struct jhist *h, const struct jpair *p
 static void session_summary(const void *stats, FILE *f)
 {
     const struct session_stats *s = stats;
-    fprintf(f, "%zu observations: %zu vanished, %zu came back, %zu unwritten, %zu stale",
-            s->observations, s->vanished, s->came_back, s->unwritten, s->stale);
+    fprintf(f, "%zu observations: %zu vanished, %zu came back, %zu unwritten, %zu stale, %zu outlived",
+            s->observations, s->vanished, s->came_back, s->unwritten, s->stale, s->outlived);
 }
 
 int jcheck_session(const struct jhist *h, const struct jbudget *b, struct jresult *out)

@@ -306,7 +306,7 @@ static void test_reg_many_keys(void **state)
  * explains: the search space is 2^40; the budget must end it. */
 static void test_reg_budget(void **state)
 {
-    struct jbudget tiny[2] = {{0, 20000, 0}, {0.05, 0, 0}};
+    struct jbudget tiny[2] = {{0, 20000, 0, 0, 0}, {0.05, 0, 0, 0, 0}};
     char v[16];
     (void)state;
     for (int b = 0; b < 2; b++) {
@@ -552,6 +552,71 @@ static void test_session_came_back(void **state)
     w_ttl(&h, 1, Q("v1"), JOP_INFO, 550, 1000);
     rd(&h, 2, Q("v1"), 600);
     assert_verdict(JW_SESSION, &h, JV_VALID);
+}
+
+/* Rule 4: seen past the latest expiry any setter gave it, by more than
+ * late_ns + margin_ns (600 + 50 ms by default). */
+static void test_session_outlived(void **state)
+{
+    struct jhist h;
+    struct jresult r;
+    (void)state;
+    jhist_init(&h); /* written [0, 1] ms with ttl 1000: gone by 1001 ms at the latest */
+    w_ttl(&h, 1, Q("v1"), JOP_OK, 0, 1000);
+    rd(&h, 2, Q("v1"), 1600); /* 599 ms late: within the election timeout */
+    assert_verdict(JW_SESSION, &h, JV_VALID);
+    jhist_init(&h);
+    w_ttl(&h, 1, Q("v1"), JOP_OK, 0, 1000);
+    rd(&h, 2, Q("v1"), 1700);
+    assert_int_equal(run(JW_SESSION, &h, NULL, &r), JV_INVALID);
+    assert_contains(r.report, "1 outlived");
+    assert_contains(r.report, "outlived its ttl");
+    jresult_free(&r);
+    /* a refresh after the write moved the expiry: 1901 at the latest */
+    jhist_init(&h);
+    w_ttl(&h, 1, Q("v1"), JOP_OK, 0, 1000);
+    refresh(&h, 3, "true", 900, 1000);
+    rd(&h, 2, Q("v1"), 2500);
+    assert_verdict(JW_SESSION, &h, JV_VALID);
+    jhist_init(&h);
+    w_ttl(&h, 1, Q("v1"), JOP_OK, 0, 1000);
+    refresh(&h, 3, "true", 900, 1000);
+    rd(&h, 2, Q("v1"), 2600);
+    assert_verdict(JW_SESSION, &h, JV_INVALID);
+    /* a refresh that ended before the write began set nothing the write kept */
+    jhist_init(&h);
+    w_ttl(&h, 1, Q("v0"), JOP_OK, 0, 5000);
+    refresh(&h, 3, "true", 100, 5000);
+    w_ttl(&h, 1, Q("v1"), JOP_OK, 200, 1000);
+    rd(&h, 2, Q("v1"), 2000);
+    assert_verdict(JW_SESSION, &h, JV_INVALID);
+    /* an uncertain refresh may apply up to info_ns after it ended... */
+    jhist_init(&h);
+    w_ttl(&h, 1, Q("v1"), JOP_OK, 0, 1000);
+    op_ttl(&h, 3, JF_REFRESH, "s", NULL, JOP_INFO, NULL, 900 * MS, 901 * MS, 1000);
+    rd(&h, 2, Q("v1"), 5000);
+    assert_verdict(JW_SESSION, &h, JV_VALID);
+    /* ...and not later, under that assumption (info_ns 1 s here) */
+    struct jbudget b = JBUDGET_DEFAULT;
+    b.info_ns = 1000 * MS;
+    jhist_init(&h);
+    w_ttl(&h, 1, Q("v1"), JOP_OK, 0, 1000);
+    op_ttl(&h, 3, JF_REFRESH, "s", NULL, JOP_INFO, NULL, 900 * MS, 901 * MS, 1000);
+    rd(&h, 2, Q("v1"), 5000);
+    assert_int_equal(run(JW_SESSION, &h, &b, &r), JV_INVALID);
+    jresult_free(&r);
+    /* no ttl: never outlived; late_ns is the allowance */
+    jhist_init(&h);
+    w_ttl(&h, 1, Q("v1"), JOP_OK, 0, -1);
+    rd(&h, 2, Q("v1"), 100000);
+    assert_verdict(JW_SESSION, &h, JV_VALID);
+    b = JBUDGET_DEFAULT;
+    b.late_ns = 5000 * MS;
+    jhist_init(&h);
+    w_ttl(&h, 1, Q("v1"), JOP_OK, 0, 1000);
+    rd(&h, 2, Q("v1"), 1700);
+    assert_int_equal(run(JW_SESSION, &h, &b, &r), JV_VALID);
+    jresult_free(&r);
 }
 
 static void test_session_values(void **state)
@@ -1241,6 +1306,7 @@ int main(void)
         cmocka_unit_test(test_session_valid),
         cmocka_unit_test(test_session_vanished),
         cmocka_unit_test(test_session_came_back),
+        cmocka_unit_test(test_session_outlived),
         cmocka_unit_test(test_session_values),
         cmocka_unit_test(test_jsonl_roundtrip),
         cmocka_unit_test(test_values),
