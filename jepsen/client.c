@@ -254,12 +254,31 @@ static void counter_op(struct proc *p)
 
 /* ---- session: SET PX, PEXPIRE (refresh), GET ----------------------------- */
 
+/* Session keys s<i> are refreshed dozens of times a second, so they almost
+ * never lapse: they test "never vanish early" and "never come back". Lapsing
+ * keys t<j> are written once each (j counts up; reused after LAPSE_KEYS
+ * writes, a quarter of a minute at least) and then only read, around and
+ * after their expiry, so an expiry that comes late is seen ("outlived",
+ * check_session.c). */
+#define LAPSE_KEYS 1024
+#define LAPSE_READ_BACK 256 /* reads pick among the last this many written */
+
 static void session_op(struct proc *p)
 {
     char key[32], val[32];
     snprintf(key, sizeof key, "s%u", (unsigned)(rnd(p) % p->run->keys));
     unsigned dice = (unsigned)(rnd(p) % 100);
     int64_t ttl = 1000 + (int64_t)(rnd(p) % 3000);
+    if (dice >= 85) {
+        pthread_mutex_lock(&p->run->mu);
+        uint64_t n = p->run->next_lapse;
+        if (dice < 88) n = ++p->run->next_lapse; /* 3 in 100 ops write one */
+        pthread_mutex_unlock(&p->run->mu);
+        if (n == 0) return;
+        if (dice >= 88) n -= rnd(p) % (n < LAPSE_READ_BACK ? n : LAPSE_READ_BACK);
+        snprintf(key, sizeof key, "t%u", (unsigned)(n % LAPSE_KEYS));
+        dice = dice < 88 ? 50 : 0; /* a write or a read, below */
+    }
     if (dice < 40) {
         emit(p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
         redisReply *r = redisCommand(p->ctx, "GET %s", key);

@@ -1,6 +1,6 @@
-/* jepsen: the `clock` nemesis's means. Keel reads the wall clock to stamp
- * entries on the leader and to decide, on reads, which keys have expired, so
- * its TTLs are what a skewed clock can break. Each node runs under
+/* jepsen: the `clock` nemesis's means. Keel's TTLs run on a cluster clock
+ * driven by each node's monotonic clock (raft/clock.h), the wall clock only
+ * slewing it; stepping wall clocks checks that they do not follow. Each node runs under
  * libfaketime (Debian package libfaketime) with an offset file of its own;
  * writing the file steps that node's CLOCK_REALTIME at once. The monotonic
  * clock (raft's timers, the client's history times) is left alone. */

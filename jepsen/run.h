@@ -48,6 +48,7 @@ struct jrun
     struct jhist hist;
     int64_t next_process;
     uint64_t next_value;
+    uint64_t next_lapse;                 /* session: lapsing keys written so far */
     struct jfault faults[JRUN_MAX_FAULTS];
     unsigned nfaults;
     int64_t ok_writes, ok_reads, fails, infos;

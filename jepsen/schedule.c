@@ -12,7 +12,7 @@
  *                      node, delayed 20-300 ms with jitter (a relay: netem is
  *                      missing from this kernel; see nemesis.h)
  *   clock              step the wall clock of the leader, of a random node,
- *                      or of every node (scrambled), by 0.1-60 s either way
+ *                      or of every node (scrambled), by 0.1 s to 1 h either way
  *                      (libfaketime; clock.h); healing sets them right
  *   member             remove a random node (the leader too) from the
  *                      membership; it keeps running, cut off by the config;
@@ -254,7 +254,8 @@ static int apply(struct jschedule *s, int kind, char *what, size_t size)
             return 0;
         }
         case K_CLOCK: {
-            static const double steps[] = {0.1, 0.5, 2, 10, 60};
+            /* an hour: an NTP step after a long outage, a VM resumed (issue 12) */
+            static const double steps[] = {0.1, 0.5, 2, 10, 60, 3600};
             double mag = steps[rnd(s) % (sizeof steps / sizeof *steps)];
             unsigned how = (unsigned)(rnd(s) % 3);
             if (how == 2) {

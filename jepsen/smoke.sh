@@ -4,7 +4,7 @@
 # 1. Keel under partition-leader, kill and pause (register) must be valid,
 #    with no acknowledged write lost; a set run under partitions and
 #    membership changes (alone and during a partition) too; a session run
-#    under clock steps and partitions.
+#    under clock steps (up to an hour), kills and partitions.
 # 2. keeld --unsafe-local-reads under partition-leader must be caught
 #    (verdict invalid): the checker has teeth.
 set -uo pipefail
@@ -26,7 +26,7 @@ run() { # name expected-exit args...
 }
 run register-safe 0 --workload register --nemesis partition-leader,kill,pause --time 40 --interval 5
 run set-safe 0 --workload set --nemesis partition-halves,partition-ring,member --time 30 --interval 5
-run session-clock 0 --workload session --nemesis clock,partition-leader --time 20 --interval 5
+run session-clock 0 --workload session --nemesis clock,kill,partition-leader --time 24 --interval 4
 run register-unsafe 1 --workload register --nemesis partition-leader --time 25 --interval 8 \
     --keeld-arg --unsafe-local-reads
 exit $fail
