@@ -79,7 +79,11 @@ bool keel_clock_sync(struct keel_clock *c, int64_t leader_ms, int64_t sent, int6
      * bound of its clock now, at most the round trip behind. */
     keel_clock_observe(c, leader_ms, mono);
     bool fresh = mono >= sent && mono - sent <= KEEL_CLOCK_SYNC_MAX_MS * 1000;
-    if (fresh) c->warm = true;
+    if (fresh && !c->warm) {
+        c->warm = true;
+        c->lag = c->lag_prev = -1; /* lags of replayed or caught-up entries say nothing */
+        c->window_at = mono;
+    }
     return fresh;
 }
 
