@@ -157,6 +157,9 @@ int keel_node_repair_install(struct keel_node *n, const void *image, size_t len,
         }
         replayed++;
     }
+    int64_t clock;
+    if (keel_store_clock(n->store, &clock) == 0) /* the leader's image: as after a restore */
+        keel_clock_observe(&n->clock, clock, keel_clock_mono_us());
     f->damaged = false;
     f->stats.repairs++;
     fsm_journal_free(f);
