@@ -366,13 +366,16 @@ static void test_steps_change_no_ttl(void **state)
     for (unsigned p = 0; p < sizeof phases / sizeof *phases; p++) {
         unsigned who = phases[p].follower ? f : l;
         clock_offset(who, phases[p].offset);
-        wait_skew_alarm(who, strcmp(phases[p].offset, "+0") != 0); /* it has seen the step */
-        set_key("short", 700);
-        for (int j = 0; j < 3; j++) {
-            check_pttl(l, lng[j], false, ELECTION_MS);
-            if (phases[p].follower) check_pttl(f, lng[j], true, ELECTION_MS);
+        set_key("short", 700); /* stamped by the leader right after the step */
+        for (int round = 0; round < 2; round++) {
+            for (int j = 0; j < 3; j++) {
+                check_pttl(l, lng[j], false, ELECTION_MS);
+                if (phases[p].follower) check_pttl(f, lng[j], true, ELECTION_MS);
+            }
+            if (round > 0) break;
+            watch(900);
+            wait_skew_alarm(who, strcmp(phases[p].offset, "+0") != 0); /* it has seen the step */
         }
-        watch(900);
         assert_int_equal(leader_now(), (int)l); /* a step is no reason for an election */
     }
     watch_out(ELECTION_MS);
