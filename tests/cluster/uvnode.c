@@ -33,16 +33,24 @@ bool uvnode_in_child;
         }                                                       \
     } while (0)
 
+/* Below the ephemeral range, in a stretch derived from the pid: see
+ * kc_free_port (tests/integration/kc.c) for why. */
 unsigned uvnode_free_port(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(fd >= 0, "fd >= 0");
-    CHECK((bind(fd, (struct sockaddr *)&a, sizeof a)) == (0), "bind(fd, (struct sockaddr *)&a, sizeof a)");
-    CHECK((getsockname(fd, (struct sockaddr *)&a, &len)) == (0), "getsockname(fd, (struct sockaddr *)&a, &len)");
-    close(fd);
-    return ntohs(a.sin_port);
+    static unsigned next;
+    if (next == 0) next = (unsigned)getpid() * 211u % 12000u;
+    for (unsigned tries = 0; tries < 12000u; tries++) {
+        unsigned port = 20000u + next++ % 12000u;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                .sin_port = htons((uint16_t)port)};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(fd >= 0, "fd >= 0");
+        int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+        close(fd);
+        if (rc == 0) return port;
+    }
+    CHECK(false, "no free port in 20000-31999");
+    return 0;
 }
 
 static uint64_t now_ms(void)

@@ -40,16 +40,32 @@ void kc_pause_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* Ports are taken below the kernel's ephemeral range (32768-60999 on
+ * Debian): a port the kernel hands out for bind(0) is also what it hands out
+ * as the source port of an outgoing connection, so a node's raft client
+ * could take it between our check and the node's listen ("address already in
+ * use"; seen in CI with two tests running side by side). Each test process
+ * walks its own stretch, derived from its pid, so concurrent tests rarely
+ * meet, and a port is only used if a bind to it succeeds right now. */
+#define KC_PORT_LO 20000u
+#define KC_PORT_N 12000u
+
 unsigned kc_free_port(void)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    static unsigned next;
+    if (next == 0) next = (unsigned)getpid() * 211u % KC_PORT_N;
+    for (unsigned tries = 0; tries < KC_PORT_N; tries++) {
+        unsigned port = KC_PORT_LO + next++ % KC_PORT_N;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                .sin_port = htons((uint16_t)port)};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+        close(fd);
+        if (rc == 0) return port;
+    }
+    fail_msg("no free port in %u-%u", KC_PORT_LO, KC_PORT_LO + KC_PORT_N - 1);
+    return 0;
 }
 
 /* Every pid started, so that a test that fails half-way (cmocka longjmps
