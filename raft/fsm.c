@@ -6,9 +6,8 @@
 #include "raft/fsm.h"
 #include "raft/propose.h"
 
-static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+static int apply(struct keel_fsm *f, const struct raft_buffer *buf, void **result)
 {
-    struct keel_fsm *f = fsm->data;
     uint64_t index = raft_last_applied(f->raft) + 1;
     struct keel_proposal *p = propose_waiting(f, index);
     struct keel_reply *reply = p != NULL ? &p->reply : &f->scratch;
@@ -36,9 +35,19 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     return 0;
 }
 
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+    struct keel_fsm *f = fsm->data;
+    keel_defer_enter(&f->defer);
+    int rc = apply(f, buf, result);
+    keel_defer_leave(&f->defer);
+    return rc;
+}
+
 int keel_fsm_init(struct keel_fsm *f, struct keel_store *store, bool async)
 {
     memset(f, 0, sizeof *f);
+    keel_defer_init(&f->defer);
     f->store = store;
     f->async = async;
     keel_reply_init(&f->scratch);

@@ -17,6 +17,12 @@
  * whose snapshot_async is set at init: call keel_fsm_enable_async() after
  * raft_init()/raft_fixture_grow().
  *
+ * Re-entrance: apply, snapshot, finalize and restore run inside raft; they
+ * (and the on_apply hook they call) must not call raft or anything that
+ * does (raft/defer.h, asserted in Debug builds). The adaptor also carries
+ * the node's queue of deferred completions, because proposals (propose.h)
+ * reach their node only through it.
+ *
  * Threading: the loop thread, but for snapshot_async on a pool thread. */
 #ifndef KEEL_RAFT_FSM_H
 #define KEEL_RAFT_FSM_H
@@ -24,6 +30,7 @@
 #include <raft.h>
 
 #include "raft/clock.h"
+#include "raft/defer.h"
 #include "raft/hist.h"
 #include "storage/image.h"
 #include "store/store.h"
@@ -70,8 +77,13 @@ struct keel_fsm
         size_t len;
         struct keel_image_report rep;
     } checked;
+    /* Completions to deliver outside raft, and the "inside raft" depth
+     * (raft/defer.h): the node drains it each loop turn, the fixture
+     * harness between steps. */
+    struct keel_defer defer;
     /* Called after each entry applied here (not a skipped replay), with
-     * the store's events for it (keel_node_on_apply). */
+     * the store's events for it (keel_node_on_apply). Inside raft's apply:
+     * it must not call raft, directly or through the node. */
     void (*on_apply)(void *data, const struct keel_events *ev);
     void *on_apply_data;
     /* Called after a HASH CHECK or VERDICT entry applied here

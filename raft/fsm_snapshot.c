@@ -32,7 +32,7 @@ static int take(struct keel_fsm *f, struct raft_buffer *bufs[], unsigned *n_bufs
     return fill_bufs(f, bufs, n_bufs);
 }
 
-int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+static int snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct keel_fsm *f = fsm->data;
     /* A damaged env (it failed the consistency check) is not made a raft
@@ -73,7 +73,7 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+static int snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
     struct keel_fsm *f = fsm->data;
     if (*bufs != NULL) {
@@ -100,7 +100,7 @@ int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsi
  * A refused image leaves the env as it was and fails the restore: at start
  * keel_node_start reports it; after an install the guard makes that
  * impossible short of a bug (raft would then drop the snapshot). */
-int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+static int restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     struct keel_fsm *f = fsm->data;
     char errmsg[KEEL_ERRMSG_SIZE];
@@ -129,4 +129,33 @@ int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     if (f->clock != NULL && keel_store_clock(f->store, &clock) == 0)
         keel_clock_observe(f->clock, clock, keel_clock_mono_us());
     return 0;
+}
+
+/* What raft calls, on the loop: inside raft, so bracketed (raft/defer.h). */
+
+int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    struct keel_fsm *f = fsm->data;
+    keel_defer_enter(&f->defer);
+    int rc = snapshot(fsm, bufs, n_bufs);
+    keel_defer_leave(&f->defer);
+    return rc;
+}
+
+int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    struct keel_fsm *f = fsm->data;
+    keel_defer_enter(&f->defer);
+    int rc = snapshot_finalize(fsm, bufs, n_bufs);
+    keel_defer_leave(&f->defer);
+    return rc;
+}
+
+int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+    struct keel_fsm *f = fsm->data;
+    keel_defer_enter(&f->defer);
+    int rc = restore(fsm, buf);
+    keel_defer_leave(&f->defer);
+    return rc;
 }

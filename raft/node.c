@@ -95,6 +95,32 @@ static void monitor_cb(uv_prepare_t *h)
 
 static int node_truncate(struct raft_io *io, raft_index index);
 
+/* ---- delivering raft's completions (raft/defer.h) ---------------------- */
+
+static void wake_cb(uv_idle_t *h)
+{
+    (void)h; /* only there to keep poll from blocking */
+}
+
+/* A completion was queued (inside raft): make sure this loop turn does not
+ * block in poll before the check handle delivers it. */
+static void defer_kick(void *data)
+{
+    struct keel_node *n = data;
+    if (n->handles_open == 3) uv_idle_start(&n->wake, wake_cb);
+}
+
+static void node_release(struct keel_node *n);
+
+/* After poll, every loop turn: deliver what raft completed, outside raft. */
+static void deliver_cb(uv_check_t *h)
+{
+    struct keel_node *n = h->data;
+    keel_defer_run(&n->fsm.defer);
+    uv_idle_stop(&n->wake);
+    if (n->raft_closed && keel_defer_empty(&n->fsm.defer)) node_release(n);
+}
+
 int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct keel_node **out,
                      char *errmsg)
 {
@@ -184,6 +210,14 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     raft_set_pre_vote(&n->raft, true);
     uv_prepare_init(loop, &n->monitor);
     n->monitor.data = n;
+    uv_check_init(loop, &n->deliver);
+    n->deliver.data = n;
+    uv_idle_init(loop, &n->wake);
+    n->wake.data = n;
+    n->handles_open = 3;
+    n->fsm.defer.kick = defer_kick;
+    n->fsm.defer.kick_data = n;
+    uv_check_start(&n->deliver, deliver_cb);
     *out = n;
 
     /* Every initial voter bootstraps the same configuration; on a restart
@@ -193,6 +227,7 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     for (unsigned i = 0; rc == 0 && i < o->n_peers; i++) {
         rc = raft_configuration_add(&conf, o->peers[i].id, o->peers[i].address, RAFT_VOTER);
     }
+    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
     if (rc == 0 && o->n_peers > 0) rc = raft_bootstrap(&n->raft, &conf);
     raft_configuration_close(&conf);
     if (rc != 0 && rc != RAFT_CANTBOOTSTRAP) {
@@ -212,6 +247,7 @@ err_storage:
 
 int keel_node_start(struct keel_node *n, char *errmsg)
 {
+    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
     int rc = node_start_raft(n, errmsg);
     if (rc != 0) return rc;
     if (keel_fsm_fatal(&n->fsm)) return fail(errmsg, "%s", n->fsm.errmsg), n->fsm.fatal;
@@ -219,9 +255,10 @@ int keel_node_start(struct keel_node *n, char *errmsg)
     return 0;
 }
 
-static void monitor_close_cb(uv_handle_t *h)
+static void handle_closed_cb(uv_handle_t *h)
 {
     struct keel_node *n = h->data;
+    if (--n->handles_open > 0) return;
     keel_node_close_cb cb = n->close_cb;
     void *data = n->close_data;
     free(n);
@@ -243,7 +280,10 @@ static int node_truncate(struct raft_io *io, raft_index index)
 {
     struct keel_node *n = (struct keel_node *)((char *)io - offsetof(struct keel_node, io));
     n->last_truncate = uv_now(n->loop) | 1; /* never 0 once one happened */
-    return n->uv_truncate(io, index);
+    keel_defer_enter(&n->fsm.defer); /* raft called us */
+    int rc = n->uv_truncate(io, index);
+    keel_defer_leave(&n->fsm.defer);
+    return rc;
 }
 
 static void node_raft_close_cb(struct raft *r);
@@ -277,21 +317,38 @@ static void close_delay_cb(uv_timer_t *t)
         return;
     }
     uv_close((uv_handle_t *)t, close_delay_closed_cb);
+    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
     raft_close(&n->raft, node_raft_close_cb);
 }
 
+/* Inside raft (possibly inside raft_close itself): the completions raft_close
+ * fired are still queued, and their callbacks may touch the store; release
+ * everything on the next loop turn, after they are delivered. */
 static void node_raft_close_cb(struct raft *r)
 {
     struct keel_node *n = (struct keel_node *)((char *)r - offsetof(struct keel_node, raft));
+    keel_defer_enter(&n->fsm.defer);
+    n->raft_closed = true;
+    defer_kick(n);
+    keel_defer_leave(&n->fsm.defer);
+}
+
+/* raft is closed and every completion delivered (deliver_cb). */
+static void node_release(struct keel_node *n)
+{
+    if (n->handles_open < 3) return; /* already releasing */
     raft_uv_close(&n->io);
     node_appends_release(n);
     keel_transport_release(&n->transport);
     keel_fsm_close(&n->fsm);
     keel_store_destroy(n->store);
+    n->store = NULL;
     /* Clean only if apply never hit a fatal error. */
     keel_storage_close(n->storage, keel_fsm_fatal(&n->fsm) == 0);
     n->storage = NULL;
-    uv_close((uv_handle_t *)&n->monitor, monitor_close_cb);
+    uv_close((uv_handle_t *)&n->monitor, handle_closed_cb);
+    uv_close((uv_handle_t *)&n->deliver, handle_closed_cb);
+    uv_close((uv_handle_t *)&n->wake, handle_closed_cb);
 }
 
 void keel_node_close(struct keel_node *n, keel_node_close_cb cb, void *data)
@@ -313,6 +370,7 @@ void keel_node_close(struct keel_node *n, keel_node_close_cb cb, void *data)
         }
         free(t);
     }
+    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
     raft_close(&n->raft, node_raft_close_cb);
 }
 
@@ -377,7 +435,9 @@ void keel_node_status(struct keel_node *n, struct keel_node_status *st)
     st->last_index = raft_last_index(r);
     st->snapshot_index = r->log.snapshot.last_index;
     st->snapshot_at_ms = n->fsm.stats.snapshot_at_ms;
-    for (unsigned i = 0; i < r->configuration.n && i < KEEL_NODE_MAX_PEERS; i++) {
+    /* Once raft is closed its configuration is freed (completions delivered
+     * after raft_close may still ask for the status). */
+    for (unsigned i = 0; !n->raft_closed && i < r->configuration.n && i < KEEL_NODE_MAX_PEERS; i++) {
         const struct raft_server *s = &r->configuration.servers[i];
         st->member_ids[i] = s->id;
         st->member_roles[i] = s->role == RAFT_VOTER ? 'v' : s->role == RAFT_STANDBY ? 's' : 'p';

@@ -16,7 +16,14 @@
  * client id and sequence). Reads: keel_node_read() calls back with 0 once the
  * local state holds every write committed before the call and this node was
  * still the leader then (a raft barrier, shared by all reads queued while one
- * is in flight); a deposed leader's reads fail, they never see stale data. */
+ * is in flight); a deposed leader's reads fail, they never see stale data.
+ *
+ * Callbacks (writes, reads, transfers, membership changes, role changes)
+ * never run inside raft, nor from inside the call that started the request:
+ * raft's completions are delivered on the loop turn after raft fired them
+ * (raft/defer.h), in the order raft fired them, so a callback may call the
+ * node again at once. keel_node_close delivers every outstanding one before
+ * its own callback. */
 #ifndef KEEL_RAFT_NODE_H
 #define KEEL_RAFT_NODE_H
 

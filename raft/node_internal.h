@@ -63,6 +63,13 @@ struct keel_node
     struct keel_store *store;
     struct keel_fsm fsm;
     uv_prepare_t monitor;       /* polls raft_state each loop turn */
+    /* Deliver raft's completions on the next loop turn (raft/defer.h): the
+     * check handle drains fsm.defer after poll; the idle handle is active
+     * while anything is queued, so that poll does not block meanwhile. */
+    uv_check_t deliver;
+    uv_idle_t wake;
+    unsigned handles_open;      /* monitor, deliver, wake: closed last */
+    bool raft_closed;           /* raft_close's callback came: release on the next turn */
     int role;
     bool ready;
     bool wiped;
@@ -72,14 +79,17 @@ struct keel_node
     /* Linearizable reads: those covered by the barrier in flight, and those
      * that arrived after it was issued (they need the next one). */
     struct raft_barrier barrier;
-    bool barrier_busy;
+    bool barrier_busy;         /* from raft_barrier until its completion is delivered */
+    struct keel_deferred barrier_done;
+    int barrier_status;        /* 0: applied while leader, else KEEL_ENOTLEADER */
     struct node_read *covered;
     struct node_read *waiting;
     struct node_read **waiting_tail;
     struct raft_transfer transfer;
     keel_transfer_cb transfer_cb;
     void *transfer_data;
-    bool transferring;         /* a raft_transfer request is out */
+    bool transferring;         /* from raft_transfer until its completion is delivered */
+    struct keel_deferred transfer_done;
     keel_role_cb role_cb;
     void *role_data;
     keel_cluster_cb cluster_cb;

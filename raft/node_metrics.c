@@ -64,25 +64,29 @@ void node_watch_disk(struct keel_node *n, bool now)
     if (n->storage != NULL) keel_storage_reserve_tend(n->storage);
 }
 
+/* raft_uv calls this, and it hands over to raft's own callback: whatever
+ * raft does from there (commit, apply, step down) runs inside raft. */
 static void append_cb(struct raft_io_append *req, int status)
 {
     struct node_append *a = take_append(req);
     if (a == NULL) return; /* cannot happen: every append we passed on is listed */
+    struct keel_node *n = a->node;
     raft_io_append_cb cb = a->cb;
-    if (status == 0) keel_hist_observe(&a->node->append_hist, uv_hrtime() - a->started);
+    if (status == 0) keel_hist_observe(&n->append_hist, uv_hrtime() - a->started);
     /* A failed write: if the disk filled, the reserve gives the next ones
      * room at once instead of at the next look. */
-    else if (status != RAFT_CANCELED) node_watch_disk(a->node, true);
-    a->node->appends_inflight--;
+    else if (status != RAFT_CANCELED) node_watch_disk(n, true);
+    n->appends_inflight--;
     free(a);
     req->cb = cb;
+    keel_defer_enter(&n->fsm.defer);
     cb(req, status);
+    keel_defer_leave(&n->fsm.defer);
 }
 
-int node_append(struct raft_io *io, struct raft_io_append *req, const struct raft_entry entries[],
-                unsigned n_entries, raft_io_append_cb cb)
+static int append(struct keel_node *n, struct raft_io *io, struct raft_io_append *req,
+                  const struct raft_entry entries[], unsigned n_entries, raft_io_append_cb cb)
 {
-    struct keel_node *n = NODE_OF(io, io);
     struct node_append *a = malloc(sizeof *a);
     if (a == NULL) return n->uv_append(io, req, entries, n_entries, cb); /* untimed */
     uv_once(&appends_once, appends_init);
@@ -94,6 +98,16 @@ int node_append(struct raft_io *io, struct raft_io_append *req, const struct raf
     int rc = n->uv_append(io, req, entries, n_entries, append_cb);
     if (rc != 0) free(take_append(req)); /* no callback will come */
     else n->appends_inflight++;
+    return rc;
+}
+
+int node_append(struct raft_io *io, struct raft_io_append *req, const struct raft_entry entries[],
+                unsigned n_entries, raft_io_append_cb cb)
+{
+    struct keel_node *n = NODE_OF(io, io);
+    keel_defer_enter(&n->fsm.defer); /* raft called us */
+    int rc = append(n, io, req, entries, n_entries, cb);
+    keel_defer_leave(&n->fsm.defer);
     return rc;
 }
 

@@ -1,8 +1,17 @@
-/* raft: a node's writes, linearizable reads and leadership transfer. */
+/* raft: a node's writes, linearizable reads, leadership transfer and
+ * membership changes.
+ *
+ * Every raft callback here only records its outcome and queues a completion
+ * (raft/defer.h); the completion runs on the next loop turn, outside raft,
+ * and only there may the layers above be called back or raft be called
+ * again (the next barrier, the assignment after an add). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "raft/node_internal.h"
+
+#define CONTAINER(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
 
 /* ---- writes ------------------------------------------------------------ */
 
@@ -51,11 +60,12 @@ static void barrier_cb(struct raft_barrier *req, int status);
 /* Cover everything waiting with a new barrier, if none is in flight. */
 static void issue_barrier(struct keel_node *n)
 {
-    if (n->barrier_busy || n->waiting == NULL) return;
+    if (n->barrier_busy || n->waiting == NULL || n->closing) return;
     n->covered = n->waiting;
     n->waiting = NULL;
     n->waiting_tail = &n->waiting;
     n->barrier.data = n;
+    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
     int rc = raft_barrier(&n->raft, &n->barrier, barrier_cb);
     if (rc != 0) {
         node_reads_fail(n, KEEL_ENOTLEADER);
@@ -74,16 +84,16 @@ static void answer(struct node_read *list, int status)
     }
 }
 
-static void barrier_cb(struct raft_barrier *req, int status)
+static void barrier_deliver(struct keel_deferred *d)
 {
-    struct keel_node *n = req->data;
+    struct keel_node *n = CONTAINER(d, struct keel_node, barrier_done);
     struct node_read *done = n->covered;
+    bool ok = n->barrier_status == 0;
     n->covered = NULL;
     n->barrier_busy = false;
-    /* Applied in this leader's term: everything committed before any of
-     * these reads arrived is in the store now. */
-    bool ok = status == 0 && raft_state(&n->raft) == RAFT_LEADER;
-    answer(done, ok ? 0 : KEEL_ENOTLEADER);
+    /* The store only moved forward since the barrier applied: answering
+     * now is as linearizable as answering then. */
+    answer(done, n->barrier_status);
     if (ok) {
         issue_barrier(n);
     } else {
@@ -93,9 +103,21 @@ static void barrier_cb(struct raft_barrier *req, int status)
     }
 }
 
+static void barrier_cb(struct raft_barrier *req, int status)
+{
+    struct keel_node *n = req->data;
+    keel_defer_enter(&n->fsm.defer);
+    /* Applied in this leader's term: everything committed before any of
+     * these reads arrived is in the store now. (During a step-down raft
+     * fails the barrier while raft_state still says leader: status tells.) */
+    n->barrier_status = status == 0 && raft_state(&n->raft) == RAFT_LEADER ? 0 : KEEL_ENOTLEADER;
+    keel_defer_push(&n->fsm.defer, &n->barrier_done, barrier_deliver);
+    keel_defer_leave(&n->fsm.defer);
+}
+
 void node_reads_fail(struct keel_node *n, int status)
 {
-    /* The barrier in flight (if any) still calls back; its list is detached
+    /* The barrier in flight (if any) still completes; its list is detached
      * here so that each read is answered exactly once. */
     answer(n->covered, status);
     n->covered = NULL;
@@ -136,9 +158,9 @@ int keel_node_read(struct keel_node *n, keel_read_cb cb, void *data)
 
 /* ---- leadership transfer ----------------------------------------------- */
 
-static void transfer_cb(struct raft_transfer *req)
+static void transfer_deliver(struct keel_deferred *d)
 {
-    struct keel_node *n = req->data;
+    struct keel_node *n = CONTAINER(d, struct keel_node, transfer_done);
     raft_id id;
     const char *addr;
     raft_leader(&n->raft, &id, &addr);
@@ -148,10 +170,22 @@ static void transfer_cb(struct raft_transfer *req)
     if (cb != NULL) cb(n->transfer_data, id);
 }
 
+/* Inside raft: the new leader was seen, the transfer timed out, or raft_close
+ * cancelled it. The leader is looked up when the completion runs. */
+static void transfer_cb(struct raft_transfer *req)
+{
+    struct keel_node *n = req->data;
+    keel_defer_enter(&n->fsm.defer);
+    keel_defer_push(&n->fsm.defer, &n->transfer_done, transfer_deliver);
+    keel_defer_leave(&n->fsm.defer);
+}
+
 int keel_node_transfer(struct keel_node *n, uint64_t to, keel_transfer_cb cb, void *data)
 {
     if (n->transferring) return KEEL_EBUSY; /* one raft_transfer request at a time */
+    if (n->closing) return KEEL_ESHUTDOWN;
     n->transfer.data = n;
+    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
     int rc = raft_transfer(&n->raft, &n->transfer, to, transfer_cb);
     if (rc == RAFT_NOTLEADER) return KEEL_ENOTLEADER;
     if (rc == RAFT_NOTFOUND || rc == RAFT_BADID) return KEEL_ENOTFOUND;
@@ -167,6 +201,8 @@ int keel_node_transfer(struct keel_node *n, uint64_t to, keel_transfer_cb cb, vo
 struct node_change
 {
     struct raft_change req;
+    struct keel_deferred done;
+    int status;                /* raft's, for the completion */
     struct keel_node *n;
     uint64_t id;
     int role;
@@ -184,22 +220,41 @@ static void change_done(struct node_change *c, int status)
     free(c);
 }
 
-static void change_cb(struct raft_change *req, int status)
+static void change_cb(struct raft_change *req, int status);
+
+static void change_deliver(struct keel_deferred *d)
 {
-    struct node_change *c = req->data;
+    struct node_change *c = CONTAINER(d, struct node_change, done);
+    int status = c->status;
     if (status == 0 && !c->assigning && c->role != RAFT_SPARE) {
         /* Added as a spare; now catch it up and give it its role. */
         c->assigning = true;
-        int rc = raft_assign(&c->n->raft, &c->req, c->id, c->role, change_cb);
-        if (rc == 0) return;
-        status = rc;
+        if (c->n->closing) {
+            status = RAFT_LEADERSHIPLOST;
+        } else {
+            KEEL_DEFER_OUTSIDE(&c->n->fsm.defer);
+            int rc = raft_assign(&c->n->raft, &c->req, c->id, c->role, change_cb);
+            if (rc == 0) return;
+            status = rc;
+        }
     }
     change_done(c, status);
+}
+
+static void change_cb(struct raft_change *req, int status)
+{
+    struct node_change *c = req->data;
+    struct keel_defer *d = &c->n->fsm.defer;
+    keel_defer_enter(d);
+    c->status = status;
+    keel_defer_push(d, &c->done, change_deliver);
+    keel_defer_leave(d);
 }
 
 int keel_node_add(struct keel_node *n, uint64_t id, const char *address, bool voter,
                   keel_change_cb cb, void *data)
 {
+    if (n->closing) return KEEL_ESHUTDOWN;
     struct node_change *c = calloc(1, sizeof *c);
     if (c == NULL) return KEEL_ENOMEM;
     c->n = n;
@@ -208,6 +263,7 @@ int keel_node_add(struct keel_node *n, uint64_t id, const char *address, bool vo
     c->cb = cb;
     c->data = data;
     c->req.data = c;
+    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
     int rc = raft_add(&n->raft, &c->req, id, address, change_cb);
     if (rc != 0) {
         free(c);
@@ -221,6 +277,7 @@ int keel_node_add(struct keel_node *n, uint64_t id, const char *address, bool vo
 
 int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *data)
 {
+    if (n->closing) return KEEL_ESHUTDOWN;
     struct node_change *c = calloc(1, sizeof *c);
     if (c == NULL) return KEEL_ENOMEM;
     c->n = n;
@@ -229,6 +286,7 @@ int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *
     c->cb = cb;
     c->data = data;
     c->req.data = c;
+    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
     int rc = raft_remove(&n->raft, &c->req, id, change_cb);
     if (rc != 0) {
         free(c);
@@ -240,6 +298,7 @@ int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *
 
 int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_cb cb, void *data)
 {
+    if (n->closing) return KEEL_ESHUTDOWN;
     struct node_change *c = calloc(1, sizeof *c);
     if (c == NULL) return KEEL_ENOMEM;
     c->n = n;
@@ -249,6 +308,7 @@ int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_c
     c->cb = cb;
     c->data = data;
     c->req.data = c;
+    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
     int rc = raft_assign(&n->raft, &c->req, id, c->role, change_cb);
     if (rc != 0) {
         free(c);

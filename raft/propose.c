@@ -1,4 +1,5 @@
 /* raft: proposals and the table of those waiting for their entry. */
+#include <stddef.h>
 #include <string.h>
 
 #include "raft/propose.h"
@@ -32,9 +33,19 @@ struct keel_proposal *propose_waiting(struct keel_fsm *f, uint64_t index)
     return p != NULL && p->index == index ? p : NULL;
 }
 
+static void deliver(struct keel_deferred *d)
+{
+    struct keel_proposal *p = (struct keel_proposal *)((char *)d - offsetof(struct keel_proposal, done));
+    p->cb(p, p->status);
+}
+
+/* Inside raft (a commit, or a step-down failing every pending request):
+ * settle the bookkeeping now, call back later. */
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
     struct keel_proposal *p = req->data;
+    struct keel_fsm *f = p->fsm;
+    keel_defer_enter(&f->defer);
     unlink_proposal(p->fsm, p);
     p->raft_status = status;
     if (status == 0) p->fsm->stats.proposals_committed++;
@@ -46,7 +57,9 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
         keel_reply_reset(&p->reply);
         keel_reply_error(&p->reply, KEEL_EREPLYLOST, NULL);
     }
-    p->cb(p, status == 0 ? 0 : KEEL_EUNCERTAIN);
+    p->status = status == 0 ? 0 : KEEL_EUNCERTAIN;
+    keel_defer_push(&f->defer, &p->done, deliver);
+    keel_defer_leave(&f->defer);
 }
 
 int keel_propose(struct keel_fsm *f, struct keel_proposal *p, const uint8_t *cmd, size_t len,
@@ -62,6 +75,7 @@ int keel_propose(struct keel_fsm *f, struct keel_proposal *p, const uint8_t *cmd
     p->cb = cb;
     p->req.data = p;
     keel_reply_reset(&p->reply);
+    KEEL_DEFER_OUTSIDE(&f->defer);
     int rc = raft_apply(f->raft, &p->req, &buf, 1, apply_cb);
     if (rc != 0) {
         raft_free(buf.base); /* still ours when raft_apply fails */

@@ -5,7 +5,12 @@
  * reply in p->reply), or when its outcome became unknown (KEEL_EUNCERTAIN:
  * leadership was lost or the local disk write failed; the entry may still
  * commit under the next leader, so a retry must carry the same client id and
- * sequence for the dedupe table to catch it). */
+ * sequence for the dedupe table to catch it).
+ *
+ * The callback never runs inside raft (raft/defer.h): raft's completion is
+ * queued and delivered from outside raft's stack (the node's loop turn, or
+ * the fixture harness's keel_defer_run), in the order raft completed the
+ * proposals (index order), so it may propose again at once. */
 #ifndef KEEL_RAFT_PROPOSE_H
 #define KEEL_RAFT_PROPOSE_H
 
@@ -21,6 +26,8 @@ struct keel_proposal
     uint64_t index;            /* the entry's index, once proposed */
     /* private */
     struct raft_apply req;
+    struct keel_deferred done; /* the completion, queued on fsm->defer */
+    int status;                /* for the callback */
     keel_proposal_cb cb;
     struct keel_fsm *fsm;
     struct keel_proposal *prev;

@@ -11,7 +11,15 @@
  * exactly one of: handed to raft (its TCP handle is raft's from then on, as
  * raft_malloc'd memory raft frees), failed (raft's connect callback gets
  * RAFT_NOCONNECTION, or RAFT_CANCELED when the transport closes), or
- * dropped (an incoming one). Its memory goes once its handles are closed. */
+ * dropped (an incoming one). Its memory goes once its handles are closed.
+ *
+ * Re-entrance (raft/defer.h): raft's connect and accept callbacks are only
+ * ever called from libuv callbacks, never from inside kt_connect, kt_listen
+ * or kt_close (a connect refused at once returns its error instead). The
+ * one exception is raft_uv's own close protocol: kt_close may call the
+ * transport close callback at once when nothing is open, which raft_uv
+ * allows (uvTransportCloseCb only marks the transport closed). Nothing
+ * here calls raft's API. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>

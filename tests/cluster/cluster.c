@@ -11,6 +11,19 @@
 #include "cluster.h"
 #include "testutil.h"
 
+void cluster_deliver(struct cluster *c)
+{
+    for (unsigned i = 0; i < c->o.n; i++) keel_defer_run(&c->s[i].fsm.defer);
+}
+
+/* After every fixture event, outside raft: what a node's loop does on its
+ * next turn (raft/defer.h). */
+static void deliver_hook(struct raft_fixture *f, struct raft_fixture_event *event)
+{
+    (void)event;
+    cluster_deliver((struct cluster *)((char *)f - offsetof(struct cluster, f)));
+}
+
 void cluster_start(struct cluster *c, const struct cluster_opts *o)
 {
     struct raft_configuration conf;
@@ -40,12 +53,14 @@ void cluster_start(struct cluster *c, const struct cluster_opts *o)
     assert_int_equal(raft_fixture_configuration(&c->f, c->o.voters, &conf), 0);
     assert_int_equal(raft_fixture_bootstrap(&c->f, &conf), 0);
     raft_configuration_close(&conf);
+    raft_fixture_hook(&c->f, deliver_hook);
     assert_int_equal(raft_fixture_start(&c->f), 0);
 }
 
 void cluster_stop(struct cluster *c)
 {
-    raft_fixture_close(&c->f); /* fires the callbacks of pending requests */
+    raft_fixture_close(&c->f); /* fails pending requests: their callbacks are queued */
+    cluster_deliver(c);
     for (unsigned i = 0; i < c->o.n; i++) {
         struct cluster_server *s = &c->s[i];
         keel_fsm_close(&s->fsm);

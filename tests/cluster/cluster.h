@@ -4,7 +4,10 @@
  * Time is the fixture's simulated clock; entry timestamps derive from it, so a
  * run is reproducible event for event. Proposals live in a pool freed only
  * after the fixture is closed, because raft may fire their callbacks as late
- * as raft_close (pending requests fail with RAFT_LEADERSHIPLOST). */
+ * as raft_close (pending requests fail with RAFT_LEADERSHIPLOST).
+ *
+ * Completions are delivered after each fixture step (a hook), outside raft,
+ * as a node does on its next loop turn. */
 #ifndef KEEL_TESTS_CLUSTER_H
 #define KEEL_TESTS_CLUSTER_H
 
@@ -55,6 +58,10 @@ struct cluster
 #define CLUSTER_CLIENT 77
 
 void cluster_start(struct cluster *c, const struct cluster_opts *o);
+/* Deliver the completions raft queued on every server (raft/defer.h). The
+ * harness does it after every fixture step, as a node's loop does on its
+ * next turn; call it after driving raft by other means (raft_fixture_close). */
+void cluster_deliver(struct cluster *c);
 void cluster_stop(struct cluster *c);
 
 /* The fixture's time as a Unix-ms timestamp. */
