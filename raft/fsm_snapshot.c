@@ -4,6 +4,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "raft/busy.h"
 #include "raft/fsm.h"
 
 /* Hand the image to raft as two buffers that point into f->snap: they stay
@@ -46,7 +47,9 @@ static int snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *
         f->snap_busy = true; /* the copy happens in fsm_snapshot_async */
         return 0;
     }
+    const char *busy = keel_busy_begin("copying a snapshot on the event loop (--sync-snapshots)");
     int rc = take(f, bufs, n_bufs);
+    keel_busy_end(busy);
     if (rc != 0) {
         f->stats.snapshot_errors++;
         keel_snapshot_release(&f->snap);
@@ -112,8 +115,10 @@ static int restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     const struct keel_image_report *checked = NULL;
     if (f->checked.base == buf->base && f->checked.len == buf->len && buf->base != NULL)
         checked = &f->checked.rep;
+    const char *busy = keel_busy_begin("installing a snapshot image into LMDB");
     int rc = keel_storage_restore(keel_store_storage(f->store), buf->base, buf->len, checked,
                                   &replaced, errmsg);
+    keel_busy_end(busy);
     f->checked.base = NULL;
     if (rc != 0) {
         snprintf(f->errmsg, sizeof f->errmsg, "fsm: restore: %s", errmsg);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "raft/busy.h"
 #include "raft/node_internal.h"
 #include "raft/transport.h"
 
@@ -248,7 +249,9 @@ err_storage:
 int keel_node_start(struct keel_node *n, char *errmsg)
 {
     KEEL_DEFER_OUTSIDE(&n->fsm.defer);
+    const char *busy = keel_busy_begin("loading the raft log and replaying it into LMDB");
     int rc = node_start_raft(n, errmsg);
+    keel_busy_end(busy);
     if (rc != 0) return rc;
     if (keel_fsm_fatal(&n->fsm)) return fail(errmsg, "%s", n->fsm.errmsg), n->fsm.fatal;
     uv_prepare_start(&n->monitor, monitor_cb);
@@ -318,6 +321,7 @@ static void close_delay_cb(uv_timer_t *t)
     }
     uv_close((uv_handle_t *)t, close_delay_closed_cb);
     KEEL_DEFER_OUTSIDE(&n->fsm.defer);
+    n->raft_closing = true;
     raft_close(&n->raft, node_raft_close_cb);
 }
 
@@ -343,8 +347,12 @@ static void node_release(struct keel_node *n)
     keel_fsm_close(&n->fsm);
     keel_store_destroy(n->store);
     n->store = NULL;
-    /* Clean only if apply never hit a fatal error. */
+    /* Clean only if apply never hit a fatal error. The sync writes back
+     * every page NOSYNC left dirty, and a backup copy still running on the
+     * pool holds the env: both can take a while on a big database. */
+    const char *busy = keel_busy_begin("syncing and closing LMDB (or waiting for a backup copy holding it)");
     keel_storage_close(n->storage, keel_fsm_fatal(&n->fsm) == 0);
+    keel_busy_end(busy);
     n->storage = NULL;
     uv_close((uv_handle_t *)&n->monitor, handle_closed_cb);
     uv_close((uv_handle_t *)&n->deliver, handle_closed_cb);
@@ -361,6 +369,12 @@ void keel_node_close(struct keel_node *n, keel_node_close_cb cb, void *data)
     node_guard_cancel(n);
     /* Pending writes get RAFT_LEADERSHIPLOST from raft_close: uncertain. */
     n->close_started = uv_now(n->loop);
+    /* A node that is leaving takes no more raft traffic: a follower under
+     * write load is sent new entries all the time, so without this there
+     * is nearly always an append in flight and the wait below would run
+     * its whole bound on every stop. The peers see this node go away, as
+     * they will in a moment anyway. */
+    if (n->raft_inited) keel_transport_isolate(&n->transport, 24u * 3600 * 1000);
     if (close_must_wait(n)) {
         uv_timer_t *t = malloc(sizeof *t);
         if (t != NULL && uv_timer_init(n->loop, t) == 0) {
@@ -371,7 +385,33 @@ void keel_node_close(struct keel_node *n, keel_node_close_cb cb, void *data)
         free(t);
     }
     KEEL_DEFER_OUTSIDE(&n->fsm.defer);
+    n->raft_closing = true;
     raft_close(&n->raft, node_raft_close_cb);
+}
+
+size_t keel_node_close_report(struct keel_node *n, char *buf, size_t size)
+{
+    size_t len = 0;
+    uint64_t now = uv_now(n->loop);
+#define SAY(...)                                                                       \
+    do {                                                                               \
+        if (len < size)                                                                \
+            len += (size_t)snprintf(buf + len, size - len, "%s", len ? "; " : "");     \
+        if (len < size) len += (size_t)snprintf(buf + len, size - len, __VA_ARGS__); \
+    } while (0)
+    if (size > 0) buf[0] = 0;
+    if (n->transferring) SAY("a leadership transfer");
+    if (n->appends_inflight > 0) SAY("%u raft log append(s) in flight", n->appends_inflight);
+    if (n->last_truncate != 0 && now - n->last_truncate < TRUNCATE_GRACE_MS)
+        SAY("a log truncation %llu ms ago", (unsigned long long)(now - n->last_truncate));
+    if (n->fsm.snap_busy) SAY("a snapshot being copied or written");
+    if (n->closing && !n->raft_closing) SAY("raft_close not started (waits for the above)");
+    if (n->raft_closing && !n->raft_closed)
+        SAY("raft closing (its disk writes, snapshot writes or loads and pool work)");
+    if (!keel_defer_empty(&n->fsm.defer)) SAY("%u completion(s) to deliver", n->fsm.defer.queued);
+    if (n->raft_closed && n->handles_open > 0) SAY("LMDB sync and close, handles closing");
+#undef SAY
+    return len < size ? len : size - 1;
 }
 
 struct keel_store *keel_node_store(struct keel_node *n)

@@ -105,8 +105,18 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
 int keel_node_start(struct keel_node *n, char *errmsg);
 
 typedef void (*keel_node_close_cb)(void *data);
-/* Close and free n; cb (may be NULL) runs once everything is released. */
+/* Close and free n; cb (may be NULL) runs once everything is released.
+ * The node first cuts its raft connections (it takes no more entries),
+ * then waits, at most 2 s, for log appends in flight (a raft 0.15
+ * close-time bug, see node.c), then raft_close fails pending writes
+ * (KEEL_EUNCERTAIN) and waits for raft's disk and pool work; every
+ * outstanding callback is delivered before cb. Nothing bounds raft's own
+ * wait (a snapshot being written or loaded): the caller bounds the stop
+ * (keeld's --shutdown-timeout) and can ask keel_node_close_report why. */
 void keel_node_close(struct keel_node *n, keel_node_close_cb cb, void *data);
+/* While closing: what the close still waits for, as "; "-separated phrases
+ * in buf (empty when nothing is known to hold it). Returns the length. */
+size_t keel_node_close_report(struct keel_node *n, char *buf, size_t size);
 
 /* Drills: cut this node off from its raft peers for ms (see
  * keel_transport_isolate in raft/transport.h). */

@@ -69,6 +69,7 @@ struct keel_node
     uv_check_t deliver;
     uv_idle_t wake;
     unsigned handles_open;      /* monitor, deliver, wake: closed last */
+    bool raft_closing;          /* raft_close was called */
     bool raft_closed;           /* raft_close's callback came: release on the next turn */
     int role;
     bool ready;
