@@ -148,7 +148,9 @@ static void process(struct conn *c)
 {
     struct keel_server *srv = c->srv;
     size_t off = 0;
-    while (off < c->in_len && !c->closing && !c->quit) {
+    /* A stopping server parses nothing more: what is buffered was never
+     * run, and the connection closes once its replies are written. */
+    while (off < c->in_len && !c->closing && !c->quit && !srv->stopping) {
         if (c->pending >= srv->cfg.max_pipeline || c->out_bytes >= srv->cfg.max_output) break;
         if (srv->inflight >= srv->cfg.max_inflight) {
             /* Park until writes drain; reads and local commands would be
@@ -209,6 +211,11 @@ static void process(struct conn *c)
     }
     if (!may_read(c)) read_stop(c);
     if (c->quit) conn_flush(c);
+}
+
+void conn_quiesce(struct conn *c)
+{
+    read_stop(c);
 }
 
 void conn_resume(struct conn *c)

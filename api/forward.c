@@ -294,6 +294,12 @@ void forward(struct slot *s)
     struct keel_server *srv = s->srv;
     struct forwarder *f = srv->fwd;
     char addr[64];
+    if (f == NULL) {
+        /* Stopping (keel_server_drain): the leader is another node's business now. */
+        resp_error(&s->out, "TRYAGAIN", "this node is shutting down");
+        slot_done(s);
+        return;
+    }
     if (s->forwarded_in) {
         /* The sender thought we lead; we do not (any more). */
         resp_error(&s->out, "TRYAGAIN", "no leader");

@@ -174,7 +174,7 @@ static void timer_cb(uv_timer_t *t)
 {
     struct keel_server *srv = t->data;
     const char *msg;
-    if (keel_node_fatal(srv->node, &msg)) return;
+    if (srv->stopping || keel_node_fatal(srv->node, &msg)) return;
     if (srv->role == KEEL_ROLE_LEADER) maybe_sweep(srv);
     cluster_token_ensure(srv);
     maybe_publish(srv);
@@ -339,33 +339,91 @@ void keel_server_free(struct keel_server *srv)
     free(srv);
 }
 
+static void maybe_stopped(struct keel_server *srv)
+{
+    if (srv->stop_cb != NULL && srv->listener_closed && srv->obs_closed && !srv->timer_closing) {
+        srv->timer_closing = true;
+        uv_close((uv_handle_t *)&srv->timer, stopped_cb);
+    }
+}
+
 static void listener_closed_cb(uv_handle_t *h)
 {
     struct keel_server *srv = h->data;
-    if (--srv->closing_handles == 0) uv_close((uv_handle_t *)&srv->timer, stopped_cb);
+    srv->listener_closed = true;
+    maybe_stopped(srv);
 }
 
 static void obs_stopped_cb(struct keel_server *srv)
 {
-    if (--srv->closing_handles == 0) uv_close((uv_handle_t *)&srv->timer, stopped_cb);
+    srv->obs_closed = true;
+    maybe_stopped(srv);
+}
+
+void keel_server_quiesce(struct keel_server *srv)
+{
+    if (srv->stopping) return;
+    srv->stopping = true; /* also stops reading and parsing (conn.c), and obs_refresh */
+    keel_node_on_role(srv->node, NULL, NULL);
+    keel_node_on_snapshot_refused(srv->node, NULL, NULL);
+    notify_stop(srv);
+    consistency_stop(srv); /* unhooks from the node, cancels a repair */
+    uv_timer_stop(&srv->timer);
+    uv_close((uv_handle_t *)&srv->listener, listener_closed_cb);
+    for (struct conn *c = srv->conns; c != NULL; c = c->next) conn_quiesce(c);
+}
+
+void keel_server_drain(struct keel_server *srv)
+{
+    keel_server_quiesce(srv);
+    if (srv->fwd != NULL) {
+        forwarder_destroy(srv->fwd); /* answers what was forwarded */
+        srv->fwd = NULL;
+    }
+    for (struct conn *c = srv->conns; c != NULL;) {
+        struct conn *next = c->next;
+        c->quit = true; /* closes once its pending replies are written */
+        conn_flush(c);
+        c = next;
+    }
+}
+
+unsigned keel_server_clients(const struct keel_server *srv)
+{
+    return srv->nconns;
+}
+
+size_t keel_server_close_report(const struct keel_server *srv, char *buf, size_t size)
+{
+    size_t len = 0;
+    unsigned waiting = 0;
+    for (const struct conn *c = srv->conns; c != NULL; c = c->next) waiting += c->pending;
+    if (size > 0) buf[0] = 0;
+    if (srv->nconns > 0 && len < size)
+        len += (size_t)snprintf(buf + len, size - len, "%u client connection(s) with %u request(s) "
+                                "still to answer", srv->nconns, waiting);
+    if (srv->inflight > 0 && len < size)
+        len += (size_t)snprintf(buf + len, size - len, "%s%u client write(s) in raft", len ? "; " : "",
+                                srv->inflight);
+    if ((srv->backup_copying || srv->pool_jobs > 0) && len < size)
+        len += (size_t)snprintf(buf + len, size - len, "%sa backup copy or write on the pool",
+                                len ? "; " : "");
+    return len < size ? len : size - 1;
 }
 
 void keel_server_stop(struct keel_server *srv, void (*cb)(void *data), void *data)
 {
-    srv->stopping = true;
-    srv->closing_handles = 2; /* the listener and the observability timer */
+    if (!srv->stopping) keel_server_quiesce(srv);
     srv->stop_cb = cb;
     srv->stop_data = data;
-    keel_node_on_role(srv->node, NULL, NULL);
-    keel_node_on_snapshot_refused(srv->node, NULL, NULL);
-    notify_stop(srv);
-    consistency_stop(srv);
-    /* The HTTP thread stops here, before anything it could read goes. */
+    /* The HTTP thread stops here; it only reads what the loop published. */
     obs_stop(srv, obs_stopped_cb);
     while (srv->conns != NULL) conn_close(srv->conns);
-    forwarder_destroy(srv->fwd);
-    srv->fwd = NULL;
-    uv_close((uv_handle_t *)&srv->listener, listener_closed_cb);
+    if (srv->fwd != NULL) {
+        forwarder_destroy(srv->fwd);
+        srv->fwd = NULL;
+    }
+    maybe_stopped(srv);
 }
 
 void keel_server_stats(const struct keel_server *srv, struct keel_server_stats *st)

@@ -71,9 +71,30 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
                        char *errmsg);
 /* Listen. Errors: KEEL_EIO with errmsg (address in use, bad address). */
 int keel_server_start(struct keel_server *s, char *errmsg);
-/* Stop accepting, close every connection after flushing what is ready,
- * then call cb. Writes already proposed still point at s: close the node
- * (which cancels them) and only then keel_server_free(s). */
+/* Stopping, in three steps (keeld: api/keeld_stop.c):
+ *
+ * keel_server_quiesce: take no more work. The listener closes, no client
+ * is read or parsed any further, the leader's periodic duties stop and the
+ * server unhooks from the node. Requests already running finish and their
+ * replies are written. Idempotent.
+ *
+ * keel_server_drain: after the leader handed over. Forwarded requests are
+ * answered (-UNCERTAIN for writes, -TRYAGAIN for reads: the leader may or
+ * may not have them), and every connection closes by itself once its last
+ * pending reply is written. Writes this node proposed get their replies
+ * when the node closes (-UNCERTAIN unless they committed): close the node
+ * now, then wait for keel_server_clients() to reach 0 (bounded).
+ *
+ * keel_server_stop: close whatever is still open (connections, HTTP, the
+ * timers), then call cb. It does not touch the node, which may be closed
+ * and gone by then: quiesce while the node lives. Free with
+ * keel_server_free(s) after both the node's close and cb. */
+void keel_server_quiesce(struct keel_server *s);
+void keel_server_drain(struct keel_server *s);
+unsigned keel_server_clients(const struct keel_server *s);
+/* What the server still holds while stopping ("; "-separated phrases in
+ * buf, "" when nothing); returns the length. */
+size_t keel_server_close_report(const struct keel_server *s, char *buf, size_t size);
 void keel_server_stop(struct keel_server *s, void (*cb)(void *data), void *data);
 void keel_server_free(struct keel_server *s);
 void keel_server_stats(const struct keel_server *s, struct keel_server_stats *st);

@@ -149,6 +149,8 @@ void conn_flush(struct conn *c);
 /* Resume reading (and parsing what is buffered) if the limits allow. */
 void conn_resume(struct conn *c);
 void conn_reset_multi(struct conn *c);
+/* The server is stopping: read nothing more (keel_server_quiesce). */
+void conn_quiesce(struct conn *c);
 void conn_unwatch(struct conn *c);
 
 /* ---- the server -------------------------------------------------------- */
@@ -212,7 +214,9 @@ struct keel_server
     unsigned notify_flags;     /* notify-keyspace-events (notify.h) */
     struct obs *obs;           /* metrics, alarms, HTTP (api/observe.h) */
     struct consistency *cons;  /* the consistency check and repair (api/consistency.h) */
-    unsigned closing_handles;  /* keel_server_stop: handles still closing */
+    bool listener_closed;      /* stopping (keel_server_quiesce, keel_server_stop) */
+    bool obs_closed;
+    bool timer_closing;
 };
 
 /* dispatch.c */
