@@ -5,17 +5,44 @@
  *                            as a power cut would: no handover, no flush)
  *   KEEL.DRILL ISOLATE ms    drop every raft connection and refuse new ones
  *                            for ms (1..600000): a partition of this node
+ *   KEEL.DRILL STALL ms      reply +OK, then block the event loop for ms
+ *                            (1..60000), as a long synchronous step would:
+ *                            raft misses heartbeats, signals wait (the
+ *                            stop's hard bound still holds, keeld_stop.h)
  *
  * Served by the node that receives them, never forwarded: a drill names its
  * victim. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/commands.h"
 #include "api/log.h"
+#include "raft/busy.h"
 
 static uv_timer_t crash_timer;
+static uv_timer_t stall_timer;
+static unsigned long stall_ms;
+static bool stalling;          /* until the timer's handle is closed */
+
+static void stall_closed_cb(uv_handle_t *h)
+{
+    (void)h;
+    stalling = false;
+}
+
+static void stall_cb(uv_timer_t *t)
+{
+    (void)t;
+    log_warn("KEEL.DRILL STALL: blocking the event loop for %lu ms", stall_ms);
+    const char *busy = keel_busy_begin("in KEEL.DRILL STALL");
+    struct timespec ts = {(time_t)(stall_ms / 1000), (long)(stall_ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0) continue;
+    keel_busy_end(busy);
+    uv_close((uv_handle_t *)&stall_timer, stall_closed_cb);
+}
 
 static void crash_cb(uv_timer_t *t)
 {
@@ -55,6 +82,23 @@ DECL_LOCAL(cmd_keel_drill)
         slot_done(s);
         return;
     }
-    resp_error(&s->out, "ERR", "usage: KEEL.DRILL CRASH | ISOLATE ms");
+    if (s->argc == 3 && slot_arg_is(s, 1, "STALL")) {
+        char *end;
+        unsigned long ms = strtoul(slot_arg(s, 2, buf, sizeof buf), &end, 10);
+        if (*end != 0 || ms == 0 || ms > 60000 || stalling) {
+            resp_error(&s->out, "ERR", "KEEL.DRILL STALL wants 1..60000 ms, one at a time");
+            slot_done(s);
+            return;
+        }
+        uv_loop_t *loop = s->srv->loop;
+        resp_ok(&s->out);
+        slot_done(s); /* may free s */
+        stall_ms = ms;
+        stalling = true;
+        uv_timer_init(loop, &stall_timer);
+        uv_timer_start(&stall_timer, stall_cb, 20, 0);
+        return;
+    }
+    resp_error(&s->out, "ERR", "usage: KEEL.DRILL CRASH | ISOLATE ms | STALL ms");
     slot_done(s);
 }

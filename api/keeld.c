@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/alarm.h"
+#include "api/keeld_stop.h"
 #include "api/log.h"
 #include "api/metrics.h"
 #include "api/options.h"
@@ -26,9 +27,7 @@ static struct keeld_options opts;
 static uv_loop_t *loop;
 static struct keel_node *node;
 static struct keel_server *server;
-static uv_signal_t sigterm, sigint;
 static uv_timer_t watchdog;
-static bool stopping;
 static int exit_code;
 
 static const char *role_now(void)
@@ -109,54 +108,9 @@ static void loglevel_changed(int level)
     if (node != NULL) keel_node_set_tracer(node, raft_trace, level >= LOG_DEBUG);
 }
 
-static void node_closed_cb(void *data)
+static void stop_finished(void)
 {
-    /* The node's close cancelled every write the server had proposed: now
-     * nothing points at the server any more. */
-    keel_server_free(data);
-    node = NULL; /* freed: the logger must not ask it for the role any more */
-    log_info("stopped");
-    uv_close((uv_handle_t *)&sigterm, NULL);
-    uv_close((uv_handle_t *)&sigint, NULL);
     uv_close((uv_handle_t *)&watchdog, NULL);
-}
-
-static void server_stopped_cb(void *data)
-{
-    struct keel_server *srv = data;
-    server = NULL;
-    keel_node_close(node, node_closed_cb, srv);
-}
-
-static void shutdown_now(void)
-{
-    if (server != NULL) keel_server_stop(server, server_stopped_cb, server);
-    else if (node != NULL) keel_node_close(node, node_closed_cb, NULL);
-}
-
-static void transfer_cb(void *data, uint64_t leader)
-{
-    (void)data;
-    if (leader != 0) log_info("leadership handed to node %llu", (unsigned long long)leader);
-    else log_warn("leadership transfer ended with no new leader known yet: stopping anyway");
-    shutdown_now();
-}
-
-static void signal_cb(uv_signal_t *h, int signum)
-{
-    (void)h;
-    if (stopping) return;
-    stopping = true;
-    log_info("signal %d: shutting down", signum);
-    struct keel_node_status st;
-    keel_node_status(node, &st);
-    /* A leader hands over first, so clients see a short pause, not an
-     * election timeout. */
-    if (st.role == KEEL_ROLE_LEADER && st.voters > 1 &&
-        keel_node_transfer(node, 0, transfer_cb, NULL) == 0) {
-        return;
-    }
-    shutdown_now();
 }
 
 /* A fatal apply error or an unexpected unavailable node: stop at once and
@@ -165,7 +119,7 @@ static void watchdog_cb(uv_timer_t *t)
 {
     const char *msg;
     (void)t;
-    if (node == NULL || stopping) return;
+    if (node == NULL || keeld_stopping()) return;
     if (keel_node_fatal(node, &msg)) {
         log_error("fatal: %s; exiting so that a restart replays the log", msg);
         exit(70);
@@ -192,7 +146,7 @@ static void join_main(void *arg)
     snprintf(id, sizeof id, "%llu", (unsigned long long)opts.id);
     int n = snprintf(req, sizeof req, "*3\r\n$9\r\nKEEL.JOIN\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
                      strlen(id), id, strlen(opts.raft_addr), opts.raft_addr);
-    for (unsigned attempt = 1; !stopping; attempt++) {
+    for (unsigned attempt = 1; !keeld_stopping(); attempt++) {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
         inet_pton(AF_INET, ip, &sa.sin_addr);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -237,10 +191,11 @@ int main(int argc, char **argv)
     keel_log_level = level;
     keel_log_init(opts.id, role_now);
     signal(SIGPIPE, SIG_IGN);
-    /* A SIGTERM during start-up (replaying a long log can take seconds) must
-     * still mean a clean stop, not death by the default action: hold the
-     * signals until the loop's handlers are in place. Threads started
-     * meanwhile inherit the mask, so the main thread receives them. */
+    /* SIGTERM and SIGINT stay blocked in every thread (threads started later
+     * inherit the mask): one thread takes them with sigwait (keeld_stop.c),
+     * so that a signal during start-up (replaying a long log can take
+     * seconds) still means a clean stop, and the stop is bounded even when
+     * the loop is stuck. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
@@ -273,6 +228,10 @@ int main(int argc, char **argv)
         die("%s holds no cluster yet: the first start needs --cluster or --join", opts.data_dir);
 
     loop = uv_default_loop();
+    struct keeld_stop_config stop = {.loop = loop, .node = &node, .server = &server,
+                                     .bound_ms = (unsigned)opts.shutdown_timeout_ms,
+                                     .finished = stop_finished};
+    if (keeld_stop_init(&stop) != 0) die("cannot start the signal thread");
     struct keel_node_options no = {
         .id = opts.id, .dir = opts.data_dir, .address = opts.raft_addr, .peers = peers,
         .n_peers = (unsigned)n_peers, .election_ms = (unsigned)opts.election_ms,
@@ -317,11 +276,6 @@ int main(int argc, char **argv)
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)
         die("%s", errmsg);
-    uv_signal_init(loop, &sigterm);
-    uv_signal_init(loop, &sigint);
-    uv_signal_start(&sigterm, signal_cb, SIGTERM);
-    uv_signal_start(&sigint, signal_cb, SIGINT);
-    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL); /* a pending one is delivered now */
     uv_timer_init(loop, &watchdog);
     uv_timer_start(&watchdog, watchdog_cb, 100, 100);
     if (opts.unsafe_local_reads)
@@ -332,6 +286,7 @@ int main(int argc, char **argv)
     if (opts.join[0] && pristine) uv_thread_create(&joiner, join_main, NULL);
     else if (opts.join[0]) log_info("already a member: --join %s ignored", opts.join);
     uv_run(loop, UV_RUN_DEFAULT);
+    keeld_stop_finished();
     uv_loop_close(loop);
     return exit_code;
 }

@@ -92,6 +92,11 @@ static const struct option_def options[] = {
     SECS("consistency-check-interval", check_interval_s, "5m", 0, 7 * 86400,
          "every this long the replicas compare digests of their state; one that differs from the majority "
          "raises CORRUPT, refuses local reads and reinstalls the leader's image (0: off)"),
+    /* A stop under load waits for the handover, appends in flight (raft
+     * 0.15, see raft/node.c), raft's own disk and pool work and an LMDB
+     * sync: seconds at worst normally; past this keeld exits anyway. */
+    U64("shutdown-timeout", shutdown_timeout_ms, "5000", 1000, 600000,
+        "SIGTERM/SIGINT: exit within this many ms; past it, log what the stop still waited for and exit 75"),
     U64("min-free-disk", min_free_disk, "67108864", 0, 1ull << 50,
         "NOSPACE (writes refused) when the data directory's disk has less free, bytes (never under 16 MiB)"),
     U64("disk-reserve", disk_reserve, "67108864", 0, 1ull << 50,
