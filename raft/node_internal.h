@@ -139,6 +139,10 @@ void node_clock_init(struct keel_node *n);
 void node_clock_role(struct keel_node *n, int was, int role);
 void node_clock_turn(struct keel_node *n);
 
+/* node_close.c */
+void node_deliver_init(struct keel_node *n);
+int node_truncate(struct raft_io *io, raft_index index);
+
 /* node_ops.c */
 void node_reads_fail(struct keel_node *n, int status);
 void node_became_leader(struct keel_node *n);
