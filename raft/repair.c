@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "raft/busy.h"
 #include "raft/node_internal.h"
 
 /* Entries applied during one repair (an image transfer): beyond this the
@@ -110,6 +111,9 @@ int keel_node_repair_install(struct keel_node *n, const void *image, size_t len,
     struct keel_fsm *f = &n->fsm;
     struct fsm_journal *j = f->journal;
     struct keel_snapshot_info info;
+    /* Swapping the env under raft's apply would be the worst re-entrance of
+     * all (raft/defer.h). */
+    KEEL_DEFER_OUTSIDE(&f->defer);
     if (j == NULL) {
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "repair: not begun");
         return KEEL_EINVAL;
@@ -134,7 +138,9 @@ int keel_node_repair_install(struct keel_node *n, const void *image, size_t len,
                  (unsigned long long)info.applied, (unsigned long long)j->from);
         return KEEL_EBUSY;
     }
+    const char *busy = keel_busy_begin("installing the leader's image (consistency repair)");
     rc = keel_storage_reinstall(n->storage, image, len, errmsg);
+    keel_busy_end(busy);
     if (rc != 0) {
         if (rc == KEEL_EFATAL) {
             f->fatal = rc;
