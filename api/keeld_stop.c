@@ -59,7 +59,8 @@ static void compose(char *buf, size_t size)
     if (phase == DONE) {
         /* Everything is closed; the loop only waits for pool work the
          * freed server left behind. */
-        snprintf(buf, size, "a backup still being written on the libuv pool");
+        snprintf(buf, size, "server work still on the libuv pool (a backup being written, a "
+                            "consistency digest)");
         return;
     }
     if (*cfg.node != NULL) keel_node_close_report(*cfg.node, node, sizeof node);

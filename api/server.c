@@ -406,8 +406,9 @@ size_t keel_server_close_report(const struct keel_server *srv, char *buf, size_t
         len += (size_t)snprintf(buf + len, size - len, "%s%u client write(s) in raft", len ? "; " : "",
                                 srv->inflight);
     if ((srv->backup_copying || srv->pool_jobs > 0) && len < size)
-        len += (size_t)snprintf(buf + len, size - len, "%sa backup copy or write on the pool",
-                                len ? "; " : "");
+        len += (size_t)snprintf(buf + len, size - len,
+                                "%s%u job(s) on the libuv pool (a backup copy or write, a consistency digest)",
+                                len ? "; " : "", srv->pool_jobs + srv->backup_copying);
     return len < size ? len : size - 1;
 }
 
