@@ -94,7 +94,10 @@ static void barrier_deliver(struct keel_deferred *d)
     /* The store only moved forward since the barrier applied: answering
      * now is as linearizable as answering then. */
     answer(done, n->barrier_status);
-    if (ok) {
+    /* Reads that came after this barrier was issued need one of their own;
+     * if this node leads now (even in a later term than the failed
+     * barrier's), they get it. */
+    if (ok || raft_state(&n->raft) == RAFT_LEADER) {
         issue_barrier(n);
     } else {
         answer(n->waiting, KEEL_ENOTLEADER);
