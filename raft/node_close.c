@@ -196,6 +196,7 @@ size_t keel_node_close_report(struct keel_node *n, char *buf, size_t size)
     if (n->last_truncate != 0 && now - n->last_truncate < TRUNCATE_GRACE_MS)
         SAY("a log truncation %llu ms ago", (unsigned long long)(now - n->last_truncate));
     if (n->fsm.snap_busy) SAY("a snapshot being copied or written");
+    if (n->guard != NULL) SAY("the check of a leader's snapshot on the pool");
     if (n->closing && !n->raft_closing) SAY("raft_close not started (waits for the above)");
     if (n->raft_closing && !n->raft_closed)
         SAY("raft closing (its disk writes, snapshot writes or loads and pool work)");

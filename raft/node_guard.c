@@ -104,7 +104,9 @@ static void guard_done_cb(uv_work_t *w, int status)
         n->fsm.checked.base = g->msg.install_snapshot.data.base;
         n->fsm.checked.len = g->msg.install_snapshot.data.len;
         n->fsm.checked.rep = g->rep;
+        keel_defer_enter(&n->fsm.defer); /* what raft does with it runs inside raft */
         n->raft_recv(&n->io, &g->msg); /* raft owns data and configuration now */
+        keel_defer_leave(&n->fsm.defer);
     } else {
         n->snapshots_refused++;
         const struct raft_buffer *b = &g->msg.install_snapshot.data;
@@ -122,9 +124,20 @@ static void guard_done_cb(uv_work_t *w, int status)
     free(g);
 }
 
+static void guard_recv(struct keel_node *n, struct raft_io *io, struct raft_message *m);
+
+/* raft_uv calls this for every message, and it hands over to raft: inside
+ * raft either way (raft/defer.h). */
 static void guard_recv_cb(struct raft_io *io, struct raft_message *m)
 {
     struct keel_node *n = (struct keel_node *)((char *)io - offsetof(struct keel_node, io));
+    keel_defer_enter(&n->fsm.defer);
+    guard_recv(n, io, m);
+    keel_defer_leave(&n->fsm.defer);
+}
+
+static void guard_recv(struct keel_node *n, struct raft_io *io, struct raft_message *m)
+{
     if (m->type != RAFT_IO_INSTALL_SNAPSHOT || !raft_would_install(n, &m->install_snapshot)) {
         n->raft_recv(io, m);
         return;
