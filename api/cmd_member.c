@@ -3,19 +3,28 @@
  *   KEEL.JOIN id raft_addr            a starting node asks to be added (--join)
  *   KEEL.MEMBER LIST                  this node's view of the configuration:
  *                                     [id, raft addr, client addr, role, leader, zone]...
- *   KEEL.MEMBER ADD id raft_addr [STANDBY]
- *   KEEL.MEMBER PROMOTE id            standby (or spare) -> voter
- *   KEEL.MEMBER REMOVE id
+ *   KEEL.MEMBER ADD id raft_addr [STANDBY] [FORCE] [TIMEOUT ms]
+ *   KEEL.MEMBER PROMOTE id [TIMEOUT ms]  standby (or spare) -> voter
+ *   KEEL.MEMBER REMOVE id [FORCE] [TIMEOUT ms]
  *   KEEL.TRANSFER [id]                hand leadership to id (0 or none: the
  *                                     most up-to-date voter); replies the
  *                                     new leader's id
  *
- * Changes run on the leader (a follower forwards them), one at a time, as
- * raft allows; a second one meanwhile gets -TRYAGAIN. An added node joins as
- * a spare, is caught up by raft, then takes its role, so a slow newcomer never
- * counts toward quorum before it has the log. Each change is idempotent when
- * the configuration already is what was asked, so an operator or a script may
- * retry after a timeout or -UNCERTAIN without undoing anything. */
+ * Changes run on the leader (a follower forwards them), one at a time; a
+ * different one meanwhile gets -TRYAGAIN, the same one (a retry) waits for
+ * the one running. A new voter joins as a spare, then replicates as a
+ * standby until it keeps up, and only then votes (raft/membership.h), so a
+ * slow newcomer never counts toward quorum before it has the log; an add
+ * that cannot finish by its deadline fails saying why, and leaves the node a
+ * standby that replicates on (a retry, or its --join, promotes it). Taking a voter away is refused when it would leave one voter, or
+ * fewer answering voters than a quorum, unless FORCE.
+ *
+ * TIMEOUT is how long the client waits (default --member-timeout, or
+ * --forward-timeout for REMOVE): no step of the change starts after it, so
+ * a change never lands long after its client gave up. Each change is
+ * idempotent when the configuration already is what was asked, so an
+ * operator or a script may retry after a timeout or -UNCERTAIN without
+ * undoing anything. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +32,10 @@
 #include <strings.h>
 
 #include "api/commands.h"
+#include "api/log.h"
+#include "raft/membership.h"
+
+#define DEFAULT_MEMBER_MS 30000
 
 static bool parse_id(struct slot *s, uint32_t i, uint64_t *id)
 {
@@ -51,18 +64,75 @@ static int member_at(const struct keel_node_status *st, uint64_t id)
     return -1;
 }
 
-static void join_cb(void *data, int status, const char *why)
+/* When the change must have taken its last step: the request's deadline
+ * (TIMEOUT, or a forwarding follower's), else --member-timeout from now. */
+static uint64_t change_deadline(struct slot *s)
 {
-    struct slot *s = data;
-    if (status == 0) resp_ok(&s->out);
-    else if (status == KEEL_ENOTLEADER) resp_error(&s->out, "TRYAGAIN", "leadership changed during the join");
-    else resp_errorf(&s->out, "ERR", "join: %s", why);
+    if (s->deadline_ms != 0) return s->deadline_ms;
+    unsigned ms = s->srv->cfg.member_timeout_ms ? s->srv->cfg.member_timeout_ms : DEFAULT_MEMBER_MS;
+    return (s->started_ns ? s->started_ns / 1000000 : keel_mono_ms()) + ms;
+}
+
+static void describe_req(const struct keel_member_req *r, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s node %llu%s%s%s", r->op == KEEL_MEMBER_REMOVE ? "remove" : r->op == KEEL_MEMBER_ADD ? "add" : "assign",
+             (unsigned long long)r->id, r->op == KEEL_MEMBER_ADD ? " at " : "",
+             r->op == KEEL_MEMBER_ADD ? r->address : "",
+             r->op == KEEL_MEMBER_REMOVE ? "" : r->voter ? " as voter" : " as standby");
+}
+
+/* The change could not start: say why (the node's reason), the retryable
+ * ones as -TRYAGAIN. */
+static void refused(struct slot *s, uint64_t id, int rc, const char *why)
+{
+    if (rc == KEEL_EBUSY || rc == KEEL_ENOTLEADER || rc == KEEL_ESHUTDOWN)
+        resp_errorf(&s->out, "TRYAGAIN", "%s", why);
+    else if (rc == KEEL_EEXISTS)
+        resp_errorf(&s->out, "ERR", "id %llu or its address is already in use: %s", (unsigned long long)id, why);
+    else if (why[0] != 0)
+        resp_errorf(&s->out, "ERR", "%s", why);
+    else
+        reply_error_code(&s->out, rc, NULL);
     slot_done(s);
 }
 
-/* KEEL.JOIN id raft_addr: add a node (as a spare, caught up, then a voter).
- * A member that is already a voter or a standby gets +OK; a spare (an add
- * that stopped half-way) is made a voter. */
+static void change_cb(void *data, int status, const char *why)
+{
+    struct slot *s = data;
+    if (status == 0) {
+        log_info("membership change done");
+        resp_ok(&s->out);
+    } else if (status == KEEL_ENOTLEADER || status == KEEL_ESHUTDOWN) {
+        /* The entry may still commit under the next leader. */
+        log_warn("membership change uncertain: %s", why);
+        resp_errorf(&s->out, "UNCERTAIN",
+                    "%s (see KEEL.MEMBER LIST; the change is idempotent: retry it)", why);
+    } else {
+        log_warn("membership change failed: %s", why);
+        resp_errorf(&s->out, "ERR", "membership change failed: %s", why);
+    }
+    slot_done(s);
+}
+
+static void start_change(struct slot *s, struct keel_member_req *req)
+{
+    char why[600], what[160];
+    req->deadline_ms = change_deadline(s);
+    describe_req(req, what, sizeof what);
+    int rc = keel_node_member_change(s->srv->node, req, change_cb, s, why, sizeof why);
+    if (rc != 0) {
+        log_info("membership: %s refused: %s", what, why);
+        refused(s, req->id, rc, why);
+        return;
+    }
+    log_info("membership: %s (%llu ms to finish)", what,
+             (unsigned long long)(req->deadline_ms > keel_mono_ms() ? req->deadline_ms - keel_mono_ms() : 0));
+}
+
+/* KEEL.JOIN id raft_addr: add a node (as a spare, caught up as a standby,
+ * then a voter). A voter gets +OK at once, as does a standby an operator
+ * made one (KEEL.MEMBER ADD ... STANDBY); a spare, or a standby a voter add
+ * left behind, is made a voter, and a join while its add runs waits for it. */
 DECL_LOCAL(cmd_keel_join)
 {
     char addr[64];
@@ -80,39 +150,16 @@ DECL_LOCAL(cmd_keel_join)
         return;
     }
     int at = member_at(&st, id);
-    if (at >= 0 && st.member_roles[at] != 'p') {
+    bool wants_voter = keel_node_member_wants_voter(s->srv->node, id);
+    if (at >= 0 && (st.member_roles[at] == 'v' || (st.member_roles[at] == 's' && !wants_voter))) {
         /* A retry after the join went through, or an operator added us
          * first (KEEL.MEMBER ADD ... STANDBY): keep the role we have. */
         resp_ok(&s->out);
         slot_done(s);
         return;
     }
-    int rc = at >= 0 ? keel_node_assign(s->srv->node, id, true, join_cb, s)
-                     : keel_node_add(s->srv->node, id, addr, true, join_cb, s);
-    if (rc != 0) {
-        if (rc == KEEL_EBUSY) resp_error(&s->out, "TRYAGAIN", "another membership change is running");
-        else reply_error_code(&s->out, rc, rc == KEEL_EEXISTS ? "id or address already in use" : NULL);
-        slot_done(s);
-    }
-}
-
-static void change_cb(void *data, int status, const char *why)
-{
-    struct slot *s = data;
-    if (status == 0) resp_ok(&s->out);
-    else if (status == KEEL_ENOTLEADER)
-        /* The entry may still commit under the next leader. */
-        resp_error(&s->out, "UNCERTAIN",
-                   "leadership changed during the membership change: it may or may not have "
-                   "happened (see KEEL.MEMBER LIST)");
-    else if (slot_arg_is(s, 1, "ADD") && strstr(why, "connection") != NULL)
-        /* raft promotes a new voter only once it has caught up, which a node
-         * that is not running yet cannot do. */
-        resp_errorf(&s->out, "ERR", "membership change failed: %s: the node did not catch up in time "
-                    "(is it running? start it with keeld --join; it stays a spare until then, and "
-                    "joins as a voter by itself, or add it with STANDBY first)", why);
-    else resp_errorf(&s->out, "ERR", "membership change failed: %s", why);
-    slot_done(s);
+    struct keel_member_req req = {.op = KEEL_MEMBER_ADD, .id = id, .address = addr, .voter = true};
+    start_change(s, &req);
 }
 
 static void list(struct slot *s, const struct keel_node_status *st)
@@ -134,20 +181,26 @@ static void list(struct slot *s, const struct keel_node_status *st)
     slot_done(s);
 }
 
-static void change_started(struct slot *s, int rc, uint64_t id)
+/* The words after ADD's address or PROMOTE's/REMOVE's id: STANDBY (ADD),
+ * FORCE (ADD, REMOVE), TIMEOUT ms. */
+static bool parse_flags(struct slot *s, uint32_t from, bool is_add, bool is_remove, bool *standby,
+                        bool *force, long long *timeout_ms)
 {
-    if (rc == 0) return; /* change_cb answers */
-    if (rc == KEEL_EBUSY) resp_error(&s->out, "TRYAGAIN", "another membership change is running");
-    else if (rc == KEEL_ENOTLEADER) resp_error(&s->out, "TRYAGAIN", "not the leader any more");
-    else if (rc == KEEL_EEXISTS) resp_errorf(&s->out, "ERR", "id %llu or its address is already in use",
-                                             (unsigned long long)id);
-    else reply_error_code(&s->out, rc, NULL);
-    slot_done(s);
+    for (uint32_t i = from; i < s->argc; i++) {
+        if (is_add && slot_arg_is(s, i, "STANDBY") && !*standby) *standby = true;
+        else if ((is_add || is_remove) && slot_arg_is(s, i, "FORCE") && !*force) *force = true;
+        else if (slot_arg_is(s, i, "TIMEOUT") && i + 1 < s->argc && *timeout_ms < 0) {
+            char buf[32], *end;
+            *timeout_ms = strtoll(slot_arg(s, ++i, buf, sizeof buf), &end, 10);
+            if (*end != 0 || s->argv[i].n == 0 || *timeout_ms <= 0 || *timeout_ms > 86400000) return false;
+        } else return false;
+    }
+    return true;
 }
 
 DECL_LOCAL(cmd_keel_member)
 {
-    char sub[16], addr[64];
+    char sub[16], addr[64] = "";
     struct keel_node_status st;
     struct keel_node *node = s->srv->node;
     uint64_t id = 0;
@@ -159,14 +212,22 @@ DECL_LOCAL(cmd_keel_member)
         list(s, &st);
         return;
     }
-    bool standby = false;
-    if (is_add && s->argc == 5) standby = strcasecmp(slot_arg(s, 4, sub, sizeof sub), "standby") == 0;
-    if (!((is_add && (s->argc == 4 || standby)) || ((is_promote || is_remove) && s->argc == 3)) ||
-        !parse_id(s, 2, &id)) {
+    bool standby = false, force = false;
+    long long timeout_ms = -1;
+    uint32_t flags_at = is_add ? 4 : 3;
+    if (!(is_add || is_promote || is_remove) || s->argc < flags_at || !parse_id(s, 2, &id) ||
+        !parse_flags(s, flags_at, is_add, is_remove, &standby, &force, &timeout_ms)) {
         resp_error(&s->out, "ERR",
-                   "usage: KEEL.MEMBER LIST | ADD id raft_addr [STANDBY] | PROMOTE id | REMOVE id");
+                   "usage: KEEL.MEMBER LIST | ADD id raft_addr [STANDBY] [FORCE] [TIMEOUT ms] | "
+                   "PROMOTE id [TIMEOUT ms] | REMOVE id [FORCE] [TIMEOUT ms]");
         slot_done(s);
         return;
+    }
+    if (timeout_ms > 0) {
+        /* The client's own budget, from when its request was read; a
+         * forwarding follower's deadline may come sooner. */
+        uint64_t t = (s->started_ns ? s->started_ns / 1000000 : keel_mono_ms()) + (uint64_t)timeout_ms;
+        if (s->deadline_ms == 0 || t < s->deadline_ms) s->deadline_ms = t;
     }
     if (st.role != KEEL_ROLE_LEADER) {
         forward(s);
@@ -197,10 +258,22 @@ DECL_LOCAL(cmd_keel_member)
         slot_done(s);
         return;
     }
-    int rc = is_remove ? keel_node_remove(node, id, change_cb, s)
-             : at >= 0 ? keel_node_assign(node, id, want == 'v', change_cb, s)
-                       : keel_node_add(node, id, addr, want == 'v', change_cb, s);
-    change_started(s, rc, id);
+    struct keel_member_req req = {
+        .op = is_remove ? KEEL_MEMBER_REMOVE : at >= 0 ? KEEL_MEMBER_ASSIGN : KEEL_MEMBER_ADD,
+        .id = id, .address = addr, .voter = want == 'v', .force = force,
+    };
+    start_change(s, &req);
+}
+
+void member_progress_log(struct keel_server *srv)
+{
+    char line[300];
+    uint64_t now = uv_now(srv->loop);
+    if (srv->role != KEEL_ROLE_LEADER || now - srv->member_logged_at < 5000) return;
+    keel_node_member_status(srv->node, line, sizeof line);
+    if (line[0] == 0) return;
+    srv->member_logged_at = now;
+    log_info("membership change under way: %s", line);
 }
 
 static void transfer_done(void *data, uint64_t new_leader)

@@ -11,6 +11,7 @@
 #include "api/consistency.h"
 #include "api/pubsub.h"
 #include "api/observe.h"
+#include "raft/membership.h"
 
 #define KEEL_VERSION "0.1.0"
 
@@ -357,6 +358,9 @@ DECL_LOCAL(cmd_info)
         struct keel_node_metrics nm;
         keel_node_metrics(srv->node, &nm);
         info_line(&b, "raft_damaged_files_set_aside:%u", nm.damaged_set_aside);
+        char change[300];
+        keel_node_member_status(srv->node, change, sizeof change);
+        info_line(&b, "member_change:%s", change);
         resp_buf_raw(&b, "\r\n", 2);
     }
     if (want(s, "alarms")) info_alarms(srv, &b);

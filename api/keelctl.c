@@ -34,11 +34,13 @@ static const struct entry entries[] = {
     {"health", kctl_health, "health [--max-lag N]",
      "Exit 0 only when there is one leader and every member answers and has applied within N entries\n"
      "(default 1000) of the leader's commit; otherwise print what is wrong and exit 1."},
-    {"member", kctl_member, "member list | add ID RAFT_ADDR [--standby] | promote ID | remove ID",
-     "Membership, one change at a time. add: the node joins as a non-voter, raft catches it up, then\n"
-     "it becomes a voter, so it must be running (keeld --join ANY_MEMBER, empty data directory;\n"
-     "--join alone also adds it). --standby: it replicates and never votes, and may be added before\n"
-     "it starts. promote: standby to voter. Changes are idempotent: retry after a timeout."},
+    {"member", kctl_member, "member list | add ID RAFT_ADDR [--standby] | promote ID | remove ID [--force]",
+     "Membership, one change at a time, each finished or failed (saying why) within --timeout. add:\n"
+     "the node joins as a non-voter, is caught up, then becomes a voter, so it must be running (keeld\n"
+     "--join ANY_MEMBER, empty data directory; --join alone also adds it); raise --timeout for a large\n"
+     "database. --standby: it replicates and never votes, and may be added before it starts. promote:\n"
+     "standby to voter. remove is refused if it would leave one voter, or fewer answering voters than\n"
+     "a quorum; --force does it anyway. Changes are idempotent: retry after a timeout."},
     {"hashkv", kctl_hashkv, "hashkv",
      "Commit a check entry; every member digests its state as of that entry, and the digests are\n"
      "compared. A member whose digest differs from the leader's has diverged: reported as CORRUPTION.\n"

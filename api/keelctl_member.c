@@ -3,9 +3,10 @@
  * retry after a lost reply does no harm):
  *
  *   member list                     KEEL.MEMBER LIST
- *   member add ID ADDR [--standby]  KEEL.MEMBER ADD ID ADDR [STANDBY]
- *   member promote ID               KEEL.MEMBER PROMOTE ID
- *   member remove ID                KEEL.MEMBER REMOVE ID
+ *   member add ID ADDR [--standby]  KEEL.MEMBER ADD ID ADDR TIMEOUT ms [STANDBY]
+ *   member promote ID               KEEL.MEMBER PROMOTE ID TIMEOUT ms
+ *   member remove ID [--force]      KEEL.MEMBER REMOVE ID TIMEOUT ms [FORCE]
+ * (TIMEOUT: a little under --timeout, see change_timeout)
  *   leader transfer [--to ID]       KEEL.TRANSFER [ID] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,23 +65,39 @@ static int change(struct kctl *k, int argc, const char *const *argv, const char 
     return KCTL_OK;
 }
 
+/* The server's TIMEOUT for a change: a little under ours, so that its
+ * answer (done, or why not) arrives before we give up, and no step of the
+ * change starts after we have. */
+static void change_timeout(const struct kctl *k, char *buf, size_t size)
+{
+    unsigned ms = k->timeout_ms, margin = ms / 10 < 500 ? ms / 10 : 500;
+    snprintf(buf, size, "%u", ms - margin > 0 ? ms - margin : 1);
+}
+
 int kctl_member(struct kctl *k, int argc, char **argv)
 {
-    char done[160];
+    char done[160], timeout[16];
     if (argc == 2 && !strcmp(argv[1], "list")) return list(k);
+    change_timeout(k, timeout, sizeof timeout);
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "add") && is_id(argv[2])) {
         bool standby = argc == 5;
         if (standby && strcmp(argv[4], "--standby") != 0) return KCTL_USAGE;
-        const char *av[] = {"KEEL.MEMBER", "ADD", argv[2], argv[3], "STANDBY"};
+        const char *av[] = {"KEEL.MEMBER", "ADD", argv[2], argv[3], "TIMEOUT", timeout, "STANDBY"};
         snprintf(done, sizeof done, "added node %s at %s as %s", argv[2], argv[3],
                  standby ? "standby" : "voter");
-        return change(k, standby ? 5 : 4, av, done);
+        return change(k, standby ? 7 : 6, av, done);
     }
-    if (argc == 3 && (!strcmp(argv[1], "promote") || !strcmp(argv[1], "remove")) && is_id(argv[2])) {
-        bool promote = argv[1][0] == 'p';
-        const char *av[] = {"KEEL.MEMBER", promote ? "PROMOTE" : "REMOVE", argv[2]};
-        snprintf(done, sizeof done, promote ? "promoted node %s to voter" : "removed node %s", argv[2]);
-        return change(k, 3, av, done);
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "remove") && is_id(argv[2])) {
+        bool force = argc == 4;
+        if (force && strcmp(argv[3], "--force") != 0) return KCTL_USAGE;
+        const char *av[] = {"KEEL.MEMBER", "REMOVE", argv[2], "TIMEOUT", timeout, "FORCE"};
+        snprintf(done, sizeof done, "removed node %s", argv[2]);
+        return change(k, force ? 6 : 5, av, done);
+    }
+    if (argc == 3 && !strcmp(argv[1], "promote") && is_id(argv[2])) {
+        const char *av[] = {"KEEL.MEMBER", "PROMOTE", argv[2], "TIMEOUT", timeout};
+        snprintf(done, sizeof done, "promoted node %s to voter", argv[2]);
+        return change(k, 5, av, done);
     }
     return KCTL_USAGE;
 }

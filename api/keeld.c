@@ -241,7 +241,7 @@ int main(int argc, char **argv)
         .install_snapshot_ms = (unsigned)opts.install_snapshot_ms,
         .sync_snapshots = opts.sync_snapshots, .map_size = opts.map_size, .quota = opts.quota,
         .disk_reserve = opts.disk_reserve,
-        .raft_routes = opts.raft_route,
+        .raft_routes = opts.raft_route, .test_append_delay_ms = (unsigned)opts.test_slow_append_ms,
     };
     rc = keel_node_create(loop, &no, &node, errmsg);
     if (rc != 0) {
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
         .max_clients = (unsigned)opts.max_clients, .max_pipeline = (unsigned)opts.max_pipeline,
         .max_output = opts.max_output, .max_bulk = opts.max_bulk, .max_args = (unsigned)opts.max_args,
         .max_inflight = (unsigned)opts.max_inflight, .idle_timeout_s = (unsigned)opts.idle_timeout,
-        .redirect = opts.redirect, .unsafe_local_reads = opts.unsafe_local_reads, .sweep_interval_ms = (unsigned)opts.sweep_interval_ms,
+        .redirect = opts.redirect, .member_timeout_ms = (unsigned)opts.member_timeout_ms, .unsafe_local_reads = opts.unsafe_local_reads, .sweep_interval_ms = (unsigned)opts.sweep_interval_ms,
         .enable_drills = opts.enable_drills, .zone = opts.zone, .backup_dir = opts.backup_dir,
         .backup_interval_s = (unsigned)opts.backup_interval_s, .backup_keep = (unsigned)opts.backup_keep,
         .notify_keyspace_events = opts.notify_keyspace_events,

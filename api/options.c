@@ -56,12 +56,17 @@ static const struct option_def options[] = {
     U64("max-inflight", max_inflight, "4096", 1, 1000000, "writes outstanding in raft before clients stop being read"),
     U64("idle-timeout", idle_timeout, "0", 0, 31536000, "close clients idle this many seconds (0: never)"),
     BOOL("redirect", redirect, "no", "followers answer -MOVED instead of forwarding"),
+    U64("member-timeout", member_timeout_ms, "30000", 1000, 86400000,
+        "ms a membership change may take (catching up a new voter included) unless it says TIMEOUT"),
 #ifdef KEEL_TEST_HOOKS
     /* Deliberately broken, so the jepsen suite can show that it catches
      * stale reads. Not compiled into release builds, and refused unless the
      * environment says a test asked for it. */
     BOOL("unsafe-local-reads", unsafe_local_reads, "no",
          "TEST BUILDS ONLY, BREAKS LINEARIZABILITY: every read from local state on any node; needs KEEL_TEST_UNSAFE=1"),
+    /* A slow disk, for the membership tests: a node that cannot keep up. */
+    U64("test-slow-append-ms", test_slow_append_ms, "0", 0, 10000,
+        "TEST BUILDS ONLY: every raft log append blocks the loop this many ms (a slow disk)"),
 #endif
     U64("map-size", map_size, "1073741824", 1048576, 1ull << 44, "initial LMDB map size, bytes (it grows)"),
     U64("quota", quota, "0", 0, 1ull << 50, "live data quota, bytes (0: none)"),

@@ -179,6 +179,7 @@ static void timer_cb(uv_timer_t *t)
     cluster_token_ensure(srv);
     maybe_publish(srv);
     clock_sync(srv);
+    member_progress_log(srv);
     backup_expire(srv);
     backup_schedule_tick(srv);
     consistency_tick(srv);

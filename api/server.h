@@ -30,6 +30,7 @@ struct keel_server_config
     unsigned max_inflight;    /* proposals outstanding node-wide */
     unsigned idle_timeout_s;  /* 0: never */
     bool redirect;            /* -MOVED instead of forwarding */
+    unsigned member_timeout_ms;  /* a membership change's, without TIMEOUT; 0: 30000 */
     bool unsafe_local_reads;  /* test hook: every read local and maybe stale */
     unsigned sweep_interval_ms;
     bool enable_drills;       /* KEEL.DRILL allowed */

@@ -69,6 +69,8 @@ struct slot
     uint64_t seq;
     int64_t now;              /* the leader's clock when dispatched */
     uint64_t started_ns;      /* uv_hrtime() when read from the client; 0: internal */
+    /* keel_mono_ms() after which a membership change must not start (TIMEOUT); 0: none */
+    uint64_t deadline_ms;
     /* A forwarded request's reply is relayed as it is unless this hook
      * wants to look at it (WATCH on a follower; an internal request's
      * answer, KEEL.CLOCK, gets it without a connection). */
@@ -217,6 +219,7 @@ struct keel_server
     bool listener_closed;      /* stopping (keel_server_quiesce, keel_server_stop) */
     bool obs_closed;
     bool timer_closing;
+    uint64_t member_logged_at; /* loop ms: a running membership change last logged */
 };
 
 /* dispatch.c */
@@ -257,6 +260,8 @@ void cluster_token_ensure(struct keel_server *srv);
 
 /* clock_sync.c: on a follower whose clock is cold, ask the leader's. */
 void clock_sync(struct keel_server *srv);
+/* cmd_member.c: log the membership change running, every few seconds. */
+void member_progress_log(struct keel_server *srv);
 
 /* cmd_admin.c: drop a backup image idle for longer than its timeout. */
 void backup_expire(struct keel_server *srv);

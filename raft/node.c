@@ -112,9 +112,17 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     n->waiting_tail = &n->waiting;
     n->id = o->id;
     snprintf(n->dir, sizeof n->dir, "%s", o->dir);
+#ifdef KEEL_TEST_HOOKS
+    n->append_delay_ms = o->test_append_delay_ms;
+#endif
+    if (node_membership_create(n) != 0) {
+        free(n);
+        return fail(errmsg, "out of memory"), KEEL_ENOMEM;
+    }
     rc = keel_storage_open(&so, &n->storage, &n->wiped, msg);
     if (rc != 0) {
         fail(errmsg, "%s", msg);
+        node_membership_close(n);
         free(n);
         return rc;
     }
@@ -182,6 +190,11 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     if (o->snapshot_trailing) raft_set_snapshot_trailing(&n->raft, o->snapshot_trailing);
     if (o->install_snapshot_ms) raft_set_install_snapshot_timeout(&n->raft, o->install_snapshot_ms);
     raft_set_pre_vote(&n->raft, true);
+    /* raft_assign(voter) comes only once a standby keeps up (membership.c),
+     * so raft's own catch-up needs a round or two: bound it to seconds (10
+     * rounds of up to 5 s by default) and let the standby do the waiting. */
+    raft_set_max_catch_up_rounds(&n->raft, 3);
+    raft_set_max_catch_up_round_duration(&n->raft, 2 * election_ms < 1000 ? 1000 : 2 * election_ms);
     uv_prepare_init(loop, &n->monitor);
     n->monitor.data = n;
     node_deliver_init(n);
@@ -208,6 +221,7 @@ err_store:
     keel_store_destroy(n->store);
 err_storage:
     keel_storage_close(n->storage, false);
+    node_membership_close(n);
     free(n);
     return rc;
 }
@@ -221,6 +235,7 @@ int keel_node_start(struct keel_node *n, char *errmsg)
     if (rc != 0) return rc;
     if (keel_fsm_fatal(&n->fsm)) return fail(errmsg, "%s", n->fsm.errmsg), n->fsm.fatal;
     uv_prepare_start(&n->monitor, monitor_cb);
+    node_membership_start(n);
     return 0;
 }
 

@@ -59,6 +59,7 @@ struct keel_node_options
     uint64_t disk_reserve;         /* bytes kept in <dir>/disk-reserve (storage.h); 0: none */
     const char *boot_id_path;      /* tests only */
     const char *raft_routes;       /* "ADDR=VIA,...": see keel_transport_options.routes */
+    unsigned test_append_delay_ms; /* test builds: each raft log append blocks this long (a slow disk) */
 };
 
 enum keel_role {
@@ -199,17 +200,9 @@ typedef void (*keel_transfer_cb)(void *data, uint64_t new_leader);
 /* Hand leadership to `to` (0: the most up-to-date voter). */
 int keel_node_transfer(struct keel_node *n, uint64_t to, keel_transfer_cb cb, void *data);
 
-/* Membership, on the leader, one change at a time (KEEL_EBUSY otherwise).
- * add: the node joins as a spare, is caught up, then becomes a voter (or a
- * standby, which replicates without voting). The callback gets 0, or a code
- * and raft's reason. */
+/* Membership changes: raft/membership.h. Their callback gets 0, or a code
+ * and the reason. */
 typedef void (*keel_change_cb)(void *data, int status, const char *why);
-int keel_node_add(struct keel_node *n, uint64_t id, const char *address, bool voter,
-                  keel_change_cb cb, void *data);
-int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *data);
-/* Give a member the voter or the standby role; a voter only after raft's
- * catch-up rounds. */
-int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_cb cb, void *data);
 
 /* A snapshot from the leader refused by the image check (storage/image.h):
  * it was never persisted nor opened; the node keeps its state and log and

@@ -132,6 +132,7 @@ static void node_raft_close_cb(struct raft *r)
 static void node_release(struct keel_node *n)
 {
     if (n->handles_open < 3) return; /* already releasing */
+    node_membership_close(n); /* its raft completions are delivered: answers what is left */
     raft_uv_close(&n->io);
     node_appends_release(n);
     keel_transport_release(&n->transport);

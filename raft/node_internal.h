@@ -29,6 +29,7 @@ struct keel_node
     int (*uv_truncate)(struct raft_io *io, raft_index index);
     uint64_t last_truncate;     /* loop ms; 0: none */
     unsigned appends_inflight;  /* appends raft_uv has not called back (node_metrics.c) */
+    unsigned append_delay_ms;   /* test hook: a slow disk (node_metrics.c) */
     uint64_t close_started;     /* loop ms keel_node_close was called */
     /* raft_uv's append, wrapped to time each one (node_metrics.c) */
     int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
@@ -105,6 +106,7 @@ struct keel_node
     char start_notes[2048];    /* what start repaired or set aside, a line each */
     struct keel_clock clock;   /* cluster time (node_clock.c) */
     uint64_t clock_checked;    /* loop ms of the last wall-clock comparison */
+    struct node_membership *membership; /* membership.c */
     keel_node_close_cb close_cb;
     void *close_data;
     char errmsg[KEEL_ERRMSG_SIZE];
@@ -142,6 +144,12 @@ void node_clock_turn(struct keel_node *n);
 /* node_close.c */
 void node_deliver_init(struct keel_node *n);
 int node_truncate(struct raft_io *io, raft_index index);
+/* membership.c: made with the node, started with raft, closed after
+ * raft_close (which fails the raft request of a change in flight). */
+struct node_membership;
+int node_membership_create(struct keel_node *n);
+void node_membership_start(struct keel_node *n);
+void node_membership_close(struct keel_node *n);
 
 /* node_ops.c */
 void node_reads_fail(struct keel_node *n, int status);

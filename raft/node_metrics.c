@@ -3,6 +3,7 @@
  * of raft_uv's log appends. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "raft/node_internal.h"
 
@@ -87,6 +88,14 @@ static void append_cb(struct raft_io_append *req, int status)
 static int append(struct keel_node *n, struct raft_io *io, struct raft_io_append *req,
                   const struct raft_entry entries[], unsigned n_entries, raft_io_append_cb cb)
 {
+#ifdef KEEL_TEST_HOOKS
+    if (n->append_delay_ms > 0) {
+        /* A disk that takes this long per append, as the loop sees it: the
+         * node falls behind a leader that appends more often than that. */
+        struct timespec ts = {n->append_delay_ms / 1000, (long)(n->append_delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+    }
+#endif
     struct node_append *a = malloc(sizeof *a);
     if (a == NULL) return n->uv_append(io, req, entries, n_entries, cb); /* untimed */
     uv_once(&appends_once, appends_init);

@@ -1,10 +1,10 @@
-/* raft: a node's writes, linearizable reads, leadership transfer and
- * membership changes.
+/* raft: a node's writes, linearizable reads and leadership transfer
+ * (membership changes: membership.c).
  *
  * Every raft callback here only records its outcome and queues a completion
  * (raft/defer.h); the completion runs on the next loop turn, outside raft,
  * and only there may the layers above be called back or raft be called
- * again (the next barrier, the assignment after an add). */
+ * again (the next barrier). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,129 +196,6 @@ int keel_node_transfer(struct keel_node *n, uint64_t to, keel_transfer_cb cb, vo
     n->transferring = true;
     n->transfer_cb = cb;
     n->transfer_data = data;
-    return 0;
-}
-
-/* ---- membership -------------------------------------------------------- */
-
-struct node_change
-{
-    struct raft_change req;
-    struct keel_deferred done;
-    int status;                /* raft's, for the completion */
-    struct keel_node *n;
-    uint64_t id;
-    int role;
-    bool assigning;
-    keel_change_cb cb;
-    void *data;
-};
-
-static void change_done(struct node_change *c, int status)
-{
-    c->cb(c->data, status == 0 ? 0 : status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST
-                                         ? KEEL_ENOTLEADER
-                                         : KEEL_EBUSY,
-          status == 0 ? "" : raft_strerror(status));
-    free(c);
-}
-
-static void change_cb(struct raft_change *req, int status);
-
-static void change_deliver(struct keel_deferred *d)
-{
-    struct node_change *c = CONTAINER(d, struct node_change, done);
-    int status = c->status;
-    if (status == 0 && !c->assigning && c->role != RAFT_SPARE) {
-        /* Added as a spare; now catch it up and give it its role. */
-        c->assigning = true;
-        if (c->n->closing) {
-            status = RAFT_LEADERSHIPLOST;
-        } else {
-            KEEL_DEFER_OUTSIDE(&c->n->fsm.defer);
-            int rc = raft_assign(&c->n->raft, &c->req, c->id, c->role, change_cb);
-            if (rc == 0) return;
-            status = rc;
-        }
-    }
-    change_done(c, status);
-}
-
-static void change_cb(struct raft_change *req, int status)
-{
-    struct node_change *c = req->data;
-    struct keel_defer *d = &c->n->fsm.defer;
-    keel_defer_enter(d);
-    c->status = status;
-    keel_defer_push(d, &c->done, change_deliver);
-    keel_defer_leave(d);
-}
-
-int keel_node_add(struct keel_node *n, uint64_t id, const char *address, bool voter,
-                  keel_change_cb cb, void *data)
-{
-    if (n->closing) return KEEL_ESHUTDOWN;
-    struct node_change *c = calloc(1, sizeof *c);
-    if (c == NULL) return KEEL_ENOMEM;
-    c->n = n;
-    c->id = id;
-    c->role = voter ? RAFT_VOTER : RAFT_STANDBY;
-    c->cb = cb;
-    c->data = data;
-    c->req.data = c;
-    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
-    int rc = raft_add(&n->raft, &c->req, id, address, change_cb);
-    if (rc != 0) {
-        free(c);
-        return rc == RAFT_NOTLEADER ? KEEL_ENOTLEADER
-               : rc == RAFT_DUPLICATEID || rc == RAFT_DUPLICATEADDRESS ? KEEL_EEXISTS
-               : rc == RAFT_CANTCHANGE ? KEEL_EBUSY
-                                        : KEEL_EINVAL;
-    }
-    return 0;
-}
-
-int keel_node_remove(struct keel_node *n, uint64_t id, keel_change_cb cb, void *data)
-{
-    if (n->closing) return KEEL_ESHUTDOWN;
-    struct node_change *c = calloc(1, sizeof *c);
-    if (c == NULL) return KEEL_ENOMEM;
-    c->n = n;
-    c->id = id;
-    c->role = RAFT_SPARE; /* nothing to assign afterwards */
-    c->cb = cb;
-    c->data = data;
-    c->req.data = c;
-    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
-    int rc = raft_remove(&n->raft, &c->req, id, change_cb);
-    if (rc != 0) {
-        free(c);
-        return rc == RAFT_NOTLEADER ? KEEL_ENOTLEADER : rc == RAFT_CANTCHANGE ? KEEL_EBUSY
-                                                                               : KEEL_ENOTFOUND;
-    }
-    return 0;
-}
-
-int keel_node_assign(struct keel_node *n, uint64_t id, bool voter, keel_change_cb cb, void *data)
-{
-    if (n->closing) return KEEL_ESHUTDOWN;
-    struct node_change *c = calloc(1, sizeof *c);
-    if (c == NULL) return KEEL_ENOMEM;
-    c->n = n;
-    c->id = id;
-    c->role = voter ? RAFT_VOTER : RAFT_STANDBY;
-    c->assigning = true; /* the assignment is the whole change */
-    c->cb = cb;
-    c->data = data;
-    c->req.data = c;
-    KEEL_DEFER_OUTSIDE(&n->fsm.defer);
-    int rc = raft_assign(&n->raft, &c->req, id, c->role, change_cb);
-    if (rc != 0) {
-        free(c);
-        return rc == RAFT_NOTLEADER ? KEEL_ENOTLEADER : rc == RAFT_CANTCHANGE ? KEEL_EBUSY
-                                   : rc == RAFT_NOTFOUND                    ? KEEL_ENOTFOUND
-                                                                            : KEEL_EINVAL;
-    }
     return 0;
 }
 

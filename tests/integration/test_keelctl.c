@@ -491,7 +491,19 @@ static void test_quorum_loss_and_recover(void **state)
         kc_start_node(&cl, i);
     }
     wait_healthy(&cl);
-    json_t *j = run_json(0, "--json member %s", "list");
+    /* Healthy as standbys first: each is made a voter once it has kept up
+     * for a moment (raft/membership.h), one join at a time. */
+    json_t *j = NULL;
+    for (int t = 0; t < 200; t++) {
+        if (j != NULL) json_decref(j);
+        j = run_json(0, "--json member %s", "list");
+        json_t *ms = json_object_get(j, "members");
+        size_t voters = 0;
+        for (size_t i = 0; i < json_array_size(ms); i++)
+            voters += strcmp(json_string_value(json_object_get(json_array_get(ms, i), "role")), "voter") == 0;
+        if (json_array_size(ms) == 3 && voters == 3) break;
+        kc_pause_ms(100);
+    }
     json_t *ms = json_object_get(j, "members");
     assert_int_equal(json_array_size(ms), 3);
     for (size_t i = 0; i < 3; i++)
