@@ -286,6 +286,8 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "total_net_input_bytes:%llu", (unsigned long long)srv->stats.bytes_in);
         info_line(&b, "total_net_output_bytes:%llu", (unsigned long long)srv->stats.bytes_out);
         info_line(&b, "keel_forwarded_commands:%llu", (unsigned long long)srv->stats.forwarded);
+        /* forwarded to us, refused as past their deadline */
+        info_line(&b, "keel_forwarded_expired:%llu", (unsigned long long)srv->stats.forwarded_expired);
         info_line(&b, "keel_protocol_errors:%llu", (unsigned long long)srv->stats.protocol_errors);
         info_line(&b, "keel_backpressure_pauses:%llu", (unsigned long long)srv->stats.reads_paused);
         struct keel_store_stats ss;
@@ -437,11 +439,14 @@ DECL_READ(cmd_dbsize)
     return 0;
 }
 
-/* KEEL.FWD token proto client seq cmd args...: a request forwarded by a
- * follower. It runs here as if its client had sent it, in the given
+/* KEEL.FWD token proto client seq deadline cmd args...: a request forwarded
+ * by a follower. It runs here as if its client had sent it, in the given
  * protocol, and is never forwarded again. Only a member knows the token
  * (token.c); anyone else is refused, so a client cannot borrow a follower's
- * privileges. */
+ * privileges. The deadline is on this node's monotonic clock (the follower
+ * converted it, see forward.c; 0: none): past it the request is refused
+ * unexecuted, since its client has been told it timed out; a membership
+ * change takes no step after it. */
 DECL_LOCAL(cmd_keel_fwd)
 {
     char buf[32];
@@ -453,12 +458,34 @@ DECL_LOCAL(cmd_keel_fwd)
     int proto = atoi(slot_arg(s, 2, buf, sizeof buf));
     s->client = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 10);
     s->seq = strtoull(slot_arg(s, 4, buf, sizeof buf), NULL, 10);
+    uint64_t deadline = strtoull(slot_arg(s, 5, buf, sizeof buf), NULL, 10), now = keel_mono_ms();
     s->proto = proto == 3 ? 3 : 2;
     s->forwarded_in = true;
     s->readonly = false;
-    memmove(s->argv, s->argv + 5, (s->argc - 5) * sizeof *s->argv);
-    s->argc -= 5;
+    if (deadline != 0 && now > deadline) {
+        s->srv->stats.forwarded_expired++;
+        resp_errorf(&s->out, "TRYAGAIN", "the forwarded request reached the leader %llu ms after its deadline: "
+                    "not executed", (unsigned long long)(now - deadline));
+        slot_done(s);
+        return;
+    }
+    s->deadline_ms = deadline;
+    memmove(s->argv, s->argv + 6, (s->argc - 6) * sizeof *s->argv);
+    s->argc -= 6;
     dispatch(s);
+}
+
+/* KEEL.FWDSYNC token: this node's monotonic clock in ms, for a follower
+ * converting its requests' deadlines (forward.c). */
+DECL_LOCAL(cmd_keel_fwdsync)
+{
+    if (!cluster_token_ok(s->srv, s->argv[1])) {
+        resp_error(&s->out, "ERR", "KEEL.FWDSYNC is for the cluster's own nodes (wrong or unknown token)");
+        slot_done(s);
+        return;
+    }
+    resp_int(&s->out, (int64_t)keel_mono_ms());
+    slot_done(s);
 }
 
 /* KEEL.REQ client seq cmd args...: a write that carries its dedupe identity,

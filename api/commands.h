@@ -63,6 +63,7 @@ DECL_LOCAL(cmd_readonly);
 DECL_LOCAL(cmd_readwrite);
 DECL_READ(cmd_dbsize);
 DECL_LOCAL(cmd_keel_fwd);
+DECL_LOCAL(cmd_keel_fwdsync);
 DECL_LOCAL(cmd_keel_req);
 DECL_ENCODE(cmd_keel_publish);
 DECL_ENCODE(cmd_keel_disk);

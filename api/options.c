@@ -56,6 +56,12 @@ static const struct option_def options[] = {
     U64("max-inflight", max_inflight, "4096", 1, 1000000, "writes outstanding in raft before clients stop being read"),
     U64("idle-timeout", idle_timeout, "0", 0, 31536000, "close clients idle this many seconds (0: never)"),
     BOOL("redirect", redirect, "no", "followers answer -MOVED instead of forwarding"),
+    /* A forwarded request the leader has not started by then is refused
+     * there, and its client told -UNCERTAIN (if sent) or -TRYAGAIN: a write
+     * held up by a partition or a paused leader never lands long after its
+     * client gave up (forward.c). */
+    U64("forward-timeout", forward_timeout_ms, "5000", 100, 3600000,
+        "ms a follower waits for the leader to answer a forwarded request; the leader refuses it after that"),
     U64("member-timeout", member_timeout_ms, "30000", 1000, 86400000,
         "ms a membership change may take (catching up a new voter included) unless it says TIMEOUT"),
 #ifdef KEEL_TEST_HOOKS

@@ -30,6 +30,7 @@ struct keeld_options
     uint64_t max_inflight;
     uint64_t idle_timeout;
     bool redirect;
+    uint64_t forward_timeout_ms;
     uint64_t member_timeout_ms;
     bool unsafe_local_reads; /* test builds only: see options.c */
     uint64_t test_slow_append_ms; /* test builds only: see options.c */

@@ -179,6 +179,8 @@ static void timer_cb(uv_timer_t *t)
     cluster_token_ensure(srv);
     maybe_publish(srv);
     clock_sync(srv);
+    forwarder_expire(srv->fwd);
+    forwarder_expire(srv->fwd_admin);
     member_progress_log(srv);
     backup_expire(srv);
     backup_schedule_tick(srv);
@@ -268,15 +270,17 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
         return KEEL_EINVAL;
     }
     srv->cursors = calloc(SCAN_CURSORS, sizeof *srv->cursors);
-    srv->fwd = forwarder_create(srv);
+    srv->fwd = forwarder_create(srv, false);
+    srv->fwd_admin = forwarder_create(srv, true);
     srv->pubsub = pubsub_create();
-    if (srv->cursors == NULL || srv->fwd == NULL || srv->pubsub == NULL || obs_create(srv) != 0 ||
-        consistency_create(srv) != 0) {
+    if (srv->cursors == NULL || srv->fwd == NULL || srv->fwd_admin == NULL || srv->pubsub == NULL ||
+        obs_create(srv) != 0 || consistency_create(srv) != 0) {
         consistency_free(srv);
         obs_free(srv);
         pubsub_destroy(srv->pubsub);
         free(srv->cursors);
-        free(srv->fwd);
+        forwarder_destroy(srv->fwd);
+        forwarder_destroy(srv->fwd_admin);
         pubsub_destroy(srv->pubsub);
         free(srv);
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "out of memory");
@@ -381,6 +385,10 @@ void keel_server_drain(struct keel_server *srv)
         forwarder_destroy(srv->fwd); /* answers what was forwarded */
         srv->fwd = NULL;
     }
+    if (srv->fwd_admin != NULL) {
+        forwarder_destroy(srv->fwd_admin);
+        srv->fwd_admin = NULL;
+    }
     for (struct conn *c = srv->conns; c != NULL;) {
         struct conn *next = c->next;
         c->quit = true; /* closes once its pending replies are written */
@@ -424,6 +432,10 @@ void keel_server_stop(struct keel_server *srv, void (*cb)(void *data), void *dat
     if (srv->fwd != NULL) {
         forwarder_destroy(srv->fwd);
         srv->fwd = NULL;
+    }
+    if (srv->fwd_admin != NULL) {
+        forwarder_destroy(srv->fwd_admin);
+        srv->fwd_admin = NULL;
     }
     maybe_stopped(srv);
 }

@@ -30,6 +30,7 @@ struct keel_server_config
     unsigned max_inflight;    /* proposals outstanding node-wide */
     unsigned idle_timeout_s;  /* 0: never */
     bool redirect;            /* -MOVED instead of forwarding */
+    unsigned forward_timeout_ms; /* a forwarded request's deadline (forward.c); 0: 5000 */
     unsigned member_timeout_ms;  /* a membership change's, without TIMEOUT; 0: 30000 */
     bool unsafe_local_reads;  /* test hook: every read local and maybe stale */
     unsigned sweep_interval_ms;
@@ -57,6 +58,7 @@ struct keel_server_stats
     uint64_t connections_total;
     uint64_t commands;
     uint64_t forwarded;
+    uint64_t forwarded_expired; /* forwarded to this leader after their deadline: refused */
     uint64_t rejected_busy;
     uint64_t protocol_errors;
     uint64_t reads_paused;

@@ -69,7 +69,8 @@ struct slot
     uint64_t seq;
     int64_t now;              /* the leader's clock when dispatched */
     uint64_t started_ns;      /* uv_hrtime() when read from the client; 0: internal */
-    /* keel_mono_ms() after which a membership change must not start (TIMEOUT); 0: none */
+    /* keel_mono_ms() by which it must be answered (forward.c); forwarded in:
+     * after which it must not start. 0: none */
     uint64_t deadline_ms;
     /* A forwarded request's reply is relayed as it is unless this hook
      * wants to look at it (WATCH on a follower; an internal request's
@@ -200,7 +201,8 @@ struct keel_server
     bool stopping;
     int role;
     bool ready;
-    struct forwarder *fwd;
+    struct forwarder *fwd;       /* writes and reads */
+    struct forwarder *fwd_admin; /* membership changes and transfers: they may take long */
     struct scan_cursor *cursors;
     uint64_t cursor_clock;
     struct keel_server_stats stats;
@@ -238,10 +240,14 @@ int64_t server_wall_ms(void);
 void server_unpark(struct keel_server *srv);
 
 /* forward.c */
-struct forwarder *forwarder_create(struct keel_server *srv);
+struct forwarder *forwarder_create(struct keel_server *srv, bool admin);
 void forwarder_destroy(struct forwarder *f);
-/* Send s to the leader; or answer -TRYAGAIN/-MOVED. */
+/* Send s to the leader; or answer -TRYAGAIN/-MOVED. s->deadline_ms, if 0,
+ * becomes its start plus --forward-timeout (--member-timeout for a
+ * membership change). */
 void forward(struct slot *s);
+/* Answer the requests whose deadline passed (the server's timer). */
+void forwarder_expire(struct forwarder *f);
 /* The leader's client address, if known: 0 and addr filled. */
 int leader_client_addr(struct keel_server *srv, char *addr, size_t size);
 /* A member's client address from the replicated node table (KEEL.PUBLISH):
