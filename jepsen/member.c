@@ -1,8 +1,11 @@
 /* jepsen: the `member` nemesis's requests (see member.h).
  *
  * KEEL.MEMBER changes are idempotent (a change already in effect answers
- * +OK), so a request that timed out or got -UNCERTAIN is simply sent again,
- * to whichever node answers, until one says +OK or time runs out. */
+ * +OK, a retry of the one running waits for it), so a request that timed
+ * out or got -UNCERTAIN is simply sent again, to whichever node answers,
+ * until one says +OK or time runs out. Each carries TIMEOUT, so none we gave
+ * up on takes effect after we returned: a remove the nemesis called
+ * uncertain cannot land after the heal's restore looked. */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,9 +27,12 @@ static redisReply *ask(struct jrun *run, unsigned j, unsigned timeout_ms, const 
     return r;
 }
 
-/* Send cmd (about node index i) until a node answers +OK. */
-static int change(struct jrun *run, unsigned i, const char *cmd, unsigned timeout_ms, char *what,
-                  size_t size)
+/* Send cmd (about node index i) until a node answers +OK, each try with a
+ * client timeout of at most cap_ms and the server told (TIMEOUT) to take
+ * no step of the change after a second less: it answers before we give up
+ * on it, and nothing we gave up on can take effect later. */
+static int change(struct jrun *run, unsigned i, const char *cmd, unsigned timeout_ms, unsigned cap_ms,
+                  char *what, size_t size)
 {
     int64_t end = jrun_now() + (int64_t)timeout_ms * 1000000;
     bool maybe = false;
@@ -37,8 +43,10 @@ static int change(struct jrun *run, unsigned i, const char *cmd, unsigned timeou
              * others first, it only when alone. */
             if ((j == i && run->n > 1) || run->pid[j] <= 0 || run->paused[j]) continue;
             int64_t left_ms = (end - jrun_now()) / 1000000;
-            unsigned t = left_ms > 10000 ? 10000 : left_ms < 100 ? 100 : (unsigned)left_ms;
-            redisReply *r = ask(run, j, t, cmd);
+            unsigned t = left_ms > cap_ms ? cap_ms : left_ms < 1200 ? 1200 : (unsigned)left_ms;
+            char full[256];
+            snprintf(full, sizeof full, "%s TIMEOUT %u", cmd, t - 1000);
+            redisReply *r = ask(run, j, t, full);
             if (r == NULL) {
                 maybe = true; /* sent, perhaps, and no answer: it may commit */
                 snprintf(what, size, "n%u: no answer", j + 1);
@@ -47,7 +55,7 @@ static int change(struct jrun *run, unsigned i, const char *cmd, unsigned timeou
             bool ok = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
             if (r->type == REDIS_REPLY_ERROR) {
                 maybe |= strncmp(r->str, "UNCERTAIN", 9) == 0;
-                snprintf(what, size, "n%u: %.60s", j + 1, r->str);
+                snprintf(what, size, "n%u: %.400s", j + 1, r->str);
             }
             freeReplyObject(r);
             if (ok) {
@@ -64,14 +72,16 @@ int jmember_remove(struct jrun *run, unsigned i, unsigned timeout_ms, char *what
 {
     char cmd[64];
     snprintf(cmd, sizeof cmd, "KEEL.MEMBER REMOVE %u", i + 1);
-    return change(run, i, cmd, timeout_ms, what, size);
+    return change(run, i, cmd, timeout_ms, 10000, what, size);
 }
 
 int jmember_add(struct jrun *run, unsigned i, unsigned timeout_ms, char *what, size_t size)
 {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "KEEL.MEMBER ADD %u %s:%d", i + 1, run->host[i], JRUN_RAFT_PORT);
-    return change(run, i, cmd, timeout_ms, what, size);
+    /* A node far behind is caught up as a standby across tries: each try
+     * that runs out of time leaves it replicating, the next finds it closer. */
+    return change(run, i, cmd, timeout_ms, 20000, what, size);
 }
 
 /* Bit i set when node index i is a voter in node j's configuration. */
@@ -101,11 +111,11 @@ bool jmember_restore(struct jrun *run, unsigned timeout_ms)
         if (voters == all) return true;
         for (unsigned i = 0; leader >= 0 && i < run->n; i++) {
             if (voters & (1u << i)) continue;
-            char what[96];
+            char what[512];
             int64_t left_ms = (end - jrun_now()) / 1000000;
-            int rc = jmember_add(run, i, left_ms > 0 ? (unsigned)left_ms : 1, what, sizeof what);
+            if (left_ms <= 0) break;
+            jmember_add(run, i, (unsigned)left_ms, what, sizeof what);
             fprintf(stderr, "jepsen: member add n%u (restoring): %s\n", i + 1, what);
-            (void)rc;
         }
         if (leader < 0) usleep(200 * 1000);
     }

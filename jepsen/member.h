@@ -21,7 +21,9 @@ int jmember_remove(struct jrun *run, unsigned i, unsigned timeout_ms, char *what
 /* Add node index i back as a voter (raft's catch-up first). */
 int jmember_add(struct jrun *run, unsigned i, unsigned timeout_ms, char *what, size_t size);
 /* Until every node is a voter in the leader's configuration (adding any that
- * is not), for up to timeout_ms: true once it is. */
+ * is not), for up to timeout_ms: true once it is. An add that runs out of
+ * time leaves the node a standby that keeps replicating: the next try
+ * finds it closer. */
 bool jmember_restore(struct jrun *run, unsigned timeout_ms);
 
 #endif /* KEEL_JEPSEN_MEMBER_H */

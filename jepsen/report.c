@@ -48,8 +48,11 @@ int jreport_write(const struct jrun *run, const struct jreport_info *info, const
     fprintf(f, "], \"bad_key\": ");
     if (info->result->bad_key) fprintf(f, "\"%s\"", info->result->bad_key);
     else fprintf(f, "null");
-    fprintf(f, ", \"clock_skew_ms\": %.0f, \"duration_s\": %.1f}\n", run->clock_skew_s * 1e3,
-            info->duration_s);
+    fprintf(f, ", \"clock_skew_ms\": %.0f, \"member_restores\": %u, \"member_restore_failures\": %u, "
+               "\"members_restored\": %s, \"member_restore_worst_ms\": %lld, \"duration_s\": %.1f}\n",
+            run->clock_skew_s * 1e3, run->member_restores, run->member_restore_failures,
+            run->member_restore_failures == 0 ? "true" : "false",
+            (long long)(run->member_restore_worst_ns / 1000000), info->duration_s);
     if (fclose(f) != 0) return KEEL_EIO;
 
     snprintf(path, sizeof path, "%s/summary.txt", dir);
@@ -61,6 +64,10 @@ int jreport_write(const struct jrun *run, const struct jreport_info *info, const
     fprintf(f, "operations: %zu (ok %lld, fail %lld, info %lld)\n", info->result->ops_checked,
             (long long)(run->ok_writes + run->ok_reads), (long long)run->fails, (long long)run->infos);
     fprintf(f, "lost acknowledged writes: %lld\n", (long long)info->lost_acked);
+    if (run->member_restores + run->member_restore_failures > 0)
+        fprintf(f, "membership restored after %u of %u member faults (worst %.1f s)%s\n", run->member_restores,
+                run->member_restores + run->member_restore_failures, (double)run->member_restore_worst_ns / 1e9,
+                run->member_restore_failures ? ": NOT RESTORED" : "");
     fprintf(f, "faults: %u; RTO (ms) ", run->nfaults);
     if (nr > 0)
         fprintf(f, "median %lld, worst %lld, best %lld (%u with a write after)\n",

@@ -11,7 +11,8 @@
  * down, and checks the history. Writes into DIR: history.jsonl,
  * history.edn, nemesis.jsonl, n<i>.log, result.json, summary.txt,
  * timeline.svg. Exit status: 0 valid, 1 invalid, 2 unknown, 3 could not run,
- * 4 valid but a node did not exit cleanly on SIGTERM. */
+ * 4 valid but a node did not exit cleanly on SIGTERM, 5 valid but the member
+ * nemesis could not make every node a voter again after a fault. */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
@@ -345,6 +346,10 @@ int main(int argc, char **argv)
     if (rc == 0 && unclean > 0) {
         printf("but %d node(s) did not shut down cleanly\n", unclean);
         rc = 4;
+    }
+    if (rc == 0 && run.member_restore_failures > 0) {
+        printf("but the membership was not restored after %u member fault(s)\n", run.member_restore_failures);
+        rc = 5;
     }
     jresult_free(&res);
     jhist_free(&run.hist);

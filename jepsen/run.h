@@ -55,6 +55,10 @@ struct jrun
     volatile bool stop;                  /* clients: finish the current op and exit */
     volatile bool final_phase;           /* clients stopped; final reads running */
     double clock_skew_s;                 /* clock nemesis: widest spread applied */
+    /* member nemesis: heals that restored every node as a voter, heals
+     * that could not within their bound, and the longest restore */
+    unsigned member_restores, member_restore_failures;
+    int64_t member_restore_worst_ns;
 };
 
 /* Monotonic nanoseconds. */

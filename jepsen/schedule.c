@@ -243,11 +243,12 @@ static int apply(struct jschedule *s, int kind, char *what, size_t size)
         }
         case K_MEMBER: {
             unsigned v = (unsigned)(rnd(s) % n);
-            char res[96];
+            char res[512];
             /* A quarter of the round: under a partition the change may not
              * commit, and is left to the heal (uncertain). */
             unsigned ms = (unsigned)(s->interval_s * 250);
             int rc = jmember_remove(run, v, ms < 2000 ? 2000 : ms, res, sizeof res);
+            if (rc != JMEMBER_OK) fprintf(stderr, "jepsen: member remove n%u: %s\n", v + 1, res);
             snprintf(what, size, "member remove n%u%s: %s", v + 1, (int)v == leader ? " (leader)" : "",
                      rc == JMEMBER_OK ? "ok" : rc == JMEMBER_UNCERTAIN ? "uncertain" : "failed");
             s->members_changed = true;
@@ -299,8 +300,16 @@ static void heal(struct jschedule *s)
     if (jschedule_start_nodes(s, err, sizeof err) != 0) fprintf(stderr, "jepsen: restart: %s\n", err);
     if (s->members_changed) {
         /* Every node a voter again before the next fault (or the final
-         * reads); a minute covers raft's catch-up rounds after a long cut. */
-        if (jmember_restore(s->run, 60000)) s->members_changed = false;
+         * reads); a minute covers catching a node up after a long cut. */
+        int64_t t0 = jrun_now();
+        bool ok = jmember_restore(s->run, 60000);
+        int64_t took = jrun_now() - t0;
+        pthread_mutex_lock(&s->run->mu);
+        if (ok) s->run->member_restores++;
+        else s->run->member_restore_failures++;
+        if (took > s->run->member_restore_worst_ns) s->run->member_restore_worst_ns = took;
+        pthread_mutex_unlock(&s->run->mu);
+        if (ok) s->members_changed = false;
         else fprintf(stderr, "jepsen: membership not restored within 60 s\n");
     }
 }

@@ -3,8 +3,10 @@
 #   smoke.sh RUNNER KEELD OUTDIR
 # 1. Keel under partition-leader, kill and pause (register) must be valid,
 #    with no acknowledged write lost; a set run under partitions and
-#    membership changes (alone and during a partition) too; a session run
-#    under clock steps (up to an hour), kills and partitions.
+#    membership changes (alone and during a partition) too, and one under
+#    member,partition-one (a node removed while one is cut off) with every
+#    node a voter again after each fault; a session run under clock steps
+#    (up to an hour), kills and partitions.
 # 2. keeld --unsafe-local-reads under partition-leader must be caught
 #    (verdict invalid): the checker has teeth.
 set -uo pipefail
@@ -23,9 +25,13 @@ run() { # name expected-exit args...
     if [ "$want" = 0 ] && ! grep -q '"lost_acked_writes": 0' "$out/$name/result.json" 2>/dev/null; then
         echo "   acknowledged writes lost"; fail=1
     fi
+    if [ "$want" = 0 ] && ! grep -q '"members_restored": true' "$out/$name/result.json" 2>/dev/null; then
+        echo "   membership not restored after a member fault"; fail=1
+    fi
 }
 run register-safe 0 --workload register --nemesis partition-leader,kill,pause --time 40 --interval 5
 run set-safe 0 --workload set --nemesis partition-halves,partition-ring,member --time 30 --interval 5
+run set-member 0 --workload set --nemesis member,partition-one --time 24 --interval 4
 run session-clock 0 --workload session --nemesis clock,kill,partition-leader --time 24 --interval 4
 run register-unsafe 1 --workload register --nemesis partition-leader --time 25 --interval 8 \
     --keeld-arg --unsafe-local-reads
