@@ -17,11 +17,11 @@
 /* raft 0.15 src/progress.h: PROGRESS__SNAPSHOT, a snapshot is being sent */
 #define PROGRESS_SNAPSHOT 2
 
-enum step { S_NONE, S_ADD_SPARE, S_TO_STANDBY, S_CATCH_UP, S_TO_VOTER, S_REMOVE, S_DEMOTE };
+enum step { S_NONE, S_ADD_SPARE, S_TO_STANDBY, S_CATCH_UP, S_TO_VOTER, S_REMOVE, S_DEMOTE, S_CONFIRM };
 
 static const char *const step_names[] = {"", "adding it as a spare", "making it a standby",
                                          "catching it up", "making it a voter", "removing it",
-                                         "making it a standby"};
+                                         "making it a standby", "checking the other voters answer"};
 
 struct waiter
 {
@@ -61,6 +61,14 @@ struct node_membership
     uint64_t cu_match0;
     uint64_t cu_last0;
     unsigned attempts; /* promotions raft refused as too slow */
+    /* S_CONFIRM: before taking a voter away, a barrier entry that the
+     * voters left must acknowledge (see confirm()) */
+    int then;            /* the step after it: S_REMOVE or S_DEMOTE */
+    struct raft_barrier barrier;
+    bool barrier_out;    /* its callback has not come yet */
+    bool confirming;     /* the barrier is appended: watching the acks */
+    uint64_t confirm_index;
+    uint64_t confirm_start;
     struct waiter waiters[MAX_WAITERS];
     unsigned nwaiters;
     /* Standbys a voter add left behind (it ran out of time): they keep
@@ -166,8 +174,9 @@ static int check_safe(struct node_membership *mb, uint64_t id, bool force, char 
         if (s->id == r->id || (at != 0 && now - at <= window)) healthy++;
         else if (now - mb->leader_since < window) unknown++;
         else if (off < sizeof silent)
-            off += (size_t)snprintf(silent + off, sizeof silent - off, " node %llu (%s)",
-                                    (unsigned long long)s->id, at ? "silent for a while" : "not heard since this leader was elected");
+            off += (size_t)snprintf(silent + off, sizeof silent - off, " node %llu (silent for %.1f s%s)",
+                                    (unsigned long long)s->id, (double)(now - (at ? at : mb->leader_since)) / 1000,
+                                    at ? "" : ", since this leader was elected");
     }
     if (voters == 0) {
         say(why, size, "node %llu is the only voter: a cluster needs one", (unsigned long long)id);
@@ -265,7 +274,52 @@ static void catch_up_begin(struct node_membership *mb, uint64_t now)
     mb->prev_last = 0;
     mb->round_target = raft_last_index(r);
     mb->cu_last0 = mb->round_target;
-    mb->cu_match0 = i >= 0 && r->leader_state.progress ? r->leader_state.progress[i].match_index : 0;
+    /* leader_state is a union member: valid only while leading */
+    bool leading = raft_state(r) == RAFT_LEADER && r->leader_state.progress != NULL;
+    mb->cu_match0 = i >= 0 && leading ? r->leader_state.progress[i].match_index : 0;
+}
+
+static void start_step(struct node_membership *mb, uint64_t now);
+
+/* raft's callback: only note it (the request may be reused after). */
+static void barrier_cb(struct raft_barrier *req, int status)
+{
+    struct node_membership *mb = req->data;
+    (void)status;
+    mb->barrier_out = false;
+}
+
+/* S_CONFIRM: the health seen so far (check_safe) is sampled and may be old:
+ * a voter cut off a moment ago still looks healthy. So a new entry (a
+ * barrier) is appended and the change goes on only once enough of the
+ * voters left to make a quorum have acknowledged it, which they can only
+ * do now; otherwise it is refused after an election timeout. */
+static void confirm(struct node_membership *mb, uint64_t now)
+{
+    struct raft *r = &mb->n->raft;
+    unsigned left = 0, acked = 0;
+    char silent[200] = "", why[400];
+    size_t off = 0;
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        const struct raft_server *s = &r->configuration.servers[i];
+        if (s->role != RAFT_VOTER || s->id == mb->id) continue;
+        left++;
+        if (s->id == r->id || r->leader_state.progress[i].match_index >= mb->confirm_index) acked++;
+        else if (off < sizeof silent)
+            off += (size_t)snprintf(silent + off, sizeof silent - off, " node %llu", (unsigned long long)s->id);
+    }
+    if (acked >= left / 2 + 1) {
+        mb->confirming = false;
+        mb->step = mb->then;
+        start_step(mb, now);
+        return;
+    }
+    if (now - mb->confirm_start < election_ms(r)) return;
+    say(why, sizeof why,
+        "taking voter %llu away would leave %u voters of which only %u acknowledged an entry within %llu ms "
+        "(not answering:%s): the cluster would lose its quorum; bring them back first, or add FORCE",
+        (unsigned long long)mb->id, left, acked, (unsigned long long)election_ms(r), silent);
+    finish(mb, KEEL_EINVAL, why);
 }
 
 /* Issue the raft request of the current step. */
@@ -281,6 +335,17 @@ static void start_step(struct node_membership *mb, uint64_t now)
     }
     mb->change.data = mb;
     int rc = RAFT_INVALID;
+    if (mb->step == S_CONFIRM) {
+        if (mb->barrier_out) return; /* a previous change's, still out: next tick */
+        mb->barrier.data = mb;
+        rc = raft_barrier(r, &mb->barrier, barrier_cb);
+        if (rc == 0) {
+            mb->barrier_out = mb->confirming = true;
+            mb->confirm_index = mb->barrier.index;
+            mb->confirm_start = now;
+            return;
+        }
+    }
     switch (mb->step) {
         case S_ADD_SPARE: rc = raft_add(r, &mb->change, mb->id, mb->address, change_cb); break;
         case S_TO_STANDBY:
@@ -333,7 +398,8 @@ static void slow_reason(struct node_membership *mb, uint64_t now, char *why, siz
 {
     struct raft *r = &mb->n->raft;
     int i = server_index(r, mb->id);
-    const struct raft_progress *p = i >= 0 && r->leader_state.progress ? &r->leader_state.progress[i] : NULL;
+    const struct raft_progress *p =
+        i >= 0 && raft_state(r) == RAFT_LEADER && r->leader_state.progress ? &r->leader_state.progress[i] : NULL;
     uint64_t m = p ? p->match_index : 0, last = raft_last_index(r), at = seen_at(mb, mb->id);
     double t = (double)(now - mb->cu_start) / 1000, total = (double)(now - mb->started) / 1000;
     if (t < 0.001) t = 0.001;
@@ -427,6 +493,7 @@ static void drive(struct node_membership *mb, uint64_t now)
         return;
     }
     if (mb->step == S_CATCH_UP) catch_up(mb, now);
+    else if (mb->step == S_CONFIRM && mb->confirming) confirm(mb, now);
     else start_step(mb, now);
 }
 
@@ -456,7 +523,8 @@ static void describe(struct node_membership *mb, uint64_t now, char *buf, size_t
                                   mb->op == KEEL_MEMBER_REMOVE ? "" : mb->voter ? " a voter" : " a standby",
                                   step_names[mb->step]);
     int i = server_index(r, mb->id);
-    if (mb->step == S_CATCH_UP && i >= 0 && r->leader_state.progress != NULL && off < size)
+    if (mb->step == S_CATCH_UP && i >= 0 && raft_state(r) == RAFT_LEADER && r->leader_state.progress != NULL &&
+        off < size)
         off += (size_t)snprintf(buf + off, size - off, ", at index %llu of %llu",
                                 (unsigned long long)r->leader_state.progress[i].match_index,
                                 (unsigned long long)raft_last_index(r));
@@ -564,7 +632,12 @@ int keel_node_member_change(struct keel_node *n, const struct keel_member_req *r
     mb->deadline = now + left;
     mb->waiters[0] = (struct waiter){cb, data};
     mb->nwaiters = 1;
+    mb->confirming = false;
     if (step == S_CATCH_UP) catch_up_begin(mb, now);
+    if ((step == S_REMOVE || step == S_DEMOTE) && role == RAFT_VOTER && !req->force) {
+        mb->then = step; /* what check_safe saw, confirmed now */
+        step = S_CONFIRM;
+    }
     mb->step = step;
     kick(mb);
     return 0;

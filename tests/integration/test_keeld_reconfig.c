@@ -10,7 +10,8 @@
  *   as a voter by itself.
  * - With one follower cut off from raft traffic (KEEL.DRILL ISOLATE, a
  *   partition of that node), removing the other follower is refused (the
- *   cluster would lose its quorum), removing the cut-off one works, taking
+ *   cluster would lose its quorum), at once (the voters left must answer a
+ *   new entry) and once the leader knows, removing the cut-off one works, taking
  *   the next voter away (one would be left) is refused; after the heal the
  *   node is added back (the same add sent twice at once: both +OK) and all
  *   three are voters again with every write on every node.
@@ -245,6 +246,14 @@ static void test_membership_under_partition(void **state)
     assert_true(is_status(r, "OK"));
     freeReplyObject(r);
     long long healed_at = kc_now_ms() + 6000;
+    /* At once, while A still looks healthy to the leader: removing B would
+     * leave the leader and the cut-off A. The voters left must acknowledge
+     * a new entry first, and A cannot. */
+    r = kc_cmd(&cl, B, "KEEL.MEMBER REMOVE %u", B + 1);
+    if (r == NULL || r->type != REDIS_REPLY_ERROR || !strstr(r->str, "lose its quorum") || !strstr(r->str, "FORCE"))
+        fail_msg("remove of node %u just after node %u was cut off: %s", B + 1, A + 1, text(r));
+    freeReplyObject(r);
+    assert_string_equal(role_of(L, B + 1), "voter");
     /* The leader notices (QUORUM_AT_RISK: A has not answered for 1.5 s). */
     bool seen = false;
     for (int t = 0; t < 100 && !seen; t++) {
