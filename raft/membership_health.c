@@ -144,10 +144,12 @@ void membership_confirm(struct node_membership *mb, uint64_t now)
         membership_start_step(mb, now);
         return;
     }
-    if (now - mb->confirm_start < membership_election_ms(r)) return;
+    /* Give up after an election timeout, or at the deadline: no step would
+     * start after it anyway, and the client is waiting for the answer. */
+    if (now - mb->confirm_start < membership_election_ms(r) && now < mb->deadline) return;
     membership_say(why, sizeof why,
         "taking voter %llu away would leave %u voters of which only %u acknowledged an entry within %llu ms "
         "(not answering:%s): the cluster would lose its quorum; bring them back first, or add FORCE",
-        (unsigned long long)mb->id, left, acked, (unsigned long long)membership_election_ms(r), silent);
+        (unsigned long long)mb->id, left, acked, (unsigned long long)(now - mb->confirm_start), silent);
     membership_finish(mb, KEEL_EINVAL, why);
 }
