@@ -94,14 +94,27 @@ void membership_finish(struct node_membership *mb, int code, const char *why)
 
 /* ---- the steps --------------------------------------------------------- */
 
-/* raft's callback: only note the outcome (raft 0.15 is not re-entrant). */
+static void drive_now(struct node_membership *mb);
+
+/* Delivered on the next loop turn, outside raft: act on the outcome. */
+static void change_deliver(struct keel_deferred *d)
+{
+    struct node_membership *mb = MEMBERSHIP_OF(d, change_done);
+    mb->raft_out = false;
+    mb->raft_back = true;
+    if (!mb->n->closing) drive_now(mb); /* else node_membership_close answers */
+}
+
+/* raft's callback: only note the outcome and queue it (raft/defer.h: raft
+ * 0.15 is not re-entrant, and the next step calls raft). */
 static void change_cb(struct raft_change *req, int status)
 {
     struct node_membership *mb = req->data;
-    mb->raft_out = false;
-    mb->raft_back = true;
+    struct keel_defer *d = &mb->n->fsm.defer;
+    keel_defer_enter(d);
     mb->raft_status = status;
-    if (!mb->n->closing) kick(mb);
+    keel_defer_push(d, &mb->change_done, change_deliver);
+    keel_defer_leave(d);
 }
 
 /* Issue the raft request of the current step. */
@@ -117,6 +130,7 @@ void membership_start_step(struct node_membership *mb, uint64_t now)
     }
     mb->change.data = mb;
     int rc = RAFT_INVALID;
+    KEEL_DEFER_OUTSIDE(&mb->n->fsm.defer);
     if (mb->step == S_CONFIRM && (rc = membership_confirm_begin(mb, now)) <= 0) return;
     switch (mb->step) {
         case S_ADD_SPARE: rc = raft_add(r, &mb->change, mb->id, mb->address, change_cb); break;
@@ -185,10 +199,8 @@ static void drive(struct node_membership *mb, uint64_t now)
     else membership_start_step(mb, now);
 }
 
-static void tick_cb(uv_timer_t *t)
+static void drive_now(struct node_membership *mb)
 {
-    struct node_membership *mb = t->data;
-    if (mb->n->closing) return;
     uint64_t now = uv_now(mb->n->loop);
     membership_observe(mb, now);
     /* A change may loop here a few times in one turn (a step refused at
@@ -199,6 +211,12 @@ static void tick_cb(uv_timer_t *t)
         drive(mb, now);
         if (mb->step == step && mb->raft_back == back) break;
     }
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+    struct node_membership *mb = t->data;
+    if (!mb->n->closing) drive_now(mb);
 }
 
 /* ---- requests ---------------------------------------------------------- */

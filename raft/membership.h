@@ -19,9 +19,11 @@
  * leave a single voter, or fewer voters answering than a quorum of those
  * left (etcd's --strict-reconfig-check).
  *
- * Every raft call runs from this module's timer, never inside a raft
- * callback (raft 0.15 is not re-entrant): raft's change callback only
- * records the outcome. Loop thread only. */
+ * No raft call is made inside a raft callback (raft 0.15 is not
+ * re-entrant): a request only queues the change for this module's timer,
+ * and raft's change and barrier callbacks only record their outcome and
+ * queue a completion (raft/defer.h) that takes the next step on the next
+ * loop turn. Loop thread only. */
 #ifndef KEEL_RAFT_MEMBERSHIP_H
 #define KEEL_RAFT_MEMBERSHIP_H
 

@@ -99,18 +99,27 @@ int membership_check_safe(struct node_membership *mb, uint64_t id, bool force, c
     return KEEL_EINVAL;
 }
 
-/* raft's callback: only note it (the request may be reused after). */
+static void barrier_deliver(struct keel_deferred *d)
+{
+    MEMBERSHIP_OF(d, barrier_done)->barrier_out = false; /* the request may be reused */
+}
+
+/* raft's callback (applied, or failed: either way only the acks count). */
 static void barrier_cb(struct raft_barrier *req, int status)
 {
     struct node_membership *mb = req->data;
+    struct keel_defer *d = &mb->n->fsm.defer;
     (void)status;
-    mb->barrier_out = false;
+    keel_defer_enter(d);
+    keel_defer_push(d, &mb->barrier_done, barrier_deliver);
+    keel_defer_leave(d);
 }
 
 int membership_confirm_begin(struct node_membership *mb, uint64_t now)
 {
     if (mb->barrier_out) return -1; /* a previous change's, still out */
     mb->barrier.data = mb;
+    KEEL_DEFER_OUTSIDE(&mb->n->fsm.defer);
     int rc = raft_barrier(&mb->n->raft, &mb->barrier, barrier_cb);
     if (rc != 0) return rc;
     mb->barrier_out = mb->confirming = true;

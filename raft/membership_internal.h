@@ -36,6 +36,7 @@ struct node_membership
     bool voter;
     int step;
     struct raft_change change;
+    struct keel_deferred change_done; /* raft's callback, delivered outside raft (raft/defer.h) */
     bool raft_out;     /* a raft request is out, its callback not yet come */
     bool raft_back;    /* it came with raft_status, not yet acted on */
     int raft_status;
@@ -54,6 +55,7 @@ struct node_membership
      * voters left must acknowledge (see confirm()) */
     int then;            /* the step after it: S_REMOVE or S_DEMOTE */
     struct raft_barrier barrier;
+    struct keel_deferred barrier_done;
     bool barrier_out;    /* its callback has not come yet */
     bool confirming;     /* the barrier is appended: watching the acks */
     uint64_t confirm_index;
@@ -71,13 +73,17 @@ static inline uint64_t membership_election_ms(const struct raft *r)
     return r->election_timeout;
 }
 
+#define MEMBERSHIP_OF(ptr, field) \
+    ((struct node_membership *)((char *)(ptr) - offsetof(struct node_membership, field)))
+
 /* membership.c */
 void membership_say(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The index of member id in the configuration, or -1. */
 int membership_index(const struct raft *r, uint64_t id);
 /* Answer every waiter with code and why; the change is over. */
 void membership_finish(struct node_membership *mb, int code, const char *why);
-/* Issue the raft request of the current step (none after the deadline). */
+/* Issue the raft request of the current step (none after the deadline).
+ * Outside raft callbacks only (asserted). */
 void membership_start_step(struct node_membership *mb, uint64_t now);
 
 /* membership_health.c */
