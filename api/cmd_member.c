@@ -16,8 +16,9 @@
  * standby until it keeps up, and only then votes (raft/membership.h), so a
  * slow newcomer never counts toward quorum before it has the log; an add
  * that cannot finish by its deadline fails saying why, and leaves the node a
- * standby that replicates on (a retry, or its --join, promotes it). Taking a voter away is refused when it would leave one voter, or
- * fewer answering voters than a quorum, unless FORCE.
+ * standby that replicates on (a retry, or its --join, promotes it). Taking
+ * a voter away is refused when it would leave one voter, or fewer answering
+ * voters than a quorum (they must acknowledge a new entry), unless FORCE.
  *
  * TIMEOUT is how long the client waits (default --member-timeout, or
  * --forward-timeout for REMOVE): no step of the change starts after it, so
@@ -75,7 +76,8 @@ static uint64_t change_deadline(struct slot *s)
 
 static void describe_req(const struct keel_member_req *r, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s node %llu%s%s%s", r->op == KEEL_MEMBER_REMOVE ? "remove" : r->op == KEEL_MEMBER_ADD ? "add" : "assign",
+    const char *op = r->op == KEEL_MEMBER_REMOVE ? "remove" : r->op == KEEL_MEMBER_ADD ? "add" : "assign";
+    snprintf(buf, size, "%s node %llu%s%s%s", op,
              (unsigned long long)r->id, r->op == KEEL_MEMBER_ADD ? " at " : "",
              r->op == KEEL_MEMBER_ADD ? r->address : "",
              r->op == KEEL_MEMBER_REMOVE ? "" : r->voter ? " as voter" : " as standby");

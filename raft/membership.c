@@ -21,14 +21,6 @@ uint64_t keel_mono_ms(void)
     return uv_hrtime() / 1000000;
 }
 
-void membership_say(char *why, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-}
-
 int membership_index(const struct raft *r, uint64_t id)
 {
     for (unsigned i = 0; i < r->configuration.n; i++)
@@ -72,12 +64,14 @@ void membership_finish(struct node_membership *mb, int code, const char *why)
     struct waiter w[MAX_WAITERS];
     unsigned nw = mb->nwaiters;
     char text[600];
-    int i = membership_index(r, mb->id);
+    /* Closing: raft_close has freed its configuration, ask it nothing. */
+    bool alive = !mb->n->closing;
+    int i = alive ? membership_index(r, mb->id) : -1;
     bool standby = i >= 0 && r->configuration.servers[i].role == RAFT_STANDBY;
     /* A voter add that ran out of time leaves a standby that replicates on:
      * a retry (or its --join) promotes it once it keeps up. */
     want_voter_set(mb, mb->id, code != 0 && mb->op != KEEL_MEMBER_REMOVE && mb->voter && standby);
-    if (code != 0 && code != KEEL_ESHUTDOWN && raft_state(r) == RAFT_LEADER)
+    if (alive && code != 0 && code != KEEL_ESHUTDOWN && raft_state(r) == RAFT_LEADER)
         snprintf(text, sizeof text, "%s; node %llu is %s%s", why, (unsigned long long)mb->id, role_name(r, mb->id),
                  mb->voter && standby ? " (it replicates on without a vote: retry the add, or PROMOTE it, once "
                                         "it keeps up; or REMOVE it)"
@@ -123,7 +117,7 @@ void membership_start_step(struct node_membership *mb, uint64_t now)
     struct raft *r = &mb->n->raft;
     char why[200];
     if (now >= mb->deadline) {
-        membership_say(why, sizeof why, "the deadline passed before %s (after %.1f s)", membership_step_names[mb->step],
+        say(why, sizeof why, "the deadline passed before %s (after %.1f s)", membership_step_names[mb->step],
             (double)(now - mb->started) / 1000);
         membership_finish(mb, KEEL_EBUSY, why);
         return;
@@ -163,7 +157,7 @@ static void step_done(struct node_membership *mb, int status, uint64_t now)
         }
     }
     if (status == RAFT_NOTLEADER || status == RAFT_LEADERSHIPLOST) {
-        membership_say(why, sizeof why, "leadership was lost while %s: the change may or may not have happened",
+        say(why, sizeof why, "leadership was lost while %s: the change may or may not have happened",
             step);
         membership_finish(mb, KEEL_ENOTLEADER, why);
         return;
@@ -175,7 +169,7 @@ static void step_done(struct node_membership *mb, int status, uint64_t now)
         membership_catch_up_begin(mb, now);
         return;
     }
-    membership_say(why, sizeof why, "%s failed: %s", step, raft_strerror(status));
+    say(why, sizeof why, "%s failed: %s", step, raft_strerror(status));
     membership_finish(mb, KEEL_EBUSY, why);
 }
 
@@ -189,7 +183,7 @@ static void drive(struct node_membership *mb, uint64_t now)
     }
     if (raft_state(&mb->n->raft) != RAFT_LEADER) {
         char why[200];
-        membership_say(why, sizeof why, "leadership was lost while %s: the change may or may not have happened",
+        say(why, sizeof why, "leadership was lost while %s: the change may or may not have happened",
             membership_step_names[mb->step]);
         membership_finish(mb, KEEL_ENOTLEADER, why);
         return;
@@ -224,7 +218,8 @@ static void tick_cb(uv_timer_t *t)
 static void describe(struct node_membership *mb, uint64_t now, char *buf, size_t size)
 {
     struct raft *r = &mb->n->raft;
-    size_t off = (size_t)snprintf(buf, size, "%s node %llu%s: %s", mb->op == KEEL_MEMBER_REMOVE ? "remove" : "make",
+    bool remove = mb->op == KEEL_MEMBER_REMOVE;
+    size_t off = (size_t)snprintf(buf, size, "%s node %llu%s: %s", remove ? "remove" : "make",
                                   (unsigned long long)mb->id,
                                   mb->op == KEEL_MEMBER_REMOVE ? "" : mb->voter ? " a voter" : " a standby",
                                   membership_step_names[mb->step]);
@@ -243,7 +238,7 @@ void keel_node_member_status(struct keel_node *n, char *buf, size_t size)
 {
     struct node_membership *mb = n->membership;
     buf[0] = 0;
-    if (mb != NULL && mb->active) describe(mb, uv_now(n->loop), buf, size);
+    if (mb != NULL && mb->active && !n->closing) describe(mb, uv_now(n->loop), buf, size);
 }
 
 bool keel_node_member_wants_voter(struct keel_node *n, uint64_t id)
@@ -272,8 +267,8 @@ int keel_node_member_change(struct keel_node *n, const struct keel_member_req *r
     struct raft *r = &n->raft;
     uint64_t now = uv_now(n->loop);
     why[0] = 0;
-    if (n->closing || mb == NULL) return membership_say(why, size, "shutting down"), KEEL_ESHUTDOWN;
-    if (raft_state(r) != RAFT_LEADER) return membership_say(why, size, "not the leader"), KEEL_ENOTLEADER;
+    if (n->closing || mb == NULL) return say(why, size, "shutting down"), KEEL_ESHUTDOWN;
+    if (raft_state(r) != RAFT_LEADER) return say(why, size, "not the leader"), KEEL_ENOTLEADER;
     if (mb->active) {
         if (same_change(mb, req) && mb->nwaiters < MAX_WAITERS) {
             /* A retry of the change running: the same outcome, once. */
@@ -282,47 +277,50 @@ int keel_node_member_change(struct keel_node *n, const struct keel_member_req *r
         }
         char what[300];
         describe(mb, now, what, sizeof what);
-        return membership_say(why, size, "another membership change is running (%s)", what), KEEL_EBUSY;
+        return say(why, size, "another membership change is running (%s)", what), KEEL_EBUSY;
     }
-    if (r->transfer != NULL) return membership_say(why, size, "a leadership transfer is running"), KEEL_EBUSY;
+    if (r->transfer != NULL) return say(why, size, "a leadership transfer is running"), KEEL_EBUSY;
     if (r->configuration_uncommitted_index != 0 || r->leader_state.promotee_id != 0)
-        return membership_say(why, size, "the previous configuration change has not committed yet"), KEEL_EBUSY;
+        return say(why, size, "the previous configuration change has not committed yet"), KEEL_EBUSY;
     int i = membership_index(r, req->id);
     int role = i >= 0 ? r->configuration.servers[i].role : -1;
     int step = S_NONE, rc;
     switch (req->op) {
         case KEEL_MEMBER_ADD:
             if (req->address == NULL || strlen(req->address) >= sizeof mb->address)
-                return membership_say(why, size, "no raft address"), KEEL_EINVAL;
+                return say(why, size, "no raft address"), KEEL_EINVAL;
             for (unsigned k = 0; k < r->configuration.n; k++) {
                 const struct raft_server *s = &r->configuration.servers[k];
                 if (s->id == req->id && strcmp(s->address, req->address) != 0)
-                    return membership_say(why, size, "id %llu is already a member at %s: remove it first",
+                    return say(why, size, "id %llu is already a member at %s: remove it first",
                                (unsigned long long)req->id, s->address), KEEL_EEXISTS;
                 if (s->id != req->id && strcmp(s->address, req->address) == 0)
-                    return membership_say(why, size, "address %s belongs to node %llu", req->address,
+                    return say(why, size, "address %s belongs to node %llu", req->address,
                                (unsigned long long)s->id), KEEL_EEXISTS;
             }
             /* A member at that address is given the role. */
             /* fall through */
         case KEEL_MEMBER_ASSIGN:
             if (req->op == KEEL_MEMBER_ASSIGN && i < 0)
-                return membership_say(why, size, "no member with id %llu", (unsigned long long)req->id), KEEL_ENOTFOUND;
+                return say(why, size, "no member with id %llu", (unsigned long long)req->id), KEEL_ENOTFOUND;
             if (role == (req->voter ? RAFT_VOTER : RAFT_STANDBY))
-                return membership_say(why, size, "node %llu is already %s", (unsigned long long)req->id,
+                return say(why, size, "node %llu is already %s", (unsigned long long)req->id,
                            role_name(r, req->id)), KEEL_EINVAL;
-            if (role == RAFT_VOTER && (rc = membership_check_safe(mb, req->id, req->force, why, size)) != 0) return rc;
+            rc = role == RAFT_VOTER ? membership_check_safe(mb, req->id, req->force, why, size) : 0;
+            if (rc != 0) return rc;
             step = role < 0 ? S_ADD_SPARE : role == RAFT_SPARE ? S_TO_STANDBY
                    : role == RAFT_VOTER                        ? S_DEMOTE
                                                                : S_CATCH_UP;
             break;
         case KEEL_MEMBER_REMOVE:
-            if (i < 0) return membership_say(why, size, "no member with id %llu", (unsigned long long)req->id), KEEL_ENOTFOUND;
-            if (role == RAFT_VOTER && (rc = membership_check_safe(mb, req->id, req->force, why, size)) != 0) return rc;
+            if (i < 0)
+                return say(why, size, "no member with id %llu", (unsigned long long)req->id), KEEL_ENOTFOUND;
+            rc = role == RAFT_VOTER ? membership_check_safe(mb, req->id, req->force, why, size) : 0;
+            if (rc != 0) return rc;
             step = S_REMOVE;
             break;
         default:
-            return membership_say(why, size, "unknown membership change"), KEEL_EINVAL;
+            return say(why, size, "unknown membership change"), KEEL_EINVAL;
     }
     mb->active = true;
     mb->op = req->op;
@@ -379,7 +377,8 @@ void node_membership_close(struct keel_node *n)
     struct node_membership *mb = n->membership;
     if (mb == NULL) return;
     n->membership = NULL;
-    if (mb->active) membership_finish(mb, KEEL_ESHUTDOWN, "the node is shutting down: the change may or may not have happened");
+    if (mb->active)
+        membership_finish(mb, KEEL_ESHUTDOWN, "the node is shutting down: the change may or may not have happened");
     if (mb->timer_on) uv_close((uv_handle_t *)&mb->timer, membership_close_cb);
     else free(mb);
 }

@@ -56,7 +56,9 @@ uint64_t keel_mono_ms(void);
 /* Start a change. Returns 0 and cb fires once, later, with 0 or a code and
  * the reason: KEEL_ENOTLEADER (leadership was lost: the change may or may
  * not have happened), KEEL_EBUSY (it failed; why says how, and what role
- * the member is left with), KEEL_ESHUTDOWN (closing: uncertain too). A request equal to the change running (a retry
+ * the member is left with), KEEL_ESHUTDOWN (closing: uncertain too), or
+ * KEEL_EINVAL (the voters left did not acknowledge a new entry: taking the
+ * voter away was refused). A request equal to the change running (a retry
  * of an uncertain one) waits for it and gets the same outcome.
  * Otherwise, with cb never called and why filled: KEEL_ENOTLEADER,
  * KEEL_EBUSY (another change or a transfer is running, or this leader has

@@ -36,17 +36,17 @@ static void slow_reason(struct node_membership *mb, uint64_t now, char *why, siz
     double t = (double)(now - mb->cu_start) / 1000, total = (double)(now - mb->started) / 1000;
     if (t < 0.001) t = 0.001;
     if (at == 0 || at < mb->cu_start) {
-        membership_say(why, size,
+        say(why, size,
             "node %llu has not answered in %.1f s (is it running? start it with keeld --join: it "
             "joins as a voter by itself)",
             (unsigned long long)mb->id, t);
     } else if (p != NULL && p->state == PROGRESS_SNAPSHOT) {
-        membership_say(why, size,
+        say(why, size,
             "node %llu was still receiving a snapshot (of index %llu) after %.1f s: a large database or a "
             "slow link or disk; retry with a longer TIMEOUT",
             (unsigned long long)mb->id, (unsigned long long)p->snapshot_index, total);
     } else {
-        membership_say(why, size,
+        say(why, size,
             "node %llu at index %llu of %llu after %.1f s: it replicated %.0f entries/s while the log grew "
             "%.0f/s, and did not stay within %llu ms of the leader (its disk is slow, see SLOW_FSYNC on "
             "node %llu, or its machine overloaded)",
@@ -78,7 +78,8 @@ void membership_catch_up(struct node_membership *mb, uint64_t now)
     int i = membership_index(r, mb->id);
     char why[400];
     if (i < 0 || r->configuration.servers[i].role != RAFT_STANDBY) {
-        membership_say(why, sizeof why, "node %llu stopped being a standby while being caught up", (unsigned long long)mb->id);
+        say(why, sizeof why, "node %llu stopped being a standby while being caught up",
+            (unsigned long long)mb->id);
         membership_finish(mb, KEEL_EBUSY, why);
         return;
     }
@@ -102,7 +103,8 @@ void membership_catch_up(struct node_membership *mb, uint64_t now)
     mb->prev_last = 0; /* this round is slow, whenever it ends */
     }
     uint64_t at = membership_seen_at(mb, mb->id);
-    bool silent = now - (at > mb->cu_start ? at : mb->cu_start) >= UNRESPONSIVE_MS && p->state != PROGRESS_SNAPSHOT;
+    uint64_t heard = at > mb->cu_start ? at : mb->cu_start;
+    bool silent = now - heard >= UNRESPONSIVE_MS && p->state != PROGRESS_SNAPSHOT;
     if (now >= mb->deadline || silent) {
         slow_reason(mb, now, why, sizeof why);
         membership_finish(mb, KEEL_EBUSY, why);

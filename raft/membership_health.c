@@ -74,12 +74,12 @@ int membership_check_safe(struct node_membership *mb, uint64_t id, bool force, c
                                     at ? "" : ", since this leader was elected");
     }
     if (voters == 0) {
-        membership_say(why, size, "node %llu is the only voter: a cluster needs one", (unsigned long long)id);
+        say(why, size, "node %llu is the only voter: a cluster needs one", (unsigned long long)id);
         return KEEL_EINVAL;
     }
     if (force) return 0;
     if (voters == 1) {
-        membership_say(why, size,
+        say(why, size,
             "taking voter %llu away would leave a single voter (node %llu): one more failure would stop "
             "the cluster and could lose acknowledged writes; add a node first, or add FORCE",
             (unsigned long long)id, (unsigned long long)other);
@@ -88,11 +88,12 @@ int membership_check_safe(struct node_membership *mb, uint64_t id, bool force, c
     unsigned need = voters / 2 + 1;
     if (healthy >= need) return 0;
     if (healthy + unknown >= need) {
-        membership_say(why, size, "this leader was elected %llu ms ago and has not heard from every voter yet: retry in a moment",
+        say(why, size,
+            "this leader was elected %llu ms ago and has not heard from every voter yet: retry in a moment",
             (unsigned long long)(now - mb->leader_since));
         return KEEL_EBUSY;
     }
-    membership_say(why, size,
+    say(why, size,
         "taking voter %llu away would leave %u voters of which only %u answer (not answering:%s): the "
         "cluster would lose its quorum; bring them back first, or add FORCE",
         (unsigned long long)id, voters, healthy, silent);
@@ -156,7 +157,7 @@ void membership_confirm(struct node_membership *mb, uint64_t now)
     /* Give up after an election timeout, or at the deadline: no step would
      * start after it anyway, and the client is waiting for the answer. */
     if (now - mb->confirm_start < membership_election_ms(r) && now < mb->deadline) return;
-    membership_say(why, sizeof why,
+    say(why, sizeof why,
         "taking voter %llu away would leave %u voters of which only %u acknowledged an entry within %llu ms "
         "(not answering:%s): the cluster would lose its quorum; bring them back first, or add FORCE",
         (unsigned long long)mb->id, left, acked, (unsigned long long)(now - mb->confirm_start), silent);

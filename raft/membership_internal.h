@@ -3,6 +3,9 @@
 #ifndef KEEL_RAFT_MEMBERSHIP_INTERNAL_H
 #define KEEL_RAFT_MEMBERSHIP_INTERNAL_H
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "raft/membership.h"
 #include "raft/node_internal.h"
 
@@ -76,8 +79,17 @@ static inline uint64_t membership_election_ms(const struct raft *r)
 #define MEMBERSHIP_OF(ptr, field) \
     ((struct node_membership *)((char *)(ptr) - offsetof(struct node_membership, field)))
 
+/* why = the reason, formatted (every refusal and failure carries one). */
+static inline void say(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static inline void say(char *why, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, size, fmt, ap);
+    va_end(ap);
+}
+
 /* membership.c */
-void membership_say(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The index of member id in the configuration, or -1. */
 int membership_index(const struct raft *r, uint64_t id);
 /* Answer every waiter with code and why; the change is over. */

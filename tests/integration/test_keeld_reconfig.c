@@ -8,6 +8,7 @@
  *   while writes go on) ends by its TIMEOUT with a reason naming the node
  *   and how far it got; it stays a standby and, once the writes stop, joins
  *   as a voter by itself.
+ * - A leader stopped while such an add runs exits cleanly.
  * - With one follower cut off from raft traffic (KEEL.DRILL ISOLATE, a
  *   partition of that node), removing the other follower is refused (the
  *   cluster would lose its quorum), at once (the voters left must answer a
@@ -232,6 +233,34 @@ static void test_add_of_slow_node_is_bounded(void **state)
     kc_stop(&cl);
 }
 
+/* 2b. A leader stopped while an add is catching a node up stops cleanly
+ * (the change answered as uncertain; under ASan, the answer must not read
+ * raft's configuration, which raft_close has freed). */
+static void test_stop_during_add(void **state)
+{
+    (void)state;
+    kc_start(&cl, 3, "");
+    int leader = kc_leader(&cl, 10000);
+    assert_true(leader >= 0);
+    unsigned L = (unsigned)leader;
+    struct writer writer = {.node = L};
+    pthread_t wt;
+    assert_int_equal(pthread_create(&wt, NULL, writer_main, &writer), 0);
+    unsigned four = kc_prepare_node(&cl, L);
+    snprintf(cl.nodes[four].extra, sizeof cl.nodes[four].extra, "--test-slow-append-ms 10");
+    kc_start_node(&cl, four); /* its --join starts the add */
+    bool running = false;
+    for (int t = 0; t < 200 && !running; t++) {
+        running = info_has(L, "raft", "member_change:make node 4 a voter");
+        if (!running) kc_pause_ms(25);
+    }
+    writer.stop = true;
+    pthread_join(wt, NULL);
+    if (!running) fail_msg("no add of node 4 seen running on the leader");
+    kc_signal(&cl, L, SIGTERM); /* must exit 0 */
+    kc_stop(&cl);
+}
+
 /* 3. Remove and add under a partition of one node: refused when unsafe,
  * restored after the heal. */
 static void test_membership_under_partition(void **state)
@@ -326,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_late_forwarded_remove_not_executed, teardown),
         cmocka_unit_test_teardown(test_add_of_slow_node_is_bounded, teardown),
+        cmocka_unit_test_teardown(test_stop_during_add, teardown),
         cmocka_unit_test_teardown(test_membership_under_partition, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
