@@ -281,7 +281,6 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
         free(srv->cursors);
         forwarder_destroy(srv->fwd);
         forwarder_destroy(srv->fwd_admin);
-        pubsub_destroy(srv->pubsub);
         free(srv);
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "out of memory");
         return KEEL_ENOMEM;
