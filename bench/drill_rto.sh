@@ -13,8 +13,8 @@ ROUNDS=${1:-20}
 [ $# -gt 0 ] && shift
 FLAGS="$*"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-KEELD=${KEELD:-$ROOT/build/release/api/keeld}
-KEELCTL=${KEELCTL:-$ROOT/build/release/api/keelctl}
+KEELD=${KEELD:-$ROOT/build/release/bin/keeld}
+KEELCTL=${KEELCTL:-$ROOT/build/release/bin/keelctl}
 DIR=$(mktemp -d /tmp/keel-drill-rto.XXXXXX)
 BASE=${BASE_PORT:-27100}
 CLUSTER="1=127.0.0.1:$((BASE + 11)),2=127.0.0.1:$((BASE + 12)),3=127.0.0.1:$((BASE + 13))"

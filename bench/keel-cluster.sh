@@ -4,7 +4,7 @@
 #   bench/keel-cluster.sh start|stop|pids
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-keeld=${KEELD:-$top/build/release/api/keeld}
+keeld=${KEELD:-$top/build/release/bin/keeld}
 data=${KEEL_BENCH_DATA:-/tmp/keel-bench-data}
 cluster="1=127.0.0.1:7479,2=127.0.0.1:7480,3=127.0.0.1:7481"
 case "${1:-}" in

@@ -13,7 +13,7 @@
 # Nodes start with --enable-drills. Environment: KEELD, KEEL_RELAY, DATA,
 # CLIENT_PORT, RAFT_PORT (first ports).
 set -euo pipefail
-keeld=${KEELD:-build/release/api/keeld}
+keeld=${KEELD:-build/release/bin/keeld}
 relay_bin=${KEEL_RELAY:-build/release/jepsen/keel-relay}
 data=${DATA:-data}
 client_base=${CLIENT_PORT:-7379}

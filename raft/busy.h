@@ -1,7 +1,7 @@
 /* raft: what the loop thread is doing while it is stuck in one long
  * synchronous step (installing a snapshot image, replaying the log, syncing
  * and closing LMDB), readable from any thread: keeld's stop watchdog names
- * it when the loop itself cannot answer (api/keeld_stop.c).
+ * it when the loop itself cannot answer (api/keeld/keeld_stop.c).
  *
  * One marker for the process (keeld runs one node); with several nodes in
  * one process (tests) the latest step wins, which only affects that

@@ -151,7 +151,7 @@ enum { KEEL_CLUSTER_LEADER = 1, KEEL_CLUSTER_MEMBERS = 2 };
 typedef void (*keel_cluster_cb)(void *data, unsigned what);
 void keel_node_on_cluster(struct keel_node *n, keel_cluster_cb cb, void *data);
 
-/* ---- the consistency check and its repair (api/consistency.c, repair.c) */
+/* ---- the consistency check and its repair (api/server/consistency.c, repair.c) */
 
 /* Called on the loop after this node applied a HASH CHECK or VERDICT entry
  * (not one skipped on replay), with the store's note (store.h). Runs inside
@@ -250,7 +250,7 @@ struct keel_node_clock
 };
 void keel_node_clock(struct keel_node *n, struct keel_node_clock *out);
 
-/* ---- observability (api/metrics.c, api/alarm.c) ------------------------ */
+/* ---- observability (api/server/observe/metrics.c, alarm.c) ------------- */
 
 /* Counters and histograms since the node was created. Loop thread. */
 /* What keel_node_start() had to repair or set aside, one warning per line

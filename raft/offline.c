@@ -32,7 +32,7 @@ int offline_lock(const char *dir, int *code, char *errmsg)
         *code = offline_fail(errmsg, KEEL_EIO, "lock %s: %s", path, strerror(errno));
         return -1;
     }
-    /* The same lock keeld takes (api/keeld.c): a running node must never see
+    /* The same lock keeld takes (api/keeld/keeld.c): a running node must never see
      * its log rewritten under it. */
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int busy = errno == EWOULDBLOCK;

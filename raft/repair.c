@@ -1,5 +1,5 @@
 /* raft: repairing a replica whose state failed the consistency check, by
- * installing the leader's image over it (api/repair.c fetches the image).
+ * installing the leader's image over it (api/server/repair.c fetches the image).
  *
  * Only the state machine is replaced. The raft log, the raft snapshots and
  * the raft metadata (term, vote) stay as they are: they are not what the

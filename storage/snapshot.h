@@ -90,7 +90,7 @@ int keel_storage_restore(struct keel_storage *s, const void *image, size_t len,
 
 /* The same, but the image replaces the env even when it is not newer: for
  * the automatic repair of a replica whose env failed the consistency check
- * (api/repair.c), whose contents are no longer trusted whatever index they
+ * (api/server/repair.c), whose contents are no longer trusted whatever index they
  * claim. keel_storage_applied() is then the image's index, which may be
  * below what the env held: the caller replays the entries in between. Same
  * checks, same atomic swap, same errors as keel_storage_restore. */

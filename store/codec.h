@@ -36,7 +36,7 @@
  *            (keelctl hashkv), so digests compare at one index
  *            flag CHECK (empty): a round of the periodic consistency check;
  *            each replica digests the state this entry leaves, off the loop
- *            (api/consistency.c): the store only notes the request
+ *            (api/server/consistency.c): the store only notes the request
  *            flag VERDICT: i64 index, u64 digest: the digest a majority of
  *            the voters took at that index; each replica compares its own.
  *            Both change nothing but the applied index and the clock.

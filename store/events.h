@@ -1,5 +1,5 @@
 /* store: the keys each applied entry changed, and how: the input of keyspace
- * notifications (api/notify.c).
+ * notifications (api/server/pubsub/notify.c).
  *
  * While recording is on (keel_store_record_events), every apply fills one
  * list: the entry's raft index and, in order, one {event, key} per change,

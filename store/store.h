@@ -65,7 +65,7 @@ void keel_store_last_hash(const struct keel_store *st, uint64_t *index, uint64_t
 
 /* The periodic consistency check (HASH entries flagged CHECK or VERDICT,
  * codec.h): what the last keel_store_apply() asks of the node, which acts on
- * it outside apply (api/consistency.c). KEEL_CHECK_ROUND: digest the state
+ * it outside apply (api/server/consistency.c). KEEL_CHECK_ROUND: digest the state
  * as this entry left it, as the round at `index`. KEEL_CHECK_VERDICT: a
  * majority of the voters took `digest` at `index`: compare this replica's.
  * KEEL_CHECK_NONE after any other entry, a skipped one or a failure. Valid

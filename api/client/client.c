@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/client_internal.h"
+#include "api/client/client_internal.h"
 
 int keel_client_open(const struct keel_client_options *o, struct keel_client **out, char *errmsg,
                      size_t size)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/client_async_internal.h"
+#include "api/client/client_async_internal.h"
 
 static void timer_close_cb(uv_handle_t *h)
 {

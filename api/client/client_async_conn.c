@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/client_async_internal.h"
+#include "api/client/client_async_internal.h"
 
 struct awrite
 {

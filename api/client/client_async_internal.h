@@ -6,7 +6,7 @@
 
 #include <uv.h>
 
-#include "api/client_internal.h"
+#include "api/client/client_internal.h"
 #include "keel/async.h"
 
 /* One call, from keel_async_call to its callback. */

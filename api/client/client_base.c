@@ -11,7 +11,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "api/client_internal.h"
+#include "api/client/client_internal.h"
 
 int64_t client_now_ms(void)
 {

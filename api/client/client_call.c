@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/client_internal.h"
+#include "api/client/client_internal.h"
 
 bool client_word_is(const char *w, size_t n, const char *what)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/client_internal.h"
+#include "api/client/client_internal.h"
 #include "keel/session.h"
 
 #define W(s) (s), strlen(s)

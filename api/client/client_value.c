@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/client_internal.h"
+#include "api/client/client_internal.h"
 
 void keel_value_free(struct keel_value *v)
 {

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/keelctl.h"
-#include "api/keelctl_offline.h"
+#include "api/keelctl/keelctl.h"
+#include "api/keelctl/keelctl_offline.h"
 
 struct entry
 {

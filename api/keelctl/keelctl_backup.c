@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/keelctl_backup.h"
+#include "api/keelctl/keelctl_backup.h"
 
 static int fail(struct kctl_backup *b, char *why, const char *path, const char *what)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/keelctl.h"
+#include "api/keelctl/keelctl.h"
 
 static void print_value(const struct keel_value *v)
 {

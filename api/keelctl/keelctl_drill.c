@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/keelctl_drill.h"
+#include "api/keelctl/keelctl_drill.h"
 
 struct plan
 {

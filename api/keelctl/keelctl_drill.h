@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "api/keelctl.h"
+#include "api/keelctl/keelctl.h"
 
 #define DRILL_MAX_WRITERS 32
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/keelctl_drill.h"
+#include "api/keelctl/keelctl_drill.h"
 
 long long drill_now_ms(void)
 {

@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/keelctl_drill.h"
-#include "api/keelctl_offline.h"
+#include "api/keelctl/keelctl_drill.h"
+#include "api/keelctl/keelctl_offline.h"
 
 struct tnode
 {

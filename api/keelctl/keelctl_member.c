@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/keelctl.h"
+#include "api/keelctl/keelctl.h"
 
 static bool is_id(const char *s)
 {

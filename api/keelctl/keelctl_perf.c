@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/keelctl.h"
+#include "api/keelctl/keelctl.h"
 
 struct loader
 {

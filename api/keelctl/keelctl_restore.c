@@ -18,10 +18,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Not api/keelctl.h: libkeel's public struct keel_cmd and the store's
+/* Not api/keelctl/keelctl.h: libkeel's public struct keel_cmd and the store's
  * internal one (through raft/offline.h) cannot meet in one file. */
-#include "api/keelctl_backup.h"
-#include "api/keelctl_offline.h"
+#include "api/keelctl/keelctl_backup.h"
+#include "api/keelctl/keelctl_offline.h"
 #include "raft/offline.h"
 
 static void print_json(json_t *j)

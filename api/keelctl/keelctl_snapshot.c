@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/keelctl.h"
-#include "api/keelctl_backup.h"
-#include "api/keelctl_offline.h"
+#include "api/keelctl/keelctl.h"
+#include "api/keelctl/keelctl_backup.h"
+#include "api/keelctl/keelctl_offline.h"
 #include "storage/snapshot.h"
 
 #define CHUNK (1u << 20)

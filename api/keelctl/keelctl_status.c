@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/keelctl.h"
+#include "api/keelctl/keelctl.h"
 
 static struct timeval tv(unsigned ms)
 {

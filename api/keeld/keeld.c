@@ -16,12 +16,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "api/alarm.h"
-#include "api/keeld_stop.h"
-#include "api/log.h"
-#include "api/metrics.h"
-#include "api/options.h"
-#include "api/server.h"
+#include "api/keeld/keeld_stop.h"
+#include "api/keeld/options.h"
+#include "api/server/log.h"
+#include "api/server/observe/alarm.h"
+#include "api/server/observe/metrics.h"
+#include "api/server/server.h"
 
 static struct keeld_options opts;
 static uv_loop_t *loop;

@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/keeld_stop.h"
-#include "api/log.h"
+#include "api/keeld/keeld_stop.h"
+#include "api/server/log.h"
 #include "raft/busy.h"
 
 #define TICK_MS 100

@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
-#include "api/server.h"
+#include "api/server/server.h"
 #include "raft/node.h"
 
 /* The exit status of a stop that ran past --shutdown-timeout. */

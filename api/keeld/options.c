@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/options.h"
+#include "api/keeld/options.h"
 
 enum { T_U64, T_STR, T_BOOL, T_ADDR, T_SECS };
 

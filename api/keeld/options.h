@@ -53,7 +53,7 @@ struct keeld_options
     uint64_t min_free_disk;
     uint64_t check_interval_s; /* --consistency-check-interval, 0: off */
     uint64_t disk_reserve;
-    uint64_t shutdown_timeout_ms;  /* bound on a stop (api/keeld_stop.c) */
+    uint64_t shutdown_timeout_ms;  /* bound on a stop (api/keeld/keeld_stop.c) */
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/resp.h"
+#include "api/resp/resp.h"
 
 void resp_request_init(struct resp_request *req)
 {

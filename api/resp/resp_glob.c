@@ -1,6 +1,6 @@
 /* api: glob matching. Iterative with one backtrack point per '*', so a
  * hostile pattern costs O(pattern x string), never exponential time. */
-#include "api/glob.h"
+#include "api/resp/resp_glob.h"
 
 /* Match one class "[...]" at p (p[0] == '['); *used gets its length, or 0
  * if the class is unterminated (then '[' is literal). */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/resp.h"
+#include "api/resp/resp.h"
 
 void resp_buf_init(struct resp_buf *b)
 {

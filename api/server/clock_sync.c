@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "api/commands.h"
-#include "api/log.h"
-#include "api/server_internal.h"
+#include "api/server/commands/commands.h"
+#include "api/server/log.h"
+#include "api/server/server_internal.h"
 
 #define ASK_EVERY_MS 1000
 

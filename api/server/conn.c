@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/log.h"
-#include "api/pubsub.h"
-#include "api/observe.h"
-#include "api/server_internal.h"
+#include "api/server/log.h"
+#include "api/server/observe/observe.h"
+#include "api/server/pubsub/pubsub.h"
+#include "api/server/server_internal.h"
 
 #define READ_CHUNK 65536
 

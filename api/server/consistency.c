@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/alarm.h"
-#include "api/commands.h"
-#include "api/consistency.h"
-#include "api/log.h"
-#include "api/notify.h"
+#include "api/server/commands/commands.h"
+#include "api/server/consistency.h"
+#include "api/server/log.h"
+#include "api/server/observe/alarm.h"
+#include "api/server/pubsub/notify.h"
 
 #define HANDOVER_RETRY_MS 1000
 

@@ -31,7 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "api/server_internal.h"
+#include "api/server/server_internal.h"
 
 #define CHECK_MAX_MEMBERS 16
 

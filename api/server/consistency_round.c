@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/commands.h"
-#include "api/consistency.h"
-#include "api/log.h"
+#include "api/server/commands/commands.h"
+#include "api/server/consistency.h"
+#include "api/server/log.h"
 
 static void proposed_cb(void *data, int status, const struct keel_reply *reply)
 {

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/alarm.h"
-#include "api/consistency.h"
-#include "api/log.h"
-#include "api/pubsub.h"
-#include "api/server_internal.h"
+#include "api/server/consistency.h"
+#include "api/server/log.h"
+#include "api/server/observe/alarm.h"
+#include "api/server/pubsub/pubsub.h"
+#include "api/server/server_internal.h"
 
 int64_t server_now(struct keel_server *srv)
 {

@@ -27,8 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/log.h"
-#include "api/server_internal.h"
+#include "api/server/log.h"
+#include "api/server/server_internal.h"
 #include "raft/membership.h"
 
 /* A sent request's client is answered this long after its deadline: the

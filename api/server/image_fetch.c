@@ -6,7 +6,7 @@
 
 #include <keel/async.h>
 
-#include "api/image_fetch.h"
+#include "api/server/image_fetch.h"
 
 #define FETCH_CHUNK (4u << 20) /* KEEL.SNAPSHOT READ's largest piece */
 #define FETCH_MIN_SIZE 64      /* an image's header */

@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "api/log.h"
+#include "api/server/log.h"
 
 int keel_log_level = LOG_INFO;
 static uint64_t log_node;

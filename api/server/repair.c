@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/consistency.h"
-#include "api/image_fetch.h"
-#include "api/log.h"
+#include "api/server/consistency.h"
+#include "api/server/image_fetch.h"
+#include "api/server/log.h"
 
 #define REPAIR_TIMEOUT_MS 10000 /* per call, libkeel retries -BUSY and lost connections within it */
 

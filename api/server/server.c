@@ -5,12 +5,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/consistency.h"
-#include "api/log.h"
-#include "api/notify.h"
-#include "api/pubsub.h"
-#include "api/observe.h"
-#include "api/server_internal.h"
+#include "api/server/consistency.h"
+#include "api/server/log.h"
+#include "api/server/observe/observe.h"
+#include "api/server/pubsub/notify.h"
+#include "api/server/pubsub/pubsub.h"
+#include "api/server/server_internal.h"
 
 #define SWEEP_MAX 1000
 

@@ -40,7 +40,7 @@ struct keel_server_config
     unsigned backup_interval_s;
     unsigned backup_keep;
     const char *notify_keyspace_events; /* Redis's flag letters; NULL or "": off */
-    /* observability (api/observe.h, api/alarm.h) */
+    /* observability (api/server/observe/observe.h, api/server/observe/alarm.h) */
     const char *http_addr;        /* "ip:port" for /metrics /health /ready /status; NULL or "": off */
     unsigned http_max_conns;      /* 0: 64 */
     const char *data_dir;         /* for the free-disk check; NULL: none */
@@ -49,7 +49,7 @@ struct keel_server_config
     unsigned alarm_slow_fsync_ms; /* SLOW_FSYNC when append p99 is above this */
     uint64_t min_free_disk;       /* NOSPACE when the data dir's disk has less free (never
                                    * under KEEL_DISK_FLOOR, storage.h) */
-    unsigned check_interval_s;    /* consistency check rounds (api/consistency.h); 0: off */
+    unsigned check_interval_s;    /* consistency check rounds (api/server/consistency.h); 0: off */
 };
 
 struct keel_server_stats
@@ -74,7 +74,7 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
                        char *errmsg);
 /* Listen. Errors: KEEL_EIO with errmsg (address in use, bad address). */
 int keel_server_start(struct keel_server *s, char *errmsg);
-/* Stopping, in three steps (keeld: api/keeld_stop.c):
+/* Stopping, in three steps (keeld: api/keeld/keeld_stop.c):
  *
  * keel_server_quiesce: take no more work. The listener closes, no client
  * is read or parsed any further, the leader's periodic duties stop and the

@@ -2,8 +2,8 @@
 #ifndef KEEL_API_SERVER_INTERNAL_H
 #define KEEL_API_SERVER_INTERNAL_H
 
-#include "api/resp.h"
-#include "api/server.h"
+#include "api/resp/resp.h"
+#include "api/server/server.h"
 #include "store/store.h"
 
 struct conn;
@@ -216,8 +216,8 @@ struct keel_server
     uint64_t backup_sched_at;  /* loop ms of the last scheduled backup */
     struct pubsub *pubsub;     /* subscriptions (pubsub.c) */
     unsigned notify_flags;     /* notify-keyspace-events (notify.h) */
-    struct obs *obs;           /* metrics, alarms, HTTP (api/observe.h) */
-    struct consistency *cons;  /* the consistency check and repair (api/consistency.h) */
+    struct obs *obs;           /* metrics, alarms, HTTP (api/server/observe/observe.h) */
+    struct consistency *cons;  /* the consistency check and repair (api/server/consistency.h) */
     bool listener_closed;      /* stopping (keel_server_quiesce, keel_server_stop) */
     bool obs_closed;
     bool timer_closing;

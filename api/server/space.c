@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/commands.h"
-#include "api/server_internal.h"
+#include "api/server/commands/commands.h"
+#include "api/server/server_internal.h"
 
 #define DISK_FULL "full"
 

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "api/log.h"
-#include "api/server_internal.h"
+#include "api/server/log.h"
+#include "api/server/server_internal.h"
 
 #define TOKEN_KEY SYSKEY_PREFIX "fwd-token"
 

@@ -210,7 +210,7 @@ static void test_seed_one_voter(void **state)
 
     snprintf(v.address, sizeof v.address, "%s", fx->addr);
     seed(fx, &v, 1, 3);
-    /* keeld's "pristine" test (api/keeld.c) must say no: it would bootstrap. */
+    /* keeld's "pristine" test (api/keeld/keeld.c) must say no: it would bootstrap. */
     assert_true(exists(fx->dir, "raft/metadata1"));
     assert_false(exists(fx->dir, "kv")); /* filled by raft's restore at start */
 

@@ -1,4 +1,4 @@
-/* tests/fuzz: the RESP request parser and reply scanner (api/resp.c) on
+/* tests/fuzz: the RESP request parser and reply scanner (api/resp/resp.c) on
  * arbitrary bytes, with small limits so that the limit paths are reached.
  * Properties beyond "no crash": a parse consumes at least one byte and no
  * more than it was given; RESP_MORE's need is beyond what was given; every
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/resp.h"
+#include "api/resp/resp.h"
 
 static const struct resp_limits lim = {.max_bulk = 4096, .max_args = 64, .max_inline = 1024,
                                        .max_depth = 8};

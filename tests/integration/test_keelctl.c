@@ -547,7 +547,7 @@ static void test_check_perf(void **state)
     kc_stop(&cl);
 }
 
-/* A backup file around img (format: api/keelctl_snapshot.c). */
+/* A backup file around img (format: api/keelctl/keelctl_snapshot.c). */
 static void write_backup(const char *path, const uint8_t *img, size_t len, uint64_t index)
 {
     FILE *f = fopen(path, "wb");

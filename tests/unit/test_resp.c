@@ -1,5 +1,5 @@
-/* tests: the RESP request parser, reply scanner and reply writer (api/resp.h)
- * and glob matching (api/glob.h).
+/* tests: the RESP request parser, reply scanner and reply writer (api/resp/resp.h)
+ * and glob matching (api/resp/resp_glob.h).
  *
  * The parser sees whatever bytes a socket delivered, so every request is fed
  * whole, a byte at a time and in random chunks, and the answer must not depend
@@ -19,8 +19,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/glob.h"
-#include "api/resp.h"
+#include "api/resp/resp.h"
+#include "api/resp/resp_glob.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

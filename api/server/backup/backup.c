@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/consistency.h"
-#include "api/log.h"
-#include "api/server_internal.h"
+#include "api/server/consistency.h"
+#include "api/server/log.h"
+#include "api/server/server_internal.h"
 #include "storage/image.h"
 
 struct sched

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/commands.h"
-#include "api/consistency.h"
-#include "api/log.h"
+#include "api/server/commands/commands.h"
+#include "api/server/consistency.h"
+#include "api/server/log.h"
 #include "storage/snapshot.h"
 
 #define BACKUP_IDLE_MS 60000

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/commands.h"
-#include "api/glob.h"
-#include "api/log.h"
-#include "api/notify.h"
+#include "api/resp/resp_glob.h"
+#include "api/server/commands/commands.h"
+#include "api/server/log.h"
+#include "api/server/pubsub/notify.h"
 
 struct config_param
 {

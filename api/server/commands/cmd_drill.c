@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/commands.h"
-#include "api/log.h"
+#include "api/server/commands/commands.h"
+#include "api/server/log.h"
 #include "raft/busy.h"
 
 static uv_timer_t crash_timer;

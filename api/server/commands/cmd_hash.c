@@ -1,7 +1,7 @@
 /* api: hash commands: HSET HMSET HGET HMGET HGETALL HEXISTS HLEN HDEL HINCRBY. */
 #include <string.h>
 
-#include "api/commands.h"
+#include "api/server/commands/commands.h"
 
 /* The live hash at argv[1] into *h (NULL if absent): 0, or a storage error;
  * *wrong set (and the error written) if the key holds a string. */

@@ -32,8 +32,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/commands.h"
-#include "api/log.h"
+#include "api/server/commands/commands.h"
+#include "api/server/log.h"
 #include "raft/membership.h"
 
 #define DEFAULT_MEMBER_MS 30000

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/commands.h"
+#include "api/server/commands/commands.h"
 
 DECL_LOCAL(cmd_multi)
 {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/commands.h"
-#include "api/observe.h"
+#include "api/server/commands/commands.h"
+#include "api/server/observe/observe.h"
 
 static void line(struct resp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void line(struct resp_buf *b, const char *fmt, ...)

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/commands.h"
-#include "api/glob.h"
-#include "api/pubsub.h"
+#include "api/resp/resp_glob.h"
+#include "api/server/commands/commands.h"
+#include "api/server/pubsub/pubsub.h"
 
 /* One confirmation frame: [kind, name or nil, subscriptions left]. */
 static void confirm(struct slot *s, const char *kind, const struct keel_slice *name,

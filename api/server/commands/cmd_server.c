@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/commands.h"
-#include "api/consistency.h"
-#include "api/pubsub.h"
-#include "api/observe.h"
+#include "api/server/commands/commands.h"
+#include "api/server/consistency.h"
+#include "api/server/observe/observe.h"
+#include "api/server/pubsub/pubsub.h"
 #include "raft/membership.h"
 
 #define KEEL_VERSION "0.1.0"

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/glob.h"
-#include "api/server_internal.h"
-#include "api/commands.h"
+#include "api/resp/resp_glob.h"
+#include "api/server/commands/commands.h"
+#include "api/server/server_internal.h"
 
 /* ---- reads ------------------------------------------------------------- */
 

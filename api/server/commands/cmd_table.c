@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/commands.h"
+#include "api/server/commands/commands.h"
 
 #define LOCAL(name, arity, flags, fn) {name, arity, CMD_LOCAL | (flags), fn, NULL, NULL, NULL, 0, 0, 0}
 #define READ(name, arity, fn, k1, kn, ks) {name, arity, CMD_READ, NULL, fn, NULL, NULL, k1, kn, ks}

@@ -2,7 +2,7 @@
 #ifndef KEEL_API_COMMANDS_H
 #define KEEL_API_COMMANDS_H
 
-#include "api/server_internal.h"
+#include "api/server/server_internal.h"
 
 /* Expiry helpers: unit is "EX", "PX", "EXAT" or "PXAT" (any case). */
 /* SET/GETEX: a positive relative time or an absolute one; errors like Redis. */

@@ -6,11 +6,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include "api/alarm.h"
-#include "api/notify.h"
-#include "api/log.h"
-#include "api/observe.h"
-#include "api/server_internal.h"
+#include "api/server/log.h"
+#include "api/server/observe/alarm.h"
+#include "api/server/observe/observe.h"
+#include "api/server/pubsub/notify.h"
+#include "api/server/server_internal.h"
 
 /* Alarms are published on __keel__:events (notify.c) with every other
  * cluster event; a function pointer so alarm.c needs no pub/sub. */

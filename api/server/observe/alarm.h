@@ -1,6 +1,6 @@
 /* api: alarms: conditions an operator must see, raised and cleared by the
- * node itself (every 250 ms, api/observe.c), except CORRUPT: the periodic
- * consistency check (api/consistency.h) raises it on a replica whose state
+ * node itself (every 250 ms, api/server/observe/observe.c), except CORRUPT: the periodic
+ * consistency check (api/server/consistency.h) raises it on a replica whose state
  * differs from the majority's (and on the leader, naming that replica) and
  * clears it once a later check agrees; keelctl hashkv raises it on the
  * leader too; an operator may clear it (KEEL.ALARM CLEAR CORRUPT).

@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "api/http.h"
+#include "api/server/observe/http.h"
 #include "keel/error.h"
 
 /* A snapshot older than this means the loop stopped publishing. */

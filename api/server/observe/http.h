@@ -3,7 +3,7 @@
  *
  * Threading: the loop thread owns every piece of node state; the HTTP
  * thread never touches it. The loop builds a complete, consistent snapshot
- * (api/observe.c, every 250 ms and on role changes) and hands it over with
+ * (api/server/observe/observe.c, every 250 ms and on role changes) and hands it over with
  * http_publish(); a request copies what it needs out of the current
  * snapshot under a mutex. Why not hand each request to the loop (uv_async +
  * condvar)? A scrape or a probe must answer even when the loop is busy or

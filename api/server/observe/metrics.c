@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/consistency.h"
-#include "api/metrics.h"
-#include "api/observe.h"
-#include "api/server_internal.h"
+#include "api/server/consistency.h"
+#include "api/server/observe/metrics.h"
+#include "api/server/observe/observe.h"
+#include "api/server/server_internal.h"
 
 /* What one rendering reads, gathered once so that all samples agree. */
 struct mctx

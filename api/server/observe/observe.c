@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/log.h"
-#include "api/metrics.h"
-#include "api/observe.h"
-#include "api/server_internal.h"
+#include "api/server/log.h"
+#include "api/server/observe/metrics.h"
+#include "api/server/observe/observe.h"
+#include "api/server/server_internal.h"
 
 int obs_create(struct keel_server *srv)
 {

@@ -1,14 +1,14 @@
 /* api: a node's observability state on the loop: alarms, per-command
  * latency, rejections by reason, and the periodic job (every 250 ms and on
  * each role change) that evaluates the alarms and publishes the snapshot
- * the HTTP thread serves (api/http.h). Owned by the server (srv->obs). */
+ * the HTTP thread serves (api/server/observe/http.h). Owned by the server (srv->obs). */
 #ifndef KEEL_API_OBSERVE_H
 #define KEEL_API_OBSERVE_H
 
 #include <uv.h>
 
-#include "api/alarm.h"
-#include "api/http.h"
+#include "api/server/observe/alarm.h"
+#include "api/server/observe/http.h"
 #include "raft/hist.h"
 
 #define OBS_REFRESH_MS 250

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/log.h"
-#include "api/notify.h"
-#include "api/pubsub.h"
+#include "api/server/log.h"
+#include "api/server/pubsub/notify.h"
+#include "api/server/pubsub/pubsub.h"
 
 #define KEEL_EVENTS "__keel__:events"
 

@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/glob.h"
-#include "api/log.h"
-#include "api/pubsub.h"
+#include "api/resp/resp_glob.h"
+#include "api/server/log.h"
+#include "api/server/pubsub/pubsub.h"
 
 #define KEYSPACE_PREFIX "__key" /* __keyspace@0__: and __keyevent@0__: */
 

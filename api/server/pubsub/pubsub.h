@@ -14,7 +14,7 @@
 #ifndef KEEL_API_PUBSUB_H
 #define KEEL_API_PUBSUB_H
 
-#include "api/server_internal.h"
+#include "api/server/server_internal.h"
 
 /* ---- the channel table (pubsub_table.c) ------------------------------- */
 

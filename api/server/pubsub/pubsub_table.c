@@ -6,7 +6,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "api/pubsub.h"
+#include "api/server/pubsub/pubsub.h"
 
 #define MIN_CAP 16
 
