@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "jepsen/history.h"
+#include "jepsen/checker/history.h"
 #include "keel/error.h"
 
 enum jverdict { JV_VALID, JV_INVALID, JV_UNKNOWN };

@@ -4,7 +4,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "jepsen/check_internal.h"
+#include "jepsen/checker/check_internal.h"
 
 struct counter_stats
 {

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "jepsen/check.h"
+#include "jepsen/checker/check.h"
 
 #define CHECK_SHOW 10 /* operations or elements listed per kind of violation */
 

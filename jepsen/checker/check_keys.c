@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/check_internal.h"
+#include "jepsen/checker/check_internal.h"
 
 /* ---- the driver --------------------------------------------------------- */
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/check.h"
+#include "jepsen/checker/check.h"
 
 enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_UNKNOWN = 2, EXIT_ERROR = 3 };
 

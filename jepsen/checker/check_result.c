@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/check_internal.h"
+#include "jepsen/checker/check_internal.h"
 
 /* ---- names and dispatch ------------------------------------------------- */
 

@@ -42,7 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/check_internal.h"
+#include "jepsen/checker/check_internal.h"
 
 enum { SS_WRITE, SS_REFRESH, SS_READ, SS_NONE };
 

@@ -3,13 +3,13 @@
  * (history_value.c), its JSON Lines form (history_jsonl.c), its EDN form
  * (history_edn.c) and pairing (history_pairs.c). See history.h for the
  * format. */
-#include "jepsen/history.h"
+#include "jepsen/checker/history.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/history_internal.h"
+#include "jepsen/checker/history_internal.h"
 
 static const char *const type_names[] = {"invoke", "ok", "fail", "info"};
 static const char *const f_names[] = {"read", "write", "cas", "del", "add", "refresh"};

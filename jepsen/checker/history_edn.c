@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "jepsen/history_internal.h"
+#include "jepsen/checker/history_internal.h"
 
 static void edn_str(FILE *f, const char *s)
 {

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "jepsen/history.h"
+#include "jepsen/checker/history.h"
 
 /* Compact, sorted keys: equal values get equal text (history.h). */
 #define HIST_CANON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/history_internal.h"
+#include "jepsen/checker/history_internal.h"
 
 int jop_write_jsonl(FILE *f, const struct jop *op)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/history_internal.h"
+#include "jepsen/checker/history_internal.h"
 
 /* An event by process: sorted, each process's events in history order. */
 struct pent

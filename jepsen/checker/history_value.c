@@ -3,7 +3,7 @@
  * share to turn value text into JSON and back. */
 #include <stdlib.h>
 
-#include "jepsen/history_internal.h"
+#include "jepsen/checker/history_internal.h"
 
 /* Dump and release v (which may be NULL after a failed constructor). */
 static char *dump_take(json_t *v)

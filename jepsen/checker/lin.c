@@ -37,8 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/check_internal.h"
-#include "jepsen/lin_internal.h"
+#include "jepsen/checker/check_internal.h"
+#include "jepsen/checker/lin_internal.h"
 
 /* ---- checking a key and a history --------------------------------------- */
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "jepsen/check.h"
+#include "jepsen/checker/check.h"
 
 enum { L_READ, L_WRITE, L_CAS, L_CAS_INFO, L_DROP };
 enum { S_VALID, S_INVALID, S_TIME, S_STATES, S_NOMEM };

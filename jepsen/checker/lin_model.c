@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/lin_internal.h"
+#include "jepsen/checker/lin_internal.h"
 
 static int strp_cmp(const void *a, const void *b)
 {

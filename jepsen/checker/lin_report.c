@@ -4,7 +4,7 @@
  * wrote; for an undecided key, why. */
 #include <stdlib.h>
 
-#include "jepsen/lin_internal.h"
+#include "jepsen/checker/lin_internal.h"
 
 #define NEAR 10 /* concurrent ops shown around it */
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "jepsen/lin_internal.h"
+#include "jepsen/checker/lin_internal.h"
 
 #define NIL (-1)
 

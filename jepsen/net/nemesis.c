@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jepsen/nemesis.h"
-#include "jepsen/relay.h"
+#include "jepsen/net/nemesis.h"
+#include "jepsen/net/relay.h"
 
 #define TABLE "ip keel_jepsen"
 

@@ -48,7 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jepsen/net.h"
+#include "jepsen/net/net.h"
 
 /* Cut every pair (i, j) with bit j of blocked[i] (or bit i of blocked[j]);
  * replaces the current partition (an all-zero mask heals it). Latency and

@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "jepsen/net_internal.h"
+#include "jepsen/net/net_internal.h"
 
 const char *jnet_strerror(int code)
 {

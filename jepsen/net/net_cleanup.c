@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "jepsen/net_internal.h"
-#include "jepsen/relay.h"
+#include "jepsen/net/net_internal.h"
+#include "jepsen/net/relay.h"
 
 static struct net_rec recs[MAX_RECS];
 static pthread_mutex_t recs_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -15,7 +15,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include "jepsen/net.h"
+#include "jepsen/net/net.h"
 
 #define NETNS_DIR "/var/run/netns"
 #define MAX_RECS 4

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "jepsen/net_internal.h"
+#include "jepsen/net/net_internal.h"
 
 /* exec argv[0] from PATH, else from /usr/sbin or /sbin (ctest may run
  * with a PATH that lacks them). alt holds the two fallbacks, made before

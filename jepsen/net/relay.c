@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "jepsen/relay_internal.h"
+#include "jepsen/net/relay_internal.h"
 
 static void wake(struct jrelay *r)
 {

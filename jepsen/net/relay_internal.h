@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "jepsen/relay.h"
+#include "jepsen/net/relay.h"
 
 #define READ_SIZE (64u << 10) /* r->buf, the most one recv() takes */
 

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jepsen/relay_internal.h"
+#include "jepsen/net/relay_internal.h"
 
 struct chunk
 {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/relay.h"
+#include "jepsen/net/relay.h"
 
 #define MAX_ROUTES 64
 

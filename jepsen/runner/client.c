@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jepsen/run.h"
+#include "jepsen/runner/run.h"
 
 struct proc
 {

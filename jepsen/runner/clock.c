@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jepsen/clock.h"
+#include "jepsen/runner/clock.h"
 
 /* The multi-threaded variant: keeld calls the clock from its loop thread
  * and its logger from others. */

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "jepsen/run.h"
+#include "jepsen/runner/run.h"
 
 struct jclock
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jepsen/member.h"
+#include "jepsen/runner/member.h"
 
 static redisReply *ask(struct jrun *run, unsigned j, unsigned timeout_ms, const char *cmd)
 {

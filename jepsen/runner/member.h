@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "jepsen/run.h"
+#include "jepsen/runner/run.h"
 
 enum jmember_result {
     JMEMBER_OK = 0,        /* the change committed (or was already so) */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jepsen/report.h"
+#include "jepsen/runner/report.h"
 
 static const char *verdict_json(enum jverdict v)
 {

@@ -2,7 +2,7 @@
 #ifndef KEEL_JEPSEN_REPORT_H
 #define KEEL_JEPSEN_REPORT_H
 
-#include "jepsen/run.h"
+#include "jepsen/runner/run.h"
 
 struct jreport_info
 {

@@ -23,9 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jepsen/report.h"
-#include "jepsen/run.h"
-#include "jepsen/schedule.h"
+#include "jepsen/runner/report.h"
+#include "jepsen/runner/run.h"
+#include "jepsen/runner/schedule.h"
 
 int64_t jrun_now(void)
 {

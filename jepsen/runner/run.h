@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "jepsen/check.h"
-#include "jepsen/history.h"
+#include "jepsen/checker/check.h"
+#include "jepsen/checker/history.h"
 
 #define JRUN_MAX_NODES 5
 #define JRUN_MAX_FAULTS 4096

@@ -29,9 +29,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "jepsen/member.h"
-#include "jepsen/nemesis.h"
-#include "jepsen/schedule.h"
+#include "jepsen/runner/member.h"
+#include "jepsen/net/nemesis.h"
+#include "jepsen/runner/schedule.h"
 
 enum kind { K_HALVES, K_LEADER, K_ONE, K_RING, K_BRIDGE, K_KILL, K_PAUSE, K_LATENCY, K_MEMBER, K_CLOCK,
             K_COUNT };

@@ -5,9 +5,9 @@
 #ifndef KEEL_JEPSEN_SCHEDULE_H
 #define KEEL_JEPSEN_SCHEDULE_H
 
-#include "jepsen/clock.h"
-#include "jepsen/net.h"
-#include "jepsen/run.h"
+#include "jepsen/runner/clock.h"
+#include "jepsen/net/net.h"
+#include "jepsen/runner/run.h"
 
 #define JSCHED_MAX_NEMESES 16
 

@@ -1,4 +1,4 @@
-/* tests: the Jepsen history format and checkers (jepsen/history.h, check.h).
+/* tests: the Jepsen history format and checkers (jepsen/checker/history.h, check.h).
  *
  * Hand-written histories the register checker must reject (stale read, lost
  * write, double cas, never-written value, a failed write observed) and
@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "jepsen/check.h"
-#include "jepsen/history.h"
+#include "jepsen/checker/check.h"
+#include "jepsen/checker/history.h"
 
 #define Q(s) "\"" s "\"" /* a JSON string literal */
 #define OPEN (-1)        /* an op that never completes */

@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jepsen/nemesis.h"
-#include "jepsen/net.h"
+#include "jepsen/net/nemesis.h"
+#include "jepsen/net/net.h"
 
 #define N 3
 #define PORT 7601
