@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cluster.h"
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 
 void cluster_deliver(struct cluster *c)
 {

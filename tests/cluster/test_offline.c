@@ -21,7 +21,7 @@
 #include "raft/offline.h"
 #include "raft/offline_internal.h"
 #include "storage/image.h"
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 #include "uvnode.h"
 
 #define NKEYS 5
@@ -38,14 +38,6 @@ struct fixture
     uint8_t *image;
     size_t len;
 };
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 /* An image of a storage where key<i> was INCRBY'd by 100+i at raft index
  * FIRST_INDEX+i, as a backup file of keel_snapshot_write_fd holds it. */
@@ -97,7 +89,7 @@ static int setup(void **state)
     if (fx == NULL || (fx->tmp = test_mkdtemp("offline")) == NULL) return -1;
     snprintf(fx->dir, sizeof fx->dir, "%s/node/data", fx->tmp);
     snprintf(fx->boot, sizeof fx->boot, "%s/boot", fx->tmp);
-    write_text(fx->boot, "44444444-dddd\n");
+    test_write_text(fx->boot, "44444444-dddd\n");
     fx->port = uvnode_free_port();
     snprintf(fx->addr, sizeof fx->addr, "127.0.0.1:%u", fx->port);
     fx->image = make_image(fx, &fx->len);
@@ -288,7 +280,7 @@ static void test_seed_refusals(void **state)
     assert_int_equal(mkdir(fx->dir, 0700), 0);
     assert_int_equal(mkdir(kv, 0700), 0);
     strcat(kv, "/data.mdb");
-    write_text(kv, "x");
+    test_write_text(kv, "x");
     assert_int_equal(keel_offline_seed(fx->dir, 1, fx->addr, &v, 1, fx->image, fx->len, 1,
                                        errmsg), KEEL_EEXISTS);
     assert_non_null(strstr(errmsg, "already holds a node"));

@@ -27,7 +27,7 @@
 
 #include "cluster.h"
 #include "uvnode.h"
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 
 /* ---- on the fixture ---------------------------------------------------- */
 

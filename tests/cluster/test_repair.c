@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #include "storage/snapshot.h"
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 #include "uvnode.h"
 
 struct fixture
@@ -38,10 +38,7 @@ static int setup(void **state)
     fx->dir = test_mkdtemp("repair");
     snprintf(fx->boot, sizeof fx->boot, "%s/boot", fx->dir);
     snprintf(fx->node, sizeof fx->node, "%s/node", fx->dir);
-    FILE *f = fopen(fx->boot, "w");
-    if (f == NULL) return -1;
-    fputs("44444444-dddd\n", f);
-    fclose(f);
+    test_write_text(fx->boot, "44444444-dddd\n");
     mkdir(fx->node, 0700);
     *state = fx;
     return 0;

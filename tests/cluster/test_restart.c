@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 #include "uvnode.h"
 
 struct fixture
@@ -29,22 +29,14 @@ struct fixture
     unsigned port;
 };
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int setup(void **state)
 {
     struct fixture *fx = calloc(1, sizeof *fx);
     fx->dir = test_mkdtemp("restart");
     snprintf(fx->boot_a, sizeof fx->boot_a, "%s/boot-a", fx->dir);
     snprintf(fx->boot_b, sizeof fx->boot_b, "%s/boot-b", fx->dir);
-    write_file(fx->boot_a, "11111111-aaaa\n");
-    write_file(fx->boot_b, "22222222-bbbb\n");
+    test_write_text(fx->boot_a, "11111111-aaaa\n");
+    test_write_text(fx->boot_b, "22222222-bbbb\n");
     fx->port = uvnode_free_port();
     *state = fx;
     return 0;

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "kc.h"
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 
 const char *kc_keeld(void)
 {

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "kc.h"
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 
 #ifndef KEEL_FAKETIME_LIB
 #define KEEL_FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"

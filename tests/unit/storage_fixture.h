@@ -17,17 +17,9 @@
 #include <unistd.h>
 
 #include "storage/storage.h"
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 
 #define SL(str) ((struct keel_slice){(const uint8_t *)(str), strlen(str)})
-
-static inline void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-}
 
 /* Whether dir/name exists. */
 static inline bool exists(const char *dir, const char *name)
@@ -46,7 +38,7 @@ static inline char *env_scratch(const char *tag, const char *boot_name, const ch
     char *dir = test_mkdtemp(tag);
     if (dir == NULL) return NULL;
     snprintf(boot, PATH_MAX, "%s/%s", dir, boot_name);
-    write_text(boot, boot_id);
+    test_write_text(boot, boot_id);
     o->dir = dir;
     o->boot_id_path = boot;
     return dir;

@@ -1,7 +1,7 @@
 /* tests: the store fixture shared by the store unit tests (see store_fixture.h). */
 #include "store_fixture.h"
 
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 
 /* ---- fixture ----------------------------------------------------------- */
 

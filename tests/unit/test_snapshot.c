@@ -658,7 +658,7 @@ static void test_interrupted_restore(void **state)
     snprintf(path, sizeof path, "%s/kv.restore", f->dir[1]);
     assert_int_equal(mkdir(path, 0700), 0);
     snprintf(path, sizeof path, "%s/kv.restore/data.mdb", f->dir[1]);
-    write_text(path, "partial");
+    test_write_text(path, "partial");
     env_open(f, 1);
     assert_int_equal(digest_of(f->s[1], NULL), db2);
     assert_false(exists(f->dir[1], "kv.restore"));
@@ -668,7 +668,7 @@ static void test_interrupted_restore(void **state)
     snprintf(path, sizeof path, "%s/kv.old", f->dir[1]);
     assert_int_equal(mkdir(path, 0700), 0);
     snprintf(path, sizeof path, "%s/kv.old/data.mdb", f->dir[1]);
-    write_text(path, "old env");
+    test_write_text(path, "old env");
     env_open(f, 1);
     assert_int_equal(digest_of(f->s[1], NULL), db2);
     assert_false(exists(f->dir[1], "kv.old"));

@@ -26,7 +26,7 @@ static int setup(void **state)
                                 f->boot_a[i], &f->opts[i]);
         if (f->dir[i] == NULL) return -1;
         snprintf(f->boot_b[i], PATH_MAX, "%s/boot-b", f->dir[i]);
-        write_text(f->boot_b[i], "22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb\n");
+        test_write_text(f->boot_b[i], "22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb\n");
     }
     *state = f;
     return 0;
@@ -173,7 +173,7 @@ static void test_open_errors(void **state)
     /* A regular file. errno is left dirty on purpose: the message must not
      * report a stale error. */
     snprintf(path, sizeof path, "%s/file", f->dir[0]);
-    write_text(path, "not a dir\n");
+    test_write_text(path, "not a dir\n");
     s = (struct keel_storage *)1;
     errmsg[0] = 0;
     errno = ENOENT;

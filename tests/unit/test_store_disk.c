@@ -7,12 +7,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "storage/storage.h"
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 
 #define FS_SIZE "64m"
 #define RESERVE (4u << 20)
