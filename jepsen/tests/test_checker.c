@@ -22,6 +22,7 @@
 
 #include "jepsen/checker/check.h"
 #include "jepsen/checker/history.h"
+#include "tests/lib/testlib.h"
 
 #define Q(s) "\"" s "\"" /* a JSON string literal */
 #define OPEN (-1)        /* an op that never completes */
@@ -885,14 +886,10 @@ static void test_pairing_malformed(void **state)
 
 static uint64_t rng_state = 88172645463325252ull;
 
-/* xorshift64: deterministic, so a failure replays. */
+/* Deterministic (tests/lib), so a failure replays. */
 static uint64_t rnd(void)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
+    return test_xorshift64(&rng_state);
 }
 
 static int64_t below(int64_t n)

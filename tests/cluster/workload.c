@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "workload.h"
+#include "tests/lib/testlib.h"
 
 void workload_init(struct workload *w, uint64_t seed)
 {
@@ -13,11 +14,7 @@ void workload_init(struct workload *w, uint64_t seed)
 
 uint64_t workload_rand(struct workload *w)
 {
-    uint64_t x = w->rng; /* xorshift64 */
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return w->rng = x;
+    return test_xorshift64(&w->rng);
 }
 
 static struct keel_slice pick(struct workload *w, char *buf, const char *prefix, unsigned n)

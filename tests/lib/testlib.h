@@ -8,6 +8,8 @@
 #ifndef KEEL_TESTS_LIB_TESTLIB_H
 #define KEEL_TESTS_LIB_TESTLIB_H
 
+#include <stdint.h>
+
 /* ---- scratch files (files.c) --------------------------------------------- */
 
 /* A fresh directory $KEEL_TEST_TMP/<tag>-XXXXXX (/tmp when unset): every
@@ -18,5 +20,17 @@ void test_rmdtemp(char *dir);
 /* Create or truncate path and write text to it; the test fails if any of
  * open, write or close does (a fixture that was not written is no fixture). */
 void test_write_text(const char *path, const char *text);
+
+/* ---- deterministic random numbers (rng.c) ---------------------------------
+ * Seeded by the test, never by the clock, so a failure replays with the
+ * same numbers. The state is the caller's and must not be 0. */
+
+/* Marsaglia's xorshift64 (shifts 13, 7, 17): advances *state and returns
+ * its new value. */
+uint64_t test_xorshift64(uint64_t *state);
+/* xorshift64* (shifts 12, 25, 27, then times 0x2545F4914F6CDD1D): better
+ * low bits, for picking bytes and sizes. Advances *state, returns the
+ * scrambled value. */
+uint64_t test_xorshift64s(uint64_t *state);
 
 #endif /* KEEL_TESTS_LIB_TESTLIB_H */

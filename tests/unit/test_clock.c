@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "raft/clock.h"
+#include "tests/lib/testlib.h"
 
 #define MS 1000LL
 #define S (1000 * MS)
@@ -144,7 +145,7 @@ static void t_follower_drift(void **state)
     int64_t worst_ahead = 0, worst_behind = 0;
     for (int64_t mono = 0; mono < 3600 * S; mono += 100 * MS) {
         for (int e = 0; e < 2; e++) { /* two entries per 100 ms */
-            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            test_xorshift64(&rng);
             int64_t delay = (int64_t)(rng % (60 * MS));
             int64_t stamped = mono - delay;          /* on this node's clock */
             int64_t leader = T0 + stamped - stamped / 10000; /* the leader's, 100 ppm slower */
@@ -168,7 +169,7 @@ static void t_never_back(void **state)
     keel_clock_init(&c, T0 / MS, 0);
     int64_t mono = 0, prev = 0;
     for (int i = 0; i < 100000; i++) {
-        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        test_xorshift64(&rng);
         mono += (int64_t)(rng % (50 * MS));
         int64_t jitter = (int64_t)(rng >> 20) % (4 * S) - 2 * S;
         switch (rng % 6) {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "store/codec.h"
+#include "tests/lib/testlib.h"
 
 #define BODY KEEL_CMD_HEADER /* offset of the body in an entry */
 
@@ -1685,11 +1686,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
+    return test_xorshift64(&rng_state);
 }
 
 static bool slice_within(struct keel_slice s, const uint8_t *lo, const uint8_t *hi)

@@ -15,6 +15,7 @@
 #include "storage/env.h"
 #include "storage/image.h"
 #include "storage/record.h"
+#include "tests/lib/testlib.h"
 
 struct fx
 {
@@ -422,9 +423,7 @@ static void test_damage_never_crashes(void **state)
         memcpy(img, good, len);
         int flips = 1 + round % 4;
         for (int j = 0; j < flips; j++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            test_xorshift64(&x);
             size_t at = KEEL_SNAPSHOT_HEADER + (x >> 16) % (len - KEEL_SNAPSHOT_HEADER);
             img[at] ^= (uint8_t)(1u << (x & 7));
         }

@@ -17,6 +17,7 @@
 
 #include "store/hash.h"
 #include "store/reply.h"
+#include "tests/lib/testlib.h"
 
 static struct keel_slice sl(const void *p, size_t n)
 {
@@ -32,14 +33,10 @@ static struct keel_slice cstr(const char *s)
 
 static uint64_t rng_state;
 
-/* xorshift64: deterministic, so a failure replays. */
+/* Deterministic (tests/lib), so a failure replays. */
 static uint64_t rnd(void)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng_state = x;
+    return test_xorshift64(&rng_state);
 }
 
 static void put32(uint8_t *p, uint32_t v)

@@ -21,6 +21,7 @@
 
 #include "api/resp/resp.h"
 #include "api/resp/resp_glob.h"
+#include "tests/lib/testlib.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -46,13 +47,10 @@ static void rng_seed(uint64_t seed)
     rng_state = seed ? seed : 1;
 }
 
-/* xorshift64*: deterministic, good enough to pick bytes and sizes. */
+/* Deterministic (tests/lib), good enough to pick bytes and sizes. */
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ull;
+    return test_xorshift64s(&rng_state);
 }
 
 static size_t rng_below(size_t n)

@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "storage/snapshot.h"
+#include "tests/lib/testlib.h"
 
 #define NENV 3
 
@@ -528,9 +529,7 @@ static void test_restore_not_an_env(void **state)
     memcpy(img, f->image, KEEL_SNAPSHOT_HEADER);
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (size_t i = 0; i < dlen; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        test_xorshift64(&x);
         img[KEEL_SNAPSHOT_HEADER + i] = (uint8_t)x;
     }
     le64(img + 24, dlen);

@@ -2,6 +2,7 @@
  * dedupe, restart, determinism across replicas, map growth and statistics.
  * Command semantics are in test_store_commands.c. */
 #include "store_fixture.h"
+#include "tests/lib/testlib.h"
 
 /* ---- apply contract ---------------------------------------------------- */
 
@@ -35,16 +36,6 @@ static void test_apply_skip(void **state)
     EXPECT(do_set(f, "k", "w", 0, 0), WANT_OK);
     assert_int_equal(keel_storage_applied(f->storage), applied + 11);
     assert_int_equal(version(f, "k", 1000), applied + 11);
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
 }
 
 /* Apply a malformed entry: error reply with `code`, index advances, nothing
@@ -87,12 +78,12 @@ static void test_apply_malformed(void **state)
 
     /* Random bytes. */
     for (int i = 0; i < 8; i++) {
-        for (size_t j = 0; j < sizeof junk; j++) junk[j] = (uint8_t)xorshift(&rng);
+        for (size_t j = 0; j < sizeof junk; j++) junk[j] = (uint8_t)test_xorshift64s(&rng);
         apply_rejected(f, junk, 40, 0);
     }
     /* Random bytes behind a valid magic and version. */
     for (int i = 0; i < 8; i++) {
-        for (size_t j = 0; j < sizeof junk; j++) junk[j] = (uint8_t)xorshift(&rng);
+        for (size_t j = 0; j < sizeof junk; j++) junk[j] = (uint8_t)test_xorshift64s(&rng);
         junk[0] = KEEL_CODEC_MAGIC;
         junk[1] = KEEL_CODEC_VERSION;
         apply_rejected(f, junk, 40, 0);
@@ -456,7 +447,7 @@ static const char *const gen_vals[] = {"0", "1", "-1", "42", "abc", "",
 
 static uint64_t below(struct gen *g, uint64_t n)
 {
-    return xorshift(&g->rng) % n;
+    return test_xorshift64s(&g->rng) % n;
 }
 
 static bool chance(struct gen *g, unsigned pct)
@@ -470,7 +461,7 @@ static struct keel_slice gen_value(struct gen *g, unsigned slot)
 {
     if (chance(g, 70)) return S(PICK(g, gen_vals));
     size_t n = chance(g, 25) ? below(g, GEN_VBUF) : below(g, 64);
-    for (size_t i = 0; i < n; i++) g->vbuf[slot][i] = (uint8_t)xorshift(&g->rng);
+    for (size_t i = 0; i < n; i++) g->vbuf[slot][i] = (uint8_t)test_xorshift64s(&g->rng);
     return (struct keel_slice){g->vbuf[slot], n};
 }
 
@@ -608,7 +599,7 @@ static size_t gen_entry(struct gen *g, struct fx *a, uint8_t **buf)
         len = 8 * (1 + below(g, 10));
         uint8_t *junk = realloc(*buf, len);
         assert_non_null(junk);
-        for (size_t i = 0; i < len; i++) junk[i] = (uint8_t)xorshift(&g->rng);
+        for (size_t i = 0; i < len; i++) junk[i] = (uint8_t)test_xorshift64s(&g->rng);
         if (chance(g, 50)) {
             junk[0] = KEEL_CODEC_MAGIC;
             junk[1] = KEEL_CODEC_VERSION;
