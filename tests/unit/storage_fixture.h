@@ -17,9 +17,8 @@
 #include <unistd.h>
 
 #include "storage/storage.h"
+#include "tests/lib/slice.h"
 #include "tests/lib/testlib.h"
-
-#define SL(str) ((struct keel_slice){(const uint8_t *)(str), strlen(str)})
 
 /* Whether dir/name exists. */
 static inline bool exists(const char *dir, const char *name)

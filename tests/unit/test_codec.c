@@ -16,19 +16,12 @@
 #include <string.h>
 
 #include "store/codec.h"
+#include "tests/lib/slice.h"
 #include "tests/lib/testlib.h"
 
 #define BODY KEEL_CMD_HEADER /* offset of the body in an entry */
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static struct keel_slice sl(const void *p, size_t n)
-{
-    return (struct keel_slice){p, n};
-}
-
-/* A slice of a string literal, embedded NUL bytes included. */
-#define LIT(s) sl((s), sizeof(s) - 1)
 
 static void assert_slice(struct keel_slice s, const void *p, size_t n)
 {

@@ -68,11 +68,11 @@ static void fill(struct keel_storage *s, uint64_t from, uint64_t to)
             rec.len = hash_value1(hv, "field", rec.val, rec.len);
             rec.val = hv;
         }
-        assert_int_equal(storage_put(&txn, SL(key), &rec, NULL), 0);
-        if (i % 5 == 0) assert_int_equal(storage_dedupe_put(&txn, i % 13, i, (int64_t)i, SL(key)), 0);
+        assert_int_equal(storage_put(&txn, cstr(key), &rec, NULL), 0);
+        if (i % 5 == 0) assert_int_equal(storage_dedupe_put(&txn, i % 13, i, (int64_t)i, cstr(key)), 0);
         if (i % 7 == 0) {
             snprintf(key, sizeof key, "key%06llu", (unsigned long long)(i - 3));
-            storage_del(&txn, SL(key));
+            storage_del(&txn, cstr(key));
         }
         assert_int_equal(storage_set_applied(&txn, i), 0);
         commit(&txn);
@@ -398,7 +398,7 @@ static void exercise(const uint8_t *img, size_t len, const struct keel_image_rep
     assert_int_equal(n, rep->keys);
     begin(s, true, &txn);
     struct keel_record rec = {KEEL_TYPE_STRING, 5, applied + 1, (const uint8_t *)"w", 1};
-    assert_int_equal(storage_put(&txn, SL("written-after"), &rec, NULL), 0);
+    assert_int_equal(storage_put(&txn, cstr("written-after"), &rec, NULL), 0);
     assert_int_equal(storage_set_applied(&txn, applied + 1), 0);
     commit(&txn);
     env_remove(s, dir);

@@ -17,19 +17,8 @@
 
 #include "store/hash.h"
 #include "store/reply.h"
+#include "tests/lib/slice.h"
 #include "tests/lib/testlib.h"
-
-static struct keel_slice sl(const void *p, size_t n)
-{
-    return (struct keel_slice){p, n};
-}
-
-#define LIT(s) sl((s), sizeof(s) - 1)
-
-static struct keel_slice cstr(const char *s)
-{
-    return sl(s, strlen(s));
-}
 
 static uint64_t rng_state;
 

@@ -21,6 +21,7 @@
 
 #include "api/resp/resp.h"
 #include "api/resp/resp_glob.h"
+#include "tests/lib/slice.h"
 #include "tests/lib/testlib.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -65,16 +66,6 @@ static uint8_t *dup_exact(const void *p, size_t n)
     assert_non_null(q);
     if (n > 0) memcpy(q, p, n);
     return q;
-}
-
-static struct keel_slice sl(const void *p, size_t n)
-{
-    return (struct keel_slice){p, n};
-}
-
-static struct keel_slice cstr(const char *s)
-{
-    return sl(s, strlen(s));
 }
 
 static bool inside(const void *p, size_t n, const void *base, size_t len)

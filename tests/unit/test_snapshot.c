@@ -83,9 +83,9 @@ static void fill(struct keel_storage *s, uint64_t from, uint64_t to, uint64_t pe
                 rec.len = hash_value1(hv, "f", rec.val, rec.len);
                 rec.val = hv;
             }
-            assert_int_equal(storage_put(&txn, SL(key), &rec, NULL), 0);
+            assert_int_equal(storage_put(&txn, cstr(key), &rec, NULL), 0);
             if (i % 5 == 0) {
-                assert_int_equal(storage_dedupe_put(&txn, i % 11, i, (int64_t)i, SL(val)), 0);
+                assert_int_equal(storage_dedupe_put(&txn, i % 11, i, (int64_t)i, cstr(val)), 0);
             }
             assert_int_equal(storage_set_applied(&txn, i), 0);
         }
@@ -98,7 +98,7 @@ static void put_str(struct keel_storage *s, const char *key, const char *val, ui
     struct keel_txn txn;
     begin(s, true, &txn);
     struct keel_record rec = {KEEL_TYPE_STRING, 0, applied, (const uint8_t *)val, strlen(val)};
-    assert_int_equal(storage_put(&txn, SL(key), &rec, NULL), 0);
+    assert_int_equal(storage_put(&txn, cstr(key), &rec, NULL), 0);
     if (applied != 0) assert_int_equal(storage_set_applied(&txn, applied), 0);
     commit(&txn);
 }
@@ -108,7 +108,7 @@ static int get_str(struct keel_storage *s, const char *key, char *out, size_t si
     struct keel_txn txn;
     struct keel_record rec;
     assert_int_equal(storage_txn_begin(s, false, &txn), 0);
-    int rc = storage_get(&txn, SL(key), &rec);
+    int rc = storage_get(&txn, cstr(key), &rec);
     if (rc == 0) {
         assert_true(rec.len < size);
         memcpy(out, rec.val, rec.len);
@@ -702,14 +702,14 @@ static int try_entry(struct keel_storage *s, uint64_t i)
     snprintf(key, sizeof key, "key%08llu", (unsigned long long)i);
     snprintf(val, sizeof val, "v%llu", (unsigned long long)i);
     struct keel_record rec = {KEEL_TYPE_STRING, 0, i, (const uint8_t *)val, strlen(val)};
-    int rc = storage_put(&txn, SL(key), &rec, NULL);
+    int rc = storage_put(&txn, cstr(key), &rec, NULL);
     rec.val = (const uint8_t *)val + 1;
     rec.len = strlen(val) - 1;
-    if (rc == 0) rc = storage_put(&txn, SL("counter"), &rec, NULL);
+    if (rc == 0) rc = storage_put(&txn, cstr("counter"), &rec, NULL);
     if (rc == 0 && i % 4 == 0) {
         /* Some churn, so pages are freed and reused under the copy. */
         snprintf(key, sizeof key, "key%08llu", (unsigned long long)(i / 2));
-        rc = storage_del(&txn, SL(key));
+        rc = storage_del(&txn, cstr(key));
     }
     if (rc == 0) rc = storage_set_applied(&txn, i);
     if (rc != 0) {
@@ -843,7 +843,7 @@ static void test_snapshot_small_map(void **state)
             begin(s, true, &txn);
             snprintf(key, sizeof key, "key%08llu", (unsigned long long)i);
             struct keel_record rec = {KEEL_TYPE_STRING, 0, i, (const uint8_t *)key, 11};
-            int rc = storage_put(&txn, SL(key), &rec, NULL);
+            int rc = storage_put(&txn, cstr(key), &rec, NULL);
             if (rc == 0) rc = storage_set_applied(&txn, i);
             if (rc == 0) {
                 rc = storage_txn_commit(&txn);
@@ -871,14 +871,14 @@ static void test_snapshot_small_map(void **state)
     begin(f->s[1], true, &txn);
     static uint8_t big[4u << 20];
     struct keel_record rec = {KEEL_TYPE_STRING, 0, 1, big, sizeof big};
-    int rc = storage_put(&txn, SL("big"), &rec, NULL);
+    int rc = storage_put(&txn, cstr("big"), &rec, NULL);
     if (rc == 0) rc = storage_txn_commit(&txn);
     else storage_txn_abort(&txn);
     if (rc == KEEL_EMAPFULL) {
         while (rc == KEEL_EMAPFULL) {
             assert_int_equal(storage_grow(f->s[1]), 0);
             begin(f->s[1], true, &txn);
-            rc = storage_put(&txn, SL("big"), &rec, NULL);
+            rc = storage_put(&txn, cstr("big"), &rec, NULL);
             if (rc == 0) rc = storage_txn_commit(&txn);
             else storage_txn_abort(&txn);
         }

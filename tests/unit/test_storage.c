@@ -57,7 +57,7 @@ static void env_close(struct fx *f, int i, bool clean)
 static int put_in(struct keel_txn *txn, const char *key, const char *val, int64_t expire_at)
 {
     struct keel_record rec = {KEEL_TYPE_STRING, expire_at, 1, (const uint8_t *)val, strlen(val)};
-    return storage_put(txn, SL(key), &rec, NULL);
+    return storage_put(txn, cstr(key), &rec, NULL);
 }
 
 /* Put one string key in its own txn, optionally moving the applied index. */
@@ -75,7 +75,7 @@ static void del_key(struct keel_storage *s, const char *key)
 {
     struct keel_txn txn;
     begin(s, true, &txn);
-    assert_int_equal(storage_del(&txn, SL(key)), 0);
+    assert_int_equal(storage_del(&txn, cstr(key)), 0);
     commit(&txn);
 }
 
@@ -86,7 +86,7 @@ static int get_str(struct keel_storage *s, const char *key, char *out, size_t si
     struct keel_txn txn;
     struct keel_record rec;
     begin(s, false, &txn);
-    int rc = storage_get(&txn, SL(key), &rec);
+    int rc = storage_get(&txn, cstr(key), &rec);
     if (rc == 0) {
         assert_true(rec.len < size);
         memcpy(out, rec.val, rec.len);
@@ -208,18 +208,18 @@ static void test_put_get_del(void **state)
 
     begin(s, true, &txn);
     rec = (struct keel_record){KEEL_TYPE_STRING, 1700000000123, 5, (const uint8_t *)"hello", 5};
-    assert_int_equal(storage_put(&txn, SL("str"), &rec, NULL), 0);
+    assert_int_equal(storage_put(&txn, cstr("str"), &rec, NULL), 0);
     rec = (struct keel_record){KEEL_TYPE_HASH, 0, 6, hash, sizeof hash};
     assert_int_equal(storage_put(&txn, hkey, &rec, NULL), 0);
     rec = (struct keel_record){KEEL_TYPE_STRING, 0, 7, NULL, 0}; /* empty value */
-    assert_int_equal(storage_put(&txn, SL("empty"), &rec, NULL), 0);
+    assert_int_equal(storage_put(&txn, cstr("empty"), &rec, NULL), 0);
     /* Visible inside the write txn. */
-    assert_int_equal(storage_get(&txn, SL("str"), &got), 0);
+    assert_int_equal(storage_get(&txn, cstr("str"), &got), 0);
     assert_int_equal(got.len, 5);
     commit(&txn);
 
     begin(s, false, &txn);
-    assert_int_equal(storage_get(&txn, SL("str"), &got), 0);
+    assert_int_equal(storage_get(&txn, cstr("str"), &got), 0);
     assert_int_equal(got.type, KEEL_TYPE_STRING);
     assert_int_equal(got.expire_at, 1700000000123);
     assert_int_equal(got.version, 5);
@@ -231,20 +231,20 @@ static void test_put_get_del(void **state)
     assert_int_equal(got.version, 6);
     assert_int_equal(got.len, sizeof hash);
     assert_memory_equal(got.val, hash, sizeof hash);
-    assert_int_equal(storage_get(&txn, SL("empty"), &got), 0);
+    assert_int_equal(storage_get(&txn, cstr("empty"), &got), 0);
     assert_int_equal(got.len, 0);
     assert_int_equal(got.version, 7);
-    assert_int_equal(storage_get(&txn, SL("missing"), &got), KEEL_ENOTFOUND);
-    assert_int_equal(storage_get(&txn, SL("h"), &got), KEEL_ENOTFOUND); /* prefix only */
+    assert_int_equal(storage_get(&txn, cstr("missing"), &got), KEEL_ENOTFOUND);
+    assert_int_equal(storage_get(&txn, cstr("h"), &got), KEEL_ENOTFOUND); /* prefix only */
     storage_txn_abort(&txn);
 
     /* Replace: type, value, version and expiry all change. */
     begin(s, true, &txn);
     rec = (struct keel_record){KEEL_TYPE_HASH, 0, 9, hash, 3};
-    assert_int_equal(storage_put(&txn, SL("str"), &rec, NULL), 0);
+    assert_int_equal(storage_put(&txn, cstr("str"), &rec, NULL), 0);
     commit(&txn);
     begin(s, false, &txn);
-    assert_int_equal(storage_get(&txn, SL("str"), &got), 0);
+    assert_int_equal(storage_get(&txn, cstr("str"), &got), 0);
     assert_int_equal(got.type, KEEL_TYPE_HASH);
     assert_int_equal(got.expire_at, 0);
     assert_int_equal(got.version, 9);
@@ -259,10 +259,10 @@ static void test_put_get_del(void **state)
     for (size_t i = 0; i < big; i++) bv[i] = (uint8_t)(i * 31 + 7);
     begin(s, true, &txn);
     rec = (struct keel_record){KEEL_TYPE_STRING, 0, 10, bv, big};
-    assert_int_equal(storage_put(&txn, SL("big"), &rec, NULL), 0);
+    assert_int_equal(storage_put(&txn, cstr("big"), &rec, NULL), 0);
     commit(&txn);
     begin(s, false, &txn);
-    assert_int_equal(storage_get(&txn, SL("big"), &got), 0);
+    assert_int_equal(storage_get(&txn, cstr("big"), &got), 0);
     assert_int_equal(got.len, big);
     assert_memory_equal(got.val, bv, big);
     storage_txn_abort(&txn);
@@ -270,12 +270,12 @@ static void test_put_get_del(void **state)
 
     /* Delete. */
     begin(s, true, &txn);
-    assert_int_equal(storage_del(&txn, SL("str")), 0);
-    assert_int_equal(storage_get(&txn, SL("str"), &got), KEEL_ENOTFOUND);
-    assert_int_equal(storage_del(&txn, SL("str")), KEEL_ENOTFOUND);
-    assert_int_equal(storage_del(&txn, SL("never")), KEEL_ENOTFOUND);
+    assert_int_equal(storage_del(&txn, cstr("str")), 0);
+    assert_int_equal(storage_get(&txn, cstr("str"), &got), KEEL_ENOTFOUND);
+    assert_int_equal(storage_del(&txn, cstr("str")), KEEL_ENOTFOUND);
+    assert_int_equal(storage_del(&txn, cstr("never")), KEEL_ENOTFOUND);
     assert_int_equal(storage_del(&txn, hkey), 0);
-    assert_int_equal(storage_del(&txn, SL("big")), 0);
+    assert_int_equal(storage_del(&txn, cstr("big")), 0);
     commit(&txn);
     assert_absent(s, "str");
     assert_absent(s, "big");
@@ -296,7 +296,7 @@ static void test_put_get_del(void **state)
         storage_put(&txn, (struct keel_slice){(const uint8_t *)key, KEEL_MAX_KEY}, &rec, NULL), 0);
     rec = (struct keel_record){KEEL_TYPE_STRING, 0, 11, NULL, (size_t)KEEL_MAX_VALUE + 1};
     uint8_t *buf = (uint8_t *)1;
-    assert_int_equal(storage_put(&txn, SL("huge"), &rec, &buf), KEEL_ETOOBIG);
+    assert_int_equal(storage_put(&txn, cstr("huge"), &rec, &buf), KEEL_ETOOBIG);
     assert_true(keel_storage_errmsg(s)[0] != 0);
     /* Gets and deletes of impossible keys just find nothing. */
     assert_int_equal(storage_get(&txn, (struct keel_slice){(const uint8_t *)key, 0}, &got),
@@ -331,19 +331,19 @@ static void test_put_buf(void **state)
     begin(s, true, &txn);
     struct keel_record rec = {KEEL_TYPE_HASH, 0, 3, NULL, 10000};
     uint8_t *buf = NULL;
-    assert_int_equal(storage_put(&txn, SL("built"), &rec, &buf), 0);
+    assert_int_equal(storage_put(&txn, cstr("built"), &rec, &buf), 0);
     assert_non_null(buf);
     for (size_t i = 0; i < rec.len; i++) buf[i] = (uint8_t)(i % 251);
     /* With a value given, buf points at the copy. */
     rec = (struct keel_record){KEEL_TYPE_STRING, 0, 4, (const uint8_t *)"copied", 6};
     buf = NULL;
-    assert_int_equal(storage_put(&txn, SL("given"), &rec, &buf), 0);
+    assert_int_equal(storage_put(&txn, cstr("given"), &rec, &buf), 0);
     assert_non_null(buf);
     assert_memory_equal(buf, "copied", 6);
     commit(&txn);
 
     begin(s, false, &txn);
-    assert_int_equal(storage_get(&txn, SL("built"), &got), 0);
+    assert_int_equal(storage_get(&txn, cstr("built"), &got), 0);
     assert_int_equal(got.type, KEEL_TYPE_HASH);
     assert_int_equal(got.version, 3);
     assert_int_equal(got.len, 10000);
@@ -540,7 +540,7 @@ static void expect_scan(struct keel_storage *s, const char *start, int stop_afte
     struct scan_state st = {.stop_after = stop_after};
     char got[128] = "";
     begin(s, false, &txn);
-    assert_int_equal(storage_scan(&txn, SL(start), scan_cb, &st), want_rc);
+    assert_int_equal(storage_scan(&txn, cstr(start), scan_cb, &st), want_rc);
     storage_txn_abort(&txn);
     for (int i = 0; i < st.n; i++) {
         if (i > 0) strcat(got, ",");
@@ -612,7 +612,7 @@ static void dd_put(struct keel_txn *txn, uint64_t client, uint64_t seq, int64_t 
     char reply[32];
     snprintf(reply, sizeof reply, "r%llu.%llu", (unsigned long long)client,
              (unsigned long long)seq);
-    assert_int_equal(storage_dedupe_put(txn, client, seq, ts, SL(reply)), 0);
+    assert_int_equal(storage_dedupe_put(txn, client, seq, ts, cstr(reply)), 0);
 }
 
 static bool dd_has(struct keel_txn *txn, uint64_t client, uint64_t seq)
@@ -649,7 +649,7 @@ static void test_dedupe(void **state)
     assert_int_equal(storage_dedupe_get(&txn, 7, 7, &r), 0);
     assert_int_equal(r.n, 0);
     /* A duplicate keeps the first reply and the count. */
-    assert_int_equal(storage_dedupe_put(&txn, 1, 1, 999, SL("other")), KEEL_EEXISTS);
+    assert_int_equal(storage_dedupe_put(&txn, 1, 1, 999, cstr("other")), KEEL_EEXISTS);
     assert_true(dd_has(&txn, 1, 1));
     assert_int_equal(storage_dedupe_count(&txn), 6);
     assert_int_equal(storage_dedupe_get(&txn, 1, 3, &r), KEEL_ENOTFOUND);
@@ -662,7 +662,7 @@ static void test_dedupe(void **state)
     s = f->s[0];
     begin(s, true, &txn);
     assert_int_equal(storage_dedupe_count(&txn), 6);
-    assert_int_equal(storage_dedupe_put(&txn, 2, 2, 1, SL("x")), KEEL_EEXISTS);
+    assert_int_equal(storage_dedupe_put(&txn, 2, 2, 1, cstr("x")), KEEL_EEXISTS);
     assert_true(dd_has(&txn, 2, 2));
     assert_true(dd_has(&txn, 3, 9));
 
@@ -844,7 +844,7 @@ static int write_growing(struct keel_storage *s, int from, int to, size_t vlen, 
             snprintf(key, sizeof key, "key%08d", i + j);
             memset(val, 'a' + (i + j) % 26, vlen);
             struct keel_record rec = {KEEL_TYPE_STRING, 0, (uint64_t)(i + j), val, vlen};
-            rc = storage_put(&txn, SL(key), &rec, NULL);
+            rc = storage_put(&txn, cstr(key), &rec, NULL);
         }
         if (rc == 0) rc = storage_set_applied(&txn, (uint64_t)(i + n));
         if (rc == 0) {
@@ -878,7 +878,7 @@ static void check_keys(struct keel_storage *s, int from, int to, size_t vlen)
     for (int i = from; i < to; i++) {
         char key[32];
         snprintf(key, sizeof key, "key%08d", i);
-        int rc = storage_get(&txn, SL(key), &rec);
+        int rc = storage_get(&txn, cstr(key), &rec);
         if (rc != 0) fail_msg("get %s: %d", key, rc);
         assert_int_equal(rec.len, vlen);
         assert_int_equal(rec.version, i);
@@ -988,7 +988,7 @@ static void test_quota(void **state)
     for (int i = 100; i < 3000; i++) {
         char key[32];
         snprintf(key, sizeof key, "key%08d", i);
-        assert_int_equal(storage_del(&txn, SL(key)), 0);
+        assert_int_equal(storage_del(&txn, cstr(key)), 0);
     }
     commit(&txn);
     assert_int_equal(keel_storage_space(s, &sp), 0);
@@ -1018,14 +1018,14 @@ static void same_ops(struct keel_storage *s)
     assert_int_equal(put_in(&txn, "a", "1", 0), 0);
     assert_int_equal(put_in(&txn, "b", "2", 1000), 0);
     struct keel_record rec = {KEEL_TYPE_HASH, 2000, 3, (const uint8_t *)"f\0v", 3};
-    assert_int_equal(storage_put(&txn, SL("h"), &rec, NULL), 0);
+    assert_int_equal(storage_put(&txn, cstr("h"), &rec, NULL), 0);
     assert_int_equal(storage_set_applied(&txn, 3), 0);
     commit(&txn);
     begin(s, true, &txn);
     dd_put(&txn, 5, 1, 100);
     dd_put(&txn, 5, 2, 110);
     assert_int_equal(storage_meta_put(&txn, "clock", 110), 0);
-    assert_int_equal(storage_del(&txn, SL("a")), 0);
+    assert_int_equal(storage_del(&txn, cstr("a")), 0);
     assert_int_equal(put_in(&txn, "b", "22", 900), 0);
     assert_int_equal(storage_set_applied(&txn, 4), 0);
     commit(&txn);
@@ -1083,7 +1083,7 @@ static void test_digest(void **state)
     assert_int_equal(digest_of(f->s[0], NULL), base);
     begin(f->s[0], true, &txn);
     struct keel_record rec = {KEEL_TYPE_STRING, 0, 2, (const uint8_t *)"y", 1}; /* version */
-    assert_int_equal(storage_put(&txn, SL("x"), &rec, NULL), 0);
+    assert_int_equal(storage_put(&txn, cstr("x"), &rec, NULL), 0);
     commit(&txn);
     assert_int_not_equal(digest_of(f->s[0], NULL), base);
     put_str(f->s[0], "x", "y", 0, 0);
