@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "kc.h"
+#include "tests/lib/testlib.h"
 
 static struct kc cl;
 static pid_t service;
@@ -28,11 +29,7 @@ static char out[65536], err[8192];
 static int teardown(void **state)
 {
     (void)state;
-    if (service > 0) {
-        kill(service, SIGKILL);
-        waitpid(service, NULL, 0);
-        service = 0;
-    }
+    test_kill(&service);
     if (cl.base != NULL) kc_stop(&cl);
     return 0;
 }
@@ -90,16 +87,11 @@ static void test_drills(void **state)
     char eps[256], secs[16];
     kc_endpoints(&cl, eps, sizeof eps);
     snprintf(secs, sizeof secs, "%d", 45);
-    service = fork();
-    assert_true(service >= 0);
-    if (service == 0) {
-        char log[600];
-        snprintf(log, sizeof log, "%s/service.out", cl.base);
-        if (freopen(log, "w", stdout) == NULL) _exit(127);
-        execl(getenv("SESSION_SERVICE"), "session-service", "--endpoints", eps, "--sessions", "50", "--seconds",
-              secs, "--prefix", "drill-svc", (char *)NULL);
-        _exit(127);
-    }
+    char log[600];
+    snprintf(log, sizeof log, "%s/service.out", cl.base);
+    char *argv[] = {"session-service", "--endpoints", eps, "--sessions", "50", "--seconds", secs,
+                    "--prefix", "drill-svc", NULL};
+    service = test_spawn(log, getenv("SESSION_SERVICE"), argv);
 
     drill("leader-crash --duration 3 --settle 20");
     drill("follower-crash --duration 2 --settle 20");

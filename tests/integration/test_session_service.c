@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kc.h"
+#include "tests/lib/testlib.h"
 
 static struct kc cl;
 static pid_t service;
@@ -23,11 +24,7 @@ static pid_t service;
 static int teardown(void **state)
 {
     (void)state;
-    if (service > 0) {
-        kill(service, SIGKILL);
-        waitpid(service, NULL, 0);
-        service = 0;
-    }
+    test_kill(&service);
     if (cl.base != NULL) kc_stop(&cl);
     return 0;
 }
@@ -61,17 +58,10 @@ static void test_service_through_failures(void **state)
     kc_start(&cl, 3, "");
     assert_true(kc_leader(&cl, 10000) >= 0);
     char eps[256], out[600];
-    snprintf(eps, sizeof eps, "127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u", cl.nodes[0].client_port,
-             cl.nodes[1].client_port, cl.nodes[2].client_port);
+    kc_endpoints(&cl, eps, sizeof eps);
     snprintf(out, sizeof out, "%s/service.out", cl.base);
-    fflush(NULL);
-    service = fork();
-    assert_true(service >= 0);
-    if (service == 0) {
-        if (freopen(out, "w", stdout) == NULL) _exit(127);
-        execl(bin, bin, "--endpoints", eps, "--sessions", "20", "--seconds", "12", (char *)NULL);
-        _exit(127);
-    }
+    char *argv[] = {(char *)bin, "--endpoints", eps, "--sessions", "20", "--seconds", "12", NULL};
+    service = test_spawn(out, bin, argv);
     wait_progress();
     int leader = kc_leader(&cl, 10000);
     kc_signal(&cl, (unsigned)leader, SIGKILL);
@@ -87,8 +77,7 @@ static void test_service_through_failures(void **state)
     pid_t was = service;
     service = 0;
     if (!WIFEXITED(status)) {
-        kill(was, SIGKILL);
-        waitpid(was, NULL, 0);
+        test_kill(&was);
         fail_msg("the service did not finish within 60 s");
     }
     char line[512] = "";

@@ -9,6 +9,7 @@
 #define KEEL_TESTS_LIB_TESTLIB_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- scratch files (files.c) --------------------------------------------- */
 
@@ -32,5 +33,15 @@ uint64_t test_xorshift64(uint64_t *state);
  * low bits, for picking bytes and sizes. Advances *state, returns the
  * scrambled value. */
 uint64_t test_xorshift64s(uint64_t *state);
+
+/* ---- child processes (child.c) -------------------------------------------- */
+
+/* Start prog with argv (argv[0] first, NULL last), its stdout written to
+ * out_path, stderr the test's. Returns the child's pid; the test fails if
+ * fork does. A child that cannot open out_path or exec prog exits 127. */
+pid_t test_spawn(const char *out_path, const char *prog, char *const argv[]);
+/* If *pid > 0: SIGKILL it, reap it, set *pid to 0. For teardowns, so that a
+ * test that failed half-way leaves no process behind (stopped by pid). */
+void test_kill(pid_t *pid);
 
 #endif /* KEEL_TESTS_LIB_TESTLIB_H */
