@@ -5,6 +5,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define KC_MAX 5
@@ -73,5 +74,27 @@ void kc_endpoints(const struct kc *c, char *buf, size_t size);
  * sizes). Returns its exit status; the test fails if it did not exit. */
 int kc_keelctl(const struct kc *c, char *out, size_t outsize, char *err, size_t errsize, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* ---- replies (kc_reply.c) ----------------------------------------------- */
+
+/* r as one line of text: +status, -error, :integer, the bulk string (in
+ * double quotes if quote_bulk), (nil), [a,b] for an array, its elements
+ * written the same way. Cut short at size. */
+void kc_reply_text(const redisReply *r, bool quote_bulk, char *out, size_t size);
+/* Whether the text got is want; a want that ends in '*' matches any text
+ * that starts with the rest. */
+bool kc_text_matches(const char *got, const char *want);
+/* Run cmd (space-separated words) on node i and fail the test, naming node
+ * and command, unless its reply as text (kc_reply_text) matches want. */
+void kc_expect(struct kc *c, unsigned i, bool quote_bulk, const char *cmd, const char *want);
+/* r is the status reply s; an error reply whose text starts with prefix
+ * (false for a NULL reply). */
+bool kc_is_status(const redisReply *r, const char *s);
+bool kc_is_error(const redisReply *r, const char *prefix);
+/* The value of field name in node i's INFO section (a line "name:value"),
+ * "" if the node does not answer or has no such field. */
+void kc_info(struct kc *c, unsigned i, const char *section, const char *name, char *buf, size_t size);
+/* The same as a number; 0 if absent. */
+uint64_t kc_info_u64(struct kc *c, unsigned i, const char *section, const char *name);
 
 #endif /* KEEL_TESTS_KC_H */

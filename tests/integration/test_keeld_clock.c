@@ -194,7 +194,7 @@ static struct key *set_key(const char *prefix, long long ttl_ms)
         redisReply *r = kc_cmd(&cl, via, "SET %s v PX %lld", k->name, ttl_ms);
         k->t_ret = now_us();
         bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-        bool again = r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "TRYAGAIN", 8) == 0;
+        bool again = kc_is_error(r, "TRYAGAIN");
         if (r) freeReplyObject(r);
         if (ok) {
             nkeys++;

@@ -16,51 +16,12 @@
 
 static struct kc cluster;
 
-static void fmt(redisReply *r, char *out, size_t size)
-{
-    size_t n = 0;
-    switch (r->type) {
-        case REDIS_REPLY_STATUS:
-            snprintf(out, size, "+%s", r->str);
-            break;
-        case REDIS_REPLY_ERROR:
-            snprintf(out, size, "-%s", r->str);
-            break;
-        case REDIS_REPLY_INTEGER:
-            snprintf(out, size, ":%lld", r->integer);
-            break;
-        case REDIS_REPLY_STRING:
-            snprintf(out, size, "\"%.*s\"", (int)r->len, r->str);
-            break;
-        case REDIS_REPLY_NIL:
-            snprintf(out, size, "(nil)");
-            break;
-        case REDIS_REPLY_ARRAY:
-            n += (size_t)snprintf(out, size, "[");
-            for (size_t i = 0; i < r->elements && n < size; i++) {
-                if (i) n += (size_t)snprintf(out + n, size - n, ",");
-                if (n < size) fmt(r->element[i], out + n, size - n);
-                n = strlen(out);
-            }
-            if (n < size) snprintf(out + n, size - n, "]");
-            break;
-        default:
-            snprintf(out, size, "?%d", r->type);
-    }
-}
-
-/* Run cmd (space-separated) on node i and compare. An expected reply that
- * ends in '*' matches any reply with that prefix. */
+/* Run cmd (space-separated) on node i and compare its reply as text, bulk
+ * strings quoted. An expected reply that ends in '*' matches any reply with
+ * that prefix. */
 static void check(unsigned i, const char *cmd, const char *want)
 {
-    char got[4096];
-    redisReply *r = kc_cmd(&cluster, i, cmd);
-    if (r == NULL) fail_msg("node %u: %s: no reply", i + 1, cmd);
-    fmt(r, got, sizeof got);
-    freeReplyObject(r);
-    size_t wl = strlen(want);
-    bool ok = wl > 0 && want[wl - 1] == '*' ? strncmp(got, want, wl - 1) == 0 : strcmp(got, want) == 0;
-    if (!ok) fail_msg("node %u: %s\n  want %s\n  got  %s", i + 1, cmd, want, got);
+    kc_expect(&cluster, i, true, cmd, want);
 }
 
 static int setup(void **state)
@@ -219,12 +180,9 @@ static void test_transactions(void **state)
         for (size_t k = 0; k < sizeof script / sizeof script[0]; k++) {
             r = redisCommand(ctx, script[k][0]);
             assert_non_null(r);
-            fmt(r, got, sizeof got);
+            kc_reply_text(r, true, got, sizeof got);
             freeReplyObject(r);
-            size_t wl = strlen(script[k][1]);
-            bool ok = script[k][1][wl - 1] == '*' ? strncmp(got, script[k][1], wl - 1) == 0
-                                                  : strcmp(got, script[k][1]) == 0;
-            if (!ok) fail_msg("node %u step %zu: %s\n  want %s\n  got  %s", i + 1, k,
+            if (!kc_text_matches(got, script[k][1])) fail_msg("node %u step %zu: %s\n  want %s\n  got  %s", i + 1, k,
                               script[k][0], script[k][1], got);
         }
         /* WATCH sees a change made by another client: EXEC aborts (nil). */

@@ -85,26 +85,10 @@ static double metric(unsigned i, const char *series)
     return p ? strtod(p + strlen(key), NULL) : -1;
 }
 
-/* The text of a field of node i's INFO (section), "" if absent. */
-static void info(unsigned i, const char *section, const char *name, char *buf, size_t size)
-{
-    char key[80];
-    buf[0] = 0;
-    redisReply *r = kc_cmd(&cl, i, "INFO %s", section);
-    snprintf(key, sizeof key, "\n%s:", name);
-    const char *p = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, key) : NULL;
-    if (p != NULL) {
-        p += strlen(key);
-        snprintf(buf, size, "%.*s", (int)strcspn(p, "\r\n"), p);
-    }
-    if (r) freeReplyObject(r);
-}
-
+/* A number from node i's INFO consistency section (0: absent). */
 static unsigned long long info_num(unsigned i, const char *name)
 {
-    char buf[64];
-    info(i, "consistency", name, buf, sizeof buf);
-    return strtoull(buf, NULL, 10);
+    return kc_info_u64(&cl, i, "consistency", name);
 }
 
 /* Whether node i has CORRUPT raised; its reason into why. */
@@ -323,7 +307,7 @@ static void damage_and_repair(unsigned victim, const char *key, const char *good
         assert_true(log_has(victim, "repair failed", "stays CORRUPT"));
         /* The leader's view names it: INFO and keelctl status. */
         char members[64], line[128];
-        info((unsigned)leader, "consistency", "keel_check_corrupt_members", members, sizeof members);
+        kc_info(&cl, (unsigned)leader, "consistency", "keel_check_corrupt_members", members, sizeof members);
         assert_int_equal(strtoul(members, NULL, 10), cl.nodes[victim].id);
         assert_int_equal(kc_keelctl(&cl, out, sizeof out, err, sizeof err, "--timeout 5s status"), 0);
         snprintf(line, sizeof line, "the leader's last check found member(s) %u differing", cl.nodes[victim].id);
@@ -358,7 +342,7 @@ static void damage_and_repair(unsigned victim, const char *key, const char *good
     assert_true(info_num(victim, "keel_check_repairs") > repairs);
     assert_true(info_num(victim, "keel_check_mismatches") >= 1);
     char state[32];
-    info(victim, "consistency", "keel_check_state", state, sizeof state);
+    kc_info(&cl, victim, "consistency", "keel_check_state", state, sizeof state);
     assert_string_equal(state, "ok");
     hashkv_agrees();
     check_acked();

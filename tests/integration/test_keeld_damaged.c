@@ -125,18 +125,6 @@ static void expect_keys(unsigned i, const char *tag)
     redisFree(ctx);
 }
 
-static long info_field(unsigned i, const char *field)
-{
-    redisReply *r = kc_cmd(&cl, i, "INFO raft");
-    assert_non_null(r);
-    char want[64];
-    snprintf(want, sizeof want, "%s:", field);
-    const char *p = strstr(r->str, want);
-    long v = p ? strtol(p + strlen(want), NULL, 10) : -1;
-    freeReplyObject(r);
-    return v;
-}
-
 /* Start node i and wait (20 s) for it to exit by itself: its last line. */
 static void start_expecting_refusal(unsigned i, char *line, size_t size)
 {
@@ -192,7 +180,7 @@ static void test_damaged_snapshot(void **state)
     expect_in_log(f, want);
     snprintf(path, sizeof path, "%s/damaged/%s", dir, snaps[1]);
     assert_int_equal(access(path, F_OK), 0);
-    assert_int_equal(info_field(f, "raft_damaged_files_set_aside"), 1);
+    assert_int_equal(kc_info_u64(&cl, f, "raft", "raft_damaged_files_set_aside"), 1);
     write_keys(leader, "b");
     expect_keys(f, "a");
     expect_keys(f, "b");
@@ -254,7 +242,7 @@ static void test_damaged_segment(void **state)
              cl.nodes[f].id, dir, segs[n - 1]);
     expect_in_log(f, want);
     expect_in_log(f, "the leader sends the committed ones again");
-    assert_int_equal(info_field(f, "raft_damaged_files_set_aside"), 1);
+    assert_int_equal(kc_info_u64(&cl, f, "raft", "raft_damaged_files_set_aside"), 1);
     write_keys(leader, "b");
     expect_keys(f, "a");
     expect_keys(f, "b");

@@ -135,8 +135,7 @@ static void value_of(unsigned k, char *val)
 
 static bool is_disk_refusal(const redisReply *r)
 {
-    return r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "OOM", 3) == 0 &&
-           strstr(r->str, "disk") != NULL;
+    return kc_is_error(r, "OOM") && strstr(r->str, "disk") != NULL;
 }
 
 /* Poll (10 s) until node i's replica (READONLY: its own state) holds key k
@@ -189,7 +188,7 @@ static void test_disk_full(void **state)
     for (unsigned k = 0; k < MAX_KEYS && !refused; k++) {
         value_of(k, val);
         redisReply *r = redisCommand(ctx, "SET k%u %b", k, val, (size_t)VAL);
-        if (r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
+        if (kc_is_status(r, "OK")) {
             acked[n_acked++] = k;
         } else if (is_disk_refusal(r)) {
             print_message("write %u refused: %s\n", k, r->str);

@@ -33,11 +33,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static bool is_status(redisReply *r, const char *s)
-{
-    return r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, s) == 0;
-}
-
 /* ---- writers ----------------------------------------------------------- */
 
 #define WRITERS 6
@@ -76,7 +71,7 @@ static void *writer_main(void *arg)
         long long sent = kc_now_ms();
         redisReply *r = redisCommand(ctx, "KEEL.REQ %d %d SET w%d:%d v", w->id + 1, w->acked + 1,
                                      w->id, w->acked);
-        if (is_status(r, "OK")) {
+        if (kc_is_status(r, "OK")) {
             long long now = kc_now_ms();
             pthread_mutex_lock(w->mu);
             /* Only a write sent after the kill measures recovery: one sent
@@ -170,7 +165,7 @@ static void test_restart_all(void **state)
     assert_true(kc_leader(&cl, 10000) >= 0);
     for (int k = 0; k < 300; k++) {
         redisReply *r = kc_cmd(&cl, (unsigned)k % 3, "SET r:%d %d", k, k);
-        assert_true(is_status(r, "OK"));
+        assert_true(kc_is_status(r, "OK"));
         freeReplyObject(r);
     }
     redisReply *r = kc_cmd(&cl, 0, "HSET doc a 1 b 2");
@@ -192,18 +187,6 @@ static void test_restart_all(void **state)
     kc_stop(&cl);
 }
 
-static uint64_t info_u64(struct kc *c, unsigned i, const char *field)
-{
-    redisReply *r = kc_cmd(c, i, "INFO raft");
-    uint64_t v = 0;
-    if (r != NULL && r->type == REDIS_REPLY_STRING) {
-        const char *p = strstr(r->str, field);
-        if (p != NULL) v = strtoull(p + strlen(field) + 1, NULL, 10);
-    }
-    if (r) freeReplyObject(r);
-    return v;
-}
-
 static void test_follower_catches_up_by_snapshot(void **state)
 {
     (void)state;
@@ -214,18 +197,18 @@ static void test_follower_catches_up_by_snapshot(void **state)
     kc_signal(&cl, away, SIGKILL);
     for (int k = 0; k < 600; k++) {
         redisReply *r = kc_cmd(&cl, (unsigned)leader, "SET snap:%d %d", k, k);
-        assert_true(is_status(r, "OK"));
+        assert_true(kc_is_status(r, "OK"));
         freeReplyObject(r);
     }
-    uint64_t commit = info_u64(&cl, (unsigned)leader, "commit_index");
-    assert_true(info_u64(&cl, (unsigned)leader, "snapshot_index") > 64);
+    uint64_t commit = kc_info_u64(&cl, (unsigned)leader, "raft", "commit_index");
+    assert_true(kc_info_u64(&cl, (unsigned)leader, "raft", "snapshot_index") > 64);
     kc_start_node(&cl, away);
     /* Bounded poll until it has applied what the leader had committed: 40 s,
      * more than --install-snapshot-timeout (10 s), after which raft resends
      * a snapshot that went to the node while it was down. */
-    for (int i = 0; i < 800 && info_u64(&cl, away, "applied_index") < commit; i++) kc_pause_ms(50);
-    assert_true(info_u64(&cl, away, "applied_index") >= commit);
-    assert_true(info_u64(&cl, away, "snapshot_index") > 0);
+    for (int i = 0; i < 800 && kc_info_u64(&cl, away, "raft", "applied_index") < commit; i++) kc_pause_ms(50);
+    assert_true(kc_info_u64(&cl, away, "raft", "applied_index") >= commit);
+    assert_true(kc_info_u64(&cl, away, "raft", "snapshot_index") > 0);
     /* Its own copy, read locally. */
     redisContext *ctx = kc_connect(&cl, away);
     redisReply *r = redisCommand(ctx, "READONLY");
@@ -287,15 +270,15 @@ static void test_follower_refuses_damaged_snapshot(void **state)
     assert_true(leader >= 0);
     unsigned away = ((unsigned)leader + 1) % 3;
     for (int k = 0; k < 20; k++) freeReplyObject(kc_cmd(&cl, (unsigned)leader, "SET early:%d %d", k, k));
-    uint64_t early = info_u64(&cl, (unsigned)leader, "commit_index");
-    for (int i = 0; i < 200 && info_u64(&cl, away, "applied_index") < early; i++) kc_pause_ms(50);
+    uint64_t early = kc_info_u64(&cl, (unsigned)leader, "raft", "commit_index");
+    for (int i = 0; i < 200 && kc_info_u64(&cl, away, "raft", "applied_index") < early; i++) kc_pause_ms(50);
     kc_signal(&cl, away, SIGTERM);
     for (int k = 0; k < 600; k++) {
         redisReply *r = kc_cmd(&cl, (unsigned)leader, "SET snap:%d %d", k, k);
-        assert_true(is_status(r, "OK"));
+        assert_true(kc_is_status(r, "OK"));
         freeReplyObject(r);
     }
-    assert_true(info_u64(&cl, (unsigned)leader, "snapshot_index") > early + 64);
+    assert_true(kc_info_u64(&cl, (unsigned)leader, "raft", "snapshot_index") > early + 64);
     assert_false(has_raft_snapshot(&cl, away));
 
     static const char *const kinds[] = {"psize0", "root-beyond", "garbage-branch", "tiny"};
@@ -320,7 +303,8 @@ static void test_follower_refuses_damaged_snapshot(void **state)
         freeReplyObject(r);
         redisFree(ctx);
     }
-    assert_true(info_u64(&cl, away, "applied_index") < info_u64(&cl, (unsigned)leader, "commit_index"));
+    assert_true(kc_info_u64(&cl, away, "raft", "applied_index") <
+                kc_info_u64(&cl, (unsigned)leader, "raft", "commit_index"));
     char line[4096];
     FILE *lf = fopen(cl.nodes[away].log, "r");
     bool named = false;
@@ -333,9 +317,9 @@ static void test_follower_refuses_damaged_snapshot(void **state)
 
     /* The leader sends a good one: installed, and the follower catches up. */
     unlink(hook);
-    uint64_t commit = info_u64(&cl, (unsigned)leader, "commit_index");
-    for (int i = 0; i < 400 && info_u64(&cl, away, "applied_index") < commit; i++) kc_pause_ms(50);
-    assert_true(info_u64(&cl, away, "applied_index") >= commit);
+    uint64_t commit = kc_info_u64(&cl, (unsigned)leader, "raft", "commit_index");
+    for (int i = 0; i < 400 && kc_info_u64(&cl, away, "raft", "applied_index") < commit; i++) kc_pause_ms(50);
+    assert_true(kc_info_u64(&cl, away, "raft", "applied_index") >= commit);
     assert_true(has_raft_snapshot(&cl, away));
     redisContext *ctx = kc_connect(&cl, away);
     freeReplyObject(redisCommand(ctx, "READONLY"));
@@ -358,7 +342,7 @@ static void test_paused_leader_never_stale(void **state)
     int old = kc_leader(&cl, 10000);
     assert_true(old >= 0);
     redisReply *r = kc_cmd(&cl, (unsigned)old, "SET fresh old");
-    assert_true(is_status(r, "OK"));
+    assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
     redisContext *stale = kc_connect(&cl, (unsigned)old); /* connected before the pause */
     kc_signal(&cl, (unsigned)old, SIGSTOP);
@@ -366,7 +350,7 @@ static void test_paused_leader_never_stale(void **state)
     bool written = false;
     for (int i = 0; i < 200 && !written; i++) {
         r = kc_cmd(&cl, other, "SET fresh new");
-        written = is_status(r, "OK");
+        written = kc_is_status(r, "OK");
         if (r) freeReplyObject(r);
         if (!written) kc_pause_ms(50);
     }
@@ -448,10 +432,10 @@ static void test_malformed_input(void **state)
      * and everyone else is still served. */
     for (unsigned i = 0; i < 3; i++) {
         redisReply *r = kc_cmd(&cl, i, "PING");
-        assert_true(is_status(r, "PONG"));
+        assert_true(kc_is_status(r, "PONG"));
         freeReplyObject(r);
         r = kc_cmd(&cl, i, "SET after-fuzz %u", i);
-        assert_true(is_status(r, "OK"));
+        assert_true(kc_is_status(r, "OK"));
         freeReplyObject(r);
     }
     /* A value over the bulk limit: a clear error, the server lives. */
@@ -465,7 +449,7 @@ static void test_malformed_input(void **state)
     redisFree(ctx);
     free(val);
     r = kc_cmd(&cl, 0, "PING");
-    assert_true(is_status(r, "PONG"));
+    assert_true(kc_is_status(r, "PONG"));
     freeReplyObject(r);
     kc_stop(&cl);
 }
@@ -493,7 +477,7 @@ static long overload_round(unsigned leader, int round)
         for (int k = 0; k < PIPELINE; k++) {
             redisReply *r;
             assert_int_equal(redisGetReply(ctx[i], (void **)&r), REDIS_OK);
-            assert_true(is_status(r, "OK"));
+            assert_true(kc_is_status(r, "OK"));
             freeReplyObject(r);
         }
         long rss = kc_rss_kb(&cl, leader);
@@ -547,7 +531,7 @@ static void test_join(void **state)
     assert_true(leader >= 0);
     for (int k = 0; k < 200; k++) {
         redisReply *r = kc_cmd(&cl, (unsigned)leader, "SET j:%d %d", k, k);
-        assert_true(is_status(r, "OK"));
+        assert_true(kc_is_status(r, "OK"));
         freeReplyObject(r);
     }
     unsigned via = ((unsigned)leader + 1) % 3;
@@ -566,7 +550,7 @@ static void test_join(void **state)
     assert_string_equal(r->str, "199");
     freeReplyObject(r);
     r = kc_cmd(&cl, added, "SET j:new yes");
-    assert_true(is_status(r, "OK"));
+    assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
     kc_signal(&cl, added, SIGTERM);
     kc_start_node(&cl, added);
@@ -591,7 +575,7 @@ static void test_redirect(void **state)
         redisReply *r = kc_cmd(&cl, i, "SET red:%u x", i);
         assert_non_null(r);
         if ((int)i == leader) {
-            assert_true(is_status(r, "OK"));
+            assert_true(kc_is_status(r, "OK"));
         } else {
             assert_int_equal(r->type, REDIS_REPLY_ERROR);
             assert_string_equal(r->str, want);
@@ -612,7 +596,7 @@ static void test_stop_during_startup(void **state)
     assert_true(kc_leader(&cl, 10000) >= 0);
     for (int k = 0; k < 300; k++) {
         redisReply *r = kc_cmd(&cl, 0, "SET boot:%d %d", k, k);
-        assert_true(is_status(r, "OK"));
+        assert_true(kc_is_status(r, "OK"));
         freeReplyObject(r);
     }
     static const unsigned delays_ms[] = {60, 100, 150, 250, 400};

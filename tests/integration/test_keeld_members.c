@@ -25,16 +25,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static bool is_status(redisReply *r, const char *s)
-{
-    return r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, s) == 0;
-}
-
-static bool is_error(redisReply *r, const char *prefix)
-{
-    return r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, prefix, strlen(prefix)) == 0;
-}
-
 /* Node i's view of member id: its role ("voter", ...), or "" if absent;
  * *leader set from the fifth field. */
 static const char *role_of(unsigned i, unsigned id, int *leader, char *raft, char *client)
@@ -77,22 +67,10 @@ static bool wait_role(unsigned i, unsigned id, const char *want)
     return false;
 }
 
-static uint64_t info_u64(unsigned i, const char *field)
-{
-    redisReply *r = kc_cmd(&cl, i, "INFO raft");
-    uint64_t v = 0;
-    if (r != NULL && r->type == REDIS_REPLY_STRING) {
-        const char *p = strstr(r->str, field);
-        if (p != NULL) v = strtoull(p + strlen(field) + 1, NULL, 10);
-    }
-    if (r) freeReplyObject(r);
-    return v;
-}
-
 static void set_ok(unsigned i, const char *key, const char *val)
 {
     redisReply *r = kc_cmd(&cl, i, "SET %s %s", key, val);
-    if (!is_status(r, "OK")) fail_msg("SET %s on node %u: %s", key, i + 1, r ? r->str : "no reply");
+    if (!kc_is_status(r, "OK")) fail_msg("SET %s on node %u: %s", key, i + 1, r ? r->str : "no reply");
     freeReplyObject(r);
 }
 
@@ -156,44 +134,44 @@ static void test_standby_promote_remove(void **state)
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", cl.nodes[four].raft_port);
     redisReply *r = kc_cmd(&cl, via, "KEEL.MEMBER ADD 4 %s STANDBY", addr);
-    assert_true(is_status(r, "OK"));
+    assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
     r = kc_cmd(&cl, via, "KEEL.MEMBER ADD 4 %s STANDBY", addr); /* again: already so */
-    assert_true(is_status(r, "OK"));
+    assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
     r = kc_cmd(&cl, (unsigned)leader, "KEEL.MEMBER ADD 4 127.0.0.1:1 STANDBY");
-    assert_true(is_error(r, "ERR id 4 is already a member at"));
+    assert_true(kc_is_error(r, "ERR id 4 is already a member at"));
     freeReplyObject(r);
     assert_true(wait_role((unsigned)leader, 4, "standby"));
-    assert_int_equal(info_u64((unsigned)leader, "voters"), 3);
+    assert_int_equal(kc_info_u64(&cl, (unsigned)leader, "raft", "voters"), 3);
 
     kc_start_node(&cl, four); /* --join: already a standby, stays one */
     set_ok((unsigned)leader, "m:last", "yes");
-    uint64_t commit = info_u64((unsigned)leader, "commit_index");
+    uint64_t commit = kc_info_u64(&cl, (unsigned)leader, "raft", "commit_index");
     bool caught = false;
     for (int t = 0; t < 200 && !caught; t++) {
-        caught = info_u64(four, "applied_index") >= commit;
+        caught = kc_info_u64(&cl, four, "raft", "applied_index") >= commit;
         if (!caught) kc_pause_ms(50);
     }
     assert_true(caught);
     assert_string_equal(role_of((unsigned)leader, 4, NULL, NULL, NULL), "standby");
 
     r = kc_cmd(&cl, via, "KEEL.MEMBER PROMOTE 4");
-    assert_true(is_status(r, "OK"));
+    assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
     assert_true(wait_role((unsigned)leader, 4, "voter"));
-    assert_int_equal(info_u64((unsigned)leader, "voters"), 4);
+    assert_int_equal(kc_info_u64(&cl, (unsigned)leader, "raft", "voters"), 4);
     get_is(four, "m:last", "yes");
 
     r = kc_cmd(&cl, (unsigned)leader, "KEEL.MEMBER REMOVE 4");
-    assert_true(is_status(r, "OK"));
+    assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
     assert_true(wait_role((unsigned)leader, 4, ""));
     r = kc_cmd(&cl, (unsigned)leader, "KEEL.MEMBER REMOVE 4"); /* again: already so */
-    assert_true(is_status(r, "OK"));
+    assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
     r = kc_cmd(&cl, (unsigned)leader, "KEEL.MEMBER PROMOTE 4");
-    assert_true(is_error(r, "ERR no member with id 4"));
+    assert_true(kc_is_error(r, "ERR no member with id 4"));
     freeReplyObject(r);
     kc_signal(&cl, four, SIGTERM);
     set_ok((unsigned)leader, "m:after", "3 voters");
@@ -215,12 +193,12 @@ static void test_remove_and_add_back(void **state)
         unsigned victim = round == 0 ? ((unsigned)leader + 1) % 3 : (unsigned)leader;
         unsigned other = (victim + 1) % 3;
         redisReply *r = kc_cmd(&cl, other, "KEEL.MEMBER REMOVE %u", victim + 1);
-        assert_true(is_status(r, "OK"));
+        assert_true(kc_is_status(r, "OK"));
         freeReplyObject(r);
         kc_signal(&cl, victim, SIGTERM);
         leader = kc_leader(&cl, 10000);
         assert_true(leader >= 0 && (unsigned)leader != victim);
-        assert_int_equal(info_u64((unsigned)leader, "voters"), 2);
+        assert_int_equal(kc_info_u64(&cl, (unsigned)leader, "raft", "voters"), 2);
         char key[16];
         snprintf(key, sizeof key, "r:%d", round + 1);
         set_ok(other, key, "while removed"); /* two voters: both must ack */
@@ -229,12 +207,12 @@ static void test_remove_and_add_back(void **state)
         char addr[64];
         snprintf(addr, sizeof addr, "127.0.0.1:%u", cl.nodes[victim].raft_port);
         r = kc_cmd(&cl, other, "KEEL.MEMBER ADD %u %s", victim + 1, addr);
-        assert_true(is_status(r, "OK"));
+        assert_true(kc_is_status(r, "OK"));
         freeReplyObject(r);
         assert_true(wait_role((unsigned)leader, victim + 1, "voter"));
         leader = kc_leader(&cl, 10000);
         assert_true(leader >= 0);
-        assert_int_equal(info_u64((unsigned)leader, "voters"), 3);
+        assert_int_equal(kc_info_u64(&cl, (unsigned)leader, "raft", "voters"), 3);
     }
     set_ok((unsigned)leader, "r:end", "3 voters");
     for (unsigned i = 0; i < 3; i++) {
@@ -260,25 +238,25 @@ static void test_bad_requests(void **state)
     for (unsigned i = 0; i < 3; i++) {
         for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
             redisReply *r = kc_cmd(&cl, i, bad[b]);
-            if (!is_error(r, "ERR usage: KEEL.MEMBER"))
+            if (!kc_is_error(r, "ERR usage: KEEL.MEMBER"))
                 fail_msg("%s on node %u: %s", bad[b], i + 1, r ? r->str : "no reply");
             freeReplyObject(r);
         }
         redisReply *r = kc_cmd(&cl, i, "KEEL.MEMBER");
-        assert_true(is_error(r, "ERR wrong number of arguments"));
+        assert_true(kc_is_error(r, "ERR wrong number of arguments"));
         freeReplyObject(r);
         r = kc_cmd(&cl, i, "KEEL.MEMBER ADD 9 not-an-address");
-        assert_true(is_error(r, "ERR 'not-an-address' is no raft address"));
+        assert_true(kc_is_error(r, "ERR 'not-an-address' is no raft address"));
         freeReplyObject(r);
         r = kc_cmd(&cl, i, "KEEL.MEMBER ADD 9 127.0.0.1:99999");
-        assert_true(is_error(r, "ERR '127.0.0.1:99999' is no raft address"));
+        assert_true(kc_is_error(r, "ERR '127.0.0.1:99999' is no raft address"));
         freeReplyObject(r);
         r = kc_cmd(&cl, i, "KEEL.MEMBER PROMOTE 9");
-        assert_true(is_error(r, "ERR no member with id 9"));
+        assert_true(kc_is_error(r, "ERR no member with id 9"));
         freeReplyObject(r);
         /* an address another member holds */
         r = kc_cmd(&cl, i, "KEEL.MEMBER ADD 9 127.0.0.1:%u", cl.nodes[0].raft_port);
-        assert_true(is_error(r, "ERR id 9 or its address is already in use"));
+        assert_true(kc_is_error(r, "ERR id 9 or its address is already in use"));
         freeReplyObject(r);
         assert_int_equal(members_seen(i), 3);
     }
@@ -300,7 +278,7 @@ static void test_transfer(void **state)
     freeReplyObject(r);
     assert_int_equal(kc_leader(&cl, 10000), (int)to);
     r = kc_cmd(&cl, to, "KEEL.TRANSFER 9");
-    assert_true(is_error(r, "ERR 9 is not a voter"));
+    assert_true(kc_is_error(r, "ERR 9 is not a voter"));
     freeReplyObject(r);
     set_ok(to, "after", "transfer");
     kc_stop(&cl);

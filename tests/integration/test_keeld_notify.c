@@ -37,36 +37,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A reply as text: +status -error :int "bulk" (nil) [a,b]. */
-static void fmt(const redisReply *r, char *out, size_t size)
-{
-    size_t n;
-    switch (r->type) {
-        case REDIS_REPLY_STATUS: snprintf(out, size, "+%s", r->str); break;
-        case REDIS_REPLY_ERROR: snprintf(out, size, "-%s", r->str); break;
-        case REDIS_REPLY_INTEGER: snprintf(out, size, ":%lld", r->integer); break;
-        case REDIS_REPLY_STRING: snprintf(out, size, "%.*s", (int)r->len, r->str); break;
-        case REDIS_REPLY_NIL: snprintf(out, size, "(nil)"); break;
-        case REDIS_REPLY_ARRAY:
-            n = (size_t)snprintf(out, size, "[");
-            for (size_t i = 0; i < r->elements && n < size; i++) {
-                if (i) n += (size_t)snprintf(out + n, size - n, ",");
-                if (n < size) fmt(r->element[i], out + n, size - n);
-                n = strlen(out);
-            }
-            if (n < size) snprintf(out + n, size - n, "]");
-            break;
-        default: snprintf(out, size, "?%d", r->type);
-    }
-}
-
-/* The next reply on ctx, as text; fails on a timeout. */
+/* The next reply on ctx, as text (bulk strings bare); fails on a timeout. */
 static const char *next(redisContext *ctx)
 {
     static char text[8192];
     void *r = NULL;
     if (redisGetReply(ctx, &r) != REDIS_OK || r == NULL) fail_msg("no reply: %s", ctx->errstr);
-    fmt(r, text, sizeof text);
+    kc_reply_text(r, false, text, sizeof text);
     freeReplyObject(r);
     return text;
 }
@@ -79,19 +56,12 @@ static void send_cmd(redisContext *ctx, const char *cmd)
 static void expect_next(redisContext *ctx, const char *want)
 {
     const char *got = next(ctx);
-    size_t wl = strlen(want);
-    bool ok = want[wl - 1] == '*' ? strncmp(got, want, wl - 1) == 0 : strcmp(got, want) == 0;
-    if (!ok) fail_msg("want %s\n  got  %s", want, got);
+    if (!kc_text_matches(got, want)) fail_msg("want %s\n  got  %s", want, got);
 }
 
 static void run(unsigned i, const char *cmd, const char *want)
 {
-    char got[8192];
-    redisReply *r = kc_cmd(&cl, i, cmd);
-    if (r == NULL) fail_msg("node %u: %s: no reply", i + 1, cmd);
-    fmt(r, got, sizeof got);
-    freeReplyObject(r);
-    if (strcmp(got, want) != 0) fail_msg("node %u: %s\n  want %s\n  got  %s", i + 1, cmd, want, got);
+    kc_expect(&cl, i, false, cmd, want);
 }
 
 /* ---- a raw RESP3 reader ------------------------------------------------ */

@@ -40,11 +40,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static bool is_status(redisReply *r, const char *s)
-{
-    return r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, s) == 0;
-}
-
 static const char *text(redisReply *r)
 {
     return r == NULL ? "(no reply)" : r->str ? r->str : "(not a string)";
@@ -115,7 +110,7 @@ static redisReply *cmd_wait(unsigned i, unsigned ms, const char *fmt, ...)
 static void set_ok(unsigned i, const char *key, const char *val)
 {
     redisReply *r = kc_cmd(&cl, i, "SET %s %s", key, val);
-    if (!is_status(r, "OK")) fail_msg("SET %s on node %u: %s", key, i + 1, text(r));
+    if (!kc_is_status(r, "OK")) fail_msg("SET %s on node %u: %s", key, i + 1, text(r));
     freeReplyObject(r);
 }
 
@@ -131,10 +126,10 @@ static void test_late_forwarded_remove_not_executed(void **state)
     unsigned L = (unsigned)leader, F = (L + 1) % 3, V = (L + 2) % 3;
     /* Both forwarding connections up and their clocks known. */
     redisReply *r = kc_cmd(&cl, F, "SET warm 1");
-    assert_true(is_status(r, "OK"));
+    assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
     r = kc_cmd(&cl, F, "KEEL.MEMBER PROMOTE %u", L + 1); /* already a voter: +OK from the leader */
-    if (!is_status(r, "OK")) fail_msg("warm-up through node %u: %s", F + 1, text(r));
+    if (!kc_is_status(r, "OK")) fail_msg("warm-up through node %u: %s", F + 1, text(r));
     freeReplyObject(r);
     long long expired0 = info_ll(L, "stats", "keel_forwarded_expired");
     assert_true(expired0 >= 0);
@@ -163,7 +158,7 @@ static void test_late_forwarded_remove_not_executed(void **state)
     assert_int_equal(info_ll(L, "raft", "voters"), 3);
     /* A fresh remove goes through: the path works, the old one was late. */
     r = kc_cmd(&cl, F, "KEEL.MEMBER REMOVE %u", V + 1);
-    if (!is_status(r, "OK")) fail_msg("remove in time: %s", text(r));
+    if (!kc_is_status(r, "OK")) fail_msg("remove in time: %s", text(r));
     freeReplyObject(r);
     assert_true(wait_role(L, V + 1, "", 5000));
     kc_stop(&cl);
@@ -272,7 +267,7 @@ static void test_membership_under_partition(void **state)
     unsigned L = (unsigned)leader, A = (L + 1) % 3, B = (L + 2) % 3;
     set_ok(L, "before", "1");
     redisReply *r = kc_cmd(&cl, A, "KEEL.DRILL ISOLATE 6000");
-    assert_true(is_status(r, "OK"));
+    assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
     long long healed_at = kc_now_ms() + 6000;
     /* At once, while A still looks healthy to the leader: removing B would
@@ -301,7 +296,7 @@ static void test_membership_under_partition(void **state)
     /* Removing A itself is safe; a retry of it is +OK too. */
     for (int k = 0; k < 2; k++) {
         r = kc_cmd(&cl, B, "KEEL.MEMBER REMOVE %u", A + 1);
-        if (!is_status(r, "OK")) fail_msg("remove of the cut-off node %u (try %d): %s", A + 1, k + 1, text(r));
+        if (!kc_is_status(r, "OK")) fail_msg("remove of the cut-off node %u (try %d): %s", A + 1, k + 1, text(r));
         freeReplyObject(r);
     }
     assert_int_equal(info_ll(L, "raft", "voters"), 2);
@@ -326,7 +321,7 @@ static void test_membership_under_partition(void **state)
     redisReply *r1 = NULL, *r2 = NULL;
     redisGetReply(c1, (void **)&r1);
     redisGetReply(c2, (void **)&r2);
-    if (!is_status(r1, "OK") || !is_status(r2, "OK"))
+    if (!kc_is_status(r1, "OK") || !kc_is_status(r2, "OK"))
         fail_msg("add back: %s / %s", text(r1), text(r2));
     freeReplyObject(r1);
     freeReplyObject(r2);

@@ -101,10 +101,10 @@ static void *writer_main(void *arg)
                 ctx = NULL;
                 break;
             }
-            if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
+            if (kc_is_status(r, "OK")) {
                 w->acked[first + k] = 1;
                 w->ok++;
-            } else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "UNCERTAIN", 9) == 0) {
+            } else if (kc_is_error(r, "UNCERTAIN")) {
                 w->uncertain++;
                 errors = true;
             } else {
