@@ -353,6 +353,17 @@ void kc_endpoints(const struct kc *c, char *buf, size_t size)
         off += (size_t)snprintf(buf + off, size - off, "%s127.0.0.1:%u", i ? "," : "", c->nodes[i].client_port);
 }
 
+void kc_assert_unreachable(const char *err, const char *eps)
+{
+    char list[512];
+    snprintf(list, sizeof list, "%s", eps);
+    assert_non_null(strstr(err, "no leader"));
+    char *save = NULL;
+    for (char *ep = strtok_r(list, ",", &save); ep != NULL; ep = strtok_r(NULL, ",", &save))
+        assert_non_null(strstr(err, ep));
+    assert_non_null(strstr(err, "refused"));
+}
+
 static size_t read_all(FILE *f, char *buf, size_t size)
 {
     size_t n = f ? fread(buf, 1, size - 1, f) : 0;

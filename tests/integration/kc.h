@@ -68,6 +68,9 @@ const char *kc_keeld(void);
 unsigned kc_free_port(void);
 /* "127.0.0.1:P1,127.0.0.1:P2,..." of every node's client port. */
 void kc_endpoints(const struct kc *c, char *buf, size_t size);
+/* Assert that err is libkeel's failure when no node answers: "no leader",
+ * every endpoint of eps (kc_endpoints' list) named, and "refused". */
+void kc_assert_unreachable(const char *err, const char *eps);
 /* Run keelctl ($KEELCTL, else "keelctl") with --endpoints of c's nodes
  * (unless the arguments name their own) and the printf-style arguments.
  * out and err get its stdout and stderr (NUL-terminated, cut at their

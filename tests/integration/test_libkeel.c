@@ -240,12 +240,7 @@ static void test_no_node_answers(void **state)
     assert_int_equal(keel_client_open(&o, &c, err, sizeof err), 0);
     struct keel_value *v;
     assert_int_equal(keel_callv(c, &v, err, sizeof err, "SET", "a", "b", NULL), KEEL_ENOTLEADER);
-    char *second = strchr(eps, ',') + 1;
-    *strchr(eps, ',') = 0;
-    assert_non_null(strstr(err, "no leader"));
-    assert_non_null(strstr(err, eps));
-    assert_non_null(strstr(err, second));
-    assert_non_null(strstr(err, "refused"));
+    kc_assert_unreachable(err, eps);
     keel_client_close(c);
 }
 

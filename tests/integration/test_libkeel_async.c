@@ -314,12 +314,7 @@ static void test_no_node_answers(void **state)
     long long took = kc_now_ms() - t0;
     assert_int_equal(r.status, KEEL_ENOTLEADER);
     assert_true(took >= 290 && took < 2000);
-    char *second = strchr(eps, ',') + 1;
-    *strchr(eps, ',') = 0;
-    assert_non_null(strstr(r.err, "no leader"));
-    assert_non_null(strstr(r.err, eps));
-    assert_non_null(strstr(r.err, second));
-    assert_non_null(strstr(r.err, "refused"));
+    kc_assert_unreachable(r.err, eps);
     close_all(a);
 }
 
