@@ -185,6 +185,14 @@ void kc_start(struct kc *c, unsigned n, const char *extra)
     for (unsigned i = 0; i < n; i++) kc_start_node(c, i);
 }
 
+int kc_start_leader(struct kc *c, unsigned n, const char *extra)
+{
+    kc_start(c, n, extra);
+    int leader = kc_leader(c, 10000);
+    if (leader < 0) fail_msg("no leader within 10 s of starting %u nodes", n);
+    return leader;
+}
+
 unsigned kc_add_node(struct kc *c, unsigned via)
 {
     unsigned i = kc_prepare_node(c, via);

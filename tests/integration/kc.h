@@ -33,6 +33,9 @@ struct kc
 
 /* Make n nodes' directories and ports and start them all. */
 void kc_start(struct kc *c, unsigned n, const char *extra);
+/* kc_start, then the index of the node every node agrees leads, waiting up
+ * to 10 s; the test fails if there is none by then. */
+int kc_start_leader(struct kc *c, unsigned n, const char *extra);
 /* The same without starting anything: directories named, ports chosen. */
 void kc_prepare(struct kc *c, unsigned n, const char *extra);
 void kc_start_node(struct kc *c, unsigned i);

@@ -63,8 +63,7 @@ static json_t *run_json(int want, const char *fmt, const char *arg)
 static void test_data_commands(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     assert_int_equal(run("set user:1 alice"), 0);
     assert_string_equal(out, "OK\n");
     assert_int_equal(run("get user:1"), 0);
@@ -146,9 +145,7 @@ static bool addresses_published(void)
 static void test_status_and_health(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     bool published = false;
     for (int t = 0; t < 100 && !(published = addresses_published()); t++) kc_pause_ms(100);
     assert_true(published);
@@ -203,9 +200,7 @@ static void test_status_and_health(void **state)
 static void test_member_and_transfer(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     assert_int_equal(run("member list"), 0);
     assert_non_null(strstr(out, "voter"));
     json_t *j = run_json(0, "--json member %s", "list");
@@ -293,8 +288,7 @@ static void corrupt_replica(unsigned i, const char *key)
 static void test_hashkv_and_snapshot(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     redisContext *c = kc_connect(&cl, (unsigned)kc_leader(&cl, 10000));
     for (int i = 0; i < 300; i++) redisAppendCommand(c, "SET key:%d value-%d", i, i);
     for (int i = 0; i < 300; i++) {
@@ -418,8 +412,7 @@ static void wait_healthy(struct kc *c)
 static void test_restore_into_new_cluster(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     for (int i = 0; i < 200; i++) {
         redisReply *r = kc_cmd(&cl, 0, i % 4 ? "SET doc:%d body-%d" : "HSET sess:%d user u%d n 1", i, i);
         freeReplyObject(r);
@@ -460,9 +453,7 @@ static void test_restore_into_new_cluster(void **state)
 static void test_quorum_loss_and_recover(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     for (int i = 0; i < 300; i++) {
         redisReply *r = kc_cmd(&cl, (unsigned)leader, "SET acked:%d %d", i, i);
         assert_int_equal(r->type, REDIS_REPLY_STATUS); /* acknowledged: must survive */
@@ -529,8 +520,7 @@ static void test_quorum_loss_and_recover(void **state)
 static void test_check_perf(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     /* A load this machine can take: the verdict must be PASS; the figures
      * are printed, never asserted (benchmarks measure speed). */
     json_t *j = run_json(0, "--json check perf --duration 2 --rate 200 --clients %s", "8");

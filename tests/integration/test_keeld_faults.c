@@ -121,9 +121,7 @@ static void test_kill_leader_under_writes(void **state)
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     long long first_ok = 0;
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     for (int i = 0; i < WRITERS; i++) {
         w[i] = (struct writer){&cl, i, &stop, 0, 0, 0, &mu, &first_ok, 0};
         pthread_create(&th[i], NULL, writer_main, &w[i]);
@@ -161,8 +159,7 @@ static void test_kill_leader_under_writes(void **state)
 static void test_restart_all(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
     for (int k = 0; k < 300; k++) {
         redisReply *r = kc_cmd(&cl, (unsigned)k % 3, "SET r:%d %d", k, k);
         assert_true(kc_is_status(r, "OK"));
@@ -190,9 +187,7 @@ static void test_restart_all(void **state)
 static void test_follower_catches_up_by_snapshot(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
     unsigned away = ((unsigned)leader + 1) % 3;
     kc_signal(&cl, away, SIGKILL);
     for (int k = 0; k < 600; k++) {
@@ -338,9 +333,7 @@ static void test_follower_refuses_damaged_snapshot(void **state)
 static void test_paused_leader_never_stale(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int old = kc_leader(&cl, 10000);
-    assert_true(old >= 0);
+    int old = kc_start_leader(&cl, 3, "");
     redisReply *r = kc_cmd(&cl, (unsigned)old, "SET fresh old");
     assert_true(kc_is_status(r, "OK"));
     freeReplyObject(r);
@@ -399,8 +392,7 @@ static void test_malformed_input(void **state)
 {
     char out[4096];
     (void)state;
-    kc_start(&cl, 3, "--max-bulk 1048576");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "--max-bulk 1048576");
     static const char *bad[] = {
         "*abc\r\n",
         "*2\r\n$3\r\nGET\r\n$99999999999\r\n",
@@ -496,10 +488,8 @@ static void test_overload_bounded(void **state)
     /* Small snapshot settings: raft keeps threshold + trailing entries in
      * memory, which is bounded by configuration, not by load; this test
      * measures the load. */
-    kc_start(&cl, 3, "--max-inflight 32 --max-pipeline 64 --snapshot-threshold 1024 "
+    int leader = kc_start_leader(&cl, 3, "--max-inflight 32 --max-pipeline 64 --snapshot-threshold 1024 "
                      "--snapshot-trailing 1024");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
     long rss0 = kc_rss_kb(&cl, (unsigned)leader);
     long peak1 = overload_round((unsigned)leader, 1);
     long peak2 = overload_round((unsigned)leader, 2);
@@ -526,9 +516,7 @@ static void test_overload_bounded(void **state)
 static void test_join(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
     for (int k = 0; k < 200; k++) {
         redisReply *r = kc_cmd(&cl, (unsigned)leader, "SET j:%d %d", k, k);
         assert_true(kc_is_status(r, "OK"));
@@ -567,9 +555,7 @@ static void test_redirect(void **state)
 {
     char want[64];
     (void)state;
-    kc_start(&cl, 3, "--redirect");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "--redirect");
     snprintf(want, sizeof want, "MOVED 0 127.0.0.1:%u", cl.nodes[leader].client_port);
     for (unsigned i = 0; i < 3; i++) {
         redisReply *r = kc_cmd(&cl, i, "SET red:%u x", i);
@@ -592,8 +578,7 @@ static void test_redirect(void **state)
 static void test_stop_during_startup(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     for (int k = 0; k < 300; k++) {
         redisReply *r = kc_cmd(&cl, 0, "SET boot:%d %d", k, k);
         assert_true(kc_is_status(r, "OK"));
@@ -618,8 +603,7 @@ static void test_stop_with_writes_in_flight(void **state)
 {
     (void)state;
     for (int round = 0; round < 3; round++) {
-        kc_start(&cl, 1, "");
-        assert_true(kc_leader(&cl, 10000) >= 0);
+        kc_start_leader(&cl, 1, "");
         redisContext *c = kc_connect(&cl, 0);
         assert_non_null(c);
         for (int k = 0; k < 2000; k++) redisAppendCommand(c, "SET inflight:%d %d", k, k);

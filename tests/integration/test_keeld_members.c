@@ -88,9 +88,7 @@ static void get_is(unsigned i, const char *key, const char *val)
 static void test_list(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     set_ok((unsigned)leader, "warm", "1"); /* the node table is written by then */
     for (unsigned i = 0; i < 3; i++) {
         assert_int_equal(members_seen(i), 3);
@@ -121,9 +119,7 @@ static void test_list(void **state)
 static void test_standby_promote_remove(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     unsigned via = ((unsigned)leader + 1) % 3;
     for (int k = 0; k < 50; k++) {
         char key[16];
@@ -184,9 +180,7 @@ static void test_standby_promote_remove(void **state)
 static void test_remove_and_add_back(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     set_ok((unsigned)leader, "r:0", "before");
     for (int round = 0; round < 2; round++) {
         /* round 0: a follower; round 1: the leader itself */
@@ -227,9 +221,7 @@ static void test_remove_and_add_back(void **state)
 static void test_bad_requests(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    kc_start_leader(&cl, 3, "");
     static const char *const bad[] = {
         "KEEL.MEMBER FOO", "KEEL.MEMBER ADD 4", "KEEL.MEMBER ADD 0 127.0.0.1:1",
         "KEEL.MEMBER ADD x 127.0.0.1:1", "KEEL.MEMBER ADD 4 127.0.0.1:1 VOTER",
@@ -267,9 +259,7 @@ static void test_bad_requests(void **state)
 static void test_transfer(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     unsigned to = ((unsigned)leader + 2) % 3, via = ((unsigned)leader + 1) % 3;
     redisReply *r = kc_cmd(&cl, via, "KEEL.TRANSFER %u", to + 1);
     assert_non_null(r);

@@ -192,9 +192,7 @@ static void *writer_main(void *arg)
 static void test_add_of_slow_node_is_bounded(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "--member-timeout 6000");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "--member-timeout 6000");
     unsigned L = (unsigned)leader;
     struct writer writer = {.node = L};
     pthread_t wt;
@@ -234,9 +232,7 @@ static void test_add_of_slow_node_is_bounded(void **state)
 static void test_stop_during_add(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     unsigned L = (unsigned)leader;
     struct writer writer = {.node = L};
     pthread_t wt;
@@ -261,9 +257,7 @@ static void test_stop_during_add(void **state)
 static void test_membership_under_partition(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "--enable-drills");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "--enable-drills");
     unsigned L = (unsigned)leader, A = (L + 1) % 3, B = (L + 2) % 3;
     set_ok(L, "before", "1");
     redisReply *r = kc_cmd(&cl, A, "KEEL.DRILL ISOLATE 6000");

@@ -305,8 +305,7 @@ static void test_sigterm_leader_followers_paused(void **state)
 static void test_stop_bound_when_loop_stuck(void **state)
 {
     (void)state;
-    kc_start(&cl, 1, "--enable-drills --shutdown-timeout 1000");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 1, "--enable-drills --shutdown-timeout 1000");
     redisReply *r = kc_cmd(&cl, 0, "SET before stall");
     assert_true(r != NULL && r->type == REDIS_REPLY_STATUS);
     freeReplyObject(r);

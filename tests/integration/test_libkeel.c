@@ -51,9 +51,7 @@ static struct keel_client *open_client(unsigned timeout_ms)
 static void test_replies(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     struct keel_client *c = open_client(5000);
     struct keel_value *v = CALL(c, "SET", "k", "v");
     assert_int_equal(v->type, KEEL_VALUE_STATUS);
@@ -171,8 +169,7 @@ static void wait_progress(struct writer *w, long more)
 static void test_leader_killed_during_writes(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     volatile bool stop = false;
     struct writer w[THREADS];
     pthread_t th[THREADS];
@@ -211,9 +208,7 @@ static void test_leader_killed_during_writes(void **state)
 static void test_unknown_outcome(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     struct keel_client *c = open_client(800);
     keel_value_free(CALL(c, "SET", "u", "0")); /* connected to the leader */
     kc_signal(&cl, (unsigned)leader, SIGSTOP);

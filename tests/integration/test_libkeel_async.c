@@ -109,9 +109,7 @@ static void keep_cb(struct keel_async *a, int status, struct keel_value *v, cons
 static void test_replies(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     struct keel_async *a = open_async(5000);
     struct result r[12];
     memset(r, 0, sizeof r);
@@ -186,8 +184,7 @@ static void many_cb(struct keel_async *a, int status, struct keel_value *v, cons
 static void test_pipelined_1000(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     struct keel_async *a = open_async(10000);
     many_next = many_bad = 0;
     for (intptr_t i = 1; i <= MANY; i++) assert_int_equal(keel_async_callv(a, many_cb, (void *)i, "INCR", "p", NULL), 0);
@@ -234,8 +231,7 @@ static void stream_cb(struct keel_async *a, int status, struct keel_value *v, co
 static void test_leader_killed_during_stream(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     struct stream s = {.a = open_async(15000)}; /* well past an election */
     for (int i = 0; i < WINDOW; i++) {
         assert_int_equal(keel_async_callv(s.a, stream_cb, &s, "INCR", "counter", NULL), 0);
@@ -276,9 +272,7 @@ static void test_leader_killed_during_stream(void **state)
 static void test_unknown_outcome(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "");
     struct keel_async *a = open_async(800);
     struct result r[2];
     memset(r, 0, sizeof r);
@@ -336,8 +330,7 @@ static void close_cb_closes(struct keel_async *a, int status, struct keel_value 
 static void test_close_with_calls_pending(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     enum { N = 50 };
     static struct result r[N + 1];
     /* 1: not connected yet: nothing was sent, nothing applied */

@@ -28,8 +28,7 @@ static struct keel_client *start(void)
 {
     char eps[256];
     struct keel_client *c;
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     snprintf(eps, sizeof eps, "127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u", cl.nodes[0].client_port,
              cl.nodes[1].client_port, cl.nodes[2].client_port);
     struct keel_client_options o = {.endpoints = eps, .timeout_ms = 5000};

@@ -55,9 +55,7 @@ static long long info(unsigned i, const char *field)
 static void test_replace_dead_disk(void **state)
 {
     (void)state;
-    kc_start(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
-    int leader = kc_leader(&cl, 10000);
-    assert_true(leader >= 0);
+    int leader = kc_start_leader(&cl, 3, "--snapshot-threshold 64 --snapshot-trailing 64");
     for (int i = 0; i < 300; i++) freeReplyObject(kc_cmd(&cl, (unsigned)leader, "SET before:%d %d", i, i));
     unsigned dead = (unsigned)(leader + 1) % 3;
     /* Runbook: 1. remove the dead node; 2. wipe its disk; 3. start it empty

@@ -55,8 +55,7 @@ static void test_service_through_failures(void **state)
     (void)state;
     const char *bin = getenv("SESSION_SERVICE");
     assert_non_null(bin);
-    kc_start(&cl, 3, "");
-    assert_true(kc_leader(&cl, 10000) >= 0);
+    kc_start_leader(&cl, 3, "");
     char eps[256], out[600];
     kc_endpoints(&cl, eps, sizeof eps);
     snprintf(out, sizeof out, "%s/service.out", cl.base);
