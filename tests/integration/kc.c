@@ -274,25 +274,43 @@ void kc_stop(struct kc *c)
     if (unclean > 0) fail_msg("%d keeld process(es) did not shut down cleanly", unclean);
 }
 
-redisContext *kc_connect(struct kc *c, unsigned i)
+redisContext *kc_connect_within(struct kc *c, unsigned i, unsigned ms)
 {
-    struct timeval tv = {5, 0};
+    struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
     redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)c->nodes[i].client_port, tv);
     if (ctx != NULL && !ctx->err) redisSetTimeout(ctx, tv);
     return ctx;
 }
 
+redisContext *kc_connect(struct kc *c, unsigned i)
+{
+    return kc_connect_within(c, i, 5000);
+}
+
+static redisReply *vcmd(struct kc *c, unsigned i, unsigned ms, const char *fmt, va_list ap)
+{
+    redisContext *ctx = kc_connect_within(c, i, ms);
+    redisReply *r = NULL;
+    if (ctx != NULL && !ctx->err) r = redisvCommand(ctx, fmt, ap);
+    if (ctx) redisFree(ctx);
+    return r;
+}
+
 redisReply *kc_cmd(struct kc *c, unsigned i, const char *fmt, ...)
 {
-    redisContext *ctx = kc_connect(c, i);
-    redisReply *r = NULL;
-    if (ctx != NULL && !ctx->err) {
-        va_list ap;
-        va_start(ap, fmt);
-        r = redisvCommand(ctx, fmt, ap);
-        va_end(ap);
-    }
-    if (ctx) redisFree(ctx);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = vcmd(c, i, 5000, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+redisReply *kc_cmd_within(struct kc *c, unsigned i, unsigned ms, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = vcmd(c, i, ms, fmt, ap);
+    va_end(ap);
     return r;
 }
 

@@ -56,9 +56,14 @@ void kc_signal(struct kc *c, unsigned i, int sig);
 void kc_stop(struct kc *c);
 /* Index of the node every live node agrees leads, waiting up to ms; -1. */
 int kc_leader(struct kc *c, unsigned ms);
+/* A connection to node i; connecting and every reply bounded by 5 s (by ms). */
 redisContext *kc_connect(struct kc *c, unsigned i);
-/* Run a command on node i (fresh connection); the caller frees the reply. */
+redisContext *kc_connect_within(struct kc *c, unsigned i, unsigned ms);
+/* Run a command on node i (fresh connection, kc_connect's bound; ms for
+ * one that may wait longer); NULL if there was no reply in time. The
+ * caller frees the reply. */
 redisReply *kc_cmd(struct kc *c, unsigned i, const char *fmt, ...);
+redisReply *kc_cmd_within(struct kc *c, unsigned i, unsigned ms, const char *fmt, ...);
 /* Anonymous RSS of node i in KiB (heap and stacks; not the LMDB map or
  * snapshot memfds, which scale with the data, not with the load). */
 long kc_rss_kb(struct kc *c, unsigned i);

@@ -90,23 +90,6 @@ static bool info_has(unsigned i, const char *section, const char *needle)
     return has;
 }
 
-/* A command on node i with a client timeout of ms. */
-static redisReply *cmd_wait(unsigned i, unsigned ms, const char *fmt, ...)
-{
-    struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)cl.nodes[i].client_port, tv);
-    redisReply *r = NULL;
-    if (c != NULL && !c->err) {
-        redisSetTimeout(c, tv);
-        va_list ap;
-        va_start(ap, fmt);
-        r = redisvCommand(c, fmt, ap);
-        va_end(ap);
-    }
-    if (c) redisFree(c);
-    return r;
-}
-
 static void set_ok(unsigned i, const char *key, const char *val)
 {
     redisReply *r = kc_cmd(&cl, i, "SET %s %s", key, val);
@@ -136,7 +119,7 @@ static void test_late_forwarded_remove_not_executed(void **state)
 
     kc_signal(&cl, L, SIGSTOP);
     long long t0 = kc_now_ms();
-    r = cmd_wait(F, 10000, "KEEL.MEMBER REMOVE %u", V + 1);
+    r = kc_cmd_within(&cl, F, 10000, "KEEL.MEMBER REMOVE %u", V + 1);
     long long took = kc_now_ms() - t0;
     /* Answered at the deadline (1 s, plus the grace for the leader's own
      * answer), not whenever the leader wakes up. */
@@ -202,7 +185,7 @@ static void test_add_of_slow_node_is_bounded(void **state)
     kc_start_node(&cl, four); /* --join: it asks to be added itself, with the same bound */
 
     long long t0 = kc_now_ms();
-    redisReply *r = cmd_wait(L, 60000, "KEEL.MEMBER ADD 4 127.0.0.1:%u TIMEOUT 6000", cl.nodes[four].raft_port);
+    redisReply *r = kc_cmd_within(&cl, L, 60000, "KEEL.MEMBER ADD 4 127.0.0.1:%u TIMEOUT 6000", cl.nodes[four].raft_port);
     long long took = kc_now_ms() - t0;
     char why[800];
     snprintf(why, sizeof why, "%s", text(r));
