@@ -58,7 +58,10 @@ static void damage(const char *path)
     assert_non_null(f);
     assert_int_equal(fseek(f, 0, SEEK_END), 0);
     long size = ftell(f);
-    assert_true(size > 256);
+    /* The last closed segment can be short (the node closed it at stop
+     * with a single small batch in it): any 16 bytes past its 8-byte
+     * format header are covered by a checksum. */
+    if (size < 48) fail_msg("%s: %ld bytes, too short to damage past its header", path, size);
     unsigned char b[16];
     assert_int_equal(fseek(f, size / 2, SEEK_SET), 0);
     assert_int_equal(fread(b, 1, sizeof b, f), sizeof b);
