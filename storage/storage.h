@@ -20,13 +20,7 @@
 #include <stdint.h>
 
 #include "keel/error.h"
-
-/* A borrowed byte range. Never owns its memory. */
-struct keel_slice
-{
-    const uint8_t *p;
-    size_t n;
-};
+#include "keel/slice.h"
 
 /* Limits of the keyspace. LMDB keys are at most 511 bytes. */
 #define KEEL_MAX_KEY 511

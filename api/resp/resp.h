@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "storage/storage.h"
+#include "keel/slice.h"
 
 struct resp_limits
 {
