@@ -118,8 +118,10 @@ unsigned long alloc_fail_loop(const char *what, bool persist, unsigned long max_
         bool hit = af.hits > 0;
         check(arg, rc, n, hit);
         if (!hit) {
-            printf("alloc_fail_loop: %s: %s failure at N = 1..%lu handled, ran clean at N = %lu\n", what,
-                   persist ? "persistent" : "one-shot", n - 1, n);
+            if (n == 1) printf("alloc_fail_loop: %s: no allocation\n", what);
+            else
+                printf("alloc_fail_loop: %s: %s failure of allocation 1..%lu handled, ran clean at N = %lu\n",
+                       what, persist ? "persistent" : "one-shot", n - 1, n);
             return n;
         }
     }
