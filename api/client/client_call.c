@@ -26,7 +26,7 @@ bool client_word_is(const char *w, size_t n, const char *what)
 int client_wire_prepare(struct client_base *b, bool *in_multi, const struct keel_cmd *k, struct client_wire *w)
 {
     memset(w, 0, sizeof *w);
-    if (k->argc <= 0 || k->argc > MAX_ARGS) return -1;
+    if (k->argc <= 0 || k->argc > MAX_ARGS) return KEEL_EINVAL;
     bool multi = client_word_is(k->argv[0], k->lens[0], "multi");
     bool exec = client_word_is(k->argv[0], k->lens[0], "exec");
     w->write = *in_multi ? exec : keel_is_write(k->argv[0], k->lens[0]);
@@ -36,7 +36,7 @@ int client_wire_prepare(struct client_base *b, bool *in_multi, const struct keel
     w->argc = k->argc + extra;
     w->argv = malloc((size_t)w->argc * sizeof *w->argv);
     w->lens = malloc((size_t)w->argc * sizeof *w->lens);
-    if (w->argv == NULL || w->lens == NULL) return -1;
+    if (w->argv == NULL || w->lens == NULL) return KEEL_ENOMEM;
     if (w->write) {
         snprintf(w->ids[0], sizeof w->ids[0], "%llu", (unsigned long long)b->id);
         snprintf(w->ids[1], sizeof w->ids[1], "%llu", (unsigned long long)++b->seq);
@@ -61,8 +61,10 @@ void client_wire_free(struct client_wire *w)
 static int prepare(struct keel_client *c, size_t n, const struct keel_cmd *cmds, struct client_wire *w)
 {
     bool in_multi = false;
-    for (size_t i = 0; i < n; i++)
-        if (client_wire_prepare(&c->b, &in_multi, &cmds[i], &w[i]) != 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        int rc = client_wire_prepare(&c->b, &in_multi, &cmds[i], &w[i]);
+        if (rc != 0) return rc;
+    }
     return 0;
 }
 
@@ -132,9 +134,10 @@ int keel_pipeline(struct keel_client *c, size_t n, const struct keel_cmd *cmds, 
         snprintf(errmsg, size, "out of memory");
         goto out;
     }
-    if (prepare(c, n, cmds, w) != 0) {
-        rc = KEEL_EINVAL;
-        snprintf(errmsg, size, "a command has 1 to %d words", MAX_ARGS);
+    /* Out of memory is not a bad command: the caller may retry it. */
+    if ((rc = prepare(c, n, cmds, w)) != 0) {
+        if (rc == KEEL_ENOMEM) snprintf(errmsg, size, "out of memory");
+        else snprintf(errmsg, size, "a command has 1 to %d words", MAX_ARGS);
         goto out;
     }
     client_forget_whys(&c->b);

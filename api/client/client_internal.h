@@ -85,7 +85,8 @@ struct client_wire
 bool client_word_is(const char *w, size_t n, const char *what);
 /* Lay out one command; *in_multi carries MULTI state from command to command
  * (inside MULTI only EXEC is wrapped: the transaction is the one write).
- * Takes the next sequence number for a write. -1: bad argc or no memory. */
+ * Takes the next sequence number for a write. KEEL_EINVAL: bad argc;
+ * KEEL_ENOMEM; either way w is released by client_wire_free. */
 int client_wire_prepare(struct client_base *b, bool *in_multi, const struct keel_cmd *k, struct client_wire *w);
 void client_wire_free(struct client_wire *w);
 
