@@ -79,7 +79,9 @@ KEEL_API const char *keel_client_endpoint(const struct keel_client *c);
 /* Run one command. 0 with *reply set (a KEEL_VALUE_ERROR reply is the
  * server's answer, e.g. WRONGTYPE); KEEL_EUNCERTAIN for a write that may or
  * may not have applied; KEEL_ENOTLEADER when no node could serve it before
- * the deadline (certainly not applied); KEEL_EINVAL for an empty command. */
+ * the deadline (certainly not applied); KEEL_EINVAL for an empty command;
+ * KEEL_ENOMEM ("out of memory": before sending, nothing was sent; after,
+ * the reply could not be copied, and a write may have applied). */
 KEEL_API int keel_call(struct keel_client *c, int argc, const char *const *argv, const size_t *lens,
                        struct keel_value **reply, char *errmsg, size_t size);
 /* The same, from NUL-terminated words: keel_callv(c, &r, err, sizeof err, "SET", "k", "v", NULL).
