@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 
 #include "cluster/uvnode.h"
-#include "testutil.h"
+#include "tests/lib/testlib.h"
 #include "unit/alloc_fail.h"
 
 struct run

@@ -6,8 +6,11 @@
  * (LeakSanitizer, Sanitize build), and leave the directory so that the next
  * open, with nothing failing, succeeds and finds the data it should.
  * Only Keel's own allocations fail: LMDB's are inside liblmdb.so. */
+#include <sys/stat.h>
+
 #include "storage_fixture.h"
 
+#include "tests/lib/testlib.h"
 #include "unit/alloc_fail.h"
 
 struct open_run
@@ -150,7 +153,7 @@ static void untrusted_env(void **state)
     r.dir = env_scratch("alloc-storage", "boot-a", "11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa\n", r.boot_a, &r.o);
     assert_non_null(r.dir);
     snprintf(r.boot_b, sizeof r.boot_b, "%s/boot-b", r.dir);
-    write_text(r.boot_b, "22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb\n");
+    test_write_text(r.boot_b, "22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb\n");
     reset_untrusted(&r);
     assert_true(alloc_fail_loop("keel_storage_open (untrusted env)", false, 32, open_op, close_dirty_cb, &r) >= 2);
     test_rmdtemp(r.dir);
