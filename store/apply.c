@@ -48,7 +48,7 @@ static int live(struct apply_ctx *c, struct keel_slice key, struct keel_record *
         exists = rc_ == 0;                        \
     } while (0)
 
-static int apply_set(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_set(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     bool exists;
@@ -85,7 +85,7 @@ static int apply_set(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
     return put_string(c, cmd->key, cmd->value, expire);
 }
 
-static int apply_del(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_del(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_iter it;
     struct keel_slice key;
@@ -105,7 +105,7 @@ static int apply_del(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
     return 0;
 }
 
-static int apply_incrby(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_incrby(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     bool exists;
@@ -131,7 +131,7 @@ static int apply_incrby(struct apply_ctx *c, const struct keel_cmd *cmd, struct 
                       exists ? old.expire_at : 0);
 }
 
-static int apply_expire(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_expire(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     bool exists;
@@ -155,7 +155,7 @@ static int apply_expire(struct apply_ctx *c, const struct keel_cmd *cmd, struct 
     return retime(c, cmd->key, &old, at);
 }
 
-static int apply_persist(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_persist(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     bool exists;
@@ -169,7 +169,7 @@ static int apply_persist(struct apply_ctx *c, const struct keel_cmd *cmd, struct
     return retime(c, cmd->key, &old, 0);
 }
 
-static int apply_cas(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_cas(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     bool exists, match;
@@ -198,7 +198,7 @@ static int apply_cas(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
     return put_string(c, cmd->key, cmd->value, cmd->num);
 }
 
-static int apply_append(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_append(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     bool exists;
@@ -223,7 +223,7 @@ static int apply_append(struct apply_ctx *c, const struct keel_cmd *cmd, struct 
 }
 
 /* GETDEL and GETEX: reply with the string's value, then delete or retime. */
-static int apply_getx(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_getx(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     bool exists;
@@ -237,7 +237,7 @@ static int apply_getx(struct apply_ctx *c, const struct keel_cmd *cmd, struct ke
         return 0;
     }
     keel_reply_bulk(r, old.val, old.len);
-    if (cmd->type == KEEL_CMD_GETDEL || (cmd->num != 0 && cmd->num <= c->ts &&
+    if (cmd->type == STORE_CMD_GETDEL || (cmd->num != 0 && cmd->num <= c->ts &&
                                          !(cmd->flags & KEEL_GETEX_PERSIST))) {
         store_event(c, KEEL_EV_DEL, cmd->key);
         return storage_del(c->txn, cmd->key);
@@ -276,7 +276,7 @@ static int apply_hash_check(struct apply_ctx *c, struct keel_reply *r)
  * state now; compare with the majority's digest) is done by the node, off
  * the loop and outside apply, from this note: nothing it finds can change
  * what apply does, so replicas cannot diverge over it. */
-static int apply_check(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_check(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_check_note *n = &c->st->check_note;
     if (cmd->flags & KEEL_HASH_CHECK) {
@@ -293,9 +293,9 @@ static int apply_check(struct apply_ctx *c, const struct keel_cmd *cmd, struct k
     return 0;
 }
 
-static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
+static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 
-static int apply_batch(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_batch(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_iter it;
     struct keel_slice key;
@@ -311,10 +311,10 @@ static int apply_batch(struct apply_ctx *c, const struct keel_cmd *cmd, struct k
         }
     }
     keel_reply_array(r, cmd->count);
-    struct keel_cmd sub;
+    struct store_cmd sub;
     keel_iter_init(&it, cmd->list);
     for (uint32_t i = 0; i < cmd->count; i++) {
-        if (!keel_iter_cmd(&it, cmd, &sub)) {
+        if (!store_iter_cmd(&it, cmd, &sub)) {
             keel_reply_error(r, KEEL_EMALFORMED, "bad sub-command");
             continue;
         }
@@ -324,7 +324,7 @@ static int apply_batch(struct apply_ctx *c, const struct keel_cmd *cmd, struct k
     return 0;
 }
 
-static int apply_sweep(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_sweep(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_slice key;
     int64_t at;
@@ -345,40 +345,40 @@ static int apply_sweep(struct apply_ctx *c, const struct keel_cmd *cmd, struct k
     return 0;
 }
 
-static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     switch (cmd->type) {
-        case KEEL_CMD_NOOP:
+        case STORE_CMD_NOOP:
             keel_reply_ok(r);
             return 0;
-        case KEEL_CMD_SET:
+        case STORE_CMD_SET:
             return apply_set(c, cmd, r);
-        case KEEL_CMD_DEL:
+        case STORE_CMD_DEL:
             return apply_del(c, cmd, r);
-        case KEEL_CMD_INCRBY:
+        case STORE_CMD_INCRBY:
             return apply_incrby(c, cmd, r);
-        case KEEL_CMD_EXPIRE:
+        case STORE_CMD_EXPIRE:
             return apply_expire(c, cmd, r);
-        case KEEL_CMD_PERSIST:
+        case STORE_CMD_PERSIST:
             return apply_persist(c, cmd, r);
-        case KEEL_CMD_HSET:
+        case STORE_CMD_HSET:
             return apply_hset(c, cmd, r);
-        case KEEL_CMD_HDEL:
+        case STORE_CMD_HDEL:
             return apply_hdel(c, cmd, r);
-        case KEEL_CMD_HINCRBY:
+        case STORE_CMD_HINCRBY:
             return apply_hincrby(c, cmd, r);
-        case KEEL_CMD_CAS:
+        case STORE_CMD_CAS:
             return apply_cas(c, cmd, r);
-        case KEEL_CMD_BATCH:
+        case STORE_CMD_BATCH:
             return apply_batch(c, cmd, r);
-        case KEEL_CMD_SWEEP:
+        case STORE_CMD_SWEEP:
             return apply_sweep(c, cmd, r);
-        case KEEL_CMD_APPEND:
+        case STORE_CMD_APPEND:
             return apply_append(c, cmd, r);
-        case KEEL_CMD_GETDEL:
-        case KEEL_CMD_GETEX:
+        case STORE_CMD_GETDEL:
+        case STORE_CMD_GETEX:
             return apply_getx(c, cmd, r);
-        case KEEL_CMD_HASH:
+        case STORE_CMD_HASH:
             if (cmd->flags & (KEEL_HASH_CHECK | KEEL_HASH_VERDICT)) return apply_check(c, cmd, r);
             return apply_hash_check(c, r);
     }
@@ -388,7 +388,7 @@ static int apply_one(struct apply_ctx *c, const struct keel_cmd *cmd, struct kee
 
 /* The dedupe table's part of an apply: bounded eviction, then either the
  * remembered reply of a retry or a fresh apply whose reply is remembered. */
-static int apply_deduped(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+static int apply_deduped(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_slice old;
     int rc = storage_dedupe_evict(c->txn, c->ts - KEEL_DEDUPE_TTL_MS, KEEL_DEDUPE_MAX,
@@ -425,14 +425,14 @@ static int apply_txn(struct keel_store *st, uint64_t index, const void *buf, siz
                      struct keel_reply *reply)
 {
     struct keel_txn txn;
-    struct keel_cmd cmd;
+    struct store_cmd cmd;
     const char *why = NULL;
     uint64_t clock;
     events_reset(&st->events, index); /* a retry after growing the map starts over */
     int rc = storage_txn_begin(st->storage, true, &txn);
     if (rc != 0) return rc;
     struct apply_ctx c = {st, &txn, 0, index};
-    rc = keel_cmd_decode(buf, len, &cmd, &why);
+    rc = store_cmd_decode(buf, len, &cmd, &why);
     if (rc != 0) {
         /* Commits as a no-op: the index still advances on every replica. */
         char msg[96];

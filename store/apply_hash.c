@@ -54,7 +54,7 @@ static int store_back(struct apply_ctx *c, struct keel_slice key, bool exists,
     return storage_put(c->txn, key, &rec, NULL);
 }
 
-int apply_hset(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+int apply_hset(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     struct keel_iter it;
@@ -79,7 +79,7 @@ int apply_hset(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_repl
     return rc;
 }
 
-int apply_hdel(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+int apply_hdel(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     struct keel_iter it;
@@ -102,7 +102,7 @@ int apply_hdel(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_repl
     return store_back(c, cmd->key, exists, &old, r, &too_big);
 }
 
-int apply_hincrby(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r)
+int apply_hincrby(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_record old;
     bool exists, ok, added, too_big;

@@ -69,32 +69,32 @@ static bool rd_count(struct rd *r, uint32_t *n, uint32_t max, size_t min_item)
     return true;
 }
 
-static const uint8_t allowed_flags[KEEL_CMD__COUNT] = {
-    [KEEL_CMD_SET] = KEEL_SET_NX | KEEL_SET_XX | KEEL_SET_KEEPTTL | KEEL_SET_GET,
-    [KEEL_CMD_EXPIRE] = KEEL_EXPIRE_NX | KEEL_EXPIRE_XX | KEEL_EXPIRE_GT | KEEL_EXPIRE_LT,
-    [KEEL_CMD_CAS] = KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE | KEEL_CAS_ABSENT,
-    [KEEL_CMD_GETEX] = KEEL_GETEX_PERSIST,
-    [KEEL_CMD_HASH] = KEEL_HASH_CHECK | KEEL_HASH_VERDICT,
+static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
+    [STORE_CMD_SET] = KEEL_SET_NX | KEEL_SET_XX | KEEL_SET_KEEPTTL | KEEL_SET_GET,
+    [STORE_CMD_EXPIRE] = KEEL_EXPIRE_NX | KEEL_EXPIRE_XX | KEEL_EXPIRE_GT | KEEL_EXPIRE_LT,
+    [STORE_CMD_CAS] = KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE | KEEL_CAS_ABSENT,
+    [STORE_CMD_GETEX] = KEEL_GETEX_PERSIST,
+    [STORE_CMD_HASH] = KEEL_HASH_CHECK | KEEL_HASH_VERDICT,
 };
 
 static bool check_flags(struct rd *r, uint8_t type, uint8_t flags)
 {
     if (flags & ~allowed_flags[type]) return fail(r, KEEL_EMALFORMED, "unknown flags");
     switch (type) {
-        case KEEL_CMD_SET:
+        case STORE_CMD_SET:
             if ((flags & KEEL_SET_NX) && (flags & KEEL_SET_XX)) goto bad;
             break;
-        case KEEL_CMD_EXPIRE:
+        case STORE_CMD_EXPIRE:
             if ((flags & KEEL_EXPIRE_NX) && (flags & ~KEEL_EXPIRE_NX)) goto bad;
             if ((flags & KEEL_EXPIRE_GT) && (flags & KEEL_EXPIRE_LT)) goto bad;
             break;
-        case KEEL_CMD_CAS: {
+        case STORE_CMD_CAS: {
             unsigned mode = flags & (KEEL_CAS_VERSION | KEEL_CAS_VALUE);
             if (mode != KEEL_CAS_VERSION && mode != KEEL_CAS_VALUE) goto bad;
             if ((flags & KEEL_CAS_ABSENT) && mode != KEEL_CAS_VALUE) goto bad;
             break;
         }
-        case KEEL_CMD_HASH:
+        case STORE_CMD_HASH:
             if ((flags & KEEL_HASH_CHECK) && (flags & KEEL_HASH_VERDICT)) goto bad;
             break;
     }
@@ -104,7 +104,7 @@ bad:
 }
 
 /* Decode one body of `type` from r into cmd; r must end exactly at the body's end. */
-static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_cmd *cmd, bool top)
+static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_cmd *cmd, bool top)
 {
     const uint8_t *start;
     struct keel_slice s;
@@ -113,9 +113,9 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
     cmd->flags = flags;
     if (!check_flags(r, type, flags)) return false;
     switch (type) {
-        case KEEL_CMD_NOOP:
+        case STORE_CMD_NOOP:
             break;
-        case KEEL_CMD_SET:
+        case STORE_CMD_SET:
             if (!rd_key(r, &cmd->key) || !rd_str(r, &cmd->value, KEEL_MAX_VALUE) ||
                 !rd_i64(r, &cmd->num))
                 return false;
@@ -123,7 +123,7 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
             if ((flags & KEEL_SET_KEEPTTL) && cmd->num != 0)
                 return fail(r, KEEL_EMALFORMED, "KEEPTTL with an expiry");
             break;
-        case KEEL_CMD_DEL:
+        case STORE_CMD_DEL:
             if (!rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4)) return false;
             if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no keys");
             start = r->p;
@@ -131,18 +131,18 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
                 if (!rd_key(r, &s)) return false;
             cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
             break;
-        case KEEL_CMD_INCRBY:
+        case STORE_CMD_INCRBY:
             if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num)) return false;
             break;
-        case KEEL_CMD_EXPIRE:
+        case STORE_CMD_EXPIRE:
             if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num)) return false;
             break;
-        case KEEL_CMD_PERSIST:
+        case STORE_CMD_PERSIST:
             if (!rd_key(r, &cmd->key)) return false;
             break;
-        case KEEL_CMD_HSET:
-        case KEEL_CMD_HDEL: {
-            unsigned per = type == KEEL_CMD_HSET ? 2 : 1;
+        case STORE_CMD_HSET:
+        case STORE_CMD_HDEL: {
+            unsigned per = type == STORE_CMD_HSET ? 2 : 1;
             if (!rd_key(r, &cmd->key) || !rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4 * per))
                 return false;
             if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no fields");
@@ -152,19 +152,19 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
             cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
             break;
         }
-        case KEEL_CMD_HINCRBY:
+        case STORE_CMD_HINCRBY:
             if (!rd_key(r, &cmd->key) || !rd_str(r, &cmd->field, KEEL_MAX_VALUE) ||
                 !rd_i64(r, &cmd->num))
                 return false;
             break;
-        case KEEL_CMD_CAS:
+        case STORE_CMD_CAS:
             if (!rd_key(r, &cmd->key) || !rd_u64(r, &cmd->version) ||
                 !rd_str(r, &cmd->expect, KEEL_MAX_VALUE) ||
                 !rd_str(r, &cmd->value, KEEL_MAX_VALUE) || !rd_i64(r, &cmd->num))
                 return false;
             if (cmd->num < 0) return fail(r, KEEL_EMALFORMED, "negative expiry");
             break;
-        case KEEL_CMD_BATCH: {
+        case STORE_CMD_BATCH: {
             uint64_t v;
             if (!top) return fail(r, KEEL_EMALFORMED, "nested batch");
             if (!rd_count(r, &cmd->nwatch, KEEL_MAX_BATCH, 12)) return false;
@@ -175,7 +175,7 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
             if (!rd_count(r, &cmd->count, KEEL_MAX_BATCH, 8)) return false;
             start = r->p;
             for (i = 0; i < cmd->count; i++) {
-                struct keel_cmd sub;
+                struct store_cmd sub;
                 uint32_t len;
                 if (r->end - r->p < 8) return fail(r, KEEL_EMALFORMED, "truncated");
                 uint8_t st = r->p[0], sf = r->p[1];
@@ -183,8 +183,8 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
                 r->p += 4;
                 if (!rd_u32(r, &len)) return false;
                 if ((size_t)(r->end - r->p) < len) return fail(r, KEEL_EMALFORMED, "sub-command past the end");
-                if (st >= KEEL_CMD__COUNT || st == KEEL_CMD_NOOP || st == KEEL_CMD_BATCH ||
-                    st == KEEL_CMD_SWEEP || st == KEEL_CMD_HASH)
+                if (st >= STORE_CMD__COUNT || st == STORE_CMD_NOOP || st == STORE_CMD_BATCH ||
+                    st == STORE_CMD_SWEEP || st == STORE_CMD_HASH)
                     return fail(r, KEEL_EMALFORMED, "bad sub-command type");
                 struct rd subr = {r->p, r->p + len, NULL, 0};
                 memset(&sub, 0, sizeof sub);
@@ -195,24 +195,24 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
             cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
             break;
         }
-        case KEEL_CMD_APPEND:
+        case STORE_CMD_APPEND:
             if (!rd_key(r, &cmd->key) || !rd_str(r, &cmd->value, KEEL_MAX_VALUE)) return false;
             break;
-        case KEEL_CMD_GETDEL:
+        case STORE_CMD_GETDEL:
             if (!rd_key(r, &cmd->key)) return false;
             break;
-        case KEEL_CMD_GETEX:
+        case STORE_CMD_GETEX:
             if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num)) return false;
             if (cmd->num < 0) return fail(r, KEEL_EMALFORMED, "negative expiry");
             if ((flags & KEEL_GETEX_PERSIST) && cmd->num != 0)
                 return fail(r, KEEL_EMALFORMED, "PERSIST with an expiry");
             break;
-        case KEEL_CMD_SWEEP:
+        case STORE_CMD_SWEEP:
             if (!top) return fail(r, KEEL_EMALFORMED, "nested sweep");
             if (!rd_i64(r, &cmd->num)) return false;
             if (cmd->num <= 0) return fail(r, KEEL_EMALFORMED, "sweep max must be positive");
             break;
-        case KEEL_CMD_HASH:
+        case STORE_CMD_HASH:
             if (!top) return fail(r, KEEL_EMALFORMED, "nested hash");
             if (!(flags & KEEL_HASH_VERDICT)) break;
             if (!rd_i64(r, &cmd->num) || !rd_u64(r, &cmd->version)) return false;
@@ -224,13 +224,13 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct keel_c
     return true;
 }
 
-int keel_cmd_decode(const void *buf, size_t len, struct keel_cmd *cmd, const char **msg)
+int store_cmd_decode(const void *buf, size_t len, struct store_cmd *cmd, const char **msg)
 {
     const uint8_t *h = buf;
     struct rd r = {NULL, NULL, NULL, 0};
     uint32_t body;
     memset(cmd, 0, sizeof *cmd);
-    if (len < KEEL_CMD_HEADER) {
+    if (len < STORE_CMD_HEADER) {
         fail(&r, KEEL_EMALFORMED, "shorter than the header");
         goto out;
     }
@@ -256,15 +256,15 @@ int keel_cmd_decode(const void *buf, size_t len, struct keel_cmd *cmd, const cha
     rd_i64(&r, &cmd->ts);
     rd_u64(&r, &cmd->client);
     rd_u64(&r, &cmd->seq);
-    if (body > len - KEEL_CMD_HEADER || len - KEEL_CMD_HEADER - body >= 8) {
+    if (body > len - STORE_CMD_HEADER || len - STORE_CMD_HEADER - body >= 8) {
         fail(&r, KEEL_EMALFORMED, "body length disagrees with entry length");
         goto out;
     }
-    if (h[2] >= KEEL_CMD__COUNT) {
+    if (h[2] >= STORE_CMD__COUNT) {
         fail(&r, KEEL_EMALFORMED, "unknown command type");
         goto out;
     }
-    r.end = h + KEEL_CMD_HEADER + body;
+    r.end = h + STORE_CMD_HEADER + body;
     if (!decode_body(&r, h[2], h[3], cmd, true)) goto out;
     if (r.p != r.end) {
         fail(&r, KEEL_EMALFORMED, "trailing bytes in body");
@@ -305,7 +305,7 @@ bool keel_iter_watch(struct keel_iter *it, struct keel_slice *key, uint64_t *ver
     return true;
 }
 
-bool keel_iter_cmd(struct keel_iter *it, const struct keel_cmd *parent, struct keel_cmd *sub)
+bool store_iter_cmd(struct keel_iter *it, const struct store_cmd *parent, struct store_cmd *sub)
 {
     struct rd r = {it->p, it->end, NULL, 0};
     uint32_t len;

@@ -5,7 +5,7 @@
  *   header (32 bytes, little-endian)
  *     0  u8  magic 0x4B ('K')
  *     1  u8  codec version (1)
- *     2  u8  type (enum keel_cmd_type)
+ *     2  u8  type (enum store_cmd_type)
  *     3  u8  flags (per type)
  *     4  u32 body length
  *     8  i64 leader timestamp, Unix ms: the only clock apply ever sees
@@ -43,7 +43,11 @@
  *
  * Decoding validates everything up front (lengths, counts, limits, flags,
  * padding) so that apply can walk lists without further checks. Decoded
- * slices point into the entry buffer. */
+ * slices point into the entry buffer.
+ *
+ * The command's names carry the module's prefix (struct store_cmd,
+ * STORE_CMD_*): keel_ is libkeel's public API, whose struct keel_cmd
+ * (include/keel/client.h, a pipelined command) is another thing. */
 #ifndef KEEL_STORE_CODEC_H
 #define KEEL_STORE_CODEC_H
 
@@ -55,29 +59,29 @@
 
 #define KEEL_CODEC_MAGIC 0x4B
 #define KEEL_CODEC_VERSION 1
-#define KEEL_CMD_HEADER 32
+#define STORE_CMD_HEADER 32
 #define KEEL_MAX_ENTRY (128u * 1024 * 1024)
 #define KEEL_MAX_ARGS (1u << 20)
 #define KEEL_MAX_BATCH 10000u
 
-enum keel_cmd_type {
-    KEEL_CMD_NOOP = 0,
-    KEEL_CMD_SET = 1,
-    KEEL_CMD_DEL = 2,
-    KEEL_CMD_INCRBY = 3,
-    KEEL_CMD_EXPIRE = 4,
-    KEEL_CMD_PERSIST = 5,
-    KEEL_CMD_HSET = 6,
-    KEEL_CMD_HDEL = 7,
-    KEEL_CMD_HINCRBY = 8,
-    KEEL_CMD_CAS = 9,
-    KEEL_CMD_BATCH = 10,
-    KEEL_CMD_SWEEP = 11,
-    KEEL_CMD_APPEND = 12,
-    KEEL_CMD_GETDEL = 13,
-    KEEL_CMD_GETEX = 14,
-    KEEL_CMD_HASH = 15,
-    KEEL_CMD__COUNT
+enum store_cmd_type {
+    STORE_CMD_NOOP = 0,
+    STORE_CMD_SET = 1,
+    STORE_CMD_DEL = 2,
+    STORE_CMD_INCRBY = 3,
+    STORE_CMD_EXPIRE = 4,
+    STORE_CMD_PERSIST = 5,
+    STORE_CMD_HSET = 6,
+    STORE_CMD_HDEL = 7,
+    STORE_CMD_HINCRBY = 8,
+    STORE_CMD_CAS = 9,
+    STORE_CMD_BATCH = 10,
+    STORE_CMD_SWEEP = 11,
+    STORE_CMD_APPEND = 12,
+    STORE_CMD_GETDEL = 13,
+    STORE_CMD_GETEX = 14,
+    STORE_CMD_HASH = 15,
+    STORE_CMD__COUNT
 };
 
 /* SET */
@@ -103,7 +107,7 @@ enum keel_cmd_type {
 #define KEEL_HASH_VERDICT 0x02
 
 /* A decoded command. Lists stay encoded: walk them with the iterators. */
-struct keel_cmd
+struct store_cmd
 {
     uint8_t type;
     uint8_t flags;
@@ -126,7 +130,7 @@ struct keel_cmd
  * bad magic, unknown type or flags, inconsistent lengths, non-zero padding),
  * KEEL_EVERSION (another codec version), KEEL_ETOOBIG (a key, value or count
  * over its limit). msg (may be NULL) receives a short reason, static storage. */
-int keel_cmd_decode(const void *buf, size_t len, struct keel_cmd *cmd, const char **msg);
+int store_cmd_decode(const void *buf, size_t len, struct store_cmd *cmd, const char **msg);
 
 /* A cursor over an encoded list. Lists were validated by decode. */
 struct keel_iter
@@ -140,7 +144,7 @@ bool keel_iter_str(struct keel_iter *it, struct keel_slice *s);
 /* Next BATCH watch (key, version); false at the end. */
 bool keel_iter_watch(struct keel_iter *it, struct keel_slice *key, uint64_t *version);
 /* Next BATCH sub-command, decoded into sub (ts/client/seq copied from parent). */
-bool keel_iter_cmd(struct keel_iter *it, const struct keel_cmd *parent, struct keel_cmd *sub);
+bool store_iter_cmd(struct keel_iter *it, const struct store_cmd *parent, struct store_cmd *sub);
 
 /* ---- encoding (the leader's side) -------------------------------------- */
 

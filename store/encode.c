@@ -59,9 +59,9 @@ static void w_str(struct keel_enc *e, struct keel_slice s)
 void keel_enc_init(struct keel_enc *e, int64_t ts, uint64_t client, uint64_t seq)
 {
     memset(e, 0, sizeof *e);
-    uint8_t *h = grow(e, KEEL_CMD_HEADER);
+    uint8_t *h = grow(e, STORE_CMD_HEADER);
     if (h == NULL) return;
-    memset(h, 0, KEEL_CMD_HEADER);
+    memset(h, 0, STORE_CMD_HEADER);
     h[0] = KEEL_CODEC_MAGIC;
     h[1] = KEEL_CODEC_VERSION;
     put_le(h + 8, (uint64_t)ts, 8);
@@ -88,7 +88,7 @@ static size_t begin(struct keel_enc *e, uint8_t type, unsigned flags)
         e->buf[3] = (uint8_t)flags;
         return 0;
     }
-    if (type == KEEL_CMD_NOOP || type == KEEL_CMD_SWEEP || type == KEEL_CMD_HASH) {
+    if (type == STORE_CMD_NOOP || type == STORE_CMD_SWEEP || type == STORE_CMD_HASH) {
         e->err = KEEL_EINVAL; /* not allowed inside a batch (decode refuses them) */
         return 0;
     }
@@ -115,13 +115,13 @@ static void end(struct keel_enc *e, size_t body_start)
 
 void keel_enc_noop(struct keel_enc *e)
 {
-    end(e, begin(e, KEEL_CMD_NOOP, 0));
+    end(e, begin(e, STORE_CMD_NOOP, 0));
 }
 
 void keel_enc_set(struct keel_enc *e, struct keel_slice key, struct keel_slice value,
                   int64_t expire_at, unsigned flags)
 {
-    size_t b = begin(e, KEEL_CMD_SET, flags);
+    size_t b = begin(e, STORE_CMD_SET, flags);
     w_str(e, key);
     w_str(e, value);
     w_u64(e, (uint64_t)expire_at);
@@ -130,7 +130,7 @@ void keel_enc_set(struct keel_enc *e, struct keel_slice key, struct keel_slice v
 
 void keel_enc_del(struct keel_enc *e, const struct keel_slice *keys, uint32_t n)
 {
-    size_t b = begin(e, KEEL_CMD_DEL, 0);
+    size_t b = begin(e, STORE_CMD_DEL, 0);
     w_u32(e, n);
     for (uint32_t i = 0; i < n; i++) w_str(e, keys[i]);
     end(e, b);
@@ -147,17 +147,17 @@ static void key_num(struct keel_enc *e, uint8_t type, unsigned flags, struct kee
 
 void keel_enc_incrby(struct keel_enc *e, struct keel_slice key, int64_t delta)
 {
-    key_num(e, KEEL_CMD_INCRBY, 0, key, delta);
+    key_num(e, STORE_CMD_INCRBY, 0, key, delta);
 }
 
 void keel_enc_expire(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags)
 {
-    key_num(e, KEEL_CMD_EXPIRE, flags, key, expire_at);
+    key_num(e, STORE_CMD_EXPIRE, flags, key, expire_at);
 }
 
 void keel_enc_persist(struct keel_enc *e, struct keel_slice key)
 {
-    size_t b = begin(e, KEEL_CMD_PERSIST, 0);
+    size_t b = begin(e, STORE_CMD_PERSIST, 0);
     w_str(e, key);
     end(e, b);
 }
@@ -175,19 +175,19 @@ static void key_list(struct keel_enc *e, uint8_t type, struct keel_slice key,
 void keel_enc_hset(struct keel_enc *e, struct keel_slice key, const struct keel_slice *pairs,
                    uint32_t n)
 {
-    key_list(e, KEEL_CMD_HSET, key, pairs, n, 2);
+    key_list(e, STORE_CMD_HSET, key, pairs, n, 2);
 }
 
 void keel_enc_hdel(struct keel_enc *e, struct keel_slice key, const struct keel_slice *fields,
                    uint32_t n)
 {
-    key_list(e, KEEL_CMD_HDEL, key, fields, n, 1);
+    key_list(e, STORE_CMD_HDEL, key, fields, n, 1);
 }
 
 void keel_enc_hincrby(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
                       int64_t delta)
 {
-    size_t b = begin(e, KEEL_CMD_HINCRBY, 0);
+    size_t b = begin(e, STORE_CMD_HINCRBY, 0);
     w_str(e, key);
     w_str(e, field);
     w_u64(e, (uint64_t)delta);
@@ -197,7 +197,7 @@ void keel_enc_hincrby(struct keel_enc *e, struct keel_slice key, struct keel_sli
 void keel_enc_cas(struct keel_enc *e, struct keel_slice key, unsigned flags, uint64_t version,
                   struct keel_slice expected, struct keel_slice value, int64_t expire_at)
 {
-    size_t b = begin(e, KEEL_CMD_CAS, flags);
+    size_t b = begin(e, STORE_CMD_CAS, flags);
     w_str(e, key);
     w_u64(e, version);
     w_str(e, expected);
@@ -208,24 +208,24 @@ void keel_enc_cas(struct keel_enc *e, struct keel_slice key, unsigned flags, uin
 
 void keel_enc_sweep(struct keel_enc *e, int64_t max)
 {
-    size_t b = begin(e, KEEL_CMD_SWEEP, 0);
+    size_t b = begin(e, STORE_CMD_SWEEP, 0);
     w_u64(e, (uint64_t)max);
     end(e, b);
 }
 
 void keel_enc_hash(struct keel_enc *e)
 {
-    end(e, begin(e, KEEL_CMD_HASH, 0));
+    end(e, begin(e, STORE_CMD_HASH, 0));
 }
 
 void keel_enc_check(struct keel_enc *e)
 {
-    end(e, begin(e, KEEL_CMD_HASH, KEEL_HASH_CHECK));
+    end(e, begin(e, STORE_CMD_HASH, KEEL_HASH_CHECK));
 }
 
 void keel_enc_verdict(struct keel_enc *e, uint64_t index, uint64_t digest)
 {
-    size_t b = begin(e, KEEL_CMD_HASH, KEEL_HASH_VERDICT);
+    size_t b = begin(e, STORE_CMD_HASH, KEEL_HASH_VERDICT);
     w_u64(e, index);
     w_u64(e, digest);
     end(e, b);
@@ -238,7 +238,7 @@ void keel_enc_batch_begin(struct keel_enc *e)
         e->err = KEEL_EINVAL;
         return;
     }
-    e->buf[2] = KEEL_CMD_BATCH;
+    e->buf[2] = STORE_CMD_BATCH;
     e->batch = true;
     e->cmds = 1;
     w_u32(e, 0); /* watch count, patched in finish */
@@ -265,12 +265,12 @@ int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len)
             w_u32(e, 0);
         }
         if (e->err == 0) {
-            put_le(e->buf + KEEL_CMD_HEADER, e->nwatch, 4);
+            put_le(e->buf + STORE_CMD_HEADER, e->nwatch, 4);
             put_le(e->buf + e->ncmd_off, e->ncmd, 4);
         }
     }
     if (e->err != 0) return e->err;
-    size_t body = e->len - KEEL_CMD_HEADER;
+    size_t body = e->len - STORE_CMD_HEADER;
     size_t pad = (8 - e->len % 8) % 8;
     uint8_t *p = grow(e, pad);
     if (pad && p == NULL) return e->err;
@@ -285,7 +285,7 @@ int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len)
 
 void keel_enc_append(struct keel_enc *e, struct keel_slice key, struct keel_slice value)
 {
-    size_t b = begin(e, KEEL_CMD_APPEND, 0);
+    size_t b = begin(e, STORE_CMD_APPEND, 0);
     w_str(e, key);
     w_str(e, value);
     end(e, b);
@@ -293,12 +293,12 @@ void keel_enc_append(struct keel_enc *e, struct keel_slice key, struct keel_slic
 
 void keel_enc_getdel(struct keel_enc *e, struct keel_slice key)
 {
-    size_t b = begin(e, KEEL_CMD_GETDEL, 0);
+    size_t b = begin(e, STORE_CMD_GETDEL, 0);
     w_str(e, key);
     end(e, b);
 }
 
 void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags)
 {
-    key_num(e, KEEL_CMD_GETEX, flags, key, expire_at);
+    key_num(e, STORE_CMD_GETEX, flags, key, expire_at);
 }

@@ -50,8 +50,8 @@ bool store_add_overflows(int64_t a, int64_t b, int64_t *sum);
 
 /* Hash commands (apply_hash.c). Return 0 or a storage error; command errors
  * go to the reply. */
-int apply_hset(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
-int apply_hdel(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
-int apply_hincrby(struct apply_ctx *c, const struct keel_cmd *cmd, struct keel_reply *r);
+int apply_hset(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_hdel(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_hincrby(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 
 #endif /* KEEL_STORE_INTERNAL_H */

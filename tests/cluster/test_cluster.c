@@ -354,7 +354,7 @@ static int clock_reading_apply(struct raft_fsm *fsm, const struct raft_buffer *b
     struct raft_buffer copy = {raft_malloc(buf->len), buf->len};
     memcpy(copy.base, buf->base, buf->len);
     local_clock += 1;
-    if (copy.len >= KEEL_CMD_HEADER) {
+    if (copy.len >= STORE_CMD_HEADER) {
         int64_t ts = local_clock;
         memcpy((uint8_t *)copy.base + 8, &ts, 8); /* little-endian host */
     }

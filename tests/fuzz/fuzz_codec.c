@@ -25,29 +25,29 @@ static void check(bool ok, const char *what)
     }
 }
 
-static void walk(const struct keel_cmd *c, unsigned depth)
+static void walk(const struct store_cmd *c, unsigned depth)
 {
     struct keel_iter it;
     struct keel_slice s;
     uint32_t n = 0;
-    if (c->type == KEEL_CMD_BATCH) {
+    if (c->type == STORE_CMD_BATCH) {
         uint64_t version;
         keel_iter_init(&it, c->watches);
         while (keel_iter_watch(&it, &s, &version)) n++;
         check(n == c->nwatch && it.p == it.end, "watch list");
-        struct keel_cmd sub;
+        struct store_cmd sub;
         n = 0;
         keel_iter_init(&it, c->list);
-        while (keel_iter_cmd(&it, c, &sub)) {
-            check(depth == 0 && sub.type != KEEL_CMD_BATCH, "nested batch");
+        while (store_iter_cmd(&it, c, &sub)) {
+            check(depth == 0 && sub.type != STORE_CMD_BATCH, "nested batch");
             walk(&sub, depth + 1);
             n++;
         }
         check(n == c->count && it.p == it.end, "batch list");
-    } else if (c->type == KEEL_CMD_DEL || c->type == KEEL_CMD_HDEL || c->type == KEEL_CMD_HSET) {
+    } else if (c->type == STORE_CMD_DEL || c->type == STORE_CMD_HDEL || c->type == STORE_CMD_HSET) {
         keel_iter_init(&it, c->list);
         while (keel_iter_str(&it, &s)) n++;
-        check(n == (c->type == KEEL_CMD_HSET ? 2 * c->count : c->count) && it.p == it.end, "list");
+        check(n == (c->type == STORE_CMD_HSET ? 2 * c->count : c->count) && it.p == it.end, "list");
     }
 }
 
@@ -69,13 +69,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct keel_cmd c;
+    struct store_cmd c;
     const char *msg = NULL;
     /* A private, aligned copy, as raft hands apply a buffer of its own. */
     uint8_t *buf = malloc(size ? size : 1);
     if (buf == NULL) return 0;
     memcpy(buf, data, size);
-    if (keel_cmd_decode(buf, size, &c, &msg) == 0) {
+    if (store_cmd_decode(buf, size, &c, &msg) == 0) {
         walk(&c, 0);
         struct keel_reply reply;
         keel_reply_init(&reply);

@@ -89,24 +89,24 @@ static const struct kind
     uint8_t flags;
     void (*encode)(struct keel_enc *e);
 } kinds[] = {
-    {"NOOP", KEEL_CMD_NOOP, 0, enc_noop},
-    {"SET", KEEL_CMD_SET, KEEL_SET_NX, enc_set},
-    {"DEL", KEEL_CMD_DEL, 0, enc_del},
-    {"INCRBY", KEEL_CMD_INCRBY, 0, enc_incrby},
-    {"EXPIRE", KEEL_CMD_EXPIRE, KEEL_EXPIRE_GT, enc_expire},
-    {"PERSIST", KEEL_CMD_PERSIST, 0, enc_persist},
-    {"HSET", KEEL_CMD_HSET, 0, enc_hset},
-    {"HDEL", KEEL_CMD_HDEL, 0, enc_hdel},
-    {"HINCRBY", KEEL_CMD_HINCRBY, 0, enc_hincrby},
-    {"CAS", KEEL_CMD_CAS, KEEL_CAS_VALUE, enc_cas},
-    {"BATCH", KEEL_CMD_BATCH, 0, enc_batch},
-    {"SWEEP", KEEL_CMD_SWEEP, 0, enc_sweep},
-    {"APPEND", KEEL_CMD_APPEND, 0, enc_append},
-    {"GETDEL", KEEL_CMD_GETDEL, 0, enc_getdel},
-    {"GETEX", KEEL_CMD_GETEX, KEEL_GETEX_PERSIST, enc_getex},
-    {"HASH", KEEL_CMD_HASH, 0, enc_hash},
-    {"HASH CHECK", KEEL_CMD_HASH, KEEL_HASH_CHECK, enc_check},
-    {"HASH VERDICT", KEEL_CMD_HASH, KEEL_HASH_VERDICT, enc_verdict},
+    {"NOOP", STORE_CMD_NOOP, 0, enc_noop},
+    {"SET", STORE_CMD_SET, KEEL_SET_NX, enc_set},
+    {"DEL", STORE_CMD_DEL, 0, enc_del},
+    {"INCRBY", STORE_CMD_INCRBY, 0, enc_incrby},
+    {"EXPIRE", STORE_CMD_EXPIRE, KEEL_EXPIRE_GT, enc_expire},
+    {"PERSIST", STORE_CMD_PERSIST, 0, enc_persist},
+    {"HSET", STORE_CMD_HSET, 0, enc_hset},
+    {"HDEL", STORE_CMD_HDEL, 0, enc_hdel},
+    {"HINCRBY", STORE_CMD_HINCRBY, 0, enc_hincrby},
+    {"CAS", STORE_CMD_CAS, KEEL_CAS_VALUE, enc_cas},
+    {"BATCH", STORE_CMD_BATCH, 0, enc_batch},
+    {"SWEEP", STORE_CMD_SWEEP, 0, enc_sweep},
+    {"APPEND", STORE_CMD_APPEND, 0, enc_append},
+    {"GETDEL", STORE_CMD_GETDEL, 0, enc_getdel},
+    {"GETEX", STORE_CMD_GETEX, KEEL_GETEX_PERSIST, enc_getex},
+    {"HASH", STORE_CMD_HASH, 0, enc_hash},
+    {"HASH CHECK", STORE_CMD_HASH, KEEL_HASH_CHECK, enc_check},
+    {"HASH VERDICT", STORE_CMD_HASH, KEEL_HASH_VERDICT, enc_verdict},
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
@@ -138,9 +138,9 @@ static void encode_check(void *arg, int rc, unsigned long n, bool hit)
         return;
     }
     if (rc != 0) fail_msg("%s: rc %d with no allocation failing", r->k->name, rc);
-    struct keel_cmd cmd;
+    struct store_cmd cmd;
     const char *msg = NULL;
-    int drc = keel_cmd_decode(r->buf, r->len, &cmd, &msg);
+    int drc = store_cmd_decode(r->buf, r->len, &cmd, &msg);
     if (drc != 0) fail_msg("%s: decode: rc %d: %s", r->k->name, drc, msg ? msg : "");
     assert_int_equal(cmd.type, r->k->type);
     assert_int_equal(cmd.flags, r->k->flags);
@@ -182,13 +182,13 @@ struct dec
 static int decode_op(void *arg)
 {
     struct dec *d = arg;
-    struct keel_cmd cmd, sub;
+    struct store_cmd cmd, sub;
     const char *msg;
-    int rc = keel_cmd_decode(d->buf, d->len, &cmd, &msg);
-    if (rc == 0 && cmd.type == KEEL_CMD_BATCH) {
+    int rc = store_cmd_decode(d->buf, d->len, &cmd, &msg);
+    if (rc == 0 && cmd.type == STORE_CMD_BATCH) {
         struct keel_iter it;
         keel_iter_init(&it, cmd.list);
-        while (keel_iter_cmd(&it, &cmd, &sub)) {
+        while (store_iter_cmd(&it, &cmd, &sub)) {
         }
     }
     return rc;

@@ -19,7 +19,7 @@
 #include "tests/lib/slice.h"
 #include "tests/lib/testlib.h"
 
-#define BODY KEEL_CMD_HEADER /* offset of the body in an entry */
+#define BODY STORE_CMD_HEADER /* offset of the body in an entry */
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -54,20 +54,20 @@ static uint8_t *finish_ok(struct keel_enc *e, size_t *len)
     assert_int_equal(rc, 0);
     assert_non_null(buf);
     keel_enc_close(e);
-    assert_true(*len >= KEEL_CMD_HEADER);
+    assert_true(*len >= STORE_CMD_HEADER);
     assert_int_equal(*len % 8, 0);
     assert_int_equal(buf[0], KEEL_CODEC_MAGIC);
     assert_int_equal(buf[1], KEEL_CODEC_VERSION);
     /* The body length leaves less than 8 bytes of padding. */
-    assert_true(get32(buf + 4) <= *len - KEEL_CMD_HEADER);
-    assert_true(*len - KEEL_CMD_HEADER - get32(buf + 4) < 8);
+    assert_true(get32(buf + 4) <= *len - STORE_CMD_HEADER);
+    assert_true(*len - STORE_CMD_HEADER - get32(buf + 4) < 8);
     return buf;
 }
 
-static void decode_ok(const uint8_t *buf, size_t len, struct keel_cmd *cmd)
+static void decode_ok(const uint8_t *buf, size_t len, struct store_cmd *cmd)
 {
     const char *msg = "unset";
-    int rc = keel_cmd_decode(buf, len, cmd, &msg);
+    int rc = store_cmd_decode(buf, len, cmd, &msg);
     if (rc != 0) fail_msg("decode failed: rc %d: %s", rc, msg ? msg : "(no reason)");
     assert_null(msg);
 }
@@ -77,11 +77,11 @@ static void decode_ok(const uint8_t *buf, size_t len, struct keel_cmd *cmd)
 static void expect_rc(const uint8_t *buf, size_t len, int want)
 {
     uint8_t *copy = malloc(len ? len : 1);
-    struct keel_cmd cmd;
+    struct store_cmd cmd;
     const char *msg = NULL;
     assert_non_null(copy);
     if (len > 0) memcpy(copy, buf, len);
-    int rc = keel_cmd_decode(copy, len, &cmd, &msg);
+    int rc = store_cmd_decode(copy, len, &cmd, &msg);
     if (rc != want)
         fail_msg("decode of %zu bytes: want rc %d, got %d (%s)", len, want, rc,
                  msg ? msg : "(no reason)");
@@ -92,7 +92,7 @@ static void expect_rc(const uint8_t *buf, size_t len, int want)
         assert_null(msg);
     }
     /* msg is optional. */
-    assert_int_equal(keel_cmd_decode(copy, len, &cmd, NULL), want);
+    assert_int_equal(store_cmd_decode(copy, len, &cmd, NULL), want);
     free(copy);
 }
 
@@ -101,7 +101,7 @@ static void expect_malformed(const uint8_t *buf, size_t len)
     expect_rc(buf, len, KEEL_EMALFORMED);
 }
 
-static void check_header(const struct keel_cmd *c, uint8_t type, uint8_t flags, int64_t ts,
+static void check_header(const struct store_cmd *c, uint8_t type, uint8_t flags, int64_t ts,
                          uint64_t client, uint64_t seq)
 {
     assert_int_equal(c->type, type);
@@ -166,7 +166,7 @@ static void bb_sub(struct bb *b, uint8_t type, uint8_t flags, const struct bb *s
 static uint8_t *frame(uint8_t type, uint8_t flags, const struct bb *body, int64_t ts,
                       uint64_t client, uint64_t seq, size_t *len)
 {
-    size_t n = KEEL_CMD_HEADER + body->n;
+    size_t n = STORE_CMD_HEADER + body->n;
     n += (8 - n % 8) % 8;
     uint8_t *buf = calloc(1, n);
     assert_non_null(buf);
@@ -178,7 +178,7 @@ static uint8_t *frame(uint8_t type, uint8_t flags, const struct bb *body, int64_
     put64(buf + 8, (uint64_t)ts);
     put64(buf + 16, client);
     put64(buf + 24, seq);
-    if (body->n > 0) memcpy(buf + KEEL_CMD_HEADER, body->b, body->n);
+    if (body->n > 0) memcpy(buf + STORE_CMD_HEADER, body->b, body->n);
     *len = n;
     return buf;
 }
@@ -198,68 +198,68 @@ static struct keel_slice *collect(struct keel_slice list, uint32_t count)
 }
 
 /* Append c to e with the keel_enc_* calls that produced it. */
-static void enc_cmd(struct keel_enc *e, const struct keel_cmd *c)
+static void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
 {
     struct keel_slice *v;
     struct keel_iter it;
     switch (c->type) {
-        case KEEL_CMD_NOOP:
+        case STORE_CMD_NOOP:
             keel_enc_noop(e);
             break;
-        case KEEL_CMD_SET:
+        case STORE_CMD_SET:
             keel_enc_set(e, c->key, c->value, c->num, c->flags);
             break;
-        case KEEL_CMD_DEL:
+        case STORE_CMD_DEL:
             v = collect(c->list, c->count);
             keel_enc_del(e, v, c->count);
             free(v);
             break;
-        case KEEL_CMD_INCRBY:
+        case STORE_CMD_INCRBY:
             keel_enc_incrby(e, c->key, c->num);
             break;
-        case KEEL_CMD_EXPIRE:
+        case STORE_CMD_EXPIRE:
             keel_enc_expire(e, c->key, c->num, c->flags);
             break;
-        case KEEL_CMD_PERSIST:
+        case STORE_CMD_PERSIST:
             keel_enc_persist(e, c->key);
             break;
-        case KEEL_CMD_HSET:
+        case STORE_CMD_HSET:
             v = collect(c->list, 2 * c->count);
             keel_enc_hset(e, c->key, v, c->count);
             free(v);
             break;
-        case KEEL_CMD_HDEL:
+        case STORE_CMD_HDEL:
             v = collect(c->list, c->count);
             keel_enc_hdel(e, c->key, v, c->count);
             free(v);
             break;
-        case KEEL_CMD_HINCRBY:
+        case STORE_CMD_HINCRBY:
             keel_enc_hincrby(e, c->key, c->field, c->num);
             break;
-        case KEEL_CMD_CAS:
+        case STORE_CMD_CAS:
             keel_enc_cas(e, c->key, c->flags, c->version, c->expect, c->value, c->num);
             break;
-        case KEEL_CMD_SWEEP:
+        case STORE_CMD_SWEEP:
             keel_enc_sweep(e, c->num);
             break;
-        case KEEL_CMD_HASH:
+        case STORE_CMD_HASH:
             if (c->flags & KEEL_HASH_CHECK) keel_enc_check(e);
             else if (c->flags & KEEL_HASH_VERDICT) keel_enc_verdict(e, (uint64_t)c->num, c->version);
             else keel_enc_hash(e);
             break;
-        case KEEL_CMD_APPEND:
+        case STORE_CMD_APPEND:
             keel_enc_append(e, c->key, c->value);
             break;
-        case KEEL_CMD_GETDEL:
+        case STORE_CMD_GETDEL:
             keel_enc_getdel(e, c->key);
             break;
-        case KEEL_CMD_GETEX:
+        case STORE_CMD_GETEX:
             keel_enc_getex(e, c->key, c->num, c->flags);
             break;
-        case KEEL_CMD_BATCH: {
+        case STORE_CMD_BATCH: {
             struct keel_slice key;
             uint64_t version;
-            struct keel_cmd sub;
+            struct store_cmd sub;
             uint32_t n = 0;
             keel_enc_batch_begin(e);
             keel_iter_init(&it, c->watches);
@@ -270,7 +270,7 @@ static void enc_cmd(struct keel_enc *e, const struct keel_cmd *c)
             assert_int_equal(n, c->nwatch);
             n = 0;
             keel_iter_init(&it, c->list);
-            while (keel_iter_cmd(&it, c, &sub)) {
+            while (store_iter_cmd(&it, c, &sub)) {
                 enc_cmd(e, &sub);
                 n++;
             }
@@ -284,7 +284,7 @@ static void enc_cmd(struct keel_enc *e, const struct keel_cmd *c)
 
 /* The encoding is canonical: a decoded command, encoded again, gives back the
  * very same bytes. This catches a decoder that accepts bytes it ignores. */
-static void assert_reencodes(const struct keel_cmd *c, const uint8_t *buf, size_t len)
+static void assert_reencodes(const struct store_cmd *c, const uint8_t *buf, size_t len)
 {
     struct keel_enc e;
     uint8_t *out;
@@ -388,16 +388,16 @@ static uint8_t *sample(int which, size_t *len)
 static void test_noop(void **state)
 {
     struct keel_enc e;
-    struct keel_cmd c;
+    struct store_cmd c;
     size_t len;
     keel_enc_init(&e, TS, CLIENT, SEQ);
     keel_enc_noop(&e);
     uint8_t *buf = finish_ok(&e, &len);
-    assert_int_equal(len, KEEL_CMD_HEADER);
-    assert_int_equal(buf[2], KEEL_CMD_NOOP);
+    assert_int_equal(len, STORE_CMD_HEADER);
+    assert_int_equal(buf[2], STORE_CMD_NOOP);
     assert_int_equal(get32(buf + 4), 0);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_NOOP, 0, TS, CLIENT, SEQ);
+    check_header(&c, STORE_CMD_NOOP, 0, TS, CLIENT, SEQ);
     assert_int_equal(c.count, 0);
     assert_int_equal(c.key.n, 0);
     free(buf);
@@ -411,13 +411,13 @@ static void test_header_extremes(void **state)
     for (size_t i = 0; i < sizeof tss / sizeof tss[0]; i++) {
         for (size_t j = 0; j < sizeof ids / sizeof ids[0]; j++) {
             struct keel_enc e;
-            struct keel_cmd c;
+            struct store_cmd c;
             size_t len;
             keel_enc_init(&e, tss[i], ids[j], ids[(j + 1) % 3]);
             keel_enc_persist(&e, LIT("k"));
             uint8_t *buf = finish_ok(&e, &len);
             decode_ok(buf, len, &c);
-            check_header(&c, KEEL_CMD_PERSIST, 0, tss[i], ids[j], ids[(j + 1) % 3]);
+            check_header(&c, STORE_CMD_PERSIST, 0, tss[i], ids[j], ids[(j + 1) % 3]);
             free(buf);
         }
     }
@@ -444,7 +444,7 @@ static void test_set(void **state)
         for (size_t x = 0; x < sizeof expiries / sizeof expiries[0]; x++) {
             for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
                 struct keel_enc e;
-                struct keel_cmd c;
+                struct store_cmd c;
                 size_t len;
                 keel_enc_init(&e, TS, CLIENT, SEQ + f);
                 keel_enc_set(&e, LIT("user:42"), sl(values[v].p, values[v].n), expiries[x],
@@ -454,13 +454,13 @@ static void test_set(void **state)
                     uint8_t *bad;
                     assert_int_equal(keel_enc_finish(&e, &bad, &len), 0);
                     keel_enc_close(&e);
-                    assert_int_equal(keel_cmd_decode(bad, len, &c, NULL), KEEL_EMALFORMED);
+                    assert_int_equal(store_cmd_decode(bad, len, &c, NULL), KEEL_EMALFORMED);
                     free(bad);
                     continue;
                 }
                 uint8_t *buf = finish_ok(&e, &len);
                 decode_ok(buf, len, &c);
-                check_header(&c, KEEL_CMD_SET, (uint8_t)flags[f], TS, CLIENT, SEQ + f);
+                check_header(&c, STORE_CMD_SET, (uint8_t)flags[f], TS, CLIENT, SEQ + f);
                 assert_slice_lit(c.key, "user:42");
                 assert_slice(c.value, values[v].p, values[v].n);
                 assert_int_equal(c.num, expiries[x]);
@@ -480,12 +480,12 @@ static void test_key_lengths(void **state)
     for (size_t i = 0; i < sizeof key; i++) key[i] = (uint8_t)(i * 7 + 1);
     for (size_t n = 1; n <= KEEL_MAX_KEY; n++) {
         struct keel_enc e;
-        struct keel_cmd c;
+        struct store_cmd c;
         size_t len;
         keel_enc_init(&e, TS, CLIENT, n);
         keel_enc_incrby(&e, sl(key, n), (int64_t)n);
         uint8_t *buf = finish_ok(&e, &len);
-        assert_int_equal(len, (KEEL_CMD_HEADER + 4 + n + 8 + 7) / 8 * 8);
+        assert_int_equal(len, (STORE_CMD_HEADER + 4 + n + 8 + 7) / 8 * 8);
         decode_ok(buf, len, &c);
         assert_slice(c.key, key, n);
         assert_int_equal(c.num, (int64_t)n);
@@ -498,7 +498,7 @@ static void test_del(void **state)
     struct keel_slice keys[4] = {LIT("a"), LIT("bb"), LIT("c\0c"), LIT("dddd")};
     for (uint32_t n = 1; n <= 4; n++) {
         struct keel_enc e;
-        struct keel_cmd c;
+        struct store_cmd c;
         struct keel_iter it;
         struct keel_slice s;
         size_t len;
@@ -506,7 +506,7 @@ static void test_del(void **state)
         keel_enc_del(&e, keys, n);
         uint8_t *buf = finish_ok(&e, &len);
         decode_ok(buf, len, &c);
-        check_header(&c, KEEL_CMD_DEL, 0, TS, CLIENT, SEQ);
+        check_header(&c, STORE_CMD_DEL, 0, TS, CLIENT, SEQ);
         assert_int_equal(c.count, n);
         keel_iter_init(&it, c.list);
         for (uint32_t i = 0; i < n; i++) {
@@ -526,13 +526,13 @@ static void test_incrby(void **state)
                                      INT64_MAX};
     for (size_t i = 0; i < sizeof deltas / sizeof deltas[0]; i++) {
         struct keel_enc e;
-        struct keel_cmd c;
+        struct store_cmd c;
         size_t len;
         keel_enc_init(&e, TS, CLIENT, SEQ);
         keel_enc_incrby(&e, LIT("n"), deltas[i]);
         uint8_t *buf = finish_ok(&e, &len);
         decode_ok(buf, len, &c);
-        check_header(&c, KEEL_CMD_INCRBY, 0, TS, CLIENT, SEQ);
+        check_header(&c, STORE_CMD_INCRBY, 0, TS, CLIENT, SEQ);
         assert_slice_lit(c.key, "n");
         assert_true(c.num == deltas[i]);
         assert_reencodes(&c, buf, len);
@@ -556,13 +556,13 @@ static void test_expire(void **state)
     for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
         for (size_t x = 0; x < sizeof at / sizeof at[0]; x++) {
             struct keel_enc e;
-            struct keel_cmd c;
+            struct store_cmd c;
             size_t len;
             keel_enc_init(&e, TS, CLIENT, SEQ);
             keel_enc_expire(&e, LIT("session:9"), at[x], flags[f]);
             uint8_t *buf = finish_ok(&e, &len);
             decode_ok(buf, len, &c);
-            check_header(&c, KEEL_CMD_EXPIRE, (uint8_t)flags[f], TS, CLIENT, SEQ);
+            check_header(&c, STORE_CMD_EXPIRE, (uint8_t)flags[f], TS, CLIENT, SEQ);
             assert_slice_lit(c.key, "session:9");
             assert_true(c.num == at[x]);
             assert_reencodes(&c, buf, len);
@@ -574,13 +574,13 @@ static void test_expire(void **state)
 static void test_persist(void **state)
 {
     struct keel_enc e;
-    struct keel_cmd c;
+    struct store_cmd c;
     size_t len;
     keel_enc_init(&e, TS, CLIENT, SEQ);
     keel_enc_persist(&e, LIT("p"));
     uint8_t *buf = finish_ok(&e, &len);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_PERSIST, 0, TS, CLIENT, SEQ);
+    check_header(&c, STORE_CMD_PERSIST, 0, TS, CLIENT, SEQ);
     assert_slice_lit(c.key, "p");
     assert_int_equal(c.num, 0);
     assert_reencodes(&c, buf, len);
@@ -591,7 +591,7 @@ static void test_persist(void **state)
 static void test_append_getdel_getex(void **state)
 {
     struct keel_enc e;
-    struct keel_cmd c;
+    struct store_cmd c;
     size_t len;
     uint8_t *buf;
     (void)state;
@@ -599,7 +599,7 @@ static void test_append_getdel_getex(void **state)
     keel_enc_append(&e, LIT("a"), LIT("tail\0"));
     buf = finish_ok(&e, &len);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_APPEND, 0, TS, CLIENT, SEQ);
+    check_header(&c, STORE_CMD_APPEND, 0, TS, CLIENT, SEQ);
     assert_slice_lit(c.key, "a");
     assert_slice(c.value, "tail\0", 5);
     assert_reencodes(&c, buf, len);
@@ -609,7 +609,7 @@ static void test_append_getdel_getex(void **state)
     keel_enc_getdel(&e, LIT("g"));
     buf = finish_ok(&e, &len);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_GETDEL, 0, TS, CLIENT, SEQ);
+    check_header(&c, STORE_CMD_GETDEL, 0, TS, CLIENT, SEQ);
     assert_slice_lit(c.key, "g");
     assert_reencodes(&c, buf, len);
     free(buf);
@@ -624,9 +624,9 @@ static void test_append_getdel_getex(void **state)
         keel_enc_getex(&e, LIT("x"), cases[i].at, cases[i].flags);
         assert_int_equal(keel_enc_finish(&e, &buf, &len), 0);
         keel_enc_close(&e);
-        assert_int_equal(keel_cmd_decode(buf, len, &c, NULL), cases[i].rc);
+        assert_int_equal(store_cmd_decode(buf, len, &c, NULL), cases[i].rc);
         if (cases[i].rc == 0) {
-            check_header(&c, KEEL_CMD_GETEX, (uint8_t)cases[i].flags, TS, CLIENT, SEQ);
+            check_header(&c, STORE_CMD_GETEX, (uint8_t)cases[i].flags, TS, CLIENT, SEQ);
             assert_int_equal(c.num, cases[i].at);
             assert_reencodes(&c, buf, len);
         }
@@ -639,7 +639,7 @@ static void test_hset(void **state)
     struct keel_slice pairs[6] = {LIT("name"), LIT("ada"), LIT("empty"), LIT(""),
                                   LIT("bin\0f"), LIT("\0\1\2")};
     struct keel_enc e;
-    struct keel_cmd c;
+    struct store_cmd c;
     struct keel_iter it;
     struct keel_slice f, v;
     size_t len;
@@ -647,7 +647,7 @@ static void test_hset(void **state)
     keel_enc_hset(&e, LIT("doc"), pairs, 3);
     uint8_t *buf = finish_ok(&e, &len);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_HSET, 0, TS, CLIENT, SEQ);
+    check_header(&c, STORE_CMD_HSET, 0, TS, CLIENT, SEQ);
     assert_slice_lit(c.key, "doc");
     assert_int_equal(c.count, 3);
     keel_iter_init(&it, c.list);
@@ -666,7 +666,7 @@ static void test_hdel(void **state)
 {
     struct keel_slice fields[2] = {LIT("name"), LIT("")};
     struct keel_enc e;
-    struct keel_cmd c;
+    struct store_cmd c;
     struct keel_iter it;
     struct keel_slice f;
     size_t len;
@@ -674,7 +674,7 @@ static void test_hdel(void **state)
     keel_enc_hdel(&e, LIT("doc"), fields, 2);
     uint8_t *buf = finish_ok(&e, &len);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_HDEL, 0, TS, CLIENT, SEQ);
+    check_header(&c, STORE_CMD_HDEL, 0, TS, CLIENT, SEQ);
     assert_slice_lit(c.key, "doc");
     assert_int_equal(c.count, 2);
     keel_iter_init(&it, c.list);
@@ -692,13 +692,13 @@ static void test_hincrby(void **state)
     static const int64_t deltas[] = {-7, INT64_MIN, INT64_MAX};
     for (size_t i = 0; i < sizeof deltas / sizeof deltas[0]; i++) {
         struct keel_enc e;
-        struct keel_cmd c;
+        struct store_cmd c;
         size_t len;
         keel_enc_init(&e, TS, CLIENT, SEQ);
         keel_enc_hincrby(&e, LIT("doc"), LIT("visits"), deltas[i]);
         uint8_t *buf = finish_ok(&e, &len);
         decode_ok(buf, len, &c);
-        check_header(&c, KEEL_CMD_HINCRBY, 0, TS, CLIENT, SEQ);
+        check_header(&c, STORE_CMD_HINCRBY, 0, TS, CLIENT, SEQ);
         assert_slice_lit(c.key, "doc");
         assert_slice_lit(c.field, "visits");
         assert_true(c.num == deltas[i]);
@@ -729,14 +729,14 @@ static void test_cas(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct keel_enc e;
-        struct keel_cmd c;
+        struct store_cmd c;
         size_t len;
         keel_enc_init(&e, TS, CLIENT, SEQ + i);
         keel_enc_cas(&e, LIT("lock"), cases[i].flags, cases[i].version,
                      keel_str(cases[i].expect), keel_str(cases[i].value), cases[i].expire_at);
         uint8_t *buf = finish_ok(&e, &len);
         decode_ok(buf, len, &c);
-        check_header(&c, KEEL_CMD_CAS, (uint8_t)cases[i].flags, TS, CLIENT, SEQ + i);
+        check_header(&c, STORE_CMD_CAS, (uint8_t)cases[i].flags, TS, CLIENT, SEQ + i);
         assert_slice_lit(c.key, "lock");
         assert_int_equal(c.version, cases[i].version);
         assert_slice(c.expect, cases[i].expect, strlen(cases[i].expect));
@@ -752,14 +752,14 @@ static void test_sweep(void **state)
     static const int64_t max[] = {1, 1000, INT64_MAX};
     for (size_t i = 0; i < sizeof max / sizeof max[0]; i++) {
         struct keel_enc e;
-        struct keel_cmd c;
+        struct store_cmd c;
         size_t len;
         keel_enc_init(&e, TS, 0, 0);
         keel_enc_sweep(&e, max[i]);
         uint8_t *buf = finish_ok(&e, &len);
-        assert_int_equal(len, KEEL_CMD_HEADER + 8);
+        assert_int_equal(len, STORE_CMD_HEADER + 8);
         decode_ok(buf, len, &c);
-        check_header(&c, KEEL_CMD_SWEEP, 0, TS, 0, 0);
+        check_header(&c, STORE_CMD_SWEEP, 0, TS, 0, 0);
         assert_true(c.num == max[i]);
         assert_reencodes(&c, buf, len);
         free(buf);
@@ -771,15 +771,15 @@ static void test_hash(void **state)
 {
     (void)state;
     struct keel_enc e;
-    struct keel_cmd c;
+    struct store_cmd c;
     size_t len;
     uint8_t *buf;
     keel_enc_init(&e, TS, 0, 0);
     keel_enc_hash(&e);
     buf = finish_ok(&e, &len);
-    assert_int_equal(len, KEEL_CMD_HEADER);
+    assert_int_equal(len, STORE_CMD_HEADER);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_HASH, 0, TS, 0, 0);
+    check_header(&c, STORE_CMD_HASH, 0, TS, 0, 0);
     assert_reencodes(&c, buf, len);
     free(buf);
     keel_enc_init(&e, TS, 0, 0);
@@ -796,15 +796,15 @@ static void test_hash_check(void **state)
 {
     (void)state;
     struct keel_enc e;
-    struct keel_cmd c;
+    struct store_cmd c;
     size_t len;
     uint8_t *buf;
     keel_enc_init(&e, TS, 0, 0);
     keel_enc_check(&e);
     buf = finish_ok(&e, &len);
-    assert_int_equal(len, KEEL_CMD_HEADER);
+    assert_int_equal(len, STORE_CMD_HEADER);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_HASH, KEEL_HASH_CHECK, TS, 0, 0);
+    check_header(&c, STORE_CMD_HASH, KEEL_HASH_CHECK, TS, 0, 0);
     assert_reencodes(&c, buf, len);
     buf[3] = KEEL_HASH_CHECK | KEEL_HASH_VERDICT;
     expect_malformed(buf, len);
@@ -815,9 +815,9 @@ static void test_hash_check(void **state)
     keel_enc_init(&e, TS, 0, 0);
     keel_enc_verdict(&e, 12345, 0xfedcba9876543210ull);
     buf = finish_ok(&e, &len);
-    assert_int_equal(len, KEEL_CMD_HEADER + 16);
+    assert_int_equal(len, STORE_CMD_HEADER + 16);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_HASH, KEEL_HASH_VERDICT, TS, 0, 0);
+    check_header(&c, STORE_CMD_HASH, KEEL_HASH_VERDICT, TS, 0, 0);
     assert_true(c.num == 12345);
     assert_true(c.version == 0xfedcba9876543210ull);
     assert_reencodes(&c, buf, len);
@@ -849,7 +849,7 @@ static void test_batch(void **state)
     struct keel_slice keys[2] = {LIT("d1"), LIT("d2")};
     struct keel_slice pairs[4] = {LIT("f"), LIT("v"), LIT("g"), LIT("w")};
     struct keel_enc e;
-    struct keel_cmd c, sub;
+    struct store_cmd c, sub;
     struct keel_iter it, li;
     struct keel_slice key, s;
     uint64_t version;
@@ -870,7 +870,7 @@ static void test_batch(void **state)
     keel_enc_cas(&e, LIT("c"), KEEL_CAS_VALUE, 0, LIT("x"), LIT("y"), 0);
     uint8_t *buf = finish_ok(&e, &len);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_BATCH, 0, TS, CLIENT, SEQ);
+    check_header(&c, STORE_CMD_BATCH, 0, TS, CLIENT, SEQ);
     assert_int_equal(c.nwatch, 3);
     assert_int_equal(c.count, 9);
 
@@ -888,14 +888,14 @@ static void test_batch(void **state)
 
     keel_iter_init(&it, c.list);
 
-    assert_true(keel_iter_cmd(&it, &c, &sub));
-    check_header(&sub, KEEL_CMD_SET, KEEL_SET_NX | KEEL_SET_GET, TS, CLIENT, SEQ);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    check_header(&sub, STORE_CMD_SET, KEEL_SET_NX | KEEL_SET_GET, TS, CLIENT, SEQ);
     assert_slice_lit(sub.key, "k");
     assert_slice_lit(sub.value, "v");
     assert_int_equal(sub.num, 1700000003000LL);
 
-    assert_true(keel_iter_cmd(&it, &c, &sub));
-    check_header(&sub, KEEL_CMD_DEL, 0, TS, CLIENT, SEQ);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    check_header(&sub, STORE_CMD_DEL, 0, TS, CLIENT, SEQ);
     assert_int_equal(sub.count, 2);
     keel_iter_init(&li, sub.list);
     assert_true(keel_iter_str(&li, &s));
@@ -904,21 +904,21 @@ static void test_batch(void **state)
     assert_slice_lit(s, "d2");
     assert_false(keel_iter_str(&li, &s));
 
-    assert_true(keel_iter_cmd(&it, &c, &sub));
-    check_header(&sub, KEEL_CMD_INCRBY, 0, TS, CLIENT, SEQ);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    check_header(&sub, STORE_CMD_INCRBY, 0, TS, CLIENT, SEQ);
     assert_slice_lit(sub.key, "n");
     assert_true(sub.num == INT64_MIN);
 
-    assert_true(keel_iter_cmd(&it, &c, &sub));
-    check_header(&sub, KEEL_CMD_EXPIRE, KEEL_EXPIRE_GT, TS, CLIENT, SEQ);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    check_header(&sub, STORE_CMD_EXPIRE, KEEL_EXPIRE_GT, TS, CLIENT, SEQ);
     assert_int_equal(sub.num, 1700000004000LL);
 
-    assert_true(keel_iter_cmd(&it, &c, &sub));
-    check_header(&sub, KEEL_CMD_PERSIST, 0, TS, CLIENT, SEQ);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    check_header(&sub, STORE_CMD_PERSIST, 0, TS, CLIENT, SEQ);
     assert_slice_lit(sub.key, "k");
 
-    assert_true(keel_iter_cmd(&it, &c, &sub));
-    check_header(&sub, KEEL_CMD_HSET, 0, TS, CLIENT, SEQ);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    check_header(&sub, STORE_CMD_HSET, 0, TS, CLIENT, SEQ);
     assert_slice_lit(sub.key, "h");
     assert_int_equal(sub.count, 2);
     keel_iter_init(&li, sub.list);
@@ -928,25 +928,25 @@ static void test_batch(void **state)
     }
     assert_false(keel_iter_str(&li, &s));
 
-    assert_true(keel_iter_cmd(&it, &c, &sub));
-    check_header(&sub, KEEL_CMD_HDEL, 0, TS, CLIENT, SEQ);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    check_header(&sub, STORE_CMD_HDEL, 0, TS, CLIENT, SEQ);
     assert_int_equal(sub.count, 1);
     keel_iter_init(&li, sub.list);
     assert_true(keel_iter_str(&li, &s));
     assert_slice_lit(s, "d1");
     assert_false(keel_iter_str(&li, &s));
 
-    assert_true(keel_iter_cmd(&it, &c, &sub));
-    check_header(&sub, KEEL_CMD_HINCRBY, 0, TS, CLIENT, SEQ);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    check_header(&sub, STORE_CMD_HINCRBY, 0, TS, CLIENT, SEQ);
     assert_slice_lit(sub.field, "f");
     assert_true(sub.num == -3);
 
-    assert_true(keel_iter_cmd(&it, &c, &sub));
-    check_header(&sub, KEEL_CMD_CAS, KEEL_CAS_VALUE, TS, CLIENT, SEQ);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    check_header(&sub, STORE_CMD_CAS, KEEL_CAS_VALUE, TS, CLIENT, SEQ);
     assert_slice_lit(sub.expect, "x");
     assert_slice_lit(sub.value, "y");
 
-    assert_false(keel_iter_cmd(&it, &c, &sub));
+    assert_false(store_iter_cmd(&it, &c, &sub));
     assert_reencodes(&c, buf, len);
     free(buf);
 }
@@ -954,7 +954,7 @@ static void test_batch(void **state)
 static void test_batch_no_watches(void **state)
 {
     struct keel_enc e;
-    struct keel_cmd c, sub;
+    struct store_cmd c, sub;
     struct keel_iter it;
     struct keel_slice key;
     uint64_t version;
@@ -965,19 +965,19 @@ static void test_batch_no_watches(void **state)
     keel_enc_set(&e, LIT("b"), LIT("2"), 0, KEEL_SET_XX);
     uint8_t *buf = finish_ok(&e, &len);
     decode_ok(buf, len, &c);
-    check_header(&c, KEEL_CMD_BATCH, 0, TS, CLIENT, SEQ);
+    check_header(&c, STORE_CMD_BATCH, 0, TS, CLIENT, SEQ);
     assert_int_equal(c.nwatch, 0);
     assert_int_equal(c.watches.n, 0);
     assert_int_equal(c.count, 2);
     keel_iter_init(&it, c.watches);
     assert_false(keel_iter_watch(&it, &key, &version));
     keel_iter_init(&it, c.list);
-    assert_true(keel_iter_cmd(&it, &c, &sub));
+    assert_true(store_iter_cmd(&it, &c, &sub));
     assert_slice_lit(sub.key, "a");
-    assert_true(keel_iter_cmd(&it, &c, &sub));
+    assert_true(store_iter_cmd(&it, &c, &sub));
     assert_slice_lit(sub.key, "b");
     assert_int_equal(sub.flags, KEEL_SET_XX);
-    assert_false(keel_iter_cmd(&it, &c, &sub));
+    assert_false(store_iter_cmd(&it, &c, &sub));
     assert_reencodes(&c, buf, len);
     free(buf);
 
@@ -985,13 +985,13 @@ static void test_batch_no_watches(void **state)
     keel_enc_init(&e, TS, CLIENT, SEQ);
     keel_enc_batch_begin(&e);
     buf = finish_ok(&e, &len);
-    assert_int_equal(len, KEEL_CMD_HEADER + 8);
+    assert_int_equal(len, STORE_CMD_HEADER + 8);
     decode_ok(buf, len, &c);
-    assert_int_equal(c.type, KEEL_CMD_BATCH);
+    assert_int_equal(c.type, STORE_CMD_BATCH);
     assert_int_equal(c.nwatch, 0);
     assert_int_equal(c.count, 0);
     keel_iter_init(&it, c.list);
-    assert_false(keel_iter_cmd(&it, &c, &sub));
+    assert_false(store_iter_cmd(&it, &c, &sub));
     free(buf);
 }
 
@@ -999,7 +999,7 @@ static void test_batch_no_watches(void **state)
 static void test_samples_roundtrip(void **state)
 {
     for (int i = 0; i < NSAMPLES; i++) {
-        struct keel_cmd c;
+        struct store_cmd c;
         size_t len;
         uint8_t *buf = sample(i, &len);
         decode_ok(buf, len, &c);
@@ -1025,7 +1025,7 @@ static void test_layout(void **state)
     bb_str(&body, "key");
     bb_str(&body, "value");
     bb_u64(&body, 0x0102030405060708ULL);
-    want = frame(KEEL_CMD_SET, KEEL_SET_KEEPTTL, &body, -2, 3, 4, &want_len);
+    want = frame(STORE_CMD_SET, KEEL_SET_KEEPTTL, &body, -2, 3, 4, &want_len);
     assert_int_equal(len, want_len);
     assert_memory_equal(buf, want, len);
     free(buf);
@@ -1043,8 +1043,8 @@ static void test_layout(void **state)
     bb_u32(&body, 1);
     bb_str(&sub, "n");
     bb_u64(&sub, UINT64_MAX);
-    bb_sub(&body, KEEL_CMD_INCRBY, 0, &sub);
-    want = frame(KEEL_CMD_BATCH, 0, &body, 9, 8, 7, &want_len);
+    bb_sub(&body, STORE_CMD_INCRBY, 0, &sub);
+    want = frame(STORE_CMD_BATCH, 0, &body, 9, 8, 7, &want_len);
     assert_int_equal(len, want_len);
     assert_memory_equal(buf, want, len);
     free(buf);
@@ -1073,10 +1073,10 @@ static void test_truncated_body(void **state)
         uint8_t *buf = sample(i, &len);
         uint32_t body = get32(buf + 4);
         for (uint32_t b = 0; b < body; b++) {
-            size_t n = (KEEL_CMD_HEADER + b + 7) / 8 * 8;
+            size_t n = (STORE_CMD_HEADER + b + 7) / 8 * 8;
             uint8_t *t = calloc(1, n);
             assert_non_null(t);
-            memcpy(t, buf, KEEL_CMD_HEADER + b);
+            memcpy(t, buf, STORE_CMD_HEADER + b);
             put32(t + 4, b);
             expect_malformed(t, n);
             free(t);
@@ -1106,7 +1106,7 @@ static void test_bad_magic_version_type(void **state)
     expect_rc(buf, len, KEEL_EVERSION);
     buf[1] = KEEL_CODEC_VERSION;
 
-    static const uint8_t bad_types[] = {KEEL_CMD__COUNT, KEEL_CMD__COUNT + 1, 0x7f, 0xff};
+    static const uint8_t bad_types[] = {STORE_CMD__COUNT, STORE_CMD__COUNT + 1, 0x7f, 0xff};
     for (size_t i = 0; i < sizeof bad_types; i++) {
         buf[2] = bad_types[i];
         buf[3] = 0;
@@ -1123,11 +1123,11 @@ static void test_unknown_flags(void **state)
         uint8_t type = buf[2];
         for (unsigned bit = 0; bit < 8; bit++) {
             unsigned known = 0;
-            if (type == KEEL_CMD_SET)
+            if (type == STORE_CMD_SET)
                 known = KEEL_SET_NX | KEEL_SET_XX | KEEL_SET_KEEPTTL | KEEL_SET_GET;
-            else if (type == KEEL_CMD_EXPIRE)
+            else if (type == STORE_CMD_EXPIRE)
                 known = KEEL_EXPIRE_NX | KEEL_EXPIRE_XX | KEEL_EXPIRE_GT | KEEL_EXPIRE_LT;
-            else if (type == KEEL_CMD_CAS)
+            else if (type == STORE_CMD_CAS)
                 known = KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE | KEEL_CAS_ABSENT;
             if (known & (1u << bit)) continue;
             uint8_t saved = buf[3];
@@ -1146,19 +1146,19 @@ static void test_contradictory_flags(void **state)
         uint8_t type;
         unsigned flags;
     } bad[] = {
-        {KEEL_CMD_SET, KEEL_SET_NX | KEEL_SET_XX},
-        {KEEL_CMD_SET, KEEL_SET_NX | KEEL_SET_XX | KEEL_SET_GET},
-        {KEEL_CMD_EXPIRE, KEEL_EXPIRE_GT | KEEL_EXPIRE_LT},
-        {KEEL_CMD_EXPIRE, KEEL_EXPIRE_NX | KEEL_EXPIRE_XX},
-        {KEEL_CMD_EXPIRE, KEEL_EXPIRE_NX | KEEL_EXPIRE_GT},
-        {KEEL_CMD_EXPIRE, KEEL_EXPIRE_NX | KEEL_EXPIRE_LT},
-        {KEEL_CMD_EXPIRE, KEEL_EXPIRE_XX | KEEL_EXPIRE_GT | KEEL_EXPIRE_LT},
-        {KEEL_CMD_CAS, 0},
-        {KEEL_CMD_CAS, KEEL_CAS_DELETE},
-        {KEEL_CMD_CAS, KEEL_CAS_ABSENT},
-        {KEEL_CMD_CAS, KEEL_CAS_VERSION | KEEL_CAS_VALUE},
-        {KEEL_CMD_CAS, KEEL_CAS_VERSION | KEEL_CAS_ABSENT},
-        {KEEL_CMD_CAS, KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE},
+        {STORE_CMD_SET, KEEL_SET_NX | KEEL_SET_XX},
+        {STORE_CMD_SET, KEEL_SET_NX | KEEL_SET_XX | KEEL_SET_GET},
+        {STORE_CMD_EXPIRE, KEEL_EXPIRE_GT | KEEL_EXPIRE_LT},
+        {STORE_CMD_EXPIRE, KEEL_EXPIRE_NX | KEEL_EXPIRE_XX},
+        {STORE_CMD_EXPIRE, KEEL_EXPIRE_NX | KEEL_EXPIRE_GT},
+        {STORE_CMD_EXPIRE, KEEL_EXPIRE_NX | KEEL_EXPIRE_LT},
+        {STORE_CMD_EXPIRE, KEEL_EXPIRE_XX | KEEL_EXPIRE_GT | KEEL_EXPIRE_LT},
+        {STORE_CMD_CAS, 0},
+        {STORE_CMD_CAS, KEEL_CAS_DELETE},
+        {STORE_CMD_CAS, KEEL_CAS_ABSENT},
+        {STORE_CMD_CAS, KEEL_CAS_VERSION | KEEL_CAS_VALUE},
+        {STORE_CMD_CAS, KEEL_CAS_VERSION | KEEL_CAS_ABSENT},
+        {STORE_CMD_CAS, KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         for (int in_batch = 0; in_batch < 2; in_batch++) {
@@ -1168,10 +1168,10 @@ static void test_contradictory_flags(void **state)
             if (in_batch) keel_enc_batch_begin(&e);
             /* The encoder writes flags as given; only decode judges them. */
             switch (bad[i].type) {
-                case KEEL_CMD_SET:
+                case STORE_CMD_SET:
                     keel_enc_set(&e, LIT("k"), LIT("v"), 0, bad[i].flags);
                     break;
-                case KEEL_CMD_EXPIRE:
+                case STORE_CMD_EXPIRE:
                     keel_enc_expire(&e, LIT("k"), 1, bad[i].flags);
                     break;
                 default:
@@ -1190,11 +1190,11 @@ static void test_padding_and_length(void **state)
     size_t len;
     uint8_t *buf = sample(1, &len);
     uint32_t body = get32(buf + 4);
-    size_t pad = len - KEEL_CMD_HEADER - body;
+    size_t pad = len - STORE_CMD_HEADER - body;
     assert_true(pad > 0); /* the sample was chosen to need padding */
 
     /* Any non-zero padding byte. */
-    for (size_t i = KEEL_CMD_HEADER + body; i < len; i++) {
+    for (size_t i = STORE_CMD_HEADER + body; i < len; i++) {
         buf[i] = 1;
         expect_malformed(buf, len);
         buf[i] = 0x80;
@@ -1229,11 +1229,11 @@ static void test_padding_and_length(void **state)
     /* A NOOP with a body, and an 8-byte SWEEP with a 16-byte body. */
     struct bb b = {.n = 0};
     bb_u64(&b, 0);
-    uint8_t *noop = frame(KEEL_CMD_NOOP, 0, &b, TS, 0, 0, &len);
+    uint8_t *noop = frame(STORE_CMD_NOOP, 0, &b, TS, 0, 0, &len);
     expect_malformed(noop, len);
     free(noop);
     bb_u64(&b, 1);
-    uint8_t *sweep = frame(KEEL_CMD_SWEEP, 0, &b, TS, 0, 0, &len);
+    uint8_t *sweep = frame(STORE_CMD_SWEEP, 0, &b, TS, 0, 0, &len);
     expect_malformed(sweep, len);
     free(sweep);
     free(buf);
@@ -1244,13 +1244,13 @@ static void test_entry_too_big(void **state)
 {
     size_t len = (size_t)KEEL_MAX_ENTRY + 8;
     uint8_t *buf = calloc(1, len); /* untouched zero pages: cheap */
-    struct keel_cmd c;
+    struct store_cmd c;
     const char *msg = NULL;
     assert_non_null(buf);
     buf[0] = KEEL_CODEC_MAGIC;
     buf[1] = KEEL_CODEC_VERSION;
-    put32(buf + 4, (uint32_t)(len - KEEL_CMD_HEADER));
-    assert_int_equal(keel_cmd_decode(buf, len, &c, &msg), KEEL_ETOOBIG);
+    put32(buf + 4, (uint32_t)(len - STORE_CMD_HEADER));
+    assert_int_equal(store_cmd_decode(buf, len, &c, &msg), KEEL_ETOOBIG);
     assert_non_null(msg);
     free(buf);
 }
@@ -1265,11 +1265,11 @@ static void test_trailing_bytes(void **state)
     bb_str(&b, "k");
     bb_str(&b, "v");
     bb_u64(&b, 0);
-    buf = frame(KEEL_CMD_SET, 0, &b, TS, 0, 0, &len);
+    buf = frame(STORE_CMD_SET, 0, &b, TS, 0, 0, &len);
     expect_rc(buf, len, 0);
     free(buf);
     bb_u8(&b, 0);
-    buf = frame(KEEL_CMD_SET, 0, &b, TS, 0, 0, &len);
+    buf = frame(STORE_CMD_SET, 0, &b, TS, 0, 0, &len);
     expect_malformed(buf, len);
     free(buf);
 
@@ -1277,7 +1277,7 @@ static void test_trailing_bytes(void **state)
     b.n = 0;
     bb_str(&b, "k");
     bb_str(&b, "k2");
-    buf = frame(KEEL_CMD_PERSIST, 0, &b, TS, 0, 0, &len);
+    buf = frame(STORE_CMD_PERSIST, 0, &b, TS, 0, 0, &len);
     expect_malformed(buf, len);
     free(buf);
 
@@ -1286,7 +1286,7 @@ static void test_trailing_bytes(void **state)
     bb_u32(&b, 1);
     bb_str(&b, "a");
     bb_str(&b, "b");
-    buf = frame(KEEL_CMD_DEL, 0, &b, TS, 0, 0, &len);
+    buf = frame(STORE_CMD_DEL, 0, &b, TS, 0, 0, &len);
     expect_malformed(buf, len);
     free(buf);
 
@@ -1298,8 +1298,8 @@ static void test_trailing_bytes(void **state)
     b.n = 0;
     bb_u32(&b, 0);
     bb_u32(&b, 1);
-    bb_sub(&b, KEEL_CMD_INCRBY, 0, &sub);
-    buf = frame(KEEL_CMD_BATCH, 0, &b, TS, 0, 0, &len);
+    bb_sub(&b, STORE_CMD_INCRBY, 0, &sub);
+    buf = frame(STORE_CMD_BATCH, 0, &b, TS, 0, 0, &len);
     expect_malformed(buf, len);
     free(buf);
 }
@@ -1565,19 +1565,19 @@ static void test_batch_subcommands(void **state)
     buf = finish_ok(&e, &len);
     const size_t sh = BODY + 8;
     assert_int_equal(get32(buf + BODY + 4), 1);
-    assert_int_equal(buf[sh], KEEL_CMD_SET);
+    assert_int_equal(buf[sh], STORE_CMD_SET);
     assert_int_equal(get32(buf + sh + 4), 18);
 
-    static const uint8_t bad_types[] = {KEEL_CMD_NOOP, KEEL_CMD_BATCH, KEEL_CMD_SWEEP,
-                                        KEEL_CMD__COUNT, 0xff};
+    static const uint8_t bad_types[] = {STORE_CMD_NOOP, STORE_CMD_BATCH, STORE_CMD_SWEEP,
+                                        STORE_CMD__COUNT, 0xff};
     for (size_t i = 0; i < sizeof bad_types; i++) {
         buf[sh] = bad_types[i];
         expect_malformed(buf, len);
     }
     /* Another valid type whose body does not parse as this one. */
-    buf[sh] = KEEL_CMD_PERSIST;
+    buf[sh] = STORE_CMD_PERSIST;
     expect_malformed(buf, len);
-    buf[sh] = KEEL_CMD_SET;
+    buf[sh] = STORE_CMD_SET;
 
     buf[sh + 1] = 0x10;
     expect_malformed(buf, len);
@@ -1635,17 +1635,17 @@ static void test_nested_batch(void **state)
     bb_u64(&sub, 1);
     bb_u32(&inner, 0);
     bb_u32(&inner, 1);
-    bb_sub(&inner, KEEL_CMD_INCRBY, 0, &sub);
+    bb_sub(&inner, STORE_CMD_INCRBY, 0, &sub);
     /* The inner batch alone is a valid entry... */
-    buf = frame(KEEL_CMD_BATCH, 0, &inner, TS, CLIENT, SEQ, &len);
+    buf = frame(STORE_CMD_BATCH, 0, &inner, TS, CLIENT, SEQ, &len);
     expect_rc(buf, len, 0);
     free(buf);
 
     /* ...but not inside another one. */
     bb_u32(&outer, 0);
     bb_u32(&outer, 1);
-    bb_sub(&outer, KEEL_CMD_BATCH, 0, &inner);
-    buf = frame(KEEL_CMD_BATCH, 0, &outer, TS, CLIENT, SEQ, &len);
+    bb_sub(&outer, STORE_CMD_BATCH, 0, &inner);
+    buf = frame(STORE_CMD_BATCH, 0, &outer, TS, CLIENT, SEQ, &len);
     expect_malformed(buf, len);
     free(buf);
 
@@ -1656,8 +1656,8 @@ static void test_nested_batch(void **state)
     outer.n = 0;
     bb_u32(&outer, 0);
     bb_u32(&outer, 1);
-    bb_sub(&outer, KEEL_CMD_BATCH, 0, &inner);
-    buf = frame(KEEL_CMD_BATCH, 0, &outer, TS, CLIENT, SEQ, &len);
+    bb_sub(&outer, STORE_CMD_BATCH, 0, &inner);
+    buf = frame(STORE_CMD_BATCH, 0, &outer, TS, CLIENT, SEQ, &len);
     expect_malformed(buf, len);
     free(buf);
 
@@ -1667,8 +1667,8 @@ static void test_nested_batch(void **state)
     outer.n = 0;
     bb_u32(&outer, 0);
     bb_u32(&outer, 1);
-    bb_sub(&outer, KEEL_CMD_SWEEP, 0, &sub);
-    buf = frame(KEEL_CMD_BATCH, 0, &outer, TS, CLIENT, SEQ, &len);
+    bb_sub(&outer, STORE_CMD_SWEEP, 0, &sub);
+    buf = frame(STORE_CMD_BATCH, 0, &outer, TS, CLIENT, SEQ, &len);
     expect_malformed(buf, len);
     free(buf);
 }
@@ -1691,7 +1691,7 @@ static bool slice_within(struct keel_slice s, const uint8_t *lo, const uint8_t *
 
 /* Walk every list of a decoded command; every slice stays in [lo, hi) and
  * every walk ends after exactly the announced number of items. */
-static void walk(const struct keel_cmd *c, const uint8_t *lo, const uint8_t *hi)
+static void walk(const struct store_cmd *c, const uint8_t *lo, const uint8_t *hi)
 {
     struct keel_iter it;
     struct keel_slice s;
@@ -1703,18 +1703,18 @@ static void walk(const struct keel_cmd *c, const uint8_t *lo, const uint8_t *hi)
     assert_true(slice_within(c->list, lo, hi));
     assert_true(slice_within(c->watches, lo, hi));
     switch (c->type) {
-        case KEEL_CMD_DEL:
-        case KEEL_CMD_HDEL:
-        case KEEL_CMD_HSET: {
-            uint32_t want = c->type == KEEL_CMD_HSET ? 2 * c->count : c->count;
+        case STORE_CMD_DEL:
+        case STORE_CMD_HDEL:
+        case STORE_CMD_HSET: {
+            uint32_t want = c->type == STORE_CMD_HSET ? 2 * c->count : c->count;
             keel_iter_init(&it, c->list);
             for (n = 0; n <= want && keel_iter_str(&it, &s); n++)
                 assert_true(slice_within(s, c->list.p, c->list.p + c->list.n));
             assert_int_equal(n, want);
             break;
         }
-        case KEEL_CMD_BATCH: {
-            struct keel_cmd sub;
+        case STORE_CMD_BATCH: {
+            struct store_cmd sub;
             uint64_t version;
             keel_iter_init(&it, c->watches);
             for (n = 0; n <= c->nwatch && keel_iter_watch(&it, &s, &version); n++) {
@@ -1723,9 +1723,9 @@ static void walk(const struct keel_cmd *c, const uint8_t *lo, const uint8_t *hi)
             }
             assert_int_equal(n, c->nwatch);
             keel_iter_init(&it, c->list);
-            for (n = 0; n <= c->count && keel_iter_cmd(&it, c, &sub); n++) {
-                assert_true(sub.type != KEEL_CMD_BATCH && sub.type != KEEL_CMD_SWEEP &&
-                            sub.type != KEEL_CMD_NOOP);
+            for (n = 0; n <= c->count && store_iter_cmd(&it, c, &sub); n++) {
+                assert_true(sub.type != STORE_CMD_BATCH && sub.type != STORE_CMD_SWEEP &&
+                            sub.type != STORE_CMD_NOOP);
                 assert_int_equal(sub.ts, c->ts);
                 assert_int_equal(sub.client, c->client);
                 assert_int_equal(sub.seq, c->seq);
@@ -1743,14 +1743,14 @@ static void walk(const struct keel_cmd *c, const uint8_t *lo, const uint8_t *hi)
 static int fuzz_one(const uint8_t *buf, size_t len)
 {
     uint8_t *copy = malloc(len ? len : 1);
-    struct keel_cmd c;
+    struct store_cmd c;
     const char *msg = "unset";
     assert_non_null(copy);
     if (len > 0) memcpy(copy, buf, len);
-    int rc = keel_cmd_decode(copy, len, &c, &msg);
+    int rc = store_cmd_decode(copy, len, &c, &msg);
     if (rc == 0) {
         assert_null(msg);
-        assert_true(c.type < KEEL_CMD__COUNT);
+        assert_true(c.type < STORE_CMD__COUNT);
         walk(&c, copy, copy + len);
         assert_reencodes(&c, copy, len);
     } else {
@@ -1843,7 +1843,7 @@ static void test_fuzz(void **state)
                 len -= len % 8;
                 b[0] = KEEL_CODEC_MAGIC;
                 b[1] = KEEL_CODEC_VERSION;
-                b[2] = (uint8_t)(rnd() % (KEEL_CMD__COUNT + 1));
+                b[2] = (uint8_t)(rnd() % (STORE_CMD__COUNT + 1));
                 b[3] = (uint8_t)(rnd() % 4 ? 0 : rnd() % 16);
                 put32(b + 4, (uint32_t)(len - BODY));
             }

@@ -103,7 +103,7 @@ static void test_apply_malformed(void **state)
         {0, 'X', KEEL_EMALFORMED},          /* magic */
         {1, 2, KEEL_EVERSION},              /* codec version */
         {2, 0xEE, KEEL_EMALFORMED},         /* command type */
-        {2, KEEL_CMD__COUNT, KEEL_EMALFORMED},
+        {2, STORE_CMD__COUNT, KEEL_EMALFORMED},
         {3, KEEL_SET_NX | KEEL_SET_XX, KEEL_EMALFORMED}, /* contradictory flags */
         {3, 0x80, KEEL_EMALFORMED},         /* unknown flag */
         {4, 40, KEEL_EMALFORMED},           /* body length */
@@ -493,31 +493,31 @@ static void gen_cmd(struct gen *g, struct keel_enc *e, struct fx *a, unsigned ty
     struct keel_slice key = S(PICK(g, gen_keys)), items[8];
     unsigned flags = 0, n;
     switch (type) {
-        case KEEL_CMD_SET:
+        case STORE_CMD_SET:
             flags = (unsigned[]){0, KEEL_SET_NX, KEEL_SET_XX}[below(g, 3)];
             if (chance(g, 20)) flags |= KEEL_SET_KEEPTTL;
             if (chance(g, 30)) flags |= KEEL_SET_GET;
             keel_enc_set(e, key, gen_value(g, 0), gen_expire(g), flags);
             break;
-        case KEEL_CMD_DEL:
+        case STORE_CMD_DEL:
             n = 1 + (unsigned)below(g, 4);
             for (unsigned i = 0; i < n; i++) items[i] = S(PICK(g, gen_keys));
             keel_enc_del(e, items, n);
             break;
-        case KEEL_CMD_INCRBY:
+        case STORE_CMD_INCRBY:
             keel_enc_incrby(e, key,
                             chance(g, 10) ? PICK(g, deltas) : (int64_t)below(g, 21) - 10);
             break;
-        case KEEL_CMD_EXPIRE:
+        case STORE_CMD_EXPIRE:
             keel_enc_expire(e, key,
                             chance(g, 20) ? g->ts - (int64_t)below(g, 200)
                                           : g->ts + (int64_t)below(g, 800),
                             PICK(g, expire_flags));
             break;
-        case KEEL_CMD_PERSIST:
+        case STORE_CMD_PERSIST:
             keel_enc_persist(e, key);
             break;
-        case KEEL_CMD_HSET:
+        case STORE_CMD_HSET:
             n = 1 + (unsigned)below(g, 3);
             for (unsigned i = 0; i < n; i++) {
                 items[2 * i] = S(PICK(g, gen_fields));
@@ -525,16 +525,16 @@ static void gen_cmd(struct gen *g, struct keel_enc *e, struct fx *a, unsigned ty
             }
             keel_enc_hset(e, key, items, n);
             break;
-        case KEEL_CMD_HDEL:
+        case STORE_CMD_HDEL:
             n = 1 + (unsigned)below(g, 3);
             for (unsigned i = 0; i < n; i++) items[i] = S(PICK(g, gen_fields));
             keel_enc_hdel(e, key, items, n);
             break;
-        case KEEL_CMD_HINCRBY:
+        case STORE_CMD_HINCRBY:
             keel_enc_hincrby(e, key, S(PICK(g, gen_fields)),
                              chance(g, 10) ? PICK(g, deltas) : (int64_t)below(g, 21) - 10);
             break;
-        case KEEL_CMD_CAS: {
+        case STORE_CMD_CAS: {
             uint64_t version = 0;
             struct keel_slice expect = {NULL, 0};
             if (chance(g, 50)) {
@@ -585,13 +585,13 @@ static size_t gen_entry(struct gen *g, struct fx *a, uint8_t **buf)
             keel_enc_watch(&e, key, gen_version(g, a, key));
         }
         for (unsigned i = 0; i < nc; i++)
-            gen_cmd(g, &e, a, KEEL_CMD_SET + (unsigned)below(g, KEEL_CMD_CAS));
+            gen_cmd(g, &e, a, STORE_CMD_SET + (unsigned)below(g, STORE_CMD_CAS));
     } else if (pick < 18) {
         keel_enc_sweep(&e, 1 + (int64_t)below(g, 8));
     } else if (pick < 20) {
         keel_enc_noop(&e);
     } else {
-        gen_cmd(g, &e, a, KEEL_CMD_SET + (unsigned)below(g, KEEL_CMD_CAS));
+        gen_cmd(g, &e, a, STORE_CMD_SET + (unsigned)below(g, STORE_CMD_CAS));
     }
     enc_take(&e, buf, &len);
     if (chance(g, 3)) {
@@ -603,7 +603,7 @@ static size_t gen_entry(struct gen *g, struct fx *a, uint8_t **buf)
         if (chance(g, 50)) {
             junk[0] = KEEL_CODEC_MAGIC;
             junk[1] = KEEL_CODEC_VERSION;
-            junk[2] = (uint8_t)below(g, KEEL_CMD__COUNT + 1);
+            junk[2] = (uint8_t)below(g, STORE_CMD__COUNT + 1);
         }
         *buf = junk;
     } else if (chance(g, 3)) {
