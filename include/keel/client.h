@@ -28,9 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <keel/error.h>
-
-#define KEEL_API __attribute__((visibility("default")))
+#include <keel/error.h> /* the codes, and KEEL_API */
 
 struct keel_client;
 

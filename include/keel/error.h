@@ -7,6 +7,12 @@
 #ifndef KEEL_ERROR_H
 #define KEEL_ERROR_H
 
+/* What libkeel exports (it is built with -fvisibility=hidden). Defined here,
+ * the header every other public one includes. */
+#ifndef KEEL_API
+#define KEEL_API __attribute__((visibility("default")))
+#endif
+
 #define KEEL_ERRMSG_SIZE 512
 
 /* X(name, value, RESP word, default message) */
@@ -42,10 +48,12 @@ enum keel_error {
         KEEL__ERROR_MAX
 };
 
-/* The default message of a code; never NULL (unknown codes get a generic text). */
-const char *keel_strerror(int code);
+/* The default message of a code; never NULL (unknown codes get a generic text).
+ * Exported by libkeel; the server's layers link the same two functions
+ * (storage/error.c, one object compiled into both). */
+KEEL_API const char *keel_strerror(int code);
 
 /* The RESP error word of a code ("ERR", "WRONGTYPE", ...); never NULL. */
-const char *keel_errword(int code);
+KEEL_API const char *keel_errword(int code);
 
 #endif /* KEEL_ERROR_H */
