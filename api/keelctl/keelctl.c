@@ -95,26 +95,15 @@ static int help(const char *cmd)
 {
     if (cmd == NULL) {
         usage(stdout);
-        return KCTL_OK;
+        return CLI_OK;
     }
     for (size_t i = 0; i < NENTRIES; i++) {
         if (strcmp(entries[i].name, cmd) != 0) continue;
         printf("usage: keelctl %s\n\n%s\n", entries[i].synopsis, entries[i].help);
-        return KCTL_OK;
+        return CLI_OK;
     }
     fprintf(stderr, "keelctl: no command '%s' (keelctl help lists them)\n", cmd);
-    return KCTL_USAGE;
-}
-
-/* "5s", "500ms", "2": milliseconds; 0 on error. */
-static unsigned parse_duration(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || v <= 0) return 0;
-    if (strcmp(end, "ms") == 0) return (unsigned)v;
-    if (*end == 0 || strcmp(end, "s") == 0) return (unsigned)(v * 1000);
-    return 0;
+    return CLI_USAGE;
 }
 
 struct keel_client *kctl_client(struct kctl *k)
@@ -131,15 +120,15 @@ struct keel_client *kctl_client(struct kctl *k)
 int kctl_fail(struct kctl *k, int rc, const char *what)
 {
     fprintf(stderr, "keelctl: %s: %s\n", what, k->err);
-    return rc == KEEL_EUNCERTAIN ? KCTL_UNKNOWN : rc == KEEL_ENOTLEADER ? KCTL_UNAVAILABLE : KCTL_FAILED;
+    return rc == KEEL_EUNCERTAIN ? CLI_UNKNOWN : rc == KEEL_ENOTLEADER ? CLI_UNAVAILABLE : CLI_FAILED;
 }
 
 int kctl_call(struct kctl *k, int argc, const char *const *argv, struct keel_value **reply)
 {
     *reply = NULL;
-    if (kctl_client(k) == NULL) return KCTL_USAGE;
+    if (kctl_client(k) == NULL) return CLI_USAGE;
     size_t *lens = malloc((size_t)argc * sizeof *lens);
-    if (lens == NULL) return KCTL_FAILED;
+    if (lens == NULL) return CLI_FAILED;
     for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
     int rc = keel_call(k->c, argc, argv, lens, reply, k->err, sizeof k->err);
     free(lens);
@@ -148,17 +137,9 @@ int kctl_call(struct kctl *k, int argc, const char *const *argv, struct keel_val
         fprintf(stderr, "keelctl: %s: %s\n", argv[0], (*reply)->str);
         keel_value_free(*reply);
         *reply = NULL;
-        return KCTL_FAILED;
+        return CLI_FAILED;
     }
-    return KCTL_OK;
-}
-
-void kctl_print_json(json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (s) printf("%s\n", s);
-    free(s);
-    json_decref(j);
+    return CLI_OK;
 }
 
 json_t *kctl_value_json(const struct keel_value *v)
@@ -192,10 +173,10 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--json")) k.json = true;
         else if (!strcmp(a, "--endpoints") || !strcmp(a, "--timeout")) {
-            if (i + 1 >= argc) return fprintf(stderr, "keelctl: %s needs a value\n", a), KCTL_USAGE;
+            if (i + 1 >= argc) return fprintf(stderr, "keelctl: %s needs a value\n", a), CLI_USAGE;
             if (a[2] == 'e') k.endpoints = argv[++i];
-            else if ((k.timeout_ms = parse_duration(argv[++i])) == 0)
-                return fprintf(stderr, "keelctl: --timeout %s: want e.g. 5s or 500ms\n", argv[i]), KCTL_USAGE;
+            else if ((k.timeout_ms = cli_parse_duration(argv[++i])) == 0)
+                return fprintf(stderr, "keelctl: --timeout %s: want e.g. 5s or 500ms\n", argv[i]), CLI_USAGE;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return help(NULL);
         else if (n < 255) rest[n++] = argv[i];
     }
@@ -204,16 +185,16 @@ int main(int argc, char **argv)
     k.progress = isatty(STDERR_FILENO) && !k.json;
     if (n == 0) {
         usage(stderr);
-        return KCTL_USAGE;
+        return CLI_USAGE;
     }
     if (!strcmp(rest[0], "help")) return help(n > 1 ? rest[1] : NULL);
     for (size_t i = 0; i < NENTRIES; i++) {
         if (strcmp(entries[i].name, rest[0]) != 0) continue;
         int rc = entries[i].run(&k, n, rest);
-        if (rc == KCTL_USAGE) fprintf(stderr, "usage: keelctl %s\n", entries[i].synopsis);
+        if (rc == CLI_USAGE) fprintf(stderr, "usage: keelctl %s\n", entries[i].synopsis);
         keel_client_close(k.c);
         return rc;
     }
     fprintf(stderr, "keelctl: no command '%s' (keelctl help lists them)\n", rest[0]);
-    return KCTL_USAGE;
+    return CLI_USAGE;
 }

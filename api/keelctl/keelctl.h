@@ -1,20 +1,16 @@
-/* keelctl: the operator's CLI. Shared by its files: keelctl.c (options,
- * dispatch, help), keelctl_data.c (get set del ...), keelctl_status.c
- * (status, health), keelctl_member.c (member, leader).
- *
- * Exit codes (documented in `keelctl help`):
- *   0 done; 1 the command failed (the server refused it, the cluster is
- *   unhealthy); 2 bad usage; 3 the cluster could not be reached or has no
- *   leader (nothing was changed); 4 the outcome of a write is unknown. */
+/* keelctl: the operator's online CLI (libkeel, hiredis and jansson; never
+ * raft or LMDB: the offline commands are keelutl's). Shared by its files:
+ * keelctl.c (options, dispatch, help), keelctl_data.c (get set del ...),
+ * keelctl_status.c (status, health), keelctl_member.c (member, leader).
+ * Exit codes: api/cli/cli.h (CLI_*), documented in `keelctl help`. */
 #ifndef KEEL_API_KEELCTL_H
 #define KEEL_API_KEELCTL_H
 
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "api/cli/cli.h"
 #include "keel/client.h"
-
-enum { KCTL_OK = 0, KCTL_FAILED = 1, KCTL_USAGE = 2, KCTL_UNAVAILABLE = 3, KCTL_UNKNOWN = 4 };
 
 struct kctl
 {
@@ -30,12 +26,10 @@ struct kctl
 /* The client, opened on first use; NULL with the reason printed. */
 struct keel_client *kctl_client(struct kctl *k);
 /* Run argv through libkeel. The exit code; *reply set (the caller frees it)
- * when 0. A server error reply is printed and gives KCTL_FAILED. */
+ * when 0. A server error reply is printed and gives CLI_FAILED. */
 int kctl_call(struct kctl *k, int argc, const char *const *argv, struct keel_value **reply);
 /* The exit code for a libkeel code, with err printed on stderr. */
 int kctl_fail(struct kctl *k, int rc, const char *what);
-/* Print j (stolen) on stdout, indented. */
-void kctl_print_json(json_t *j);
 /* A value as JSON (strings, integers, arrays, null). */
 json_t *kctl_value_json(const struct keel_value *v);
 

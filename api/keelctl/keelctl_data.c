@@ -24,17 +24,17 @@ static int simple(struct kctl *k, int argc, const char *const *argv)
 {
     struct keel_value *v;
     int rc = kctl_call(k, argc, argv, &v);
-    if (rc != KCTL_OK) return rc;
+    if (rc != CLI_OK) return rc;
     if (k->json) {
         json_t *j = json_object();
         if (argc > 1) json_object_set_new(j, "key", json_string(argv[1]));
         json_object_set_new(j, "value", kctl_value_json(v));
-        kctl_print_json(j);
+        cli_print_json(j);
     } else {
         print_value(v);
     }
     keel_value_free(v);
-    return KCTL_OK;
+    return CLI_OK;
 }
 
 static int scan(struct kctl *k, const char *pattern)
@@ -45,7 +45,7 @@ static int scan(struct kctl *k, const char *pattern)
         const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
         struct keel_value *v;
         int rc = kctl_call(k, 6, argv, &v);
-        if (rc != KCTL_OK) {
+        if (rc != CLI_OK) {
             json_decref(keys);
             return rc;
         }
@@ -53,7 +53,7 @@ static int scan(struct kctl *k, const char *pattern)
             keel_value_free(v);
             json_decref(keys);
             fprintf(stderr, "keelctl: scan: unexpected reply\n");
-            return KCTL_FAILED;
+            return CLI_FAILED;
         }
         snprintf(cursor, sizeof cursor, "%s", v->elements[0]->str);
         const struct keel_value *batch = v->elements[1];
@@ -63,8 +63,8 @@ static int scan(struct kctl *k, const char *pattern)
         }
         keel_value_free(v);
     } while (strcmp(cursor, "0") != 0);
-    if (keys) kctl_print_json(keys);
-    return KCTL_OK;
+    if (keys) cli_print_json(keys);
+    return CLI_OK;
 }
 
 static int hgetall(struct kctl *k, const char *key)
@@ -72,7 +72,7 @@ static int hgetall(struct kctl *k, const char *key)
     const char *argv[] = {"HGETALL", key};
     struct keel_value *v;
     int rc = kctl_call(k, 2, argv, &v);
-    if (rc != KCTL_OK) return rc;
+    if (rc != CLI_OK) return rc;
     json_t *obj = json_object();
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         if (k->json) json_object_set_new(obj, v->elements[i]->str, json_stringn(v->elements[i + 1]->str, v->elements[i + 1]->len));
@@ -82,12 +82,12 @@ static int hgetall(struct kctl *k, const char *key)
         json_t *j = json_object();
         json_object_set_new(j, "key", json_string(key));
         json_object_set_new(j, "value", obj);
-        kctl_print_json(j);
+        cli_print_json(j);
     } else {
         json_decref(obj);
     }
     keel_value_free(v);
-    return KCTL_OK;
+    return CLI_OK;
 }
 
 int kctl_data(struct kctl *k, int argc, char **argv)
@@ -99,7 +99,7 @@ int kctl_data(struct kctl *k, int argc, char **argv)
         return simple(k, 5, (const char *[]){"SET", argv[1], argv[2], "PX", argv[4]});
     if (!strcmp(cmd, "del") && argc >= 2) {
         const char *av[64] = {"DEL"};
-        if (argc > 63) return KCTL_USAGE;
+        if (argc > 63) return CLI_USAGE;
         for (int i = 1; i < argc; i++) av[i] = argv[i];
         return simple(k, argc, av);
     }
@@ -115,5 +115,5 @@ int kctl_data(struct kctl *k, int argc, char **argv)
         return simple(k, argc, av);
     }
     if (!strcmp(cmd, "hgetall") && argc == 2) return hgetall(k, argv[1]);
-    return KCTL_USAGE;
+    return CLI_USAGE;
 }

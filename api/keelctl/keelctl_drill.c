@@ -105,8 +105,8 @@ static int inject(struct kctl *k, struct kctl_row *rows, struct plan *p)
         const char *av[] = {"KEEL.TRANSFER", to};
         struct keel_value *v;
         int rc = kctl_call(k, p->node ? 2 : 1, av, &v);
-        if (rc == KCTL_OK) keel_value_free(v);
-        return rc == KCTL_OK ? 0 : -1;
+        if (rc == CLI_OK) keel_value_free(v);
+        return rc == CLI_OK ? 0 : -1;
     }
     for (int i = 0; i < p->nvictims; i++) {
         struct kctl_row *w = &rows[p->victims[i]];
@@ -169,7 +169,7 @@ static void report(struct kctl *k, struct plan *p, struct drill *d, long long t_
         srv += w->err_server, other += w->err_other, reads += w->reads, stale += w->stale_reads;
     }
     if (k->json) {
-        kctl_print_json(json_pack(
+        cli_print_json(json_pack(
             "{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:s, s:s}", "drill",
             p->kind, "victims", p->nvictims, "time_to_leader_ms", (json_int_t)t_leader, "new_leader",
             (json_int_t)leader, "rto_ms", (json_int_t)rto, "rpo_lost", (json_int_t)d->lost, "verified",
@@ -196,16 +196,16 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
 {
     struct plan p = {.duration_s = 10, .settle_s = 30, .isolate_s = 5, .max_rto_ms = 10000};
     unsigned writers = 4;
-    if (argc < 2) return KCTL_USAGE;
+    if (argc < 2) return CLI_USAGE;
     p.kind = argv[1];
     const char *kinds[] = {"leader-transfer", "leader-crash", "follower-crash", "isolate", "zone-loss",
                            "quorum-loss"};
     const char *keeld = NULL;
     bool known = false;
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) known |= !strcmp(p.kind, kinds[i]);
-    if (!known) return KCTL_USAGE;
+    if (!known) return CLI_USAGE;
     for (int i = 2; i < argc; i++) {
-        if (i + 1 >= argc) return KCTL_USAGE;
+        if (i + 1 >= argc) return CLI_USAGE;
         const char *o = argv[i], *v = argv[++i];
         if (!strcmp(o, "--duration")) p.duration_s = atof(v);
         else if (!strcmp(o, "--settle")) p.settle_s = atof(v);
@@ -215,9 +215,9 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
         else if (!strcmp(o, "--zone")) p.zone = v;
         else if (!strcmp(o, "--writers")) writers = (unsigned)atoi(v);
         else if (!strcmp(o, "--keeld")) keeld = v;
-        else return KCTL_USAGE;
+        else return CLI_USAGE;
     }
-    if (writers == 0 || writers > DRILL_MAX_WRITERS || p.duration_s <= 0 || p.isolate_s <= 0) return KCTL_USAGE;
+    if (writers == 0 || writers > DRILL_MAX_WRITERS || p.duration_s <= 0 || p.isolate_s <= 0) return CLI_USAGE;
     if (!strcmp(p.kind, "quorum-loss")) return kctl_drill_quorum(k, keeld, p.duration_s);
 
     struct kctl_row rows[KCTL_MAX_NODES], after_rows[KCTL_MAX_NODES];
@@ -227,17 +227,17 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     int rc = choose_victims(rows, n, &p);
     if (rc == -1) {
         fprintf(stderr, "keelctl: drill: no leader before the drill: %s\n", before);
-        return KCTL_UNAVAILABLE;
+        return CLI_UNAVAILABLE;
     }
     if (rc == -2) {
         fprintf(stderr, "keelctl: drill %s: no node to hit (zones labelled? --node right?)\n", p.kind);
-        return KCTL_USAGE;
+        return CLI_USAGE;
     }
     size_t off = 0;
     for (int i = 0; i < n && off < sizeof eps - 100; i++)
         if (rows[i].addr[0]) off += (size_t)snprintf(eps + off, sizeof eps - off, "%s%s", off ? "," : "", rows[i].addr);
     struct drill *d = calloc(1, sizeof *d);
-    if (d == NULL) return KCTL_FAILED;
+    if (d == NULL) return CLI_FAILED;
     d->endpoints = eps;
     d->call_timeout_ms = (unsigned)(p.max_rto_ms > 5000 ? p.max_rto_ms : 5000) + 5000;
     d->nwriters = writers;
@@ -246,7 +246,7 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     if (drill_load_start(d) != 0) {
         drill_load_stop(d);
         drill_free(d);
-        return KCTL_FAILED;
+        return CLI_FAILED;
     }
     pause_ms(1000); /* the load settles before the fault */
     long long leader = p.old_leader, t_leader = 0;
@@ -254,7 +254,7 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
         drill_load_stop(d);
         drill_cleanup(d);
         drill_free(d);
-        return KCTL_FAILED;
+        return CLI_FAILED;
     }
     /* The clock starts when the fault is in place: a crashed node has
      * stopped answering (it dies a moment after its +OK). */
@@ -299,7 +299,7 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     if (!verified) fprintf(stderr, "keelctl: drill: read-back failed: %s\n", err);
     report(k, &p, d, t_leader, leader, rto, before, after, verified);
     drill_cleanup(d);
-    int out = !verified ? KCTL_UNAVAILABLE : d->lost > 0 || rto < 0 || rto > p.max_rto_ms ? KCTL_FAILED : KCTL_OK;
+    int out = !verified ? CLI_UNAVAILABLE : d->lost > 0 || rto < 0 || rto > p.max_rto_ms ? CLI_FAILED : CLI_OK;
     drill_free(d);
     return out;
 }

@@ -75,10 +75,10 @@ static int spawn(struct tcluster *t, struct tnode *n)
         char id[16];
         snprintf(id, sizeof id, "%u", n->id);
         if (n->join[0])
-            execl(t->keeld, "keeld", "--id", id, "--data-dir", n->dir, "--raft-addr", raft, "--client-addr",
+            execlp(t->keeld, "keeld", "--id", id, "--data-dir", n->dir, "--raft-addr", raft, "--client-addr",
                   n->addr, "--join", n->join, (char *)NULL);
         else
-            execl(t->keeld, "keeld", "--id", id, "--data-dir", n->dir, "--raft-addr", raft, "--client-addr",
+            execlp(t->keeld, "keeld", "--id", id, "--data-dir", n->dir, "--raft-addr", raft, "--client-addr",
                   n->addr, "--cluster", t->cluster, (char *)NULL);
         _exit(127);
     }
@@ -138,7 +138,7 @@ static int fail(struct tcluster *t, struct drill *d, const char *what)
         d->writers[i].outcome = NULL;
     }
     teardown(t);
-    return KCTL_FAILED;
+    return CLI_FAILED;
 }
 
 int kctl_drill_quorum(struct kctl *k, const char *keeld, double duration_s)
@@ -148,15 +148,9 @@ int kctl_drill_quorum(struct kctl *k, const char *keeld, double duration_s)
     memset(&t, 0, sizeof t);
     memset(&d, 0, sizeof d);
     if (keeld) snprintf(t.keeld, sizeof t.keeld, "%s", keeld);
-    else {
-        ssize_t n = readlink("/proc/self/exe", t.keeld, sizeof t.keeld - 8);
-        t.keeld[n > 0 ? n : 0] = 0;
-        char *slash = strrchr(t.keeld, '/');
-        if (slash) strcpy(slash + 1, "keeld");
-        if (!slash || access(t.keeld, X_OK) != 0) snprintf(t.keeld, sizeof t.keeld, "keeld");
-    }
+    else cli_sibling("keeld", t.keeld, sizeof t.keeld);
     snprintf(t.base, sizeof t.base, "/tmp/keel-drill-quorum.XXXXXX");
-    if (mkdtemp(t.base) == NULL) return fprintf(stderr, "keelctl: drill: mkdtemp: %s\n", strerror(errno)), KCTL_FAILED;
+    if (mkdtemp(t.base) == NULL) return fprintf(stderr, "keelctl: drill: mkdtemp: %s\n", strerror(errno)), CLI_FAILED;
     size_t off = 0, eoff = 0;
     for (unsigned i = 0; i < 3; i++) {
         struct tnode *n = &t.n[i];
@@ -237,7 +231,7 @@ int kctl_drill_quorum(struct kctl *k, const char *keeld, double duration_s)
         if (tt && (rto < 0 || tt - fault_at < rto)) rto = tt - fault_at;
     }
     if (k->json) {
-        kctl_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:I}", "drill", "quorum-loss",
+        cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:I}", "drill", "quorum-loss",
                                   "recovered_ms", (json_int_t)(recovered_at - fault_at), "three_voters_ms",
                                   (json_int_t)(whole_at - fault_at), "rto_ms", (json_int_t)rto, "rpo_lost",
                                   (json_int_t)d.lost, "verified", (json_int_t)d.verified, "checked", verified,
@@ -256,5 +250,5 @@ int kctl_drill_quorum(struct kctl *k, const char *keeld, double duration_s)
         free(d.writers[i].outcome);
         d.writers[i].outcome = NULL;
     }
-    return !verified ? KCTL_UNAVAILABLE : d.lost ? KCTL_FAILED : KCTL_OK;
+    return !verified ? CLI_UNAVAILABLE : d.lost ? CLI_FAILED : CLI_OK;
 }

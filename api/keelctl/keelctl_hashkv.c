@@ -95,15 +95,15 @@ static void raise_corrupt(struct kctl *k, const struct kctl_row *rows, const str
 int kctl_hashkv(struct kctl *k, int argc, char **argv)
 {
     (void)argv;
-    if (argc != 1) return KCTL_USAGE;
+    if (argc != 1) return CLI_USAGE;
     const char *av[] = {"KEEL.HASHKV"};
     struct keel_value *v;
     int rc = kctl_call(k, 1, av, &v);
-    if (rc != KCTL_OK) return rc;
+    if (rc != CLI_OK) return rc;
     if (v->type != KEEL_VALUE_ARRAY || v->n != 2) {
         keel_value_free(v);
         fprintf(stderr, "keelctl: hashkv: unexpected reply\n");
-        return KCTL_FAILED;
+        return CLI_FAILED;
     }
     long long index = v->elements[0]->integer;
     char leader_hex[17];
@@ -132,7 +132,7 @@ int kctl_hashkv(struct kctl *k, int argc, char **argv)
             if (ds[i].error[0]) json_object_set_new(o, "error", json_string(ds[i].error));
             json_array_append_new(nodes, o);
         }
-        kctl_print_json(json_pack("{s:I, s:s, s:b, s:o}", "index", (json_int_t)index, "digest", leader_hex,
+        cli_print_json(json_pack("{s:I, s:s, s:b, s:o}", "index", (json_int_t)index, "digest", leader_hex,
                                   "consistent", differ == 0, "nodes", nodes));
     } else {
         printf("index %lld, leader's digest %s\n", index, leader_hex);
@@ -148,5 +148,5 @@ int kctl_hashkv(struct kctl *k, int argc, char **argv)
     }
     if (differ) raise_corrupt(k, rows, ds, n, index);
     /* 0 only when every member was compared and matched. */
-    return differ || unchecked ? KCTL_FAILED : KCTL_OK;
+    return differ || unchecked ? CLI_FAILED : CLI_OK;
 }

@@ -26,7 +26,7 @@ static int list(struct kctl *k)
     const char *argv[] = {"KEEL.MEMBER", "LIST"};
     struct keel_value *v;
     int rc = kctl_call(k, 2, argv, &v);
-    if (rc != KCTL_OK) return rc;
+    if (rc != CLI_OK) return rc;
     json_t *members = k->json ? json_array() : NULL;
     if (!k->json)
         printf("%-4s %-21s %-21s %-8s %-8s %s\n", "ID", "RAFT ADDRESS", "CLIENT ADDRESS", "ROLE", "ZONE", "LEADER");
@@ -49,8 +49,8 @@ static int list(struct kctl *k)
         }
     }
     keel_value_free(v);
-    if (members) kctl_print_json(json_pack("{s:o}", "members", members));
-    return KCTL_OK;
+    if (members) cli_print_json(json_pack("{s:o}", "members", members));
+    return CLI_OK;
 }
 
 /* A change whose reply is +OK: say what happened. */
@@ -58,11 +58,11 @@ static int change(struct kctl *k, int argc, const char *const *argv, const char 
 {
     struct keel_value *v;
     int rc = kctl_call(k, argc, argv, &v);
-    if (rc != KCTL_OK) return rc;
+    if (rc != CLI_OK) return rc;
     keel_value_free(v);
-    if (k->json) kctl_print_json(json_pack("{s:s, s:s}", "result", "ok", "change", done));
+    if (k->json) cli_print_json(json_pack("{s:s, s:s}", "result", "ok", "change", done));
     else printf("%s\n", done);
-    return KCTL_OK;
+    return CLI_OK;
 }
 
 /* The server's TIMEOUT for a change: a little under ours, so that its
@@ -81,7 +81,7 @@ int kctl_member(struct kctl *k, int argc, char **argv)
     change_timeout(k, timeout, sizeof timeout);
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "add") && is_id(argv[2])) {
         bool standby = argc == 5;
-        if (standby && strcmp(argv[4], "--standby") != 0) return KCTL_USAGE;
+        if (standby && strcmp(argv[4], "--standby") != 0) return CLI_USAGE;
         const char *av[] = {"KEEL.MEMBER", "ADD", argv[2], argv[3], "TIMEOUT", timeout, "STANDBY"};
         snprintf(done, sizeof done, "added node %s at %s as %s", argv[2], argv[3],
                  standby ? "standby" : "voter");
@@ -89,7 +89,7 @@ int kctl_member(struct kctl *k, int argc, char **argv)
     }
     if ((argc == 3 || argc == 4) && !strcmp(argv[1], "remove") && is_id(argv[2])) {
         bool force = argc == 4;
-        if (force && strcmp(argv[3], "--force") != 0) return KCTL_USAGE;
+        if (force && strcmp(argv[3], "--force") != 0) return CLI_USAGE;
         const char *av[] = {"KEEL.MEMBER", "REMOVE", argv[2], "TIMEOUT", timeout, "FORCE"};
         snprintf(done, sizeof done, "removed node %s", argv[2]);
         return change(k, force ? 6 : 5, av, done);
@@ -99,26 +99,26 @@ int kctl_member(struct kctl *k, int argc, char **argv)
         snprintf(done, sizeof done, "promoted node %s to voter", argv[2]);
         return change(k, 5, av, done);
     }
-    return KCTL_USAGE;
+    return CLI_USAGE;
 }
 
 int kctl_leader(struct kctl *k, int argc, char **argv)
 {
     const char *to = NULL;
-    if (argc < 2 || strcmp(argv[1], "transfer") != 0) return KCTL_USAGE;
+    if (argc < 2 || strcmp(argv[1], "transfer") != 0) return CLI_USAGE;
     if (argc == 4 && !strcmp(argv[2], "--to") && is_id(argv[3])) to = argv[3];
-    else if (argc != 2) return KCTL_USAGE;
+    else if (argc != 2) return CLI_USAGE;
     const char *av[] = {"KEEL.TRANSFER", to};
     struct keel_value *v;
     int rc = kctl_call(k, to ? 2 : 1, av, &v);
-    if (rc != KCTL_OK) return rc;
+    if (rc != CLI_OK) return rc;
     long long leader = v->type == KEEL_VALUE_INTEGER ? v->integer : 0;
     keel_value_free(v);
-    if (k->json) kctl_print_json(json_pack("{s:I}", "leader", (json_int_t)leader));
+    if (k->json) cli_print_json(json_pack("{s:I}", "leader", (json_int_t)leader));
     else printf("leader is now node %lld\n", leader);
     if (to != NULL && leader != atoll(to)) {
         fprintf(stderr, "keelctl: leader transfer: node %lld leads, not node %s\n", leader, to);
-        return KCTL_FAILED;
+        return CLI_FAILED;
     }
-    return KCTL_OK;
+    return CLI_OK;
 }

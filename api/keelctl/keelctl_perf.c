@@ -127,7 +127,7 @@ static void cleanup(struct kctl *k)
     do {
         const char *av[] = {"SCAN", cursor, "MATCH", "keelctl-perf:*", "COUNT", "1000"};
         struct keel_value *v;
-        if (kctl_call(k, 6, av, &v) != KCTL_OK) return;
+        if (kctl_call(k, 6, av, &v) != CLI_OK) return;
         snprintf(cursor, sizeof cursor, "%s", v->elements[0]->str);
         const struct keel_value *keys = v->elements[1];
         for (size_t i = 0; i < keys->n; i += 100) {
@@ -135,7 +135,7 @@ static void cleanup(struct kctl *k)
             int n = 1;
             for (size_t j = i; j < keys->n && j < i + 100; j++) del[n++] = keys->elements[j]->str;
             struct keel_value *d;
-            if (kctl_call(k, n, del, &d) == KCTL_OK) keel_value_free(d);
+            if (kctl_call(k, n, del, &d) == CLI_OK) keel_value_free(d);
         }
         keel_value_free(v);
     } while (strcmp(cursor, "0") != 0);
@@ -145,16 +145,16 @@ int kctl_check(struct kctl *k, int argc, char **argv)
 {
     double rate = 1000, seconds = 10;
     unsigned clients = 32;
-    if (argc < 2 || strcmp(argv[1], "perf") != 0) return KCTL_USAGE;
+    if (argc < 2 || strcmp(argv[1], "perf") != 0) return CLI_USAGE;
     for (int i = 2; i < argc; i++) {
-        if (i + 1 >= argc) return KCTL_USAGE;
+        if (i + 1 >= argc) return CLI_USAGE;
         if (!strcmp(argv[i], "--rate")) rate = atof(argv[++i]);
         else if (!strcmp(argv[i], "--clients")) clients = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--duration")) seconds = atof(argv[++i]);
-        else return KCTL_USAGE;
+        else return CLI_USAGE;
     }
-    if (rate <= 0 || seconds <= 0 || clients == 0 || clients > 1024) return KCTL_USAGE;
-    if (kctl_client(k) == NULL) return KCTL_UNAVAILABLE;
+    if (rate <= 0 || seconds <= 0 || clients == 0 || clients > 1024) return CLI_USAGE;
+    if (kctl_client(k) == NULL) return CLI_UNAVAILABLE;
     double rtt[200], commit[200];
     const char *ping[] = {"PING"}, *set[] = {"SET", "keelctl-perf:commit", "x"};
     int rc = sequential(k, ping, 1, rtt, 200);
@@ -162,7 +162,7 @@ int kctl_check(struct kctl *k, int argc, char **argv)
     if (rc != 0) return rc;
 
     struct loader *ls = calloc(clients, sizeof *ls);
-    if (ls == NULL) return KCTL_FAILED;
+    if (ls == NULL) return CLI_FAILED;
     long long start = now_ns();
     for (unsigned i = 0; i < clients; i++) {
         ls[i] = (struct loader){.k = k, .idx = i, .rate = rate / clients,
@@ -192,7 +192,7 @@ int kctl_check(struct kctl *k, int argc, char **argv)
     bool ok_tput = tput >= 0.9 * rate, ok_p99 = p99 <= 500, ok_commit = pct(commit, 200, 99) <= 100;
     bool pass = ok_tput && ok_p99 && ok_commit && errors == 0;
     if (k->json) {
-        kctl_print_json(json_pack(
+        cli_print_json(json_pack(
             "{s:b, s:{s:f, s:f}, s:{s:f, s:f}, s:{s:f, s:i, s:f, s:f, s:f, s:f, s:f, s:I, s:i, s:s}}", "pass", pass,
             "round_trip_ms", "p50", pct(rtt, 200, 50), "p99", pct(rtt, 200, 99), "commit_ms", "p50",
             pct(commit, 200, 50), "p99", pct(commit, 200, 99), "load", "target_per_s", rate, "clients",
@@ -213,5 +213,5 @@ int kctl_check(struct kctl *k, int argc, char **argv)
     free(ls);
     free(all);
     cleanup(k);
-    return pass ? KCTL_OK : KCTL_FAILED;
+    return pass ? CLI_OK : CLI_FAILED;
 }

@@ -44,7 +44,7 @@ static json_t *members_json(struct kctl *k)
     const char *av[] = {"KEEL.MEMBER", "LIST"};
     struct keel_value *v;
     json_t *a = json_array();
-    if (kctl_call(k, 2, av, &v) != KCTL_OK) return a;
+    if (kctl_call(k, 2, av, &v) != CLI_OK) return a;
     for (size_t i = 0; v->type == KEEL_VALUE_ARRAY && i < v->n; i++) {
         const struct keel_value *m = v->elements[i];
         if (m->type != KEEL_VALUE_ARRAY || m->n < 4) continue;
@@ -55,18 +55,18 @@ static json_t *members_json(struct kctl *k)
     return a;
 }
 
-/* One pass: BEGIN, READ until done, END. KCTL_UNKNOWN asks for another
+/* One pass: BEGIN, READ until done, END. CLI_UNKNOWN asks for another
  * pass (the image went away: leadership moved). */
 static int save_once(struct kctl *k, FILE *f, json_t **meta_out)
 {
     const char *begin[] = {"KEEL.SNAPSHOT", "BEGIN"};
     struct keel_value *v;
     int rc = kctl_call(k, 2, begin, &v);
-    if (rc != KCTL_OK) return rc;
+    if (rc != CLI_OK) return rc;
     if (v->type != KEEL_VALUE_ARRAY || v->n != 6) {
         keel_value_free(v);
         fprintf(stderr, "keelctl: snapshot save: unexpected reply to BEGIN\n");
-        return KCTL_FAILED;
+        return CLI_FAILED;
     }
     char id[24];
     snprintf(id, sizeof id, "%lld", v->elements[0]->integer);
@@ -79,27 +79,27 @@ static int save_once(struct kctl *k, FILE *f, json_t **meta_out)
     keel_value_free(v);
     char *line = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
     rewind(f);
-    if (ftruncate(fileno(f), 0) != 0 || fprintf(f, "%s\n%s\n", KCTL_BACKUP_MAGIC, line) < 0) rc = KCTL_FAILED;
+    if (ftruncate(fileno(f), 0) != 0 || fprintf(f, "%s\n%s\n", KCTL_BACKUP_MAGIC, line) < 0) rc = CLI_FAILED;
     free(line);
-    for (unsigned long long off = 0; rc == KCTL_OK && off < size;) {
+    for (unsigned long long off = 0; rc == CLI_OK && off < size;) {
         char o[24], n[24];
         snprintf(o, sizeof o, "%llu", off);
         snprintf(n, sizeof n, "%u", CHUNK);
         const char *rd[] = {"KEEL.SNAPSHOT", "READ", id, o, n};
         rc = kctl_call(k, 5, rd, &v);
-        if (rc == KCTL_FAILED) rc = KCTL_UNKNOWN; /* "no snapshot": start again */
-        if (rc != KCTL_OK) break;
+        if (rc == CLI_FAILED) rc = CLI_UNKNOWN; /* "no snapshot": start again */
+        if (rc != CLI_OK) break;
         if (v->type != KEEL_VALUE_STRING || v->len == 0 || fwrite(v->str, 1, v->len, f) != v->len) {
             fprintf(stderr, "keelctl: snapshot save: short read or write at %llu: %s\n", off, strerror(errno));
-            rc = KCTL_FAILED;
+            rc = CLI_FAILED;
         }
         off += v->len;
         keel_value_free(v);
         progress(k, off, size);
     }
-    if (rc == KCTL_OK) {
+    if (rc == CLI_OK) {
         const char *end[] = {"KEEL.SNAPSHOT", "END", id};
-        if (kctl_call(k, 3, end, &v) == KCTL_OK) keel_value_free(v); /* else it expires */
+        if (kctl_call(k, 3, end, &v) == CLI_OK) keel_value_free(v); /* else it expires */
         *meta_out = meta;
     } else {
         json_decref(meta);
@@ -114,36 +114,36 @@ static int save(struct kctl *k, const char *path)
     FILE *f = fopen(part, "w+");
     if (f == NULL) {
         fprintf(stderr, "keelctl: snapshot save: %s: %s\n", part, strerror(errno));
-        return KCTL_FAILED;
+        return CLI_FAILED;
     }
-    if (kctl_client(k) == NULL) return fclose(f), unlink(part), KCTL_UNAVAILABLE;
+    if (kctl_client(k) == NULL) return fclose(f), unlink(part), CLI_UNAVAILABLE;
     json_t *meta = NULL;
-    int rc = KCTL_UNKNOWN;
-    for (int attempt = 0; attempt < 3 && rc == KCTL_UNKNOWN; attempt++) rc = save_once(k, f, &meta);
-    if (rc == KCTL_UNKNOWN) rc = KCTL_UNAVAILABLE;
-    if (rc == KCTL_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0)) rc = KCTL_FAILED;
+    int rc = CLI_UNKNOWN;
+    for (int attempt = 0; attempt < 3 && rc == CLI_UNKNOWN; attempt++) rc = save_once(k, f, &meta);
+    if (rc == CLI_UNKNOWN) rc = CLI_UNAVAILABLE;
+    if (rc == CLI_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0)) rc = CLI_FAILED;
     fclose(f);
     /* Check what landed on disk before calling it a backup. */
     struct kctl_backup b;
     char why[KEEL_ERRMSG_SIZE];
-    if (rc == KCTL_OK && kctl_backup_open(part, true, &b, why) != 0) {
+    if (rc == CLI_OK && kctl_backup_open(part, true, &b, why) != 0) {
         fprintf(stderr, "keelctl: snapshot save: the file does not verify: %s\n", why);
-        rc = KCTL_FAILED;
-    } else if (rc == KCTL_OK) {
+        rc = CLI_FAILED;
+    } else if (rc == CLI_OK) {
         kctl_backup_close(&b);
     }
-    if (rc == KCTL_OK && rename(part, path) != 0) {
+    if (rc == CLI_OK && rename(part, path) != 0) {
         fprintf(stderr, "keelctl: snapshot save: rename to %s: %s\n", path, strerror(errno));
-        rc = KCTL_FAILED;
+        rc = CLI_FAILED;
     }
-    if (rc != KCTL_OK) {
+    if (rc != CLI_OK) {
         unlink(part);
         json_decref(meta);
         return rc;
     }
     if (k->json) {
         json_object_set_new(meta, "file", json_string(path));
-        kctl_print_json(meta);
+        cli_print_json(meta);
     } else {
         printf("saved %s: index %lld, term %lld, %lld keys, %lld bytes, checksum %s\n", path,
                json_integer_value(json_object_get(meta, "index")), json_integer_value(json_object_get(meta, "term")),
@@ -151,7 +151,7 @@ static int save(struct kctl *k, const char *path)
                json_string_value(json_object_get(meta, "checksum")));
         json_decref(meta);
     }
-    return KCTL_OK;
+    return CLI_OK;
 }
 
 static int inspect(struct kctl *k, const char *path)
@@ -159,9 +159,9 @@ static int inspect(struct kctl *k, const char *path)
     struct kctl_backup b;
     char why[KEEL_ERRMSG_SIZE];
     if (kctl_backup_open(path, true, &b, why) != 0) {
-        if (k->json) kctl_print_json(json_pack("{s:s, s:b, s:s}", "file", path, "valid", 0, "error", why));
+        if (k->json) cli_print_json(json_pack("{s:s, s:b, s:s}", "file", path, "valid", 0, "error", why));
         fprintf(stderr, "keelctl: snapshot inspect: %s\n", why);
-        return KCTL_FAILED;
+        return CLI_FAILED;
     }
     if (k->json) {
         json_t *o = json_deep_copy(b.meta);
@@ -172,7 +172,7 @@ static int inspect(struct kctl *k, const char *path)
         char digest[24];
         snprintf(digest, sizeof digest, "%016llx", (unsigned long long)b.report.digest);
         json_object_set_new(o, "digest", json_string(digest));
-        kctl_print_json(o);
+        cli_print_json(o);
     } else {
         printf("file:     %s\nvalid:    yes (checksums, LMDB structure and every record checked)\n"
                "index:    %llu\nterm:     %llu\nkeys:     %llu (%llu expiring)\nsize:     %zu bytes\n"
@@ -190,7 +190,7 @@ static int inspect(struct kctl *k, const char *path)
         printf("\n");
     }
     kctl_backup_close(&b);
-    return KCTL_OK;
+    return CLI_OK;
 }
 
 int kctl_snapshot(struct kctl *k, int argc, char **argv)
@@ -198,5 +198,5 @@ int kctl_snapshot(struct kctl *k, int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "save")) return save(k, argv[2]);
     if (argc == 3 && !strcmp(argv[1], "inspect")) return inspect(k, argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "restore")) return kctl_offline_restore(k->json, argc - 2, argv + 2);
-    return KCTL_USAGE;
+    return CLI_USAGE;
 }

@@ -169,7 +169,7 @@ int kctl_status(struct kctl *k, int argc, char **argv)
 {
     struct kctl_row rows[KCTL_MAX_NODES];
     (void)argv;
-    if (argc != 1) return KCTL_USAGE;
+    if (argc != 1) return CLI_USAGE;
     int n = kctl_collect(k, rows);
     int reachable = 0;
     for (int i = 0; i < n; i++) reachable += rows[i].reachable;
@@ -207,7 +207,7 @@ int kctl_status(struct kctl *k, int argc, char **argv)
             }
             json_array_append_new(nodes, o);
         }
-        kctl_print_json(json_pack("{s:o}", "nodes", nodes));
+        cli_print_json(json_pack("{s:o}", "nodes", nodes));
     } else {
         printf("%-4s %-21s %-9s %-7s %-8s %-5s %-6s %-9s %-9s %-5s %-12s %-10s %-6s %s\n", "ID", "ADDRESS", "ROLE",
                "MEMBER", "ZONE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "SNAP/AGE", "DB SIZE", "ALARMS", "STATUS");
@@ -239,14 +239,14 @@ int kctl_status(struct kctl *k, int argc, char **argv)
                 printf("consistency: the leader's last check found member(s) %s differing\n", w->corrupt_members);
         }
     }
-    return reachable == 0 ? KCTL_UNAVAILABLE : KCTL_OK;
+    return reachable == 0 ? CLI_UNAVAILABLE : CLI_OK;
 }
 
 int kctl_health(struct kctl *k, int argc, char **argv)
 {
     unsigned long long max_lag = 1000;
     if (argc == 3 && !strcmp(argv[1], "--max-lag")) max_lag = strtoull(argv[2], NULL, 10);
-    else if (argc != 1) return KCTL_USAGE;
+    else if (argc != 1) return CLI_USAGE;
     struct kctl_row rows[KCTL_MAX_NODES];
     int n = kctl_collect(k, rows), leaders = 0, reachable = 0;
     char problems[2048] = "";
@@ -282,7 +282,7 @@ int kctl_health(struct kctl *k, int argc, char **argv)
     for (int i = 0; i < n; i++)
         if (rows[i].reachable && rows[i].zone_majority[0]) zone_majority = rows[i].zone_majority;
     if (k->json) {
-        kctl_print_json(json_pack("{s:b, s:I, s:i, s:i, s:s, s:s}", "healthy", ok, "leader", (json_int_t)leader,
+        cli_print_json(json_pack("{s:b, s:I, s:i, s:i, s:s, s:s}", "healthy", ok, "leader", (json_int_t)leader,
                                   "members", n, "reachable", reachable, "problems", problems, "zone_majority",
                                   zone_majority));
     } else if (ok) {
@@ -292,5 +292,5 @@ int kctl_health(struct kctl *k, int argc, char **argv)
     }
     if (!k->json && zone_majority[0])
         printf("warning: zone %s holds a majority of the voters: losing it loses the quorum\n", zone_majority);
-    return reachable == 0 ? KCTL_UNAVAILABLE : ok ? KCTL_OK : KCTL_FAILED;
+    return reachable == 0 ? CLI_UNAVAILABLE : ok ? CLI_OK : CLI_FAILED;
 }

@@ -1,0 +1,67 @@
+/* cli: helpers shared by keelctl and keelutl (see cli.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api/cli/cli.h"
+
+void cli_print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) printf("%s\n", s);
+    free(s);
+    json_decref(j);
+}
+
+unsigned cli_parse_duration(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0) return 0;
+    if (strcmp(end, "ms") == 0) return (unsigned)v;
+    if (*end == 0 || strcmp(end, "s") == 0) return (unsigned)(v * 1000);
+    return 0;
+}
+
+bool cli_sibling(const char *name, char *path, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash != NULL) {
+            *slash = 0;
+            int len = snprintf(path, size, "%s/%s", self, name);
+            if (len > 0 && (size_t)len < size && access(path, X_OK) == 0) return true;
+        }
+    }
+    snprintf(path, size, "%s", name);
+    return false;
+}
+
+int cli_run(char *const argv[], bool quiet)
+{
+    fflush(NULL); /* nothing buffered is written twice by the child */
+    pid_t pid = fork();
+    if (pid < 0) return 127;
+    if (pid == 0) {
+        if (quiet) {
+            int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+            if (null < 0 || dup2(null, STDOUT_FILENO) < 0) _exit(127);
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "%s: cannot run: %m\n", argv[0]);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return 127;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 127;
+}
