@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,17 +48,21 @@ bool cli_sibling(const char *name, char *path, size_t size)
 
 int cli_run(char *const argv[], bool quiet)
 {
-    fflush(NULL); /* nothing buffered is written twice by the child */
-    pid_t pid = fork();
-    if (pid < 0) return 127;
-    if (pid == 0) {
-        if (quiet) {
-            int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-            if (null < 0 || dup2(null, STDOUT_FILENO) < 0) _exit(127);
-        }
-        execvp(argv[0], argv);
-        fprintf(stderr, "%s: cannot run: %m\n", argv[0]);
-        _exit(127);
+    /* posix_spawn, not fork: keelctl's drills run it with load threads
+     * going, and a forked child of a threaded process may only exec. */
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0) return 127;
+    if (quiet && posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return 127;
+    }
+    fflush(NULL); /* the child's output comes after ours */
+    pid_t pid;
+    int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (err != 0) {
+        fprintf(stderr, "%s: cannot run: %s\n", argv[0], strerror(err));
+        return 127;
     }
     int status;
     while (waitpid(pid, &status, 0) < 0)

@@ -17,6 +17,20 @@
  *   write is unknown. keelutl uses 0, 1 and 2 only. */
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_UNAVAILABLE = 3, CLI_UNKNOWN = 4 };
 
+/* A backup file (keelctl snapshot save writes it, keelutl reads it) is
+ *
+ *   "KEELBACKUP 1\n"
+ *   one line of JSON: index, term, keys, size, checksum, members, created
+ *   the image: exactly what raft snapshots hold (storage/snapshot.h: a
+ *   64-byte header with its own checksum, then a compact LMDB copy whose
+ *   XXH3 is in the header)
+ *
+ * so keelutl snapshot inspect checks the image the same way a node does
+ * before loading one (keel_image_check, storage/image.h: checksums, LMDB
+ * structure, every record), and keelutl snapshot restore hands it to raft's
+ * own snapshot path (raft/offline.h), which checks it again. */
+#define CLI_BACKUP_MAGIC "KEELBACKUP 1"
+
 /* Print j on stdout, indented, keys in insertion order; takes j. */
 void cli_print_json(json_t *j);
 

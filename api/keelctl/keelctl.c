@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "api/keelctl/keelctl.h"
-#include "api/keelctl/keelctl_offline.h"
 
 struct entry
 {
@@ -45,19 +44,11 @@ static const struct entry entries[] = {
      "Commit a check entry; every member digests its state as of that entry, and the digests are\n"
      "compared. A member whose digest differs from the leader's has diverged: reported as CORRUPTION.\n"
      "Exit 0 only when every member was compared and matched."},
-    {"snapshot", kctl_snapshot,
-     "snapshot save FILE | inspect FILE | restore FILE --data-dir DIR --id N --cluster ID=RAFT_ADDR,...",
-     "save: stream a consistent snapshot from the leader (every write acknowledged before the call is\n"
-     "in it) into FILE, with its index, term, members and checksums; checked before it is renamed\n"
-     "into place. inspect: check FILE in full (checksums, LMDB structure, every record) and print its\n"
-     "index, term, members, key count and digest; exit 1 and the reason if it is damaged.\n"
-     "restore (offline, keeld stopped): seed a new node directory DIR from FILE as node N of the new\n"
-     "cluster; do it for every member with the same FILE and --cluster, then start them all."},
-    {"recover", kctl_recover, "recover --data-dir DIR --id N [--force]",
-     "Disaster recovery after quorum loss (offline, keeld stopped), on the survivor with the longest\n"
-     "log: make node N the only member, keeping its log (raft_recover). Refused while a former member\n"
-     "answers on its raft address unless --force. Prints what may have been lost. Then start keeld\n"
-     "on DIR and add members back with member add."},
+    {"snapshot", kctl_snapshot, "snapshot save FILE",
+     "Stream a consistent snapshot from the leader (every write acknowledged before the call is in\n"
+     "it) into FILE, with its index, term, members and checksums; checked in full (keelutl snapshot\n"
+     "inspect) before it is renamed into place. Inspecting and restoring a backup work on files\n"
+     "offline: they are keelutl's (keelutl help snapshot)."},
     {"check", kctl_check, "check perf [--rate N] [--clients N] [--duration S]",
      "A paced write load (SET of 256-byte values under keelctl-perf:, deleted afterwards; default\n"
      "1000 writes/s from 32 clients for 10 s) after measuring the round trip (PING) and one client's\n"
@@ -73,7 +64,7 @@ static const struct entry entries[] = {
      "left to their supervisor. Exit 1 when RPO > 0 or RTO > --max-rto (default 10000 ms).\n"
      "quorum-loss runs on a three-node test cluster it starts itself (keeld: --keeld, else next to\n"
      "keelctl): both followers and their disks are lost for --duration seconds, then the survivor is\n"
-     "recovered (keelctl recover), two empty nodes join, and every acknowledged write is read back."},
+     "recovered (keelutl recover), two empty nodes join, and every acknowledged write is read back."},
     {"leader", kctl_leader, "leader transfer [--to ID]",
      "Hand leadership to ID (default: the most up-to-date voter); prints the new leader."},
 };
@@ -101,6 +92,11 @@ static int help(const char *cmd)
         if (strcmp(entries[i].name, cmd) != 0) continue;
         printf("usage: keelctl %s\n\n%s\n", entries[i].synopsis, entries[i].help);
         return CLI_OK;
+    }
+    if (!strcmp(cmd, "recover")) {
+        fprintf(stderr, "keelctl: 'recover' works on a data directory offline: it is keelutl's "
+                        "(keelutl help recover)\n");
+        return CLI_USAGE;
     }
     fprintf(stderr, "keelctl: no command '%s' (keelctl help lists them)\n", cmd);
     return CLI_USAGE;
@@ -158,16 +154,11 @@ json_t *kctl_value_json(const struct keel_value *v)
     }
 }
 
-int kctl_recover(struct kctl *k, int argc, char **argv)
-{
-    return kctl_offline_recover(k->json, k->timeout_ms, argc, argv);
-}
-
 int main(int argc, char **argv)
 {
     struct kctl k = {.timeout_ms = 5000};
     signal(SIGPIPE, SIG_IGN); /* status and hashkv write to nodes that may have just died */
-    char *rest[256];
+    char *rest[KCTL_MAX_ARGS + 1];
     int n = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -178,7 +169,7 @@ int main(int argc, char **argv)
             else if ((k.timeout_ms = cli_parse_duration(argv[++i])) == 0)
                 return fprintf(stderr, "keelctl: --timeout %s: want e.g. 5s or 500ms\n", argv[i]), CLI_USAGE;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) return help(NULL);
-        else if (n < 255) rest[n++] = argv[i];
+        else if (n < KCTL_MAX_ARGS) rest[n++] = argv[i];
     }
     rest[n] = NULL;
     k.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
@@ -188,6 +179,7 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     if (!strcmp(rest[0], "help")) return help(n > 1 ? rest[1] : NULL);
+    if (kctl_offline_word(n, rest)) return kctl_offline_moved(&k, n, rest);
     for (size_t i = 0; i < NENTRIES; i++) {
         if (strcmp(entries[i].name, rest[0]) != 0) continue;
         int rc = entries[i].run(&k, n, rest);

@@ -34,6 +34,7 @@ int kctl_fail(struct kctl *k, int rc, const char *what);
 json_t *kctl_value_json(const struct keel_value *v);
 
 #define KCTL_MAX_NODES 16
+#define KCTL_MAX_ARGS 255 /* words after the options that keelctl keeps */
 
 /* One node as status sees it (keelctl_status.c). */
 struct kctl_row
@@ -69,6 +70,17 @@ int kctl_hashkv(struct kctl *k, int argc, char **argv);
 int kctl_check(struct kctl *k, int argc, char **argv);
 int kctl_drill(struct kctl *k, int argc, char **argv);
 int kctl_snapshot(struct kctl *k, int argc, char **argv);
-int kctl_recover(struct kctl *k, int argc, char **argv);
+
+/* keelctl_offline.c: keelctl and keelutl (the offline tool).
+ * Is argv (from the command name on) one of the offline commands keelctl
+ * had before keelutl: recover, snapshot inspect, snapshot restore? */
+bool kctl_offline_word(int argc, char *const *argv);
+/* Print the keelutl command to run instead (the same words); CLI_USAGE. */
+int kctl_offline_moved(const struct kctl *k, int argc, char *const *argv);
+/* Run keelutl (the one beside this keelctl, else $PATH's) with --timeout
+ * and argv, and wait: its exit status; 127 if it could not be started,
+ * 128 + N if signal N killed it. quiet: its stdout goes to /dev/null (its
+ * stderr stays ours). */
+int kctl_keelutl_run(const struct kctl *k, int argc, char *const *argv, bool quiet);
 
 #endif /* KEEL_API_KEELCTL_H */

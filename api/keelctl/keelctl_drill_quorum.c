@@ -7,14 +7,13 @@
  *   1. the load runs; both followers are SIGKILLed and their disks deleted:
  *      writes stop;
  *   2. the survivor (the old leader: its log holds every acknowledged write)
- *      is stopped, `keelctl recover` runs on its directory, it is started
+ *      is stopped, `keelutl recover` runs on its directory, it is started
  *      again and leads alone: writes work again (RTO);
  *   3. two empty nodes join it; the cluster is three voters again;
  *   4. every acknowledged write is read back (RPO).
  *
  * keeld is taken from --keeld, else next to this keelctl, else $PATH. */
 #include <errno.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -28,7 +27,6 @@
 #include <unistd.h>
 
 #include "api/keelctl/keelctl_drill.h"
-#include "api/keelctl/keelctl_offline.h"
 
 struct tnode
 {
@@ -191,19 +189,10 @@ int kctl_drill_quorum(struct kctl *k, const char *keeld, double duration_s)
     stop(s, SIGTERM);
     char id[16];
     snprintf(id, sizeof id, "%u", s->id);
-    char *argv[] = {"recover", "--data-dir", s->dir, "--id", id, NULL};
+    char *argv[] = {"recover", "--data-dir", s->dir, "--id", id};
     /* Its report goes to the terminal, not into a --json document. */
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO), null = k->json ? open("/dev/null", O_WRONLY | O_CLOEXEC) : -1;
-    if (null >= 0) dup2(null, STDOUT_FILENO);
-    if (!k->json) printf("-- keelctl recover --data-dir %s --id %s\n", s->dir, id);
-    int rrc = kctl_offline_recover(false, k->timeout_ms, 5, argv);
-    fflush(stdout);
-    if (null >= 0) close(null);
-    if (saved >= 0) {
-        dup2(saved, STDOUT_FILENO);
-        close(saved);
-    }
+    if (!k->json) printf("-- keelutl recover --data-dir %s --id %s\n", s->dir, id);
+    int rrc = kctl_keelutl_run(k, 5, argv, k->json);
     if (rrc != 0) return fail(&t, &d, "recover failed");
     if (spawn(&t, s) != 0 || await_leader(&t, 15000, false) != leader)
         return fail(&t, &d, "the recovered node did not lead");

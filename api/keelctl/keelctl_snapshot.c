@@ -1,31 +1,17 @@
-/* keelctl snapshot save | inspect | restore: backups.
- *
- * A backup file is
- *
- *   "KEELBACKUP 1\n"
- *   one line of JSON: index, term, keys, size, checksum, members, created
- *   the image: exactly what raft snapshots hold (storage/snapshot.h: a
- *   64-byte header with its own checksum, then a compact LMDB copy whose
- *   XXH3 is in the header)
- *
- * so inspect checks the image the same way a node does before loading one
- * (keel_image_check, storage/image.h: checksums, LMDB structure, every
- * record) and exits non-zero on a bad one, and restore hands it to raft's
- * own snapshot path (raft/offline.h), which checks it again. */
+/* keelctl snapshot save: a backup (format: api/cli/cli.h) streamed from the
+ * leader, then checked in full by keelutl snapshot inspect (keel_image_check:
+ * checksums, LMDB structure, every record) before it is renamed into place:
+ * a damaged image or a bad write never becomes a backup. keelctl itself
+ * never opens the image (it links neither LMDB nor raft). snapshot inspect
+ * and restore are keelutl's (keelctl_offline.c). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/keelctl/keelctl.h"
-#include "api/keelctl/keelctl_backup.h"
-#include "api/keelctl/keelctl_offline.h"
-#include "storage/snapshot.h"
 
 #define CHUNK (1u << 20)
 
@@ -79,7 +65,7 @@ static int save_once(struct kctl *k, FILE *f, json_t **meta_out)
     keel_value_free(v);
     char *line = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
     rewind(f);
-    if (ftruncate(fileno(f), 0) != 0 || fprintf(f, "%s\n%s\n", KCTL_BACKUP_MAGIC, line) < 0) rc = CLI_FAILED;
+    if (ftruncate(fileno(f), 0) != 0 || fprintf(f, "%s\n%s\n", CLI_BACKUP_MAGIC, line) < 0) rc = CLI_FAILED;
     free(line);
     for (unsigned long long off = 0; rc == CLI_OK && off < size;) {
         char o[24], n[24];
@@ -107,6 +93,26 @@ static int save_once(struct kctl *k, FILE *f, json_t **meta_out)
     return rc;
 }
 
+/* keelutl snapshot inspect on what save wrote: CLI_OK, or CLI_FAILED with
+ * keelutl's reason on stderr. If keelutl could not be run, the file is kept
+ * (*keep), unchecked and not renamed, with the command that checks it. */
+static int check(struct kctl *k, const char *part, bool *keep)
+{
+    char *argv[] = {"snapshot", "inspect", (char *)part};
+    int rc = kctl_keelutl_run(k, 3, argv, true);
+    if (rc == 0) return CLI_OK;
+    if (rc == 127) {
+        fprintf(stderr, "keelctl: snapshot save: %s was written but not checked: keelutl, which checks\n"
+                        "backups, could not be run (not beside keelctl, nor on $PATH). Check it with\n"
+                        "keelutl snapshot inspect %s, then rename it.\n", part, part);
+        *keep = true;
+        return CLI_FAILED;
+    }
+    if (rc > 128) fprintf(stderr, "keelctl: snapshot save: keelutl snapshot inspect was killed by signal %d\n", rc - 128);
+    else fprintf(stderr, "keelctl: snapshot save: the file does not verify (keelutl snapshot inspect, above)\n");
+    return CLI_FAILED;
+}
+
 static int save(struct kctl *k, const char *path)
 {
     char part[4200];
@@ -124,20 +130,14 @@ static int save(struct kctl *k, const char *path)
     if (rc == CLI_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0)) rc = CLI_FAILED;
     fclose(f);
     /* Check what landed on disk before calling it a backup. */
-    struct kctl_backup b;
-    char why[KEEL_ERRMSG_SIZE];
-    if (rc == CLI_OK && kctl_backup_open(part, true, &b, why) != 0) {
-        fprintf(stderr, "keelctl: snapshot save: the file does not verify: %s\n", why);
-        rc = CLI_FAILED;
-    } else if (rc == CLI_OK) {
-        kctl_backup_close(&b);
-    }
+    bool keep = false;
+    if (rc == CLI_OK) rc = check(k, part, &keep);
     if (rc == CLI_OK && rename(part, path) != 0) {
         fprintf(stderr, "keelctl: snapshot save: rename to %s: %s\n", path, strerror(errno));
         rc = CLI_FAILED;
     }
     if (rc != CLI_OK) {
-        unlink(part);
+        if (!keep) unlink(part);
         json_decref(meta);
         return rc;
     }
@@ -154,49 +154,8 @@ static int save(struct kctl *k, const char *path)
     return CLI_OK;
 }
 
-static int inspect(struct kctl *k, const char *path)
-{
-    struct kctl_backup b;
-    char why[KEEL_ERRMSG_SIZE];
-    if (kctl_backup_open(path, true, &b, why) != 0) {
-        if (k->json) cli_print_json(json_pack("{s:s, s:b, s:s}", "file", path, "valid", 0, "error", why));
-        fprintf(stderr, "keelctl: snapshot inspect: %s\n", why);
-        return CLI_FAILED;
-    }
-    if (k->json) {
-        json_t *o = json_deep_copy(b.meta);
-        json_object_set_new(o, "file", json_string(path));
-        json_object_set_new(o, "valid", json_true());
-        json_object_set_new(o, "expires", json_integer((json_int_t)b.report.expires));
-        json_object_set_new(o, "dedupe_entries", json_integer((json_int_t)b.report.dedupe));
-        char digest[24];
-        snprintf(digest, sizeof digest, "%016llx", (unsigned long long)b.report.digest);
-        json_object_set_new(o, "digest", json_string(digest));
-        cli_print_json(o);
-    } else {
-        printf("file:     %s\nvalid:    yes (checksums, LMDB structure and every record checked)\n"
-               "index:    %llu\nterm:     %llu\nkeys:     %llu (%llu expiring)\nsize:     %zu bytes\n"
-               "checksum: %016llx\ndigest:   %016llx (keelctl hashkv of a node at this index)\nmembers: ",
-               path, (unsigned long long)b.info.applied, (unsigned long long)b.term,
-               (unsigned long long)b.info.keys, (unsigned long long)b.report.expires, b.image_len,
-               (unsigned long long)b.info.checksum, (unsigned long long)b.report.digest);
-        json_t *ms = json_object_get(b.meta, "members");
-        for (size_t i = 0; i < json_array_size(ms); i++) {
-            json_t *m = json_array_get(ms, i);
-            printf(" %lld=%s(%s)", json_integer_value(json_object_get(m, "id")),
-                   json_string_value(json_object_get(m, "raft_address")),
-                   json_string_value(json_object_get(m, "role")));
-        }
-        printf("\n");
-    }
-    kctl_backup_close(&b);
-    return CLI_OK;
-}
-
 int kctl_snapshot(struct kctl *k, int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "save")) return save(k, argv[2]);
-    if (argc == 3 && !strcmp(argv[1], "inspect")) return inspect(k, argv[2]);
-    if (argc >= 3 && !strcmp(argv[1], "restore")) return kctl_offline_restore(k->json, argc - 2, argv + 2);
     return CLI_USAGE;
 }

@@ -1,13 +1,27 @@
-/* keelctl: the offline commands (keelctl_restore.c), apart from keelctl.h
- * because they include raft/offline.h (see there). Exit codes as keelctl's. */
-#ifndef KEEL_API_KEELCTL_OFFLINE_H
-#define KEEL_API_KEELCTL_OFFLINE_H
+/* keelutl: Keel's offline tool, for a node's files while its keeld is
+ * stopped, and for backup files (as etcdutl is to etcdctl): it links raft and
+ * LMDB, which keelctl (online, libkeel only) does not. Its files: keelutl.c
+ * (options, dispatch, help), keelutl_inspect.c (snapshot inspect),
+ * keelutl_restore.c (snapshot restore, recover), keelutl_backup.c (reading a
+ * backup file). Exit codes: api/cli/cli.h (0, 1 or 2). */
+#ifndef KEEL_API_KEELUTL_H
+#define KEEL_API_KEELUTL_H
 
 #include <stdbool.h>
 
-/* snapshot restore FILE --data-dir DIR --id N --cluster ...: argv[0] is FILE. */
-int kctl_offline_restore(bool json, int argc, char **argv);
-/* recover --data-dir DIR --id N [--force]: argv[0] is "recover". */
-int kctl_offline_recover(bool json, unsigned timeout_ms, int argc, char **argv);
+#include "api/cli/cli.h"
 
-#endif /* KEEL_API_KEELCTL_OFFLINE_H */
+struct kutl
+{
+    bool json;           /* --json: one JSON document on stdout */
+    unsigned timeout_ms; /* --timeout: how long recover waits for a former member's answer */
+};
+
+/* snapshot inspect FILE: argv[0] is FILE. */
+int kutl_inspect(const struct kutl *u, int argc, char **argv);
+/* snapshot restore FILE --data-dir DIR --id N --cluster ...: argv[0] is FILE. */
+int kutl_restore(const struct kutl *u, int argc, char **argv);
+/* recover --data-dir DIR --id N [--force]: argv[0] is "recover". */
+int kutl_recover(const struct kutl *u, int argc, char **argv);
+
+#endif /* KEEL_API_KEELUTL_H */

@@ -1,4 +1,4 @@
-/* keelctl: open and verify a backup file (see keelctl_snapshot.c). */
+/* keelutl: open and verify a backup file (see keelutl_backup.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,16 +8,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/keelctl/keelctl_backup.h"
+#include "api/keelutl/keelutl_backup.h"
 
-static int fail(struct kctl_backup *b, char *why, const char *path, const char *what)
+static int fail(struct kutl_backup *b, char *why, const char *path, const char *what)
 {
     snprintf(why, KEEL_ERRMSG_SIZE, "%s: %s", path, what);
-    kctl_backup_close(b);
+    kutl_backup_close(b);
     return KEEL_ECORRUPT;
 }
 
-int kctl_backup_open(const char *path, bool full, struct kctl_backup *b, char *why)
+int kutl_backup_open(const char *path, bool full, struct kutl_backup *b, char *why)
 {
     struct stat st;
     memset(b, 0, sizeof *b);
@@ -35,9 +35,9 @@ int kctl_backup_open(const char *path, bool full, struct kctl_backup *b, char *w
     }
     b->map_len = (size_t)st.st_size;
     const char *p = b->map, *end = p + b->map_len;
-    size_t magic = strlen(KCTL_BACKUP_MAGIC);
-    if (b->map_len < magic + 1 || memcmp(p, KCTL_BACKUP_MAGIC "\n", magic + 1) != 0)
-        return fail(b, why, path, "not a Keel backup (no " KCTL_BACKUP_MAGIC " line)");
+    size_t magic = strlen(CLI_BACKUP_MAGIC);
+    if (b->map_len < magic + 1 || memcmp(p, CLI_BACKUP_MAGIC "\n", magic + 1) != 0)
+        return fail(b, why, path, "not a Keel backup (no " CLI_BACKUP_MAGIC " line)");
     const char *line = p + magic + 1;
     const char *nl = memchr(line, '\n', (size_t)(end - line));
     if (nl == NULL) return fail(b, why, path, "truncated metadata line");
@@ -62,7 +62,7 @@ int kctl_backup_open(const char *path, bool full, struct kctl_backup *b, char *w
     return 0;
 }
 
-void kctl_backup_close(struct kctl_backup *b)
+void kutl_backup_close(struct kutl_backup *b)
 {
     if (b->map != NULL) munmap(b->map, b->map_len);
     if (b->meta != NULL) json_decref(b->meta);

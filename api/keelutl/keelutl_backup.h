@@ -1,18 +1,17 @@
-/* keelctl: reading a backup file (format: keelctl_snapshot.c). */
-#ifndef KEEL_API_KEELCTL_BACKUP_H
-#define KEEL_API_KEELCTL_BACKUP_H
+/* keelutl: reading a backup file (format: api/cli/cli.h). */
+#ifndef KEEL_API_KEELUTL_BACKUP_H
+#define KEEL_API_KEELUTL_BACKUP_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/cli/cli.h"
 #include "storage/image.h"
 
-#define KCTL_BACKUP_MAGIC "KEELBACKUP 1"
-
 /* An open, verified backup: the file is mapped read-only; image points into
- * it. Owned by the caller until kctl_backup_close. */
-struct kctl_backup
+ * it. Owned by the caller until kutl_backup_close. */
+struct kutl_backup
 {
     void *map;
     size_t map_len;
@@ -30,7 +29,7 @@ struct kctl_backup
  * (keel_image_check, storage/image.h: LMDB structure, every record; about a
  * full read of the image). Non-zero with why (KEEL_ERRMSG_SIZE) filled;
  * nothing to close then. */
-int kctl_backup_open(const char *path, bool full, struct kctl_backup *b, char *why);
-void kctl_backup_close(struct kctl_backup *b);
+int kutl_backup_open(const char *path, bool full, struct kutl_backup *b, char *why);
+void kutl_backup_close(struct kutl_backup *b);
 
-#endif /* KEEL_API_KEELCTL_BACKUP_H */
+#endif /* KEEL_API_KEELUTL_BACKUP_H */

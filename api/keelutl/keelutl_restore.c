@@ -1,5 +1,6 @@
-/* keelctl: the offline commands, run on a node's machine while its keeld is
- * stopped (raft/offline.h takes keeld's lock on the data directory):
+/* keelutl: the commands that write a data directory, run on a node's
+ * machine while its keeld is stopped (raft/offline.h takes keeld's lock on
+ * the data directory):
  *
  *   snapshot restore FILE --data-dir DIR --id N --cluster ID=RAFT_ADDR,...
  *       seed a new node directory from a backup; run it for every member of
@@ -18,38 +19,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Not api/keelctl/keelctl.h: libkeel's public struct keel_cmd and the store's
- * internal one (through raft/offline.h) cannot meet in one file. */
-#include "api/keelctl/keelctl_backup.h"
-#include "api/keelctl/keelctl_offline.h"
+#include "api/keelutl/keelutl.h"
+#include "api/keelutl/keelutl_backup.h"
+#include "raft/node.h"
 #include "raft/offline.h"
-
-static void print_json(json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (s) printf("%s\n", s);
-    free(s);
-    json_decref(j);
-}
-
-/* "1=127.0.0.1:7001,2=..." into peers; the count, or -1. */
-static int parse_cluster(const char *s, struct keel_peer *peers, int max)
-{
-    char buf[2048];
-    int n = 0;
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(w, '=');
-        if (eq == NULL || n == max) return -1;
-        *eq = 0;
-        char *end;
-        peers[n].id = strtoull(w, &end, 10);
-        if (*end || peers[n].id == 0 || strlen(eq + 1) >= sizeof peers[n].address) return -1;
-        snprintf(peers[n].address, sizeof peers[n].address, "%s", eq + 1);
-        n++;
-    }
-    return n;
-}
 
 /* Options after the positional words: --data-dir, --id, --cluster, --force. */
 struct offline_opts
@@ -73,35 +46,39 @@ static int parse_opts(int argc, char **argv, int first, struct offline_opts *o)
     return o->dir && o->id ? 0 : -1;
 }
 
-int kctl_offline_restore(bool json, int argc, char **argv)
+int kutl_restore(const struct kutl *u, int argc, char **argv)
 {
     struct offline_opts o;
     struct keel_peer peers[KEEL_NODE_MAX_PEERS];
-    if (argc < 1 || parse_opts(argc, argv, 1, &o) != 0 || o.cluster == NULL) return 2;
-    int n = parse_cluster(o.cluster, peers, KEEL_NODE_MAX_PEERS);
+    char why[KEEL_ERRMSG_SIZE];
+    if (argc < 1 || parse_opts(argc, argv, 1, &o) != 0 || o.cluster == NULL) return CLI_USAGE;
+    int n = keel_parse_peers(o.cluster, peers, KEEL_NODE_MAX_PEERS, why);
+    if (n < 0) {
+        fprintf(stderr, "keelutl: snapshot restore: --cluster: %s\n", why);
+        return CLI_USAGE;
+    }
     const char *self = NULL;
     for (int i = 0; i < n; i++)
         if (peers[i].id == o.id) self = peers[i].address;
-    if (n <= 0 || self == NULL) {
-        fprintf(stderr, "keelctl: snapshot restore: --cluster must list ID=RAFT_ADDR for every member, "
+    if (self == NULL) {
+        fprintf(stderr, "keelutl: snapshot restore: --cluster must list ID=RAFT_ADDR for every member, "
                         "this node (%llu) included\n", o.id);
-        return 2;
+        return CLI_USAGE;
     }
-    struct kctl_backup b;
-    char why[KEEL_ERRMSG_SIZE];
+    struct kutl_backup b;
     /* Only the file's framing here: the seed checks the image in full. */
-    if (kctl_backup_open(argv[0], false, &b, why) != 0) {
-        fprintf(stderr, "keelctl: snapshot restore: %s\n", why);
-        return 1;
+    if (kutl_backup_open(argv[0], false, &b, why) != 0) {
+        fprintf(stderr, "keelutl: snapshot restore: %s\n", why);
+        return CLI_FAILED;
     }
     int rc = keel_offline_seed(o.dir, o.id, self, peers, (unsigned)n, b.image, b.image_len, b.term, why);
     if (rc != 0) {
-        fprintf(stderr, "keelctl: snapshot restore: %s\n", why);
-        kctl_backup_close(&b);
-        return 1;
+        fprintf(stderr, "keelutl: snapshot restore: %s\n", why);
+        kutl_backup_close(&b);
+        return CLI_FAILED;
     }
-    if (json) {
-        print_json(json_pack("{s:s, s:I, s:I, s:I, s:I}", "data_dir", o.dir, "id", (json_int_t)o.id,
+    if (u->json) {
+        cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I}", "data_dir", o.dir, "id", (json_int_t)o.id,
                                   "index", (json_int_t)b.info.applied, "term", (json_int_t)b.term, "keys",
                                   (json_int_t)b.info.keys));
     } else {
@@ -110,8 +87,8 @@ int kctl_offline_restore(bool json, int argc, char **argv)
                o.dir, o.id, n, argv[0], (unsigned long long)b.info.applied, (unsigned long long)b.term,
                (unsigned long long)b.info.keys, o.id, o.dir, self, o.cluster);
     }
-    kctl_backup_close(&b);
-    return 0;
+    kutl_backup_close(&b);
+    return CLI_OK;
 }
 
 /* Does anything accept a TCP connection at "ip:port" within ms? */
@@ -135,15 +112,15 @@ static bool answers(const char *addr, unsigned ms)
     return up;
 }
 
-int kctl_offline_recover(bool json, unsigned timeout_ms, int argc, char **argv)
+int kutl_recover(const struct kutl *u, int argc, char **argv)
 {
     struct offline_opts o;
     struct keel_recover_report rep;
     char why[KEEL_ERRMSG_SIZE];
-    if (parse_opts(argc, argv, 1, &o) != 0 || o.cluster != NULL) return 2;
+    if (parse_opts(argc, argv, 1, &o) != 0 || o.cluster != NULL) return CLI_USAGE;
     if (keel_offline_inspect(o.dir, o.id, &rep, why) != 0) {
-        fprintf(stderr, "keelctl: recover: %s\n", why);
-        return 1;
+        fprintf(stderr, "keelutl: recover: %s\n", why);
+        return CLI_FAILED;
     }
     const char *self = NULL;
     char alive[512] = "";
@@ -151,35 +128,35 @@ int kctl_offline_recover(bool json, unsigned timeout_ms, int argc, char **argv)
     unsigned shown = rep.n_members < KEEL_NODE_MAX_PEERS ? rep.n_members : KEEL_NODE_MAX_PEERS;
     for (unsigned i = 0; i < shown; i++) {
         if (rep.members[i].id == o.id) self = rep.members[i].address;
-        else if (answers(rep.members[i].address, timeout_ms < 2000 ? timeout_ms : 2000) && off < 400)
+        else if (answers(rep.members[i].address, u->timeout_ms < 2000 ? u->timeout_ms : 2000) && off < 400)
             off += (size_t)snprintf(alive + off, sizeof alive - off, "%s n%llu (%s)", off ? "," : "",
                                     (unsigned long long)rep.members[i].id, rep.members[i].address);
     }
     if (self == NULL) {
-        fprintf(stderr, "keelctl: recover: node %llu is not in the configuration this directory holds\n", o.id);
-        return 1;
+        fprintf(stderr, "keelutl: recover: node %llu is not in the configuration this directory holds\n", o.id);
+        return CLI_FAILED;
     }
     if (alive[0] && !o.force) {
-        fprintf(stderr, "keelctl: recover: refused: former members still answer:%s. Recovering while they\n"
+        fprintf(stderr, "keelutl: recover: refused: former members still answer:%s. Recovering while they\n"
                         "run splits the cluster in two. Stop them first, or pass --force if they are\n"
                         "being replaced and will never start with their old data.\n", alive);
-        return 1;
+        return CLI_FAILED;
     }
     if (keel_offline_recover(o.dir, o.id, self, &rep, why) != 0) {
-        fprintf(stderr, "keelctl: recover: %s\n", why);
-        return 1;
+        fprintf(stderr, "keelutl: recover: %s\n", why);
+        return CLI_FAILED;
     }
     /* Entries after the applied index were in this node's log but it cannot
      * know whether the old majority committed them: they commit now. */
     unsigned long long uncertain = rep.last_index > rep.applied_index ? rep.last_index - rep.applied_index : 0;
-    if (json) {
-        print_json(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b}", "id", (json_int_t)o.id,
+    if (u->json) {
+        cli_print_json(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:b}", "id", (json_int_t)o.id,
                                   "last_index", (json_int_t)rep.last_index, "applied_index",
                                   (json_int_t)rep.applied_index, "snapshot_index", (json_int_t)rep.snapshot_index,
                                   "recover_index", (json_int_t)rep.recover_index, "uncertain_entries",
                                   (json_int_t)uncertain, "former_members", (int)rep.n_members, "forced",
                                   alive[0] != 0));
-        return 0;
+        return CLI_OK;
     }
     printf("recovered %s: node %llu (%s) is now the only member (configuration at index %llu)\n", o.dir, o.id,
            self, (unsigned long long)rep.recover_index);
@@ -194,5 +171,5 @@ int kctl_offline_recover(bool json, unsigned timeout_ms, int argc, char **argv)
            "next: start keeld on %s, then add members back (keelctl member add ID ADDR) and start\n"
            "each with an empty data directory and --join.\n",
            (unsigned long long)rep.last_index, o.dir);
-    return 0;
+    return CLI_OK;
 }

@@ -397,19 +397,14 @@ static size_t read_all(FILE *f, char *buf, size_t size)
     return n;
 }
 
-int kc_keelctl(const struct kc *c, char *out, size_t outsize, char *err, size_t errsize, const char *fmt, ...)
+/* Run "'prog' args 2>c->base/name.err" through the shell: its exit status
+ * (the test fails if it did not exit), stdout in out, stderr in err. */
+static int run_tool(const struct kc *c, const char *prog, const char *name, const char *args, char *out,
+                    size_t outsize, char *err, size_t errsize)
 {
-    char args[2048], eps[512], cmd[4096], errpath[600];
-    const char *keelctl = getenv("KEELCTL") ? getenv("KEELCTL") : "keelctl";
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    bool own = strstr(args, "--endpoints") != NULL;
-    kc_endpoints(c, eps, sizeof eps);
-    snprintf(errpath, sizeof errpath, "%s/keelctl.err", c->base);
-    snprintf(cmd, sizeof cmd, "'%s' %s%s %s 2>'%s'", keelctl, own ? "" : "--endpoints ", own ? "" : eps, args,
-             errpath);
+    char cmd[4096], errpath[600];
+    snprintf(errpath, sizeof errpath, "%s/%s.err", c->base, name);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", prog, args, errpath);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     read_all(p, out, outsize);
@@ -419,4 +414,29 @@ int kc_keelctl(const struct kc *c, char *out, size_t outsize, char *err, size_t 
     if (e) fclose(e);
     assert_true(WIFEXITED(st));
     return WEXITSTATUS(st);
+}
+
+int kc_keelctl(const struct kc *c, char *out, size_t outsize, char *err, size_t errsize, const char *fmt, ...)
+{
+    char args[2048], eps[512], line[3072];
+    const char *keelctl = getenv("KEELCTL") ? getenv("KEELCTL") : "keelctl";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    bool own = strstr(args, "--endpoints") != NULL;
+    kc_endpoints(c, eps, sizeof eps);
+    snprintf(line, sizeof line, "%s%s %s", own ? "" : "--endpoints ", own ? "" : eps, args);
+    return run_tool(c, keelctl, "keelctl", line, out, outsize, err, errsize);
+}
+
+int kc_keelutl(const struct kc *c, char *out, size_t outsize, char *err, size_t errsize, const char *fmt, ...)
+{
+    char args[2048];
+    const char *keelutl = getenv("KEELUTL") ? getenv("KEELUTL") : "keelutl";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return run_tool(c, keelutl, "keelutl", args, out, outsize, err, errsize);
 }

@@ -85,6 +85,10 @@ void kc_assert_unreachable(const char *err, const char *eps);
  * sizes). Returns its exit status; the test fails if it did not exit. */
 int kc_keelctl(const struct kc *c, char *out, size_t outsize, char *err, size_t errsize, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* Run keelutl ($KEELUTL, else "keelutl"), the offline tool, with the
+ * printf-style arguments; as kc_keelctl otherwise. */
+int kc_keelutl(const struct kc *c, char *out, size_t outsize, char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* ---- replies (kc_reply.c) ----------------------------------------------- */
 

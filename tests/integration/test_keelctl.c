@@ -48,16 +48,38 @@ static int run(const char *fmt, ...)
     return kc_keelctl(on, out, sizeof out, err, sizeof err, "--timeout 3s %s", args);
 }
 
-static json_t *run_json(int want, const char *fmt, const char *arg)
+/* keelutl, the offline tool (backup files, data directories), with the
+ * same --timeout. */
+static int util(const char *fmt, ...)
 {
-    int rc = run(fmt, arg);
-    if (rc != want) fprintf(stderr, "keelctl exit %d: %s%s\n", rc, out, err);
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    return kc_keelutl(on, out, sizeof out, err, sizeof err, "--timeout 3s %s", args);
+}
+
+/* out parsed as JSON, after rc was checked to be want. */
+static json_t *as_json(const char *tool, int rc, int want)
+{
+    if (rc != want) fprintf(stderr, "%s exit %d: %s%s\n", tool, rc, out, err);
     assert_int_equal(rc, want);
     json_error_t je;
     json_t *j = json_loads(out, 0, &je);
     if (j == NULL) fprintf(stderr, "not JSON: %s\n", out);
     assert_non_null(j);
     return j;
+}
+
+static json_t *run_json(int want, const char *fmt, const char *arg)
+{
+    return as_json("keelctl", run(fmt, arg), want);
+}
+
+static json_t *util_json(int want, const char *fmt, const char *arg)
+{
+    return as_json("keelutl", util(fmt, arg), want);
 }
 
 static void test_data_commands(void **state)
@@ -115,6 +137,17 @@ static void test_data_commands(void **state)
     assert_int_equal(run("get"), 2);
     assert_non_null(strstr(err, "usage: keelctl get KEY"));
     assert_int_equal(run("frobnicate"), 2);
+    /* The offline commands are keelutl's: keelctl names the command to run
+     * with the same words, and does nothing. */
+    assert_int_equal(run("snapshot restore b.keel --data-dir %s/x --id 1 --cluster 1=127.0.0.1:1", cl.base), 2);
+    assert_non_null(strstr(err, "keelutl snapshot restore b.keel --data-dir"));
+    char seeded[600];
+    snprintf(seeded, sizeof seeded, "%s/x", cl.base);
+    assert_int_equal(access(seeded, F_OK), -1);
+    assert_int_equal(run("--json recover --data-dir /nonexistent --id 1"), 2);
+    assert_non_null(strstr(err, "keelutl --json recover --data-dir /nonexistent --id 1"));
+    assert_int_equal(run("snapshot inspect b.keel"), 2);
+    assert_non_null(strstr(err, "keelutl snapshot inspect b.keel"));
     assert_int_equal(run("help status"), 0);
     assert_non_null(strstr(out, "usage: keelctl status"));
     assert_int_equal(run("help"), 0);
@@ -311,12 +344,12 @@ static void test_hashkv_and_snapshot(void **state)
     snprintf(bad, sizeof bad, "%s/damaged.keel", cl.base);
     assert_int_equal(run("snapshot save %s", file), 0);
     assert_non_null(strstr(out, "saved"));
-    j = run_json(0, "--json snapshot inspect %s", file);
+    j = util_json(0, "--json snapshot inspect %s", file);
     assert_true(json_is_true(json_object_get(j, "valid")));
     assert_true(json_integer_value(json_object_get(j, "keys")) >= 300);
     assert_int_equal(json_array_size(json_object_get(j, "members")), 3);
     json_decref(j);
-    assert_int_equal(run("snapshot inspect %s", file), 0);
+    assert_int_equal(util("snapshot inspect %s", file), 0);
     assert_non_null(strstr(out, "valid:    yes"));
     FILE *in = fopen(file, "rb"), *o = fopen(bad, "wb");
     int ch;
@@ -327,7 +360,7 @@ static void test_hashkv_and_snapshot(void **state)
     while ((ch = fgetc(in)) != EOF) fputc(at++ == flip ? ch ^ 0x20 : ch, o);
     fclose(in);
     fclose(o);
-    assert_int_equal(run("snapshot inspect %s", bad), 1);
+    assert_int_equal(util("snapshot inspect %s", bad), 1);
     assert_non_null(strstr(err, "checksum"));
 
     /* A replica changed behind raft's back: hashkv names it. */
@@ -426,11 +459,11 @@ static void test_restore_into_new_cluster(void **state)
     /* The new cluster: three directories seeded offline, then started. */
     kc_prepare(&cl2, 3, "");
     for (unsigned i = 0; i < 3; i++) {
-        assert_int_equal(run("snapshot restore %s --data-dir %s --id %u --cluster %s", file, cl2.nodes[i].dir,
+        assert_int_equal(util("snapshot restore %s --data-dir %s --id %u --cluster %s", file, cl2.nodes[i].dir,
                              cl2.nodes[i].id, cl2.cluster), 0);
         assert_non_null(strstr(out, "seeded"));
     }
-    assert_int_equal(run("snapshot restore %s --data-dir %s --id 1 --cluster %s", file, cl2.nodes[0].dir,
+    assert_int_equal(util("snapshot restore %s --data-dir %s --id 1 --cluster %s", file, cl2.nodes[0].dir,
                          cl2.cluster), 1); /* a directory holds one node */
     assert_non_null(strstr(err, "already holds a node"));
     for (unsigned i = 0; i < 3; i++) kc_start_node(&cl2, i);
@@ -462,7 +495,7 @@ static void test_quorum_loss_and_recover(void **state)
     unsigned survivor = 0;
     /* While the others run, recover is refused. */
     kc_signal(&cl, survivor, SIGTERM);
-    assert_int_equal(run("recover --data-dir %s --id 1", cl.nodes[survivor].dir), 1);
+    assert_int_equal(util("recover --data-dir %s --id 1", cl.nodes[survivor].dir), 1);
     assert_non_null(strstr(err, "still answer"));
     /* Quorum lost: two nodes die and their disks with them. */
     for (unsigned i = 1; i < 3; i++) {
@@ -471,7 +504,7 @@ static void test_quorum_loss_and_recover(void **state)
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", cl.nodes[i].dir);
         assert_int_equal(system(cmd), 0);
     }
-    assert_int_equal(run("recover --data-dir %s --id 1", cl.nodes[survivor].dir), 0);
+    assert_int_equal(util("recover --data-dir %s --id 1", cl.nodes[survivor].dir), 0);
     assert_non_null(strstr(out, "is now the only member"));
     assert_non_null(strstr(out, "may be lost"));
     kc_start_node(&cl, survivor);
@@ -537,7 +570,7 @@ static void test_check_perf(void **state)
     kc_stop(&cl);
 }
 
-/* A backup file around img (format: api/keelctl/keelctl_snapshot.c). */
+/* A backup file around img (format: api/cli/cli.h). */
 static void write_backup(const char *path, const uint8_t *img, size_t len, uint64_t index)
 {
     FILE *f = fopen(path, "wb");
@@ -587,7 +620,7 @@ static void test_damaged_backups_refused(void **state)
 
     snprintf(file, sizeof file, "%s/good.keel", cl.base);
     write_backup(file, good, len, 500);
-    assert_int_equal(run("snapshot inspect %s", file), 0);
+    assert_int_equal(util("snapshot inspect %s", file), 0);
     assert_non_null(strstr(out, "valid:    yes (checksums, LMDB structure and every record checked)"));
     static const struct { const char *kind, *why; } cases[] = {
         {"psize0", "LMDB meta page 1 has page size 0"},
@@ -601,15 +634,15 @@ static void test_damaged_backups_refused(void **state)
         snprintf(file, sizeof file, "%s/%s.keel", cl.base, cases[i].kind);
         write_backup(file, bad, blen, 500);
         free(bad);
-        int rc = run("snapshot inspect %s", file);
+        int rc = util("snapshot inspect %s", file);
         if (rc != 1 || strstr(err, cases[i].why) == NULL)
             fail_msg("%s: inspect exit %d, out \"%s\" err \"%s\"", cases[i].kind, rc, out, err);
-        json_t *j = run_json(1, "--json snapshot inspect %s", file);
+        json_t *j = util_json(1, "--json snapshot inspect %s", file);
         assert_true(json_is_false(json_object_get(j, "valid")));
         assert_non_null(strstr(json_string_value(json_object_get(j, "error")), cases[i].why));
         json_decref(j);
         snprintf(dir, sizeof dir, "%s/seed-%s", cl.base, cases[i].kind);
-        rc = run("snapshot restore %s --data-dir %s --id 1 --cluster 1=127.0.0.1:7001", file, dir);
+        rc = util("snapshot restore %s --data-dir %s --id 1 --cluster 1=127.0.0.1:7001", file, dir);
         if (rc != 1 || strstr(err, cases[i].why) == NULL)
             fail_msg("%s: restore exit %d, err \"%s\"", cases[i].kind, rc, err);
         snprintf(dir, sizeof dir, "%s/seed-%s/raft", cl.base, cases[i].kind);
