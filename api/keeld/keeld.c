@@ -11,9 +11,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "api/keeld/keeld_stop.h"
@@ -22,6 +19,7 @@
 #include "api/server/observe/alarm.h"
 #include "api/server/observe/metrics.h"
 #include "api/server/server.h"
+#include "keel/client.h"
 
 static struct keeld_options opts;
 static uv_loop_t *loop;
@@ -132,45 +130,35 @@ static void watchdog_cb(uv_timer_t *t)
     }
 }
 
-/* --join: ask a member, over RESP, to add us (KEEL.JOIN id raft_addr); it
- * forwards to the leader, which adds us as a spare, catches us up and makes
- * us a voter. Retried every second until +OK. A thread of its own with a
- * blocking socket: it touches nothing of the loop's. */
+/* --join: ask a member, through libkeel, to add us (KEEL.JOIN id
+ * raft_addr); it forwards to the leader, which adds us as a spare, catches us
+ * up and makes us a voter before it answers. Retried every second until +OK.
+ * A thread of its own with a blocking client: it touches nothing of the
+ * loop's. */
 static void join_main(void *arg)
 {
-    char ip[64], req[512], reply[512];
-    unsigned port;
-    char id[24];
+    char id[24], err[KEEL_ERRMSG_SIZE];
+    struct keel_client *c;
     (void)arg;
-    sscanf(opts.join, "%63[^:]:%u", ip, &port);
+    /* Catching up may take a while: one call waits up to 30 s. */
+    struct keel_client_options o = {.endpoints = opts.join, .timeout_ms = 30000};
+    if (keel_client_open(&o, &c, err, sizeof err) != 0) {
+        log_error("--join %s: %s", opts.join, err);
+        return;
+    }
     snprintf(id, sizeof id, "%llu", (unsigned long long)opts.id);
-    int n = snprintf(req, sizeof req, "*3\r\n$9\r\nKEEL.JOIN\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n",
-                     strlen(id), id, strlen(opts.raft_addr), opts.raft_addr);
     for (unsigned attempt = 1; !keeld_stopping(); attempt++) {
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        inet_pton(AF_INET, ip, &sa.sin_addr);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct timeval tv = {30, 0}; /* catching up may take a while */
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        ssize_t got = -1;
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-            send(fd, req, (size_t)n, MSG_NOSIGNAL) == n) {
-            got = recv(fd, reply, sizeof reply - 1, 0);
-        }
-        if (fd >= 0) close(fd);
-        if (got > 0) {
-            reply[got] = 0;
-            reply[strcspn(reply, "\r\n")] = 0;
-            if (strcmp(reply, "+OK") == 0) {
-                log_info("joined the cluster through %s", opts.join);
-                return;
-            }
-            log_warn("join through %s (attempt %u): %s", opts.join, attempt, reply);
-        } else {
-            log_warn("join through %s (attempt %u): no answer", opts.join, attempt);
-        }
+        struct keel_value *r = NULL;
+        int rc = keel_callv(c, &r, err, sizeof err, "KEEL.JOIN", id, opts.raft_addr, NULL);
+        bool ok = rc == 0 && r->type == KEEL_VALUE_STATUS && strcmp(r->str, "OK") == 0;
+        if (ok) log_info("joined the cluster through %s", opts.join);
+        else if (rc == 0) log_warn("join through %s (attempt %u): %s", opts.join, attempt, r->str ? r->str : "?");
+        else log_warn("join through %s (attempt %u): %s", opts.join, attempt, err);
+        keel_value_free(r);
+        if (ok) break;
         sleep(1);
     }
+    keel_client_close(c);
 }
 
 int main(int argc, char **argv)
