@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "raft/transport_internal.h"
+#include "common/le.h"
 
 struct pending
 {
@@ -47,18 +48,6 @@ struct pending
     uint8_t hs[PREAMBLE + MAX_ADDRESS];
     size_t hs_got, hs_want;
 };
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
 
 static void maybe_closed(struct ktrans *k)
 {
@@ -182,9 +171,9 @@ static void connected_cb(uv_connect_t *c, int status)
     tune(p->k, p->tcp);
     size_t alen = (strlen(p->k->address) + 1 + 7) / 8 * 8;
     memset(p->hs, 0, sizeof p->hs);
-    put64(p->hs, HANDSHAKE_PROTOCOL);
-    put64(p->hs + 8, p->k->id);
-    put64(p->hs + 16, alen);
+    le64_store(p->hs, HANDSHAKE_PROTOCOL);
+    le64_store(p->hs + 8, p->k->id);
+    le64_store(p->hs + 16, alen);
     memcpy(p->hs + PREAMBLE, p->k->address, strlen(p->k->address));
     uv_buf_t buf = uv_buf_init((char *)p->hs, (unsigned)(PREAMBLE + alen));
     p->write.data = p;
@@ -252,8 +241,8 @@ static void hs_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     p->hs_got += (size_t)nread;
     if (p->hs_got < p->hs_want) return;
     if (p->hs_want == PREAMBLE) {
-        uint64_t alen = get64(p->hs + 16);
-        if (get64(p->hs) != HANDSHAKE_PROTOCOL || alen == 0 || alen > MAX_ADDRESS) {
+        uint64_t alen = le64_load(p->hs + 16);
+        if (le64_load(p->hs) != HANDSHAKE_PROTOCOL || alen == 0 || alen > MAX_ADDRESS) {
             finish(p, RAFT_MALFORMED);
             return;
         }
@@ -263,7 +252,7 @@ static void hs_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     uv_read_stop(s);
     p->hs[p->hs_want - 1] = 0;
     struct ktrans *k = p->k;
-    raft_id id = get64(p->hs + 8);
+    raft_id id = le64_load(p->hs + 8);
     char address[MAX_ADDRESS];
     memcpy(address, p->hs + PREAMBLE, p->hs_want - PREAMBLE);
     uv_tcp_t *tcp = p->tcp;

@@ -14,8 +14,8 @@
 
 static void dd_key(uint8_t *out, uint64_t client, uint64_t seq)
 {
-    storage_be64(out, client);
-    storage_be64(out + 8, seq);
+    be64_store(out, client);
+    be64_store(out + 8, seq);
 }
 
 int storage_dedupe_get(struct keel_txn *txn, uint64_t client, uint64_t seq,
@@ -54,9 +54,9 @@ int storage_dedupe_put(struct keel_txn *txn, uint64_t client, uint64_t seq, int6
     rc = mdb_put(txn->mdb, s->dd, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) return KEEL_EEXISTS;
     if (rc != 0) return storage_error(s, rc, "dedupe put");
-    storage_le64(v.mv_data, (uint64_t)ts);
+    le64_store(v.mv_data, (uint64_t)ts);
     if (reply.n > 0) memcpy((uint8_t *)v.mv_data + 8, reply.p, reply.n);
-    storage_be64(tb, (uint64_t)ts);
+    be64_store(tb, (uint64_t)ts);
     memcpy(tb + 8, kb, DD_KEY);
     MDB_val tk = {DDTS_KEY, tb}, tv = {0, NULL};
     rc = mdb_put(txn->mdb, s->ddts, &tk, &tv, 0);
@@ -82,7 +82,7 @@ int storage_dedupe_evict(struct keel_txn *txn, int64_t older_than, uint64_t max_
             snprintf(s->errmsg, sizeof s->errmsg, "dedupe index key of %zu bytes", k.mv_size);
             return KEEL_ECORRUPT;
         }
-        int64_t ts = (int64_t)storage_get_be64(k.mv_data);
+        int64_t ts = (int64_t)be64_load(k.mv_data);
         if (ts >= older_than && count <= max_entries) break;
         MDB_val dk = {DD_KEY, (uint8_t *)k.mv_data + 8};
         rc = mdb_del(txn->mdb, s->dd, &dk, NULL);

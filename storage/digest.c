@@ -11,8 +11,8 @@ void storage_digest_add(XXH3_state_t *st, uint8_t tag, const MDB_val *k, const M
 {
     uint8_t hdr[17];
     hdr[0] = tag;
-    storage_le64(hdr + 1, k->mv_size);
-    storage_le64(hdr + 9, v->mv_size);
+    le64_store(hdr + 1, k->mv_size);
+    le64_store(hdr + 9, v->mv_size);
     XXH3_64bits_update(st, hdr, sizeof hdr);
     XXH3_64bits_update(st, k->mv_data, k->mv_size);
     XXH3_64bits_update(st, v->mv_data, v->mv_size);

@@ -435,14 +435,14 @@ int storage_meta_get(struct keel_txn *txn, const char *name, uint64_t *value)
         snprintf(txn->s->errmsg, sizeof txn->s->errmsg, "meta %s: bad size %zu", name, v.mv_size);
         return KEEL_ECORRUPT;
     }
-    *value = storage_get_le64(v.mv_data);
+    *value = le64_load(v.mv_data);
     return 0;
 }
 
 int storage_meta_put(struct keel_txn *txn, const char *name, uint64_t value)
 {
     uint8_t buf[8];
-    storage_le64(buf, value);
+    le64_store(buf, value);
     MDB_val k = {strlen(name), (void *)name}, v = {8, buf};
     int rc = mdb_put(txn->mdb, txn->s->meta, &k, &v, 0);
     return rc == 0 ? 0 : storage_error(txn->s, rc, "meta put");

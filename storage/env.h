@@ -6,6 +6,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 
+#include "common/le.h"
 #include "storage/storage.h"
 
 #define STORAGE_FORMAT 1
@@ -66,32 +67,5 @@ void storage_digest_add(struct XXH3_state_s *st, uint8_t tag, const MDB_val *k, 
 /* rm -rf, and fsync of a directory. */
 int storage_rmtree(const char *path);
 int storage_fsync_dir(const char *path);
-
-static inline void storage_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-static inline uint64_t storage_get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
-    return v;
-}
-static inline void storage_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-static inline uint64_t storage_get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
 
 #endif /* KEEL_STORAGE_ENV_H */

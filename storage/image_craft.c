@@ -13,9 +13,9 @@
 void keel_image_reseal(uint8_t *image, size_t len)
 {
     size_t dlen = len - KEEL_SNAPSHOT_HEADER;
-    storage_le64(image + 24, dlen);
-    storage_le64(image + 32, XXH3_64bits(image + KEEL_SNAPSHOT_HEADER, dlen));
-    storage_le64(image + 56, XXH3_64bits(image, 56));
+    le64_store(image + 24, dlen);
+    le64_store(image + 32, XXH3_64bits(image + KEEL_SNAPSHOT_HEADER, dlen));
+    le64_store(image + 56, XXH3_64bits(image, 56));
 }
 
 /* The page of the named DB's root in the meta LMDB uses, or 0. */

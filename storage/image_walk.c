@@ -92,7 +92,7 @@ static int exp_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
     if (rc == KEEL_ENOTFOUND) return fail(w, "the expiry index names a key that does not exist");
     if (rc != 0) return rc;
     if (record_decode(d.mv_data, d.mv_size, &rec) != 0 ||
-        (uint64_t)rec.expire_at != storage_get_be64(p))
+        (uint64_t)rec.expire_at != be64_load(p))
         return fail(w, "the expiry index disagrees with a key's expiry");
     return 0;
 }
@@ -101,7 +101,7 @@ static int meta_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 {
     if (v->mv_size != 8)
         return fail(w, "DB \"meta\" has a value of %zu bytes (all are 8)", v->mv_size);
-    uint64_t x = storage_get_le64(v->mv_data);
+    uint64_t x = le64_load(v->mv_data);
 #define IS(name) (k->mv_size == sizeof name - 1 && memcmp(k->mv_data, name, sizeof name - 1) == 0)
     if (IS("format")) {
         w->format = x;
@@ -121,7 +121,7 @@ static int dd_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
     MDB_val t;
     if (k->mv_size != 16 || v->mv_size < 8)
         return fail(w, "DB \"dedupe\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
-    storage_be64(tk, storage_get_le64(v->mv_data));
+    be64_store(tk, le64_load(v->mv_data));
     memcpy(tk + 8, k->mv_data, 16);
     int rc = lookup(w, DB_DDTS, tk, sizeof tk, &t);
     if (rc == KEEL_ENOTFOUND) return fail(w, "a dedupe entry is missing from its timestamp index");
@@ -137,7 +137,7 @@ static int ddts_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
     int rc = lookup(w, DB_DD, p + 8, 16, &d);
     if (rc == KEEL_ENOTFOUND) return fail(w, "the dedupe timestamp index names a missing entry");
     if (rc != 0) return rc;
-    if (d.mv_size < 8 || storage_get_le64(d.mv_data) != storage_get_be64(p))
+    if (d.mv_size < 8 || le64_load(d.mv_data) != be64_load(p))
         return fail(w, "the dedupe timestamp index disagrees with an entry's timestamp");
     return 0;
 }

@@ -123,7 +123,7 @@ int storage_expired_first(struct keel_txn *txn, int64_t at, struct keel_slice *k
         snprintf(txn->s->errmsg, sizeof txn->s->errmsg, "expiry key of %zu bytes", k.mv_size);
         return KEEL_ECORRUPT;
     }
-    int64_t when = (int64_t)storage_get_be64(k.mv_data);
+    int64_t when = (int64_t)be64_load(k.mv_data);
     if (when > at) return KEEL_ENOTFOUND;
     key->p = (const uint8_t *)k.mv_data + 8;
     key->n = k.mv_size - 8;

@@ -34,7 +34,7 @@ static int image_info(const char *path, uint64_t *applied, uint64_t *keys, char 
         rc = 0;
     } else if (rc == 0) {
         if (v.mv_size != 8) rc = MDB_CORRUPTED;
-        else *applied = storage_get_le64(v.mv_data);
+        else *applied = le64_load(v.mv_data);
     }
     if (rc == 0) *keys = st.ms_entries;
     if (txn != NULL) mdb_txn_abort(txn);
@@ -67,11 +67,11 @@ static void header_encode(struct keel_snapshot *snap)
     memcpy(h, KEEL_SNAPSHOT_MAGIC, 8);
     h[8] = KEEL_SNAPSHOT_VERSION;
     h[12] = KEEL_SNAPSHOT_HEADER;
-    storage_le64(h + 16, snap->info.applied);
-    storage_le64(h + 24, snap->info.data_len);
-    storage_le64(h + 32, snap->info.checksum);
-    storage_le64(h + 40, snap->info.keys);
-    storage_le64(h + 56, XXH3_64bits(h, 56));
+    le64_store(h + 16, snap->info.applied);
+    le64_store(h + 24, snap->info.data_len);
+    le64_store(h + 32, snap->info.checksum);
+    le64_store(h + 40, snap->info.keys);
+    le64_store(h + 56, XXH3_64bits(h, 56));
 }
 
 static void copies_add(struct keel_storage *s, int delta)
@@ -202,11 +202,11 @@ int keel_snapshot_verify(const void *image, size_t len, struct keel_snapshot_inf
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "not a Keel snapshot image (bad magic)");
         return KEEL_ECORRUPT;
     }
-    if (storage_get_le64(h + 56) != XXH3_64bits(h, 56)) {
+    if (le64_load(h + 56) != XXH3_64bits(h, 56)) {
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot header checksum mismatch");
         return KEEL_ECORRUPT;
     }
-    uint32_t version = h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
+    uint32_t version = le32_load(h + 8);
     if (version != KEEL_SNAPSHOT_VERSION) {
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot format version %u, this build reads %d",
                  version, KEEL_SNAPSHOT_VERSION);
@@ -218,10 +218,10 @@ int keel_snapshot_verify(const void *image, size_t len, struct keel_snapshot_inf
     }
     struct keel_snapshot_info in = {
         .version = version,
-        .applied = storage_get_le64(h + 16),
-        .data_len = storage_get_le64(h + 24),
-        .checksum = storage_get_le64(h + 32),
-        .keys = storage_get_le64(h + 40),
+        .applied = le64_load(h + 16),
+        .data_len = le64_load(h + 24),
+        .checksum = le64_load(h + 32),
+        .keys = le64_load(h + 40),
     };
     if (in.data_len != len - KEEL_SNAPSHOT_HEADER) {
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "snapshot image %s: header says %llu data bytes, got %zu",

@@ -1,6 +1,7 @@
 /* store: decoding and validating replicated commands. See codec.h. */
 #include <string.h>
 
+#include "common/le.h"
 #include "store/codec.h"
 
 struct rd
@@ -23,7 +24,7 @@ static bool fail(struct rd *r, int rc, const char *why)
 static bool rd_u32(struct rd *r, uint32_t *v)
 {
     if (r->end - r->p < 4) return fail(r, KEEL_EMALFORMED, "truncated");
-    *v = r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 | (uint32_t)r->p[3] << 24;
+    *v = le32_load(r->p);
     r->p += 4;
     return true;
 }
@@ -31,8 +32,7 @@ static bool rd_u32(struct rd *r, uint32_t *v)
 static bool rd_u64(struct rd *r, uint64_t *v)
 {
     if (r->end - r->p < 8) return fail(r, KEEL_EMALFORMED, "truncated");
-    *v = 0;
-    for (int i = 7; i >= 0; i--) *v = *v << 8 | r->p[i];
+    *v = le64_load(r->p);
     r->p += 8;
     return true;
 }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
 #include "store/codec.h"
 
 static uint8_t *grow(struct keel_enc *e, size_t n)
@@ -27,21 +28,16 @@ static uint8_t *grow(struct keel_enc *e, size_t n)
     return p;
 }
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static void w_u32(struct keel_enc *e, uint32_t v)
 {
     uint8_t *p = grow(e, 4);
-    if (p) put_le(p, v, 4);
+    if (p) le32_store(p, v);
 }
 
 static void w_u64(struct keel_enc *e, uint64_t v)
 {
     uint8_t *p = grow(e, 8);
-    if (p) put_le(p, v, 8);
+    if (p) le64_store(p, v);
 }
 
 static void w_str(struct keel_enc *e, struct keel_slice s)
@@ -52,7 +48,7 @@ static void w_str(struct keel_enc *e, struct keel_slice s)
     }
     uint8_t *p = grow(e, 4 + s.n);
     if (p == NULL) return;
-    put_le(p, s.n, 4);
+    le32_store(p, s.n);
     if (s.n) memcpy(p + 4, s.p, s.n);
 }
 
@@ -64,9 +60,9 @@ void keel_enc_init(struct keel_enc *e, int64_t ts, uint64_t client, uint64_t seq
     memset(h, 0, STORE_CMD_HEADER);
     h[0] = KEEL_CODEC_MAGIC;
     h[1] = KEEL_CODEC_VERSION;
-    put_le(h + 8, (uint64_t)ts, 8);
-    put_le(h + 16, client, 8);
-    put_le(h + 24, seq, 8);
+    le64_store(h + 8, (uint64_t)ts);
+    le64_store(h + 16, client);
+    le64_store(h + 24, seq);
 }
 
 void keel_enc_close(struct keel_enc *e)
@@ -103,14 +99,14 @@ static size_t begin(struct keel_enc *e, uint8_t type, unsigned flags)
     p[0] = type;
     p[1] = (uint8_t)flags;
     p[2] = p[3] = 0;
-    put_le(p + 4, 0, 4);
+    le32_store(p + 4, 0);
     return e->len;
 }
 
 static void end(struct keel_enc *e, size_t body_start)
 {
     if (e->err || !e->batch) return;
-    put_le(e->buf + body_start - 4, e->len - body_start, 4);
+    le32_store(e->buf + body_start - 4, e->len - body_start);
 }
 
 void keel_enc_noop(struct keel_enc *e)
@@ -265,8 +261,8 @@ int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len)
             w_u32(e, 0);
         }
         if (e->err == 0) {
-            put_le(e->buf + STORE_CMD_HEADER, e->nwatch, 4);
-            put_le(e->buf + e->ncmd_off, e->ncmd, 4);
+            le32_store(e->buf + STORE_CMD_HEADER, e->nwatch);
+            le32_store(e->buf + e->ncmd_off, e->ncmd);
         }
     }
     if (e->err != 0) return e->err;
@@ -275,7 +271,7 @@ int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len)
     uint8_t *p = grow(e, pad);
     if (pad && p == NULL) return e->err;
     if (pad) memset(p, 0, pad);
-    put_le(e->buf + 4, body, 4);
+    le32_store(e->buf + 4, body);
     *buf = e->buf;
     *len = e->len;
     e->buf = NULL;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
 #include "store/hash.h"
 
 void hash_init(struct keel_hash *h)
@@ -35,22 +36,12 @@ static int reserve(struct keel_hash *h, uint32_t n)
     return 0;
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
 int hash_decode(struct keel_hash *h, struct keel_slice val)
 {
     const uint8_t *p = val.p, *end = val.p + val.n;
     h->n = 0;
     if (val.n < 4) return KEEL_ECORRUPT;
-    uint32_t n = get32(p);
+    uint32_t n = le32_load(p);
     p += 4;
     if (n > val.n / 8) return KEEL_ECORRUPT;
     int rc = reserve(h, n);
@@ -58,8 +49,8 @@ int hash_decode(struct keel_hash *h, struct keel_slice val)
     for (uint32_t i = 0; i < n; i++) {
         struct keel_slice s[2];
         for (int j = 0; j < 2; j++) {
-            if (end - p < 4 || get32(p) > (size_t)(end - p) - 4) return KEEL_ECORRUPT;
-            s[j].n = get32(p);
+            if (end - p < 4 || le32_load(p) > (size_t)(end - p) - 4) return KEEL_ECORRUPT;
+            s[j].n = le32_load(p);
             s[j].p = p + 4;
             p += 4 + s[j].n;
         }
@@ -134,12 +125,12 @@ size_t hash_encoded_size(const struct keel_hash *h)
 
 void hash_encode(const struct keel_hash *h, uint8_t *out)
 {
-    put32(out, h->n);
+    le32_store(out, h->n);
     out += 4;
     for (uint32_t i = 0; i < h->n; i++) {
         const struct keel_slice *s = &h->items[i].f;
         for (int j = 0; j < 2; j++, s = &h->items[i].v) {
-            put32(out, (uint32_t)s->n);
+            le32_store(out, (uint32_t)s->n);
             if (s->n) memcpy(out + 4, s->p, s->n);
             out += 4 + s->n;
         }

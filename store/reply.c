@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
 #include "store/reply.h"
 
 void keel_reply_init(struct keel_reply *r)
@@ -40,15 +41,6 @@ static uint8_t *reserve(struct keel_reply *r, size_t n)
     return p;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void keel_reply_nil(struct keel_reply *r)
 {
     uint8_t *p = reserve(r, 1);
@@ -64,7 +56,7 @@ static void str_item(struct keel_reply *r, char kind, const void *s, size_t n)
     uint8_t *p = reserve(r, 5 + n);
     if (p == NULL) return;
     p[0] = (uint8_t)kind;
-    put32(p + 1, (uint32_t)n);
+    le32_store(p + 1, (uint32_t)n);
     if (n > 0) memcpy(p + 5, s, n);
 }
 
@@ -83,7 +75,7 @@ void keel_reply_int(struct keel_reply *r, int64_t v)
     uint8_t *p = reserve(r, 9);
     if (p == NULL) return;
     p[0] = KEEL_REPLY_INT;
-    for (int i = 0; i < 8; i++) p[1 + i] = (uint8_t)((uint64_t)v >> (8 * i));
+    le64_store(p + 1, (uint64_t)v);
 }
 
 void keel_reply_bulk(struct keel_reply *r, const void *s, size_t n)
@@ -97,8 +89,8 @@ void keel_reply_error(struct keel_reply *r, int code, const char *msg)
     uint8_t *p = reserve(r, 9 + n);
     if (p == NULL) return;
     p[0] = KEEL_REPLY_ERROR;
-    put32(p + 1, (uint32_t)code);
-    put32(p + 5, (uint32_t)n);
+    le32_store(p + 1, (uint32_t)code);
+    le32_store(p + 5, (uint32_t)n);
     if (n > 0) memcpy(p + 9, msg, n);
 }
 
@@ -107,7 +99,7 @@ void keel_reply_array(struct keel_reply *r, uint32_t count)
     uint8_t *p = reserve(r, 5);
     if (p == NULL) return;
     p[0] = KEEL_REPLY_ARRAY;
-    put32(p + 1, count);
+    le32_store(p + 1, count);
 }
 
 void keel_reply_raw(struct keel_reply *r, const void *s, size_t n)
@@ -143,25 +135,25 @@ int keel_reply_next(struct keel_reply_reader *rd, struct keel_reply_item *it)
             return 0;
         case KEEL_REPLY_INT:
             if (left < 9) return KEEL_ECORRUPT;
-            for (int i = 7; i >= 0; i--) it->integer = (int64_t)((uint64_t)it->integer << 8 | p[1 + i]);
+            it->integer = (int64_t)le64_load(p + 1);
             rd->p += 9;
             return 0;
         case KEEL_REPLY_ARRAY:
             if (left < 5) return KEEL_ECORRUPT;
-            it->integer = get32(p + 1);
+            it->integer = le32_load(p + 1);
             rd->p += 5;
             return 0;
         case KEEL_REPLY_STATUS:
         case KEEL_REPLY_BULK:
-            if (left < 5 || get32(p + 1) > left - 5) return KEEL_ECORRUPT;
-            it->n = get32(p + 1);
+            if (left < 5 || le32_load(p + 1) > left - 5) return KEEL_ECORRUPT;
+            it->n = le32_load(p + 1);
             it->p = p + 5;
             rd->p += 5 + it->n;
             return 0;
         case KEEL_REPLY_ERROR:
-            if (left < 9 || get32(p + 5) > left - 9) return KEEL_ECORRUPT;
-            it->integer = get32(p + 1);
-            it->n = get32(p + 5);
+            if (left < 9 || le32_load(p + 5) > left - 9) return KEEL_ECORRUPT;
+            it->integer = le32_load(p + 1);
+            it->n = le32_load(p + 5);
             it->p = p + 9;
             rd->p += 9 + it->n;
             return 0;
@@ -179,5 +171,5 @@ size_t keel_reply_array_begin(struct keel_reply *r)
 
 void keel_reply_array_end(struct keel_reply *r, size_t mark, uint32_t count)
 {
-    if (!r->lost && mark + 5 <= r->len) put32(r->buf + mark + 1, count);
+    if (!r->lost && mark + 5 <= r->len) le32_store(r->buf + mark + 1, count);
 }

@@ -173,8 +173,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(img, KEEL_SNAPSHOT_MAGIC, 8);
     img[8] = KEEL_SNAPSHOT_VERSION;
     img[12] = KEEL_SNAPSHOT_HEADER;
-    storage_le64(img + 16, rep.applied);
-    storage_le64(img + 40, rep.keys);
+    le64_store(img + 16, rep.applied);
+    le64_store(img + 40, rep.keys);
     memcpy(img + KEEL_SNAPSHOT_HEADER, data, size);
     keel_image_reseal(img, len);
     if (keel_snapshot_verify(img, len, &rep.info, errmsg) != 0) die("header", 0, errmsg);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
 #include "store/codec.h"
 #include "tests/lib/slice.h"
 #include "tests/lib/testlib.h"
@@ -31,21 +32,6 @@ static void assert_slice(struct keel_slice s, const void *p, size_t n)
 
 #define assert_slice_lit(s, lit) assert_slice((s), (lit), sizeof(lit) - 1)
 
-static uint32_t get32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Finish e, which must succeed, and check the framing every entry has. */
 static uint8_t *finish_ok(struct keel_enc *e, size_t *len)
 {
@@ -59,8 +45,8 @@ static uint8_t *finish_ok(struct keel_enc *e, size_t *len)
     assert_int_equal(buf[0], KEEL_CODEC_MAGIC);
     assert_int_equal(buf[1], KEEL_CODEC_VERSION);
     /* The body length leaves less than 8 bytes of padding. */
-    assert_true(get32(buf + 4) <= *len - STORE_CMD_HEADER);
-    assert_true(*len - STORE_CMD_HEADER - get32(buf + 4) < 8);
+    assert_true(le32_load(buf + 4) <= *len - STORE_CMD_HEADER);
+    assert_true(*len - STORE_CMD_HEADER - le32_load(buf + 4) < 8);
     return buf;
 }
 
@@ -127,14 +113,14 @@ static void bb_u8(struct bb *b, uint8_t v)
 static void bb_u32(struct bb *b, uint32_t v)
 {
     assert_true(b->n + 4 <= sizeof b->b);
-    put32(b->b + b->n, v);
+    le32_store(b->b + b->n, v);
     b->n += 4;
 }
 
 static void bb_u64(struct bb *b, uint64_t v)
 {
     assert_true(b->n + 8 <= sizeof b->b);
-    put64(b->b + b->n, v);
+    le64_store(b->b + b->n, v);
     b->n += 8;
 }
 
@@ -174,10 +160,10 @@ static uint8_t *frame(uint8_t type, uint8_t flags, const struct bb *body, int64_
     buf[1] = KEEL_CODEC_VERSION;
     buf[2] = type;
     buf[3] = flags;
-    put32(buf + 4, (uint32_t)body->n);
-    put64(buf + 8, (uint64_t)ts);
-    put64(buf + 16, client);
-    put64(buf + 24, seq);
+    le32_store(buf + 4, (uint32_t)body->n);
+    le64_store(buf + 8, (uint64_t)ts);
+    le64_store(buf + 16, client);
+    le64_store(buf + 24, seq);
     if (body->n > 0) memcpy(buf + STORE_CMD_HEADER, body->b, body->n);
     *len = n;
     return buf;
@@ -395,7 +381,7 @@ static void test_noop(void **state)
     uint8_t *buf = finish_ok(&e, &len);
     assert_int_equal(len, STORE_CMD_HEADER);
     assert_int_equal(buf[2], STORE_CMD_NOOP);
-    assert_int_equal(get32(buf + 4), 0);
+    assert_int_equal(le32_load(buf + 4), 0);
     decode_ok(buf, len, &c);
     check_header(&c, STORE_CMD_NOOP, 0, TS, CLIENT, SEQ);
     assert_int_equal(c.count, 0);
@@ -1071,13 +1057,13 @@ static void test_truncated_body(void **state)
     for (int i = 0; i < NSAMPLES; i++) {
         size_t len;
         uint8_t *buf = sample(i, &len);
-        uint32_t body = get32(buf + 4);
+        uint32_t body = le32_load(buf + 4);
         for (uint32_t b = 0; b < body; b++) {
             size_t n = (STORE_CMD_HEADER + b + 7) / 8 * 8;
             uint8_t *t = calloc(1, n);
             assert_non_null(t);
             memcpy(t, buf, STORE_CMD_HEADER + b);
-            put32(t + 4, b);
+            le32_store(t + 4, b);
             expect_malformed(t, n);
             free(t);
         }
@@ -1189,7 +1175,7 @@ static void test_padding_and_length(void **state)
 {
     size_t len;
     uint8_t *buf = sample(1, &len);
-    uint32_t body = get32(buf + 4);
+    uint32_t body = le32_load(buf + 4);
     size_t pad = len - STORE_CMD_HEADER - body;
     assert_true(pad > 0); /* the sample was chosen to need padding */
 
@@ -1213,16 +1199,16 @@ static void test_padding_and_length(void **state)
      * bytes of padding). */
     static const uint32_t bodies_delta[] = {1, 2, 7, 8, 9, 100};
     for (size_t i = 0; i < sizeof bodies_delta / sizeof bodies_delta[0]; i++) {
-        put32(big + 4, body + bodies_delta[i]);
+        le32_store(big + 4, body + bodies_delta[i]);
         expect_malformed(big, len);
-        put32(big + 4, body - bodies_delta[i]);
+        le32_store(big + 4, body - bodies_delta[i]);
         expect_malformed(big, len);
     }
-    put32(big + 4, UINT32_MAX);
+    le32_store(big + 4, UINT32_MAX);
     expect_malformed(big, len);
-    put32(big + 4, 0);
+    le32_store(big + 4, 0);
     expect_malformed(big, len);
-    put32(big + 4, body);
+    le32_store(big + 4, body);
     expect_rc(big, len, 0);
     free(big);
 
@@ -1249,7 +1235,7 @@ static void test_entry_too_big(void **state)
     assert_non_null(buf);
     buf[0] = KEEL_CODEC_MAGIC;
     buf[1] = KEEL_CODEC_VERSION;
-    put32(buf + 4, (uint32_t)(len - STORE_CMD_HEADER));
+    le32_store(buf + 4, (uint32_t)(len - STORE_CMD_HEADER));
     assert_int_equal(store_cmd_decode(buf, len, &c, &msg), KEEL_ETOOBIG);
     assert_non_null(msg);
     free(buf);
@@ -1315,26 +1301,26 @@ static void test_oversize_fields(void **state)
     keel_enc_init(&e, TS, CLIENT, SEQ);
     keel_enc_set(&e, LIT("k"), LIT("v"), 0, 0);
     buf = finish_ok(&e, &len);
-    assert_int_equal(get32(buf + BODY), 1);
-    assert_int_equal(get32(buf + BODY + 5), 1);
-    put32(buf + BODY, UINT32_MAX);
+    assert_int_equal(le32_load(buf + BODY), 1);
+    assert_int_equal(le32_load(buf + BODY + 5), 1);
+    le32_store(buf + BODY, UINT32_MAX);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY, KEEL_MAX_KEY + 1);
+    le32_store(buf + BODY, KEEL_MAX_KEY + 1);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY, KEEL_MAX_KEY); /* within the limit, past the end */
+    le32_store(buf + BODY, KEEL_MAX_KEY); /* within the limit, past the end */
     expect_malformed(buf, len);
-    put32(buf + BODY, 0);
+    le32_store(buf + BODY, 0);
     expect_malformed(buf, len);
-    put32(buf + BODY, 1);
-    put32(buf + BODY + 5, UINT32_MAX);
+    le32_store(buf + BODY, 1);
+    le32_store(buf + BODY + 5, UINT32_MAX);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY + 5, KEEL_MAX_VALUE + 1);
+    le32_store(buf + BODY + 5, KEEL_MAX_VALUE + 1);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY + 5, KEEL_MAX_VALUE);
+    le32_store(buf + BODY + 5, KEEL_MAX_VALUE);
     expect_malformed(buf, len);
-    put32(buf + BODY + 5, 9);
+    le32_store(buf + BODY + 5, 9);
     expect_malformed(buf, len);
-    put32(buf + BODY + 5, 1);
+    le32_store(buf + BODY + 5, 1);
     expect_rc(buf, len, 0);
     free(buf);
 
@@ -1343,22 +1329,22 @@ static void test_oversize_fields(void **state)
     keel_enc_init(&e, TS, CLIENT, SEQ);
     keel_enc_del(&e, keys, 2);
     buf = finish_ok(&e, &len);
-    put32(buf + BODY, 0x7fffffff);
+    le32_store(buf + BODY, 0x7fffffff);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY, UINT32_MAX);
+    le32_store(buf + BODY, UINT32_MAX);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY, KEEL_MAX_ARGS + 1);
+    le32_store(buf + BODY, KEEL_MAX_ARGS + 1);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY, KEEL_MAX_ARGS);
+    le32_store(buf + BODY, KEEL_MAX_ARGS);
     expect_malformed(buf, len);
-    put32(buf + BODY, 3);
+    le32_store(buf + BODY, 3);
     expect_malformed(buf, len);
-    put32(buf + BODY, 0);
+    le32_store(buf + BODY, 0);
     expect_malformed(buf, len);
-    put32(buf + BODY, 2);
-    put32(buf + BODY + 4, KEEL_MAX_KEY + 1);
+    le32_store(buf + BODY, 2);
+    le32_store(buf + BODY + 4, KEEL_MAX_KEY + 1);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY + 4, 0);
+    le32_store(buf + BODY + 4, 0);
     expect_malformed(buf, len);
     free(buf);
 
@@ -1367,17 +1353,17 @@ static void test_oversize_fields(void **state)
     keel_enc_init(&e, TS, CLIENT, SEQ);
     keel_enc_hset(&e, LIT("h"), pairs, 1);
     buf = finish_ok(&e, &len);
-    assert_int_equal(get32(buf + BODY + 5), 1);
-    put32(buf + BODY + 5, 0x7fffffff);
+    assert_int_equal(le32_load(buf + BODY + 5), 1);
+    le32_store(buf + BODY + 5, 0x7fffffff);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY + 5, 2);
+    le32_store(buf + BODY + 5, 2);
     expect_malformed(buf, len);
-    put32(buf + BODY + 5, 0);
+    le32_store(buf + BODY + 5, 0);
     expect_malformed(buf, len);
-    put32(buf + BODY + 5, 1);
-    put32(buf + BODY + 9, UINT32_MAX);
+    le32_store(buf + BODY + 5, 1);
+    le32_store(buf + BODY + 9, UINT32_MAX);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY + 9, 1000);
+    le32_store(buf + BODY + 9, 1000);
     expect_malformed(buf, len);
     free(buf);
 
@@ -1385,7 +1371,7 @@ static void test_oversize_fields(void **state)
     keel_enc_init(&e, TS, CLIENT, SEQ);
     keel_enc_hdel(&e, LIT("h"), pairs, 1);
     buf = finish_ok(&e, &len);
-    put32(buf + BODY + 5, KEEL_MAX_ARGS + 1);
+    le32_store(buf + BODY + 5, KEEL_MAX_ARGS + 1);
     expect_rc(buf, len, KEEL_ETOOBIG);
     free(buf);
 
@@ -1393,11 +1379,11 @@ static void test_oversize_fields(void **state)
     keel_enc_init(&e, TS, CLIENT, SEQ);
     keel_enc_cas(&e, LIT("k"), KEEL_CAS_VALUE, 0, LIT("x"), LIT("y"), 0);
     buf = finish_ok(&e, &len);
-    assert_int_equal(get32(buf + BODY + 13), 1);
-    put32(buf + BODY + 13, UINT32_MAX);
+    assert_int_equal(le32_load(buf + BODY + 13), 1);
+    le32_store(buf + BODY + 13, UINT32_MAX);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY + 13, 1);
-    put32(buf + BODY + 18, 100);
+    le32_store(buf + BODY + 13, 1);
+    le32_store(buf + BODY + 18, 100);
     expect_malformed(buf, len);
     free(buf);
 
@@ -1409,32 +1395,32 @@ static void test_oversize_fields(void **state)
     keel_enc_persist(&e, LIT("k"));
     buf = finish_ok(&e, &len);
     size_t ncmd = BODY + 4 + 4 + 1 + 8;
-    assert_int_equal(get32(buf + ncmd), 1);
-    put32(buf + BODY, KEEL_MAX_BATCH + 1);
+    assert_int_equal(le32_load(buf + ncmd), 1);
+    le32_store(buf + BODY, KEEL_MAX_BATCH + 1);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY, UINT32_MAX);
+    le32_store(buf + BODY, UINT32_MAX);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY, KEEL_MAX_BATCH);
+    le32_store(buf + BODY, KEEL_MAX_BATCH);
     expect_malformed(buf, len);
-    put32(buf + BODY, 3);
+    le32_store(buf + BODY, 3);
     expect_malformed(buf, len);
-    put32(buf + BODY, 0);
+    le32_store(buf + BODY, 0);
     expect_malformed(buf, len);
-    put32(buf + BODY, 1);
-    put32(buf + BODY + 4, KEEL_MAX_KEY + 1);
+    le32_store(buf + BODY, 1);
+    le32_store(buf + BODY + 4, KEEL_MAX_KEY + 1);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + BODY + 4, 0);
+    le32_store(buf + BODY + 4, 0);
     expect_malformed(buf, len);
-    put32(buf + BODY + 4, 1);
-    put32(buf + ncmd, KEEL_MAX_BATCH + 1);
+    le32_store(buf + BODY + 4, 1);
+    le32_store(buf + ncmd, KEEL_MAX_BATCH + 1);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + ncmd, KEEL_MAX_BATCH);
+    le32_store(buf + ncmd, KEEL_MAX_BATCH);
     expect_malformed(buf, len);
-    put32(buf + ncmd, 2);
+    le32_store(buf + ncmd, 2);
     expect_malformed(buf, len);
-    put32(buf + ncmd, 0);
+    le32_store(buf + ncmd, 0);
     expect_malformed(buf, len);
-    put32(buf + ncmd, 1);
+    le32_store(buf + ncmd, 1);
     expect_rc(buf, len, 0);
     free(buf);
 }
@@ -1564,9 +1550,9 @@ static void test_batch_subcommands(void **state)
     keel_enc_set(&e, LIT("k"), LIT("v"), 0, 0);
     buf = finish_ok(&e, &len);
     const size_t sh = BODY + 8;
-    assert_int_equal(get32(buf + BODY + 4), 1);
+    assert_int_equal(le32_load(buf + BODY + 4), 1);
     assert_int_equal(buf[sh], STORE_CMD_SET);
-    assert_int_equal(get32(buf + sh + 4), 18);
+    assert_int_equal(le32_load(buf + sh + 4), 18);
 
     static const uint8_t bad_types[] = {STORE_CMD_NOOP, STORE_CMD_BATCH, STORE_CMD_SWEEP,
                                         STORE_CMD__COUNT, 0xff};
@@ -1594,15 +1580,15 @@ static void test_batch_subcommands(void **state)
 
     static const uint32_t bad_lens[] = {0, 1, 17, 19, 24, 0x7fffffff, UINT32_MAX};
     for (size_t i = 0; i < sizeof bad_lens / sizeof bad_lens[0]; i++) {
-        put32(buf + sh + 4, bad_lens[i]);
+        le32_store(buf + sh + 4, bad_lens[i]);
         expect_malformed(buf, len);
     }
-    put32(buf + sh + 4, 18);
+    le32_store(buf + sh + 4, 18);
 
     /* Errors inside a sub-command keep their code. */
-    put32(buf + sh + 8, KEEL_MAX_KEY + 1);
+    le32_store(buf + sh + 8, KEEL_MAX_KEY + 1);
     expect_rc(buf, len, KEEL_ETOOBIG);
-    put32(buf + sh + 8, 1);
+    le32_store(buf + sh + 8, 1);
     expect_rc(buf, len, 0);
     free(buf);
 
@@ -1786,7 +1772,7 @@ static void fuzz_mutate(uint8_t *b, size_t *len, size_t cap)
                 if (n) b[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
                 break;
             case 2: /* a length or count field in the body */
-                if (n >= BODY + 4) put32(b + BODY + rnd() % (n - BODY - 3), interesting32(n));
+                if (n >= BODY + 4) le32_store(b + BODY + rnd() % (n - BODY - 3), interesting32(n));
                 break;
             case 3: /* small change to a byte, as to a length's low byte */
                 if (n) b[rnd() % n] += (uint8_t)(rnd() % 3) - 1;
@@ -1804,7 +1790,7 @@ static void fuzz_mutate(uint8_t *b, size_t *len, size_t cap)
                 if (*len >= BODY && rnd() % 2) {
                     *len -= *len % 8;
                     uint32_t body = (uint32_t)(*len - BODY);
-                    put32(b + 4, body > 7 ? body - (uint32_t)(rnd() % 8) : body);
+                    le32_store(b + 4, body > 7 ? body - (uint32_t)(rnd() % 8) : body);
                 }
                 break;
             case 5: /* a header byte: type, flags */
@@ -1845,7 +1831,7 @@ static void test_fuzz(void **state)
                 b[1] = KEEL_CODEC_VERSION;
                 b[2] = (uint8_t)(rnd() % (STORE_CMD__COUNT + 1));
                 b[3] = (uint8_t)(rnd() % 4 ? 0 : rnd() % 16);
-                put32(b + 4, (uint32_t)(len - BODY));
+                le32_store(b + 4, (uint32_t)(len - BODY));
             }
         }
         if (fuzz_one(b, len) == 0)

@@ -290,13 +290,13 @@ static void test_keel_invariants(void **state)
         MDB_val k = {0, kb}, v = {0, vb};
         switch (c) {
             case 0: /* key000008 expires at 2000000 + 56: drop its index entry */
-                storage_be64(kb, 2000000 + 8 * 7);
+                be64_store(kb, 2000000 + 8 * 7);
                 memcpy(kb + 8, "key000008", 9);
                 k.mv_size = 17;
                 assert_int_equal(mdb_del(txn, s->exp, &k, NULL), 0);
                 break;
             case 1: /* an index entry for a key that does not exist */
-                storage_be64(kb, 5);
+                be64_store(kb, 5);
                 memcpy(kb + 8, "ghost", 5);
                 k.mv_size = 13;
                 assert_int_equal(mdb_put(txn, s->exp, &k, &v, 0), 0);
@@ -317,14 +317,14 @@ static void test_keel_invariants(void **state)
             case 4:
                 memcpy(kb, "dedupe_count", 12);
                 k.mv_size = 12;
-                storage_le64(vb, 99);
+                le64_store(vb, 99);
                 v.mv_size = 8;
                 assert_int_equal(mdb_put(txn, s->meta, &k, &v, 0), 0);
                 break;
             case 5:
                 memcpy(kb, "format", 6);
                 k.mv_size = 6;
-                storage_le64(vb, 2);
+                le64_store(vb, 2);
                 v.mv_size = 8;
                 assert_int_equal(mdb_put(txn, s->meta, &k, &v, 0), 0);
                 break;

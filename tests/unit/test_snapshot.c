@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
+#include "common/le.h"
 #include "storage/snapshot.h"
 #include "tests/lib/testlib.h"
 
@@ -146,25 +147,10 @@ static uint8_t *image_of(const struct keel_snapshot *snap, size_t *len)
     return p;
 }
 
-static void le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-
 /* Make the header checksum (bytes 56..63) match bytes 0..55 again. */
 static void reseal(uint8_t *image)
 {
-    le64(image + 56, XXH3_64bits(image, 56));
+    le64_store(image + 56, XXH3_64bits(image, 56));
 }
 
 static int restore(struct keel_storage *s, const uint8_t *image, size_t len, bool *replaced,
@@ -210,14 +196,14 @@ static void test_create_verify(void **state)
     /* The header, field by field. */
     const uint8_t *h = snap->header;
     assert_memory_equal(h, KEEL_SNAPSHOT_MAGIC, 8);
-    assert_int_equal(h[8] | h[9] << 8 | h[10] << 16 | (uint32_t)h[11] << 24, 1);
-    assert_int_equal(h[12] | h[13] << 8 | h[14] << 16 | (uint32_t)h[15] << 24, 64);
-    assert_int_equal(get_le64(h + 16), 5000);
-    assert_int_equal(get_le64(h + 24), snap->data_len);
-    assert_int_equal(get_le64(h + 32), XXH3_64bits(snap->data, snap->data_len));
-    assert_int_equal(get_le64(h + 40), 5000);
-    assert_int_equal(get_le64(h + 48), 0);
-    assert_int_equal(get_le64(h + 56), XXH3_64bits(h, 56));
+    assert_int_equal(le32_load(h + 8), 1);
+    assert_int_equal(le32_load(h + 12), 64);
+    assert_int_equal(le64_load(h + 16), 5000);
+    assert_int_equal(le64_load(h + 24), snap->data_len);
+    assert_int_equal(le64_load(h + 32), XXH3_64bits(snap->data, snap->data_len));
+    assert_int_equal(le64_load(h + 40), 5000);
+    assert_int_equal(le64_load(h + 48), 0);
+    assert_int_equal(le64_load(h + 56), XXH3_64bits(h, 56));
 
     f->image = image_of(snap, &len);
     memset(&info, 0xee, sizeof info);
@@ -479,19 +465,19 @@ static void test_corrupt_images(void **state)
     reseal(bad);
     expect_rejected(f, bad, len, KEEL_ECORRUPT, &digest, &applied, "header size 320", round++);
     memcpy(bad, good, len);
-    le64(bad + 24, get_le64(good + 24) - 4096);
+    le64_store(bad + 24, le64_load(good + 24) - 4096);
     reseal(bad);
     expect_rejected(f, bad, len, KEEL_ECORRUPT, &digest, &applied, "data length short",
                     round++);
     expect_rejected(f, bad, len - 4096, KEEL_ECORRUPT, &digest, &applied,
                     "consistently truncated", round++);
     memcpy(bad, good, len);
-    le64(bad + 24, UINT64_MAX);
+    le64_store(bad + 24, UINT64_MAX);
     reseal(bad);
     expect_rejected(f, bad, len, KEEL_ECORRUPT, &digest, &applied, "data length huge", round++);
     /* A sealed header with a wrong data checksum. */
     memcpy(bad, good, len);
-    le64(bad + 32, get_le64(good + 32) + 1);
+    le64_store(bad + 32, le64_load(good + 32) + 1);
     reseal(bad);
     expect_rejected(f, bad, len, KEEL_ECORRUPT, &digest, &applied, "data checksum", round++);
 
@@ -532,8 +518,8 @@ static void test_restore_not_an_env(void **state)
         test_xorshift64(&x);
         img[KEEL_SNAPSHOT_HEADER + i] = (uint8_t)x;
     }
-    le64(img + 24, dlen);
-    le64(img + 32, XXH3_64bits(img + KEEL_SNAPSHOT_HEADER, dlen));
+    le64_store(img + 24, dlen);
+    le64_store(img + 32, XXH3_64bits(img + KEEL_SNAPSHOT_HEADER, dlen));
     reseal(img);
     assert_int_equal(keel_snapshot_verify(img, KEEL_SNAPSHOT_HEADER + dlen, &info, errmsg), 0);
     assert_int_equal(info.applied, 1000);
@@ -546,7 +532,7 @@ static void test_restore_not_an_env(void **state)
 
     /* Zeros: not an env either. */
     memset(img + KEEL_SNAPSHOT_HEADER, 0, dlen);
-    le64(img + 32, XXH3_64bits(img + KEEL_SNAPSHOT_HEADER, dlen));
+    le64_store(img + 32, XXH3_64bits(img + KEEL_SNAPSHOT_HEADER, dlen));
     reseal(img);
     rc = restore(f->s[1], img, KEEL_SNAPSHOT_HEADER + dlen, &replaced, errmsg);
     assert_int_not_equal(rc, 0);
@@ -556,7 +542,7 @@ static void test_restore_not_an_env(void **state)
 
     /* A real env whose header claims another applied index. */
     uint8_t *lie = f->image;
-    le64(lie + 16, 1500);
+    le64_store(lie + 16, 1500);
     reseal(lie);
     assert_int_equal(keel_snapshot_verify(lie, len, &info, errmsg), 0);
     rc = restore(f->s[1], lie, len, &replaced, errmsg);
@@ -564,7 +550,7 @@ static void test_restore_not_an_env(void **state)
     assert_false(replaced);
     assert_true(errmsg[0] != 0);
     check_b_intact(f, &digest, &applied, 2);
-    le64(lie + 16, 1000);
+    le64_store(lie + 16, 1000);
     reseal(lie);
     assert_int_equal(restore(f->s[1], lie, len, &replaced, errmsg), 0);
     assert_true(replaced);
