@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/le.h"
 #include "store/codec.h"
 
@@ -12,18 +13,11 @@ static uint8_t *grow(struct keel_enc *e, size_t n)
         e->err = KEEL_ETOOBIG;
         return NULL;
     }
-    if (e->len + n > e->cap) {
-        size_t cap = e->cap ? e->cap : 128;
-        while (cap < e->len + n) cap *= 2;
-        uint8_t *buf = realloc(e->buf, cap);
-        if (buf == NULL) {
-            e->err = KEEL_ENOMEM;
-            return NULL;
-        }
-        e->buf = buf;
-        e->cap = cap;
+    uint8_t *p = grow_room(&e->buf, &e->cap, e->len, n);
+    if (p == NULL) {
+        e->err = KEEL_ENOMEM;
+        return NULL;
     }
-    uint8_t *p = e->buf + e->len;
     e->len += n;
     return p;
 }

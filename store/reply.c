@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/le.h"
 #include "store/reply.h"
 
@@ -25,18 +26,11 @@ void keel_reply_reset(struct keel_reply *r)
 static uint8_t *reserve(struct keel_reply *r, size_t n)
 {
     if (r->lost) return NULL;
-    if (r->len + n > r->cap) {
-        size_t cap = r->cap ? r->cap : 64;
-        while (cap < r->len + n) cap *= 2;
-        uint8_t *buf = realloc(r->buf, cap);
-        if (buf == NULL) {
-            r->lost = true;
-            return NULL;
-        }
-        r->buf = buf;
-        r->cap = cap;
+    uint8_t *p = grow_room(&r->buf, &r->cap, r->len, n);
+    if (p == NULL) {
+        r->lost = true;
+        return NULL;
     }
-    uint8_t *p = r->buf + r->len;
     r->len += n;
     return p;
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "keel/slice.h"
 
 struct resp_limits
@@ -58,34 +59,24 @@ long resp_reply_len(const uint8_t *p, size_t n, const struct resp_limits *lim, c
 
 /* ---- writing replies ---------------------------------------------------- */
 
-/* A growing output buffer (malloc). Write errors are sticky in `oom`. */
-struct resp_buf
-{
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-    bool oom;
-};
-
-void resp_buf_init(struct resp_buf *b);
-void resp_buf_close(struct resp_buf *b);
-void resp_buf_raw(struct resp_buf *b, const void *p, size_t n);
+/* Replies are written into a struct buf (common/buf.h): malloc'd, growing,
+ * with a sticky `oom` checked once the reply is complete. */
 
 /* proto is 2 or 3: nulls, maps, sets, doubles and booleans differ. */
-void resp_simple(struct resp_buf *b, const char *s);
-void resp_ok(struct resp_buf *b);
+void resp_simple(struct buf *b, const char *s);
+void resp_ok(struct buf *b);
 /* "-WORD message"; word and message must not hold CR or LF. */
-void resp_error(struct resp_buf *b, const char *word, const char *msg);
-void resp_errorf(struct resp_buf *b, const char *word, const char *fmt, ...)
+void resp_error(struct buf *b, const char *word, const char *msg);
+void resp_errorf(struct buf *b, const char *word, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void resp_int(struct resp_buf *b, int64_t v);
-void resp_bulk(struct resp_buf *b, const void *p, size_t n);
-void resp_bulk_str(struct resp_buf *b, const char *s);
-void resp_null(struct resp_buf *b, int proto);       /* $-1 / _ */
-void resp_null_array(struct resp_buf *b, int proto); /* *-1 / _ */
-void resp_array(struct resp_buf *b, size_t n);
-void resp_map(struct resp_buf *b, int proto, size_t pairs); /* *2n / %n */
-void resp_set(struct resp_buf *b, int proto, size_t n);     /* *n / ~n */
-void resp_verbatim(struct resp_buf *b, int proto, const char *text); /* $ / =txt: */
+void resp_int(struct buf *b, int64_t v);
+void resp_bulk(struct buf *b, const void *p, size_t n);
+void resp_bulk_str(struct buf *b, const char *s);
+void resp_null(struct buf *b, int proto);       /* $-1 / _ */
+void resp_null_array(struct buf *b, int proto); /* *-1 / _ */
+void resp_array(struct buf *b, size_t n);
+void resp_map(struct buf *b, int proto, size_t pairs); /* *2n / %n */
+void resp_set(struct buf *b, int proto, size_t n);     /* *n / ~n */
+void resp_verbatim(struct buf *b, int proto, const char *text); /* $ / =txt: */
 
 #endif /* KEEL_API_RESP_H */

@@ -44,13 +44,13 @@ struct slot *slot_new(struct keel_server *srv, struct conn *c, const struct keel
     s->srv = srv;
     s->proto = c ? c->proto : 2;
     s->readonly = c ? c->readonly || srv->cfg.unsafe_local_reads : false;
-    resp_buf_init(&s->out);
+    buf_init(&s->out);
     return s;
 }
 
 void slot_free(struct slot *s)
 {
-    resp_buf_close(&s->out);
+    buf_close(&s->out);
     free(s->subs);
     free(s->argv);
     free(s->argbuf);
@@ -270,7 +270,7 @@ void conn_flush(struct conn *c)
         c->head = s->next;
         if (c->head == NULL) c->tail = NULL;
         c->pending--;
-        resp_buf_raw(&c->wbuf, s->out.p, s->out.len);
+        buf_append(&c->wbuf, s->out.p, s->out.len);
         c->out_bytes += s->out.len;
         if (s->push) c->push_bytes -= s->out.len;
         slot_free(s);
@@ -298,7 +298,7 @@ static void close_cb(uv_handle_t *h)
 {
     struct conn *c = h->data;
     resp_request_close(&c->req);
-    resp_buf_close(&c->wbuf);
+    buf_close(&c->wbuf);
     free(c->in);
     free(c);
 }
@@ -363,7 +363,7 @@ void conn_accept(struct keel_server *srv)
     c->id = ++srv->next_conn_id;
     c->last_active = uv_now(srv->loop);
     resp_request_init(&c->req);
-    resp_buf_init(&c->wbuf);
+    buf_init(&c->wbuf);
     struct sockaddr_storage ss;
     int len = sizeof ss;
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 &&

@@ -347,7 +347,7 @@ bool consistency_refuses(struct slot *s)
 
 /* ---- INFO -------------------------------------------------------------- */
 
-void info_consistency(struct keel_server *srv, struct resp_buf *b)
+void info_consistency(struct keel_server *srv, struct buf *b)
 {
     struct consistency *c = srv->cons;
     char line[300], list[200] = "", a[17] = "", v[17] = "";
@@ -360,8 +360,8 @@ void info_consistency(struct keel_server *srv, struct resp_buf *b)
 #define INFO_LINE(...)                                          \
     do {                                                        \
         int n_ = snprintf(line, sizeof line, __VA_ARGS__);      \
-        resp_buf_raw(b, line, (size_t)(n_ < (int)sizeof line ? n_ : (int)sizeof line - 1)); \
-        resp_buf_raw(b, "\r\n", 2);                             \
+        buf_append(b, line, (size_t)(n_ < (int)sizeof line ? n_ : (int)sizeof line - 1)); \
+        buf_append(b, "\r\n", 2);                             \
     } while (0)
     INFO_LINE("# Consistency");
     INFO_LINE("keel_check_interval_s:%u", srv->cfg.check_interval_s);
@@ -378,5 +378,5 @@ void info_consistency(struct keel_server *srv, struct resp_buf *b)
     INFO_LINE("keel_check_repair_failures:%" PRIu64, c->repair_failures);
     INFO_LINE("keel_check_corrupt_members:%s", list);
 #undef INFO_LINE
-    resp_buf_raw(b, "\r\n", 2);
+    buf_append(b, "\r\n", 2);
 }

@@ -96,7 +96,7 @@ bool consistency_refuses(struct slot *s);
 /* This replica's state is known bad (reads refused). */
 bool consistency_damaged(const struct keel_server *srv);
 /* INFO's "# Consistency" section. */
-void info_consistency(struct keel_server *srv, struct resp_buf *b);
+void info_consistency(struct keel_server *srv, struct buf *b);
 
 /* ---- shared by consistency*.c and repair.c ---- */
 

@@ -77,7 +77,7 @@ bool check_key(struct slot *s, struct keel_slice key)
     return true;
 }
 
-void reply_error_code(struct resp_buf *b, int code, const char *msg)
+void reply_error_code(struct buf *b, int code, const char *msg)
 {
     char text[600];
     const char *dflt = keel_strerror(code);
@@ -86,7 +86,7 @@ void reply_error_code(struct resp_buf *b, int code, const char *msg)
     resp_error(b, keel_errword(code), text);
 }
 
-void reply_to_resp(struct resp_buf *b, int proto, struct keel_reply_reader *rd)
+void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
 {
     struct keel_reply_item it;
     int rc = keel_reply_next(rd, &it);
@@ -99,9 +99,9 @@ void reply_to_resp(struct resp_buf *b, int proto, struct keel_reply_reader *rd)
             resp_null(b, proto);
             break;
         case KEEL_REPLY_STATUS:
-            resp_buf_raw(b, "+", 1);
-            resp_buf_raw(b, it.p, it.n);
-            resp_buf_raw(b, "\r\n", 2);
+            buf_append(b, "+", 1);
+            buf_append(b, it.p, it.n);
+            buf_append(b, "\r\n", 2);
             break;
         case KEEL_REPLY_INT:
             resp_int(b, it.integer);

@@ -65,8 +65,8 @@ struct forwarder
     size_t in_len;
     size_t in_cap;
     char token[40];           /* the cluster's forwarding token */
-    struct resp_buf out;      /* to write */
-    struct resp_buf flight;   /* being written */
+    struct buf out;      /* to write */
+    struct buf flight;   /* being written */
     uv_write_t wreq;
     bool writing;
     bool destroy;             /* free once closed */
@@ -212,7 +212,7 @@ static void fwd_write_cb(uv_write_t *req, int status);
 static void fwd_kick(struct forwarder *f)
 {
     if (f->writing || f->out.len == 0 || (f->state != FWD_CONNECTED && f->state != FWD_SYNCING)) return;
-    struct resp_buf tmp = f->flight;
+    struct buf tmp = f->flight;
     f->flight = f->out;
     f->out = tmp;
     f->out.len = 0;
@@ -370,7 +370,7 @@ static void fwd_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             if (s->on_forward_reply != NULL && (s->conn != NULL || s->internal))
                 s->on_forward_reply(s, f->in + off, (size_t)n);
             else if (s->conn != NULL)
-                resp_buf_raw(&s->out, f->in + off, (size_t)n);
+                buf_append(&s->out, f->in + off, (size_t)n);
             slot_done(s);
         }
         off += (size_t)n;
@@ -422,15 +422,15 @@ struct forwarder *forwarder_create(struct keel_server *srv, bool admin)
     if (f == NULL) return NULL;
     f->srv = srv;
     f->admin = admin;
-    resp_buf_init(&f->out);
-    resp_buf_init(&f->flight);
+    buf_init(&f->out);
+    buf_init(&f->flight);
     return f;
 }
 
 static void fwd_free(struct forwarder *f)
 {
-    resp_buf_close(&f->out);
-    resp_buf_close(&f->flight);
+    buf_close(&f->out);
+    buf_close(&f->flight);
     free(f->in);
     free(f);
 }

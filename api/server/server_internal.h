@@ -55,7 +55,7 @@ struct slot
     uint32_t argc;
     struct keel_slice *argv;  /* owned copy (argbuf) */
     uint8_t *argbuf;
-    struct resp_buf out;
+    struct buf out;
     int proto;                /* 2 or 3, for this request */
     bool done;
     bool forwarded_in;        /* came from another node: never forward again */
@@ -130,7 +130,7 @@ struct conn
     unsigned pending;
     size_t out_bytes;      /* reply bytes queued or being written */
     uv_write_t wreq;
-    struct resp_buf wbuf;  /* being written */
+    struct buf wbuf;  /* being written */
     bool writing;
     uint64_t last_active;
     uint64_t commands;
@@ -229,8 +229,8 @@ void dispatch(struct slot *s);
 void dispatch_write(struct slot *s);
 void dispatch_read(struct slot *s);
 /* Generic conversion of one reply item (arrays recursively) to RESP. */
-void reply_to_resp(struct resp_buf *b, int proto, struct keel_reply_reader *rd);
-void reply_error_code(struct resp_buf *b, int code, const char *msg);
+void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd);
+void reply_error_code(struct buf *b, int code, const char *msg);
 /* Cluster time, Unix ms (keel_node_now): entry stamps, expiry, TTLs. */
 int64_t server_now(struct keel_server *srv);
 /* The wall clock, for what an operator reads (uptime, ages, file times);

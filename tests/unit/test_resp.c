@@ -96,14 +96,14 @@ static void assert_args(const struct resp_request *req, const struct keel_slice 
 /* A multibulk request for args, built by hand; *len gets its length. */
 static uint8_t *multibulk(const struct keel_slice *args, uint32_t argc, size_t *len)
 {
-    struct resp_buf b;
+    struct buf b;
     char hdr[32];
-    resp_buf_init(&b);
-    resp_buf_raw(&b, hdr, (size_t)snprintf(hdr, sizeof hdr, "*%u\r\n", (unsigned)argc));
+    buf_init(&b);
+    buf_append(&b, hdr, (size_t)snprintf(hdr, sizeof hdr, "*%u\r\n", (unsigned)argc));
     for (uint32_t i = 0; i < argc; i++) {
-        resp_buf_raw(&b, hdr, (size_t)snprintf(hdr, sizeof hdr, "$%zu\r\n", args[i].n));
-        resp_buf_raw(&b, args[i].p, args[i].n);
-        resp_buf_raw(&b, "\r\n", 2);
+        buf_append(&b, hdr, (size_t)snprintf(hdr, sizeof hdr, "$%zu\r\n", args[i].n));
+        buf_append(&b, args[i].p, args[i].n);
+        buf_append(&b, "\r\n", 2);
     }
     assert_false(b.oom);
     *len = b.len;
@@ -316,11 +316,11 @@ static void test_multibulk_empty(void **state)
     assert_int_equal(at, 5);
 }
 
-static void append_multibulk(struct resp_buf *b, const struct keel_slice *args, uint32_t argc)
+static void append_multibulk(struct buf *b, const struct keel_slice *args, uint32_t argc)
 {
     size_t len;
     uint8_t *p = multibulk(args, argc, &len);
-    resp_buf_raw(b, p, len);
+    buf_append(b, p, len);
     free(p);
 }
 
@@ -332,15 +332,15 @@ static void test_pipelined(void **state)
     struct keel_slice r2[] = {cstr("SET"), cstr("k"), sl("a\r\nb", 4)};
     struct keel_slice r3[] = {cstr("GET"), cstr("k")};
     struct keel_slice r4[] = {cstr("DEL"), cstr("k"), sl("", 0)};
-    struct resp_buf b;
-    resp_buf_init(&b);
+    struct buf b;
+    buf_init(&b);
     append_multibulk(&b, r1, 1);
     append_multibulk(&b, r2, 3);
-    resp_buf_raw(&b, "GET k\r\n", 7);
-    resp_buf_raw(&b, "*0\r\n", 4);
-    resp_buf_raw(&b, "\n", 1);
+    buf_append(&b, "GET k\r\n", 7);
+    buf_append(&b, "*0\r\n", 4);
+    buf_append(&b, "\n", 1);
     append_multibulk(&b, r4, 3);
-    resp_buf_raw(&b, "*2\r\n$3\r\nGET\r\n$1", 15); /* incomplete tail */
+    buf_append(&b, "*2\r\n$3\r\nGET\r\n$1", 15); /* incomplete tail */
     assert_false(b.oom);
 
     const struct { const struct keel_slice *args; uint32_t argc; } want[] = {
@@ -366,7 +366,7 @@ static void test_pipelined(void **state)
     assert_true(need > 15);
     resp_request_close(&req);
     free(buf);
-    resp_buf_close(&b);
+    buf_close(&b);
 }
 
 /* ---- inline requests ---------------------------------------------------- */
@@ -532,13 +532,13 @@ static void test_claimed_count_costs_nothing(void **state)
     expect_more("*1000000\r\n", 10, &LIM, &req);
     assert_true(req.cap < 1024);
 
-    struct resp_buf b;
-    resp_buf_init(&b);
-    resp_buf_raw(&b, "*1000000\r\n", 10);
-    for (int i = 0; i < 100; i++) resp_buf_raw(&b, "$2\r\nab\r\n", 8);
+    struct buf b;
+    buf_init(&b);
+    buf_append(&b, "*1000000\r\n", 10);
+    for (int i = 0; i < 100; i++) buf_append(&b, "$2\r\nab\r\n", 8);
     expect_more(b.p, b.len, &LIM, &req);
     assert_true(req.cap >= 100 && req.cap < 1024);
-    resp_buf_close(&b);
+    buf_close(&b);
     resp_request_close(&req);
 }
 
@@ -783,24 +783,24 @@ static void test_reply_len_malformed(void **state)
     EXPECT_BAD_REPLY("*9999999999999999999\r\n", &LIM);
 
     /* Nesting: up to max_depth (4) levels below the top are fine. */
-    struct resp_buf b;
-    resp_buf_init(&b);
-    for (int i = 0; i < 4; i++) resp_buf_raw(&b, "*1\r\n", 4);
-    resp_buf_raw(&b, ":1\r\n", 4);
+    struct buf b;
+    buf_init(&b);
+    for (int i = 0; i < 4; i++) buf_append(&b, "*1\r\n", 4);
+    buf_append(&b, ":1\r\n", 4);
     expect_reply(b.p, b.len, &SMALL);
     b.len = 0;
-    for (int i = 0; i < 5; i++) resp_buf_raw(&b, "*1\r\n", 4);
-    resp_buf_raw(&b, ":1\r\n", 4);
+    for (int i = 0; i < 5; i++) buf_append(&b, "*1\r\n", 4);
+    buf_append(&b, ":1\r\n", 4);
     expect_bad_reply(b.p, b.len, &SMALL);
     b.len = 0;
-    for (int i = 0; i < 3; i++) resp_buf_raw(&b, "%1\r\n+k\r\n", 8);
-    resp_buf_raw(&b, "~1\r\n>1\r\n:1\r\n", 12);
+    for (int i = 0; i < 3; i++) buf_append(&b, "%1\r\n+k\r\n", 8);
+    buf_append(&b, "~1\r\n>1\r\n:1\r\n", 12);
     expect_bad_reply(b.p, b.len, &SMALL);
     /* Deep enough to overflow the stack if nothing stopped it. */
     b.len = 0;
-    for (int i = 0; i < 200000; i++) resp_buf_raw(&b, "*1\r\n", 4);
+    for (int i = 0; i < 200000; i++) buf_append(&b, "*1\r\n", 4);
     expect_bad_reply(b.p, b.len, &LIM);
-    resp_buf_close(&b);
+    buf_close(&b);
 }
 
 /* ---- writing replies ---------------------------------------------------- */
@@ -816,8 +816,8 @@ static void test_reply_len_malformed(void **state)
 static void test_writer(void **state)
 {
     (void)state;
-    struct resp_buf b;
-    resp_buf_init(&b);
+    struct buf b;
+    buf_init(&b);
 
     resp_simple(&b, "PONG");
     ASSERT_BUF(&b, "+PONG\r\n");
@@ -875,16 +875,16 @@ static void test_writer(void **state)
     ASSERT_BUF(&b, "=9\r\ntxt:hello\r\n");
     resp_verbatim(&b, 3, "");
     ASSERT_BUF(&b, "=4\r\ntxt:\r\n");
-    resp_buf_close(&b);
+    buf_close(&b);
 }
 
 /* Messages and bulks far past the first allocation. */
 static void test_writer_growth(void **state)
 {
     (void)state;
-    struct resp_buf b;
+    struct buf b;
     char msg[2000];
-    resp_buf_init(&b);
+    buf_init(&b);
     memset(msg, 'm', sizeof msg - 1);
     msg[sizeof msg - 1] = 0;
     msg[100] = '\n';
@@ -909,12 +909,12 @@ static void test_writer_growth(void **state)
     assert_memory_equal(b.p + 9, big, n);
     assert_int_equal(resp_reply_len(b.p, b.len, &LIM, &err), (long)b.len);
     free(big);
-    resp_buf_close(&b);
+    buf_close(&b);
 }
 
 /* Write a random reply of at most `depth` levels; returns nothing, the buffer
  * holds it. Error messages carry CR and LF, which must not break framing. */
-static void random_reply(struct resp_buf *b, int proto, int depth)
+static void random_reply(struct buf *b, int proto, int depth)
 {
     char text[48];
     size_t tn = rng_below(sizeof text);
@@ -960,9 +960,9 @@ static void test_writer_scanner_agree(void **state)
     (void)state;
     rng_seed(5);
     for (int iter = 0; iter < 2000; iter++) {
-        struct resp_buf b;
+        struct buf b;
         int proto = 2 + iter % 2;
-        resp_buf_init(&b);
+        buf_init(&b);
         random_reply(&b, proto, 4);
         assert_false(b.oom);
         if (iter % 50 == 0 && b.len <= 4096) {
@@ -975,7 +975,7 @@ static void test_writer_scanner_agree(void **state)
             if (b.len > 1) assert_int_equal(resp_reply_len(copy, b.len - 1, &LIM, &err), 0);
             free(copy);
         }
-        resp_buf_close(&b);
+        buf_close(&b);
     }
 }
 

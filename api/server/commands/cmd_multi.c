@@ -79,7 +79,7 @@ static void watch_reply(struct slot *s, const uint8_t *p, size_t n)
     const uint8_t *end = p + n;
     long long count;
     if (p[0] != '*' || sscanf((const char *)p + 1, "%lld", &count) != 1 || count != s->argc - 1) {
-        resp_buf_raw(&s->out, p, n); /* an error: relay it */
+        buf_append(&s->out, p, n); /* an error: relay it */
         return;
     }
     p = (const uint8_t *)memchr(p, '\n', (size_t)(end - p)) + 1;
@@ -285,14 +285,14 @@ DECL_ENCODE(cmd_keel_tx)
         s->cmd = self;
         if (subs < 0) {
             /* Redis refuses such a transaction at queue time; here at EXEC. */
-            struct resp_buf why = s->out;
-            resp_buf_init(&s->out);
+            struct buf why = s->out;
+            buf_init(&s->out);
             resp_error(&s->out, "EXECABORT", "Transaction discarded because of an invalid command:");
             s->out.len -= 2;
-            resp_buf_raw(&s->out, " ", 1);
-            if (why.len > 1) resp_buf_raw(&s->out, why.p + 1, why.len - 1);
-            else resp_buf_raw(&s->out, "\r\n", 2);
-            resp_buf_close(&why);
+            buf_append(&s->out, " ", 1);
+            if (why.len > 1) buf_append(&s->out, why.p + 1, why.len - 1);
+            else buf_append(&s->out, "\r\n", 2);
+            buf_close(&why);
             return -1;
         }
         s->subs[k] = (unsigned)subs;

@@ -8,8 +8,8 @@
 #include "api/server/commands/commands.h"
 #include "api/server/observe/observe.h"
 
-static void line(struct resp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void line(struct resp_buf *b, const char *fmt, ...)
+static void line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(struct buf *b, const char *fmt, ...)
 {
     char text[512];
     va_list ap;
@@ -20,13 +20,13 @@ static void line(struct resp_buf *b, const char *fmt, ...)
     for (int i = 0; i < n; i++) {
         if (text[i] == '\r' || text[i] == '\n') text[i] = ' ';
     }
-    resp_buf_raw(b, text, (size_t)n);
-    resp_buf_raw(b, "\r\n", 2);
+    buf_append(b, text, (size_t)n);
+    buf_append(b, "\r\n", 2);
 }
 
 /* Snapshots play the part of Redis's RDB saves; there is no AOF (the raft
  * log is the durable record). */
-void info_persistence(struct keel_server *srv, struct resp_buf *b)
+void info_persistence(struct keel_server *srv, struct buf *b)
 {
     struct keel_node_status st;
     struct keel_node_metrics m;
@@ -48,11 +48,11 @@ void info_persistence(struct keel_server *srv, struct resp_buf *b)
     line(b, "keel_snapshots_installed:%llu", (unsigned long long)m.snapshots_installed);
     line(b, "keel_snapshot_errors:%llu", (unsigned long long)m.snapshot_errors);
     line(b, "keel_snapshots_refused:%llu", (unsigned long long)m.snapshots_refused);
-    resp_buf_raw(b, "\r\n", 2);
+    buf_append(b, "\r\n", 2);
 }
 
 /* keel_alarms is what keelctl status reads; one alarm_<name> line each. */
-void info_alarms(struct keel_server *srv, struct resp_buf *b)
+void info_alarms(struct keel_server *srv, struct buf *b)
 {
     char list[256];
     alarm_list(srv, list, sizeof list);
@@ -62,7 +62,7 @@ void info_alarms(struct keel_server *srv, struct resp_buf *b)
         const struct alarm *a = alarm_get(srv, i);
         if (a->active) line(b, "alarm_%s:%s", alarm_name(i), a->reason);
     }
-    resp_buf_raw(b, "\r\n", 2);
+    buf_append(b, "\r\n", 2);
 }
 
 /* KEEL.ALARM LIST | RAISE name reason... | CLEAR name: this node's alarms.

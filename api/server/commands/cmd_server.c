@@ -155,7 +155,7 @@ DECL_LOCAL(cmd_command)
     slot_done(s);
 }
 
-static void client_info_line(struct slot *s, struct conn *c, struct resp_buf *b)
+static void client_info_line(struct slot *s, struct conn *c, struct buf *b)
 {
     char line[512];
     int n = snprintf(line, sizeof line,
@@ -163,7 +163,7 @@ static void client_info_line(struct slot *s, struct conn *c, struct resp_buf *b)
                      (unsigned long long)c->id, c->peer, c->name, c->proto,
                      (unsigned long long)c->commands, c->pending, c->readonly);
     (void)s;
-    resp_buf_raw(b, line, (size_t)n);
+    buf_append(b, line, (size_t)n);
 }
 
 /* CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO */
@@ -186,17 +186,17 @@ DECL_LOCAL(cmd_client)
     } else if (slot_arg_is(s, 1, "ID") && s->argc == 2) {
         resp_int(&s->out, (int64_t)c->id);
     } else if (slot_arg_is(s, 1, "INFO") && s->argc == 2) {
-        struct resp_buf b;
-        resp_buf_init(&b);
+        struct buf b;
+        buf_init(&b);
         client_info_line(s, c, &b);
         resp_bulk(&s->out, b.p, b.len);
-        resp_buf_close(&b);
+        buf_close(&b);
     } else if (slot_arg_is(s, 1, "LIST") && s->argc == 2) {
-        struct resp_buf b;
-        resp_buf_init(&b);
+        struct buf b;
+        buf_init(&b);
         for (struct conn *o = s->srv->conns; o != NULL; o = o->next) client_info_line(s, o, &b);
         resp_bulk(&s->out, b.p, b.len);
-        resp_buf_close(&b);
+        buf_close(&b);
     } else if (slot_arg_is(s, 1, "SETINFO") && s->argc == 4) {
         resp_ok(&s->out); /* library name/version: accepted, not kept */
     } else {
@@ -206,8 +206,8 @@ DECL_LOCAL(cmd_client)
     slot_done(s);
 }
 
-static void info_line(struct resp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void info_line(struct resp_buf *b, const char *fmt, ...)
+static void info_line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void info_line(struct buf *b, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -215,8 +215,8 @@ static void info_line(struct resp_buf *b, const char *fmt, ...)
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n > (int)sizeof line - 3) n = (int)sizeof line - 3;
-    resp_buf_raw(b, line, (size_t)n);
-    resp_buf_raw(b, "\r\n", 2);
+    buf_append(b, line, (size_t)n);
+    buf_append(b, "\r\n", 2);
 }
 
 static bool want(struct slot *s, const char *section)
@@ -235,12 +235,12 @@ DECL_LOCAL(cmd_info)
     struct keel_server *srv = s->srv;
     struct keel_node_status st;
     struct keel_space sp;
-    struct resp_buf b;
+    struct buf b;
     char leader_addr[64] = "";
     keel_node_status(srv->node, &st);
     keel_storage_space(keel_node_storage(srv->node), &sp);
     leader_client_addr(srv, leader_addr, sizeof leader_addr);
-    resp_buf_init(&b);
+    buf_init(&b);
     if (want(s, "server")) {
         info_line(&b, "# Server");
         info_line(&b, "redis_version:7.0.0");
@@ -253,13 +253,13 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "process_id:%ld", (long)getpid());
         info_line(&b, "uptime_in_seconds:%lld", (long long)up);
         info_line(&b, "uptime_in_days:%lld", (long long)up / 86400);
-        resp_buf_raw(&b, "\r\n", 2);
+        buf_append(&b, "\r\n", 2);
     }
     if (want(s, "clients")) {
         info_line(&b, "# Clients");
         info_line(&b, "connected_clients:%u", srv->nconns);
         info_line(&b, "maxclients:%u", srv->cfg.max_clients);
-        resp_buf_raw(&b, "\r\n", 2);
+        buf_append(&b, "\r\n", 2);
     }
     if (want(s, "memory")) {
         info_line(&b, "# Memory");
@@ -275,7 +275,7 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "used_memory_rss:%llu", (unsigned long long)rss * (unsigned long long)sysconf(_SC_PAGESIZE));
         info_line(&b, "maxmemory:%llu", (unsigned long long)sp.quota);
         info_line(&b, "maxmemory_policy:noeviction");
-        resp_buf_raw(&b, "\r\n", 2);
+        buf_append(&b, "\r\n", 2);
     }
     if (want(s, "persistence")) info_persistence(srv, &b);
     if (want(s, "stats")) {
@@ -296,7 +296,7 @@ DECL_LOCAL(cmd_info)
         info_line(&b, "rejected_connections:%llu", (unsigned long long)srv->stats.rejected_maxclients);
         info_line(&b, "keel_rejected_nospace:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOSPACE]);
         info_line(&b, "keel_rejected_noleader:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOLEADER]);
-        resp_buf_raw(&b, "\r\n", 2);
+        buf_append(&b, "\r\n", 2);
     }
     if (want(s, "replication")) {
         info_line(&b, "# Replication");
@@ -311,14 +311,14 @@ DECL_LOCAL(cmd_info)
         }
         info_line(&b, "connected_slaves:%u", st.members > 0 ? st.members - 1 : 0);
         info_line(&b, "master_repl_offset:%llu", (unsigned long long)st.commit_index);
-        resp_buf_raw(&b, "\r\n", 2);
+        buf_append(&b, "\r\n", 2);
     }
     if (want(s, "keyspace")) {
         info_line(&b, "# Keyspace");
         if (sp.keys > 0)
             info_line(&b, "db0:keys=%llu,expires=%llu,avg_ttl=0", (unsigned long long)sp.keys,
                       (unsigned long long)sp.expires);
-        resp_buf_raw(&b, "\r\n", 2);
+        buf_append(&b, "\r\n", 2);
     }
     if (want(s, "raft")) {
         info_line(&b, "# Raft");
@@ -363,20 +363,20 @@ DECL_LOCAL(cmd_info)
         char change[300];
         keel_node_member_status(srv->node, change, sizeof change);
         info_line(&b, "member_change:%s", change);
-        resp_buf_raw(&b, "\r\n", 2);
+        buf_append(&b, "\r\n", 2);
     }
     if (want(s, "alarms")) info_alarms(srv, &b);
     if (want(s, "consistency")) info_consistency(srv, &b);
     if (s->proto >= 3) {
         char hdr[32];
         int n = snprintf(hdr, sizeof hdr, "=%zu\r\ntxt:", b.len + 4);
-        resp_buf_raw(&s->out, hdr, (size_t)n);
-        resp_buf_raw(&s->out, b.p, b.len);
-        resp_buf_raw(&s->out, "\r\n", 2);
+        buf_append(&s->out, hdr, (size_t)n);
+        buf_append(&s->out, b.p, b.len);
+        buf_append(&s->out, "\r\n", 2);
     } else {
         resp_bulk(&s->out, b.p, b.len);
     }
-    resp_buf_close(&b);
+    buf_close(&b);
     slot_done(s);
 }
 

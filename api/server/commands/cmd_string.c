@@ -126,7 +126,7 @@ struct scan_state
     int type;           /* KEEL_TYPE_*, or 0 for any */
     uint64_t budget;    /* keys to look at */
     uint64_t emitted;
-    struct resp_buf keys;
+    struct buf keys;
     bool more;
     size_t last_len;
     uint8_t last[KEEL_MAX_KEY + 1];
@@ -222,10 +222,10 @@ DECL_READ(cmd_scan)
         start = (struct keel_slice){cur->key, cur->len};
     }
     st.budget = (uint64_t)count;
-    resp_buf_init(&st.keys);
+    buf_init(&st.keys);
     int rc = keel_read_scan(rd, start, scan_cb, &st);
     if (rc != 0 && rc != 1) {
-        resp_buf_close(&st.keys);
+        buf_close(&st.keys);
         return rc;
     }
     uint64_t next = st.more ? cursor_save(srv, st.last, st.last_len) : 0;
@@ -233,8 +233,8 @@ DECL_READ(cmd_scan)
     resp_array(&s->out, 2);
     resp_bulk_str(&s->out, buf);
     resp_array(&s->out, st.emitted);
-    resp_buf_raw(&s->out, st.keys.p, st.keys.len);
-    resp_buf_close(&st.keys);
+    buf_append(&s->out, st.keys.p, st.keys.len);
+    buf_close(&st.keys);
     return 0;
 }
 
@@ -246,13 +246,13 @@ DECL_READ(cmd_keys)
     st.pattern = (const char *)s->argv[1].p;
     st.plen = s->argv[1].n;
     st.budget = UINT64_MAX;
-    resp_buf_init(&st.keys);
+    buf_init(&st.keys);
     int rc = keel_read_scan(rd, (struct keel_slice){NULL, 0}, scan_cb, &st);
     if (rc == 0) {
         resp_array(&s->out, st.emitted);
-        resp_buf_raw(&s->out, st.keys.p, st.keys.len);
+        buf_append(&s->out, st.keys.p, st.keys.len);
     }
-    resp_buf_close(&st.keys);
+    buf_close(&st.keys);
     return rc;
 }
 

@@ -88,8 +88,8 @@ DECL_LOCAL(cmd_keel_digest);
 DECL_LOCAL(cmd_keel_drill);
 /* cmd_observe.c */
 DECL_LOCAL(cmd_keel_alarm);
-void info_persistence(struct keel_server *srv, struct resp_buf *b);
-void info_alarms(struct keel_server *srv, struct resp_buf *b);
+void info_persistence(struct keel_server *srv, struct buf *b);
+void info_alarms(struct keel_server *srv, struct buf *b);
 
 /* cmd_config.c */
 DECL_LOCAL(cmd_config);

@@ -4,13 +4,13 @@
  * that reads them (S), the others the function that writes their samples
  * (F). The names follow Prometheus conventions (units in the name, _total on
  * counters), which `promtool check metrics` enforces in the tests. */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/server/consistency.h"
+#include "common/buf.h"
 #include "api/server/observe/metrics.h"
 #include "api/server/observe/observe.h"
 #include "api/server/server_internal.h"
@@ -30,82 +30,55 @@ struct mctx
     struct keel_disk disk;
 };
 
-struct mbuf
-{
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-__attribute__((format(printf, 2, 3))) static void out(struct mbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    for (int tries = 0; tries < 2 && !b->oom; tries++) {
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 16384;
-        while (cap <= b->len + (size_t)n) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) b->oom = true;
-        else b->p = p, b->cap = cap;
-    }
-}
-
-static void hist(struct mbuf *b, const char *name, const char *labels, const struct keel_hist *h)
+static void hist(struct buf *b, const char *name, const char *labels, const struct keel_hist *h)
 {
     uint64_t cum = 0;
     const char *sep = labels[0] ? "," : "";
     for (unsigned i = 0; i < KEEL_HIST_BUCKETS; i++) {
         cum += h->counts[i];
-        out(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, (double)keel_hist_bounds_ns[i] / 1e9,
+        buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, (double)keel_hist_bounds_ns[i] / 1e9,
             (unsigned long long)cum);
     }
-    out(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)h->count);
+    buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)h->count);
     const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
-    out(b, "%s_sum%s%s%s %.9f\n", name, open, labels, close, (double)h->sum_ns / 1e9);
-    out(b, "%s_count%s%s%s %llu\n", name, open, labels, close, (unsigned long long)h->count);
+    buf_printf(b, "%s_sum%s%s%s %.9f\n", name, open, labels, close, (double)h->sum_ns / 1e9);
+    buf_printf(b, "%s_count%s%s%s %llu\n", name, open, labels, close, (unsigned long long)h->count);
 }
 
 /* ---- samples of the non-scalar metrics --------------------------------- */
 
-static void f_info(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_info(const struct mctx *m, struct buf *b, const char *name)
 {
-    out(b, "%s{version=\"" "0.1.0" "\",node_id=\"%llu\"} 1\n", name, (unsigned long long)m->st.id);
+    buf_printf(b, "%s{version=\"" "0.1.0" "\",node_id=\"%llu\"} 1\n", name, (unsigned long long)m->st.id);
 }
 
-static void f_apply(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_apply(const struct mctx *m, struct buf *b, const char *name)
 {
     hist(b, name, "", &m->nm.apply);
 }
 
-static void f_append(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_append(const struct mctx *m, struct buf *b, const char *name)
 {
     hist(b, name, "", &m->nm.append);
 }
 
-static void f_peer_match(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_peer_match(const struct mctx *m, struct buf *b, const char *name)
 {
     for (unsigned i = 0; i < m->npeers; i++)
-        out(b, "%s{peer=\"%llu\"} %llu\n", name, (unsigned long long)m->peers[i].id,
+        buf_printf(b, "%s{peer=\"%llu\"} %llu\n", name, (unsigned long long)m->peers[i].id,
             (unsigned long long)m->peers[i].match_index);
 }
 
-static void f_peer_lag(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_peer_lag(const struct mctx *m, struct buf *b, const char *name)
 {
     for (unsigned i = 0; i < m->npeers; i++) {
         uint64_t mi = m->peers[i].match_index;
-        out(b, "%s{peer=\"%llu\"} %llu\n", name, (unsigned long long)m->peers[i].id,
+        buf_printf(b, "%s{peer=\"%llu\"} %llu\n", name, (unsigned long long)m->peers[i].id,
             (unsigned long long)(m->st.last_index > mi ? m->st.last_index - mi : 0));
     }
 }
 
-static void f_cmd_latency(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_cmd_latency(const struct mctx *m, struct buf *b, const char *name)
 {
     char labels[64];
     for (unsigned i = 0; i < command_count; i++) {
@@ -116,7 +89,7 @@ static void f_cmd_latency(const struct mctx *m, struct mbuf *b, const char *name
     }
 }
 
-static void f_rejected(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_rejected(const struct mctx *m, struct buf *b, const char *name)
 {
     static const char *labels[] = {
 #define REJECT_LABEL(e, label, word) label,
@@ -128,33 +101,33 @@ static void f_rejected(const struct mctx *m, struct mbuf *b, const char *name)
         uint64_t v = r[i];
         if (i == REJECT_PROTOCOL) v = m->srv->stats.protocol_errors;
         if (i == REJECT_MAXCLIENTS) v = m->srv->stats.rejected_maxclients;
-        out(b, "%s{reason=\"%s\"} %llu\n", name, labels[i], (unsigned long long)v);
+        buf_printf(b, "%s{reason=\"%s\"} %llu\n", name, labels[i], (unsigned long long)v);
     }
 }
 
-static void f_alarm_active(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_alarm_active(const struct mctx *m, struct buf *b, const char *name)
 {
     for (int i = 0; i < ALARM_COUNT; i++)
-        out(b, "%s{alarm=\"%s\"} %d\n", name, alarm_name(i), m->srv->obs->alarms[i].active);
+        buf_printf(b, "%s{alarm=\"%s\"} %d\n", name, alarm_name(i), m->srv->obs->alarms[i].active);
 }
 
-static void f_alarm_raised(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_alarm_raised(const struct mctx *m, struct buf *b, const char *name)
 {
     for (int i = 0; i < ALARM_COUNT; i++)
-        out(b, "%s{alarm=\"%s\"} %llu\n", name, alarm_name(i), (unsigned long long)m->srv->obs->alarms[i].raised);
+        buf_printf(b, "%s{alarm=\"%s\"} %llu\n", name, alarm_name(i), (unsigned long long)m->srv->obs->alarms[i].raised);
 }
 
-static void f_replica_corrupt(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_replica_corrupt(const struct mctx *m, struct buf *b, const char *name)
 {
     const struct consistency *c = m->srv->cons;
     for (unsigned i = 0; i < c->ncorrupt; i++)
-        out(b, "%s{peer=\"%llu\"} 1\n", name, (unsigned long long)c->corrupt[i]);
+        buf_printf(b, "%s{peer=\"%llu\"} 1\n", name, (unsigned long long)c->corrupt[i]);
 }
 
-static void f_backpressure(const struct mctx *m, struct mbuf *b, const char *name)
+static void f_backpressure(const struct mctx *m, struct buf *b, const char *name)
 {
-    out(b, "%s{kind=\"client_output\"} %llu\n", name, (unsigned long long)m->srv->stats.reads_paused);
-    out(b, "%s{kind=\"inflight\"} %llu\n", name, (unsigned long long)m->srv->stats.rejected_busy);
+    buf_printf(b, "%s{kind=\"client_output\"} %llu\n", name, (unsigned long long)m->srv->stats.reads_paused);
+    buf_printf(b, "%s{kind=\"inflight\"} %llu\n", name, (unsigned long long)m->srv->stats.rejected_busy);
 }
 
 /* ---- the table --------------------------------------------------------- */
@@ -251,7 +224,7 @@ static void f_backpressure(const struct mctx *m, struct mbuf *b, const char *nam
     F(keel_alarms_raised_total, counter, "Times each alarm was raised.", f_alarm_raised)
 
 typedef double (*metric_value_fn)(const struct mctx *m);
-typedef void (*metric_samples_fn)(const struct mctx *m, struct mbuf *b, const char *name);
+typedef void (*metric_samples_fn)(const struct mctx *m, struct buf *b, const char *name);
 
 struct metric
 {
@@ -284,7 +257,7 @@ void metrics_list(FILE *f)
 char *metrics_render(struct keel_server *srv, size_t *len)
 {
     struct mctx m = {.srv = srv};
-    struct mbuf b = {0};
+    struct buf b = {0};
     keel_node_status(srv->node, &m.st);
     keel_node_metrics(srv->node, &m.nm);
     keel_node_clock(srv->node, &m.ck);
@@ -294,8 +267,8 @@ char *metrics_render(struct keel_server *srv, size_t *len)
     if (keel_storage_disk(keel_node_storage(srv->node), &m.disk) == 0) m.disk_free = (double)m.disk.free_bytes;
     for (size_t i = 0; i < N_METRICS; i++) {
         const struct metric *d = &metrics[i];
-        out(&b, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);
-        if (d->value) out(&b, "%s %.15g\n", d->name, d->value(&m));
+        buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);
+        if (d->value) buf_printf(&b, "%s %.15g\n", d->name, d->value(&m));
         else d->samples(&m, &b, d->name);
     }
     if (b.oom) {
@@ -303,5 +276,5 @@ char *metrics_render(struct keel_server *srv, size_t *len)
         return NULL;
     }
     if (len) *len = b.len;
-    return b.p;
+    return (char *)b.p;
 }

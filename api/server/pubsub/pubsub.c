@@ -209,17 +209,17 @@ void pubsub_conn_close(struct conn *c)
 
 /* ---- delivery ---------------------------------------------------------- */
 
-void pubsub_header(struct resp_buf *b, int proto, size_t n)
+void pubsub_header(struct buf *b, int proto, size_t n)
 {
     char tmp[24];
     int len = snprintf(tmp, sizeof tmp, "%c%zu\r\n", proto >= 3 ? '>' : '*', n);
-    resp_buf_raw(b, tmp, (size_t)len);
+    buf_append(b, tmp, (size_t)len);
 }
 
 /* Queue a message frame on c, after every reply it owes (coalesced into the
  * push slot at the tail when there is one). No flush here: flushing may
  * close connections, and the caller is walking the registry. */
-static void deliver(struct pubsub *ps, struct conn *c, const struct resp_buf *frame)
+static void deliver(struct pubsub *ps, struct conn *c, const struct buf *frame)
 {
     struct keel_server *srv = c->srv;
     if (c->closing || c->ps == NULL || c->ps->doomed) return;
@@ -238,7 +238,7 @@ static void deliver(struct pubsub *ps, struct conn *c, const struct resp_buf *fr
         c->tail = s;
         c->pending++;
     }
-    resp_buf_raw(&s->out, frame->p, frame->len);
+    buf_append(&s->out, frame->p, frame->len);
     c->push_bytes += frame->len;
     if (s->out.oom || c->out_bytes + c->push_bytes > srv->cfg.max_output) c->ps->doomed = true;
     if (ps->ntouched == ps->touched_cap) {
@@ -251,7 +251,7 @@ static void deliver(struct pubsub *ps, struct conn *c, const struct resp_buf *fr
     ps->touched[ps->ntouched++] = c;
 }
 
-static void frame_build(struct resp_buf *b, int proto, const struct keel_slice *pat,
+static void frame_build(struct buf *b, int proto, const struct keel_slice *pat,
                         struct keel_slice ch, struct keel_slice msg)
 {
     b->len = 0;
@@ -266,14 +266,14 @@ unsigned pubsub_publish(struct keel_server *srv, struct keel_slice ch, struct ke
 {
     struct pubsub *ps = srv->pubsub;
     unsigned count = 0;
-    struct resp_buf f[2];
-    resp_buf_init(&f[0]);
-    resp_buf_init(&f[1]);
+    struct buf f[2];
+    buf_init(&f[0]);
+    buf_init(&f[1]);
     ps->ntouched = 0;
     struct channel *chn = chan_find(&ps->channels, ch.p, ch.n);
     for (unsigned i = 0; chn != NULL && i < chn->n; i++) {
         struct conn *c = chn->subs[i];
-        struct resp_buf *b = &f[c->proto >= 3];
+        struct buf *b = &f[c->proto >= 3];
         if (b->len == 0) frame_build(b, c->proto, NULL, ch, msg);
         deliver(ps, c, b);
         count++;
@@ -285,8 +285,8 @@ unsigned pubsub_publish(struct keel_server *srv, struct keel_slice ch, struct ke
         deliver(ps, p->c, &f[0]);
         count++;
     }
-    resp_buf_close(&f[0]);
-    resp_buf_close(&f[1]);
+    buf_close(&f[0]);
+    buf_close(&f[1]);
     /* Now the registry may change: flush, and close the slow. */
     unsigned n = ps->ntouched;
     for (unsigned i = 0; i < n; i++) {

@@ -83,7 +83,7 @@ bool pubsub_keyspace_wanted(const struct keel_server *srv);
  * some pattern exists. */
 bool pubsub_wanted(const struct keel_server *srv, const char *channel);
 /* ">n" (RESP3 push) or "*n": the header of a pub/sub frame. */
-void pubsub_header(struct resp_buf *b, int proto, size_t n);
+void pubsub_header(struct buf *b, int proto, size_t n);
 
 /* PUBSUB's views. */
 const struct chan_table *pubsub_channels(const struct keel_server *srv);
