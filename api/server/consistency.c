@@ -350,33 +350,26 @@ bool consistency_refuses(struct slot *s)
 void info_consistency(struct keel_server *srv, struct buf *b)
 {
     struct consistency *c = srv->cons;
-    char line[300], list[200] = "", a[17] = "", v[17] = "";
+    char list[200] = "", a[17] = "", v[17] = "";
     size_t off = 0;
     for (unsigned i = 0; i < c->ncorrupt && off < sizeof list; i++)
         off += (size_t)snprintf(list + off, sizeof list - off, "%s%" PRIu64, i ? "," : "", c->corrupt[i]);
     if (c->mine_index) check_hex16(c->mine_digest, a);
     if (c->verdict_index) check_hex16(c->verdict_digest, v);
     const char *state = c->damaged ? (c->repair ? "repairing" : "damaged") : c->unverified ? "repaired" : "ok";
-#define INFO_LINE(...)                                          \
-    do {                                                        \
-        int n_ = snprintf(line, sizeof line, __VA_ARGS__);      \
-        buf_append(b, line, (size_t)(n_ < (int)sizeof line ? n_ : (int)sizeof line - 1)); \
-        buf_append(b, "\r\n", 2);                             \
-    } while (0)
-    INFO_LINE("# Consistency");
-    INFO_LINE("keel_check_interval_s:%u", srv->cfg.check_interval_s);
-    INFO_LINE("keel_check_state:%s", state);
-    INFO_LINE("keel_check_index:%" PRIu64, c->mine_index);
-    INFO_LINE("keel_check_digest:%s", a);
-    INFO_LINE("keel_check_verdict_index:%" PRIu64, c->verdict_index);
-    INFO_LINE("keel_check_verdict_digest:%s", v);
-    INFO_LINE("keel_check_last_digest_ms:%.1f", (double)c->last_walk_ns / 1e6);
-    INFO_LINE("keel_check_rounds_proposed:%" PRIu64, c->rounds);
-    INFO_LINE("keel_check_digests:%" PRIu64, c->walks);
-    INFO_LINE("keel_check_mismatches:%" PRIu64, c->mismatches);
-    INFO_LINE("keel_check_repairs:%" PRIu64, c->repairs);
-    INFO_LINE("keel_check_repair_failures:%" PRIu64, c->repair_failures);
-    INFO_LINE("keel_check_corrupt_members:%s", list);
-#undef INFO_LINE
+    info_line(b, "# Consistency");
+    info_line(b, "keel_check_interval_s:%u", srv->cfg.check_interval_s);
+    info_line(b, "keel_check_state:%s", state);
+    info_line(b, "keel_check_index:%" PRIu64, c->mine_index);
+    info_line(b, "keel_check_digest:%s", a);
+    info_line(b, "keel_check_verdict_index:%" PRIu64, c->verdict_index);
+    info_line(b, "keel_check_verdict_digest:%s", v);
+    info_line(b, "keel_check_last_digest_ms:%.1f", (double)c->last_walk_ns / 1e6);
+    info_line(b, "keel_check_rounds_proposed:%" PRIu64, c->rounds);
+    info_line(b, "keel_check_digests:%" PRIu64, c->walks);
+    info_line(b, "keel_check_mismatches:%" PRIu64, c->mismatches);
+    info_line(b, "keel_check_repairs:%" PRIu64, c->repairs);
+    info_line(b, "keel_check_repair_failures:%" PRIu64, c->repair_failures);
+    info_line(b, "keel_check_corrupt_members:%s", list);
     buf_append(b, "\r\n", 2);
 }

@@ -549,3 +549,11 @@ void forward(struct slot *s)
     fwd_send(f, s);
     fwd_kick(f);
 }
+
+bool forward_unless_leader(struct slot *s, struct keel_node_status *st)
+{
+    keel_node_status(s->srv->node, st);
+    if (st->role == KEEL_ROLE_LEADER) return false;
+    forward(s);
+    return true;
+}

@@ -246,6 +246,10 @@ void forwarder_destroy(struct forwarder *f);
  * becomes its start plus --forward-timeout (--member-timeout for a
  * membership change). */
 void forward(struct slot *s);
+/* The preamble of a command that runs only on the leader: fills st; if this
+ * node does not lead, hands s to forward() (which answers it) and returns
+ * true, and the command must return without touching s. */
+bool forward_unless_leader(struct slot *s, struct keel_node_status *st);
 /* Answer the requests whose deadline passed (the server's timer). */
 void forwarder_expire(struct forwarder *f);
 /* The leader's client address, if known: 0 and addr filled. */

@@ -224,11 +224,7 @@ DECL_LOCAL(cmd_keel_snapshot)
         slot_done(s);
         return;
     }
-    keel_node_status(s->srv->node, &st);
-    if (st.role != KEEL_ROLE_LEADER) {
-        forward(s);
-        return;
-    }
+    if (forward_unless_leader(s, &st)) return;
     if (consistency_refuses(s)) { /* never an image of a damaged leader's state */
         slot_done(s);
         return;

@@ -146,11 +146,7 @@ DECL_LOCAL(cmd_keel_join)
         slot_done(s);
         return;
     }
-    keel_node_status(s->srv->node, &st);
-    if (st.role != KEEL_ROLE_LEADER) {
-        forward(s);
-        return;
-    }
+    if (forward_unless_leader(s, &st)) return;
     int at = member_at(&st, id);
     bool wants_voter = keel_node_member_wants_voter(s->srv->node, id);
     if (at >= 0 && (st.member_roles[at] == 'v' || (st.member_roles[at] == 's' && !wants_voter))) {
@@ -231,10 +227,7 @@ DECL_LOCAL(cmd_keel_member)
         uint64_t t = (s->started_ns ? s->started_ns / 1000000 : keel_mono_ms()) + (uint64_t)timeout_ms;
         if (s->deadline_ms == 0 || t < s->deadline_ms) s->deadline_ms = t;
     }
-    if (st.role != KEEL_ROLE_LEADER) {
-        forward(s);
-        return;
-    }
+    if (forward_unless_leader(s, &st)) return;
     int at = member_at(&st, id);
     char want = is_remove ? 0 : standby ? 's' : 'v';
     if (is_add) slot_arg(s, 3, addr, sizeof addr);
@@ -301,11 +294,7 @@ DECL_LOCAL(cmd_keel_transfer)
         slot_done(s);
         return;
     }
-    keel_node_status(s->srv->node, &st);
-    if (st.role != KEEL_ROLE_LEADER) {
-        forward(s);
-        return;
-    }
+    if (forward_unless_leader(s, &st)) return;
     int at = id ? member_at(&st, id) : 0;
     if (id && (at < 0 || st.member_roles[at] != 'v')) {
         resp_errorf(&s->out, "ERR", "%llu is not a voter", (unsigned long long)id);

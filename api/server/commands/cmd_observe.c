@@ -8,14 +8,14 @@
 #include "api/server/commands/commands.h"
 #include "api/server/observe/observe.h"
 
-static void line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void line(struct buf *b, const char *fmt, ...)
+void info_line(struct buf *b, const char *fmt, ...)
 {
     char text[512];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (n < 0) n = 0;
     if (n > (int)sizeof text - 3) n = (int)sizeof text - 3;
     for (int i = 0; i < n; i++) {
         if (text[i] == '\r' || text[i] == '\n') text[i] = ' ';
@@ -32,22 +32,22 @@ void info_persistence(struct keel_server *srv, struct buf *b)
     struct keel_node_metrics m;
     keel_node_status(srv->node, &st);
     keel_node_metrics(srv->node, &m);
-    line(b, "# Persistence");
-    line(b, "loading:0");
-    line(b, "rdb_changes_since_last_save:%llu",
+    info_line(b, "# Persistence");
+    info_line(b, "loading:0");
+    info_line(b, "rdb_changes_since_last_save:%llu",
          (unsigned long long)(st.applied_index > st.snapshot_index ? st.applied_index - st.snapshot_index : 0));
-    line(b, "rdb_last_save_time:%lld", (long long)(st.snapshot_at_ms / 1000));
-    line(b, "rdb_last_bgsave_status:%s", m.snapshot_errors ? "err" : "ok");
-    line(b, "rdb_last_bgsave_time_sec:%llu", (unsigned long long)(m.snapshot_ns / 1000000000));
-    line(b, "rdb_saves:%llu", (unsigned long long)m.snapshots_taken);
-    line(b, "rdb_last_cow_size:0");
-    line(b, "aof_enabled:0");
-    line(b, "aof_rewrite_in_progress:0");
-    line(b, "keel_snapshot_index:%llu", (unsigned long long)st.snapshot_index);
-    line(b, "keel_snapshot_last_size_bytes:%llu", (unsigned long long)m.snapshot_bytes);
-    line(b, "keel_snapshots_installed:%llu", (unsigned long long)m.snapshots_installed);
-    line(b, "keel_snapshot_errors:%llu", (unsigned long long)m.snapshot_errors);
-    line(b, "keel_snapshots_refused:%llu", (unsigned long long)m.snapshots_refused);
+    info_line(b, "rdb_last_save_time:%lld", (long long)(st.snapshot_at_ms / 1000));
+    info_line(b, "rdb_last_bgsave_status:%s", m.snapshot_errors ? "err" : "ok");
+    info_line(b, "rdb_last_bgsave_time_sec:%llu", (unsigned long long)(m.snapshot_ns / 1000000000));
+    info_line(b, "rdb_saves:%llu", (unsigned long long)m.snapshots_taken);
+    info_line(b, "rdb_last_cow_size:0");
+    info_line(b, "aof_enabled:0");
+    info_line(b, "aof_rewrite_in_progress:0");
+    info_line(b, "keel_snapshot_index:%llu", (unsigned long long)st.snapshot_index);
+    info_line(b, "keel_snapshot_last_size_bytes:%llu", (unsigned long long)m.snapshot_bytes);
+    info_line(b, "keel_snapshots_installed:%llu", (unsigned long long)m.snapshots_installed);
+    info_line(b, "keel_snapshot_errors:%llu", (unsigned long long)m.snapshot_errors);
+    info_line(b, "keel_snapshots_refused:%llu", (unsigned long long)m.snapshots_refused);
     buf_append(b, "\r\n", 2);
 }
 
@@ -56,11 +56,11 @@ void info_alarms(struct keel_server *srv, struct buf *b)
 {
     char list[256];
     alarm_list(srv, list, sizeof list);
-    line(b, "# Alarms");
-    line(b, "keel_alarms:%s", list);
+    info_line(b, "# Alarms");
+    info_line(b, "keel_alarms:%s", list);
     for (int i = 0; i < ALARM_COUNT; i++) {
         const struct alarm *a = alarm_get(srv, i);
-        if (a->active) line(b, "alarm_%s:%s", alarm_name(i), a->reason);
+        if (a->active) info_line(b, "alarm_%s:%s", alarm_name(i), a->reason);
     }
     buf_append(b, "\r\n", 2);
 }

@@ -1,7 +1,6 @@
 /* api: connection and server commands: PING ECHO HELLO QUIT SELECT COMMAND
  * CLIENT INFO ROLE READONLY READWRITE DBSIZE, and the internal KEEL.* ones
  * (membership: cmd_member.c). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,19 +203,6 @@ DECL_LOCAL(cmd_client)
                     s->argc > 1 ? (const char *)s->argv[1].p : "");
     }
     slot_done(s);
-}
-
-static void info_line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void info_line(struct buf *b, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > (int)sizeof line - 3) n = (int)sizeof line - 3;
-    buf_append(b, line, (size_t)n);
-    buf_append(b, "\r\n", 2);
 }
 
 static bool want(struct slot *s, const char *section)

@@ -88,6 +88,10 @@ DECL_LOCAL(cmd_keel_digest);
 DECL_LOCAL(cmd_keel_drill);
 /* cmd_observe.c */
 DECL_LOCAL(cmd_keel_alarm);
+/* One "name:value" line of an INFO section and its CRLF, at most 509 bytes
+ * of text; CR and LF in the text (alarm reasons are free text) become
+ * spaces, so a line can never break INFO's framing. */
+void info_line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void info_persistence(struct keel_server *srv, struct buf *b);
 void info_alarms(struct keel_server *srv, struct buf *b);
 
