@@ -17,7 +17,7 @@
 /* KEEL.CLOCK (internal, forwarded by a follower): this leader's clock. */
 DECL_LOCAL(cmd_keel_clock)
 {
-    if (s->srv->role != KEEL_ROLE_LEADER) resp_error(&s->out, "TRYAGAIN", "not the leader");
+    if (s->srv->role != KEEL_ROLE_LEADER) reply_error(&s->out, KEEL_ENOTLEADER, "not the leader");
     else resp_int(&s->out, server_now(s->srv));
     slot_done(s);
 }

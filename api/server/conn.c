@@ -68,7 +68,7 @@ void slot_done(struct slot *s)
     if (s->out.oom) {
         s->out.len = 0;
         s->out.oom = false;
-        resp_error(&s->out, "ERR", "out of memory building the reply");
+        reply_error(&s->out, KEEL_ENOMEM, "out of memory building the reply");
     }
     conn_flush(s->conn);
 }
@@ -173,8 +173,8 @@ static void process(struct conn *c)
             struct slot *s = slot_new(c->srv, c, &none, 0);
             srv->stats.protocol_errors++;
             if (s != NULL) {
-                resp_errorf(&s->out, "ERR", "Protocol error: %s",
-                            rc == RESP_ENOMEM ? "out of memory" : err);
+                reply_errorf(&s->out, KEEL_EINVAL, "Protocol error: %s",
+                             rc == RESP_ENOMEM ? "out of memory" : err);
                 if (c->tail) c->tail->next = s;
                 else c->head = s;
                 c->tail = s;
@@ -386,7 +386,7 @@ void conn_accept(struct keel_server *srv)
         struct keel_slice none = {NULL, 0};
         struct slot *s = slot_new(c->srv, c, &none, 0);
         if (s != NULL) {
-            resp_error(&s->out, "ERR", "max number of clients reached");
+            reply_error(&s->out, KEEL_EINVAL, "max number of clients reached");
             c->head = c->tail = s;
             c->pending = 1;
             c->quit = true;

@@ -332,16 +332,16 @@ bool consistency_refuses(struct slot *s)
     check_hex16(c->bad_mine, a);
     check_hex16(c->bad_majority, b);
     if (s->srv->role == KEEL_ROLE_LEADER)
-        resp_errorf(&s->out, "TRYAGAIN",
-                    "this node's data failed the consistency check at index %" PRIu64 ": it is handing "
-                    "leadership over; retry",
-                    c->bad_index);
+        reply_errorf(&s->out, KEEL_ENOTLEADER,
+                     "this node's data failed the consistency check at index %" PRIu64 ": it is handing "
+                     "leadership over; retry",
+                     c->bad_index);
     else
-        resp_errorf(&s->out, "CORRUPT",
-                    "this replica's data failed the consistency check at index %" PRIu64 " (digest %s, "
-                    "majority %s) and is being repaired from the leader; read without READONLY or from "
-                    "another node",
-                    c->bad_index, a, b);
+        reply_errorf(&s->out, KEEL_ECORRUPT,
+                     "this replica's data failed the consistency check at index %" PRIu64 " (digest %s, "
+                     "majority %s) and is being repaired from the leader; read without READONLY or from "
+                     "another node",
+                     c->bad_index, a, b);
     return true;
 }
 

@@ -127,9 +127,9 @@ DECL_LOCAL(cmd_keel_digest)
     uint64_t index = strtoull(slot_arg(s, 2, buf, sizeof buf), NULL, 10);
     uint64_t digest = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 16);
     if (s->srv->role != KEEL_ROLE_LEADER) {
-        resp_error(&s->out, "TRYAGAIN", "not the leader");
+        reply_error(&s->out, KEEL_ENOTLEADER, "not the leader");
     } else if (id == 0 || index == 0) {
-        resp_error(&s->out, "ERR", "usage: KEEL.DIGEST id index digest");
+        reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.DIGEST id index digest");
     } else {
         consistency_round_record(s->srv, id, index, digest);
         resp_ok(&s->out);

@@ -1,6 +1,7 @@
 /* api: routing a request: answered here, read after a barrier, proposed as a
  * write, or forwarded to the leader; and turning store replies into RESP. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ int64_t server_wall_ms(void)
 
 void syntax_error(struct slot *s)
 {
-    resp_error(&s->out, "ERR", "syntax error");
+    reply_error(&s->out, KEEL_EINVAL, "syntax error");
 }
 
 bool arg_int(struct slot *s, uint32_t i, long long *v)
@@ -40,7 +41,7 @@ bool arg_int(struct slot *s, uint32_t i, long long *v)
     *v = strtoll(buf, &end, 10);
     if (errno == 0 && *end == 0 && !(buf[0] == ' ' || buf[0] == '+')) return true;
 bad:
-    resp_error(&s->out, "ERR", "value is not an integer or out of range");
+    reply_error(&s->out, KEEL_ENOTINT, "value is not an integer or out of range");
     return false;
 }
 
@@ -62,28 +63,36 @@ void syskey_zone(uint64_t id, char *buf, size_t size)
 bool check_key(struct slot *s, struct keel_slice key)
 {
     if (key.n > KEEL_MAX_KEY) {
-        resp_errorf(&s->out, "ERR", "key of %zu bytes is over Keel's limit of %d", key.n,
-                    KEEL_MAX_KEY);
+        reply_errorf(&s->out, KEEL_EINVAL, "key of %zu bytes is over Keel's limit of %d", key.n,
+                     KEEL_MAX_KEY);
         return false;
     }
     if (key.n == 0) {
-        resp_error(&s->out, "ERR", "empty keys are not supported by Keel");
+        reply_error(&s->out, KEEL_EINVAL, "empty keys are not supported by Keel");
         return false;
     }
     if (key_is_reserved(key)) { /* see keys_allowed */
-        resp_error(&s->out, "ERR", "keys starting with \\xffkeel: are reserved");
+        reply_error(&s->out, KEEL_EINVAL, "keys starting with \\xffkeel: are reserved");
         return false;
     }
     return true;
 }
 
-void reply_error_code(struct buf *b, int code, const char *msg)
+void reply_error(struct buf *b, int code, const char *msg)
 {
     char text[600];
-    const char *dflt = keel_strerror(code);
-    if (msg != NULL && msg[0] != 0) snprintf(text, sizeof text, "%s", msg);
-    else snprintf(text, sizeof text, "%s", dflt);
+    snprintf(text, sizeof text, "%s", msg != NULL && msg[0] != 0 ? msg : keel_strerror(code));
     resp_error(b, keel_errword(code), text);
+}
+
+void reply_errorf(struct buf *b, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    resp_error(b, keel_errword(code), msg);
 }
 
 void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
@@ -91,7 +100,7 @@ void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
     struct keel_reply_item it;
     int rc = keel_reply_next(rd, &it);
     if (rc != 0) {
-        resp_error(b, "ERR", "internal: malformed reply");
+        reply_error(b, KEEL_EMALFORMED, "internal: malformed reply");
         return;
     }
     switch (it.kind) {
@@ -114,7 +123,7 @@ void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
             size_t n = it.n < sizeof msg - 1 ? it.n : sizeof msg - 1;
             memcpy(msg, it.p, n);
             msg[n] = 0;
-            reply_error_code(b, (int)it.integer, msg);
+            reply_error(b, (int)it.integer, msg);
             break;
         }
         case KEEL_REPLY_ARRAY:
@@ -132,7 +141,7 @@ static void refused(struct slot *s, int rc)
         forward(s);
         return;
     }
-    reply_error_code(&s->out, rc, NULL);
+    reply_error(&s->out, rc, NULL);
     slot_done(s);
 }
 
@@ -151,9 +160,9 @@ static void write_done_cb(void *data, int status, const struct keel_reply *reply
             if (s->cmd->reply != NULL) s->cmd->reply(s, &rd, 1);
             else reply_to_resp(&s->out, s->proto, &rd);
         } else {
-            resp_error(&s->out, "UNCERTAIN",
-                       "leadership changed before the write was confirmed: it may or may not "
-                       "have been applied; retry with the same client id and sequence");
+            reply_error(&s->out, KEEL_EUNCERTAIN,
+                        "leadership changed before the write was confirmed: it may or may not "
+                        "have been applied; retry with the same client id and sequence");
         }
     }
     slot_done(s);
@@ -185,7 +194,7 @@ void dispatch_write(struct slot *s)
     int rc = keel_enc_finish(&e, &buf, &len);
     keel_enc_close(&e);
     if (rc != 0) {
-        reply_error_code(&s->out, rc, rc == KEEL_ETOOBIG ? "request too large" : NULL);
+        reply_error(&s->out, rc, rc == KEEL_ETOOBIG ? "request too large" : NULL);
         slot_done(s);
         return;
     }
@@ -215,7 +224,7 @@ static void run_read(struct slot *s)
     }
     if (rc != 0) {
         s->out.len = 0;
-        reply_error_code(&s->out, rc, NULL);
+        reply_error(&s->out, rc, NULL);
     }
     slot_done(s);
 }
@@ -262,7 +271,7 @@ static bool keys_allowed(struct slot *s)
     int last = cmd->last_key < 0 ? (int)s->argc + cmd->last_key : cmd->last_key;
     for (int i = cmd->first_key; i <= last && i < (int)s->argc; i += cmd->key_step) {
         if (key_is_reserved(s->argv[i])) {
-            resp_error(&s->out, "ERR", "keys starting with \\xffkeel: are reserved");
+            reply_error(&s->out, KEEL_EINVAL, "keys starting with \\xffkeel: are reserved");
             return false;
         }
     }
@@ -285,15 +294,15 @@ void dispatch(struct slot *s)
             if (w < 0) break;
             n += (size_t)w < sizeof args - n ? (size_t)w : sizeof args - n - 1;
         }
-        resp_errorf(&s->out, "ERR", "unknown command '%s', with args beginning with: %s",
-                    slot_arg(s, 0, name, sizeof name), args);
+        reply_errorf(&s->out, KEEL_EINVAL, "unknown command '%s', with args beginning with: %s",
+                     slot_arg(s, 0, name, sizeof name), args);
         if (c != NULL && c->in_multi) c->multi_error = true;
         slot_done(s);
         return;
     }
     s->cmd = cmd;
     if (!arity_ok(cmd, s->argc)) {
-        resp_errorf(&s->out, "ERR", "wrong number of arguments for '%s' command", cmd->name);
+        reply_errorf(&s->out, KEEL_EINVAL, "wrong number of arguments for '%s' command", cmd->name);
         if (c != NULL && c->in_multi) c->multi_error = true;
         slot_done(s);
         return;
@@ -301,10 +310,10 @@ void dispatch(struct slot *s)
     if (c != NULL && c->proto < 3 && c->ps != NULL && pubsub_count(c) > 0 &&
         !(cmd->flags & CMD_PUBSUB)) {
         /* RESP2 cannot tell a message from a reply: Redis's rule and text. */
-        resp_errorf(&s->out, "ERR",
-                    "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
-                    "RESET are allowed in this context",
-                    cmd->name);
+        reply_errorf(&s->out, KEEL_EINVAL,
+                     "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                     "RESET are allowed in this context",
+                     cmd->name);
         slot_done(s);
         return;
     }
@@ -315,17 +324,17 @@ void dispatch(struct slot *s)
     }
     if (c != NULL && c->in_multi && !(cmd->flags & CMD_NOMULTI)) {
         if (!(cmd->flags & CMD_WRITE)) {
-            resp_errorf(&s->out, "ERR",
-                        "'%s' inside MULTI is not supported by Keel (only writes are); read "
-                        "before MULTI and WATCH the keys instead",
-                        cmd->name);
+            reply_errorf(&s->out, KEEL_EINVAL,
+                         "'%s' inside MULTI is not supported by Keel (only writes are); read "
+                         "before MULTI and WATCH the keys instead",
+                         cmd->name);
             c->multi_error = true;
             slot_done(s);
             return;
         }
         struct queued *q = realloc(c->queue, (c->nqueued + 1) * sizeof *q);
         if (q == NULL) {
-            resp_error(&s->out, "ERR", "out of memory");
+            reply_error(&s->out, KEEL_ENOMEM, "out of memory");
             c->multi_error = true;
             slot_done(s);
             return;

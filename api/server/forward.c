@@ -133,10 +133,10 @@ static void answer_sent(struct slot *s, const char *why)
     if (s->conn != NULL) {
         s->out.len = 0;
         if (is_write(s))
-            resp_errorf(&s->out, "UNCERTAIN", "%s after forwarding the write to the leader: it may or may "
-                        "not have been applied (never after its deadline)", why);
+            reply_errorf(&s->out, KEEL_EUNCERTAIN, "%s after forwarding the write to the leader: it may or may "
+                         "not have been applied (never after its deadline)", why);
         else
-            resp_errorf(&s->out, "TRYAGAIN", "%s", why);
+            reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
     }
     slot_done(s);
 }
@@ -146,7 +146,7 @@ static void answer_unsent(struct slot *s, const char *why)
 {
     if (s->conn != NULL) {
         s->out.len = 0;
-        resp_errorf(&s->out, "TRYAGAIN", "%s", why);
+        reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
     }
     slot_done(s);
 }
@@ -499,18 +499,18 @@ void forward(struct slot *s)
     char addr[64];
     if (f == NULL) {
         /* Stopping (keel_server_drain): the leader is another node's business now. */
-        resp_error(&s->out, "TRYAGAIN", "this node is shutting down");
+        reply_error(&s->out, KEEL_ENOTLEADER, "this node is shutting down");
         slot_done(s);
         return;
     }
     if (s->forwarded_in) {
         /* The sender thought we lead; we do not (any more). */
-        resp_error(&s->out, "TRYAGAIN", "no leader");
+        reply_error(&s->out, KEEL_ENOTLEADER, "no leader");
         slot_done(s);
         return;
     }
     if (leader_client_addr(srv, addr, sizeof addr) != 0 || strcmp(addr, srv->client_addr) == 0) {
-        resp_error(&s->out, "TRYAGAIN", "no leader");
+        reply_error(&s->out, KEEL_ENOTLEADER, "no leader");
         slot_done(s);
         return;
     }
@@ -520,7 +520,7 @@ void forward(struct slot *s)
         return;
     }
     if (cluster_token(srv, f->token, sizeof f->token) != 0) {
-        resp_error(&s->out, "TRYAGAIN", "this node has not yet learned the cluster's forwarding token");
+        reply_error(&s->out, KEEL_ENOTLEADER, "this node has not yet learned the cluster's forwarding token");
         slot_done(s);
         return;
     }
@@ -531,12 +531,12 @@ void forward(struct slot *s)
     }
     if (f->state != FWD_IDLE && strcmp(f->addr, addr) != 0) fwd_reset(f, "the leader moved");
     if (f->state == FWD_CLOSING) {
-        resp_error(&s->out, "TRYAGAIN", "reconnecting to the leader");
+        reply_error(&s->out, KEEL_ENOTLEADER, "reconnecting to the leader");
         slot_done(s);
         return;
     }
     if (f->state == FWD_IDLE && fwd_connect(f, addr) != 0) {
-        resp_errorf(&s->out, "TRYAGAIN", "cannot reach the leader at %s", addr);
+        reply_errorf(&s->out, KEEL_ENOTLEADER, "cannot reach the leader at %s", addr);
         slot_done(s);
         return;
     }

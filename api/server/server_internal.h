@@ -230,7 +230,13 @@ void dispatch_write(struct slot *s);
 void dispatch_read(struct slot *s);
 /* Generic conversion of one reply item (arrays recursively) to RESP. */
 void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd);
-void reply_error_code(struct buf *b, int code, const char *msg);
+/* Error replies take their word from the one table (include/keel/error.h):
+ * "-WORD msg", where WORD is keel_errword(code). reply_error uses the
+ * table's message when msg is NULL or empty; reply_errorf never does. Only
+ * Redis's own words with no Keel code (MOVED, EXECABORT, NOPROTO) are
+ * written with resp_error directly. */
+void reply_error(struct buf *b, int code, const char *msg);
+void reply_errorf(struct buf *b, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Cluster time, Unix ms (keel_node_now): entry stamps, expiry, TTLs. */
 int64_t server_now(struct keel_server *srv);
 /* The wall clock, for what an operator reads (uptime, ages, file times);

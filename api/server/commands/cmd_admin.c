@@ -117,7 +117,7 @@ static void copy_done(uv_work_t *w, int status)
         log_info("snapshot %" PRIu64 " for a backup: index %" PRIu64 ", %zu bytes", b->id,
                  b->snap.info.applied, KEEL_SNAPSHOT_HEADER + b->snap.data_len);
     } else {
-        if (s != NULL) resp_errorf(&s->out, "ERR", "snapshot failed: %s", b->errmsg);
+        if (s != NULL) reply_errorf(&s->out, KEEL_EINVAL, "snapshot failed: %s", b->errmsg);
         log_warn("snapshot for a backup failed: %s", b->errmsg);
         free(b);
         srv->backup = NULL;
@@ -140,13 +140,13 @@ static void begin_ready_cb(void *data, int status)
         return;
     }
     if (srv->backup != NULL) {
-        resp_error(&s->out, "BUSY", "another snapshot save is being read (released after 60 s idle)");
+        reply_error(&s->out, KEEL_EBUSY, "another snapshot save is being read (released after 60 s idle)");
         slot_done(s);
         return;
     }
     struct backup *b = calloc(1, sizeof *b);
     if (b == NULL) {
-        reply_error_code(&s->out, KEEL_ENOMEM, NULL);
+        reply_error(&s->out, KEEL_ENOMEM, NULL);
         slot_done(s);
         return;
     }
@@ -170,8 +170,8 @@ static struct backup *backup_of(struct slot *s)
     uint64_t id = strtoull(slot_arg(s, 2, buf, sizeof buf), NULL, 10);
     struct backup *b = s->srv->backup;
     if (b == NULL || !b->ready || b->id != id) {
-        resp_errorf(&s->out, "ERR", "no snapshot %" PRIu64 " on this node (released, or leadership "
-                    "moved): start again", id);
+        reply_errorf(&s->out, KEEL_ENOTFOUND, "no snapshot %" PRIu64 " on this node (released, or leadership "
+                     "moved): start again", id);
         slot_done(s);
         return NULL;
     }
@@ -193,7 +193,7 @@ static void snapshot_read(struct slot *s)
     /* The image is header then data: at most two pieces. */
     uint8_t *chunk = malloc(n ? n : 1);
     if (chunk == NULL) {
-        reply_error_code(&s->out, KEEL_ENOMEM, NULL);
+        reply_error(&s->out, KEEL_ENOMEM, NULL);
         slot_done(s);
         return;
     }
@@ -220,7 +220,7 @@ DECL_LOCAL(cmd_keel_snapshot)
     bool read = s->argc == 5 && slot_arg_is(s, 1, "READ");
     bool end = s->argc == 3 && slot_arg_is(s, 1, "END");
     if (!begin && !read && !end) {
-        resp_error(&s->out, "ERR", "usage: KEEL.SNAPSHOT BEGIN | READ id offset count | END id");
+        reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.SNAPSHOT BEGIN | READ id offset count | END id");
         slot_done(s);
         return;
     }
@@ -239,7 +239,7 @@ DECL_LOCAL(cmd_keel_snapshot)
     } else {
         int rc = keel_node_read(s->srv->node, begin_ready_cb, s);
         if (rc != 0) {
-            reply_error_code(&s->out, rc, NULL);
+            reply_error(&s->out, rc, NULL);
             slot_done(s);
         }
     }

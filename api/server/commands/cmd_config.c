@@ -126,13 +126,13 @@ static void config_get(struct slot *s)
 static void config_set(struct slot *s)
 {
     if (s->argc < 4 || (s->argc - 2) % 2 != 0) {
-        resp_error(&s->out, "ERR", "wrong number of arguments for 'config|set' command");
+        reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'config|set' command");
         return;
     }
     for (uint32_t a = 2; a < s->argc; a += 2) {
         if (find(&s->argv[a]) == NULL) {
-            resp_errorf(&s->out, "ERR", "Unknown option or number of arguments for CONFIG SET - '%.*s'",
-                        (int)s->argv[a].n, (const char *)s->argv[a].p);
+            reply_errorf(&s->out, KEEL_EINVAL, "Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                         (int)s->argv[a].n, (const char *)s->argv[a].p);
             return;
         }
     }
@@ -144,8 +144,8 @@ static void config_set(struct slot *s)
         } else if (p->set(s->srv, slot_arg(s, a + 1, value, sizeof value), err, sizeof err) == 0) {
             continue;
         }
-        resp_errorf(&s->out, "ERR", "CONFIG SET failed (possibly related to argument '%s') - %s",
-                    p->name, err);
+        reply_errorf(&s->out, KEEL_EINVAL, "CONFIG SET failed (possibly related to argument '%s') - %s",
+                     p->name, err);
         return;
     }
     resp_ok(&s->out);
@@ -160,8 +160,8 @@ DECL_LOCAL(cmd_config)
     } else if (slot_arg_is(s, 1, "RESETSTAT") && s->argc == 2) {
         resp_ok(&s->out); /* nothing of Redis's statistics to reset */
     } else {
-        resp_errorf(&s->out, "ERR", "unknown subcommand or wrong number of arguments for 'config|%.*s'",
-                    (int)s->argv[1].n, (const char *)s->argv[1].p);
+        reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand or wrong number of arguments for 'config|%.*s'",
+                     (int)s->argv[1].n, (const char *)s->argv[1].p);
     }
     slot_done(s);
 }

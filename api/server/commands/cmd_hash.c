@@ -15,7 +15,7 @@ static int load(struct slot *s, struct keel_read *rd, const struct keel_hash **h
     if (rc != 0) return rc;
     rc = keel_read_hash(rd, &rec, h);
     if (rc == KEEL_EWRONGTYPE) {
-        reply_error_code(&s->out, KEEL_EWRONGTYPE, NULL);
+        reply_error(&s->out, KEEL_EWRONGTYPE, NULL);
         *wrong = true;
         return 0;
     }
@@ -88,7 +88,7 @@ DECL_READ(cmd_hlen)
 DECL_ENCODE(cmd_hset)
 {
     if (s->argc % 2 != 0) {
-        resp_errorf(&s->out, "ERR", "wrong number of arguments for '%s' command", s->cmd->name);
+        reply_errorf(&s->out, KEEL_EINVAL, "wrong number of arguments for '%s' command", s->cmd->name);
         return -1;
     }
     if (!check_key(s, s->argv[1])) return -1;
@@ -105,7 +105,7 @@ DECL_REPLY(reply_hmset)
         size_t n = it.n < sizeof msg - 1 ? it.n : sizeof msg - 1;
         memcpy(msg, it.p, n);
         msg[n] = 0;
-        reply_error_code(&s->out, (int)it.integer, msg);
+        reply_error(&s->out, (int)it.integer, msg);
         return;
     }
     resp_ok(&s->out);

@@ -88,13 +88,11 @@ static void describe_req(const struct keel_member_req *r, char *buf, size_t size
 static void refused(struct slot *s, uint64_t id, int rc, const char *why)
 {
     if (rc == KEEL_EBUSY || rc == KEEL_ENOTLEADER || rc == KEEL_ESHUTDOWN)
-        resp_errorf(&s->out, "TRYAGAIN", "%s", why);
+        reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
     else if (rc == KEEL_EEXISTS)
-        resp_errorf(&s->out, "ERR", "id %llu or its address is already in use: %s", (unsigned long long)id, why);
-    else if (why[0] != 0)
-        resp_errorf(&s->out, "ERR", "%s", why);
+        reply_errorf(&s->out, KEEL_EEXISTS, "id %llu or its address is already in use: %s", (unsigned long long)id, why);
     else
-        reply_error_code(&s->out, rc, NULL);
+        reply_error(&s->out, rc, why);
     slot_done(s);
 }
 
@@ -107,11 +105,11 @@ static void change_cb(void *data, int status, const char *why)
     } else if (status == KEEL_ENOTLEADER || status == KEEL_ESHUTDOWN) {
         /* The entry may still commit under the next leader. */
         log_warn("membership change uncertain: %s", why);
-        resp_errorf(&s->out, "UNCERTAIN",
-                    "%s (see KEEL.MEMBER LIST; the change is idempotent: retry it)", why);
+        reply_errorf(&s->out, KEEL_EUNCERTAIN,
+                     "%s (see KEEL.MEMBER LIST; the change is idempotent: retry it)", why);
     } else {
         log_warn("membership change failed: %s", why);
-        resp_errorf(&s->out, "ERR", "membership change failed: %s", why);
+        reply_errorf(&s->out, KEEL_EINVAL, "membership change failed: %s", why);
     }
     slot_done(s);
 }
@@ -142,7 +140,7 @@ DECL_LOCAL(cmd_keel_join)
     uint64_t id;
     slot_arg(s, 2, addr, sizeof addr);
     if (!parse_id(s, 1, &id) || !raft_addr_ok(addr)) {
-        resp_error(&s->out, "ERR", "KEEL.JOIN wants an id > 0 and a raft address (IPv4:PORT)");
+        reply_error(&s->out, KEEL_EINVAL, "KEEL.JOIN wants an id > 0 and a raft address (IPv4:PORT)");
         slot_done(s);
         return;
     }
@@ -215,9 +213,9 @@ DECL_LOCAL(cmd_keel_member)
     uint32_t flags_at = is_add ? 4 : 3;
     if (!(is_add || is_promote || is_remove) || s->argc < flags_at || !parse_id(s, 2, &id) ||
         !parse_flags(s, flags_at, is_add, is_remove, &standby, &force, &timeout_ms)) {
-        resp_error(&s->out, "ERR",
-                   "usage: KEEL.MEMBER LIST | ADD id raft_addr [STANDBY] [FORCE] [TIMEOUT ms] | "
-                   "PROMOTE id [TIMEOUT ms] | REMOVE id [FORCE] [TIMEOUT ms]");
+        reply_error(&s->out, KEEL_EINVAL,
+                    "usage: KEEL.MEMBER LIST | ADD id raft_addr [STANDBY] [FORCE] [TIMEOUT ms] | "
+                    "PROMOTE id [TIMEOUT ms] | REMOVE id [FORCE] [TIMEOUT ms]");
         slot_done(s);
         return;
     }
@@ -232,7 +230,7 @@ DECL_LOCAL(cmd_keel_member)
     char want = is_remove ? 0 : standby ? 's' : 'v';
     if (is_add) slot_arg(s, 3, addr, sizeof addr);
     if (is_add && !raft_addr_ok(addr)) {
-        resp_errorf(&s->out, "ERR", "'%s' is no raft address: want IPv4:PORT", addr);
+        reply_errorf(&s->out, KEEL_EINVAL, "'%s' is no raft address: want IPv4:PORT", addr);
         slot_done(s);
         return;
     }
@@ -243,13 +241,13 @@ DECL_LOCAL(cmd_keel_member)
         return;
     }
     if (at < 0 && is_promote) {
-        resp_errorf(&s->out, "ERR", "no member with id %llu", (unsigned long long)id);
+        reply_errorf(&s->out, KEEL_ENOTFOUND, "no member with id %llu", (unsigned long long)id);
         slot_done(s);
         return;
     }
     if (is_add && at >= 0 && strcmp(st.member_addrs[at], addr) != 0) {
-        resp_errorf(&s->out, "ERR", "id %llu is already a member at %s: remove it first",
-                    (unsigned long long)id, st.member_addrs[at]);
+        reply_errorf(&s->out, KEEL_EINVAL, "id %llu is already a member at %s: remove it first",
+                     (unsigned long long)id, st.member_addrs[at]);
         slot_done(s);
         return;
     }
@@ -279,9 +277,9 @@ static void transfer_done(void *data, uint64_t new_leader)
     if (new_leader != 0 && new_leader != s->srv->cfg.node_id && (want == 0 || new_leader == want))
         resp_int(&s->out, (int64_t)new_leader);
     else if (new_leader == s->srv->cfg.node_id)
-        resp_error(&s->out, "ERR", "leadership transfer did not complete: this node still leads");
+        reply_error(&s->out, KEEL_EINVAL, "leadership transfer did not complete: this node still leads");
     else
-        resp_error(&s->out, "TRYAGAIN", "leadership transfer under way or failed: no leader yet");
+        reply_error(&s->out, KEEL_ENOTLEADER, "leadership transfer under way or failed: no leader yet");
     slot_done(s);
 }
 
@@ -290,14 +288,14 @@ DECL_LOCAL(cmd_keel_transfer)
     struct keel_node_status st;
     uint64_t id = 0;
     if (s->argc > 2 || (s->argc == 2 && !(parse_id(s, 1, &id) || (s->argv[1].n == 1 && s->argv[1].p[0] == '0')))) {
-        resp_error(&s->out, "ERR", "usage: KEEL.TRANSFER [id]");
+        reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.TRANSFER [id]");
         slot_done(s);
         return;
     }
     if (forward_unless_leader(s, &st)) return;
     int at = id ? member_at(&st, id) : 0;
     if (id && (at < 0 || st.member_roles[at] != 'v')) {
-        resp_errorf(&s->out, "ERR", "%llu is not a voter", (unsigned long long)id);
+        reply_errorf(&s->out, KEEL_EINVAL, "%llu is not a voter", (unsigned long long)id);
         slot_done(s);
         return;
     }
@@ -308,9 +306,9 @@ DECL_LOCAL(cmd_keel_transfer)
     }
     int rc = keel_node_transfer(s->srv->node, id, transfer_done, s);
     if (rc != 0) {
-        if (rc == KEEL_EBUSY) resp_error(&s->out, "TRYAGAIN", "a leadership transfer is already running");
-        else if (rc == KEEL_ENOTFOUND) resp_error(&s->out, "ERR", "no voter to hand leadership to");
-        else reply_error_code(&s->out, rc, NULL);
+        if (rc == KEEL_EBUSY) reply_error(&s->out, KEEL_ENOTLEADER, "a leadership transfer is already running");
+        else if (rc == KEEL_ENOTFOUND) reply_error(&s->out, rc, "no voter to hand leadership to");
+        else reply_error(&s->out, rc, NULL);
         slot_done(s);
     }
 }

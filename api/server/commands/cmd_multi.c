@@ -16,7 +16,7 @@ DECL_LOCAL(cmd_multi)
 {
     struct conn *c = s->conn;
     if (c->in_multi) {
-        resp_error(&s->out, "ERR", "MULTI calls can not be nested");
+        reply_error(&s->out, KEEL_EINVAL, "MULTI calls can not be nested");
     } else {
         c->in_multi = true;
         resp_ok(&s->out);
@@ -28,7 +28,7 @@ DECL_LOCAL(cmd_discard)
 {
     struct conn *c = s->conn;
     if (!c->in_multi) {
-        resp_error(&s->out, "ERR", "DISCARD without MULTI");
+        reply_error(&s->out, KEEL_EINVAL, "DISCARD without MULTI");
     } else {
         conn_reset_multi(c);
         conn_unwatch(c);
@@ -98,7 +98,7 @@ DECL_LOCAL(cmd_watch)
 {
     struct conn *c = s->conn;
     if (c->in_multi) {
-        resp_error(&s->out, "ERR", "WATCH inside MULTI is not allowed");
+        reply_error(&s->out, KEEL_EINVAL, "WATCH inside MULTI is not allowed");
         slot_done(s);
         return;
     }
@@ -125,19 +125,19 @@ DECL_LOCAL(cmd_keel_watchv)
 {
     struct conn *c = s->conn;
     if (c == NULL || c->in_multi) {
-        resp_error(&s->out, "ERR", "KEEL.WATCHV inside MULTI is not allowed");
+        reply_error(&s->out, KEEL_EINVAL, "KEEL.WATCHV inside MULTI is not allowed");
         slot_done(s);
         return;
     }
     if (s->argc % 2 != 1) {
-        resp_error(&s->out, "ERR", "wrong number of arguments for 'keel.watchv' command");
+        reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'keel.watchv' command");
         slot_done(s);
         return;
     }
     uint64_t versions[64];
     uint32_t n = (s->argc - 1) / 2;
     if (n > sizeof versions / sizeof *versions) {
-        resp_error(&s->out, "ERR", "KEEL.WATCHV takes at most 64 keys");
+        reply_error(&s->out, KEEL_EINVAL, "KEEL.WATCHV takes at most 64 keys");
         slot_done(s);
         return;
     }
@@ -145,7 +145,7 @@ DECL_LOCAL(cmd_keel_watchv)
         char buf[32], *end;
         versions[i] = strtoull(slot_arg(s, 2 + 2 * i, buf, sizeof buf), &end, 10);
         if (*end != 0 || s->argv[2 + 2 * i].n == 0 || !check_key(s, s->argv[1 + 2 * i])) {
-            if (s->out.len == 0) resp_error(&s->out, "ERR", "KEEL.WATCHV wants key version pairs");
+            if (s->out.len == 0) reply_error(&s->out, KEEL_EINVAL, "KEEL.WATCHV wants key version pairs");
             slot_done(s);
             return;
         }
@@ -160,7 +160,7 @@ DECL_LOCAL(cmd_exec)
 {
     struct conn *c = s->conn;
     if (!c->in_multi) {
-        resp_error(&s->out, "ERR", "EXEC without MULTI");
+        reply_error(&s->out, KEEL_EINVAL, "EXEC without MULTI");
         slot_done(s);
         return;
     }
@@ -184,7 +184,7 @@ DECL_LOCAL(cmd_exec)
     if (argv == NULL || buf == NULL) {
         free(argv);
         free(buf);
-        resp_error(&s->out, "ERR", "out of memory");
+        reply_error(&s->out, KEEL_ENOMEM, "out of memory");
         slot_done(s);
         return;
     }
@@ -255,12 +255,12 @@ DECL_ENCODE(cmd_keel_tx)
     uint32_t watch_at, nwatch, at, ncmds;
     char buf[24];
     if (!tx_parse(s, &watch_at, &nwatch, &at, &ncmds)) {
-        resp_error(&s->out, "ERR", "malformed KEEL.TX");
+        reply_error(&s->out, KEEL_EMALFORMED, "malformed KEEL.TX");
         return -1;
     }
     s->subs = calloc(ncmds ? ncmds : 1, sizeof *s->subs);
     if (s->subs == NULL) {
-        resp_error(&s->out, "ERR", "out of memory");
+        reply_error(&s->out, KEEL_ENOMEM, "out of memory");
         return -1;
     }
     keel_enc_batch_begin(e);
@@ -309,7 +309,7 @@ DECL_REPLY(reply_keel_tx)
     char buf[24];
     (void)nsub;
     if (keel_reply_next(rd, &it) != 0 || !tx_parse(s, &watch_at, &nwatch, &at, &ncmds)) {
-        resp_error(&s->out, "ERR", "internal: bad transaction reply");
+        reply_error(&s->out, KEEL_EMALFORMED, "internal: bad transaction reply");
         return;
     }
     if (it.kind == KEEL_REPLY_NIL) {
@@ -321,7 +321,7 @@ DECL_REPLY(reply_keel_tx)
         size_t n = it.kind == KEEL_REPLY_ERROR && it.n < sizeof msg ? it.n : 0;
         memcpy(msg, it.p, n);
         msg[n] = 0;
-        reply_error_code(&s->out, it.kind == KEEL_REPLY_ERROR ? (int)it.integer : KEEL_EINVAL, msg);
+        reply_error(&s->out, it.kind == KEEL_REPLY_ERROR ? (int)it.integer : KEEL_EINVAL, msg);
         return;
     }
     resp_array(&s->out, ncmds);

@@ -87,8 +87,8 @@ DECL_LOCAL(cmd_keel_alarm)
     } else if ((slot_arg_is(s, 1, "RAISE") && s->argc >= 4) || (slot_arg_is(s, 1, "CLEAR") && s->argc == 3)) {
         int id = alarm_lookup(slot_arg(s, 2, name, sizeof name));
         if (id < 0) {
-            resp_errorf(&s->out, "ERR", "unknown alarm '%s' (NOLEADER QUORUM_AT_RISK FOLLOWER_LAG SLOW_FSYNC NOSPACE CORRUPT)",
-                        name);
+            reply_errorf(&s->out, KEEL_EINVAL, "unknown alarm '%s' (NOLEADER QUORUM_AT_RISK FOLLOWER_LAG SLOW_FSYNC NOSPACE CORRUPT)",
+                         name);
         } else if (slot_arg_is(s, 1, "CLEAR")) {
             alarm_clear(s->srv, id);
             obs_refresh(s->srv); /* /health shows it at once */
@@ -108,7 +108,7 @@ DECL_LOCAL(cmd_keel_alarm)
             resp_ok(&s->out);
         }
     } else {
-        resp_error(&s->out, "ERR", "usage: KEEL.ALARM LIST | RAISE name reason... | CLEAR name");
+        reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.ALARM LIST | RAISE name reason... | CLEAR name");
     }
     slot_done(s);
 }

@@ -23,7 +23,7 @@ static void confirm(struct slot *s, const char *kind, const struct keel_slice *n
 static bool need_conn(struct slot *s)
 {
     if (s->conn != NULL) return true;
-    resp_error(&s->out, "ERR", "pub/sub needs a client connection");
+    reply_error(&s->out, KEEL_EINVAL, "pub/sub needs a client connection");
     slot_done(s);
     return false;
 }
@@ -35,7 +35,7 @@ static void subscribe(struct slot *s, bool pattern)
         int rc = pattern ? pubsub_psubscribe(s->srv, s->conn, s->argv[i])
                          : pubsub_subscribe(s->srv, s->conn, s->argv[i]);
         if (rc < 0) {
-            resp_error(&s->out, "ERR", "out of memory");
+            reply_error(&s->out, KEEL_ENOMEM, "out of memory");
             break;
         }
         confirm(s, pattern ? "psubscribe" : "subscribe", &s->argv[i], pubsub_count(s->conn));
@@ -132,10 +132,10 @@ DECL_LOCAL(cmd_pubsub)
     } else if (slot_arg_is(s, 1, "NUMPAT") && s->argc == 2) {
         resp_int(&s->out, pubsub_numpat(s->srv));
     } else {
-        resp_errorf(&s->out, "ERR",
-                    "unknown subcommand or wrong number of arguments for 'pubsub|%.*s'",
-                    (int)(s->argc > 1 ? s->argv[1].n : 0),
-                    s->argc > 1 ? (const char *)s->argv[1].p : "");
+        reply_errorf(&s->out, KEEL_EINVAL,
+                     "unknown subcommand or wrong number of arguments for 'pubsub|%.*s'",
+                     (int)(s->argc > 1 ? s->argv[1].n : 0),
+                     s->argc > 1 ? (const char *)s->argv[1].p : "");
     }
     slot_done(s);
 }

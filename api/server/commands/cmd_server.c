@@ -17,7 +17,7 @@
 DECL_LOCAL(cmd_ping)
 {
     struct conn *c = s->conn;
-    if (s->argc > 2) resp_error(&s->out, "ERR", "wrong number of arguments for 'ping' command");
+    if (s->argc > 2) reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'ping' command");
     else if (c != NULL && c->proto < 3 && c->ps != NULL && c->ps->nchannels + c->ps->npatterns > 0) {
         /* Subscribed RESP2: Redis answers as a message would come. */
         resp_array(&s->out, 2);
@@ -67,7 +67,7 @@ DECL_LOCAL(cmd_hello)
         char *end;
         proto = strtoll(slot_arg(s, 1, buf, sizeof buf), &end, 10);
         if (*end != 0 || s->argv[1].n == 0) {
-            resp_error(&s->out, "ERR", "Protocol version is not an integer or out of range");
+            reply_error(&s->out, KEEL_EINVAL, "Protocol version is not an integer or out of range");
             slot_done(s);
             return;
         }
@@ -80,15 +80,15 @@ DECL_LOCAL(cmd_hello)
     }
     for (; i < s->argc; i++) {
         if (slot_arg_is(s, i, "AUTH") && i + 2 < s->argc) {
-            resp_error(&s->out, "ERR", "Keel has no AUTH yet: connect without credentials");
+            reply_error(&s->out, KEEL_EINVAL, "Keel has no AUTH yet: connect without credentials");
             slot_done(s);
             return;
         } else if (slot_arg_is(s, i, "SETNAME") && i + 1 < s->argc) {
             slot_arg(s, i + 1, c->name, sizeof c->name);
             i++;
         } else {
-            resp_errorf(&s->out, "ERR", "Syntax error in HELLO option '%s'",
-                        (const char *)s->argv[i].p);
+            reply_errorf(&s->out, KEEL_EINVAL, "Syntax error in HELLO option '%s'",
+                         (const char *)s->argv[i].p);
             slot_done(s);
             return;
         }
@@ -109,7 +109,7 @@ DECL_LOCAL(cmd_quit)
 DECL_LOCAL(cmd_select)
 {
     if (s->argv[1].n == 1 && s->argv[1].p[0] == '0') resp_ok(&s->out);
-    else resp_error(&s->out, "ERR", "DB index is out of range (Keel has one database, 0)");
+    else reply_error(&s->out, KEEL_EINVAL, "DB index is out of range (Keel has one database, 0)");
     slot_done(s);
 }
 
@@ -148,8 +148,8 @@ DECL_LOCAL(cmd_command)
     } else if (slot_arg_is(s, 1, "DOCS")) {
         resp_map(&s->out, s->proto, 0); /* no docs: clients fall back gracefully */
     } else {
-        resp_errorf(&s->out, "ERR", "unknown subcommand '%s' for 'command'",
-                    (const char *)s->argv[1].p);
+        reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand '%s' for 'command'",
+                     (const char *)s->argv[1].p);
     }
     slot_done(s);
 }
@@ -172,7 +172,7 @@ DECL_LOCAL(cmd_client)
     if (slot_arg_is(s, 1, "SETNAME") && s->argc == 3) {
         for (size_t i = 0; i < s->argv[2].n; i++) {
             if (s->argv[2].p[i] <= ' ' || s->argv[2].p[i] > '~') {
-                resp_error(&s->out, "ERR", "Client names cannot contain spaces, newlines or special characters.");
+                reply_error(&s->out, KEEL_EINVAL, "Client names cannot contain spaces, newlines or special characters.");
                 slot_done(s);
                 return;
             }
@@ -199,8 +199,8 @@ DECL_LOCAL(cmd_client)
     } else if (slot_arg_is(s, 1, "SETINFO") && s->argc == 4) {
         resp_ok(&s->out); /* library name/version: accepted, not kept */
     } else {
-        resp_errorf(&s->out, "ERR", "unknown subcommand or wrong number of arguments for 'client|%s'",
-                    s->argc > 1 ? (const char *)s->argv[1].p : "");
+        reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand or wrong number of arguments for 'client|%s'",
+                     s->argc > 1 ? (const char *)s->argv[1].p : "");
     }
     slot_done(s);
 }
@@ -437,7 +437,7 @@ DECL_LOCAL(cmd_keel_fwd)
 {
     char buf[32];
     if (!cluster_token_ok(s->srv, s->argv[1])) {
-        resp_error(&s->out, "ERR", "KEEL.FWD is for the cluster's own nodes (wrong or unknown token)");
+        reply_error(&s->out, KEEL_EINVAL, "KEEL.FWD is for the cluster's own nodes (wrong or unknown token)");
         slot_done(s);
         return;
     }
@@ -450,8 +450,8 @@ DECL_LOCAL(cmd_keel_fwd)
     s->readonly = false;
     if (deadline != 0 && now > deadline) {
         s->srv->stats.forwarded_expired++;
-        resp_errorf(&s->out, "TRYAGAIN", "the forwarded request reached the leader %llu ms after its deadline: "
-                    "not executed", (unsigned long long)(now - deadline));
+        reply_errorf(&s->out, KEEL_ENOTLEADER, "the forwarded request reached the leader %llu ms after its deadline: "
+                     "not executed", (unsigned long long)(now - deadline));
         slot_done(s);
         return;
     }
@@ -466,7 +466,7 @@ DECL_LOCAL(cmd_keel_fwd)
 DECL_LOCAL(cmd_keel_fwdsync)
 {
     if (!cluster_token_ok(s->srv, s->argv[1])) {
-        resp_error(&s->out, "ERR", "KEEL.FWDSYNC is for the cluster's own nodes (wrong or unknown token)");
+        reply_error(&s->out, KEEL_EINVAL, "KEEL.FWDSYNC is for the cluster's own nodes (wrong or unknown token)");
         slot_done(s);
         return;
     }
@@ -484,14 +484,14 @@ DECL_LOCAL(cmd_keel_req)
     bool ok1 = *end1 == 0 && s->argv[1].n > 0;
     s->seq = strtoull(slot_arg(s, 2, buf, sizeof buf), &end2, 10);
     if (!ok1 || *end2 != 0 || s->argv[2].n == 0 || s->client == 0) {
-        resp_error(&s->out, "ERR", "KEEL.REQ wants a client id > 0 and a sequence number");
+        reply_error(&s->out, KEEL_EINVAL, "KEEL.REQ wants a client id > 0 and a sequence number");
         slot_done(s);
         return;
     }
     /* Inside MULTI only EXEC may carry the identity: the transaction is the
      * one write; a queued command would lose it. */
     if (s->conn != NULL && s->conn->in_multi && !slot_arg_is(s, 3, "EXEC")) {
-        resp_error(&s->out, "ERR", "KEEL.REQ inside MULTI wraps only EXEC");
+        reply_error(&s->out, KEEL_EINVAL, "KEEL.REQ inside MULTI wraps only EXEC");
         s->conn->multi_error = true;
         slot_done(s);
         return;

@@ -25,7 +25,7 @@ static int lookup(struct slot *s, struct keel_read *rd, uint32_t i, struct keel_
 
 static void wrongtype(struct slot *s)
 {
-    reply_error_code(&s->out, KEEL_EWRONGTYPE, NULL);
+    reply_error(&s->out, KEEL_EWRONGTYPE, NULL);
 }
 
 DECL_READ(cmd_get)
@@ -208,14 +208,14 @@ DECL_READ(cmd_scan)
     slot_arg(s, 1, buf, sizeof buf);
     unsigned long long id = strtoull(buf, &end, 10);
     if (*end != 0 || s->argv[1].n == 0) {
-        resp_error(&s->out, "ERR", "invalid cursor");
+        reply_error(&s->out, KEEL_EINVAL, "invalid cursor");
         return 0;
     }
     if (id != 0) {
         struct scan_cursor *cur = cursor_find(srv, id);
         if (cur == NULL) {
-            resp_error(&s->out, "ERR",
-                       "invalid cursor (unknown to this node, or expired: start again at 0)");
+            reply_error(&s->out, KEEL_EINVAL,
+                        "invalid cursor (unknown to this node, or expired: start again at 0)");
             return 0;
         }
         cur->used = ++srv->cursor_clock;
@@ -322,7 +322,7 @@ DECL_ENCODE(cmd_getex)
 DECL_ENCODE(cmd_mset)
 {
     if (s->argc % 2 != 1) {
-        resp_error(&s->out, "ERR", "wrong number of arguments for 'mset' command");
+        reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'mset' command");
         return -1;
     }
     for (uint32_t i = 1; i < s->argc; i += 2) {
@@ -340,7 +340,7 @@ DECL_REPLY(reply_mset)
     if (s->subs == NULL) {
         /* On its own, MSET is a batch: one array of its SETs' replies. */
         if (keel_reply_next(rd, &it) != 0 || it.kind != KEEL_REPLY_ARRAY) {
-            resp_error(&s->out, "ERR", "internal: bad MSET reply");
+            reply_error(&s->out, KEEL_EMALFORMED, "internal: bad MSET reply");
             return;
         }
         nsub = (unsigned)it.integer;
@@ -389,7 +389,7 @@ DECL_ENCODE(cmd_decrby)
     long long v;
     if (!arg_int(s, 2, &v)) return -1;
     if (v == INT64_MIN) {
-        resp_error(&s->out, "ERR", "decrement would overflow");
+        reply_error(&s->out, KEEL_EOVERFLOW, "decrement would overflow");
         return -1;
     }
     return incr(s, e, -v);
@@ -415,17 +415,17 @@ static int expire(struct slot *s, struct keel_enc *e, const char *unit)
         else if (slot_arg_is(s, i, "GT")) flags |= KEEL_EXPIRE_GT;
         else if (slot_arg_is(s, i, "LT")) flags |= KEEL_EXPIRE_LT;
         else {
-            resp_errorf(&s->out, "ERR", "Unsupported option %s", (const char *)s->argv[i].p);
+            reply_errorf(&s->out, KEEL_EINVAL, "Unsupported option %s", (const char *)s->argv[i].p);
             return -1;
         }
     }
     /* Redis's two messages, in Redis's order of checks. */
     if ((flags & KEEL_EXPIRE_NX) && (flags & ~KEEL_EXPIRE_NX)) {
-        resp_error(&s->out, "ERR", "NX and XX, GT or LT options at the same time are not compatible");
+        reply_error(&s->out, KEEL_EINVAL, "NX and XX, GT or LT options at the same time are not compatible");
         return -1;
     }
     if ((flags & KEEL_EXPIRE_GT) && (flags & KEEL_EXPIRE_LT)) {
-        resp_error(&s->out, "ERR", "GT and LT options at the same time are not compatible");
+        reply_error(&s->out, KEEL_EINVAL, "GT and LT options at the same time are not compatible");
         return -1;
     }
     if (!expiry_at(s, unit, v, &at)) return -1;
@@ -483,7 +483,7 @@ bool expiry_from(struct slot *s, const char *unit, long long v, int64_t *expire_
                  const char *cmd)
 {
     if (v <= 0 || !to_ms(unit, v, s->now, expire_at) || *expire_at <= 0) {
-        resp_errorf(&s->out, "ERR", "invalid expire time in '%s' command", cmd);
+        reply_errorf(&s->out, KEEL_EINVAL, "invalid expire time in '%s' command", cmd);
         return false;
     }
     return true;
@@ -492,7 +492,7 @@ bool expiry_from(struct slot *s, const char *unit, long long v, int64_t *expire_
 bool expiry_at(struct slot *s, const char *unit, long long v, int64_t *at)
 {
     if (!to_ms(unit, v, s->now, at)) {
-        resp_errorf(&s->out, "ERR", "invalid expire time in '%s' command", s->cmd->name);
+        reply_errorf(&s->out, KEEL_EINVAL, "invalid expire time in '%s' command", s->cmd->name);
         return false;
     }
     return true;

@@ -351,13 +351,13 @@ bool alarm_refuses_write(struct slot *s, size_t len)
             obs_refresh(srv);
     }
     if (a->active) {
-        resp_errorf(&s->out, "OOM", "command not allowed while the NOSPACE alarm is active (%s); %s", a->reason,
-                    srv->obs->nospace_disk ? ADVICE_DISK : ADVICE_QUOTA);
+        reply_errorf(&s->out, KEEL_ENOSPACE, "command not allowed while the NOSPACE alarm is active (%s); %s", a->reason,
+                     srv->obs->nospace_disk ? ADVICE_DISK : ADVICE_QUOTA);
         return true;
     }
     if (keel_storage_quota_check(keel_node_storage(srv->node), len) == KEEL_ENOSPACE) {
         srv->obs->nospace_refused = true;
-        resp_errorf(&s->out, "OOM", "%s", keel_storage_errmsg(keel_node_storage(srv->node)));
+        reply_errorf(&s->out, KEEL_ENOSPACE, "%s", keel_storage_errmsg(keel_node_storage(srv->node)));
         return true;
     }
     return false;

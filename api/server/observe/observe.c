@@ -44,7 +44,7 @@ void obs_command_done(struct slot *s)
     keel_hist_observe(&o->cmd_latency[s->cmd - command_table], uv_hrtime() - s->started_ns);
     s->started_ns = 0;
     if (s->out.len < 2 || s->out.p[0] != '-') return;
-    static const char *words[] = {
+    const char *words[] = {
 #define REJECT_WORD(e, label, word) word,
         REJECT_REASONS(REJECT_WORD)
 #undef REJECT_WORD

@@ -9,19 +9,21 @@
 
 #include "api/server/observe/alarm.h"
 #include "api/server/observe/http.h"
+#include "keel/error.h"
 #include "raft/hist.h"
 
 #define OBS_REFRESH_MS 250
 #define OBS_FSYNC_WINDOW 20 /* refreshes: the SLOW_FSYNC window (5 s) */
 #define OBS_MAX_PEERS 16
 
-/* Why a request was refused, by the error word of its reply. */
-#define REJECT_REASONS(X)      \
-    X(NOSPACE, "nospace", "OOM")      \
-    X(NOLEADER, "noleader", "TRYAGAIN") \
-    X(UNCERTAIN, "uncertain", "UNCERTAIN") \
-    X(MOVED, "moved", "MOVED")        \
-    X(PROTOCOL, "protocol", NULL)     \
+/* Why a request was refused, by the error word of its reply: the table's
+ * word for a Keel code (include/keel/error.h), or Redis's MOVED. */
+#define REJECT_REASONS(X)                                   \
+    X(NOSPACE, "nospace", keel_errword(KEEL_ENOSPACE))      \
+    X(NOLEADER, "noleader", keel_errword(KEEL_ENOTLEADER))  \
+    X(UNCERTAIN, "uncertain", keel_errword(KEEL_EUNCERTAIN)) \
+    X(MOVED, "moved", "MOVED")                              \
+    X(PROTOCOL, "protocol", NULL)                           \
     X(MAXCLIENTS, "maxclients", NULL)
 
 enum {
