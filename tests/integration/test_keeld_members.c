@@ -274,6 +274,48 @@ static void test_transfer(void **state)
     kc_stop(&cl);
 }
 
+/* A KEEL.TRANSFER while another one runs is answered -BUSY, the error
+ * table's word for KEEL_EBUSY: the leader is busy, ask it again. It used to
+ * be -TRYAGAIN, which tells a client that this node has no leader and sends
+ * it to another node. The target is stopped so that the first transfer
+ * stays running (until its election timeout) while the second arrives; the
+ * two are sent on two connections at once, so either may be the second. */
+static void test_transfer_busy(void **state)
+{
+    (void)state;
+    kc_start(&cl, 3, "--election-timeout 3000 --heartbeat-timeout 100");
+    int leader = kc_leader(&cl, 10000);
+    assert_true(leader >= 0);
+    unsigned to = ((unsigned)leader + 1) % 3;
+    kc_signal(&cl, to, SIGSTOP);
+    redisContext *a = kc_connect(&cl, (unsigned)leader), *b = kc_connect(&cl, (unsigned)leader);
+    assert_true(a != NULL && !a->err && b != NULL && !b->err);
+    assert_int_equal(redisAppendCommand(a, "KEEL.TRANSFER %u", to + 1), REDIS_OK);
+    assert_int_equal(redisAppendCommand(b, "KEEL.TRANSFER %u", to + 1), REDIS_OK);
+    int done = 0;
+    while (!done) {
+        assert_int_equal(redisBufferWrite(a, &done), REDIS_OK);
+    }
+    done = 0;
+    while (!done) {
+        assert_int_equal(redisBufferWrite(b, &done), REDIS_OK);
+    }
+    redisReply *ra = NULL, *rb = NULL;
+    assert_int_equal(redisGetReply(a, (void **)&ra), REDIS_OK);
+    assert_int_equal(redisGetReply(b, (void **)&rb), REDIS_OK);
+    redisReply *busy = ra->type == REDIS_REPLY_ERROR && strstr(ra->str, "already running") ? ra : rb;
+    if (busy->type != REDIS_REPLY_ERROR || strstr(busy->str, "already running") == NULL)
+        fail_msg("no transfer was refused as already running: %s / %s", ra->str ? ra->str : "?",
+                 rb->str ? rb->str : "?");
+    assert_string_equal(busy->str, "BUSY a leadership transfer is already running");
+    freeReplyObject(ra);
+    freeReplyObject(rb);
+    redisFree(a);
+    redisFree(b);
+    kc_signal(&cl, to, SIGCONT);
+    kc_stop(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +324,7 @@ int main(void)
         cmocka_unit_test_teardown(test_remove_and_add_back, teardown),
         cmocka_unit_test_teardown(test_bad_requests, teardown),
         cmocka_unit_test_teardown(test_transfer, teardown),
+        cmocka_unit_test_teardown(test_transfer_busy, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

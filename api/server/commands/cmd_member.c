@@ -306,7 +306,9 @@ DECL_LOCAL(cmd_keel_transfer)
     }
     int rc = keel_node_transfer(s->srv->node, id, transfer_done, s);
     if (rc != 0) {
-        if (rc == KEEL_EBUSY) reply_error(&s->out, KEEL_ENOTLEADER, "a leadership transfer is already running");
+        /* -BUSY, the table's word: the leader is busy, ask it again; not
+         * -TRYAGAIN, which sends a client to another node for a leader. */
+        if (rc == KEEL_EBUSY) reply_error(&s->out, rc, "a leadership transfer is already running");
         else if (rc == KEEL_ENOTFOUND) reply_error(&s->out, rc, "no voter to hand leadership to");
         else reply_error(&s->out, rc, NULL);
         slot_done(s);
