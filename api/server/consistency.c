@@ -178,7 +178,7 @@ static void walk_done(uv_work_t *req, int status)
     c->jobs--;
     if (srv->free_pending) {
         free(w);
-        keel_server_free(srv); /* stopped meanwhile */
+        server_pool_done(srv); /* frees srv if this was the last job */
         return;
     }
     if (srv->stopping) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/server/backup/backup.h"
 #include "api/server/consistency.h"
 #include "api/server/log.h"
 #include "api/server/observe/observe.h"
@@ -326,21 +327,35 @@ static void stopped_cb(uv_handle_t *h)
     if (srv->stop_cb != NULL) srv->stop_cb(srv->stop_data);
 }
 
-/* Not in stopped_cb: writes the server proposed (clients', sweeps, the
- * address publication) still hold srv until the node's close cancels them. */
-void keel_server_free(struct keel_server *srv)
+static void server_destroy(struct keel_server *srv)
 {
-    if (srv == NULL) return;
-    if (srv->backup_copying || srv->pool_jobs > 0) {
-        srv->free_pending = true; /* the pool work's callback frees it */
-        return;
-    }
     backup_release(srv);
     pubsub_destroy(srv->pubsub);
     consistency_free(srv);
     obs_free(srv);
     free(srv->cursors);
     free(srv);
+}
+
+/* Not in stopped_cb: writes the server proposed (clients', sweeps, the
+ * address publication) still hold srv until the node's close cancels them.
+ * Work on the libuv pool holds it too: then the free waits for the last
+ * job to report back through server_pool_done. */
+void keel_server_free(struct keel_server *srv)
+{
+    if (srv == NULL) return;
+    if (srv->backup_copying || srv->pool_jobs > 0) {
+        srv->free_pending = true;
+        return;
+    }
+    server_destroy(srv);
+}
+
+bool server_pool_done(struct keel_server *srv)
+{
+    if (!srv->free_pending || srv->backup_copying || srv->pool_jobs > 0) return false;
+    server_destroy(srv);
+    return true;
 }
 
 static void maybe_stopped(struct keel_server *srv)

@@ -4,6 +4,7 @@
 
 #include "api/resp/resp.h"
 #include "api/server/server.h"
+#include "api/server/syskey.h"
 #include "store/store.h"
 
 struct conn;
@@ -208,7 +209,7 @@ struct keel_server
     struct keel_server_stats stats;
     void (*stop_cb)(void *data);
     void *stop_data;
-    struct backup *backup;     /* KEEL.SNAPSHOT: the image being streamed (cmd_admin.c) */
+    struct backup *backup;     /* KEEL.SNAPSHOT: the image being streamed (backup/backup_image.c) */
     bool backup_copying;       /* its copy runs on the pool: free the server after it */
     bool free_pending;
     unsigned pool_jobs;        /* other work on the pool that holds srv (backup.c) */
@@ -279,20 +280,14 @@ void clock_sync(struct keel_server *srv);
 /* cmd_member.c: log the membership change running, every few seconds. */
 void member_progress_log(struct keel_server *srv);
 
-/* cmd_admin.c: drop a backup image idle for longer than its timeout. */
-void backup_expire(struct keel_server *srv);
-void backup_release(struct keel_server *srv);
-/* backup.c: on the leader, write a scheduled backup when one is due. */
-void backup_schedule_tick(struct keel_server *srv);
+/* server.c: a job on the libuv pool that held srv (pool_jobs, or the
+ * backup copy) has ended and its count is already down. The server is the
+ * one to free itself: if keel_server_free came meanwhile and nothing else
+ * holds srv, it is freed now and true returned (srv is gone); else false. */
+bool server_pool_done(struct keel_server *srv);
 
-/* system keys: "\xffkeel:node:<id>" -> client address */
-#define SYSKEY_PREFIX "\xffkeel:"
-bool key_is_reserved(struct keel_slice key);
-void syskey_node(uint64_t id, char *buf, size_t size);
-/* "\xffkeel:zone:<id>" -> zone label */
-void syskey_zone(uint64_t id, char *buf, size_t size);
-/* "\xffkeel:disk:<id>" -> "full" while that node's disk is (nearly) full */
-void syskey_disk(uint64_t id, char *buf, size_t size);
+
+
 
 /* space.c: publish whether this node's disk is full (when that changed);
  * on the leader, whether a replica that `reachable` says is up published

@@ -12,11 +12,6 @@
 
 #define DISK_FULL "full"
 
-void syskey_disk(uint64_t id, char *buf, size_t size)
-{
-    snprintf(buf, size, SYSKEY_PREFIX "disk:%llu", (unsigned long long)id);
-}
-
 /* The state member `id` last published ("" if none). */
 static void published(struct keel_server *srv, uint64_t id, char *out, size_t size)
 {

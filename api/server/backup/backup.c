@@ -23,6 +23,7 @@
 
 #include "api/server/consistency.h"
 #include "api/server/log.h"
+#include "api/server/backup/backup.h"
 #include "api/server/server_internal.h"
 #include "storage/image.h"
 
@@ -159,7 +160,7 @@ static void sched_done(uv_work_t *w, int status)
     free(b);
     srv->pool_jobs--;
     srv->backup_sched_running = false;
-    if (srv->free_pending) keel_server_free(srv); /* stopped meanwhile */
+    server_pool_done(srv); /* frees srv if it was stopped meanwhile */
 }
 
 void backup_schedule_tick(struct keel_server *srv)

@@ -22,30 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/server/backup/backup.h"
 #include "api/server/commands/commands.h"
 #include "api/server/consistency.h"
-#include "api/server/log.h"
-#include "storage/snapshot.h"
 
-#define BACKUP_IDLE_MS 60000
 #define BACKUP_MAX_READ (4u << 20)
-
-struct backup
-{
-    uv_work_t work;
-    struct keel_server *srv;
-    struct slot *slot;          /* BEGIN waiting for the copy; NULL after */
-    struct keel_storage *storage;
-    struct keel_snapshot snap;
-    int rc;
-    char errmsg[KEEL_ERRMSG_SIZE];
-    uint64_t id;
-    uint64_t term;
-    uint64_t last_used;         /* loop ms */
-    bool ready;
-};
-
-static uint64_t next_backup_id = 1;
 
 DECL_ENCODE(cmd_keel_hashkv)
 {
@@ -66,65 +47,23 @@ DECL_LOCAL(cmd_keel_hashkv_last)
     slot_done(s);
 }
 
-void backup_release(struct keel_server *srv)
+/* The copy ended: BEGIN's reply. */
+static void copied_cb(struct slot *s, const struct backup *b)
 {
-    struct backup *b = srv->backup;
-    if (b == NULL || srv->backup_copying) return; /* the copy's callback releases it */
-    keel_snapshot_release(&b->snap);
-    free(b);
-    srv->backup = NULL;
-}
-
-void backup_expire(struct keel_server *srv)
-{
-    struct backup *b = srv->backup;
-    if (b != NULL && b->ready && uv_now(srv->loop) - b->last_used > BACKUP_IDLE_MS) {
-        log_info("snapshot %" PRIu64 ": idle for %u s, released", b->id, BACKUP_IDLE_MS / 1000);
-        backup_release(srv);
+    if (b->rc != 0) {
+        reply_errorf(&s->out, KEEL_EINVAL, "snapshot failed: %s", b->errmsg);
+    } else if (s->conn != NULL) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016" PRIx64, b->snap.info.checksum);
+        resp_array(&s->out, 6);
+        resp_int(&s->out, (int64_t)b->id);
+        resp_int(&s->out, (int64_t)(KEEL_SNAPSHOT_HEADER + b->snap.data_len));
+        resp_int(&s->out, (int64_t)b->snap.info.applied);
+        resp_int(&s->out, (int64_t)b->term);
+        resp_int(&s->out, (int64_t)b->snap.info.keys);
+        resp_bulk_str(&s->out, hex);
     }
-}
-
-static void copy_work(uv_work_t *w)
-{
-    struct backup *b = w->data;
-    b->rc = keel_storage_snapshot_create(b->storage, &b->snap, b->errmsg);
-    /* Here, not in copy_done: a closing node's storage waits for this. */
-    keel_storage_unpin(b->storage);
-}
-
-static void copy_done(uv_work_t *w, int status)
-{
-    struct backup *b = w->data;
-    struct keel_server *srv = b->srv;
-    struct slot *s = b->slot;
-    (void)status;
-    srv->backup_copying = false;
-    b->slot = NULL;
-    if (b->rc == 0) {
-        b->ready = true;
-        b->last_used = uv_now(srv->loop);
-        if (s != NULL && s->conn != NULL) {
-            char hex[17];
-            snprintf(hex, sizeof hex, "%016" PRIx64, b->snap.info.checksum);
-            resp_array(&s->out, 6);
-            resp_int(&s->out, (int64_t)b->id);
-            resp_int(&s->out, (int64_t)(KEEL_SNAPSHOT_HEADER + b->snap.data_len));
-            resp_int(&s->out, (int64_t)b->snap.info.applied);
-            resp_int(&s->out, (int64_t)b->term);
-            resp_int(&s->out, (int64_t)b->snap.info.keys);
-            resp_bulk_str(&s->out, hex);
-        }
-        log_info("snapshot %" PRIu64 " for a backup: index %" PRIu64 ", %zu bytes", b->id,
-                 b->snap.info.applied, KEEL_SNAPSHOT_HEADER + b->snap.data_len);
-    } else {
-        if (s != NULL) reply_errorf(&s->out, KEEL_EINVAL, "snapshot failed: %s", b->errmsg);
-        log_warn("snapshot for a backup failed: %s", b->errmsg);
-        free(b);
-        srv->backup = NULL;
-    }
-    if (s != NULL) slot_done(s);
-    if (srv->free_pending) keel_server_free(srv); /* stopped meanwhile */
-    else if (srv->stopping) backup_release(srv);
+    slot_done(s);
 }
 
 static void begin_ready_cb(void *data, int status)
@@ -144,38 +83,24 @@ static void begin_ready_cb(void *data, int status)
         slot_done(s);
         return;
     }
-    struct backup *b = calloc(1, sizeof *b);
-    if (b == NULL) {
-        reply_error(&s->out, KEEL_ENOMEM, NULL);
+    int rc = backup_image_begin(srv, s, copied_cb);
+    if (rc != 0) {
+        reply_error(&s->out, rc, NULL);
         slot_done(s);
-        return;
     }
-    struct keel_node_status st;
-    keel_node_status(srv->node, &st);
-    b->srv = srv;
-    b->slot = s;
-    b->storage = keel_node_storage(srv->node);
-    b->id = next_backup_id++;
-    b->term = st.term;
-    b->work.data = b;
-    srv->backup = b;
-    srv->backup_copying = true;
-    keel_storage_pin(b->storage); /* before the pool sees it: see keel_storage_pin */
-    uv_queue_work(srv->loop, &b->work, copy_work, copy_done);
 }
 
 static struct backup *backup_of(struct slot *s)
 {
     char buf[32];
     uint64_t id = strtoull(slot_arg(s, 2, buf, sizeof buf), NULL, 10);
-    struct backup *b = s->srv->backup;
-    if (b == NULL || !b->ready || b->id != id) {
+    struct backup *b = backup_image_get(s->srv, id);
+    if (b == NULL) {
         reply_errorf(&s->out, KEEL_ENOTFOUND, "no snapshot %" PRIu64 " on this node (released, or leadership "
                      "moved): start again", id);
         slot_done(s);
         return NULL;
     }
-    b->last_used = uv_now(s->srv->loop);
     return b;
 }
 

@@ -52,7 +52,7 @@ void notify_flags_string(unsigned flags, char *buf, size_t size)
 }
 
 /* The store records events only when a notification could come of them. */
-void notify_subscriptions_changed(struct keel_server *srv)
+static void subscriptions_changed(struct keel_server *srv)
 {
     unsigned f = srv->notify_flags;
     bool on = (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) &&
@@ -61,10 +61,15 @@ void notify_subscriptions_changed(struct keel_server *srv)
     keel_store_record_events(srv->store, on);
 }
 
+static void subscriptions_changed_cb(void *data)
+{
+    subscriptions_changed(data);
+}
+
 void notify_set_flags(struct keel_server *srv, unsigned flags)
 {
     srv->notify_flags = flags;
-    notify_subscriptions_changed(srv);
+    subscriptions_changed(srv);
 }
 
 static unsigned class_flag(char cls)
@@ -184,12 +189,14 @@ void notify_start(struct keel_server *srv)
 {
     keel_node_on_apply(srv->node, apply_cb, srv);
     keel_node_on_cluster(srv->node, cluster_cb, srv);
-    notify_subscriptions_changed(srv);
+    pubsub_on_change(srv->pubsub, subscriptions_changed_cb, srv);
+    subscriptions_changed(srv);
 }
 
 void notify_stop(struct keel_server *srv)
 {
     keel_node_on_apply(srv->node, NULL, NULL);
     keel_node_on_cluster(srv->node, NULL, NULL);
+    pubsub_on_change(srv->pubsub, NULL, NULL);
     keel_store_record_events(srv->store, false);
 }

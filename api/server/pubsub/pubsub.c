@@ -24,7 +24,21 @@ struct pubsub
     struct conn **touched;   /* one publish's receivers, to flush */
     unsigned ntouched;
     unsigned touched_cap;
+    void (*changed)(void *data); /* pubsub_on_change */
+    void *changed_data;
 };
+
+void pubsub_on_change(struct pubsub *ps, void (*cb)(void *data), void *data)
+{
+    ps->changed = cb;
+    ps->changed_data = data;
+}
+
+static void changed(struct keel_server *srv)
+{
+    struct pubsub *ps = srv->pubsub;
+    if (ps->changed != NULL) ps->changed(ps->changed_data);
+}
 
 struct pubsub *pubsub_create(void)
 {
@@ -94,7 +108,7 @@ int pubsub_subscribe(struct keel_server *srv, struct conn *c, struct keel_slice 
     }
     if (push_copy(&cs->channels, &cs->nchannels, name) != 0) goto undo;
     ch->subs[ch->n++] = c;
-    notify_subscriptions_changed(srv);
+    changed(srv);
     return 1;
 undo:
     if (ch->n == 0) {
@@ -129,7 +143,7 @@ int pubsub_unsubscribe(struct keel_server *srv, struct conn *c, struct keel_slic
     leave(srv->pubsub, c, name);
     free((void *)cs->channels[i].p);
     cs->channels[i] = cs->channels[--cs->nchannels];
-    notify_subscriptions_changed(srv);
+    changed(srv);
     return 1;
 }
 
@@ -148,7 +162,7 @@ int pubsub_psubscribe(struct keel_server *srv, struct conn *c, struct keel_slice
     }
     if (push_copy(&cs->patterns, &cs->npatterns, pat) != 0) return -1;
     ps->patterns[ps->npatterns++] = (struct pattern_sub){c, cs->patterns[cs->npatterns - 1]};
-    notify_subscriptions_changed(srv);
+    changed(srv);
     return 1;
 }
 
@@ -174,7 +188,7 @@ int pubsub_punsubscribe(struct keel_server *srv, struct conn *c, struct keel_sli
     free((void *)cs->patterns[i].p);
     cs->patterns[i] = cs->patterns[--cs->npatterns];
     /* The global list points at the copies, which did not move. */
-    notify_subscriptions_changed(srv);
+    changed(srv);
     return 1;
 }
 
@@ -204,7 +218,7 @@ void pubsub_conn_close(struct conn *c)
     free(cs->patterns);
     free(cs);
     c->ps = NULL;
-    if (had) notify_subscriptions_changed(srv);
+    if (had) changed(srv);
 }
 
 /* ---- delivery ---------------------------------------------------------- */

@@ -89,8 +89,10 @@ void pubsub_header(struct buf *b, int proto, size_t n);
 const struct chan_table *pubsub_channels(const struct keel_server *srv);
 unsigned pubsub_numpat(const struct keel_server *srv);
 
-/* Called whenever the set of subscriptions changes (notify.c decides
- * whether the store must record keyspace events). */
-void notify_subscriptions_changed(struct keel_server *srv);
+/* cb(data) runs whenever the set of subscriptions changes (notify.c
+ * decides whether the store must record keyspace events); NULL: none.
+ * A callback, so that pub/sub knows nothing of notify (which publishes
+ * through pub/sub). */
+void pubsub_on_change(struct pubsub *ps, void (*cb)(void *data), void *data);
 
 #endif /* KEEL_API_PUBSUB_H */
