@@ -125,6 +125,27 @@ void keel_node_isolate(struct keel_node *n, unsigned ms);
 
 struct keel_store *keel_node_store(struct keel_node *n);
 struct keel_storage *keel_node_storage(struct keel_node *n);
+
+/* The node's storage as the server reads it (node_storage.c): the server
+ * never calls keel_storage_* itself. Loop thread unless said otherwise;
+ * see storage/storage.h for what each reports. */
+int keel_node_space(struct keel_node *n, struct keel_space *sp);
+int keel_node_disk(struct keel_node *n, struct keel_disk *d);
+/* KEEL_ENOSPACE (why: keel_node_storage_errmsg) when live data plus
+ * incoming bytes would pass the quota; admission control only. */
+int keel_node_quota_check(struct keel_node *n, uint64_t incoming);
+const char *keel_node_storage_errmsg(struct keel_node *n);
+/* A digest of the state: begin on the loop, run on the libuv pool. */
+int keel_node_digest_begin(struct keel_node *n, struct keel_digest_job *j);
+void keel_node_digest_run(struct keel_digest_job *j);
+/* A backup image of the state, made on the libuv pool: pin on the loop
+ * (the node then neither swaps nor closes its storage under the copy),
+ * then keel_node_copy_run on the pool, once, which makes the image
+ * (storage/snapshot.h: keel_storage_snapshot_create's errors) and unpins. */
+struct keel_node_copy;
+struct keel_node_copy *keel_node_copy_pin(struct keel_node *n);
+struct keel_snapshot;
+int keel_node_copy_run(struct keel_node_copy *c, struct keel_snapshot *snap, char *errmsg);
 bool keel_node_wiped(const struct keel_node *n);
 void keel_node_status(struct keel_node *n, struct keel_node_status *st);
 /* Non-zero once apply or restore failed fatally: the process must exit. */

@@ -165,7 +165,7 @@ void consistency_repair_failed(struct keel_server *srv, const char *why)
 static void walk_work(uv_work_t *req)
 {
     struct walk *w = req->data;
-    keel_storage_digest_run(&w->job);
+    keel_node_digest_run(&w->job);
 }
 
 static void walk_done(uv_work_t *req, int status)
@@ -222,10 +222,10 @@ static void check_cb(void *data, const struct keel_check_note *note)
     }
     struct walk *w = calloc(1, sizeof *w);
     if (w == NULL) return;
-    int rc = keel_storage_digest_begin(keel_node_storage(srv->node), &w->job);
+    int rc = keel_node_digest_begin(srv->node, &w->job);
     if (rc != 0) {
         log_warn("consistency check at index %" PRIu64 ": %s", note->index,
-                 keel_storage_errmsg(keel_node_storage(srv->node)));
+                 keel_node_storage_errmsg(srv->node));
         free(w);
         return;
     }

@@ -31,7 +31,7 @@ struct sched
 {
     uv_work_t work;
     struct keel_server *srv;
-    struct keel_storage *storage;
+    struct keel_node_copy *copy; /* pinned for the copy (raft/node.h) */
     struct keel_snapshot snap;
     char dir[1024];
     unsigned keep;
@@ -108,8 +108,7 @@ static void sched_work(uv_work_t *w)
 {
     struct sched *b = w->data;
     char part[1300], meta[2048];
-    b->rc = keel_storage_snapshot_create(b->storage, &b->snap, b->errmsg);
-    keel_storage_unpin(b->storage); /* the copy is done: the env may be swapped again */
+    b->rc = keel_node_copy_run(b->copy, &b->snap, b->errmsg); /* and unpins */
     if (b->rc != 0) return;
     const struct keel_snapshot_info *in = &b->snap.info;
     size_t size = KEEL_SNAPSHOT_HEADER + b->snap.data_len;
@@ -189,7 +188,6 @@ void backup_schedule_tick(struct keel_server *srv)
     }
     snprintf(b->members + off, sizeof b->members - off, "]");
     b->srv = srv;
-    b->storage = keel_node_storage(srv->node);
     snprintf(b->dir, sizeof b->dir, "%s", srv->cfg.backup_dir);
     snprintf(b->source, sizeof b->source, "%s", srv->client_addr);
     b->keep = srv->cfg.backup_keep ? srv->cfg.backup_keep : 1;
@@ -198,6 +196,6 @@ void backup_schedule_tick(struct keel_server *srv)
     b->work.data = b;
     srv->backup_sched_running = true;
     srv->pool_jobs++;
-    keel_storage_pin(b->storage); /* before the pool sees it: see keel_storage_pin */
+    b->copy = keel_node_copy_pin(srv->node); /* before the pool sees it */
     uv_queue_work(srv->loop, &b->work, sched_work, sched_done);
 }

@@ -32,7 +32,7 @@ struct backup
     struct keel_server *srv;
     struct slot *slot;          /* BEGIN waiting for the copy; NULL after */
     void (*copied)(struct slot *s, const struct backup *b);
-    struct keel_storage *storage;
+    struct keel_node_copy *copy; /* pinned for the copy (raft/node.h) */
     struct keel_snapshot snap;
     int rc;                     /* the copy's: 0, or a KEEL_E* code */
     char errmsg[KEEL_ERRMSG_SIZE];

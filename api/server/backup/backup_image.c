@@ -38,9 +38,8 @@ struct backup *backup_image_get(struct keel_server *srv, uint64_t id)
 static void copy_work(uv_work_t *w)
 {
     struct backup *b = w->data;
-    b->rc = keel_storage_snapshot_create(b->storage, &b->snap, b->errmsg);
-    /* Here, not in copy_done: a closing node's storage waits for this. */
-    keel_storage_unpin(b->storage);
+    /* Here, not in copy_done, it unpins: a closing node's storage waits for that. */
+    b->rc = keel_node_copy_run(b->copy, &b->snap, b->errmsg);
 }
 
 static void copy_done(uv_work_t *w, int status)
@@ -76,13 +75,12 @@ int backup_image_begin(struct keel_server *srv, struct slot *s,
     b->srv = srv;
     b->slot = s;
     b->copied = copied;
-    b->storage = keel_node_storage(srv->node);
     b->id = next_backup_id++;
     b->term = st.term;
     b->work.data = b;
     srv->backup = b;
     srv->backup_copying = true;
-    keel_storage_pin(b->storage); /* before the pool sees it: see keel_storage_pin */
+    b->copy = keel_node_copy_pin(srv->node); /* before the pool sees it */
     uv_queue_work(srv->loop, &b->work, copy_work, copy_done);
     return 0;
 }

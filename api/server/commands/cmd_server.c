@@ -224,7 +224,7 @@ DECL_LOCAL(cmd_info)
     struct buf b;
     char leader_addr[64] = "";
     keel_node_status(srv->node, &st);
-    keel_storage_space(keel_node_storage(srv->node), &sp);
+    keel_node_space(srv->node, &sp);
     leader_client_addr(srv, leader_addr, sizeof leader_addr);
     buf_init(&b);
     if (want(s, "server")) {

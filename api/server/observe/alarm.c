@@ -244,16 +244,15 @@ static bool peer_reachable(struct keel_server *srv, uint64_t id)
 static void eval_space(struct keel_server *srv, const struct keel_node_status *st)
 {
     struct obs *o = srv->obs;
-    struct keel_storage *storage = keel_node_storage(srv->node);
     struct keel_space sp;
     struct keel_disk d;
     char why[200] = "", replica[200] = "";
     bool on = srv->obs->alarms[ALARM_NOSPACE].active;
     bool refused = o->nospace_refused;
     o->nospace_refused = false;
-    if (keel_storage_space(storage, &sp) != 0) return;
+    if (keel_node_space(srv->node, &sp) != 0) return;
     uint64_t floor = srv->cfg.min_free_disk > KEEL_DISK_FLOOR ? srv->cfg.min_free_disk : KEEL_DISK_FLOOR;
-    bool disk_known = keel_storage_disk(storage, &d) == 0;
+    bool disk_known = keel_node_disk(srv->node, &d) == 0;
     if (disk_known) log_reserve(srv, &d);
     bool disk_low = disk_known && d.free_bytes < floor;
     bool no_reserve = disk_known && d.reserve_size > 0 && d.reserve_held == 0;
@@ -346,7 +345,7 @@ bool alarm_refuses_write(struct slot *s, size_t len)
     struct obs *o = srv->obs;
     if (!a->active && o->disk_looked_ms != uv_now(srv->loop)) {
         o->disk_looked_ms = uv_now(srv->loop);
-        if (keel_storage_disk(keel_node_storage(srv->node), &d) == 0 &&
+        if (keel_node_disk(srv->node, &d) == 0 &&
             (d.free_bytes < floor || (d.reserve_size > 0 && d.reserve_held == 0)))
             obs_refresh(srv);
     }
@@ -355,9 +354,9 @@ bool alarm_refuses_write(struct slot *s, size_t len)
                      srv->obs->nospace_disk ? ADVICE_DISK : ADVICE_QUOTA);
         return true;
     }
-    if (keel_storage_quota_check(keel_node_storage(srv->node), len) == KEEL_ENOSPACE) {
+    if (keel_node_quota_check(srv->node, len) == KEEL_ENOSPACE) {
         srv->obs->nospace_refused = true;
-        reply_errorf(&s->out, KEEL_ENOSPACE, "%s", keel_storage_errmsg(keel_node_storage(srv->node)));
+        reply_errorf(&s->out, KEEL_ENOSPACE, "%s", keel_node_storage_errmsg(srv->node));
         return true;
     }
     return false;

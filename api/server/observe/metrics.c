@@ -262,9 +262,9 @@ char *metrics_render(struct keel_server *srv, size_t *len)
     keel_node_metrics(srv->node, &m.nm);
     keel_node_clock(srv->node, &m.ck);
     keel_store_stats(srv->store, &m.ss);
-    keel_storage_space(keel_node_storage(srv->node), &m.sp);
+    keel_node_space(srv->node, &m.sp);
     m.npeers = keel_node_progress(srv->node, m.peers, OBS_MAX_PEERS);
-    if (keel_storage_disk(keel_node_storage(srv->node), &m.disk) == 0) m.disk_free = (double)m.disk.free_bytes;
+    if (keel_node_disk(srv->node, &m.disk) == 0) m.disk_free = (double)m.disk.free_bytes;
     for (size_t i = 0; i < N_METRICS; i++) {
         const struct metric *d = &metrics[i];
         buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);

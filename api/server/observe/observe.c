@@ -91,7 +91,7 @@ static char *status_json(struct keel_server *srv, const struct keel_node_status 
 {
     struct keel_space sp;
     memset(&sp, 0, sizeof sp);
-    keel_storage_space(keel_node_storage(srv->node), &sp);
+    keel_node_space(srv->node, &sp);
     json_t *alarms = json_array(), *details = json_array();
     for (int i = 0; i < ALARM_COUNT; i++) {
         const struct alarm *a = &srv->obs->alarms[i];
