@@ -103,7 +103,7 @@ static void raft_trace(const char *file, int line, const char *msg)
 
 static void loglevel_changed(int level)
 {
-    if (node != NULL) keel_node_set_tracer(node, raft_trace, level >= LOG_DEBUG);
+    if (node != NULL) keel_node_set_tracer(node, raft_trace, level >= KLOG_DEBUG);
 }
 
 static void stop_finished(void)
@@ -237,7 +237,7 @@ int main(int argc, char **argv)
         die("%s", errmsg);
     }
     if (keel_node_wiped(node)) log_warn("LMDB was not closed cleanly before a reboot: rebuilding it from the raft log");
-    keel_node_set_tracer(node, raft_trace, keel_log_level >= LOG_DEBUG);
+    keel_node_set_tracer(node, raft_trace, keel_log_level >= KLOG_DEBUG);
     keel_log_level_hook = loglevel_changed;
     rc = keel_node_start(node, errmsg);
     if (rc != 0) die("%s", errmsg);

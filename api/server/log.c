@@ -8,7 +8,7 @@
 
 #include "api/server/log.h"
 
-int keel_log_level = LOG_INFO;
+int keel_log_level = KLOG_INFO;
 static uint64_t log_node;
 static const char *(*log_role)(void);
 static pthread_t log_owner;

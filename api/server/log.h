@@ -9,7 +9,8 @@
 
 #include <stdint.h>
 
-enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+/* KLOG_, not LOG_: <syslog.h> defines LOG_INFO, LOG_DEBUG, ... as other values. */
+enum { KLOG_ERROR = 0, KLOG_WARN = 1, KLOG_INFO = 2, KLOG_DEBUG = 3 };
 
 extern int keel_log_level;
 
@@ -28,9 +29,9 @@ void keel_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 
     do {                                                  \
         if ((lvl) <= keel_log_level) keel_log(lvl, __VA_ARGS__); \
     } while (0)
-#define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) log_at(LOG_WARN, __VA_ARGS__)
-#define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
-#define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
+#define log_error(...) log_at(KLOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_at(KLOG_WARN, __VA_ARGS__)
+#define log_info(...) log_at(KLOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_at(KLOG_DEBUG, __VA_ARGS__)
 
 #endif /* KEEL_API_LOG_H */
