@@ -286,9 +286,6 @@ void member_progress_log(struct keel_server *srv);
  * holds srv, it is freed now and true returned (srv is gone); else false. */
 bool server_pool_done(struct keel_server *srv);
 
-
-
-
 /* space.c: publish whether this node's disk is full (when that changed);
  * on the leader, whether a replica that `reachable` says is up published
  * that its disk is full (true, with why). */
