@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "keel/error.h"
-#include "keel/slice.h"
+#include "common/slice.h"
 
 /* Limits of the keyspace. LMDB keys are at most 511 bytes. */
 #define KEEL_MAX_KEY 511

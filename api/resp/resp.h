@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "keel/slice.h"
+#include "common/slice.h"
 
 struct resp_limits
 {

@@ -6,10 +6,11 @@
  * Loads and stores go through memcpy, so p needs no alignment, and through
  * <endian.h>, so a big-endian host reads the same bytes.
  *
- * Why here: common/ holds header-only helpers that depend on nothing of
- * Keel (libc only), so every layer (storage, store, raft, api) may include
- * them without an arrow pointing the wrong way; include/keel/ is libkeel's
- * installed public API and carries no internals. Nothing to link.
+ * Why here: include/common/ holds header-only helpers that depend on nothing
+ * of Keel (libc only), so every layer (storage, store, raft, api) may include
+ * them without an arrow pointing the wrong way (tests/lint/layers.py);
+ * include/keel/ is libkeel's installed public API and carries no internals.
+ * Nothing to link.
  *
  * LMDB's own pages are in host order and are read by storage/image_lmdb.h,
  * not here. The <endian.h> functions need _DEFAULT_SOURCE, which the
