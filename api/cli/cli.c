@@ -70,3 +70,13 @@ int cli_run(char *const argv[], bool quiet)
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 127;
 }
+
+void cli_old_name(const char *tool, int argc, char **argv)
+{
+    static char backup[] = "backup";
+    if (argc < 1 || strcmp(argv[0], "snapshot") != 0) return;
+    const char *sub = argc > 1 ? argv[1] : NULL;
+    fprintf(stderr, "%s: 'snapshot%s%s' is the old name of 'backup%s%s'\n", tool, sub ? " " : "", sub ? sub : "",
+            sub ? " " : "", sub ? sub : "");
+    argv[0] = backup;
+}

@@ -17,7 +17,8 @@
  *   write is unknown. keelutl uses 0, 1 and 2 only. */
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_UNAVAILABLE = 3, CLI_UNKNOWN = 4 };
 
-/* A backup file (keelctl snapshot save writes it, keelutl reads it) is
+/* A backup file (keelctl backup save writes it, keeld --backup-dir too,
+ * keelutl reads it) is
  *
  *   "KEELBACKUP 1\n"
  *   one line of JSON: index, term, keys, size, checksum, members, created
@@ -25,11 +26,24 @@ enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_UNAVAILABLE = 3, CLI_UNKNO
  *   64-byte header with its own checksum, then a compact LMDB copy whose
  *   XXH3 is in the header)
  *
- * so keelutl snapshot inspect checks the image the same way a node does
- * before loading one (keel_image_check, storage/image.h: checksums, LMDB
- * structure, every record), and keelutl snapshot restore hands it to raft's
- * own snapshot path (raft/offline.h), which checks it again. */
+ * so keelutl backup inspect checks the image the same way a node checks a
+ * raft snapshot before loading one (keel_image_check, storage/image.h:
+ * checksums, LMDB structure, every record), and keelutl backup restore
+ * hands it to raft's own snapshot path (raft/offline.h), which checks it
+ * again.
+ *
+ * One word per concept: "backup" is the operator's file, "snapshot" is
+ * raft's (the files in a data directory's raft/, snapshot_index). Until
+ * both tools said "backup", their command for the file was "snapshot"
+ * (snapshot save, inspect, restore); runbooks and scripts still say it. */
 #define CLI_BACKUP_MAGIC "KEELBACKUP 1"
+
+/* The old command word: if argv[0] (the command name) is "snapshot", print
+ * one line on stderr, "TOOL: 'snapshot WORD' is the old name of 'backup
+ * WORD'", and make argv[0] "backup" (a static string) so the caller
+ * dispatches the new name (same behaviour, same exit status); otherwise
+ * nothing. */
+void cli_old_name(const char *tool, int argc, char **argv);
 
 /* Print j on stdout, indented, keys in insertion order; takes j. */
 void cli_print_json(json_t *j);
