@@ -82,7 +82,7 @@ static const struct option_def options[] = {
     STR("zone", zone, "", "failure-domain label (data centre, availability zone): shown by keelctl status; "
         "placement is checked against it"),
     STR("backup-dir", backup_dir, "", "the leader writes a checksummed backup here every --backup-interval "
-        "(keelutl snapshot inspect/restore read them); none: off"),
+        "(keelutl backup inspect/restore read them); none: off"),
     SECS("backup-interval", backup_interval_s, "1h", 1, 366 * 86400, "time between scheduled backups"),
     U64("backup-keep", backup_keep, "24", 1, 100000, "scheduled backups kept (the oldest are deleted)"),
     /* Off by default: KEEL.DRILL kills or isolates the node on request. */

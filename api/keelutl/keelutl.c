@@ -4,10 +4,10 @@
 
 #include "api/keelutl/keelutl.h"
 
-static int snapshot(const struct kutl *u, int argc, char **argv)
+static int backup(const struct kutl *u, int argc, char **argv)
 {
-    if (argc >= 3 && !strcmp(argv[1], "inspect")) return kutl_inspect(u, argc - 2, argv + 2);
-    if (argc >= 3 && !strcmp(argv[1], "restore")) return kutl_restore(u, argc - 2, argv + 2);
+    if (argc >= 3 && !strcmp(argv[1], "inspect")) return kutl_backup_inspect(u, argc - 2, argv + 2);
+    if (argc >= 3 && !strcmp(argv[1], "restore")) return kutl_backup_restore(u, argc - 2, argv + 2);
     return CLI_USAGE;
 }
 
@@ -20,13 +20,14 @@ struct entry
 };
 
 static const struct entry entries[] = {
-    {"snapshot", snapshot,
-     "snapshot inspect FILE | restore FILE --data-dir DIR --id N --cluster ID=RAFT_ADDR,...",
-     "inspect: check the backup FILE (keelctl snapshot save, or keeld --backup-dir) in full\n"
+    {"backup", backup,
+     "backup inspect FILE | restore FILE --data-dir DIR --id N --cluster ID=RAFT_ADDR,...",
+     "inspect: check the backup FILE (keelctl backup save, or keeld --backup-dir) in full\n"
      "(checksums, LMDB structure, every record) and print its index, term, members, key count and\n"
      "digest; exit 1 and the reason if it is damaged.\n"
      "restore (keeld stopped): seed a new node directory DIR from FILE as node N of the new cluster;\n"
-     "do it for every member with the same FILE and --cluster, then start them all."},
+     "do it for every member with the same FILE and --cluster, then start them all.\n"
+     "The old name, snapshot inspect|restore, still works."},
     {"recover", kutl_recover, "recover --data-dir DIR --id N [--force]",
      "Disaster recovery after quorum loss (keeld stopped), on the survivor with the longest log: make\n"
      "node N the only member, keeping its log (raft_recover). Refused while a former member answers\n"
@@ -42,7 +43,8 @@ static void usage(FILE *f)
                "Keel's offline tool: backup files, and a node's data directory while its keeld is\n"
                "stopped (keelctl is the online one).\n\ncommands:\n");
     for (size_t i = 0; i < NENTRIES; i++) fprintf(f, "  %s\n", entries[i].synopsis);
-    fprintf(f, "\nkeelutl help COMMAND explains one.\n\n"
+    fprintf(f, "\nkeelutl help COMMAND explains one. 'snapshot inspect|restore' is the old name of\n"
+               "'backup inspect|restore' and still works.\n\n"
                "exit status: 0 done, 1 failed (the file does not verify, the directory cannot be\n"
                "used, recover refused), 2 bad usage.\n");
 }
@@ -53,6 +55,7 @@ static int help(const char *cmd)
         usage(stdout);
         return CLI_OK;
     }
+    if (!strcmp(cmd, "snapshot")) cmd = "backup"; /* the old name */
     for (size_t i = 0; i < NENTRIES; i++) {
         if (strcmp(entries[i].name, cmd) != 0) continue;
         printf("usage: keelutl %s\n\n%s\n", entries[i].synopsis, entries[i].help);
@@ -83,6 +86,7 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     if (!strcmp(rest[0], "help")) return help(n > 1 ? rest[1] : NULL);
+    cli_old_name("keelutl", n, rest); /* snapshot inspect|restore: backup ... */
     for (size_t i = 0; i < NENTRIES; i++) {
         if (strcmp(entries[i].name, rest[0]) != 0) continue;
         int rc = entries[i].run(&u, n, rest);

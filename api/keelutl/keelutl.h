@@ -1,8 +1,8 @@
 /* keelutl: Keel's offline tool, for a node's files while its keeld is
  * stopped, and for backup files (as etcdutl is to etcdctl): it links raft and
  * LMDB, which keelctl (online, libkeel only) does not. Its files: keelutl.c
- * (options, dispatch, help), keelutl_inspect.c (snapshot inspect),
- * keelutl_restore.c (snapshot restore, recover), keelutl_backup.c (reading a
+ * (options, dispatch, help), keelutl_inspect.c (backup inspect),
+ * keelutl_restore.c (backup restore, recover), keelutl_backup.c (reading a
  * backup file). Exit codes: api/cli/cli.h (0, 1 or 2). */
 #ifndef KEEL_API_KEELUTL_H
 #define KEEL_API_KEELUTL_H
@@ -17,10 +17,10 @@ struct kutl
     unsigned timeout_ms; /* --timeout: how long recover waits for a former member's answer */
 };
 
-/* snapshot inspect FILE: argv[0] is FILE. */
-int kutl_inspect(const struct kutl *u, int argc, char **argv);
-/* snapshot restore FILE --data-dir DIR --id N --cluster ...: argv[0] is FILE. */
-int kutl_restore(const struct kutl *u, int argc, char **argv);
+/* backup inspect FILE: argv[0] is FILE. */
+int kutl_backup_inspect(const struct kutl *u, int argc, char **argv);
+/* backup restore FILE --data-dir DIR --id N --cluster ...: argv[0] is FILE. */
+int kutl_backup_restore(const struct kutl *u, int argc, char **argv);
 /* recover --data-dir DIR --id N [--force]: argv[0] is "recover". */
 int kutl_recover(const struct kutl *u, int argc, char **argv);
 

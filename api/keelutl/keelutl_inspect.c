@@ -1,14 +1,14 @@
-/* keelutl snapshot inspect FILE: check a backup file in full, as a node
- * checks a snapshot before loading one (keel_image_check, storage/image.h:
- * checksums, LMDB structure, every record), and print what it holds. Exit 1
- * and the reason for a damaged file. keelctl snapshot save runs it on every
- * file it saves before calling it a backup. */
+/* keelutl backup inspect FILE: check a backup file in full, as a node
+ * checks a raft snapshot before loading one (keel_image_check,
+ * storage/image.h: checksums, LMDB structure, every record), and print what
+ * it holds. Exit 1 and the reason for a damaged file. keelctl backup save
+ * runs it on every file it saves before calling it a backup. */
 #include <stdio.h>
 
 #include "api/keelutl/keelutl.h"
 #include "api/keelutl/keelutl_backup.h"
 
-int kutl_inspect(const struct kutl *u, int argc, char **argv)
+int kutl_backup_inspect(const struct kutl *u, int argc, char **argv)
 {
     if (argc != 1) return CLI_USAGE;
     const char *path = argv[0];
@@ -16,7 +16,7 @@ int kutl_inspect(const struct kutl *u, int argc, char **argv)
     char why[KEEL_ERRMSG_SIZE];
     if (kutl_backup_open(path, true, &b, why) != 0) {
         if (u->json) cli_print_json(json_pack("{s:s, s:b, s:s}", "file", path, "valid", 0, "error", why));
-        fprintf(stderr, "keelutl: snapshot inspect: %s\n", why);
+        fprintf(stderr, "keelutl: backup inspect: %s\n", why);
         return CLI_FAILED;
     }
     if (u->json) {

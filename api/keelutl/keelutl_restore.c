@@ -2,7 +2,7 @@
  * machine while its keeld is stopped (raft/offline.h takes keeld's lock on
  * the data directory):
  *
- *   snapshot restore FILE --data-dir DIR --id N --cluster ID=RAFT_ADDR,...
+ *   backup restore FILE --data-dir DIR --id N --cluster ID=RAFT_ADDR,...
  *       seed a new node directory from a backup; run it for every member of
  *       the new cluster with the same FILE and --cluster, then start them.
  *   recover --data-dir DIR --id N [--force]
@@ -46,7 +46,7 @@ static int parse_opts(int argc, char **argv, int first, struct offline_opts *o)
     return o->dir && o->id ? 0 : -1;
 }
 
-int kutl_restore(const struct kutl *u, int argc, char **argv)
+int kutl_backup_restore(const struct kutl *u, int argc, char **argv)
 {
     struct offline_opts o;
     struct keel_peer peers[KEEL_NODE_MAX_PEERS];
@@ -54,26 +54,26 @@ int kutl_restore(const struct kutl *u, int argc, char **argv)
     if (argc < 1 || parse_opts(argc, argv, 1, &o) != 0 || o.cluster == NULL) return CLI_USAGE;
     int n = keel_parse_peers(o.cluster, peers, KEEL_NODE_MAX_PEERS, why);
     if (n < 0) {
-        fprintf(stderr, "keelutl: snapshot restore: --cluster: %s\n", why);
+        fprintf(stderr, "keelutl: backup restore: --cluster: %s\n", why);
         return CLI_USAGE;
     }
     const char *self = NULL;
     for (int i = 0; i < n; i++)
         if (peers[i].id == o.id) self = peers[i].address;
     if (self == NULL) {
-        fprintf(stderr, "keelutl: snapshot restore: --cluster must list ID=RAFT_ADDR for every member, "
+        fprintf(stderr, "keelutl: backup restore: --cluster must list ID=RAFT_ADDR for every member, "
                         "this node (%llu) included\n", o.id);
         return CLI_USAGE;
     }
     struct kutl_backup b;
     /* Only the file's framing here: the seed checks the image in full. */
     if (kutl_backup_open(argv[0], false, &b, why) != 0) {
-        fprintf(stderr, "keelutl: snapshot restore: %s\n", why);
+        fprintf(stderr, "keelutl: backup restore: %s\n", why);
         return CLI_FAILED;
     }
     int rc = keel_offline_seed(o.dir, o.id, self, peers, (unsigned)n, b.image, b.image_len, b.term, why);
     if (rc != 0) {
-        fprintf(stderr, "keelutl: snapshot restore: %s\n", why);
+        fprintf(stderr, "keelutl: backup restore: %s\n", why);
         kutl_backup_close(&b);
         return CLI_FAILED;
     }

@@ -344,13 +344,21 @@ static void test_hashkv_and_snapshot(void **state)
     snprintf(bad, sizeof bad, "%s/damaged.keel", cl.base);
     assert_int_equal(run("snapshot save %s", file), 0);
     assert_non_null(strstr(out, "saved"));
-    j = util_json(0, "--json snapshot inspect %s", file);
+    j = util_json(0, "--json backup inspect %s", file);
     assert_true(json_is_true(json_object_get(j, "valid")));
     assert_true(json_integer_value(json_object_get(j, "keys")) >= 300);
     assert_int_equal(json_array_size(json_object_get(j, "members")), 3);
     json_decref(j);
-    assert_int_equal(util("snapshot inspect %s", file), 0);
+    assert_int_equal(util("backup inspect %s", file), 0);
     assert_non_null(strstr(out, "valid:    yes"));
+    assert_null(strstr(err, "old name"));
+    /* The old name, snapshot inspect, still works: the same report, and
+     * one line on stderr naming the new one. */
+    char report[4096];
+    snprintf(report, sizeof report, "%s", out);
+    assert_int_equal(util("snapshot inspect %s", file), 0);
+    assert_string_equal(out, report);
+    assert_string_equal(err, "keelutl: 'snapshot inspect' is the old name of 'backup inspect'\n");
     FILE *in = fopen(file, "rb"), *o = fopen(bad, "wb");
     int ch;
     long at = 0, flip = 0;
@@ -360,6 +368,8 @@ static void test_hashkv_and_snapshot(void **state)
     while ((ch = fgetc(in)) != EOF) fputc(at++ == flip ? ch ^ 0x20 : ch, o);
     fclose(in);
     fclose(o);
+    assert_int_equal(util("backup inspect %s", bad), 1);
+    assert_non_null(strstr(err, "checksum"));
     assert_int_equal(util("snapshot inspect %s", bad), 1);
     assert_non_null(strstr(err, "checksum"));
 
@@ -459,11 +469,15 @@ static void test_restore_into_new_cluster(void **state)
     /* The new cluster: three directories seeded offline, then started. */
     kc_prepare(&cl2, 3, "");
     for (unsigned i = 0; i < 3; i++) {
-        assert_int_equal(util("snapshot restore %s --data-dir %s --id %u --cluster %s", file, cl2.nodes[i].dir,
-                             cl2.nodes[i].id, cl2.cluster), 0);
+        /* The third through the old name, snapshot restore: the same seed
+         * (the cluster below holds the same contents), and a note. */
+        assert_int_equal(util("%s restore %s --data-dir %s --id %u --cluster %s", i == 2 ? "snapshot" : "backup",
+                              file, cl2.nodes[i].dir, cl2.nodes[i].id, cl2.cluster), 0);
         assert_non_null(strstr(out, "seeded"));
+        assert_true((strstr(err, "keelutl: 'snapshot restore' is the old name of 'backup restore'") != NULL) ==
+                    (i == 2));
     }
-    assert_int_equal(util("snapshot restore %s --data-dir %s --id 1 --cluster %s", file, cl2.nodes[0].dir,
+    assert_int_equal(util("backup restore %s --data-dir %s --id 1 --cluster %s", file, cl2.nodes[0].dir,
                          cl2.cluster), 1); /* a directory holds one node */
     assert_non_null(strstr(err, "already holds a node"));
     for (unsigned i = 0; i < 3; i++) kc_start_node(&cl2, i);
@@ -620,7 +634,7 @@ static void test_damaged_backups_refused(void **state)
 
     snprintf(file, sizeof file, "%s/good.keel", cl.base);
     write_backup(file, good, len, 500);
-    assert_int_equal(util("snapshot inspect %s", file), 0);
+    assert_int_equal(util("backup inspect %s", file), 0);
     assert_non_null(strstr(out, "valid:    yes (checksums, LMDB structure and every record checked)"));
     static const struct { const char *kind, *why; } cases[] = {
         {"psize0", "LMDB meta page 1 has page size 0"},
@@ -634,15 +648,15 @@ static void test_damaged_backups_refused(void **state)
         snprintf(file, sizeof file, "%s/%s.keel", cl.base, cases[i].kind);
         write_backup(file, bad, blen, 500);
         free(bad);
-        int rc = util("snapshot inspect %s", file);
+        int rc = util("backup inspect %s", file);
         if (rc != 1 || strstr(err, cases[i].why) == NULL)
             fail_msg("%s: inspect exit %d, out \"%s\" err \"%s\"", cases[i].kind, rc, out, err);
-        json_t *j = util_json(1, "--json snapshot inspect %s", file);
+        json_t *j = util_json(1, "--json backup inspect %s", file);
         assert_true(json_is_false(json_object_get(j, "valid")));
         assert_non_null(strstr(json_string_value(json_object_get(j, "error")), cases[i].why));
         json_decref(j);
         snprintf(dir, sizeof dir, "%s/seed-%s", cl.base, cases[i].kind);
-        rc = util("snapshot restore %s --data-dir %s --id 1 --cluster 1=127.0.0.1:7001", file, dir);
+        rc = util("backup restore %s --data-dir %s --id 1 --cluster 1=127.0.0.1:7001", file, dir);
         if (rc != 1 || strstr(err, cases[i].why) == NULL)
             fail_msg("%s: restore exit %d, err \"%s\"", cases[i].kind, rc, err);
         snprintf(dir, sizeof dir, "%s/seed-%s/raft", cl.base, cases[i].kind);

@@ -2,7 +2,7 @@
  * already run (zone loss: test_keelctl_drill; quorum loss and restore from
  * a backup: test_keelctl): replacing a node whose disk died (remove, wipe,
  * add back, caught up by a snapshot), and scheduled backups (written by the
- * leader, checked by keelutl snapshot inspect, pruned to --backup-keep).
+ * leader, checked by keelutl backup inspect, pruned to --backup-keep).
  * Every command is the one the runbook shows. Bounded polling only. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,7 +144,7 @@ static void test_scheduled_backups(void **state)
         if (len < 5 || strcmp(e->d_name + len - 5, ".keel") != 0) continue;
         char path[1300];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (kc_keelutl(&cl, out, sizeof out, err, sizeof err, "--json snapshot inspect %s", path) != 0)
+        if (kc_keelutl(&cl, out, sizeof out, err, sizeof err, "--json backup inspect %s", path) != 0)
             continue; /* pruned meanwhile */
         json_error_t je;
         json_t *j = json_loads(out, 0, &je);
