@@ -44,11 +44,11 @@ static const struct entry entries[] = {
      "Commit a check entry; every member digests its state as of that entry, and the digests are\n"
      "compared. A member whose digest differs from the leader's has diverged: reported as CORRUPTION.\n"
      "Exit 0 only when every member was compared and matched."},
-    {"snapshot", kctl_snapshot, "snapshot save FILE",
-     "Stream a consistent snapshot from the leader (every write acknowledged before the call is in\n"
-     "it) into FILE, with its index, term, members and checksums; checked in full (keelutl snapshot\n"
+    {"backup", kctl_backup, "backup save FILE",
+     "Stream a consistent backup from the leader (every write acknowledged before the call is in it)\n"
+     "into FILE, with its index, term, members and checksums; checked in full (keelutl backup\n"
      "inspect) before it is renamed into place. Inspecting and restoring a backup work on files\n"
-     "offline: they are keelutl's (keelutl help snapshot)."},
+     "offline: they are keelutl's (keelutl help backup). The old name, snapshot save, still works."},
     {"check", kctl_check, "check perf [--rate N] [--clients N] [--duration S]",
      "A paced write load (SET of 256-byte values under keelctl-perf:, deleted afterwards; default\n"
      "1000 writes/s from 32 clients for 10 s) after measuring the round trip (PING) and one client's\n"
@@ -76,7 +76,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: keelctl [--endpoints H:P,...] [--timeout 5s] [--json] COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < NENTRIES; i++) fprintf(f, "  %s\n", entries[i].synopsis);
     fprintf(f, "\n--endpoints defaults to $KEEL_ENDPOINTS, else 127.0.0.1:7379; any member will do.\n"
-               "keelctl help COMMAND explains one.\n\n"
+               "keelctl help COMMAND explains one. 'snapshot save' is the old name of 'backup save'\n"
+               "and still works.\n\n"
                "exit status: 0 done, 1 failed (refused by the server, or unhealthy), 2 bad usage,\n"
                "3 cluster unreachable or without a leader (nothing changed), 4 a write's outcome is\n"
                "unknown (it may have applied).\n");
@@ -88,6 +89,7 @@ static int help(const char *cmd)
         usage(stdout);
         return CLI_OK;
     }
+    if (!strcmp(cmd, "snapshot")) cmd = "backup"; /* the old name */
     for (size_t i = 0; i < NENTRIES; i++) {
         if (strcmp(entries[i].name, cmd) != 0) continue;
         printf("usage: keelctl %s\n\n%s\n", entries[i].synopsis, entries[i].help);
@@ -179,6 +181,7 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     if (!strcmp(rest[0], "help")) return help(n > 1 ? rest[1] : NULL);
+    cli_old_name("keelctl", n, rest); /* snapshot save|inspect|restore: backup ... */
     if (kctl_offline_word(n, rest)) return kctl_offline_moved(&k, n, rest);
     for (size_t i = 0; i < NENTRIES; i++) {
         if (strcmp(entries[i].name, rest[0]) != 0) continue;

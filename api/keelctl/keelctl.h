@@ -1,7 +1,8 @@
 /* keelctl: the operator's online CLI (libkeel, hiredis and jansson; never
  * raft or LMDB: the offline commands are keelutl's). Shared by its files:
  * keelctl.c (options, dispatch, help), keelctl_data.c (get set del ...),
- * keelctl_status.c (status, health), keelctl_member.c (member, leader).
+ * keelctl_status.c (status, health), keelctl_member.c (member, leader),
+ * keelctl_backup.c (backup save), keelctl_offline.c (what is keelutl's).
  * Exit codes: api/cli/cli.h (CLI_*), documented in `keelctl help`. */
 #ifndef KEEL_API_KEELCTL_H
 #define KEEL_API_KEELCTL_H
@@ -69,11 +70,12 @@ int kctl_leader(struct kctl *k, int argc, char **argv);
 int kctl_hashkv(struct kctl *k, int argc, char **argv);
 int kctl_check(struct kctl *k, int argc, char **argv);
 int kctl_drill(struct kctl *k, int argc, char **argv);
-int kctl_snapshot(struct kctl *k, int argc, char **argv);
+int kctl_backup(struct kctl *k, int argc, char **argv);
 
 /* keelctl_offline.c: keelctl and keelutl (the offline tool).
  * Is argv (from the command name on) one of the offline commands keelctl
- * had before keelutl: recover, snapshot inspect, snapshot restore? */
+ * had before keelutl: recover, backup inspect, backup restore (or their
+ * old name, snapshot inspect|restore, if cli_old_name has not run)? */
 bool kctl_offline_word(int argc, char *const *argv);
 /* Print the keelutl command to run instead (the same words); CLI_USAGE. */
 int kctl_offline_moved(const struct kctl *k, int argc, char *const *argv);

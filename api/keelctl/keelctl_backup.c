@@ -1,9 +1,15 @@
-/* keelctl snapshot save: a backup (format: api/cli/cli.h) streamed from the
- * leader, then checked in full by keelutl snapshot inspect (keel_image_check:
+/* keelctl backup save: a backup (format: api/cli/cli.h) streamed from the
+ * leader, then checked in full by keelutl backup inspect (keel_image_check:
  * checksums, LMDB structure, every record) before it is renamed into place:
  * a damaged image or a bad write never becomes a backup. keelctl itself
- * never opens the image (it links neither LMDB nor raft). snapshot inspect
- * and restore are keelutl's (keelctl_offline.c). */
+ * never opens the image (it links neither LMDB nor raft). backup inspect
+ * and restore are keelutl's (keelctl_offline.c).
+ *
+ * The stream is KEEL.SNAPSHOT BEGIN/READ/END (api/server/commands/
+ * cmd_admin.c): a wire-internal name kept for compatibility; what it
+ * streams is a backup's image (a compact LMDB copy in the format of raft's
+ * snapshots, made on the leader for this call). Its errors ("no snapshot
+ * N on this node") are the server's words. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +57,7 @@ static int save_once(struct kctl *k, FILE *f, json_t **meta_out)
     if (rc != CLI_OK) return rc;
     if (v->type != KEEL_VALUE_ARRAY || v->n != 6) {
         keel_value_free(v);
-        fprintf(stderr, "keelctl: snapshot save: unexpected reply to BEGIN\n");
+        fprintf(stderr, "keelctl: backup save: unexpected reply to BEGIN\n");
         return CLI_FAILED;
     }
     char id[24];
@@ -76,7 +82,7 @@ static int save_once(struct kctl *k, FILE *f, json_t **meta_out)
         if (rc == CLI_FAILED) rc = CLI_UNKNOWN; /* "no snapshot": start again */
         if (rc != CLI_OK) break;
         if (v->type != KEEL_VALUE_STRING || v->len == 0 || fwrite(v->str, 1, v->len, f) != v->len) {
-            fprintf(stderr, "keelctl: snapshot save: short read or write at %llu: %s\n", off, strerror(errno));
+            fprintf(stderr, "keelctl: backup save: short read or write at %llu: %s\n", off, strerror(errno));
             rc = CLI_FAILED;
         }
         off += v->len;
@@ -93,23 +99,23 @@ static int save_once(struct kctl *k, FILE *f, json_t **meta_out)
     return rc;
 }
 
-/* keelutl snapshot inspect on what save wrote: CLI_OK, or CLI_FAILED with
+/* keelutl backup inspect on what save wrote: CLI_OK, or CLI_FAILED with
  * keelutl's reason on stderr. If keelutl could not be run, the file is kept
  * (*keep), unchecked and not renamed, with the command that checks it. */
 static int check(struct kctl *k, const char *part, bool *keep)
 {
-    char *argv[] = {"snapshot", "inspect", (char *)part};
+    char *argv[] = {"backup", "inspect", (char *)part};
     int rc = kctl_keelutl_run(k, 3, argv, true);
     if (rc == 0) return CLI_OK;
     if (rc == 127) {
-        fprintf(stderr, "keelctl: snapshot save: %s was written but not checked: keelutl, which checks\n"
+        fprintf(stderr, "keelctl: backup save: %s was written but not checked: keelutl, which checks\n"
                         "backups, could not be run (not beside keelctl, nor on $PATH). Check it with\n"
-                        "keelutl snapshot inspect %s, then rename it.\n", part, part);
+                        "keelutl backup inspect %s, then rename it.\n", part, part);
         *keep = true;
         return CLI_FAILED;
     }
-    if (rc > 128) fprintf(stderr, "keelctl: snapshot save: keelutl snapshot inspect was killed by signal %d\n", rc - 128);
-    else fprintf(stderr, "keelctl: snapshot save: the file does not verify (keelutl snapshot inspect, above)\n");
+    if (rc > 128) fprintf(stderr, "keelctl: backup save: keelutl backup inspect was killed by signal %d\n", rc - 128);
+    else fprintf(stderr, "keelctl: backup save: the file does not verify (keelutl backup inspect, above)\n");
     return CLI_FAILED;
 }
 
@@ -119,7 +125,7 @@ static int save(struct kctl *k, const char *path)
     snprintf(part, sizeof part, "%s.part", path);
     FILE *f = fopen(part, "w+");
     if (f == NULL) {
-        fprintf(stderr, "keelctl: snapshot save: %s: %s\n", part, strerror(errno));
+        fprintf(stderr, "keelctl: backup save: %s: %s\n", part, strerror(errno));
         return CLI_FAILED;
     }
     if (kctl_client(k) == NULL) return fclose(f), unlink(part), CLI_UNAVAILABLE;
@@ -133,7 +139,7 @@ static int save(struct kctl *k, const char *path)
     bool keep = false;
     if (rc == CLI_OK) rc = check(k, part, &keep);
     if (rc == CLI_OK && rename(part, path) != 0) {
-        fprintf(stderr, "keelctl: snapshot save: rename to %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "keelctl: backup save: rename to %s: %s\n", path, strerror(errno));
         rc = CLI_FAILED;
     }
     if (rc != CLI_OK) {
@@ -154,7 +160,7 @@ static int save(struct kctl *k, const char *path)
     return CLI_OK;
 }
 
-int kctl_snapshot(struct kctl *k, int argc, char **argv)
+int kctl_backup(struct kctl *k, int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "save")) return save(k, argv[2]);
     return CLI_USAGE;

@@ -1,12 +1,13 @@
 /* keelctl and keelutl. keelctl is the online CLI and links libkeel only;
- * the commands that work on files (snapshot inspect, snapshot restore,
- * recover: raft and LMDB) are keelutl's (api/keelutl/), as etcdutl's are
- * beside etcdctl. keelctl had them before keelutl existed, so those words
- * still get an answer: not a silent forward (which keelutl runs, with
- * which options, would be a guess), but a usage error naming the keelutl
- * command to run. keelctl runs keelutl itself only where one of its own
- * commands needs a file checked or a data directory changed: snapshot save
- * (the check before the rename) and the quorum-loss drill (recover). */
+ * the commands that work on files (backup inspect, backup restore, recover:
+ * raft and LMDB) are keelutl's (api/keelutl/), as etcdutl's are beside
+ * etcdctl. keelctl had them before keelutl existed, so those words still
+ * get an answer, in either spelling (backup, or its old name snapshot): not
+ * a silent forward (which keelutl runs, with which options, would be a
+ * guess), but a usage error naming the keelutl command to run, in the new
+ * spelling. keelctl runs keelutl itself only where one of its own commands
+ * needs a file checked or a data directory changed: backup save (the check
+ * before the rename) and the quorum-loss drill (recover). */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,16 +16,18 @@
 bool kctl_offline_word(int argc, char *const *argv)
 {
     if (argc >= 1 && !strcmp(argv[0], "recover")) return true;
-    return argc >= 2 && !strcmp(argv[0], "snapshot") && (!strcmp(argv[1], "inspect") || !strcmp(argv[1], "restore"));
+    return argc >= 2 && (!strcmp(argv[0], "backup") || !strcmp(argv[0], "snapshot")) &&
+           (!strcmp(argv[1], "inspect") || !strcmp(argv[1], "restore"));
 }
 
 int kctl_offline_moved(const struct kctl *k, int argc, char *const *argv)
 {
-    bool two = !strcmp(argv[0], "snapshot");
-    fprintf(stderr, "keelctl: '%s%s%s' works on files offline: it is keelutl's (keelctl is online only). Run\n  keelutl%s",
-            argv[0], two ? " " : "", two ? argv[1] : "", k->json ? " --json" : "");
-    for (int i = 0; i < argc; i++) fprintf(stderr, " %s", argv[i]);
-    fprintf(stderr, "\n(keelutl help %s; docs/keelutl.md)\n", argv[0]);
+    bool two = argc >= 2 && strcmp(argv[0], "recover") != 0;
+    const char *word = two ? "backup" : argv[0]; /* never the old name */
+    fprintf(stderr, "keelctl: '%s%s%s' works on files offline: it is keelutl's (keelctl is online only). Run\n  keelutl%s %s",
+            word, two ? " " : "", two ? argv[1] : "", k->json ? " --json" : "", word);
+    for (int i = 1; i < argc; i++) fprintf(stderr, " %s", argv[i]);
+    fprintf(stderr, "\n(keelutl help %s; docs/keelutl.md)\n", word);
     return CLI_USAGE;
 }
 

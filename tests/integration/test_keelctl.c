@@ -139,19 +139,35 @@ static void test_data_commands(void **state)
     assert_int_equal(run("frobnicate"), 2);
     /* The offline commands are keelutl's: keelctl names the command to run
      * with the same words, and does nothing. */
-    assert_int_equal(run("snapshot restore b.keel --data-dir %s/x --id 1 --cluster 1=127.0.0.1:1", cl.base), 2);
-    assert_non_null(strstr(err, "keelutl snapshot restore b.keel --data-dir"));
+    assert_int_equal(run("backup restore b.keel --data-dir %s/x --id 1 --cluster 1=127.0.0.1:1", cl.base), 2);
+    assert_non_null(strstr(err, "keelutl backup restore b.keel --data-dir"));
+    assert_null(strstr(err, "old name"));
     char seeded[600];
     snprintf(seeded, sizeof seeded, "%s/x", cl.base);
     assert_int_equal(access(seeded, F_OK), -1);
     assert_int_equal(run("--json recover --data-dir /nonexistent --id 1"), 2);
     assert_non_null(strstr(err, "keelutl --json recover --data-dir /nonexistent --id 1"));
+    assert_int_equal(run("backup inspect b.keel"), 2);
+    assert_non_null(strstr(err, "keelutl backup inspect b.keel"));
+    /* The old name, snapshot inspect|restore, is refused the same way: the
+     * keelutl command named in the new spelling, after one line that says
+     * it is the old name. */
+    assert_int_equal(run("snapshot restore b.keel --data-dir %s/x --id 1 --cluster 1=127.0.0.1:1", cl.base), 2);
+    assert_non_null(strstr(err, "keelctl: 'snapshot restore' is the old name of 'backup restore'\n"));
+    assert_non_null(strstr(err, "keelutl backup restore b.keel --data-dir"));
+    assert_int_equal(access(seeded, F_OK), -1);
     assert_int_equal(run("snapshot inspect b.keel"), 2);
-    assert_non_null(strstr(err, "keelutl snapshot inspect b.keel"));
+    assert_non_null(strstr(err, "keelctl: 'snapshot inspect' is the old name of 'backup inspect'\n"));
+    assert_non_null(strstr(err, "keelutl backup inspect b.keel"));
     assert_int_equal(run("help status"), 0);
     assert_non_null(strstr(out, "usage: keelctl status"));
     assert_int_equal(run("help"), 0);
     assert_non_null(strstr(out, "exit status"));
+    assert_non_null(strstr(out, "\n  backup save FILE\n"));
+    assert_null(strstr(out, "\n  snapshot"));
+    assert_non_null(strstr(out, "'snapshot save' is the old name of 'backup save'"));
+    assert_int_equal(run("help snapshot"), 0);
+    assert_non_null(strstr(out, "usage: keelctl backup save FILE"));
     kc_stop(&cl);
 }
 
@@ -318,7 +334,7 @@ static void corrupt_replica(unsigned i, const char *key)
     keel_storage_close(s, true);
 }
 
-static void test_hashkv_and_snapshot(void **state)
+static void test_hashkv_and_backup(void **state)
 {
     (void)state;
     kc_start_leader(&cl, 3, "");
@@ -342,8 +358,9 @@ static void test_hashkv_and_snapshot(void **state)
     char file[600], bad[600];
     snprintf(file, sizeof file, "%s/backup.keel", cl.base);
     snprintf(bad, sizeof bad, "%s/damaged.keel", cl.base);
-    assert_int_equal(run("snapshot save %s", file), 0);
+    assert_int_equal(run("backup save %s", file), 0);
     assert_non_null(strstr(out, "saved"));
+    assert_null(strstr(err, "old name"));
     j = util_json(0, "--json backup inspect %s", file);
     assert_true(json_is_true(json_object_get(j, "valid")));
     assert_true(json_integer_value(json_object_get(j, "keys")) >= 300);
@@ -359,6 +376,18 @@ static void test_hashkv_and_snapshot(void **state)
     assert_int_equal(util("snapshot inspect %s", file), 0);
     assert_string_equal(out, report);
     assert_string_equal(err, "keelutl: 'snapshot inspect' is the old name of 'backup inspect'\n");
+    /* The old name, snapshot save, still saves a checked backup (its stdout
+     * as backup save's) and says it is the old name, once. */
+    char old[600];
+    snprintf(old, sizeof old, "%s/old-name.keel", cl.base);
+    assert_int_equal(run("snapshot save %s", old), 0);
+    assert_true(strncmp(out, "saved ", 6) == 0 && strstr(out, old) != NULL);
+    assert_string_equal(err, "keelctl: 'snapshot save' is the old name of 'backup save'\n");
+    j = util_json(0, "--json backup inspect %s", old);
+    assert_true(json_is_true(json_object_get(j, "valid")));
+    assert_true(json_integer_value(json_object_get(j, "keys")) >= 300);
+    assert_int_equal(json_array_size(json_object_get(j, "members")), 3);
+    json_decref(j);
     FILE *in = fopen(file, "rb"), *o = fopen(bad, "wb");
     int ch;
     long at = 0, flip = 0;
@@ -463,7 +492,7 @@ static void test_restore_into_new_cluster(void **state)
     freeReplyObject(kc_cmd(&cl, 0, "SET lease:1 held PX 600000"));
     char file[600];
     snprintf(file, sizeof file, "%s/backup.keel", cl.base);
-    assert_int_equal(run("snapshot save %s", file), 0);
+    assert_int_equal(run("backup save %s", file), 0);
     freeReplyObject(kc_cmd(&cl, 0, "SET after-backup yes")); /* must not reach the new cluster */
 
     /* The new cluster: three directories seeded offline, then started. */
@@ -690,7 +719,7 @@ int main(void)
         cmocka_unit_test_teardown(test_data_commands, teardown),
         cmocka_unit_test_teardown(test_status_and_health, teardown),
         cmocka_unit_test_teardown(test_member_and_transfer, teardown),
-        cmocka_unit_test_teardown(test_hashkv_and_snapshot, teardown),
+        cmocka_unit_test_teardown(test_hashkv_and_backup, teardown),
         cmocka_unit_test_teardown(test_damaged_backups_refused, teardown),
         cmocka_unit_test_teardown(test_restore_into_new_cluster, teardown),
         cmocka_unit_test_teardown(test_quorum_loss_and_recover, teardown),
