@@ -1,5 +1,5 @@
 /* api: fetching the leader's state image over RESP, on this node's loop,
- * the way keelctl snapshot save does: KEEL.SNAPSHOT BEGIN (on the leader,
+ * the way keelctl backup save does: KEEL.SNAPSHOT BEGIN (on the leader,
  * after a read barrier there: the image holds every entry committed before
  * the call), READ in 4 MiB pieces, END. Through libkeel's async client, so
  * this file includes no server or store header (libkeel's names would

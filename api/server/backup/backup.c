@@ -1,9 +1,9 @@
 /* api: scheduled backups (keeld --backup-dir DIR --backup-interval 1h
  * --backup-keep 24). The leader, once ready, writes a backup every
- * interval: the same file keelctl snapshot save writes ("KEELBACKUP 1", a
- * JSON line, the raft snapshot image with its checksums), so keelctl
- * snapshot inspect verifies it and snapshot restore seeds a cluster from
- * it. The copy and the file writing run on the libuv pool (the storage is
+ * interval: the same file keelctl backup save writes ("KEELBACKUP 1", a
+ * JSON line, the raft snapshot image with its checksums), so keelutl
+ * backup inspect verifies it and keelutl backup restore seeds a cluster
+ * from it. The copy and the file writing run on the libuv pool (the storage is
  * pinned so a restore cannot swap the env under the copy); the file appears
  * under its final name only once complete, fsync'd and read back through
  * the full image check (storage/image.h); then all but the
@@ -86,7 +86,7 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* Check what landed in part as keelctl snapshot inspect will (storage/
+/* Check what landed in part as keelutl backup inspect will (storage/
  * image.h): a damaged env or a bad write never becomes a backup. */
 static void read_back(struct sched *b, const char *part, size_t off, size_t size)
 {

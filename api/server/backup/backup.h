@@ -1,7 +1,7 @@
 /* api/server/backup: the operator's backups. Two ways to one file format:
  *
  *   backup_image.c  the image KEEL.SNAPSHOT BEGIN/READ/END streams to
- *                   keelctl snapshot save: copied on the pool, held in
+ *                   keelctl backup save: copied on the pool, held in
  *                   memory, one per node, released on END or after
  *                   BACKUP_IDLE_MS idle;
  *   backup.c        scheduled backups written by the leader into

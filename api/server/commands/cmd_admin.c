@@ -1,4 +1,4 @@
-/* api: operator commands behind keelctl hashkv and keelctl snapshot save.
+/* api: operator commands behind keelctl hashkv and keelctl backup save.
  *
  *   KEEL.HASHKV            propose a HASH entry; every replica digests its
  *                          state as of that entry. Reply [index, digest hex]
@@ -79,7 +79,7 @@ static void begin_ready_cb(void *data, int status)
         return;
     }
     if (srv->backup != NULL) {
-        reply_error(&s->out, KEEL_EBUSY, "another snapshot save is being read (released after 60 s idle)");
+        reply_error(&s->out, KEEL_EBUSY, "another backup save is being read (released after 60 s idle)");
         slot_done(s);
         return;
     }
