@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
+#include "common/xorshift.h"
 #include "storage/env.h"
 #include "storage/image.h"
 #include "storage/image_lmdb.h"
@@ -69,12 +70,7 @@ uint8_t *keel_image_craft(const void *image, size_t len, const char *kind, size_
         if (pg < 2 || (pg + 1) * psize > dlen) goto bad;
         uint8_t *p = d + pg * psize;
         uint64_t x = 0x9e3779b97f4a7c15ull ^ pg;
-        for (size_t i = LM_PAGEHDR; i < psize; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            p[i] = (uint8_t)x;
-        }
+        for (size_t i = LM_PAGEHDR; i < psize; i++) p[i] = (uint8_t)xorshift64(&x);
         lm_put16(p + LM_OFF_FLAGS, LM_P_BRANCH);
         lm_put16(p + LM_OFF_LOWER, LM_PAGEHDR + 2 * 40);
         lm_put16(p + LM_OFF_UPPER, (uint16_t)(psize / 2));

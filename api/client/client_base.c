@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api/client/client_internal.h"
+#include "common/xorshift.h"
 
 int64_t client_now_ms(void)
 {
@@ -22,10 +23,7 @@ int64_t client_now_ms(void)
 
 uint64_t client_rnd(struct client_base *b)
 {
-    b->rng ^= b->rng << 13;
-    b->rng ^= b->rng >> 7;
-    b->rng ^= b->rng << 17;
-    return b->rng;
+    return xorshift64(&b->rng);
 }
 
 int client_split_addr(const char *text, char *host, size_t hsize, int *port)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/xorshift.h"
 #include "jepsen/net/relay_internal.h"
 
 struct chunk
@@ -111,10 +112,7 @@ static int64_t due_time(struct jrelay *r, struct route *rt, const struct flow *f
 {
     int64_t due = now + (int64_t)rt->delay_ms * 1000000;
     if (rt->jitter_ms > 0) {
-        r->rng ^= r->rng << 13;
-        r->rng ^= r->rng >> 7;
-        r->rng ^= r->rng << 17;
-        due += (int64_t)(r->rng % ((uint64_t)rt->jitter_ms * 1000000 + 1));
+        due += (int64_t)(xorshift64(&r->rng) % ((uint64_t)rt->jitter_ms * 1000000 + 1));
     }
     /* TCP is ordered: a chunk never overtakes the one read before it. */
     if (f->tail && f->tail->due > due) due = f->tail->due;

@@ -1,13 +1,10 @@
 /* tests/lib: the tests' random numbers, deterministic. See testlib.h. */
+#include "common/xorshift.h"
 #include "tests/lib/testlib.h"
 
 uint64_t test_xorshift64(uint64_t *state)
 {
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *state = x;
+    return xorshift64(state);
 }
 
 uint64_t test_xorshift64s(uint64_t *state)

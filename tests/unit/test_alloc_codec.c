@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "store/codec.h"
+#include "tests/lib/slice.h"
 #include "unit/alloc_fail.h"
 
 /* The encoder's buffer starts at 128 bytes (the header's allocation) and
@@ -25,11 +26,6 @@
  * the commands with lists of them grow it more than once. */
 static char big[1500];
 #define KEY_MAX 500
-
-static struct keel_slice sl(const void *p, size_t n)
-{
-    return (struct keel_slice){p, n};
-}
 
 static struct keel_slice big_sl(void)
 {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
 #include "store/hash.h"
 #include "store/reply.h"
 #include "tests/lib/slice.h"
@@ -26,11 +27,6 @@ static uint64_t rng_state;
 static uint64_t rnd(void)
 {
     return test_xorshift64(&rng_state);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* ---- reply stream ------------------------------------------------------- */
@@ -396,7 +392,7 @@ static void test_reply_garbage(void **state)
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         memset(b, 'q', sizeof b);
         b[0] = KEEL_REPLY_BULK;
-        put32(b + 1, lens[i]);
+        le32_store(b + 1, lens[i]);
         view_init(&v, b, sizeof b);
         assert_int_equal(drain(&v, &items), KEEL_ECORRUPT);
         view_close(&v);
@@ -405,8 +401,8 @@ static void test_reply_garbage(void **state)
         assert_int_equal(drain(&v, &items), KEEL_ECORRUPT);
         view_close(&v);
         b[0] = KEEL_REPLY_ERROR;
-        put32(b + 1, KEEL_EIO);
-        put32(b + 5, lens[i] - 4);
+        le32_store(b + 1, KEEL_EIO);
+        le32_store(b + 5, lens[i] - 4);
         view_init(&v, b, sizeof b);
         assert_int_equal(drain(&v, &items), KEEL_ECORRUPT);
         view_close(&v);
@@ -414,7 +410,7 @@ static void test_reply_garbage(void **state)
 
     /* A length that fits exactly is fine. */
     b[0] = KEEL_REPLY_BULK;
-    put32(b + 1, sizeof b - 5);
+    le32_store(b + 1, sizeof b - 5);
     view_init(&v, b, sizeof b);
     assert_int_equal(drain(&v, &items), KEEL_ENOTFOUND);
     assert_int_equal(items, 1);
@@ -761,10 +757,10 @@ static int decode_copy(struct keel_hash *h, const uint8_t *bytes, size_t n)
 static size_t build(uint8_t *out, uint32_t count, const char *const *strs, int nstr)
 {
     size_t n = 4;
-    put32(out, count);
+    le32_store(out, count);
     for (int i = 0; i < nstr; i++) {
         size_t l = strlen(strs[i]);
-        put32(out + n, (uint32_t)l);
+        le32_store(out + n, (uint32_t)l);
         memcpy(out + n + 4, strs[i], l);
         n += 4 + l;
     }
@@ -800,15 +796,15 @@ static void test_hash_corrupt(void **state)
     /* Counts that disagree with the items, or are absurd. */
     static const uint32_t counts[] = {0, 11, 13, 1000, 0x7fffffff, UINT32_MAX};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
-        put32(buf, counts[i]);
+        le32_store(buf, counts[i]);
         assert_int_equal(decode_copy(&d, buf, len), KEEL_ECORRUPT);
     }
-    put32(buf, 12);
+    le32_store(buf, 12);
     assert_int_equal(decode_copy(&d, buf, len), 0);
     /* A field length past the end. */
-    put32(buf + 4, UINT32_MAX);
+    le32_store(buf + 4, UINT32_MAX);
     assert_int_equal(decode_copy(&d, buf, len), KEEL_ECORRUPT);
-    put32(buf + 4, (uint32_t)len);
+    le32_store(buf + 4, (uint32_t)len);
     assert_int_equal(decode_copy(&d, buf, len), KEEL_ECORRUPT);
     free(buf);
 
@@ -831,9 +827,9 @@ static void test_hash_corrupt(void **state)
     assert_int_equal(decode_copy(&d, b, len), 0);
     assert_int_equal(d.n, 4);
     /* The same with the count one too small or too large. */
-    put32(b, 3);
+    le32_store(b, 3);
     assert_int_equal(decode_copy(&d, b, len), KEEL_ECORRUPT);
-    put32(b, 5);
+    le32_store(b, 5);
     assert_int_equal(decode_copy(&d, b, len), KEEL_ECORRUPT);
 
     hash_close(&h);
@@ -864,7 +860,7 @@ static void test_hash_fuzz(void **state)
                 uint64_t x = rnd();
                 b[i] = x % 2 ? (uint8_t)(x >> 8) % 4 : (uint8_t)(x >> 16);
             }
-            if (n >= 4 && rnd() % 2) put32(b, (uint32_t)(rnd() % 4));
+            if (n >= 4 && rnd() % 2) le32_store(b, (uint32_t)(rnd() % 4));
         } else {
             /* A valid hash of up to 8 short fields over a tiny alphabet. */
             bool added;
