@@ -37,7 +37,7 @@ static bool class_match(const char *p, size_t plen, uint8_t c, size_t *used)
     return neg ? !match : match;
 }
 
-bool glob_match(const char *p, size_t plen, const uint8_t *s, size_t slen)
+bool resp_glob_match(const char *p, size_t plen, const uint8_t *s, size_t slen)
 {
     size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
     while (si < slen) {

@@ -105,7 +105,7 @@ static void config_get(struct slot *s)
     for (uint32_t a = 2; a < s->argc; a++) {
         for (size_t i = 0; i < N_PARAMS; i++) {
             const char *name = params[i].name;
-            if (!hit[i] && glob_match((const char *)s->argv[a].p, s->argv[a].n,
+            if (!hit[i] && resp_glob_match((const char *)s->argv[a].p, s->argv[a].n,
                                       (const uint8_t *)name, strlen(name))) {
                 hit[i] = true;
                 n++;

@@ -116,7 +116,7 @@ DECL_LOCAL(cmd_pubsub)
                 const struct channel *ch = t->slots[i];
                 if (ch == NULL) continue;
                 if (s->argc == 3 &&
-                    !glob_match((const char *)s->argv[2].p, s->argv[2].n, ch->name, ch->len))
+                    !resp_glob_match((const char *)s->argv[2].p, s->argv[2].n, ch->name, ch->len))
                     continue;
                 if (pass == 0) n++;
                 else resp_bulk(&s->out, ch->name, ch->len);

@@ -145,7 +145,7 @@ static int scan_cb(void *arg, struct keel_slice key, const struct keel_record *r
     st->budget--;
     if (key_is_reserved(key)) return 0;
     if (st->type != 0 && rec->type != st->type) return 0;
-    if (st->pattern != NULL && !glob_match(st->pattern, st->plen, key.p, key.n)) return 0;
+    if (st->pattern != NULL && !resp_glob_match(st->pattern, st->plen, key.p, key.n)) return 0;
     resp_bulk(&st->keys, key.p, key.n);
     st->emitted++;
     return 0;

@@ -294,7 +294,7 @@ unsigned pubsub_publish(struct keel_server *srv, struct keel_slice ch, struct ke
     }
     for (unsigned i = 0; i < ps->npatterns; i++) {
         struct pattern_sub *p = &ps->patterns[i];
-        if (!glob_match((const char *)p->pat.p, p->pat.n, ch.p, ch.n)) continue;
+        if (!resp_glob_match((const char *)p->pat.p, p->pat.n, ch.p, ch.n)) continue;
         frame_build(&f[0], p->c->proto, &p->pat, ch, msg);
         deliver(ps, p->c, &f[0]);
         count++;
