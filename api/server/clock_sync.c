@@ -15,10 +15,10 @@
 #define ASK_EVERY_MS 1000
 
 /* KEEL.CLOCK (internal, forwarded by a follower): this leader's clock. */
-DECL_LOCAL(cmd_keel_clock)
+CMD_DECL_LOCAL(cmd_keel_clock)
 {
-    if (s->srv->role != KEEL_ROLE_LEADER) reply_error(&s->out, KEEL_ENOTLEADER, "not the leader");
-    else resp_int(&s->out, server_now(s->srv));
+    if (s->srv->role != KEEL_ROLE_LEADER) srv_reply_error(&s->out, KEEL_ENOTLEADER, "not the leader");
+    else resp_int(&s->out, srv_now(s->srv));
     slot_done(s);
 }
 
@@ -34,7 +34,7 @@ static void answer_cb(struct slot *s, const uint8_t *p, size_t n)
         log_info("cluster clock synced with the leader's");
 }
 
-void clock_sync(struct keel_server *srv)
+void srv_clock_sync(struct keel_server *srv)
 {
     uint64_t now = uv_now(srv->loop);
     if (srv->role != KEEL_ROLE_FOLLOWER || !keel_node_clock_cold(srv->node)) return;
@@ -46,5 +46,5 @@ void clock_sync(struct keel_server *srv)
     s->on_forward_reply = answer_cb;
     srv->clock_asked_at = now;
     s->now = keel_node_clock_ask(srv->node); /* unused otherwise by a slot forwarded from here */
-    forward(s); /* answered, or failed (then nothing comes back: asked again) */
+    fwd_request(s); /* answered, or failed (then nothing comes back: asked again) */
 }

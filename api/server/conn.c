@@ -68,7 +68,7 @@ void slot_done(struct slot *s)
     if (s->out.oom) {
         s->out.len = 0;
         s->out.oom = false;
-        reply_error(&s->out, KEEL_ENOMEM, "out of memory building the reply");
+        srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory building the reply");
     }
     conn_flush(s->conn);
 }
@@ -140,7 +140,7 @@ static void start(struct conn *c, struct slot *s)
     c->commands++;
     c->srv->stats.commands++;
     s->started_ns = uv_hrtime();
-    dispatch(s);
+    srv_dispatch(s);
 }
 
 /* Parse and run what is buffered, as far as the limits allow. */
@@ -173,8 +173,8 @@ static void process(struct conn *c)
             struct slot *s = slot_new(c->srv, c, &none, 0);
             srv->stats.protocol_errors++;
             if (s != NULL) {
-                reply_errorf(&s->out, KEEL_EINVAL, "Protocol error: %s",
-                             rc == RESP_ENOMEM ? "out of memory" : err);
+                srv_reply_errorf(&s->out, KEEL_EINVAL, "Protocol error: %s",
+                                 rc == RESP_ENOMEM ? "out of memory" : err);
                 if (c->tail) c->tail->next = s;
                 else c->head = s;
                 c->tail = s;
@@ -386,7 +386,7 @@ void conn_accept(struct keel_server *srv)
         struct keel_slice none = {NULL, 0};
         struct slot *s = slot_new(c->srv, c, &none, 0);
         if (s != NULL) {
-            reply_error(&s->out, KEEL_EINVAL, "max number of clients reached");
+            srv_reply_error(&s->out, KEEL_EINVAL, "max number of clients reached");
             c->head = c->tail = s;
             c->pending = 1;
             c->quit = true;

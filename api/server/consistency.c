@@ -106,7 +106,7 @@ static void agreed(struct keel_server *srv, uint64_t index, uint64_t digest)
         log_warn("consistency check at index %" PRIu64 ": this replica agrees again (digest %s): the damaged "
                  "data was overwritten; repair called off",
                  index, hex);
-        repair_cancel(srv);
+        srv_repair_cancel(srv);
         keel_node_set_damaged(srv->node, false);
         c->damaged = false;
     } else if (c->unverified) {
@@ -178,7 +178,7 @@ static void walk_done(uv_work_t *req, int status)
     c->jobs--;
     if (srv->free_pending) {
         free(w);
-        server_pool_done(srv); /* frees srv if this was the last job */
+        srv_pool_done(srv); /* frees srv if this was the last job */
         return;
     }
     if (srv->stopping) {
@@ -256,7 +256,7 @@ void consistency_start(struct keel_server *srv)
 void consistency_stop(struct keel_server *srv)
 {
     keel_node_on_check(srv->node, NULL, NULL);
-    repair_cancel(srv);
+    srv_repair_cancel(srv);
 }
 
 void consistency_free(struct keel_server *srv)
@@ -305,7 +305,7 @@ void consistency_tick(struct keel_server *srv)
     }
     if (c->damaged) {
         if (srv->role == KEEL_ROLE_LEADER) hand_over(srv);
-        else if (srv->role == KEEL_ROLE_FOLLOWER) repair_tick(srv);
+        else if (srv->role == KEEL_ROLE_FOLLOWER) srv_repair_tick(srv);
         return;
     }
     uint64_t every = (uint64_t)srv->cfg.check_interval_s * 1000;
@@ -332,22 +332,22 @@ bool consistency_refuses(struct slot *s)
     check_hex16(c->bad_mine, a);
     check_hex16(c->bad_majority, b);
     if (s->srv->role == KEEL_ROLE_LEADER)
-        reply_errorf(&s->out, KEEL_ENOTLEADER,
-                     "this node's data failed the consistency check at index %" PRIu64 ": it is handing "
-                     "leadership over; retry",
-                     c->bad_index);
+        srv_reply_errorf(&s->out, KEEL_ENOTLEADER,
+                         "this node's data failed the consistency check at index %" PRIu64 ": it is handing "
+                         "leadership over; retry",
+                         c->bad_index);
     else
-        reply_errorf(&s->out, KEEL_ECORRUPT,
-                     "this replica's data failed the consistency check at index %" PRIu64 " (digest %s, "
-                     "majority %s) and is being repaired from the leader; read without READONLY or from "
-                     "another node",
-                     c->bad_index, a, b);
+        srv_reply_errorf(&s->out, KEEL_ECORRUPT,
+                         "this replica's data failed the consistency check at index %" PRIu64 " (digest %s, "
+                         "majority %s) and is being repaired from the leader; read without READONLY or from "
+                         "another node",
+                         c->bad_index, a, b);
     return true;
 }
 
 /* ---- INFO -------------------------------------------------------------- */
 
-void info_consistency(struct keel_server *srv, struct buf *b)
+void consistency_info(struct keel_server *srv, struct buf *b)
 {
     struct consistency *c = srv->cons;
     char list[200] = "", a[17] = "", v[17] = "";
@@ -357,19 +357,19 @@ void info_consistency(struct keel_server *srv, struct buf *b)
     if (c->mine_index) check_hex16(c->mine_digest, a);
     if (c->verdict_index) check_hex16(c->verdict_digest, v);
     const char *state = c->damaged ? (c->repair ? "repairing" : "damaged") : c->unverified ? "repaired" : "ok";
-    info_line(b, "# Consistency");
-    info_line(b, "keel_check_interval_s:%u", srv->cfg.check_interval_s);
-    info_line(b, "keel_check_state:%s", state);
-    info_line(b, "keel_check_index:%" PRIu64, c->mine_index);
-    info_line(b, "keel_check_digest:%s", a);
-    info_line(b, "keel_check_verdict_index:%" PRIu64, c->verdict_index);
-    info_line(b, "keel_check_verdict_digest:%s", v);
-    info_line(b, "keel_check_last_digest_ms:%.1f", (double)c->last_walk_ns / 1e6);
-    info_line(b, "keel_check_rounds_proposed:%" PRIu64, c->rounds);
-    info_line(b, "keel_check_digests:%" PRIu64, c->walks);
-    info_line(b, "keel_check_mismatches:%" PRIu64, c->mismatches);
-    info_line(b, "keel_check_repairs:%" PRIu64, c->repairs);
-    info_line(b, "keel_check_repair_failures:%" PRIu64, c->repair_failures);
-    info_line(b, "keel_check_corrupt_members:%s", list);
+    srv_info_line(b, "# Consistency");
+    srv_info_line(b, "keel_check_interval_s:%u", srv->cfg.check_interval_s);
+    srv_info_line(b, "keel_check_state:%s", state);
+    srv_info_line(b, "keel_check_index:%" PRIu64, c->mine_index);
+    srv_info_line(b, "keel_check_digest:%s", a);
+    srv_info_line(b, "keel_check_verdict_index:%" PRIu64, c->verdict_index);
+    srv_info_line(b, "keel_check_verdict_digest:%s", v);
+    srv_info_line(b, "keel_check_last_digest_ms:%.1f", (double)c->last_walk_ns / 1e6);
+    srv_info_line(b, "keel_check_rounds_proposed:%" PRIu64, c->rounds);
+    srv_info_line(b, "keel_check_digests:%" PRIu64, c->walks);
+    srv_info_line(b, "keel_check_mismatches:%" PRIu64, c->mismatches);
+    srv_info_line(b, "keel_check_repairs:%" PRIu64, c->repairs);
+    srv_info_line(b, "keel_check_repair_failures:%" PRIu64, c->repair_failures);
+    srv_info_line(b, "keel_check_corrupt_members:%s", list);
     buf_append(b, "\r\n", 2);
 }

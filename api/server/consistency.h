@@ -96,7 +96,7 @@ bool consistency_refuses(struct slot *s);
 /* This replica's state is known bad (reads refused). */
 bool consistency_damaged(const struct keel_server *srv);
 /* INFO's "# Consistency" section. */
-void info_consistency(struct keel_server *srv, struct buf *b);
+void consistency_info(struct keel_server *srv, struct buf *b);
 
 /* ---- shared by consistency*.c and repair.c ---- */
 
@@ -120,8 +120,8 @@ void consistency_round_record(struct keel_server *srv, uint64_t id, uint64_t ind
 void consistency_report(struct keel_server *srv, uint64_t index, uint64_t digest);
 
 /* repair.c: called from the tick while damaged; cancel on stop. */
-void repair_tick(struct keel_server *srv);
-void repair_cancel(struct keel_server *srv);
+void srv_repair_tick(struct keel_server *srv);
+void srv_repair_cancel(struct keel_server *srv);
 /* consistency.c, for repair.c: the install succeeded (summary) or failed. */
 void consistency_repaired(struct keel_server *srv, const char *summary);
 void consistency_repair_failed(struct keel_server *srv, const char *why);

@@ -25,7 +25,7 @@ void consistency_propose(struct keel_server *srv, bool verdict, uint64_t index, 
     struct keel_enc e;
     uint8_t *buf;
     size_t len;
-    keel_enc_init(&e, server_now(srv), 0, 0);
+    keel_enc_init(&e, srv_now(srv), 0, 0);
     if (verdict) keel_enc_verdict(&e, index, digest);
     else keel_enc_check(&e);
     if (keel_enc_finish(&e, &buf, &len) == 0) {
@@ -120,16 +120,16 @@ void consistency_round_record(struct keel_server *srv, uint64_t id, uint64_t ind
 
 /* KEEL.DIGEST id index digest-hex: a member's digest of the round at index,
  * sent to the leader inside KEEL.FWD (CMD_INTERNAL: never from a client). */
-DECL_LOCAL(cmd_keel_digest)
+CMD_DECL_LOCAL(cmd_keel_digest)
 {
     char buf[32];
     uint64_t id = strtoull(slot_arg(s, 1, buf, sizeof buf), NULL, 10);
     uint64_t index = strtoull(slot_arg(s, 2, buf, sizeof buf), NULL, 10);
     uint64_t digest = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 16);
     if (s->srv->role != KEEL_ROLE_LEADER) {
-        reply_error(&s->out, KEEL_ENOTLEADER, "not the leader");
+        srv_reply_error(&s->out, KEEL_ENOTLEADER, "not the leader");
     } else if (id == 0 || index == 0) {
-        reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.DIGEST id index digest");
+        srv_reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.DIGEST id index digest");
     } else {
         consistency_round_record(s->srv, id, index, digest);
         resp_ok(&s->out);
@@ -148,5 +148,5 @@ void consistency_report(struct keel_server *srv, uint64_t index, uint64_t digest
     struct slot *s = slot_new(srv, NULL, argv, 4);
     if (s == NULL) return;
     s->cmd = command_lookup(&argv[0]);
-    forward(s); /* the reply is nobody's: a lost report only leaves the round short */
+    fwd_request(s); /* the reply is nobody's: a lost report only leaves the round short */
 }

@@ -13,26 +13,26 @@
 #include "api/server/pubsub/pubsub.h"
 #include "api/server/server_internal.h"
 
-int64_t server_now(struct keel_server *srv)
+int64_t srv_now(struct keel_server *srv)
 {
     /* The cluster clock (raft/clock.h), never the wall clock: a stepped wall
      * clock would expire keys at once or freeze expiry (issue 12). */
     return keel_node_now(srv->node);
 }
 
-int64_t server_wall_ms(void)
+int64_t srv_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void syntax_error(struct slot *s)
+void srv_syntax_error(struct slot *s)
 {
-    reply_error(&s->out, KEEL_EINVAL, "syntax error");
+    srv_reply_error(&s->out, KEEL_EINVAL, "syntax error");
 }
 
-bool arg_int(struct slot *s, uint32_t i, long long *v)
+bool srv_arg_int(struct slot *s, uint32_t i, long long *v)
 {
     char buf[32], *end;
     if (s->argv[i].n == 0 || s->argv[i].n >= sizeof buf) goto bad;
@@ -41,36 +41,36 @@ bool arg_int(struct slot *s, uint32_t i, long long *v)
     *v = strtoll(buf, &end, 10);
     if (errno == 0 && *end == 0 && !(buf[0] == ' ' || buf[0] == '+')) return true;
 bad:
-    reply_error(&s->out, KEEL_ENOTINT, "value is not an integer or out of range");
+    srv_reply_error(&s->out, KEEL_ENOTINT, "value is not an integer or out of range");
     return false;
 }
 
-bool check_key(struct slot *s, struct keel_slice key)
+bool srv_check_key(struct slot *s, struct keel_slice key)
 {
     if (key.n > KEEL_MAX_KEY) {
-        reply_errorf(&s->out, KEEL_EINVAL, "key of %zu bytes is over Keel's limit of %d", key.n,
-                     KEEL_MAX_KEY);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "key of %zu bytes is over Keel's limit of %d", key.n,
+                         KEEL_MAX_KEY);
         return false;
     }
     if (key.n == 0) {
-        reply_error(&s->out, KEEL_EINVAL, "empty keys are not supported by Keel");
+        srv_reply_error(&s->out, KEEL_EINVAL, "empty keys are not supported by Keel");
         return false;
     }
-    if (key_is_reserved(key)) { /* see keys_allowed */
-        reply_error(&s->out, KEEL_EINVAL, "keys starting with \\xffkeel: are reserved");
+    if (syskey_is_reserved(key)) { /* see keys_allowed */
+        srv_reply_error(&s->out, KEEL_EINVAL, "keys starting with \\xffkeel: are reserved");
         return false;
     }
     return true;
 }
 
-void reply_error(struct buf *b, int code, const char *msg)
+void srv_reply_error(struct buf *b, int code, const char *msg)
 {
     char text[600];
     snprintf(text, sizeof text, "%s", msg != NULL && msg[0] != 0 ? msg : keel_strerror(code));
     resp_error(b, keel_errword(code), text);
 }
 
-void reply_errorf(struct buf *b, int code, const char *fmt, ...)
+void srv_reply_errorf(struct buf *b, int code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -80,12 +80,12 @@ void reply_errorf(struct buf *b, int code, const char *fmt, ...)
     resp_error(b, keel_errword(code), msg);
 }
 
-void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
+void srv_reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
 {
     struct keel_reply_item it;
     int rc = keel_reply_next(rd, &it);
     if (rc != 0) {
-        reply_error(b, KEEL_EMALFORMED, "internal: malformed reply");
+        srv_reply_error(b, KEEL_EMALFORMED, "internal: malformed reply");
         return;
     }
     switch (it.kind) {
@@ -108,12 +108,12 @@ void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
             size_t n = it.n < sizeof msg - 1 ? it.n : sizeof msg - 1;
             memcpy(msg, it.p, n);
             msg[n] = 0;
-            reply_error(b, (int)it.integer, msg);
+            srv_reply_error(b, (int)it.integer, msg);
             break;
         }
         case KEEL_REPLY_ARRAY:
             resp_array(b, (size_t)it.integer);
-            for (int64_t i = 0; i < it.integer; i++) reply_to_resp(b, proto, rd);
+            for (int64_t i = 0; i < it.integer; i++) srv_reply_to_resp(b, proto, rd);
             break;
     }
 }
@@ -123,10 +123,10 @@ void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
 static void refused(struct slot *s, int rc)
 {
     if (rc == KEEL_ENOTLEADER) {
-        forward(s);
+        fwd_request(s);
         return;
     }
-    reply_error(&s->out, rc, NULL);
+    srv_reply_error(&s->out, rc, NULL);
     slot_done(s);
 }
 
@@ -143,18 +143,18 @@ static void write_done_cb(void *data, int status, const struct keel_reply *reply
             keel_reply_reader_init(&rd, reply);
             s->out.len = 0;
             if (s->cmd->reply != NULL) s->cmd->reply(s, &rd, 1);
-            else reply_to_resp(&s->out, s->proto, &rd);
+            else srv_reply_to_resp(&s->out, s->proto, &rd);
         } else {
-            reply_error(&s->out, KEEL_EUNCERTAIN,
-                        "leadership changed before the write was confirmed: it may or may not "
-                        "have been applied; retry with the same client id and sequence");
+            srv_reply_error(&s->out, KEEL_EUNCERTAIN,
+                            "leadership changed before the write was confirmed: it may or may not "
+                            "have been applied; retry with the same client id and sequence");
         }
     }
     slot_done(s);
-    server_unpark(srv);
+    srv_unpark(srv);
 }
 
-void dispatch_write(struct slot *s)
+void srv_dispatch_write(struct slot *s)
 {
     struct keel_server *srv = s->srv;
     struct keel_enc e;
@@ -164,7 +164,7 @@ void dispatch_write(struct slot *s)
      * starts from it and follows every entry applied); the max here only
      * restates that a stamp behind it would make a SET PX born expired. */
     struct keel_read rd;
-    s->now = server_now(srv);
+    s->now = srv_now(srv);
     if (keel_read_begin(srv->store, s->now, &rd) == 0) {
         s->now = rd.now;
         keel_read_end(&rd);
@@ -179,7 +179,7 @@ void dispatch_write(struct slot *s)
     int rc = keel_enc_finish(&e, &buf, &len);
     keel_enc_close(&e);
     if (rc != 0) {
-        reply_error(&s->out, rc, rc == KEEL_ETOOBIG ? "request too large" : NULL);
+        srv_reply_error(&s->out, rc, rc == KEEL_ETOOBIG ? "request too large" : NULL);
         slot_done(s);
         return;
     }
@@ -202,14 +202,14 @@ void dispatch_write(struct slot *s)
 static void run_read(struct slot *s)
 {
     struct keel_read rd;
-    int rc = keel_read_begin(s->srv->store, s->now ? s->now : server_now(s->srv), &rd);
+    int rc = keel_read_begin(s->srv->store, s->now ? s->now : srv_now(s->srv), &rd);
     if (rc == 0) {
         rc = s->cmd->read(s, &rd);
         keel_read_end(&rd);
     }
     if (rc != 0) {
         s->out.len = 0;
-        reply_error(&s->out, rc, NULL);
+        srv_reply_error(&s->out, rc, NULL);
     }
     slot_done(s);
 }
@@ -221,14 +221,14 @@ static void read_ready_cb(void *data, int status)
         slot_free(s);
         return;
     }
-    if (status != 0) forward(s); /* lost leadership meanwhile */
+    if (status != 0) fwd_request(s); /* lost leadership meanwhile */
     else if (consistency_refuses(s)) slot_done(s); /* a damaged leader: -TRYAGAIN */
     else run_read(s);
 }
 
-void dispatch_read(struct slot *s)
+void srv_dispatch_read(struct slot *s)
 {
-    s->now = server_now(s->srv); /* a follower's READONLY read: its estimate of the cluster clock */
+    s->now = srv_now(s->srv); /* a follower's READONLY read: its estimate of the cluster clock */
     if (s->readonly) {
         /* The connection accepted stale reads, not known-wrong ones. */
         if (consistency_refuses(s)) slot_done(s);
@@ -255,15 +255,15 @@ static bool keys_allowed(struct slot *s)
     if (cmd->first_key <= 0 || cmd->key_step <= 0) return true;
     int last = cmd->last_key < 0 ? (int)s->argc + cmd->last_key : cmd->last_key;
     for (int i = cmd->first_key; i <= last && i < (int)s->argc; i += cmd->key_step) {
-        if (key_is_reserved(s->argv[i])) {
-            reply_error(&s->out, KEEL_EINVAL, "keys starting with \\xffkeel: are reserved");
+        if (syskey_is_reserved(s->argv[i])) {
+            srv_reply_error(&s->out, KEEL_EINVAL, "keys starting with \\xffkeel: are reserved");
             return false;
         }
     }
     return true;
 }
 
-void dispatch(struct slot *s)
+void srv_dispatch(struct slot *s)
 {
     struct conn *c = s->conn;
     const struct command *cmd = command_lookup(&s->argv[0]);
@@ -279,15 +279,15 @@ void dispatch(struct slot *s)
             if (w < 0) break;
             n += (size_t)w < sizeof args - n ? (size_t)w : sizeof args - n - 1;
         }
-        reply_errorf(&s->out, KEEL_EINVAL, "unknown command '%s', with args beginning with: %s",
-                     slot_arg(s, 0, name, sizeof name), args);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "unknown command '%s', with args beginning with: %s",
+                         slot_arg(s, 0, name, sizeof name), args);
         if (c != NULL && c->in_multi) c->multi_error = true;
         slot_done(s);
         return;
     }
     s->cmd = cmd;
     if (!arity_ok(cmd, s->argc)) {
-        reply_errorf(&s->out, KEEL_EINVAL, "wrong number of arguments for '%s' command", cmd->name);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "wrong number of arguments for '%s' command", cmd->name);
         if (c != NULL && c->in_multi) c->multi_error = true;
         slot_done(s);
         return;
@@ -295,10 +295,10 @@ void dispatch(struct slot *s)
     if (c != NULL && c->proto < 3 && c->ps != NULL && pubsub_count(c) > 0 &&
         !(cmd->flags & CMD_PUBSUB)) {
         /* RESP2 cannot tell a message from a reply: Redis's rule and text. */
-        reply_errorf(&s->out, KEEL_EINVAL,
-                     "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
-                     "RESET are allowed in this context",
-                     cmd->name);
+        srv_reply_errorf(&s->out, KEEL_EINVAL,
+                         "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                         "RESET are allowed in this context",
+                         cmd->name);
         slot_done(s);
         return;
     }
@@ -309,17 +309,17 @@ void dispatch(struct slot *s)
     }
     if (c != NULL && c->in_multi && !(cmd->flags & CMD_NOMULTI)) {
         if (!(cmd->flags & CMD_WRITE)) {
-            reply_errorf(&s->out, KEEL_EINVAL,
-                         "'%s' inside MULTI is not supported by Keel (only writes are); read "
-                         "before MULTI and WATCH the keys instead",
-                         cmd->name);
+            srv_reply_errorf(&s->out, KEEL_EINVAL,
+                             "'%s' inside MULTI is not supported by Keel (only writes are); read "
+                             "before MULTI and WATCH the keys instead",
+                             cmd->name);
             c->multi_error = true;
             slot_done(s);
             return;
         }
-        struct queued *q = realloc(c->queue, (c->nqueued + 1) * sizeof *q);
+        struct conn_queued *q = realloc(c->queue, (c->nqueued + 1) * sizeof *q);
         if (q == NULL) {
-            reply_error(&s->out, KEEL_ENOMEM, "out of memory");
+            srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
             c->multi_error = true;
             slot_done(s);
             return;
@@ -342,9 +342,9 @@ void dispatch(struct slot *s)
         return;
     }
     if (s->forwarded_in || s->srv->role == KEEL_ROLE_LEADER || s->readonly) {
-        if (cmd->flags & CMD_READ) dispatch_read(s);
-        else dispatch_write(s);
+        if (cmd->flags & CMD_READ) srv_dispatch_read(s);
+        else srv_dispatch_write(s);
         return;
     }
-    forward(s);
+    fwd_request(s);
 }

@@ -93,7 +93,7 @@ static int node_table_get(struct keel_server *srv, const char *key, char *addr, 
     return rc;
 }
 
-int node_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t size)
+int srv_member_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t size)
 {
     char key[64];
     if (id == srv->cfg.node_id) {
@@ -104,7 +104,7 @@ int node_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t si
     return node_table_get(srv, key, addr, size);
 }
 
-int node_zone(struct keel_server *srv, uint64_t id, char *zone, size_t size)
+int srv_member_zone(struct keel_server *srv, uint64_t id, char *zone, size_t size)
 {
     char key[64];
     zone[0] = 0;
@@ -112,12 +112,12 @@ int node_zone(struct keel_server *srv, uint64_t id, char *zone, size_t size)
     return node_table_get(srv, key, zone, size);
 }
 
-int leader_client_addr(struct keel_server *srv, char *addr, size_t size)
+int srv_leader_client_addr(struct keel_server *srv, char *addr, size_t size)
 {
     struct keel_node_status st;
     keel_node_status(srv->node, &st);
     if (st.leader_id == 0) return KEEL_ENOTFOUND;
-    return node_client_addr(srv, st.leader_id, addr, size);
+    return srv_member_client_addr(srv, st.leader_id, addr, size);
 }
 
 /* ---- answering a client without the leader ----------------------------- */
@@ -133,10 +133,10 @@ static void answer_sent(struct slot *s, const char *why)
     if (s->conn != NULL) {
         s->out.len = 0;
         if (is_write(s))
-            reply_errorf(&s->out, KEEL_EUNCERTAIN, "%s after forwarding the write to the leader: it may or may "
-                         "not have been applied (never after its deadline)", why);
+            srv_reply_errorf(&s->out, KEEL_EUNCERTAIN, "%s after forwarding the write to the leader: it may or may "
+                             "not have been applied (never after its deadline)", why);
         else
-            reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
+            srv_reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
     }
     slot_done(s);
 }
@@ -146,7 +146,7 @@ static void answer_unsent(struct slot *s, const char *why)
 {
     if (s->conn != NULL) {
         s->out.len = 0;
-        reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
+        srv_reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
     }
     slot_done(s);
 }
@@ -416,7 +416,7 @@ static int fwd_connect(struct forwarder *f, const char *addr)
     return 0;
 }
 
-struct forwarder *forwarder_create(struct keel_server *srv, bool admin)
+struct forwarder *fwd_create(struct keel_server *srv, bool admin)
 {
     struct forwarder *f = calloc(1, sizeof *f);
     if (f == NULL) return NULL;
@@ -435,7 +435,7 @@ static void fwd_free(struct forwarder *f)
     free(f);
 }
 
-void forwarder_destroy(struct forwarder *f)
+void fwd_destroy(struct forwarder *f)
 {
     if (f == NULL) return;
     if (f->state == FWD_IDLE) {
@@ -446,7 +446,7 @@ void forwarder_destroy(struct forwarder *f)
     fwd_reset(f, "shutting down"); /* frees f in fwd_close_cb; a closing one already will */
 }
 
-void forwarder_expire(struct forwarder *f)
+void fwd_expire(struct forwarder *f)
 {
     char why[200];
     uint64_t now = keel_mono_ms();
@@ -491,7 +491,7 @@ static uint64_t deadline_of(struct slot *s)
     return start + budget;
 }
 
-void forward(struct slot *s)
+void fwd_request(struct slot *s)
 {
     struct keel_server *srv = s->srv;
     bool admin = s->cmd != NULL && (s->cmd->flags & CMD_LOCAL) && (s->cmd->flags & CMD_WRITE);
@@ -499,18 +499,18 @@ void forward(struct slot *s)
     char addr[64];
     if (f == NULL) {
         /* Stopping (keel_server_drain): the leader is another node's business now. */
-        reply_error(&s->out, KEEL_ENOTLEADER, "this node is shutting down");
+        srv_reply_error(&s->out, KEEL_ENOTLEADER, "this node is shutting down");
         slot_done(s);
         return;
     }
     if (s->forwarded_in) {
         /* The sender thought we lead; we do not (any more). */
-        reply_error(&s->out, KEEL_ENOTLEADER, "no leader");
+        srv_reply_error(&s->out, KEEL_ENOTLEADER, "no leader");
         slot_done(s);
         return;
     }
-    if (leader_client_addr(srv, addr, sizeof addr) != 0 || strcmp(addr, srv->client_addr) == 0) {
-        reply_error(&s->out, KEEL_ENOTLEADER, "no leader");
+    if (srv_leader_client_addr(srv, addr, sizeof addr) != 0 || strcmp(addr, srv->client_addr) == 0) {
+        srv_reply_error(&s->out, KEEL_ENOTLEADER, "no leader");
         slot_done(s);
         return;
     }
@@ -519,8 +519,8 @@ void forward(struct slot *s)
         slot_done(s);
         return;
     }
-    if (cluster_token(srv, f->token, sizeof f->token) != 0) {
-        reply_error(&s->out, KEEL_ENOTLEADER, "this node has not yet learned the cluster's forwarding token");
+    if (srv_cluster_token(srv, f->token, sizeof f->token) != 0) {
+        srv_reply_error(&s->out, KEEL_ENOTLEADER, "this node has not yet learned the cluster's forwarding token");
         slot_done(s);
         return;
     }
@@ -531,12 +531,12 @@ void forward(struct slot *s)
     }
     if (f->state != FWD_IDLE && strcmp(f->addr, addr) != 0) fwd_reset(f, "the leader moved");
     if (f->state == FWD_CLOSING) {
-        reply_error(&s->out, KEEL_ENOTLEADER, "reconnecting to the leader");
+        srv_reply_error(&s->out, KEEL_ENOTLEADER, "reconnecting to the leader");
         slot_done(s);
         return;
     }
     if (f->state == FWD_IDLE && fwd_connect(f, addr) != 0) {
-        reply_errorf(&s->out, KEEL_ENOTLEADER, "cannot reach the leader at %s", addr);
+        srv_reply_errorf(&s->out, KEEL_ENOTLEADER, "cannot reach the leader at %s", addr);
         slot_done(s);
         return;
     }
@@ -550,10 +550,10 @@ void forward(struct slot *s)
     fwd_kick(f);
 }
 
-bool forward_unless_leader(struct slot *s, struct keel_node_status *st)
+bool fwd_unless_leader(struct slot *s, struct keel_node_status *st)
 {
     keel_node_status(s->srv->node, st);
     if (st->role == KEEL_ROLE_LEADER) return false;
-    forward(s);
+    fwd_request(s);
     return true;
 }

@@ -11,11 +11,11 @@
 #define FETCH_CHUNK (4u << 20) /* KEEL.SNAPSHOT READ's largest piece */
 #define FETCH_MIN_SIZE 64      /* an image's header */
 
-struct image_fetch
+struct fetch
 {
     struct keel_async *client;
     char addr[64];
-    image_fetch_cb cb;
+    fetch_cb cb;
     void *data;
     char id[24];      /* the leader's image id, "" before BEGIN answered */
     uint8_t *image;
@@ -28,13 +28,13 @@ struct image_fetch
 
 static void closed_cb(void *data)
 {
-    struct image_fetch *f = data;
+    struct fetch *f = data;
     free(f->image);
     free(f);
 }
 
 /* Call back and close: the client has no call outstanding any more. */
-static void complete(struct image_fetch *f)
+static void complete(struct fetch *f)
 {
     bool ok = f->why[0] == 0;
     uint8_t *image = ok ? f->image : NULL;
@@ -46,7 +46,7 @@ static void complete(struct image_fetch *f)
 
 static void end_cb(struct keel_async *a, int status, struct keel_value *reply, const char *errmsg, void *data)
 {
-    struct image_fetch *f = data;
+    struct fetch *f = data;
     (void)a;
     (void)status;
     (void)errmsg;
@@ -58,7 +58,7 @@ static void end_cb(struct keel_async *a, int status, struct keel_value *reply, c
  * released first (END), so that the next BEGIN anywhere is not -BUSY for a
  * minute, and only then the callback runs: until it does, a cancel can
  * still close everything at once. */
-static void done(struct image_fetch *f, const char *why)
+static void done(struct fetch *f, const char *why)
 {
     snprintf(f->why, sizeof f->why, "%s", why ? why : "");
     if (f->id[0] && keel_async_callv(f->client, end_cb, f, "KEEL.SNAPSHOT", "END", f->id, NULL) == 0) return;
@@ -66,7 +66,7 @@ static void done(struct image_fetch *f, const char *why)
 }
 
 /* NULL: the fetch is over (ignore the reply); "": fine; else why not. */
-static const char *check(struct image_fetch *f, int status, const struct keel_value *v, const char *errmsg)
+static const char *check(struct fetch *f, int status, const struct keel_value *v, const char *errmsg)
 {
     if (f->over) return NULL;
     if (status != 0) return errmsg[0] ? errmsg : keel_strerror(status);
@@ -76,7 +76,7 @@ static const char *check(struct image_fetch *f, int status, const struct keel_va
 
 static void read_cb(struct keel_async *a, int status, struct keel_value *reply, const char *errmsg, void *data);
 
-static void read_next(struct image_fetch *f)
+static void read_next(struct fetch *f)
 {
     char off[24], count[24];
     uint64_t n = f->size - f->got < FETCH_CHUNK ? f->size - f->got : FETCH_CHUNK;
@@ -88,7 +88,7 @@ static void read_next(struct image_fetch *f)
 
 static void read_cb(struct keel_async *a, int status, struct keel_value *reply, const char *errmsg, void *data)
 {
-    struct image_fetch *f = data;
+    struct fetch *f = data;
     char msg[300];
     (void)a;
     const char *why = check(f, status, reply, errmsg);
@@ -110,7 +110,7 @@ static void read_cb(struct keel_async *a, int status, struct keel_value *reply, 
 
 static void begin_cb(struct keel_async *a, int status, struct keel_value *reply, const char *errmsg, void *data)
 {
-    struct image_fetch *f = data;
+    struct fetch *f = data;
     char msg[300];
     (void)a;
     const char *why = check(f, status, reply, errmsg);
@@ -138,10 +138,10 @@ static void begin_cb(struct keel_async *a, int status, struct keel_value *reply,
     read_next(f);
 }
 
-int image_fetch_start(uv_loop_t *loop, const char *addr, unsigned timeout_ms, image_fetch_cb cb, void *data,
-                      struct image_fetch **out, char *errmsg)
+int fetch_start(uv_loop_t *loop, const char *addr, unsigned timeout_ms, fetch_cb cb, void *data,
+                struct fetch **out, char *errmsg)
 {
-    struct image_fetch *f = calloc(1, sizeof *f);
+    struct fetch *f = calloc(1, sizeof *f);
     if (f == NULL) return KEEL_ENOMEM;
     snprintf(f->addr, sizeof f->addr, "%s", addr);
     f->cb = cb;
@@ -163,7 +163,7 @@ int image_fetch_start(uv_loop_t *loop, const char *addr, unsigned timeout_ms, im
     return 0;
 }
 
-void image_fetch_cancel(struct image_fetch *f)
+void fetch_cancel(struct fetch *f)
 {
     if (f == NULL || f->over) return;
     /* No END: closing must not wait for the leader (a stopping node). The

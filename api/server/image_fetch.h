@@ -13,22 +13,22 @@
 #include <stdint.h>
 #include <uv.h>
 
-struct image_fetch;
+struct fetch;
 
 /* The fetch ended: image (malloc'd, size bytes, the image's index as BEGIN
  * said) is now the callback's to free; or image NULL and why says what
- * failed. Called once, from the loop, never from image_fetch_start, after
+ * failed. Called once, from the loop, never from fetch_start, after
  * the leader's copy was released (END); the fetch then frees itself. */
-typedef void (*image_fetch_cb)(void *data, uint8_t *image, size_t size, uint64_t index, const char *why);
+typedef void (*fetch_cb)(void *data, uint8_t *image, size_t size, uint64_t index, const char *why);
 
 /* Start fetching from the client address addr ("ip:port"); each call
  * bounded by timeout_ms (libkeel's retries included). 0, or a KEEL_* code
  * with errmsg (KEEL_ERRMSG_SIZE) and the callback never called. */
-int image_fetch_start(uv_loop_t *loop, const char *addr, unsigned timeout_ms, image_fetch_cb cb, void *data,
-                      struct image_fetch **out, char *errmsg);
+int fetch_start(uv_loop_t *loop, const char *addr, unsigned timeout_ms, fetch_cb cb, void *data,
+                struct fetch **out, char *errmsg);
 /* Abandon it at once (no END: the leader drops an idle image after 60 s):
  * the callback is not called; the fetch frees itself. Not after the
  * callback ran. */
-void image_fetch_cancel(struct image_fetch *f);
+void fetch_cancel(struct fetch *f);
 
 #endif /* KEEL_API_IMAGE_FETCH_H */

@@ -31,7 +31,7 @@
 struct repair
 {
     struct keel_server *srv;
-    struct image_fetch *fetch;
+    struct fetch *fetch;
     char leader[64];
 };
 
@@ -60,12 +60,12 @@ static void fetched_cb(void *data, uint8_t *image, size_t size, uint64_t index, 
     consistency_repaired(srv, msg);
 }
 
-void repair_tick(struct keel_server *srv)
+void srv_repair_tick(struct keel_server *srv)
 {
     struct consistency *c = srv->cons;
     char errmsg[KEEL_ERRMSG_SIZE], addr[64];
     if (c->repair != NULL || !c->damaged || srv->stopping || uv_now(srv->loop) < c->repair_next_ms) return;
-    if (leader_client_addr(srv, addr, sizeof addr) != 0 || strcmp(addr, srv->client_addr) == 0) {
+    if (srv_leader_client_addr(srv, addr, sizeof addr) != 0 || strcmp(addr, srv->client_addr) == 0) {
         consistency_repair_failed(srv, "no leader known to take the image from");
         return;
     }
@@ -74,7 +74,7 @@ void repair_tick(struct keel_server *srv)
     r->srv = srv;
     snprintf(r->leader, sizeof r->leader, "%s", addr);
     int rc = keel_node_repair_begin(srv->node); /* before asking: see the top */
-    if (rc == 0) rc = image_fetch_start(srv->loop, addr, REPAIR_TIMEOUT_MS, fetched_cb, r, &r->fetch, errmsg);
+    if (rc == 0) rc = fetch_start(srv->loop, addr, REPAIR_TIMEOUT_MS, fetched_cb, r, &r->fetch, errmsg);
     else snprintf(errmsg, sizeof errmsg, "%s", keel_strerror(rc));
     if (rc != 0) {
         keel_node_repair_end(srv->node);
@@ -86,12 +86,12 @@ void repair_tick(struct keel_server *srv)
     log_warn("repair: fetching the leader's image from %s to replace this replica's damaged state", addr);
 }
 
-void repair_cancel(struct keel_server *srv)
+void srv_repair_cancel(struct keel_server *srv)
 {
     struct repair *r = srv->cons->repair;
     if (r == NULL) return;
     srv->cons->repair = NULL;
-    image_fetch_cancel(r->fetch);
+    fetch_cancel(r->fetch);
     keel_node_repair_end(srv->node);
     free(r);
 }

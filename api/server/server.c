@@ -25,7 +25,7 @@ static void connection_cb(uv_stream_t *listener, int status)
     conn_accept(srv);
 }
 
-void server_unpark(struct keel_server *srv)
+void srv_unpark(struct keel_server *srv)
 {
     if (srv->inflight >= srv->cfg.max_inflight) return;
     for (struct conn *c = srv->conns; c != NULL;) {
@@ -52,7 +52,7 @@ static void maybe_sweep(struct keel_server *srv)
     struct keel_read rd;
     struct keel_slice key;
     if (srv->sweeping || !srv->ready) return;
-    int64_t now = server_now(srv);
+    int64_t now = srv_now(srv);
     if (keel_read_begin(srv->store, now, &rd) != 0) return;
     int rc = keel_read_expired(&rd, now, &key);
     keel_read_end(&rd);
@@ -113,7 +113,7 @@ static void maybe_publish(struct keel_server *srv)
         struct keel_enc e;
         uint8_t *buf;
         size_t len;
-        keel_enc_init(&e, server_now(srv), 0, 0);
+        keel_enc_init(&e, srv_now(srv), 0, 0);
         keel_enc_batch_begin(&e); /* address and zone together */
         keel_enc_set(&e, keel_str(key), keel_str(srv->client_addr), 0, 0);
         keel_enc_set(&e, keel_str(zkey), keel_str(srv->zone), 0, 0);
@@ -134,7 +134,7 @@ static void maybe_publish(struct keel_server *srv)
         if (s == NULL) return;
         s->cmd = command_lookup(&argv[0]);
         srv->publish_sent_at = uv_now(srv->loop);
-        forward(s);
+        fwd_request(s);
     }
 }
 
@@ -154,7 +154,7 @@ static void check_zones(struct keel_server *srv)
     for (unsigned i = 0; i < st.members && i < KEEL_NODE_MAX_PEERS; i++) {
         char zone[64];
         if (st.member_roles[i] != 'v') continue;
-        node_zone(srv, st.member_ids[i], zone, sizeof zone);
+        srv_member_zone(srv, st.member_ids[i], zone, sizeof zone);
         if (zone[0] == 0) continue; /* unlabelled: no placement to check */
         unsigned z = 0;
         while (z < nz && strcmp(zones[z], zone) != 0) z++;
@@ -177,12 +177,12 @@ static void timer_cb(uv_timer_t *t)
     const char *msg;
     if (srv->stopping || keel_node_fatal(srv->node, &msg)) return;
     if (srv->role == KEEL_ROLE_LEADER) maybe_sweep(srv);
-    cluster_token_ensure(srv);
+    srv_cluster_token_ensure(srv);
     maybe_publish(srv);
-    clock_sync(srv);
-    forwarder_expire(srv->fwd);
-    forwarder_expire(srv->fwd_admin);
-    member_progress_log(srv);
+    srv_clock_sync(srv);
+    fwd_expire(srv->fwd);
+    fwd_expire(srv->fwd_admin);
+    srv_member_progress_log(srv);
     backup_expire(srv);
     backup_schedule_tick(srv);
     consistency_tick(srv);
@@ -214,7 +214,7 @@ static void role_cb(void *data, int role, bool ready)
         log_info("leader ready: every earlier entry is applied");
         /* Followers need the token and our client address to forward; the
          * token goes first, so a member that knows where we are also knows it. */
-        cluster_token_ensure(srv);
+        srv_cluster_token_ensure(srv);
         maybe_publish(srv);
     }
     obs_refresh(srv); /* alarms and /health follow a role change at once */
@@ -271,8 +271,8 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
         return KEEL_EINVAL;
     }
     srv->cursors = calloc(SCAN_CURSORS, sizeof *srv->cursors);
-    srv->fwd = forwarder_create(srv, false);
-    srv->fwd_admin = forwarder_create(srv, true);
+    srv->fwd = fwd_create(srv, false);
+    srv->fwd_admin = fwd_create(srv, true);
     srv->pubsub = pubsub_create();
     if (srv->cursors == NULL || srv->fwd == NULL || srv->fwd_admin == NULL || srv->pubsub == NULL ||
         obs_create(srv) != 0 || consistency_create(srv) != 0) {
@@ -280,8 +280,8 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
         obs_free(srv);
         pubsub_destroy(srv->pubsub);
         free(srv->cursors);
-        forwarder_destroy(srv->fwd);
-        forwarder_destroy(srv->fwd_admin);
+        fwd_destroy(srv->fwd);
+        fwd_destroy(srv->fwd_admin);
         free(srv);
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "out of memory");
         return KEEL_ENOMEM;
@@ -340,7 +340,7 @@ static void server_destroy(struct keel_server *srv)
 /* Not in stopped_cb: writes the server proposed (clients', sweeps, the
  * address publication) still hold srv until the node's close cancels them.
  * Work on the libuv pool holds it too: then the free waits for the last
- * job to report back through server_pool_done. */
+ * job to report back through srv_pool_done. */
 void keel_server_free(struct keel_server *srv)
 {
     if (srv == NULL) return;
@@ -351,7 +351,7 @@ void keel_server_free(struct keel_server *srv)
     server_destroy(srv);
 }
 
-bool server_pool_done(struct keel_server *srv)
+bool srv_pool_done(struct keel_server *srv)
 {
     if (!srv->free_pending || srv->backup_copying || srv->pool_jobs > 0) return false;
     server_destroy(srv);
@@ -396,11 +396,11 @@ void keel_server_drain(struct keel_server *srv)
 {
     keel_server_quiesce(srv);
     if (srv->fwd != NULL) {
-        forwarder_destroy(srv->fwd); /* answers what was forwarded */
+        fwd_destroy(srv->fwd); /* answers what was forwarded */
         srv->fwd = NULL;
     }
     if (srv->fwd_admin != NULL) {
-        forwarder_destroy(srv->fwd_admin);
+        fwd_destroy(srv->fwd_admin);
         srv->fwd_admin = NULL;
     }
     for (struct conn *c = srv->conns; c != NULL;) {
@@ -444,11 +444,11 @@ void keel_server_stop(struct keel_server *srv, void (*cb)(void *data), void *dat
     obs_stop(srv, obs_stopped_cb);
     while (srv->conns != NULL) conn_close(srv->conns);
     if (srv->fwd != NULL) {
-        forwarder_destroy(srv->fwd);
+        fwd_destroy(srv->fwd);
         srv->fwd = NULL;
     }
     if (srv->fwd_admin != NULL) {
-        forwarder_destroy(srv->fwd_admin);
+        fwd_destroy(srv->fwd_admin);
         srv->fwd_admin = NULL;
     }
     maybe_stopped(srv);

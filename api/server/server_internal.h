@@ -91,14 +91,14 @@ bool slot_arg_is(const struct slot *s, uint32_t i, const char *word);
 
 /* ---- connections ------------------------------------------------------- */
 
-struct watch
+struct conn_watch
 {
     uint8_t *key;
     size_t len;
     uint64_t version;
 };
 
-struct queued
+struct conn_queued
 {
     const struct command *cmd;
     uint32_t argc;
@@ -138,9 +138,9 @@ struct conn
     /* MULTI/EXEC */
     bool in_multi;
     bool multi_error;
-    struct queued *queue;
+    struct conn_queued *queue;
     unsigned nqueued;
-    struct watch *watches;
+    struct conn_watch *watches;
     unsigned nwatches;
     /* pub/sub (pubsub.c) */
     struct conn_pubsub *ps;  /* subscriptions; NULL: none yet */
@@ -226,82 +226,82 @@ struct keel_server
 };
 
 /* dispatch.c */
-void dispatch(struct slot *s);
-void dispatch_write(struct slot *s);
-void dispatch_read(struct slot *s);
+void srv_dispatch(struct slot *s);
+void srv_dispatch_write(struct slot *s);
+void srv_dispatch_read(struct slot *s);
 /* Generic conversion of one reply item (arrays recursively) to RESP. */
-void reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd);
+void srv_reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd);
 /* Error replies take their word from the one table (include/keel/error.h):
- * "-WORD msg", where WORD is keel_errword(code). reply_error uses the
- * table's message when msg is NULL or empty; reply_errorf never does. Only
+ * "-WORD msg", where WORD is keel_errword(code). srv_reply_error uses the
+ * table's message when msg is NULL or empty; srv_reply_errorf never does. Only
  * Redis's own words with no Keel code (MOVED, EXECABORT, NOPROTO) are
  * written with resp_error directly. */
-void reply_error(struct buf *b, int code, const char *msg);
-void reply_errorf(struct buf *b, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void srv_reply_error(struct buf *b, int code, const char *msg);
+void srv_reply_errorf(struct buf *b, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Cluster time, Unix ms (keel_node_now): entry stamps, expiry, TTLs. */
-int64_t server_now(struct keel_server *srv);
+int64_t srv_now(struct keel_server *srv);
 /* The wall clock, for what an operator reads (uptime, ages, file times);
  * never for stamps or expiry. */
-int64_t server_wall_ms(void);
+int64_t srv_wall_ms(void);
 /* Wake connections parked on the in-flight bound. */
-void server_unpark(struct keel_server *srv);
+void srv_unpark(struct keel_server *srv);
 
 /* forward.c */
-struct forwarder *forwarder_create(struct keel_server *srv, bool admin);
-void forwarder_destroy(struct forwarder *f);
+struct forwarder *fwd_create(struct keel_server *srv, bool admin);
+void fwd_destroy(struct forwarder *f);
 /* Send s to the leader; or answer -TRYAGAIN/-MOVED. s->deadline_ms, if 0,
  * becomes its start plus --forward-timeout (--member-timeout for a
  * membership change). */
-void forward(struct slot *s);
+void fwd_request(struct slot *s);
 /* The preamble of a command that runs only on the leader: fills st; if this
- * node does not lead, hands s to forward() (which answers it) and returns
+ * node does not lead, hands s to fwd_request() (which answers it) and returns
  * true, and the command must return without touching s. */
-bool forward_unless_leader(struct slot *s, struct keel_node_status *st);
+bool fwd_unless_leader(struct slot *s, struct keel_node_status *st);
 /* Answer the requests whose deadline passed (the server's timer). */
-void forwarder_expire(struct forwarder *f);
+void fwd_expire(struct forwarder *f);
 /* The leader's client address, if known: 0 and addr filled. */
-int leader_client_addr(struct keel_server *srv, char *addr, size_t size);
+int srv_leader_client_addr(struct keel_server *srv, char *addr, size_t size);
 /* A member's client address from the replicated node table (KEEL.PUBLISH):
  * 0 and addr filled, or KEEL_ENOTFOUND. */
-int node_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t size);
+int srv_member_client_addr(struct keel_server *srv, uint64_t id, char *addr, size_t size);
 /* A member's zone label (--zone), published beside its client address: 0
  * and zone filled, or KEEL_ENOTFOUND (zone ""). */
-int node_zone(struct keel_server *srv, uint64_t id, char *zone, size_t size);
+int srv_member_zone(struct keel_server *srv, uint64_t id, char *zone, size_t size);
 
 /* token.c: the cluster's forwarding token (why: see there). */
 /* 0 and the token; KEEL_ENOTFOUND before the first leader's proposal applied. */
-int cluster_token(struct keel_server *srv, char *buf, size_t size);
-bool cluster_token_ok(struct keel_server *srv, struct keel_slice given);
+int srv_cluster_token(struct keel_server *srv, char *buf, size_t size);
+bool srv_cluster_token_ok(struct keel_server *srv, struct keel_slice given);
 /* On the ready leader: propose a token if the cluster has none. */
-void cluster_token_ensure(struct keel_server *srv);
+void srv_cluster_token_ensure(struct keel_server *srv);
 
 /* clock_sync.c: on a follower whose clock is cold, ask the leader's. */
-void clock_sync(struct keel_server *srv);
+void srv_clock_sync(struct keel_server *srv);
 /* cmd_member.c: log the membership change running, every few seconds. */
-void member_progress_log(struct keel_server *srv);
+void srv_member_progress_log(struct keel_server *srv);
 
 /* server.c: a job on the libuv pool that held srv (pool_jobs, or the
  * backup copy) has ended and its count is already down. The server is the
  * one to free itself: if keel_server_free came meanwhile and nothing else
  * holds srv, it is freed now and true returned (srv is gone); else false. */
-bool server_pool_done(struct keel_server *srv);
+bool srv_pool_done(struct keel_server *srv);
 
 /* space.c: publish whether this node's disk is full (when that changed);
  * on the leader, whether a replica that `reachable` says is up published
  * that its disk is full (true, with why). */
-void space_publish(struct keel_server *srv, bool full);
-bool space_replica_full(struct keel_server *srv, bool (*reachable)(struct keel_server *, uint64_t),
-                        char *why, size_t size);
+void srv_space_publish(struct keel_server *srv, bool full);
+bool srv_space_replica_full(struct keel_server *srv, bool (*reachable)(struct keel_server *, uint64_t),
+                            char *why, size_t size);
 
 /* cmd_*.c: handlers referenced by the table */
-#define DECL_LOCAL(n) void n(struct slot *s)
-#define DECL_READ(n) int n(struct slot *s, struct keel_read *rd)
-#define DECL_ENCODE(n) int n(struct slot *s, struct keel_enc *e)
-#define DECL_REPLY(n) void n(struct slot *s, struct keel_reply_reader *rd, unsigned nsub)
+#define CMD_DECL_LOCAL(n) void n(struct slot *s)
+#define CMD_DECL_READ(n) int n(struct slot *s, struct keel_read *rd)
+#define CMD_DECL_ENCODE(n) int n(struct slot *s, struct keel_enc *e)
+#define CMD_DECL_REPLY(n) void n(struct slot *s, struct keel_reply_reader *rd, unsigned nsub)
 
 /* Helpers for handlers. */
-bool arg_int(struct slot *s, uint32_t i, long long *v);       /* writes the error */
-bool check_key(struct slot *s, struct keel_slice key);        /* writes the error */
-void syntax_error(struct slot *s);
+bool srv_arg_int(struct slot *s, uint32_t i, long long *v);       /* writes the error */
+bool srv_check_key(struct slot *s, struct keel_slice key);        /* writes the error */
+void srv_syntax_error(struct slot *s);
 
 #endif /* KEEL_API_SERVER_INTERNAL_H */

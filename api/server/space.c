@@ -36,7 +36,7 @@ static void publish_cb(void *data, int status, const struct keel_reply *reply)
 
 /* KEEL.DISK id state: a node's disk state into the node table ("" deletes
  * it). Internal: sent by the node itself, through the forwarder. */
-DECL_ENCODE(cmd_keel_disk)
+CMD_DECL_ENCODE(cmd_keel_disk)
 {
     char key[64], buf[32];
     uint64_t id = strtoull(slot_arg(s, 1, buf, sizeof buf), NULL, 10);
@@ -47,7 +47,7 @@ DECL_ENCODE(cmd_keel_disk)
     return 1;
 }
 
-void space_publish(struct keel_server *srv, bool full)
+void srv_space_publish(struct keel_server *srv, bool full)
 {
     char now[16];
     const char *want = full ? DISK_FULL : "";
@@ -60,7 +60,7 @@ void space_publish(struct keel_server *srv, bool full)
         char key[64];
         syskey_disk(srv->cfg.node_id, key, sizeof key);
         struct keel_slice k = keel_str(key);
-        keel_enc_init(&e, server_now(srv), 0, 0);
+        keel_enc_init(&e, srv_now(srv), 0, 0);
         if (full) keel_enc_set(&e, k, keel_str(want), 0, 0);
         else keel_enc_del(&e, &k, 1);
         if (keel_enc_finish(&e, &buf, &len) == 0) {
@@ -77,12 +77,12 @@ void space_publish(struct keel_server *srv, bool full)
         if (s == NULL) return;
         s->cmd = command_lookup(&argv[0]);
         srv->disk_sent_at = uv_now(srv->loop);
-        forward(s);
+        fwd_request(s);
     }
 }
 
-bool space_replica_full(struct keel_server *srv, bool (*reachable)(struct keel_server *, uint64_t),
-                        char *why, size_t size)
+bool srv_space_replica_full(struct keel_server *srv, bool (*reachable)(struct keel_server *, uint64_t),
+                            char *why, size_t size)
 {
     struct keel_node_status st;
     char state[16];

@@ -4,7 +4,7 @@
 
 #include "api/server/syskey.h"
 
-bool key_is_reserved(struct keel_slice key)
+bool syskey_is_reserved(struct keel_slice key)
 {
     return key.n > 0 && key.p[0] == 0xff && key.n >= 6 && memcmp(key.p, SYSKEY_PREFIX, 6) == 0;
 }

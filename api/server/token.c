@@ -18,7 +18,7 @@
 
 #define TOKEN_KEY SYSKEY_PREFIX "fwd-token"
 
-int cluster_token(struct keel_server *srv, char *buf, size_t size)
+int srv_cluster_token(struct keel_server *srv, char *buf, size_t size)
 {
     struct keel_read rd;
     struct keel_record rec;
@@ -38,10 +38,10 @@ int cluster_token(struct keel_server *srv, char *buf, size_t size)
     return rc;
 }
 
-bool cluster_token_ok(struct keel_server *srv, struct keel_slice given)
+bool srv_cluster_token_ok(struct keel_server *srv, struct keel_slice given)
 {
     char token[sizeof srv->token];
-    return cluster_token(srv, token, sizeof token) == 0 && given.n == strlen(token) &&
+    return srv_cluster_token(srv, token, sizeof token) == 0 && given.n == strlen(token) &&
            memcmp(given.p, token, given.n) == 0;
 }
 
@@ -53,12 +53,12 @@ static void token_cb(void *data, int status, const struct keel_reply *reply)
     if (status != 0) log_warn("proposing the forwarding token failed: %d (retrying)", status);
 }
 
-void cluster_token_ensure(struct keel_server *srv)
+void srv_cluster_token_ensure(struct keel_server *srv)
 {
     char token[sizeof srv->token];
     uint8_t raw[16];
     if (srv->token_proposing || srv->role != KEEL_ROLE_LEADER || !srv->ready) return;
-    if (cluster_token(srv, token, sizeof token) != KEEL_ENOTFOUND) return;
+    if (srv_cluster_token(srv, token, sizeof token) != KEEL_ENOTFOUND) return;
     /* Randomness in the proposal, never in apply: every member stores the
      * bytes the leader chose. */
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
@@ -69,7 +69,7 @@ void cluster_token_ensure(struct keel_server *srv)
     struct keel_enc e;
     uint8_t *buf;
     size_t len;
-    keel_enc_init(&e, server_now(srv), 0, 0);
+    keel_enc_init(&e, srv_now(srv), 0, 0);
     keel_enc_set(&e, keel_str(TOKEN_KEY), keel_str(token), 0, KEEL_SET_NX);
     if (keel_enc_finish(&e, &buf, &len) == 0) {
         if (keel_node_write(srv->node, buf, len, token_cb, srv) == 0) srv->token_proposing = true;

@@ -159,7 +159,7 @@ static void sched_done(uv_work_t *w, int status)
     free(b);
     srv->pool_jobs--;
     srv->backup_sched_running = false;
-    server_pool_done(srv); /* frees srv if it was stopped meanwhile */
+    srv_pool_done(srv); /* frees srv if it was stopped meanwhile */
 }
 
 void backup_schedule_tick(struct keel_server *srv)
@@ -192,7 +192,7 @@ void backup_schedule_tick(struct keel_server *srv)
     snprintf(b->source, sizeof b->source, "%s", srv->client_addr);
     b->keep = srv->cfg.backup_keep ? srv->cfg.backup_keep : 1;
     b->term = st.term;
-    b->created_ms = server_wall_ms();
+    b->created_ms = srv_wall_ms();
     b->work.data = b;
     srv->backup_sched_running = true;
     srv->pool_jobs++;

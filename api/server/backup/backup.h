@@ -8,7 +8,7 @@
  *                   --backup-dir every --backup-interval.
  *
  * Everything runs on the loop thread except the copies (libuv pool). Work
- * on the pool holds the server: it reports back through server_pool_done,
+ * on the pool holds the server: it reports back through srv_pool_done,
  * and the server frees itself; nothing here frees the server. */
 #ifndef KEEL_API_SERVER_BACKUP_H
 #define KEEL_API_SERVER_BACKUP_H

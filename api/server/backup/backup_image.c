@@ -61,7 +61,7 @@ static void copy_done(uv_work_t *w, int status)
     }
     if (s != NULL) b->copied(s, b);
     if (b->rc != 0) free(b);
-    if (server_pool_done(srv)) return; /* stopped and freed meanwhile */
+    if (srv_pool_done(srv)) return; /* stopped and freed meanwhile */
     if (srv->stopping) backup_release(srv);
 }
 

@@ -28,14 +28,14 @@
 
 #define BACKUP_MAX_READ (4u << 20)
 
-DECL_ENCODE(cmd_keel_hashkv)
+CMD_DECL_ENCODE(cmd_keel_hashkv)
 {
     (void)s;
     keel_enc_hash(e);
     return 1;
 }
 
-DECL_LOCAL(cmd_keel_hashkv_last)
+CMD_DECL_LOCAL(cmd_keel_hashkv_last)
 {
     uint64_t index, digest;
     char hex[17] = "";
@@ -51,7 +51,7 @@ DECL_LOCAL(cmd_keel_hashkv_last)
 static void copied_cb(struct slot *s, const struct backup *b)
 {
     if (b->rc != 0) {
-        reply_errorf(&s->out, KEEL_EINVAL, "snapshot failed: %s", b->errmsg);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "snapshot failed: %s", b->errmsg);
     } else if (s->conn != NULL) {
         char hex[17];
         snprintf(hex, sizeof hex, "%016" PRIx64, b->snap.info.checksum);
@@ -75,17 +75,17 @@ static void begin_ready_cb(void *data, int status)
         return;
     }
     if (status != 0) {
-        forward(s); /* deposed meanwhile */
+        fwd_request(s); /* deposed meanwhile */
         return;
     }
     if (srv->backup != NULL) {
-        reply_error(&s->out, KEEL_EBUSY, "another backup save is being read (released after 60 s idle)");
+        srv_reply_error(&s->out, KEEL_EBUSY, "another backup save is being read (released after 60 s idle)");
         slot_done(s);
         return;
     }
     int rc = backup_image_begin(srv, s, copied_cb);
     if (rc != 0) {
-        reply_error(&s->out, rc, NULL);
+        srv_reply_error(&s->out, rc, NULL);
         slot_done(s);
     }
 }
@@ -96,8 +96,8 @@ static struct backup *backup_of(struct slot *s)
     uint64_t id = strtoull(slot_arg(s, 2, buf, sizeof buf), NULL, 10);
     struct backup *b = backup_image_get(s->srv, id);
     if (b == NULL) {
-        reply_errorf(&s->out, KEEL_ENOTFOUND, "no snapshot %" PRIu64 " on this node (released, or leadership "
-                     "moved): start again", id);
+        srv_reply_errorf(&s->out, KEEL_ENOTFOUND, "no snapshot %" PRIu64 " on this node (released, or leadership "
+                         "moved): start again", id);
         slot_done(s);
         return NULL;
     }
@@ -118,7 +118,7 @@ static void snapshot_read(struct slot *s)
     /* The image is header then data: at most two pieces. */
     uint8_t *chunk = malloc(n ? n : 1);
     if (chunk == NULL) {
-        reply_error(&s->out, KEEL_ENOMEM, NULL);
+        srv_reply_error(&s->out, KEEL_ENOMEM, NULL);
         slot_done(s);
         return;
     }
@@ -138,18 +138,18 @@ static void snapshot_read(struct slot *s)
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_keel_snapshot)
+CMD_DECL_LOCAL(cmd_keel_snapshot)
 {
     struct keel_node_status st;
     bool begin = s->argc == 2 && slot_arg_is(s, 1, "BEGIN");
     bool read = s->argc == 5 && slot_arg_is(s, 1, "READ");
     bool end = s->argc == 3 && slot_arg_is(s, 1, "END");
     if (!begin && !read && !end) {
-        reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.SNAPSHOT BEGIN | READ id offset count | END id");
+        srv_reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.SNAPSHOT BEGIN | READ id offset count | END id");
         slot_done(s);
         return;
     }
-    if (forward_unless_leader(s, &st)) return;
+    if (fwd_unless_leader(s, &st)) return;
     if (consistency_refuses(s)) { /* never an image of a damaged leader's state */
         slot_done(s);
         return;
@@ -164,7 +164,7 @@ DECL_LOCAL(cmd_keel_snapshot)
     } else {
         int rc = keel_node_read(s->srv->node, begin_ready_cb, s);
         if (rc != 0) {
-            reply_error(&s->out, rc, NULL);
+            srv_reply_error(&s->out, rc, NULL);
             slot_done(s);
         }
     }

@@ -106,7 +106,7 @@ static void config_get(struct slot *s)
         for (size_t i = 0; i < N_PARAMS; i++) {
             const char *name = params[i].name;
             if (!hit[i] && resp_glob_match((const char *)s->argv[a].p, s->argv[a].n,
-                                      (const uint8_t *)name, strlen(name))) {
+                                           (const uint8_t *)name, strlen(name))) {
                 hit[i] = true;
                 n++;
             }
@@ -126,13 +126,13 @@ static void config_get(struct slot *s)
 static void config_set(struct slot *s)
 {
     if (s->argc < 4 || (s->argc - 2) % 2 != 0) {
-        reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'config|set' command");
+        srv_reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'config|set' command");
         return;
     }
     for (uint32_t a = 2; a < s->argc; a += 2) {
         if (find(&s->argv[a]) == NULL) {
-            reply_errorf(&s->out, KEEL_EINVAL, "Unknown option or number of arguments for CONFIG SET - '%.*s'",
-                         (int)s->argv[a].n, (const char *)s->argv[a].p);
+            srv_reply_errorf(&s->out, KEEL_EINVAL, "Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                             (int)s->argv[a].n, (const char *)s->argv[a].p);
             return;
         }
     }
@@ -144,14 +144,14 @@ static void config_set(struct slot *s)
         } else if (p->set(s->srv, slot_arg(s, a + 1, value, sizeof value), err, sizeof err) == 0) {
             continue;
         }
-        reply_errorf(&s->out, KEEL_EINVAL, "CONFIG SET failed (possibly related to argument '%s') - %s",
-                     p->name, err);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "CONFIG SET failed (possibly related to argument '%s') - %s",
+                         p->name, err);
         return;
     }
     resp_ok(&s->out);
 }
 
-DECL_LOCAL(cmd_config)
+CMD_DECL_LOCAL(cmd_config)
 {
     if (slot_arg_is(s, 1, "GET") && s->argc >= 3) {
         config_get(s);
@@ -160,8 +160,8 @@ DECL_LOCAL(cmd_config)
     } else if (slot_arg_is(s, 1, "RESETSTAT") && s->argc == 2) {
         resp_ok(&s->out); /* nothing of Redis's statistics to reset */
     } else {
-        reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand or wrong number of arguments for 'config|%.*s'",
-                     (int)s->argv[1].n, (const char *)s->argv[1].p);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand or wrong number of arguments for 'config|%.*s'",
+                         (int)s->argv[1].n, (const char *)s->argv[1].p);
     }
     slot_done(s);
 }

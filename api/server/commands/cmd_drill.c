@@ -51,11 +51,11 @@ static void crash_cb(uv_timer_t *t)
     kill(getpid(), SIGKILL);
 }
 
-DECL_LOCAL(cmd_keel_drill)
+CMD_DECL_LOCAL(cmd_keel_drill)
 {
     char buf[32];
     if (!s->srv->cfg.enable_drills) {
-        reply_error(&s->out, KEEL_EINVAL, "drills are disabled on this node (start keeld with --enable-drills)");
+        srv_reply_error(&s->out, KEEL_EINVAL, "drills are disabled on this node (start keeld with --enable-drills)");
         slot_done(s);
         return;
     }
@@ -73,7 +73,7 @@ DECL_LOCAL(cmd_keel_drill)
         char *end;
         unsigned long ms = strtoul(slot_arg(s, 2, buf, sizeof buf), &end, 10);
         if (*end != 0 || ms == 0 || ms > 600000) {
-            reply_error(&s->out, KEEL_EINVAL, "KEEL.DRILL ISOLATE wants 1..600000 ms");
+            srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.DRILL ISOLATE wants 1..600000 ms");
         } else {
             log_warn("KEEL.DRILL ISOLATE: dropping raft traffic for %lu ms", ms);
             keel_node_isolate(s->srv->node, (unsigned)ms);
@@ -86,7 +86,7 @@ DECL_LOCAL(cmd_keel_drill)
         char *end;
         unsigned long ms = strtoul(slot_arg(s, 2, buf, sizeof buf), &end, 10);
         if (*end != 0 || ms == 0 || ms > 60000 || stalling) {
-            reply_error(&s->out, KEEL_EINVAL, "KEEL.DRILL STALL wants 1..60000 ms, one at a time");
+            srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.DRILL STALL wants 1..60000 ms, one at a time");
             slot_done(s);
             return;
         }
@@ -99,6 +99,6 @@ DECL_LOCAL(cmd_keel_drill)
         uv_timer_start(&stall_timer, stall_cb, 20, 0);
         return;
     }
-    reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.DRILL CRASH | ISOLATE ms | STALL ms");
+    srv_reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.DRILL CRASH | ISOLATE ms | STALL ms");
     slot_done(s);
 }

@@ -15,14 +15,14 @@ static int load(struct slot *s, struct keel_read *rd, const struct keel_hash **h
     if (rc != 0) return rc;
     rc = keel_read_hash(rd, &rec, h);
     if (rc == KEEL_EWRONGTYPE) {
-        reply_error(&s->out, KEEL_EWRONGTYPE, NULL);
+        srv_reply_error(&s->out, KEEL_EWRONGTYPE, NULL);
         *wrong = true;
         return 0;
     }
     return rc;
 }
 
-DECL_READ(cmd_hget)
+CMD_DECL_READ(cmd_hget)
 {
     const struct keel_hash *h;
     bool wrong;
@@ -34,7 +34,7 @@ DECL_READ(cmd_hget)
     return 0;
 }
 
-DECL_READ(cmd_hmget)
+CMD_DECL_READ(cmd_hmget)
 {
     const struct keel_hash *h;
     bool wrong;
@@ -49,7 +49,7 @@ DECL_READ(cmd_hmget)
     return 0;
 }
 
-DECL_READ(cmd_hgetall)
+CMD_DECL_READ(cmd_hgetall)
 {
     const struct keel_hash *h;
     bool wrong;
@@ -64,7 +64,7 @@ DECL_READ(cmd_hgetall)
     return 0;
 }
 
-DECL_READ(cmd_hexists)
+CMD_DECL_READ(cmd_hexists)
 {
     const struct keel_hash *h;
     bool wrong;
@@ -74,7 +74,7 @@ DECL_READ(cmd_hexists)
     return 0;
 }
 
-DECL_READ(cmd_hlen)
+CMD_DECL_READ(cmd_hlen)
 {
     const struct keel_hash *h;
     bool wrong;
@@ -85,18 +85,18 @@ DECL_READ(cmd_hlen)
 }
 
 /* HSET key field value [field value ...]; HMSET is the same with +OK. */
-DECL_ENCODE(cmd_hset)
+CMD_DECL_ENCODE(cmd_hset)
 {
     if (s->argc % 2 != 0) {
-        reply_errorf(&s->out, KEEL_EINVAL, "wrong number of arguments for '%s' command", s->cmd->name);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "wrong number of arguments for '%s' command", s->cmd->name);
         return -1;
     }
-    if (!check_key(s, s->argv[1])) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     keel_enc_hset(e, s->argv[1], s->argv + 2, (s->argc - 2) / 2);
     return 1;
 }
 
-DECL_REPLY(reply_hmset)
+CMD_DECL_REPLY(cmd_hmset_reply)
 {
     struct keel_reply_item it;
     (void)nsub;
@@ -105,23 +105,23 @@ DECL_REPLY(reply_hmset)
         size_t n = it.n < sizeof msg - 1 ? it.n : sizeof msg - 1;
         memcpy(msg, it.p, n);
         msg[n] = 0;
-        reply_error(&s->out, (int)it.integer, msg);
+        srv_reply_error(&s->out, (int)it.integer, msg);
         return;
     }
     resp_ok(&s->out);
 }
 
-DECL_ENCODE(cmd_hdel)
+CMD_DECL_ENCODE(cmd_hdel)
 {
-    if (!check_key(s, s->argv[1])) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     keel_enc_hdel(e, s->argv[1], s->argv + 2, s->argc - 2);
     return 1;
 }
 
-DECL_ENCODE(cmd_hincrby)
+CMD_DECL_ENCODE(cmd_hincrby)
 {
     long long v;
-    if (!check_key(s, s->argv[1]) || !arg_int(s, 3, &v)) return -1;
+    if (!srv_check_key(s, s->argv[1]) || !srv_arg_int(s, 3, &v)) return -1;
     keel_enc_hincrby(e, s->argv[1], s->argv[2], v);
     return 1;
 }

@@ -88,11 +88,11 @@ static void describe_req(const struct keel_member_req *r, char *buf, size_t size
 static void refused(struct slot *s, uint64_t id, int rc, const char *why)
 {
     if (rc == KEEL_EBUSY || rc == KEEL_ENOTLEADER || rc == KEEL_ESHUTDOWN)
-        reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
+        srv_reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
     else if (rc == KEEL_EEXISTS)
-        reply_errorf(&s->out, KEEL_EEXISTS, "id %llu or its address is already in use: %s", (unsigned long long)id, why);
+        srv_reply_errorf(&s->out, KEEL_EEXISTS, "id %llu or its address is already in use: %s", (unsigned long long)id, why);
     else
-        reply_error(&s->out, rc, why);
+        srv_reply_error(&s->out, rc, why);
     slot_done(s);
 }
 
@@ -105,11 +105,11 @@ static void change_cb(void *data, int status, const char *why)
     } else if (status == KEEL_ENOTLEADER || status == KEEL_ESHUTDOWN) {
         /* The entry may still commit under the next leader. */
         log_warn("membership change uncertain: %s", why);
-        reply_errorf(&s->out, KEEL_EUNCERTAIN,
-                     "%s (see KEEL.MEMBER LIST; the change is idempotent: retry it)", why);
+        srv_reply_errorf(&s->out, KEEL_EUNCERTAIN,
+                         "%s (see KEEL.MEMBER LIST; the change is idempotent: retry it)", why);
     } else {
         log_warn("membership change failed: %s", why);
-        reply_errorf(&s->out, KEEL_EINVAL, "membership change failed: %s", why);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "membership change failed: %s", why);
     }
     slot_done(s);
 }
@@ -133,18 +133,18 @@ static void start_change(struct slot *s, struct keel_member_req *req)
  * then a voter). A voter gets +OK at once, as does a standby an operator
  * made one (KEEL.MEMBER ADD ... STANDBY); a spare, or a standby a voter add
  * left behind, is made a voter, and a join while its add runs waits for it. */
-DECL_LOCAL(cmd_keel_join)
+CMD_DECL_LOCAL(cmd_keel_join)
 {
     char addr[64];
     struct keel_node_status st;
     uint64_t id;
     slot_arg(s, 2, addr, sizeof addr);
     if (!parse_id(s, 1, &id) || !raft_addr_ok(addr)) {
-        reply_error(&s->out, KEEL_EINVAL, "KEEL.JOIN wants an id > 0 and a raft address (IPv4:PORT)");
+        srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.JOIN wants an id > 0 and a raft address (IPv4:PORT)");
         slot_done(s);
         return;
     }
-    if (forward_unless_leader(s, &st)) return;
+    if (fwd_unless_leader(s, &st)) return;
     int at = member_at(&st, id);
     bool wants_voter = keel_node_member_wants_voter(s->srv->node, id);
     if (at >= 0 && (st.member_roles[at] == 'v' || (st.member_roles[at] == 's' && !wants_voter))) {
@@ -163,8 +163,8 @@ static void list(struct slot *s, const struct keel_node_status *st)
     resp_array(&s->out, st->members);
     for (unsigned i = 0; i < st->members; i++) {
         char client[64] = "", zone[64];
-        node_client_addr(s->srv, st->member_ids[i], client, sizeof client);
-        node_zone(s->srv, st->member_ids[i], zone, sizeof zone);
+        srv_member_client_addr(s->srv, st->member_ids[i], client, sizeof client);
+        srv_member_zone(s->srv, st->member_ids[i], zone, sizeof zone);
         char r = st->member_roles[i];
         resp_array(&s->out, 6);
         resp_int(&s->out, (int64_t)st->member_ids[i]);
@@ -194,7 +194,7 @@ static bool parse_flags(struct slot *s, uint32_t from, bool is_add, bool is_remo
     return true;
 }
 
-DECL_LOCAL(cmd_keel_member)
+CMD_DECL_LOCAL(cmd_keel_member)
 {
     char sub[16], addr[64] = "";
     struct keel_node_status st;
@@ -213,9 +213,9 @@ DECL_LOCAL(cmd_keel_member)
     uint32_t flags_at = is_add ? 4 : 3;
     if (!(is_add || is_promote || is_remove) || s->argc < flags_at || !parse_id(s, 2, &id) ||
         !parse_flags(s, flags_at, is_add, is_remove, &standby, &force, &timeout_ms)) {
-        reply_error(&s->out, KEEL_EINVAL,
-                    "usage: KEEL.MEMBER LIST | ADD id raft_addr [STANDBY] [FORCE] [TIMEOUT ms] | "
-                    "PROMOTE id [TIMEOUT ms] | REMOVE id [FORCE] [TIMEOUT ms]");
+        srv_reply_error(&s->out, KEEL_EINVAL,
+                        "usage: KEEL.MEMBER LIST | ADD id raft_addr [STANDBY] [FORCE] [TIMEOUT ms] | "
+                        "PROMOTE id [TIMEOUT ms] | REMOVE id [FORCE] [TIMEOUT ms]");
         slot_done(s);
         return;
     }
@@ -225,12 +225,12 @@ DECL_LOCAL(cmd_keel_member)
         uint64_t t = (s->started_ns ? s->started_ns / 1000000 : keel_mono_ms()) + (uint64_t)timeout_ms;
         if (s->deadline_ms == 0 || t < s->deadline_ms) s->deadline_ms = t;
     }
-    if (forward_unless_leader(s, &st)) return;
+    if (fwd_unless_leader(s, &st)) return;
     int at = member_at(&st, id);
     char want = is_remove ? 0 : standby ? 's' : 'v';
     if (is_add) slot_arg(s, 3, addr, sizeof addr);
     if (is_add && !raft_addr_ok(addr)) {
-        reply_errorf(&s->out, KEEL_EINVAL, "'%s' is no raft address: want IPv4:PORT", addr);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "'%s' is no raft address: want IPv4:PORT", addr);
         slot_done(s);
         return;
     }
@@ -241,13 +241,13 @@ DECL_LOCAL(cmd_keel_member)
         return;
     }
     if (at < 0 && is_promote) {
-        reply_errorf(&s->out, KEEL_ENOTFOUND, "no member with id %llu", (unsigned long long)id);
+        srv_reply_errorf(&s->out, KEEL_ENOTFOUND, "no member with id %llu", (unsigned long long)id);
         slot_done(s);
         return;
     }
     if (is_add && at >= 0 && strcmp(st.member_addrs[at], addr) != 0) {
-        reply_errorf(&s->out, KEEL_EINVAL, "id %llu is already a member at %s: remove it first",
-                     (unsigned long long)id, st.member_addrs[at]);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "id %llu is already a member at %s: remove it first",
+                         (unsigned long long)id, st.member_addrs[at]);
         slot_done(s);
         return;
     }
@@ -258,7 +258,7 @@ DECL_LOCAL(cmd_keel_member)
     start_change(s, &req);
 }
 
-void member_progress_log(struct keel_server *srv)
+void srv_member_progress_log(struct keel_server *srv)
 {
     char line[300];
     uint64_t now = uv_now(srv->loop);
@@ -277,25 +277,25 @@ static void transfer_done(void *data, uint64_t new_leader)
     if (new_leader != 0 && new_leader != s->srv->cfg.node_id && (want == 0 || new_leader == want))
         resp_int(&s->out, (int64_t)new_leader);
     else if (new_leader == s->srv->cfg.node_id)
-        reply_error(&s->out, KEEL_EINVAL, "leadership transfer did not complete: this node still leads");
+        srv_reply_error(&s->out, KEEL_EINVAL, "leadership transfer did not complete: this node still leads");
     else
-        reply_error(&s->out, KEEL_ENOTLEADER, "leadership transfer under way or failed: no leader yet");
+        srv_reply_error(&s->out, KEEL_ENOTLEADER, "leadership transfer under way or failed: no leader yet");
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_keel_transfer)
+CMD_DECL_LOCAL(cmd_keel_transfer)
 {
     struct keel_node_status st;
     uint64_t id = 0;
     if (s->argc > 2 || (s->argc == 2 && !(parse_id(s, 1, &id) || (s->argv[1].n == 1 && s->argv[1].p[0] == '0')))) {
-        reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.TRANSFER [id]");
+        srv_reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.TRANSFER [id]");
         slot_done(s);
         return;
     }
-    if (forward_unless_leader(s, &st)) return;
+    if (fwd_unless_leader(s, &st)) return;
     int at = id ? member_at(&st, id) : 0;
     if (id && (at < 0 || st.member_roles[at] != 'v')) {
-        reply_errorf(&s->out, KEEL_EINVAL, "%llu is not a voter", (unsigned long long)id);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "%llu is not a voter", (unsigned long long)id);
         slot_done(s);
         return;
     }
@@ -308,9 +308,9 @@ DECL_LOCAL(cmd_keel_transfer)
     if (rc != 0) {
         /* -BUSY, the table's word: the leader is busy, ask it again; not
          * -TRYAGAIN, which sends a client to another node for a leader. */
-        if (rc == KEEL_EBUSY) reply_error(&s->out, rc, "a leadership transfer is already running");
-        else if (rc == KEEL_ENOTFOUND) reply_error(&s->out, rc, "no voter to hand leadership to");
-        else reply_error(&s->out, rc, NULL);
+        if (rc == KEEL_EBUSY) srv_reply_error(&s->out, rc, "a leadership transfer is already running");
+        else if (rc == KEEL_ENOTFOUND) srv_reply_error(&s->out, rc, "no voter to hand leadership to");
+        else srv_reply_error(&s->out, rc, NULL);
         slot_done(s);
     }
 }

@@ -12,11 +12,11 @@
 
 #include "api/server/commands/commands.h"
 
-DECL_LOCAL(cmd_multi)
+CMD_DECL_LOCAL(cmd_multi)
 {
     struct conn *c = s->conn;
     if (c->in_multi) {
-        reply_error(&s->out, KEEL_EINVAL, "MULTI calls can not be nested");
+        srv_reply_error(&s->out, KEEL_EINVAL, "MULTI calls can not be nested");
     } else {
         c->in_multi = true;
         resp_ok(&s->out);
@@ -24,11 +24,11 @@ DECL_LOCAL(cmd_multi)
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_discard)
+CMD_DECL_LOCAL(cmd_discard)
 {
     struct conn *c = s->conn;
     if (!c->in_multi) {
-        reply_error(&s->out, KEEL_EINVAL, "DISCARD without MULTI");
+        srv_reply_error(&s->out, KEEL_EINVAL, "DISCARD without MULTI");
     } else {
         conn_reset_multi(c);
         conn_unwatch(c);
@@ -37,7 +37,7 @@ DECL_LOCAL(cmd_discard)
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_unwatch)
+CMD_DECL_LOCAL(cmd_unwatch)
 {
     conn_unwatch(s->conn);
     resp_ok(&s->out);
@@ -46,7 +46,7 @@ DECL_LOCAL(cmd_unwatch)
 
 static void add_watch(struct conn *c, struct keel_slice key, uint64_t version)
 {
-    struct watch *w = realloc(c->watches, (c->nwatches + 1) * sizeof *w);
+    struct conn_watch *w = realloc(c->watches, (c->nwatches + 1) * sizeof *w);
     if (w == NULL) return;
     c->watches = w;
     w += c->nwatches;
@@ -58,7 +58,7 @@ static void add_watch(struct conn *c, struct keel_slice key, uint64_t version)
     c->nwatches++;
 }
 
-DECL_READ(cmd_keel_versions)
+CMD_DECL_READ(cmd_keel_versions)
 {
     struct keel_record rec;
     if (!s->watching) resp_array(&s->out, s->argc - 1);
@@ -94,16 +94,16 @@ static void watch_reply(struct slot *s, const uint8_t *p, size_t n)
     resp_ok(&s->out);
 }
 
-DECL_LOCAL(cmd_watch)
+CMD_DECL_LOCAL(cmd_watch)
 {
     struct conn *c = s->conn;
     if (c->in_multi) {
-        reply_error(&s->out, KEEL_EINVAL, "WATCH inside MULTI is not allowed");
+        srv_reply_error(&s->out, KEEL_EINVAL, "WATCH inside MULTI is not allowed");
         slot_done(s);
         return;
     }
     for (uint32_t i = 1; i < s->argc; i++) {
-        if (!check_key(s, s->argv[i])) {
+        if (!srv_check_key(s, s->argv[i])) {
             slot_done(s);
             return;
         }
@@ -113,39 +113,39 @@ DECL_LOCAL(cmd_watch)
     s->cmd = command_lookup(&versions);
     s->watching = true;
     s->on_forward_reply = watch_reply;
-    if (s->srv->role == KEEL_ROLE_LEADER) dispatch_read(s);
-    else forward(s);
+    if (s->srv->role == KEEL_ROLE_LEADER) srv_dispatch_read(s);
+    else fwd_request(s);
 }
 
 /* KEEL.WATCHV key version [key version ...]: WATCH with versions the client
  * already holds (from KEEL.VERSIONS, read earlier), so a compare-and-set of
  * a document read a while ago is one round trip: KEEL.WATCHV, MULTI, the
  * writes, EXEC, pipelined. EXEC fails (nil) if any key moved on since. */
-DECL_LOCAL(cmd_keel_watchv)
+CMD_DECL_LOCAL(cmd_keel_watchv)
 {
     struct conn *c = s->conn;
     if (c == NULL || c->in_multi) {
-        reply_error(&s->out, KEEL_EINVAL, "KEEL.WATCHV inside MULTI is not allowed");
+        srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.WATCHV inside MULTI is not allowed");
         slot_done(s);
         return;
     }
     if (s->argc % 2 != 1) {
-        reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'keel.watchv' command");
+        srv_reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'keel.watchv' command");
         slot_done(s);
         return;
     }
     uint64_t versions[64];
     uint32_t n = (s->argc - 1) / 2;
     if (n > sizeof versions / sizeof *versions) {
-        reply_error(&s->out, KEEL_EINVAL, "KEEL.WATCHV takes at most 64 keys");
+        srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.WATCHV takes at most 64 keys");
         slot_done(s);
         return;
     }
     for (uint32_t i = 0; i < n; i++) {
         char buf[32], *end;
         versions[i] = strtoull(slot_arg(s, 2 + 2 * i, buf, sizeof buf), &end, 10);
-        if (*end != 0 || s->argv[2 + 2 * i].n == 0 || !check_key(s, s->argv[1 + 2 * i])) {
-            if (s->out.len == 0) reply_error(&s->out, KEEL_EINVAL, "KEEL.WATCHV wants key version pairs");
+        if (*end != 0 || s->argv[2 + 2 * i].n == 0 || !srv_check_key(s, s->argv[1 + 2 * i])) {
+            if (s->out.len == 0) srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.WATCHV wants key version pairs");
             slot_done(s);
             return;
         }
@@ -156,11 +156,11 @@ DECL_LOCAL(cmd_keel_watchv)
 }
 
 /* EXEC: the queue becomes KEEL.TX nwatch (key version)... ncmd (argc arg...)... */
-DECL_LOCAL(cmd_exec)
+CMD_DECL_LOCAL(cmd_exec)
 {
     struct conn *c = s->conn;
     if (!c->in_multi) {
-        reply_error(&s->out, KEEL_EINVAL, "EXEC without MULTI");
+        srv_reply_error(&s->out, KEEL_EINVAL, "EXEC without MULTI");
         slot_done(s);
         return;
     }
@@ -184,7 +184,7 @@ DECL_LOCAL(cmd_exec)
     if (argv == NULL || buf == NULL) {
         free(argv);
         free(buf);
-        reply_error(&s->out, KEEL_ENOMEM, "out of memory");
+        srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
         slot_done(s);
         return;
     }
@@ -224,8 +224,8 @@ DECL_LOCAL(cmd_exec)
     conn_reset_multi(c);
     conn_unwatch(c);
     s->cmd = command_lookup(&argv[0]);
-    if (s->srv->role == KEEL_ROLE_LEADER) dispatch_write(s);
-    else forward(s);
+    if (s->srv->role == KEEL_ROLE_LEADER) srv_dispatch_write(s);
+    else fwd_request(s);
 }
 
 /* Walk KEEL.TX's argv: calls fn for each queued command with its argv. */
@@ -250,17 +250,17 @@ static bool tx_parse(struct slot *s, uint32_t *watch_at, uint32_t *nwatch, uint3
     return i == s->argc;
 }
 
-DECL_ENCODE(cmd_keel_tx)
+CMD_DECL_ENCODE(cmd_keel_tx)
 {
     uint32_t watch_at, nwatch, at, ncmds;
     char buf[24];
     if (!tx_parse(s, &watch_at, &nwatch, &at, &ncmds)) {
-        reply_error(&s->out, KEEL_EMALFORMED, "malformed KEEL.TX");
+        srv_reply_error(&s->out, KEEL_EMALFORMED, "malformed KEEL.TX");
         return -1;
     }
     s->subs = calloc(ncmds ? ncmds : 1, sizeof *s->subs);
     if (s->subs == NULL) {
-        reply_error(&s->out, KEEL_ENOMEM, "out of memory");
+        srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
         return -1;
     }
     keel_enc_batch_begin(e);
@@ -302,14 +302,14 @@ DECL_ENCODE(cmd_keel_tx)
     return total;
 }
 
-DECL_REPLY(reply_keel_tx)
+CMD_DECL_REPLY(cmd_keel_tx_reply)
 {
     struct keel_reply_item it;
     uint32_t watch_at, nwatch, at, ncmds;
     char buf[24];
     (void)nsub;
     if (keel_reply_next(rd, &it) != 0 || !tx_parse(s, &watch_at, &nwatch, &at, &ncmds)) {
-        reply_error(&s->out, KEEL_EMALFORMED, "internal: bad transaction reply");
+        srv_reply_error(&s->out, KEEL_EMALFORMED, "internal: bad transaction reply");
         return;
     }
     if (it.kind == KEEL_REPLY_NIL) {
@@ -321,7 +321,7 @@ DECL_REPLY(reply_keel_tx)
         size_t n = it.kind == KEEL_REPLY_ERROR && it.n < sizeof msg ? it.n : 0;
         memcpy(msg, it.p, n);
         msg[n] = 0;
-        reply_error(&s->out, it.kind == KEEL_REPLY_ERROR ? (int)it.integer : KEEL_EINVAL, msg);
+        srv_reply_error(&s->out, it.kind == KEEL_REPLY_ERROR ? (int)it.integer : KEEL_EINVAL, msg);
         return;
     }
     resp_array(&s->out, ncmds);
@@ -329,7 +329,7 @@ DECL_REPLY(reply_keel_tx)
         uint32_t n = (uint32_t)strtoul(slot_arg(s, at, buf, sizeof buf), NULL, 10);
         const struct command *cmd = command_lookup(&s->argv[at + 1]);
         if (cmd->reply != NULL) cmd->reply(s, rd, s->subs[k]);
-        else reply_to_resp(&s->out, s->proto, rd);
+        else srv_reply_to_resp(&s->out, s->proto, rd);
         at += 1 + n;
     }
 }

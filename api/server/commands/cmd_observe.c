@@ -8,7 +8,7 @@
 #include "api/server/commands/commands.h"
 #include "api/server/observe/observe.h"
 
-void info_line(struct buf *b, const char *fmt, ...)
+void srv_info_line(struct buf *b, const char *fmt, ...)
 {
     char text[512];
     va_list ap;
@@ -26,41 +26,41 @@ void info_line(struct buf *b, const char *fmt, ...)
 
 /* Snapshots play the part of Redis's RDB saves; there is no AOF (the raft
  * log is the durable record). */
-void info_persistence(struct keel_server *srv, struct buf *b)
+void srv_info_persistence(struct keel_server *srv, struct buf *b)
 {
     struct keel_node_status st;
     struct keel_node_metrics m;
     keel_node_status(srv->node, &st);
     keel_node_metrics(srv->node, &m);
-    info_line(b, "# Persistence");
-    info_line(b, "loading:0");
-    info_line(b, "rdb_changes_since_last_save:%llu",
+    srv_info_line(b, "# Persistence");
+    srv_info_line(b, "loading:0");
+    srv_info_line(b, "rdb_changes_since_last_save:%llu",
          (unsigned long long)(st.applied_index > st.snapshot_index ? st.applied_index - st.snapshot_index : 0));
-    info_line(b, "rdb_last_save_time:%lld", (long long)(st.snapshot_at_ms / 1000));
-    info_line(b, "rdb_last_bgsave_status:%s", m.snapshot_errors ? "err" : "ok");
-    info_line(b, "rdb_last_bgsave_time_sec:%llu", (unsigned long long)(m.snapshot_ns / 1000000000));
-    info_line(b, "rdb_saves:%llu", (unsigned long long)m.snapshots_taken);
-    info_line(b, "rdb_last_cow_size:0");
-    info_line(b, "aof_enabled:0");
-    info_line(b, "aof_rewrite_in_progress:0");
-    info_line(b, "keel_snapshot_index:%llu", (unsigned long long)st.snapshot_index);
-    info_line(b, "keel_snapshot_last_size_bytes:%llu", (unsigned long long)m.snapshot_bytes);
-    info_line(b, "keel_snapshots_installed:%llu", (unsigned long long)m.snapshots_installed);
-    info_line(b, "keel_snapshot_errors:%llu", (unsigned long long)m.snapshot_errors);
-    info_line(b, "keel_snapshots_refused:%llu", (unsigned long long)m.snapshots_refused);
+    srv_info_line(b, "rdb_last_save_time:%lld", (long long)(st.snapshot_at_ms / 1000));
+    srv_info_line(b, "rdb_last_bgsave_status:%s", m.snapshot_errors ? "err" : "ok");
+    srv_info_line(b, "rdb_last_bgsave_time_sec:%llu", (unsigned long long)(m.snapshot_ns / 1000000000));
+    srv_info_line(b, "rdb_saves:%llu", (unsigned long long)m.snapshots_taken);
+    srv_info_line(b, "rdb_last_cow_size:0");
+    srv_info_line(b, "aof_enabled:0");
+    srv_info_line(b, "aof_rewrite_in_progress:0");
+    srv_info_line(b, "keel_snapshot_index:%llu", (unsigned long long)st.snapshot_index);
+    srv_info_line(b, "keel_snapshot_last_size_bytes:%llu", (unsigned long long)m.snapshot_bytes);
+    srv_info_line(b, "keel_snapshots_installed:%llu", (unsigned long long)m.snapshots_installed);
+    srv_info_line(b, "keel_snapshot_errors:%llu", (unsigned long long)m.snapshot_errors);
+    srv_info_line(b, "keel_snapshots_refused:%llu", (unsigned long long)m.snapshots_refused);
     buf_append(b, "\r\n", 2);
 }
 
 /* keel_alarms is what keelctl status reads; one alarm_<name> line each. */
-void info_alarms(struct keel_server *srv, struct buf *b)
+void srv_info_alarms(struct keel_server *srv, struct buf *b)
 {
     char list[256];
     alarm_list(srv, list, sizeof list);
-    info_line(b, "# Alarms");
-    info_line(b, "keel_alarms:%s", list);
+    srv_info_line(b, "# Alarms");
+    srv_info_line(b, "keel_alarms:%s", list);
     for (int i = 0; i < ALARM_COUNT; i++) {
         const struct alarm *a = alarm_get(srv, i);
-        if (a->active) info_line(b, "alarm_%s:%s", alarm_name(i), a->reason);
+        if (a->active) srv_info_line(b, "alarm_%s:%s", alarm_name(i), a->reason);
     }
     buf_append(b, "\r\n", 2);
 }
@@ -69,7 +69,7 @@ void info_alarms(struct keel_server *srv, struct buf *b)
  * LIST answers [name, reason, since (Unix ms)] per active alarm. RAISE and
  * CLEAR are for operators and tests; automatic alarms are re-evaluated
  * within 250 ms, so they only stick for CORRUPT. */
-DECL_LOCAL(cmd_keel_alarm)
+CMD_DECL_LOCAL(cmd_keel_alarm)
 {
     char name[32];
     if (slot_arg_is(s, 1, "LIST") && s->argc == 2) {
@@ -87,8 +87,8 @@ DECL_LOCAL(cmd_keel_alarm)
     } else if ((slot_arg_is(s, 1, "RAISE") && s->argc >= 4) || (slot_arg_is(s, 1, "CLEAR") && s->argc == 3)) {
         int id = alarm_lookup(slot_arg(s, 2, name, sizeof name));
         if (id < 0) {
-            reply_errorf(&s->out, KEEL_EINVAL, "unknown alarm '%s' (NOLEADER QUORUM_AT_RISK FOLLOWER_LAG SLOW_FSYNC NOSPACE CORRUPT)",
-                         name);
+            srv_reply_errorf(&s->out, KEEL_EINVAL, "unknown alarm '%s' (NOLEADER QUORUM_AT_RISK FOLLOWER_LAG SLOW_FSYNC NOSPACE CORRUPT)",
+                             name);
         } else if (slot_arg_is(s, 1, "CLEAR")) {
             alarm_clear(s->srv, id);
             obs_refresh(s->srv); /* /health shows it at once */
@@ -108,7 +108,7 @@ DECL_LOCAL(cmd_keel_alarm)
             resp_ok(&s->out);
         }
     } else {
-        reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.ALARM LIST | RAISE name reason... | CLEAR name");
+        srv_reply_error(&s->out, KEEL_EINVAL, "usage: KEEL.ALARM LIST | RAISE name reason... | CLEAR name");
     }
     slot_done(s);
 }

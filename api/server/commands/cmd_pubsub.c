@@ -23,7 +23,7 @@ static void confirm(struct slot *s, const char *kind, const struct keel_slice *n
 static bool need_conn(struct slot *s)
 {
     if (s->conn != NULL) return true;
-    reply_error(&s->out, KEEL_EINVAL, "pub/sub needs a client connection");
+    srv_reply_error(&s->out, KEEL_EINVAL, "pub/sub needs a client connection");
     slot_done(s);
     return false;
 }
@@ -35,7 +35,7 @@ static void subscribe(struct slot *s, bool pattern)
         int rc = pattern ? pubsub_psubscribe(s->srv, s->conn, s->argv[i])
                          : pubsub_subscribe(s->srv, s->conn, s->argv[i]);
         if (rc < 0) {
-            reply_error(&s->out, KEEL_ENOMEM, "out of memory");
+            srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
             break;
         }
         confirm(s, pattern ? "psubscribe" : "subscribe", &s->argv[i], pubsub_count(s->conn));
@@ -43,12 +43,12 @@ static void subscribe(struct slot *s, bool pattern)
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_subscribe)
+CMD_DECL_LOCAL(cmd_subscribe)
 {
     subscribe(s, false);
 }
 
-DECL_LOCAL(cmd_psubscribe)
+CMD_DECL_LOCAL(cmd_psubscribe)
 {
     subscribe(s, true);
 }
@@ -84,18 +84,18 @@ static void unsubscribe(struct slot *s, bool pattern)
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_unsubscribe)
+CMD_DECL_LOCAL(cmd_unsubscribe)
 {
     unsubscribe(s, false);
 }
 
-DECL_LOCAL(cmd_punsubscribe)
+CMD_DECL_LOCAL(cmd_punsubscribe)
 {
     unsubscribe(s, true);
 }
 
 /* PUBLISH channel message: to this node's subscribers only. */
-DECL_LOCAL(cmd_publish)
+CMD_DECL_LOCAL(cmd_publish)
 {
     unsigned n = pubsub_publish(s->srv, s->argv[1], s->argv[2]);
     /* The publisher itself may have been closed (a subscriber of its own
@@ -105,7 +105,7 @@ DECL_LOCAL(cmd_publish)
 }
 
 /* PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT */
-DECL_LOCAL(cmd_pubsub)
+CMD_DECL_LOCAL(cmd_pubsub)
 {
     const struct chan_table *t = pubsub_channels(s->srv);
     if (slot_arg_is(s, 1, "CHANNELS") && s->argc <= 3) {
@@ -132,17 +132,17 @@ DECL_LOCAL(cmd_pubsub)
     } else if (slot_arg_is(s, 1, "NUMPAT") && s->argc == 2) {
         resp_int(&s->out, pubsub_numpat(s->srv));
     } else {
-        reply_errorf(&s->out, KEEL_EINVAL,
-                     "unknown subcommand or wrong number of arguments for 'pubsub|%.*s'",
-                     (int)(s->argc > 1 ? s->argv[1].n : 0),
-                     s->argc > 1 ? (const char *)s->argv[1].p : "");
+        srv_reply_errorf(&s->out, KEEL_EINVAL,
+                         "unknown subcommand or wrong number of arguments for 'pubsub|%.*s'",
+                         (int)(s->argc > 1 ? s->argv[1].n : 0),
+                         s->argc > 1 ? (const char *)s->argv[1].p : "");
     }
     slot_done(s);
 }
 
 /* RESET: the connection as new: no MULTI, no WATCH, no subscriptions,
  * RESP2, READWRITE, no name. */
-DECL_LOCAL(cmd_reset)
+CMD_DECL_LOCAL(cmd_reset)
 {
     struct conn *c = s->conn;
     if (!need_conn(s)) return;

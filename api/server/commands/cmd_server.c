@@ -14,10 +14,10 @@
 
 #define KEEL_VERSION "0.1.0"
 
-DECL_LOCAL(cmd_ping)
+CMD_DECL_LOCAL(cmd_ping)
 {
     struct conn *c = s->conn;
-    if (s->argc > 2) reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'ping' command");
+    if (s->argc > 2) srv_reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'ping' command");
     else if (c != NULL && c->proto < 3 && c->ps != NULL && c->ps->nchannels + c->ps->npatterns > 0) {
         /* Subscribed RESP2: Redis answers as a message would come. */
         resp_array(&s->out, 2);
@@ -30,7 +30,7 @@ DECL_LOCAL(cmd_ping)
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_echo)
+CMD_DECL_LOCAL(cmd_echo)
 {
     resp_bulk(&s->out, s->argv[1].p, s->argv[1].n);
     slot_done(s);
@@ -57,7 +57,7 @@ static void hello_reply(struct slot *s)
 }
 
 /* HELLO [protover [AUTH user pass] [SETNAME name]] */
-DECL_LOCAL(cmd_hello)
+CMD_DECL_LOCAL(cmd_hello)
 {
     struct conn *c = s->conn;
     long long proto = c->proto;
@@ -67,7 +67,7 @@ DECL_LOCAL(cmd_hello)
         char *end;
         proto = strtoll(slot_arg(s, 1, buf, sizeof buf), &end, 10);
         if (*end != 0 || s->argv[1].n == 0) {
-            reply_error(&s->out, KEEL_EINVAL, "Protocol version is not an integer or out of range");
+            srv_reply_error(&s->out, KEEL_EINVAL, "Protocol version is not an integer or out of range");
             slot_done(s);
             return;
         }
@@ -80,15 +80,15 @@ DECL_LOCAL(cmd_hello)
     }
     for (; i < s->argc; i++) {
         if (slot_arg_is(s, i, "AUTH") && i + 2 < s->argc) {
-            reply_error(&s->out, KEEL_EINVAL, "Keel has no AUTH yet: connect without credentials");
+            srv_reply_error(&s->out, KEEL_EINVAL, "Keel has no AUTH yet: connect without credentials");
             slot_done(s);
             return;
         } else if (slot_arg_is(s, i, "SETNAME") && i + 1 < s->argc) {
             slot_arg(s, i + 1, c->name, sizeof c->name);
             i++;
         } else {
-            reply_errorf(&s->out, KEEL_EINVAL, "Syntax error in HELLO option '%s'",
-                         (const char *)s->argv[i].p);
+            srv_reply_errorf(&s->out, KEEL_EINVAL, "Syntax error in HELLO option '%s'",
+                             (const char *)s->argv[i].p);
             slot_done(s);
             return;
         }
@@ -99,17 +99,17 @@ DECL_LOCAL(cmd_hello)
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_quit)
+CMD_DECL_LOCAL(cmd_quit)
 {
     resp_ok(&s->out);
     if (s->conn) s->conn->quit = true;
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_select)
+CMD_DECL_LOCAL(cmd_select)
 {
     if (s->argv[1].n == 1 && s->argv[1].p[0] == '0') resp_ok(&s->out);
-    else reply_error(&s->out, KEEL_EINVAL, "DB index is out of range (Keel has one database, 0)");
+    else srv_reply_error(&s->out, KEEL_EINVAL, "DB index is out of range (Keel has one database, 0)");
     slot_done(s);
 }
 
@@ -127,7 +127,7 @@ static void command_entry(struct slot *s, const struct command *cmd)
 }
 
 /* COMMAND, COMMAND COUNT, COMMAND INFO name..., COMMAND DOCS [name...] */
-DECL_LOCAL(cmd_command)
+CMD_DECL_LOCAL(cmd_command)
 {
     unsigned visible = 0;
     for (unsigned i = 0; i < command_count; i++) visible += !(command_table[i].flags & CMD_INTERNAL);
@@ -148,8 +148,8 @@ DECL_LOCAL(cmd_command)
     } else if (slot_arg_is(s, 1, "DOCS")) {
         resp_map(&s->out, s->proto, 0); /* no docs: clients fall back gracefully */
     } else {
-        reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand '%s' for 'command'",
-                     (const char *)s->argv[1].p);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand '%s' for 'command'",
+                         (const char *)s->argv[1].p);
     }
     slot_done(s);
 }
@@ -166,13 +166,13 @@ static void client_info_line(struct slot *s, struct conn *c, struct buf *b)
 }
 
 /* CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO */
-DECL_LOCAL(cmd_client)
+CMD_DECL_LOCAL(cmd_client)
 {
     struct conn *c = s->conn;
     if (slot_arg_is(s, 1, "SETNAME") && s->argc == 3) {
         for (size_t i = 0; i < s->argv[2].n; i++) {
             if (s->argv[2].p[i] <= ' ' || s->argv[2].p[i] > '~') {
-                reply_error(&s->out, KEEL_EINVAL, "Client names cannot contain spaces, newlines or special characters.");
+                srv_reply_error(&s->out, KEEL_EINVAL, "Client names cannot contain spaces, newlines or special characters.");
                 slot_done(s);
                 return;
             }
@@ -199,8 +199,8 @@ DECL_LOCAL(cmd_client)
     } else if (slot_arg_is(s, 1, "SETINFO") && s->argc == 4) {
         resp_ok(&s->out); /* library name/version: accepted, not kept */
     } else {
-        reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand or wrong number of arguments for 'client|%s'",
-                     s->argc > 1 ? (const char *)s->argv[1].p : "");
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand or wrong number of arguments for 'client|%s'",
+                         s->argc > 1 ? (const char *)s->argv[1].p : "");
     }
     slot_done(s);
 }
@@ -216,7 +216,7 @@ static bool want(struct slot *s, const char *section)
     return false;
 }
 
-DECL_LOCAL(cmd_info)
+CMD_DECL_LOCAL(cmd_info)
 {
     struct keel_server *srv = s->srv;
     struct keel_node_status st;
@@ -225,112 +225,112 @@ DECL_LOCAL(cmd_info)
     char leader_addr[64] = "";
     keel_node_status(srv->node, &st);
     keel_node_space(srv->node, &sp);
-    leader_client_addr(srv, leader_addr, sizeof leader_addr);
+    srv_leader_client_addr(srv, leader_addr, sizeof leader_addr);
     buf_init(&b);
     if (want(s, "server")) {
-        info_line(&b, "# Server");
-        info_line(&b, "redis_version:7.0.0");
-        info_line(&b, "keel_version:%s", KEEL_VERSION);
-        info_line(&b, "redis_mode:standalone");
-        info_line(&b, "tcp_port:%s", strrchr(srv->client_addr, ':') + 1);
-        info_line(&b, "node_id:%llu", (unsigned long long)srv->cfg.node_id);
-        info_line(&b, "keel_zone:%s", srv->zone);
-        int64_t up = (server_wall_ms() - srv->obs->started_ms) / 1000;
-        info_line(&b, "process_id:%ld", (long)getpid());
-        info_line(&b, "uptime_in_seconds:%lld", (long long)up);
-        info_line(&b, "uptime_in_days:%lld", (long long)up / 86400);
+        srv_info_line(&b, "# Server");
+        srv_info_line(&b, "redis_version:7.0.0");
+        srv_info_line(&b, "keel_version:%s", KEEL_VERSION);
+        srv_info_line(&b, "redis_mode:standalone");
+        srv_info_line(&b, "tcp_port:%s", strrchr(srv->client_addr, ':') + 1);
+        srv_info_line(&b, "node_id:%llu", (unsigned long long)srv->cfg.node_id);
+        srv_info_line(&b, "keel_zone:%s", srv->zone);
+        int64_t up = (srv_wall_ms() - srv->obs->started_ms) / 1000;
+        srv_info_line(&b, "process_id:%ld", (long)getpid());
+        srv_info_line(&b, "uptime_in_seconds:%lld", (long long)up);
+        srv_info_line(&b, "uptime_in_days:%lld", (long long)up / 86400);
         buf_append(&b, "\r\n", 2);
     }
     if (want(s, "clients")) {
-        info_line(&b, "# Clients");
-        info_line(&b, "connected_clients:%u", srv->nconns);
-        info_line(&b, "maxclients:%u", srv->cfg.max_clients);
+        srv_info_line(&b, "# Clients");
+        srv_info_line(&b, "connected_clients:%u", srv->nconns);
+        srv_info_line(&b, "maxclients:%u", srv->cfg.max_clients);
         buf_append(&b, "\r\n", 2);
     }
     if (want(s, "memory")) {
-        info_line(&b, "# Memory");
-        info_line(&b, "used_memory:%llu", (unsigned long long)sp.live_bytes);
-        info_line(&b, "keel_db_file_bytes:%llu", (unsigned long long)sp.file_bytes);
-        info_line(&b, "keel_db_map_bytes:%llu", (unsigned long long)sp.map_size);
+        srv_info_line(&b, "# Memory");
+        srv_info_line(&b, "used_memory:%llu", (unsigned long long)sp.live_bytes);
+        srv_info_line(&b, "keel_db_file_bytes:%llu", (unsigned long long)sp.file_bytes);
+        srv_info_line(&b, "keel_db_map_bytes:%llu", (unsigned long long)sp.map_size);
         long pages = 0, rss = 0;
         FILE *f = fopen("/proc/self/statm", "r");
         if (f != NULL) {
             if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
             fclose(f);
         }
-        info_line(&b, "used_memory_rss:%llu", (unsigned long long)rss * (unsigned long long)sysconf(_SC_PAGESIZE));
-        info_line(&b, "maxmemory:%llu", (unsigned long long)sp.quota);
-        info_line(&b, "maxmemory_policy:noeviction");
+        srv_info_line(&b, "used_memory_rss:%llu", (unsigned long long)rss * (unsigned long long)sysconf(_SC_PAGESIZE));
+        srv_info_line(&b, "maxmemory:%llu", (unsigned long long)sp.quota);
+        srv_info_line(&b, "maxmemory_policy:noeviction");
         buf_append(&b, "\r\n", 2);
     }
-    if (want(s, "persistence")) info_persistence(srv, &b);
+    if (want(s, "persistence")) srv_info_persistence(srv, &b);
     if (want(s, "stats")) {
-        info_line(&b, "# Stats");
-        info_line(&b, "total_connections_received:%llu",
-                  (unsigned long long)srv->stats.connections_total);
-        info_line(&b, "total_commands_processed:%llu", (unsigned long long)srv->stats.commands);
-        info_line(&b, "total_net_input_bytes:%llu", (unsigned long long)srv->stats.bytes_in);
-        info_line(&b, "total_net_output_bytes:%llu", (unsigned long long)srv->stats.bytes_out);
-        info_line(&b, "keel_forwarded_commands:%llu", (unsigned long long)srv->stats.forwarded);
+        srv_info_line(&b, "# Stats");
+        srv_info_line(&b, "total_connections_received:%llu",
+                      (unsigned long long)srv->stats.connections_total);
+        srv_info_line(&b, "total_commands_processed:%llu", (unsigned long long)srv->stats.commands);
+        srv_info_line(&b, "total_net_input_bytes:%llu", (unsigned long long)srv->stats.bytes_in);
+        srv_info_line(&b, "total_net_output_bytes:%llu", (unsigned long long)srv->stats.bytes_out);
+        srv_info_line(&b, "keel_forwarded_commands:%llu", (unsigned long long)srv->stats.forwarded);
         /* forwarded to us, refused as past their deadline */
-        info_line(&b, "keel_forwarded_expired:%llu", (unsigned long long)srv->stats.forwarded_expired);
-        info_line(&b, "keel_protocol_errors:%llu", (unsigned long long)srv->stats.protocol_errors);
-        info_line(&b, "keel_backpressure_pauses:%llu", (unsigned long long)srv->stats.reads_paused);
+        srv_info_line(&b, "keel_forwarded_expired:%llu", (unsigned long long)srv->stats.forwarded_expired);
+        srv_info_line(&b, "keel_protocol_errors:%llu", (unsigned long long)srv->stats.protocol_errors);
+        srv_info_line(&b, "keel_backpressure_pauses:%llu", (unsigned long long)srv->stats.reads_paused);
         struct keel_store_stats ss;
         keel_store_stats(srv->store, &ss);
-        info_line(&b, "expired_keys:%llu", (unsigned long long)ss.expired);
-        info_line(&b, "rejected_connections:%llu", (unsigned long long)srv->stats.rejected_maxclients);
-        info_line(&b, "keel_rejected_nospace:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOSPACE]);
-        info_line(&b, "keel_rejected_noleader:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOLEADER]);
+        srv_info_line(&b, "expired_keys:%llu", (unsigned long long)ss.expired);
+        srv_info_line(&b, "rejected_connections:%llu", (unsigned long long)srv->stats.rejected_maxclients);
+        srv_info_line(&b, "keel_rejected_nospace:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOSPACE]);
+        srv_info_line(&b, "keel_rejected_noleader:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOLEADER]);
         buf_append(&b, "\r\n", 2);
     }
     if (want(s, "replication")) {
-        info_line(&b, "# Replication");
-        info_line(&b, "role:%s", st.role == KEEL_ROLE_LEADER ? "master" : "slave");
+        srv_info_line(&b, "# Replication");
+        srv_info_line(&b, "role:%s", st.role == KEEL_ROLE_LEADER ? "master" : "slave");
         if (st.role != KEEL_ROLE_LEADER && leader_addr[0]) {
             char ip[64] = "";
             unsigned port = 0;
             sscanf(leader_addr, "%63[^:]:%u", ip, &port);
-            info_line(&b, "master_host:%s", ip);
-            info_line(&b, "master_port:%u", port);
-            info_line(&b, "master_link_status:up");
+            srv_info_line(&b, "master_host:%s", ip);
+            srv_info_line(&b, "master_port:%u", port);
+            srv_info_line(&b, "master_link_status:up");
         }
-        info_line(&b, "connected_slaves:%u", st.members > 0 ? st.members - 1 : 0);
-        info_line(&b, "master_repl_offset:%llu", (unsigned long long)st.commit_index);
+        srv_info_line(&b, "connected_slaves:%u", st.members > 0 ? st.members - 1 : 0);
+        srv_info_line(&b, "master_repl_offset:%llu", (unsigned long long)st.commit_index);
         buf_append(&b, "\r\n", 2);
     }
     if (want(s, "keyspace")) {
-        info_line(&b, "# Keyspace");
+        srv_info_line(&b, "# Keyspace");
         if (sp.keys > 0)
-            info_line(&b, "db0:keys=%llu,expires=%llu,avg_ttl=0", (unsigned long long)sp.keys,
-                      (unsigned long long)sp.expires);
+            srv_info_line(&b, "db0:keys=%llu,expires=%llu,avg_ttl=0", (unsigned long long)sp.keys,
+                          (unsigned long long)sp.expires);
         buf_append(&b, "\r\n", 2);
     }
     if (want(s, "raft")) {
-        info_line(&b, "# Raft");
-        info_line(&b, "node_id:%llu", (unsigned long long)st.id);
-        info_line(&b, "role:%s", keel_role_name(st.role));
-        info_line(&b, "leader_id:%llu", (unsigned long long)st.leader_id);
-        info_line(&b, "leader_client_addr:%s", leader_addr);
-        info_line(&b, "term:%llu", (unsigned long long)st.term);
-        info_line(&b, "commit_index:%llu", (unsigned long long)st.commit_index);
-        info_line(&b, "applied_index:%llu", (unsigned long long)st.applied_index);
-        info_line(&b, "last_index:%llu", (unsigned long long)st.last_index);
-        info_line(&b, "snapshot_index:%llu", (unsigned long long)st.snapshot_index);
+        srv_info_line(&b, "# Raft");
+        srv_info_line(&b, "node_id:%llu", (unsigned long long)st.id);
+        srv_info_line(&b, "role:%s", keel_role_name(st.role));
+        srv_info_line(&b, "leader_id:%llu", (unsigned long long)st.leader_id);
+        srv_info_line(&b, "leader_client_addr:%s", leader_addr);
+        srv_info_line(&b, "term:%llu", (unsigned long long)st.term);
+        srv_info_line(&b, "commit_index:%llu", (unsigned long long)st.commit_index);
+        srv_info_line(&b, "applied_index:%llu", (unsigned long long)st.applied_index);
+        srv_info_line(&b, "last_index:%llu", (unsigned long long)st.last_index);
+        srv_info_line(&b, "snapshot_index:%llu", (unsigned long long)st.snapshot_index);
         /* -1: no snapshot taken or installed since this process started */
-        info_line(&b, "snapshot_age_s:%lld",
-                  st.snapshot_at_ms ? (long long)(server_wall_ms() - st.snapshot_at_ms) / 1000 : -1LL);
-        info_line(&b, "leader_ready:%d", st.leader_ready);
+        srv_info_line(&b, "snapshot_age_s:%lld",
+                      st.snapshot_at_ms ? (long long)(srv_wall_ms() - st.snapshot_at_ms) / 1000 : -1LL);
+        srv_info_line(&b, "leader_ready:%d", st.leader_ready);
         struct keel_node_clock ck;
         keel_node_clock(srv->node, &ck);
-        info_line(&b, "cluster_time_ms:%lld", (long long)ck.now_ms);
-        info_line(&b, "cluster_clock:%s", ck.leading ? "leader" : ck.warm ? "follower" : "cold");
-        info_line(&b, "clock_skew_ms:%lld", (long long)ck.skew_ms);
-        info_line(&b, "clock_steps_ignored:%llu", (unsigned long long)ck.steps);
-        info_line(&b, "clock_slewed_ms:%lld", (long long)ck.slewed_ms);
-        info_line(&b, "inflight_writes:%u", st.inflight);
+        srv_info_line(&b, "cluster_time_ms:%lld", (long long)ck.now_ms);
+        srv_info_line(&b, "cluster_clock:%s", ck.leading ? "leader" : ck.warm ? "follower" : "cold");
+        srv_info_line(&b, "clock_skew_ms:%lld", (long long)ck.skew_ms);
+        srv_info_line(&b, "clock_steps_ignored:%llu", (unsigned long long)ck.steps);
+        srv_info_line(&b, "clock_slewed_ms:%lld", (long long)ck.slewed_ms);
+        srv_info_line(&b, "inflight_writes:%u", st.inflight);
         /* A zone whose loss alone would take the quorum with it. */
-        info_line(&b, "keel_zone_majority:%s", srv->zone_majority);
+        srv_info_line(&b, "keel_zone_majority:%s", srv->zone_majority);
         char members[512] = "";
         size_t off = 0;
         for (unsigned i = 0; i < st.members && off < sizeof members - 32; i++) {
@@ -340,19 +340,19 @@ DECL_LOCAL(cmd_info)
                                     : st.member_roles[i] == 's' ? "standby"
                                                                 : "spare");
         }
-        info_line(&b, "members:%s", members);
-        info_line(&b, "voters:%u", st.voters);
+        srv_info_line(&b, "members:%s", members);
+        srv_info_line(&b, "voters:%u", st.voters);
         /* Damaged raft files set aside at start (the log says which). */
         struct keel_node_metrics nm;
         keel_node_metrics(srv->node, &nm);
-        info_line(&b, "raft_damaged_files_set_aside:%u", nm.damaged_set_aside);
+        srv_info_line(&b, "raft_damaged_files_set_aside:%u", nm.damaged_set_aside);
         char change[300];
         keel_node_member_status(srv->node, change, sizeof change);
-        info_line(&b, "member_change:%s", change);
+        srv_info_line(&b, "member_change:%s", change);
         buf_append(&b, "\r\n", 2);
     }
-    if (want(s, "alarms")) info_alarms(srv, &b);
-    if (want(s, "consistency")) info_consistency(srv, &b);
+    if (want(s, "alarms")) srv_info_alarms(srv, &b);
+    if (want(s, "consistency")) consistency_info(srv, &b);
     if (s->proto >= 3) {
         char hdr[32];
         int n = snprintf(hdr, sizeof hdr, "=%zu\r\ntxt:", b.len + 4);
@@ -368,7 +368,7 @@ DECL_LOCAL(cmd_info)
 
 /* ROLE, in Redis's shapes: master [offset, replicas], slave [host, port,
  * state, offset]. */
-DECL_LOCAL(cmd_role)
+CMD_DECL_LOCAL(cmd_role)
 {
     struct keel_node_status st;
     char addr[64] = "", ip[64] = "";
@@ -380,7 +380,7 @@ DECL_LOCAL(cmd_role)
         resp_int(&s->out, (int64_t)st.commit_index);
         resp_array(&s->out, 0);
     } else {
-        leader_client_addr(s->srv, addr, sizeof addr);
+        srv_leader_client_addr(s->srv, addr, sizeof addr);
         sscanf(addr, "%63[^:]:%u", ip, &port);
         resp_array(&s->out, 5);
         resp_bulk_str(&s->out, "slave");
@@ -392,14 +392,14 @@ DECL_LOCAL(cmd_role)
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_readonly)
+CMD_DECL_LOCAL(cmd_readonly)
 {
     if (s->conn) s->conn->readonly = true;
     resp_ok(&s->out);
     slot_done(s);
 }
 
-DECL_LOCAL(cmd_readwrite)
+CMD_DECL_LOCAL(cmd_readwrite)
 {
     if (s->conn) s->conn->readonly = false;
     resp_ok(&s->out);
@@ -409,12 +409,12 @@ DECL_LOCAL(cmd_readwrite)
 static int count_reserved_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
 {
     (void)rec;
-    if (!key_is_reserved(key)) return 1;
+    if (!syskey_is_reserved(key)) return 1;
     (*(uint64_t *)arg)++;
     return 0;
 }
 
-DECL_READ(cmd_dbsize)
+CMD_DECL_READ(cmd_dbsize)
 {
     uint64_t reserved = 0;
     uint64_t n = keel_read_count(rd);
@@ -433,11 +433,11 @@ DECL_READ(cmd_dbsize)
  * converted it, see forward.c; 0: none): past it the request is refused
  * unexecuted, since its client has been told it timed out; a membership
  * change takes no step after it. */
-DECL_LOCAL(cmd_keel_fwd)
+CMD_DECL_LOCAL(cmd_keel_fwd)
 {
     char buf[32];
-    if (!cluster_token_ok(s->srv, s->argv[1])) {
-        reply_error(&s->out, KEEL_EINVAL, "KEEL.FWD is for the cluster's own nodes (wrong or unknown token)");
+    if (!srv_cluster_token_ok(s->srv, s->argv[1])) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.FWD is for the cluster's own nodes (wrong or unknown token)");
         slot_done(s);
         return;
     }
@@ -450,23 +450,24 @@ DECL_LOCAL(cmd_keel_fwd)
     s->readonly = false;
     if (deadline != 0 && now > deadline) {
         s->srv->stats.forwarded_expired++;
-        reply_errorf(&s->out, KEEL_ENOTLEADER, "the forwarded request reached the leader %llu ms after its deadline: "
-                     "not executed", (unsigned long long)(now - deadline));
+        srv_reply_errorf(&s->out, KEEL_ENOTLEADER,
+                         "the forwarded request reached the leader %llu ms after its deadline: not executed",
+                         (unsigned long long)(now - deadline));
         slot_done(s);
         return;
     }
     s->deadline_ms = deadline;
     memmove(s->argv, s->argv + 6, (s->argc - 6) * sizeof *s->argv);
     s->argc -= 6;
-    dispatch(s);
+    srv_dispatch(s);
 }
 
 /* KEEL.FWDSYNC token: this node's monotonic clock in ms, for a follower
  * converting its requests' deadlines (forward.c). */
-DECL_LOCAL(cmd_keel_fwdsync)
+CMD_DECL_LOCAL(cmd_keel_fwdsync)
 {
-    if (!cluster_token_ok(s->srv, s->argv[1])) {
-        reply_error(&s->out, KEEL_EINVAL, "KEEL.FWDSYNC is for the cluster's own nodes (wrong or unknown token)");
+    if (!srv_cluster_token_ok(s->srv, s->argv[1])) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.FWDSYNC is for the cluster's own nodes (wrong or unknown token)");
         slot_done(s);
         return;
     }
@@ -477,33 +478,33 @@ DECL_LOCAL(cmd_keel_fwdsync)
 /* KEEL.REQ client seq cmd args...: a write that carries its dedupe identity,
  * so a retry after an uncertain outcome applies once. In a MULTI it wraps
  * the EXEC (libkeel sends MULTI, the writes, KEEL.REQ id seq EXEC). */
-DECL_LOCAL(cmd_keel_req)
+CMD_DECL_LOCAL(cmd_keel_req)
 {
     char buf[32], *end1, *end2;
     s->client = strtoull(slot_arg(s, 1, buf, sizeof buf), &end1, 10);
     bool ok1 = *end1 == 0 && s->argv[1].n > 0;
     s->seq = strtoull(slot_arg(s, 2, buf, sizeof buf), &end2, 10);
     if (!ok1 || *end2 != 0 || s->argv[2].n == 0 || s->client == 0) {
-        reply_error(&s->out, KEEL_EINVAL, "KEEL.REQ wants a client id > 0 and a sequence number");
+        srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.REQ wants a client id > 0 and a sequence number");
         slot_done(s);
         return;
     }
     /* Inside MULTI only EXEC may carry the identity: the transaction is the
      * one write; a queued command would lose it. */
     if (s->conn != NULL && s->conn->in_multi && !slot_arg_is(s, 3, "EXEC")) {
-        reply_error(&s->out, KEEL_EINVAL, "KEEL.REQ inside MULTI wraps only EXEC");
+        srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.REQ inside MULTI wraps only EXEC");
         s->conn->multi_error = true;
         slot_done(s);
         return;
     }
     memmove(s->argv, s->argv + 3, (s->argc - 3) * sizeof *s->argv);
     s->argc -= 3;
-    dispatch(s);
+    srv_dispatch(s);
 }
 
 /* KEEL.PUBLISH id client_addr [zone]: a node's client address (and zone),
  * into the replicated node table. */
-DECL_ENCODE(cmd_keel_publish)
+CMD_DECL_ENCODE(cmd_keel_publish)
 {
     char key[64], zkey[64], buf[32];
     uint64_t id = strtoull(slot_arg(s, 1, buf, sizeof buf), NULL, 10);

@@ -25,10 +25,10 @@ static int lookup(struct slot *s, struct keel_read *rd, uint32_t i, struct keel_
 
 static void wrongtype(struct slot *s)
 {
-    reply_error(&s->out, KEEL_EWRONGTYPE, NULL);
+    srv_reply_error(&s->out, KEEL_EWRONGTYPE, NULL);
 }
 
-DECL_READ(cmd_get)
+CMD_DECL_READ(cmd_get)
 {
     struct keel_record rec;
     int rc;
@@ -44,7 +44,7 @@ DECL_READ(cmd_get)
     return rc;
 }
 
-DECL_READ(cmd_mget)
+CMD_DECL_READ(cmd_mget)
 {
     struct keel_record rec;
     int rc;
@@ -58,7 +58,7 @@ DECL_READ(cmd_mget)
     return 0;
 }
 
-DECL_READ(cmd_exists)
+CMD_DECL_READ(cmd_exists)
 {
     struct keel_record rec;
     int rc;
@@ -72,7 +72,7 @@ DECL_READ(cmd_exists)
     return 0;
 }
 
-DECL_READ(cmd_type)
+CMD_DECL_READ(cmd_type)
 {
     struct keel_record rec;
     int rc;
@@ -82,7 +82,7 @@ DECL_READ(cmd_type)
     return 0;
 }
 
-DECL_READ(cmd_strlen)
+CMD_DECL_READ(cmd_strlen)
 {
     struct keel_record rec;
     int rc;
@@ -105,12 +105,12 @@ static int ttl(struct slot *s, struct keel_read *rd, int64_t unit)
     return 0;
 }
 
-DECL_READ(cmd_ttl)
+CMD_DECL_READ(cmd_ttl)
 {
     return ttl(s, rd, 1000);
 }
 
-DECL_READ(cmd_pttl)
+CMD_DECL_READ(cmd_pttl)
 {
     return ttl(s, rd, 1);
 }
@@ -143,7 +143,7 @@ static int scan_cb(void *arg, struct keel_slice key, const struct keel_record *r
         return 1;
     }
     st->budget--;
-    if (key_is_reserved(key)) return 0;
+    if (syskey_is_reserved(key)) return 0;
     if (st->type != 0 && rec->type != st->type) return 0;
     if (st->pattern != NULL && !resp_glob_match(st->pattern, st->plen, key.p, key.n)) return 0;
     resp_bulk(&st->keys, key.p, key.n);
@@ -172,7 +172,7 @@ static uint64_t cursor_save(struct keel_server *srv, const uint8_t *key, size_t 
     return victim->id;
 }
 
-DECL_READ(cmd_scan)
+CMD_DECL_READ(cmd_scan)
 {
     struct keel_server *srv = s->srv;
     struct scan_state st;
@@ -182,16 +182,16 @@ DECL_READ(cmd_scan)
     st.s = s;
     for (uint32_t i = 2; i < s->argc; i += 2) {
         if (i + 1 >= s->argc) {
-            syntax_error(s);
+            srv_syntax_error(s);
             return 0;
         }
         if (slot_arg_is(s, i, "MATCH")) {
             st.pattern = (const char *)s->argv[i + 1].p;
             st.plen = s->argv[i + 1].n;
         } else if (slot_arg_is(s, i, "COUNT")) {
-            if (!arg_int(s, i + 1, &count)) return 0;
+            if (!srv_arg_int(s, i + 1, &count)) return 0;
             if (count < 1) {
-                syntax_error(s);
+                srv_syntax_error(s);
                 return 0;
             }
         } else if (slot_arg_is(s, i, "TYPE")) {
@@ -199,7 +199,7 @@ DECL_READ(cmd_scan)
             else if (slot_arg_is(s, i + 1, "hash")) st.type = KEEL_TYPE_HASH;
             else st.type = -1; /* a type Keel does not have: nothing matches */
         } else {
-            syntax_error(s);
+            srv_syntax_error(s);
             return 0;
         }
     }
@@ -208,14 +208,14 @@ DECL_READ(cmd_scan)
     slot_arg(s, 1, buf, sizeof buf);
     unsigned long long id = strtoull(buf, &end, 10);
     if (*end != 0 || s->argv[1].n == 0) {
-        reply_error(&s->out, KEEL_EINVAL, "invalid cursor");
+        srv_reply_error(&s->out, KEEL_EINVAL, "invalid cursor");
         return 0;
     }
     if (id != 0) {
         struct scan_cursor *cur = cursor_find(srv, id);
         if (cur == NULL) {
-            reply_error(&s->out, KEEL_EINVAL,
-                        "invalid cursor (unknown to this node, or expired: start again at 0)");
+            srv_reply_error(&s->out, KEEL_EINVAL,
+                            "invalid cursor (unknown to this node, or expired: start again at 0)");
             return 0;
         }
         cur->used = ++srv->cursor_clock;
@@ -238,7 +238,7 @@ DECL_READ(cmd_scan)
     return 0;
 }
 
-DECL_READ(cmd_keys)
+CMD_DECL_READ(cmd_keys)
 {
     struct scan_state st;
     memset(&st, 0, sizeof st);
@@ -259,12 +259,12 @@ DECL_READ(cmd_keys)
 /* ---- writes ------------------------------------------------------------ */
 
 /* SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL] */
-DECL_ENCODE(cmd_set)
+CMD_DECL_ENCODE(cmd_set)
 {
     unsigned flags = 0;
     int64_t expire_at = 0;
     bool has_expiry = false;
-    if (!check_key(s, s->argv[1])) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     for (uint32_t i = 3; i < s->argc; i++) {
         if (slot_arg_is(s, i, "NX") && !(flags & KEEL_SET_XX)) flags |= KEEL_SET_NX;
         else if (slot_arg_is(s, i, "XX") && !(flags & KEEL_SET_NX)) flags |= KEEL_SET_XX;
@@ -274,12 +274,12 @@ DECL_ENCODE(cmd_set)
                   slot_arg_is(s, i, "PXAT")) &&
                  !has_expiry && !(flags & KEEL_SET_KEEPTTL) && i + 1 < s->argc) {
             long long v;
-            if (!arg_int(s, i + 1, &v)) return -1;
-            if (!expiry_from(s, (const char *)s->argv[i].p, v, &expire_at, "set")) return -1;
+            if (!srv_arg_int(s, i + 1, &v)) return -1;
+            if (!srv_expiry_from(s, (const char *)s->argv[i].p, v, &expire_at, "set")) return -1;
             has_expiry = true;
             i++;
         } else {
-            syntax_error(s);
+            srv_syntax_error(s);
             return -1;
         }
     }
@@ -287,60 +287,60 @@ DECL_ENCODE(cmd_set)
     return 1;
 }
 
-DECL_ENCODE(cmd_getdel)
+CMD_DECL_ENCODE(cmd_getdel)
 {
-    if (!check_key(s, s->argv[1])) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     keel_enc_getdel(e, s->argv[1]);
     return 1;
 }
 
 /* GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST] */
-DECL_ENCODE(cmd_getex)
+CMD_DECL_ENCODE(cmd_getex)
 {
     int64_t expire_at = 0;
     unsigned flags = 0;
-    if (!check_key(s, s->argv[1])) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     if (s->argc == 3 && slot_arg_is(s, 2, "PERSIST")) {
         flags = KEEL_GETEX_PERSIST;
     } else if (s->argc == 4) {
         long long v;
         if (!(slot_arg_is(s, 2, "EX") || slot_arg_is(s, 2, "PX") || slot_arg_is(s, 2, "EXAT") ||
               slot_arg_is(s, 2, "PXAT"))) {
-            syntax_error(s);
+            srv_syntax_error(s);
             return -1;
         }
-        if (!arg_int(s, 3, &v)) return -1;
-        if (!expiry_from(s, (const char *)s->argv[2].p, v, &expire_at, "getex")) return -1;
+        if (!srv_arg_int(s, 3, &v)) return -1;
+        if (!srv_expiry_from(s, (const char *)s->argv[2].p, v, &expire_at, "getex")) return -1;
     } else if (s->argc != 2) {
-        syntax_error(s);
+        srv_syntax_error(s);
         return -1;
     }
     keel_enc_getex(e, s->argv[1], expire_at, flags);
     return 1;
 }
 
-DECL_ENCODE(cmd_mset)
+CMD_DECL_ENCODE(cmd_mset)
 {
     if (s->argc % 2 != 1) {
-        reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'mset' command");
+        srv_reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'mset' command");
         return -1;
     }
     for (uint32_t i = 1; i < s->argc; i += 2) {
-        if (!check_key(s, s->argv[i])) return -1;
+        if (!srv_check_key(s, s->argv[i])) return -1;
     }
     if (!keel_enc_in_batch(e)) keel_enc_batch_begin(e);
     for (uint32_t i = 1; i < s->argc; i += 2) keel_enc_set(e, s->argv[i], s->argv[i + 1], 0, 0);
     return (int)(s->argc / 2);
 }
 
-DECL_REPLY(reply_mset)
+CMD_DECL_REPLY(cmd_mset_reply)
 {
     /* One OK for all the SETs (a batch array at top level). */
     struct keel_reply_item it;
     if (s->subs == NULL) {
         /* On its own, MSET is a batch: one array of its SETs' replies. */
         if (keel_reply_next(rd, &it) != 0 || it.kind != KEEL_REPLY_ARRAY) {
-            reply_error(&s->out, KEEL_EMALFORMED, "internal: bad MSET reply");
+            srv_reply_error(&s->out, KEEL_EMALFORMED, "internal: bad MSET reply");
             return;
         }
         nsub = (unsigned)it.integer;
@@ -351,10 +351,10 @@ DECL_REPLY(reply_mset)
     resp_ok(&s->out);
 }
 
-DECL_ENCODE(cmd_del)
+CMD_DECL_ENCODE(cmd_del)
 {
     for (uint32_t i = 1; i < s->argc; i++) {
-        if (!check_key(s, s->argv[i])) return -1;
+        if (!srv_check_key(s, s->argv[i])) return -1;
     }
     keel_enc_del(e, s->argv + 1, s->argc - 1);
     return 1;
@@ -362,42 +362,42 @@ DECL_ENCODE(cmd_del)
 
 static int incr(struct slot *s, struct keel_enc *e, int64_t delta)
 {
-    if (!check_key(s, s->argv[1])) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     keel_enc_incrby(e, s->argv[1], delta);
     return 1;
 }
 
-DECL_ENCODE(cmd_incr)
+CMD_DECL_ENCODE(cmd_incr)
 {
     return incr(s, e, 1);
 }
 
-DECL_ENCODE(cmd_decr)
+CMD_DECL_ENCODE(cmd_decr)
 {
     return incr(s, e, -1);
 }
 
-DECL_ENCODE(cmd_incrby)
+CMD_DECL_ENCODE(cmd_incrby)
 {
     long long v;
-    if (!arg_int(s, 2, &v)) return -1;
+    if (!srv_arg_int(s, 2, &v)) return -1;
     return incr(s, e, v);
 }
 
-DECL_ENCODE(cmd_decrby)
+CMD_DECL_ENCODE(cmd_decrby)
 {
     long long v;
-    if (!arg_int(s, 2, &v)) return -1;
+    if (!srv_arg_int(s, 2, &v)) return -1;
     if (v == INT64_MIN) {
-        reply_error(&s->out, KEEL_EOVERFLOW, "decrement would overflow");
+        srv_reply_error(&s->out, KEEL_EOVERFLOW, "decrement would overflow");
         return -1;
     }
     return incr(s, e, -v);
 }
 
-DECL_ENCODE(cmd_append)
+CMD_DECL_ENCODE(cmd_append)
 {
-    if (!check_key(s, s->argv[1])) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     keel_enc_append(e, s->argv[1], s->argv[2]);
     return 1;
 }
@@ -408,55 +408,55 @@ static int expire(struct slot *s, struct keel_enc *e, const char *unit)
     long long v;
     unsigned flags = 0;
     int64_t at;
-    if (!check_key(s, s->argv[1]) || !arg_int(s, 2, &v)) return -1;
+    if (!srv_check_key(s, s->argv[1]) || !srv_arg_int(s, 2, &v)) return -1;
     for (uint32_t i = 3; i < s->argc; i++) {
         if (slot_arg_is(s, i, "NX")) flags |= KEEL_EXPIRE_NX;
         else if (slot_arg_is(s, i, "XX")) flags |= KEEL_EXPIRE_XX;
         else if (slot_arg_is(s, i, "GT")) flags |= KEEL_EXPIRE_GT;
         else if (slot_arg_is(s, i, "LT")) flags |= KEEL_EXPIRE_LT;
         else {
-            reply_errorf(&s->out, KEEL_EINVAL, "Unsupported option %s", (const char *)s->argv[i].p);
+            srv_reply_errorf(&s->out, KEEL_EINVAL, "Unsupported option %s", (const char *)s->argv[i].p);
             return -1;
         }
     }
     /* Redis's two messages, in Redis's order of checks. */
     if ((flags & KEEL_EXPIRE_NX) && (flags & ~KEEL_EXPIRE_NX)) {
-        reply_error(&s->out, KEEL_EINVAL, "NX and XX, GT or LT options at the same time are not compatible");
+        srv_reply_error(&s->out, KEEL_EINVAL, "NX and XX, GT or LT options at the same time are not compatible");
         return -1;
     }
     if ((flags & KEEL_EXPIRE_GT) && (flags & KEEL_EXPIRE_LT)) {
-        reply_error(&s->out, KEEL_EINVAL, "GT and LT options at the same time are not compatible");
+        srv_reply_error(&s->out, KEEL_EINVAL, "GT and LT options at the same time are not compatible");
         return -1;
     }
-    if (!expiry_at(s, unit, v, &at)) return -1;
+    if (!srv_expiry_at(s, unit, v, &at)) return -1;
     /* A time in the past deletes the key (0 is "now", still in the past). */
     keel_enc_expire(e, s->argv[1], at <= 0 ? 1 : at, flags);
     return 1;
 }
 
-DECL_ENCODE(cmd_expire)
+CMD_DECL_ENCODE(cmd_expire)
 {
     return expire(s, e, "EX");
 }
 
-DECL_ENCODE(cmd_pexpire)
+CMD_DECL_ENCODE(cmd_pexpire)
 {
     return expire(s, e, "PX");
 }
 
-DECL_ENCODE(cmd_expireat)
+CMD_DECL_ENCODE(cmd_expireat)
 {
     return expire(s, e, "EXAT");
 }
 
-DECL_ENCODE(cmd_pexpireat)
+CMD_DECL_ENCODE(cmd_pexpireat)
 {
     return expire(s, e, "PXAT");
 }
 
-DECL_ENCODE(cmd_persist)
+CMD_DECL_ENCODE(cmd_persist)
 {
-    if (!check_key(s, s->argv[1])) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     keel_enc_persist(e, s->argv[1]);
     return 1;
 }
@@ -479,20 +479,20 @@ static bool to_ms(const char *unit, long long v, int64_t now, int64_t *out)
     return true;
 }
 
-bool expiry_from(struct slot *s, const char *unit, long long v, int64_t *expire_at,
-                 const char *cmd)
+bool srv_expiry_from(struct slot *s, const char *unit, long long v, int64_t *expire_at,
+                     const char *cmd)
 {
     if (v <= 0 || !to_ms(unit, v, s->now, expire_at) || *expire_at <= 0) {
-        reply_errorf(&s->out, KEEL_EINVAL, "invalid expire time in '%s' command", cmd);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "invalid expire time in '%s' command", cmd);
         return false;
     }
     return true;
 }
 
-bool expiry_at(struct slot *s, const char *unit, long long v, int64_t *at)
+bool srv_expiry_at(struct slot *s, const char *unit, long long v, int64_t *at)
 {
     if (!to_ms(unit, v, s->now, at)) {
-        reply_errorf(&s->out, KEEL_EINVAL, "invalid expire time in '%s' command", s->cmd->name);
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "invalid expire time in '%s' command", s->cmd->name);
         return false;
     }
     return true;

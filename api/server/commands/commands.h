@@ -6,119 +6,119 @@
 
 /* Expiry helpers: unit is "EX", "PX", "EXAT" or "PXAT" (any case). */
 /* SET/GETEX: a positive relative time or an absolute one; errors like Redis. */
-bool expiry_from(struct slot *s, const char *unit, long long v, int64_t *expire_at,
-                 const char *cmd);
+bool srv_expiry_from(struct slot *s, const char *unit, long long v, int64_t *expire_at,
+                     const char *cmd);
 /* EXPIRE family: any value; a result at or before now deletes the key. */
-bool expiry_at(struct slot *s, const char *unit, long long v, int64_t *at);
+bool srv_expiry_at(struct slot *s, const char *unit, long long v, int64_t *at);
 
 /* cmd_string.c */
-DECL_READ(cmd_get);
-DECL_READ(cmd_mget);
-DECL_READ(cmd_exists);
-DECL_READ(cmd_type);
-DECL_READ(cmd_strlen);
-DECL_READ(cmd_ttl);
-DECL_READ(cmd_pttl);
-DECL_READ(cmd_scan);
-DECL_READ(cmd_keys);
-DECL_ENCODE(cmd_set);
-DECL_ENCODE(cmd_getdel);
-DECL_ENCODE(cmd_getex);
-DECL_ENCODE(cmd_mset);
-DECL_REPLY(reply_mset);
-DECL_ENCODE(cmd_del);
-DECL_ENCODE(cmd_incr);
-DECL_ENCODE(cmd_decr);
-DECL_ENCODE(cmd_incrby);
-DECL_ENCODE(cmd_decrby);
-DECL_ENCODE(cmd_append);
-DECL_ENCODE(cmd_expire);
-DECL_ENCODE(cmd_pexpire);
-DECL_ENCODE(cmd_expireat);
-DECL_ENCODE(cmd_pexpireat);
-DECL_ENCODE(cmd_persist);
+CMD_DECL_READ(cmd_get);
+CMD_DECL_READ(cmd_mget);
+CMD_DECL_READ(cmd_exists);
+CMD_DECL_READ(cmd_type);
+CMD_DECL_READ(cmd_strlen);
+CMD_DECL_READ(cmd_ttl);
+CMD_DECL_READ(cmd_pttl);
+CMD_DECL_READ(cmd_scan);
+CMD_DECL_READ(cmd_keys);
+CMD_DECL_ENCODE(cmd_set);
+CMD_DECL_ENCODE(cmd_getdel);
+CMD_DECL_ENCODE(cmd_getex);
+CMD_DECL_ENCODE(cmd_mset);
+CMD_DECL_REPLY(cmd_mset_reply);
+CMD_DECL_ENCODE(cmd_del);
+CMD_DECL_ENCODE(cmd_incr);
+CMD_DECL_ENCODE(cmd_decr);
+CMD_DECL_ENCODE(cmd_incrby);
+CMD_DECL_ENCODE(cmd_decrby);
+CMD_DECL_ENCODE(cmd_append);
+CMD_DECL_ENCODE(cmd_expire);
+CMD_DECL_ENCODE(cmd_pexpire);
+CMD_DECL_ENCODE(cmd_expireat);
+CMD_DECL_ENCODE(cmd_pexpireat);
+CMD_DECL_ENCODE(cmd_persist);
 
 /* cmd_hash.c */
-DECL_ENCODE(cmd_hset);
-DECL_REPLY(reply_hmset);
-DECL_READ(cmd_hget);
-DECL_READ(cmd_hmget);
-DECL_READ(cmd_hgetall);
-DECL_READ(cmd_hexists);
-DECL_READ(cmd_hlen);
-DECL_ENCODE(cmd_hdel);
-DECL_ENCODE(cmd_hincrby);
+CMD_DECL_ENCODE(cmd_hset);
+CMD_DECL_REPLY(cmd_hmset_reply);
+CMD_DECL_READ(cmd_hget);
+CMD_DECL_READ(cmd_hmget);
+CMD_DECL_READ(cmd_hgetall);
+CMD_DECL_READ(cmd_hexists);
+CMD_DECL_READ(cmd_hlen);
+CMD_DECL_ENCODE(cmd_hdel);
+CMD_DECL_ENCODE(cmd_hincrby);
 
 /* cmd_server.c */
-DECL_LOCAL(cmd_ping);
-DECL_LOCAL(cmd_echo);
-DECL_LOCAL(cmd_hello);
-DECL_LOCAL(cmd_quit);
-DECL_LOCAL(cmd_select);
-DECL_LOCAL(cmd_command);
-DECL_LOCAL(cmd_client);
-DECL_LOCAL(cmd_info);
-DECL_LOCAL(cmd_role);
-DECL_LOCAL(cmd_readonly);
-DECL_LOCAL(cmd_readwrite);
-DECL_READ(cmd_dbsize);
-DECL_LOCAL(cmd_keel_fwd);
-DECL_LOCAL(cmd_keel_fwdsync);
-DECL_LOCAL(cmd_keel_req);
-DECL_ENCODE(cmd_keel_publish);
-DECL_ENCODE(cmd_keel_disk);
+CMD_DECL_LOCAL(cmd_ping);
+CMD_DECL_LOCAL(cmd_echo);
+CMD_DECL_LOCAL(cmd_hello);
+CMD_DECL_LOCAL(cmd_quit);
+CMD_DECL_LOCAL(cmd_select);
+CMD_DECL_LOCAL(cmd_command);
+CMD_DECL_LOCAL(cmd_client);
+CMD_DECL_LOCAL(cmd_info);
+CMD_DECL_LOCAL(cmd_role);
+CMD_DECL_LOCAL(cmd_readonly);
+CMD_DECL_LOCAL(cmd_readwrite);
+CMD_DECL_READ(cmd_dbsize);
+CMD_DECL_LOCAL(cmd_keel_fwd);
+CMD_DECL_LOCAL(cmd_keel_fwdsync);
+CMD_DECL_LOCAL(cmd_keel_req);
+CMD_DECL_ENCODE(cmd_keel_publish);
+CMD_DECL_ENCODE(cmd_keel_disk);
 
 /* clock_sync.c */
-DECL_LOCAL(cmd_keel_clock);
+CMD_DECL_LOCAL(cmd_keel_clock);
 
 /* cmd_member.c */
-DECL_LOCAL(cmd_keel_join);
-DECL_LOCAL(cmd_keel_member);
-DECL_LOCAL(cmd_keel_transfer);
+CMD_DECL_LOCAL(cmd_keel_join);
+CMD_DECL_LOCAL(cmd_keel_member);
+CMD_DECL_LOCAL(cmd_keel_transfer);
 
 /* cmd_admin.c */
-DECL_ENCODE(cmd_keel_hashkv);
-DECL_LOCAL(cmd_keel_hashkv_last);
-DECL_LOCAL(cmd_keel_snapshot);
+CMD_DECL_ENCODE(cmd_keel_hashkv);
+CMD_DECL_LOCAL(cmd_keel_hashkv_last);
+CMD_DECL_LOCAL(cmd_keel_snapshot);
 
 /* consistency.c */
-DECL_LOCAL(cmd_keel_digest);
+CMD_DECL_LOCAL(cmd_keel_digest);
 
 /* cmd_drill.c */
-DECL_LOCAL(cmd_keel_drill);
+CMD_DECL_LOCAL(cmd_keel_drill);
 /* cmd_observe.c */
-DECL_LOCAL(cmd_keel_alarm);
+CMD_DECL_LOCAL(cmd_keel_alarm);
 /* One "name:value" line of an INFO section and its CRLF, at most 509 bytes
  * of text; CR and LF in the text (alarm reasons are free text) become
  * spaces, so a line can never break INFO's framing. */
-void info_line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void info_persistence(struct keel_server *srv, struct buf *b);
-void info_alarms(struct keel_server *srv, struct buf *b);
+void srv_info_line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void srv_info_persistence(struct keel_server *srv, struct buf *b);
+void srv_info_alarms(struct keel_server *srv, struct buf *b);
 
 /* cmd_config.c */
-DECL_LOCAL(cmd_config);
+CMD_DECL_LOCAL(cmd_config);
 
 /* cmd_multi.c */
-DECL_LOCAL(cmd_multi);
-DECL_LOCAL(cmd_exec);
-DECL_LOCAL(cmd_discard);
-DECL_LOCAL(cmd_watch);
-DECL_LOCAL(cmd_unwatch);
-DECL_ENCODE(cmd_keel_tx);
-DECL_REPLY(reply_keel_tx);
-DECL_READ(cmd_keel_versions);
-DECL_LOCAL(cmd_keel_watchv);
+CMD_DECL_LOCAL(cmd_multi);
+CMD_DECL_LOCAL(cmd_exec);
+CMD_DECL_LOCAL(cmd_discard);
+CMD_DECL_LOCAL(cmd_watch);
+CMD_DECL_LOCAL(cmd_unwatch);
+CMD_DECL_ENCODE(cmd_keel_tx);
+CMD_DECL_REPLY(cmd_keel_tx_reply);
+CMD_DECL_READ(cmd_keel_versions);
+CMD_DECL_LOCAL(cmd_keel_watchv);
 
 /* cmd_pubsub.c */
-DECL_LOCAL(cmd_subscribe);
-DECL_LOCAL(cmd_psubscribe);
-DECL_LOCAL(cmd_unsubscribe);
-DECL_LOCAL(cmd_punsubscribe);
-DECL_LOCAL(cmd_publish);
-DECL_LOCAL(cmd_pubsub);
-DECL_LOCAL(cmd_reset);
+CMD_DECL_LOCAL(cmd_subscribe);
+CMD_DECL_LOCAL(cmd_psubscribe);
+CMD_DECL_LOCAL(cmd_unsubscribe);
+CMD_DECL_LOCAL(cmd_punsubscribe);
+CMD_DECL_LOCAL(cmd_publish);
+CMD_DECL_LOCAL(cmd_pubsub);
+CMD_DECL_LOCAL(cmd_reset);
 
 /* cmd_config.c */
-DECL_LOCAL(cmd_config);
+CMD_DECL_LOCAL(cmd_config);
 
 #endif /* KEEL_API_COMMANDS_H */

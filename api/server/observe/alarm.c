@@ -14,7 +14,7 @@
 
 /* Alarms are published on __keel__:events (notify.c) with every other
  * cluster event; a function pointer so alarm.c needs no pub/sub. */
-void (*keel_alarm_hook)(struct keel_server *srv, const char *json) = notify_keel_event;
+void (*alarm_hook)(struct keel_server *srv, const char *json) = notify_keel_event;
 
 /* A peer counts as reachable if raft's recent_recv flag was seen set this
  * recently. raft resets the flag every election timeout and a live peer sets
@@ -76,12 +76,12 @@ static int64_t wall_ms(void)
 static void notify(struct keel_server *srv, int id)
 {
     const struct alarm *a = &srv->obs->alarms[id];
-    if (keel_alarm_hook == NULL) return;
+    if (alarm_hook == NULL) return;
     json_t *ev = json_pack("{s:s, s:I, s:s, s:b, s:s, s:I}", "event", "alarm", "node",
                            (json_int_t)srv->cfg.node_id, "alarm", names[id], "active", a->active,
                            "reason", a->reason, "since_ms", (json_int_t)a->since_ms);
     char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-    if (text != NULL) keel_alarm_hook(srv, text);
+    if (text != NULL) alarm_hook(srv, text);
     free(text);
     json_decref(ev);
 }
@@ -263,9 +263,9 @@ static void eval_space(struct keel_server *srv, const struct keel_node_status *s
     }
     /* Every replica applies every write: the leader also stops for a
      * replica whose disk is full (space.c). */
-    space_publish(srv, no_reserve || disk_low);
+    srv_space_publish(srv, no_reserve || disk_low);
     bool replica_full = st->role == KEEL_ROLE_LEADER &&
-                        space_replica_full(srv, peer_reachable, replica, sizeof replica);
+                        srv_space_replica_full(srv, peer_reachable, replica, sizeof replica);
     if (no_reserve) {
         snprintf(why, sizeof why, "disk full: %llu bytes free, the disk reserve is released until %llu are free",
                  (unsigned long long)d.free_bytes, (unsigned long long)d.refill_at);
@@ -350,13 +350,13 @@ bool alarm_refuses_write(struct slot *s, size_t len)
             obs_refresh(srv);
     }
     if (a->active) {
-        reply_errorf(&s->out, KEEL_ENOSPACE, "command not allowed while the NOSPACE alarm is active (%s); %s", a->reason,
-                     srv->obs->nospace_disk ? ADVICE_DISK : ADVICE_QUOTA);
+        srv_reply_errorf(&s->out, KEEL_ENOSPACE, "command not allowed while the NOSPACE alarm is active (%s); %s", a->reason,
+                         srv->obs->nospace_disk ? ADVICE_DISK : ADVICE_QUOTA);
         return true;
     }
     if (keel_node_quota_check(srv->node, len) == KEEL_ENOSPACE) {
         srv->obs->nospace_refused = true;
-        reply_errorf(&s->out, KEEL_ENOSPACE, "%s", keel_node_storage_errmsg(srv->node));
+        srv_reply_errorf(&s->out, KEEL_ENOSPACE, "%s", keel_node_storage_errmsg(srv->node));
         return true;
     }
     return false;

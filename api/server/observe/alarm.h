@@ -6,7 +6,7 @@
  * leader too; an operator may clear it (KEEL.ALARM CLEAR CORRUPT).
  *
  * Each transition is logged (warn on raise, info on clear) and handed to
- * keel_alarm_hook as a JSON event. Alarms live in this process only: a
+ * alarm_hook as a JSON event. Alarms live in this process only: a
  * restart starts with none (CORRUPT included: the next check finds it).
  *
  * Everything here runs on the loop thread. */
@@ -68,6 +68,6 @@ bool alarm_refuses_write(struct slot *s, size_t len);
 /* The notification hook: every raise and clear, as one JSON object
  *   {"event":"alarm","node":1,"alarm":"NOSPACE","active":true,"reason":"..."}
  * NULL: only logged. Set by the pub/sub side (notify_keel_event). */
-extern void (*keel_alarm_hook)(struct keel_server *srv, const char *json);
+extern void (*alarm_hook)(struct keel_server *srv, const char *json);
 
 #endif /* KEEL_API_ALARM_H */

@@ -114,7 +114,7 @@ static void apply_cb(void *data, const struct keel_events *ev)
         if (!(f & class_flag(keel_event_class(e->type)))) continue;
         /* The node table and the token are Keel's business, not the
          * keyspace's; and an oversized key cannot come from a client. */
-        if (key_is_reserved(e->key) || e->key.n > KEEL_MAX_KEY) continue;
+        if (syskey_is_reserved(e->key) || e->key.n > KEEL_MAX_KEY) continue;
         if (f & NOTIFY_KEYSPACE) {
             int n = snprintf(ch, sizeof ch, "__keyspace@0__:");
             memcpy(ch + n, e->key.p, e->key.n);
