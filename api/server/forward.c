@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/server/forward.h"
 #include "api/server/log.h"
 #include "api/server/server_internal.h"
 #include "raft/membership.h"
@@ -35,7 +36,6 @@
  * leader's refusal (or answer) of a request that reached it in time. */
 #define GRACE_MS 500
 #define RESYNC_MS 10000
-#define DEFAULT_FORWARD_MS 5000
 #define DEFAULT_MEMBER_MS 30000
 
 enum { FWD_IDLE, FWD_CONNECTING, FWD_SYNCING, FWD_CONNECTED, FWD_CLOSING };
@@ -64,7 +64,7 @@ struct forwarder
     uint8_t *in;
     size_t in_len;
     size_t in_cap;
-    char token[40];           /* the cluster's forwarding token */
+    char token[FWD_TOKEN_SIZE]; /* the cluster's forwarding token */
     struct buf out;      /* to write */
     struct buf flight;   /* being written */
     uv_write_t wreq;
@@ -127,8 +127,7 @@ static bool is_write(const struct slot *s)
     return s->cmd != NULL && (s->cmd->flags & CMD_WRITE);
 }
 
-/* A sent request whose reply will not be relayed. */
-static void answer_sent(struct slot *s, const char *why)
+void fwd_answer_sent(struct slot *s, const char *why)
 {
     if (s->conn != NULL) {
         s->out.len = 0;
@@ -141,8 +140,7 @@ static void answer_sent(struct slot *s, const char *why)
     slot_done(s);
 }
 
-/* A request never sent: certain to have had no effect. */
-static void answer_unsent(struct slot *s, const char *why)
+void fwd_answer_unsent(struct slot *s, const char *why)
 {
     if (s->conn != NULL) {
         s->out.len = 0;
@@ -151,11 +149,20 @@ static void answer_unsent(struct slot *s, const char *why)
     slot_done(s);
 }
 
+void fwd_relay(struct slot *s, const uint8_t *p, size_t n)
+{
+    if (s->on_forward_reply != NULL && (s->conn != NULL || s->internal))
+        s->on_forward_reply(s, p, n);
+    else if (s->conn != NULL)
+        buf_append(&s->out, p, n);
+    slot_done(s);
+}
+
 static void fail_sent(struct fwd_entry *e, const char *why)
 {
     while (e != NULL) {
         struct fwd_entry *next = e->next;
-        if (e->s != NULL) answer_sent(e->s, why);
+        if (e->s != NULL) fwd_answer_sent(e->s, why);
         free(e);
         e = next;
     }
@@ -166,7 +173,7 @@ static void fail_queued(struct slot *s, const char *why)
     while (s != NULL) {
         struct slot *next = s->fwd_next;
         s->fwd_next = NULL;
-        answer_unsent(s, why);
+        fwd_answer_unsent(s, why);
         s = next;
     }
 }
@@ -264,7 +271,7 @@ static void fwd_send(struct forwarder *f, struct slot *s)
     char num[32];
     struct fwd_entry *e = calloc(1, sizeof *e);
     if (e == NULL) {
-        answer_unsent(s, "out of memory forwarding to the leader");
+        fwd_answer_unsent(s, "out of memory forwarding to the leader");
         return;
     }
     if (f->synced_at != 0 && !f->probing && keel_mono_ms() - f->synced_at > RESYNC_MS) send_probe(f);
@@ -297,7 +304,7 @@ static void send_queued(struct forwarder *f)
     while (s != NULL) {
         struct slot *next = s->fwd_next;
         s->fwd_next = NULL;
-        if (now >= s->deadline_ms) answer_unsent(s, "the leader did not answer in time: not sent");
+        if (now >= s->deadline_ms) fwd_answer_unsent(s, "the leader did not answer in time: not sent");
         else fwd_send(f, s);
         s = next;
     }
@@ -367,11 +374,7 @@ static void fwd_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         if (probe) {
             probe_answered(f, f->in + off, (size_t)n);
         } else if (s != NULL) { /* else: answered already, at its deadline */
-            if (s->on_forward_reply != NULL && (s->conn != NULL || s->internal))
-                s->on_forward_reply(s, f->in + off, (size_t)n);
-            else if (s->conn != NULL)
-                buf_append(&s->out, f->in + off, (size_t)n);
-            slot_done(s);
+            fwd_relay(s, f->in + off, (size_t)n);
         }
         off += (size_t)n;
     }
@@ -463,14 +466,14 @@ void fwd_expire(struct forwarder *f)
         *pp = s->fwd_next;
         s->fwd_next = NULL;
         snprintf(why, sizeof why, "the leader at %s did not answer in time: not sent", f->addr);
-        answer_unsent(s, why);
+        fwd_answer_unsent(s, why);
     }
     f->queue_tail = last;
     for (struct fwd_entry *e = f->sent_head; e != NULL; e = e->next) {
         if (e->s == NULL || now < e->deadline + GRACE_MS) continue;
         snprintf(why, sizeof why, "no answer from the leader at %s within %llu ms", f->addr,
                  (unsigned long long)(now - (e->s->started_ns ? e->s->started_ns / 1000000 : e->deadline)));
-        answer_sent(e->s, why);
+        fwd_answer_sent(e->s, why);
         e->s = NULL; /* its reply, if one comes, is dropped */
     }
     /* The oldest still unanswered past its deadline: the path is black-holed
@@ -496,7 +499,7 @@ void fwd_request(struct slot *s)
     struct keel_server *srv = s->srv;
     bool admin = s->cmd != NULL && (s->cmd->flags & CMD_LOCAL) && (s->cmd->flags & CMD_WRITE);
     struct forwarder *f = admin ? srv->fwd_admin : srv->fwd;
-    char addr[64];
+    char addr[64], token[FWD_TOKEN_SIZE];
     if (f == NULL) {
         /* Stopping (keel_server_drain): the leader is another node's business now. */
         srv_reply_error(&s->out, KEEL_ENOTLEADER, "this node is shutting down");
@@ -519,16 +522,22 @@ void fwd_request(struct slot *s)
         slot_done(s);
         return;
     }
-    if (srv_cluster_token(srv, f->token, sizeof f->token) != 0) {
+    if (srv_cluster_token(srv, token, sizeof token) != 0) {
         srv_reply_error(&s->out, KEEL_ENOTLEADER, "this node has not yet learned the cluster's forwarding token");
         slot_done(s);
         return;
     }
     if (s->deadline_ms == 0) s->deadline_ms = deadline_of(s);
     if (keel_mono_ms() >= s->deadline_ms) {
-        answer_unsent(s, "its deadline passed before it could be forwarded to the leader");
+        fwd_answer_unsent(s, "its deadline passed before it could be forwarded to the leader");
         return;
     }
+    fwd_submit(f, addr, token, s);
+}
+
+void fwd_submit(struct forwarder *f, const char *addr, const char *token, struct slot *s)
+{
+    snprintf(f->token, sizeof f->token, "%s", token);
     if (f->state != FWD_IDLE && strcmp(f->addr, addr) != 0) fwd_reset(f, "the leader moved");
     if (f->state == FWD_CLOSING) {
         srv_reply_error(&s->out, KEEL_ENOTLEADER, "reconnecting to the leader");
