@@ -246,9 +246,12 @@ int64_t srv_wall_ms(void);
 /* Wake connections parked on the in-flight bound. */
 void srv_unpark(struct keel_server *srv);
 
-/* forward.c */
+/* forward_conn.c: a forwarder, the internal connection to the leader */
 struct forwarder *fwd_create(struct keel_server *srv, bool admin);
 void fwd_destroy(struct forwarder *f);
+/* Answer the requests whose deadline passed (the server's timer). */
+void fwd_expire(struct forwarder *f);
+/* forward.c: what goes to the leader, and the answers to its clients */
 /* Send s to the leader; or answer -TRYAGAIN/-MOVED. s->deadline_ms, if 0,
  * becomes its start plus --forward-timeout (--member-timeout for a
  * membership change). */
@@ -257,8 +260,6 @@ void fwd_request(struct slot *s);
  * node does not lead, hands s to fwd_request() (which answers it) and returns
  * true, and the command must return without touching s. */
 bool fwd_unless_leader(struct slot *s, struct keel_node_status *st);
-/* Answer the requests whose deadline passed (the server's timer). */
-void fwd_expire(struct forwarder *f);
 /* The leader's client address, if known: 0 and addr filled. */
 int srv_leader_client_addr(struct keel_server *srv, char *addr, size_t size);
 /* A member's client address from the replicated node table (KEEL.PUBLISH):
