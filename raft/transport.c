@@ -13,6 +13,11 @@
  * RAFT_NOCONNECTION, or RAFT_CANCELED when the transport closes), or
  * dropped (an incoming one). Its memory goes once its handles are closed.
  *
+ * With member TLS on (k->tls), a connected TCP handle goes to
+ * transport_tls.c instead (kt_tls_begin): the TLS handshake and raft's run
+ * inside the session, still under the pending's deadline, and raft is
+ * handed the plain end of a socketpair the session bridges.
+ *
  * Re-entrance (raft/defer.h): raft's connect and accept callbacks are only
  * ever called from libuv callbacks, never from inside kt_connect, kt_listen
  * or kt_close (a connect refused at once returns its error instead). The
@@ -31,25 +36,8 @@
 #include "raft/transport_internal.h"
 #include "common/le.h"
 
-struct pending
-{
-    struct ktrans *k;
-    struct pending *prev, *next;
-    bool incoming;
-    bool done;                /* handed over, failed or dropped */
-    unsigned closing;         /* our handles still closing */
-    int status;               /* for raft's connect callback when failed */
-    uv_tcp_t *tcp;            /* raft_malloc'd: raft frees it once it owns it */
-    uv_timer_t timer;         /* the deadline */
-    struct raft_uv_connect *req;
-    raft_uv_connect_cb cb;    /* NULL: connect refused synchronously, no callback */
-    uv_connect_t connect;
-    uv_write_t write;
-    uint8_t hs[PREAMBLE + MAX_ADDRESS];
-    size_t hs_got, hs_want;
-};
 
-static void maybe_closed(struct ktrans *k)
+void kt_maybe_closed(struct ktrans *k)
 {
     if (k->closing && !k->listener_open && k->live == 0 && k->close_cb != NULL) {
         raft_uv_transport_close_cb cb = k->close_cb;
@@ -72,7 +60,7 @@ static void pending_free(struct pending *p)
     if (!p->incoming && p->cb != NULL && p->status != 0) p->cb(p->req, NULL, p->status);
     free(p);
     k->live--;
-    maybe_closed(k);
+    kt_maybe_closed(k);
 }
 
 static void handle_closed_cb(uv_handle_t *h)
@@ -82,8 +70,9 @@ static void handle_closed_cb(uv_handle_t *h)
     if (--p->closing == 0) pending_free(p);
 }
 
-/* End p: status 0 after its TCP handle was handed to raft, else close it too. */
-static void finish(struct pending *p, int status)
+/* End p: status 0 after its TCP handle (or, with TLS, its session's plain
+ * end) was handed to raft, else close it too. */
+void kt_finish(struct pending *p, int status)
 {
     if (p->done) return;
     p->done = true;
@@ -91,7 +80,11 @@ static void finish(struct pending *p, int status)
     unlink_pending(p);
     p->closing = 1;
     uv_close((uv_handle_t *)&p->timer, handle_closed_cb);
-    if (status != 0) {
+    if (p->link != NULL) { /* the session owns the TCP handle */
+        struct kt_link *l = p->link;
+        p->link = NULL;
+        kt_tls_detach(l, status);
+    } else if (status != 0) {
         p->closing++;
         p->tcp->data = p;
         uv_close((uv_handle_t *)p->tcp, handle_closed_cb);
@@ -117,7 +110,8 @@ static void tune(struct ktrans *k, uv_tcp_t *tcp)
 static void deadline_cb(uv_timer_t *timer)
 {
     struct pending *p = timer->data;
-    finish(p, RAFT_NOCONNECTION);
+    if (p->link != NULL) kt_tls_timeout(p->link); /* counts it, then ends p */
+    kt_finish(p, RAFT_NOCONNECTION);
 }
 
 static struct pending *pending_new(struct ktrans *k, bool incoming)
@@ -150,13 +144,13 @@ static void handshake_written_cb(uv_write_t *w, int status)
     struct pending *p = w->data;
     if (p->done) return; /* closed meanwhile: the close path calls back */
     if (status != 0) {
-        finish(p, RAFT_NOCONNECTION);
+        kt_finish(p, RAFT_NOCONNECTION);
         return;
     }
     struct raft_uv_connect *req = p->req;
     raft_uv_connect_cb cb = p->cb;
     uv_tcp_t *tcp = p->tcp;
-    finish(p, 0); /* the TCP handle is raft's now */
+    kt_finish(p, 0); /* the TCP handle is raft's now */
     cb(req, (uv_stream_t *)tcp, 0);
 }
 
@@ -165,20 +159,29 @@ static void connected_cb(uv_connect_t *c, int status)
     struct pending *p = c->data;
     if (p->done) return;
     if (status != 0) {
-        finish(p, RAFT_NOCONNECTION);
+        kt_finish(p, RAFT_NOCONNECTION);
         return;
     }
     tune(p->k, p->tcp);
+    if (p->k->tls != NULL) {
+        kt_tls_begin(p); /* raft's handshake goes inside the session */
+        return;
+    }
+    uv_buf_t buf = uv_buf_init((char *)p->hs, (unsigned)kt_hs_encode(p));
+    p->write.data = p;
+    if (uv_write(&p->write, (uv_stream_t *)p->tcp, &buf, 1, handshake_written_cb) != 0)
+        kt_finish(p, RAFT_NOCONNECTION);
+}
+
+size_t kt_hs_encode(struct pending *p)
+{
     size_t alen = (strlen(p->k->address) + 1 + 7) / 8 * 8;
     memset(p->hs, 0, sizeof p->hs);
     le64_store(p->hs, HANDSHAKE_PROTOCOL);
     le64_store(p->hs + 8, p->k->id);
     le64_store(p->hs + 16, alen);
     memcpy(p->hs + PREAMBLE, p->k->address, strlen(p->k->address));
-    uv_buf_t buf = uv_buf_init((char *)p->hs, (unsigned)(PREAMBLE + alen));
-    p->write.data = p;
-    if (uv_write(&p->write, (uv_stream_t *)p->tcp, &buf, 1, handshake_written_cb) != 0)
-        finish(p, RAFT_NOCONNECTION);
+    return PREAMBLE + alen;
 }
 
 static int parse_addr(const char *address, struct sockaddr_in *sa)
@@ -194,7 +197,6 @@ static int kt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
 {
     struct ktrans *k = t->impl;
     struct sockaddr_in sa;
-    (void)id;
     if (k->closing) return RAFT_CANCELED;
     if (parse_addr(address, &sa) != 0) return RAFT_NOCONNECTION;
     kt_note_peer(k, &sa);
@@ -209,9 +211,10 @@ static int kt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
     if (p == NULL) return RAFT_NOMEM;
     req->cb = cb;
     p->req = req;
+    p->target = id;
     p->connect.data = p;
     if (uv_tcp_connect(&p->connect, p->tcp, (const struct sockaddr *)&sa, connected_cb) != 0) {
-        finish(p, RAFT_NOCONNECTION);
+        kt_finish(p, RAFT_NOCONNECTION);
         p->cb = NULL; /* refused here: no callback */
         return RAFT_NOCONNECTION;
     }
@@ -220,6 +223,18 @@ static int kt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
 }
 
 /* ---- incoming ----------------------------------------------------------- */
+
+int kt_hs_step(struct pending *p)
+{
+    if (p->hs_want == PREAMBLE) {
+        uint64_t alen = le64_load(p->hs + 16);
+        if (le64_load(p->hs) != HANDSHAKE_PROTOCOL || alen == 0 || alen > MAX_ADDRESS) return -1;
+        p->hs_want = PREAMBLE + alen;
+        return 0;
+    }
+    p->hs[p->hs_want - 1] = 0;
+    return 1;
+}
 
 static void hs_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -235,28 +250,21 @@ static void hs_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     (void)buf;
     if (nread == 0 || p->done) return;
     if (nread < 0) {
-        finish(p, RAFT_NOCONNECTION);
+        kt_finish(p, RAFT_NOCONNECTION);
         return;
     }
     p->hs_got += (size_t)nread;
     if (p->hs_got < p->hs_want) return;
-    if (p->hs_want == PREAMBLE) {
-        uint64_t alen = le64_load(p->hs + 16);
-        if (le64_load(p->hs) != HANDSHAKE_PROTOCOL || alen == 0 || alen > MAX_ADDRESS) {
-            finish(p, RAFT_MALFORMED);
-            return;
-        }
-        p->hs_want = PREAMBLE + alen;
-        return;
-    }
+    int rc = kt_hs_step(p);
+    if (rc < 0) kt_finish(p, RAFT_MALFORMED);
+    if (rc <= 0) return;
     uv_read_stop(s);
-    p->hs[p->hs_want - 1] = 0;
     struct ktrans *k = p->k;
     raft_id id = le64_load(p->hs + 8);
     char address[MAX_ADDRESS];
     memcpy(address, p->hs + PREAMBLE, p->hs_want - PREAMBLE);
     uv_tcp_t *tcp = p->tcp;
-    finish(p, 0);
+    kt_finish(p, 0);
     k->accept_cb(k->t, id, address, (uv_stream_t *)tcp);
 }
 
@@ -267,12 +275,16 @@ static void listen_cb(uv_stream_t *server, int status)
     struct pending *p = pending_new(k, true);
     if (p == NULL) return;
     if (uv_accept(server, (uv_stream_t *)p->tcp) != 0 || kt_isolated(k)) {
-        finish(p, RAFT_NOCONNECTION);
+        kt_finish(p, RAFT_NOCONNECTION);
         return;
     }
     tune(k, p->tcp);
     p->hs_want = PREAMBLE;
-    if (uv_read_start((uv_stream_t *)p->tcp, hs_alloc_cb, hs_read_cb) != 0) finish(p, RAFT_NOCONNECTION);
+    if (k->tls != NULL) {
+        kt_tls_begin(p);
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)p->tcp, hs_alloc_cb, hs_read_cb) != 0) kt_finish(p, RAFT_NOCONNECTION);
 }
 
 /* ---- the transport interface --------------------------------------------- */
@@ -311,7 +323,7 @@ static void listener_closed_cb(uv_handle_t *h)
 {
     struct ktrans *k = h->data;
     k->listener_open = false;
-    maybe_closed(k);
+    kt_maybe_closed(k);
 }
 
 static void kt_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
@@ -319,9 +331,10 @@ static void kt_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
     struct ktrans *k = t->impl;
     k->closing = true;
     k->close_cb = cb;
-    while (k->head != NULL) finish(k->head, RAFT_CANCELED);
+    while (k->head != NULL) kt_finish(k->head, RAFT_CANCELED);
+    kt_tls_close_all(k);
     if (k->listener_open) uv_close((uv_handle_t *)&k->listener, listener_closed_cb);
-    else maybe_closed(k);
+    else kt_maybe_closed(k);
 }
 
 int keel_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
@@ -360,6 +373,7 @@ int keel_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
 
 void keel_transport_release(struct raft_uv_transport *t)
 {
+    if (t->impl != NULL) kt_tls_release(t->impl);
     free(t->impl);
     t->impl = NULL;
 }

@@ -16,7 +16,18 @@
  *
  * Ownership: keel_transport_init fills a caller-owned struct
  * raft_uv_transport; keel_transport_release frees what init allocated, after
- * raft_uv_close has completed (as raft_uv_tcp_close). Loop thread only. */
+ * raft_uv_close has completed (as raft_uv_tcp_close). Loop thread only.
+ *
+ * Member TLS (keel_transport_tls, docs/security.md): every raft connection
+ * runs mutual TLS against the cluster CA, and raft's handshake travels
+ * inside it. The accepting side hands a connection to raft only after the
+ * peer's chain verified and the id raft's handshake claims is the member id
+ * the peer's certificate names (URI SAN keel:member:<id>); the connecting
+ * side only after the accepting peer's certificate names the id raft
+ * dialled. Raft never sees the TLS socket: it gets one end of a socketpair
+ * whose other end the transport bridges through the session. Anything else
+ * is closed before a byte reaches raft, counted by reason and logged
+ * (at most one line per reason per 10 s). */
 #ifndef KEEL_RAFT_TRANSPORT_H
 #define KEEL_RAFT_TRANSPORT_H
 
@@ -32,12 +43,36 @@ struct keel_transport_options
      * names our own address). For simulated zones on one machine: peers in
      * other zones are reached through a delaying relay. NULL: none. */
     const char *routes;
+    /* A rejected raft peer's one-line report (TLS only); NULL: none. */
+    void (*warn)(void *data, const char *msg);
+    void *warn_data;
 };
+
+/* Why a raft connection was refused (TLS only), as metric labels. */
+enum keel_peer_reject {
+    KEEL_PEER_REJECT_NO_CERT,      /* presented no certificate */
+    KEEL_PEER_REJECT_BAD_CERT,     /* chain did not verify (other CA, expired, ...) or refused ours */
+    KEEL_PEER_REJECT_NO_MEMBER_ID, /* a cluster certificate naming no member id */
+    KEEL_PEER_REJECT_ID_MISMATCH,  /* claimed (or answered as) another member than its certificate names */
+    KEEL_PEER_REJECT_HANDSHAKE,    /* not TLS (plain raft traffic, garbage) or a TLS protocol error */
+    KEEL_PEER_REJECT_TIMEOUT,      /* TLS plus raft handshake not done within the connect timeout */
+    KEEL_PEER_REJECT_MALFORMED,    /* a malformed raft handshake inside TLS, or data where none is due */
+    KEEL_PEER_REJECT_COUNT
+};
+const char *keel_peer_reject_name(int reason);
 
 /* 0, RAFT_NOMEM, or RAFT_INVALID for a malformed routes string. */
 int keel_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
                         const struct keel_transport_options *o);
 void keel_transport_release(struct raft_uv_transport *t);
+
+/* Turn member TLS on (before raft_uv_init): load the certificate, key and CA
+ * (tls.h: the certificate must verify and name self_id). 0, or -1 with a
+ * one-line reason in err. */
+int keel_transport_tls(struct raft_uv_transport *t, const char *cert_file, const char *key_file,
+                       const char *ca_file, uint64_t self_id, char *err, size_t errsize);
+/* Rejections so far, by enum keel_peer_reject. */
+void keel_transport_rejections(struct raft_uv_transport *t, uint64_t out[KEEL_PEER_REJECT_COUNT]);
 
 /* A drill: for ms, cut this node off from its raft peers. Established raft
  * connections are shut down (raft sees them fail and redials), dials are

@@ -31,6 +31,7 @@ LIBS = {
     "jansson": re.compile(r"^jansson\.h$"),
     "xxhash": re.compile(r"^xxhash\.h$"),
     "cmocka": re.compile(r"^cmocka\.h$"),
+    "openssl": re.compile(r"^openssl/"),
 }
 
 # folder -> (repository folders it may reach, libraries it may reach).
@@ -43,7 +44,9 @@ RULES = {
     "include/common": ([], []),
     "storage": (["include/keel"], ["lmdb", "xxhash"]),
     "store": (["storage", "include/keel"], ["xxhash"]),
-    "raft": (["store", "storage", "include/keel"], ["raft", "uv", "xxhash"]),
+    # OpenSSL: raft/tls.c (member TLS); api/server and api/keeld will reuse
+    # it through raft/tls.h for the client port.
+    "raft": (["store", "storage", "include/keel"], ["raft", "uv", "xxhash", "openssl"]),
     # The RESP codec is its own small library: no loop, no raft, no store.
     "api/resp": (["include/keel"], []),
     # libkeel is what a user links: Keel's public headers, hiredis, libuv.
@@ -54,9 +57,9 @@ RULES = {
     "api/keelctl": (["api/client", "api/cli", "include/keel"], ["hiredis", "jansson", "uv"]),
     "api/keelutl": (["api/cli", "raft", "store", "storage", "include/keel"], ["jansson", "uv", "xxhash"]),
     "api/server": (["api/resp", "raft", "store", "storage", "include/keel"],
-                   ["uv", "jansson", "microhttpd", "xxhash"]),
+                   ["uv", "jansson", "microhttpd", "xxhash", "openssl"]),
     "api/keeld": (["api/server", "api/resp", "api/client", "raft", "store", "storage", "include/keel"],
-                  ["uv", "jansson", "microhttpd", "xxhash", "hiredis"]),
+                  ["uv", "jansson", "microhttpd", "xxhash", "hiredis", "openssl"]),
     # The jepsen suite talks to keeld over the network like any client.
     "jepsen/checker": (["include/keel"], ["jansson"]),
     "jepsen/net": (["include/keel"], ["uv"]),
