@@ -95,6 +95,13 @@ static void monitor_cb(uv_prepare_t *h)
     if (n->role_cb != NULL) n->role_cb(n->role_data, role, false);
 }
 
+/* A refused raft peer (member TLS): the transport's line to keeld's log. */
+static void node_transport_warn(void *data, const char *msg)
+{
+    struct keel_node *n = data;
+    if (n->warn != NULL) n->warn(msg);
+}
+
 int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct keel_node **out,
                      char *errmsg)
 {
@@ -111,6 +118,7 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
     n->loop = loop;
     n->waiting_tail = &n->waiting;
     n->id = o->id;
+    n->warn = o->warn;
     snprintf(n->dir, sizeof n->dir, "%s", o->dir);
 #ifdef KEEL_TEST_HOOKS
     n->append_delay_ms = o->test_append_delay_ms;
@@ -148,12 +156,24 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
         .connect_timeout_ms = election_ms,
         .user_timeout_ms = 2 * election_ms < 1000 ? 1000 : 2 * election_ms,
         .routes = o->raft_routes,
+        .warn = node_transport_warn,
+        .warn_data = n,
     };
     if ((rc = keel_transport_init(&n->transport, loop, &to)) != 0) {
         fail(errmsg, "raft transport: %s", rc == RAFT_INVALID ? "bad --raft-route (want ADDR=VIA,...)"
                                                               : raft_strerror(rc));
         rc = rc == RAFT_INVALID ? KEEL_EINVAL : KEEL_EIO;
         goto err_store;
+    }
+    if (o->tls_cert_file != NULL && o->tls_cert_file[0] != 0) {
+        char why[512];
+        if (keel_transport_tls(&n->transport, o->tls_cert_file, o->tls_key_file, o->tls_ca_file, o->id, why,
+                               sizeof why) != 0) {
+            fail(errmsg, "member TLS: %s", why);
+            keel_transport_release(&n->transport);
+            rc = KEEL_EINVAL;
+            goto err_store;
+        }
     }
     if ((rc = raft_uv_init(&n->io, loop, raftdir, &n->transport)) != 0) {
         rc = node_raft_failure(n, "raft log", rc, n->io.errmsg, "", errmsg);

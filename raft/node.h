@@ -60,6 +60,13 @@ struct keel_node_options
     const char *boot_id_path;      /* tests only */
     const char *raft_routes;       /* "ADDR=VIA,...": see keel_transport_options.routes */
     unsigned test_append_delay_ms; /* test builds: each raft log append blocks this long (a slow disk) */
+    /* Member TLS on the raft port (raft/transport.h, docs/security.md): all
+     * three set turns it on; the certificate must name this node's id. */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *tls_ca_file;
+    /* One line per refused raft peer (rate-limited); NULL: not reported. */
+    void (*warn)(const char *msg);
 };
 
 enum keel_role {
@@ -279,6 +286,10 @@ void keel_node_clock(struct keel_node *n, struct keel_node_clock *out);
  * raft's auto-recovery renamed to corrupt-*. The caller logs it. */
 const char *keel_node_start_notes(const struct keel_node *n);
 
+/* Why member TLS refused a raft connection (index into peer_rejected). */
+#define KEEL_NODE_PEER_REJECTS 7
+const char *keel_node_peer_reject_name(int reason);
+
 struct keel_node_metrics
 {
     uint64_t leader_changes;      /* the known leader became another node */
@@ -297,6 +308,7 @@ struct keel_node_metrics
     struct keel_hist apply;       /* per entry, around the state machine */
     struct keel_hist append;      /* raft log appends (write + fsync), request to callback */
     unsigned damaged_set_aside;   /* damaged raft files set aside at start */
+    uint64_t peer_rejected[KEEL_NODE_PEER_REJECTS]; /* raft connections refused, by keel_node_peer_reject_name */
 };
 void keel_node_metrics(struct keel_node *n, struct keel_node_metrics *m);
 

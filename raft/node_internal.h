@@ -24,6 +24,7 @@ struct keel_node
 {
     uv_loop_t *loop;
     struct raft_uv_transport transport;
+    void (*warn)(const char *msg);  /* keel_node_options.warn */
     struct raft_io io;
     /* raft_uv's truncate, wrapped to time the last truncation (node.c) */
     int (*uv_truncate)(struct raft_io *io, raft_index index);

@@ -167,6 +167,7 @@ void keel_node_metrics(struct keel_node *n, struct keel_node_metrics *m)
     m->snapshots_installed = fs->restores;
     m->snapshot_errors = fs->snapshot_errors;
     m->snapshots_refused = n->snapshots_refused;
+    keel_transport_rejections(&n->transport, m->peer_rejected);
     m->snapshot_bytes = fs->snapshot_bytes;
     m->snapshot_ns = fs->snapshot_ns;
     m->restore_ns = fs->restore_ns;
@@ -216,4 +217,11 @@ void keel_node_set_tracer(struct keel_node *n, keel_trace_fn emit, bool enabled)
     tracer.enabled = enabled && emit != NULL;
     n->raft.tracer = &tracer;
     raft_uv_set_tracer(&n->io, &tracer);
+}
+
+_Static_assert(KEEL_NODE_PEER_REJECTS == KEEL_PEER_REJECT_COUNT, "node.h's count follows transport.h's");
+
+const char *keel_node_peer_reject_name(int reason)
+{
+    return keel_peer_reject_name(reason);
 }

@@ -161,6 +161,12 @@ static void join_main(void *arg)
     keel_client_close(c);
 }
 
+/* A raft peer refused by member TLS (the transport rate-limits these). */
+static void peer_refused(const char *msg)
+{
+    log_warn("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
     char errmsg[KEEL_NODE_ERRMSG_SIZE];
@@ -230,6 +236,9 @@ int main(int argc, char **argv)
         .sync_snapshots = opts.sync_snapshots, .map_size = opts.map_size, .quota = opts.quota,
         .disk_reserve = opts.disk_reserve,
         .raft_routes = opts.raft_route, .test_append_delay_ms = (unsigned)opts.test_slow_append_ms,
+        .tls_cert_file = opts.tls_cluster ? opts.tls_cert_file : NULL,
+        .tls_key_file = opts.tls_key_file, .tls_ca_file = opts.tls_ca_cert_file,
+        .warn = peer_refused,
     };
     rc = keel_node_create(loop, &no, &node, errmsg);
     if (rc != 0) {
@@ -269,8 +278,8 @@ int main(int argc, char **argv)
     uv_timer_start(&watchdog, watchdog_cb, 100, 100);
     if (opts.unsafe_local_reads)
         log_warn("--unsafe-local-reads: reads are served from local state and may be STALE (test hook)");
-    log_info("keeld started: raft %s, clients %s, data %s", opts.raft_addr, opts.client_addr,
-             opts.data_dir);
+    log_info("keeld started: raft %s%s, clients %s, data %s", opts.raft_addr,
+             opts.tls_cluster ? " (member TLS)" : "", opts.client_addr, opts.data_dir);
     uv_thread_t joiner;
     if (opts.join[0] && pristine) uv_thread_create(&joiner, join_main, NULL);
     else if (opts.join[0]) log_info("already a member: --join %s ignored", opts.join);

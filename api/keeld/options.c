@@ -113,6 +113,13 @@ static const struct option_def options[] = {
     U64("disk-reserve", disk_reserve, "67108864", 0, 1ull << 50,
         "bytes kept allocated in <data-dir>/disk-reserve and released when the disk fills, so that a full "
         "node still applies, deletes and starts (0: none)"),
+    /* Redis's names. The raft port only, for now (docs/security.md). */
+    BOOL("tls-cluster", tls_cluster, "no",
+         "mutual TLS on the raft port: peers must present a certificate from --tls-ca-cert-file naming "
+         "their member id (URI SAN keel:member:<id>)"),
+    STR("tls-cert-file", tls_cert_file, "", "this node's certificate (PEM, chain after it), naming its --id"),
+    STR("tls-key-file", tls_key_file, "", "the private key of --tls-cert-file (PEM)"),
+    STR("tls-ca-cert-file", tls_ca_cert_file, "", "the cluster CA certificate(s) peers are verified against (PEM)"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -296,6 +303,9 @@ int keeld_options_parse(int argc, char **argv, struct keeld_options *o, char *er
         return snprintf(errmsg, size, "--unsafe-local-reads is for tests only (set KEEL_TEST_UNSAFE=1)"), -1;
     if (o->join[0] && o->cluster[0])
         return snprintf(errmsg, size, "--join and --cluster exclude each other"), -1;
+    if (o->tls_cluster && (!o->tls_cert_file[0] || !o->tls_key_file[0] || !o->tls_ca_cert_file[0]))
+        return snprintf(errmsg, size, "--tls-cluster yes needs --tls-cert-file, --tls-key-file and --tls-ca-cert-file"),
+               -1;
     if (!strcmp(o->raft_addr, o->client_addr))
         return snprintf(errmsg, size, "--raft-addr and --client-addr must differ"), -1;
     return 0;

@@ -54,6 +54,12 @@ struct keeld_options
     uint64_t check_interval_s; /* --consistency-check-interval, 0: off */
     uint64_t disk_reserve;
     uint64_t shutdown_timeout_ms;  /* bound on a stop (api/keeld/keeld_stop.c) */
+    /* TLS (docs/security.md): member TLS on the raft port for now; the
+     * files are shared with the client port's TLS to come. */
+    bool tls_cluster;
+    char tls_cert_file[1024];
+    char tls_key_file[1024];
+    char tls_ca_cert_file[1024];
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.

@@ -105,6 +105,13 @@ static void f_rejected(const struct mctx *m, struct buf *b, const char *name)
     }
 }
 
+static void f_peer_rejected(const struct mctx *m, struct buf *b, const char *name)
+{
+    for (int i = 0; i < KEEL_NODE_PEER_REJECTS; i++)
+        buf_printf(b, "%s{reason=\"%s\"} %llu\n", name, keel_node_peer_reject_name(i),
+            (unsigned long long)m->nm.peer_rejected[i]);
+}
+
 static void f_alarm_active(const struct mctx *m, struct buf *b, const char *name)
 {
     for (int i = 0; i < ALARM_COUNT; i++)
@@ -162,6 +169,8 @@ static void f_backpressure(const struct mctx *m, struct buf *b, const char *name
       f_peer_match)                                                                                            \
     F(keel_raft_peer_lag_entries, gauge, "Leader only: entries each peer is behind the leader's log.",        \
       f_peer_lag)                                                                                              \
+    F(keel_raft_peer_rejected_total, counter,                                                                  \
+      "Raft connections refused by member TLS before raft saw them, by reason.", f_peer_rejected)              \
     S(keel_snapshots_taken_total, counter, "Snapshots taken by this node.", m->nm.snapshots_taken)             \
     S(keel_snapshots_installed_total, counter, "Snapshots received and installed.", m->nm.snapshots_installed) \
     S(keel_snapshot_errors_total, counter, "Snapshots that failed.", m->nm.snapshot_errors)                    \
