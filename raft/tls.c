@@ -104,6 +104,11 @@ struct keel_tls_ctx *keel_tls_ctx_new(const char *cert_file, const char *key_fil
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(x, key_file, SSL_FILETYPE_PEM) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            ERR_clear_error();
+            snprintf(err, errsize, "--tls-key-file %s does not match --tls-cert-file %s", key_file, cert_file);
+            goto fail;
+        }
         last_error(why, sizeof why);
         snprintf(err, errsize, "--tls-key-file %s: %s", key_file, why);
         goto fail;

@@ -87,7 +87,7 @@ static void kill_leftovers(void)
 void kc_spawn_node(struct kc *c, unsigned i)
 {
     struct kc_node *n = &c->nodes[i];
-    char args[2048], how[600];
+    char args[4096], how[600];
     if (n->join[0]) snprintf(how, sizeof how, "--join %s", n->join);
     else snprintf(how, sizeof how, "--cluster %s", c->cluster);
     snprintf(args, sizeof args,

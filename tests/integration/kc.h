@@ -19,7 +19,7 @@ struct kc_node
     char dir[512];
     char log[512];
     char join[64]; /* started with --join this address instead of --cluster */
-    char extra[256]; /* extra keeld flags for this node only (after kc_prepare) */
+    char extra[1024]; /* extra keeld flags for this node only (after kc_prepare) */
 };
 
 struct kc
