@@ -36,7 +36,6 @@
 #include "raft/transport_internal.h"
 #include "common/le.h"
 
-
 void kt_maybe_closed(struct ktrans *k)
 {
     if (k->closing && !k->listener_open && k->live == 0 && k->close_cb != NULL) {
