@@ -43,6 +43,10 @@ struct keel_server_config
     /* observability (api/server/observe/observe.h, api/server/observe/alarm.h) */
     const char *http_addr;        /* "ip:port" for /metrics /health /ready /status; NULL or "": off */
     unsigned http_max_conns;      /* 0: 64 */
+    const char *http_cert_pem;    /* with http_key_pem (PEM text): HTTPS only; NULL: plain HTTP */
+    const char *http_key_pem;
+    const char *http_token;       /* bearer token for /metrics and /status; NULL: none. The
+                                   * three strings must outlive the server. */
     const char *data_dir;         /* for the free-disk check; NULL: none */
     uint64_t health_max_lag;      /* entries behind before /health fails and FOLLOWER_LAG */
     unsigned alarm_noleader_ms;   /* NOLEADER after this long without a leader */

@@ -112,6 +112,13 @@ static void f_peer_rejected(const struct mctx *m, struct buf *b, const char *nam
             (unsigned long long)m->nm.peer_rejected[i]);
 }
 
+static void f_http_unauthorized(const struct mctx *m, struct buf *b, const char *name)
+{
+    for (int i = 0; i < HTTP_UNAUTH_COUNT; i++)
+        buf_printf(b, "%s{reason=\"%s\"} %llu\n", name, http_unauth_names[i],
+            (unsigned long long)http_unauthorized(m->srv->obs->http, i));
+}
+
 static void f_alarm_active(const struct mctx *m, struct buf *b, const char *name)
 {
     for (int i = 0; i < ALARM_COUNT; i++)
@@ -229,6 +236,9 @@ static void f_backpressure(const struct mctx *m, struct buf *b, const char *name
     F(keel_consistency_replica_corrupt, gauge,                                                                 \
       "Leader only: 1 for each replica whose digest differed from the majority at the last check.",           \
       f_replica_corrupt)                                                                                       \
+    F(keel_http_unauthorized_total, counter,                                                                   \
+      "HTTP requests for /metrics or /status refused for a missing or wrong bearer token, by reason.",         \
+      f_http_unauthorized)                                                                                     \
     F(keel_alarm_active, gauge, "1 while the alarm is raised.", f_alarm_active)                                \
     F(keel_alarms_raised_total, counter, "Times each alarm was raised.", f_alarm_raised)
 

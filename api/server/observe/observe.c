@@ -166,10 +166,14 @@ int obs_start(struct keel_server *srv, char *errmsg)
 {
     struct obs *o = srv->obs;
     if (srv->cfg.http_addr != NULL && srv->cfg.http_addr[0]) {
-        int rc = http_start(srv->cfg.http_addr, srv->cfg.http_max_conns ? srv->cfg.http_max_conns : 64,
-                            &o->http, errmsg);
+        struct http_options ho = {
+            .addr = srv->cfg.http_addr, .max_conns = srv->cfg.http_max_conns ? srv->cfg.http_max_conns : 64,
+            .cert_pem = srv->cfg.http_cert_pem, .key_pem = srv->cfg.http_key_pem, .token = srv->cfg.http_token,
+        };
+        int rc = http_start(&ho, &o->http, errmsg);
         if (rc != 0) return rc;
-        log_info("serving HTTP (/metrics /health /ready /status) on %s", srv->cfg.http_addr);
+        log_info("serving %s (/metrics /health /ready /status) on %s%s", ho.cert_pem ? "HTTPS" : "HTTP",
+                 srv->cfg.http_addr, ho.token ? ", /metrics and /status behind the bearer token" : "");
     }
     o->leader_seen_ms = uv_now(srv->loop);
     uv_timer_init(srv->loop, &o->timer);
