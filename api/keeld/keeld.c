@@ -17,6 +17,7 @@
 #include "api/keeld/options.h"
 #include "api/server/log.h"
 #include "api/server/observe/alarm.h"
+#include "api/server/observe/http.h"
 #include "api/server/observe/metrics.h"
 #include "api/server/server.h"
 #include "keel/client.h"
@@ -184,6 +185,20 @@ int main(int argc, char **argv)
     if (level < 0) die("--log-level %s: want error, warn, info or debug", opts.log_level);
     keel_log_level = level;
     keel_log_init(opts.id, role_now);
+    /* The HTTP endpoint's certificate, key and token are read now, before
+     * raft starts: a file that is missing or wrong stops keeld here. */
+    static struct http_secrets http_sec;
+    char warning[256];
+    bool own = opts.http_tls_cert_file[0] != 0;
+    if (http_secrets_load(own ? "http-tls-cert-file" : "tls-cert-file",
+                          opts.http_tls ? (own ? opts.http_tls_cert_file : opts.tls_cert_file) : NULL,
+                          own ? "http-tls-key-file" : "tls-key-file", own ? opts.http_tls_key_file : opts.tls_key_file,
+                          opts.http_token_file[0] ? opts.http_token_file : NULL, &http_sec, errmsg, sizeof errmsg, warning,
+                          sizeof warning) != 0)
+        die("%s", errmsg);
+    if (warning[0]) log_warn("%s", warning);
+    if (http_sec.token != NULL && !opts.http_tls)
+        log_warn("--http-token-file without --http-tls yes: the token crosses the network in clear");
     signal(SIGPIPE, SIG_IGN);
     /* SIGTERM and SIGINT stay blocked in every thread (threads started later
      * inherit the mask): one thread takes them with sigwait (keeld_stop.c),
@@ -267,6 +282,7 @@ int main(int argc, char **argv)
         .backup_interval_s = (unsigned)opts.backup_interval_s, .backup_keep = (unsigned)opts.backup_keep,
         .notify_keyspace_events = opts.notify_keyspace_events,
         .http_addr = opts.http_addr, .http_max_conns = (unsigned)opts.http_max_conns, .data_dir = opts.data_dir,
+        .http_cert_pem = http_sec.cert_pem, .http_key_pem = http_sec.key_pem, .http_token = http_sec.token,
         .health_max_lag = opts.health_max_lag, .alarm_noleader_ms = (unsigned)opts.alarm_noleader_ms,
         .alarm_slow_fsync_ms = (unsigned)opts.alarm_slow_fsync_ms, .min_free_disk = opts.min_free_disk,
         .check_interval_s = (unsigned)opts.check_interval_s,
@@ -286,5 +302,6 @@ int main(int argc, char **argv)
     uv_run(loop, UV_RUN_DEFAULT);
     keeld_stop_finished();
     uv_loop_close(loop);
+    http_secrets_free(&http_sec);
     return exit_code;
 }

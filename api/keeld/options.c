@@ -93,6 +93,15 @@ static const struct option_def options[] = {
     STR("log-level", log_level, "info", "error, warn, info or debug (CONFIG SET loglevel changes it; debug also traces raft)"),
     ADDR("http-addr", http_addr, "", "IPv4:PORT for HTTP /metrics /health /ready /status (default: off)"),
     U64("http-max-conns", http_max_conns, "64", 1, 10000, "HTTP connections served at once"),
+    /* One endpoint: --http-tls turns it to HTTPS, as Redis's tls-cluster
+     * turns a channel to TLS with the shared --tls-cert-file/--tls-key-file. */
+    BOOL("http-tls", http_tls, "no",
+         "HTTPS only on --http-addr, with --http-tls-cert-file/--http-tls-key-file or else --tls-cert-file/--tls-key-file"),
+    STR("http-tls-cert-file", http_tls_cert_file, "", "the HTTPS certificate (PEM, chain after it); none: --tls-cert-file"),
+    STR("http-tls-key-file", http_tls_key_file, "", "its private key (PEM, unencrypted); none: --tls-key-file"),
+    STR("http-token-file", http_token_file, "",
+        "a file holding a bearer token: /metrics and /status then need Authorization: Bearer <token> "
+        "(/health and /ready stay open)"),
     U64("health-max-lag", health_max_lag, "1000", 0, 1ull << 40,
         "entries a replica may trail before /health fails and FOLLOWER_LAG is raised"),
     U64("alarm-noleader-ms", alarm_noleader_ms, "3000", 0, 3600000, "NOLEADER after this long without a leader, ms"),
@@ -303,6 +312,17 @@ int keeld_options_parse(int argc, char **argv, struct keeld_options *o, char *er
         return snprintf(errmsg, size, "--unsafe-local-reads is for tests only (set KEEL_TEST_UNSAFE=1)"), -1;
     if (o->join[0] && o->cluster[0])
         return snprintf(errmsg, size, "--join and --cluster exclude each other"), -1;
+    if ((o->http_tls || o->http_token_file[0]) && !o->http_addr[0])
+        return snprintf(errmsg, size, "--%s needs --http-addr", o->http_tls ? "http-tls yes" : "http-token-file"), -1;
+    if (!o->http_tls && (o->http_tls_cert_file[0] || o->http_tls_key_file[0]))
+        return snprintf(errmsg, size, "--http-tls-cert-file and --http-tls-key-file need --http-tls yes"), -1;
+    if (!o->http_tls_cert_file[0] != !o->http_tls_key_file[0])
+        return snprintf(errmsg, size, "--http-tls-cert-file and --http-tls-key-file go together"), -1;
+    if (o->http_tls && !o->http_tls_cert_file[0] && !(o->tls_cert_file[0] && o->tls_key_file[0]))
+        return snprintf(errmsg, size,
+                        "--http-tls yes needs --http-tls-cert-file and --http-tls-key-file (or --tls-cert-file and "
+                        "--tls-key-file)"),
+               -1;
     if (o->tls_cluster && (!o->tls_cert_file[0] || !o->tls_key_file[0] || !o->tls_ca_cert_file[0]))
         return snprintf(errmsg, size, "--tls-cluster yes needs --tls-cert-file, --tls-key-file and --tls-ca-cert-file"),
                -1;

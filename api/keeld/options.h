@@ -47,6 +47,10 @@ struct keeld_options
     /* observability */
     char http_addr[64];
     uint64_t http_max_conns;
+    bool http_tls;                /* HTTPS with --http-tls-cert-file, else --tls-cert-file (docs/security.md) */
+    char http_tls_cert_file[1024];
+    char http_tls_key_file[1024];
+    char http_token_file[1024];   /* bearer token for /metrics and /status, "": none */
     uint64_t health_max_lag;
     uint64_t alarm_noleader_ms;
     uint64_t alarm_slow_fsync_ms;
