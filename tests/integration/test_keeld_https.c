@@ -394,9 +394,9 @@ static void test_token(void **state)
     assert_int_equal(log_count("refused: "), 1);
     assert_int_equal(log_count("http: GET /metrics from 127.0.0.1 refused: no bearer token"), 1);
     kc_pause_ms(10200);
-    assert_int_equal(get("/metrics", NULL, body, sizeof body), 401);
+    assert_int_equal(get("/metrics", wrong, body, sizeof body), 401); /* logged: the token it sent is not */
     char more[96];
-    snprintf(more, sizeof more, "refused: no bearer token (and %u more since the last report)", missing + invalid - 1);
+    snprintf(more, sizeof more, "refused: wrong bearer token (and %u more since the last report)", missing + invalid - 1);
     assert_int_equal(log_count("refused: "), 2);
     assert_int_equal(log_count(more), 1);
     assert_int_equal(log_count(TOKEN), 0);
