@@ -100,6 +100,8 @@ static void start_one(const char *flags)
     char tok[700];
     snprintf(tok, sizeof tok, "%s/token", cl.base);
     write_file(tok, TOKEN "\n", 0600);
+    snprintf(tok, sizeof tok, "%s/token-open", cl.base); /* the same token, readable by all */
+    write_file(tok, TOKEN "\n", 0644);
     char args[1024] = "";
     for (const char *p = flags; *p; p++) { /* D/ is the certificates' dir, B/ the base */
         if ((*p == 'D' || *p == 'B') && p[1] == '/') strncat(args, *p == 'D' ? dir : cl.base, sizeof args - strlen(args) - 1);
@@ -264,6 +266,7 @@ static void test_https(void **state)
     assert_int_equal(code, 200);
     assert_true(sample(body, "keel_raft_term") >= 1);
     assert_true(log_count("serving HTTPS (/metrics /health /ready /status) on 127.0.0.1:") == 1);
+    assert_int_equal(log_count("readable by group or others"), 0);
     /* The token is still asked over HTTPS; the probes are open. */
     assert_int_equal(curl("https", "/metrics", ca, NULL, body, sizeof body), 401);
     assert_int_equal(curl("https", "/status", ca, hdr, body, sizeof body), 200);
@@ -293,22 +296,27 @@ static void test_https(void **state)
 }
 
 /* --http-tls-cert-file/--http-tls-key-file: another certificate than the
- * member's (here from another CA): its CA verifies it, the cluster's not. */
+ * member's (here from another CA): its CA verifies it, the cluster's not.
+ * The token comes from a file others can read: a warning. */
 static void test_https_own_cert(void **state)
 {
     static char body[1 << 20];
-    char ca[700], web[700];
+    char ca[700], web[700], hdr[700];
     (void)state;
     start_one("--http-tls yes --tls-cert-file D/member-1.crt --tls-key-file D/member-1.key "
-              "--http-tls-cert-file B/web/member-7.crt --http-tls-key-file B/web/member-7.key");
+              "--http-tls-cert-file B/web/member-7.crt --http-tls-key-file B/web/member-7.key --http-token-file B/token-open");
     snprintf(ca, sizeof ca, "%s/ca.crt", dir);
     snprintf(web, sizeof web, "%s/web/ca.crt", cl.base);
+    snprintf(hdr, sizeof hdr, "%s/auth-header", cl.base);
+    write_file(hdr, "Authorization: Bearer " TOKEN "\n", 0600);
     int code = -1;
     for (long long end = kc_now_ms() + 10000; kc_now_ms() < end && code != 200; kc_pause_ms(100))
-        code = curl("https", "/metrics", web, NULL, body, sizeof body);
-    assert_int_equal(code, 200); /* no token asked */
+        code = curl("https", "/metrics", web, hdr, body, sizeof body);
+    assert_int_equal(code, 200);
     assert_true(sample(body, "keel_raft_term") >= 1);
-    assert_int_equal(curl("https", "/metrics", ca, NULL, body, sizeof body), -60);
+    assert_int_equal(curl("https", "/metrics", ca, hdr, body, sizeof body), -60);
+    /* A token file others can read works, with a warning at start. */
+    assert_int_equal(log_count("token-open is readable by group or others (mode 644): chmod 600 it"), 1);
 }
 
 /* The token on plain HTTP, request by request. */
