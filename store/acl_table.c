@@ -1,0 +1,242 @@
+/* store: the ACL command table: every command's categories, in one place.
+ *
+ * One row per command name (lower case, sorted: acl_command_find searches
+ * it), with Redis 7.2's ACL categories (src/commands.def) and @keel for
+ * Keel's own KEEL.* commands. ACL_CMD_KEEL marks the commands Keel has
+ * (api/server/commands/cmd_table.c); the others are Redis commands Keel
+ * lacks, listed so that rules written for Redis (+@list, -flushall) are
+ * accepted, and ready for when Keel adds them. Container commands (CLIENT,
+ * CONFIG, ACL, PUBSUB, OBJECT, ...) are one row each: their subcommands
+ * share the container's categories until subcommand rules exist.
+ *
+ * Keel's admin commands are @keel @admin (and @dangerous where they can
+ * take the cluster down or leak its data: KEEL.MEMBER, KEEL.TRANSFER,
+ * KEEL.ALARM, KEEL.SNAPSHOT, KEEL.DRILL, the internal ones). */
+#include "store/acl.h"
+
+const struct acl_command acl_command_categories[] = {
+    {"acl", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"append", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"auth", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_NOAUTH},
+    {"bgrewriteaof", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"bgsave", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"bitcount", ACL_CAT_READ | ACL_CAT_BITMAP | ACL_CAT_SLOW, 0},
+    {"blpop", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_SLOW | ACL_CAT_BLOCKING, 0},
+    {"brpop", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_SLOW | ACL_CAT_BLOCKING, 0},
+    {"client", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL},
+    {"cluster", ACL_CAT_SLOW, 0},
+    {"command", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL},
+    {"config", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL},
+    {"copy", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_SLOW, 0},
+    {"dbsize", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"debug", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"decr", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"decrby", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"del", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"discard", ACL_CAT_FAST | ACL_CAT_TRANSACTION, ACL_CMD_KEEL},
+    {"dump", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_SLOW, 0},
+    {"echo", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL},
+    {"eval", ACL_CAT_SLOW | ACL_CAT_SCRIPTING, 0},
+    {"evalsha", ACL_CAT_SLOW | ACL_CAT_SCRIPTING, 0},
+    {"exec", ACL_CAT_SLOW | ACL_CAT_TRANSACTION, ACL_CMD_KEEL},
+    {"exists", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"expire", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"expireat", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"expiretime", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, 0},
+    {"failover", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"flushall", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"flushdb", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"function", ACL_CAT_SLOW | ACL_CAT_SCRIPTING, 0},
+    {"geoadd", ACL_CAT_WRITE | ACL_CAT_GEO | ACL_CAT_SLOW, 0},
+    {"get", ACL_CAT_READ | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"getbit", ACL_CAT_READ | ACL_CAT_BITMAP | ACL_CAT_FAST, 0},
+    {"getdel", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"getex", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"getrange", ACL_CAT_READ | ACL_CAT_STRING | ACL_CAT_SLOW, 0},
+    {"getset", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, 0},
+    {"hdel", ACL_CAT_WRITE | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"hello", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_NOAUTH},
+    {"hexists", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"hget", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"hgetall", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"hincrby", ACL_CAT_WRITE | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"hincrbyfloat", ACL_CAT_WRITE | ACL_CAT_HASH | ACL_CAT_FAST, 0},
+    {"hkeys", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_SLOW, 0},
+    {"hlen", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"hmget", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"hmset", ACL_CAT_WRITE | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"hrandfield", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_SLOW, 0},
+    {"hscan", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_SLOW, 0},
+    {"hset", ACL_CAT_WRITE | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"hsetnx", ACL_CAT_WRITE | ACL_CAT_HASH | ACL_CAT_FAST, 0},
+    {"hstrlen", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_FAST, 0},
+    {"hvals", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_SLOW, 0},
+    {"incr", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"incrby", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"incrbyfloat", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, 0},
+    {"info", ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL},
+    {"keel.alarm", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"keel.clock", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"keel.digest", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"keel.disk", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"keel.drill", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"keel.fwd", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"keel.fwdsync", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"keel.hashkv", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"keel.hashkv.last", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"keel.join", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"keel.member", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"keel.publish", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"keel.req", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"keel.snapshot", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"keel.transfer", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"keel.tx", ACL_CAT_KEEL | ACL_CAT_ADMIN | ACL_CAT_DANGEROUS | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"keel.versions", ACL_CAT_KEEL | ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"keel.watchv", ACL_CAT_KEEL | ACL_CAT_FAST | ACL_CAT_TRANSACTION, ACL_CMD_KEEL},
+    {"keys", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL},
+    {"lastsave", ACL_CAT_ADMIN | ACL_CAT_FAST | ACL_CAT_DANGEROUS, 0},
+    {"latency", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"lcs", ACL_CAT_READ | ACL_CAT_STRING | ACL_CAT_SLOW, 0},
+    {"lindex", ACL_CAT_READ | ACL_CAT_LIST | ACL_CAT_SLOW, 0},
+    {"linsert", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_SLOW, 0},
+    {"llen", ACL_CAT_READ | ACL_CAT_LIST | ACL_CAT_FAST, 0},
+    {"lmove", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_SLOW, 0},
+    {"lolwut", ACL_CAT_READ | ACL_CAT_FAST, 0},
+    {"lpop", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_FAST, 0},
+    {"lpush", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_FAST, 0},
+    {"lrange", ACL_CAT_READ | ACL_CAT_LIST | ACL_CAT_SLOW, 0},
+    {"lrem", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_SLOW, 0},
+    {"lset", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_SLOW, 0},
+    {"ltrim", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_SLOW, 0},
+    {"memory", ACL_CAT_SLOW, 0},
+    {"mget", ACL_CAT_READ | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"module", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"monitor", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"move", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST, 0},
+    {"mset", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"msetnx", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_SLOW, 0},
+    {"multi", ACL_CAT_FAST | ACL_CAT_TRANSACTION, ACL_CMD_KEEL},
+    {"object", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_SLOW, 0},
+    {"persist", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"pexpire", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"pexpireat", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"pexpiretime", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, 0},
+    {"pfadd", ACL_CAT_WRITE | ACL_CAT_HYPERLOGLOG | ACL_CAT_FAST, 0},
+    {"pfcount", ACL_CAT_READ | ACL_CAT_HYPERLOGLOG | ACL_CAT_SLOW, 0},
+    {"ping", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL},
+    {"psetex", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_SLOW, 0},
+    {"psubscribe", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"pttl", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"publish", ACL_CAT_PUBSUB | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"pubsub", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"punsubscribe", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"quit", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_NOAUTH},
+    {"randomkey", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_SLOW, 0},
+    {"readonly", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL},
+    {"readwrite", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL},
+    {"rename", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_SLOW, 0},
+    {"renamenx", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST, 0},
+    {"replicaof", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"reset", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_NOAUTH},
+    {"restore", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"role", ACL_CAT_ADMIN | ACL_CAT_FAST | ACL_CAT_DANGEROUS, ACL_CMD_KEEL},
+    {"rpop", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_FAST, 0},
+    {"rpush", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_FAST, 0},
+    {"sadd", ACL_CAT_WRITE | ACL_CAT_SET | ACL_CAT_FAST, 0},
+    {"save", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"scan", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"scard", ACL_CAT_READ | ACL_CAT_SET | ACL_CAT_FAST, 0},
+    {"script", ACL_CAT_SLOW | ACL_CAT_SCRIPTING, 0},
+    {"select", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL},
+    {"set", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"setbit", ACL_CAT_WRITE | ACL_CAT_BITMAP | ACL_CAT_SLOW, 0},
+    {"setex", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_SLOW, 0},
+    {"setnx", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, 0},
+    {"setrange", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_SLOW, 0},
+    {"shutdown", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"sismember", ACL_CAT_READ | ACL_CAT_SET | ACL_CAT_FAST, 0},
+    {"slaveof", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"slowlog", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"smembers", ACL_CAT_READ | ACL_CAT_SET | ACL_CAT_SLOW, 0},
+    {"sort", ACL_CAT_WRITE | ACL_CAT_SET | ACL_CAT_SORTEDSET | ACL_CAT_LIST | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"spop", ACL_CAT_WRITE | ACL_CAT_SET | ACL_CAT_FAST, 0},
+    {"spublish", ACL_CAT_PUBSUB | ACL_CAT_FAST, 0},
+    {"srem", ACL_CAT_WRITE | ACL_CAT_SET | ACL_CAT_FAST, 0},
+    {"sscan", ACL_CAT_READ | ACL_CAT_SET | ACL_CAT_SLOW, 0},
+    {"ssubscribe", ACL_CAT_PUBSUB | ACL_CAT_SLOW, 0},
+    {"strlen", ACL_CAT_READ | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"subscribe", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"substr", ACL_CAT_READ | ACL_CAT_STRING | ACL_CAT_SLOW, 0},
+    {"sunsubscribe", ACL_CAT_PUBSUB | ACL_CAT_SLOW, 0},
+    {"swapdb", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST | ACL_CAT_DANGEROUS, 0},
+    {"time", ACL_CAT_FAST, 0},
+    {"touch", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, 0},
+    {"ttl", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"type", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"unlink", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST, ACL_CMD_KEEL},
+    {"unsubscribe", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"unwatch", ACL_CAT_FAST | ACL_CAT_TRANSACTION, ACL_CMD_KEEL},
+    {"wait", ACL_CAT_SLOW | ACL_CAT_CONNECTION, 0},
+    {"watch", ACL_CAT_FAST | ACL_CAT_TRANSACTION, ACL_CMD_KEEL},
+    {"xadd", ACL_CAT_WRITE | ACL_CAT_STREAM | ACL_CAT_FAST, 0},
+    {"xrange", ACL_CAT_READ | ACL_CAT_STREAM | ACL_CAT_SLOW, 0},
+    {"xread", ACL_CAT_READ | ACL_CAT_STREAM | ACL_CAT_SLOW | ACL_CAT_BLOCKING, 0},
+    {"zadd", ACL_CAT_WRITE | ACL_CAT_SORTEDSET | ACL_CAT_FAST, 0},
+    {"zcard", ACL_CAT_READ | ACL_CAT_SORTEDSET | ACL_CAT_FAST, 0},
+    {"zincrby", ACL_CAT_WRITE | ACL_CAT_SORTEDSET | ACL_CAT_FAST, 0},
+    {"zrange", ACL_CAT_READ | ACL_CAT_SORTEDSET | ACL_CAT_SLOW, 0},
+    {"zrangebyscore", ACL_CAT_READ | ACL_CAT_SORTEDSET | ACL_CAT_SLOW, 0},
+    {"zrank", ACL_CAT_READ | ACL_CAT_SORTEDSET | ACL_CAT_FAST, 0},
+    {"zrem", ACL_CAT_WRITE | ACL_CAT_SORTEDSET | ACL_CAT_FAST, 0},
+    {"zscan", ACL_CAT_READ | ACL_CAT_SORTEDSET | ACL_CAT_SLOW, 0},
+    {"zscore", ACL_CAT_READ | ACL_CAT_SORTEDSET | ACL_CAT_FAST, 0},
+};
+const size_t acl_commands_n = sizeof acl_command_categories / sizeof acl_command_categories[0];
+
+const struct acl_category acl_categories[] = {
+    {"keyspace", ACL_CAT_KEYSPACE},   {"read", ACL_CAT_READ},
+    {"write", ACL_CAT_WRITE},         {"set", ACL_CAT_SET},
+    {"sortedset", ACL_CAT_SORTEDSET}, {"list", ACL_CAT_LIST},
+    {"hash", ACL_CAT_HASH},           {"string", ACL_CAT_STRING},
+    {"bitmap", ACL_CAT_BITMAP},       {"hyperloglog", ACL_CAT_HYPERLOGLOG},
+    {"geo", ACL_CAT_GEO},             {"stream", ACL_CAT_STREAM},
+    {"pubsub", ACL_CAT_PUBSUB},       {"admin", ACL_CAT_ADMIN},
+    {"fast", ACL_CAT_FAST},           {"slow", ACL_CAT_SLOW},
+    {"blocking", ACL_CAT_BLOCKING},   {"dangerous", ACL_CAT_DANGEROUS},
+    {"connection", ACL_CAT_CONNECTION}, {"transaction", ACL_CAT_TRANSACTION},
+    {"scripting", ACL_CAT_SCRIPTING}, {"keel", ACL_CAT_KEEL},
+};
+const size_t acl_categories_n = sizeof acl_categories / sizeof acl_categories[0];
+
+/* Compare name[0..n) case-insensitively with the NUL-ended lower-case s. */
+static int cmp(const char *name, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)name[i], b = (unsigned char)s[i];
+        if (a >= 'A' && a <= 'Z') a = (unsigned char)(a - 'A' + 'a');
+        if (b == 0) return 1;
+        if (a != b) return a < b ? -1 : 1;
+    }
+    return s[n] == 0 ? 0 : -1;
+}
+
+int acl_command_find(const char *name, size_t n)
+{
+    size_t lo = 0, hi = acl_commands_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp(name, n, acl_command_categories[mid].name);
+        if (c == 0) return (int)mid;
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return -1;
+}
+
+uint32_t acl_category_find(const char *name, size_t n)
+{
+    if (n == 3 && cmp(name, n, "all") == 0) return 0; /* +@all is a rule of its own */
+    for (size_t i = 0; i < acl_categories_n; i++)
+        if (cmp(name, n, acl_categories[i].name) == 0) return acl_categories[i].bit;
+    return 0;
+}
