@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "common/le.h"
+#include "store/acl.h"
 #include "store/codec.h"
 
 struct rd
@@ -75,7 +76,28 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_CAS] = KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE | KEEL_CAS_ABSENT,
     [STORE_CMD_GETEX] = KEEL_GETEX_PERSIST,
     [STORE_CMD_HASH] = KEEL_HASH_CHECK | KEEL_HASH_VERDICT,
+    [STORE_CMD_ACL] = KEEL_ACL_DELETE,
 };
+
+/* ACL rules: words separated by single spaces, with no control byte, no
+ * other whitespace (bytes over 0x7f are fine: UTF-8 patterns), none a
+ * cleartext password ('>' adds one, '<' removes one): those never reach the
+ * log. What the words mean is checked at apply (acl_rule), which refuses a
+ * bad one as the leader's SETUSER would have. */
+static bool acl_rules_valid(struct rd *r, struct keel_slice s, bool del)
+{
+    if (del) return s.n == 0 ? true : fail(r, KEEL_EMALFORMED, "ACL delete with rules");
+    if (s.n == 0) return fail(r, KEEL_EMALFORMED, "ACL without rules");
+    for (size_t i = 0; i < s.n; i++) {
+        uint8_t c = s.p[i];
+        bool start = i == 0 || s.p[i - 1] == ' ';
+        if (c == ' ' ? start || i + 1 == s.n : c < 0x21 || c == 0x7f)
+            return fail(r, KEEL_EMALFORMED, "ACL rules not single-spaced words");
+        if (start && (c == '>' || c == '<'))
+            return fail(r, KEEL_EMALFORMED, "cleartext password in ACL rules");
+    }
+    return true;
+}
 
 static bool check_flags(struct rd *r, uint8_t type, uint8_t flags)
 {
@@ -217,6 +239,14 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
             if (!(flags & KEEL_HASH_VERDICT)) break;
             if (!rd_i64(r, &cmd->num) || !rd_u64(r, &cmd->version)) return false;
             if (cmd->num <= 0) return fail(r, KEEL_EMALFORMED, "verdict for no index");
+            break;
+        case STORE_CMD_ACL:
+            if (!rd_str(r, &cmd->key, ACL_MAX_NAME) || !rd_u64(r, &cmd->version) ||
+                !rd_str(r, &cmd->value, ACL_MAX_RULES))
+                return false;
+            if (!acl_name_valid(cmd->key.p, cmd->key.n))
+                return fail(r, KEEL_EMALFORMED, "bad ACL user name");
+            if (!acl_rules_valid(r, cmd->value, flags & KEEL_ACL_DELETE)) return false;
             break;
         default:
             return fail(r, KEEL_EMALFORMED, "unknown command type");

@@ -31,6 +31,13 @@
  *   APPEND   str key, str value
  *   GETDEL   str key
  *   GETEX    str key, i64 expire_at                          flags PERSIST
+ *   ACL      str name, u64 base version, str rules           flags DELETE
+ *            one user's whole state as its normalized rule text (acl.h's
+ *            acl_describe: passwords only as #<sha256>; a '>' or '<' word,
+ *            a cleartext password, is refused), built by the leader from
+ *            the user as it was at `base version` (the version of its
+ *            system key, 0: absent): apply refuses the entry if the user
+ *            changed since. DELETE: rules empty, the user is removed.
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
@@ -81,6 +88,7 @@ enum store_cmd_type {
     STORE_CMD_GETDEL = 13,
     STORE_CMD_GETEX = 14,
     STORE_CMD_HASH = 15,
+    STORE_CMD_ACL = 16,
     STORE_CMD__COUNT
 };
 
@@ -106,6 +114,9 @@ enum store_cmd_type {
 #define KEEL_HASH_CHECK 0x01
 #define KEEL_HASH_VERDICT 0x02
 
+/* ACL: remove the user */
+#define KEEL_ACL_DELETE 0x01
+
 /* A decoded command. Lists stay encoded: walk them with the iterators. */
 struct store_cmd
 {
@@ -114,12 +125,12 @@ struct store_cmd
     int64_t ts;
     uint64_t client;
     uint64_t seq;
-    struct keel_slice key;
+    struct keel_slice key;   /* ACL: the user name */
     struct keel_slice field;
-    struct keel_slice value;
+    struct keel_slice value; /* ACL: the rules */
     struct keel_slice expect;
     int64_t num;      /* expire_at, delta, sweep max, or a verdict's index */
-    uint64_t version; /* CAS; a verdict's digest */
+    uint64_t version; /* CAS; a verdict's digest; ACL's base version */
     uint32_t count;   /* list items: DEL keys, HSET pairs, HDEL fields, BATCH commands */
     struct keel_slice list;
     uint32_t nwatch;  /* BATCH */
@@ -193,6 +204,11 @@ void keel_enc_verdict(struct keel_enc *e, uint64_t index, uint64_t digest);
 void keel_enc_append(struct keel_enc *e, struct keel_slice key, struct keel_slice value);
 void keel_enc_getdel(struct keel_enc *e, struct keel_slice key);
 void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags);
+/* ACL: name, the user's normalized rules (acl_describe), the version of its
+ * system key when the rules were computed (0: absent); flags KEEL_ACL_DELETE
+ * with empty rules removes it. */
+void keel_enc_acl(struct keel_enc *e, struct keel_slice name, uint64_t base,
+                  struct keel_slice rules, unsigned flags);
 void keel_enc_batch_begin(struct keel_enc *e);
 void keel_enc_watch(struct keel_enc *e, struct keel_slice key, uint64_t version);
 

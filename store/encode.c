@@ -292,3 +292,13 @@ void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at
 {
     key_num(e, STORE_CMD_GETEX, flags, key, expire_at);
 }
+
+void keel_enc_acl(struct keel_enc *e, struct keel_slice name, uint64_t base,
+                  struct keel_slice rules, unsigned flags)
+{
+    size_t b = begin(e, STORE_CMD_ACL, flags);
+    w_str(e, name);
+    w_u64(e, base);
+    w_str(e, rules);
+    end(e, b);
+}
