@@ -378,6 +378,8 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
         case STORE_CMD_GETDEL:
         case STORE_CMD_GETEX:
             return apply_getx(c, cmd, r);
+        case STORE_CMD_ACL:
+            return apply_acl(c, cmd, r);
         case STORE_CMD_HASH:
             if (cmd->flags & (KEEL_HASH_CHECK | KEEL_HASH_VERDICT)) return apply_check(c, cmd, r);
             return apply_hash_check(c, r);

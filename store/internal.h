@@ -18,6 +18,7 @@ struct keel_store
     int64_t last_ts;        /* replicated time of the last entry applied (0: none yet) */
     struct keel_events events; /* of the last apply, while recording (events.h) */
     struct keel_check_note check_note; /* of the last apply (keel_store_check_note) */
+    uint64_t acl_changes;   /* ACL entries applied since create (keel_store_acl_changes) */
     char errmsg[KEEL_ERRMSG_SIZE];
 };
 
@@ -53,5 +54,8 @@ bool store_add_overflows(int64_t a, int64_t b, int64_t *sum);
 int apply_hset(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_hdel(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_hincrby(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+
+/* ACL SETUSER/DELUSER (acl_store.c). */
+int apply_acl(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 
 #endif /* KEEL_STORE_INTERNAL_H */

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "storage/storage.h"
+#include "store/acl.h"
 #include "store/codec.h"
 #include "store/events.h"
 #include "store/hash.h"
@@ -150,5 +151,37 @@ int keel_read_scan(struct keel_read *rd, struct keel_slice start, storage_scan_c
 uint64_t keel_read_count(struct keel_read *rd);
 /* The earliest key due for expiry at `at`: KEEL_ENOTFOUND if none. */
 int keel_read_expired(struct keel_read *rd, int64_t at, struct keel_slice *key);
+
+/* ---- ACL users (acl.h, acl_store.c) ------------------------------------- */
+
+/* The leader's ACL SETUSER: apply rules (ACL SETUSER's arguments) to the
+ * user as it is now in the local state (a new user if absent; the implicit
+ * default) and encode one ACL entry carrying the result as normalized rule
+ * text: '>pass' is already '#<sha256>' here, so no cleartext password ever
+ * reaches the log. KEEL_EINVAL with msg holding Redis's error ("Error in ACL
+ * SETUSER modifier '...': Syntax error"), or KEEL_ENOMEM/ETOOBIG/a storage
+ * error; e is then untouched. */
+int keel_store_acl_setuser(struct keel_store *st, struct keel_enc *e, struct keel_slice name,
+                           const struct keel_slice *rules, size_t n, char *msg, size_t size);
+/* The leader's ACL DELUSER of one name: KEEL_ENOTFOUND when there is no such
+ * user (nothing to propose: it counts 0), KEEL_EINVAL for "default" (msg
+ * says so). The entry's reply is the integer 1, or 0 if the user went away
+ * meanwhile. Several names: one entry each in a BATCH, replies summed. */
+int keel_store_acl_deluser(struct keel_store *st, struct keel_enc *e, struct keel_slice name,
+                           char *msg, size_t size);
+/* A user: 0 with *u filled (acl_user_close it), or KEEL_ENOTFOUND. "default"
+ * always exists (on nopass ~* &* +@all until a SETUSER default). */
+int keel_store_acl_get(struct keel_store *st, struct keel_slice name, struct acl_user *u);
+/* Every user in name order (the implicit default included); cb returns 0 to
+ * go on, non-zero to stop (then returned). The user is valid in cb only. */
+typedef int (*keel_store_acl_cb)(void *arg, const struct acl_user *u);
+int keel_store_acl_list(struct keel_store *st, keel_store_acl_cb cb, void *arg);
+/* The raft index of the last applied ACL change (replicated, so also right
+ * after a restart, snapshot install or restore), 0 if none ever. A server
+ * compares it with what it saw to re-check its connected users. */
+int keel_store_acl_version(struct keel_store *st, uint64_t *index);
+/* ACL entries applied by this store object (node-local memory): a cheap
+ * per-apply signal; keel_store_acl_version is the durable one. */
+uint64_t keel_store_acl_changes(const struct keel_store *st);
 
 #endif /* KEEL_STORE_H */
