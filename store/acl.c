@@ -410,6 +410,10 @@ void acl_describe_key(const struct acl_pattern *p, struct buf *out)
 {
     if (p->flags == ACL_KEY_READ) buf_append(out, "%R", 2);
     else if (p->flags == ACL_KEY_WRITE) buf_append(out, "%W", 2);
+    /* A "*" pattern from %RW~* (or %R~* then %W~*) is not allkeys, which
+     * "~*" would mean when read back: Redis prints "~*" and then cannot
+     * load its own ACL LIST line; Keel keeps the text replayable. */
+    else if (p->n == 1 && p->pat[0] == '*') buf_append(out, "%RW", 3);
     buf_append(out, "~", 1);
     buf_append(out, p->pat, p->n);
 }

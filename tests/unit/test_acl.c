@@ -167,6 +167,9 @@ static void test_describe_forms(void **state)
     describes(&u, "on skip-sanitize-payload ~* resetchannels &chan:* &x -@all +get");
     ok(&u, "allchannels resetkeys %R~r:* %W~w:* %RW~rw %W~r:*");
     describes(&u, "on skip-sanitize-payload ~r:* %W~w:* ~rw &* -@all +get");
+    /* %RW~* is a pattern, not allkeys: shown so that it reads back as one */
+    ok(&u, "resetkeys %R~* %W~* ~x");
+    describes(&u, "on skip-sanitize-payload %RW~* ~x &* -@all +get");
     ok(&u, "reset");
     describes(&u, "off sanitize-payload resetchannels -@all");
     ok(&u, "");
@@ -485,8 +488,9 @@ static void test_describe_roundtrip(void **state)
         "off nopass allkeys allchannels -@all +@read -@hash +hget",
         "on skip-sanitize-payload resetchannels &a &b nocommands +@keel -keel.member +ping",
         "+@all -@all",
+        "%WR~* ~x %R~* %W~*",
     };
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         struct acl_user u = mk("r"), v = mk("r");
         ok(&u, lines[i]);
         struct buf d1, d2;
