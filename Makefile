@@ -15,7 +15,7 @@ CTEST_ARGS ?=
 
 # The libFuzzer targets (tests/fuzz, docs/fuzzing.md), each run this long by `make fuzz`.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := restore resp codec
+FUZZ_TARGETS := restore resp codec acl
 
 .PHONY: all deps build release sanitize fuzz test run bench clean
 
