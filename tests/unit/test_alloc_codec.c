@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/acl.h"
 #include "store/codec.h"
 #include "tests/lib/slice.h"
 #include "unit/alloc_fail.h"
@@ -77,6 +78,7 @@ static void enc_getex(struct keel_enc *e) { keel_enc_getex(e, long_key(), 0, KEE
 static void enc_hash(struct keel_enc *e) { keel_enc_hash(e); }
 static void enc_check(struct keel_enc *e) { keel_enc_check(e); }
 static void enc_verdict(struct keel_enc *e) { keel_enc_verdict(e, 10, 0xfeed); }
+static void enc_acl(struct keel_enc *e) { keel_enc_acl(e, keel_str("alice"), 3, big_sl(), 0); }
 
 static const struct kind
 {
@@ -103,6 +105,7 @@ static const struct kind
     {"HASH", STORE_CMD_HASH, 0, enc_hash},
     {"HASH CHECK", STORE_CMD_HASH, KEEL_HASH_CHECK, enc_check},
     {"HASH VERDICT", STORE_CMD_HASH, KEEL_HASH_VERDICT, enc_verdict},
+    {"ACL", STORE_CMD_ACL, 0, enc_acl},
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
@@ -210,6 +213,69 @@ static void decode_allocates_nothing(void **state)
     }
 }
 
+/* ACL SETUSER (store/acl.h) under allocation failure: KEEL_ENOMEM, the
+ * user exactly as it was (all or nothing), nothing leaked; the run that
+ * completes gives the expected description. */
+struct acl_run
+{
+    struct acl_user u;
+    char before[512];
+};
+
+static void acl_text(const struct acl_user *u, char *out, size_t size)
+{
+    struct buf b;
+    buf_init(&b);
+    acl_describe(u, &b);
+    buf_append(&b, "", 1);
+    assert_false(b.oom);
+    snprintf(out, size, "%s", (char *)b.p);
+    buf_close(&b);
+}
+
+static int acl_op(void *arg)
+{
+    struct acl_run *r = arg;
+    static const char *const words[] = {"on", ">pw", "~session:*", "%R~ro:*", "&news.*",
+                                        "-@all", "+@read", "-keys", "+set", "resetchannels",
+                                        "&a", "~more:*", "+@hash"};
+    struct keel_slice rules[13];
+    for (size_t i = 0; i < 13; i++) rules[i] = keel_str(words[i]);
+    char msg[256];
+    return acl_setuser(&r->u, rules, 13, msg, sizeof msg);
+}
+
+static void acl_check_run(void *arg, int rc, unsigned long n, bool hit)
+{
+    struct acl_run *r = arg;
+    char now[512];
+    if (hit) {
+        if (rc != KEEL_ENOMEM) fail_msg("SETUSER, allocation %lu failing: rc %d", n, rc);
+        acl_text(&r->u, now, sizeof now);
+        assert_string_equal(now, r->before);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    acl_text(&r->u, now, sizeof now);
+    assert_string_equal(now, "on sanitize-payload #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 "
+                             "~old ~session:* %R~ro:* ~more:* resetchannels &a -@all +@read -keys +set +@hash");
+}
+
+static void acl_setuser_oom(void **state)
+{
+    (void)state;
+    for (int persist = 0; persist < 2; persist++) {
+        struct acl_run r;
+        assert_int_equal(acl_user_init(&r.u, "alice", 5), 0);
+        struct keel_slice pre[2] = {keel_str("~old"), keel_str("+get")};
+        char msg[128];
+        assert_int_equal(acl_setuser(&r.u, pre, 2, msg, sizeof msg), 0);
+        acl_text(&r.u, r.before, sizeof r.before);
+        alloc_fail_loop("ACL SETUSER", persist, 256, acl_op, acl_check_run, &r);
+        acl_user_close(&r.u);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -223,6 +289,7 @@ int main(void)
         cmocka_unit_test(encode_each_kind),
         cmocka_unit_test(encode_each_kind_persistent),
         cmocka_unit_test(decode_allocates_nothing),
+        cmocka_unit_test(acl_setuser_oom),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
