@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -81,10 +82,83 @@ static int verify_own(SSL_CTX *ctx, X509 *cert, char *err, size_t errsize)
     return ok ? 0 : -1;
 }
 
-struct keel_tls_ctx *keel_tls_ctx_new(const char *cert_file, const char *key_file, const char *ca_file,
-                                      uint64_t self_id, char *err, size_t errsize)
+/* --tls-protocols: Redis's words, space-separated; TLS 1.2 and 1.3 only
+ * (1.0 and 1.1 are deprecated, RFC 8996, and OpenSSL 3's default security
+ * level refuses them anyway). */
+static int set_protocols(SSL_CTX *x, const char *list, char *err, size_t errsize)
+{
+    int lo = 0, hi = 0;
+    char words[256];
+    if (list == NULL || list[0] == 0) list = "TLSv1.2 TLSv1.3";
+    snprintf(words, sizeof words, "%s", list);
+    for (char *save = NULL, *w = strtok_r(words, " ,", &save); w != NULL; w = strtok_r(NULL, " ,", &save)) {
+        int v;
+        if (!strcasecmp(w, "TLSv1.2")) v = TLS1_2_VERSION;
+        else if (!strcasecmp(w, "TLSv1.3")) v = TLS1_3_VERSION;
+        else if (!strcasecmp(w, "TLSv1") || !strcasecmp(w, "TLSv1.1")) {
+            snprintf(err, errsize, "--tls-protocols: %s is not offered (deprecated by RFC 8996): use TLSv1.2 and/or TLSv1.3", w);
+            return -1;
+        } else {
+            snprintf(err, errsize, "--tls-protocols: unknown protocol %s (want TLSv1.2 and/or TLSv1.3)", w);
+            return -1;
+        }
+        if (lo == 0 || v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
+    if (lo == 0) {
+        snprintf(err, errsize, "--tls-protocols: no protocol named (want TLSv1.2 and/or TLSv1.3)");
+        return -1;
+    }
+    SSL_CTX_set_min_proto_version(x, lo);
+    SSL_CTX_set_max_proto_version(x, hi);
+    return 0;
+}
+
+static int set_ciphers(SSL_CTX *x, const struct keel_tls_options *o, char *err, size_t errsize)
+{
+    if (o->ciphers != NULL && o->ciphers[0] && SSL_CTX_set_cipher_list(x, o->ciphers) != 1) {
+        ERR_clear_error();
+        snprintf(err, errsize, "--tls-ciphers %s: no cipher OpenSSL knows matches", o->ciphers);
+        return -1;
+    }
+    if (o->ciphersuites != NULL && o->ciphersuites[0] && SSL_CTX_set_ciphersuites(x, o->ciphersuites) != 1) {
+        ERR_clear_error();
+        snprintf(err, errsize, "--tls-ciphersuites %s: no TLS 1.3 ciphersuite OpenSSL knows matches", o->ciphersuites);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_member(X509 *own, const char *cert_file, uint64_t self_id, char *err, size_t errsize)
+{
+    uint64_t named = 0;
+    int rc = cert_member_id(own, &named);
+    if (rc == -1) {
+        snprintf(err, errsize, "--tls-cert-file %s names no member id (want a URI SAN %s%" PRIu64 ")", cert_file,
+                 KEEL_TLS_SAN_PREFIX, self_id);
+        return -1;
+    }
+    if (rc != 0) {
+        snprintf(err, errsize, "--tls-cert-file %s has several or malformed %s SANs (want exactly one)", cert_file,
+                 KEEL_TLS_SAN_PREFIX);
+        return -1;
+    }
+    if (named != self_id) {
+        snprintf(err, errsize, "--tls-cert-file %s names member %" PRIu64 ", not this node's --id %" PRIu64,
+                 cert_file, named, self_id);
+        return -1;
+    }
+    return 0;
+}
+
+struct keel_tls_ctx *keel_tls_ctx_new(const struct keel_tls_options *o, char *err, size_t errsize)
 {
     char why[256];
+    bool have_ca = o->ca_file != NULL && o->ca_file[0] != 0;
+    if (!have_ca && (o->verify != KEEL_TLS_VERIFY_NONE || o->member_id != 0)) {
+        snprintf(err, errsize, "--tls-ca-cert-file is needed to verify peers");
+        return NULL;
+    }
     struct keel_tls_ctx *c = calloc(1, sizeof *c);
     if (c == NULL || (c->ctx = SSL_CTX_new(TLS_method())) == NULL) {
         free(c);
@@ -92,61 +166,54 @@ struct keel_tls_ctx *keel_tls_ctx_new(const char *cert_file, const char *key_fil
         return NULL;
     }
     SSL_CTX *x = c->ctx;
-    SSL_CTX_set_min_proto_version(x, TLS1_2_VERSION);
     SSL_CTX_set_options(x, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(x, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_verify(x, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_verify(x,
+                       o->verify == KEEL_TLS_VERIFY_REQUIRE    ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                       : o->verify == KEEL_TLS_VERIFY_OPTIONAL ? SSL_VERIFY_PEER
+                                                               : SSL_VERIFY_NONE,
+                       NULL);
     SSL_CTX_set_session_cache_mode(x, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(x, 0);
-    if (SSL_CTX_use_certificate_chain_file(x, cert_file) != 1) {
+    if (set_protocols(x, o->protocols, err, errsize) != 0 || set_ciphers(x, o, err, errsize) != 0) goto fail;
+    if (SSL_CTX_use_certificate_chain_file(x, o->cert_file) != 1) {
         last_error(why, sizeof why);
-        snprintf(err, errsize, "--tls-cert-file %s: %s", cert_file, why);
+        snprintf(err, errsize, "--tls-cert-file %s: %s", o->cert_file, why);
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(x, key_file, SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(x, o->key_file, SSL_FILETYPE_PEM) != 1) {
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
             ERR_clear_error();
-            snprintf(err, errsize, "--tls-key-file %s does not match --tls-cert-file %s", key_file, cert_file);
+            snprintf(err, errsize, "--tls-key-file %s does not match --tls-cert-file %s", o->key_file,
+                     o->cert_file);
             goto fail;
         }
         last_error(why, sizeof why);
-        snprintf(err, errsize, "--tls-key-file %s: %s", key_file, why);
+        snprintf(err, errsize, "--tls-key-file %s: %s", o->key_file, why);
         goto fail;
     }
     if (SSL_CTX_check_private_key(x) != 1) {
         ERR_clear_error();
-        snprintf(err, errsize, "--tls-key-file %s does not match --tls-cert-file %s", key_file, cert_file);
+        snprintf(err, errsize, "--tls-key-file %s does not match --tls-cert-file %s", o->key_file, o->cert_file);
         goto fail;
     }
-    if (SSL_CTX_load_verify_locations(x, ca_file, NULL) != 1) {
+    if (have_ca && SSL_CTX_load_verify_locations(x, o->ca_file, NULL) != 1) {
         last_error(why, sizeof why);
-        snprintf(err, errsize, "--tls-ca-cert-file %s: %s", ca_file, why);
+        snprintf(err, errsize, "--tls-ca-cert-file %s: %s", o->ca_file, why);
         goto fail;
     }
-    X509 *own = SSL_CTX_get0_certificate(x);
-    if (verify_own(x, own, why, sizeof why) != 0) {
-        snprintf(err, errsize, "--tls-cert-file %s does not verify against --tls-ca-cert-file %s: %s", cert_file,
-                 ca_file, why);
-        goto fail;
-    }
-    if (self_id != 0) {
-        uint64_t named = 0;
-        int rc = cert_member_id(own, &named);
-        if (rc == -1) {
-            snprintf(err, errsize, "--tls-cert-file %s names no member id (want a URI SAN %s%" PRIu64 ")",
-                     cert_file, KEEL_TLS_SAN_PREFIX, self_id);
+    if (o->member_id != 0) {
+        /* A member's certificate is what its peers verify against the same
+         * CA: refuse one that cannot pass now. Clients may trust another CA
+         * for the server's certificate than the one their own come from, as
+         * with Redis, so the client port does not ask this. */
+        X509 *own = SSL_CTX_get0_certificate(x);
+        if (verify_own(x, own, why, sizeof why) != 0) {
+            snprintf(err, errsize, "--tls-cert-file %s does not verify against --tls-ca-cert-file %s: %s",
+                     o->cert_file, o->ca_file, why);
             goto fail;
         }
-        if (rc != 0) {
-            snprintf(err, errsize, "--tls-cert-file %s has several or malformed %s SANs (want exactly one)",
-                     cert_file, KEEL_TLS_SAN_PREFIX);
-            goto fail;
-        }
-        if (named != self_id) {
-            snprintf(err, errsize, "--tls-cert-file %s names member %" PRIu64 ", not this node's --id %" PRIu64,
-                     cert_file, named, self_id);
-            goto fail;
-        }
+        if (check_member(own, o->cert_file, o->member_id, err, errsize) != 0) goto fail;
     }
     return c;
 fail:
@@ -282,6 +349,11 @@ enum keel_tls_reason keel_tls_reason(const struct keel_tls *s)
 const char *keel_tls_detail(const struct keel_tls *s)
 {
     return s->detail;
+}
+
+bool keel_tls_peer_has_cert(const struct keel_tls *s)
+{
+    return SSL_get0_peer_certificate(s->ssl) != NULL && SSL_get_verify_result(s->ssl) == X509_V_OK;
 }
 
 int keel_tls_peer_member_id(struct keel_tls *s, uint64_t *id)

@@ -4,14 +4,16 @@
  * drives the handshake, takes plaintext out (keel_tls_read), puts plaintext
  * in (keel_tls_write) and sends whatever ciphertext is due
  * (keel_tls_drain) after each of those. So the same engine serves the raft
- * transport's bridge (transport_tls.c) and, later, the client port.
+ * transport's bridge (transport_tls.c) and the client port
+ * (api/server/conn_tls.c).
  *
- * Mutual: both ends present a certificate and verify the peer's chain
- * against one CA (TLS 1.2 at least; 1.3 is negotiated between two Keel
- * nodes). A member certificate names its member id in a URI subject
- * alternative name "keel:member:<id>" (docs/security.md); exactly one such
- * SAN is allowed. Loop thread only, except keel_tls_ctx_new which may run
- * anywhere. */
+ * Between members it is mutual: both ends present a certificate and verify
+ * the peer's chain against one CA (TLS 1.2 at least; 1.3 is negotiated
+ * between two Keel nodes). A member certificate names its member id in a
+ * URI subject alternative name "keel:member:<id>" (docs/security.md);
+ * exactly one such SAN is allowed. The client port asks what
+ * --tls-auth-clients says and needs no member id. Loop thread only, except
+ * keel_tls_ctx_new which may run anywhere. */
 #ifndef KEEL_RAFT_TLS_H
 #define KEEL_RAFT_TLS_H
 
@@ -24,12 +26,33 @@
 struct keel_tls_ctx;
 struct keel_tls;
 
-/* Load cert (a PEM chain, leaf first), its key and the CA bundle; the key
- * must match the certificate and the certificate must verify against the CA
- * now. If self_id is non-zero the certificate must name exactly that
- * member id. NULL with a one-line reason in err. */
-struct keel_tls_ctx *keel_tls_ctx_new(const char *cert_file, const char *key_file, const char *ca_file,
-                                      uint64_t self_id, char *err, size_t errsize);
+/* What the peer must show (Redis's tls-auth-clients yes|optional|no). */
+enum keel_tls_verify {
+    KEEL_TLS_VERIFY_REQUIRE = 0, /* a certificate that verifies against the CA */
+    KEEL_TLS_VERIFY_OPTIONAL,    /* none, or one that verifies */
+    KEEL_TLS_VERIFY_NONE,        /* none asked for */
+};
+
+struct keel_tls_options
+{
+    const char *cert_file; /* a PEM chain, leaf first */
+    const char *key_file;
+    const char *ca_file;   /* needed unless verify is KEEL_TLS_VERIFY_NONE */
+    enum keel_tls_verify verify;
+    /* Non-zero (members): our certificate must verify against the CA now and
+     * name exactly this member id. */
+    uint64_t member_id;
+    /* Redis's option values; NULL or "": the defaults (TLS 1.2 and 1.3,
+     * OpenSSL's cipher lists). protocols: "TLSv1.2 TLSv1.3" or either. */
+    const char *protocols;
+    const char *ciphers;      /* TLS 1.2 (--tls-ciphers) */
+    const char *ciphersuites; /* TLS 1.3 (--tls-ciphersuites) */
+};
+
+/* Load the certificate, its key and the CA bundle; the key must match the
+ * certificate. NULL with a one-line reason in err, naming the keeld option
+ * at fault. */
+struct keel_tls_ctx *keel_tls_ctx_new(const struct keel_tls_options *o, char *err, size_t errsize);
 void keel_tls_ctx_free(struct keel_tls_ctx *c);
 
 enum {
@@ -65,6 +88,8 @@ size_t keel_tls_drain(struct keel_tls *s, void *buf, size_t size);
 enum keel_tls_reason keel_tls_reason(const struct keel_tls *s);
 /* After a failed handshake: OpenSSL's words for it ("certificate has expired", ...). */
 const char *keel_tls_detail(const struct keel_tls *s);
+/* Did the peer present a certificate (that verified: else the handshake failed)? */
+bool keel_tls_peer_has_cert(const struct keel_tls *s);
 /* The member id the verified peer certificate names: 0, or -1 if it names
  * none or more than one. */
 int keel_tls_peer_member_id(struct keel_tls *s, uint64_t *id);

@@ -494,7 +494,9 @@ int keel_transport_tls(struct raft_uv_transport *t, const char *cert_file, const
                        const char *ca_file, uint64_t self_id, char *err, size_t errsize)
 {
     struct ktrans *k = t->impl;
-    struct keel_tls_ctx *c = keel_tls_ctx_new(cert_file, key_file, ca_file, self_id, err, errsize);
+    struct keel_tls_options o = {.cert_file = cert_file, .key_file = key_file, .ca_file = ca_file,
+                                 .verify = KEEL_TLS_VERIFY_REQUIRE, .member_id = self_id};
+    struct keel_tls_ctx *c = keel_tls_ctx_new(&o, err, errsize);
     if (c == NULL) return -1;
     keel_tls_ctx_free(k->tls);
     k->tls = c;
