@@ -1,9 +1,12 @@
 /* api: client connections: reading, parsing, keeping replies in request
- * order, writing, back-pressure and closing. */
+ * order, writing, back-pressure and closing. A connection from the TLS port
+ * reads and writes through conn_tls.c; everything above is the same. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/server/conn_tls.h"
 #include "api/server/log.h"
 #include "api/server/observe/observe.h"
 #include "api/server/pubsub/pubsub.h"
@@ -12,6 +15,7 @@
 #define READ_CHUNK 65536
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+static void got(struct conn *c, ssize_t nread);
 
 /* ---- slots ------------------------------------------------------------- */
 
@@ -89,10 +93,9 @@ bool slot_arg_is(const struct slot *s, uint32_t i, const char *word)
 
 /* ---- reading ----------------------------------------------------------- */
 
-static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* Room to read into, at the end of c->in (len 0: out of memory). */
+static void room(struct conn *c, uv_buf_t *buf)
 {
-    struct conn *c = h->data;
-    (void)hint;
     size_t want = c->in_len + READ_CHUNK;
     if (c->need > want) {
         /* A large bulk: grow towards it by doubling, so that a header that
@@ -114,6 +117,43 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     buf->len = c->in_cap - c->in_len;
 }
 
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    room(h->data, buf);
+}
+
+/* ---- the TLS port: conn_tls.c between the socket and us ---------------- */
+
+static void tls_alloc(void *owner, uv_buf_t *buf)
+{
+    room(owner, buf);
+}
+
+static void tls_read(void *owner, ssize_t n)
+{
+    struct conn *c = owner;
+    if (n < 0 && !c->closing) srv_tls_ended(c);
+    got(c, n);
+}
+
+static void tls_handshake(void *owner)
+{
+    srv_tls_handshaken(owner);
+}
+
+static const struct conn_tls_cbs tls_cbs = {tls_alloc, tls_read, tls_handshake};
+
+static int read_start(struct conn *c)
+{
+    /* Marked first: conn_tls_read_start hands over buffered plaintext from
+     * inside the call, and process() may then stop reading again. */
+    c->reading = true;
+    int rc = c->tls ? conn_tls_read_start(c->tls) : uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    if (rc != 0) c->reading = false;
+    return rc;
+}
+
 static bool may_read(struct conn *c)
 {
     struct keel_server *srv = c->srv;
@@ -124,7 +164,8 @@ static bool may_read(struct conn *c)
 static void read_stop(struct conn *c)
 {
     if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        if (c->tls) conn_tls_read_stop(c->tls);
+        else uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
         c->srv->stats.reads_paused++;
     }
@@ -223,15 +264,18 @@ void conn_resume(struct conn *c)
     if (c->closing) return;
     c->parked = false;
     if (c->in_len > 0 && (c->need == 0 || c->in_len >= c->need)) process(c);
-    if (may_read(c) && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) c->reading = true;
-    }
+    if (may_read(c) && !c->reading) read_start(c);
 }
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    struct conn *c = stream->data;
     (void)buf;
+    got(stream->data, nread);
+}
+
+/* nread bytes were read into room(); < 0: the peer is gone. */
+static void got(struct conn *c, ssize_t nread)
+{
     if (nread < 0) {
         conn_close(c); /* EOF or error: what is pending is dropped */
         return;
@@ -246,9 +290,8 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- writing ----------------------------------------------------------- */
 
-static void write_cb(uv_write_t *req, int status)
+static void written(struct conn *c, int status)
 {
-    struct conn *c = req->data;
     c->writing = false;
     c->out_bytes -= c->wbuf.len;
     c->srv->stats.bytes_out += c->wbuf.len;
@@ -259,6 +302,16 @@ static void write_cb(uv_write_t *req, int status)
     }
     conn_flush(c);
     if (!c->closing) conn_resume(c);
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    written(req->data, status);
+}
+
+static void tls_written(void *owner, int status)
+{
+    written(owner, status);
 }
 
 void conn_flush(struct conn *c)
@@ -282,7 +335,9 @@ void conn_flush(struct conn *c)
     if (!c->writing && c->wbuf.len > 0) {
         uv_buf_t b = uv_buf_init((char *)c->wbuf.p, (unsigned)c->wbuf.len);
         c->wreq.data = c;
-        if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
+        int rc = c->tls ? conn_tls_write(c->tls, b.base, b.len, tls_written)
+                        : uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
+        if (rc != 0) {
             conn_close(c);
             return;
         }
@@ -296,7 +351,9 @@ void conn_flush(struct conn *c)
 
 static void close_cb(uv_handle_t *h)
 {
-    struct conn *c = h->data;
+    /* Not h->data: on a TLS connection that is conn_tls.c's. */
+    struct conn *c = (struct conn *)((char *)h - offsetof(struct conn, tcp));
+    conn_tls_free(c->tls);
     resp_request_close(&c->req);
     buf_close(&c->wbuf);
     free(c->in);
@@ -329,6 +386,10 @@ void conn_close(struct conn *c)
     struct keel_server *srv = c->srv;
     if (c->closing) return;
     c->closing = true;
+    if (c->tls_handshaking) {
+        c->tls_handshaking = false;
+        srv->tls_handshaking--;
+    }
     /* Pending requests finish without us: their replies are dropped. */
     for (struct slot *s = c->head; s != NULL;) {
         struct slot *next = s->next;
@@ -348,7 +409,7 @@ void conn_close(struct conn *c)
     uv_close((uv_handle_t *)&c->tcp, close_cb);
 }
 
-void conn_accept(struct keel_server *srv)
+void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls_ctx *tls)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (c == NULL) return;
@@ -356,7 +417,11 @@ void conn_accept(struct keel_server *srv)
     c->proto = 2;
     uv_tcp_init(srv->loop, &c->tcp);
     c->tcp.data = c;
-    if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) != 0) {
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, close_cb);
+        return;
+    }
+    if (tls != NULL && (c->tls = conn_tls_new(tls, &c->tcp, true, &tls_cbs, c)) == NULL) {
         uv_close((uv_handle_t *)&c->tcp, close_cb);
         return;
     }
@@ -381,8 +446,13 @@ void conn_accept(struct keel_server *srv)
     srv->stats.connections = srv->nconns;
     srv->stats.connections_total++;
     if (srv->nconns > srv->cfg.max_clients) {
-        /* Like Redis: say why, then close. */
+        /* Like Redis: say why, then close; a TLS client cannot be told
+         * before its handshake, which the limit is there to spare. */
         srv->stats.rejected_maxclients++;
+        if (c->tls != NULL) {
+            conn_close(c);
+            return;
+        }
         struct keel_slice none = {NULL, 0};
         struct slot *s = slot_new(c->srv, c, &none, 0);
         if (s != NULL) {
@@ -395,6 +465,10 @@ void conn_accept(struct keel_server *srv)
             conn_close(c);
         }
         return;
+    }
+    if (c->tls != NULL) {
+        c->tls_handshaking = true;
+        srv->tls_handshaking++;
     }
     conn_resume(c);
 }

@@ -22,7 +22,8 @@ static void connection_cb(uv_stream_t *listener, int status)
         log_warn("accept: %s", uv_strerror(status));
         return;
     }
-    conn_accept(srv);
+    bool tls = listener == (uv_stream_t *)&srv->tls_listener;
+    conn_accept(srv, listener, tls ? srv->cfg.tls : NULL);
 }
 
 void srv_unpark(struct keel_server *srv)
@@ -187,6 +188,7 @@ static void timer_cb(uv_timer_t *t)
     backup_schedule_tick(srv);
     consistency_tick(srv);
     check_zones(srv);
+    srv_tls_tick(srv);
     if (srv->cfg.idle_timeout_s > 0) {
         uint64_t now = uv_now(srv->loop);
         for (struct conn *c = srv->conns; c != NULL;) {
@@ -294,29 +296,61 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     return 0;
 }
 
+static void listener_closed_cb(uv_handle_t *h);
+
+static int listen_on(struct keel_server *srv, uv_tcp_t *h, const char *ip, unsigned port, char *errmsg)
+{
+    struct sockaddr_in sa;
+    int rc;
+    if (uv_ip4_addr(ip, (int)port, &sa) != 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "client address %s:%u: want IPv4:PORT", ip, port);
+        return KEEL_EINVAL;
+    }
+    uv_tcp_init(srv->loop, h);
+    h->data = srv;
+    srv->listeners_open++; /* closed by keel_server_quiesce, or here */
+    if ((rc = uv_tcp_bind(h, (struct sockaddr *)&sa, 0)) != 0 ||
+        (rc = uv_listen((uv_stream_t *)h, 511, connection_cb)) != 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "listen on %s:%u: %s", ip, port, uv_strerror(rc));
+        uv_close((uv_handle_t *)h, listener_closed_cb);
+        return KEEL_EIO;
+    }
+    return 0;
+}
+
 int keel_server_start(struct keel_server *srv, char *errmsg)
 {
     char ip[64];
     unsigned port;
-    struct sockaddr_in sa;
     int rc;
-    if (sscanf(srv->client_addr, "%63[^:]:%u", ip, &port) != 2 || port > 65535 ||
-        uv_ip4_addr(ip, (int)port, &sa) != 0) {
+    if (sscanf(srv->client_addr, "%63[^:]:%u", ip, &port) != 2 || port > 65535) {
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "client address %s: want IPv4:PORT", srv->client_addr);
         return KEEL_EINVAL;
     }
-    uv_tcp_init(srv->loop, &srv->listener);
-    srv->listener.data = srv;
-    if ((rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&sa, 0)) != 0 ||
-        (rc = uv_listen((uv_stream_t *)&srv->listener, 511, connection_cb)) != 0) {
-        snprintf(errmsg, KEEL_ERRMSG_SIZE, "listen on %s: %s", srv->client_addr, uv_strerror(rc));
-        uv_close((uv_handle_t *)&srv->listener, NULL);
-        return KEEL_EIO;
+    if (port == 0 && srv->cfg.tls_port == 0) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "client address %s: port 0 turns plaintext off, and there is no TLS port",
+                 srv->client_addr);
+        return KEEL_EINVAL;
+    }
+    if (srv->cfg.tls_port != 0 && srv->cfg.tls == NULL) {
+        snprintf(errmsg, KEEL_ERRMSG_SIZE, "TLS port %u without a TLS context", srv->cfg.tls_port);
+        return KEEL_EINVAL;
+    }
+    srv->listener_closed = false;
+    if (port != 0 && (rc = listen_on(srv, &srv->listener, ip, port, errmsg)) != 0) return rc;
+    if (srv->cfg.tls_port != 0 && (rc = listen_on(srv, &srv->tls_listener, ip, srv->cfg.tls_port, errmsg)) != 0) {
+        snprintf(errmsg + strlen(errmsg), KEEL_ERRMSG_SIZE - strlen(errmsg), " (--tls-port)");
+        return rc;
     }
     uv_timer_init(srv->loop, &srv->timer);
     srv->timer.data = srv;
     uv_timer_start(&srv->timer, timer_cb, srv->cfg.sweep_interval_ms, srv->cfg.sweep_interval_ms);
-    log_info("serving RESP on %s", srv->client_addr);
+    if (port != 0) log_info("serving RESP on %s", srv->client_addr);
+    if (srv->cfg.tls_port != 0) log_info("serving RESP over TLS on %s:%u", ip, srv->cfg.tls_port);
+    if (port == 0)
+        log_warn("plaintext client port off (--client-addr %s): other members cannot forward requests to this "
+                 "node while it leads, as forwarding does not speak TLS yet (docs/security.md)",
+                 srv->client_addr);
     if ((rc = obs_start(srv, errmsg)) != 0) return rc;
     return 0;
 }
@@ -369,6 +403,7 @@ static void maybe_stopped(struct keel_server *srv)
 static void listener_closed_cb(uv_handle_t *h)
 {
     struct keel_server *srv = h->data;
+    if (--srv->listeners_open > 0) return;
     srv->listener_closed = true;
     maybe_stopped(srv);
 }
@@ -388,7 +423,12 @@ void keel_server_quiesce(struct keel_server *srv)
     notify_stop(srv);
     consistency_stop(srv); /* unhooks from the node, cancels a repair */
     uv_timer_stop(&srv->timer);
-    uv_close((uv_handle_t *)&srv->listener, listener_closed_cb);
+    /* The listeners that listen (listen_on closed any that failed). */
+    if (srv->listeners_open == 0) srv->listener_closed = true;
+    uv_tcp_t *ls[2] = {&srv->listener, &srv->tls_listener};
+    for (int i = 0; i < 2; i++)
+        if (ls[i]->loop != NULL && !uv_is_closing((uv_handle_t *)ls[i]))
+            uv_close((uv_handle_t *)ls[i], listener_closed_cb);
     for (struct conn *c = srv->conns; c != NULL; c = c->next) conn_quiesce(c);
 }
 

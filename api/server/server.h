@@ -18,10 +18,27 @@
 
 #include "raft/node.h"
 
+struct keel_tls_ctx;
+
+/* Why the TLS port refused a client (keel_client_tls_rejected_total{reason}). */
+enum {
+    KEEL_CLIENT_TLS_NO_CERT,   /* sent no certificate, and --tls-auth-clients is yes */
+    KEEL_CLIENT_TLS_BAD_CERT,  /* its certificate did not verify (another CA, expired, ...) */
+    KEEL_CLIENT_TLS_HANDSHAKE, /* not TLS, no protocol or cipher in common, or closed mid-handshake */
+    KEEL_CLIENT_TLS_TIMEOUT,   /* no completed handshake within KEEL_CLIENT_TLS_HANDSHAKE_MS */
+    KEEL_CLIENT_TLS_REJECTS
+};
+#define KEEL_CLIENT_TLS_HANDSHAKE_MS 10000
+const char *keel_client_tls_reject_name(int reason);
+
 struct keel_server_config
 {
     uint64_t node_id;
-    const char *client_addr;  /* "ip:port" to listen on */
+    const char *client_addr;  /* "ip:port" to listen on; port 0: no plaintext port */
+    /* The TLS port (Redis's --tls-port), on client_addr's host; 0: none.
+     * tls: its context (raft/tls.h), borrowed: it must outlive the server. */
+    unsigned tls_port;
+    struct keel_tls_ctx *tls;
     unsigned max_clients;
     unsigned max_pipeline;    /* commands pending per connection before it stops being read */
     size_t max_output;        /* unsent reply bytes per connection before it stops being read */
@@ -69,6 +86,8 @@ struct keel_server_stats
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t rejected_maxclients;
+    uint64_t tls_handshakes;                          /* completed on the TLS port */
+    uint64_t tls_rejected[KEEL_CLIENT_TLS_REJECTS];   /* refused there, by reason */
 };
 
 struct keel_server;

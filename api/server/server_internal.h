@@ -145,9 +145,13 @@ struct conn
     /* pub/sub (pubsub.c) */
     struct conn_pubsub *ps;  /* subscriptions; NULL: none yet */
     size_t push_bytes;       /* message bytes queued in push slots, not yet in wbuf */
+    /* the TLS port (conn_tls.c); NULL: plaintext. It owns tcp.data. */
+    struct conn_tls *tls;
+    bool tls_handshaking;    /* counted in srv->tls_handshaking */
 };
 
-void conn_accept(struct keel_server *srv);
+/* A client is waiting on listener; tls: the TLS port's context, NULL for plaintext. */
+void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls_ctx *tls);
 void conn_close(struct conn *c);
 void conn_flush(struct conn *c);
 /* Resume reading (and parsing what is buffered) if the limits allow. */
@@ -184,7 +188,9 @@ struct keel_server
     char zone[64];             /* ours (--zone), published with the address */
     char zone_majority[64];    /* a zone holding a majority of voters, or "" */
     uint64_t zone_checked_at;  /* loop ms */
-    uv_tcp_t listener;
+    uv_tcp_t listener;         /* plaintext, unless the client port is 0 */
+    uv_tcp_t tls_listener;     /* --tls-port (client_tls.c) */
+    unsigned listeners_open;
     uv_timer_t timer;          /* sweeps, publication, idle clients */
     struct conn *conns;
     unsigned nconns;
@@ -223,6 +229,11 @@ struct keel_server
     bool obs_closed;
     bool timer_closing;
     uint64_t member_logged_at; /* loop ms: a running membership change last logged */
+    /* client_tls.c */
+    unsigned tls_handshaking;  /* TLS connections still in their handshake */
+    uint64_t tls_checked_at;   /* loop ms of the last handshake-timeout sweep */
+    uint64_t tls_logged_at[KEEL_CLIENT_TLS_REJECTS];
+    uint64_t tls_unlogged[KEEL_CLIENT_TLS_REJECTS];
 };
 
 /* dispatch.c */
@@ -275,6 +286,15 @@ int srv_cluster_token(struct keel_server *srv, char *buf, size_t size);
 bool srv_cluster_token_ok(struct keel_server *srv, struct keel_slice given);
 /* On the ready leader: propose a token if the cluster has none. */
 void srv_cluster_token_ensure(struct keel_server *srv);
+
+/* client_tls.c: the TLS port's connections. */
+/* A TLS connection ended (conn.c, before closing it): if its handshake had
+ * not completed, that is a refusal, counted and logged (rate-limited). */
+void srv_tls_ended(struct conn *c);
+/* Its handshake completed, or it closes without one. */
+void srv_tls_handshaken(struct conn *c);
+/* The server's timer: close connections whose handshake takes too long. */
+void srv_tls_tick(struct keel_server *srv);
 
 /* clock_sync.c: on a follower whose clock is cold, ask the leader's. */
 void srv_clock_sync(struct keel_server *srv);

@@ -233,6 +233,18 @@ CMD_DECL_LOCAL(cmd_info)
         srv_info_line(&b, "keel_version:%s", KEEL_VERSION);
         srv_info_line(&b, "redis_mode:standalone");
         srv_info_line(&b, "tcp_port:%s", strrchr(srv->client_addr, ':') + 1);
+        /* Redis 7.2's listener lines: one per listening connection type,
+         * numbered by type (0 tcp, 1 unix, 2 tls); tcp only when its port is
+         * not 0. Redis has no other TLS field in INFO. */
+        {
+            const char *colon = strrchr(srv->client_addr, ':');
+            int hostlen = (int)(colon - srv->client_addr);
+            if (strcmp(colon + 1, "0") != 0)
+                srv_info_line(&b, "listener0:name=tcp,bind=%.*s,port=%s", hostlen, srv->client_addr, colon + 1);
+            if (srv->cfg.tls_port != 0)
+                srv_info_line(&b, "listener2:name=tls,bind=%.*s,port=%u", hostlen, srv->client_addr,
+                              srv->cfg.tls_port);
+        }
         srv_info_line(&b, "node_id:%llu", (unsigned long long)srv->cfg.node_id);
         srv_info_line(&b, "keel_zone:%s", srv->zone);
         int64_t up = (srv_wall_ms() - srv->obs->started_ms) / 1000;

@@ -119,6 +119,13 @@ static void f_http_unauthorized(const struct mctx *m, struct buf *b, const char 
             (unsigned long long)http_unauthorized(m->srv->obs->http, i));
 }
 
+static void f_client_tls_rejected(const struct mctx *m, struct buf *b, const char *name)
+{
+    for (int i = 0; i < KEEL_CLIENT_TLS_REJECTS; i++)
+        buf_printf(b, "%s{reason=\"%s\"} %llu\n", name, keel_client_tls_reject_name(i),
+                   (unsigned long long)m->srv->stats.tls_rejected[i]);
+}
+
 static void f_alarm_active(const struct mctx *m, struct buf *b, const char *name)
 {
     for (int i = 0; i < ALARM_COUNT; i++)
@@ -214,6 +221,10 @@ static void f_backpressure(const struct mctx *m, struct buf *b, const char *name
     S(keel_connected_clients, gauge, "Client connections open.", m->srv->nconns)                               \
     S(keel_connections_received_total, counter, "Client connections accepted.",                                \
       m->srv->stats.connections_total)                                                                         \
+    S(keel_client_tls_handshakes_total, counter, "TLS handshakes completed on the client TLS port.",          \
+      m->srv->stats.tls_handshakes)                                                                            \
+    F(keel_client_tls_rejected_total, counter,                                                                 \
+      "Clients refused on the TLS port before their handshake completed, by reason.", f_client_tls_rejected)   \
     S(keel_net_input_bytes_total, counter, "Bytes read from clients.", m->srv->stats.bytes_in)                 \
     S(keel_net_output_bytes_total, counter, "Bytes written to clients.", m->srv->stats.bytes_out)              \
     S(keel_forwarded_requests_total, counter, "Requests forwarded to the leader.", m->srv->stats.forwarded)     \
