@@ -21,6 +21,7 @@
 #include "api/server/observe/metrics.h"
 #include "api/server/server.h"
 #include "keel/client.h"
+#include "raft/tls.h"
 
 static struct keeld_options opts;
 static uv_loop_t *loop;
@@ -231,6 +232,20 @@ int main(int argc, char **argv)
         }
         if (!self) die("--cluster does not list this node's id");
     }
+    /* Before anything starts: a TLS port that cannot serve is a refusal. */
+    struct keel_tls_ctx *client_tls = NULL;
+    if (opts.tls_port != 0) {
+        char why[512];
+        struct keel_tls_options to = {
+            .cert_file = opts.tls_cert_file, .key_file = opts.tls_key_file, .ca_file = opts.tls_ca_cert_file,
+            .verify = !strcmp(opts.tls_auth_clients, "yes")  ? KEEL_TLS_VERIFY_REQUIRE
+                      : !strcmp(opts.tls_auth_clients, "no") ? KEEL_TLS_VERIFY_NONE
+                                                             : KEEL_TLS_VERIFY_OPTIONAL,
+            .protocols = opts.tls_protocols, .ciphers = opts.tls_ciphers, .ciphersuites = opts.tls_ciphersuites,
+        };
+        client_tls = keel_tls_ctx_new(&to, why, sizeof why);
+        if (client_tls == NULL) die("--tls-port: %s", why);
+    }
     prepare_dir(opts.data_dir);
     bool pristine = raft_dir_pristine(opts.data_dir);
     if (pristine && n_peers == 0 && opts.join[0] == 0)
@@ -286,6 +301,7 @@ int main(int argc, char **argv)
         .health_max_lag = opts.health_max_lag, .alarm_noleader_ms = (unsigned)opts.alarm_noleader_ms,
         .alarm_slow_fsync_ms = (unsigned)opts.alarm_slow_fsync_ms, .min_free_disk = opts.min_free_disk,
         .check_interval_s = (unsigned)opts.check_interval_s,
+        .tls_port = (unsigned)opts.tls_port, .tls = client_tls,
     };
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)
@@ -294,8 +310,12 @@ int main(int argc, char **argv)
     uv_timer_start(&watchdog, watchdog_cb, 100, 100);
     if (opts.unsafe_local_reads)
         log_warn("--unsafe-local-reads: reads are served from local state and may be STALE (test hook)");
-    log_info("keeld started: raft %s%s, clients %s, data %s", opts.raft_addr,
-             opts.tls_cluster ? " (member TLS)" : "", opts.client_addr, opts.data_dir);
+    char tls_note[64] = "";
+    if (opts.tls_port != 0)
+        snprintf(tls_note, sizeof tls_note, " (TLS on port %u, client certificates: %s)", (unsigned)opts.tls_port,
+                 opts.tls_auth_clients);
+    log_info("keeld started: raft %s%s, clients %s%s, data %s", opts.raft_addr,
+             opts.tls_cluster ? " (member TLS)" : "", opts.client_addr, tls_note, opts.data_dir);
     uv_thread_t joiner;
     if (opts.join[0] && pristine) uv_thread_create(&joiner, join_main, NULL);
     else if (opts.join[0]) log_info("already a member: --join %s ignored", opts.join);
@@ -303,5 +323,6 @@ int main(int argc, char **argv)
     keeld_stop_finished();
     uv_loop_close(loop);
     http_secrets_free(&http_sec);
+    keel_tls_ctx_free(client_tls);
     return exit_code;
 }

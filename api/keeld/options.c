@@ -7,7 +7,7 @@
 
 #include "api/keeld/options.h"
 
-enum { T_U64, T_STR, T_BOOL, T_ADDR, T_SECS };
+enum { T_U64, T_STR, T_BOOL, T_ADDR, T_ADDR0, T_SECS };
 
 struct option_def
 {
@@ -26,13 +26,16 @@ struct option_def
 #define ADDR(n, f, d, h) {n, T_ADDR, offsetof(struct keeld_options, f), sizeof(((struct keeld_options *)0)->f), d, 0, 0, h}
 /* Seconds, with an optional unit: 90, 90s, 15m, 1h, 2d. */
 #define SECS(n, f, d, lo, hi, h) {n, T_SECS, offsetof(struct keeld_options, f), 0, d, lo, hi, h}
+/* An address whose port may be 0 (off). */
+#define ADDR0(n, f, d, h) {n, T_ADDR0, offsetof(struct keeld_options, f), sizeof(((struct keeld_options *)0)->f), d, 0, 0, h}
 #define BOOL(n, f, d, h) {n, T_BOOL, offsetof(struct keeld_options, f), 0, d, 0, 1, h}
 
 static const struct option_def options[] = {
     U64("id", id, "0", 1, UINT32_MAX, "this node's id (> 0), required"),
     STR("data-dir", data_dir, "", "data directory (created if missing), required"),
     ADDR("raft-addr", raft_addr, "", "IPv4:PORT for raft traffic between nodes, required"),
-    ADDR("client-addr", client_addr, "127.0.0.1:7379", "IPv4:PORT for RESP clients"),
+    ADDR0("client-addr", client_addr, "127.0.0.1:7379",
+          "IPv4:PORT for RESP clients; port 0 turns plaintext off (Redis's port 0), leaving --tls-port"),
     STR("cluster", cluster, "", "initial voters, ID=IPv4:PORT,... (raft addresses); needed on first start"),
     ADDR("join", join, "", "client address (IPv4:PORT) of any member: join that cluster on first start"),
     /* 600 ms: a follower's timer is drawn from [T, 2T), and raft 0.15's
@@ -122,23 +125,39 @@ static const struct option_def options[] = {
     U64("disk-reserve", disk_reserve, "67108864", 0, 1ull << 50,
         "bytes kept allocated in <data-dir>/disk-reserve and released when the disk fills, so that a full "
         "node still applies, deletes and starts (0: none)"),
-    /* Redis's names. The raft port only, for now (docs/security.md). */
+    /* Redis's names (docs/security.md). */
     BOOL("tls-cluster", tls_cluster, "no",
          "mutual TLS on the raft port: peers must present a certificate from --tls-ca-cert-file naming "
          "their member id (URI SAN keel:member:<id>)"),
-    STR("tls-cert-file", tls_cert_file, "", "this node's certificate (PEM, chain after it), naming its --id"),
+    STR("tls-cert-file", tls_cert_file, "",
+        "this node's certificate (PEM, chain after it), for the raft port (naming its --id) and the TLS port"),
     STR("tls-key-file", tls_key_file, "", "the private key of --tls-cert-file (PEM)"),
-    STR("tls-ca-cert-file", tls_ca_cert_file, "", "the cluster CA certificate(s) peers are verified against (PEM)"),
+    STR("tls-ca-cert-file", tls_ca_cert_file, "",
+        "the CA certificate(s) raft peers and TLS clients are verified against (PEM)"),
+    U64("tls-port", tls_port, "0", 0, 65535,
+        "TLS port for RESP clients on --client-addr's host (Redis's tls-port); 0: none"),
+    STR("tls-auth-clients", tls_auth_clients, "yes",
+        "TLS clients must present a certificate from --tls-ca-cert-file (yes), may (optional) or are not asked (no)"),
+    STR("tls-protocols", tls_protocols, "TLSv1.2 TLSv1.3", "TLS versions the TLS port accepts"),
+    STR("tls-ciphers", tls_ciphers, "", "TLS 1.2 ciphers of the TLS port, OpenSSL's list syntax (default: OpenSSL's)"),
+    STR("tls-ciphersuites", tls_ciphersuites, "",
+        "TLS 1.3 ciphersuites of the TLS port, OpenSSL's syntax (default: OpenSSL's)"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
-static bool valid_addr(const char *v)
+static bool valid_addr(const char *v, bool port0)
 {
     unsigned a, b, c, d, port;
     char extra;
     return sscanf(v, "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &port, &extra) == 5 && a < 256 &&
-           b < 256 && c < 256 && d < 256 && port > 0 && port < 65536;
+           b < 256 && c < 256 && d < 256 && (port > 0 || port0) && port < 65536;
+}
+
+static unsigned addr_port(const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
 }
 
 static int set(struct keeld_options *o, const struct option_def *d, const char *v, char *errmsg,
@@ -184,7 +203,8 @@ static int set(struct keeld_options *o, const struct option_def *d, const char *
             }
             return 0;
         case T_ADDR:
-            if (v[0] != 0 && !valid_addr(v)) {
+        case T_ADDR0:
+            if (v[0] != 0 && !valid_addr(v, d->type == T_ADDR0)) {
                 snprintf(errmsg, size, "--%s %s: want IPv4:PORT (raft 0.15 takes no host names)",
                          d->name, v);
                 return -1;
@@ -261,6 +281,33 @@ static int load_file(const char *path, struct keeld_options *o, char *errmsg, si
     return 0;
 }
 
+/* The client port's TLS options, as Redis refuses them. */
+static int check_client_tls(const struct keeld_options *o, char *errmsg, size_t size)
+{
+    const char *auth = o->tls_auth_clients;
+    if (strcmp(auth, "yes") && strcmp(auth, "no") && strcmp(auth, "optional"))
+        return snprintf(errmsg, size, "--tls-auth-clients %s: want yes, no or optional", auth), -1;
+    unsigned port = addr_port(o->client_addr);
+    if (port == 0 && o->tls_port == 0)
+        return snprintf(errmsg, size, "--client-addr %s turns the plaintext port off, and there is no --tls-port",
+                        o->client_addr), -1;
+    if (o->tls_port == 0) return 0;
+    if (!o->tls_cert_file[0] || !o->tls_key_file[0])
+        return snprintf(errmsg, size, "--tls-port needs --tls-cert-file and --tls-key-file"), -1;
+    if (strcmp(auth, "no") != 0 && !o->tls_ca_cert_file[0])
+        return snprintf(errmsg, size,
+                        "--tls-auth-clients %s needs --tls-ca-cert-file (client certificates are verified against "
+                        "it; --tls-auth-clients no asks for none)", auth), -1;
+    if (o->tls_port == port)
+        return snprintf(errmsg, size, "--tls-port %u is also --client-addr's port", (unsigned)o->tls_port), -1;
+    char host[64], raft_host[64];
+    snprintf(host, sizeof host, "%.*s", (int)(strrchr(o->client_addr, ':') - o->client_addr), o->client_addr);
+    snprintf(raft_host, sizeof raft_host, "%.*s", (int)(strrchr(o->raft_addr, ':') - o->raft_addr), o->raft_addr);
+    if (o->tls_port == addr_port(o->raft_addr) && !strcmp(host, raft_host))
+        return snprintf(errmsg, size, "--tls-port %u is also --raft-addr's port", (unsigned)o->tls_port), -1;
+    return 0;
+}
+
 int keeld_options_parse(int argc, char **argv, struct keeld_options *o, char *errmsg, size_t size)
 {
     memset(o, 0, sizeof *o);
@@ -328,5 +375,5 @@ int keeld_options_parse(int argc, char **argv, struct keeld_options *o, char *er
                -1;
     if (!strcmp(o->raft_addr, o->client_addr))
         return snprintf(errmsg, size, "--raft-addr and --client-addr must differ"), -1;
-    return 0;
+    return check_client_tls(o, errmsg, size);
 }

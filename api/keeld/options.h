@@ -58,12 +58,18 @@ struct keeld_options
     uint64_t check_interval_s; /* --consistency-check-interval, 0: off */
     uint64_t disk_reserve;
     uint64_t shutdown_timeout_ms;  /* bound on a stop (api/keeld/keeld_stop.c) */
-    /* TLS (docs/security.md): member TLS on the raft port for now; the
-     * files are shared with the client port's TLS to come. */
+    /* TLS (docs/security.md): member TLS on the raft port (tls_cluster) and
+     * the client TLS port (tls_port) share the certificate, key and CA, as
+     * in Redis. */
     bool tls_cluster;
     char tls_cert_file[1024];
     char tls_key_file[1024];
     char tls_ca_cert_file[1024];
+    uint64_t tls_port;           /* 0: none */
+    char tls_auth_clients[16];   /* yes, no or optional */
+    char tls_protocols[64];
+    char tls_ciphers[1024];
+    char tls_ciphersuites[1024];
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.
