@@ -8,7 +8,7 @@
 
 DEB_PACKAGES := build-essential cmake pkg-config libraft-dev liblmdb-dev libuv1-dev libhiredis-dev redis-tools \
                 libcmocka-dev libxxhash-dev lmdb-utils libjansson-dev iptables nftables iproute2 libfaketime \
-                libmicrohttpd-dev prometheus clang libclang-rt-14-dev libssl-dev openssl curl
+                libmicrohttpd-dev prometheus clang libclang-rt-14-dev libssl-dev openssl curl python3-redis
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CTEST_ARGS ?=
