@@ -46,8 +46,8 @@ RULES = {
     # OpenSSL: SHA-256 of ACL passwords (store/acl_check.c), computed on the
     # leader when it builds the entry; a hash is deterministic anyway.
     "store": (["storage", "include/keel"], ["xxhash", "openssl"]),
-    # OpenSSL: raft/tls.c (member TLS); api/server and api/keeld will reuse
-    # it through raft/tls.h for the client port.
+    # OpenSSL: raft/tls.c (member TLS); api/server (conn_tls.c, the client
+    # port) and api/keeld reuse it through raft/tls.h.
     "raft": (["store", "storage", "include/keel"], ["raft", "uv", "xxhash", "openssl"]),
     # The RESP codec is its own small library: no loop, no raft, no store.
     "api/resp": (["include/keel"], []),
