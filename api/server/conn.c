@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/server/conn_tls.h"
+#include "api/server/auth.h"
 #include "api/server/log.h"
 #include "api/server/observe/observe.h"
 #include "api/server/pubsub/pubsub.h"
@@ -355,6 +356,7 @@ static void close_cb(uv_handle_t *h)
     struct conn *c = (struct conn *)((char *)h - offsetof(struct conn, tcp));
     conn_tls_free(c->tls);
     resp_request_close(&c->req);
+    auth_conn_free(c);
     buf_close(&c->wbuf);
     free(c->in);
     free(c);

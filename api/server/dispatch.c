@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/server/auth.h"
 #include "api/server/consistency.h"
 #include "api/server/log.h"
 #include "api/server/observe/alarm.h"
@@ -288,6 +289,11 @@ void srv_dispatch(struct slot *s)
     s->cmd = cmd;
     if (!arity_ok(cmd, s->argc)) {
         srv_reply_errorf(&s->out, KEEL_EINVAL, "wrong number of arguments for '%s' command", cmd->name);
+        if (c != NULL && c->in_multi) c->multi_error = true;
+        slot_done(s);
+        return;
+    }
+    if (!auth_gate(s)) {
         if (c != NULL && c->in_multi) c->multi_error = true;
         slot_done(s);
         return;

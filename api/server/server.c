@@ -368,6 +368,8 @@ static void server_destroy(struct keel_server *srv)
     consistency_free(srv);
     obs_free(srv);
     free(srv->cursors);
+    if (srv->acl_default != NULL) acl_user_close(srv->acl_default);
+    free(srv->acl_default);
     free(srv);
 }
 

@@ -88,6 +88,7 @@ struct keel_server_stats
     uint64_t rejected_maxclients;
     uint64_t tls_handshakes;                          /* completed on the TLS port */
     uint64_t tls_rejected[KEEL_CLIENT_TLS_REJECTS];   /* refused there, by reason */
+    uint64_t auth_failures; /* AUTH/HELLO AUTH refused (INFO acl_access_denied_auth) */
 };
 
 struct keel_server;

@@ -19,7 +19,8 @@ enum {
     CMD_WRITE = 1 << 2,   /* proposed through raft on the leader */
     CMD_NOMULTI = 1 << 3, /* not queued by MULTI: runs at once */
     CMD_INTERNAL = 1 << 4, /* only inside a forwarded request (KEEL.FWD) or made by keeld */
-    CMD_PUBSUB = 1 << 5    /* allowed in RESP2 subscribed mode (cmd_pubsub.c) */
+    CMD_PUBSUB = 1 << 5,   /* allowed in RESP2 subscribed mode (cmd_pubsub.c) */
+    CMD_TOKEN = 1 << 6     /* authenticated by the cluster token, not a user (auth.h) */
 };
 
 struct command
@@ -148,6 +149,10 @@ struct conn
     /* the TLS port (conn_tls.c); NULL: plaintext. It owns tcp.data. */
     struct conn_tls *tls;
     bool tls_handshaking;    /* counted in srv->tls_handshaking */
+    /* who (auth.c) */
+    struct acl_user *user;   /* the user AUTH chose; NULL: default */
+    bool auth_init;          /* authed decided (at the first command) */
+    bool authed;
 };
 
 /* A client is waiting on listener; tls: the TLS port's context, NULL for plaintext. */
@@ -234,6 +239,8 @@ struct keel_server
     uint64_t tls_checked_at;   /* loop ms of the last handshake-timeout sweep */
     uint64_t tls_logged_at[KEEL_CLIENT_TLS_REJECTS];
     uint64_t tls_unlogged[KEEL_CLIENT_TLS_REJECTS];
+    struct acl_user *acl_default; /* the default user as applied here (auth.c), or NULL */
+    uint64_t acl_default_seen;    /* keel_store_acl_changes when it was read */
 };
 
 /* dispatch.c */
@@ -246,7 +253,8 @@ void srv_reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd);
  * "-WORD msg", where WORD is keel_errword(code). srv_reply_error uses the
  * table's message when msg is NULL or empty; srv_reply_errorf never does. Only
  * Redis's own words with no Keel code (MOVED, EXECABORT, NOPROTO) are
- * written with resp_error directly. */
+ * written with resp_error directly, and so are ACL's NOAUTH, WRONGPASS and
+ * NOPERM (auth.c). */
 void srv_reply_error(struct buf *b, int code, const char *msg);
 void srv_reply_errorf(struct buf *b, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Cluster time, Unix ms (keel_node_now): entry stamps, expiry, TTLs. */

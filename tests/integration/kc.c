@@ -279,6 +279,10 @@ redisContext *kc_connect_within(struct kc *c, unsigned i, unsigned ms)
     struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
     redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)c->nodes[i].client_port, tv);
     if (ctx != NULL && !ctx->err) redisSetTimeout(ctx, tv);
+    if (ctx != NULL && !ctx->err && c->auth_pass[0] != 0) {
+        redisReply *r = redisCommand(ctx, "AUTH %s %s", c->auth_user[0] ? c->auth_user : "default", c->auth_pass);
+        if (r != NULL) freeReplyObject(r);
+    }
     return ctx;
 }
 

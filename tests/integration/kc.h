@@ -29,6 +29,10 @@ struct kc
     struct kc_node nodes[KC_MAX];
     char cluster[512];
     char extra[512]; /* extra keeld flags for every node */
+    /* When auth_pass is set, kc_connect authenticates every connection it
+     * makes (AUTH auth_user auth_pass; user "default" if empty). */
+    char auth_user[64];
+    char auth_pass[64];
 };
 
 /* Make n nodes' directories and ports and start them all. */

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "api/resp/resp_glob.h"
+#include "api/server/auth.h"
 #include "api/server/commands/commands.h"
 #include "api/server/log.h"
 #include "api/server/pubsub/notify.h"
@@ -122,18 +123,30 @@ static void config_get(struct slot *s)
     }
 }
 
-/* CONFIG SET name value [name value ...]: every name is checked first. */
-static void config_set(struct slot *s)
+/* CONFIG SET name value [name value ...]: every name is checked first.
+ * true if s was handed on (requirepass) and must not be ended here. */
+static bool config_set(struct slot *s)
 {
     if (s->argc < 4 || (s->argc - 2) % 2 != 0) {
         srv_reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'config|set' command");
-        return;
+        return false;
     }
     for (uint32_t a = 2; a < s->argc; a += 2) {
+        if (s->argv[a].n == 11 && strncasecmp((const char *)s->argv[a].p, "requirepass", 11) == 0) {
+            /* The default user's password: replicated (auth.c), so alone. */
+            if (s->argc != 4) {
+                srv_reply_error(&s->out, KEEL_EINVAL,
+                                "CONFIG SET requirepass changes the cluster's default user (ACL SETUSER "
+                                "default): set it alone, not with other parameters");
+                return false;
+            }
+            auth_requirepass(s, s->argv[3]);
+            return true;
+        }
         if (find(&s->argv[a]) == NULL) {
             srv_reply_errorf(&s->out, KEEL_EINVAL, "Unknown option or number of arguments for CONFIG SET - '%.*s'",
                              (int)s->argv[a].n, (const char *)s->argv[a].p);
-            return;
+            return false;
         }
     }
     for (uint32_t a = 2; a < s->argc; a += 2) {
@@ -146,9 +159,10 @@ static void config_set(struct slot *s)
         }
         srv_reply_errorf(&s->out, KEEL_EINVAL, "CONFIG SET failed (possibly related to argument '%s') - %s",
                          p->name, err);
-        return;
+        return false;
     }
     resp_ok(&s->out);
+    return false;
 }
 
 CMD_DECL_LOCAL(cmd_config)
@@ -156,7 +170,7 @@ CMD_DECL_LOCAL(cmd_config)
     if (slot_arg_is(s, 1, "GET") && s->argc >= 3) {
         config_get(s);
     } else if (slot_arg_is(s, 1, "SET")) {
-        config_set(s);
+        if (config_set(s)) return;
     } else if (slot_arg_is(s, 1, "RESETSTAT") && s->argc == 2) {
         resp_ok(&s->out); /* nothing of Redis's statistics to reset */
     } else {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/resp/resp_glob.h"
+#include "api/server/auth.h"
 #include "api/server/commands/commands.h"
 #include "api/server/pubsub/pubsub.h"
 
@@ -153,6 +154,7 @@ CMD_DECL_LOCAL(cmd_reset)
     s->proto = 2;
     c->readonly = false;
     c->name[0] = 0;
+    auth_conn_reset(c);
     resp_simple(&s->out, "RESET");
     slot_done(s);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/server/auth.h"
 #include "api/server/commands/commands.h"
 #include "api/server/consistency.h"
 #include "api/server/observe/observe.h"
@@ -78,13 +79,13 @@ CMD_DECL_LOCAL(cmd_hello)
         }
         i = 2;
     }
+    uint32_t auth_at = 0, name_at = 0;
     for (; i < s->argc; i++) {
         if (slot_arg_is(s, i, "AUTH") && i + 2 < s->argc) {
-            srv_reply_error(&s->out, KEEL_EINVAL, "Keel has no AUTH yet: connect without credentials");
-            slot_done(s);
-            return;
+            auth_at = i + 1;
+            i += 2;
         } else if (slot_arg_is(s, i, "SETNAME") && i + 1 < s->argc) {
-            slot_arg(s, i + 1, c->name, sizeof c->name);
+            name_at = i + 1;
             i++;
         } else {
             srv_reply_errorf(&s->out, KEEL_EINVAL, "Syntax error in HELLO option '%s'",
@@ -93,6 +94,20 @@ CMD_DECL_LOCAL(cmd_hello)
             return;
         }
     }
+    /* Redis 7.2's order: authenticate, then require it, then name and switch. */
+    if (auth_at != 0 && !auth_login(s, s->argv[auth_at], s->argv[auth_at + 1])) {
+        slot_done(s);
+        return;
+    }
+    if (!auth_authenticated(c)) {
+        resp_error(&s->out, "NOAUTH",
+                   "HELLO must be called with the client already authenticated, otherwise the HELLO "
+                   "<proto> AUTH <user> <pass> option can be used to authenticate the client and select "
+                   "the RESP protocol version at the same time");
+        slot_done(s);
+        return;
+    }
+    if (name_at != 0) slot_arg(s, name_at, c->name, sizeof c->name);
     c->proto = (int)proto;
     s->proto = (int)proto;
     hello_reply(s);
@@ -292,6 +307,7 @@ CMD_DECL_LOCAL(cmd_info)
         keel_store_stats(srv->store, &ss);
         srv_info_line(&b, "expired_keys:%llu", (unsigned long long)ss.expired);
         srv_info_line(&b, "rejected_connections:%llu", (unsigned long long)srv->stats.rejected_maxclients);
+        srv_info_line(&b, "acl_access_denied_auth:%llu", (unsigned long long)srv->stats.auth_failures);
         srv_info_line(&b, "keel_rejected_nospace:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOSPACE]);
         srv_info_line(&b, "keel_rejected_noleader:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOLEADER]);
         buf_append(&b, "\r\n", 2);

@@ -12,6 +12,7 @@
 
 const struct command command_table[] = {
     WRITE("append", 3, cmd_append, NULL, 1, 1, 1),
+    LOCAL("auth", -2, CMD_NOMULTI, cmd_auth),
     LOCAL("client", -2, 0, cmd_client),
     LOCAL("command", -1, 0, cmd_command),
     LOCAL("config", -2, CMD_NOMULTI, cmd_config),
@@ -46,8 +47,8 @@ const struct command command_table[] = {
     {"keel.digest", 4, CMD_LOCAL | CMD_INTERNAL | CMD_NOMULTI, cmd_keel_digest, NULL, NULL, NULL, 0, 0, 0},
     {"keel.disk", 3, CMD_WRITE | CMD_INTERNAL, NULL, NULL, cmd_keel_disk, NULL, 0, 0, 0},
     {"keel.drill", -2, CMD_LOCAL | CMD_NOMULTI, cmd_keel_drill, NULL, NULL, NULL, 0, 0, 0},
-    {"keel.fwd", -7, CMD_LOCAL | CMD_NOMULTI, cmd_keel_fwd, NULL, NULL, NULL, 0, 0, 0},
-    {"keel.fwdsync", 2, CMD_LOCAL | CMD_NOMULTI, cmd_keel_fwdsync, NULL, NULL, NULL, 0, 0, 0},
+    {"keel.fwd", -7, CMD_LOCAL | CMD_NOMULTI | CMD_TOKEN, cmd_keel_fwd, NULL, NULL, NULL, 0, 0, 0},
+    {"keel.fwdsync", 2, CMD_LOCAL | CMD_NOMULTI | CMD_TOKEN, cmd_keel_fwdsync, NULL, NULL, NULL, 0, 0, 0},
     {"keel.hashkv", 1, CMD_WRITE | CMD_NOMULTI, NULL, NULL, cmd_keel_hashkv, NULL, 0, 0, 0},
     {"keel.hashkv.last", 1, CMD_LOCAL | CMD_NOMULTI, cmd_keel_hashkv_last, NULL, NULL, NULL, 0, 0, 0},
     {"keel.join", 3, CMD_LOCAL | CMD_WRITE | CMD_NOMULTI, cmd_keel_join, NULL, NULL, NULL, 0, 0, 0},

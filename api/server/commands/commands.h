@@ -68,6 +68,9 @@ CMD_DECL_LOCAL(cmd_keel_req);
 CMD_DECL_ENCODE(cmd_keel_publish);
 CMD_DECL_ENCODE(cmd_keel_disk);
 
+/* auth.c */
+CMD_DECL_LOCAL(cmd_auth);
+
 /* clock_sync.c */
 CMD_DECL_LOCAL(cmd_keel_clock);
 

@@ -228,6 +228,8 @@ static void f_backpressure(const struct mctx *m, struct buf *b, const char *name
     S(keel_net_input_bytes_total, counter, "Bytes read from clients.", m->srv->stats.bytes_in)                 \
     S(keel_net_output_bytes_total, counter, "Bytes written to clients.", m->srv->stats.bytes_out)              \
     S(keel_forwarded_requests_total, counter, "Requests forwarded to the leader.", m->srv->stats.forwarded)     \
+    S(keel_auth_failures_total, counter, "AUTH and HELLO AUTH refused (wrong password, unknown or disabled user).", \
+      m->srv->stats.auth_failures)                                                                             \
     F(keel_backpressure_events_total, counter,                                                                 \
       "Times clients stopped being read: unsent replies or pipeline (client_output), writes in raft (inflight).", \
       f_backpressure)                                                                                          \

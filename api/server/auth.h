@@ -1,0 +1,39 @@
+/* api/server: who a client connection is (Redis 7.2's AUTH model over the
+ * replicated users of store/acl.h).
+ *
+ * A connection starts as the user `default`, authenticated iff default is
+ * on and nopass when it sends its first command (Redis decides at accept;
+ * the difference is invisible to a client). AUTH / HELLO ... AUTH switch it
+ * to another user. Until it is authenticated, only the commands Redis marks
+ * no-auth (AUTH, HELLO, QUIT, RESET) run while default is off or has a
+ * password: the rest get -NOAUTH.
+ *
+ * Trust: requests forwarded in from a member (KEEL.FWD, which carries the
+ * cluster token) and the node's own requests (no connection) are not
+ * checked here; the member that read them from its client checked them.
+ * KEEL.FWD/KEEL.FWDSYNC themselves are authenticated by the token. */
+#ifndef KEEL_API_SERVER_AUTH_H
+#define KEEL_API_SERVER_AUTH_H
+
+#include <stdbool.h>
+
+#include "api/server/server_internal.h"
+
+/* May s run on its connection as far as authentication goes? false after
+ * writing -NOAUTH into s->out (the caller ends s). s->cmd is set. */
+bool auth_gate(struct slot *s);
+/* AUTH/HELLO: authenticate c as user with pass. true on success; else
+ * -WRONGPASS is written into s->out, the failure counted and logged. */
+bool auth_login(struct slot *s, struct keel_slice user, struct keel_slice pass);
+/* Whether c is authenticated now (HELLO's check). */
+bool auth_authenticated(struct conn *c);
+/* RESET: back to default, authenticated iff default is on and nopass. */
+void auth_conn_reset(struct conn *c);
+/* The connection is being freed. */
+void auth_conn_free(struct conn *c);
+/* CONFIG SET requirepass <pw> on s: replicated as ACL SETUSER default
+ * resetpass >pw (nopass for ""), proposed on the leader, forwarded from a
+ * follower. Ends s. */
+void auth_requirepass(struct slot *s, struct keel_slice pw);
+
+#endif /* KEEL_API_SERVER_AUTH_H */

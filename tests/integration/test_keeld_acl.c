@@ -1,0 +1,244 @@
+/* tests/integration: users and ACL on a real three-node cluster: AUTH and
+ * HELLO AUTH with Redis 7.2's replies, -NOAUTH, CONFIG SET requirepass
+ * replicated from a follower, users surviving a restart of every node, and
+ * no cleartext password in any node's files. Every wait is a bounded poll. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kc.h"
+
+#define PASS "s3cret-Pw-41x"
+
+static struct kc cluster;
+
+static int setup(void **state)
+{
+    (void)state;
+    kc_start(&cluster, 3, "");
+    return kc_leader(&cluster, 10000) < 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kc_stop(&cluster);
+    return 0;
+}
+
+/* A connection to node i that does not authenticate (whatever kc's auth). */
+static redisContext *raw(unsigned i)
+{
+    struct timeval tv = {5, 0};
+    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)cluster.nodes[i].client_port, tv);
+    assert_non_null(ctx);
+    assert_int_equal(ctx->err, 0);
+    redisSetTimeout(ctx, tv);
+    return ctx;
+}
+
+/* Run cmd (printf-style) on ctx and compare its reply as text. */
+static void on(redisContext *ctx, unsigned i, const char *want, const char *fmt, ...)
+{
+    char cmd[512], got[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    redisReply *r = redisCommand(ctx, cmd);
+    if (r == NULL) fail_msg("node %u: %s: no reply", i + 1, cmd);
+    kc_reply_text(r, true, got, sizeof got);
+    freeReplyObject(r);
+    if (!kc_text_matches(got, want)) fail_msg("node %u: %s\n  want %s\n  got  %s", i + 1, cmd, want, got);
+}
+
+/* Poll (bounded, 10 s) until a fresh unauthenticated GET on node i gets want. */
+static void await_unauth_get(unsigned i, const char *want)
+{
+    char got[512] = "";
+    for (int tries = 0; tries < 200; tries++) {
+        redisContext *ctx = raw(i);
+        redisReply *r = redisCommand(ctx, "GET probe");
+        if (r != NULL) {
+            kc_reply_text(r, true, got, sizeof got);
+            freeReplyObject(r);
+        }
+        redisFree(ctx);
+        if (kc_text_matches(got, want)) return;
+        kc_pause_ms(50);
+    }
+    fail_msg("node %u: GET probe: want %s, got %s", i + 1, want, got);
+}
+
+static unsigned a_follower(void)
+{
+    int leader = kc_leader(&cluster, 10000);
+    assert_true(leader >= 0);
+    return (unsigned)(leader + 1) % cluster.n;
+}
+
+
+/* A plain TCP connection to node i's client port. */
+static int raw_fd(unsigned i)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cluster.nodes[i].client_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Send req; the reply (all that arrives until 200 ms of quiet, at most 5 s)
+ * must start with want. */
+static void raw_expect(int fd, unsigned i, const char *req, const char *want)
+{
+    char got[8192];
+    size_t n = 0;
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    long long deadline = kc_now_ms() + 5000;
+    while (kc_now_ms() < deadline && n < sizeof got - 1) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int wait = n >= strlen(want) ? 200 : 1000;
+        if (poll(&p, 1, wait) <= 0) {
+            if (n >= strlen(want)) break;
+            continue;
+        }
+        ssize_t k = read(fd, got + n, sizeof got - 1 - n);
+        if (k <= 0) break;
+        n += (size_t)k;
+    }
+    got[n] = 0;
+    if (strncmp(got, want, strlen(want)) != 0) fail_msg("node %u: %s  want %s  got  %s", i + 1, req, want, got);
+}
+
+#define WRONGPASS "-WRONGPASS invalid username-password pair or user is disabled."
+#define NOAUTH "-NOAUTH Authentication required."
+
+/* With the default user open (nopass), AUTH is Redis's odd case. */
+static void test_auth_open_default(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < cluster.n; i++) {
+        redisContext *ctx = raw(i);
+        on(ctx, i, "-ERR AUTH <password> called without any password configured for the default user. "
+                   "Are you sure your configuration is correct?", "AUTH whatever");
+        on(ctx, i, "+OK", "AUTH default whatever"); /* nopass: any password */
+        on(ctx, i, WRONGPASS, "AUTH nosuchuser whatever");
+        on(ctx, i, "-ERR syntax error", "AUTH a b c");
+        on(ctx, i, "-ERR wrong number of arguments for 'auth' command", "AUTH");
+        on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH default x SETNAME app");
+        on(ctx, i, "+OK", "SET open%u v", i);
+        redisFree(ctx);
+    }
+    assert_true(kc_info_u64(&cluster, 0, "stats", "acl_access_denied_auth") >= 1);
+}
+
+/* CONFIG SET requirepass on a follower: replicated; then AUTH/HELLO paths. */
+static void test_requirepass_and_auth(void **state)
+{
+    (void)state;
+    unsigned f = a_follower();
+    kc_expect(&cluster, f, true, "CONFIG SET requirepass " PASS, "+OK");
+    for (unsigned i = 0; i < cluster.n; i++) await_unauth_get(i, NOAUTH);
+    snprintf(cluster.auth_pass, sizeof cluster.auth_pass, "%s", PASS);
+    uint64_t failed0 = kc_info_u64(&cluster, 0, "stats", "acl_access_denied_auth");
+    for (unsigned i = 0; i < cluster.n; i++) {
+        redisContext *ctx = raw(i);
+        on(ctx, i, NOAUTH, "PING");
+        on(ctx, i, NOAUTH, "SET k%u v", i);
+        on(ctx, i, NOAUTH, "KEEL.MEMBER LIST");
+        on(ctx, i, NOAUTH, "CONFIG SET requirepass x");
+        on(ctx, i, "-ERR unknown command 'NOSUCH', with args beginning with: ", "NOSUCH"); /* Redis's order */
+        on(ctx, i, "-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                   "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                   "select the RESP protocol version at the same time", "HELLO 3");
+        on(ctx, i, WRONGPASS, "AUTH wrong");
+        on(ctx, i, WRONGPASS, "AUTH default wrong");
+        on(ctx, i, WRONGPASS, "HELLO 3 AUTH default wrong");
+        on(ctx, i, NOAUTH, "GET k");
+        on(ctx, i, "+OK", "AUTH " PASS);
+        on(ctx, i, "+OK", "SET auth%u v%u", i, i); /* a follower forwards it */
+        on(ctx, i, "\"v*", "GET auth%u", i);
+        on(ctx, i, "+RESET", "RESET");
+        on(ctx, i, NOAUTH, "GET auth%u", i);
+        on(ctx, i, "+OK", "AUTH default " PASS);
+        on(ctx, i, "\"v*", "GET auth%u", i);
+        redisFree(ctx);
+
+        /* RESP3 (hiredis 0.14 reads no maps): a raw socket. */
+        int fd = raw_fd(i);
+        raw_expect(fd, i, "HELLO 3 AUTH default wrong\r\n", WRONGPASS "\r\n");
+        raw_expect(fd, i, "HELLO 3 AUTH default " PASS " SETNAME app\r\n", "%7\r\n");
+        raw_expect(fd, i, "CLIENT GETNAME\r\n", "$3\r\napp\r\n");
+        raw_expect(fd, i, "SET hello v\r\n", "+OK\r\n");
+        close(fd);
+
+        ctx = raw(i);
+        on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH default " PASS);
+        on(ctx, i, "+OK", "QUIT");
+        redisFree(ctx);
+
+        ctx = raw(i);
+        on(ctx, i, "+OK", "QUIT"); /* allowed before AUTH */
+        redisFree(ctx);
+    }
+    /* Counted on the node that refused: each refused 3 (AUTH x2, HELLO). */
+    assert_true(kc_info_u64(&cluster, 0, "stats", "acl_access_denied_auth") >= failed0 + 3);
+    kc_expect(&cluster, 0, true, "CONFIG SET requirepass x maxmemory 1",
+              "-ERR CONFIG SET requirepass changes the cluster's default user*");
+}
+
+/* The password survives a restart of every node; no node's files hold it. */
+static void test_restart_and_no_cleartext(void **state)
+{
+    (void)state;
+    for (unsigned i = 0; i < cluster.n; i++) kc_signal(&cluster, i, SIGTERM);
+    for (unsigned i = 0; i < cluster.n; i++) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "grep -r -a -q -F '%s' '%s'", PASS, cluster.nodes[i].dir);
+        int rc = system(cmd);
+        if (rc == 0) fail_msg("node %u: the cleartext password is in %s", i + 1, cluster.nodes[i].dir);
+        assert_int_equal(WEXITSTATUS(rc), 1); /* grep ran and found nothing */
+    }
+    for (unsigned i = 0; i < cluster.n; i++) kc_start_node(&cluster, i);
+    assert_true(kc_leader(&cluster, 15000) >= 0);
+    for (unsigned i = 0; i < cluster.n; i++) {
+        await_unauth_get(i, NOAUTH);
+        redisContext *ctx = raw(i);
+        on(ctx, i, WRONGPASS, "AUTH wrong");
+        on(ctx, i, "+OK", "AUTH " PASS);
+        on(ctx, i, "\"v*", "GET auth%u", i);
+        redisFree(ctx);
+    }
+    /* Back to an open default, from the leader this time. */
+    int leader = kc_leader(&cluster, 10000);
+    redisReply *r = kc_cmd(&cluster, (unsigned)leader, "CONFIG SET requirepass %s", "");
+    assert_true(kc_is_status(r, "OK"));
+    freeReplyObject(r);
+    cluster.auth_pass[0] = 0;
+    for (unsigned i = 0; i < cluster.n; i++) await_unauth_get(i, "(nil)");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_auth_open_default),
+        cmocka_unit_test(test_requirepass_and_auth),
+        cmocka_unit_test(test_restart_and_no_cleartext),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
