@@ -41,7 +41,11 @@ void obs_command_done(struct slot *s)
 {
     struct obs *o = s->srv->obs;
     if (s->started_ns == 0 || s->cmd == NULL || o == NULL) return;
-    keel_hist_observe(&o->cmd_latency[s->cmd - command_table], uv_hrtime() - s->started_ns);
+    /* A command handed on as a write of its own (ACL SETUSER, CONFIG SET
+     * requirepass: auth.c, cmd_acl.c) is not a table row: no histogram. */
+    uintptr_t at = (uintptr_t)s->cmd, first = (uintptr_t)command_table;
+    if (at >= first && at < (uintptr_t)(command_table + command_count))
+        keel_hist_observe(&o->cmd_latency[s->cmd - command_table], uv_hrtime() - s->started_ns);
     s->started_ns = 0;
     if (s->out.len < 2 || s->out.p[0] != '-') return;
     const char *words[] = {
