@@ -78,7 +78,7 @@ static void log_failure(struct slot *s, struct keel_slice user)
     }
     char name[64];
     printable(user, name, sizeof name);
-    log_warn("msg=\"AUTH failed\" user=\"%s\" peer=%s suppressed=%llu", name,
+    log_warn("AUTH failed: user %s from %s (%llu more failures not logged in the last second)", name,
              s->conn != NULL ? s->conn->peer : "-", (unsigned long long)suppressed);
     logged_at = now;
     suppressed = 0;
