@@ -108,6 +108,7 @@ bool auth_login(struct slot *s, struct keel_slice user, struct keel_slice pass)
     if (!ok) {
         s->srv->stats.auth_failures++;
         log_failure(s, user);
+        acllog_add(s, "auth", keel_str("AUTH"), user);
         resp_error(&s->out, "WRONGPASS", "invalid username-password pair or user is disabled.");
         return false;
     }

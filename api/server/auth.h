@@ -36,4 +36,20 @@ void auth_conn_free(struct conn *c);
  * follower. Ends s. */
 void auth_requirepass(struct slot *s, struct keel_slice pw);
 
+/* auth_check.c: may user u run cmd with these arguments? An enum
+ * acl_verdict (ACL_OK, or what was denied; *arg is then the argument index
+ * of the denied key or channel), or -1 when out of memory. */
+struct acl_user;
+int auth_check(const struct acl_user *u, const struct command *cmd, const struct keel_slice *argv,
+               uint32_t argc, uint32_t *arg);
+
+/* acl_log.c: ACL LOG, this node's recent denials (Redis 7.2's fields and
+ * grouping: the same reason, context, object and user within 60 s count
+ * as one entry; 128 entries kept). reason: "auth", "command", "key",
+ * "channel". s gives the client and the context. */
+void acllog_add(struct slot *s, const char *reason, struct keel_slice object, struct keel_slice user);
+/* ACL LOG [count|RESET] into s->out. */
+void acllog_command(struct slot *s);
+void acllog_free(struct keel_server *srv);
+
 #endif /* KEEL_API_SERVER_AUTH_H */

@@ -145,6 +145,13 @@ static void write_done_cb(void *data, int status, const struct keel_reply *reply
             s->out.len = 0;
             if (s->cmd->reply != NULL) s->cmd->reply(s, &rd, 1);
             else srv_reply_to_resp(&s->out, s->proto, &rd);
+            if (s->redo) { /* the hook wants it built again from the new state */
+                s->redo = false;
+                s->out.len = 0;
+                srv_dispatch_write(s);
+                srv_unpark(srv);
+                return;
+            }
         } else {
             srv_reply_error(&s->out, KEEL_EUNCERTAIN,
                             "leadership changed before the write was confirmed: it may or may not "

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/server/auth.h"
 #include "api/server/backup/backup.h"
 #include "api/server/consistency.h"
 #include "api/server/log.h"
@@ -370,6 +371,7 @@ static void server_destroy(struct keel_server *srv)
     free(srv->cursors);
     if (srv->acl_default != NULL) acl_user_close(srv->acl_default);
     free(srv->acl_default);
+    acllog_free(srv);
     free(srv);
 }
 

@@ -42,6 +42,9 @@ struct command
 };
 
 const struct command *command_lookup(const struct keel_slice *name);
+/* What cmd does to its keys (ACL_KEY_READ/WRITE of store/acl.h; 0: only
+ * looks at them), for ACL key patterns. */
+uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv, uint32_t argc);
 extern const struct command command_table[];
 extern const unsigned command_count;
 
@@ -66,6 +69,8 @@ struct slot
     bool watching;            /* KEEL.VERSIONS run for WATCH: keep, reply +OK */
     bool push;                /* pub/sub messages queued in order (pubsub.c), no request */
     bool internal;            /* made by this node (slot_new without a connection) */
+    bool acl_retried;         /* an ACL SETUSER/DELUSER rebuilt once after BUSY (cmd_acl.c) */
+    bool redo;                /* the reply hook asked for the write to be encoded again */
     unsigned *subs;           /* KEEL.TX: sub-commands per queued command */
     uint64_t client;          /* dedupe identity (KEEL.REQ), 0: none */
     uint64_t seq;
@@ -241,6 +246,7 @@ struct keel_server
     uint64_t tls_unlogged[KEEL_CLIENT_TLS_REJECTS];
     struct acl_user *acl_default; /* the default user as applied here (auth.c), or NULL */
     uint64_t acl_default_seen;    /* keel_store_acl_changes when it was read */
+    struct acllog *acl_log;       /* ACL LOG: this node's denials (acl_log.c) */
 };
 
 /* dispatch.c */

@@ -147,6 +147,120 @@ static void test_auth_open_default(void **state)
     assert_true(kc_info_u64(&cluster, 0, "stats", "acl_access_denied_auth") >= 1);
 }
 
+#define ALICE_PW "alice-Pw-7"
+#define ALICE_HASH "21489036ac1be3694a3d7ebd45032bd7eae9f55df4c7c25700516ed92557d10a"
+
+/* Poll (bounded, 10 s) until node i's ACL GETUSER name reads want. */
+static void await_getuser(unsigned i, const char *name, const char *want)
+{
+    char got[4096] = "";
+    for (int tries = 0; tries < 200; tries++) {
+        redisReply *r = kc_cmd(&cluster, i, "ACL GETUSER %s", name);
+        if (r != NULL) {
+            kc_reply_text(r, true, got, sizeof got);
+            freeReplyObject(r);
+        }
+        if (kc_text_matches(got, want)) return;
+        kc_pause_ms(50);
+    }
+    fail_msg("node %u: ACL GETUSER %s: want %s, got %s", i + 1, name, want, got);
+}
+
+/* ACL SETUSER on a follower is on every node once committed; the other
+ * subcommands with Redis 7.2's replies. */
+static void test_acl_commands(void **state)
+{
+    (void)state;
+    unsigned f = a_follower();
+    kc_expect(&cluster, f, true, "ACL SETUSER alice on >" ALICE_PW " ~session:* +@read", "+OK");
+    const char *alice = "[\"flags\",[\"on\",\"sanitize-payload\"],\"passwords\",[\"" ALICE_HASH "\"],"
+                        "\"commands\",\"-@all +@read\",\"keys\",\"~session:*\",\"channels\",\"\","
+                        "\"selectors\",[]]";
+    for (unsigned i = 0; i < cluster.n; i++) await_getuser(i, "alice", alice);
+    for (unsigned i = 0; i < cluster.n; i++) {
+        kc_expect(&cluster, i, true, "ACL GETUSER default",
+                  "[\"flags\",[\"on\",\"nopass\",\"sanitize-payload\"],\"passwords\",[],\"commands\",\"+@all\","
+                  "\"keys\",\"~*\",\"channels\",\"&*\",\"selectors\",[]]");
+        kc_expect(&cluster, i, true, "ACL GETUSER nobody", "(nil)");
+        kc_expect(&cluster, i, true, "ACL LIST",
+                  "[\"user alice on sanitize-payload #" ALICE_HASH " ~session:* resetchannels -@all +@read\","
+                  "\"user default on nopass sanitize-payload ~* &* +@all\"]");
+        kc_expect(&cluster, i, true, "ACL USERS", "[\"alice\",\"default\"]");
+        kc_expect(&cluster, i, true, "ACL WHOAMI", "\"default\"");
+        kc_expect(&cluster, i, true, "ACL DRYRUN alice GET session:1", "+OK");
+        kc_expect(&cluster, i, true, "ACL DRYRUN alice GET other",
+                  "\"User alice has no permissions to access the 'other' key\"");
+        kc_expect(&cluster, i, true, "ACL DRYRUN alice SET session:1 v",
+                  "\"User alice has no permissions to run the 'set' command\"");
+        kc_expect(&cluster, i, true, "ACL DRYRUN nobody GET a", "-ERR User 'nobody' not found");
+        kc_expect(&cluster, i, true, "ACL DRYRUN alice NOSUCH a", "-ERR Command 'NOSUCH' not found");
+        kc_expect(&cluster, i, true, "ACL DRYRUN alice GET", "-ERR wrong number of arguments for 'get' command");
+        kc_expect(&cluster, i, true, "ACL CAT nosuch", "-ERR Unknown category 'nosuch'");
+        kc_expect(&cluster, i, true, "ACL CAT keel", "[\"keel.alarm\",\"keel.clock\",*");
+        kc_expect(&cluster, i, true, "ACL SETUSER alice nosuchrule",
+                  "-ERR Error in ACL SETUSER modifier 'nosuchrule': Syntax error");
+        kc_expect(&cluster, i, true, "ACL SAVE",
+                  "-ERR This Redis instance is not configured to use an ACL file. You may want to specify users "
+                  "via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis "
+                  "configuration file set) in order to store users in the Redis configuration.");
+        kc_expect(&cluster, i, true, "ACL LOAD", "-ERR This Redis instance is not configured to use an ACL file.*");
+        kc_expect(&cluster, i, true, "ACL DELUSER default", "-ERR The 'default' user cannot be removed");
+
+        redisContext *ctx = raw(i);
+        on(ctx, i, WRONGPASS, "AUTH alice wrong");
+        on(ctx, i, WRONGPASS, "AUTH alice wrong");
+        on(ctx, i, "+OK", "AUTH alice " ALICE_PW);
+        on(ctx, i, "\"alice\"", "ACL WHOAMI");
+        redisFree(ctx);
+        ctx = raw(i);
+        on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH alice " ALICE_PW);
+        on(ctx, i, "\"alice\"", "ACL WHOAMI");
+        redisFree(ctx);
+        /* Both failures are one ACL LOG entry (same reason, object, user). */
+        kc_expect(&cluster, i, true, "ACL LOG 1",
+                  "[[\"count\",:2,\"reason\",\"auth\",\"context\",\"toplevel\",\"object\",\"AUTH\",\"username\","
+                  "\"alice\",\"age-seconds\",*");
+        redisReply *r = kc_cmd(&cluster, i, "ACL LOG");
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        assert_true(r->elements >= 1);
+        assert_int_equal(r->element[0]->elements, 20);
+        const char *fields[] = {"count", "reason", "context", "object", "username", "age-seconds", "client-info",
+                                "entry-id", "timestamp-created", "timestamp-last-updated"};
+        for (unsigned k = 0; k < 10; k++) assert_string_equal(r->element[0]->element[2 * k]->str, fields[k]);
+        freeReplyObject(r);
+        kc_expect(&cluster, i, true, "ACL LOG RESET", "+OK");
+        kc_expect(&cluster, i, true, "ACL LOG", "[]");
+    }
+    /* Users are system keys: no keyspace command shows them. */
+    kc_expect(&cluster, 0, true, "ACL SETUSER bob on >bobpw -@all", "+OK");
+    kc_expect(&cluster, 0, true, "ACL SETUSER carol on >carolpw -@all", "+OK");
+    for (unsigned i = 0; i < cluster.n; i++) await_getuser(i, "carol", "[\"flags\",[\"on\",*");
+    for (unsigned i = 0; i < cluster.n; i++) {
+        redisReply *keys = kc_cmd(&cluster, i, "KEYS *");
+        redisReply *scan = kc_cmd(&cluster, i, "SCAN 0 COUNT 100000");
+        redisReply *size = kc_cmd(&cluster, i, "DBSIZE");
+        assert_non_null(keys);
+        assert_non_null(scan);
+        assert_non_null(size);
+        assert_int_equal(keys->type, REDIS_REPLY_ARRAY);
+        assert_int_equal(size->integer, (long long)keys->elements);
+        for (size_t k = 0; k < keys->elements; k++)
+            if (strstr(keys->element[k]->str, "acl") != NULL) fail_msg("KEYS shows %s", keys->element[k]->str);
+        assert_int_equal(scan->element[1]->elements, keys->elements);
+        for (size_t k = 0; k < scan->element[1]->elements; k++)
+            if (strstr(scan->element[1]->element[k]->str, "acl") != NULL)
+                fail_msg("SCAN shows %s", scan->element[1]->element[k]->str);
+        freeReplyObject(keys);
+        freeReplyObject(scan);
+        freeReplyObject(size);
+    }
+    /* DELUSER of several, one unknown: one entry, the count of removed. */
+    kc_expect(&cluster, f, true, "ACL DELUSER bob carol nobody", ":2");
+    kc_expect(&cluster, f, true, "ACL DELUSER bob", ":0");
+    for (unsigned i = 0; i < cluster.n; i++) await_getuser(i, "carol", "(nil)");
+}
+
 /* CONFIG SET requirepass on a follower: replicated; then AUTH/HELLO paths. */
 static void test_requirepass_and_auth(void **state)
 {
@@ -209,7 +323,7 @@ static void test_restart_and_no_cleartext(void **state)
     for (unsigned i = 0; i < cluster.n; i++) kc_signal(&cluster, i, SIGTERM);
     for (unsigned i = 0; i < cluster.n; i++) {
         char cmd[1200];
-        snprintf(cmd, sizeof cmd, "grep -r -a -q -F '%s' '%s'", PASS, cluster.nodes[i].dir);
+        snprintf(cmd, sizeof cmd, "grep -r -a -q -F -e '%s' -e '%s' '%s'", PASS, ALICE_PW, cluster.nodes[i].dir);
         int rc = system(cmd);
         if (rc == 0) fail_msg("node %u: the cleartext password is in %s", i + 1, cluster.nodes[i].dir);
         assert_int_equal(WEXITSTATUS(rc), 1); /* grep ran and found nothing */
@@ -222,6 +336,7 @@ static void test_restart_and_no_cleartext(void **state)
         on(ctx, i, WRONGPASS, "AUTH wrong");
         on(ctx, i, "+OK", "AUTH " PASS);
         on(ctx, i, "\"v*", "GET auth%u", i);
+        on(ctx, i, "+OK", "AUTH alice " ALICE_PW); /* users survive too */
         redisFree(ctx);
     }
     /* Back to an open default, from the leader this time. */
@@ -237,6 +352,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_open_default),
+        cmocka_unit_test(test_acl_commands),
         cmocka_unit_test(test_requirepass_and_auth),
         cmocka_unit_test(test_restart_and_no_cleartext),
     };

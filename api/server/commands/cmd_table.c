@@ -5,12 +5,14 @@
 #include <strings.h>
 
 #include "api/server/commands/commands.h"
+#include "store/acl.h"
 
 #define LOCAL(name, arity, flags, fn) {name, arity, CMD_LOCAL | (flags), fn, NULL, NULL, NULL, 0, 0, 0}
 #define READ(name, arity, fn, k1, kn, ks) {name, arity, CMD_READ, NULL, fn, NULL, NULL, k1, kn, ks}
 #define WRITE(name, arity, enc, rep, k1, kn, ks) {name, arity, CMD_WRITE, NULL, NULL, enc, rep, k1, kn, ks}
 
 const struct command command_table[] = {
+    LOCAL("acl", -2, CMD_NOMULTI, cmd_acl),
     WRITE("append", 3, cmd_append, NULL, 1, 1, 1),
     LOCAL("auth", -2, CMD_NOMULTI, cmd_auth),
     LOCAL("client", -2, 0, cmd_client),
@@ -92,6 +94,42 @@ const struct command command_table[] = {
 };
 
 const unsigned command_count = sizeof command_table / sizeof command_table[0];
+
+/* What a command does to its keys, for ACL key patterns (%R~ %W~), as
+ * Redis 7.2's key specs say: ACCESS (reads the value) is READ; INSERT,
+ * UPDATE, DELETE are WRITE; a key only looked at (EXISTS, TYPE, STRLEN,
+ * HLEN, WATCH) needs neither, so any pattern that matches it will do. */
+static const struct
+{
+    const char *name;
+    uint8_t flags;
+} key_flags[] = {
+    {"append", ACL_KEY_WRITE},   {"decr", ACL_KEY_ALL},      {"decrby", ACL_KEY_ALL},
+    {"del", ACL_KEY_WRITE},      {"exists", 0},              {"expire", ACL_KEY_WRITE},
+    {"expireat", ACL_KEY_WRITE}, {"get", ACL_KEY_READ},      {"getdel", ACL_KEY_ALL},
+    {"getex", ACL_KEY_ALL},      {"hdel", ACL_KEY_WRITE},    {"hexists", 0},
+    {"hget", ACL_KEY_READ},      {"hgetall", ACL_KEY_READ},  {"hincrby", ACL_KEY_ALL},
+    {"hlen", 0},                 {"hmget", ACL_KEY_READ},    {"hmset", ACL_KEY_WRITE},
+    {"hset", ACL_KEY_WRITE},     {"incr", ACL_KEY_ALL},      {"incrby", ACL_KEY_ALL},
+    {"keel.versions", 0},        {"keel.watchv", 0},         {"mget", ACL_KEY_READ},
+    {"mset", ACL_KEY_WRITE},     {"persist", ACL_KEY_WRITE}, {"pexpire", ACL_KEY_WRITE},
+    {"pexpireat", ACL_KEY_WRITE}, {"pttl", ACL_KEY_READ},    {"strlen", 0},
+    {"ttl", ACL_KEY_READ},       {"type", 0},                {"unlink", ACL_KEY_WRITE},
+    {"watch", 0},
+};
+
+uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv, uint32_t argc)
+{
+    if (strcmp(cmd->name, "set") == 0) {
+        /* SET ... GET reads the old value too (Redis's setGetKeys). */
+        for (uint32_t i = 3; i < argc; i++)
+            if (argv[i].n == 3 && strncasecmp((const char *)argv[i].p, "get", 3) == 0) return ACL_KEY_ALL;
+        return ACL_KEY_WRITE;
+    }
+    for (size_t i = 0; i < sizeof key_flags / sizeof key_flags[0]; i++)
+        if (strcmp(cmd->name, key_flags[i].name) == 0) return key_flags[i].flags;
+    return cmd->flags & CMD_WRITE ? ACL_KEY_WRITE : ACL_KEY_READ;
+}
 
 const struct command *command_lookup(const struct keel_slice *name)
 {

@@ -70,6 +70,8 @@ CMD_DECL_ENCODE(cmd_keel_disk);
 
 /* auth.c */
 CMD_DECL_LOCAL(cmd_auth);
+/* cmd_acl.c */
+CMD_DECL_LOCAL(cmd_acl);
 
 /* clock_sync.c */
 CMD_DECL_LOCAL(cmd_keel_clock);

@@ -1,0 +1,65 @@
+/* api/server: one request against a user's ACL (store/acl.h's acl_check):
+ * the command, its keys with what it does to them (command_key_acl), and
+ * the channels of PUBLISH/SUBSCRIBE/PSUBSCRIBE. Used by the dispatch gate
+ * and by ACL DRYRUN. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server/auth.h"
+#include "store/acl.h"
+
+static bool named(const struct command *cmd, const char *name)
+{
+    return strcmp(cmd->name, name) == 0;
+}
+
+int auth_check(const struct acl_user *u, const struct command *cmd, const struct keel_slice *argv,
+               uint32_t argc, uint32_t *arg)
+{
+    int idx = acl_command_find(cmd->name, strlen(cmd->name));
+    enum acl_verdict v = acl_check(u, idx, NULL, 0, NULL, 0, NULL);
+    if (v != ACL_OK) return v;
+    int first = cmd->first_key, last = cmd->last_key, step = cmd->key_step;
+    if (named(cmd, "watch")) first = 1, last = -1, step = 1;
+    bool pub = named(cmd, "publish"), sub = named(cmd, "subscribe"), psub = named(cmd, "psubscribe");
+    size_t nkeys = 0, nchans = 0;
+    struct acl_key *keys = NULL;
+    struct acl_channel *chans = NULL;
+    uint32_t *where = NULL;
+    if (argc > 1) {
+        keys = calloc(argc, sizeof *keys);
+        chans = calloc(argc, sizeof *chans);
+        where = calloc(argc, sizeof *where);
+        if (keys == NULL || chans == NULL || where == NULL) {
+            free(keys);
+            free(chans);
+            free(where);
+            return -1;
+        }
+    }
+    if (first > 0 && step > 0) {
+        uint8_t flags = command_key_acl(cmd, argv, argc);
+        int end = last < 0 ? (int)argc + last : last;
+        for (int i = first; i <= end && i < (int)argc; i += step) {
+            keys[nkeys] = (struct acl_key){argv[i], flags};
+            where[nkeys++] = (uint32_t)i;
+        }
+    }
+    size_t key_slots = nkeys;
+    if (pub && argc > 1) {
+        chans[nchans] = (struct acl_channel){argv[1], false};
+        where[key_slots + nchans++] = 1;
+    } else if (sub || psub) {
+        for (uint32_t i = 1; i < argc; i++) {
+            chans[nchans] = (struct acl_channel){argv[i], psub};
+            where[key_slots + nchans++] = i;
+        }
+    }
+    size_t which = 0;
+    v = acl_check(u, idx, keys, nkeys, chans, nchans, &which);
+    if (arg != NULL) *arg = v == ACL_DENIED_KEY ? where[which] : v == ACL_DENIED_CHANNEL ? where[key_slots + which] : 0;
+    free(keys);
+    free(chans);
+    free(where);
+    return v;
+}
