@@ -13,9 +13,16 @@
 /* The default user as the local state has it now, cached until an ACL
  * entry is applied here; NULL if it could not be read (then every
  * connection must authenticate: fail closed). */
+/* Changes to the users applied here: entries applied by this process, and
+ * what the sweep saw change otherwise (a snapshot installed, a restore). */
+static uint64_t acl_gen(struct keel_server *srv)
+{
+    return keel_store_acl_changes(srv->store) + srv->acl_gen_extra;
+}
+
 static const struct acl_user *default_user(struct keel_server *srv)
 {
-    uint64_t changes = keel_store_acl_changes(srv->store);
+    uint64_t changes = acl_gen(srv);
     if (srv->acl_default != NULL && srv->acl_default_seen == changes) return srv->acl_default;
     struct acl_user u;
     if (keel_store_acl_get(srv->store, keel_str("default"), &u) != 0) return srv->acl_default;
@@ -48,15 +55,117 @@ bool auth_authenticated(struct conn *c)
     return c->authed || open_door(def);
 }
 
+/* c's user as the local state has it now: c->user reloaded if the users
+ * changed since; NULL if it was removed or disabled meanwhile. */
+static const struct acl_user *conn_user(struct conn *c)
+{
+    struct keel_server *srv = c->srv;
+    if (c->user == NULL) return default_user(srv);
+    uint64_t gen = acl_gen(srv);
+    if (c->acl_seen == gen) return c->user;
+    struct acl_user u;
+    int rc = keel_store_acl_get(srv->store, (struct keel_slice){(const uint8_t *)c->user->name, c->user->name_n}, &u);
+    if (rc == KEEL_ENOTFOUND || (rc == 0 && !u.on)) {
+        if (rc == 0) acl_user_close(&u);
+        return NULL;
+    }
+    if (rc != 0) return c->user; /* a storage error: keep what we had, retry next time */
+    acl_user_close(c->user);
+    *c->user = u;
+    c->acl_seen = gen;
+    return c->user;
+}
+
+/* Redis's full name of the command: "config|set" for a container's
+ * subcommand, else the name. */
+static void full_name(const struct slot *s, char *out, size_t size)
+{
+    static const char *containers[] = {"acl", "client", "command", "config", "pubsub"};
+    const char *name = s->cmd->name;
+    snprintf(out, size, "%s", name);
+    if (s->argc < 2 || s->argv[1].n == 0 || s->argv[1].n > 32) return;
+    for (size_t i = 0; i < sizeof containers / sizeof containers[0]; i++) {
+        if (strcmp(name, containers[i]) != 0) continue;
+        size_t n = strlen(name);
+        if (n + 1 + s->argv[1].n + 1 > size) return;
+        out[n] = '|';
+        for (size_t k = 0; k < s->argv[1].n; k++) {
+            char ch = (char)s->argv[1].p[k];
+            out[n + 1 + k] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        }
+        out[n + 1 + s->argv[1].n] = 0;
+        return;
+    }
+}
+
+static void deny(struct slot *s, const struct acl_user *u, int v, uint32_t arg)
+{
+    struct keel_server *srv = s->srv;
+    struct keel_slice user = {(const uint8_t *)u->name, u->name_n};
+    if (v == ACL_DENIED_CMD) {
+        char name[80];
+        full_name(s, name, sizeof name);
+        srv->stats.denied_cmd++;
+        acllog_add(s, "command", keel_str(name), user);
+        resp_errorf(&s->out, "NOPERM", "User %.*s has no permissions to run the '%s' command",
+                    (int)(u->name_n < 256 ? u->name_n : 256), u->name, name);
+    } else if (v == ACL_DENIED_KEY) {
+        srv->stats.denied_key++;
+        acllog_add(s, "key", s->argv[arg], user);
+        resp_error(&s->out, "NOPERM", "No permissions to access a key");
+    } else {
+        srv->stats.denied_channel++;
+        acllog_add(s, "channel", s->argv[arg], user);
+        resp_error(&s->out, "NOPERM", "No permissions to access a channel");
+    }
+}
+
 bool auth_gate(struct slot *s)
 {
     struct conn *c = s->conn;
     if (c == NULL || s->forwarded_in || (s->cmd->flags & CMD_TOKEN)) return true;
-    if (auth_authenticated(c)) return true;
-    int i = acl_command_find(s->cmd->name, strlen(s->cmd->name));
-    if (i >= 0 && (acl_command_categories[i].flags & ACL_CMD_NOAUTH)) return true;
-    resp_error(&s->out, "NOAUTH", "Authentication required.");
+    if (!auth_authenticated(c)) {
+        int i = acl_command_find(s->cmd->name, strlen(s->cmd->name));
+        if (i >= 0 && (acl_command_categories[i].flags & ACL_CMD_NOAUTH)) return true;
+        resp_error(&s->out, "NOAUTH", "Authentication required.");
+        return false;
+    }
+    /* KEEL.REQ wraps a command, which is checked when it is dispatched. */
+    if (strcmp(s->cmd->name, "keel.req") == 0) return true;
+    const struct acl_user *u = conn_user(c);
+    if (u == NULL) {
+        /* Its user was removed or disabled: as Redis, the client goes. */
+        log_info("client %llu (%s): its user is gone or disabled: closing", (unsigned long long)c->id, c->peer);
+        conn_close(c);
+        return false;
+    }
+    uint32_t arg = 0;
+    int v = auth_check(u, s->cmd, s->argv, s->argc, &arg);
+    if (v == ACL_OK) return true;
+    if (v < 0) srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
+    else deny(s, u, v, arg);
     return false;
+}
+
+void auth_sweep(struct keel_server *srv)
+{
+    uint64_t version = 0;
+    if (keel_store_acl_version(srv->store, &version) == 0 && version != srv->acl_version_seen) {
+        srv->acl_version_seen = version;
+        srv->acl_gen_extra++;
+    }
+    uint64_t gen = acl_gen(srv);
+    if (gen == srv->acl_swept) return;
+    srv->acl_swept = gen;
+    for (struct conn *c = srv->conns; c != NULL;) {
+        struct conn *next = c->next;
+        if (c->user != NULL && !c->closing && conn_user(c) == NULL) {
+            log_info("client %llu (%s): its user is gone or disabled: closing", (unsigned long long)c->id,
+                     c->peer);
+            conn_close(c);
+        }
+        c = next;
+    }
 }
 
 /* A user name as a log can show it: printable ASCII, cut short. */
@@ -101,6 +210,7 @@ bool auth_login(struct slot *s, struct keel_slice user, struct keel_slice pass)
             if (c->user != NULL) acl_user_close(c->user);
             *keep = u;
             c->user = keep;
+            c->acl_seen = acl_gen(s->srv);
         } else {
             acl_user_close(&u);
         }

@@ -27,6 +27,9 @@ bool auth_gate(struct slot *s);
 bool auth_login(struct slot *s, struct keel_slice user, struct keel_slice pass);
 /* Whether c is authenticated now (HELLO's check). */
 bool auth_authenticated(struct conn *c);
+/* The server's timer: when the users changed (here, or by a snapshot or
+ * restore), close the connections whose user was removed or disabled. */
+void auth_sweep(struct keel_server *srv);
 /* RESET: back to default, authenticated iff default is on and nopass. */
 void auth_conn_reset(struct conn *c);
 /* The connection is being freed. */

@@ -186,6 +186,7 @@ static void timer_cb(uv_timer_t *t)
     fwd_expire(srv->fwd_admin);
     srv_member_progress_log(srv);
     backup_expire(srv);
+    auth_sweep(srv);
     backup_schedule_tick(srv);
     consistency_tick(srv);
     check_zones(srv);

@@ -89,6 +89,9 @@ struct keel_server_stats
     uint64_t tls_handshakes;                          /* completed on the TLS port */
     uint64_t tls_rejected[KEEL_CLIENT_TLS_REJECTS];   /* refused there, by reason */
     uint64_t auth_failures; /* AUTH/HELLO AUTH refused (INFO acl_access_denied_auth) */
+    uint64_t denied_cmd;    /* ACL denials (INFO acl_access_denied_cmd/key/channel) */
+    uint64_t denied_key;
+    uint64_t denied_channel;
 };
 
 struct keel_server;

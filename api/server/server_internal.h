@@ -157,6 +157,7 @@ struct conn
     /* who (auth.c) */
     struct acl_user *user;   /* the user AUTH chose; NULL: default */
     bool auth_init;          /* authed decided (at the first command) */
+    uint64_t acl_seen;       /* the users' generation user was loaded at (auth.c) */
     bool authed;
 };
 
@@ -247,6 +248,9 @@ struct keel_server
     struct acl_user *acl_default; /* the default user as applied here (auth.c), or NULL */
     uint64_t acl_default_seen;    /* keel_store_acl_changes when it was read */
     struct acllog *acl_log;       /* ACL LOG: this node's denials (acl_log.c) */
+    uint64_t acl_gen_extra;       /* user changes seen by the sweep, not applied here (auth.c) */
+    uint64_t acl_version_seen;    /* keel_store_acl_version at the last sweep */
+    uint64_t acl_swept;           /* the generation the last sweep checked connections at */
 };
 
 /* dispatch.c */

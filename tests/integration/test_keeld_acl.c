@@ -206,25 +206,33 @@ static void test_acl_commands(void **state)
         kc_expect(&cluster, i, true, "ACL LOAD", "-ERR This Redis instance is not configured to use an ACL file.*");
         kc_expect(&cluster, i, true, "ACL DELUSER default", "-ERR The 'default' user cannot be removed");
 
+        kc_expect(&cluster, i, true, "ACL LOG RESET", "+OK");
         redisContext *ctx = raw(i);
         on(ctx, i, WRONGPASS, "AUTH alice wrong");
         on(ctx, i, WRONGPASS, "AUTH alice wrong");
         on(ctx, i, "+OK", "AUTH alice " ALICE_PW);
-        on(ctx, i, "\"alice\"", "ACL WHOAMI");
+        /* alice has +@read only: ACL is @admin (as Redis's acl|whoami is not @read). */
+        on(ctx, i, "-NOPERM User alice has no permissions to run the 'acl|whoami' command", "ACL WHOAMI");
         redisFree(ctx);
         ctx = raw(i);
         on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH alice " ALICE_PW);
-        on(ctx, i, "\"alice\"", "ACL WHOAMI");
+        on(ctx, i, "-NOPERM User alice has no permissions to run the 'acl|whoami' command", "ACL WHOAMI");
         redisFree(ctx);
-        /* Both failures are one ACL LOG entry (same reason, object, user). */
+        /* Repeats are one ACL LOG entry (same reason, object, user), newest first. */
         kc_expect(&cluster, i, true, "ACL LOG 1",
-                  "[[\"count\",:2,\"reason\",\"auth\",\"context\",\"toplevel\",\"object\",\"AUTH\",\"username\","
-                  "\"alice\",\"age-seconds\",*");
+                  "[[\"count\",:2,\"reason\",\"command\",\"context\",\"toplevel\",\"object\",\"acl|whoami\","
+                  "\"username\",\"alice\",\"age-seconds\",*");
         redisReply *r = kc_cmd(&cluster, i, "ACL LOG");
         assert_non_null(r);
         assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-        assert_true(r->elements >= 1);
+        assert_int_equal(r->elements, 2);
         assert_int_equal(r->element[0]->elements, 20);
+        const redisReply *auth = r->element[1];
+        assert_int_equal(auth->element[1]->integer, 2);
+        assert_string_equal(auth->element[3]->str, "auth");
+        assert_string_equal(auth->element[5]->str, "toplevel");
+        assert_string_equal(auth->element[7]->str, "AUTH");
+        assert_string_equal(auth->element[9]->str, "alice");
         const char *fields[] = {"count", "reason", "context", "object", "username", "age-seconds", "client-info",
                                 "entry-id", "timestamp-created", "timestamp-last-updated"};
         for (unsigned k = 0; k < 10; k++) assert_string_equal(r->element[0]->element[2 * k]->str, fields[k]);
@@ -259,6 +267,135 @@ static void test_acl_commands(void **state)
     kc_expect(&cluster, f, true, "ACL DELUSER bob carol nobody", ":2");
     kc_expect(&cluster, f, true, "ACL DELUSER bob", ":0");
     for (unsigned i = 0; i < cluster.n; i++) await_getuser(i, "carol", "(nil)");
+}
+
+#define NOKEY "-NOPERM No permissions to access a key"
+#define NOCHAN "-NOPERM No permissions to access a channel"
+
+/* A connection to node i authenticated as user/pass. */
+static redisContext *as_user(unsigned i, const char *user, const char *pass)
+{
+    redisContext *ctx = raw(i);
+    on(ctx, i, "+OK", "AUTH %s %s", user, pass);
+    return ctx;
+}
+
+/* Wait (bounded) until ctx's connection is closed by the node. */
+static void await_closed(redisContext *ctx, unsigned i)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        redisReply *r = redisCommand(ctx, "PING");
+        if (r == NULL) return; /* hiredis: the peer closed */
+        freeReplyObject(r);
+        kc_pause_ms(50);
+    }
+    fail_msg("node %u: the connection of a removed or disabled user is still open", i + 1);
+}
+
+/* Every request checked before it is routed, on the leader and on the
+ * followers (which check before forwarding); denials in ACL LOG. */
+static void test_acl_checks(void **state)
+{
+    (void)state;
+    int leader = kc_leader(&cluster, 10000);
+    assert_true(leader >= 0);
+    kc_expect(&cluster, (unsigned)leader, true, "SET session:1 s1", "+OK");
+    kc_expect(&cluster, (unsigned)leader, true, "SET other o", "+OK");
+    kc_expect(&cluster, (unsigned)leader, true,
+              "ACL SETUSER ops on >ops-pw ~* &* +@all -@admin -@dangerous", "+OK");
+    kc_expect(&cluster, (unsigned)leader, true, "ACL SETUSER news on >news-pw ~* &news.* +@all -@admin", "+OK");
+    for (unsigned i = 0; i < cluster.n; i++) await_getuser(i, "news", "[\"flags\",[\"on\",*");
+    for (unsigned i = 0; i < cluster.n; i++) {
+        kc_expect(&cluster, i, true, "ACL LOG RESET", "+OK");
+        uint64_t cmd0 = kc_info_u64(&cluster, i, "stats", "acl_access_denied_cmd");
+        uint64_t key0 = kc_info_u64(&cluster, i, "stats", "acl_access_denied_key");
+        uint64_t chan0 = kc_info_u64(&cluster, i, "stats", "acl_access_denied_channel");
+
+        /* ~session:* +@read: reads of session:*, nothing else. */
+        redisContext *ctx = as_user(i, "alice", ALICE_PW);
+        on(ctx, i, "\"s1\"", "GET session:1");
+        on(ctx, i, "[\"s1\",(nil)]", "MGET session:1 session:2");
+        on(ctx, i, NOKEY, "GET other");
+        on(ctx, i, NOKEY, "MGET session:1 other");
+        on(ctx, i, "-NOPERM User alice has no permissions to run the 'set' command", "SET session:1 v");
+        on(ctx, i, "-NOPERM User alice has no permissions to run the 'del' command", "DEL session:1");
+        on(ctx, i, "-NOPERM User alice has no permissions to run the 'expire' command", "EXPIRE session:1 10");
+        on(ctx, i, "-NOPERM User alice has no permissions to run the 'publish' command", "PUBLISH c m");
+        on(ctx, i, "-NOPERM User alice has no permissions to run the 'multi' command", "MULTI");
+        redisFree(ctx);
+
+        /* Everything but @admin/@dangerous: data yes, the cluster's controls no. */
+        ctx = as_user(i, "ops", "ops-pw");
+        on(ctx, i, "+OK", "SET ops%u v", i);
+        on(ctx, i, "\"v\"", "GET ops%u", i);
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.member' command", "KEEL.MEMBER LIST");
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.member' command", "KEEL.MEMBER REMOVE 1");
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.transfer' command", "KEEL.TRANSFER");
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.alarm' command", "KEEL.ALARM CLEAR CORRUPT");
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.snapshot' command", "KEEL.SNAPSHOT BEGIN");
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.drill' command", "KEEL.DRILL LIST");
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'config|set' command", "CONFIG SET loglevel debug");
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'config|set' command",
+           "CONFIG SET requirepass x");
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'acl|setuser' command", "ACL SETUSER ops +@all");
+        /* In MULTI a denial aborts the transaction, as Redis. */
+        on(ctx, i, "+OK", "MULTI");
+        on(ctx, i, "+QUEUED", "SET opsm%u v", i);
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.transfer' command", "KEEL.TRANSFER");
+        on(ctx, i, "-EXECABORT*", "EXEC");
+        on(ctx, i, "(nil)", "GET opsm%u", i);
+        redisFree(ctx);
+
+        /* Channels: &news.* */
+        ctx = as_user(i, "news", "news-pw");
+        on(ctx, i, ":*", "PUBLISH news.today hi");
+        on(ctx, i, NOCHAN, "PUBLISH sport hi");
+        on(ctx, i, NOCHAN, "SUBSCRIBE news.a sport");
+        on(ctx, i, NOCHAN, "PSUBSCRIBE news.*x");
+        redisFree(ctx);
+
+        /* The denials, newest first, in this node's ACL LOG. */
+        redisReply *r = kc_cmd(&cluster, i, "ACL LOG 100");
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        char seen[2048] = "";
+        for (size_t k = 0; k < r->elements; k++) {
+            const redisReply *e = r->element[k];
+            size_t n = strlen(seen);
+            snprintf(seen + n, sizeof seen - n, "%s/%s/%s/%s ", e->element[3]->str, e->element[7]->str,
+                     e->element[9]->str, e->element[5]->str);
+        }
+        freeReplyObject(r);
+        const char *want[] = {"key/other/alice/toplevel", "command/set/alice/toplevel",
+                              "command/keel.transfer/ops/multi", "command/keel.member/ops/toplevel",
+                              "command/config|set/ops/toplevel", "channel/sport/news/toplevel",
+                              "channel/news.*x/news/toplevel"};
+        for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+            if (strstr(seen, want[k]) == NULL) fail_msg("node %u: ACL LOG lacks %s: %s", i + 1, want[k], seen);
+        assert_true(kc_info_u64(&cluster, i, "stats", "acl_access_denied_cmd") >= cmd0 + 12);
+        assert_true(kc_info_u64(&cluster, i, "stats", "acl_access_denied_key") >= key0 + 2);
+        assert_true(kc_info_u64(&cluster, i, "stats", "acl_access_denied_channel") >= chan0 + 3);
+    }
+    /* A user removed or disabled loses its connections, on every node. */
+    kc_expect(&cluster, (unsigned)leader, true, "ACL SETUSER temp1 on >t ~* +@all", "+OK");
+    kc_expect(&cluster, (unsigned)leader, true, "ACL SETUSER temp2 on >t ~* +@all", "+OK");
+    for (unsigned i = 0; i < cluster.n; i++) await_getuser(i, "temp2", "[\"flags\",[\"on\",*");
+    redisContext *t1[KC_MAX], *t2[KC_MAX];
+    for (unsigned i = 0; i < cluster.n; i++) {
+        t1[i] = as_user(i, "temp1", "t");
+        t2[i] = as_user(i, "temp2", "t");
+    }
+    kc_expect(&cluster, a_follower(), true, "ACL DELUSER temp1", ":1");
+    kc_expect(&cluster, a_follower(), true, "ACL SETUSER temp2 off", "+OK");
+    for (unsigned i = 0; i < cluster.n; i++) {
+        await_closed(t1[i], i);
+        await_closed(t2[i], i);
+        redisFree(t1[i]);
+        redisFree(t2[i]);
+        redisContext *ctx = raw(i);
+        on(ctx, i, WRONGPASS, "AUTH temp2 t"); /* off */
+        redisFree(ctx);
+    }
 }
 
 /* CONFIG SET requirepass on a follower: replicated; then AUTH/HELLO paths. */
@@ -353,6 +490,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_open_default),
         cmocka_unit_test(test_acl_commands),
+        cmocka_unit_test(test_acl_checks),
         cmocka_unit_test(test_requirepass_and_auth),
         cmocka_unit_test(test_restart_and_no_cleartext),
     };

@@ -308,6 +308,9 @@ CMD_DECL_LOCAL(cmd_info)
         srv_info_line(&b, "expired_keys:%llu", (unsigned long long)ss.expired);
         srv_info_line(&b, "rejected_connections:%llu", (unsigned long long)srv->stats.rejected_maxclients);
         srv_info_line(&b, "acl_access_denied_auth:%llu", (unsigned long long)srv->stats.auth_failures);
+        srv_info_line(&b, "acl_access_denied_cmd:%llu", (unsigned long long)srv->stats.denied_cmd);
+        srv_info_line(&b, "acl_access_denied_key:%llu", (unsigned long long)srv->stats.denied_key);
+        srv_info_line(&b, "acl_access_denied_channel:%llu", (unsigned long long)srv->stats.denied_channel);
         srv_info_line(&b, "keel_rejected_nospace:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOSPACE]);
         srv_info_line(&b, "keel_rejected_noleader:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOLEADER]);
         buf_append(&b, "\r\n", 2);
