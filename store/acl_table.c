@@ -15,9 +15,9 @@
 #include "store/acl.h"
 
 const struct acl_command acl_command_categories[] = {
-    {"acl", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
+    {"acl", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL},
     {"append", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
-    {"auth", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_NOAUTH},
+    {"auth", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_NOAUTH},
     {"bgrewriteaof", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
     {"bgsave", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
     {"bitcount", ACL_CAT_READ | ACL_CAT_BITMAP | ACL_CAT_SLOW, 0},
