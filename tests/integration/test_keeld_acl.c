@@ -450,6 +450,24 @@ static void test_requirepass_and_auth(void **state)
         on(ctx, i, "+OK", "QUIT"); /* allowed before AUTH */
         redisFree(ctx);
     }
+    /* Real clients: redis-py (username/password) and redis-cli (--user --pass). */
+    char cmd[2048], dir[1024];
+    snprintf(dir, sizeof dir, "%s", __FILE__);
+    *strrchr(dir, '/') = 0;
+    int n = snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/redis_py_acl.py' '%s' '%s'", dir, PASS, ALICE_PW);
+    for (unsigned i = 0; i < cluster.n; i++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %u", cluster.nodes[i].client_port);
+    if (system(cmd) != 0) fail_msg("redis-py: %s failed", cmd);
+    for (unsigned i = 0; i < cluster.n; i++) {
+        char out[256] = "";
+        snprintf(cmd, sizeof cmd, "redis-cli -p %u --user alice --pass '%s' --no-auth-warning GET session:1 2>&1",
+                 cluster.nodes[i].client_port, ALICE_PW);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        if (fgets(out, sizeof out, p) == NULL) out[0] = 0;
+        assert_int_equal(pclose(p), 0);
+        assert_string_equal(out, "s1\n");
+    }
     /* Counted on the node that refused: each refused 3 (AUTH x2, HELLO). */
     assert_true(kc_info_u64(&cluster, 0, "stats", "acl_access_denied_auth") >= failed0 + 3);
     kc_expect(&cluster, 0, true, "CONFIG SET requirepass x maxmemory 1",
