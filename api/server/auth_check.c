@@ -13,9 +13,14 @@ static bool named(const struct command *cmd, const char *name)
     return strcmp(cmd->name, name) == 0;
 }
 
+#define ON_STACK 16 /* arguments checked without allocating */
+
 int auth_check(const struct acl_user *u, const struct command *cmd, const struct keel_slice *argv,
                uint32_t argc, uint32_t *arg)
 {
+    if (arg != NULL) *arg = 0;
+    /* +@all ~* &* (the open default user): nothing to look at. */
+    if (u->allcommands && u->allkeys && u->allchannels) return ACL_OK;
     int idx = acl_command_find(cmd->name, strlen(cmd->name));
     enum acl_verdict v = acl_check(u, idx, NULL, 0, NULL, 0, NULL);
     if (v != ACL_OK) return v;
@@ -23,13 +28,13 @@ int auth_check(const struct acl_user *u, const struct command *cmd, const struct
     if (named(cmd, "watch")) first = 1, last = -1, step = 1;
     bool pub = named(cmd, "publish"), sub = named(cmd, "subscribe"), psub = named(cmd, "psubscribe");
     size_t nkeys = 0, nchans = 0;
-    struct acl_key *keys = NULL;
-    struct acl_channel *chans = NULL;
-    uint32_t *where = NULL;
-    if (argc > 1) {
+    struct acl_key keys_s[ON_STACK], *keys = keys_s;
+    struct acl_channel chans_s[ON_STACK], *chans = chans_s;
+    uint32_t where_s[2 * ON_STACK], *where = where_s;
+    if (argc > ON_STACK) {
         keys = calloc(argc, sizeof *keys);
         chans = calloc(argc, sizeof *chans);
-        where = calloc(argc, sizeof *where);
+        where = calloc(2 * (size_t)argc, sizeof *where);
         if (keys == NULL || chans == NULL || where == NULL) {
             free(keys);
             free(chans);
@@ -58,8 +63,10 @@ int auth_check(const struct acl_user *u, const struct command *cmd, const struct
     size_t which = 0;
     v = acl_check(u, idx, keys, nkeys, chans, nchans, &which);
     if (arg != NULL) *arg = v == ACL_DENIED_KEY ? where[which] : v == ACL_DENIED_CHANNEL ? where[key_slots + which] : 0;
-    free(keys);
-    free(chans);
-    free(where);
+    if (keys != keys_s) {
+        free(keys);
+        free(chans);
+        free(where);
+    }
     return v;
 }

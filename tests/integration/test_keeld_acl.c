@@ -320,6 +320,11 @@ static void test_acl_checks(void **state)
         on(ctx, i, "[\"s1\",(nil)]", "MGET session:1 session:2");
         on(ctx, i, NOKEY, "GET other");
         on(ctx, i, NOKEY, "MGET session:1 other");
+        /* More keys than the check holds on its stack. */
+        char many[1024] = "MGET";
+        for (int k = 0; k < 40; k++) snprintf(many + strlen(many), sizeof many - strlen(many), " session:%d", k);
+        on(ctx, i, "[(nil),\"s1\",(nil),*", "%s", many);
+        on(ctx, i, NOKEY, "%s other", many);
         on(ctx, i, "-NOPERM User alice has no permissions to run the 'set' command", "SET session:1 v");
         on(ctx, i, "-NOPERM User alice has no permissions to run the 'del' command", "DEL session:1");
         on(ctx, i, "-NOPERM User alice has no permissions to run the 'expire' command", "EXPIRE session:1 10");
