@@ -196,6 +196,13 @@ static void t_metrics_health(void **state)
     assert_true(wait_metric((unsigned)l, "keel_command_duration_seconds_count{cmd=\"set\"}", 49, false, 2000));
     promtool_ok((unsigned)l); /* with the per-command histograms and peer gauges */
 
+    /* A refused AUTH is counted (docs/security.md). */
+    assert_true(metric(0, "keel_auth_failures_total") == 0);
+    redisReply *r = kc_cmd(&c, 0, "AUTH nobody wrong");
+    assert_true(kc_is_error(r, "WRONGPASS"));
+    freeReplyObject(r);
+    assert_true(wait_metric(0, "keel_auth_failures_total", 1, true, 2000));
+
     /* Killing the leader: the others count a leader change; the new leader
      * has only a bare majority. */
     unsigned a = ((unsigned)l + 1) % 3, b = ((unsigned)l + 2) % 3;
