@@ -263,6 +263,29 @@ static void test_acl_commands(void **state)
         freeReplyObject(scan);
         freeReplyObject(size);
     }
+    /* Two SETUSERs of one user pipelined on the leader: both are encoded
+     * from the same state, so the second's entry is refused BUSY when it
+     * applies; it is rebuilt once from the new state and succeeds. */
+    int leader = kc_leader(&cluster, 10000);
+    redisContext *pipe = raw((unsigned)leader);
+    for (int round = 0; round < 5; round++) {
+        redisAppendCommand(pipe, "ACL SETUSER dave%d on ~a:*", round);
+        redisAppendCommand(pipe, "ACL SETUSER dave%d ~b:*", round);
+        for (int k = 0; k < 2; k++) {
+            redisReply *r = NULL;
+            assert_int_equal(redisGetReply(pipe, (void **)&r), REDIS_OK);
+            if (!kc_is_status(r, "OK")) fail_msg("pipelined ACL SETUSER %d: %s", k, r->str);
+            freeReplyObject(r);
+        }
+        char get[32], want[160];
+        snprintf(get, sizeof get, "ACL GETUSER dave%d", round);
+        snprintf(want, sizeof want, "[\"flags\",[\"on\",\"sanitize-payload\"],\"passwords\",[],\"commands\",\"-@all\","
+                 "\"keys\",\"~a:* ~b:*\",*");
+        kc_expect(&cluster, (unsigned)leader, true, get, want);
+    }
+    redisFree(pipe);
+    kc_expect(&cluster, (unsigned)leader, true, "ACL DELUSER dave0 dave1 dave2 dave3 dave4", ":5");
+
     /* DELUSER of several, one unknown: one entry, the count of removed. */
     kc_expect(&cluster, f, true, "ACL DELUSER bob carol nobody", ":2");
     kc_expect(&cluster, f, true, "ACL DELUSER bob", ":0");
