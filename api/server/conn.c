@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/server/conn_tls.h"
 #include "api/server/auth.h"
+#include "api/server/conn_tls.h"
 #include "api/server/log.h"
 #include "api/server/observe/observe.h"
 #include "api/server/pubsub/pubsub.h"
