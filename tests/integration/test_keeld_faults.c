@@ -284,7 +284,10 @@ static void test_follower_refuses_damaged_snapshot(void **state)
         fclose(f);
         if (k == 0) kc_start_node(&cl, away);
         int before = refusals_logged(&cl, away);
-        for (int i = 0; i < 300 && refusals_logged(&cl, away) == before; i++) kc_pause_ms(50);
+        /* 30 s: the first kind waits for the node to start and for the
+         * leader to send it a snapshot, which on a loaded CI machine (the
+         * Debug suite runs two tests at once) took longer than 15 s once. */
+        for (int i = 0; i < 600 && refusals_logged(&cl, away) == before; i++) kc_pause_ms(50);
         if (refusals_logged(&cl, away) == before) fail_msg("%s: no refusal logged", kinds[k]);
         assert_false(kc_exited(&cl, away));
         assert_false(has_raft_snapshot(&cl, away)); /* never stored */
