@@ -288,7 +288,10 @@ int main(int argc, char **argv)
     }
     struct keel_server_config sc = {
         .node_id = opts.id, .client_addr = opts.client_addr,
-        .max_clients = (unsigned)opts.max_clients, .max_pipeline = (unsigned)opts.max_pipeline,
+        .max_clients = (unsigned)opts.max_clients,
+        .max_clients_per_user = opts.max_clients_per_user != 0 ? (unsigned)opts.max_clients_per_user
+                                                               : (unsigned)(opts.max_clients + 1) / 2,
+        .auth_timeout_s = (unsigned)opts.auth_timeout, .max_pipeline = (unsigned)opts.max_pipeline,
         .max_output = opts.max_output, .max_bulk = opts.max_bulk, .max_args = (unsigned)opts.max_args,
         .max_inflight = (unsigned)opts.max_inflight, .idle_timeout_s = (unsigned)opts.idle_timeout,
         .redirect = opts.redirect, .forward_timeout_ms = (unsigned)opts.forward_timeout_ms,

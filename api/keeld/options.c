@@ -52,6 +52,12 @@ static const struct option_def options[] = {
         "ms before an unanswered snapshot is sent again (raise for multi-GB snapshots on slow links)"),
     BOOL("sync-snapshots", sync_snapshots, "no", "copy snapshots on the event loop (small databases only)"),
     U64("max-clients", max_clients, "10000", 1, 1000000, "client connections accepted"),
+    /* So that one user (or whoever reaches the port, as `default`) cannot
+     * take every connection and lock the others out (auth_limit.c). */
+    U64("max-clients-per-user", max_clients_per_user, "0", 0, 1000000,
+        "client connections one user may hold on this node (unauthenticated ones count as default); 0: half of --max-clients"),
+    U64("auth-timeout", auth_timeout, "10", 0, 3600,
+        "close a client that has not authenticated after this many seconds, while default needs a password (0: never)"),
     U64("max-pipeline", max_pipeline, "1024", 1, 1000000, "commands pending per connection before it stops being read"),
     U64("max-output", max_output, "67108864", 65536, 1ull << 40, "unsent reply bytes per connection before it stops being read"),
     U64("max-bulk", max_bulk, "67108864", 1024, 67108864, "largest bulk string in a request, bytes"),

@@ -23,6 +23,8 @@ struct keeld_options
     uint64_t install_snapshot_ms;
     bool sync_snapshots;
     uint64_t max_clients;
+    uint64_t max_clients_per_user;
+    uint64_t auth_timeout;
     uint64_t max_pipeline;
     uint64_t max_output;
     uint64_t max_bulk;

@@ -200,6 +200,14 @@ bool auth_login(struct slot *s, struct keel_slice user, struct keel_slice pass)
     bool ok = false;
     if (keel_store_acl_get(s->srv->store, user, &u) == 0) {
         ok = acl_password_ok(&u, pass.p, pass.n);
+        if (ok && !auth_limit_allows(c, user)) {
+            acl_user_close(&u);
+            s->srv->stats.rejected_user_limit++;
+            char name[64];
+            printable(user, name, sizeof name);
+            srv_reply_errorf(&s->out, KEEL_EINVAL, "max number of clients reached for user '%s'", name);
+            return false;
+        }
         if (ok) {
             struct acl_user *keep = c->user != NULL ? c->user : malloc(sizeof *keep);
             if (keep == NULL) {
@@ -207,10 +215,12 @@ bool auth_login(struct slot *s, struct keel_slice user, struct keel_slice pass)
                 srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
                 return false;
             }
+            auth_limit_leave(c);
             if (c->user != NULL) acl_user_close(c->user);
             *keep = u;
             c->user = keep;
             c->acl_seen = acl_gen(s->srv);
+            auth_limit_join(c);
         } else {
             acl_user_close(&u);
         }
@@ -229,6 +239,7 @@ bool auth_login(struct slot *s, struct keel_slice user, struct keel_slice pass)
 
 void auth_conn_free(struct conn *c)
 {
+    auth_limit_leave(c);
     if (c->user != NULL) {
         acl_user_close(c->user);
         free(c->user);
@@ -238,7 +249,9 @@ void auth_conn_free(struct conn *c)
 
 void auth_conn_reset(struct conn *c)
 {
+    auth_limit_leave(c);
     auth_conn_free(c);
+    auth_limit_join(c);
     c->auth_init = true;
     c->authed = open_door(default_user(c->srv));
 }

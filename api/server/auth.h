@@ -39,6 +39,24 @@ void auth_conn_free(struct conn *c);
  * follower. Ends s. */
 void auth_requirepass(struct slot *s, struct keel_slice pw);
 
+/* auth_limit.c: connections per user (why and how: see there). */
+/* At accept (c counted as default): false if c must be refused; may close
+ * the oldest unauthenticated connection to make room. */
+bool auth_limit_accept(struct conn *c);
+/* May c become user (AUTH)? */
+bool auth_limit_allows(struct conn *c, struct keel_slice user);
+/* c leaves / joins the count of its user (c->user; NULL: default). */
+void auth_limit_leave(struct conn *c);
+void auth_limit_join(struct conn *c);
+/* c is a member forwarding (its token was right): not counted, never timed
+ * out or evicted. */
+void auth_limit_member(struct conn *c);
+/* Connections user holds here; user.p NULL: the default/unauthenticated ones. */
+unsigned auth_limit_count(struct keel_server *srv, struct keel_slice user);
+/* The server's timer: close connections not authenticated in time. */
+void auth_limit_tick(struct keel_server *srv);
+void auth_limit_free(struct keel_server *srv);
+
 /* auth_check.c: may user u run cmd with these arguments? An enum
  * acl_verdict (ACL_OK, or what was denied; *arg is then the argument index
  * of the denied key or channel), or -1 when out of memory. */

@@ -428,7 +428,7 @@ void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls
         return;
     }
     c->id = ++srv->next_conn_id;
-    c->last_active = uv_now(srv->loop);
+    c->last_active = c->accepted_at = uv_now(srv->loop);
     resp_request_init(&c->req);
     buf_init(&c->wbuf);
     struct sockaddr_storage ss;
@@ -447,10 +447,11 @@ void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls
     srv->nconns++;
     srv->stats.connections = srv->nconns;
     srv->stats.connections_total++;
-    if (srv->nconns > srv->cfg.max_clients) {
+    bool full = srv->nconns > srv->cfg.max_clients;
+    if (full) srv->stats.rejected_maxclients++;
+    if (full || !auth_limit_accept(c)) {
         /* Like Redis: say why, then close; a TLS client cannot be told
          * before its handshake, which the limit is there to spare. */
-        srv->stats.rejected_maxclients++;
         if (c->tls != NULL) {
             conn_close(c);
             return;
@@ -458,7 +459,8 @@ void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls
         struct keel_slice none = {NULL, 0};
         struct slot *s = slot_new(c->srv, c, &none, 0);
         if (s != NULL) {
-            srv_reply_error(&s->out, KEEL_EINVAL, "max number of clients reached");
+            if (full) srv_reply_error(&s->out, KEEL_EINVAL, "max number of clients reached");
+            else srv_reply_error(&s->out, KEEL_EINVAL, "max number of clients reached for user 'default'");
             c->head = c->tail = s;
             c->pending = 1;
             c->quit = true;

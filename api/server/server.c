@@ -187,6 +187,7 @@ static void timer_cb(uv_timer_t *t)
     srv_member_progress_log(srv);
     backup_expire(srv);
     auth_sweep(srv);
+    auth_limit_tick(srv);
     backup_schedule_tick(srv);
     consistency_tick(srv);
     check_zones(srv);
@@ -373,6 +374,7 @@ static void server_destroy(struct keel_server *srv)
     if (srv->acl_default != NULL) acl_user_close(srv->acl_default);
     free(srv->acl_default);
     acllog_free(srv);
+    auth_limit_free(srv);
     free(srv);
 }
 

@@ -40,6 +40,8 @@ struct keel_server_config
     unsigned tls_port;
     struct keel_tls_ctx *tls;
     unsigned max_clients;
+    unsigned max_clients_per_user; /* 0: max_clients (auth_limit.c) */
+    unsigned auth_timeout_s;  /* close a connection not authenticated by then; 0: never */
     unsigned max_pipeline;    /* commands pending per connection before it stops being read */
     size_t max_output;        /* unsent reply bytes per connection before it stops being read */
     size_t max_bulk;          /* longest bulk string in a request */
@@ -86,6 +88,9 @@ struct keel_server_stats
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t rejected_maxclients;
+    uint64_t rejected_user_limit;     /* refused at accept or AUTH: the user holds its limit */
+    uint64_t evicted_unauthenticated; /* closed to make room for a newer one (auth_limit.c) */
+    uint64_t auth_timeouts;           /* closed unauthenticated after auth_timeout_s */
     uint64_t tls_handshakes;                          /* completed on the TLS port */
     uint64_t tls_rejected[KEEL_CLIENT_TLS_REJECTS];   /* refused there, by reason */
     uint64_t auth_failures; /* AUTH/HELLO AUTH refused (INFO acl_access_denied_auth) */

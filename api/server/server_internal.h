@@ -159,6 +159,9 @@ struct conn
     bool auth_init;          /* authed decided (at the first command) */
     uint64_t acl_seen;       /* the users' generation user was loaded at (auth.c) */
     bool authed;
+    bool counted;            /* in its user's connection count (auth_limit.c) */
+    bool member;             /* a member forwarding here (KEEL.FWD's token was right) */
+    uint64_t accepted_at;    /* loop ms */
 };
 
 /* A client is waiting on listener; tls: the TLS port's context, NULL for plaintext. */
@@ -251,6 +254,7 @@ struct keel_server
     uint64_t acl_gen_extra;       /* user changes seen by the sweep, not applied here (auth.c) */
     uint64_t acl_version_seen;    /* keel_store_acl_version at the last sweep */
     uint64_t acl_swept;           /* the generation the last sweep checked connections at */
+    struct auth_limits *auth_limits; /* connections per user (auth_limit.c) */
 };
 
 /* dispatch.c */

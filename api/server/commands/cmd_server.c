@@ -272,6 +272,7 @@ CMD_DECL_LOCAL(cmd_info)
         srv_info_line(&b, "# Clients");
         srv_info_line(&b, "connected_clients:%u", srv->nconns);
         srv_info_line(&b, "maxclients:%u", srv->cfg.max_clients);
+        srv_info_line(&b, "keel_maxclients_per_user:%u", srv->cfg.max_clients_per_user);
         buf_append(&b, "\r\n", 2);
     }
     if (want(s, "memory")) {
@@ -307,6 +308,11 @@ CMD_DECL_LOCAL(cmd_info)
         keel_store_stats(srv->store, &ss);
         srv_info_line(&b, "expired_keys:%llu", (unsigned long long)ss.expired);
         srv_info_line(&b, "rejected_connections:%llu", (unsigned long long)srv->stats.rejected_maxclients);
+        srv_info_line(&b, "keel_rejected_connections_user_limit:%llu",
+                      (unsigned long long)srv->stats.rejected_user_limit);
+        srv_info_line(&b, "keel_evicted_unauthenticated_clients:%llu",
+                      (unsigned long long)srv->stats.evicted_unauthenticated);
+        srv_info_line(&b, "keel_auth_timeouts:%llu", (unsigned long long)srv->stats.auth_timeouts);
         srv_info_line(&b, "acl_access_denied_auth:%llu", (unsigned long long)srv->stats.auth_failures);
         srv_info_line(&b, "acl_access_denied_cmd:%llu", (unsigned long long)srv->stats.denied_cmd);
         srv_info_line(&b, "acl_access_denied_key:%llu", (unsigned long long)srv->stats.denied_key);
@@ -472,6 +478,7 @@ CMD_DECL_LOCAL(cmd_keel_fwd)
         slot_done(s);
         return;
     }
+    if (s->conn != NULL) auth_limit_member(s->conn);
     int proto = atoi(slot_arg(s, 2, buf, sizeof buf));
     s->client = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 10);
     s->seq = strtoull(slot_arg(s, 4, buf, sizeof buf), NULL, 10);
@@ -502,6 +509,7 @@ CMD_DECL_LOCAL(cmd_keel_fwdsync)
         slot_done(s);
         return;
     }
+    if (s->conn != NULL) auth_limit_member(s->conn);
     resp_int(&s->out, (int64_t)keel_mono_ms());
     slot_done(s);
 }

@@ -101,6 +101,7 @@ static void f_rejected(const struct mctx *m, struct buf *b, const char *name)
         uint64_t v = r[i];
         if (i == REJECT_PROTOCOL) v = m->srv->stats.protocol_errors;
         if (i == REJECT_MAXCLIENTS) v = m->srv->stats.rejected_maxclients;
+        if (i == REJECT_USER_LIMIT) v = m->srv->stats.rejected_user_limit;
         buf_printf(b, "%s{reason=\"%s\"} %llu\n", name, labels[i], (unsigned long long)v);
     }
 }

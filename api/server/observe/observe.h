@@ -24,7 +24,8 @@
     X(UNCERTAIN, "uncertain", keel_errword(KEEL_EUNCERTAIN)) \
     X(MOVED, "moved", "MOVED")                              \
     X(PROTOCOL, "protocol", NULL)                           \
-    X(MAXCLIENTS, "maxclients", NULL)
+    X(MAXCLIENTS, "maxclients", NULL)                       \
+    X(USER_LIMIT, "user_limit", NULL)
 
 enum {
 #define REJECT_ENUM(e, label, word) REJECT_##e,
