@@ -156,7 +156,8 @@ static bool hash_valid(const uint8_t *p, size_t n)
 /* ---- command rules -------------------------------------------------------- */
 
 /* Redis's ACLSelectorRemoveCommandRule + ACLUpdateCommandRules: drop an
- * earlier rule naming the same command or category, append the new one. */
+ * earlier rule naming the same command or category (or, for a container,
+ * one of its subcommands), append the new one. */
 static int rules_update(struct acl_user *u, const char *rule, size_t n, bool allow)
 {
     char *r = u->rules;
@@ -164,7 +165,9 @@ static int rules_update(struct acl_user *u, const char *rule, size_t n, bool all
     while (at < len) {
         size_t end = at;
         while (end < len && r[end] != ' ') end++;
-        if (end - at - 1 == n && memcmp(r + at + 1, rule, n) == 0) {
+        bool same = end - at - 1 == n && memcmp(r + at + 1, rule, n) == 0;
+        bool child = end - at - 1 > n && memcmp(r + at + 1, rule, n) == 0 && r[at + 1 + n] == '|';
+        if (same || child) {
             size_t from = end < len ? end + 1 : end; /* with its trailing space */
             if (from == len && at > 0) at--;         /* the last one: its leading space */
             memmove(r + at, r + from, len - from + 1);
@@ -307,13 +310,22 @@ static int command_rule(struct acl_user *u, const uint8_t *op, size_t n, const c
             if (acl_command_categories[i].cats & bit) set_bit(u, i, allow);
         return 0;
     }
-    /* "+cmd|sub": Redis's subcommand and first-arg rules; not supported. */
+    /* "+cmd|sub" names a subcommand's own row (acl_table.c); Redis's
+     * first-argument rules ("+select|0") have none: unknown here. */
     int id = acl_command_find((const char *)op + 1, n - 1);
     if (id < 0) return *err = E_UNKNOWN, KEEL_EINVAL;
     const char *name = acl_command_categories[id].name;
     int rc = rules_update(u, name, strlen(name), allow);
     if (rc != 0) return rc;
     set_bit(u, (size_t)id, allow);
+    if (acl_command_categories[id].flags & ACL_CMD_CONTAINER) { /* and every subcommand */
+        size_t len = strlen(name);
+        for (size_t i = (size_t)id + 1; i < acl_commands_n; i++) {
+            const char *sn = acl_command_categories[i].name;
+            if (strncmp(sn, name, len) != 0 || sn[len] != '|') break;
+            set_bit(u, i, allow);
+        }
+    }
     return 0;
 }
 

@@ -56,6 +56,8 @@
 /* Per-command flags in the table. */
 #define ACL_CMD_KEEL 0x01   /* Keel implements it (else: Redis only, for rules) */
 #define ACL_CMD_NOAUTH 0x02 /* runs whatever the user (AUTH, HELLO: Redis's no-auth) */
+#define ACL_CMD_SUB 0x04       /* "container|sub": a subcommand's own row */
+#define ACL_CMD_CONTAINER 0x08 /* has subcommand rows ("client") */
 
 struct acl_command
 {
@@ -78,6 +80,10 @@ extern const size_t acl_categories_n;
 
 /* The table index of a command (case-insensitive), -1 if unknown. */
 int acl_command_find(const char *name, size_t n);
+/* The row a request name [sub ...] is checked against: the subcommand's
+ * own row "name|sub" if name is a container and sub has one, else name's
+ * (-1 if unknown). sub may be NULL. */
+int acl_command_find_sub(const char *name, size_t n, const char *sub, size_t subn);
 /* A category's bit by name without '@' (case-insensitive), 0 if unknown. */
 uint32_t acl_category_find(const char *name, size_t n);
 

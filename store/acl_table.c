@@ -7,15 +7,34 @@
  * lacks, listed so that rules written for Redis (+@list, -flushall) are
  * accepted, and ready for when Keel adds them. Container commands (CLIENT,
  * CONFIG, ACL, PUBSUB, OBJECT, ...) are one row each: their subcommands
- * share the container's categories until subcommand rules exist.
+ * have a row of their own ("client|list", ACL_CMD_SUB) with Redis's
+ * categories for that subcommand, so that -@admin takes CLIENT LIST but
+ * leaves CLIENT ID, and +config|get is a rule. The container's row
+ * (ACL_CMD_CONTAINER) is what +client/-client name; a subcommand without a
+ * row of its own is checked against it.
  *
  * Keel's admin commands are @keel @admin (and @dangerous where they can
  * take the cluster down or leak its data: KEEL.MEMBER, KEEL.TRANSFER,
  * KEEL.ALARM, KEEL.SNAPSHOT, KEEL.DRILL, the internal ones). */
+#include <string.h>
+
 #include "store/acl.h"
 
 const struct acl_command acl_command_categories[] = {
-    {"acl", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL},
+    {"acl", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_CONTAINER},
+    {"acl|cat", ACL_CAT_SLOW, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|deluser", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|dryrun", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|genpass", ACL_CAT_SLOW, ACL_CMD_SUB},
+    {"acl|getuser", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|help", ACL_CAT_SLOW, ACL_CMD_SUB},
+    {"acl|list", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|load", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|log", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|save", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|setuser", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|users", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"acl|whoami", ACL_CAT_SLOW, ACL_CMD_KEEL | ACL_CMD_SUB},
     {"append", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},
     {"auth", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_NOAUTH},
     {"bgrewriteaof", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
@@ -23,10 +42,40 @@ const struct acl_command acl_command_categories[] = {
     {"bitcount", ACL_CAT_READ | ACL_CAT_BITMAP | ACL_CAT_SLOW, 0},
     {"blpop", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_SLOW | ACL_CAT_BLOCKING, 0},
     {"brpop", ACL_CAT_WRITE | ACL_CAT_LIST | ACL_CAT_SLOW | ACL_CAT_BLOCKING, 0},
-    {"client", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL},
+    {"client", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_CONTAINER},
+    {"client|caching", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|getname", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"client|getredir", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|help", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|id", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"client|info", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"client|kill", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|list", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"client|no-evict", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|no-touch", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|pause", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|reply", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|setinfo", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"client|setname", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"client|tracking", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|trackinginfo", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|unblock", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"client|unpause", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS | ACL_CAT_CONNECTION, ACL_CMD_SUB},
     {"cluster", ACL_CAT_SLOW, 0},
-    {"command", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL},
-    {"config", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL},
+    {"command", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_CONTAINER},
+    {"command|count", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"command|docs", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"command|getkeys", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"command|getkeysandflags", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"command|help", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"command|info", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"command|list", ACL_CAT_SLOW | ACL_CAT_CONNECTION, ACL_CMD_SUB},
+    {"config", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_CONTAINER},
+    {"config|get", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"config|help", ACL_CAT_SLOW, ACL_CMD_SUB},
+    {"config|resetstat", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"config|rewrite", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_SUB},
+    {"config|set", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, ACL_CMD_KEEL | ACL_CMD_SUB},
     {"copy", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_SLOW, 0},
     {"dbsize", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},
     {"debug", ACL_CAT_ADMIN | ACL_CAT_SLOW | ACL_CAT_DANGEROUS, 0},
@@ -128,7 +177,13 @@ const struct acl_command acl_command_categories[] = {
     {"psubscribe", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL},
     {"pttl", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},
     {"publish", ACL_CAT_PUBSUB | ACL_CAT_FAST, ACL_CMD_KEEL},
-    {"pubsub", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL},
+    {"pubsub", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL | ACL_CMD_CONTAINER},
+    {"pubsub|channels", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"pubsub|help", ACL_CAT_SLOW, ACL_CMD_SUB},
+    {"pubsub|numpat", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"pubsub|numsub", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL | ACL_CMD_SUB},
+    {"pubsub|shardchannels", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_SUB},
+    {"pubsub|shardnumsub", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_SUB},
     {"punsubscribe", ACL_CAT_PUBSUB | ACL_CAT_SLOW, ACL_CMD_KEEL},
     {"quit", ACL_CAT_FAST | ACL_CAT_CONNECTION, ACL_CMD_KEEL | ACL_CMD_NOAUTH},
     {"randomkey", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_SLOW, 0},
@@ -231,6 +286,19 @@ int acl_command_find(const char *name, size_t n)
         else lo = mid + 1;
     }
     return -1;
+}
+
+int acl_command_find_sub(const char *name, size_t n, const char *sub, size_t subn)
+{
+    int id = acl_command_find(name, n);
+    if (id < 0 || sub == NULL || !(acl_command_categories[id].flags & ACL_CMD_CONTAINER)) return id;
+    char full[64];
+    if (n + 1 + subn > sizeof full) return id;
+    memcpy(full, name, n);
+    full[n] = '|';
+    memcpy(full + n + 1, sub, subn);
+    int s = acl_command_find(full, n + 1 + subn);
+    return s >= 0 ? s : id;
 }
 
 uint32_t acl_category_find(const char *name, size_t n)

@@ -21,7 +21,10 @@ int auth_check(const struct acl_user *u, const struct command *cmd, const struct
     if (arg != NULL) *arg = 0;
     /* +@all ~* &* (the open default user): nothing to look at. */
     if (u->allcommands && u->allkeys && u->allchannels) return ACL_OK;
-    int idx = acl_command_find(cmd->name, strlen(cmd->name));
+    /* CLIENT LIST is @admin, CLIENT ID is not: a container's subcommand
+     * is checked against its own row. */
+    int idx = acl_command_find_sub(cmd->name, strlen(cmd->name), argc > 1 ? (const char *)argv[1].p : NULL,
+                                   argc > 1 ? argv[1].n : 0);
     enum acl_verdict v = acl_check(u, idx, NULL, 0, NULL, 0, NULL);
     if (v != ACL_OK) return v;
     int first = cmd->first_key, last = cmd->last_key, step = cmd->key_step;

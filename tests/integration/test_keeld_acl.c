@@ -369,6 +369,11 @@ static void test_acl_checks(void **state)
         on(ctx, i, "-NOPERM User ops has no permissions to run the 'config|set' command",
            "CONFIG SET requirepass x");
         on(ctx, i, "-NOPERM User ops has no permissions to run the 'acl|setuser' command", "ACL SETUSER ops +@all");
+        /* Subcommands have their own categories, as in Redis. */
+        on(ctx, i, "\"ops\"", "ACL WHOAMI");
+        on(ctx, i, "[*", "ACL CAT");
+        on(ctx, i, ":*", "CLIENT ID");
+        on(ctx, i, "-NOPERM User ops has no permissions to run the 'client|list' command", "CLIENT LIST");
         /* In MULTI a denial aborts the transaction, as Redis. */
         on(ctx, i, "+OK", "MULTI");
         on(ctx, i, "+QUEUED", "SET opsm%u v", i);

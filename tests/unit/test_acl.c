@@ -397,6 +397,56 @@ static void test_check_commands(void **state)
     acl_user_close(&u);
 }
 
+/* A container's subcommands are checked against their own rows, with
+ * Redis 7.2's categories: -@admin takes CLIENT LIST and ACL SETUSER, not
+ * CLIENT ID or ACL WHOAMI; +client covers them all; +config|get is a rule. */
+static int sub_id(const char *cmd, const char *sub)
+{
+    return acl_command_find_sub(cmd, strlen(cmd), sub, sub != NULL ? strlen(sub) : 0);
+}
+
+static void test_subcommands(void **state)
+{
+    (void)state;
+    assert_int_equal(sub_id("client", "LIST"), acl_command_find("client|list", 11));
+    assert_int_equal(sub_id("CLIENT", "list"), acl_command_find("client|list", 11));
+    assert_int_equal(sub_id("client", "nosuch"), acl_command_find("client", 6));
+    assert_int_equal(sub_id("client", NULL), acl_command_find("client", 6));
+    assert_int_equal(sub_id("get", "list"), acl_command_find("get", 3)); /* not a container */
+    assert_int_equal(sub_id("nosuch", "x"), -1);
+    struct acl_user u = mk("s");
+    ok(&u, "on nopass allkeys allchannels +@all -@admin");
+    assert_int_equal(acl_check(&u, sub_id("client", "list"), NULL, 0, NULL, 0, NULL), ACL_DENIED_CMD);
+    assert_int_equal(acl_check(&u, sub_id("client", "id"), NULL, 0, NULL, 0, NULL), ACL_OK);
+    assert_int_equal(acl_check(&u, sub_id("acl", "whoami"), NULL, 0, NULL, 0, NULL), ACL_OK);
+    assert_int_equal(acl_check(&u, sub_id("acl", "cat"), NULL, 0, NULL, 0, NULL), ACL_OK);
+    assert_int_equal(acl_check(&u, sub_id("acl", "setuser"), NULL, 0, NULL, 0, NULL), ACL_DENIED_CMD);
+    assert_int_equal(acl_check(&u, sub_id("config", "get"), NULL, 0, NULL, 0, NULL), ACL_DENIED_CMD);
+    ok(&u, "+config|get");
+    commands(&u, "+@all -@admin +config|get");
+    assert_int_equal(acl_check(&u, sub_id("config", "get"), NULL, 0, NULL, 0, NULL), ACL_OK);
+    assert_int_equal(acl_check(&u, sub_id("config", "set"), NULL, 0, NULL, 0, NULL), ACL_DENIED_CMD);
+    /* +client: the container and every subcommand; it replaces the rules
+     * of its subcommands, as Redis's ACLSelectorRemoveCommandRule does. */
+    ok(&u, "-client|id");
+    assert_int_equal(acl_check(&u, sub_id("client", "id"), NULL, 0, NULL, 0, NULL), ACL_DENIED_CMD);
+    ok(&u, "+client");
+    commands(&u, "+@all -@admin +config|get +client");
+    assert_int_equal(acl_check(&u, sub_id("client", "list"), NULL, 0, NULL, 0, NULL), ACL_OK);
+    assert_int_equal(acl_check(&u, sub_id("client", "id"), NULL, 0, NULL, 0, NULL), ACL_OK);
+    ok(&u, "-client");
+    assert_int_equal(acl_check(&u, sub_id("client", "setname"), NULL, 0, NULL, 0, NULL), ACL_DENIED_CMD);
+    /* Redis's first-argument rules have no row: unknown. */
+    struct keel_slice bad = {(const uint8_t *)"+select|0", 9};
+    char msg[256];
+    assert_int_not_equal(acl_setuser(&u, &bad, 1, msg, sizeof msg), 0);
+    /* -@all +@connection: CLIENT LIST is @connection too (as in Redis). */
+    ok(&u, "-@all +@connection");
+    assert_int_equal(acl_check(&u, sub_id("client", "list"), NULL, 0, NULL, 0, NULL), ACL_OK);
+    assert_int_equal(acl_check(&u, sub_id("acl", "whoami"), NULL, 0, NULL, 0, NULL), ACL_DENIED_CMD);
+    acl_user_close(&u);
+}
+
 static void test_check_keys(void **state)
 {
     (void)state;
@@ -521,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_passwords),
         cmocka_unit_test(test_check_commands),
+        cmocka_unit_test(test_subcommands),
         cmocka_unit_test(test_check_keys),
         cmocka_unit_test(test_check_channels),
         cmocka_unit_test(test_glob),

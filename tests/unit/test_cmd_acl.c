@@ -28,6 +28,15 @@ static void test_same_commands(void **state)
     for (size_t k = 0; k < acl_commands_n; k++) {
         if (!(acl_command_categories[k].flags & ACL_CMD_KEEL)) continue;
         struct keel_slice name = keel_str(acl_command_categories[k].name);
+        const char *bar = strchr(acl_command_categories[k].name, '|');
+        if (acl_command_categories[k].flags & ACL_CMD_SUB) { /* its container is served, and is a container */
+            assert_non_null(bar);
+            name.n = (size_t)(bar - acl_command_categories[k].name);
+            int c = acl_command_find((const char *)name.p, name.n);
+            assert_true(c >= 0 && (acl_command_categories[c].flags & ACL_CMD_CONTAINER));
+        } else {
+            assert_null(bar);
+        }
         if (command_lookup(&name) == NULL)
             fail_msg("%s is marked ACL_CMD_KEEL but the server has no such command", acl_command_categories[k].name);
     }

@@ -215,6 +215,14 @@ static void list(struct slot *s, bool names_only)
     buf_close(&l.items);
 }
 
+/* ACL CAT <category> lists row i? The commands Keel has; as Redis, a
+ * container by its subcommands ("client|list"), not by its own name. */
+static bool listed(size_t i, uint32_t bit)
+{
+    const struct acl_command *c = &acl_command_categories[i];
+    return (c->flags & ACL_CMD_KEEL) && !(c->flags & ACL_CMD_CONTAINER) && (c->cats & bit);
+}
+
 static void cat(struct slot *s)
 {
     if (s->argc == 2) {
@@ -229,12 +237,10 @@ static void cat(struct slot *s)
         return;
     }
     size_t n = 0;
-    for (size_t i = 0; i < acl_commands_n; i++)
-        n += (acl_command_categories[i].flags & ACL_CMD_KEEL) && (acl_command_categories[i].cats & bit);
+    for (size_t i = 0; i < acl_commands_n; i++) n += listed(i, bit);
     resp_array(&s->out, n);
     for (size_t i = 0; i < acl_commands_n; i++)
-        if ((acl_command_categories[i].flags & ACL_CMD_KEEL) && (acl_command_categories[i].cats & bit))
-            resp_bulk_str(&s->out, acl_command_categories[i].name);
+        if (listed(i, bit)) resp_bulk_str(&s->out, acl_command_categories[i].name);
 }
 
 static void dryrun(struct slot *s)
