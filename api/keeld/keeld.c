@@ -300,6 +300,7 @@ int main(int argc, char **argv)
         .backup_interval_s = (unsigned)opts.backup_interval_s, .backup_keep = (unsigned)opts.backup_keep,
         .notify_keyspace_events = opts.notify_keyspace_events,
         .http_addr = opts.http_addr, .http_max_conns = (unsigned)opts.http_max_conns, .data_dir = opts.data_dir,
+        .aclfile = opts.aclfile,
         .http_cert_pem = http_sec.cert_pem, .http_key_pem = http_sec.key_pem, .http_token = http_sec.token,
         .health_max_lag = opts.health_max_lag, .alarm_noleader_ms = (unsigned)opts.alarm_noleader_ms,
         .alarm_slow_fsync_ms = (unsigned)opts.alarm_slow_fsync_ms, .min_free_disk = opts.min_free_disk,

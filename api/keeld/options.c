@@ -33,6 +33,8 @@ struct option_def
 static const struct option_def options[] = {
     U64("id", id, "0", 1, UINT32_MAX, "this node's id (> 0), required"),
     STR("data-dir", data_dir, "", "data directory (created if missing), required"),
+    /* Not read at start: the users are the replicated state's (acl_file.c). */
+    STR("aclfile", aclfile, "", "ACL SAVE writes this node's users here; ACL LOAD replaces the cluster's with it"),
     ADDR("raft-addr", raft_addr, "", "IPv4:PORT for raft traffic between nodes, required"),
     ADDR0("client-addr", client_addr, "127.0.0.1:7379",
           "IPv4:PORT for RESP clients; port 0 turns plaintext off (Redis's port 0), leaving --tls-port"),

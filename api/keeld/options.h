@@ -11,6 +11,7 @@ struct keeld_options
 {
     uint64_t id;
     char data_dir[4096];
+    char aclfile[4096];
     char raft_addr[64];
     char client_addr[64];
     char cluster[1024];

@@ -67,6 +67,7 @@ struct keel_server_config
     const char *http_token;       /* bearer token for /metrics and /status; NULL: none. The
                                    * three strings must outlive the server. */
     const char *data_dir;         /* for the free-disk check; NULL: none */
+    const char *aclfile;          /* ACL SAVE/LOAD's file (acl_file.c); NULL or "": none */
     uint64_t health_max_lag;      /* entries behind before /health fails and FOLLOWER_LAG */
     unsigned alarm_noleader_ms;   /* NOLEADER after this long without a leader */
     unsigned alarm_slow_fsync_ms; /* SLOW_FSYNC when append p99 is above this */

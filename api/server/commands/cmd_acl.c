@@ -329,12 +329,13 @@ CMD_DECL_LOCAL(cmd_acl)
         if (m == 1) dryrun(s);
     } else if ((m = sub_is(s, "LOG", -2)) != 0) {
         if (m == 1) acllog_command(s);
-    } else if ((m = sub_is(s, "SAVE", 2)) != 0 || (m = sub_is(s, "LOAD", 2)) != 0) {
-        if (m == 1)
-            srv_reply_error(&s->out, KEEL_EINVAL,
-                            "This Redis instance is not configured to use an ACL file. You may want to specify "
-                            "users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have "
-                            "a Redis configuration file set) in order to store users in the Redis configuration.");
+    } else if ((m = sub_is(s, "SAVE", 2)) != 0) {
+        if (m == 1) acl_file_save(s);
+    } else if ((m = sub_is(s, "LOAD", s->forwarded_in ? -2 : 2)) != 0) {
+        if (m == 1) {
+            acl_file_load(s, as_write); /* ends s */
+            return;
+        }
     } else {
         srv_reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand '%.*s'. Try ACL HELP.",
                          (int)(s->argv[1].n < 128 ? s->argv[1].n : 128), (const char *)s->argv[1].p);

@@ -103,6 +103,11 @@ void srv_info_alarms(struct keel_server *srv, struct buf *b);
 /* cmd_config.c */
 CMD_DECL_LOCAL(cmd_config);
 
+/* acl_file.c: ACL LOAD (ends s; as_write proposes or forwards it) and ACL
+ * SAVE (writes the reply) against --aclfile. */
+void acl_file_load(struct slot *s, void (*as_write)(struct slot *, const struct command *));
+void acl_file_save(struct slot *s);
+
 /* cmd_multi.c */
 CMD_DECL_LOCAL(cmd_multi);
 CMD_DECL_LOCAL(cmd_exec);
