@@ -490,6 +490,7 @@ static void test_restore_into_new_cluster(void **state)
         freeReplyObject(r);
     }
     freeReplyObject(kc_cmd(&cl, 0, "SET lease:1 held PX 600000"));
+    kc_expect(&cl, 0, true, "ACL SETUSER keeper on >keeper-pw ~doc:* +get", "+OK"); /* users are in it too */
     char file[600];
     snprintf(file, sizeof file, "%s/backup.keel", cl.base);
     assert_int_equal(run("backup save %s", file), 0);
@@ -518,6 +519,18 @@ static void test_restore_into_new_cluster(void **state)
     json_decref(j);
     freeReplyObject(kc_cmd(&cl, 0, "DEL after-backup"));
     assert_int_equal(same_contents(&cl, &cl2), 201);
+    for (unsigned i = 0; i < 3; i++) {
+        struct timeval tv = {5, 0};
+        redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)cl2.nodes[i].client_port, tv);
+        assert_true(ctx != NULL && ctx->err == 0);
+        redisReply *r = redisCommand(ctx, "AUTH keeper keeper-pw");
+        assert_true(r != NULL && r->type == REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+        r = redisCommand(ctx, "SET doc:1 x");
+        assert_true(r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOPERM", 6) == 0);
+        freeReplyObject(r);
+        redisFree(ctx);
+    }
     assert_int_equal(run("set new-cluster works"), 0);
     assert_int_equal(run("get new-cluster"), 0);
     assert_string_equal(out, "works\n");

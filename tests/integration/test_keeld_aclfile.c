@@ -1,8 +1,10 @@
-/* tests/integration: ACL SAVE and ACL LOAD against each node's own
- * --aclfile on a real three-node cluster: SAVE writes hashes only (0600);
- * LOAD on a follower replaces every node's users with that follower's
- * file, all or nothing; a default user missing from the file comes back
- * open, as in Redis 7.2. Every wait is a bounded poll. */
+/* tests/integration: users as replicated state on real clusters. ACL SAVE
+ * and ACL LOAD against each node's own --aclfile: SAVE writes hashes only
+ * (0600); LOAD on a follower replaces every node's users with that
+ * follower's file, all or nothing; a default user missing from the file
+ * comes back open, as in Redis 7.2. And a node that joins a cluster whose
+ * log was compacted gets the users through raft's snapshot install. Every
+ * wait is a bounded poll. (Backup and restore: test_keelctl.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -182,11 +184,61 @@ static void test_load(void **state)
     kc_expect(&cluster, leader, true, "ACL LOAD x", "-ERR wrong number of arguments for 'acl|load' command");
 }
 
+/* A fourth node joins after the log was compacted past the user's entry:
+ * only a snapshot can bring it the user. */
+static void test_snapshot_install(void **state)
+{
+    (void)state;
+    struct kc c2;
+    int leader = kc_start_leader(&c2, 3, "--snapshot-threshold 16 --snapshot-trailing 16");
+    assert_true(leader >= 0);
+    kc_expect(&c2, (unsigned)leader, true, "ACL SETUSER eve on >eve-pw ~doc:* +get", "+OK");
+    for (int i = 0; i < 200; i++) {
+        redisReply *r = kc_cmd(&c2, (unsigned)leader, "SET doc:%d v%d", i, i);
+        assert_true(r != NULL && r->type == REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+    }
+    assert_true(kc_info_u64(&c2, (unsigned)leader, "raft", "snapshot_index") > 16);
+    unsigned fourth = kc_add_node(&c2, (unsigned)leader);
+    bool ok = false;
+    char got[256] = "";
+    for (int t = 0; t < 300 && !ok; t++, kc_pause_ms(100)) {
+        struct timeval tv = {2, 0};
+        redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)c2.nodes[fourth].client_port, tv);
+        if (ctx == NULL || ctx->err != 0) {
+            if (ctx != NULL) redisFree(ctx);
+            continue;
+        }
+        redisReply *r = redisCommand(ctx, "AUTH eve eve-pw");
+        if (r != NULL) {
+            kc_reply_text(r, true, got, sizeof got);
+            ok = r->type == REDIS_REPLY_STATUS;
+            freeReplyObject(r);
+        }
+        if (ok) {
+            r = redisCommand(ctx, "GET doc:0");
+            assert_non_null(r);
+            kc_reply_text(r, true, got, sizeof got);
+            freeReplyObject(r);
+            assert_string_equal(got, "\"v0\"");
+            r = redisCommand(ctx, "SET doc:0 x");
+            assert_non_null(r);
+            kc_reply_text(r, true, got, sizeof got);
+            freeReplyObject(r);
+            assert_true(kc_text_matches(got, "-NOPERM*"));
+        }
+        redisFree(ctx);
+    }
+    if (!ok) fail_msg("node %u never let eve in: %s", fourth + 1, got);
+    kc_stop(&c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_save),
         cmocka_unit_test(test_load),
+        cmocka_unit_test(test_snapshot_install),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
