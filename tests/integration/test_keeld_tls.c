@@ -210,6 +210,37 @@ static size_t forge_append(uint8_t *b, uint64_t term, uint64_t prev_index, uint6
     return n + plen;
 }
 
+/* InstallSnapshot (type 5): term, last index and term, configuration
+ * index, a one-voter configuration naming the attacker (raft's encoding:
+ * version 1, count, then id, address, role; padded to 8), then a snapshot
+ * of 64 bytes that would replace the node's data. */
+static size_t forge_install_snapshot(uint8_t *b, uint64_t id, uint64_t term, uint64_t index)
+{
+    uint8_t conf[64];
+    size_t cn = 0;
+    memset(conf, 0, sizeof conf);
+    conf[cn++] = 1;
+    cn += put64(conf + cn, 1);
+    cn += put64(conf + cn, id);
+    memcpy(conf + cn, "127.0.0.1:9", 12);
+    cn += 12;
+    conf[cn++] = 0; /* RAFT_VOTER */
+    cn = (cn + 7) / 8 * 8;
+    size_t n = 0;
+    n += put64(b + n, 5);
+    n += put64(b + n, 6 * 8 + cn);
+    n += put64(b + n, term);
+    n += put64(b + n, index + 1000);
+    n += put64(b + n, term);
+    n += put64(b + n, index + 1000);
+    n += put64(b + n, cn);
+    memcpy(b + n, conf, cn);
+    n += cn;
+    n += put64(b + n, 64);
+    memset(b + n, 0x5a, 64);
+    return n + 64;
+}
+
 /* Send raw bytes to node i's raft port over plain TCP, then wait (bounded)
  * for the node to close the connection or 1 s to pass. */
 static void send_plain(unsigned i, const uint8_t *b, size_t n)
@@ -224,7 +255,7 @@ static void send_plain(unsigned i, const uint8_t *b, size_t n)
     close(fd);
 }
 
-/* The three attacks of issue 14 on node i, claiming to be member `as`. */
+/* The attacks of issue 14 on node i, claiming to be member `as`. */
 static void attack_plain(unsigned i, uint64_t as, uint64_t term, uint64_t index)
 {
     uint8_t b[1024];
@@ -237,6 +268,9 @@ static void attack_plain(unsigned i, uint64_t as, uint64_t term, uint64_t index)
     n = forge_handshake(b, as);
     n += put64(b + n, 1);
     n += put64(b + n, 1ull << 30); /* a 1 GiB header announced */
+    send_plain(i, b, n);
+    n = forge_handshake(b, as);
+    n += forge_install_snapshot(b + n, as, term, index);
     send_plain(i, b, n);
 }
 
@@ -423,7 +457,7 @@ static void test_plain_attacks(void **state)
     for (unsigned i = 0; i < 3; i++) attack_plain(i, before.leader == i + 1 ? 1 + (i + 1) % 3 : before.leader,
                                                    before.term + 1, index);
     for (unsigned i = 0; i < 3; i++) {
-        assert_true(rejected_reaches(i, "handshake", handshakes[i] + 3));
+        assert_true(rejected_reaches(i, "handshake", handshakes[i] + 4));
         assert_true(log_has(i, "refused (handshake, incoming)"));
     }
     for (unsigned i = 0; i < 3; i++) {
@@ -459,6 +493,12 @@ static void test_member_impersonation(void **state)
     assert_true(closed);
     assert_true(rejected_reaches(f, "id_mismatch", mism + 1));
     assert_true(log_has(f, "refused (id_mismatch, incoming)"));
+    /* The same member's certificate with a snapshot that would replace f's data. */
+    n = forge_handshake(b, before.leader);
+    n += forge_install_snapshot(b + n, before.leader, before.term + 1, 0);
+    assert_true(tls_attack(f, cert, key, ca, b, n, &closed));
+    assert_true(closed);
+    assert_true(rejected_reaches(f, "id_mismatch", mism + 2));
     for (unsigned i = 0; i < 3; i++) {
         struct view v = view_of(i);
         assert_int_equal(v.term, before.term);
