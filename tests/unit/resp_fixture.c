@@ -1,4 +1,4 @@
-/* tests: shared helpers of the RESP tests (test_resp*.c) (see resp_fixture.h). */
+/* tests: the RESP tests' shared helpers (resp_fixture.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
