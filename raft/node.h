@@ -286,6 +286,11 @@ void keel_node_clock(struct keel_node *n, struct keel_node_clock *out);
  * raft's auto-recovery renamed to corrupt-*. The caller logs it. */
 const char *keel_node_start_notes(const struct keel_node *n);
 
+/* Member TLS's context (raft/tls.h), NULL when --tls-cluster is off:
+ * borrowed, it lives as long as n. Rotation swaps its material in place. */
+struct keel_tls_ctx;
+struct keel_tls_ctx *keel_node_tls_ctx(struct keel_node *n);
+
 /* Why member TLS refused a raft connection (index into peer_rejected). */
 #define KEEL_NODE_PEER_REJECTS 7
 const char *keel_node_peer_reject_name(int reason);

@@ -225,3 +225,8 @@ const char *keel_node_peer_reject_name(int reason)
 {
     return keel_peer_reject_name(reason);
 }
+
+struct keel_tls_ctx *keel_node_tls_ctx(struct keel_node *n)
+{
+    return keel_transport_tls_ctx(&n->transport);
+}

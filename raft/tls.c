@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -17,7 +18,8 @@
 
 struct keel_tls_ctx
 {
-    SSL_CTX *ctx;
+    SSL_CTX *ctx; /* swapped by keel_tls_ctx_swap; each SSL holds a reference to its own */
+    struct keel_tls_expiry expiry;
 };
 
 struct keel_tls
@@ -151,6 +153,40 @@ static int check_member(X509 *own, const char *cert_file, uint64_t self_id, char
     return 0;
 }
 
+/* notAfter as Unix seconds (0 if it cannot be read). */
+static int64_t not_after(const X509 *x)
+{
+    struct tm tm;
+    const ASN1_TIME *t = X509_get0_notAfter(x);
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+    return (int64_t)timegm(&tm);
+}
+
+/* The earliest notAfter of our chain (leaf and intermediates) and of the CA
+ * bundle: what CERT_EXPIRY watches (api/server/tls_rotate.c). */
+static void find_expiry(SSL_CTX *x, struct keel_tls_expiry *e)
+{
+    STACK_OF(X509) *chain = NULL;
+    X509 *own = SSL_CTX_get0_certificate(x);
+    memset(e, 0, sizeof *e);
+    if (own != NULL) e->own = not_after(own);
+    SSL_CTX_get0_chain_certs(x, &chain);
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+        int64_t t = not_after(sk_X509_value(chain, i));
+        if (t != 0 && (e->own == 0 || t < e->own)) e->own = t;
+    }
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(x));
+    for (int i = 0; objs != NULL && i < sk_X509_OBJECT_num(objs); i++) {
+        X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (ca == NULL) continue;
+        int64_t t = not_after(ca);
+        if (t != 0 && (e->ca == 0 || t < e->ca)) {
+            e->ca = t;
+            X509_NAME_oneline(X509_get_subject_name(ca), e->ca_subject, sizeof e->ca_subject);
+        }
+    }
+}
+
 struct keel_tls_ctx *keel_tls_ctx_new(const struct keel_tls_options *o, char *err, size_t errsize)
 {
     char why[256];
@@ -215,6 +251,7 @@ struct keel_tls_ctx *keel_tls_ctx_new(const struct keel_tls_options *o, char *er
         }
         if (check_member(own, o->cert_file, o->member_id, err, errsize) != 0) goto fail;
     }
+    find_expiry(x, &c->expiry);
     return c;
 fail:
     keel_tls_ctx_free(c);
@@ -226,6 +263,21 @@ void keel_tls_ctx_free(struct keel_tls_ctx *c)
     if (c == NULL) return;
     SSL_CTX_free(c->ctx);
     free(c);
+}
+
+void keel_tls_ctx_swap(struct keel_tls_ctx *c, struct keel_tls_ctx *next)
+{
+    /* SSL_new took a reference to c->ctx for every live session: freeing
+     * ours leaves the old material to them until they end. */
+    SSL_CTX_free(c->ctx);
+    c->ctx = next->ctx;
+    c->expiry = next->expiry;
+    free(next);
+}
+
+void keel_tls_ctx_expiry(const struct keel_tls_ctx *c, struct keel_tls_expiry *out)
+{
+    *out = c->expiry;
 }
 
 struct keel_tls *keel_tls_new(struct keel_tls_ctx *c, bool server)

@@ -55,6 +55,23 @@ struct keel_tls_options
 struct keel_tls_ctx *keel_tls_ctx_new(const struct keel_tls_options *o, char *err, size_t errsize);
 void keel_tls_ctx_free(struct keel_tls_ctx *c);
 
+/* Rotation without a restart: c takes next's certificate, key and CA (next
+ * is consumed). Sessions begun from now on use them; sessions already
+ * running keep the material they began with (OpenSSL counts the old
+ * context's references) until they end. Build next with keel_tls_ctx_new
+ * first: a file that does not load never reaches c. */
+void keel_tls_ctx_swap(struct keel_tls_ctx *c, struct keel_tls_ctx *next);
+
+/* The earliest notAfter (Unix seconds, 0: none) of the certificates c
+ * presents (leaf and intermediates) and of its CA bundle. */
+struct keel_tls_expiry
+{
+    int64_t own;
+    int64_t ca;
+    char ca_subject[128]; /* the CA that expires first */
+};
+void keel_tls_ctx_expiry(const struct keel_tls_ctx *c, struct keel_tls_expiry *out);
+
 enum {
     KEEL_TLS_ERROR = -1, /* fatal: keel_tls_reason says why */
     KEEL_TLS_OK = 0,

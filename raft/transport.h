@@ -71,6 +71,9 @@ void keel_transport_release(struct raft_uv_transport *t);
  * one-line reason in err. */
 int keel_transport_tls(struct raft_uv_transport *t, const char *cert_file, const char *key_file,
                        const char *ca_file, uint64_t self_id, char *err, size_t errsize);
+/* Member TLS's context (NULL: off), for rotation: keel_tls_ctx_swap on it
+ * changes what new raft connections present and accept. */
+struct keel_tls_ctx *keel_transport_tls_ctx(struct raft_uv_transport *t);
 /* Rejections so far, by enum keel_peer_reject. */
 void keel_transport_rejections(struct raft_uv_transport *t, uint64_t out[KEEL_PEER_REJECT_COUNT]);
 

@@ -503,6 +503,11 @@ int keel_transport_tls(struct raft_uv_transport *t, const char *cert_file, const
     return 0;
 }
 
+struct keel_tls_ctx *keel_transport_tls_ctx(struct raft_uv_transport *t)
+{
+    return ((struct ktrans *)t->impl)->tls;
+}
+
 void kt_tls_release(struct ktrans *k)
 {
     keel_tls_ctx_free(k->tls);

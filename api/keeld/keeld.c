@@ -28,6 +28,7 @@ static uv_loop_t *loop;
 static struct keel_node *node;
 static struct keel_server *server;
 static uv_timer_t watchdog;
+static uv_signal_t hup; /* SIGHUP: reload the certificates */
 static int exit_code;
 
 static const char *role_now(void)
@@ -111,6 +112,7 @@ static void loglevel_changed(int level)
 static void stop_finished(void)
 {
     uv_close((uv_handle_t *)&watchdog, NULL);
+    uv_close((uv_handle_t *)&hup, NULL);
 }
 
 /* A fatal apply error or an unexpected unavailable node: stop at once and
@@ -167,6 +169,19 @@ static void join_main(void *arg)
 static void peer_refused(const char *msg)
 {
     log_warn("%s", msg);
+}
+
+/* SIGHUP: reload the TLS certificate, key and CA (api/server/tls_rotate.h). */
+static void sighup_cb(uv_signal_t *h, int signum)
+{
+    char err[600];
+    (void)h;
+    (void)signum;
+    if (server == NULL || keeld_stopping()) {
+        log_info("SIGHUP before the server started or while stopping: nothing reloaded");
+        return;
+    }
+    keel_server_tls_reload(server, "SIGHUP", err, sizeof err);
 }
 
 int main(int argc, char **argv)
@@ -234,9 +249,10 @@ int main(int argc, char **argv)
     }
     /* Before anything starts: a TLS port that cannot serve is a refusal. */
     struct keel_tls_ctx *client_tls = NULL;
+    static struct keel_tls_options to; /* kept: a reload (tls_rotate.c) builds from it */
     if (opts.tls_port != 0) {
         char why[512];
-        struct keel_tls_options to = {
+        to = (struct keel_tls_options){
             .cert_file = opts.tls_cert_file, .key_file = opts.tls_key_file, .ca_file = opts.tls_ca_cert_file,
             .verify = !strcmp(opts.tls_auth_clients, "yes")  ? KEEL_TLS_VERIFY_REQUIRE
                       : !strcmp(opts.tls_auth_clients, "no") ? KEEL_TLS_VERIFY_NONE
@@ -252,6 +268,11 @@ int main(int argc, char **argv)
         die("%s holds no cluster yet: the first start needs --cluster or --join", opts.data_dir);
 
     loop = uv_default_loop();
+    /* SIGHUP reloads the certificates (docs/security.md): handled from here
+     * on, so that it never stops keeld (its default action). */
+    uv_signal_init(loop, &hup);
+    uv_signal_start(&hup, sighup_cb, SIGHUP);
+    uv_unref((uv_handle_t *)&hup);
     struct keeld_stop_config stop = {.loop = loop, .node = &node, .server = &server,
                                      .bound_ms = (unsigned)opts.shutdown_timeout_ms,
                                      .finished = stop_finished};
@@ -306,6 +327,8 @@ int main(int argc, char **argv)
         .alarm_slow_fsync_ms = (unsigned)opts.alarm_slow_fsync_ms, .min_free_disk = opts.min_free_disk,
         .check_interval_s = (unsigned)opts.check_interval_s,
         .tls_port = (unsigned)opts.tls_port, .tls = client_tls,
+        .tls_cert_file = opts.tls_cert_file, .tls_key_file = opts.tls_key_file, .tls_ca_file = opts.tls_ca_cert_file,
+        .tls_options = client_tls ? &to : NULL, .tls_expiry_warn_days = (unsigned)opts.tls_cert_expiry_warn_days,
     };
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)

@@ -150,6 +150,9 @@ static const struct option_def options[] = {
     STR("tls-ciphers", tls_ciphers, "", "TLS 1.2 ciphers of the TLS port, OpenSSL's list syntax (default: OpenSSL's)"),
     STR("tls-ciphersuites", tls_ciphersuites, "",
         "TLS 1.3 ciphersuites of the TLS port, OpenSSL's syntax (default: OpenSSL's)"),
+    U64("tls-cert-expiry-warn-days", tls_cert_expiry_warn_days, "14", 0, 3650,
+        "raise CERT_EXPIRY when a certificate presented or trusted (CA) expires within this many days; "
+        "SIGHUP or CONFIG SET tls-cert-file reloads the certificates"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

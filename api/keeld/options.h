@@ -73,6 +73,7 @@ struct keeld_options
     char tls_protocols[64];
     char tls_ciphers[1024];
     char tls_ciphersuites[1024];
+    uint64_t tls_cert_expiry_warn_days; /* CERT_EXPIRY (api/server/tls_rotate.h) */
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.

@@ -263,6 +263,10 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     srv->cfg.client_addr = srv->client_addr;
     snprintf(srv->zone, sizeof srv->zone, "%s", cfg->zone ? cfg->zone : "");
     srv->cfg.zone = srv->zone;
+    snprintf(srv->tls_files[0], sizeof srv->tls_files[0], "%s", cfg->tls_cert_file ? cfg->tls_cert_file : "");
+    snprintf(srv->tls_files[1], sizeof srv->tls_files[1], "%s", cfg->tls_key_file ? cfg->tls_key_file : "");
+    snprintf(srv->tls_files[2], sizeof srv->tls_files[2], "%s", cfg->tls_ca_file ? cfg->tls_ca_file : "");
+    if (cfg->tls_options != NULL) srv->tls_client_options = *cfg->tls_options;
     srv->limits.max_bulk = cfg->max_bulk;
     srv->limits.max_args = cfg->max_args;
     srv->limits.max_inline = 64 * 1024;

@@ -19,6 +19,7 @@
 #include "raft/node.h"
 
 struct keel_tls_ctx;
+struct keel_tls_options;
 
 /* Why the TLS port refused a client (keel_client_tls_rejected_total{reason}). */
 enum {
@@ -74,6 +75,14 @@ struct keel_server_config
     uint64_t min_free_disk;       /* NOSPACE when the data dir's disk has less free (never
                                    * under KEEL_DISK_FLOOR, storage.h) */
     unsigned check_interval_s;    /* consistency check rounds (api/server/consistency.h); 0: off */
+    /* Certificate rotation (tls_rotate.h): the files the TLS contexts (tls,
+     * and the node's member TLS) were loaded from, and tls's other options
+     * (copied; their strings must outlive the server). */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *tls_ca_file;
+    const struct keel_tls_options *tls_options; /* NULL unless tls */
+    unsigned tls_expiry_warn_days;              /* CERT_EXPIRY within this many days */
 };
 
 struct keel_server_stats
@@ -134,5 +143,9 @@ size_t keel_server_close_report(const struct keel_server *s, char *buf, size_t s
 void keel_server_stop(struct keel_server *s, void (*cb)(void *data), void *data);
 void keel_server_free(struct keel_server *s);
 void keel_server_stats(const struct keel_server *s, struct keel_server_stats *st);
+
+/* Reload the TLS certificate, key and CA from their files (SIGHUP): see
+ * api/server/tls_rotate.h. 0, or -1 with the reason in err (logged too). */
+int keel_server_tls_reload(struct keel_server *srv, const char *why, char *err, size_t errsize);
 
 #endif /* KEEL_API_SERVER_H */

@@ -5,6 +5,7 @@
 #include "api/resp/resp.h"
 #include "api/server/server.h"
 #include "api/server/syskey.h"
+#include "raft/tls.h"
 #include "store/store.h"
 
 struct conn;
@@ -248,6 +249,10 @@ struct keel_server
     uint64_t tls_checked_at;   /* loop ms of the last handshake-timeout sweep */
     uint64_t tls_logged_at[KEEL_CLIENT_TLS_REJECTS];
     uint64_t tls_unlogged[KEEL_CLIENT_TLS_REJECTS];
+    /* tls_rotate.c */
+    char tls_files[3][1024];   /* cert, key, CA now in use */
+    struct keel_tls_options tls_client_options;
+    uint64_t tls_reloads[2];   /* TLS_RELOAD_OK, TLS_RELOAD_ERROR */
     struct acl_user *acl_default; /* the default user as applied here (auth.c), or NULL */
     uint64_t acl_default_seen;    /* keel_store_acl_changes when it was read */
     struct acllog *acl_log;       /* ACL LOG: this node's denials (acl_log.c) */

@@ -13,6 +13,7 @@
 #include "api/server/commands/commands.h"
 #include "api/server/log.h"
 #include "api/server/pubsub/notify.h"
+#include "api/server/tls_rotate.h"
 
 struct config_param
 {
@@ -81,11 +82,33 @@ static int set_check_interval(struct keel_server *srv, const char *value, char *
     return 0;
 }
 
+/* tls-cert-file, tls-key-file, tls-ca-cert-file: set together (their set is
+ * NULL) by one reload of both TLS contexts (tls_rotate.h), as Redis applies
+ * them: a file that does not load is refused and the old ones stay. */
+static void get_tls_cert(struct keel_server *srv, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", tls_rotate_file(srv, 0));
+}
+
+static void get_tls_key(struct keel_server *srv, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", tls_rotate_file(srv, 1));
+}
+
+static void get_tls_ca(struct keel_server *srv, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", tls_rotate_file(srv, 2));
+}
+
 static const struct config_param params[] = {
     {"consistency-check-interval", get_check_interval, set_check_interval},
     {"loglevel", get_loglevel, set_loglevel},
     {"notify-keyspace-events", get_notify, set_notify},
+    {"tls-ca-cert-file", get_tls_ca, NULL},
+    {"tls-cert-file", get_tls_cert, NULL},
+    {"tls-key-file", get_tls_key, NULL},
 };
+#define TLS_PARAM0 3 /* params[3..5]: the TLS files, in tls_rotate_file's order ca, cert, key */
 #define N_PARAMS (sizeof params / sizeof params[0])
 
 static const struct config_param *find(const struct keel_slice *name)
@@ -116,11 +139,44 @@ static void config_get(struct slot *s)
     resp_map(&s->out, s->proto, n);
     for (size_t i = 0; i < N_PARAMS; i++) {
         if (!hit[i]) continue;
-        char value[256];
+        char value[1100];
         params[i].get(s->srv, value, sizeof value);
         resp_bulk_str(&s->out, params[i].name);
         resp_bulk_str(&s->out, value);
     }
+}
+
+/* The TLS files of a CONFIG SET, all in one reload before the other
+ * parameters: true (with the error written) if it was refused. */
+static bool config_set_tls(struct slot *s)
+{
+    char files[3][1024]; /* cert, key, ca (tls_rotate_reload's order) */
+    bool given[3] = {false, false, false};
+    const char *first = NULL;
+    for (uint32_t a = 2; a < s->argc; a += 2) {
+        const struct config_param *p = find(&s->argv[a]);
+        if (p->set != NULL) continue;
+        int i = p == &params[TLS_PARAM0] ? 2 : p == &params[TLS_PARAM0 + 1] ? 0 : 1;
+        if (s->argv[a + 1].n >= sizeof files[i] || s->argv[a + 1].n == 0 ||
+            memchr(s->argv[a + 1].p, 0, s->argv[a + 1].n) != NULL) {
+            srv_reply_errorf(&s->out, KEEL_EINVAL, "CONFIG SET failed (possibly related to argument '%s') - %s",
+                             p->name, s->argv[a + 1].n == 0 ? "a file name is needed" : "invalid file name");
+            return true;
+        }
+        slot_arg(s, a + 1, files[i], sizeof files[i]);
+        given[i] = true;
+        if (first == NULL) first = p->name;
+    }
+    if (first == NULL) return false;
+    char err[600];
+    if (tls_rotate_reload(s->srv, given[0] ? files[0] : NULL, given[1] ? files[1] : NULL, given[2] ? files[2] : NULL,
+                          "CONFIG SET", err, sizeof err) != 0) {
+        srv_reply_errorf(&s->out, KEEL_EINVAL,
+                         "CONFIG SET failed (possibly related to argument '%s') - %s; the certificates in use stay",
+                         first, err);
+        return true;
+    }
+    return false;
 }
 
 /* CONFIG SET name value [name value ...]: every name is checked first.
@@ -149,9 +205,11 @@ static bool config_set(struct slot *s)
             return false;
         }
     }
+    if (config_set_tls(s)) return false;
     for (uint32_t a = 2; a < s->argc; a += 2) {
         const struct config_param *p = find(&s->argv[a]);
         char value[256], err[200];
+        if (p->set == NULL) continue; /* done by config_set_tls */
         if (s->argv[a + 1].n >= sizeof value) {
             snprintf(err, sizeof err, "value too long");
         } else if (p->set(s->srv, slot_arg(s, a + 1, value, sizeof value), err, sizeof err) == 0) {

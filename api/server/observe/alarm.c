@@ -8,6 +8,7 @@
 
 #include "api/server/log.h"
 #include "api/server/observe/alarm.h"
+#include "api/server/tls_rotate.h"
 #include "api/server/observe/observe.h"
 #include "api/server/pubsub/notify.h"
 #include "api/server/server_internal.h"
@@ -309,6 +310,7 @@ void alarms_evaluate(struct keel_server *srv)
     eval_fsync(srv, &m.append);
     eval_space(srv, &st);
     eval_clock(srv);
+    tls_rotate_eval(srv);
 }
 
 /* ---- admission --------------------------------------------------------- */

@@ -24,7 +24,8 @@
     X(SLOW_FSYNC, "raft log appends: p99 over the last 5 s above --alarm-slow-fsync-ms")  \
     X(NOSPACE, "live data at the --quota, free disk under --min-free-disk (16 MiB at least) or the disk reserve released: writes refused") \
     X(CORRUPT, "a replica's state digest differed from the majority's (consistency check, keelctl hashkv)") \
-    X(CLOCK_SKEW, "this node's wall clock is over 1 s from the cluster clock: not followed (a step?)")
+    X(CLOCK_SKEW, "this node's wall clock is over 1 s from the cluster clock: not followed (a step?)") \
+    X(CERT_EXPIRY, "a TLS certificate this node presents or trusts expires within --tls-cert-expiry-warn-days")
 
 enum {
 #define ALARM_ENUM(name, help) ALARM_##name,

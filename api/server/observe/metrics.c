@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/server/consistency.h"
@@ -14,6 +15,7 @@
 #include "api/server/observe/metrics.h"
 #include "api/server/observe/observe.h"
 #include "api/server/server_internal.h"
+#include "api/server/tls_rotate.h"
 
 /* What one rendering reads, gathered once so that all samples agree. */
 struct mctx
@@ -127,6 +129,27 @@ static void f_client_tls_rejected(const struct mctx *m, struct buf *b, const cha
                    (unsigned long long)m->srv->stats.tls_rejected[i]);
 }
 
+static void f_tls_reloads(const struct mctx *m, struct buf *b, const char *name)
+{
+    buf_printf(b, "%s{result=\"ok\"} %llu\n", name, (unsigned long long)m->srv->tls_reloads[TLS_RELOAD_OK]);
+    buf_printf(b, "%s{result=\"error\"} %llu\n", name, (unsigned long long)m->srv->tls_reloads[TLS_RELOAD_ERROR]);
+}
+
+static void f_tls_expiry(const struct mctx *m, struct buf *b, const char *name)
+{
+    struct tls_rotate_expiry x;
+    tls_rotate_expiry(m->srv, &x);
+    const struct {
+        int64_t t;
+        const char *labels;
+    } all[] = {{x.member_own, "context=\"member\",cert=\"own\""}, {x.member_ca, "context=\"member\",cert=\"ca\""},
+               {x.client_own, "context=\"client\",cert=\"own\""}, {x.client_ca, "context=\"client\",cert=\"ca\""}};
+    int64_t now = (int64_t)time(NULL);
+    for (int i = 0; i < 4; i++) {
+        if (all[i].t != 0) buf_printf(b, "%s{%s} %lld\n", name, all[i].labels, (long long)(all[i].t - now));
+    }
+}
+
 static void f_alarm_active(const struct mctx *m, struct buf *b, const char *name)
 {
     for (int i = 0; i < ALARM_COUNT; i++)
@@ -226,6 +249,10 @@ static void f_backpressure(const struct mctx *m, struct buf *b, const char *name
       m->srv->stats.tls_handshakes)                                                                            \
     F(keel_client_tls_rejected_total, counter,                                                                 \
       "Clients refused on the TLS port before their handshake completed, by reason.", f_client_tls_rejected)   \
+    F(keel_tls_reloads_total, counter, "TLS certificate reloads (SIGHUP, CONFIG SET), by result.", f_tls_reloads) \
+    F(keel_tls_cert_expiry_seconds, gauge,                                                                     \
+      "Seconds until the earliest notAfter of the certificates presented (own) or trusted (ca), by context.",  \
+      f_tls_expiry)                                                                                            \
     S(keel_net_input_bytes_total, counter, "Bytes read from clients.", m->srv->stats.bytes_in)                 \
     S(keel_net_output_bytes_total, counter, "Bytes written to clients.", m->srv->stats.bytes_out)              \
     S(keel_forwarded_requests_total, counter, "Requests forwarded to the leader.", m->srv->stats.forwarded)     \

@@ -1,0 +1,140 @@
+/* api: certificate rotation and CERT_EXPIRY (see tls_rotate.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/server/log.h"
+#include "api/server/observe/observe.h"
+#include "api/server/server_internal.h"
+#include "api/server/tls_rotate.h"
+#include "raft/tls.h"
+
+const char *tls_rotate_file(const struct keel_server *srv, int which)
+{
+    return srv->tls_files[which];
+}
+
+static void utc(int64_t t, char *buf, size_t size)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    gmtime_r(&tt, &tm);
+    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+int tls_rotate_reload(struct keel_server *srv, const char *cert, const char *key, const char *ca, const char *why,
+                      char *err, size_t errsize)
+{
+    const char *files[3] = {cert ? cert : srv->tls_files[0], key ? key : srv->tls_files[1],
+                            ca ? ca : srv->tls_files[2]};
+    for (int i = 0; i < 3; i++) {
+        if (strlen(files[i]) >= sizeof srv->tls_files[i]) {
+            snprintf(err, errsize, "file name too long");
+            goto refused;
+        }
+    }
+    struct keel_tls_ctx *member = keel_node_tls_ctx(srv->node), *client = srv->cfg.tls;
+    struct keel_tls_ctx *next_member = NULL, *next_client = NULL;
+    char e[512];
+    /* Both are built before either is swapped: all or nothing. */
+    if (member != NULL) {
+        struct keel_tls_options o = {.cert_file = files[0], .key_file = files[1], .ca_file = files[2],
+                                     .verify = KEEL_TLS_VERIFY_REQUIRE, .member_id = srv->cfg.node_id};
+        next_member = keel_tls_ctx_new(&o, e, sizeof e);
+        if (next_member == NULL) {
+            snprintf(err, errsize, "member TLS: %s", e);
+            goto refused;
+        }
+    }
+    if (client != NULL) {
+        struct keel_tls_options o = srv->tls_client_options;
+        o.cert_file = files[0];
+        o.key_file = files[1];
+        o.ca_file = files[2];
+        next_client = keel_tls_ctx_new(&o, e, sizeof e);
+        if (next_client == NULL) {
+            keel_tls_ctx_free(next_member);
+            snprintf(err, errsize, "client TLS: %s", e);
+            goto refused;
+        }
+    }
+    if (next_member != NULL) keel_tls_ctx_swap(member, next_member);
+    if (next_client != NULL) keel_tls_ctx_swap(client, next_client);
+    for (int i = 0; i < 3; i++) {
+        if (files[i] != srv->tls_files[i]) snprintf(srv->tls_files[i], sizeof srv->tls_files[i], "%s", files[i]);
+    }
+    srv->tls_reloads[TLS_RELOAD_OK]++;
+    struct tls_rotate_expiry x;
+    tls_rotate_expiry(srv, &x);
+    char own[40] = "-", cas[40] = "-";
+    int64_t o = x.member_own ? x.member_own : x.client_own, c = x.member_ca ? x.member_ca : x.client_ca;
+    if (o) utc(o, own, sizeof own);
+    if (c) utc(c, cas, sizeof cas);
+    if (member == NULL && client == NULL)
+        log_info("TLS files set (%s): no TLS context in use, nothing reloaded", why);
+    else
+        log_info("TLS reloaded (%s): %s%s%scertificate %s valid until %s, CA %s until %s", why,
+                 member ? "member" : "", member && client ? " and " : "", client ? "client; " : "; ", files[0], own,
+                 files[2], cas);
+    if (srv->obs != NULL) tls_rotate_eval(srv);
+    return 0;
+refused:
+    srv->tls_reloads[TLS_RELOAD_ERROR]++;
+    log_warn("TLS reload (%s) refused, the certificates in use stay: %s", why, err);
+    return -1;
+}
+
+void tls_rotate_expiry(struct keel_server *srv, struct tls_rotate_expiry *e)
+{
+    struct keel_tls_expiry x;
+    struct keel_tls_ctx *member = keel_node_tls_ctx(srv->node);
+    memset(e, 0, sizeof *e);
+    if (member != NULL) {
+        keel_tls_ctx_expiry(member, &x);
+        e->member_own = x.own;
+        e->member_ca = x.ca;
+    }
+    if (srv->cfg.tls != NULL) {
+        keel_tls_ctx_expiry(srv->cfg.tls, &x);
+        e->client_own = x.own;
+        e->client_ca = x.ca;
+    }
+}
+
+/* The first of the four dates within the warning window, named. */
+void tls_rotate_eval(struct keel_server *srv)
+{
+    struct tls_rotate_expiry x;
+    tls_rotate_expiry(srv, &x);
+    const struct {
+        int64_t t;
+        const char *what;
+        int file;
+    } all[] = {{x.member_own, "member certificate", 0}, {x.member_ca, "CA in", 2},
+               {x.client_own, "client port certificate", 0}, {x.client_ca, "CA in", 2}};
+    int64_t now = (int64_t)time(NULL), window = (int64_t)srv->cfg.tls_expiry_warn_days * 86400;
+    int first = -1;
+    for (int i = 0; i < 4; i++) {
+        if (all[i].t != 0 && all[i].t - now <= window && (first < 0 || all[i].t < all[first].t)) first = i;
+    }
+    if (first < 0) {
+        alarm_clear(srv, ALARM_CERT_EXPIRY);
+        return;
+    }
+    char when[40], why[200];
+    int64_t left = all[first].t - now;
+    utc(all[first].t, when, sizeof when);
+    if (left <= 0)
+        snprintf(why, sizeof why, "%s %s expired at %s: rotate it (SIGHUP or CONFIG SET tls-cert-file)",
+                 all[first].what, srv->tls_files[all[first].file], when);
+    else
+        snprintf(why, sizeof why, "%s %s expires at %s (in %.1f days): rotate it (SIGHUP or CONFIG SET tls-cert-file)",
+                 all[first].what, srv->tls_files[all[first].file], when, (double)left / 86400);
+    alarm_raise(srv, ALARM_CERT_EXPIRY, why);
+}
+
+int keel_server_tls_reload(struct keel_server *srv, const char *why, char *err, size_t errsize)
+{
+    return tls_rotate_reload(srv, NULL, NULL, NULL, why, err, errsize);
+}
