@@ -19,6 +19,7 @@
 #include "api/server/observe/alarm.h"
 #include "api/server/observe/http.h"
 #include "api/server/observe/metrics.h"
+#include "api/server/protected.h"
 #include "api/server/server.h"
 #include "keel/client.h"
 #include "raft/tls.h"
@@ -247,6 +248,22 @@ int main(int argc, char **argv)
         }
         if (!self) die("--cluster does not list this node's id");
     }
+    /* Protected mode (api/server/protected.h): ports open to other hosts
+     * without TLS or a password are refused before anything starts. */
+    struct protected_binds pb = {
+        .raft_addr = opts.raft_addr, .tls_cluster = opts.tls_cluster, .client_addr = opts.client_addr,
+        .tls_port = (unsigned)opts.tls_port, .tls_auth_clients_yes = !strcmp(opts.tls_auth_clients, "yes"),
+        .protected_mode = opts.protected_mode,
+    };
+    char open_why[600];
+    if (protected_check_binds(&pb, open_why, sizeof open_why) != 0) {
+        if (!opts.insecure) die("%s", open_why);
+        log_warn("--insecure: starting anyway: %s", open_why);
+    } else if (opts.insecure) {
+        log_warn("--insecure given, but no port is open beyond what protected mode allows");
+    }
+    if (!opts.protected_mode)
+        log_warn("--protected-mode no: clients from any address are accepted while the default user has no password");
     /* Before anything starts: a TLS port that cannot serve is a refusal. */
     struct keel_tls_ctx *client_tls = NULL;
     static struct keel_tls_options to; /* kept: a reload (tls_rotate.c) builds from it */
@@ -329,6 +346,7 @@ int main(int argc, char **argv)
         .tls_port = (unsigned)opts.tls_port, .tls = client_tls,
         .tls_cert_file = opts.tls_cert_file, .tls_key_file = opts.tls_key_file, .tls_ca_file = opts.tls_ca_cert_file,
         .tls_options = client_tls ? &to : NULL, .tls_expiry_warn_days = (unsigned)opts.tls_cert_expiry_warn_days,
+        .protected_mode = opts.protected_mode,
     };
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)

@@ -150,6 +150,13 @@ static const struct option_def options[] = {
     STR("tls-ciphers", tls_ciphers, "", "TLS 1.2 ciphers of the TLS port, OpenSSL's list syntax (default: OpenSSL's)"),
     STR("tls-ciphersuites", tls_ciphersuites, "",
         "TLS 1.3 ciphersuites of the TLS port, OpenSSL's syntax (default: OpenSSL's)"),
+    /* Redis's name and default (docs/security.md, "Protected mode"). */
+    BOOL("protected-mode", protected_mode, "yes",
+         "while the default user has no password, accept clients only from loopback (or with a verified TLS "
+         "client certificate); others get -DENIED"),
+    BOOL("insecure", insecure, "no",
+         "start even with --raft-addr off loopback without --tls-cluster yes, or a client port off loopback "
+         "with --protected-mode no (logged as a warning): only on a network you trust"),
     U64("tls-cert-expiry-warn-days", tls_cert_expiry_warn_days, "14", 0, 3650,
         "raise CERT_EXPIRY when a certificate presented or trusted (CA) expires within this many days; "
         "SIGHUP or CONFIG SET tls-cert-file reloads the certificates"),

@@ -74,6 +74,8 @@ struct keeld_options
     char tls_ciphers[1024];
     char tls_ciphersuites[1024];
     uint64_t tls_cert_expiry_warn_days; /* CERT_EXPIRY (api/server/tls_rotate.h) */
+    bool protected_mode;                /* Redis's protected-mode (api/server/protected.h) */
+    bool insecure;                      /* skip the start-up refusals of non-loopback binds */
 };
 
 /* Defaults, then the config file named by --config (if any), then flags.

@@ -6,7 +6,9 @@
 
 #include "api/server/auth.h"
 #include "api/server/commands/commands.h"
+#include "api/server/conn_tls.h"
 #include "api/server/log.h"
+#include "api/server/protected.h"
 #include "raft/membership.h"
 #include "store/acl.h"
 
@@ -120,10 +122,34 @@ static void deny(struct slot *s, const struct acl_user *u, int v, uint32_t arg)
     }
 }
 
+/* Protected mode (protected.h): -DENIED, then the connection closes. Logged
+ * at most once every 10 s, with a count of those not logged. */
+static void protected_deny(struct slot *s)
+{
+    struct keel_server *srv = s->srv;
+    uint64_t now = uv_now(srv->loop);
+    srv->stats.protected_denied++;
+    resp_error(&s->out, "DENIED", PROTECTED_DENIED);
+    s->conn->quit = true;
+    if (srv->protected_logged_at != 0 && now - srv->protected_logged_at < 10000) {
+        srv->protected_unlogged++;
+        return;
+    }
+    log_warn("client %s refused: protected mode (the default user has no password and it is not on loopback)%s",
+             s->conn->peer, srv->protected_unlogged ? " (and more since the last report)" : "");
+    srv->protected_logged_at = now;
+    srv->protected_unlogged = 0;
+}
+
 bool auth_gate(struct slot *s)
 {
     struct conn *c = s->conn;
     if (c == NULL || s->forwarded_in || (s->cmd->flags & CMD_TOKEN)) return true;
+    if (protected_refuses(c->srv->cfg.protected_mode, open_door(default_user(c->srv)),
+                          c->tls != NULL && conn_tls_peer_cert(c->tls), (const struct sockaddr *)&c->peer_addr)) {
+        protected_deny(s);
+        return false;
+    }
     if (!auth_authenticated(c)) {
         int i = acl_command_find(s->cmd->name, strlen(s->cmd->name));
         if (i >= 0 && (acl_command_categories[i].flags & ACL_CMD_NOAUTH)) return true;

@@ -431,10 +431,10 @@ void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls
     c->last_active = c->accepted_at = uv_now(srv->loop);
     resp_request_init(&c->req);
     buf_init(&c->wbuf);
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
     int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0 &&
-        ss.ss_family == AF_INET) {
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) c->peer_addr = ss;
+    if (ss.ss_family == AF_INET) {
         char ip[32];
         struct sockaddr_in *in = (struct sockaddr_in *)&ss;
         uv_ip4_name(in, ip, sizeof ip);

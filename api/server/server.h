@@ -83,6 +83,7 @@ struct keel_server_config
     const char *tls_ca_file;
     const struct keel_tls_options *tls_options; /* NULL unless tls */
     unsigned tls_expiry_warn_days;              /* CERT_EXPIRY within this many days */
+    bool protected_mode;                        /* --protected-mode (protected.h) */
 };
 
 struct keel_server_stats
@@ -101,6 +102,7 @@ struct keel_server_stats
     uint64_t rejected_user_limit;     /* refused at accept or AUTH: the user holds its limit */
     uint64_t evicted_unauthenticated; /* closed to make room for a newer one (auth_limit.c) */
     uint64_t auth_timeouts;           /* closed unauthenticated after auth_timeout_s */
+    uint64_t protected_denied; /* -DENIED by protected mode (protected.h) */
     uint64_t tls_handshakes;                          /* completed on the TLS port */
     uint64_t tls_rejected[KEEL_CLIENT_TLS_REJECTS];   /* refused there, by reason */
     uint64_t auth_failures; /* AUTH/HELLO AUTH refused (INFO acl_access_denied_auth) */

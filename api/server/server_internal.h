@@ -122,6 +122,7 @@ struct conn
     uint64_t id;
     char name[128];
     char peer[64];
+    struct sockaddr_storage peer_addr; /* for protected mode (protected.h) */
     int proto;
     bool readonly;
     bool reading;
@@ -249,6 +250,8 @@ struct keel_server
     uint64_t tls_checked_at;   /* loop ms of the last handshake-timeout sweep */
     uint64_t tls_logged_at[KEEL_CLIENT_TLS_REJECTS];
     uint64_t tls_unlogged[KEEL_CLIENT_TLS_REJECTS];
+    uint64_t protected_logged_at; /* loop ms: a protected-mode refusal last logged (auth.c) */
+    uint64_t protected_unlogged;
     /* tls_rotate.c */
     char tls_files[3][1024];   /* cert, key, CA now in use */
     struct keel_tls_options tls_client_options;

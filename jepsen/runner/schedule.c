@@ -125,6 +125,12 @@ static int start_node(struct jschedule *s, unsigned i, char *errmsg, size_t size
     argv[n++] = client;
     argv[n++] = "--cluster";
     argv[n++] = cluster;
+    /* The nodes listen on the test's own network namespaces (10.77.k.0/24),
+     * plain and with an open default user: protected mode would refuse them
+     * (docs/security.md). */
+    argv[n++] = "--insecure";
+    argv[n++] = "--protected-mode";
+    argv[n++] = "no";
     for (unsigned a = 0; a < s->nargs && n < 62; a++) argv[n++] = s->args[a];
     argv[n] = NULL;
     /* The unsafe test hook is refused unless the environment asks for it:

@@ -256,6 +256,9 @@ static void f_backpressure(const struct mctx *m, struct buf *b, const char *name
     S(keel_net_input_bytes_total, counter, "Bytes read from clients.", m->srv->stats.bytes_in)                 \
     S(keel_net_output_bytes_total, counter, "Bytes written to clients.", m->srv->stats.bytes_out)              \
     S(keel_forwarded_requests_total, counter, "Requests forwarded to the leader.", m->srv->stats.forwarded)     \
+    S(keel_protected_denied_total, counter,                                                                    \
+      "Clients refused by protected mode (not on loopback while the default user has no password).",          \
+      m->srv->stats.protected_denied)                                                                          \
     S(keel_auth_failures_total, counter, "AUTH and HELLO AUTH refused (wrong password, unknown or disabled user).", \
       m->srv->stats.auth_failures)                                                                             \
     F(keel_backpressure_events_total, counter,                                                                 \
