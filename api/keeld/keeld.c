@@ -347,6 +347,8 @@ int main(int argc, char **argv)
         .tls_cert_file = opts.tls_cert_file, .tls_key_file = opts.tls_key_file, .tls_ca_file = opts.tls_ca_cert_file,
         .tls_options = client_tls ? &to : NULL, .tls_expiry_warn_days = (unsigned)opts.tls_cert_expiry_warn_days,
         .protected_mode = opts.protected_mode,
+        .http_cert_file = own ? opts.http_tls_cert_file : opts.tls_cert_file,
+        .http_key_file = own ? opts.http_tls_key_file : opts.tls_key_file, .http_follows_tls = !own,
     };
     if (keel_server_create(loop, node, &sc, &server, errmsg) != 0 ||
         keel_server_start(server, errmsg) != 0)

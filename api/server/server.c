@@ -267,6 +267,10 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     snprintf(srv->tls_files[1], sizeof srv->tls_files[1], "%s", cfg->tls_key_file ? cfg->tls_key_file : "");
     snprintf(srv->tls_files[2], sizeof srv->tls_files[2], "%s", cfg->tls_ca_file ? cfg->tls_ca_file : "");
     if (cfg->tls_options != NULL) srv->tls_client_options = *cfg->tls_options;
+    if (cfg->http_cert_pem != NULL && cfg->http_cert_file != NULL) {
+        snprintf(srv->http_files[0], sizeof srv->http_files[0], "%s", cfg->http_cert_file);
+        snprintf(srv->http_files[1], sizeof srv->http_files[1], "%s", cfg->http_key_file ? cfg->http_key_file : "");
+    }
     srv->limits.max_bulk = cfg->max_bulk;
     srv->limits.max_args = cfg->max_args;
     srv->limits.max_inline = 64 * 1024;
@@ -374,6 +378,7 @@ static void server_destroy(struct keel_server *srv)
     pubsub_destroy(srv->pubsub);
     consistency_free(srv);
     obs_free(srv);
+    http_secrets_free(&srv->http_sec); /* after the HTTPS daemon that used it */
     free(srv->cursors);
     if (srv->acl_default != NULL) acl_user_close(srv->acl_default);
     free(srv->acl_default);

@@ -84,6 +84,12 @@ struct keel_server_config
     const struct keel_tls_options *tls_options; /* NULL unless tls */
     unsigned tls_expiry_warn_days;              /* CERT_EXPIRY within this many days */
     bool protected_mode;                        /* --protected-mode (protected.h) */
+    /* HTTPS (http_cert_pem): the files its certificate and key came from,
+     * re-read by a reload; follows_tls: they are tls_cert_file/tls_key_file,
+     * so CONFIG SET of those moves them too. */
+    const char *http_cert_file;
+    const char *http_key_file;
+    bool http_follows_tls;
 };
 
 struct keel_server_stats

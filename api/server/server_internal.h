@@ -5,6 +5,7 @@
 #include "api/resp/resp.h"
 #include "api/server/server.h"
 #include "api/server/syskey.h"
+#include "api/server/observe/http.h"
 #include "raft/tls.h"
 #include "store/store.h"
 
@@ -256,6 +257,8 @@ struct keel_server
     char tls_files[3][1024];   /* cert, key, CA now in use */
     struct keel_tls_options tls_client_options;
     uint64_t tls_reloads[2];   /* TLS_RELOAD_OK, TLS_RELOAD_ERROR */
+    char http_files[2][1024];  /* HTTPS certificate and key files ("": not HTTPS) */
+    struct http_secrets http_sec; /* the HTTPS pair loaded by the last reload (owned) */
     struct acl_user *acl_default; /* the default user as applied here (auth.c), or NULL */
     uint64_t acl_default_seen;    /* keel_store_acl_changes when it was read */
     struct acllog *acl_log;       /* ACL LOG: this node's denials (acl_log.c) */

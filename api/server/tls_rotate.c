@@ -59,8 +59,36 @@ int tls_rotate_reload(struct keel_server *srv, const char *cert, const char *key
             goto refused;
         }
     }
+    /* HTTPS: the same files when it follows them, else its own, re-read;
+     * checked (OpenSSL) before anything is swapped, like the others. */
+    struct http_secrets hs = {NULL, NULL, NULL};
+    bool https = srv->http_files[0][0] != 0 && srv->obs != NULL && srv->obs->http != NULL;
+    bool follows = srv->cfg.http_follows_tls;
+    const char *hcert = follows ? files[0] : srv->http_files[0], *hkey = follows ? files[1] : srv->http_files[1];
+    if (https) {
+        char warning[256];
+        if (http_secrets_load(follows ? "tls-cert-file" : "http-tls-cert-file", hcert,
+                              follows ? "tls-key-file" : "http-tls-key-file", hkey, NULL, &hs, e, sizeof e, warning,
+                              sizeof warning) != 0) {
+            keel_tls_ctx_free(next_member);
+            keel_tls_ctx_free(next_client);
+            snprintf(err, errsize, "HTTPS: %s", e);
+            goto refused;
+        }
+    }
     if (next_member != NULL) keel_tls_ctx_swap(member, next_member);
     if (next_client != NULL) keel_tls_ctx_swap(client, next_client);
+    if (https) {
+        if (http_reload_tls(srv->obs->http, hs.cert_pem, hs.key_pem, e, sizeof e) == 0) {
+            http_secrets_free(&srv->http_sec); /* the pair before: its daemon has stopped */
+            srv->http_sec = hs;
+            snprintf(srv->http_files[0], sizeof srv->http_files[0], "%s", hcert);
+            snprintf(srv->http_files[1], sizeof srv->http_files[1], "%s", hkey);
+        } else {
+            log_warn("TLS reload (%s): HTTPS: %s", why, e);
+            http_secrets_free(&hs);
+        }
+    }
     for (int i = 0; i < 3; i++) {
         if (files[i] != srv->tls_files[i]) snprintf(srv->tls_files[i], sizeof srv->tls_files[i], "%s", files[i]);
     }
@@ -71,12 +99,11 @@ int tls_rotate_reload(struct keel_server *srv, const char *cert, const char *key
     int64_t o = x.member_own ? x.member_own : x.client_own, c = x.member_ca ? x.member_ca : x.client_ca;
     if (o) utc(o, own, sizeof own);
     if (c) utc(c, cas, sizeof cas);
-    if (member == NULL && client == NULL)
+    if (member == NULL && client == NULL && !https)
         log_info("TLS files set (%s): no TLS context in use, nothing reloaded", why);
     else
-        log_info("TLS reloaded (%s): %s%s%scertificate %s valid until %s, CA %s until %s", why,
-                 member ? "member" : "", member && client ? " and " : "", client ? "client; " : "; ", files[0], own,
-                 files[2], cas);
+        log_info("TLS reloaded (%s):%s%s%s; certificate %s valid until %s, CA %s until %s", why,
+                 member ? " member" : "", client ? " client" : "", https ? " HTTPS" : "", files[0], own, files[2], cas);
     if (srv->obs != NULL) tls_rotate_eval(srv);
     return 0;
 refused:

@@ -14,8 +14,9 @@
  * intermediates) or a CA in --tls-ca-cert-file, expires within
  * --tls-cert-expiry-warn-days; it is evaluated with the other alarms (every
  * 250 ms, from the notAfter dates read at load, so no file is read there).
- * The HTTPS endpoint's certificate is not reloaded (libmicrohttpd takes it at
- * start): docs/security.md. Loop thread only. */
+ * The HTTPS endpoint's pair is reloaded in the same step (the member files
+ * when it uses them, else its own), by a new libmicrohttpd daemon on the
+ * same socket (http_reload_tls). Loop thread only. */
 #ifndef KEEL_API_TLS_ROTATE_H
 #define KEEL_API_TLS_ROTATE_H
 

@@ -319,6 +319,55 @@ static void test_https_own_cert(void **state)
     assert_int_equal(log_count("token-open is readable by group or others (mode 644): chmod 600 it"), 1);
 }
 
+/* Rotation (docs/security.md, "Rotating certificates"): CONFIG SET
+ * tls-cert-file on a node whose HTTPS uses the member certificate moves
+ * the endpoint to the new one (a new daemon takes the listening socket
+ * over); a key that does not match is refused and the endpoint keeps its
+ * certificate; SIGHUP re-reads the files in place. */
+static void test_https_reload(void **state)
+{
+    static char body[1 << 20];
+    char ca[700], nca[700], crt[700], key[700], cmd[2400];
+    (void)state;
+    start_one("--http-tls yes --tls-cert-file D/member-1.crt --tls-key-file D/member-1.key");
+    snprintf(ca, sizeof ca, "%s/ca.crt", dir);
+    int code = -1;
+    for (long long end = kc_now_ms() + 10000; kc_now_ms() < end && code != 200; kc_pause_ms(100))
+        code = curl("https", "/health", ca, NULL, body, sizeof body);
+    assert_int_equal(code, 200);
+    char nd[700];
+    snprintf(nd, sizeof nd, "%s/new", cl.base); /* another CA, so that which one serves is plain */
+    certs(nd, "1 2");
+    snprintf(nca, sizeof nca, "%s/ca.crt", nd);
+    assert_int_equal(curl("https", "/health", nca, NULL, body, sizeof body), -60);
+    snprintf(crt, sizeof crt, "%s/member-1.crt", nd);
+    snprintf(key, sizeof key, "%s/member-2.key", nd);
+    redisReply *r = kc_cmd(&cl, 0, "CONFIG SET tls-cert-file %s tls-key-file %s", crt, key);
+    assert_non_null(r);
+    if (r->type != REDIS_REPLY_ERROR || strstr(r->str, "HTTPS: --tls-key-file") == NULL ||
+        strstr(r->str, "does not match") == NULL)
+        fail_msg("a key that does not match: %s", r->str ? r->str : "?");
+    freeReplyObject(r);
+    assert_int_equal(curl("https", "/health", ca, NULL, body, sizeof body), 200);
+    snprintf(key, sizeof key, "%s/member-1.key", nd);
+    r = kc_cmd(&cl, 0, "CONFIG SET tls-cert-file %s tls-key-file %s", crt, key);
+    assert_true(kc_is_status(r, "OK"));
+    freeReplyObject(r);
+    assert_int_equal(curl("https", "/health", nca, NULL, body, sizeof body), 200);
+    assert_int_equal(curl("https", "/health", ca, NULL, body, sizeof body), -60);
+    assert_true(log_count("TLS reloaded (CONFIG SET): HTTPS") == 1);
+    /* SIGHUP: the same paths, new contents (the first CA's certificate again). */
+    snprintf(cmd, sizeof cmd, "cp '%s/member-1.crt' '%s' && cp '%s/member-1.key' '%s'", dir, crt, dir, key);
+    assert_int_equal(system(cmd), 0);
+    kc_signal(&cl, 0, SIGHUP);
+    code = -1;
+    for (long long end = kc_now_ms() + 10000; kc_now_ms() < end && code != 200; kc_pause_ms(100))
+        code = curl("https", "/health", ca, NULL, body, sizeof body);
+    assert_int_equal(code, 200);
+    assert_int_equal(curl("https", "/health", nca, NULL, body, sizeof body), -60);
+    assert_true(log_count("TLS reloaded (SIGHUP): HTTPS") == 1);
+}
+
 /* The token on plain HTTP, request by request. */
 static void test_token(void **state)
 {
@@ -501,6 +550,7 @@ int main(void)
         cmocka_unit_test_teardown(test_token, teardown),
         cmocka_unit_test_teardown(test_https, teardown),
         cmocka_unit_test_teardown(test_https_own_cert, teardown),
+        cmocka_unit_test_teardown(test_https_reload, teardown),
     };
     return cmocka_run_group_tests_name("keeld_https", tests, NULL, NULL);
 }

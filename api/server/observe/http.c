@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "api/server/log.h"
@@ -37,6 +38,10 @@ struct http
     uint64_t unauth_unlogged;    /* under lock: refusals not logged since */
     atomic_bool started;         /* libmicrohttpd's messages: start-up errors, then debug lines */
     char start_error[256];
+    /* what a restart for new certificates (http_reload_tls) needs */
+    struct sockaddr_in sa;
+    unsigned max_conns;
+    const char *cert_pem, *key_pem; /* in use; NULL: plain HTTP */
 };
 
 static int64_t mono_ms(void)
@@ -265,6 +270,63 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     return health(h, conn, why < 0);
 }
 
+/* A daemon serving h with this certificate (NULL: plain HTTP); on fd when
+ * it is a socket handed over by a quiesced daemon, else bound to h->sa.
+ * MHD_USE_ITC: what MHD_quiesce_daemon needs with an internal thread. */
+static struct MHD_Daemon *start_daemon(struct http *h, const char *cert_pem, const char *key_pem, MHD_socket fd)
+{
+    bool tls = cert_pem != NULL;
+    struct MHD_OptionItem tls_options[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem where[] = {
+        fd != MHD_INVALID_SOCKET ? (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, (intptr_t)fd, NULL}
+                                 : (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)&h->sa},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
+                            ntohs(h->sa.sin_port), NULL, NULL, handler, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+                            MHD_OPTION_ARRAY, where,
+                            MHD_OPTION_CONNECTION_LIMIT, h->max_conns,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                            MHD_OPTION_ARRAY, tls ? tls_options : &tls_options[3], MHD_OPTION_END);
+}
+
+int http_reload_tls(struct http *h, const char *cert_pem, const char *key_pem, char *errmsg, size_t size)
+{
+    if (h == NULL || h->cert_pem == NULL) return snprintf(errmsg, size, "the HTTP endpoint is not HTTPS"), -1;
+    /* The old daemon stops accepting and hands its socket over: no moment
+     * without a listener, no bind race with another process. */
+    MHD_socket fd = MHD_quiesce_daemon(h->daemon);
+    if (fd == MHD_INVALID_SOCKET) return snprintf(errmsg, size, "cannot take over the HTTPS listening socket"), -1;
+    atomic_store(&h->started, false); /* libmicrohttpd's first message is the reason, if it fails */
+    h->start_error[0] = 0;
+    struct MHD_Daemon *old = h->daemon, *d = start_daemon(h, cert_pem, key_pem, fd);
+    int rc = 0;
+    if (d == NULL) {
+        snprintf(errmsg, size, "libmicrohttpd refused the new HTTPS certificate: %s; the old one stays",
+                 h->start_error[0] ? h->start_error : "?");
+        d = start_daemon(h, h->cert_pem, h->key_pem, fd); /* it served a moment ago */
+        rc = -1;
+    } else {
+        h->cert_pem = cert_pem;
+        h->key_pem = key_pem;
+    }
+    atomic_store(&h->started, true);
+    MHD_stop_daemon(old); /* ends its connections; it leaves the socket alone */
+    h->daemon = d;
+    if (d == NULL) {
+        close(fd);
+        snprintf(errmsg, size, "the HTTPS endpoint could not be restarted: it is off until keeld restarts");
+        return -1;
+    }
+    return rc;
+}
+
 int http_start(const struct http_options *o, struct http **out, char *errmsg)
 {
     char ip[64];
@@ -290,19 +352,11 @@ int http_start(const struct http_options *o, struct http **out, char *errmsg)
     pthread_mutex_init(&h->lock, NULL);
     h->token = o->token;
     h->token_len = o->token ? strlen(o->token) : 0;
-    struct MHD_OptionItem tls_options[] = {
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->cert_pem},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->key_pem},
-        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    h->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0),
-                                 (uint16_t)port, NULL, NULL, handler, h,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                 MHD_OPTION_CONNECTION_LIMIT, o->max_conns,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                                 MHD_OPTION_ARRAY, tls ? tls_options : &tls_options[3], MHD_OPTION_END);
+    h->sa = sa;
+    h->max_conns = o->max_conns;
+    h->cert_pem = o->cert_pem;
+    h->key_pem = o->key_pem;
+    h->daemon = start_daemon(h, o->cert_pem, o->key_pem, MHD_INVALID_SOCKET);
     if (h->daemon == NULL) {
         snprintf(errmsg, KEEL_ERRMSG_SIZE, "http: cannot %s on %s: %s", tls ? "serve HTTPS" : "listen", o->addr,
                  h->start_error[0] ? h->start_error : "address in use?");

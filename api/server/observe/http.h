@@ -69,6 +69,12 @@ int http_secrets_load(const char *cert_option, const char *cert_file, const char
 /* Wipe and free what http_secrets_load read. */
 void http_secrets_free(struct http_secrets *s);
 
+/* New HTTPS certificate and key (PEM; they must stay valid while in use,
+ * the old ones until this returns): a new daemon takes over the listening
+ * socket, the old one ends its connections. On failure the old pair keeps
+ * serving. 0, or -1 with the reason. Loop thread. */
+int http_reload_tls(struct http *h, const char *cert_pem, const char *key_pem, char *errmsg, size_t size);
+
 struct http_options
 {
     const char *addr;        /* "IPv4:PORT" */
