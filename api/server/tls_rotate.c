@@ -82,8 +82,10 @@ int tls_rotate_reload(struct keel_server *srv, const char *cert, const char *key
         if (http_reload_tls(srv->obs->http, hs.cert_pem, hs.key_pem, e, sizeof e) == 0) {
             http_secrets_free(&srv->http_sec); /* the pair before: its daemon has stopped */
             srv->http_sec = hs;
-            snprintf(srv->http_files[0], sizeof srv->http_files[0], "%s", hcert);
-            snprintf(srv->http_files[1], sizeof srv->http_files[1], "%s", hkey);
+            if (follows) { /* else hcert and hkey are these very buffers */
+                snprintf(srv->http_files[0], sizeof srv->http_files[0], "%s", hcert);
+                snprintf(srv->http_files[1], sizeof srv->http_files[1], "%s", hkey);
+            }
         } else {
             log_warn("TLS reload (%s): HTTPS: %s", why, e);
             http_secrets_free(&hs);
