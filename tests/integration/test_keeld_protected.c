@@ -239,6 +239,15 @@ static void test_denied_off_loopback(void **state)
     sh(out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 KEEL.FWDSYNC nottoken", ns);
     if (strstr(out, "DENIED") != NULL) fail_msg("KEEL.FWDSYNC got protected mode's refusal: %s", out);
     if (!file_has(log, "refused: protected mode")) fail_msg("the refusal is not logged in %s", log);
+    /* CONFIG SET protected-mode no, from loopback (Redis's way out): served. */
+    sh(out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 CONFIG SET protected-mode no", ns);
+    if (strcmp(out, "OK") != 0) fail_msg("CONFIG SET protected-mode no: %s", out);
+    sh(out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
+    if (strcmp(out, "PONG") != 0) fail_msg("protected mode off, from 10.213.7.1: %s", out);
+    sh(out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 CONFIG SET protected-mode yes", ns);
+    if (strcmp(out, "OK") != 0) fail_msg("CONFIG SET protected-mode yes: %s", out);
+    sh(out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
+    if (strstr(out, "DENIED") == NULL) fail_msg("protected mode on again, from 10.213.7.1: %s", out);
 
     /* A password, set from loopback: then the far client authenticates. */
     sh(out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 CONFIG SET requirepass s3cret-pw", ns);

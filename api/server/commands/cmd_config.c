@@ -82,6 +82,24 @@ static int set_check_interval(struct keel_server *srv, const char *value, char *
     return 0;
 }
 
+/* protected-mode yes|no (api/server/protected.h), as Redis lets it change. */
+static void get_protected(struct keel_server *srv, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", srv->cfg.protected_mode ? "yes" : "no");
+}
+
+static int set_protected(struct keel_server *srv, const char *value, char *err, size_t size)
+{
+    if (strcasecmp(value, "yes") != 0 && strcasecmp(value, "no") != 0) {
+        snprintf(err, size, "argument must be 'yes' or 'no'");
+        return -1;
+    }
+    srv->cfg.protected_mode = strcasecmp(value, "yes") == 0;
+    if (srv->cfg.protected_mode) log_info("protected-mode set to yes");
+    else log_warn("protected-mode set to no: clients from any address are accepted while the default user has no password");
+    return 0;
+}
+
 /* tls-cert-file, tls-key-file, tls-ca-cert-file: set together (their set is
  * NULL) by one reload of both TLS contexts (tls_rotate.h), as Redis applies
  * them: a file that does not load is refused and the old ones stay. */
@@ -104,11 +122,11 @@ static const struct config_param params[] = {
     {"consistency-check-interval", get_check_interval, set_check_interval},
     {"loglevel", get_loglevel, set_loglevel},
     {"notify-keyspace-events", get_notify, set_notify},
+    {"protected-mode", get_protected, set_protected},
     {"tls-ca-cert-file", get_tls_ca, NULL},
     {"tls-cert-file", get_tls_cert, NULL},
     {"tls-key-file", get_tls_key, NULL},
 };
-#define TLS_PARAM0 3 /* params[3..5]: the TLS files, in tls_rotate_file's order ca, cert, key */
 #define N_PARAMS (sizeof params / sizeof params[0])
 
 static const struct config_param *find(const struct keel_slice *name)
@@ -156,7 +174,7 @@ static bool config_set_tls(struct slot *s)
     for (uint32_t a = 2; a < s->argc; a += 2) {
         const struct config_param *p = find(&s->argv[a]);
         if (p->set != NULL) continue;
-        int i = p == &params[TLS_PARAM0] ? 2 : p == &params[TLS_PARAM0 + 1] ? 0 : 1;
+        int i = !strcmp(p->name, "tls-cert-file") ? 0 : !strcmp(p->name, "tls-key-file") ? 1 : 2;
         if (s->argv[a + 1].n >= sizeof files[i] || s->argv[a + 1].n == 0 ||
             memchr(s->argv[a + 1].p, 0, s->argv[a + 1].n) != NULL) {
             srv_reply_errorf(&s->out, KEEL_EINVAL, "CONFIG SET failed (possibly related to argument '%s') - %s",
