@@ -10,6 +10,7 @@
  *   --insecure, and says so at warn; a client from 127.0.0.1 is served; a
  *   client from 10.213.7.1 gets -DENIED to its first command and is closed,
  *   while the default user is open; the cluster token's commands still pass;
+ *   CONFIG SET protected-mode no (from loopback) lets it in, yes again not;
  *   once default has a password (CONFIG SET requirepass, from loopback) the
  *   same client gets -NOAUTH, and with the password, PONG.
  * - make run ARGS=--secure (examples/local-cluster.sh --secure), in another
