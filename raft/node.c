@@ -174,6 +174,7 @@ int keel_node_create(uv_loop_t *loop, const struct keel_node_options *o, struct 
             rc = KEEL_EINVAL;
             goto err_store;
         }
+        n->member_tls = true;
     }
     if ((rc = raft_uv_init(&n->io, loop, raftdir, &n->transport)) != 0) {
         rc = node_raft_failure(n, "raft log", rc, n->io.errmsg, "", errmsg);

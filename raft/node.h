@@ -130,6 +130,18 @@ size_t keel_node_close_report(struct keel_node *n, char *buf, size_t size);
  * keel_transport_isolate in raft/transport.h). */
 void keel_node_isolate(struct keel_node *n, unsigned ms);
 
+/* The member channel (raft/transport.h; member TLS only): member-to-member
+ * calls on the raft port behind the same mutual TLS. The accepted or dialled
+ * stream is an fd (a connected AF_UNIX socket) the callback owns; peer_id is
+ * the member id the peer's verified certificate names. Callbacks run from the
+ * loop, never from inside these calls. */
+bool keel_node_member_tls(struct keel_node *n);
+void keel_node_member_accept(struct keel_node *n, void (*cb)(void *data, uint64_t peer_id, int fd), void *data);
+/* id 0: whichever member answers. 0 and cb called once (fd < 0: failed), or
+ * KEEL_EINVAL (member TLS off, bad address) / KEEL_EIO, cb never called. */
+int keel_node_member_dial(struct keel_node *n, uint64_t id, const char *address,
+                          void (*cb)(void *data, int status, uint64_t peer_id, int fd), void *data);
+
 struct keel_store *keel_node_store(struct keel_node *n);
 struct keel_storage *keel_node_storage(struct keel_node *n);
 

@@ -25,6 +25,7 @@ struct keel_node
     uv_loop_t *loop;
     struct raft_uv_transport transport;
     void (*warn)(const char *msg);  /* keel_node_options.warn */
+    bool member_tls;                /* member TLS on: the member channel exists */
     struct raft_io io;
     /* raft_uv's truncate, wrapped to time the last truncation (node.c) */
     int (*uv_truncate)(struct raft_io *io, raft_index index);

@@ -203,3 +203,21 @@ void keel_node_isolate(struct keel_node *n, unsigned ms)
 {
     keel_transport_isolate(&n->transport, ms);
 }
+
+bool keel_node_member_tls(struct keel_node *n)
+{
+    return n->member_tls;
+}
+
+void keel_node_member_accept(struct keel_node *n, void (*cb)(void *data, uint64_t peer_id, int fd), void *data)
+{
+    keel_transport_member_accept(&n->transport, cb, data);
+}
+
+int keel_node_member_dial(struct keel_node *n, uint64_t id, const char *address,
+                          void (*cb)(void *data, int status, uint64_t peer_id, int fd), void *data)
+{
+    if (!n->member_tls) return KEEL_EINVAL;
+    int rc = keel_transport_member_dial(&n->transport, id, address, cb, data);
+    return rc == 0 ? 0 : rc == RAFT_NOCONNECTION || rc == RAFT_INVALID ? KEEL_EINVAL : KEEL_EIO;
+}

@@ -56,7 +56,8 @@ static void unlink_pending(struct pending *p)
 static void pending_free(struct pending *p)
 {
     struct ktrans *k = p->k;
-    if (!p->incoming && p->cb != NULL && p->status != 0) p->cb(p->req, NULL, p->status);
+    if (!p->incoming && p->member_cb != NULL && p->status != 0) p->member_cb(p->member_data, p->status, 0, -1);
+    else if (!p->incoming && p->cb != NULL && p->status != 0) p->cb(p->req, NULL, p->status);
     free(p);
     k->live--;
     kt_maybe_closed(k);
@@ -191,13 +192,15 @@ static int parse_addr(const char *address, struct sockaddr_in *sa)
     return uv_ip4_addr(ip, (int)port, sa);
 }
 
-static int kt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
-                      const char *address, raft_uv_connect_cb cb)
+struct pending *kt_dial(struct ktrans *k, raft_id id, const char *address, int *rc)
 {
-    struct ktrans *k = t->impl;
     struct sockaddr_in sa;
-    if (k->closing) return RAFT_CANCELED;
-    if (parse_addr(address, &sa) != 0) return RAFT_NOCONNECTION;
+    *rc = RAFT_NOCONNECTION;
+    if (k->closing) {
+        *rc = RAFT_CANCELED;
+        return NULL;
+    }
+    if (parse_addr(address, &sa) != 0) return NULL;
     kt_note_peer(k, &sa);
     for (unsigned i = 0; i < k->nroutes; i++) {
         if (k->route_from[i].sin_addr.s_addr == sa.sin_addr.s_addr && k->route_from[i].sin_port == sa.sin_port) {
@@ -205,18 +208,29 @@ static int kt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
             break;
         }
     }
-    if (kt_isolated(k)) return RAFT_NOCONNECTION; /* a drill: the network is "down" */
+    if (kt_isolated(k)) return NULL; /* a drill: the network is "down" */
     struct pending *p = pending_new(k, false);
-    if (p == NULL) return RAFT_NOMEM;
-    req->cb = cb;
-    p->req = req;
+    if (p == NULL) {
+        *rc = RAFT_NOMEM;
+        return NULL;
+    }
     p->target = id;
     p->connect.data = p;
     if (uv_tcp_connect(&p->connect, p->tcp, (const struct sockaddr *)&sa, connected_cb) != 0) {
-        kt_finish(p, RAFT_NOCONNECTION);
-        p->cb = NULL; /* refused here: no callback */
-        return RAFT_NOCONNECTION;
+        kt_finish(p, RAFT_NOCONNECTION); /* refused here: no callback (none set yet) */
+        return NULL;
     }
+    return p;
+}
+
+static int kt_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
+                      const char *address, raft_uv_connect_cb cb)
+{
+    int rc;
+    struct pending *p = kt_dial(t->impl, id, address, &rc);
+    if (p == NULL) return rc;
+    req->cb = cb;
+    p->req = req;
     p->cb = cb;
     return 0;
 }

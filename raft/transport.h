@@ -77,6 +77,33 @@ struct keel_tls_ctx *keel_transport_tls_ctx(struct raft_uv_transport *t);
 /* Rejections so far, by enum keel_peer_reject. */
 void keel_transport_rejections(struct raft_uv_transport *t, uint64_t out[KEEL_PEER_REJECT_COUNT]);
 
+/* The member channel (TLS only, docs/security.md "Member channel"): the
+ * same port and mutual TLS as raft, for member-to-member calls that are not
+ * raft's (forwarded requests, a joining node's KEEL.JOIN). After the
+ * handshake the dialler sends KEEL_MEMBER_MAGIC instead of raft's
+ * handshake (which starts with protocol 1), and the accepting node hands
+ * the decrypted stream, one end of a socketpair, to the accept callback
+ * instead of raft. peer_id is the member id the peer's verified
+ * certificate names: the caller's proof of who is at the other end.
+ *
+ * Ownership: fd (a connected AF_UNIX stream socket, close-on-exec) is the
+ * callback's to close; the transport bridges the other end through TLS until
+ * either side closes. Both callbacks run from libuv callbacks, never from
+ * inside the calls below. */
+#define KEEL_MEMBER_MAGIC "KEEL-MC1"
+typedef void (*keel_member_accept_cb)(void *data, uint64_t peer_id, int fd);
+/* fd < 0: failed (status a RAFT_* code; RAFT_CANCELED when the transport
+ * closes first); else connected to peer_id. */
+typedef void (*keel_member_dial_cb)(void *data, int status, uint64_t peer_id, int fd);
+/* Serve member channels (cb NULL: refuse them, as malformed). */
+void keel_transport_member_accept(struct raft_uv_transport *t, keel_member_accept_cb cb, void *data);
+/* Dial the member channel of the member id at address (id 0: whichever
+ * member answers, for a node that does not know its seed's id yet). The
+ * callback is called exactly once unless this returns non-zero (a RAFT_*
+ * code: TLS off, closing, bad address, no memory). */
+int keel_transport_member_dial(struct raft_uv_transport *t, uint64_t id, const char *address,
+                               keel_member_dial_cb cb, void *data);
+
 /* A drill: for ms, cut this node off from its raft peers. Established raft
  * connections are shut down (raft sees them fail and redials), dials are
  * refused and incoming ones closed, so the node neither sends nor hears raft

@@ -33,6 +33,8 @@ struct pending
     raft_uv_connect_cb cb;    /* NULL: connect refused synchronously, no callback */
     raft_id target;           /* outgoing: the id raft meant to reach */
     struct kt_link *link;     /* TLS: the session, until handed over or failed */
+    keel_member_dial_cb member_cb; /* outgoing: a member channel, not raft's */
+    void *member_data;
     uv_connect_t connect;
     uv_write_t write;
     uint8_t hs[PREAMBLE + MAX_ADDRESS];
@@ -68,6 +70,8 @@ struct ktrans
     uint64_t rejected[KEEL_PEER_REJECT_COUNT];
     uint64_t reject_logged_at[KEEL_PEER_REJECT_COUNT]; /* loop time of the last log line, per reason */
     uint64_t reject_unlogged[KEEL_PEER_REJECT_COUNT];  /* rejections since then, not logged */
+    keel_member_accept_cb member_accept; /* member channels (transport.h); NULL: refused */
+    void *member_accept_data;
 };
 
 static inline bool kt_isolated(const struct ktrans *k)
@@ -94,6 +98,10 @@ void kt_tls_timeout(struct kt_link *l);
 void kt_tls_detach(struct kt_link *l, int status);
 void kt_tls_close_all(struct ktrans *k);
 void kt_tls_release(struct ktrans *k);
+
+/* transport.c: a TCP dial of address (routes and drills applied) whose
+ * connected handle goes to TLS; NULL with *rc set. */
+struct pending *kt_dial(struct ktrans *k, raft_id id, const char *address, int *rc);
 
 /* Remember a peer raft dialled (transport_isolate.c). */
 void kt_note_peer(struct ktrans *k, const struct sockaddr_in *sa);

@@ -51,6 +51,7 @@ struct kt_link
     uv_pipe_t plain;             /* our end of the socketpair, once handed over */
     struct keel_tls *tls;
     bool incoming, handshaken, handed, closing, plain_open, tcp_paused, plain_paused;
+    bool member;                 /* a member channel (transport_member.c), not raft's */
     unsigned open;               /* handles still to close */
     uint64_t peer_id;            /* what the peer's certificate names */
     char peer[64];               /* ip:port, for logs */
@@ -246,6 +247,23 @@ static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void plain_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void plain_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+/* A new socketpair: the link keeps sv[1] as its plain end; sv[0] is
+ * returned (the receiver's to close), or -1. */
+static int pair_fd(struct kt_link *l)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+    uv_pipe_init(l->k->loop, &l->plain, 0);
+    l->plain.data = l;
+    l->plain_open = true; /* link_close closes it from now on */
+    if (uv_pipe_open(&l->plain, sv[1]) != 0) {
+        close(sv[1]);
+        close(sv[0]);
+        return -1;
+    }
+    return sv[0];
+}
+
 /* Raft's end of a new socketpair (the link keeps the other), or NULL. */
 static uv_stream_t *pair(struct kt_link *l)
 {
@@ -275,6 +293,28 @@ static uv_stream_t *pair(struct kt_link *l)
     return (uv_stream_t *)theirs;
 }
 
+/* A member channel's stream to whoever asked for it (its accept or dial
+ * callback), instead of raft. */
+static int hand_over_member(struct kt_link *l)
+{
+    struct pending *p = l->p;
+    struct ktrans *k = l->k;
+    int fd = pair_fd(l);
+    if (fd < 0) return -1;
+    l->handed = true;
+    l->member = true;
+    if (!l->incoming) {
+        keel_member_dial_cb cb = p->member_cb;
+        void *data = p->member_data;
+        kt_finish(p, 0);
+        cb(data, 0, l->peer_id, fd);
+    } else {
+        kt_finish(p, 0);
+        k->member_accept(k->member_accept_data, l->peer_id, fd);
+    }
+    return 0;
+}
+
 static int hand_over(struct kt_link *l)
 {
     struct pending *p = l->p;
@@ -300,18 +340,32 @@ static int hand_over(struct kt_link *l)
 /* Decrypted bytes from the peer: the rest of the raft handshake, then raft's. */
 static int take(struct kt_link *l, const char *data, size_t n)
 {
-    if (!l->incoming) {
+    if (!l->incoming && !l->member) {
         reject(l, KEEL_PEER_REJECT_MALFORMED, "sent data on a connection raft only writes to");
         return -1;
     }
     while (!l->handed && n > 0) {
         struct pending *p = l->p;
-        size_t want = p->hs_want - p->hs_got, m = n < want ? n : want;
+        /* The first 8 bytes say which: raft's protocol 1, or the member magic. */
+        size_t upto = p->hs_got < 8 ? 8 : p->hs_want;
+        size_t want = upto - p->hs_got, m = n < want ? n : want;
         memcpy(p->hs + p->hs_got, data, m);
         p->hs_got += m;
         data += m;
         n -= m;
-        if (p->hs_got < p->hs_want) break;
+        if (p->hs_got < upto) break;
+        if (upto == 8 && memcmp(p->hs, KEEL_MEMBER_MAGIC, 8) == 0) {
+            if (l->k->member_accept == NULL) {
+                reject(l, KEEL_PEER_REJECT_MALFORMED, "asked for the member channel, which is not served yet");
+                return -1;
+            }
+            if (hand_over_member(l) != 0) {
+                drop(l);
+                return -1;
+            }
+            break;
+        }
+        if (upto == 8) continue;
         int rc = kt_hs_step(p);
         if (rc < 0) {
             reject(l, KEEL_PEER_REJECT_MALFORMED, "malformed raft handshake");
@@ -361,7 +415,20 @@ static void pump(struct kt_link *l)
                    KEEL_TLS_SAN_PREFIX);
             return;
         }
-        if (!l->incoming) {
+        if (!l->incoming && l->p->member_cb != NULL) {
+            struct pending *p = l->p;
+            if (p->target != 0 && l->peer_id != p->target) {
+                reject(l, KEEL_PEER_REJECT_ID_MISMATCH,
+                       "dialled member %" PRIu64 "'s channel, its certificate names member %" PRIu64,
+                       (uint64_t)p->target, l->peer_id);
+                return;
+            }
+            if (keel_tls_write(l->tls, KEEL_MEMBER_MAGIC, 8) != KEEL_TLS_OK || flush(l) != 0 ||
+                hand_over_member(l) != 0) {
+                drop(l);
+                return;
+            }
+        } else if (!l->incoming) {
             struct pending *p = l->p;
             if (l->peer_id != p->target) {
                 reject(l, KEEL_PEER_REJECT_ID_MISMATCH,
