@@ -141,9 +141,20 @@ static void protected_deny(struct slot *s)
     srv->protected_unlogged = 0;
 }
 
+/* A member channel carries only what members send each other; its peer is
+ * a member by its certificate, not a user. */
+static bool member_gate(struct slot *s)
+{
+    const char *n = s->cmd->name;
+    if ((s->cmd->flags & CMD_TOKEN) || strcmp(n, "keel.join") == 0 || strcmp(n, "quit") == 0) return true;
+    resp_errorf(&s->out, "NOPERM", "the member channel carries only KEEL.FWD, KEEL.FWDSYNC and KEEL.JOIN, not '%s'", n);
+    return false;
+}
+
 bool auth_gate(struct slot *s)
 {
     struct conn *c = s->conn;
+    if (c != NULL && c->member_id != 0 && !s->forwarded_in) return member_gate(s);
     if (c == NULL || s->forwarded_in || (s->cmd->flags & CMD_TOKEN)) return true;
     if (protected_refuses(c->srv->cfg.protected_mode, open_door(default_user(c->srv)),
                           c->tls != NULL && conn_tls_peer_cert(c->tls), (const struct sockaddr *)&c->peer_addr)) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/server/auth.h"
 #include "api/server/conn_tls.h"
@@ -67,6 +68,7 @@ void slot_done(struct slot *s)
     obs_command_done(s);
     s->done = true;
     if (s->conn == NULL) {
+        if (s->internal && s->on_internal_done != NULL) s->on_internal_done(s);
         slot_free(s); /* nobody is waiting for it any more */
         return;
     }
@@ -411,6 +413,45 @@ void conn_close(struct conn *c)
     uv_close((uv_handle_t *)&c->tcp, close_cb);
 }
 
+static void conn_link(struct conn *c)
+{
+    struct keel_server *srv = c->srv;
+    c->id = ++srv->next_conn_id;
+    c->last_active = c->accepted_at = uv_now(srv->loop);
+    resp_request_init(&c->req);
+    buf_init(&c->wbuf);
+    c->next = srv->conns;
+    if (srv->conns) srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    srv->stats.connections = srv->nconns;
+    srv->stats.connections_total++;
+}
+
+void conn_adopt_member(struct keel_server *srv, uint64_t peer_id, int fd)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (c == NULL || srv->stopping || srv->listener_closed) {
+        free(c);
+        close(fd);
+        return;
+    }
+    c->srv = srv;
+    c->proto = 2;
+    c->member_id = peer_id;
+    c->member = true; /* never counted, timed out or evicted as a client (auth_limit.c) */
+    uv_pipe_init(srv->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_pipe_open(&c->pipe, fd) != 0) {
+        close(fd);
+        uv_close((uv_handle_t *)&c->pipe, close_cb);
+        return;
+    }
+    snprintf(c->peer, sizeof c->peer, "member %llu", (unsigned long long)peer_id);
+    conn_link(c);
+    conn_resume(c);
+}
+
 void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls_ctx *tls)
 {
     struct conn *c = calloc(1, sizeof *c);
@@ -427,10 +468,6 @@ void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls
         uv_close((uv_handle_t *)&c->tcp, close_cb);
         return;
     }
-    c->id = ++srv->next_conn_id;
-    c->last_active = c->accepted_at = uv_now(srv->loop);
-    resp_request_init(&c->req);
-    buf_init(&c->wbuf);
     struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
     int len = sizeof ss;
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) c->peer_addr = ss;
@@ -441,12 +478,7 @@ void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls
         snprintf(c->peer, sizeof c->peer, "%s:%u", ip, ntohs(in->sin_port));
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    c->next = srv->conns;
-    if (srv->conns) srv->conns->prev = c;
-    srv->conns = c;
-    srv->nconns++;
-    srv->stats.connections = srv->nconns;
-    srv->stats.connections_total++;
+    conn_link(c);
     bool full = srv->nconns > srv->cfg.max_clients;
     if (full) srv->stats.rejected_maxclients++;
     if (full || !auth_limit_accept(c)) {

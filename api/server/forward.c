@@ -1,8 +1,9 @@
 /* api/server: forwarding a follower's writes and linearizable reads to the
  * leader: the rules. Which requests go (not while stopping, not one that
  * was itself forwarded here, a MOVED redirect under --redirect, none before
- * the cluster's forwarding token is known), where (the leader's client
- * address from the replicated node table), by when (each request's
+ * the cluster's forwarding token is known), where (with member TLS, the
+ * leader's member channel on its raft port; else the leader's client
+ * address from the replicated node table, with the token), by when (each request's
  * deadline: its client's budget, --forward-timeout or a membership
  * change's, counted from when it was read here), and how its client is
  * answered: the leader's reply relayed as it came, or -UNCERTAIN when a
@@ -72,7 +73,7 @@ static bool is_write(const struct slot *s)
 
 void fwd_answer_sent(struct slot *s, const char *why)
 {
-    if (s->conn != NULL) {
+    if (s->conn != NULL || s->on_internal_done != NULL) {
         s->out.len = 0;
         if (is_write(s))
             srv_reply_errorf(&s->out, KEEL_EUNCERTAIN, "%s after forwarding the write to the leader: it may or may "
@@ -85,7 +86,7 @@ void fwd_answer_sent(struct slot *s, const char *why)
 
 void fwd_answer_unsent(struct slot *s, const char *why)
 {
-    if (s->conn != NULL) {
+    if (s->conn != NULL || s->on_internal_done != NULL) {
         s->out.len = 0;
         srv_reply_errorf(&s->out, KEEL_ENOTLEADER, "%s", why);
     }
@@ -96,7 +97,7 @@ void fwd_relay(struct slot *s, const uint8_t *p, size_t n)
 {
     if (s->on_forward_reply != NULL && (s->conn != NULL || s->internal))
         s->on_forward_reply(s, p, n);
-    else if (s->conn != NULL)
+    else if (s->conn != NULL || s->on_internal_done != NULL)
         buf_append(&s->out, p, n);
     slot_done(s);
 }
@@ -131,17 +132,26 @@ void fwd_request(struct slot *s)
         slot_done(s);
         return;
     }
-    if (srv_leader_client_addr(srv, addr, sizeof addr) != 0 || strcmp(addr, srv->client_addr) == 0) {
+    bool member = keel_node_member_tls(srv->node);
+    struct keel_node_status st;
+    keel_node_status(srv->node, &st);
+    if (st.leader_id == 0 || st.leader_id == srv->cfg.node_id ||
+        (!member && (srv_leader_client_addr(srv, addr, sizeof addr) != 0 || strcmp(addr, srv->client_addr) == 0))) {
         srv_reply_error(&s->out, KEEL_ENOTLEADER, "no leader");
         slot_done(s);
         return;
     }
     if (srv->cfg.redirect && s->conn != NULL) { /* the node's own requests always go */
+        if (member && srv_leader_client_addr(srv, addr, sizeof addr) != 0) snprintf(addr, sizeof addr, "?");
         resp_errorf(&s->out, "MOVED", "0 %s", addr);
         slot_done(s);
         return;
     }
-    if (srv_cluster_token(srv, token, sizeof token) != 0) {
+    if (member) {
+        /* The member channel: the leader's raft address, its certificate the proof. */
+        snprintf(addr, sizeof addr, "%s", st.leader_address);
+        snprintf(token, sizeof token, "-");
+    } else if (srv_cluster_token(srv, token, sizeof token) != 0) {
         srv_reply_error(&s->out, KEEL_ENOTLEADER, "this node has not yet learned the cluster's forwarding token");
         slot_done(s);
         return;
@@ -151,7 +161,7 @@ void fwd_request(struct slot *s)
         fwd_answer_unsent(s, "its deadline passed before it could be forwarded to the leader");
         return;
     }
-    fwd_submit(f, addr, token, s);
+    fwd_submit(f, addr, member ? st.leader_id : 0, token, s);
 }
 
 bool fwd_unless_leader(struct slot *s, struct keel_node_status *st)

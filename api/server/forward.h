@@ -35,10 +35,13 @@ void fwd_relay(struct slot *s, const uint8_t *p, size_t n);
 
 /* ---- forward_conn.c: the connection to the leader ---------------------- */
 
-/* Send s (its deadline_ms set) to the leader at addr over f, with the
- * cluster's forwarding token: written now, or queued until f is connected
- * and knows the leader's clock. Answers s itself when f cannot take it
- * (reconnecting, or addr unreachable). */
-void fwd_submit(struct forwarder *f, const char *addr, const char *token, struct slot *s);
+/* Send s (its deadline_ms set) to the leader over f: written now, or
+ * queued until f is connected and knows the leader's clock. leader_id 0:
+ * addr is the leader's client port, and the request carries the cluster's
+ * forwarding token; else (member TLS) addr is member leader_id's raft
+ * address and f dials its member channel (the token is not looked at
+ * there). Answers s itself when f cannot take it (reconnecting, or addr
+ * unreachable). */
+void fwd_submit(struct forwarder *f, const char *addr, uint64_t leader_id, const char *token, struct slot *s);
 
 #endif /* KEEL_API_SERVER_FORWARD_H */

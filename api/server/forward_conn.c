@@ -25,9 +25,11 @@
  * Two connections per follower: membership changes and leadership transfer
  * (which may run for many seconds) on their own, so that no write waits
  * behind them for its reply. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/server/forward.h"
 #include "api/server/log.h"
@@ -50,10 +52,24 @@ struct fwd_entry
     uint64_t probe_at;  /* a probe: when it was sent; 0: a request */
 };
 
+/* A member-channel dial in flight (keel_node_member_dial); f NULL once
+ * the forwarder gave up on it (the callback then closes what arrives). */
+struct fwd_dial
+{
+    struct forwarder *f;
+};
+
 struct forwarder
 {
     struct keel_server *srv;
-    uv_tcp_t tcp;
+    union {
+        uv_tcp_t tcp;   /* to the leader's client port (no member TLS) */
+        uv_pipe_t pipe; /* the leader's member channel (member TLS) */
+    };
+    bool member;              /* this connection is a member channel */
+    bool handle_open;         /* tcp/pipe initialised and not yet closed */
+    struct fwd_dial *dial;    /* member: the dial in flight (FWD_CONNECTING) */
+    uint64_t leader_id;
     uv_connect_t creq;
     int state;
     bool admin;               /* membership and transfer */
@@ -103,8 +119,9 @@ static void fwd_free(struct forwarder *f);
 
 static void fwd_close_cb(uv_handle_t *h)
 {
-    struct forwarder *f = h->data;
+    struct forwarder *f = (struct forwarder *)((char *)h - offsetof(struct forwarder, tcp));
     f->state = FWD_IDLE;
+    f->handle_open = false;
     f->in_len = 0;
     if (f->destroy) fwd_free(f);
 }
@@ -126,9 +143,18 @@ static void fwd_reset(struct forwarder *f, const char *why)
     snprintf(text, sizeof text, "lost the connection to the leader (%s)", why);
     fail_sent(sent, text);
     fail_queued(queued, text);
+    if (f->dial != NULL) { /* the dial's callback closes what comes */
+        f->dial->f = NULL;
+        f->dial = NULL;
+    }
+    if (!f->handle_open) { /* a member dial that has not (or never) connected */
+        fwd_close_cb((uv_handle_t *)&f->tcp);
+        return;
+    }
     /* A reset, not a close: bytes still unsent (a partition) are dropped
-     * here instead of reaching the leader late. */
-    if (was == FWD_CONNECTING || uv_tcp_close_reset(&f->tcp, fwd_close_cb) != 0)
+     * here instead of reaching the leader late. (The member channel's other
+     * end is a local socket: closing it ends the TLS session at once.) */
+    if (was == FWD_CONNECTING || f->member || uv_tcp_close_reset(&f->tcp, fwd_close_cb) != 0)
         uv_close((uv_handle_t *)&f->tcp, fwd_close_cb);
 }
 
@@ -311,10 +337,59 @@ static void fwd_connect_cb(uv_connect_t *req, int status)
         return;
     }
     f->state = FWD_SYNCING;
-    uv_tcp_nodelay(&f->tcp, 1);
+    if (!f->member) uv_tcp_nodelay(&f->tcp, 1);
     uv_read_start((uv_stream_t *)&f->tcp, fwd_alloc_cb, fwd_read_cb);
     send_probe(f);
     fwd_kick(f);
+}
+
+static void fwd_dialled_cb(void *data, int status, uint64_t peer_id, int fd)
+{
+    struct fwd_dial *d = data;
+    struct forwarder *f = d->f;
+    (void)peer_id; /* the transport checked it is the leader we dialled */
+    free(d);
+    if (f == NULL) { /* given up meanwhile */
+        if (fd >= 0) close(fd);
+        return;
+    }
+    f->dial = NULL;
+    if (fd < 0) {
+        fwd_reset(f, status == 0 ? "refused" : "cannot reach the leader's member channel");
+        return;
+    }
+    uv_pipe_init(f->srv->loop, &f->pipe, 0);
+    f->pipe.data = f;
+    f->handle_open = true;
+    if (uv_pipe_open(&f->pipe, fd) != 0) {
+        close(fd);
+        fwd_reset(f, "cannot open the member channel");
+        return;
+    }
+    fwd_connect_cb(&f->creq, 0);
+}
+
+/* With member TLS: the leader's member channel on its raft port, behind
+ * the same mutual TLS as raft (keel_node_member_dial checks its certificate
+ * names the leader we dial). */
+static int fwd_connect_member(struct forwarder *f, const char *addr, uint64_t leader_id)
+{
+    struct fwd_dial *d = calloc(1, sizeof *d);
+    if (d == NULL) return KEEL_ENOMEM;
+    d->f = f;
+    snprintf(f->addr, sizeof f->addr, "%s", addr);
+    f->member = true;
+    f->leader_id = leader_id;
+    f->creq.data = f;
+    if (keel_node_member_dial(f->srv->node, leader_id, addr, fwd_dialled_cb, d) != 0) {
+        free(d);
+        return KEEL_EIO;
+    }
+    f->dial = d;
+    f->state = FWD_CONNECTING;
+    log_info("forwarding%s to the leader (member %llu) on its member channel at %s", f->admin ? " membership changes" : "",
+             (unsigned long long)leader_id, addr);
+    return 0;
 }
 
 static int fwd_connect(struct forwarder *f, const char *addr)
@@ -325,7 +400,9 @@ static int fwd_connect(struct forwarder *f, const char *addr)
     if (sscanf(addr, "%63[^:]:%u", ip, &port) != 2 || uv_ip4_addr(ip, (int)port, &sa) != 0)
         return KEEL_EINVAL;
     snprintf(f->addr, sizeof f->addr, "%s", addr);
+    f->member = false;
     uv_tcp_init(f->srv->loop, &f->tcp);
+    f->handle_open = true;
     f->tcp.data = f;
     f->creq.data = f;
     f->state = FWD_CONNECTING;
@@ -401,16 +478,17 @@ void fwd_expire(struct forwarder *f)
         fwd_reset(f, "the leader did not answer in time");
 }
 
-void fwd_submit(struct forwarder *f, const char *addr, const char *token, struct slot *s)
+void fwd_submit(struct forwarder *f, const char *addr, uint64_t leader_id, const char *token, struct slot *s)
 {
     snprintf(f->token, sizeof f->token, "%s", token);
-    if (f->state != FWD_IDLE && strcmp(f->addr, addr) != 0) fwd_reset(f, "the leader moved");
+    if (f->state != FWD_IDLE && (strcmp(f->addr, addr) != 0 || (leader_id != 0 && f->leader_id != leader_id)))
+        fwd_reset(f, "the leader moved");
     if (f->state == FWD_CLOSING) {
         srv_reply_error(&s->out, KEEL_ENOTLEADER, "reconnecting to the leader");
         slot_done(s);
         return;
     }
-    if (f->state == FWD_IDLE && fwd_connect(f, addr) != 0) {
+    if (f->state == FWD_IDLE && (leader_id != 0 ? fwd_connect_member(f, addr, leader_id) : fwd_connect(f, addr)) != 0) {
         srv_reply_errorf(&s->out, KEEL_ENOTLEADER, "cannot reach the leader at %s", addr);
         slot_done(s);
         return;

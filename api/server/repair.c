@@ -4,7 +4,9 @@
  *
  * The image is fetched like a backup (image_fetch.c: KEEL.SNAPSHOT on the
  * leader, whose BEGIN waits for a read barrier there, so the image holds
- * every entry committed before the call, at an index L it records). Before
+ * every entry committed before the call, at an index L it records), as
+ * member calls through the forwarder: the member channel under member TLS,
+ * else the cluster token, never a client's credentials. Before
  * asking, the node starts journaling the entries it applies
  * (keel_node_repair_begin): whatever it applies while the image travels is
  * applied again past L after the install (raft/repair.c). The install goes
@@ -26,7 +28,7 @@
 #include "api/server/image_fetch.h"
 #include "api/server/log.h"
 
-#define REPAIR_TIMEOUT_MS 10000 /* per call, libkeel retries -BUSY and lost connections within it */
+#define REPAIR_TIMEOUT_MS 10000 /* per call; a failed call ends the attempt (retried after the backoff) */
 
 struct repair
 {
@@ -74,7 +76,7 @@ void srv_repair_tick(struct keel_server *srv)
     r->srv = srv;
     snprintf(r->leader, sizeof r->leader, "%s", addr);
     int rc = keel_node_repair_begin(srv->node); /* before asking: see the top */
-    if (rc == 0) rc = fetch_start(srv->loop, addr, REPAIR_TIMEOUT_MS, fetched_cb, r, &r->fetch, errmsg);
+    if (rc == 0) rc = fetch_start(srv, REPAIR_TIMEOUT_MS, fetched_cb, r, &r->fetch, errmsg);
     else snprintf(errmsg, sizeof errmsg, "%s", keel_strerror(rc));
     if (rc != 0) {
         keel_node_repair_end(srv->node);

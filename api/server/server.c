@@ -329,6 +329,13 @@ static int listen_on(struct keel_server *srv, uv_tcp_t *h, const char *ip, unsig
     return 0;
 }
 
+/* A member channel accepted on the raft port (member TLS): a connection
+ * whose peer is the member its certificate names. */
+static void member_accepted_cb(void *data, uint64_t peer_id, int fd)
+{
+    conn_adopt_member(data, peer_id, fd);
+}
+
 int keel_server_start(struct keel_server *srv, char *errmsg)
 {
     char ip[64];
@@ -358,10 +365,13 @@ int keel_server_start(struct keel_server *srv, char *errmsg)
     uv_timer_start(&srv->timer, timer_cb, srv->cfg.sweep_interval_ms, srv->cfg.sweep_interval_ms);
     if (port != 0) log_info("serving RESP on %s", srv->client_addr);
     if (srv->cfg.tls_port != 0) log_info("serving RESP over TLS on %s:%u", ip, srv->cfg.tls_port);
-    if (port == 0)
-        log_warn("plaintext client port off (--client-addr %s): other members cannot forward requests to this "
-                 "node while it leads, as forwarding does not speak TLS yet (docs/security.md)",
-                 srv->client_addr);
+    if (keel_node_member_tls(srv->node)) {
+        keel_node_member_accept(srv->node, member_accepted_cb, srv);
+        log_info("member calls (forwarding, joins) on the raft port's member channel, behind member TLS");
+    } else if (port == 0) {
+        log_warn("plaintext client port off (--client-addr %s) without --tls-cluster: other members cannot "
+                 "forward requests to this node while it leads (docs/security.md)", srv->client_addr);
+    }
     if ((rc = obs_start(srv, errmsg)) != 0) return rc;
     return 0;
 }
@@ -436,6 +446,8 @@ void keel_server_quiesce(struct keel_server *srv)
     srv->stopping = true; /* also stops reading and parsing (conn.c), and obs_refresh */
     keel_node_on_role(srv->node, NULL, NULL);
     keel_node_on_snapshot_refused(srv->node, NULL, NULL);
+    keel_node_member_accept(srv->node, NULL, NULL);
+    srv_join_stop(srv);
     notify_stop(srv);
     consistency_stop(srv); /* unhooks from the node, cancels a repair */
     uv_timer_stop(&srv->timer);

@@ -142,6 +142,12 @@ int keel_server_start(struct keel_server *s, char *errmsg);
  * timers), then call cb. It does not touch the node, which may be closed
  * and gone by then: quiesce while the node lives. Free with
  * keel_server_free(s) after both the node's close and cb. */
+/* --join under member TLS (join.c): ask, on the member channel of the
+ * member at seed_raft_addr (its raft address; any member), to be added as
+ * raft_addr, once a second until it answers +OK. KEEL_EINVAL (errmsg,
+ * KEEL_ERRMSG_SIZE) without member TLS: keeld then joins through a client
+ * port with libkeel. After keel_server_start. */
+int keel_server_join(struct keel_server *s, const char *seed_raft_addr, const char *raft_addr, char *errmsg);
 void keel_server_quiesce(struct keel_server *s);
 void keel_server_drain(struct keel_server *s);
 unsigned keel_server_clients(const struct keel_server *s);

@@ -85,6 +85,11 @@ struct slot
      * wants to look at it (WATCH on a follower; an internal request's
      * answer, KEEL.CLOCK, gets it without a connection). */
     void (*on_forward_reply)(struct slot *s, const uint8_t *p, size_t n);
+    /* An internal request that wants its answer (image_fetch.c): called with
+     * the reply in out (the leader's, or why it was not forwarded) when it
+     * is done, just before it is freed. internal_data: the caller's. */
+    void (*on_internal_done)(struct slot *s);
+    void *internal_data;
 };
 
 /* c may be NULL: an internal request whose reply nobody reads. */
@@ -116,7 +121,11 @@ struct conn_queued
 
 struct conn
 {
-    uv_tcp_t tcp;
+    union {
+        uv_tcp_t tcp;   /* a client (the plaintext or TLS port) */
+        uv_pipe_t pipe; /* a member channel (member_id != 0): the raft port's bridge */
+    };
+    uint64_t member_id;  /* the member id its certificate names; 0: a client */
     struct keel_server *srv;
     struct conn *prev;
     struct conn *next;
@@ -169,6 +178,10 @@ struct conn
 
 /* A client is waiting on listener; tls: the TLS port's context, NULL for plaintext. */
 void conn_accept(struct keel_server *srv, uv_stream_t *listener, struct keel_tls_ctx *tls);
+/* A member channel the raft transport accepted (keel_node_member_accept):
+ * fd, now ours, carries a member's calls; peer_id is the member id its
+ * verified certificate names. Not counted against --max-clients. */
+void conn_adopt_member(struct keel_server *srv, uint64_t peer_id, int fd);
 void conn_close(struct conn *c);
 void conn_flush(struct conn *c);
 /* Resume reading (and parsing what is buffered) if the limits allow. */
@@ -242,6 +255,7 @@ struct keel_server
     unsigned notify_flags;     /* notify-keyspace-events (notify.h) */
     struct obs *obs;           /* metrics, alarms, HTTP (api/server/observe/observe.h) */
     struct consistency *cons;  /* the consistency check and repair (api/server/consistency.h) */
+    struct joiner *joiner;     /* --join on the member channel (join.c); NULL: none */
     bool listener_closed;      /* stopping (keel_server_quiesce, keel_server_stop) */
     bool obs_closed;
     bool timer_closing;
@@ -317,6 +331,10 @@ int srv_member_zone(struct keel_server *srv, uint64_t id, char *zone, size_t siz
 /* 0 and the token; KEEL_ENOTFOUND before the first leader's proposal applied. */
 int srv_cluster_token(struct keel_server *srv, char *buf, size_t size);
 bool srv_cluster_token_ok(struct keel_server *srv, struct keel_slice given);
+/* May s, a member call (KEEL.FWD, KEEL.FWDSYNC), run? On a member channel
+ * yes (the certificate); on a client connection only without member TLS and
+ * with the cluster token in argument arg. false with why filled. */
+bool srv_member_call_ok(struct slot *s, uint32_t arg, char *why, size_t size);
 /* On the ready leader: propose a token if the cluster has none. */
 void srv_cluster_token_ensure(struct keel_server *srv);
 
@@ -328,6 +346,9 @@ void srv_tls_ended(struct conn *c);
 void srv_tls_handshaken(struct conn *c);
 /* The server's timer: close connections whose handshake takes too long. */
 void srv_tls_tick(struct keel_server *srv);
+
+/* join.c: stop joining (keel_server_quiesce). */
+void srv_join_stop(struct keel_server *srv);
 
 /* clock_sync.c: on a follower whose clock is cold, ask the leader's. */
 void srv_clock_sync(struct keel_server *srv);

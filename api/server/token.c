@@ -5,9 +5,12 @@
  * proposal wins even across leader changes and the value never changes);
  * every member reads it from its own state, clients cannot (reserved keys
  * are refused to them). A member that has not applied it yet cannot forward
- * and says -TRYAGAIN. This keeps clients out of the plumbing; it is not
- * authentication (Keel has no AUTH yet): whoever can read a data directory
- * can read the token. */
+ * and says -TRYAGAIN. Whoever can read a data directory can read the
+ * token, so it is what proves a member only without member TLS; with
+ * --tls-cluster yes members call each other on the raft port's member
+ * channel, where the peer's certificate is the proof and the token is not
+ * looked at, and KEEL.FWD on a client connection is refused whatever token
+ * it carries (srv_member_call_ok). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +46,19 @@ bool srv_cluster_token_ok(struct keel_server *srv, struct keel_slice given)
     char token[sizeof srv->token];
     return srv_cluster_token(srv, token, sizeof token) == 0 && given.n == strlen(token) &&
            memcmp(given.p, token, given.n) == 0;
+}
+
+bool srv_member_call_ok(struct slot *s, uint32_t arg, char *why, size_t size)
+{
+    struct keel_server *srv = s->srv;
+    if (s->conn != NULL && s->conn->member_id != 0) return true; /* its certificate: the token is not looked at */
+    if (keel_node_member_tls(srv->node)) {
+        snprintf(why, size, "with --tls-cluster yes, members call each other only on the member channel (raft port)");
+        return false;
+    }
+    if (arg < s->argc && srv_cluster_token_ok(srv, s->argv[arg])) return true;
+    snprintf(why, size, "wrong or unknown token");
+    return false;
 }
 
 static void token_cb(void *data, int status, const struct keel_reply *reply)

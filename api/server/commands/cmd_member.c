@@ -144,6 +144,13 @@ CMD_DECL_LOCAL(cmd_keel_join)
         slot_done(s);
         return;
     }
+    if (s->conn != NULL && s->conn->member_id != 0 && !s->forwarded_in && s->conn->member_id != id) {
+        /* A joining node asks on the member channel: only as itself. */
+        resp_errorf(&s->out, "NOPERM", "KEEL.JOIN for member %llu from a certificate naming member %llu",
+                    (unsigned long long)id, (unsigned long long)s->conn->member_id);
+        slot_done(s);
+        return;
+    }
     if (fwd_unless_leader(s, &st)) return;
     int at = member_at(&st, id);
     bool wants_voter = keel_node_member_wants_voter(s->srv->node, id);
@@ -224,6 +231,13 @@ CMD_DECL_LOCAL(cmd_keel_member)
          * forwarding follower's deadline may come sooner. */
         uint64_t t = (s->started_ns ? s->started_ns / 1000000 : keel_mono_ms()) + (uint64_t)timeout_ms;
         if (s->deadline_ms == 0 || t < s->deadline_ms) s->deadline_ms = t;
+    }
+    if (s->conn != NULL && s->conn->member_id != 0 && !s->forwarded_in && s->conn->member_id != id) {
+        /* A joining node asks on the member channel: only as itself. */
+        resp_errorf(&s->out, "NOPERM", "KEEL.JOIN for member %llu from a certificate naming member %llu",
+                    (unsigned long long)id, (unsigned long long)s->conn->member_id);
+        slot_done(s);
+        return;
     }
     if (fwd_unless_leader(s, &st)) return;
     int at = member_at(&st, id);

@@ -464,17 +464,18 @@ CMD_DECL_READ(cmd_dbsize)
 
 /* KEEL.FWD token proto client seq deadline cmd args...: a request forwarded
  * by a follower. It runs here as if its client had sent it, in the given
- * protocol, and is never forwarded again. Only a member knows the token
- * (token.c); anyone else is refused, so a client cannot borrow a follower's
- * privileges. The deadline is on this node's monotonic clock (the follower
+ * protocol, and is never forwarded again. Only a member may send it: on
+ * the member channel (its certificate), or, without member TLS, with the
+ * token only members know (token.c); anyone else is refused, so a client
+ * cannot borrow a follower's privileges. The deadline is on this node's monotonic clock (the follower
  * converted it, see forward.c; 0: none): past it the request is refused
  * unexecuted, since its client has been told it timed out; a membership
  * change takes no step after it. */
 CMD_DECL_LOCAL(cmd_keel_fwd)
 {
-    char buf[32];
-    if (!srv_cluster_token_ok(s->srv, s->argv[1])) {
-        srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.FWD is for the cluster's own nodes (wrong or unknown token)");
+    char buf[32], why[160];
+    if (!srv_member_call_ok(s, 1, why, sizeof why)) {
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "KEEL.FWD is for the cluster's own nodes (%s)", why);
         slot_done(s);
         return;
     }
@@ -504,8 +505,9 @@ CMD_DECL_LOCAL(cmd_keel_fwd)
  * converting its requests' deadlines (forward.c). */
 CMD_DECL_LOCAL(cmd_keel_fwdsync)
 {
-    if (!srv_cluster_token_ok(s->srv, s->argv[1])) {
-        srv_reply_error(&s->out, KEEL_EINVAL, "KEEL.FWDSYNC is for the cluster's own nodes (wrong or unknown token)");
+    char why[160];
+    if (!srv_member_call_ok(s, 1, why, sizeof why)) {
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "KEEL.FWDSYNC is for the cluster's own nodes (%s)", why);
         slot_done(s);
         return;
     }
