@@ -135,11 +135,17 @@ static void watchdog_cb(uv_timer_t *t)
     }
 }
 
-/* --join: ask a member, through libkeel, to add us (KEEL.JOIN id
- * raft_addr); it forwards to the leader, which adds us as a spare, catches us
- * up and makes us a voter before it answers. Retried every second until +OK.
- * A thread of its own with a blocking client: it touches nothing of the
- * loop's. */
+/* --join-password-file's password, read at start; "": none. */
+static char join_password[512];
+
+/* --join without member TLS: ask a member, through libkeel, to add us
+ * (KEEL.JOIN id raft_addr), authenticated as --join-user when
+ * --join-password-file is given (a cluster whose default user has a
+ * password answers -NOAUTH otherwise). The member forwards to the leader,
+ * which adds us as a spare, catches us up and makes us a voter before it
+ * answers. Retried every second until +OK. A thread of its own with a
+ * blocking client: it touches nothing of the loop's. (With member TLS the
+ * server joins on the member channel instead: keel_server_join.) */
 static void join_main(void *arg)
 {
     char id[24], err[KEEL_ERRMSG_SIZE];
@@ -152,18 +158,46 @@ static void join_main(void *arg)
         return;
     }
     snprintf(id, sizeof id, "%llu", (unsigned long long)opts.id);
+    const char *user = opts.join_user[0] ? opts.join_user : "default";
     for (unsigned attempt = 1; !keeld_stopping(); attempt++) {
         struct keel_value *r = NULL;
-        int rc = keel_callv(c, &r, err, sizeof err, "KEEL.JOIN", id, opts.raft_addr, NULL);
+        int rc = 0;
+        /* Each attempt authenticates first: libkeel may have reconnected. */
+        if (join_password[0]) {
+            rc = keel_callv(c, &r, err, sizeof err, "AUTH", user, join_password, NULL);
+            if (rc == 0 && r->type == KEEL_VALUE_ERROR) {
+                log_warn("join through %s (attempt %u): AUTH as %s: %s", opts.join, attempt, user, r->str);
+                rc = -1;
+                err[0] = 0;
+            }
+            keel_value_free(r);
+            r = NULL;
+        }
+        if (rc == 0) rc = keel_callv(c, &r, err, sizeof err, "KEEL.JOIN", id, opts.raft_addr, NULL);
         bool ok = rc == 0 && r->type == KEEL_VALUE_STATUS && strcmp(r->str, "OK") == 0;
         if (ok) log_info("joined the cluster through %s", opts.join);
         else if (rc == 0) log_warn("join through %s (attempt %u): %s", opts.join, attempt, r->str ? r->str : "?");
-        else log_warn("join through %s (attempt %u): %s", opts.join, attempt, err);
+        else if (err[0]) log_warn("join through %s (attempt %u): %s", opts.join, attempt, err);
         keel_value_free(r);
         if (ok) break;
         sleep(1);
     }
     keel_client_close(c);
+}
+
+/* The password file: one line, the trailing newline dropped. */
+static void read_join_password(void)
+{
+    if (!opts.join_password_file[0]) return;
+    FILE *f = fopen(opts.join_password_file, "r");
+    if (f == NULL) die("--join-password-file %s: %s", opts.join_password_file, strerror(errno));
+    size_t n = fread(join_password, 1, sizeof join_password - 1, f);
+    bool more = fgetc(f) != EOF;
+    fclose(f);
+    join_password[n] = 0;
+    while (n > 0 && (join_password[n - 1] == '\n' || join_password[n - 1] == '\r')) join_password[--n] = 0;
+    if (more || n == 0 || strchr(join_password, '\n') != NULL)
+        die("--join-password-file %s: want one line holding the password", opts.join_password_file);
 }
 
 /* A raft peer refused by member TLS (the transport rate-limits these). */
@@ -202,6 +236,7 @@ int main(int argc, char **argv)
     if (level < 0) die("--log-level %s: want error, warn, info or debug", opts.log_level);
     keel_log_level = level;
     keel_log_init(opts.id, role_now);
+    read_join_password(); /* before anything touches the data directory */
     /* The HTTP endpoint's certificate, key and token are read now, before
      * raft starts: a file that is missing or wrong stops keeld here. */
     static struct http_secrets http_sec;
@@ -364,7 +399,12 @@ int main(int argc, char **argv)
     log_info("keeld started: raft %s%s, clients %s%s, data %s", opts.raft_addr,
              opts.tls_cluster ? " (member TLS)" : "", opts.client_addr, tls_note, opts.data_dir);
     uv_thread_t joiner;
-    if (opts.join[0] && pristine) uv_thread_create(&joiner, join_main, NULL);
+    if (opts.join[0] && pristine && opts.tls_cluster) {
+        if (keel_server_join(server, opts.join, opts.raft_addr, errmsg) != 0) die("--join %s: %s", opts.join, errmsg);
+        log_info("joining through the member channel at %s (raft address)", opts.join);
+    } else if (opts.join[0] && pristine) {
+        uv_thread_create(&joiner, join_main, NULL);
+    }
     else if (opts.join[0]) log_info("already a member: --join %s ignored", opts.join);
     uv_run(loop, UV_RUN_DEFAULT);
     keeld_stop_finished();

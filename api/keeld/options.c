@@ -39,7 +39,11 @@ static const struct option_def options[] = {
     ADDR0("client-addr", client_addr, "127.0.0.1:7379",
           "IPv4:PORT for RESP clients; port 0 turns plaintext off (Redis's port 0), leaving --tls-port"),
     STR("cluster", cluster, "", "initial voters, ID=IPv4:PORT,... (raft addresses); needed on first start"),
-    ADDR("join", join, "", "client address (IPv4:PORT) of any member: join that cluster on first start"),
+    ADDR("join", join, "", "any member's client address (IPv4:PORT), or its raft address with --tls-cluster yes: "
+                           "join that cluster on first start"),
+    STR("join-user", join_user, "", "ACL user --join authenticates as (without --tls-cluster); default: default"),
+    STR("join-password-file", join_password_file, "",
+        "file holding that user's password (one line), for --join without --tls-cluster"),
     /* 600 ms: a follower's timer is drawn from [T, 2T), and raft 0.15's
      * leader stickiness plus a pre-vote lost to a longer log can cost a
      * second draw, so a leader crash costs at most about 4T before a new
@@ -377,6 +381,11 @@ int keeld_options_parse(int argc, char **argv, struct keeld_options *o, char *er
         return snprintf(errmsg, size, "--unsafe-local-reads is for tests only (set KEEL_TEST_UNSAFE=1)"), -1;
     if (o->join[0] && o->cluster[0])
         return snprintf(errmsg, size, "--join and --cluster exclude each other"), -1;
+    if ((o->join_user[0] || o->join_password_file[0]) && (!o->join[0] || o->tls_cluster))
+        return snprintf(errmsg, size, "--join-user and --join-password-file are for --join without --tls-cluster "
+                                      "(with it, the member certificate is the credential)"), -1;
+    if (o->join_user[0] && !o->join_password_file[0])
+        return snprintf(errmsg, size, "--join-user needs --join-password-file"), -1;
     if ((o->http_tls || o->http_token_file[0]) && !o->http_addr[0])
         return snprintf(errmsg, size, "--%s needs --http-addr", o->http_tls ? "http-tls yes" : "http-token-file"), -1;
     if (!o->http_tls && (o->http_tls_cert_file[0] || o->http_tls_key_file[0]))

@@ -16,6 +16,8 @@ struct keeld_options
     char client_addr[64];
     char cluster[1024];
     char join[64];
+    char join_user[128];          /* --join through a client port: AUTH as this user ("": default) */
+    char join_password_file[1024]; /* its password, one line; "": no AUTH */
     char log_level[16];
     uint64_t election_ms;
     uint64_t heartbeat_ms;
