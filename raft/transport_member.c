@@ -15,6 +15,7 @@
 void keel_transport_member_accept(struct raft_uv_transport *t, keel_member_accept_cb cb, void *data)
 {
     struct ktrans *k = t->impl;
+    if (k == NULL) return; /* released */
     k->member_accept = cb;
     k->member_accept_data = data;
 }

@@ -66,14 +66,19 @@ void srv_repair_tick(struct keel_server *srv)
 {
     struct consistency *c = srv->cons;
     char errmsg[KEEL_ERRMSG_SIZE], addr[64];
+    struct keel_node_status st;
     if (c->repair != NULL || !c->damaged || srv->stopping || uv_now(srv->loop) < c->repair_next_ms) return;
-    if (srv_leader_client_addr(srv, addr, sizeof addr) != 0 || strcmp(addr, srv->client_addr) == 0) {
+    /* By id: with plaintext off (--client-addr HOST:0) every node publishes
+     * the same client address. */
+    keel_node_status(srv->node, &st);
+    if (st.leader_id == 0 || st.leader_id == srv->cfg.node_id) {
         consistency_repair_failed(srv, "no leader known to take the image from");
         return;
     }
     struct repair *r = calloc(1, sizeof *r);
     if (r == NULL) return;
     r->srv = srv;
+    snprintf(addr, sizeof addr, "member %llu", (unsigned long long)st.leader_id);
     snprintf(r->leader, sizeof r->leader, "%s", addr);
     int rc = keel_node_repair_begin(srv->node); /* before asking: see the top */
     if (rc == 0) rc = fetch_start(srv, REPAIR_TIMEOUT_MS, fetched_cb, r, &r->fetch, errmsg);
