@@ -294,8 +294,9 @@ static void damage_and_repair(unsigned victim, const char *key, const char *good
     wait_event(sub, "\"event\":\"consistency\"", "\"verdict\":\"differs\"");
     redisFree(sub);
     if (held[0]) {
-        /* Repair impossible for now (the attempt gives up after its 10 s
-         * timeout): refused with a clear error all along, never wrong. */
+        /* Repair impossible for now (each attempt ends at the leader's
+         * -BUSY and is retried after a backoff): refused with a clear error
+         * all along, never wrong. */
         for (int t = 0; t < 1250 && info_num(victim, "keel_check_repair_failures") == 0; t++) {
             ro_get(victim, key, got, sizeof got);
             if (strncmp(got, "-CORRUPT ", 9) != 0 || strstr(got, "consistency check") == NULL)
@@ -318,6 +319,9 @@ static void damage_and_repair(unsigned victim, const char *key, const char *good
         snprintf(line, sizeof line, "keel_consistency_replica_corrupt{peer=\"%u\"}", cl.nodes[victim].id);
         for (int t = 0; t < 100 && metric((unsigned)leader, line) != 1; t++) kc_pause_ms(50);
         assert_true(metric((unsigned)leader, line) == 1);
+        /* The attempt fails at once (-BUSY): /metrics may not have been
+         * refreshed since. */
+        for (int t = 0; t < 100 && metric(victim, "keel_consistency_damaged") != 1; t++) kc_pause_ms(50);
         assert_true(metric(victim, "keel_consistency_damaged") == 1);
         assert_true(metric(victim, "keel_consistency_mismatches_total") >= 1);
         r = kc_cmd(&cl, (unsigned)kc_leader(&cl, 10000), "KEEL.SNAPSHOT END %s", held);
