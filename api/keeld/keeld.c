@@ -198,6 +198,9 @@ static void read_join_password(void)
     while (n > 0 && (join_password[n - 1] == '\n' || join_password[n - 1] == '\r')) join_password[--n] = 0;
     if (more || n == 0 || strchr(join_password, '\n') != NULL)
         die("--join-password-file %s: want one line holding the password", opts.join_password_file);
+    struct stat st;
+    if (stat(opts.join_password_file, &st) == 0 && (st.st_mode & 077) != 0)
+        log_warn("--join-password-file %s can be read by group or others: chmod 600 it", opts.join_password_file);
 }
 
 /* A raft peer refused by member TLS (the transport rate-limits these). */

@@ -536,11 +536,49 @@ static void test_plain_join_and_repair_with_password(void **state)
     damage_and_repair(victim, "default", "default-pw", "victim", good);
 }
 
+/* keeld refuses --join's credentials where they mean nothing, and a bad
+ * password file, with one line, before it touches a data directory. */
+static void test_join_options(void **state)
+{
+    (void)state;
+    char out[2048], base[600], pw[700];
+    kc_prepare(&cl, 1, "");
+    snprintf(base, sizeof base, "--id 7 --data-dir '%s/d7' --raft-addr 127.0.0.1:%u --client-addr 127.0.0.1:%u",
+             cl.base, kc_free_port(), kc_free_port());
+    snprintf(pw, sizeof pw, "%s/pw", cl.base);
+    FILE *f = fopen(pw, "w");
+    assert_non_null(f);
+    fputs("line one\nline two\n", f);
+    fclose(f);
+    /* pw: the password file goes last, with this suffix (NULL: none). */
+    static const struct { const char *args, *pw, *want; } cases[] = {
+        {"--cluster 7=127.0.0.1:1 --join-user admin --join-password-file", "",
+         "--join-user and --join-password-file are for --join without --tls-cluster"},
+        {"--join 127.0.0.1:1 --join-user admin", NULL, "--join-user needs --join-password-file"},
+        {"--join 127.0.0.1:1 --join-password-file", "", "want one line holding the password"},
+        {"--join 127.0.0.1:1 --join-password-file", ".missing", "--join-password-file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[1400];
+        if (cases[i].pw != NULL) snprintf(args, sizeof args, "%s '%s%s'", cases[i].args, pw, cases[i].pw);
+        else snprintf(args, sizeof args, "%s", cases[i].args);
+        int rc = sh(out, sizeof out, "'%s' %s %s", kc_keeld(), base, args);
+        if (rc != 2 || strstr(out, cases[i].want) == NULL)
+            fail_msg("keeld %s: exit %d, '%s' (wanted exit 2 and '%s')", args, rc, out, cases[i].want);
+        assert_null(strstr(out, "line one"));
+    }
+    struct stat st;
+    char d7[700];
+    snprintf(d7, sizeof d7, "%s/d7", cl.base);
+    assert_int_not_equal(stat(d7, &st), 0); /* refused before the data directory was made */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_tls_cluster_no_plaintext, teardown),
         cmocka_unit_test_teardown(test_plain_join_and_repair_with_password, teardown),
+        cmocka_unit_test_teardown(test_join_options, teardown),
     };
     return cmocka_run_group_tests_name("keeld_member_channel", tests, NULL, NULL);
 }
