@@ -332,8 +332,9 @@ int srv_member_zone(struct keel_server *srv, uint64_t id, char *zone, size_t siz
 int srv_cluster_token(struct keel_server *srv, char *buf, size_t size);
 bool srv_cluster_token_ok(struct keel_server *srv, struct keel_slice given);
 /* May s, a member call (KEEL.FWD, KEEL.FWDSYNC), run? On a member channel
- * yes (the certificate); on a client connection only without member TLS and
- * with the cluster token in argument arg. false with why filled. */
+ * if its certificate's member is in the configuration; on a client
+ * connection only without member TLS and with the cluster token in argument
+ * arg. false with why filled. */
 bool srv_member_call_ok(struct slot *s, uint32_t arg, char *why, size_t size);
 /* On the ready leader: propose a token if the cluster has none. */
 void srv_cluster_token_ensure(struct keel_server *srv);

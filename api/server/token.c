@@ -51,7 +51,18 @@ bool srv_cluster_token_ok(struct keel_server *srv, struct keel_slice given)
 bool srv_member_call_ok(struct slot *s, uint32_t arg, char *why, size_t size)
 {
     struct keel_server *srv = s->srv;
-    if (s->conn != NULL && s->conn->member_id != 0) return true; /* its certificate: the token is not looked at */
+    if (s->conn != NULL && s->conn->member_id != 0) {
+        /* Its certificate, not the token, is the proof; but a member that
+         * was removed (its certificate still valid) no longer speaks for
+         * the cluster. */
+        struct keel_node_status st;
+        keel_node_status(srv->node, &st);
+        for (unsigned i = 0; i < st.members; i++)
+            if (st.member_ids[i] == s->conn->member_id) return true;
+        snprintf(why, size, "member %llu is not in the cluster's configuration",
+                 (unsigned long long)s->conn->member_id);
+        return false;
+    }
     if (keel_node_member_tls(srv->node)) {
         snprintf(why, size, "with --tls-cluster yes, members call each other only on the member channel (raft port)");
         return false;

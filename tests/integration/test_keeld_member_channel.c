@@ -455,6 +455,17 @@ static void test_tls_cluster_no_plaintext(void **state)
     snprintf(path2, sizeof path2, "%s/member-2.key", dir);
     member_call(0, path, path2, ca, ping, sizeof ping - 1, out, sizeof out);
     if (strncmp(out, "-NOPERM the member channel carries only", 39) != 0) fail_msg("PING answered '%s'", out);
+    const char sync[] = KEEL_MEMBER_MAGIC_TEST "*2\r\n$12\r\nKEEL.FWDSYNC\r\n$1\r\n-\r\n";
+    member_call(0, path, path2, ca, sync, sizeof sync - 1, out, sizeof out);
+    if (out[0] != ':') fail_msg("KEEL.FWDSYNC from member 2 answered '%s'", out);
+    /* A cluster certificate of a member not (yet) in the configuration. */
+    snprintf(path, sizeof path, "%s/member-4.crt", dir);
+    snprintf(path2, sizeof path2, "%s/member-4.key", dir);
+    member_call(0, path, path2, ca, sync, sizeof sync - 1, out, sizeof out);
+    if (strstr(out, "member 4 is not in the cluster's configuration") == NULL)
+        fail_msg("KEEL.FWDSYNC from member 4 answered '%s'", out);
+    snprintf(path, sizeof path, "%s/member-2.crt", dir);
+    snprintf(path2, sizeof path2, "%s/member-2.key", dir);
     const char join9[] = KEEL_MEMBER_MAGIC_TEST "*3\r\n$9\r\nKEEL.JOIN\r\n$1\r\n9\r\n$15\r\n127.0.0.1:10009\r\n";
     member_call(0, path, path2, ca, join9, sizeof join9 - 1, out, sizeof out);
     if (strncmp(out, "-NOPERM KEEL.JOIN for member 9 from a certificate naming member 2", 64) != 0)
