@@ -39,11 +39,7 @@ static const struct option_def options[] = {
     ADDR0("client-addr", client_addr, "127.0.0.1:7379",
           "IPv4:PORT for RESP clients; port 0 turns plaintext off (Redis's port 0), leaving --tls-port"),
     STR("cluster", cluster, "", "initial voters, ID=IPv4:PORT,... (raft addresses); needed on first start"),
-    ADDR("join", join, "", "any member's client address (IPv4:PORT), or its raft address with --tls-cluster yes: "
-                           "join that cluster on first start"),
-    STR("join-user", join_user, "", "ACL user --join authenticates as (without --tls-cluster); default: default"),
-    STR("join-password-file", join_password_file, "",
-        "file holding that user's password (one line), for --join without --tls-cluster"),
+    ADDR("join", join, "", "a member's client address (raft address if --tls-cluster): join on first start"),
     /* 600 ms: a follower's timer is drawn from [T, 2T), and raft 0.15's
      * leader stickiness plus a pre-vote lost to a longer log can cost a
      * second draw, so a leader crash costs at most about 4T before a new
@@ -138,6 +134,9 @@ static const struct option_def options[] = {
         "bytes kept allocated in <data-dir>/disk-reserve and released when the disk fills, so that a full "
         "node still applies, deletes and starts (0: none)"),
     /* Redis's names (docs/security.md). */
+    STR("join-user", join_user, "", "ACL user --join authenticates as (without --tls-cluster); default: default"),
+    STR("join-password-file", join_password_file, "",
+        "file holding that user's password (one line), for --join without --tls-cluster"),
     BOOL("tls-cluster", tls_cluster, "no",
          "mutual TLS on the raft port: peers must present a certificate from --tls-ca-cert-file naming "
          "their member id (URI SAN keel:member:<id>)"),
