@@ -14,10 +14,13 @@
  * - the member channel from a certificate of another CA (naming a real
  *   member id), or with no certificate, is refused in the TLS handshake
  *   (counted as bad_cert / no_cert, no reply); with a cluster certificate,
- *   a command that is not a member call gets -NOPERM, and KEEL.JOIN for
- *   another id than the certificate's is refused;
+ *   a command that is not a member call gets -NOPERM, KEEL.FWDSYNC is
+ *   answered, but not to a cluster certificate of a member not in the
+ *   configuration, and KEEL.JOIN for another id than the certificate's is
+ *   refused;
  * - a 4th node joins with --join naming a member's raft address and its own
  *   member certificate, becomes a voter and serves the data;
+ * - leadership moves (KEEL.TRANSFER): writes to every node still go through;
  * - a damaged replica (bytes flipped in its data.mdb) is repaired from the
  *   leader's image.
  * test_plain_join_and_repair_with_password: no member TLS, `default` has a
@@ -481,7 +484,22 @@ static void test_tls_cluster_no_plaintext(void **state)
     assert_int_equal(voters_within(leader, "app", "app-pw", 4), 4);
     assert_true(log_has(n4, "joined the cluster through", "member channel"));
 
-    /* 6. A damaged follower's replica repaired from the leader's image. */
+    /* 6. Leadership moves (KEEL.TRANSFER, itself sent to a follower and
+     * forwarded): the followers follow it to the new leader's member
+     * channel. */
+    unsigned next = (unsigned)(leader + 1) % 3;
+    char want_id[16];
+    snprintf(cmd, sizeof cmd, "KEEL.TRANSFER %u", cl.nodes[next].id);
+    snprintf(want_id, sizeof want_id, "%u", cl.nodes[next].id); /* it answers the new leader's id */
+    cli_until((unsigned)(leader + 2) % 3, "app", "app-pw", cmd, want_id, 20000);
+    leader = leader_of("app", "app-pw");
+    assert_int_equal(leader, (int)next);
+    for (unsigned i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "SET moved:%u m%u", i, i);
+        cli_until(i, "app", "app-pw", cmd, "OK", 20000);
+    }
+
+    /* 7. A damaged follower's replica repaired from the leader's image. */
     const char *good = "precious-tls-value-0123456789abcdefghijklmnopqrstuvwxyz";
     snprintf(cmd, sizeof cmd, "SET victim %s", good);
     cli_until(leader, "app", "app-pw", cmd, "OK", 10000);
