@@ -163,6 +163,17 @@ static bool rejected_reaches(unsigned i, const char *reason, long v)
     return false;
 }
 
+/* Lines of node i's log holding a. */
+static int log_count(unsigned i, const char *a)
+{
+    char line[4096];
+    int n = 0;
+    FILE *f = fopen(cl.nodes[i].log, "r");
+    while (f && fgets(line, sizeof line, f)) n += strstr(line, a) != NULL;
+    if (f) fclose(f);
+    return n;
+}
+
 static bool log_has(unsigned i, const char *a, const char *b)
 {
     char line[4096];
@@ -377,7 +388,7 @@ static void tls_node_flags(unsigned i)
     snprintf(cl.nodes[i].extra, sizeof cl.nodes[i].extra,
              "--tls-cluster yes --tls-ca-cert-file %s/ca.crt --tls-cert-file %s/member-%u.crt "
              "--tls-key-file %s/member-%u.key --tls-port %u --tls-auth-clients no --client-addr 127.0.0.1:0 "
-             "--http-addr 127.0.0.1:%u --consistency-check-interval 1",
+             "--http-addr 127.0.0.1:%u --consistency-check-interval 1 --auth-timeout 1",
              dir, dir, cl.nodes[i].id, dir, cl.nodes[i].id, tls_port[i], http_port[i]);
 }
 
@@ -414,6 +425,21 @@ static void test_tls_cluster_no_plaintext(void **state)
         snprintf(cmd, sizeof cmd, "SET def:%u d%u", i, i);
         cli_until(i, "default", "default-pw", cmd, "OK", 10000);
     }
+    /* A member channel is not a client waiting to authenticate: with
+     * default behind a password and --auth-timeout 1, the leader keeps the
+     * followers' channels (they would dial again, and log it, if closed).
+     * Writes through the followers for 3 s, past the timeout twice. */
+    int dials[3];
+    for (unsigned i = 0; i < 3; i++) dials[i] = log_count(i, "to the leader (member");
+    long long until = kc_now_ms() + 3000;
+    for (unsigned n = 0; kc_now_ms() < until; n++) {
+        unsigned f = (unsigned)(leader + 1 + n % 2) % 3;
+        snprintf(cmd, sizeof cmd, "SET idle:%u x", n);
+        cli_until(f, "app", "app-pw", cmd, "OK", 10000);
+    }
+    for (unsigned i = 0; i < 3; i++)
+        if (log_count(i, "to the leader (member") != dials[i])
+            fail_msg("node %u dialled the leader again: its member channel was closed", i + 1);
     for (unsigned i = 0; i < 3; i++) {
         for (unsigned k = 0; k < 3; k++) {
             char want[16];
