@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/client/client_internal.h"
 
@@ -34,6 +35,7 @@ void keel_client_close(struct keel_client *c)
 {
     if (c == NULL) return;
     client_drop(c);
+    client_base_free(&c->b);
     free(c);
 }
 
@@ -61,16 +63,24 @@ bool client_is_timeout(const redisContext *ctx)
             strstr(ctx->errstr, "in progress"));
 }
 
-static redisContext *dial(const char *host, int port, int64_t ms, char *why, size_t size)
+/* TCP, TLS and AUTH (client_dial.c), then hiredis on the plain socket. A
+ * refused AUTH is kept in c->auth_error: the call ends with it, no retry. */
+static redisContext *dial(struct keel_client *c, const char *host, int port, int64_t ms, char *why, size_t size)
 {
-    redisContext *ctx = redisConnectWithTimeout(host, port, client_tv(ms));
-    if (ctx == NULL) {
-        snprintf(why, size, "out of memory");
+    int fd = -1;
+    struct client_sigpipe g;
+    client_sigpipe_block(&g);
+    int rc = client_dial_fd(&c->b, host, port, client_now_ms() + ms, &fd, why, size);
+    client_sigpipe_restore(&g);
+    if (rc != 0) {
+        if (rc == KEEL_EAUTH) snprintf(c->auth_error, sizeof c->auth_error, "%s:%d: %s", host, port, why);
         return NULL;
     }
-    if (ctx->err) {
-        snprintf(why, size, "%s", client_is_timeout(ctx) ? "timed out" : ctx->errstr);
-        redisFree(ctx);
+    redisContext *ctx = redisConnectFd(fd);
+    if (ctx == NULL || ctx->err) {
+        snprintf(why, size, "out of memory");
+        if (ctx) redisFree(ctx); /* closes fd */
+        else close(fd);
         return NULL;
     }
     return ctx;
@@ -84,9 +94,9 @@ static void prefer_leader(struct keel_client *c, int64_t deadline)
     redisReply *r = redisCommand(c->ctx, "ROLE");
     char host[64], why[96];
     int port;
-    if (client_role_leader(r, host, sizeof host, &port)) {
+    if (client_role_leader(r, host, sizeof host, &port) && client_hint_ok(&c->b, host, port)) {
         int64_t ms = deadline - client_now_ms();
-        redisContext *l = ms > 0 ? dial(host, port, ms < c->b.o.connect_timeout_ms ? ms : c->b.o.connect_timeout_ms,
+        redisContext *l = ms > 0 ? dial(c, host, port, ms < c->b.o.connect_timeout_ms ? ms : c->b.o.connect_timeout_ms,
                                         why, sizeof why)
                                  : NULL;
         if (l != NULL) {
@@ -107,14 +117,16 @@ int client_connect(struct keel_client *c, int64_t deadline)
     if (ms > c->b.o.connect_timeout_ms) ms = c->b.o.connect_timeout_ms;
     char host[64], why[96];
     int port;
-    if (c->b.hint[0] && client_split_addr(c->b.hint, host, sizeof host, &port) == 0) {
-        c->ctx = dial(host, port, ms, why, sizeof why);
+    if (c->b.hint[0] && client_split_addr(c->b.hint, host, sizeof host, &port) == 0 &&
+        client_hint_ok(&c->b, host, port)) {
+        c->ctx = dial(c, host, port, ms, why, sizeof why);
         if (c->ctx) snprintf(c->now_at, sizeof c->now_at, "%s", c->b.hint);
         c->b.hint[0] = 0;
         if (c->ctx) return 0;
     }
+    c->b.hint[0] = 0;
     struct endpoint *e = &c->b.ep[c->b.cur];
-    c->ctx = dial(e->host, e->port, ms, e->why, sizeof e->why);
+    c->ctx = dial(c, e->host, e->port, ms, e->why, sizeof e->why);
     if (c->ctx == NULL) {
         c->b.cur = (c->b.cur + 1) % c->b.n;
         return -1;

@@ -23,6 +23,12 @@ int keel_async_open(uv_loop_t *loop, const struct keel_client_options *o, struct
     struct keel_async *a = calloc(1, sizeof *a);
     if (a == NULL) return snprintf(errmsg, size, "out of memory"), KEEL_ENOMEM;
     int rc = client_base_init(&a->b, o, errmsg, size);
+    if (rc == 0 && a->b.tls != NULL) {
+        /* The sync client's TLS blocks in the handshake: not on a loop. */
+        snprintf(errmsg, size, "TLS is not supported by the async client yet (use keel_client_open)");
+        client_base_free(&a->b);
+        rc = KEEL_EINVAL;
+    }
     if (rc != 0) {
         free(a);
         return rc;
@@ -164,6 +170,22 @@ void async_on_reply(struct keel_async *a, redisReply *r)
     }
 }
 
+void async_fail_all(struct keel_async *a, int status, const char *why)
+{
+    struct acall *done = NULL, **end = &done;
+    while (a->head != NULL) {
+        *end = pop(a);
+        end = &(*end)->next;
+    }
+    a->in_multi = false;
+    arm(a);
+    while (done != NULL) {
+        struct acall *c = done;
+        done = c->next;
+        finish(a, c, status, NULL, why);
+    }
+}
+
 int keel_async_call(struct keel_async *a, int argc, const char *const *argv, const size_t *lens,
                     keel_async_cb cb, void *data)
 {
@@ -232,6 +254,7 @@ void async_handle_closed(struct keel_async *a)
                         : "client closed before the call was sent");
     }
     if (a->closed_cb) a->closed_cb(a->closed_data);
+    client_base_free(&a->b);
     free(a);
 }
 

@@ -13,6 +13,7 @@
 struct awrite
 {
     uv_write_t req;
+    size_t wipe;           /* bytes of data to wipe before it is freed (AUTH) */
     char data[];           /* the bytes, owned by the request until its callback */
 };
 
@@ -55,10 +56,16 @@ void async_conn_give_up(struct keel_async *a, const char *why, enum async_retry 
     else pause_then_retry(a);
 }
 
+static void awrite_free(struct awrite *w)
+{
+    if (w->wipe) explicit_bzero(w->data, w->wipe);
+    free(w);
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
     struct aconn *k = req->data;
-    free(req);
+    awrite_free((struct awrite *)req);
     if (status < 0 && k->a != NULL) async_conn_give_up(k->a, uv_strerror(status), ASYNC_NEXT);
 }
 
@@ -69,7 +76,7 @@ static void conn_send(struct aconn *k, struct awrite *w, size_t len)
     w->req.data = k;
     int rc = uv_write(&w->req, (uv_stream_t *)&k->tcp, &buf, 1, write_cb);
     if (rc < 0) {
-        free(w);
+        awrite_free(w);
         async_conn_give_up(k->a, uv_strerror(rc), ASYNC_NEXT);
     }
 }
@@ -91,6 +98,7 @@ static void flush(struct keel_async *a)
         async_conn_give_up(a, "out of memory", ASYNC_SAME);
         return;
     }
+    w->wipe = 0;
     size_t off = 0;
     for (c = a->send; c != NULL && c->deadline > now; c = c->next) {
         memcpy(w->data + off, c->cmd, c->len);
@@ -127,6 +135,28 @@ static void on_role(struct keel_async *a, struct aconn *k, redisReply *r)
     become_ready(a, k);
 }
 
+static void send_role(struct keel_async *a, struct aconn *k);
+static void send_auth(struct keel_async *a, struct aconn *k);
+
+/* AUTH's answer: on to ROLE (or the calls); a refusal is not retried:
+ * every call ends KEEL_EAUTH, the connection is dropped. */
+static void on_auth(struct keel_async *a, struct aconn *k, redisReply *r)
+{
+    k->auth = false;
+    if (r->type == REDIS_REPLY_ERROR) {
+        char why[KEEL_ERRMSG_SIZE];
+        snprintf(why, sizeof why, "%s: AUTH as '%.40s' refused: %.120s", k->at, a->b.o.user ? a->b.o.user : "default",
+                 r->str);
+        freeReplyObject(r);
+        async_conn_give_up(a, NULL, ASYNC_CLOSE);
+        async_fail_all(a, KEEL_EAUTH, why);
+        return;
+    }
+    freeReplyObject(r);
+    if (k->role) send_role(a, k);
+    else become_ready(a, k);
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct aconn *k = h->data;
@@ -154,7 +184,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         if (r == NULL) break;
-        if (k->role) on_role(k->a, k, r);
+        if (k->auth) on_auth(k->a, k, r);
+        else if (k->role) on_role(k->a, k, r);
         else async_on_reply(k->a, r);
     }
 }
@@ -173,18 +204,54 @@ static void connect_cb(uv_connect_t *req, int status)
         async_conn_give_up(k->a, uv_strerror(rc), ASYNC_NEXT);
         return;
     }
-    if (!k->role) {
-        become_ready(k->a, k);
+    struct keel_async *a = k->a;
+    if (a->b.o.password != NULL) {
+        send_auth(a, k);
         return;
     }
+    if (!k->role) {
+        become_ready(a, k);
+        return;
+    }
+    send_role(a, k);
+}
+
+static void send_role(struct keel_async *a, struct aconn *k)
+{
     static const char role[] = "*1\r\n$4\r\nROLE\r\n";
     struct awrite *w = malloc(sizeof *w + sizeof role - 1);
     if (w == NULL) {
-        async_conn_give_up(k->a, "out of memory", ASYNC_SAME);
+        async_conn_give_up(a, "out of memory", ASYNC_SAME);
         return;
     }
+    w->wipe = 0;
     memcpy(w->data, role, sizeof role - 1);
     conn_send(k, w, sizeof role - 1);
+}
+
+/* AUTH [user] password, first on every connection. The request's copy of
+ * the password is wiped when it is freed (w->wipe). */
+static void send_auth(struct keel_async *a, struct aconn *k)
+{
+    const char *argv[3] = {"AUTH"};
+    size_t lens[3] = {4};
+    int argc = 1;
+    if (a->b.o.user) argv[argc] = a->b.o.user, lens[argc++] = strlen(a->b.o.user);
+    argv[argc] = a->b.o.password, lens[argc++] = strlen(a->b.o.password);
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    struct awrite *w = len < 0 ? NULL : malloc(sizeof *w + (size_t)len);
+    if (w == NULL) {
+        if (cmd) explicit_bzero(cmd, (size_t)len), redisFreeCommand(cmd);
+        async_conn_give_up(a, "out of memory", ASYNC_SAME);
+        return;
+    }
+    memcpy(w->data, cmd, (size_t)len);
+    w->wipe = (size_t)len;
+    explicit_bzero(cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    k->auth = true;
+    conn_send(k, w, (size_t)len);
 }
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss)

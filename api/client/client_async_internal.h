@@ -35,6 +35,7 @@ struct aconn
     struct keel_async *owner;
     redisReader *reader;
     char at[80];           /* "host:port" */
+    bool auth;             /* waiting for AUTH's answer (before ROLE and calls) */
     bool role;             /* waiting for ROLE's answer before sending calls */
     bool ready;            /* calls flow */
     char buf[16384];       /* read into, then fed to the reader (which copies) */
@@ -63,6 +64,8 @@ struct keel_async
 /* client_async.c */
 /* An answer for the call at `answer`; takes r. */
 void async_on_reply(struct keel_async *a, redisReply *r);
+/* End every call now with status (none was sent): a refused AUTH. */
+void async_fail_all(struct keel_async *a, int status, const char *why);
 /* The loop, for the handles' close callbacks: one more handle closed. */
 void async_handle_closed(struct keel_async *a);
 

@@ -58,6 +58,39 @@ static int parse_endpoints(struct client_base *b, const char *list, char *errmsg
     return 0;
 }
 
+/* One allocation holds the copies of user, password and the TLS names,
+ * so that one explicit_bzero wipes them all. */
+static int keep_secrets(struct client_base *b, char *errmsg, size_t size)
+{
+    const char **names[] = {&b->o.user, &b->o.password, &b->o.tls_ca_file, &b->o.tls_cert_file,
+                            &b->o.tls_key_file, &b->o.tls_server_name};
+    size_t n = sizeof names / sizeof *names, total = 0;
+    for (size_t i = 0; i < n; i++) total += *names[i] ? strlen(*names[i]) + 1 : 0;
+    if (total == 0) return 0;
+    if ((b->secrets = malloc(total)) == NULL) return snprintf(errmsg, size, "out of memory"), KEEL_ENOMEM;
+    b->secrets_len = total;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (*names[i] == NULL) continue;
+        size_t len = strlen(*names[i]) + 1;
+        memcpy(b->secrets + off, *names[i], len);
+        *names[i] = b->secrets + off;
+        off += len;
+    }
+    return 0;
+}
+
+void client_base_free(struct client_base *b)
+{
+    if (b->secrets) explicit_bzero(b->secrets, b->secrets_len);
+    free(b->secrets);
+    b->secrets = NULL;
+    b->o.user = b->o.password = NULL;
+    b->o.tls_ca_file = b->o.tls_cert_file = b->o.tls_key_file = b->o.tls_server_name = NULL;
+    client_tls_free(b->tls);
+    b->tls = NULL;
+}
+
 int client_base_init(struct client_base *b, const struct keel_client_options *o, char *errmsg, size_t size)
 {
     memset(b, 0, sizeof *b);
@@ -65,7 +98,12 @@ int client_base_init(struct client_base *b, const struct keel_client_options *o,
     const char *list = b->o.endpoints ? b->o.endpoints : getenv("KEEL_ENDPOINTS");
     int rc = parse_endpoints(b, list && *list ? list : "127.0.0.1:7379", errmsg, size);
     if (rc != 0) return rc;
-    b->o.endpoints = NULL; /* the caller's string need not outlive the open */
+    b->o.endpoints = NULL; /* the caller's strings need not outlive the open */
+    if ((rc = keep_secrets(b, errmsg, size)) != 0) return rc;
+    if (b->o.tls && (rc = client_tls_new(&b->o, &b->tls, errmsg, size)) != 0) {
+        client_base_free(b);
+        return rc;
+    }
     if (b->o.timeout_ms == 0) b->o.timeout_ms = 5000;
     if (b->o.connect_timeout_ms == 0) b->o.connect_timeout_ms = 1000;
     if (b->o.backoff_min_ms == 0) b->o.backoff_min_ms = 10;
@@ -117,6 +155,14 @@ bool client_role_leader(const redisReply *r, char *host, size_t hsize, int *port
     snprintf(host, hsize, "%s", r->element[1]->str);
     *port = (int)r->element[2]->integer;
     return true;
+}
+
+bool client_hint_ok(const struct client_base *b, const char *host, int port)
+{
+    if (b->tls == NULL) return true;
+    for (unsigned i = 0; i < b->n; i++)
+        if (b->ep[i].port == port && strcmp(b->ep[i].host, host) == 0) return true;
+    return false;
 }
 
 static bool starts(const redisReply *r, const char *word)

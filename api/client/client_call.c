@@ -144,8 +144,15 @@ int keel_pipeline(struct keel_client *c, size_t n, const struct keel_cmd *cmds, 
     int64_t deadline = client_now_ms() + c->b.o.timeout_ms;
     bool maybe = false;
     rc = -1;
+    c->auth_error[0] = 0;
     for (unsigned round = 0; rc < 0 && client_now_ms() < deadline; round++) {
         if (client_connect(c, deadline) != 0) {
+            if (c->auth_error[0]) {
+                /* Wrong credentials stay wrong: no retry, nothing was sent. */
+                snprintf(errmsg, size, "%s", c->auth_error);
+                rc = KEEL_EAUTH;
+                goto out;
+            }
             client_backoff(c, round, deadline);
             continue;
         }

@@ -37,6 +37,11 @@ struct client_base
     unsigned cur;          /* the endpoint connected to, or the next to try */
     char hint[80];         /* the leader's address, from ROLE or -MOVED */
     uint64_t id, seq, rng;
+    /* o.user, o.password and the o.tls_* names point into secrets (the
+     * client's copies, wiped by client_base_free); tls is the SSL_CTX. */
+    char *secrets;
+    size_t secrets_len;
+    void *tls;
 };
 
 struct keel_client
@@ -44,10 +49,13 @@ struct keel_client
     struct client_base b;
     redisContext *ctx;     /* NULL: not connected */
     char now_at[80];       /* "host:port" of ctx */
+    char auth_error[KEEL_ERRMSG_SIZE]; /* a refused AUTH: the call ends KEEL_EAUTH */
 };
 
 /* client_base.c */
 int client_base_init(struct client_base *b, const struct keel_client_options *o, char *errmsg, size_t size);
+/* Wipe and free the copies of the secrets, free the TLS context. */
+void client_base_free(struct client_base *b);
 int client_split_addr(const char *text, char *host, size_t hsize, int *port);
 int64_t client_now_ms(void);
 uint64_t client_rnd(struct client_base *b);
@@ -60,6 +68,12 @@ void client_forget_whys(struct client_base *b);
 void client_describe(const struct client_base *b, bool maybe, unsigned timeout_ms, char *errmsg, size_t size);
 /* A follower's ROLE names the leader: true with host and port set. */
 bool client_role_leader(const redisReply *r, char *host, size_t hsize, int *port);
+
+/* May the client go to the leader a ROLE or -MOVED names? Always in
+ * plaintext; with TLS only to one of the endpoints: a node names the
+ * leader's plaintext address, which a TLS client cannot use (it stays on
+ * the node it reached, which forwards). */
+bool client_hint_ok(const struct client_base *b, const char *host, int port);
 
 /* What an answer means for the retry loop. */
 enum client_verdict {
@@ -89,6 +103,22 @@ bool client_word_is(const char *w, size_t n, const char *what);
  * KEEL_ENOMEM; either way w is released by client_wire_free. */
 int client_wire_prepare(struct client_base *b, bool *in_multi, const struct keel_cmd *k, struct client_wire *w);
 void client_wire_free(struct client_wire *w);
+
+/* client_tls.c: the SSL_CTX of o's tls_* files (*out NULL on error). */
+int client_tls_new(const struct keel_client_options *o, void **out, char *errmsg, size_t size);
+void client_tls_free(void *tls);
+/* Handshake on the connected socket net before deadline, then bridge it:
+ * 0 with *app the plain end (net is then the bridge thread's); else net is
+ * still the caller's. KEEL_EIO (why says what failed), KEEL_ENOMEM. */
+int client_tls_wrap(void *tls, const char *server_name, int net, int64_t deadline, int *app, char *why,
+                    size_t size);
+
+/* client_dial.c: a connected socket to host:port, through TLS and AUTH as
+ * b's options say, before deadline; blocking mode. 0; KEEL_EIO (no
+ * connection: try elsewhere), KEEL_EAUTH (refused: do not retry),
+ * KEEL_EINVAL, KEEL_ENOMEM; why says what, never the password. */
+int client_dial_fd(const struct client_base *b, const char *host, int port, int64_t deadline, int *out, char *why,
+                   size_t size);
 
 /* client.c */
 struct timeval client_tv(int64_t ms);

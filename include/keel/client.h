@@ -41,6 +41,27 @@ struct keel_client_options
     unsigned backoff_min_ms;      /* first pause between rounds; 0: 10 */
     unsigned backoff_max_ms;      /* the cap; 0: 500 */
     uint64_t client_id;           /* for write dedupe; 0: random (it must be unique) */
+    /* Authentication: every connection the client opens (failover and
+     * leader-following included) sends AUTH [user] password before any
+     * command. password NULL: no AUTH. user NULL: the default user (AUTH
+     * password). Both are copied at open; the copies are wiped at close.
+     * Neither is ever put in an error message. A refusal (-WRONGPASS) ends
+     * the call at once with KEEL_EAUTH: it is never retried. */
+    const char *user;
+    const char *password;
+    /* TLS (the nodes' --tls-port): on when tls is true. tls_ca_file: the CA
+     * that signed the nodes' certificates (NULL: the system's store).
+     * tls_cert_file and tls_key_file: a client certificate, for nodes with
+     * --tls-auth-clients yes. The chain is always verified; the name is
+     * checked only when tls_server_name is set (it is also sent as SNI):
+     * like redis-cli, since nodes are usually addressed by IP. Files are
+     * read at open (KEEL_EINVAL if one is unreadable or the key does not
+     * match the certificate). */
+    bool tls;
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *tls_server_name;
 };
 
 enum keel_value_type {
@@ -75,7 +96,9 @@ KEEL_API uint64_t keel_client_id(const struct keel_client *c);
 KEEL_API const char *keel_client_endpoint(const struct keel_client *c);
 
 /* Run one command. 0 with *reply set (a KEEL_VALUE_ERROR reply is the
- * server's answer, e.g. WRONGTYPE); KEEL_EUNCERTAIN for a write that may or
+ * server's answer, e.g. WRONGTYPE, or NOAUTH when no password was given);
+ * KEEL_EAUTH when a node refused the options' user or password (certainly
+ * not applied); KEEL_EUNCERTAIN for a write that may or
  * may not have applied; KEEL_ENOTLEADER when no node could serve it before
  * the deadline (certainly not applied); KEEL_EINVAL for an empty command;
  * KEEL_ENOMEM ("out of memory": before sending, nothing was sent; after,
@@ -101,6 +124,19 @@ struct keel_cmd
 };
 KEEL_API int keel_pipeline(struct keel_client *c, size_t n, const struct keel_cmd *cmds,
                            struct keel_value **replies, char *errmsg, size_t size);
+
+/* One plain connection to one node, for programs that speak RESP
+ * themselves (keelctl's per-node questions, the jepsen runner): TCP to addr
+ * ("host:port"), then TLS and AUTH as o says (o may be NULL: neither), all
+ * within timeout_ms. No failover, no retry. 0 with *fd a connected,
+ * authenticated stream socket that carries plain RESP: the TCP socket
+ * itself, or (TLS) one end of a socketpair whose other end a thread of
+ * libkeel's bridges through TLS until either end closes. The caller closes
+ * *fd. KEEL_EAUTH: the node refused the user or password; KEEL_EIO: no
+ * connection, or the TLS handshake failed (errmsg says why); KEEL_EINVAL:
+ * a bad address or TLS file; KEEL_ENOMEM. */
+KEEL_API int keel_connect_fd(const char *addr, const struct keel_client_options *o, unsigned timeout_ms, int *fd,
+                             char *errmsg, size_t size);
 
 /* Is name (any case) a write that libkeel makes exactly-once? */
 KEEL_API bool keel_is_write(const char *name, size_t len);

@@ -39,7 +39,8 @@
     X(KEEL_ESHUTDOWN, 17, "ERR", "shutting down")                                   \
     X(KEEL_EEXISTS, 18, "ERR", "already exists")                                   \
     X(KEEL_EMAPFULL, 19, "OOM", "storage map is full")                             \
-    X(KEEL_EFATAL, 20, "ERR", "fatal local storage error: the node must restart")
+    X(KEEL_EFATAL, 20, "ERR", "fatal local storage error: the node must restart") \
+    X(KEEL_EAUTH, 21, "WRONGPASS", "authentication failed")
 
 enum keel_error {
 #define KEEL__ERR_ENUM(name, value, word, msg) name = value,

@@ -51,8 +51,9 @@ RULES = {
     "raft": (["store", "storage", "include/keel"], ["raft", "uv", "xxhash", "openssl"]),
     # The RESP codec is its own small library: no loop, no raft, no store.
     "api/resp": (["include/keel"], []),
-    # libkeel is what a user links: Keel's public headers, hiredis, libuv.
-    "api/client": (["include/keel"], ["hiredis", "uv"]),
+    # libkeel is what a user links: Keel's public headers, hiredis, libuv,
+    # and OpenSSL for TLS to the client port (client_tls.c).
+    "api/client": (["include/keel"], ["hiredis", "uv", "openssl"]),
     "api/cli": (["include/keel"], ["jansson"]),
     # keelctl is online only: the client library, never the server's or
     # raft's insides (those are keelutl's, which runs with keeld stopped).
