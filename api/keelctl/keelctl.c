@@ -1,4 +1,5 @@
 /* keelctl: options, dispatch and help (see keelctl.h). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,9 +74,15 @@ static const struct entry entries[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: keelctl [--endpoints H:P,...] [--timeout 5s] [--json] COMMAND [ARGS]\n\ncommands:\n");
+    fprintf(f, "usage: keelctl [--endpoints H:P,...] [--timeout 5s] [--json] [--tls --cacert FILE [--cert FILE\n"
+               "               --key FILE] [--sni NAME]] [--user NAME] [--password-file FILE] COMMAND [ARGS]\n\n"
+               "commands:\n");
     for (size_t i = 0; i < NENTRIES; i++) fprintf(f, "  %s\n", entries[i].synopsis);
     fprintf(f, "\n--endpoints defaults to $KEEL_ENDPOINTS, else 127.0.0.1:7379; any member will do.\n"
+               "--tls, --cacert, --cert, --key and --sni are redis-cli's: TLS to the nodes' --tls-port\n"
+               "(--endpoints must then name TLS ports). --user NAME authenticates as an ACL user (AUTH\n"
+               "NAME password); the password is read from --password-file FILE (its first line), else\n"
+               "$KEELCTL_PASSWORD, else $REDISCLI_AUTH, never from the command line.\n"
                "keelctl help COMMAND explains one. 'snapshot save' is the old name of 'backup save'\n"
                "and still works.\n\n"
                "exit status: 0 done, 1 failed (refused by the server, or unhealthy), 2 bad usage,\n"
@@ -107,7 +114,8 @@ static int help(const char *cmd)
 struct keel_client *kctl_client(struct kctl *k)
 {
     if (k->c) return k->c;
-    struct keel_client_options o = {.endpoints = k->endpoints, .timeout_ms = k->timeout_ms};
+    struct keel_client_options o = k->conn;
+    o.endpoints = k->endpoints, o.timeout_ms = k->timeout_ms;
     if (keel_client_open(&o, &k->c, k->err, sizeof k->err) != 0) {
         fprintf(stderr, "keelctl: %s\n", k->err);
         k->c = NULL;
@@ -156,14 +164,82 @@ json_t *kctl_value_json(const struct keel_value *v)
     }
 }
 
+static int run(struct kctl *k, int n, char **rest);
+
+/* The password: --password-file's first line, else $KEELCTL_PASSWORD, else
+ * $REDISCLI_AUTH (taken out of the environment so that keelutl, started by
+ * keelctl, does not inherit it). *out is malloc'd (wiped and freed by the
+ * caller), NULL if there is none. CLI_USAGE with the reason printed. */
+static int read_password(const char *file, char **out)
+{
+    *out = NULL;
+    if (file != NULL) {
+        FILE *f = fopen(file, "r");
+        if (f == NULL) return fprintf(stderr, "keelctl: --password-file %s: %s\n", file, strerror(errno)), CLI_USAGE;
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n = getline(&line, &cap, f);
+        fclose(f);
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        if (n <= 0) {
+            if (line) explicit_bzero(line, cap);
+            free(line);
+            return fprintf(stderr, "keelctl: --password-file %s: no password on its first line\n", file), CLI_USAGE;
+        }
+        *out = line;
+        return CLI_OK;
+    }
+    const char *names[] = {"KEELCTL_PASSWORD", "REDISCLI_AUTH"};
+    for (int i = 0; i < 2 && *out == NULL; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v && (*out = strdup(v)) == NULL) return CLI_FAILED;
+    }
+    unsetenv("KEELCTL_PASSWORD");
+    unsetenv("REDISCLI_AUTH");
+    return CLI_OK;
+}
+
+/* The connection options; 1 if argv[i] was one (*i moved past its value),
+ * 0 if not, -1 on a usage error (printed). */
+static int conn_option(struct kctl *k, int argc, char **argv, int *i, const char **password_file)
+{
+    const char *a = argv[*i];
+    static const char *const valued[] = {"--cacert", "--cert", "--key", "--sni", "--user", "--password-file"};
+    if (!strcmp(a, "--tls")) return k->conn.tls = true, 1;
+    if (!strcmp(a, "--pass") || !strcmp(a, "-a") || !strcmp(a, "--password")) {
+        fprintf(stderr, "keelctl: %s: a password on the command line is visible to every user of this machine;\n"
+                        "use --password-file FILE or $KEELCTL_PASSWORD (or $REDISCLI_AUTH)\n", a);
+        return -1;
+    }
+    for (size_t v = 0; v < sizeof valued / sizeof *valued; v++) {
+        if (strcmp(a, valued[v]) != 0) continue;
+        if (*i + 1 >= argc) return fprintf(stderr, "keelctl: %s needs a value\n", a), -1;
+        const char *val = argv[++*i];
+        switch (v) {
+            case 0: k->conn.tls_ca_file = val; break;
+            case 1: k->conn.tls_cert_file = val; break;
+            case 2: k->conn.tls_key_file = val; break;
+            case 3: k->conn.tls_server_name = val; break;
+            case 4: k->conn.user = val; break;
+            default: *password_file = val; break;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct kctl k = {.timeout_ms = 5000};
+    const char *password_file = NULL;
     signal(SIGPIPE, SIG_IGN); /* status and hashkv write to nodes that may have just died */
     char *rest[KCTL_MAX_ARGS + 1];
     int n = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int c = conn_option(&k, argc, argv, &i, &password_file);
+        if (c < 0) return CLI_USAGE;
+        if (c > 0) continue;
         if (!strcmp(a, "--json")) k.json = true;
         else if (!strcmp(a, "--endpoints") || !strcmp(a, "--timeout")) {
             if (i + 1 >= argc) return fprintf(stderr, "keelctl: %s needs a value\n", a), CLI_USAGE;
@@ -174,20 +250,34 @@ int main(int argc, char **argv)
         else if (n < KCTL_MAX_ARGS) rest[n++] = argv[i];
     }
     rest[n] = NULL;
-    k.color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-    k.progress = isatty(STDERR_FILENO) && !k.json;
+    if (!k.conn.tls && (k.conn.tls_ca_file || k.conn.tls_cert_file || k.conn.tls_key_file || k.conn.tls_server_name))
+        return fprintf(stderr, "keelctl: --cacert, --cert, --key and --sni need --tls\n"), CLI_USAGE;
+    char *password = NULL;
+    int prc = read_password(password_file, &password);
+    if (prc != CLI_OK) return prc;
+    k.conn.password = password;
+    int rc = run(&k, n, rest);
+    keel_client_close(k.c); /* wipes libkeel's copy */
+    if (password) explicit_bzero(password, strlen(password));
+    free(password);
+    return rc;
+}
+
+static int run(struct kctl *k, int n, char **rest)
+{
+    k->color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+    k->progress = isatty(STDERR_FILENO) && !k->json;
     if (n == 0) {
         usage(stderr);
         return CLI_USAGE;
     }
     if (!strcmp(rest[0], "help")) return help(n > 1 ? rest[1] : NULL);
     cli_old_name("keelctl", n, rest); /* snapshot save|inspect|restore: backup ... */
-    if (kctl_offline_word(n, rest)) return kctl_offline_moved(&k, n, rest);
+    if (kctl_offline_word(n, rest)) return kctl_offline_moved(k, n, rest);
     for (size_t i = 0; i < NENTRIES; i++) {
         if (strcmp(entries[i].name, rest[0]) != 0) continue;
-        int rc = entries[i].run(&k, n, rest);
+        int rc = entries[i].run(k, n, rest);
         if (rc == CLI_USAGE) fprintf(stderr, "usage: keelctl %s\n", entries[i].synopsis);
-        keel_client_close(k.c);
         return rc;
     }
     fprintf(stderr, "keelctl: no command '%s' (keelctl help lists them)\n", rest[0]);

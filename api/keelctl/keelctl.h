@@ -20,6 +20,10 @@ struct kctl
     bool json;               /* --json: one JSON document on stdout */
     bool color;              /* stdout is a terminal and NO_COLOR is unset */
     bool progress;           /* stderr is a terminal: progress bars */
+    /* --tls --cacert --cert --key --sni --user, the password from
+     * --password-file, $KEELCTL_PASSWORD or $REDISCLI_AUTH (never argv):
+     * every connection keelctl makes, through libkeel or kctl_dial. */
+    struct keel_client_options conn;
     struct keel_client *c;   /* opened on first use */
     char err[KEEL_ERRMSG_SIZE];
 };
@@ -58,8 +62,10 @@ struct kctl_row
 /* Every member (from the first endpoint that lists them) and every
  * endpoint, each asked for INFO within the timeout. Returns the row count. */
 int kctl_collect(struct kctl *k, struct kctl_row *rows);
-/* A hiredis connection to addr with timeout ms, or NULL with why filled. */
-struct redisContext *kctl_dial(const char *addr, unsigned ms, char *why, size_t size);
+/* A hiredis connection to addr with timeout ms (TLS and AUTH as k->conn
+ * says; k NULL: plain, for clusters keelctl starts itself), or NULL with
+ * why filled. */
+struct redisContext *kctl_dial(const struct kctl *k, const char *addr, unsigned ms, char *why, size_t size);
 
 /* The command families: argv starts at the command name. */
 int kctl_data(struct kctl *k, int argc, char **argv);

@@ -111,7 +111,7 @@ static int inject(struct kctl *k, struct kctl_row *rows, struct plan *p)
     for (int i = 0; i < p->nvictims; i++) {
         struct kctl_row *w = &rows[p->victims[i]];
         char why[128], ms[24];
-        redisContext *c = kctl_dial(w->addr, k->timeout_ms, why, sizeof why);
+        redisContext *c = kctl_dial(k, w->addr, k->timeout_ms, why, sizeof why);
         if (c == NULL) {
             fprintf(stderr, "keelctl: drill: n%lld (%s): %s\n", w->id, w->addr, why);
             return -1;
@@ -139,7 +139,7 @@ static long long await_leader(struct kctl *k, struct kctl_row *rows, int n, stru
             for (int v = 0; v < p->nvictims; v++) victim |= p->victims[v] == i;
             if (victim || !rows[i].addr[0]) continue;
             char why[64];
-            redisContext *c = kctl_dial(rows[i].addr, 200, why, sizeof why);
+            redisContext *c = kctl_dial(k, rows[i].addr, 200, why, sizeof why);
             redisReply *r = c ? redisCommand(c, "INFO raft") : NULL;
             if (r && r->type == REDIS_REPLY_STRING && strstr(r->str, "\nrole:leader")) {
                 const char *id = strstr(r->str, "\nnode_id:");
@@ -239,6 +239,7 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     struct drill *d = calloc(1, sizeof *d);
     if (d == NULL) return CLI_FAILED;
     d->endpoints = eps;
+    d->conn = k->conn;
     d->call_timeout_ms = (unsigned)(p.max_rto_ms > 5000 ? p.max_rto_ms : 5000) + 5000;
     d->nwriters = writers;
     snprintf(d->run_id, sizeof d->run_id, "%lx%x", (unsigned long)time(NULL), (unsigned)getpid());
@@ -262,7 +263,7 @@ int kctl_drill(struct kctl *k, int argc, char **argv)
     for (int v = 0; crashes && v < p.nvictims; v++) {
         for (long long until = drill_now_ms() + 5000; drill_now_ms() < until; pause_ms(5)) {
             char why[64];
-            redisContext *c = kctl_dial(rows[p.victims[v]].addr, 100, why, sizeof why);
+            redisContext *c = kctl_dial(k, rows[p.victims[v]].addr, 100, why, sizeof why);
             if (c == NULL) break;
             redisFree(c);
         }

@@ -30,6 +30,7 @@ struct drill_writer
 struct drill
 {
     const char *endpoints;
+    struct keel_client_options conn; /* TLS and AUTH (endpoints, timeout: from the two fields) */
     unsigned call_timeout_ms;
     char run_id[24];
     unsigned nwriters, started;

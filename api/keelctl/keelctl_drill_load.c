@@ -29,7 +29,8 @@ static void *writer_main(void *arg)
 {
     struct drill_writer *w = arg;
     struct drill *d = w->d;
-    struct keel_client_options o = {.endpoints = d->endpoints, .timeout_ms = d->call_timeout_ms};
+    struct keel_client_options o = d->conn;
+    o.endpoints = d->endpoints, o.timeout_ms = d->call_timeout_ms;
     struct keel_client *c;
     char err[KEEL_ERRMSG_SIZE], key[96], val[32];
     if (keel_client_open(&o, &c, err, sizeof err) != 0) return NULL;
@@ -135,7 +136,8 @@ static int flush(struct keel_client *c, struct drill *d, struct batch *b, bool v
 
 static int each_key(struct drill *d, bool verify, char *err, size_t size)
 {
-    struct keel_client_options o = {.endpoints = d->endpoints, .timeout_ms = d->call_timeout_ms};
+    struct keel_client_options o = d->conn;
+    o.endpoints = d->endpoints, o.timeout_ms = d->call_timeout_ms;
     struct keel_client *c;
     struct batch *b = calloc(1, sizeof *b);
     if (b == NULL || keel_client_open(&o, &c, err, size) != 0) {

@@ -104,7 +104,7 @@ static int await_leader(struct tcluster *t, long long ms, bool all_three)
         for (int i = 0; i < 3; i++) {
             char why[64];
             if (t->n[i].pid <= 0) continue;
-            redisContext *c = kctl_dial(t->n[i].addr, 200, why, sizeof why);
+            redisContext *c = kctl_dial(NULL, t->n[i].addr, 200, why, sizeof why);
             redisReply *r = c ? redisCommand(c, "INFO raft") : NULL;
             if (r && r->type == REDIS_REPLY_STRING) {
                 answering++;

@@ -39,7 +39,7 @@ static void ask(struct kctl *k, const struct kctl_row *w, long long index, struc
     d->verdict = "unreachable";
     snprintf(d->error, sizeof d->error, "%s", w->addr[0] ? w->error : "client address not known yet");
     if (w->addr[0] == 0) return;
-    redisContext *c = kctl_dial(w->addr, k->timeout_ms, d->error, sizeof d->error);
+    redisContext *c = kctl_dial(k, w->addr, k->timeout_ms, d->error, sizeof d->error);
     while (c != NULL) {
         redisReply *r = redisCommand(c, "KEEL.HASHKV.LAST");
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -80,7 +80,7 @@ static void raise_corrupt(struct kctl *k, const struct kctl_row *rows, const str
     if (off < sizeof reason) snprintf(reason + off, sizeof reason - off, " differ from the leader");
     for (int i = 0; i < n; i++) {
         if (!rows[i].reachable || strcmp(rows[i].role, "leader") != 0) continue;
-        redisContext *c = kctl_dial(rows[i].addr, k->timeout_ms, why, sizeof why);
+        redisContext *c = kctl_dial(k, rows[i].addr, k->timeout_ms, why, sizeof why);
         redisReply *r = c ? redisCommand(c, "KEEL.ALARM RAISE CORRUPT %s", reason) : NULL;
         if (r == NULL || r->type == REDIS_REPLY_ERROR)
             fprintf(stderr, "keelctl: could not raise CORRUPT on the leader %s: %s\n", rows[i].addr,

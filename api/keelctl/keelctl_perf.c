@@ -69,7 +69,8 @@ static bool record(struct loader *l, double ms)
 static void *load_main(void *arg)
 {
     struct loader *l = arg;
-    struct keel_client_options o = {.endpoints = l->k->endpoints, .timeout_ms = l->k->timeout_ms};
+    struct keel_client_options o = l->k->conn;
+    o.endpoints = l->k->endpoints, o.timeout_ms = l->k->timeout_ms;
     struct keel_client *c;
     char value[257], key[64];
     memset(value, 'v', 256);

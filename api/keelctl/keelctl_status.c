@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/keelctl/keelctl.h"
 
@@ -14,20 +15,21 @@ static struct timeval tv(unsigned ms)
     return (struct timeval){(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 }
 
-redisContext *kctl_dial(const char *addr, unsigned ms, char *why, size_t size)
+redisContext *kctl_dial(const struct kctl *k, const char *addr, unsigned ms, char *why, size_t size)
 {
-    char host[64];
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL || (size_t)(colon - addr) >= sizeof host) {
-        snprintf(why, size, "bad address");
+    char err[KEEL_ERRMSG_SIZE];
+    int fd = -1;
+    if (keel_connect_fd(addr, k ? &k->conn : NULL, ms, &fd, err, sizeof err) != 0) {
+        /* "host:port: why": the row already names the address */
+        const char *colon = strstr(err, ": ");
+        snprintf(why, size, "%s", colon ? colon + 2 : err);
         return NULL;
     }
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = 0;
-    redisContext *c = redisConnectWithTimeout(host, atoi(colon + 1), tv(ms));
+    redisContext *c = redisConnectFd(fd);
     if (c == NULL || c->err) {
-        snprintf(why, size, "%s", c ? (strstr(c->errstr, "in progress") ? "timed out" : c->errstr) : "out of memory");
+        snprintf(why, size, "out of memory");
         if (c) redisFree(c);
+        else close(fd);
         return NULL;
     }
     redisSetTimeout(c, tv(ms));
@@ -84,7 +86,7 @@ int kctl_collect(struct kctl *k, struct kctl_row *rows)
     int neps = endpoints(k, eps, KCTL_MAX_NODES), n = 0;
     for (int e = 0; e < neps && n == 0; e++) {
         char why[128];
-        redisContext *c = kctl_dial(eps[e], k->timeout_ms, why, sizeof why);
+        redisContext *c = kctl_dial(k, eps[e], k->timeout_ms, why, sizeof why);
         redisReply *r = c ? redisCommand(c, "KEEL.MEMBER LIST") : NULL;
         for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && n < KCTL_MAX_NODES; i++) {
             redisReply *m = r->element[i];
@@ -101,6 +103,7 @@ int kctl_collect(struct kctl *k, struct kctl_row *rows)
         if (r) freeReplyObject(r);
         if (c) redisFree(c);
     }
+    int listed = n; /* rows [0, listed) are the member list's */
     for (int e = 0; e < neps; e++) n = add_row(rows, n, eps[e]);
     for (int i = 0; i < n; i++) {
         struct kctl_row *w = &rows[i];
@@ -108,7 +111,13 @@ int kctl_collect(struct kctl *k, struct kctl_row *rows)
             snprintf(w->error, sizeof w->error, "client address not known yet");
             continue;
         }
-        redisContext *c = kctl_dial(w->addr, k->timeout_ms, w->error, sizeof w->error);
+        if (k->conn.tls && i < listed) {
+            /* The membership names plaintext addresses: over TLS a member
+             * is asked through its endpoint (merged by id below). */
+            snprintf(w->error, sizeof w->error, "not in --endpoints (with --tls, give every member's TLS address)");
+            continue;
+        }
+        redisContext *c = kctl_dial(k, w->addr, k->timeout_ms, w->error, sizeof w->error);
         redisReply *r = c ? redisCommand(c, "INFO") : NULL;
         if (c && r == NULL) snprintf(w->error, sizeof w->error, "%s", strstr(c->errstr, "temporarily") ? "timed out" : c->errstr);
         if (r && r->type == REDIS_REPLY_STRING) {
