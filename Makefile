@@ -8,7 +8,11 @@
 
 DEB_PACKAGES := build-essential cmake pkg-config libraft-dev liblmdb-dev libuv1-dev libhiredis-dev redis-tools \
                 libcmocka-dev libxxhash-dev lmdb-utils libjansson-dev iptables nftables iproute2 libfaketime \
-                libmicrohttpd-dev prometheus clang libclang-rt-14-dev libssl-dev openssl curl python3-redis
+                libmicrohttpd-dev prometheus clang libclang-rt-14-dev libssl-dev openssl curl python3-redis nodejs
+# npm installs ioredis for tests/integration/test_clients_tls_acl. Installed
+# only when there is no npm command: a nodejs package that bundles npm
+# conflicts with Debian's npm.
+NPM_PACKAGE := npm
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CTEST_ARGS ?=
@@ -26,6 +30,7 @@ deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing $(NPM_PACKAGE)"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
