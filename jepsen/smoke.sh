@@ -7,10 +7,14 @@
 #    member,partition-one (a node removed while one is cut off) with every
 #    node a voter again after each fault; a session run under clock steps
 #    (up to an hour), kills and partitions.
-# 2. keeld --unsafe-local-reads under partition-leader must be caught
+# 2. The same with --secure (TLS on the raft and client ports, the workload
+#    as an ACL user with only its commands): register under partition-leader
+#    and kill, set under member changes, partition-one and kill.
+# 3. keeld --unsafe-local-reads under partition-leader must be caught
 #    (verdict invalid): the checker has teeth.
 set -uo pipefail
 runner=$1 keeld=$2 out=$3
+export KEEL_MAKE_CERTS=${KEEL_MAKE_CERTS:-$(cd "$(dirname "$0")/.." && pwd)/examples/tls/make-certs.sh}
 rm -rf "$out" && mkdir -p "$out"
 fail=0
 run() { # name expected-exit args...
@@ -33,6 +37,11 @@ run register-safe 0 --workload register --nemesis partition-leader,kill,pause --
 run set-safe 0 --workload set --nemesis partition-halves,partition-ring,member --time 30 --interval 5
 run set-member 0 --workload set --nemesis member,partition-one --time 24 --interval 4
 run session-clock 0 --workload session --nemesis clock,kill,partition-leader --time 24 --interval 4
+run register-secure 0 --secure --workload register --nemesis partition-leader,kill --time 20 --interval 5
+run set-member-secure 0 --secure --workload set --nemesis member,partition-one,kill --time 20 --interval 4
+if ! grep -q '"secure": true' "$out/register-secure/result.json" 2>/dev/null; then
+    echo "   register-secure did not run secure"; fail=1
+fi
 run register-unsafe 1 --workload register --nemesis partition-leader --time 25 --interval 8 \
     --keeld-arg --unsafe-local-reads
 exit $fail

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "jepsen/runner/run.h"
+#include "jepsen/runner/secure.h"
 
 struct proc
 {
@@ -47,15 +48,11 @@ static bool connect_node(struct proc *p)
 {
     if (p->ctx != NULL && p->ctx->err == 0) return true;
     disconnect(p);
-    double t = p->run->op_timeout_s;
-    struct timeval tv = {(time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6)};
-    p->ctx = redisConnectWithTimeout(p->run->host[p->node], JRUN_CLIENT_PORT, tv);
-    if (p->ctx == NULL || p->ctx->err) {
-        disconnect(p);
+    p->ctx = jrun_connect(p->run, p->node, (unsigned)(p->run->op_timeout_s * 1000), false);
+    if (p->ctx == NULL) {
         p->node = (p->node + 1) % p->run->n;
         return false;
     }
-    redisSetTimeout(p->ctx, tv);
     return true;
 }
 

@@ -12,15 +12,13 @@
 #include <unistd.h>
 
 #include "jepsen/runner/member.h"
+#include "jepsen/runner/secure.h"
 
 static redisReply *ask(struct jrun *run, unsigned j, unsigned timeout_ms, const char *cmd)
 {
-    struct timeval ctv = {1, 0};
-    struct timeval tv = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(run->host[j], JRUN_CLIENT_PORT, ctv);
+    redisContext *c = jrun_connect(run, j, timeout_ms, true);
     redisReply *r = NULL;
-    if (c != NULL && c->err == 0) {
-        redisSetTimeout(c, tv);
+    if (c != NULL) {
         r = redisCommand(c, cmd); /* cmd is ours, with no '%': hiredis splits it at spaces */
     }
     if (c) redisFree(c);

@@ -49,17 +49,17 @@ int jreport_write(const struct jrun *run, const struct jreport_info *info, const
     if (info->result->bad_key) fprintf(f, "\"%s\"", info->result->bad_key);
     else fprintf(f, "null");
     fprintf(f, ", \"clock_skew_ms\": %.0f, \"member_restores\": %u, \"member_restore_failures\": %u, "
-               "\"members_restored\": %s, \"member_restore_worst_ms\": %lld, \"duration_s\": %.1f}\n",
+               "\"members_restored\": %s, \"member_restore_worst_ms\": %lld, \"secure\": %s, \"duration_s\": %.1f}\n",
             run->clock_skew_s * 1e3, run->member_restores, run->member_restore_failures,
             run->member_restore_failures == 0 ? "true" : "false",
-            (long long)(run->member_restore_worst_ns / 1000000), info->duration_s);
+            (long long)(run->member_restore_worst_ns / 1000000), run->secure ? "true" : "false", info->duration_s);
     if (fclose(f) != 0) return KEEL_EIO;
 
     snprintf(path, sizeof path, "%s/summary.txt", dir);
     f = fopen(path, "w");
     if (f == NULL) return KEEL_EIO;
-    fprintf(f, "workload %s, nemesis %s, %u nodes (%s), %.0f s\n", jworkload_name(run->workload),
-            info->nemesis, run->n, info->hosts_mode, info->duration_s);
+    fprintf(f, "workload %s, nemesis %s, %u nodes (%s%s), %.0f s\n", jworkload_name(run->workload),
+            info->nemesis, run->n, info->hosts_mode, run->secure ? ", TLS + ACL" : "", info->duration_s);
     fprintf(f, "verdict: %s\n", jverdict_name(info->result->verdict));
     fprintf(f, "operations: %zu (ok %lld, fail %lld, info %lld)\n", info->result->ops_checked,
             (long long)(run->ok_writes + run->ok_reads), (long long)run->fails, (long long)run->infos);

@@ -25,6 +25,7 @@
 
 #include "jepsen/runner/report.h"
 #include "jepsen/runner/run.h"
+#include "jepsen/runner/secure.h"
 #include "jepsen/runner/schedule.h"
 
 int64_t jrun_now(void)
@@ -78,13 +79,8 @@ int jrun_leader(struct jrun *run)
     int leader = -1, leaders = 0;
     for (unsigned i = 0; i < run->n; i++) {
         if (run->pid[i] <= 0 || run->paused[i]) continue;
-        struct timeval tv = {1, 0};
-        redisContext *c = redisConnectWithTimeout(run->host[i], JRUN_CLIENT_PORT, tv);
-        if (c == NULL || c->err) {
-            if (c) redisFree(c);
-            continue;
-        }
-        redisSetTimeout(c, tv);
+        redisContext *c = jrun_connect(run, i, 1000, true);
+        if (c == NULL) continue;
         redisReply *r = redisCommand(c, "ROLE");
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_STRING &&
             strcmp(r->element[0]->str, "master") == 0) {
@@ -164,11 +160,9 @@ static int64_t lost_acked(const struct jrun *run)
 
 static uint64_t info_field(struct jrun *run, unsigned i, const char *field)
 {
-    struct timeval tv = {1, 0};
     uint64_t v = 0;
-    redisContext *c = redisConnectWithTimeout(run->host[i], JRUN_CLIENT_PORT, tv);
-    if (c != NULL && c->err == 0) {
-        redisSetTimeout(c, tv);
+    redisContext *c = jrun_connect(run, i, 1000, true);
+    if (c != NULL) {
         redisReply *r = redisCommand(c, "INFO raft");
         const char *p = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, field) : NULL;
         if (p) v = strtoull(p + strlen(field) + 1, NULL, 10);
@@ -199,6 +193,8 @@ static bool converged(struct jrun *run, unsigned ms)
 struct opts
 {
     const char *workload, *nemesis, *out, *keeld;
+    bool secure;
+    const char *make_certs;
     const char *keeld_args[32];
     unsigned nargs;
     double time_s, interval_s;
@@ -212,6 +208,8 @@ static int usage(const char *why)
                     "usage: keel-jepsen-run --workload register|set|counter|session --nemesis LIST "
                     "--time S --nodes 3|5 --out DIR\n"
                     "       [--clients N] [--keys N] [--interval S] [--keeld PATH] [--keeld-arg ARG]... [--seed N]\n"
+                    "       [--secure --make-certs PATH]  (TLS on the raft and client ports, the workload as an\n"
+                    "                                      ACL user with only the commands it sends)\n"
                     "nemeses: %s\n",
             why, jschedule_names());
     return 3;
@@ -219,15 +217,20 @@ static int usage(const char *why)
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){"register", "partition-leader", NULL, getenv("KEELD"), {0}, 0, 30, 6, 3, 10, 16,
-                       (uint64_t)time(NULL)};
+    *o = (struct opts){"register", "partition-leader", NULL, getenv("KEELD"), false, getenv("KEEL_MAKE_CERTS"),
+                       {0}, 0, 30, 6, 3, 10, 16, (uint64_t)time(NULL)};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--secure")) {
+            o->secure = true;
+            continue;
+        }
         if (v == NULL) return usage("an option needs a value");
         if (!strcmp(a, "--workload")) o->workload = v;
         else if (!strcmp(a, "--nemesis")) o->nemesis = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--keeld")) o->keeld = v;
+        else if (!strcmp(a, "--make-certs")) o->make_certs = v;
         else if (!strcmp(a, "--time")) o->time_s = atof(v);
         else if (!strcmp(a, "--interval")) o->interval_s = atof(v);
         else if (!strcmp(a, "--nodes")) o->nodes = (unsigned)atoi(v);
@@ -241,6 +244,7 @@ static int parse(int argc, char **argv, struct opts *o)
     if (o->out == NULL) return usage("--out DIR is required");
     if (o->keeld == NULL) return usage("--keeld PATH (or KEELD=) is required");
     if (o->nodes != 3 && o->nodes != 5) return usage("--nodes is 3 or 5");
+    if (o->secure && o->make_certs == NULL) return usage("--secure needs --make-certs PATH (or KEEL_MAKE_CERTS=)");
     if (o->time_s <= 0 || o->interval_s <= 0 || o->clients == 0 || o->clients > 200 || o->keys == 0)
         return usage("--time, --interval, --clients (1-200) and --keys must be positive");
     return 0;
@@ -288,6 +292,10 @@ int main(int argc, char **argv)
     run.history = fopen(path, "w");
     if (run.history == NULL) return usage("cannot write the history");
 
+    if (o.secure && jsecure_prepare(&run, o.out, o.make_certs, errmsg, sizeof errmsg) != 0) {
+        fprintf(stderr, "keel-jepsen-run: %s\n", errmsg);
+        return 3;
+    }
     if (jschedule_init(&sched, &run, o.nemesis, o.interval_s, o.keeld, o.keeld_args, o.nargs, o.out,
                        errmsg, sizeof errmsg) != 0) {
         fprintf(stderr, "keel-jepsen-run: %s\n", errmsg);
@@ -298,12 +306,19 @@ int main(int argc, char **argv)
     int64_t t0 = jrun_now();
     rc = jschedule_start_nodes(&sched, errmsg, sizeof errmsg);
     for (int i = 0; rc == 0 && i < 300 && jrun_leader(&run) < 0; i++) usleep(100 * 1000);
-    if (rc != 0 || jrun_leader(&run) < 0) {
+    int first = rc == 0 ? jrun_leader(&run) : -1;
+    if (rc != 0 || first < 0) {
         fprintf(stderr, "keel-jepsen-run: cluster did not start: %s (see %s/n*.log)\n",
                 rc ? errmsg : "no leader within 30 s", o.out);
         jschedule_shutdown(&sched);
         return 3;
     }
+    if (jsecure_bootstrap(&run, first, errmsg, sizeof errmsg) != 0) {
+        fprintf(stderr, "keel-jepsen-run: %s (see %s/n*.log)\n", errmsg, o.out);
+        jschedule_shutdown(&sched);
+        return 3;
+    }
+    if (run.secure) printf("secure: TLS on raft and client ports; workload as ACL user jepsen\n");
 
     pthread_t th[200];
     for (unsigned i = 0; i < run.clients; i++) pthread_create(&th[i], NULL, jclient_main, &run);

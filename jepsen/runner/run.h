@@ -18,6 +18,8 @@
 #define JRUN_MAX_FAULTS 4096
 #define JRUN_CLIENT_PORT 7379
 #define JRUN_RAFT_PORT 7479
+#define JRUN_TLS_PORT 7380     /* --secure: the clients' port (TLS) */
+#define JRUN_TLS_PORT_STR "7380"
 
 /* One fault as it happened, for the nemesis log, the timeline and RTO. */
 struct jfault
@@ -37,6 +39,13 @@ struct jrun
     unsigned keys;                       /* register/session keys */
     double op_timeout_s;
     uint64_t seed;
+
+    /* --secure (secure.c): TLS on both ports, the workload as user jepsen */
+    bool secure;
+    bool secure_ready;                   /* the users exist: the default user has its password */
+    char tls_dir[512], tls_ca[576], tls_client_cert[576], tls_client_key[576];
+    char tls_member_cert[JRUN_MAX_NODES][576], tls_member_key[JRUN_MAX_NODES][576];
+    char admin_password[40], worker_password[40];
 
     /* nodes (the nemesis restarts them) */
     pid_t pid[JRUN_MAX_NODES];           /* 0: not running */

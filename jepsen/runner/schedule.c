@@ -32,6 +32,7 @@
 #include "jepsen/runner/member.h"
 #include "jepsen/net/nemesis.h"
 #include "jepsen/runner/schedule.h"
+#include "jepsen/runner/secure.h"
 
 enum kind { K_HALVES, K_LEADER, K_ONE, K_RING, K_BRIDGE, K_KILL, K_PAUSE, K_LATENCY, K_MEMBER, K_CLOCK,
             K_COUNT };
@@ -132,6 +133,7 @@ static int start_node(struct jschedule *s, unsigned i, char *errmsg, size_t size
     argv[n++] = "--protected-mode";
     argv[n++] = "no";
     for (unsigned a = 0; a < s->nargs && n < 62; a++) argv[n++] = s->args[a];
+    jsecure_keeld_args(run, i, argv, &n, 62);
     argv[n] = NULL;
     /* The unsafe test hook is refused unless the environment asks for it:
      * the runner does, only when its caller passed the flag. */
