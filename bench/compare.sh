@@ -4,6 +4,10 @@
 # 256-byte values, 1/16/64/256 writers, 16/64 readers. Uses the shared harness
 # in ../shared/bench (it installs what it needs from Debian). Results land in
 # $BENCH_WORK/results/<stamp>/ (table.md); docs/bench.md records them.
+# KEEL_BENCH_SECURE=1: the Keel cluster with TLS between members (and a TLS
+# client port, unused here: the shared load generator speaks neither TLS nor
+# AUTH, so it measures the raft port's TLS; bench/tls_cost.sh measures the
+# client port's with redis-benchmark --tls).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 make -C "$top" release >/dev/null

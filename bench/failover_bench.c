@@ -10,7 +10,13 @@
  * and worst. Timing lives here, not in tests (tests assert behaviour only).
  *
  * Uses the integration tests' process harness (tests/integration/kc.c) with
- * KEELD pointing at the binary to measure. */
+ * KEELD pointing at the binary to measure.
+ *
+ * KEEL_BENCH_SECURE=1: the cluster runs with TLS on the raft port
+ * (--tls-cluster yes) and a TLS client port, certificates from
+ * $KEEL_MAKE_CERTS (examples/tls/make-certs.sh); the writers and probes
+ * connect over TLS as ACL user bench (~load:* ~probe:* +set +role),
+ * through libkeel's keel_connect_fd. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,14 +28,71 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "integration/kc.h"
+#include "keel/client.h"
 
 #define WRITERS 4
 #define MAX_ROUNDS 1000
 
 static struct kc cl;
 static volatile bool stopping;
+static bool secure;
+static unsigned tls_port[KC_MAX];
+static char tls_dir[600], tls_ca[700], tls_crt[700], tls_key[700];
+#define BENCH_PW "bench-pw"
+
+/* A connection to node i (replies bounded by ms): plaintext, or TLS as bench. */
+static redisContext *dial(unsigned i, unsigned ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    redisContext *ctx;
+    if (!secure) {
+        ctx = redisConnectWithTimeout("127.0.0.1", (int)cl.nodes[i].client_port, tv);
+    } else {
+        char addr[64], err[KEEL_ERRMSG_SIZE];
+        int fd = -1;
+        snprintf(addr, sizeof addr, "127.0.0.1:%u", tls_port[i]);
+        struct keel_client_options o = {.tls = true, .tls_ca_file = tls_ca, .tls_cert_file = tls_crt,
+                                        .tls_key_file = tls_key, .user = "bench", .password = BENCH_PW};
+        if (keel_connect_fd(addr, &o, ms, &fd, err, sizeof err) != 0) return NULL;
+        if ((ctx = redisConnectFd(fd)) == NULL) close(fd);
+    }
+    if (ctx == NULL || ctx->err) {
+        if (ctx) redisFree(ctx);
+        return NULL;
+    }
+    redisSetTimeout(ctx, tv);
+    return ctx;
+}
+
+/* KEEL_BENCH_SECURE=1: certificates, TLS options per node (before start). */
+static void secure_prepare(char *flags, size_t size)
+{
+    kc_prepare(&cl, 3, flags);
+    snprintf(tls_dir, sizeof tls_dir, "%s/tls", cl.base);
+    snprintf(tls_ca, sizeof tls_ca, "%s/ca.crt", tls_dir);
+    snprintf(tls_crt, sizeof tls_crt, "%s/client-bench.crt", tls_dir);
+    snprintf(tls_key, sizeof tls_key, "%s/client-bench.key", tls_dir);
+    char cmd[1400];
+    const char *mk = getenv("KEEL_MAKE_CERTS");
+    snprintf(cmd, sizeof cmd, "'%s' '%s' 1 2 3 client:bench >/dev/null", mk ? mk : "examples/tls/make-certs.sh",
+             tls_dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "%s failed (set KEEL_MAKE_CERTS)\n", cmd);
+        exit(1);
+    }
+    snprintf(cl.extra + strlen(cl.extra), sizeof cl.extra - strlen(cl.extra),
+             " --tls-cluster yes --tls-ca-cert-file %s", tls_ca);
+    for (unsigned i = 0; i < 3; i++) {
+        tls_port[i] = kc_free_port();
+        snprintf(cl.nodes[i].extra, sizeof cl.nodes[i].extra,
+                 "--tls-port %u --tls-cert-file %s/member-%u.crt --tls-key-file %s/member-%u.key", tls_port[i],
+                 tls_dir, i + 1, tls_dir, i + 1);
+    }
+    (void)size;
+}
 
 static void *writer_main(void *arg)
 {
@@ -39,8 +102,8 @@ static void *writer_main(void *arg)
         if (ctx == NULL || ctx->err) {
             if (ctx) redisFree(ctx);
             node = (node + 1) % cl.n;
-            ctx = cl.nodes[node].pid > 0 ? kc_connect(&cl, node) : NULL;
-            if (ctx == NULL || ctx->err) {
+            ctx = cl.nodes[node].pid > 0 ? dial(node, 5000) : NULL;
+            if (ctx == NULL) {
                 kc_pause_ms(20);
                 continue;
             }
@@ -62,11 +125,9 @@ static void *writer_main(void *arg)
  * it says master but the write failed, -1 otherwise. */
 static int probe(unsigned i, unsigned round)
 {
-    struct timeval tv = {0, 200 * 1000};
-    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)cl.nodes[i].client_port, tv);
+    redisContext *ctx = dial(i, 200);
     int result = -1;
-    if (ctx == NULL || ctx->err) goto out;
-    redisSetTimeout(ctx, tv);
+    if (ctx == NULL) goto out;
     redisReply *r = redisCommand(ctx, "ROLE");
     bool master = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
                   r->element[0]->type == REDIS_REPLY_STRING &&
@@ -109,8 +170,26 @@ int main(int argc, char **argv)
         strncat(flags, " ", sizeof flags - strlen(flags) - 1);
         strncat(flags, argv[i], sizeof flags - strlen(flags) - 1);
     }
-    printf("keeld %s; flags: %s; %u rounds\n", kc_keeld(), flags, rounds);
-    kc_start(&cl, 3, flags);
+    const char *sec = getenv("KEEL_BENCH_SECURE");
+    secure = sec && strcmp(sec, "1") == 0;
+    printf("keeld %s; flags: %s; %u rounds%s\n", kc_keeld(), flags, rounds,
+           secure ? "; TLS on raft and client ports, clients as ACL user bench" : "");
+    if (secure) {
+        secure_prepare(flags, sizeof flags);
+        for (unsigned i = 0; i < 3; i++) kc_start_node(&cl, i);
+        int leader = kc_leader(&cl, 20000);
+        redisReply *r = leader < 0 ? NULL
+                                   : kc_cmd(&cl, (unsigned)leader,
+                                            "ACL SETUSER bench on >" BENCH_PW " ~load:* ~probe:* +set +role");
+        if (r == NULL || r->type != REDIS_REPLY_STATUS) {
+            fprintf(stderr, "could not create user bench\n");
+            kc_stop(&cl);
+            return 1;
+        }
+        freeReplyObject(r);
+    } else {
+        kc_start(&cl, 3, flags);
+    }
     for (unsigned i = 0; i < WRITERS; i++)
         pthread_create(&th[i], NULL, writer_main, (void *)(uintptr_t)i);
     for (unsigned round = 0; round < rounds; round++) {
