@@ -12,11 +12,16 @@
  * hop through the kernel per read and write; it buys TLS for every caller
  * without a second RESP stack.
  *
+ * At exit the process waits (at most 2 s) for bridges whose plain end was
+ * already closed to finish: a thread cut off mid-teardown would leave its
+ * session unfreed (and LeakSanitizer would say so).
+ *
  * Verification: the chain always, against tls_ca_file (or the system's
  * store); the name only when tls_server_name is set, as redis-cli does
  * (nodes are usually named by IP, and keeld's certificates by member id). */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -26,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/client/client_internal.h"
@@ -82,6 +88,23 @@ static int wait_for(int fd, int err, int64_t deadline)
     if (ms <= 0) return -1;
     struct pollfd p = {fd, (short)(err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN), 0};
     return poll(&p, 1, (int)ms) == 1 ? 0 : -1;
+}
+
+/* Bridges still running, for the wait at exit. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_cv = PTHREAD_COND_INITIALIZER;
+static unsigned live;
+static bool exit_wait_registered;
+
+static void bridges_wait_at_exit(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    pthread_mutex_lock(&live_mu);
+    while (live > 0 && pthread_cond_timedwait(&live_cv, &live_mu, &until) == 0) {
+    }
+    pthread_mutex_unlock(&live_mu);
 }
 
 /* The bridge: plain bytes on `app` (the socketpair's far end) to and from
@@ -160,6 +183,11 @@ static void *bridge_run(void *arg)
     close(b->net);
     close(b->app);
     free(b);
+    OPENSSL_thread_stop(); /* this thread's OpenSSL state, before it goes */
+    pthread_mutex_lock(&live_mu);
+    live--;
+    pthread_cond_broadcast(&live_cv);
+    pthread_mutex_unlock(&live_mu);
     return NULL;
 }
 
@@ -206,9 +234,16 @@ int client_tls_wrap(void *tls, const char *server_name, int net, int64_t deadlin
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 128 * 1024); /* the buffers are on the heap */
+    pthread_mutex_lock(&live_mu);
+    if (!exit_wait_registered) exit_wait_registered = atexit(bridges_wait_at_exit) == 0;
+    live++;
+    pthread_mutex_unlock(&live_mu);
     int rc = pthread_create(&t, &attr, bridge_run, b);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        pthread_mutex_lock(&live_mu);
+        live--;
+        pthread_mutex_unlock(&live_mu);
         close(pair[0]);
         close(pair[1]);
         free(b);
