@@ -9,7 +9,8 @@
 #    (up to an hour), kills and partitions.
 # 2. The same with --secure (TLS on the raft and client ports, the workload
 #    as an ACL user with only its commands): register under partition-leader
-#    and kill, set under member changes, partition-one and kill.
+#    and kill, set under member changes and partition-one (at least one
+#    member fault made and undone over the runner's authenticated TLS).
 # 3. keeld --unsafe-local-reads under partition-leader must be caught
 #    (verdict invalid): the checker has teeth.
 set -uo pipefail
@@ -38,9 +39,12 @@ run set-safe 0 --workload set --nemesis partition-halves,partition-ring,member -
 run set-member 0 --workload set --nemesis member,partition-one --time 24 --interval 4
 run session-clock 0 --workload session --nemesis clock,kill,partition-leader --time 24 --interval 4
 run register-secure 0 --secure --workload register --nemesis partition-leader,kill --time 20 --interval 5
-run set-member-secure 0 --secure --workload set --nemesis member,partition-one,kill --time 20 --interval 4
-if ! grep -q '"secure": true' "$out/register-secure/result.json" 2>/dev/null; then
-    echo "   register-secure did not run secure"; fail=1
+run set-member-secure 0 --secure --workload set --nemesis member,partition-one --time 24 --interval 4
+for c in register-secure set-member-secure; do
+    grep -q '"secure": true' "$out/$c/result.json" 2>/dev/null || { echo "   $c did not run secure"; fail=1; }
+done
+if ! grep -q '"member_restores": [1-9]' "$out/set-member-secure/result.json" 2>/dev/null; then
+    echo "   set-member-secure: no membership change was made and undone"; fail=1
 fi
 run register-unsafe 1 --workload register --nemesis partition-leader --time 25 --interval 8 \
     --keeld-arg --unsafe-local-reads
