@@ -23,12 +23,6 @@ int keel_async_open(uv_loop_t *loop, const struct keel_client_options *o, struct
     struct keel_async *a = calloc(1, sizeof *a);
     if (a == NULL) return snprintf(errmsg, size, "out of memory"), KEEL_ENOMEM;
     int rc = client_base_init(&a->b, o, errmsg, size);
-    if (rc == 0 && a->b.tls != NULL) {
-        /* The sync client's TLS blocks in the handshake: not on a loop. */
-        snprintf(errmsg, size, "TLS is not supported by the async client yet (use keel_client_open)");
-        client_base_free(&a->b);
-        rc = KEEL_EINVAL;
-    }
     if (rc != 0) {
         free(a);
         return rc;

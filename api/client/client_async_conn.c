@@ -39,7 +39,7 @@ void async_conn_give_up(struct keel_async *a, const char *why, enum async_retry 
         if (why) client_note(&a->b, k->at, why);
         a->conn = NULL;
         k->a = NULL;
-        uv_close((uv_handle_t *)&k->tcp, conn_close_cb);
+        if (!k->dialing) uv_close((uv_handle_t *)&k->tcp, conn_close_cb); /* else freed when the dial ends */
     }
     /* Sent and unanswered: a write among them may have applied. Answered
      * but held (a transaction waiting for EXEC): sent again as a whole. */
@@ -199,13 +199,18 @@ static void connect_cb(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&k->tcp, 1);
+    async_conn_stream_up(k, false);
+}
+
+void async_conn_stream_up(struct aconn *k, bool authed)
+{
     int rc = uv_read_start((uv_stream_t *)&k->tcp, alloc_cb, read_cb);
     if (rc < 0) {
         async_conn_give_up(k->a, uv_strerror(rc), ASYNC_NEXT);
         return;
     }
     struct keel_async *a = k->a;
-    if (a->b.o.password != NULL) {
+    if (a->b.o.password != NULL && !authed) {
         send_auth(a, k);
         return;
     }
@@ -277,6 +282,24 @@ static void conn_start(struct keel_async *a)
         snprintf(at, sizeof at, "%s", e->text);
     }
     a->b.hint[0] = 0;
+    if (a->b.tls != NULL) {
+        struct aconn *k = calloc(1, sizeof *k);
+        if (k == NULL || (k->reader = redisReaderCreate()) == NULL) {
+            free(k);
+            client_note(&a->b, at, "out of memory");
+            async_conn_give_up(a, NULL, ASYNC_SAME);
+            return;
+        }
+        a->handles++; /* the dial, then the pipe it becomes */
+        k->a = k->owner = a;
+        k->role = role;
+        k->dialing = true;
+        snprintf(k->at, sizeof k->at, "%s", at);
+        a->conn = k;
+        async_tls_start(a, k, host, port);
+        if (a->conn == k) uv_timer_start(&a->retry_timer, async_retry_cb, a->b.o.connect_timeout_ms, 0);
+        return;
+    }
     struct sockaddr_storage ss;
     if (resolve(host, port, &ss) != 0) {
         client_note(&a->b, at, "not a numeric address");

@@ -25,16 +25,22 @@ struct acall
     redisReply *held;      /* a transaction's reply waiting for EXEC's */
 };
 
-/* One TCP connection. It outlives its use: given up, it is detached from
- * the client (a = NULL) and freed in its close callback. */
+/* One connection: TCP, or (TLS) the plain end of libkeel's TLS bridge
+ * (client_tls.c) as a pipe, opened off the loop (client_async_tls.c). It
+ * outlives its use: given up, it is detached from the client (a = NULL)
+ * and freed in its close callback (or, still dialing, when the dial ends). */
 struct aconn
 {
-    uv_tcp_t tcp;
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    };
     uv_connect_t connect;
     struct keel_async *a;  /* NULL: given up, closing */
     struct keel_async *owner;
     redisReader *reader;
     char at[80];           /* "host:port" */
+    bool dialing;          /* TLS: the dial runs on the threadpool; no handle yet */
     bool auth;             /* waiting for AUTH's answer (before ROLE and calls) */
     bool role;             /* waiting for ROLE's answer before sending calls */
     bool ready;            /* calls flow */
@@ -83,5 +89,13 @@ enum async_retry {
  * sent and unanswered becomes maybe). Never runs a call's callback. */
 void async_conn_give_up(struct keel_async *a, const char *why, enum async_retry how);
 void async_retry_cb(uv_timer_t *t);
+/* The stream is connected (k->tcp or k->pipe initialized): read, then
+ * AUTH (unless authed), ROLE (if k->role), calls. */
+void async_conn_stream_up(struct aconn *k, bool authed);
+
+/* client_async_tls.c: dial host:port (TCP, TLS, AUTH: client_dial.c) on
+ * the loop's threadpool for k (attached, dialing, counted in a->handles),
+ * then open the plain end as k->pipe and go on (async_conn_stream_up). */
+void async_tls_start(struct keel_async *a, struct aconn *k, const char *host, int port);
 
 #endif /* KEEL_API_CLIENT_ASYNC_INTERNAL_H */

@@ -22,7 +22,13 @@
  * SIGPIPE (signal(SIGPIPE, SIG_IGN)): libuv writes with write(2), and a
  * write to a connection whose node died would otherwise kill it.
  * Endpoints must be numeric addresses (IPv4, IPv6 or "localhost"): the
- * loop is never blocked on a name lookup. */
+ * loop is never blocked on a name lookup.
+ * AUTH (options user/password) is the first command on every connection;
+ * a refusal ends every pending call KEEL_EAUTH (not retried). TLS (options
+ * tls, tls_*): the TCP connect, handshake and AUTH run on the loop's
+ * threadpool (uv_queue_work), each dial holding one pool thread for at
+ * most connect_timeout_ms; the connection is then driven on the loop like
+ * a TCP one. */
 #ifndef KEEL_ASYNC_H
 #define KEEL_ASYNC_H
 
