@@ -57,8 +57,8 @@ src="$KEEL_SOURCE_DIR/examples/hello_keel.c"
 header=$("$CC" $KEEL_CFLAGS -M "$src" $(pkg-config --cflags keel) | tr ' \\' '\n\n' | grep '/keel/client\.h$')
 [ "$(realpath "$header")" = "$(realpath "$prefix/include/keel/client.h")" ] ||
     fail "keel/client.h was taken from $header, not $prefix"
-so=$(ldd "$tmp/hello" | awk '$1 == "libkeel.so.0" { print $3 }')
-[ -n "$so" ] && [ "$(realpath "$so")" = "$(realpath "$prefix/lib/libkeel.so.0")" ] ||
+so=$(ldd "$tmp/hello" | awk '$1 == "libkeel.so.1" { print $3 }')
+[ -n "$so" ] && [ "$(realpath "$so")" = "$(realpath "$prefix/lib/libkeel.so.1")" ] ||
     { ldd "$tmp/hello"; fail "libkeel.so not from $prefix"; }
 # Static: libkeel.a and its dependencies from pkg-config --static.
 libs=$(pkg-config --static --libs-only-l keel | sed 's/\(^\| \)-lkeel\( \|$\)/ /')
