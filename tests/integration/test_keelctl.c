@@ -436,7 +436,16 @@ static size_t same_contents(struct kc *a, struct kc *b)
     redisReply *keys = kc_cmd(a, 0, "KEYS *");
     assert_non_null(keys);
     assert_int_equal(keys->type, REDIS_REPLY_ARRAY);
-    redisReply *bkeys = kc_cmd(b, 0, "DBSIZE");
+    /* b's node 0 may answer -TRYAGAIN while its cluster settles (an
+     * error's integer reads 0): poll (10 s) for the count itself. */
+    redisReply *bkeys = NULL;
+    for (int t = 0; t < 100; t++, kc_pause_ms(100)) {
+        if (bkeys != NULL) freeReplyObject(bkeys);
+        bkeys = kc_cmd(b, 0, "DBSIZE");
+        if (bkeys != NULL && bkeys->type == REDIS_REPLY_INTEGER) break;
+    }
+    assert_non_null(bkeys);
+    if (bkeys->type != REDIS_REPLY_INTEGER) fail_msg("DBSIZE on the new cluster: %s", bkeys->str ? bkeys->str : "?");
     assert_int_equal(bkeys->integer, (long long)keys->elements);
     freeReplyObject(bkeys);
     for (size_t i = 0; i < keys->elements; i++) {
