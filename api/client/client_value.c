@@ -53,9 +53,10 @@ oom:
 /* keeld's data writes (its command table's WRITE entries); the integration
  * test checks this list against COMMAND on a live node. Sorted. */
 static const char *const writes[] = {
-    "append",  "decr",   "decrby",  "del",  "expire",   "expireat",  "getdel",
-    "getex",   "hdel",   "hincrby", "hmset", "hset",    "incr",      "incrby",
-    "mset",    "persist", "pexpire", "pexpireat", "set", "unlink",
+    "append", "copy", "decr", "decrby", "del", "expire", "expireat", "flushall", "flushdb",
+    "getdel", "getex", "getset", "hdel", "hincrby", "hincrbyfloat", "hmset", "hset", "hsetnx",
+    "incr", "incrby", "incrbyfloat", "mset", "msetnx", "persist", "pexpire", "pexpireat",
+    "psetex", "rename", "renamenx", "set", "setex", "setnx", "setrange", "unlink",
 };
 
 bool keel_is_write(const char *name, size_t len)
