@@ -38,6 +38,13 @@ CMD_DECL_ENCODE(cmd_expireat);
 CMD_DECL_ENCODE(cmd_pexpireat);
 CMD_DECL_ENCODE(cmd_persist);
 
+/* cmd_string_ext.c */
+CMD_DECL_ENCODE(cmd_setex);
+CMD_DECL_ENCODE(cmd_psetex);
+CMD_DECL_ENCODE(cmd_setnx);
+CMD_DECL_REPLY(cmd_setnx_reply);
+CMD_DECL_ENCODE(cmd_getset);
+
 /* cmd_hash.c */
 CMD_DECL_ENCODE(cmd_hset);
 CMD_DECL_REPLY(cmd_hmset_reply);

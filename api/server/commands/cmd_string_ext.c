@@ -1,0 +1,57 @@
+/* api: the string commands Redis has beside SET and GET, built on the same
+ * codec kinds where one fits: SETEX PSETEX SETNX GETSET (a SET with an
+ * expiry, NX or GET), GETRANGE (a read), and SETRANGE MSETNX INCRBYFLOAT. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/server/commands/commands.h"
+
+/* SETEX key seconds value, PSETEX key milliseconds value: SET ... EX/PX. */
+static int setex(struct slot *s, struct keel_enc *e, const char *unit, const char *name)
+{
+    long long v;
+    int64_t at;
+    if (!srv_check_key(s, s->argv[1]) || !srv_arg_int(s, 2, &v)) return -1;
+    if (!srv_expiry_from(s, unit, v, &at, name)) return -1;
+    keel_enc_set(e, s->argv[1], s->argv[3], at, 0);
+    return 1;
+}
+
+CMD_DECL_ENCODE(cmd_setex)
+{
+    return setex(s, e, "EX", "setex");
+}
+
+CMD_DECL_ENCODE(cmd_psetex)
+{
+    return setex(s, e, "PX", "psetex");
+}
+
+/* SETNX key value: SET NX, whose OK or nil becomes 1 or 0. */
+CMD_DECL_ENCODE(cmd_setnx)
+{
+    if (!srv_check_key(s, s->argv[1])) return -1;
+    keel_enc_set(e, s->argv[1], s->argv[2], 0, KEEL_SET_NX);
+    return 1;
+}
+
+CMD_DECL_REPLY(cmd_setnx_reply)
+{
+    struct keel_reply_reader peek = *rd;
+    struct keel_reply_item it;
+    (void)nsub;
+    if (keel_reply_next(&peek, &it) == 0 && (it.kind == KEEL_REPLY_STATUS || it.kind == KEEL_REPLY_NIL)) {
+        *rd = peek;
+        resp_int(&s->out, it.kind == KEEL_REPLY_STATUS);
+        return;
+    }
+    srv_reply_to_resp(&s->out, s->proto, rd);
+}
+
+/* GETSET key value: SET GET (the old TTL goes, as in Redis). */
+CMD_DECL_ENCODE(cmd_getset)
+{
+    if (!srv_check_key(s, s->argv[1])) return -1;
+    keel_enc_set(e, s->argv[1], s->argv[2], 0, KEEL_SET_GET);
+    return 1;
+}
