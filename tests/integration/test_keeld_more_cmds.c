@@ -75,6 +75,20 @@ static void strings_on(unsigned i, const char *k)
     C("\"2\"", "GETSET %s:gs 3", k);
     C(":-1", "TTL %s:gs", k);
     C("-WRONGTYPE Operation against a key holding the wrong kind of value", "GETSET %s:h x", k);
+    /* GETRANGE: negative indexes from the end, clamped; "" when empty */
+    C("+OK", "SET %s:r Hello,World", k);
+    C("\"Hello\"", "GETRANGE %s:r 0 4", k);
+    C("\"Hello,World\"", "GETRANGE %s:r 0 -1", k);
+    C("\"orld\"", "GETRANGE %s:r -4 -1", k);
+    C("\"\"", "GETRANGE %s:r 5 3", k);
+    C("\"\"", "GETRANGE %s:r -1 -5", k);
+    C("\"Hello,World\"", "GETRANGE %s:r -100 100", k);
+    C("\"d\"", "GETRANGE %s:r 10 100", k);
+    C("\"\"", "GETRANGE %s:r 11 100", k);
+    C("\"H\"", "GETRANGE %s:r 0 -100", k);
+    C("\"\"", "GETRANGE %s:none 0 -1", k);
+    C("-ERR value is not an integer or out of range", "GETRANGE %s:r a 1", k);
+    C("-WRONGTYPE*", "GETRANGE %s:h 0 -1", k);
 }
 
 static void test_strings(void **state)
@@ -87,10 +101,160 @@ static void test_strings(void **state)
     }
 }
 
+/* The reply of cmd on node i, as text (kc_reply_text, bulks quoted). */
+static void reply_of(unsigned i, const char *cmd, char *got, size_t size)
+{
+    redisReply *r = kc_cmd(&cluster, i, cmd);
+    if (r == NULL) fail_msg("node %u: %s: no reply", i + 1, cmd);
+    kc_reply_text(r, true, got, size);
+    freeReplyObject(r);
+}
+
+/* Whether got is one of the |-separated alternatives in any. */
+static bool one_of(const char *got, const char *any)
+{
+    size_t n = strlen(got);
+    for (const char *p = any; *p;) {
+        size_t len = strcspn(p, "|");
+        if (len == n && strncmp(p, got, n) == 0) return true;
+        p += len + (p[len] == '|');
+    }
+    return false;
+}
+
+/* Every element of an array reply (as text, "[a,b]") is one of any;
+ * returns how many there were. */
+static unsigned all_of(const char *got, const char *any)
+{
+    char buf[4096], *save = NULL;
+    unsigned n = 0;
+    size_t len = strlen(got);
+    if (len < 2 || got[0] != '[' || got[len - 1] != ']') fail_msg("not an array: %s", got);
+    snprintf(buf, sizeof buf, "%.*s", (int)(len - 2), got + 1);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), n++)
+        if (!one_of(t, any)) fail_msg("%s: element %s unexpected", got, t);
+    return n;
+}
+
+static void hashes_on(unsigned i, const char *k)
+{
+    char cmd[256], got[4096];
+    C(":3", "HSET %s:h a 1 b 22 c 333", k);
+    C("+OK", "SET %s:s x", k);
+    /* HSETNX: only a new field */
+    /* HKEYS HVALS HSTRLEN */
+    C("[\"a\",\"b\",\"c\"]", "HKEYS %s:h", k);
+    C("[\"1\",\"22\",\"333\"]", "HVALS %s:h", k);
+    C("[]", "HKEYS %s:none", k);
+    C("[]", "HVALS %s:none", k);
+    C("-WRONGTYPE*", "HKEYS %s:s", k);
+    C("-WRONGTYPE*", "HVALS %s:s", k);
+    C(":3", "HSTRLEN %s:h c", k);
+    C(":0", "HSTRLEN %s:h zz", k);
+    C(":0", "HSTRLEN %s:none a", k);
+    C("-WRONGTYPE*", "HSTRLEN %s:s a", k);
+    /* HRANDFIELD: chosen by the node that answers */
+    snprintf(cmd, sizeof cmd, "HRANDFIELD %s:h", k);
+    reply_of(i, cmd, got, sizeof got);
+    if (!one_of(got, "\"a\"|\"b\"|\"c\"")) fail_msg("%s: %s", cmd, got);
+    C("[]", "HRANDFIELD %s:h 0", k);
+    snprintf(cmd, sizeof cmd, "HRANDFIELD %s:h 5", k);
+    reply_of(i, cmd, got, sizeof got);
+    assert_int_equal(all_of(got, "\"a\"|\"b\"|\"c\""), 3);
+    assert_true(strstr(got, "\"a\"") && strstr(got, "\"b\"") && strstr(got, "\"c\""));
+    snprintf(cmd, sizeof cmd, "HRANDFIELD %s:h 2", k);
+    reply_of(i, cmd, got, sizeof got);
+    assert_int_equal(all_of(got, "\"a\"|\"b\"|\"c\""), 2);
+    snprintf(cmd, sizeof cmd, "HRANDFIELD %s:h -7", k);
+    reply_of(i, cmd, got, sizeof got);
+    assert_int_equal(all_of(got, "\"a\"|\"b\"|\"c\""), 7);
+    snprintf(cmd, sizeof cmd, "HRANDFIELD %s:h 5 WITHVALUES", k);
+    reply_of(i, cmd, got, sizeof got);
+    assert_int_equal(all_of(got, "\"a\"|\"b\"|\"c\"|\"1\"|\"22\"|\"333\""), 6);
+    assert_non_null(strstr(got, "\"b\",\"22\""));
+    snprintf(cmd, sizeof cmd, "HRANDFIELD %s:h -3 WITHVALUES", k);
+    reply_of(i, cmd, got, sizeof got);
+    assert_int_equal(all_of(got, "\"a\"|\"b\"|\"c\"|\"1\"|\"22\"|\"333\""), 6);
+    C("(nil)", "HRANDFIELD %s:none", k);
+    C("[]", "HRANDFIELD %s:none 3", k);
+    C("[]", "HRANDFIELD %s:none -3 WITHVALUES", k);
+    C("-ERR syntax error", "HRANDFIELD %s:h 1 x", k);
+    C("-ERR syntax error", "HRANDFIELD %s:h 1 WITHVALUES x", k);
+    C("-ERR value is not an integer or out of range", "HRANDFIELD %s:h x", k);
+    C("-ERR value is out of range", "HRANDFIELD %s:h -9223372036854770000 WITHVALUES", k);
+    C("-ERR value is out of range*", "HRANDFIELD %s:h -9223372036854775808", k);
+    C("-WRONGTYPE*", "HRANDFIELD %s:s", k);
+    /* HSCAN: the whole (small) hash at once, cursor 0 */
+    C("[\"0\",[\"a\",\"1\",\"b\",\"22\",\"c\",\"333\"]]", "HSCAN %s:h 0", k);
+    C("[\"0\",[\"b\",\"22\"]]", "HSCAN %s:h 0 MATCH b* COUNT 1", k);
+    C("[\"0\",[]]", "HSCAN %s:none 0", k);
+    C("[\"0\",[]]", "HSCAN %s:none 0 BAD", k);
+    C("-ERR invalid cursor", "HSCAN %s:h x", k);
+    C("-ERR syntax error", "HSCAN %s:h 0 COUNT 0", k);
+    C("-ERR syntax error", "HSCAN %s:h 0 NOPE 1", k);
+    C("-ERR syntax error", "HSCAN %s:h 0 MATCH", k);
+    C("-WRONGTYPE*", "HSCAN %s:s 0", k);
+}
+
+static void test_hashes(void **state)
+{
+    (void)state;
+    char k[16];
+    for (unsigned n = 0; n < 2; n++) {
+        snprintf(k, sizeof k, "h%u", n);
+        hashes_on(node_at(n), k);
+    }
+}
+
+static void keyspace_on(unsigned i, const char *k)
+{
+    char cmd[256], got[4096];
+    /* EXPIRETIME PEXPIRETIME: absolute times, -1 none, -2 absent */
+    C("+OK", "SET %s:t v", k);
+    C(":-1", "EXPIRETIME %s:t", k);
+    C(":-1", "PEXPIRETIME %s:t", k);
+    C(":-2", "EXPIRETIME %s:none", k);
+    C(":-2", "PEXPIRETIME %s:none", k);
+    C(":1", "EXPIREAT %s:t 4102444800", k);
+    C(":4102444800", "EXPIRETIME %s:t", k);
+    C(":4102444800000", "PEXPIRETIME %s:t", k);
+    C(":1", "PEXPIREAT %s:t 4102444800499", k);
+    C(":4102444800", "EXPIRETIME %s:t", k);
+    C(":1", "PEXPIREAT %s:t 4102444800500", k);
+    C(":4102444801", "EXPIRETIME %s:t", k);
+    /* TOUCH: how many exist, duplicates counted */
+    C(":1", "HSET %s:h f v", k);
+    C(":3", "TOUCH %s:t %s:h %s:none %s:t", k, k, k, k);
+    C(":0", "TOUCH %s:none", k);
+    /* RANDOMKEY: some key (there are keys) */
+    reply_of(i, "RANDOMKEY", got, sizeof got);
+    if (got[0] != '"') fail_msg("RANDOMKEY: %s", got);
+    C("-ERR wrong number of arguments for 'randomkey' command", "RANDOMKEY x");
+    /* TIME: [seconds, microseconds] of the cluster clock */
+    reply_of(i, "TIME", got, sizeof got);
+    unsigned long long sec, usec;
+    if (sscanf(got, "[\"%llu\",\"%llu\"]", &sec, &usec) != 2 || sec < 1700000000ull || usec >= 1000000)
+        fail_msg("TIME: %s", got);
+    C("-ERR wrong number of arguments for 'time' command", "TIME x");
+    (void)cmd;
+}
+
+static void test_keyspace(void **state)
+{
+    (void)state;
+    char k[16];
+    for (unsigned n = 0; n < 2; n++) {
+        snprintf(k, sizeof k, "k%u", n);
+        keyspace_on(node_at(n), k);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_hashes),
+        cmocka_unit_test(test_keyspace),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -55,3 +55,35 @@ CMD_DECL_ENCODE(cmd_getset)
     keel_enc_set(e, s->argv[1], s->argv[2], 0, KEEL_SET_GET);
     return 1;
 }
+
+/* GETRANGE key start end: Redis's index rules (negative from the end,
+ * clamped; an empty string when the range is empty or the key absent). */
+CMD_DECL_READ(cmd_getrange)
+{
+    long long start, end;
+    struct keel_record rec;
+    if (!srv_arg_int(s, 2, &start) || !srv_arg_int(s, 3, &end)) return 0;
+    int rc = keel_read_get(rd, s->argv[1], &rec);
+    if (rc == KEEL_ENOTFOUND) {
+        resp_bulk(&s->out, "", 0);
+        return 0;
+    }
+    if (rc != 0) return rc;
+    if (rec.type != KEEL_TYPE_STRING) {
+        srv_reply_error(&s->out, KEEL_EWRONGTYPE, NULL);
+        return 0;
+    }
+    long long len = (long long)rec.len;
+    if (start < 0 && end < 0 && start > end) {
+        resp_bulk(&s->out, "", 0);
+        return 0;
+    }
+    if (start < 0) start = len + start;
+    if (end < 0) end = len + end;
+    if (start < 0) start = 0;
+    if (end < 0) end = 0;
+    if (end >= len) end = len - 1;
+    if (start > end || len == 0) resp_bulk(&s->out, "", 0);
+    else resp_bulk(&s->out, rec.val + start, (size_t)(end - start + 1));
+    return 0;
+}

@@ -44,6 +44,23 @@ CMD_DECL_ENCODE(cmd_psetex);
 CMD_DECL_ENCODE(cmd_setnx);
 CMD_DECL_REPLY(cmd_setnx_reply);
 CMD_DECL_ENCODE(cmd_getset);
+CMD_DECL_READ(cmd_getrange);
+
+/* cmd_hash_ext.c */
+CMD_DECL_READ(cmd_hkeys);
+CMD_DECL_READ(cmd_hvals);
+CMD_DECL_READ(cmd_hstrlen);
+CMD_DECL_READ(cmd_hrandfield);
+CMD_DECL_READ(cmd_hscan);
+
+/* cmd_keyspace.c */
+/* A node-local random number (not for anything that reaches the log). */
+uint64_t srv_random(void);
+CMD_DECL_READ(cmd_expiretime);
+CMD_DECL_READ(cmd_pexpiretime);
+CMD_DECL_READ(cmd_touch);
+CMD_DECL_READ(cmd_randomkey);
+CMD_DECL_LOCAL(cmd_time);
 
 /* cmd_hash.c */
 CMD_DECL_ENCODE(cmd_hset);

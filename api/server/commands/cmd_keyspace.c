@@ -1,0 +1,122 @@
+/* api: keyspace commands beside DEL/EXISTS/EXPIRE: EXPIRETIME PEXPIRETIME
+ * TOUCH RANDOMKEY TIME (reads and local), RENAME RENAMENX COPY FLUSHDB
+ * FLUSHALL (writes). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "api/server/commands/commands.h"
+
+/* xorshift64*, seeded once from the kernel: node-local choices only (which
+ * key RANDOMKEY shows), never anything that reaches the log. */
+uint64_t srv_random(void)
+{
+    static uint64_t x;
+    if (x == 0) {
+        if (getrandom(&x, sizeof x, 0) != (ssize_t)sizeof x) x = (uint64_t)(uintptr_t)&x;
+        if (x == 0) x = 0x9E3779B97F4A7C15ull;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* EXPIRETIME / PEXPIRETIME: -2 absent, -1 no expiry, else the absolute
+ * Unix time (seconds rounded as Redis does). */
+static int expiretime(struct slot *s, struct keel_read *rd, bool ms)
+{
+    struct keel_record rec;
+    int rc = keel_read_get(rd, s->argv[1], &rec);
+    if (rc == KEEL_ENOTFOUND) resp_int(&s->out, -2);
+    else if (rc != 0) return rc;
+    else if (rec.expire_at == 0) resp_int(&s->out, -1);
+    else resp_int(&s->out, ms ? rec.expire_at : (rec.expire_at + 500) / 1000);
+    return 0;
+}
+
+CMD_DECL_READ(cmd_expiretime)
+{
+    return expiretime(s, rd, false);
+}
+
+CMD_DECL_READ(cmd_pexpiretime)
+{
+    return expiretime(s, rd, true);
+}
+
+/* TOUCH key...: how many exist (Keel keeps no access time to update). */
+CMD_DECL_READ(cmd_touch)
+{
+    struct keel_record rec;
+    int64_t n = 0;
+    for (uint32_t i = 1; i < s->argc; i++) {
+        int rc = keel_read_get(rd, s->argv[i], &rec);
+        if (rc != 0 && rc != KEEL_ENOTFOUND) return rc;
+        n += rc == 0;
+    }
+    resp_int(&s->out, n);
+    return 0;
+}
+
+/* RANDOMKEY. Up to RANDOMKEY_EXACT stored keys: a uniform choice among the
+ * live ones (reservoir sampling over a walk). Beyond that a walk would cost
+ * too much: the first live key at or after a random byte string, wrapping
+ * once to the start (not uniform: a key after a wide gap is likelier). */
+#define RANDOMKEY_EXACT 10000
+
+struct pick
+{
+    uint64_t seen;
+    bool first_only;
+    struct keel_slice key;
+};
+
+static int pick_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
+{
+    struct pick *p = arg;
+    (void)rec;
+    if (syskey_is_reserved(key)) return 0;
+    p->seen++;
+    if (p->first_only) {
+        p->key = key;
+        return 1;
+    }
+    if (srv_random() % p->seen == 0) p->key = key; /* the txn keeps key valid */
+    return 0;
+}
+
+CMD_DECL_READ(cmd_randomkey)
+{
+    struct pick p = {0, false, {NULL, 0}};
+    int rc;
+    if (keel_read_count(rd) <= RANDOMKEY_EXACT) {
+        rc = keel_read_scan(rd, (struct keel_slice){NULL, 0}, pick_cb, &p);
+    } else {
+        uint64_t r = srv_random();
+        uint8_t start[8];
+        for (int i = 0; i < 8; i++) start[i] = (uint8_t)(r >> (8 * i));
+        p.first_only = true;
+        rc = keel_read_scan(rd, (struct keel_slice){start, sizeof start}, pick_cb, &p);
+        if (rc == 0 && p.seen == 0) rc = keel_read_scan(rd, (struct keel_slice){NULL, 0}, pick_cb, &p);
+    }
+    if (rc != 0 && rc != 1) return rc;
+    if (p.seen == 0) resp_null(&s->out, s->proto);
+    else resp_bulk(&s->out, p.key.p, p.key.n);
+    return 0;
+}
+
+/* TIME: the node's cluster clock (raft/clock.h), the time keys expire by,
+ * as Redis's [seconds, microseconds]; it has millisecond resolution. */
+CMD_DECL_LOCAL(cmd_time)
+{
+    int64_t ms = srv_now(s->srv);
+    char sec[24], usec[24];
+    snprintf(sec, sizeof sec, "%lld", (long long)(ms / 1000));
+    snprintf(usec, sizeof usec, "%lld", (long long)(ms % 1000) * 1000);
+    resp_array(&s->out, 2);
+    resp_bulk_str(&s->out, sec);
+    resp_bulk_str(&s->out, usec);
+    slot_done(s);
+}
