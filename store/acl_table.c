@@ -117,7 +117,7 @@ const struct acl_command acl_command_categories[] = {
     {"hrandfield", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_SLOW, ACL_CMD_KEEL},
     {"hscan", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_SLOW, ACL_CMD_KEEL},
     {"hset", ACL_CAT_WRITE | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
-    {"hsetnx", ACL_CAT_WRITE | ACL_CAT_HASH | ACL_CAT_FAST, 0},
+    {"hsetnx", ACL_CAT_WRITE | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
     {"hstrlen", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_FAST, ACL_CMD_KEEL},
     {"hvals", ACL_CAT_READ | ACL_CAT_HASH | ACL_CAT_SLOW, ACL_CMD_KEEL},
     {"incr", ACL_CAT_WRITE | ACL_CAT_STRING | ACL_CAT_FAST, ACL_CMD_KEEL},

@@ -1,4 +1,4 @@
-/* store: applying the hash commands HSET, HDEL and HINCRBY. */
+/* store: applying the hash commands HSET (and HSETNX), HDEL and HINCRBY. */
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +64,14 @@ int apply_hset(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_rep
     int rc = load(c, cmd->key, &old, &exists, &ok, r);
     if (rc != 0 || !ok) return rc;
     keel_iter_init(&it, cmd->list);
+    if (cmd->flags & KEEL_HSET_NX) {
+        /* HSETNX: an existing field stays, and nothing is written. */
+        struct keel_iter peek = it;
+        if (keel_iter_str(&peek, &f) && hash_find(&c->st->hash, f) != NULL) {
+            keel_reply_int(r, 0);
+            return 0;
+        }
+    }
     while (keel_iter_str(&it, &f) && keel_iter_str(&it, &v)) {
         rc = hash_put(&c->st->hash, f, v, &added);
         if (rc != 0) return rc;

@@ -74,6 +74,7 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_SET] = KEEL_SET_NX | KEEL_SET_XX | KEEL_SET_KEEPTTL | KEEL_SET_GET,
     [STORE_CMD_EXPIRE] = KEEL_EXPIRE_NX | KEEL_EXPIRE_XX | KEEL_EXPIRE_GT | KEEL_EXPIRE_LT,
     [STORE_CMD_CAS] = KEEL_CAS_VERSION | KEEL_CAS_VALUE | KEEL_CAS_DELETE | KEEL_CAS_ABSENT,
+    [STORE_CMD_HSET] = KEEL_HSET_NX,
     [STORE_CMD_GETEX] = KEEL_GETEX_PERSIST,
     [STORE_CMD_HASH] = KEEL_HASH_CHECK | KEEL_HASH_VERDICT,
     [STORE_CMD_ACL] = KEEL_ACL_DELETE,
@@ -168,6 +169,8 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
             if (!rd_key(r, &cmd->key) || !rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4 * per))
                 return false;
             if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no fields");
+            if ((flags & KEEL_HSET_NX) && cmd->count != 1)
+                return fail(r, KEEL_EMALFORMED, "HSETNX of more than one field");
             start = r->p;
             for (i = 0; i < cmd->count * per; i++)
                 if (!rd_str(r, &s, KEEL_MAX_VALUE)) return false;

@@ -20,7 +20,8 @@
  *   INCRBY   str key, i64 delta
  *   EXPIRE   str key, i64 expire_at                          flags NX XX GT LT
  *   PERSIST  str key
- *   HSET     str key, u32 n, n x (str field, str value)
+ *   HSET     str key, u32 n, n x (str field, str value)   flags NX (HSETNX:
+ *            exactly one pair, set only if the field is absent)
  *   HDEL     str key, u32 n, n x str field
  *   HINCRBY  str key, str field, i64 delta
  *   CAS      str key, u64 version, str expected, str value, i64 expire_at
@@ -108,6 +109,8 @@ enum store_cmd_type {
 #define KEEL_CAS_VALUE 0x02
 #define KEEL_CAS_DELETE 0x04
 #define KEEL_CAS_ABSENT 0x08
+/* HSET: HSETNX (one pair; only a new field is set) */
+#define KEEL_HSET_NX 0x01
 /* GETEX: drop the expiry instead of setting expire_at */
 #define KEEL_GETEX_PERSIST 0x01
 /* HASH: a consistency-check round, or its verdict (exclusive) */
@@ -190,6 +193,9 @@ void keel_enc_persist(struct keel_enc *e, struct keel_slice key);
 /* pairs: field, value, field, value, ... (2n slices) */
 void keel_enc_hset(struct keel_enc *e, struct keel_slice key, const struct keel_slice *pairs,
                    uint32_t n);
+/* HSETNX: one field, set only if absent (reply 1), else nothing (0). */
+void keel_enc_hsetnx(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
+                     struct keel_slice value);
 void keel_enc_hdel(struct keel_enc *e, struct keel_slice key, const struct keel_slice *fields,
                    uint32_t n);
 void keel_enc_hincrby(struct keel_enc *e, struct keel_slice key, struct keel_slice field,

@@ -152,10 +152,10 @@ void keel_enc_persist(struct keel_enc *e, struct keel_slice key)
     end(e, b);
 }
 
-static void key_list(struct keel_enc *e, uint8_t type, struct keel_slice key,
+static void key_list(struct keel_enc *e, uint8_t type, unsigned flags, struct keel_slice key,
                      const struct keel_slice *items, uint32_t n, uint32_t per)
 {
-    size_t b = begin(e, type, 0);
+    size_t b = begin(e, type, flags);
     w_str(e, key);
     w_u32(e, n);
     for (uint32_t i = 0; i < n * per; i++) w_str(e, items[i]);
@@ -165,13 +165,20 @@ static void key_list(struct keel_enc *e, uint8_t type, struct keel_slice key,
 void keel_enc_hset(struct keel_enc *e, struct keel_slice key, const struct keel_slice *pairs,
                    uint32_t n)
 {
-    key_list(e, STORE_CMD_HSET, key, pairs, n, 2);
+    key_list(e, STORE_CMD_HSET, 0, key, pairs, n, 2);
+}
+
+void keel_enc_hsetnx(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
+                     struct keel_slice value)
+{
+    struct keel_slice pair[2] = {field, value};
+    key_list(e, STORE_CMD_HSET, KEEL_HSET_NX, key, pair, 1, 2);
 }
 
 void keel_enc_hdel(struct keel_enc *e, struct keel_slice key, const struct keel_slice *fields,
                    uint32_t n)
 {
-    key_list(e, STORE_CMD_HDEL, key, fields, n, 1);
+    key_list(e, STORE_CMD_HDEL, 0, key, fields, n, 1);
 }
 
 void keel_enc_hincrby(struct keel_enc *e, struct keel_slice key, struct keel_slice field,

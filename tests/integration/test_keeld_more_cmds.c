@@ -142,6 +142,14 @@ static void hashes_on(unsigned i, const char *k)
     C(":3", "HSET %s:h a 1 b 22 c 333", k);
     C("+OK", "SET %s:s x", k);
     /* HSETNX: only a new field */
+    C(":0", "HSETNX %s:h a 9", k);
+    C("\"1\"", "HGET %s:h a", k);
+    C(":1", "HSETNX %s:h2 x 1", k);
+    C(":1", "HSETNX %s:h2 y 2", k);
+    C(":0", "HSETNX %s:h2 y 3", k);
+    C("[\"x\",\"1\",\"y\",\"2\"]", "HGETALL %s:h2", k);
+    C("-WRONGTYPE*", "HSETNX %s:s a 1", k);
+    C("-ERR wrong number of arguments for 'hsetnx' command", "HSETNX %s:h2 a", k);
     /* HKEYS HVALS HSTRLEN */
     C("[\"a\",\"b\",\"c\"]", "HKEYS %s:h", k);
     C("[\"1\",\"22\",\"333\"]", "HVALS %s:h", k);

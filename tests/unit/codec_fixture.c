@@ -195,7 +195,8 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
             break;
         case STORE_CMD_HSET:
             v = collect(c->list, 2 * c->count);
-            keel_enc_hset(e, c->key, v, c->count);
+            if (c->flags & KEEL_HSET_NX) keel_enc_hsetnx(e, c->key, v[0], v[1]);
+            else keel_enc_hset(e, c->key, v, c->count);
             free(v);
             break;
         case STORE_CMD_HDEL:

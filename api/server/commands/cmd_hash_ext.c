@@ -197,3 +197,11 @@ CMD_DECL_READ(cmd_hscan)
     }
     return 0;
 }
+
+/* HSETNX key field value: 1 set, 0 the field was there. */
+CMD_DECL_ENCODE(cmd_hsetnx)
+{
+    if (!srv_check_key(s, s->argv[1])) return -1;
+    keel_enc_hsetnx(e, s->argv[1], s->argv[2], s->argv[3]);
+    return 1;
+}

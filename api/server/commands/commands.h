@@ -52,6 +52,7 @@ CMD_DECL_READ(cmd_hvals);
 CMD_DECL_READ(cmd_hstrlen);
 CMD_DECL_READ(cmd_hrandfield);
 CMD_DECL_READ(cmd_hscan);
+CMD_DECL_ENCODE(cmd_hsetnx);
 
 /* cmd_keyspace.c */
 /* A node-local random number (not for anything that reaches the log). */
