@@ -27,7 +27,7 @@ static int retime(struct apply_ctx *c, struct keel_slice key, const struct keel_
 
 /* Look up, deleting the record if it is present but expired: the caller
  * then sees the key as absent, as Redis's lazy expiry does. */
-static int live(struct apply_ctx *c, struct keel_slice key, struct keel_record *rec)
+int apply_live(struct apply_ctx *c, struct keel_slice key, struct keel_record *rec)
 {
     int rc = storage_get(c->txn, key, rec);
     if (rc != 0) return rc;
@@ -39,14 +39,6 @@ static int live(struct apply_ctx *c, struct keel_slice key, struct keel_record *
     }
     return 0;
 }
-
-#define LOOKUP(c, key, rec, exists)               \
-    do {                                          \
-        int rc_ = live(c, key, rec);              \
-        if (rc_ != 0 && rc_ != KEEL_ENOTFOUND)    \
-            return rc_;                           \
-        exists = rc_ == 0;                        \
-    } while (0)
 
 static int apply_set(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
@@ -380,6 +372,18 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
             return apply_getx(c, cmd, r);
         case STORE_CMD_ACL:
             return apply_acl(c, cmd, r);
+        case STORE_CMD_RENAME:
+            return apply_rename(c, cmd, r);
+        case STORE_CMD_COPY:
+            return apply_copy(c, cmd, r);
+        case STORE_CMD_FLUSH:
+            return apply_flush(c, cmd, r);
+        case STORE_CMD_SETRANGE:
+            return apply_setrange(c, cmd, r);
+        case STORE_CMD_MSETNX:
+            return apply_msetnx(c, cmd, r);
+        case STORE_CMD_SETFLOAT:
+            return apply_setfloat(c, cmd, r);
         case STORE_CMD_HASH:
             if (cmd->flags & (KEEL_HASH_CHECK | KEEL_HASH_VERDICT)) return apply_check(c, cmd, r);
             return apply_hash_check(c, r);
@@ -404,7 +408,7 @@ static int apply_deduped(struct apply_ctx *c, const struct store_cmd *cmd, struc
     }
     if (rc != KEEL_ENOTFOUND) return rc;
     rc = apply_one(c, cmd, r);
-    if (rc != 0) return rc;
+    if (rc != 0 || c->forget) return rc;
     if (r->lost) return KEEL_ENOMEM; /* local, so fatal: replicas must not differ */
     struct keel_slice keep = {r->buf, r->len};
     if (r->len > KEEL_DEDUPE_MAX_REPLY) {
@@ -433,7 +437,7 @@ static int apply_txn(struct keel_store *st, uint64_t index, const void *buf, siz
     events_reset(&st->events, index); /* a retry after growing the map starts over */
     int rc = storage_txn_begin(st->storage, true, &txn);
     if (rc != 0) return rc;
-    struct apply_ctx c = {st, &txn, 0, index};
+    struct apply_ctx c = {st, &txn, 0, index, false};
     rc = store_cmd_decode(buf, len, &cmd, &why);
     if (rc != 0) {
         /* Commits as a no-op: the index still advances on every replica. */

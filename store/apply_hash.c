@@ -138,3 +138,22 @@ int apply_hincrby(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_
     }
     return rc;
 }
+
+/* SETFLOAT into a hash field (HINCRBYFLOAT's result; apply_setfloat checked
+ * the key's version). */
+int apply_hsetfloat(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists, ok, added, too_big;
+    int rc = load(c, cmd->key, &old, &exists, &ok, r);
+    if (rc != 0 || !ok) return rc;
+    rc = hash_put(&c->st->hash, cmd->field, cmd->value, &added);
+    if (rc != 0) return rc;
+    size_t mark = r->len;
+    rc = store_back(c, cmd->key, exists, &old, r, &too_big);
+    if (rc == 0 && !too_big && r->len == mark) {
+        keel_reply_bulk(r, cmd->value.p, cmd->value.n);
+        store_event(c, KEEL_EV_HINCRBYFLOAT, cmd->key);
+    }
+    return rc;
+}

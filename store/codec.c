@@ -78,6 +78,9 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_GETEX] = KEEL_GETEX_PERSIST,
     [STORE_CMD_HASH] = KEEL_HASH_CHECK | KEEL_HASH_VERDICT,
     [STORE_CMD_ACL] = KEEL_ACL_DELETE,
+    [STORE_CMD_RENAME] = KEEL_RENAME_NX,
+    [STORE_CMD_COPY] = KEEL_COPY_REPLACE,
+    [STORE_CMD_SETFLOAT] = KEEL_SETFLOAT_HASH,
 };
 
 /* ACL rules: words separated by single spaces, with no control byte, no
@@ -250,6 +253,34 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
             if (!acl_name_valid(cmd->key.p, cmd->key.n))
                 return fail(r, KEEL_EMALFORMED, "bad ACL user name");
             if (!acl_rules_valid(r, cmd->value, flags & KEEL_ACL_DELETE)) return false;
+            break;
+        case STORE_CMD_RENAME:
+        case STORE_CMD_COPY:
+            if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value)) return false;
+            break;
+        case STORE_CMD_FLUSH:
+            break;
+        case STORE_CMD_SETRANGE:
+            if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num) ||
+                !rd_str(r, &cmd->value, KEEL_MAX_VALUE))
+                return false;
+            if (cmd->num < 0) return fail(r, KEEL_EMALFORMED, "negative offset");
+            break;
+        case STORE_CMD_MSETNX:
+            if (!rd_count(r, &cmd->count, KEEL_MAX_ARGS, 8)) return false;
+            if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no keys");
+            start = r->p;
+            for (i = 0; i < cmd->count; i++)
+                if (!rd_key(r, &s) || !rd_str(r, &s, KEEL_MAX_VALUE)) return false;
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            break;
+        case STORE_CMD_SETFLOAT:
+            if (!rd_key(r, &cmd->key) || !rd_str(r, &cmd->field, KEEL_MAX_VALUE) ||
+                !rd_u64(r, &cmd->version) || !rd_str(r, &cmd->value, KEEL_SETFLOAT_MAX))
+                return false;
+            if (!(flags & KEEL_SETFLOAT_HASH) && cmd->field.n != 0)
+                return fail(r, KEEL_EMALFORMED, "a string's float with a field");
+            if (cmd->value.n == 0) return fail(r, KEEL_EMALFORMED, "empty float");
             break;
         default:
             return fail(r, KEEL_EMALFORMED, "unknown command type");

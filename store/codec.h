@@ -39,6 +39,19 @@
  *            the user as it was at `base version` (the version of its
  *            system key, 0: absent): apply refuses the entry if the user
  *            changed since. DELETE: rules empty, the user is removed.
+ *   RENAME   str key (source), str value (destination)     flags NX
+ *            RENAME / RENAMENX: the record moves whole (type, value, expiry)
+ *   COPY     str key (source), str value (destination)     flags REPLACE
+ *   FLUSH    (empty): every key goes but the system keys ("\xffkeel:")
+ *   SETRANGE str key, i64 offset (>= 0), str value
+ *   MSETNX   u32 n, n x (str key, str value)
+ *   SETFLOAT str key, str field, u64 base version, str value  flags HASH
+ *            the result of INCRBYFLOAT (HINCRBYFLOAT with HASH: the field;
+ *            without it the field is empty), computed and formatted on the
+ *            leader from the key as of `base version` (0: absent): apply
+ *            writes it only if the key is still at that version, else
+ *            replies BUSY and the leader computes it again. No float is
+ *            parsed or formatted in apply, so replicas cannot differ.
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
@@ -71,6 +84,8 @@
 #define KEEL_MAX_ENTRY (128u * 1024 * 1024)
 #define KEEL_MAX_ARGS (1u << 20)
 #define KEEL_MAX_BATCH 10000u
+/* The longest float text a SETFLOAT carries (Redis's MAX_LONG_DOUBLE_CHARS). */
+#define KEEL_SETFLOAT_MAX 5120u
 
 enum store_cmd_type {
     STORE_CMD_NOOP = 0,
@@ -90,6 +105,12 @@ enum store_cmd_type {
     STORE_CMD_GETEX = 14,
     STORE_CMD_HASH = 15,
     STORE_CMD_ACL = 16,
+    STORE_CMD_RENAME = 17,
+    STORE_CMD_COPY = 18,
+    STORE_CMD_FLUSH = 19,
+    STORE_CMD_SETRANGE = 20,
+    STORE_CMD_MSETNX = 21,
+    STORE_CMD_SETFLOAT = 22,
     STORE_CMD__COUNT
 };
 
@@ -111,6 +132,12 @@ enum store_cmd_type {
 #define KEEL_CAS_ABSENT 0x08
 /* HSET: HSETNX (one pair; only a new field is set) */
 #define KEEL_HSET_NX 0x01
+/* RENAME: RENAMENX (only onto an absent key) */
+#define KEEL_RENAME_NX 0x01
+/* COPY: an existing destination is replaced */
+#define KEEL_COPY_REPLACE 0x01
+/* SETFLOAT: the result goes into a hash field */
+#define KEEL_SETFLOAT_HASH 0x01
 /* GETEX: drop the expiry instead of setting expire_at */
 #define KEEL_GETEX_PERSIST 0x01
 /* HASH: a consistency-check round, or its verdict (exclusive) */
@@ -210,6 +237,19 @@ void keel_enc_verdict(struct keel_enc *e, uint64_t index, uint64_t digest);
 void keel_enc_append(struct keel_enc *e, struct keel_slice key, struct keel_slice value);
 void keel_enc_getdel(struct keel_enc *e, struct keel_slice key);
 void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags);
+void keel_enc_rename(struct keel_enc *e, struct keel_slice src, struct keel_slice dst,
+                     unsigned flags);
+void keel_enc_copy(struct keel_enc *e, struct keel_slice src, struct keel_slice dst,
+                   unsigned flags);
+void keel_enc_flush(struct keel_enc *e);
+void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset,
+                       struct keel_slice value);
+/* pairs: key, value, key, value, ... (2n slices) */
+void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n);
+/* field: empty for a string (INCRBYFLOAT); flags KEEL_SETFLOAT_HASH for a
+ * hash field (HINCRBYFLOAT). */
+void keel_enc_setfloat(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
+                       uint64_t base, struct keel_slice value, unsigned flags);
 /* ACL: name, the user's normalized rules (acl_describe), the version of its
  * system key when the rules were computed (0: absent); flags KEEL_ACL_DELETE
  * with empty rules removes it. */

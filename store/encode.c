@@ -309,3 +309,58 @@ void keel_enc_acl(struct keel_enc *e, struct keel_slice name, uint64_t base,
     w_str(e, rules);
     end(e, b);
 }
+
+static void two_keys(struct keel_enc *e, uint8_t type, struct keel_slice a, struct keel_slice b,
+                     unsigned flags)
+{
+    size_t at = begin(e, type, flags);
+    w_str(e, a);
+    w_str(e, b);
+    end(e, at);
+}
+
+void keel_enc_rename(struct keel_enc *e, struct keel_slice src, struct keel_slice dst,
+                     unsigned flags)
+{
+    two_keys(e, STORE_CMD_RENAME, src, dst, flags);
+}
+
+void keel_enc_copy(struct keel_enc *e, struct keel_slice src, struct keel_slice dst,
+                   unsigned flags)
+{
+    two_keys(e, STORE_CMD_COPY, src, dst, flags);
+}
+
+void keel_enc_flush(struct keel_enc *e)
+{
+    end(e, begin(e, STORE_CMD_FLUSH, 0));
+}
+
+void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset,
+                       struct keel_slice value)
+{
+    size_t b = begin(e, STORE_CMD_SETRANGE, 0);
+    w_str(e, key);
+    w_u64(e, (uint64_t)offset);
+    w_str(e, value);
+    end(e, b);
+}
+
+void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n)
+{
+    size_t b = begin(e, STORE_CMD_MSETNX, 0);
+    w_u32(e, n);
+    for (uint32_t i = 0; i < 2 * n; i++) w_str(e, pairs[i]);
+    end(e, b);
+}
+
+void keel_enc_setfloat(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
+                       uint64_t base, struct keel_slice value, unsigned flags)
+{
+    size_t b = begin(e, STORE_CMD_SETFLOAT, flags);
+    w_str(e, key);
+    w_str(e, field);
+    w_u64(e, base);
+    w_str(e, value);
+    end(e, b);
+}

@@ -14,6 +14,9 @@ static const struct
     [KEEL_EV_INCRBY] = {"incrby", '$'},   [KEEL_EV_APPEND] = {"append", '$'},
     [KEEL_EV_HSET] = {"hset", 'h'},       [KEEL_EV_HDEL] = {"hdel", 'h'},
     [KEEL_EV_HINCRBY] = {"hincrby", 'h'}, [KEEL_EV_PERSIST] = {"persist", 'g'},
+    [KEEL_EV_RENAME_FROM] = {"rename_from", 'g'}, [KEEL_EV_RENAME_TO] = {"rename_to", 'g'},
+    [KEEL_EV_COPY_TO] = {"copy_to", 'g'},         [KEEL_EV_SETRANGE] = {"setrange", '$'},
+    [KEEL_EV_INCRBYFLOAT] = {"incrbyfloat", '$'}, [KEEL_EV_HINCRBYFLOAT] = {"hincrbyfloat", 'h'},
 };
 
 const char *keel_event_name(unsigned type)

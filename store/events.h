@@ -29,6 +29,12 @@ enum keel_event_type {
     KEEL_EV_HDEL,        /* h */
     KEEL_EV_HINCRBY,     /* h */
     KEEL_EV_PERSIST,     /* g PERSIST, GETEX PERSIST */
+    KEEL_EV_RENAME_FROM, /* g RENAME RENAMENX: the source */
+    KEEL_EV_RENAME_TO,   /* g ... and the destination */
+    KEEL_EV_COPY_TO,     /* g COPY: the destination */
+    KEEL_EV_SETRANGE,    /* $ */
+    KEEL_EV_INCRBYFLOAT, /* $ */
+    KEEL_EV_HINCRBYFLOAT, /* h */
     KEEL_EV__COUNT
 };
 

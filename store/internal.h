@@ -29,6 +29,9 @@ struct apply_ctx
     struct keel_txn *txn;
     int64_t ts;      /* logical time of the entry */
     uint64_t index;  /* raft index: the version of every key it changes */
+    bool forget;     /* changed nothing and asks the leader to build it again
+                      * (SETFLOAT on a moved key): the dedupe table must not
+                      * remember its reply, or the rebuilt entry would get it */
 };
 
 /* Record that the command being applied changed key (events.h). */
@@ -49,11 +52,37 @@ size_t store_format_int(int64_t v, char *buf);
 /* Overflow-checked a + b. */
 bool store_add_overflows(int64_t a, int64_t b, int64_t *sum);
 
+/* Look up key as apply sees it: a record present but expired is deleted
+ * (event "expired") and reported KEEL_ENOTFOUND, as Redis's lazy expiry. */
+int apply_live(struct apply_ctx *c, struct keel_slice key, struct keel_record *rec);
+
+/* apply_live, returning from the caller on a storage error; exists tells. */
+#define LOOKUP(c, key, rec, exists)               \
+    do {                                          \
+        int rc_ = apply_live(c, key, rec);        \
+        if (rc_ != 0 && rc_ != KEEL_ENOTFOUND)    \
+            return rc_;                           \
+        exists = rc_ == 0;                        \
+    } while (0)
+
+/* The prefix of the keys Keel keeps for itself (api/server/syskey.h's
+ * SYSKEY_PREFIX; ACL users live there too): FLUSH leaves them. */
+#define STORE_SYSTEM_PREFIX "\xffkeel:"
+
 /* Hash commands (apply_hash.c). Return 0 or a storage error; command errors
  * go to the reply. */
 int apply_hset(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_hdel(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_hincrby(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_hsetfloat(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+
+/* Keyspace and string commands of issue 15 (apply_keys.c, apply_float.c). */
+int apply_rename(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_copy(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_flush(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_setrange(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_msetnx(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_setfloat(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 
 /* ACL SETUSER/DELUSER (acl_store.c). */
 int apply_acl(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);

@@ -230,6 +230,26 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
         case STORE_CMD_ACL:
             keel_enc_acl(e, c->key, c->version, c->value, c->flags);
             break;
+        case STORE_CMD_RENAME:
+            keel_enc_rename(e, c->key, c->value, c->flags);
+            break;
+        case STORE_CMD_COPY:
+            keel_enc_copy(e, c->key, c->value, c->flags);
+            break;
+        case STORE_CMD_FLUSH:
+            keel_enc_flush(e);
+            break;
+        case STORE_CMD_SETRANGE:
+            keel_enc_setrange(e, c->key, c->num, c->value);
+            break;
+        case STORE_CMD_MSETNX:
+            v = collect(c->list, 2 * c->count);
+            keel_enc_msetnx(e, v, c->count);
+            free(v);
+            break;
+        case STORE_CMD_SETFLOAT:
+            keel_enc_setfloat(e, c->key, c->field, c->version, c->value, c->flags);
+            break;
         case STORE_CMD_BATCH: {
             struct keel_slice key;
             uint64_t version;

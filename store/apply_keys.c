@@ -1,0 +1,238 @@
+/* store: applying RENAME (RENAMENX), COPY, FLUSH, SETRANGE, MSETNX and the
+ * string side of SETFLOAT (INCRBYFLOAT's result). See codec.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+/* Copy a record's value out of the map into scratch: a later write in the
+ * txn may move the page it points into. */
+static int hold(struct apply_ctx *c, struct keel_record *rec)
+{
+    uint8_t *buf = store_scratch(c->st, rec->len);
+    if (buf == NULL && rec->len > 0) return KEEL_ENOMEM;
+    if (rec->len > 0) memcpy(buf, rec->val, rec->len);
+    rec->val = buf;
+    return 0;
+}
+
+static bool same_key(struct keel_slice a, struct keel_slice b)
+{
+    return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
+}
+
+/* RENAME src dst: the record moves whole, expiry included (Redis's
+ * renameGenericCommand). Replies OK, or with NX 1 / 0. */
+int apply_rename(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record src, dst;
+    bool exists, taken;
+    bool nx = cmd->flags & KEEL_RENAME_NX;
+    LOOKUP(c, cmd->key, &src, exists);
+    if (!exists) {
+        keel_reply_error(r, KEEL_EINVAL, "no such key");
+        return 0;
+    }
+    if (same_key(cmd->key, cmd->value)) {
+        if (nx) keel_reply_int(r, 0);
+        else keel_reply_ok(r);
+        return 0;
+    }
+    int rc = hold(c, &src);
+    if (rc != 0) return rc;
+    LOOKUP(c, cmd->value, &dst, taken);
+    if (taken && nx) {
+        keel_reply_int(r, 0);
+        return 0;
+    }
+    struct keel_record rec = {src.type, src.expire_at, c->index, src.val, src.len};
+    rc = storage_put(c->txn, cmd->value, &rec, NULL);
+    if (rc == 0) rc = storage_del(c->txn, cmd->key);
+    if (rc != 0) return rc;
+    store_event(c, KEEL_EV_RENAME_FROM, cmd->key);
+    store_event(c, KEEL_EV_RENAME_TO, cmd->value);
+    if (nx) keel_reply_int(r, 1);
+    else keel_reply_ok(r);
+    return 0;
+}
+
+/* COPY src dst [REPLACE]: 1 copied, 0 not (no source, or dst taken). */
+int apply_copy(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record src, dst;
+    bool exists, taken;
+    if (same_key(cmd->key, cmd->value)) {
+        keel_reply_error(r, KEEL_EINVAL, "source and destination objects are the same");
+        return 0;
+    }
+    LOOKUP(c, cmd->key, &src, exists);
+    if (!exists) {
+        keel_reply_int(r, 0);
+        return 0;
+    }
+    int rc = hold(c, &src);
+    if (rc != 0) return rc;
+    LOOKUP(c, cmd->value, &dst, taken);
+    if (taken && !(cmd->flags & KEEL_COPY_REPLACE)) {
+        keel_reply_int(r, 0);
+        return 0;
+    }
+    struct keel_record rec = {src.type, src.expire_at, c->index, src.val, src.len};
+    rc = storage_put(c->txn, cmd->value, &rec, NULL);
+    if (rc != 0) return rc;
+    store_event(c, KEEL_EV_COPY_TO, cmd->value);
+    keel_reply_int(r, 1);
+    return 0;
+}
+
+/* FLUSH: delete every key but the system keys, in rounds of up to
+ * FLUSH_ROUND keys collected by a scan (a scan cannot delete under itself).
+ * Redis emits no keyspace event for FLUSHDB/FLUSHALL; nor does this. */
+#define FLUSH_ROUND 1024
+
+struct flush_round
+{
+    uint8_t *keys; /* FLUSH_ROUND x (u16 length, bytes) */
+    size_t len;
+    unsigned n;
+};
+
+static bool is_system(struct keel_slice key)
+{
+    size_t pn = sizeof STORE_SYSTEM_PREFIX - 1;
+    return key.n >= pn && memcmp(key.p, STORE_SYSTEM_PREFIX, pn) == 0;
+}
+
+static int flush_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
+{
+    struct flush_round *fr = arg;
+    (void)rec;
+    if (is_system(key)) return 0;
+    fr->keys[fr->len] = (uint8_t)(key.n >> 8);
+    fr->keys[fr->len + 1] = (uint8_t)key.n;
+    memcpy(fr->keys + fr->len + 2, key.p, key.n);
+    fr->len += 2 + key.n;
+    return ++fr->n == FLUSH_ROUND;
+}
+
+int apply_flush(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
+{
+    struct flush_round fr = {malloc(FLUSH_ROUND * (2 + KEEL_MAX_KEY)), 0, 0};
+    uint8_t start[KEEL_MAX_KEY];
+    size_t start_len = 0;
+    int rc = 0;
+    (void)cmd;
+    if (fr.keys == NULL) return KEEL_ENOMEM;
+    do {
+        fr.len = 0;
+        fr.n = 0;
+        rc = storage_scan(c->txn, (struct keel_slice){start, start_len}, flush_cb, &fr);
+        if (rc != 0 && rc != 1) break;
+        rc = 0;
+        for (size_t at = 0; at < fr.len && rc == 0;) {
+            size_t n = ((size_t)fr.keys[at] << 8) | fr.keys[at + 1];
+            struct keel_slice key = {fr.keys + at + 2, n};
+            rc = storage_del(c->txn, key);
+            if (at + 2 + n == fr.len) { /* the next round starts past it */
+                memcpy(start, key.p, n);
+                start_len = n;
+            }
+            at += 2 + n;
+        }
+    } while (rc == 0 && fr.n == FLUSH_ROUND);
+    free(fr.keys);
+    if (rc != 0) return rc;
+    keel_reply_ok(r);
+    return 0;
+}
+
+/* SETRANGE key offset value (Redis's setrangeCommand; Keel's value limit
+ * instead of proto-max-bulk-len). Replies the new length. */
+int apply_setrange(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists;
+    LOOKUP(c, cmd->key, &old, exists);
+    if (exists && old.type != KEEL_TYPE_STRING) {
+        keel_reply_error(r, KEEL_EWRONGTYPE, NULL);
+        return 0;
+    }
+    size_t have = exists ? old.len : 0;
+    if (cmd->value.n == 0) {
+        keel_reply_int(r, (int64_t)have);
+        return 0;
+    }
+    if ((uint64_t)cmd->num > KEEL_MAX_VALUE - cmd->value.n) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "string exceeds maximum allowed size (Keel's value limit, %u bytes)",
+                 KEEL_MAX_VALUE);
+        keel_reply_error(r, KEEL_ETOOBIG, msg);
+        return 0;
+    }
+    size_t off = (size_t)cmd->num, end = off + cmd->value.n;
+    size_t len = end > have ? end : have;
+    uint8_t *buf = store_scratch(c->st, len);
+    if (buf == NULL) return KEEL_ENOMEM;
+    if (have > 0) memcpy(buf, old.val, have);
+    if (off > have) memset(buf + have, 0, off - have);
+    memcpy(buf + off, cmd->value.p, cmd->value.n);
+    struct keel_record rec = {KEEL_TYPE_STRING, exists ? old.expire_at : 0, c->index, buf, len};
+    int rc = storage_put(c->txn, cmd->key, &rec, NULL);
+    if (rc != 0) return rc;
+    store_event(c, KEEL_EV_SETRANGE, cmd->key);
+    keel_reply_int(r, (int64_t)len);
+    return 0;
+}
+
+/* MSETNX k v [k v ...]: all set (1) if none exists, else nothing (0). */
+int apply_msetnx(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_iter it;
+    struct keel_slice k, v;
+    struct keel_record rec;
+    bool exists;
+    keel_iter_init(&it, cmd->list);
+    while (keel_iter_str(&it, &k) && keel_iter_str(&it, &v)) {
+        LOOKUP(c, k, &rec, exists);
+        if (exists) {
+            keel_reply_int(r, 0);
+            return 0;
+        }
+    }
+    keel_iter_init(&it, cmd->list);
+    while (keel_iter_str(&it, &k) && keel_iter_str(&it, &v)) {
+        struct keel_record put = {KEEL_TYPE_STRING, 0, c->index, v.p, v.n};
+        int rc = storage_put(c->txn, k, &put, NULL);
+        if (rc != 0) return rc;
+        store_event(c, KEEL_EV_SET, k);
+    }
+    keel_reply_int(r, 1);
+    return 0;
+}
+
+/* SETFLOAT: the leader's INCRBYFLOAT/HINCRBYFLOAT result, written only if
+ * the key is still at the version the leader computed it from. */
+int apply_setfloat(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists;
+    LOOKUP(c, cmd->key, &old, exists);
+    if ((exists ? old.version : 0) != cmd->version) {
+        keel_reply_error(r, KEEL_EBUSY, "the key changed while its increment was replicated");
+        c->forget = true;
+        return 0;
+    }
+    if (cmd->flags & KEEL_SETFLOAT_HASH) return apply_hsetfloat(c, cmd, r);
+    if (exists && old.type != KEEL_TYPE_STRING) {
+        keel_reply_error(r, KEEL_EWRONGTYPE, NULL);
+        return 0;
+    }
+    struct keel_record rec = {KEEL_TYPE_STRING, exists ? old.expire_at : 0, c->index,
+                              cmd->value.p, cmd->value.n};
+    int rc = storage_put(c->txn, cmd->key, &rec, NULL);
+    if (rc != 0) return rc;
+    store_event(c, KEEL_EV_INCRBYFLOAT, cmd->key);
+    keel_reply_bulk(r, cmd->value.p, cmd->value.n);
+    return 0;
+}
