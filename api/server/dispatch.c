@@ -133,6 +133,8 @@ static void refused(struct slot *s, int rc)
 
 /* ---- writes ------------------------------------------------------------ */
 
+static void serial_release(struct slot *s);
+
 static void write_done_cb(void *data, int status, const struct keel_reply *reply)
 {
     struct slot *s = data;
@@ -158,8 +160,52 @@ static void write_done_cb(void *data, int status, const struct keel_reply *reply
                             "have been applied; retry with the same client id and sequence");
         }
     }
+    serial_release(s);
     slot_done(s);
     srv_unpark(srv);
+}
+
+/* ---- CMD_SERIAL: one at a time ----------------------------------------- */
+
+/* INCRBYFLOAT's result is computed on the leader from its applied state and
+ * tied to the key's version (codec.h, SETFLOAT). Pipelined ones would all
+ * read the same state and all but one fail, so they go one at a time: the
+ * next is encoded once the previous has applied. */
+static void serial_drain(struct keel_server *srv)
+{
+    if (srv->serial_draining) return; /* a dispatch below finished at once */
+    srv->serial_draining = true;
+    while (!srv->serial_busy && srv->serial_head != NULL) {
+        struct slot *s = srv->serial_head;
+        srv->serial_head = s->serial_next;
+        if (srv->serial_head == NULL) srv->serial_tail = NULL;
+        s->serial_next = NULL;
+        if (s->conn == NULL) { /* the client went away while it waited */
+            slot_free(s);
+            continue;
+        }
+        srv->serial_busy = true;
+        s->serial_held = true;
+        srv_dispatch_write(s);
+    }
+    srv->serial_draining = false;
+}
+
+static void serial_release(struct slot *s)
+{
+    if (!s->serial_held) return;
+    s->serial_held = false;
+    s->srv->serial_busy = false;
+    serial_drain(s->srv);
+}
+
+static void serial_enqueue(struct slot *s)
+{
+    struct keel_server *srv = s->srv;
+    if (srv->serial_tail != NULL) srv->serial_tail->serial_next = s;
+    else srv->serial_head = s;
+    srv->serial_tail = s;
+    serial_drain(srv);
 }
 
 void srv_dispatch_write(struct slot *s)
@@ -181,6 +227,7 @@ void srv_dispatch_write(struct slot *s)
     int n = s->cmd->encode(s, &e);
     if (n < 0) {
         keel_enc_close(&e);
+        serial_release(s);
         slot_done(s); /* the encoder wrote the error */
         return;
     }
@@ -188,17 +235,20 @@ void srv_dispatch_write(struct slot *s)
     keel_enc_close(&e);
     if (rc != 0) {
         srv_reply_error(&s->out, rc, rc == KEEL_ETOOBIG ? "request too large" : NULL);
+        serial_release(s);
         slot_done(s);
         return;
     }
     if (srv->role == KEEL_ROLE_LEADER && (consistency_refuses(s) || alarm_refuses_write(s, len))) {
         free(buf);
+        serial_release(s);
         slot_done(s); /* -TRYAGAIN or -OOM written */
         return;
     }
     rc = keel_node_write(srv->node, buf, len, write_done_cb, s);
     free(buf);
     if (rc != 0) {
+        serial_release(s);
         refused(s, rc);
         return;
     }
@@ -356,6 +406,7 @@ void srv_dispatch(struct slot *s)
     }
     if (s->forwarded_in || s->srv->role == KEEL_ROLE_LEADER || s->readonly) {
         if (cmd->flags & CMD_READ) srv_dispatch_read(s);
+        else if (cmd->flags & CMD_SERIAL) serial_enqueue(s);
         else srv_dispatch_write(s);
         return;
     }

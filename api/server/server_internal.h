@@ -22,7 +22,10 @@ enum {
     CMD_NOMULTI = 1 << 3, /* not queued by MULTI: runs at once */
     CMD_INTERNAL = 1 << 4, /* only inside a forwarded request (KEEL.FWD) or made by keeld */
     CMD_PUBSUB = 1 << 5,   /* allowed in RESP2 subscribed mode (cmd_pubsub.c) */
-    CMD_TOKEN = 1 << 6     /* authenticated by the cluster token, not a user (auth.h) */
+    CMD_TOKEN = 1 << 6,    /* authenticated by the cluster token, not a user (auth.h) */
+    CMD_SERIAL = 1 << 7    /* a write computed from the leader's state (INCRBYFLOAT):
+                            * one at a time node-wide, so a pipeline's commands
+                            * build on each other's results (dispatch.c) */
 };
 
 struct command
@@ -73,6 +76,9 @@ struct slot
     bool internal;            /* made by this node (slot_new without a connection) */
     bool acl_retried;         /* an ACL SETUSER/DELUSER rebuilt once after BUSY (cmd_acl.c) */
     bool redo;                /* the reply hook asked for the write to be encoded again */
+    uint8_t float_redos;      /* INCRBYFLOAT/HINCRBYFLOAT rebuilt after BUSY (cmd_float.c) */
+    bool serial_held;         /* this CMD_SERIAL write is the one in flight */
+    struct slot *serial_next; /* the CMD_SERIAL queue */
     unsigned *subs;           /* KEEL.TX: sub-commands per queued command */
     uint64_t client;          /* dedupe identity (KEEL.REQ), 0: none */
     uint64_t seq;
@@ -226,6 +232,10 @@ struct keel_server
     unsigned nconns;
     uint64_t next_conn_id;
     unsigned inflight;         /* writes proposed by this server */
+    struct slot *serial_head;  /* CMD_SERIAL writes waiting for the one in flight */
+    struct slot *serial_tail;
+    bool serial_busy;          /* a CMD_SERIAL write is in flight */
+    bool serial_draining;
     bool sweeping;
     bool publishing;
     uint64_t publish_sent_at;  /* loop ms of the last KEEL.PUBLISH sent */

@@ -89,6 +89,56 @@ static void strings_on(unsigned i, const char *k)
     C("\"\"", "GETRANGE %s:none 0 -1", k);
     C("-ERR value is not an integer or out of range", "GETRANGE %s:r a 1", k);
     C("-WRONGTYPE*", "GETRANGE %s:h 0 -1", k);
+    /* SETRANGE: zero-padded, the TTL kept, Keel's value limit (64 MiB) */
+    C(":3", "SETRANGE %s:sr 0 foo", k);
+    C(":3", "SETRANGE %s:sr 1 b", k);
+    C("\"fbo\"", "GET %s:sr", k);
+    C(":1", "EXPIRE %s:sr 100", k);
+    C(":6", "SETRANGE %s:sr 5 x", k);
+    C(":6", "STRLEN %s:sr", k);
+    C(":100", "TTL %s:sr", k);
+    C("\"x\"", "GETRANGE %s:sr -1 -1", k);
+    C("-ERR offset is out of range", "SETRANGE %s:sr -1 x", k);
+    C("-ERR value is not an integer or out of range", "SETRANGE %s:sr a x", k);
+    C("-ERR string exceeds maximum allowed size*", "SETRANGE %s:sr 67108864 x", k);
+    C("-ERR string exceeds maximum allowed size*", "SETRANGE %s:sr2 67108863 xy", k);
+    C(":0", "EXISTS %s:sr2", k);
+    C("-WRONGTYPE*", "SETRANGE %s:h 0 x", k);
+    /* MSETNX: all or nothing */
+    C(":1", "MSETNX %s:m1 1 %s:m2 2", k, k);
+    C(":0", "MSETNX %s:m3 3 %s:m2 x", k, k);
+    C(":0", "EXISTS %s:m3", k);
+    C("\"2\"", "GET %s:m2", k);
+    C(":1", "MSETNX %s:m4 a %s:m4 b", k, k);
+    C("\"b\"", "GET %s:m4", k);
+    C(":0", "MSETNX %s:h x", k);
+    C("-ERR wrong number of arguments for 'msetnx' command", "MSETNX %s:m5 1 %s:m6", k, k);
+    C("-ERR wrong number of arguments for 'msetnx' command", "MSETNX %s:m5", k);
+    /* INCRBYFLOAT: Redis's parsing, formatting and refusals */
+    C("\"1\"", "INCRBYFLOAT %s:f 1", k);
+    C("\"1.25\"", "INCRBYFLOAT %s:f 0.25", k);
+    C("\"1.25\"", "GET %s:f", k);
+    C("+OK", "SET %s:f 10.5", k);
+    C("\"10.6\"", "INCRBYFLOAT %s:f 0.1", k);
+    C("+OK", "SET %s:f 5.0e3", k);
+    C("\"5200\"", "INCRBYFLOAT %s:f 2.0e2", k);
+    C("+OK", "SET %s:f 17179869184", k);
+    C("\"17179869185.5\"", "INCRBYFLOAT %s:f 1.5", k);
+    C("\"0\"", "INCRBYFLOAT %s:f -17179869185.5", k);
+    C("\"-0.5\"", "INCRBYFLOAT %s:f -0.5", k);
+    C(":1", "EXPIRE %s:f 100", k);
+    C("\"0\"", "INCRBYFLOAT %s:f 0.5", k);
+    C(":100", "TTL %s:f", k); /* the TTL stays */
+    C("-ERR increment would produce NaN or Infinity", "INCRBYFLOAT %s:f +inf", k);
+    C("-ERR value is not a valid float", "INCRBYFLOAT %s:f 1e4933", k); /* overflows */
+    C("+OK", "SET %s:big 1.1e4932", k);
+    C("-ERR increment would produce NaN or Infinity", "INCRBYFLOAT %s:big 1e4932", k);
+    C("-ERR value is not a valid float", "INCRBYFLOAT %s:f abc", k);
+    C("-ERR value is not a valid float", "INCRBYFLOAT %s:f nan", k);
+    C("+OK", "SET %s:f abc", k);
+    C("-ERR value is not a valid float", "INCRBYFLOAT %s:f 1", k);
+    C("-WRONGTYPE*", "INCRBYFLOAT %s:h 1", k);
+    C("\"3.5\"", "INCRBYFLOAT %s:f2 3.5", k);
 }
 
 static void test_strings(void **state)
@@ -202,6 +252,19 @@ static void hashes_on(unsigned i, const char *k)
     C("-ERR syntax error", "HSCAN %s:h 0 NOPE 1", k);
     C("-ERR syntax error", "HSCAN %s:h 0 MATCH", k);
     C("-WRONGTYPE*", "HSCAN %s:s 0", k);
+    /* HINCRBYFLOAT: the increment checked first, then the field */
+    C("\"1.5\"", "HINCRBYFLOAT %s:hf x 1.5", k);
+    C("\"3\"", "HINCRBYFLOAT %s:hf x 1.5", k);
+    C("\"10.6\"", "HINCRBYFLOAT %s:h a 9.6", k);
+    C("\"10.6\"", "HGET %s:h a", k);
+    C("-ERR value is NaN or Infinity", "HINCRBYFLOAT %s:hf x inf", k);
+    C("-ERR value is not a valid float", "HINCRBYFLOAT %s:hf x y", k);
+    C(":1", "HSET %s:hf s abc", k);
+    C("-ERR hash value is not a float", "HINCRBYFLOAT %s:hf s 1", k);
+    C(":1", "HSET %s:hf big 1.1e4932", k);
+    C("-ERR increment would produce NaN or Infinity", "HINCRBYFLOAT %s:hf big 1e4932", k);
+    C("-WRONGTYPE*", "HINCRBYFLOAT %s:s a 1", k);
+    C("-ERR value is NaN or Infinity", "HINCRBYFLOAT %s:s a -inf", k);
 }
 
 static void test_hashes(void **state)
@@ -245,6 +308,40 @@ static void keyspace_on(unsigned i, const char *k)
         fail_msg("TIME: %s", got);
     C("-ERR wrong number of arguments for 'time' command", "TIME x");
     (void)cmd;
+    /* RENAME / RENAMENX: the record moves whole */
+    C("-ERR no such key", "RENAME %s:none %s:x", k, k);
+    C("-ERR no such key", "RENAMENX %s:none %s:none", k, k);
+    C("+OK", "SET %s:a 1", k);
+    C(":1", "EXPIRE %s:a 100", k);
+    C("+OK", "RENAME %s:a %s:b", k, k);
+    C("(nil)", "GET %s:a", k);
+    C("\"1\"", "GET %s:b", k);
+    C(":100", "TTL %s:b", k);
+    C("+OK", "RENAME %s:b %s:b", k, k);
+    C(":0", "RENAMENX %s:b %s:b", k, k);
+    C("+OK", "SET %s:c 2", k);
+    C(":0", "RENAMENX %s:b %s:c", k, k);
+    C("+OK", "RENAME %s:b %s:c", k, k);
+    C("\"1\"", "GET %s:c", k);
+    C(":1", "RENAMENX %s:c %s:d", k, k);
+    C("+OK", "RENAME %s:h %s:hh", k, k);
+    C("\"v\"", "HGET %s:hh f", k);
+    C("-ERR wrong number of arguments for 'rename' command", "RENAME %s:hh", k);
+    /* COPY [DB 0] [REPLACE] */
+    C(":1", "COPY %s:d %s:e", k, k);
+    C("\"1\"", "GET %s:e", k);
+    C(":0", "COPY %s:hh %s:e", k, k);
+    C(":1", "COPY %s:hh %s:e REPLACE", k, k);
+    C("\"v\"", "HGET %s:e f", k);
+    C(":0", "HSET %s:e f changed", k);
+    C("\"v\"", "HGET %s:hh f", k); /* a copy, not a link */
+    C(":0", "COPY %s:none %s:e", k, k);
+    C(":1", "COPY %s:d %s:e DB 0 REPLACE", k, k);
+    C("-ERR source and destination objects are the same", "COPY %s:d %s:d", k, k);
+    C("-ERR DB index is out of range", "COPY %s:d %s:e DB 1", k, k);
+    C("-ERR value is not an integer or out of range", "COPY %s:d %s:e DB x", k, k);
+    C("-ERR syntax error", "COPY %s:d %s:e BAD", k, k);
+    C("-ERR syntax error", "COPY %s:d %s:e DB", k, k);
 }
 
 static void test_keyspace(void **state)
@@ -257,12 +354,88 @@ static void test_keyspace(void **state)
     }
 }
 
+/* Pipelined INCRBYFLOAT and HINCRBYFLOAT on one key from the leader and a
+ * follower at once: each result is computed on the leader after a barrier
+ * (so after its pipelined predecessors applied), and one that raced another
+ * client's write is rebuilt; every increment counts exactly once. */
+static void test_float_pipelines(void **state)
+{
+    (void)state;
+    enum { N = 150 };
+    redisContext *ctx[2];
+    char got[256];
+    for (unsigned n = 0; n < 2; n++) {
+        ctx[n] = kc_connect(&cluster, node_at(n));
+        assert_non_null(ctx[n]);
+        for (unsigned k = 0; k < N; k++) {
+            redisAppendCommand(ctx[n], "INCRBYFLOAT fp:n 0.5");
+            redisAppendCommand(ctx[n], "HINCRBYFLOAT fp:h f 0.25");
+        }
+    }
+    for (unsigned k = 0; k < 2 * N; k++) {
+        for (unsigned n = 0; n < 2; n++) {
+            redisReply *r = NULL;
+            if (redisGetReply(ctx[n], (void **)&r) != REDIS_OK || r == NULL)
+                fail_msg("node %u: no reply to pipelined command %u", node_at(n) + 1, k);
+            if (r->type != REDIS_REPLY_STRING) {
+                kc_reply_text(r, true, got, sizeof got);
+                fail_msg("node %u: pipelined command %u: %s", node_at(n) + 1, k, got);
+            }
+            freeReplyObject(r);
+        }
+    }
+    for (unsigned n = 0; n < 2; n++) redisFree(ctx[n]);
+    unsigned i = node_at(1);
+    C("\"150\"", "GET fp:n");
+    C("\"75\"", "HGET fp:h f");
+}
+
+/* FLUSHDB / FLUSHALL: every key goes, the system keys stay (an ACL user,
+ * the forwarding token: a follower still forwards afterwards). */
+static void test_flush(void **state)
+{
+    (void)state;
+    unsigned i = node_at(1);
+    char got[256];
+    C("+OK", "ACL SETUSER u15 on >pw15 ~* +@all");
+    C("+OK", "SET fl:a 1");
+    C("-ERR syntax error", "FLUSHDB BAD");
+    C("-ERR syntax error", "FLUSHALL ASYNC SYNC");
+    C("+OK", "FLUSHDB ASYNC");
+    C(":0", "DBSIZE");
+    C("(nil)", "RANDOMKEY");
+    C("(nil)", "GET fl:a");
+    C("+OK", "SET fl:b 2"); /* forwarded: the token survived */
+    C("+OK", "FLUSHALL");
+    C(":0", "DBSIZE");
+    i = node_at(0);
+    C(":0", "DBSIZE");
+    C("+OK", "FLUSHALL SYNC");
+    C("+OK", "FLUSHDB");
+    C("+OK", "SET fl:c 3");
+    C("\"fl:c\"", "RANDOMKEY");
+    for (unsigned n = 0; n < 3; n++) {
+        redisContext *ctx = kc_connect(&cluster, n);
+        assert_non_null(ctx);
+        redisReply *r = redisCommand(ctx, "AUTH u15 pw15");
+        assert_true(kc_is_status(r, "OK"));
+        freeReplyObject(r);
+        r = redisCommand(ctx, "GET fl:c");
+        kc_reply_text(r, true, got, sizeof got);
+        freeReplyObject(r);
+        assert_string_equal(got, "\"3\"");
+        redisFree(ctx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_keyspace),
+        cmocka_unit_test(test_float_pipelines),
+        cmocka_unit_test(test_flush),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -120,3 +120,64 @@ CMD_DECL_LOCAL(cmd_time)
     resp_bulk_str(&s->out, usec);
     slot_done(s);
 }
+
+/* RENAME key newkey / RENAMENX key newkey: one RENAME entry. */
+CMD_DECL_ENCODE(cmd_rename)
+{
+    if (!srv_check_key(s, s->argv[1]) || !srv_check_key(s, s->argv[2])) return -1;
+    keel_enc_rename(e, s->argv[1], s->argv[2], 0);
+    return 1;
+}
+
+CMD_DECL_ENCODE(cmd_renamenx)
+{
+    if (!srv_check_key(s, s->argv[1]) || !srv_check_key(s, s->argv[2])) return -1;
+    keel_enc_rename(e, s->argv[1], s->argv[2], KEEL_RENAME_NX);
+    return 1;
+}
+
+/* COPY source destination [DB destination-db] [REPLACE]. Keel has one
+ * database: DB 0 is accepted, any other is out of range. */
+CMD_DECL_ENCODE(cmd_copy)
+{
+    unsigned flags = 0;
+    for (uint32_t i = 3; i < s->argc; i++) {
+        long long db;
+        if (slot_arg_is(s, i, "REPLACE")) {
+            flags |= KEEL_COPY_REPLACE;
+        } else if (slot_arg_is(s, i, "DB") && i + 1 < s->argc) {
+            if (!srv_arg_int(s, i + 1, &db)) return -1;
+            if (db < INT32_MIN || db > INT32_MAX) {
+                srv_reply_error(&s->out, KEEL_ENOTINT, "value is not an integer or out of range");
+                return -1;
+            }
+            if (db != 0) {
+                srv_reply_error(&s->out, KEEL_EINVAL, "DB index is out of range");
+                return -1;
+            }
+            i++;
+        } else {
+            srv_syntax_error(s);
+            return -1;
+        }
+    }
+    if (s->argv[1].n == s->argv[2].n && memcmp(s->argv[1].p, s->argv[2].p, s->argv[1].n) == 0) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "source and destination objects are the same");
+        return -1;
+    }
+    if (!srv_check_key(s, s->argv[1]) || !srv_check_key(s, s->argv[2])) return -1;
+    keel_enc_copy(e, s->argv[1], s->argv[2], flags);
+    return 1;
+}
+
+/* FLUSHDB / FLUSHALL [ASYNC|SYNC]: one FLUSH entry, applied at once (ASYNC
+ * is accepted and means the same); Keel's own system keys stay. */
+CMD_DECL_ENCODE(cmd_flush)
+{
+    if (s->argc > 2 || (s->argc == 2 && !slot_arg_is(s, 1, "ASYNC") && !slot_arg_is(s, 1, "SYNC"))) {
+        srv_syntax_error(s);
+        return -1;
+    }
+    keel_enc_flush(e);
+    return 1;
+}

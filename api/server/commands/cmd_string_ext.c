@@ -87,3 +87,30 @@ CMD_DECL_READ(cmd_getrange)
     else resp_bulk(&s->out, rec.val + start, (size_t)(end - start + 1));
     return 0;
 }
+
+/* SETRANGE key offset value: the limits are applied with the key in hand
+ * (Redis checks the type first), so in the store. */
+CMD_DECL_ENCODE(cmd_setrange)
+{
+    long long off;
+    if (!srv_check_key(s, s->argv[1]) || !srv_arg_int(s, 2, &off)) return -1;
+    if (off < 0) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "offset is out of range");
+        return -1;
+    }
+    keel_enc_setrange(e, s->argv[1], off, s->argv[3]);
+    return 1;
+}
+
+/* MSETNX key value [key value ...]: one MSETNX entry, all or nothing. */
+CMD_DECL_ENCODE(cmd_msetnx)
+{
+    if (s->argc % 2 != 1) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'msetnx' command");
+        return -1;
+    }
+    for (uint32_t i = 1; i < s->argc; i += 2)
+        if (!srv_check_key(s, s->argv[i])) return -1;
+    keel_enc_msetnx(e, s->argv + 1, (s->argc - 1) / 2);
+    return 1;
+}

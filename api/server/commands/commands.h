@@ -45,6 +45,13 @@ CMD_DECL_ENCODE(cmd_setnx);
 CMD_DECL_REPLY(cmd_setnx_reply);
 CMD_DECL_ENCODE(cmd_getset);
 CMD_DECL_READ(cmd_getrange);
+CMD_DECL_ENCODE(cmd_setrange);
+CMD_DECL_ENCODE(cmd_msetnx);
+
+/* cmd_float.c */
+CMD_DECL_ENCODE(cmd_incrbyfloat);
+CMD_DECL_ENCODE(cmd_hincrbyfloat);
+CMD_DECL_REPLY(cmd_float_reply);
 
 /* cmd_hash_ext.c */
 CMD_DECL_READ(cmd_hkeys);
@@ -62,6 +69,10 @@ CMD_DECL_READ(cmd_pexpiretime);
 CMD_DECL_READ(cmd_touch);
 CMD_DECL_READ(cmd_randomkey);
 CMD_DECL_LOCAL(cmd_time);
+CMD_DECL_ENCODE(cmd_rename);
+CMD_DECL_ENCODE(cmd_renamenx);
+CMD_DECL_ENCODE(cmd_copy);
+CMD_DECL_ENCODE(cmd_flush);
 
 /* cmd_hash.c */
 CMD_DECL_ENCODE(cmd_hset);
