@@ -139,6 +139,9 @@ static void strings_on(unsigned i, const char *k)
     C("-ERR value is not a valid float", "INCRBYFLOAT %s:f 1", k);
     C("-WRONGTYPE*", "INCRBYFLOAT %s:h 1", k);
     C("\"3.5\"", "INCRBYFLOAT %s:f2 3.5", k);
+    C("+OK", "SET %s:nul 1", k); /* "1", a NUL, "2": no float */
+    C(":3", "SETRANGE %s:nul 2 2", k);
+    C("-ERR value is not a valid float", "INCRBYFLOAT %s:nul 1", k);
 }
 
 static void test_strings(void **state)

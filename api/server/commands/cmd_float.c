@@ -16,8 +16,9 @@
 
 #define FLOAT_REDOS 16
 
-/* Redis's string2ld: the whole text a number, no leading space, no NaN, no
- * overflow to infinity or underflow to zero (the text "inf" is accepted). */
+/* Redis's string2ld: the whole text a number (a NUL inside ends it early:
+ * refused), no leading space, no NaN, no overflow to infinity or underflow
+ * to zero (the text "inf" is accepted). */
 static bool parse_ld(const uint8_t *p, size_t n, long double *out)
 {
     char buf[KEEL_SETFLOAT_MAX];
@@ -27,7 +28,7 @@ static bool parse_ld(const uint8_t *p, size_t n, long double *out)
     buf[n] = 0;
     errno = 0;
     long double v = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || end[0] != 0 ||
+    if (isspace((unsigned char)buf[0]) || end[0] != 0 || (size_t)(end - buf) != n ||
         (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) || isnan(v))
         return false;
     *out = v;
