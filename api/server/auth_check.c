@@ -46,10 +46,9 @@ int auth_check(const struct acl_user *u, const struct command *cmd, const struct
         }
     }
     if (first > 0 && step > 0) {
-        uint8_t flags = command_key_acl(cmd, argv, argc);
         int end = last < 0 ? (int)argc + last : last;
         for (int i = first; i <= end && i < (int)argc; i += step) {
-            keys[nkeys] = (struct acl_key){argv[i], flags};
+            keys[nkeys] = (struct acl_key){argv[i], command_key_acl(cmd, argv, argc, (uint32_t)i)};
             where[nkeys++] = (uint32_t)i;
         }
     }

@@ -47,9 +47,10 @@ struct command
 };
 
 const struct command *command_lookup(const struct keel_slice *name);
-/* What cmd does to its keys (ACL_KEY_READ/WRITE of store/acl.h; 0: only
- * looks at them), for ACL key patterns. */
-uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv, uint32_t argc);
+/* What cmd does to its key at argv[at] (ACL_KEY_READ/WRITE of store/acl.h;
+ * 0: only looks at it), for ACL key patterns. */
+uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv, uint32_t argc,
+                        uint32_t at);
 extern const struct command command_table[];
 extern const unsigned command_count;
 

@@ -408,6 +408,43 @@ static void test_multi(void **state)
     }
 }
 
+/* ACL key patterns judge RENAME's and COPY's keys each by its role. */
+static void test_acl_keys(void **state)
+{
+    (void)state;
+    unsigned i = node_at(0);
+    char got[512];
+    C("+OK", "ACL SETUSER cp15 on >pw ~dst* %%%%R~src* +@all"); /* %% twice: snprintf, then hiredis */
+    C("+OK", "SET src:a 1");
+    C("+OK", "SET dst:z 1");
+    const char *script[][2] = {
+        {"COPY src:a dst:a", ":1"},
+        {"GET dst:a", "\"1\""},
+        {"RENAME src:a dst:b", "-NOPERM*"},
+        {"RENAME dst:a dst:b", "+OK"},
+        {"COPY dst:b src:c", "-NOPERM*"},
+        {"RENAME dst:b dst:z", "+OK"},
+    };
+    for (unsigned n = 0; n < 2; n++) {
+        redisContext *ctx = kc_connect(&cluster, node_at(n));
+        assert_non_null(ctx);
+        redisReply *r = redisCommand(ctx, "AUTH cp15 pw");
+        assert_true(kc_is_status(r, "OK"));
+        freeReplyObject(r);
+        for (size_t k = 0; k < sizeof script / sizeof script[0]; k++) {
+            r = redisCommand(ctx, script[k][0]);
+            assert_non_null(r);
+            kc_reply_text(r, true, got, sizeof got);
+            freeReplyObject(r);
+            if (!kc_text_matches(got, script[k][1]))
+                fail_msg("node %u: %s\n  want %s\n  got  %s", node_at(n) + 1, script[k][0], script[k][1], got);
+        }
+        redisFree(ctx);
+        C(":1", "DEL dst:z");
+        C("+OK", "SET src:a 1");
+    }
+}
+
 /* Pipelined INCRBYFLOAT and HINCRBYFLOAT on one key from the leader and a
  * follower at once: each result is computed on the leader after a barrier
  * (so after its pipelined predecessors applied), and one that raced another
@@ -489,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_keyspace),
         cmocka_unit_test(test_multi),
+        cmocka_unit_test(test_acl_keys),
         cmocka_unit_test(test_float_pipelines),
         cmocka_unit_test(test_flush),
     };

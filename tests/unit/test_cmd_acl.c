@@ -42,7 +42,8 @@ static void test_same_commands(void **state)
     }
 }
 
-static uint8_t flags_of(const char *line)
+/* What the command line does to its key at argv[at]. */
+static uint8_t flags_at(const char *line, uint32_t at)
 {
     struct keel_slice argv[8];
     uint32_t argc = 0;
@@ -51,7 +52,12 @@ static uint8_t flags_of(const char *line)
     for (char *w = strtok(buf, " "); w != NULL && argc < 8; w = strtok(NULL, " ")) argv[argc++] = keel_str(w);
     const struct command *cmd = command_lookup(&argv[0]);
     assert_non_null(cmd);
-    return command_key_acl(cmd, argv, argc);
+    return command_key_acl(cmd, argv, argc, at);
+}
+
+static uint8_t flags_of(const char *line)
+{
+    return flags_at(line, 1);
 }
 
 static void test_key_flags(void **state)
@@ -66,6 +72,21 @@ static void test_key_flags(void **state)
     assert_int_equal(flags_of("HGETALL k"), ACL_KEY_READ);
     assert_int_equal(flags_of("HSET k f v"), ACL_KEY_WRITE);
     assert_int_equal(flags_of("GETDEL k"), ACL_KEY_ALL);
+    /* Commands of issue 15; two-key ones per key, as Redis 7.2's key specs. */
+    assert_int_equal(flags_at("RENAME a b", 1), ACL_KEY_ALL);
+    assert_int_equal(flags_at("RENAME a b", 2), ACL_KEY_WRITE);
+    assert_int_equal(flags_at("RENAMENX a b", 2), ACL_KEY_WRITE);
+    assert_int_equal(flags_at("COPY a b", 1), ACL_KEY_READ);
+    assert_int_equal(flags_at("COPY a b REPLACE", 2), ACL_KEY_WRITE);
+    assert_int_equal(flags_of("GETSET k v"), ACL_KEY_ALL);
+    assert_int_equal(flags_of("SETNX k v"), ACL_KEY_WRITE);
+    assert_int_equal(flags_of("INCRBYFLOAT k 1"), ACL_KEY_ALL);
+    assert_int_equal(flags_of("HINCRBYFLOAT k f 1"), ACL_KEY_ALL);
+    assert_int_equal(flags_of("GETRANGE k 0 1"), ACL_KEY_READ);
+    assert_int_equal(flags_of("HSTRLEN k f"), 0);
+    assert_int_equal(flags_of("TOUCH k"), 0);
+    assert_int_equal(flags_of("EXPIRETIME k"), 0);
+    assert_int_equal(flags_of("HSCAN k 0"), ACL_KEY_READ);
 }
 
 int main(void)

@@ -129,7 +129,7 @@ static const struct
     const char *name;
     uint8_t flags;
 } key_flags[] = {
-    {"append", ACL_KEY_WRITE},      {"copy", ACL_KEY_ALL},          {"decr", ACL_KEY_ALL},
+    {"append", ACL_KEY_WRITE},      {"copy", ACL_KEY_READ},          {"decr", ACL_KEY_ALL},
     {"decrby", ACL_KEY_ALL},        {"del", ACL_KEY_WRITE},         {"exists", 0},
     {"expire", ACL_KEY_WRITE},      {"expireat", ACL_KEY_WRITE},    {"expiretime", 0},
     {"get", ACL_KEY_READ},          {"getdel", ACL_KEY_ALL},        {"getex", ACL_KEY_ALL},
@@ -150,8 +150,15 @@ static const struct
     {"watch", 0},
 };
 
-uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv, uint32_t argc)
+uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv, uint32_t argc,
+                        uint32_t at)
 {
+    /* Two keys, two roles (Redis 7.2's key specs): RENAME reads and deletes
+     * its source and writes the destination; COPY reads the source. */
+    if (at == 2 && (strcmp(cmd->name, "rename") == 0 || strcmp(cmd->name, "renamenx") == 0 ||
+                    strcmp(cmd->name, "copy") == 0))
+        return ACL_KEY_WRITE;
+    if (at == 1 && strcmp(cmd->name, "copy") == 0) return ACL_KEY_READ;
     if (strcmp(cmd->name, "set") == 0) {
         /* SET ... GET reads the old value too (Redis's setGetKeys). */
         for (uint32_t i = 3; i < argc; i++)
