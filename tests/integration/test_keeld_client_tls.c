@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "kc.h"
+#include "kc_tls.h"
 
 static struct kc cl;
 static unsigned tls_port[KC_MAX], http_port[KC_MAX];
@@ -54,23 +55,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *make_certs(void)
-{
-    const char *p = getenv("KEEL_MAKE_CERTS");
-    return p ? p : KEEL_MAKE_CERTS_DEFAULT;
-}
-
 static const char *redis_cli(void)
 {
     const char *p = getenv("REDIS_CLI");
     return p ? p : "redis-cli";
-}
-
-static void certs(const char *d, const char *ids)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' %s", make_certs(), d, ids);
-    if (system(cmd) != 0) fail_msg("%s failed", cmd);
 }
 
 /* Run a shell command (bounded by timeout(1)); its stdout and stderr in out,
@@ -102,55 +90,18 @@ static int cli_tls(char *out, size_t size, unsigned port, const char *auth, cons
 
 static char client_auth[1400]; /* --cert/--key of the cluster CA's client certificate */
 
-static int tcp_connect(unsigned port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = {20, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* A sample of node i's /metrics, -1 if unreadable or absent. */
-static long metric(unsigned i, const char *sample)
-{
-    char req[128], body[131072], want[160];
-    int fd = tcp_connect(http_port[i]);
-    if (fd < 0) return -1;
-    int n = snprintf(req, sizeof req, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-    if (write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof body - 1 && (r = read(fd, body + got, sizeof body - 1 - got)) > 0) got += (size_t)r;
-    close(fd);
-    body[got] = 0;
-    snprintf(want, sizeof want, "\n%s ", sample);
-    const char *p = strstr(body, want);
-    return p ? strtol(p + strlen(want), NULL, 10) : -1;
-}
-
 static long rejected(unsigned i, const char *reason)
 {
     char s[128];
     snprintf(s, sizeof s, "keel_client_tls_rejected_total{reason=\"%s\"}", reason);
-    return metric(i, s);
+    return kc_metric(http_port[i], s);
 }
 
 /* /metrics is published every 250 ms: wait up to 10 s for a sample to reach v. */
 static bool metric_reaches(unsigned i, const char *sample, long v)
 {
     for (int t = 0; t < 200; t++) {
-        if (metric(i, sample) >= v) return true;
+        if (kc_metric(http_port[i], sample) >= v) return true;
         kc_pause_ms(50);
     }
     return false;
@@ -180,8 +131,8 @@ static void prepare(unsigned n, const char *extra)
     kc_prepare(&cl, n, "");
     snprintf(dir, sizeof dir, "%s/tls", cl.base);
     snprintf(odir, sizeof odir, "%s/other", cl.base);
-    certs(dir, "1 2 3 client:app");
-    certs(odir, "client:intruder");
+    kc_certs(dir, "1 2 3 client:app");
+    kc_certs(odir, "client:intruder");
     snprintf(client_auth, sizeof client_auth, "--cert '%s/client-app.crt' --key '%s/client-app.key'", dir, dir);
     snprintf(cl.extra, sizeof cl.extra, "--tls-ca-cert-file %s/ca.crt %s", dir, extra);
     for (unsigned i = 0; i < n; i++) {
@@ -329,7 +280,7 @@ static void run_pipeline(unsigned port)
     assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM), 1);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    int fd = tcp_connect(port);
+    int fd = kc_tcp_connect(port, 20);
     assert_true(fd >= 0);
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
@@ -435,7 +386,7 @@ static void test_optional_no_plaintext(void **state)
     if (strcmp(out, "yes") == 0) fail_msg("another CA's certificate was accepted with optional");
     assert_true(rejected_reaches(0, "bad_cert", 1));
     /* Port 0: no plaintext listener, and INFO says so as Redis does. */
-    int fd = tcp_connect(cl.nodes[0].client_port);
+    int fd = kc_tcp_connect(cl.nodes[0].client_port, 20);
     if (fd >= 0) {
         close(fd);
         fail_msg("something listens on the plaintext client port %u", cl.nodes[0].client_port);
@@ -446,7 +397,7 @@ static void test_optional_no_plaintext(void **state)
     assert_true(log_has(0, "plaintext client port off"));
     /* A client that connects and never starts its handshake is closed after
      * the bound, and counted. */
-    fd = tcp_connect(tls_port[0]);
+    fd = kc_tcp_connect(tls_port[0], 20);
     assert_true(fd >= 0);
     long long t0 = kc_now_ms();
     char b;
@@ -466,7 +417,7 @@ static void test_client_tls_options(void **state)
     (void)state;
     kc_prepare(&cl, 1, "");
     snprintf(dir, sizeof dir, "%s/tls", cl.base);
-    certs(dir, "1");
+    kc_certs(dir, "1");
     struct
     {
         const char *args, *want;

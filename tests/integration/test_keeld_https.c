@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "kc.h"
+#include "kc_tls.h"
 
 /* 64 hex digits, as `openssl rand -hex 32` makes them. */
 #define TOKEN "3f1c9a7e5b2d4f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8"
@@ -44,20 +45,6 @@ static int teardown(void **state)
     (void)state;
     if (cl.base != NULL) kc_stop(&cl);
     return 0;
-}
-
-static const char *make_certs(void)
-{
-    const char *p = getenv("KEEL_MAKE_CERTS");
-    return p ? p : KEEL_MAKE_CERTS_DEFAULT;
-}
-
-/* Certificates for ids in d (a CA made there on first use). */
-static void certs(const char *d, const char *ids)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' %s", make_certs(), d, ids);
-    if (system(cmd) != 0) fail_msg("%s failed", cmd);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -92,10 +79,10 @@ static void start_one(const char *flags)
 {
     kc_prepare(&cl, 1, "");
     snprintf(dir, sizeof dir, "%s/tls", cl.base);
-    certs(dir, "1 2");
+    kc_certs(dir, "1 2");
     char web[700];
     snprintf(web, sizeof web, "%s/web", cl.base); /* another CA and certificate, for --http-tls-cert-file */
-    certs(web, "7");
+    kc_certs(web, "7");
     http_port = kc_free_port();
     char tok[700];
     snprintf(tok, sizeof tok, "%s/token", cl.base);
@@ -290,7 +277,7 @@ static void test_https(void **state)
     assert_int_equal(curl("https", "/health", NULL, NULL, body, sizeof body), -60);
     /* Another CA's bundle does not verify it either. */
     snprintf(other, sizeof other, "%s/other", cl.base);
-    certs(other, "1");
+    kc_certs(other, "1");
     snprintf(other, sizeof other, "%s/other/ca.crt", cl.base);
     assert_int_equal(curl("https", "/health", other, NULL, body, sizeof body), -60);
 }
@@ -337,7 +324,7 @@ static void test_https_reload(void **state)
     assert_int_equal(code, 200);
     char nd[700];
     snprintf(nd, sizeof nd, "%s/new", cl.base); /* another CA, so that which one serves is plain */
-    certs(nd, "1 2");
+    kc_certs(nd, "1 2");
     snprintf(nca, sizeof nca, "%s/ca.crt", nd);
     assert_int_equal(curl("https", "/health", nca, NULL, body, sizeof body), -60);
     snprintf(crt, sizeof crt, "%s/member-1.crt", nd);
@@ -479,7 +466,7 @@ static void test_options(void **state)
     kc_prepare(&cl, 1, "");
     snprintf(base, sizeof base, "%s", cl.base);
     snprintf(dir, sizeof dir, "%s/tls", cl.base);
-    certs(dir, "1 2");
+    kc_certs(dir, "1 2");
     char p[700];
     snprintf(p, sizeof p, "%s/short", base);
     write_file(p, "tooshort\n", 0600);

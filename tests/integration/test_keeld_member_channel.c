@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "kc.h"
+#include "kc_tls.h"
 
 /* raft/transport.h's KEEL_MEMBER_MAGIC: what a member channel starts with. */
 #define KEEL_MEMBER_MAGIC_TEST "KEEL-MC1"
@@ -67,23 +68,10 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *make_certs(void)
-{
-    const char *p = getenv("KEEL_MAKE_CERTS");
-    return p ? p : KEEL_MAKE_CERTS_DEFAULT;
-}
-
 static const char *redis_cli(void)
 {
     const char *p = getenv("REDIS_CLI");
     return p ? p : "redis-cli";
-}
-
-static void certs(const char *d, const char *ids)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' %s >/dev/null", make_certs(), d, ids);
-    if (system(cmd) != 0) fail_msg("%s failed", cmd);
 }
 
 /* A shell command bounded by timeout(1): its output in out, trailing
@@ -130,34 +118,12 @@ static void cli_until(unsigned i, const char *user, const char *pass, const char
     fail_msg("node %u: %s answered '%s', not '%s' within %u ms", cl.nodes[i].id, cmd, out, want, ms);
 }
 
-/* A sample of node i's /metrics, -1 if unreadable or absent. */
-static long metric(unsigned i, const char *sample)
-{
-    static char body[1 << 20];
-    char want[200];
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port[i]),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    const char req[] = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
-    size_t got = 0;
-    ssize_t r;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && send(fd, req, sizeof req - 1, MSG_NOSIGNAL) > 0)
-        while (got < sizeof body - 1 && (r = recv(fd, body + got, sizeof body - 1 - got, 0)) > 0) got += (size_t)r;
-    close(fd);
-    body[got] = 0;
-    snprintf(want, sizeof want, "\n%s ", sample);
-    const char *p = strstr(body, want);
-    return p ? strtol(p + strlen(want), NULL, 10) : -1;
-}
-
 static bool rejected_reaches(unsigned i, const char *reason, long v)
 {
     char s[128];
     snprintf(s, sizeof s, "keel_raft_peer_rejected_total{reason=\"%s\"}", reason);
     for (int t = 0; t < 200; t++) {
-        if (metric(i, s) >= v) return true;
+        if (kc_metric(http_port[i], s) >= v) return true;
         kc_pause_ms(50);
     }
     return false;
@@ -400,8 +366,8 @@ static void test_tls_cluster_no_plaintext(void **state)
     tls_mode = true;
     snprintf(dir, sizeof dir, "%s/tls", cl.base);
     snprintf(odir, sizeof odir, "%s/other", cl.base);
-    certs(dir, "1 2 3 4");
-    certs(odir, "1"); /* another CA's certificate naming member 1 */
+    kc_certs(dir, "1 2 3 4");
+    kc_certs(odir, "1"); /* another CA's certificate naming member 1 */
     for (unsigned i = 0; i < 3; i++) tls_node_flags(i);
     for (unsigned i = 0; i < 3; i++) kc_spawn_node(&cl, i);
 
@@ -468,8 +434,8 @@ static void test_tls_cluster_no_plaintext(void **state)
 
     /* 4. The member channel by hand. */
     const char ping[] = KEEL_MEMBER_MAGIC_TEST "*1\r\n$4\r\nPING\r\n";
-    long bad = metric(0, "keel_raft_peer_rejected_total{reason=\"bad_cert\"}");
-    long none = metric(0, "keel_raft_peer_rejected_total{reason=\"no_cert\"}");
+    long bad = kc_metric(http_port[0], "keel_raft_peer_rejected_total{reason=\"bad_cert\"}");
+    long none = kc_metric(http_port[0], "keel_raft_peer_rejected_total{reason=\"no_cert\"}");
     snprintf(path, sizeof path, "%s/member-1.crt", odir);
     snprintf(path2, sizeof path2, "%s/member-1.key", odir);
     snprintf(ca, sizeof ca, "%s/ca.crt", dir);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "kc.h"
+#include "kc_tls.h"
 
 static struct kc cl;
 static unsigned http_port[KC_MAX];
@@ -39,20 +40,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *make_certs(void)
-{
-    const char *p = getenv("KEEL_MAKE_CERTS");
-    return p ? p : KEEL_MAKE_CERTS_DEFAULT;
-}
-
-/* Certificates for ids in dir (a CA made there on first use). */
-static void certs(const char *dir, const char *ids)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' %s", make_certs(), dir, ids);
-    if (system(cmd) != 0) fail_msg("%s failed", cmd);
-}
-
 /* Name n TLS nodes (certificates in <base>/tls, HTTP on for the metrics)
  * without starting them; tls false: the same cluster without TLS. */
 static void prepare(unsigned n, bool tls)
@@ -60,7 +47,7 @@ static void prepare(unsigned n, bool tls)
     kc_prepare(&cl, n, "");
     char dir[600];
     snprintf(dir, sizeof dir, "%s/tls", cl.base);
-    certs(dir, "1 2 3 4 5");
+    kc_certs(dir, "1 2 3 4 5");
     if (tls)
         snprintf(cl.extra, sizeof cl.extra, "--tls-cluster yes --tls-ca-cert-file %s/ca.crt", dir);
     for (unsigned i = 0; i < n; i++) {
@@ -82,41 +69,12 @@ static int start(unsigned n, bool tls)
     return leader;
 }
 
-static int tcp_connect(unsigned port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* keel_raft_peer_rejected_total{reason="<reason>"} on node i, -1 if unreadable. */
 static long rejected(unsigned i, const char *reason)
 {
-    char req[128], body[65536], want[128];
-    int fd = tcp_connect(http_port[i]);
-    if (fd < 0) return -1;
-    int n = snprintf(req, sizeof req, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-    if (write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof body - 1 && (r = read(fd, body + got, sizeof body - 1 - got)) > 0) got += (size_t)r;
-    close(fd);
-    body[got] = 0;
-    snprintf(want, sizeof want, "keel_raft_peer_rejected_total{reason=\"%s\"} ", reason);
-    const char *p = strstr(body, want);
-    return p ? strtol(p + strlen(want), NULL, 10) : -1;
+    char sample[128];
+    snprintf(sample, sizeof sample, "keel_raft_peer_rejected_total{reason=\"%s\"}", reason);
+    return kc_metric(http_port[i], sample);
 }
 
 /* Wait up to 10 s for node i's count of reason to reach at least v. */
@@ -245,7 +203,7 @@ static size_t forge_install_snapshot(uint8_t *b, uint64_t id, uint64_t term, uin
  * for the node to close the connection or 1 s to pass. */
 static void send_plain(unsigned i, const uint8_t *b, size_t n)
 {
-    int fd = tcp_connect(cl.nodes[i].raft_port);
+    int fd = kc_tcp_connect(cl.nodes[i].raft_port, 5);
     assert_true(fd >= 0);
     (void)!write(fd, b, n);
     struct timeval tv = {1, 0};
@@ -296,7 +254,7 @@ static bool tls_attack(unsigned i, const char *cert, const char *key, const char
                        bool *closed)
 {
     SSL_CTX *x = ctx_for(cert, key, ca, false);
-    int fd = tcp_connect(cl.nodes[i].raft_port);
+    int fd = kc_tcp_connect(cl.nodes[i].raft_port, 5);
     assert_true(fd >= 0);
     SSL *s = SSL_new(x);
     SSL_set_fd(s, fd);
@@ -390,7 +348,7 @@ static void test_other_ca_refused(void **state)
      * only that CA): its dials fail and so do its peers' checks of it. */
     char evil[600];
     snprintf(evil, sizeof evil, "%s/evil", cl.base);
-    certs(evil, "4");
+    kc_certs(evil, "4");
     snprintf(cl.nodes[3].extra, sizeof cl.nodes[3].extra,
              "--http-addr 127.0.0.1:%u --tls-ca-cert-file %s/ca.crt --tls-cert-file %s/member-4.crt "
              "--tls-key-file %s/member-4.key",
@@ -552,7 +510,7 @@ static void test_tls_options(void **state)
     (void)state;
     kc_prepare(&cl, 1, "");
     snprintf(dir, sizeof dir, "%s/tls", cl.base);
-    certs(dir, "1 2");
+    kc_certs(dir, "1 2");
     struct
     {
         const char *args, *want;

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "kc.h"
+#include "kc_tls.h"
 
 static struct kc cl;
 static unsigned tls_port[KC_MAX], http_port[KC_MAX];
@@ -53,12 +54,6 @@ static int teardown(void **state)
     (void)state;
     if (cl.base != NULL) kc_stop(&cl);
     return 0;
-}
-
-static const char *make_certs(void)
-{
-    const char *p = getenv("KEEL_MAKE_CERTS");
-    return p ? p : KEEL_MAKE_CERTS_DEFAULT;
 }
 
 static const char *redis_cli(void)
@@ -96,28 +91,12 @@ static void run(const char *fmt, ...)
     if (sh(out, sizeof out, "%s", cmd) != 0) fail_msg("%s failed:\n%s", cmd, out);
 }
 
-static int tcp_connect(unsigned port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* GET path from node i's HTTP endpoint: the body (with the status line first). */
 static void http_get(unsigned i, const char *path, char *body, size_t size)
 {
     char req[256];
     body[0] = 0;
-    int fd = tcp_connect(http_port[i]);
+    int fd = kc_tcp_connect(http_port[i], 10);
     if (fd < 0) return;
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
     if (write(fd, req, (size_t)n) != n) {
@@ -241,12 +220,12 @@ static void test_rotation_under_load(void **state)
     snprintf(dir_a, sizeof dir_a, "%s/a", cl.base);
     snprintf(dir_a2, sizeof dir_a2, "%s/a2", cl.base);
     snprintf(dir_b, sizeof dir_b, "%s/b", cl.base);
-    run("'%s' '%s' 1 2 3", make_certs(), dir_a);
+    run("'%s' '%s' 1 2 3", kc_make_certs(), dir_a);
     /* The same CA, short-lived member certificates. */
     run("mkdir -p '%s' && cp '%s/ca.crt' '%s/ca.key' '%s/' && KEEL_CERT_DAYS=3 '%s' '%s' 1 2 3", dir_a2, dir_a, dir_a,
-        dir_a2, make_certs(), dir_a2);
+        dir_a2, kc_make_certs(), dir_a2);
     /* Another CA: the rollover's new one. */
-    run("'%s' '%s' 1 2 3 && cat '%s/ca.crt' '%s/ca.crt' > '%s/bundle.crt'", make_certs(), dir_b, dir_a, dir_b, dir_b);
+    run("'%s' '%s' 1 2 3 && cat '%s/ca.crt' '%s/ca.crt' > '%s/bundle.crt'", kc_make_certs(), dir_b, dir_a, dir_b, dir_b);
     snprintf(cl.extra, sizeof cl.extra, "--tls-cluster yes --tls-ca-cert-file %s/ca.crt --tls-auth-clients no --enable-drills",
              dir_a);
     for (unsigned i = 0; i < 3; i++) {
