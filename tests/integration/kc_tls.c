@@ -28,6 +28,12 @@ void kc_certs(const char *dir, const char *ids)
     if (system(cmd) != 0) fail_msg("%s failed", cmd);
 }
 
+const char *kc_redis_cli(void)
+{
+    const char *p = getenv("REDIS_CLI");
+    return p ? p : "redis-cli";
+}
+
 int kc_tcp_connect(unsigned port, unsigned timeout_s)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),

@@ -55,12 +55,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *redis_cli(void)
-{
-    const char *p = getenv("REDIS_CLI");
-    return p ? p : "redis-cli";
-}
-
 /* Run a shell command (bounded by timeout(1)); its stdout and stderr in out,
  * trailing newlines cut. Returns its exit status. */
 static int sh(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -84,7 +78,7 @@ static int sh(char *out, size_t size, const char *fmt, ...)
 /* redis-cli --tls on port with the given certificate flags and command. */
 static int cli_tls(char *out, size_t size, unsigned port, const char *auth, const char *cmd)
 {
-    return sh(out, size, "'%s' --tls --cacert '%s/ca.crt' %s -h 127.0.0.1 -p %u %s", redis_cli(), dir, auth, port,
+    return sh(out, size, "'%s' --tls --cacert '%s/ca.crt' %s -h 127.0.0.1 -p %u %s", kc_redis_cli(), dir, auth, port,
               cmd);
 }
 
@@ -203,14 +197,14 @@ static void test_cluster_tls_clients(void **state)
     rc = cli_tls(out, sizeof out, tls_port[f], other, "PING");
     if (rc == 0 && strcmp(out, "PONG") == 0) fail_msg("a client with another CA's certificate got PONG");
     assert_true(rejected_reaches(f, "bad_cert", bad_cert + 1));
-    rc = sh(out, sizeof out, "'%s' -h 127.0.0.1 -p %u PING", redis_cli(), tls_port[f]);
+    rc = sh(out, sizeof out, "'%s' -h 127.0.0.1 -p %u PING", kc_redis_cli(), tls_port[f]);
     if (strcmp(out, "PONG") == 0) fail_msg("a plaintext client got PONG from the TLS port");
     assert_true(rejected_reaches(f, "handshake", hs + 1));
     assert_true(log_has(f, "refused on the TLS port (no_cert)"));
     assert_true(log_has(f, "refused on the TLS port (bad_cert)"));
     /* TLS against the plaintext port fails too: the port speaks RESP only
      * (redis-cli waits for a ServerHello that never comes: 5 s). */
-    rc = sh(out, sizeof out, "timeout 5 '%s' --tls --cacert '%s/ca.crt' %s -h 127.0.0.1 -p %u PING", redis_cli(), dir,
+    rc = sh(out, sizeof out, "timeout 5 '%s' --tls --cacert '%s/ca.crt' %s -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir,
             client_auth, cl.nodes[f].client_port);
     if (strcmp(out, "PONG") == 0) fail_msg("redis-cli --tls got PONG from the plaintext port");
 }

@@ -68,12 +68,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *redis_cli(void)
-{
-    const char *p = getenv("REDIS_CLI");
-    return p ? p : "redis-cli";
-}
-
 /* A shell command bounded by timeout(1): its output in out, trailing
  * newlines cut; its exit status. */
 static int sh(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -102,7 +96,7 @@ static void cli(unsigned i, const char *user, const char *pass, char *out, size_
     if (pass != NULL) snprintf(auth, sizeof auth, "--user '%s' --pass '%s' --no-auth-warning", user, pass);
     if (tls_mode) snprintf(how, sizeof how, "--tls --cacert '%s/ca.crt' -p %u", dir, tls_port[i]);
     else snprintf(how, sizeof how, "-p %u", cl.nodes[i].client_port);
-    sh(out, size, "'%s' %s -h 127.0.0.1 %s %s", redis_cli(), how, auth, cmd);
+    sh(out, size, "'%s' %s -h 127.0.0.1 %s %s", kc_redis_cli(), how, auth, cmd);
 }
 
 /* Poll (up to ms) until node i's reply to cmd starts with want. */
@@ -239,7 +233,7 @@ static void ro_get(unsigned i, const char *user, const char *pass, const char *k
     if (pass != NULL) snprintf(auth, sizeof auth, "--user '%s' --pass '%s' --no-auth-warning", user, pass);
     if (tls_mode) snprintf(how, sizeof how, "--tls --cacert '%s/ca.crt' -p %u", dir, tls_port[i]);
     else snprintf(how, sizeof how, "-p %u", cl.nodes[i].client_port);
-    snprintf(cmd, sizeof cmd, "printf 'READONLY\\nGET %s\\n' | '%s' %s -h 127.0.0.1 %s", key, redis_cli(), how, auth);
+    snprintf(cmd, sizeof cmd, "printf 'READONLY\\nGET %s\\n' | '%s' %s -h 127.0.0.1 %s", key, kc_redis_cli(), how, auth);
     sh(out, size, "sh -c \"%s\"", cmd);
     /* "OK\nvalue": the second line */
     char *nl = strchr(out, '\n');

@@ -56,12 +56,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *redis_cli(void)
-{
-    const char *p = getenv("REDIS_CLI");
-    return p ? p : "redis-cli";
-}
-
 static int sh(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int sh(char *out, size_t size, const char *fmt, ...)
 {
@@ -240,7 +234,7 @@ static void test_rotation_under_load(void **state)
     assert_true(leader >= 0);
     for (unsigned i = 0; i < 3; i++) assert_false(has_alarm(i));
     /* A client that trusts only the new CA is refused before the rollover. */
-    int rc = sh(out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", redis_cli(), dir_b, tls_port[0]);
+    int rc = sh(out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir_b, tls_port[0]);
     if (rc == 0 && strcmp(out, "PONG") == 0) fail_msg("a client trusting only the new CA got PONG before the rollover");
 
     pthread_t w;
@@ -289,7 +283,7 @@ static void test_rotation_under_load(void **state)
         kc_reply_text(r, false, out, sizeof out);
         freeReplyObject(r);
         if (strstr(out, file) == NULL || strstr(out, "/b/member-") == NULL) fail_msg("CONFIG GET tls-*: %s", out);
-        rc = sh(out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", redis_cli(), dir_b,
+        rc = sh(out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir_b,
                 tls_port[i]);
         if (rc != 0 || strcmp(out, "PONG") != 0) fail_msg("node %u: redis-cli --tls with the new CA: %s", i + 1, out);
     }
@@ -331,7 +325,7 @@ static void test_rotation_under_load(void **state)
     kc_reply_text(g, false, out, sizeof out);
     freeReplyObject(g);
     if (strstr(out, crt_b1) == NULL) fail_msg("after refusals, CONFIG GET tls-cert-file: %s", out);
-    rc = sh(out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", redis_cli(), dir_b, tls_port[0]);
+    rc = sh(out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir_b, tls_port[0]);
     if (rc != 0 || strcmp(out, "PONG") != 0) fail_msg("node 1 after refused reloads: %s", out);
     writer_progresses(100);
     unsigned failed_while_rotating = atomic_load(&writer_failures);
