@@ -103,6 +103,13 @@ void kc_reply_text(const redisReply *r, bool quote_bulk, char *out, size_t size)
 /* Whether the text got is want; a want that ends in '*' matches any text
  * that starts with the rest. */
 bool kc_text_matches(const char *got, const char *want);
+/* A connection to node i that does not authenticate (whatever c's auth),
+ * with 5 s timeouts. */
+redisContext *kc_raw(struct kc *c, unsigned i);
+/* Run the command (printf-style; split at spaces as redisCommand does) on
+ * ctx, a connection to node i, and fail unless its reply as text matches
+ * want (kc_text_matches). */
+void kc_on(redisContext *ctx, unsigned i, const char *want, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Run cmd (space-separated words) on node i and fail the test, naming node
  * and command, unless its reply as text (kc_reply_text) matches want. */
 void kc_expect(struct kc *c, unsigned i, bool quote_bulk, const char *cmd, const char *want);

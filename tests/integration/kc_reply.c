@@ -83,3 +83,27 @@ uint64_t kc_info_u64(struct kc *c, unsigned i, const char *section, const char *
     kc_info(c, i, section, name, buf, sizeof buf);
     return strtoull(buf, NULL, 10);
 }
+
+redisContext *kc_raw(struct kc *c, unsigned i)
+{
+    struct timeval tv = {5, 0};
+    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)c->nodes[i].client_port, tv);
+    assert_non_null(ctx);
+    assert_int_equal(ctx->err, 0);
+    redisSetTimeout(ctx, tv);
+    return ctx;
+}
+
+void kc_on(redisContext *ctx, unsigned i, const char *want, const char *fmt, ...)
+{
+    char cmd[1024], got[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    redisReply *r = redisCommand(ctx, cmd);
+    if (r == NULL) fail_msg("node %u: %s: no reply (%s)", i + 1, cmd, ctx->errstr);
+    kc_reply_text(r, true, got, sizeof got);
+    freeReplyObject(r);
+    if (!kc_text_matches(got, want)) fail_msg("node %u: %s\n  want %s\n  got  %s", i + 1, cmd, want, got);
+}

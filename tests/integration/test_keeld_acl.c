@@ -39,38 +39,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A connection to node i that does not authenticate (whatever kc's auth). */
-static redisContext *raw(unsigned i)
-{
-    struct timeval tv = {5, 0};
-    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)cluster.nodes[i].client_port, tv);
-    assert_non_null(ctx);
-    assert_int_equal(ctx->err, 0);
-    redisSetTimeout(ctx, tv);
-    return ctx;
-}
-
-/* Run cmd (printf-style) on ctx and compare its reply as text. */
-static void on(redisContext *ctx, unsigned i, const char *want, const char *fmt, ...)
-{
-    char cmd[512], got[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    redisReply *r = redisCommand(ctx, cmd);
-    if (r == NULL) fail_msg("node %u: %s: no reply", i + 1, cmd);
-    kc_reply_text(r, true, got, sizeof got);
-    freeReplyObject(r);
-    if (!kc_text_matches(got, want)) fail_msg("node %u: %s\n  want %s\n  got  %s", i + 1, cmd, want, got);
-}
-
 /* Poll (bounded, 10 s) until a fresh unauthenticated GET on node i gets want. */
 static void await_unauth_get(unsigned i, const char *want)
 {
     char got[512] = "";
     for (int tries = 0; tries < 200; tries++) {
-        redisContext *ctx = raw(i);
+        redisContext *ctx = kc_raw(&cluster, i);
         redisReply *r = redisCommand(ctx, "GET probe");
         if (r != NULL) {
             kc_reply_text(r, true, got, sizeof got);
@@ -133,15 +107,15 @@ static void test_auth_open_default(void **state)
 {
     (void)state;
     for (unsigned i = 0; i < cluster.n; i++) {
-        redisContext *ctx = raw(i);
-        on(ctx, i, "-ERR AUTH <password> called without any password configured for the default user. "
+        redisContext *ctx = kc_raw(&cluster, i);
+        kc_on(ctx, i, "-ERR AUTH <password> called without any password configured for the default user. "
                    "Are you sure your configuration is correct?", "AUTH whatever");
-        on(ctx, i, "+OK", "AUTH default whatever"); /* nopass: any password */
-        on(ctx, i, WRONGPASS, "AUTH nosuchuser whatever");
-        on(ctx, i, "-ERR syntax error", "AUTH a b c");
-        on(ctx, i, "-ERR wrong number of arguments for 'auth' command", "AUTH");
-        on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH default x SETNAME app");
-        on(ctx, i, "+OK", "SET open%u v", i);
+        kc_on(ctx, i, "+OK", "AUTH default whatever"); /* nopass: any password */
+        kc_on(ctx, i, WRONGPASS, "AUTH nosuchuser whatever");
+        kc_on(ctx, i, "-ERR syntax error", "AUTH a b c");
+        kc_on(ctx, i, "-ERR wrong number of arguments for 'auth' command", "AUTH");
+        kc_on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH default x SETNAME app");
+        kc_on(ctx, i, "+OK", "SET open%u v", i);
         redisFree(ctx);
     }
     assert_true(kc_info_u64(&cluster, 0, "stats", "acl_access_denied_auth") >= 1);
@@ -207,16 +181,16 @@ static void test_acl_commands(void **state)
         kc_expect(&cluster, i, true, "ACL DELUSER default", "-ERR The 'default' user cannot be removed");
 
         kc_expect(&cluster, i, true, "ACL LOG RESET", "+OK");
-        redisContext *ctx = raw(i);
-        on(ctx, i, WRONGPASS, "AUTH alice wrong");
-        on(ctx, i, WRONGPASS, "AUTH alice wrong");
-        on(ctx, i, "+OK", "AUTH alice " ALICE_PW);
+        redisContext *ctx = kc_raw(&cluster, i);
+        kc_on(ctx, i, WRONGPASS, "AUTH alice wrong");
+        kc_on(ctx, i, WRONGPASS, "AUTH alice wrong");
+        kc_on(ctx, i, "+OK", "AUTH alice " ALICE_PW);
         /* alice has +@read only: ACL is @admin (as Redis's acl|whoami is not @read). */
-        on(ctx, i, "-NOPERM User alice has no permissions to run the 'acl|whoami' command", "ACL WHOAMI");
+        kc_on(ctx, i, "-NOPERM User alice has no permissions to run the 'acl|whoami' command", "ACL WHOAMI");
         redisFree(ctx);
-        ctx = raw(i);
-        on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH alice " ALICE_PW);
-        on(ctx, i, "-NOPERM User alice has no permissions to run the 'acl|whoami' command", "ACL WHOAMI");
+        ctx = kc_raw(&cluster, i);
+        kc_on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH alice " ALICE_PW);
+        kc_on(ctx, i, "-NOPERM User alice has no permissions to run the 'acl|whoami' command", "ACL WHOAMI");
         redisFree(ctx);
         /* Repeats are one ACL LOG entry (same reason, object, user), newest first. */
         kc_expect(&cluster, i, true, "ACL LOG 1",
@@ -267,7 +241,7 @@ static void test_acl_commands(void **state)
      * from the same state, so the second's entry is refused BUSY when it
      * applies; it is rebuilt once from the new state and succeeds. */
     int leader = kc_leader(&cluster, 10000);
-    redisContext *pipe = raw((unsigned)leader);
+    redisContext *pipe = kc_raw(&cluster, (unsigned)leader);
     for (int round = 0; round < 5; round++) {
         redisAppendCommand(pipe, "ACL SETUSER dave%d on ~a:*", round);
         redisAppendCommand(pipe, "ACL SETUSER dave%d ~b:*", round);
@@ -298,8 +272,8 @@ static void test_acl_commands(void **state)
 /* A connection to node i authenticated as user/pass. */
 static redisContext *as_user(unsigned i, const char *user, const char *pass)
 {
-    redisContext *ctx = raw(i);
-    on(ctx, i, "+OK", "AUTH %s %s", user, pass);
+    redisContext *ctx = kc_raw(&cluster, i);
+    kc_on(ctx, i, "+OK", "AUTH %s %s", user, pass);
     return ctx;
 }
 
@@ -339,55 +313,55 @@ static void test_acl_checks(void **state)
 
         /* ~session:* +@read: reads of session:*, nothing else. */
         redisContext *ctx = as_user(i, "alice", ALICE_PW);
-        on(ctx, i, "\"s1\"", "GET session:1");
-        on(ctx, i, "[\"s1\",(nil)]", "MGET session:1 session:2");
-        on(ctx, i, NOKEY, "GET other");
-        on(ctx, i, NOKEY, "MGET session:1 other");
+        kc_on(ctx, i, "\"s1\"", "GET session:1");
+        kc_on(ctx, i, "[\"s1\",(nil)]", "MGET session:1 session:2");
+        kc_on(ctx, i, NOKEY, "GET other");
+        kc_on(ctx, i, NOKEY, "MGET session:1 other");
         /* More keys than the check holds on its stack. */
         char many[1024] = "MGET";
         for (int k = 0; k < 40; k++) snprintf(many + strlen(many), sizeof many - strlen(many), " session:%d", k);
-        on(ctx, i, "[(nil),\"s1\",(nil),*", "%s", many);
-        on(ctx, i, NOKEY, "%s other", many);
-        on(ctx, i, "-NOPERM User alice has no permissions to run the 'set' command", "SET session:1 v");
-        on(ctx, i, "-NOPERM User alice has no permissions to run the 'del' command", "DEL session:1");
-        on(ctx, i, "-NOPERM User alice has no permissions to run the 'expire' command", "EXPIRE session:1 10");
-        on(ctx, i, "-NOPERM User alice has no permissions to run the 'publish' command", "PUBLISH c m");
-        on(ctx, i, "-NOPERM User alice has no permissions to run the 'multi' command", "MULTI");
+        kc_on(ctx, i, "[(nil),\"s1\",(nil),*", "%s", many);
+        kc_on(ctx, i, NOKEY, "%s other", many);
+        kc_on(ctx, i, "-NOPERM User alice has no permissions to run the 'set' command", "SET session:1 v");
+        kc_on(ctx, i, "-NOPERM User alice has no permissions to run the 'del' command", "DEL session:1");
+        kc_on(ctx, i, "-NOPERM User alice has no permissions to run the 'expire' command", "EXPIRE session:1 10");
+        kc_on(ctx, i, "-NOPERM User alice has no permissions to run the 'publish' command", "PUBLISH c m");
+        kc_on(ctx, i, "-NOPERM User alice has no permissions to run the 'multi' command", "MULTI");
         redisFree(ctx);
 
         /* Everything but @admin/@dangerous: data yes, the cluster's controls no. */
         ctx = as_user(i, "ops", "ops-pw");
-        on(ctx, i, "+OK", "SET ops%u v", i);
-        on(ctx, i, "\"v\"", "GET ops%u", i);
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.member' command", "KEEL.MEMBER LIST");
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.member' command", "KEEL.MEMBER REMOVE 1");
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.transfer' command", "KEEL.TRANSFER");
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.alarm' command", "KEEL.ALARM CLEAR CORRUPT");
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.snapshot' command", "KEEL.SNAPSHOT BEGIN");
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.drill' command", "KEEL.DRILL LIST");
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'config|set' command", "CONFIG SET loglevel debug");
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'config|set' command",
+        kc_on(ctx, i, "+OK", "SET ops%u v", i);
+        kc_on(ctx, i, "\"v\"", "GET ops%u", i);
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.member' command", "KEEL.MEMBER LIST");
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.member' command", "KEEL.MEMBER REMOVE 1");
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.transfer' command", "KEEL.TRANSFER");
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.alarm' command", "KEEL.ALARM CLEAR CORRUPT");
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.snapshot' command", "KEEL.SNAPSHOT BEGIN");
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.drill' command", "KEEL.DRILL LIST");
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'config|set' command", "CONFIG SET loglevel debug");
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'config|set' command",
            "CONFIG SET requirepass x");
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'acl|setuser' command", "ACL SETUSER ops +@all");
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'acl|setuser' command", "ACL SETUSER ops +@all");
         /* Subcommands have their own categories, as in Redis. */
-        on(ctx, i, "\"ops\"", "ACL WHOAMI");
-        on(ctx, i, "[*", "ACL CAT");
-        on(ctx, i, ":*", "CLIENT ID");
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'client|list' command", "CLIENT LIST");
+        kc_on(ctx, i, "\"ops\"", "ACL WHOAMI");
+        kc_on(ctx, i, "[*", "ACL CAT");
+        kc_on(ctx, i, ":*", "CLIENT ID");
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'client|list' command", "CLIENT LIST");
         /* In MULTI a denial aborts the transaction, as Redis. */
-        on(ctx, i, "+OK", "MULTI");
-        on(ctx, i, "+QUEUED", "SET opsm%u v", i);
-        on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.transfer' command", "KEEL.TRANSFER");
-        on(ctx, i, "-EXECABORT*", "EXEC");
-        on(ctx, i, "(nil)", "GET opsm%u", i);
+        kc_on(ctx, i, "+OK", "MULTI");
+        kc_on(ctx, i, "+QUEUED", "SET opsm%u v", i);
+        kc_on(ctx, i, "-NOPERM User ops has no permissions to run the 'keel.transfer' command", "KEEL.TRANSFER");
+        kc_on(ctx, i, "-EXECABORT*", "EXEC");
+        kc_on(ctx, i, "(nil)", "GET opsm%u", i);
         redisFree(ctx);
 
         /* Channels: &news.* */
         ctx = as_user(i, "news", "news-pw");
-        on(ctx, i, ":*", "PUBLISH news.today hi");
-        on(ctx, i, NOCHAN, "PUBLISH sport hi");
-        on(ctx, i, NOCHAN, "SUBSCRIBE news.a sport");
-        on(ctx, i, NOCHAN, "PSUBSCRIBE news.*x");
+        kc_on(ctx, i, ":*", "PUBLISH news.today hi");
+        kc_on(ctx, i, NOCHAN, "PUBLISH sport hi");
+        kc_on(ctx, i, NOCHAN, "SUBSCRIBE news.a sport");
+        kc_on(ctx, i, NOCHAN, "PSUBSCRIBE news.*x");
         redisFree(ctx);
 
         /* The denials, newest first, in this node's ACL LOG. */
@@ -428,8 +402,8 @@ static void test_acl_checks(void **state)
         await_closed(t2[i], i);
         redisFree(t1[i]);
         redisFree(t2[i]);
-        redisContext *ctx = raw(i);
-        on(ctx, i, WRONGPASS, "AUTH temp2 t"); /* off */
+        redisContext *ctx = kc_raw(&cluster, i);
+        kc_on(ctx, i, WRONGPASS, "AUTH temp2 t"); /* off */
         redisFree(ctx);
     }
 }
@@ -444,26 +418,26 @@ static void test_requirepass_and_auth(void **state)
     snprintf(cluster.auth_pass, sizeof cluster.auth_pass, "%s", PASS);
     uint64_t failed0 = kc_info_u64(&cluster, 0, "stats", "acl_access_denied_auth");
     for (unsigned i = 0; i < cluster.n; i++) {
-        redisContext *ctx = raw(i);
-        on(ctx, i, NOAUTH, "PING");
-        on(ctx, i, NOAUTH, "SET k%u v", i);
-        on(ctx, i, NOAUTH, "KEEL.MEMBER LIST");
-        on(ctx, i, NOAUTH, "CONFIG SET requirepass x");
-        on(ctx, i, "-ERR unknown command 'NOSUCH', with args beginning with: ", "NOSUCH"); /* Redis's order */
-        on(ctx, i, "-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+        redisContext *ctx = kc_raw(&cluster, i);
+        kc_on(ctx, i, NOAUTH, "PING");
+        kc_on(ctx, i, NOAUTH, "SET k%u v", i);
+        kc_on(ctx, i, NOAUTH, "KEEL.MEMBER LIST");
+        kc_on(ctx, i, NOAUTH, "CONFIG SET requirepass x");
+        kc_on(ctx, i, "-ERR unknown command 'NOSUCH', with args beginning with: ", "NOSUCH"); /* Redis's order */
+        kc_on(ctx, i, "-NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                    "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
                    "select the RESP protocol version at the same time", "HELLO 3");
-        on(ctx, i, WRONGPASS, "AUTH wrong");
-        on(ctx, i, WRONGPASS, "AUTH default wrong");
-        on(ctx, i, WRONGPASS, "HELLO 3 AUTH default wrong");
-        on(ctx, i, NOAUTH, "GET k");
-        on(ctx, i, "+OK", "AUTH " PASS);
-        on(ctx, i, "+OK", "SET auth%u v%u", i, i); /* a follower forwards it */
-        on(ctx, i, "\"v*", "GET auth%u", i);
-        on(ctx, i, "+RESET", "RESET");
-        on(ctx, i, NOAUTH, "GET auth%u", i);
-        on(ctx, i, "+OK", "AUTH default " PASS);
-        on(ctx, i, "\"v*", "GET auth%u", i);
+        kc_on(ctx, i, WRONGPASS, "AUTH wrong");
+        kc_on(ctx, i, WRONGPASS, "AUTH default wrong");
+        kc_on(ctx, i, WRONGPASS, "HELLO 3 AUTH default wrong");
+        kc_on(ctx, i, NOAUTH, "GET k");
+        kc_on(ctx, i, "+OK", "AUTH " PASS);
+        kc_on(ctx, i, "+OK", "SET auth%u v%u", i, i); /* a follower forwards it */
+        kc_on(ctx, i, "\"v*", "GET auth%u", i);
+        kc_on(ctx, i, "+RESET", "RESET");
+        kc_on(ctx, i, NOAUTH, "GET auth%u", i);
+        kc_on(ctx, i, "+OK", "AUTH default " PASS);
+        kc_on(ctx, i, "\"v*", "GET auth%u", i);
         redisFree(ctx);
 
         /* RESP3 (hiredis 0.14 reads no maps): a raw socket. */
@@ -474,13 +448,13 @@ static void test_requirepass_and_auth(void **state)
         raw_expect(fd, i, "SET hello v\r\n", "+OK\r\n");
         close(fd);
 
-        ctx = raw(i);
-        on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH default " PASS);
-        on(ctx, i, "+OK", "QUIT");
+        ctx = kc_raw(&cluster, i);
+        kc_on(ctx, i, "[\"server\",\"keel\",*", "HELLO 2 AUTH default " PASS);
+        kc_on(ctx, i, "+OK", "QUIT");
         redisFree(ctx);
 
-        ctx = raw(i);
-        on(ctx, i, "+OK", "QUIT"); /* allowed before AUTH */
+        ctx = kc_raw(&cluster, i);
+        kc_on(ctx, i, "+OK", "QUIT"); /* allowed before AUTH */
         redisFree(ctx);
     }
     /* Real clients: redis-py (username/password) and redis-cli (--user --pass). */
@@ -523,11 +497,11 @@ static void test_restart_and_no_cleartext(void **state)
     assert_true(kc_leader(&cluster, 15000) >= 0);
     for (unsigned i = 0; i < cluster.n; i++) {
         await_unauth_get(i, NOAUTH);
-        redisContext *ctx = raw(i);
-        on(ctx, i, WRONGPASS, "AUTH wrong");
-        on(ctx, i, "+OK", "AUTH " PASS);
-        on(ctx, i, "\"v*", "GET auth%u", i);
-        on(ctx, i, "+OK", "AUTH alice " ALICE_PW); /* users survive too */
+        redisContext *ctx = kc_raw(&cluster, i);
+        kc_on(ctx, i, WRONGPASS, "AUTH wrong");
+        kc_on(ctx, i, "+OK", "AUTH " PASS);
+        kc_on(ctx, i, "\"v*", "GET auth%u", i);
+        kc_on(ctx, i, "+OK", "AUTH alice " ALICE_PW); /* users survive too */
         redisFree(ctx);
     }
     /* Back to an open default, from the leader this time. */

@@ -39,30 +39,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static redisContext *raw(unsigned i)
-{
-    struct timeval tv = {5, 0};
-    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", (int)cluster.nodes[i].client_port, tv);
-    assert_non_null(ctx);
-    assert_int_equal(ctx->err, 0);
-    redisSetTimeout(ctx, tv);
-    return ctx;
-}
-
-static void on(redisContext *ctx, unsigned i, const char *want, const char *fmt, ...)
-{
-    char cmd[512], got[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    redisReply *r = redisCommand(ctx, cmd);
-    if (r == NULL) fail_msg("node %u: %s: no reply (%s)", i + 1, cmd, ctx->errstr);
-    kc_reply_text(r, true, got, sizeof got);
-    freeReplyObject(r);
-    if (!kc_text_matches(got, want)) fail_msg("node %u: %s\n  want %s\n  got  %s", i + 1, cmd, want, got);
-}
-
 /* Whether the node closed ctx's connection within ms (nothing is sent: it
  * is the node's own doing). */
 static bool closed_within(redisContext *ctx, unsigned ms)
@@ -85,7 +61,7 @@ static void await_first(unsigned i, const char *want)
 {
     char got[512] = "";
     for (int tries = 0; tries < 200; tries++, kc_pause_ms(50)) {
-        redisContext *ctx = raw(i);
+        redisContext *ctx = kc_raw(&cluster, i);
         redisReply *r = redisCommand(ctx, "PING");
         if (r != NULL) {
             kc_reply_text(r, true, got, sizeof got);
@@ -126,8 +102,8 @@ static void test_open_default(void **state)
         unsigned node = (leader + i) % cluster.n;
         redisContext *held[LIMIT];
         for (int k = 0; k < LIMIT; k++) {
-            held[k] = raw(node);
-            on(held[k], node, "+PONG", "PING");
+            held[k] = kc_raw(&cluster, node);
+            kc_on(held[k], node, "+PONG", "PING");
         }
         await_first(node, OVER_DEFAULT);
         redisFree(held[0]);
@@ -143,7 +119,7 @@ static void test_open_default(void **state)
 static void await_login(unsigned i, const char *user, const char *pass)
 {
     for (int tries = 0; tries < 200; tries++, kc_pause_ms(50)) {
-        redisContext *ctx = raw(i);
+        redisContext *ctx = kc_raw(&cluster, i);
         redisReply *r = redisCommand(ctx, "AUTH %s %s", user, pass);
         bool ok = r != NULL && kc_is_status(r, "OK");
         if (r != NULL) freeReplyObject(r);
@@ -173,17 +149,17 @@ static void test_closed_default(void **state)
          * what it was and can still log in as someone else. */
         redisContext *app[LIMIT];
         for (int k = 0; k < LIMIT; k++) {
-            app[k] = raw(node);
-            on(app[k], node, "+OK", "AUTH app " APP_PW);
+            app[k] = kc_raw(&cluster, node);
+            kc_on(app[k], node, "+OK", "AUTH app " APP_PW);
         }
-        redisContext *extra = raw(node);
-        on(extra, node, "-ERR max number of clients reached for user 'app'", "AUTH app " APP_PW);
-        on(extra, node, "-NOAUTH*", "GET k");
-        on(extra, node, "+OK", "AUTH admin " ADMIN_PW);
-        on(extra, node, "+OK", "SET limits:%u v", node); /* forwarded from a follower */
-        on(extra, node, "\"v\"", "GET limits:%u", node);
+        redisContext *extra = kc_raw(&cluster, node);
+        kc_on(extra, node, "-ERR max number of clients reached for user 'app'", "AUTH app " APP_PW);
+        kc_on(extra, node, "-NOAUTH*", "GET k");
+        kc_on(extra, node, "+OK", "AUTH admin " ADMIN_PW);
+        kc_on(extra, node, "+OK", "SET limits:%u v", node); /* forwarded from a follower */
+        kc_on(extra, node, "\"v\"", "GET limits:%u", node);
         /* default (by name) is one user with the unauthenticated ones */
-        on(extra, node, "+OK", "AUTH default " DEFAULT_PW);
+        kc_on(extra, node, "+OK", "AUTH default " DEFAULT_PW);
         redisFree(extra);
 
         /* Unauthenticated connections: a new one past the limit closes
@@ -192,11 +168,11 @@ static void test_closed_default(void **state)
         uint64_t timeouts = kc_info_u64(&cluster, node, "stats", "keel_auth_timeouts");
         redisContext *u[LIMIT + 1];
         for (int k = 0; k < LIMIT; k++) {
-            u[k] = raw(node);
-            on(u[k], node, "-NOAUTH*", "GET k");
+            u[k] = kc_raw(&cluster, node);
+            kc_on(u[k], node, "-NOAUTH*", "GET k");
         }
-        u[LIMIT] = raw(node);
-        on(u[LIMIT], node, "+OK", "AUTH admin " ADMIN_PW);
+        u[LIMIT] = kc_raw(&cluster, node);
+        kc_on(u[LIMIT], node, "+OK", "AUTH admin " ADMIN_PW);
         assert_true(closed_within(u[0], 5000));
         assert_true(kc_info_u64(&cluster, node, "stats", "keel_evicted_unauthenticated_clients") >= evicted + 1);
         /* The others go too, timed out (--auth-timeout 2) or evicted by
@@ -207,10 +183,10 @@ static void test_closed_default(void **state)
                         kc_info_u64(&cluster, node, "stats", "keel_auth_timeouts") - timeouts;
         if (gone < LIMIT) fail_msg("node %u: %llu unauthenticated connections closed, want %d", node + 1,
                                    (unsigned long long)gone, LIMIT);
-        on(u[LIMIT], node, "+PONG", "PING");
-        for (int k = 0; k < LIMIT; k++) on(app[k], node, "+PONG", "PING");
+        kc_on(u[LIMIT], node, "+PONG", "PING");
+        for (int k = 0; k < LIMIT; k++) kc_on(app[k], node, "+PONG", "PING");
         /* Forwarding outlived the timeout: a follower's writes still go. */
-        on(app[0], node, "+OK", "SET limits:%u:after v", node);
+        kc_on(app[0], node, "+OK", "SET limits:%u:after v", node);
         for (int k = 0; k <= LIMIT; k++) redisFree(u[k]);
         for (int k = 0; k < LIMIT; k++) redisFree(app[k]);
     }
