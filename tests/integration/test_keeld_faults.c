@@ -170,7 +170,12 @@ static void test_restart_all(void **state)
     freeReplyObject(r);
     for (unsigned i = 0; i < 3; i++) kc_signal(&cl, i, SIGTERM);
     for (unsigned i = 0; i < 3; i++) kc_start_node(&cl, i);
-    int leader = kc_leader(&cl, 10000);
+    /* Every node replays its log and snapshot at once; under the sanitizer
+     * and CI's -j2 this took over 10 s once (2026-12-07). Bounded at 30 s,
+     * and the time printed, so a slow recovery shows in the log. */
+    long long t0 = kc_now_ms();
+    int leader = kc_leader(&cl, 30000);
+    print_message("leader after a full restart in %lld ms\n", kc_now_ms() - t0);
     assert_true(leader >= 0);
     for (int k = 0; k < 300; k++) {
         r = kc_cmd(&cl, (unsigned)k % 3, "GET r:%d", k);
