@@ -37,8 +37,13 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-build/%/CMakeCache.txt:
-	cmake -S . -B build/$* -DCMAKE_BUILD_TYPE=$(if $(filter debug,$*),Debug,$(if $(filter release,$*),Release,Sanitize))
+# deps is order-only: under `make -j` the configure step must wait for the
+# packages it looks for, without re-running cmake on every make. A configure
+# that fails leaves a CMakeCache.txt behind; it is removed so the next make
+# configures again instead of building a half-configured tree.
+build/%/CMakeCache.txt: | deps
+	cmake -S . -B build/$* -DCMAKE_BUILD_TYPE=$(if $(filter debug,$*),Debug,$(if $(filter release,$*),Release,Sanitize)) \
+	  || { rm -f $@; exit 1; }
 
 build: deps build/debug/CMakeCache.txt
 	cmake --build build/debug -j$(JOBS)
@@ -53,8 +58,8 @@ sanitize: deps build/sanitize/CMakeCache.txt
 # run for FUZZ_SECONDS from its committed seeds (tests/fuzz/corpus/<target>,
 # never written to: new inputs go to build/fuzz/corpus). A crash, a leak or a
 # sanitizer report fails the build; its input is in build/fuzz/artifacts.
-build/fuzz/CMakeCache.txt:
-	CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Sanitize -DKEEL_FUZZ=ON
+build/fuzz/CMakeCache.txt: | deps
+	CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Sanitize -DKEEL_FUZZ=ON || { rm -f $@; exit 1; }
 
 fuzz: deps build/fuzz/CMakeCache.txt
 	cmake --build build/fuzz -j$(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))

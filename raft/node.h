@@ -304,7 +304,7 @@ struct keel_tls_ctx;
 struct keel_tls_ctx *keel_node_tls_ctx(struct keel_node *n);
 
 /* Why member TLS refused a raft connection (index into peer_rejected). */
-#define KEEL_NODE_PEER_REJECTS 7
+#define KEEL_NODE_PEER_REJECTS 8
 const char *keel_node_peer_reject_name(int reason);
 
 struct keel_node_metrics

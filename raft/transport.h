@@ -57,6 +57,7 @@ enum keel_peer_reject {
     KEEL_PEER_REJECT_HANDSHAKE,    /* not TLS (plain raft traffic, garbage) or a TLS protocol error */
     KEEL_PEER_REJECT_TIMEOUT,      /* TLS plus raft handshake not done within the connect timeout */
     KEEL_PEER_REJECT_MALFORMED,    /* a malformed raft handshake inside TLS, or data where none is due */
+    KEEL_PEER_REJECT_ABORTED,      /* closed during the TLS handshake with no TLS error: gave up, was isolated */
     KEEL_PEER_REJECT_COUNT
 };
 const char *keel_peer_reject_name(int reason);

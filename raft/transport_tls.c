@@ -68,7 +68,7 @@ struct link_write
 };
 
 static const char *reject_names[KEEL_PEER_REJECT_COUNT] = {
-    "no_cert", "bad_cert", "no_member_id", "id_mismatch", "handshake", "timeout", "malformed",
+    "no_cert", "bad_cert", "no_member_id", "id_mismatch", "handshake", "timeout", "malformed", "aborted",
 };
 
 const char *keel_peer_reject_name(int reason)
@@ -486,7 +486,10 @@ static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0 || l->closing) return;
     if (nread < 0) {
         if (l->handed) link_close(l);
-        else if (l->incoming && !l->handshaken) reject(l, KEEL_PEER_REJECT_HANDSHAKE, "closed during the TLS handshake");
+        /* An end of stream with no TLS alert: the dialler gave up, was
+         * isolated by a drill or restarted. A refusal of our certificate
+         * arrives as an alert and is counted as such by reject_tls. */
+        else if (l->incoming && !l->handshaken) reject(l, KEEL_PEER_REJECT_ABORTED, "closed during the TLS handshake");
         else if (l->incoming) reject(l, KEEL_PEER_REJECT_MALFORMED, "closed before its raft handshake");
         else drop(l); /* the peer went away or refused us (it logs why) */
         return;
