@@ -8,7 +8,7 @@
 
 DEB_PACKAGES := build-essential cmake pkg-config libraft-dev liblmdb-dev libuv1-dev libhiredis-dev redis-tools \
                 libcmocka-dev libxxhash-dev lmdb-utils libjansson-dev iptables nftables iproute2 libfaketime \
-                libmicrohttpd-dev prometheus clang libclang-rt-14-dev libssl-dev openssl curl python3-redis nodejs
+                libmicrohttpd-dev prometheus clang libclang-rt-14-dev libssl-dev openssl curl python3-redis python3-flask-session tcl8.6 nodejs
 # npm installs ioredis for tests/integration/test_clients_tls_acl. Installed
 # only when there is no npm command: a nodejs package that bundles npm
 # conflicts with Debian's npm.

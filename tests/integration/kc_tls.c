@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kc_tls.h"
@@ -32,6 +33,30 @@ const char *kc_redis_cli(void)
 {
     const char *p = getenv("REDIS_CLI");
     return p ? p : "redis-cli";
+}
+
+int kc_sh(unsigned timeout_s, char *out, size_t size, const char *fmt, ...)
+{
+    char cmd[4096], full[8400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    /* The whole command, pipes included, under one timeout: sh -c with the
+     * command single-quoted (each ' inside written as '\''). */
+    size_t n = (size_t)snprintf(full, sizeof full, "timeout %u sh -c '", timeout_s);
+    for (const char *c = cmd; *c && n + 8 < sizeof full; c++) {
+        if (*c == '\'') n += (size_t)snprintf(full + n, sizeof full - n, "'\\''");
+        else full[n++] = *c;
+    }
+    snprintf(full + n, sizeof full - n, "' 2>&1");
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    n = fread(out, 1, size - 1, p);
+    out[n] = 0;
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
 }
 
 int kc_tcp_connect(unsigned port, unsigned timeout_s)

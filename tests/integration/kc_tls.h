@@ -1,8 +1,11 @@
-/* tests/integration: what the TLS and HTTP tests share: the certificate
- * script (examples/tls/make-certs.sh, or $KEEL_MAKE_CERTS), redis-cli, a loopback TCP
- * connection with timeouts, and one sample of a node's /metrics. */
+/* tests/integration: what the TLS, HTTP and client-library tests share: the
+ * certificate script (examples/tls/make-certs.sh, or $KEEL_MAKE_CERTS),
+ * redis-cli, a shell command's output, a loopback TCP connection with
+ * timeouts, and one sample of a node's /metrics. */
 #ifndef KEEL_TESTS_KC_TLS_H
 #define KEEL_TESTS_KC_TLS_H
+
+#include <stddef.h>
 
 /* The script's path. */
 const char *kc_make_certs(void);
@@ -11,6 +14,10 @@ const char *kc_make_certs(void);
 void kc_certs(const char *dir, const char *ids);
 /* redis-cli ($REDIS_CLI, else the one on PATH). */
 const char *kc_redis_cli(void);
+/* Run the printf-formatted shell command (pipes allowed) under `timeout
+ * timeout_s`, stderr with stdout; its output, trailing newlines cut, in out.
+ * Returns its exit status (128 if it did not exit). */
+int kc_sh(unsigned timeout_s, char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* A TCP connection to 127.0.0.1:port with send/receive timeouts of
  * timeout_s; -1 if refused. The caller closes it. */
 int kc_tcp_connect(unsigned port, unsigned timeout_s);

@@ -36,6 +36,7 @@
 #include "keel/async.h"
 #include "keel/client.h"
 #include "kc.h"
+#include "kc_tls.h"
 
 #define ADMIN_PW "admin-secret-1"
 #define APP_PW "app-secret-2"
@@ -45,24 +46,6 @@ static struct kc cl;
 static unsigned tls_port[KC_MAX];
 static char dir[600];
 static char tls_eps[256]; /* every node's TLS address */
-
-static int sh(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t size, const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "timeout 120 %s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = 0;
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
 
 static const char *env_or(const char *name, const char *dflt)
 {
@@ -76,7 +59,7 @@ static int setup(void **state)
     char out[4096];
     kc_prepare(&cl, 3, "");
     snprintf(dir, sizeof dir, "%s/tls", cl.base);
-    if (sh(out, sizeof out, "'%s' '%s' 1 2 3 client:app", env_or("KEEL_MAKE_CERTS", "make-certs.sh"), dir) != 0)
+    if (kc_sh(120, out, sizeof out, "'%s' '%s' 1 2 3 client:app", env_or("KEEL_MAKE_CERTS", "make-certs.sh"), dir) != 0)
         fail_msg("make-certs.sh: %s", out);
     snprintf(cl.extra, sizeof cl.extra, "--tls-ca-cert-file %s/ca.crt", dir);
     size_t off = 0;
@@ -405,7 +388,7 @@ static void test_real_clients(void **state)
             snprintf(cmd, sizeof cmd, "%s", cmds[k][0]);
             char *at = strchr(cmd, '@');
             if (at) *at = (char)('1' + i); /* a key per node */
-            int rc = sh(out, sizeof out,
+            int rc = kc_sh(120, out, sizeof out,
                         "env REDISCLI_AUTH=%s '%s' --tls --cacert %s/ca.crt --cert %s/client-app.crt --key "
                         "%s/client-app.key --user app -h 127.0.0.1 -p %u %s",
                         APP_PW, cli, dir, dir, dir, tls_port[i], cmd);
@@ -413,12 +396,12 @@ static void test_real_clients(void **state)
                 fail_msg("redis-cli on node %u: %s: rc %d '%s', want '%s'", i + 1, cmd, rc, out, cmds[k][1]);
         }
     }
-    int rc = sh(out, sizeof out, "/usr/bin/python3 '%s' %s %s %s%s", env_or("CLIENTS_PY", "clients_tls_acl.py"), dir,
+    int rc = kc_sh(120, out, sizeof out, "/usr/bin/python3 '%s' %s %s %s%s", env_or("CLIENTS_PY", "clients_tls_acl.py"), dir,
                 "app", APP_PW, ports);
     if (rc != 0) fail_msg("redis-py: rc %d\n%s", rc, out);
     print_message("%s\n", out);
     /* ioredis, installed by npm ci from the pinned lock into the build tree. */
-    rc = sh(out, sizeof out, "'%s' '%s' %s app %s%s", env_or("IOREDIS_SH", "ioredis_acl.sh"),
+    rc = kc_sh(120, out, sizeof out, "'%s' '%s' %s app %s%s", env_or("IOREDIS_SH", "ioredis_acl.sh"),
             env_or("IOREDIS_DIR", "node"), dir, APP_PW, ports);
     if (rc == 77) {
         print_message("ioredis: SKIPPED (%s)\n", out);

@@ -57,28 +57,10 @@ static int teardown(void **state)
 
 /* Run a shell command (bounded by timeout(1)); its stdout and stderr in out,
  * trailing newlines cut. Returns its exit status. */
-static int sh(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t size, const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "timeout 30 %s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = 0;
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
 /* redis-cli --tls on port with the given certificate flags and command. */
 static int cli_tls(char *out, size_t size, unsigned port, const char *auth, const char *cmd)
 {
-    return sh(out, size, "'%s' --tls --cacert '%s/ca.crt' %s -h 127.0.0.1 -p %u %s", kc_redis_cli(), dir, auth, port,
+    return kc_sh(30, out, size, "'%s' --tls --cacert '%s/ca.crt' %s -h 127.0.0.1 -p %u %s", kc_redis_cli(), dir, auth, port,
               cmd);
 }
 
@@ -175,7 +157,7 @@ static void test_cluster_tls_clients(void **state)
     unsigned targets[2] = {f, (unsigned)leader};
     for (int k = 0; k < 2; k++) {
         unsigned i = targets[k];
-        rc = sh(out, sizeof out,
+        rc = kc_sh(30, out, sizeof out,
                 "/usr/bin/python3 -c \"import redis; r = redis.Redis(host='127.0.0.1', port=%u, ssl=True, "
                 "ssl_ca_certs='%s/ca.crt', ssl_certfile='%s/client-app.crt', ssl_keyfile='%s/client-app.key', "
                 "socket_timeout=10); r.set('py%d', 'v%d'); print(r.get('py%d').decode(), r.get('greeting').decode())\"",
@@ -197,14 +179,14 @@ static void test_cluster_tls_clients(void **state)
     rc = cli_tls(out, sizeof out, tls_port[f], other, "PING");
     if (rc == 0 && strcmp(out, "PONG") == 0) fail_msg("a client with another CA's certificate got PONG");
     assert_true(rejected_reaches(f, "bad_cert", bad_cert + 1));
-    rc = sh(out, sizeof out, "'%s' -h 127.0.0.1 -p %u PING", kc_redis_cli(), tls_port[f]);
+    rc = kc_sh(30, out, sizeof out, "'%s' -h 127.0.0.1 -p %u PING", kc_redis_cli(), tls_port[f]);
     if (strcmp(out, "PONG") == 0) fail_msg("a plaintext client got PONG from the TLS port");
     assert_true(rejected_reaches(f, "handshake", hs + 1));
     assert_true(log_has(f, "refused on the TLS port (no_cert)"));
     assert_true(log_has(f, "refused on the TLS port (bad_cert)"));
     /* TLS against the plaintext port fails too: the port speaks RESP only
      * (redis-cli waits for a ServerHello that never comes: 5 s). */
-    rc = sh(out, sizeof out, "timeout 5 '%s' --tls --cacert '%s/ca.crt' %s -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir,
+    rc = kc_sh(30, out, sizeof out, "timeout 5 '%s' --tls --cacert '%s/ca.crt' %s -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir,
             client_auth, cl.nodes[f].client_port);
     if (strcmp(out, "PONG") == 0) fail_msg("redis-cli --tls got PONG from the plaintext port");
 }
@@ -448,7 +430,7 @@ static void test_client_tls_options(void **state)
                  "'%s' --id 1 --data-dir %s/n --raft-addr 127.0.0.1:%u --client-addr 127.0.0.1:%u "
                  "--cluster 1=127.0.0.1:%u %s",
                  kc_keeld(), cl.base, cl.nodes[0].raft_port, cl.nodes[0].client_port, cl.nodes[0].raft_port, args);
-        int rc = sh(out, sizeof out, "%s", cmd);
+        int rc = kc_sh(30, out, sizeof out, "%s", cmd);
         if (rc == 0 || strstr(out, cases[k].want) == NULL || strchr(out, '\n') != NULL)
             fail_msg("case %zu: want a one-line refusal saying '%s', got (rc %d):\n%s", k, cases[k].want, rc, out);
     }

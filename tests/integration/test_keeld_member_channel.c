@@ -70,24 +70,6 @@ static int teardown(void **state)
 
 /* A shell command bounded by timeout(1): its output in out, trailing
  * newlines cut; its exit status. */
-static int sh(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t size, const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "timeout 30 %s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = 0;
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
 /* redis-cli on node i (TLS when the cluster is TLS only), as user/pass
  * (NULL: no AUTH); cmd is redis-cli's arguments. Output in out. */
 static void cli(unsigned i, const char *user, const char *pass, char *out, size_t size, const char *cmd)
@@ -96,7 +78,7 @@ static void cli(unsigned i, const char *user, const char *pass, char *out, size_
     if (pass != NULL) snprintf(auth, sizeof auth, "--user '%s' --pass '%s' --no-auth-warning", user, pass);
     if (tls_mode) snprintf(how, sizeof how, "--tls --cacert '%s/ca.crt' -p %u", dir, tls_port[i]);
     else snprintf(how, sizeof how, "-p %u", cl.nodes[i].client_port);
-    sh(out, size, "'%s' %s -h 127.0.0.1 %s %s", kc_redis_cli(), how, auth, cmd);
+    kc_sh(30, out, size, "'%s' %s -h 127.0.0.1 %s %s", kc_redis_cli(), how, auth, cmd);
 }
 
 /* Poll (up to ms) until node i's reply to cmd starts with want. */
@@ -234,7 +216,7 @@ static void ro_get(unsigned i, const char *user, const char *pass, const char *k
     if (tls_mode) snprintf(how, sizeof how, "--tls --cacert '%s/ca.crt' -p %u", dir, tls_port[i]);
     else snprintf(how, sizeof how, "-p %u", cl.nodes[i].client_port);
     snprintf(cmd, sizeof cmd, "printf 'READONLY\\nGET %s\\n' | '%s' %s -h 127.0.0.1 %s", key, kc_redis_cli(), how, auth);
-    sh(out, size, "sh -c \"%s\"", cmd);
+    kc_sh(30, out, size, "sh -c \"%s\"", cmd);
     /* "OK\nvalue": the second line */
     char *nl = strchr(out, '\n');
     if (nl != NULL) memmove(out, nl + 1, strlen(nl + 1) + 1);
@@ -577,7 +559,7 @@ static void test_join_options(void **state)
         char args[1400];
         if (cases[i].pw != NULL) snprintf(args, sizeof args, "%s '%s%s'", cases[i].args, pw, cases[i].pw);
         else snprintf(args, sizeof args, "%s", cases[i].args);
-        int rc = sh(out, sizeof out, "'%s' %s %s", kc_keeld(), base, args);
+        int rc = kc_sh(30, out, sizeof out, "'%s' %s %s", kc_keeld(), base, args);
         if (rc != 2 || strstr(out, cases[i].want) == NULL)
             fail_msg("keeld %s: exit %d, '%s' (wanted exit 2 and '%s')", args, rc, out, cases[i].want);
         assert_null(strstr(out, "line one"));

@@ -37,28 +37,11 @@
 #include <unistd.h>
 
 #include "kc.h"
+#include "kc_tls.h"
 
 static char base[256];
 static char ns[32];
 static pid_t child;
-
-static int sh(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t size, const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "timeout 30 %s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = 0;
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
 
 static void make_base(void)
 {
@@ -91,9 +74,9 @@ static int teardown(void **state)
     char out[256];
     (void)state;
     if (child > 0) stop_child();
-    if (ns[0]) sh(out, sizeof out, "ip netns del %s", ns);
+    if (ns[0]) kc_sh(30, out, sizeof out, "ip netns del %s", ns);
     ns[0] = 0;
-    if (base[0]) sh(out, sizeof out, "rm -rf '%s'", base);
+    if (base[0]) kc_sh(30, out, sizeof out, "rm -rf '%s'", base);
     base[0] = 0;
     return 0;
 }
@@ -105,12 +88,12 @@ static bool make_ns(void)
 {
     char out[512];
     snprintf(ns, sizeof ns, "keelpm%d", (int)getpid());
-    if (sh(out, sizeof out, "ip netns add %s", ns) != 0) {
+    if (kc_sh(30, out, sizeof out, "ip netns add %s", ns) != 0) {
         print_message("no network namespace (%s): skipped\n", out);
         ns[0] = 0;
         return false;
     }
-    if (sh(out, sizeof out,
+    if (kc_sh(30, out, sizeof out,
            "sh -c 'ip -n %s link set lo up && ip -n %s addr add 10.213.7.1/32 dev lo'", ns, ns) != 0)
         fail_msg("setting up namespace %s: %s", ns, out);
     return true;
@@ -171,7 +154,7 @@ static void test_startup_refusals(void **state)
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         snprintf(dir, sizeof dir, "%s/n%zu", base, k);
-        int rc = sh(out, sizeof out,
+        int rc = kc_sh(30, out, sizeof out,
                     "%s'%s' --id 1 --data-dir %s --raft-addr %s:%u --cluster 1=%s:%u --client-addr %s:%u %s", prefix, kc_keeld(),
                     dir, cases[k].raft_host, raft, cases[k].raft_host, raft, cases[k].client_host, client,
                     cases[k].extra);
@@ -193,7 +176,7 @@ static void test_startup_refusals(void **state)
  * "<EOF>" if it closed. */
 static void raw_from_far(char *out, size_t size)
 {
-    sh(out, size,
+    kc_sh(30, out, size,
        "ip netns exec %s /usr/bin/python3 -c \"import socket,sys\n"
        "s=socket.create_connection(('10.213.7.1',7379),timeout=5)\n"
        "print('peer', s.getsockname()[0])\n"
@@ -222,7 +205,7 @@ static void test_denied_off_loopback(void **state)
     spawn_in_ns(log, argv);
     bool up = false;
     for (int t = 0; t < 200 && !up; t++) {
-        up = sh(out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 PING", ns) == 0 && !strcmp(out, "PONG");
+        up = kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 PING", ns) == 0 && !strcmp(out, "PONG");
         if (!up) kc_pause_ms(50);
     }
     if (!up) fail_msg("keeld in the namespace does not answer on loopback: %s", out);
@@ -234,28 +217,28 @@ static void test_denied_off_loopback(void **state)
     if (strncmp(out, "peer 10.213.7.1\n-DENIED Keel is running in protected mode", 57) != 0 ||
         strstr(out, "<EOF>") == NULL || strstr(out, "PONG") != NULL || strstr(out, "\r\n-") != NULL)
         fail_msg("from 10.213.7.1: want one -DENIED and the connection closed, got:\n%s", out);
-    sh(out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
     if (strstr(out, "DENIED") == NULL || strstr(out, "--protected-mode no") == NULL) fail_msg("redis-cli: %s", out);
     /* The members' own channel is not protected mode's: its token decides. */
-    sh(out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 KEEL.FWDSYNC nottoken", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 KEEL.FWDSYNC nottoken", ns);
     if (strstr(out, "DENIED") != NULL) fail_msg("KEEL.FWDSYNC got protected mode's refusal: %s", out);
     if (!file_has(log, "refused: protected mode")) fail_msg("the refusal is not logged in %s", log);
     /* CONFIG SET protected-mode no, from loopback (Redis's way out): served. */
-    sh(out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 CONFIG SET protected-mode no", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 CONFIG SET protected-mode no", ns);
     if (strcmp(out, "OK") != 0) fail_msg("CONFIG SET protected-mode no: %s", out);
-    sh(out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
     if (strcmp(out, "PONG") != 0) fail_msg("protected mode off, from 10.213.7.1: %s", out);
-    sh(out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 CONFIG SET protected-mode yes", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 CONFIG SET protected-mode yes", ns);
     if (strcmp(out, "OK") != 0) fail_msg("CONFIG SET protected-mode yes: %s", out);
-    sh(out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
     if (strstr(out, "DENIED") == NULL) fail_msg("protected mode on again, from 10.213.7.1: %s", out);
 
     /* A password, set from loopback: then the far client authenticates. */
-    sh(out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 CONFIG SET requirepass s3cret-pw", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -h 127.0.0.1 -p 7379 CONFIG SET requirepass s3cret-pw", ns);
     if (strcmp(out, "OK") != 0) fail_msg("CONFIG SET requirepass: %s", out);
-    sh(out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -h 10.213.7.1 -p 7379 PING", ns);
     if (strstr(out, "NOAUTH") == NULL) fail_msg("with a password, from 10.213.7.1 without it: %s", out);
-    sh(out, sizeof out, "ip netns exec %s env REDISCLI_AUTH=s3cret-pw redis-cli -h 10.213.7.1 -p 7379 PING", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s env REDISCLI_AUTH=s3cret-pw redis-cli -h 10.213.7.1 -p 7379 PING", ns);
     if (strcmp(out, "PONG") != 0) fail_msg("with the password, from 10.213.7.1: %s", out);
     assert_int_equal(stop_child(), 0);
 }
@@ -306,13 +289,13 @@ static void test_make_run_secure(void **state)
             int st;
             if (waitpid(child, &st, WNOHANG) == child) {
                 child = 0;
-                sh(out, sizeof out, "cat '%s'", log);
+                kc_sh(30, out, sizeof out, "cat '%s'", log);
                 fail_msg("local-cluster.sh --secure exited:\n%s", out);
             }
             kc_pause_ms(50);
         }
     }
-    sh(out, sizeof out, "cat '%s'", log);
+    kc_sh(30, out, sizeof out, "cat '%s'", log);
     if (!up) fail_msg("local-cluster.sh --secure did not come up in 30 s:\n%s", out);
 
     /* The password: generated, in a 0600 file, printed nowhere, on no command line. */
@@ -342,19 +325,19 @@ static void test_make_run_secure(void **state)
     assert_non_null(f);
     fprintf(f, "%s\n", line);
     fclose(f);
-    sh(out, sizeof out, "ip netns exec %s sh '%s'", ns, path);
+    kc_sh(30, out, sizeof out, "ip netns exec %s sh '%s'", ns, path);
     if (strcmp(out, "OK") != 0) fail_msg("%s: %s", line, out);
     /* Another node, the same user: the write is there. */
     char tls[600];
     snprintf(tls, sizeof tls, "--tls --cacert %s/secure/tls/ca.crt --cert %s/secure/tls/client-admin.crt --key %s/secure/tls/client-admin.key",
              data, data, data);
-    sh(out, sizeof out, "ip netns exec %s sh -c 'REDISCLI_AUTH=\"$(cat %s/secure/admin.pass)\" redis-cli --no-auth-warning %s --user admin -p 7581 GET hello'",
+    kc_sh(30, out, sizeof out, "ip netns exec %s sh -c 'REDISCLI_AUTH=\"$(cat %s/secure/admin.pass)\" redis-cli --no-auth-warning %s --user admin -p 7581 GET hello'",
        ns, data, tls);
     if (strcmp(out, "world") != 0) fail_msg("GET hello on node 3 as admin: %s", out);
     /* default is off: no user, no access; plaintext is refused too. */
-    sh(out, sizeof out, "ip netns exec %s redis-cli %s -p 7580 GET hello", ns, tls);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli %s -p 7580 GET hello", ns, tls);
     if (strstr(out, "NOAUTH") == NULL) fail_msg("without a user: %s", out);
-    sh(out, sizeof out, "ip netns exec %s redis-cli -p 7379 GET hello", ns);
+    kc_sh(30, out, sizeof out, "ip netns exec %s redis-cli -p 7379 GET hello", ns);
     if (strstr(out, "NOAUTH") == NULL) fail_msg("plaintext without a user: %s", out);
     assert_int_equal(stop_child(), 0);
     if (!file_has(log, "stopped; data kept in")) fail_msg("the script did not stop its nodes");

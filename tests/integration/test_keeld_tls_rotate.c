@@ -56,24 +56,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int sh(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t size, const char *fmt, ...)
-{
-    char cmd[4096], full[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "timeout 30 sh -c \"%s\" 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, size - 1, p);
-    out[n] = 0;
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = 0;
-    int rc = pclose(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
 static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void run(const char *fmt, ...)
 {
@@ -82,7 +64,7 @@ static void run(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    if (sh(out, sizeof out, "%s", cmd) != 0) fail_msg("%s failed:\n%s", cmd, out);
+    if (kc_sh(30, out, sizeof out, "%s", cmd) != 0) fail_msg("%s failed:\n%s", cmd, out);
 }
 
 /* GET path from node i's HTTP endpoint: the body (with the status line first). */
@@ -146,13 +128,13 @@ static void alarm_becomes(unsigned i, bool on)
  * handshake), and of a file. */
 static void presented_enddate(unsigned i, char *out, size_t size)
 {
-    sh(out, size, "echo | openssl s_client -connect 127.0.0.1:%u 2>/dev/null | openssl x509 -noout -enddate",
+    kc_sh(30, out, size, "echo | openssl s_client -connect 127.0.0.1:%u 2>/dev/null | openssl x509 -noout -enddate",
        tls_port[i]);
 }
 
 static void file_enddate(const char *file, char *out, size_t size)
 {
-    sh(out, size, "openssl x509 -noout -enddate -in '%s'", file);
+    kc_sh(30, out, size, "openssl x509 -noout -enddate -in '%s'", file);
 }
 
 static void *writer_main(void *arg)
@@ -234,7 +216,7 @@ static void test_rotation_under_load(void **state)
     assert_true(leader >= 0);
     for (unsigned i = 0; i < 3; i++) assert_false(has_alarm(i));
     /* A client that trusts only the new CA is refused before the rollover. */
-    int rc = sh(out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir_b, tls_port[0]);
+    int rc = kc_sh(30, out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir_b, tls_port[0]);
     if (rc == 0 && strcmp(out, "PONG") == 0) fail_msg("a client trusting only the new CA got PONG before the rollover");
 
     pthread_t w;
@@ -283,7 +265,7 @@ static void test_rotation_under_load(void **state)
         kc_reply_text(r, false, out, sizeof out);
         freeReplyObject(r);
         if (strstr(out, file) == NULL || strstr(out, "/b/member-") == NULL) fail_msg("CONFIG GET tls-*: %s", out);
-        rc = sh(out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir_b,
+        rc = kc_sh(30, out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir_b,
                 tls_port[i]);
         if (rc != 0 || strcmp(out, "PONG") != 0) fail_msg("node %u: redis-cli --tls with the new CA: %s", i + 1, out);
     }
@@ -325,7 +307,7 @@ static void test_rotation_under_load(void **state)
     kc_reply_text(g, false, out, sizeof out);
     freeReplyObject(g);
     if (strstr(out, crt_b1) == NULL) fail_msg("after refusals, CONFIG GET tls-cert-file: %s", out);
-    rc = sh(out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir_b, tls_port[0]);
+    rc = kc_sh(30, out, sizeof out, "'%s' --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %u PING", kc_redis_cli(), dir_b, tls_port[0]);
     if (rc != 0 || strcmp(out, "PONG") != 0) fail_msg("node 1 after refused reloads: %s", out);
     writer_progresses(100);
     unsigned failed_while_rotating = atomic_load(&writer_failures);
