@@ -380,6 +380,8 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
             return apply_flush(c, cmd, r);
         case STORE_CMD_SETRANGE:
             return apply_setrange(c, cmd, r);
+        case STORE_CMD_SETBIT:
+            return apply_setbit(c, cmd, r);
         case STORE_CMD_MSETNX:
             return apply_msetnx(c, cmd, r);
         case STORE_CMD_SETFLOAT:

@@ -1,4 +1,4 @@
-/* store: applying RENAME (RENAMENX), COPY, FLUSH, SETRANGE, MSETNX and the
+/* store: applying RENAME (RENAMENX), COPY, FLUSH, SETRANGE, SETBIT, MSETNX and the
  * string side of SETFLOAT (INCRBYFLOAT's result). See codec.h. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +182,43 @@ int apply_setrange(struct apply_ctx *c, const struct store_cmd *cmd, struct keel
     if (rc != 0) return rc;
     store_event(c, KEEL_EV_SETRANGE, cmd->key);
     keel_reply_int(r, (int64_t)len);
+    return 0;
+}
+
+/* SETBIT key offset 0|1 (Redis's setbitCommand): the string grows with
+ * zero bytes to hold the bit, bit 0 being the most significant of byte 0.
+ * Replies the bit that was there. The size limit is Keel's value limit. */
+int apply_setbit(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
+{
+    struct keel_record old;
+    bool exists;
+    LOOKUP(c, cmd->key, &old, exists);
+    if (exists && old.type != KEEL_TYPE_STRING) {
+        keel_reply_error(r, KEEL_EWRONGTYPE, NULL);
+        return 0;
+    }
+    size_t byte = (size_t)((uint64_t)cmd->num >> 3), have = exists ? old.len : 0;
+    if (byte >= KEEL_MAX_VALUE) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "string exceeds maximum allowed size (Keel's value limit, %u bytes)",
+                 KEEL_MAX_VALUE);
+        keel_reply_error(r, KEEL_ETOOBIG, msg);
+        return 0;
+    }
+    size_t len = byte + 1 > have ? byte + 1 : have;
+    uint8_t *buf = store_scratch(c->st, len);
+    if (buf == NULL) return KEEL_ENOMEM;
+    if (have > 0) memcpy(buf, old.val, have);
+    if (len > have) memset(buf + have, 0, len - have);
+    uint8_t mask = (uint8_t)(0x80u >> (cmd->num & 7));
+    int was = (buf[byte] & mask) != 0;
+    if (cmd->flags & KEEL_SETBIT_ONE) buf[byte] |= mask;
+    else buf[byte] &= (uint8_t)~mask;
+    struct keel_record rec = {KEEL_TYPE_STRING, exists ? old.expire_at : 0, c->index, buf, len};
+    int rc = storage_put(c->txn, cmd->key, &rec, NULL);
+    if (rc != 0) return rc;
+    store_event(c, KEEL_EV_SETBIT, cmd->key);
+    keel_reply_int(r, was);
     return 0;
 }
 

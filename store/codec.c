@@ -81,6 +81,7 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_RENAME] = KEEL_RENAME_NX,
     [STORE_CMD_COPY] = KEEL_COPY_REPLACE,
     [STORE_CMD_SETFLOAT] = KEEL_SETFLOAT_HASH,
+    [STORE_CMD_SETBIT] = KEEL_SETBIT_ONE,
 };
 
 /* ACL rules: words separated by single spaces, with no control byte, no
@@ -265,6 +266,10 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
                 !rd_str(r, &cmd->value, KEEL_MAX_VALUE))
                 return false;
             if (cmd->num < 0) return fail(r, KEEL_EMALFORMED, "negative offset");
+            break;
+        case STORE_CMD_SETBIT:
+            if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num)) return false;
+            if (cmd->num < 0 || cmd->num > KEEL_SETBIT_MAX_OFFSET) return fail(r, KEEL_EMALFORMED, "bit offset out of range");
             break;
         case STORE_CMD_MSETNX:
             if (!rd_count(r, &cmd->count, KEEL_MAX_ARGS, 8)) return false;

@@ -52,6 +52,8 @@
  *            writes it only if the key is still at that version, else
  *            replies BUSY and the leader computes it again. No float is
  *            parsed or formatted in apply, so replicas cannot differ.
+ *   SETBIT   str key, i64 offset (0 .. 2^32-1)             flags ONE
+ *            SETBIT key offset 1 (ONE) or 0; replies the bit it replaced
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
@@ -111,6 +113,7 @@ enum store_cmd_type {
     STORE_CMD_SETRANGE = 20,
     STORE_CMD_MSETNX = 21,
     STORE_CMD_SETFLOAT = 22,
+    STORE_CMD_SETBIT = 23,
     STORE_CMD__COUNT
 };
 
@@ -138,6 +141,10 @@ enum store_cmd_type {
 #define KEEL_COPY_REPLACE 0x01
 /* SETFLOAT: the result goes into a hash field */
 #define KEEL_SETFLOAT_HASH 0x01
+/* SETBIT: the bit is set to 1 (else 0) */
+#define KEEL_SETBIT_ONE 0x01
+/* SETBIT's offsets are bits of a string of at most 512 MB, as Redis's. */
+#define KEEL_SETBIT_MAX_OFFSET 0xFFFFFFFFll
 /* GETEX: drop the expiry instead of setting expire_at */
 #define KEEL_GETEX_PERSIST 0x01
 /* HASH: a consistency-check round, or its verdict (exclusive) */
@@ -244,6 +251,7 @@ void keel_enc_copy(struct keel_enc *e, struct keel_slice src, struct keel_slice 
 void keel_enc_flush(struct keel_enc *e);
 void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset,
                        struct keel_slice value);
+void keel_enc_setbit(struct keel_enc *e, struct keel_slice key, int64_t offset, bool one);
 /* pairs: key, value, key, value, ... (2n slices) */
 void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n);
 /* field: empty for a string (INCRBYFLOAT); flags KEEL_SETFLOAT_HASH for a

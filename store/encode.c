@@ -346,6 +346,14 @@ void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset
     end(e, b);
 }
 
+void keel_enc_setbit(struct keel_enc *e, struct keel_slice key, int64_t offset, bool one)
+{
+    size_t b = begin(e, STORE_CMD_SETBIT, one ? KEEL_SETBIT_ONE : 0);
+    w_str(e, key);
+    w_u64(e, (uint64_t)offset);
+    end(e, b);
+}
+
 void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n)
 {
     size_t b = begin(e, STORE_CMD_MSETNX, 0);

@@ -35,6 +35,7 @@ enum keel_event_type {
     KEEL_EV_SETRANGE,    /* $ */
     KEEL_EV_INCRBYFLOAT, /* $ */
     KEEL_EV_HINCRBYFLOAT, /* h */
+    KEEL_EV_SETBIT,      /* $ */
     KEEL_EV__COUNT
 };
 

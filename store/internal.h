@@ -81,6 +81,7 @@ int apply_rename(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
 int apply_copy(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_flush(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_setrange(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_setbit(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_msetnx(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_setfloat(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 

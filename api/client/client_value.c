@@ -56,7 +56,7 @@ static const char *const writes[] = {
     "append", "copy", "decr", "decrby", "del", "expire", "expireat", "flushall", "flushdb",
     "getdel", "getex", "getset", "hdel", "hincrby", "hincrbyfloat", "hmset", "hset", "hsetnx",
     "incr", "incrby", "incrbyfloat", "mset", "msetnx", "persist", "pexpire", "pexpireat",
-    "psetex", "rename", "renamenx", "set", "setex", "setnx", "setrange", "unlink",
+    "psetex", "rename", "renamenx", "set", "setbit", "setex", "setnx", "setrange", "unlink",
 };
 
 bool keel_is_write(const char *name, size_t len)

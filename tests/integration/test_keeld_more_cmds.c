@@ -154,6 +154,53 @@ static void test_strings(void **state)
     }
 }
 
+/* SETBIT GETBIT SUBSTR LCS (string.tcl's cases and Redis's LCS example). */
+static void bits_on(unsigned i, const char *k)
+{
+    C(":0", "SETBIT %s:b 1 1", k);
+    C(":1", "SETBIT %s:b 1 0", k);
+    C(":0", "SETBIT %s:b 17 1", k);
+    C(":3", "STRLEN %s:b", k);
+    C(":1", "GETBIT %s:b 17", k);
+    C(":0", "GETBIT %s:b 100", k);
+    C(":0", "GETBIT %s:none 0", k);
+    C("+OK", "SET %s:b2 1", k); /* '1' is 0x31: bits 2, 3, 7 */
+    C(":1", "GETBIT %s:b2 2", k);
+    C(":0", "GETBIT %s:b2 4", k);
+    C(":0", "SETBIT %s:b2 6 1", k);
+    C("\"3\"", "GET %s:b2", k);
+    C("-ERR bit offset is not an integer or out of range", "SETBIT %s:b -1 1", k);
+    C("-ERR bit offset is not an integer or out of range", "SETBIT %s:b 4294967296 1", k);
+    C("-ERR bit offset is not an integer or out of range", "GETBIT %s:b x", k);
+    C("-ERR bit is not an integer or out of range", "SETBIT %s:b 0 2", k);
+    C("-ERR bit is not an integer or out of range", "SETBIT %s:b 0 -1", k);
+    C(":1", "HSET %s:h f v", k);
+    C("-WRONGTYPE*", "SETBIT %s:h 0 1", k);
+    C("-WRONGTYPE*", "GETBIT %s:h 0", k);
+    C("+OK", "SET %s:s foobar", k);
+    C("\"oba\"", "SUBSTR %s:s 2 4", k);
+    C("\"ar\"", "SUBSTR %s:s -2 -1", k);
+    C("+OK", "MSET %s:l1 ohmytext %s:l2 mynewtext", k, k);
+    C("\"mytext\"", "LCS %s:l1 %s:l2", k, k);
+    C(":6", "LCS %s:l1 %s:l2 LEN", k, k);
+    C("[\"matches\",[[[:4,:7],[:5,:8]],[[:2,:3],[:0,:1]]],\"len\",:6]", "LCS %s:l1 %s:l2 IDX", k, k);
+    C("[\"matches\",[[[:4,:7],[:5,:8],:4]],\"len\",:6]", "LCS %s:l1 %s:l2 IDX MINMATCHLEN 4 WITHMATCHLEN", k, k);
+    C("\"\"", "LCS %s:l1 %s:none", k, k);
+    C("-ERR If you want both the length and indexes, please just use IDX.", "LCS %s:l1 %s:l2 LEN IDX", k, k);
+    C("-ERR syntax error", "LCS %s:l1 %s:l2 MINMATCHLEN", k, k);
+    C("-ERR The specified keys must contain string values", "LCS %s:l1 %s:h", k, k);
+}
+
+static void test_bits_lcs(void **state)
+{
+    (void)state;
+    char k[16];
+    for (unsigned n = 0; n < 2; n++) {
+        snprintf(k, sizeof k, "b%u", n);
+        bits_on(node_at(n), k);
+    }
+}
+
 /* The reply of cmd on node i, as text (kc_reply_text, bulks quoted). */
 static void reply_of(unsigned i, const char *cmd, char *got, size_t size)
 {
@@ -523,6 +570,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_bits_lcs),
         cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_keyspace),
         cmocka_unit_test(test_multi),

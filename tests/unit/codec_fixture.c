@@ -242,6 +242,9 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
         case STORE_CMD_SETRANGE:
             keel_enc_setrange(e, c->key, c->num, c->value);
             break;
+        case STORE_CMD_SETBIT:
+            keel_enc_setbit(e, c->key, c->num, c->flags & KEEL_SETBIT_ONE);
+            break;
         case STORE_CMD_MSETNX:
             v = collect(c->list, 2 * c->count);
             keel_enc_msetnx(e, v, c->count);

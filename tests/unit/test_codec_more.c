@@ -90,6 +90,11 @@ static void enc_setrange(struct keel_enc *e)
     keel_enc_setrange(e, LIT("k"), 1234567, LIT("xy"));
 }
 
+static void enc_setbit(struct keel_enc *e)
+{
+    keel_enc_setbit(e, LIT("k"), 4294967295ll, true);
+}
+
 static void enc_msetnx(struct keel_enc *e)
 {
     struct keel_slice pairs[4] = {LIT("a"), LIT("1"), LIT("b"), LIT("")};
@@ -127,6 +132,10 @@ static void test_roundtrips(void **state)
     assert_slice_lit(c.key, "k");
     assert_int_equal(c.num, 1234567);
     assert_slice_lit(c.value, "xy");
+    free(buf);
+    buf = roundtrip(enc_setbit, STORE_CMD_SETBIT, KEEL_SETBIT_ONE, &c, &len);
+    assert_slice_lit(c.key, "k");
+    assert_int_equal(c.num, 4294967295ll);
     free(buf);
     buf = roundtrip(enc_msetnx, STORE_CMD_MSETNX, 0, &c, &len);
     assert_int_equal(c.count, 2);
@@ -207,6 +216,17 @@ static void test_malformed(void **state)
     expect_body(STORE_CMD_SETRANGE, 0, &b, false);
     b.n = 0; bb_str(&b, "k"); bb_u64(&b, 0);
     expect_body(STORE_CMD_SETRANGE, 0, &b, false);
+    /* SETBIT: 0 <= offset < 2^32, flag ONE only. */
+    b.n = 0; bb_str(&b, "k"); bb_u64(&b, 4294967295ull);
+    expect_body(STORE_CMD_SETBIT, 0, &b, true);
+    expect_body(STORE_CMD_SETBIT, KEEL_SETBIT_ONE, &b, true);
+    expect_body(STORE_CMD_SETBIT, 0x02, &b, false);
+    b.n = 0; bb_str(&b, "k"); bb_u64(&b, 4294967296ull);
+    expect_body(STORE_CMD_SETBIT, 0, &b, false);
+    b.n = 0; bb_str(&b, "k"); bb_u64(&b, (uint64_t)-1);
+    expect_body(STORE_CMD_SETBIT, 0, &b, false);
+    b.n = 0; bb_str(&b, ""); bb_u64(&b, 0);
+    expect_body(STORE_CMD_SETBIT, 0, &b, false);
     /* MSETNX: at least one pair, keys non-empty, counts that fit. */
     b.n = 0; bb_u32(&b, 1); bb_str(&b, "k"); bb_str(&b, "v");
     expect_body(STORE_CMD_MSETNX, 0, &b, true);

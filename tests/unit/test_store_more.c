@@ -1,5 +1,5 @@
 /* tests: the state machine's commands of issue 15 item 2: HSETNX (an HSET
- * flag), RENAME/RENAMENX, COPY, FLUSH, SETRANGE, MSETNX and the float
+ * flag), RENAME/RENAMENX, COPY, FLUSH, SETRANGE, SETBIT, MSETNX and the float
  * results of INCRBYFLOAT/HINCRBYFLOAT (SETFLOAT), applied as every replica
  * applies them. */
 #include "store_fixture.h"
@@ -197,6 +197,42 @@ static void test_setrange(void **state)
     EXPECT(do_setrange(f, "h", 0, ""), WANT_ERR(KEEL_EWRONGTYPE));
 }
 
+static const struct keel_reply *do_setbit(struct fx *f, const char *key, int64_t off, bool one)
+{
+    struct keel_enc e;
+    enc_begin(f, &e);
+    keel_enc_setbit(&e, S(key), off, one);
+    return apply_enc(f, &e);
+}
+
+/* SETBIT: bit 0 is the high bit of byte 0; the string grows with zeros;
+ * the reply is the bit replaced; the TTL stays; other types refused. */
+static void test_setbit(void **state)
+{
+    struct fx *f = *state;
+    f->ts = 1000;
+    EXPECT(do_setbit(f, "b", 1, true), WANT_INT(0));
+    EXPECT(get(f, "b", 1000), WANT_BULKN("\x40", 1));
+    EXPECT(do_setbit(f, "b", 1, true), WANT_INT(1));
+    EXPECT(do_setbit(f, "b", 17, true), WANT_INT(0));
+    EXPECT(get(f, "b", 1000), WANT_BULKN("\x40\0\x40", 3));
+    EXPECT(do_setbit(f, "b", 1, false), WANT_INT(1));
+    EXPECT(do_setbit(f, "b", 1, false), WANT_INT(0));
+    EXPECT(get(f, "b", 1000), WANT_BULKN("\0\0\x40", 3));
+    /* Clearing a bit past the end still grows the string, as Redis. */
+    EXPECT(do_setbit(f, "b", 39, false), WANT_INT(0));
+    EXPECT(get(f, "b", 1000), WANT_BULKN("\0\0\x40\0\0", 5));
+    EXPECT(do_expire(f, "b", 5000, 0), WANT_INT(1));
+    EXPECT(do_setbit(f, "b", 0, true), WANT_INT(0));
+    EXPECT(pttl(f, "b", 1000), WANT_INT(4000));
+    EXPECT(get(f, "b", 1000), WANT_BULKN("\x80\0\x40\0\0", 5));
+    /* Keel's value limit instead of Redis's 512 MB. */
+    EXPECT(do_setbit(f, "big", (int64_t)KEEL_MAX_VALUE * 8, true), WANT_ERR(KEEL_ETOOBIG));
+    assert_false(stored(f, "big"));
+    EXPECT(do_hset(f, "h", LIST("f", "v")), WANT_INT(1));
+    EXPECT(do_setbit(f, "h", 0, true), WANT_ERR(KEEL_EWRONGTYPE));
+}
+
 static const struct keel_reply *do_msetnx(struct fx *f, const char *const *items, uint32_t n)
 {
     struct keel_slice s[16];
@@ -334,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setrange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setbit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msetnx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setfloat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),

@@ -45,6 +45,9 @@ CMD_DECL_ENCODE(cmd_setnx);
 CMD_DECL_REPLY(cmd_setnx_reply);
 CMD_DECL_ENCODE(cmd_getset);
 CMD_DECL_READ(cmd_getrange);
+CMD_DECL_READ(cmd_getbit);
+CMD_DECL_ENCODE(cmd_setbit);
+CMD_DECL_READ(cmd_lcs);
 CMD_DECL_ENCODE(cmd_setrange);
 CMD_DECL_ENCODE(cmd_msetnx);
 
