@@ -214,6 +214,8 @@ struct scan_cursor
     uint8_t key[KEEL_MAX_KEY];
 };
 
+#define KEEL_TUNING_SLOTS 16
+
 struct keel_server
 {
     uv_loop_t *loop;
@@ -291,6 +293,10 @@ struct keel_server
     uint64_t acl_version_seen;    /* keel_store_acl_version at the last sweep */
     uint64_t acl_swept;           /* the generation the last sweep checked connections at */
     struct auth_limits *auth_limits; /* connections per user (auth_limit.c) */
+    /* Redis's encoding thresholds as CONFIG SET them: kept, no effect
+     * (commands/config_tuning.c); tuning_set[i] false: Redis's default. */
+    long long tuning[KEEL_TUNING_SLOTS];
+    bool tuning_set[KEEL_TUNING_SLOTS];
 };
 
 /* dispatch.c */

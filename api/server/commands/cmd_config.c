@@ -11,6 +11,7 @@
 #include "api/resp/resp_glob.h"
 #include "api/server/auth.h"
 #include "api/server/commands/commands.h"
+#include "api/server/commands/config_tuning.h"
 #include "api/server/log.h"
 #include "api/server/pubsub/notify.h"
 #include "api/server/tls_rotate.h"
@@ -139,14 +140,23 @@ static const struct config_param *find(const struct keel_slice *name)
     return NULL;
 }
 
+/* The name of the i-th parameter CONFIG GET knows: Keel's rows, then
+ * Redis's tuning parameters (config_tuning.c). */
+#define N_ALL (N_PARAMS + 32)
+static const char *param_name(size_t i)
+{
+    if (i >= N_ALL) return NULL; /* more tunings than hit[] holds: never, 18 today */
+    return i < N_PARAMS ? params[i].name : i - N_PARAMS < tuning_count() ? tuning_name(i - N_PARAMS) : NULL;
+}
+
 /* CONFIG GET pattern [pattern ...]: a map of every matching parameter. */
 static void config_get(struct slot *s)
 {
-    bool hit[N_PARAMS] = {false};
+    bool hit[N_ALL] = {false};
     size_t n = 0;
     for (uint32_t a = 2; a < s->argc; a++) {
-        for (size_t i = 0; i < N_PARAMS; i++) {
-            const char *name = params[i].name;
+        for (size_t i = 0; param_name(i) != NULL; i++) {
+            const char *name = param_name(i);
             if (!hit[i] && resp_glob_match((const char *)s->argv[a].p, s->argv[a].n,
                                            (const uint8_t *)name, strlen(name))) {
                 hit[i] = true;
@@ -155,11 +165,12 @@ static void config_get(struct slot *s)
         }
     }
     resp_map(&s->out, s->proto, n);
-    for (size_t i = 0; i < N_PARAMS; i++) {
+    for (size_t i = 0; param_name(i) != NULL; i++) {
         if (!hit[i]) continue;
         char value[1100];
-        params[i].get(s->srv, value, sizeof value);
-        resp_bulk_str(&s->out, params[i].name);
+        if (i < N_PARAMS) params[i].get(s->srv, value, sizeof value);
+        else tuning_get(s->srv, i - N_PARAMS, value, sizeof value);
+        resp_bulk_str(&s->out, param_name(i));
         resp_bulk_str(&s->out, value);
     }
 }
@@ -173,7 +184,7 @@ static bool config_set_tls(struct slot *s)
     const char *first = NULL;
     for (uint32_t a = 2; a < s->argc; a += 2) {
         const struct config_param *p = find(&s->argv[a]);
-        if (p->set != NULL) continue;
+        if (p == NULL || p->set != NULL) continue; /* not a TLS file */
         int i = !strcmp(p->name, "tls-cert-file") ? 0 : !strcmp(p->name, "tls-key-file") ? 1 : 2;
         if (s->argv[a + 1].n >= sizeof files[i] || s->argv[a + 1].n == 0 ||
             memchr(s->argv[a + 1].p, 0, s->argv[a + 1].n) != NULL) {
@@ -217,6 +228,19 @@ static bool config_set(struct slot *s)
             auth_requirepass(s, s->argv[3]);
             return true;
         }
+        int t = tuning_find(s->argv[a]);
+        if (t >= 0) {
+            /* Checked here, kept below: a refused value changes nothing. */
+            char value[64], err[200];
+            if (s->argv[a + 1].n >= sizeof value) snprintf(err, sizeof err, "argument couldn't be parsed into an integer");
+            if (s->argv[a + 1].n >= sizeof value ||
+                tuning_set(s->srv, (size_t)t, slot_arg(s, a + 1, value, sizeof value), false, err, sizeof err) != 0) {
+                srv_reply_errorf(&s->out, KEEL_EINVAL, "CONFIG SET failed (possibly related to argument '%s') - %s",
+                                 tuning_name((size_t)t), err);
+                return false;
+            }
+            continue;
+        }
         if (find(&s->argv[a]) == NULL) {
             srv_reply_errorf(&s->out, KEEL_EINVAL, "Unknown option or number of arguments for CONFIG SET - '%.*s'",
                              (int)s->argv[a].n, (const char *)s->argv[a].p);
@@ -227,6 +251,11 @@ static bool config_set(struct slot *s)
     for (uint32_t a = 2; a < s->argc; a += 2) {
         const struct config_param *p = find(&s->argv[a]);
         char value[256], err[200];
+        int t = tuning_find(s->argv[a]);
+        if (t >= 0) {
+            tuning_set(s->srv, (size_t)t, slot_arg(s, a + 1, value, sizeof value), true, err, sizeof err);
+            continue;
+        }
         if (p->set == NULL) continue; /* done by config_set_tls */
         if (s->argv[a + 1].n >= sizeof value) {
             snprintf(err, sizeof err, "value too long");
