@@ -181,3 +181,51 @@ CMD_DECL_ENCODE(cmd_flush)
     keel_enc_flush(e);
     return 1;
 }
+
+/* MEMORY USAGE key [SAMPLES count] | MEMORY HELP. The bytes a key takes in
+ * Keel's store: its name, its record (a 24-byte header and the value, a
+ * hash's fields included) and LMDB's per-entry overhead (an 8-byte node
+ * header and a 2-byte slot), nil for a missing key. SAMPLES is checked and
+ * has no effect: nothing is estimated. DOCTOR, STATS, MALLOC-STATS and
+ * PURGE describe Redis's allocator, which Keel does not have. */
+CMD_DECL_READ(cmd_memory)
+{
+    if (slot_arg_is(s, 1, "HELP") && s->argc == 2) {
+        static const char *help[] = {
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value (in Keel: its size in the store).",
+            "HELP",
+            "    Print this help.",
+        };
+        resp_array(&s->out, sizeof help / sizeof help[0]);
+        for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) resp_simple(&s->out, help[i]);
+        return 0;
+    }
+    if (!slot_arg_is(s, 1, "USAGE") || s->argc < 3) {
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand or wrong number of arguments for '%.*s'. Try MEMORY HELP.",
+                         (int)s->argv[1].n, (const char *)s->argv[1].p);
+        return 0;
+    }
+    for (uint32_t a = 3; a < s->argc; a += 2) {
+        long long n;
+        if (!slot_arg_is(s, a, "SAMPLES") || a + 1 >= s->argc) {
+            srv_syntax_error(s);
+            return 0;
+        }
+        if (!srv_arg_int(s, a + 1, &n)) return 0;
+        if (n < 0) {
+            srv_syntax_error(s);
+            return 0;
+        }
+    }
+    struct keel_record rec;
+    int rc = keel_read_get(rd, s->argv[2], &rec);
+    if (rc == KEEL_ENOTFOUND) {
+        resp_null(&s->out, s->proto);
+        return 0;
+    }
+    if (rc != 0) return rc;
+    resp_int(&s->out, (int64_t)(s->argv[2].n + 24 + rec.len + 10));
+    return 0;
+}

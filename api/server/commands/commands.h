@@ -48,6 +48,7 @@ CMD_DECL_READ(cmd_getrange);
 CMD_DECL_READ(cmd_getbit);
 CMD_DECL_ENCODE(cmd_setbit);
 CMD_DECL_READ(cmd_lcs);
+CMD_DECL_READ(cmd_memory);
 CMD_DECL_ENCODE(cmd_setrange);
 CMD_DECL_ENCODE(cmd_msetnx);
 
