@@ -64,16 +64,18 @@ static int apply_set(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
     }
     int64_t expire = cmd->num;
     if ((cmd->flags & KEEL_SET_KEEPTTL) && exists) expire = old.expire_at;
-    if (expire != 0 && expire <= c->ts) {
-        /* Already expired (e.g. PXAT in the past): it is set and gone at once.
-         * The keyspace sees a deletion, or nothing if the key was absent. */
-        if (!exists) return 0;
-        store_event(c, KEEL_EV_DEL, cmd->key);
-        return storage_del(c->txn, cmd->key);
-    }
-    /* Like Redis: "set", then "expire" when the command gave a time. */
+    /* Like Redis: "new" for a created key, "set", then "expire" when the
+     * command gave a time. */
+    if (!exists) store_event(c, KEEL_EV_NEW, cmd->key);
     store_event(c, KEEL_EV_SET, cmd->key);
     if (cmd->num != 0 && !(cmd->flags & KEEL_SET_KEEPTTL)) store_event(c, KEEL_EV_EXPIRE, cmd->key);
+    if (expire != 0 && expire <= c->ts) {
+        /* Already expired (EXAT/PXAT in the past): Redis keeps the key until
+         * its next lookup or its expiry cycle deletes it as "expired"; here
+         * it goes at once, with the same events in the same order. */
+        store_event(c, KEEL_EV_EXPIRED, cmd->key);
+        return exists ? storage_del(c->txn, cmd->key) : 0;
+    }
     return put_string(c, cmd->key, cmd->value, expire);
 }
 
@@ -118,6 +120,7 @@ static int apply_incrby(struct apply_ctx *c, const struct store_cmd *cmd, struct
     }
     size_t n = store_format_int(v, buf);
     keel_reply_int(r, v);
+    if (!exists) store_event(c, KEEL_EV_NEW, cmd->key);
     store_event(c, KEEL_EV_INCRBY, cmd->key);
     return put_string(c, cmd->key, (struct keel_slice){(uint8_t *)buf, n},
                       exists ? old.expire_at : 0);
@@ -185,6 +188,7 @@ static int apply_cas(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
         store_event(c, KEEL_EV_DEL, cmd->key);
         return storage_del(c->txn, cmd->key);
     }
+    if (!exists) store_event(c, KEEL_EV_NEW, cmd->key);
     store_event(c, KEEL_EV_SET, cmd->key);
     if (cmd->num != 0) store_event(c, KEEL_EV_EXPIRE, cmd->key);
     return put_string(c, cmd->key, cmd->value, cmd->num);
@@ -210,6 +214,7 @@ static int apply_append(struct apply_ctx *c, const struct store_cmd *cmd, struct
     if (exists && old.len > 0) memcpy(buf, old.val, old.len);
     if (cmd->value.n > 0) memcpy(buf + (exists ? old.len : 0), cmd->value.p, cmd->value.n);
     keel_reply_int(r, (int64_t)len);
+    if (!exists) store_event(c, KEEL_EV_NEW, cmd->key);
     store_event(c, KEEL_EV_APPEND, cmd->key);
     return put_string(c, cmd->key, (struct keel_slice){buf, len}, exists ? old.expire_at : 0);
 }

@@ -4,13 +4,14 @@
 
 #include "store/internal.h"
 
-/* Load the live hash at key into c->st->hash (empty if absent). Returns a
- * storage error, or 0 with *ok false after writing WRONGTYPE to the reply. */
+/* Load the live hash at key into c->st->hash (empty if absent; an expired
+ * one is deleted first, "expired", as Redis's lookupKeyWrite does). Returns
+ * a storage error, or 0 with *ok false after writing WRONGTYPE to the reply. */
 static int load(struct apply_ctx *c, struct keel_slice key, struct keel_record *rec,
                 bool *exists, bool *ok, struct keel_reply *r)
 {
     struct keel_hash *h = &c->st->hash;
-    int rc = store_lookup(c->txn, key, c->ts, rec);
+    int rc = apply_live(c, key, rec);
     *ok = true;
     h->n = 0;
     if (rc == KEEL_ENOTFOUND) {
@@ -82,6 +83,7 @@ int apply_hset(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_rep
     rc = store_back(c, cmd->key, exists, &old, r, &too_big);
     if (rc == 0 && !too_big && r->len == mark) {
         keel_reply_int(r, n);
+        if (!exists) store_event(c, KEEL_EV_NEW, cmd->key);
         store_event(c, KEEL_EV_HSET, cmd->key);
     }
     return rc;
@@ -134,6 +136,7 @@ int apply_hincrby(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_
     rc = store_back(c, cmd->key, exists, &old, r, &too_big);
     if (rc == 0 && !too_big && r->len == mark) {
         keel_reply_int(r, v);
+        if (!exists) store_event(c, KEEL_EV_NEW, cmd->key);
         store_event(c, KEEL_EV_HINCRBY, cmd->key);
     }
     return rc;
@@ -153,6 +156,7 @@ int apply_hsetfloat(struct apply_ctx *c, const struct store_cmd *cmd, struct kee
     rc = store_back(c, cmd->key, exists, &old, r, &too_big);
     if (rc == 0 && !too_big && r->len == mark) {
         keel_reply_bulk(r, cmd->value.p, cmd->value.n);
+        if (!exists) store_event(c, KEEL_EV_NEW, cmd->key);
         store_event(c, KEEL_EV_HINCRBYFLOAT, cmd->key);
     }
     return rc;

@@ -50,6 +50,9 @@ int apply_rename(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
     rc = storage_put(c->txn, cmd->value, &rec, NULL);
     if (rc == 0) rc = storage_del(c->txn, cmd->key);
     if (rc != 0) return rc;
+    /* Redis deletes a taken destination and adds the key anew: "new"
+     * either way, before the pair. */
+    store_event(c, KEEL_EV_NEW, cmd->value);
     store_event(c, KEEL_EV_RENAME_FROM, cmd->key);
     store_event(c, KEEL_EV_RENAME_TO, cmd->value);
     if (nx) keel_reply_int(r, 1);
@@ -81,6 +84,7 @@ int apply_copy(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_rep
     struct keel_record rec = {src.type, src.expire_at, c->index, src.val, src.len};
     rc = storage_put(c->txn, cmd->value, &rec, NULL);
     if (rc != 0) return rc;
+    store_event(c, KEEL_EV_NEW, cmd->value); /* as RENAME's destination */
     store_event(c, KEEL_EV_COPY_TO, cmd->value);
     keel_reply_int(r, 1);
     return 0;
@@ -180,6 +184,7 @@ int apply_setrange(struct apply_ctx *c, const struct store_cmd *cmd, struct keel
     struct keel_record rec = {KEEL_TYPE_STRING, exists ? old.expire_at : 0, c->index, buf, len};
     int rc = storage_put(c->txn, cmd->key, &rec, NULL);
     if (rc != 0) return rc;
+    if (!exists) store_event(c, KEEL_EV_NEW, cmd->key);
     store_event(c, KEEL_EV_SETRANGE, cmd->key);
     keel_reply_int(r, (int64_t)len);
     return 0;
@@ -239,6 +244,10 @@ int apply_msetnx(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
     }
     keel_iter_init(&it, cmd->list);
     while (keel_iter_str(&it, &k) && keel_iter_str(&it, &v)) {
+        /* "new" unless the same key came earlier in this command (Redis's
+         * MSETNX overwrites it then); the first pass left no expired one. */
+        if (c->st->events.on && storage_get(c->txn, k, &rec) == KEEL_ENOTFOUND)
+            store_event(c, KEEL_EV_NEW, k);
         struct keel_record put = {KEEL_TYPE_STRING, 0, c->index, v.p, v.n};
         int rc = storage_put(c->txn, k, &put, NULL);
         if (rc != 0) return rc;
@@ -269,6 +278,7 @@ int apply_setfloat(struct apply_ctx *c, const struct store_cmd *cmd, struct keel
                               cmd->value.p, cmd->value.n};
     int rc = storage_put(c->txn, cmd->key, &rec, NULL);
     if (rc != 0) return rc;
+    if (!exists) store_event(c, KEEL_EV_NEW, cmd->key);
     store_event(c, KEEL_EV_INCRBYFLOAT, cmd->key);
     keel_reply_bulk(r, cmd->value.p, cmd->value.n);
     return 0;

@@ -18,6 +18,7 @@ static const struct
     [KEEL_EV_COPY_TO] = {"copy_to", 'g'},         [KEEL_EV_SETRANGE] = {"setrange", '$'},
     [KEEL_EV_INCRBYFLOAT] = {"incrbyfloat", '$'}, [KEEL_EV_HINCRBYFLOAT] = {"hincrbyfloat", 'h'},
     [KEEL_EV_SETBIT] = {"setbit", '$'},
+    [KEEL_EV_NEW] = {"new", 'n'},
 };
 
 const char *keel_event_name(unsigned type)

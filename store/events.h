@@ -17,7 +17,11 @@
 #include "storage/storage.h"
 
 /* Redis's event names (keel_event_name); the class each belongs to is
- * Redis's too: generic (g), string ($), hash (h), expired (x). */
+ * Redis's too (notify-keyspace-events' letters): generic (g), string ($),
+ * list (l), set (s), hash (h), sorted set (z), expired (x), evicted (e),
+ * stream (t), module (d), new key (n). A new event is one enum value and
+ * one row of events.c's table; api/server/pubsub/notify.c maps every class
+ * letter, so nothing else changes. */
 enum keel_event_type {
     KEEL_EV_SET = 0,     /* $ SET, MSET, CAS that wrote */
     KEEL_EV_DEL,         /* g DEL, GETDEL, an expiry at or before now, an emptied hash */
@@ -36,6 +40,7 @@ enum keel_event_type {
     KEEL_EV_INCRBYFLOAT, /* $ */
     KEEL_EV_HINCRBYFLOAT, /* h */
     KEEL_EV_SETBIT,      /* $ */
+    KEEL_EV_NEW,         /* n a key created (Redis's dbAdd): before the command's own event */
     KEEL_EV__COUNT
 };
 
@@ -62,7 +67,7 @@ struct keel_events
 
 /* "set", "del", ...; "?" for an unknown type. */
 const char *keel_event_name(unsigned type);
-/* Redis's class letter of the event: 'g', '$', 'h' or 'x'. */
+/* Redis's class letter of the event ('g', '$', 'h', 'x', 'n', ...). */
 char keel_event_class(unsigned type);
 
 /* Internal to store/ (events.c). */

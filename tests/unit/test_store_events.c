@@ -32,19 +32,21 @@ static void test_strings(void **state)
     keel_store_record_events(f->st, true);
     f->ts = 1000;
     do_set(f, "k", "v", 0, 0);
-    EVS(f, "set:k");
+    EVS(f, "new:k set:k");
     do_set(f, "k", "v", 5000, 0);
     EVS(f, "set:k expire:k");
     do_set(f, "k", "w", 0, KEEL_SET_KEEPTTL);
     EVS(f, "set:k");
     do_set(f, "k", "x", 0, KEEL_SET_NX); /* not set: nothing */
     EVS(f, "");
-    do_set(f, "k", "x", 500, 0); /* already expired: the key goes */
-    EVS(f, "del:k");
-    do_set(f, "gone", "x", 500, 0); /* absent and born expired: nothing */
-    EVS(f, "");
+    /* Already expired (PXAT in the past): set and gone at once, with the
+     * events Redis gives it, set and expire now and expired when found. */
+    do_set(f, "k", "x", 500, 0);
+    EVS(f, "set:k expire:k expired:k");
+    do_set(f, "gone", "x", 500, 0);
+    EVS(f, "new:gone set:gone expire:gone expired:gone");
     do_incrby(f, "n", 5);
-    EVS(f, "incrby:n");
+    EVS(f, "new:n incrby:n");
     do_set(f, "s", "abc", 0, 0);
     do_incrby(f, "s", 1); /* not an integer: an error, no event */
     EVS(f, "");
@@ -63,6 +65,10 @@ static void test_strings(void **state)
     struct keel_enc e;
     enc_begin(f, &e);
     keel_enc_append(&e, S("a"), S("xy"));
+    apply_enc(f, &e);
+    EVS(f, "new:a append:a");
+    enc_begin(f, &e);
+    keel_enc_append(&e, S("a"), S("z"));
     apply_enc(f, &e);
     EVS(f, "append:a");
     enc_begin(f, &e);
@@ -85,13 +91,15 @@ static void test_cas_and_hashes(void **state)
     keel_store_record_events(f->st, true);
     f->ts = 1000;
     do_cas(f, "c", KEEL_CAS_VALUE | KEEL_CAS_ABSENT, 0, "", "1", 0);
-    EVS(f, "set:c");
+    EVS(f, "new:c set:c");
     do_cas(f, "c", KEEL_CAS_VALUE, 0, "nope", "2", 0); /* no match */
     EVS(f, "");
     do_cas(f, "c", KEEL_CAS_VALUE | KEEL_CAS_DELETE, 0, "1", "", 0);
     EVS(f, "del:c");
 
     do_hset(f, "h", LIST("a", "1", "b", "2"));
+    EVS(f, "new:h hset:h");
+    do_hset(f, "h", LIST("a", "1"));
     EVS(f, "hset:h");
     do_hincrby(f, "h", "a", 4);
     EVS(f, "hincrby:h");
@@ -104,6 +112,12 @@ static void test_cas_and_hashes(void **state)
     do_set(f, "str", "v", 0, 0);
     do_hset(f, "str", LIST("a", "1")); /* WRONGTYPE */
     EVS(f, "");
+    /* An expired hash found by a hash write: "expired", then a new key. */
+    do_hset(f, "eh", LIST("a", "1"));
+    do_expire(f, "eh", 1500, 0);
+    f->ts = 2000;
+    do_hincrby(f, "eh", "a", 1);
+    EVS(f, "expired:eh new:eh hincrby:eh");
 }
 
 static void test_batch_sweep_lazy(void **state)
@@ -119,7 +133,7 @@ static void test_batch_sweep_lazy(void **state)
     const struct keel_slice pairs[] = {S("f"), S("v")};
     keel_enc_hset(&e, S("h"), pairs, 1);
     apply_enc(f, &e);
-    EVS(f, "set:x incrby:y hset:h"); /* one entry: one index for all */
+    EVS(f, "new:x set:x new:y incrby:y new:h hset:h"); /* one entry: one index */
 
     /* A batch whose watch fails changes nothing. */
     enc_begin(f, &e);
@@ -139,7 +153,7 @@ static void test_batch_sweep_lazy(void **state)
     /* A write that finds an expired key reports it as Redis's lazy expiry. */
     f->ts = 9500;
     do_incrby(f, "e3", 1);
-    EVS(f, "expired:e3 incrby:e3");
+    EVS(f, "expired:e3 new:e3 incrby:e3");
 }
 
 static void test_off_skip_and_replicas(void **state)

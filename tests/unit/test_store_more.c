@@ -323,9 +323,10 @@ static const char *evs(struct fx *f)
 
 #define EVS(f, want) assert_string_equal(evs(f), want)
 
-/* Redis 7.2's events for these commands: rename_from + rename_to, copy_to,
- * setrange, incrbyfloat, hincrbyfloat, set per MSETNX key, hset (HSETNX);
- * nothing when nothing changed, nor for FLUSHDB. */
+/* Redis 7.2's events for these commands: new (its dbAdd: a created key,
+ * RENAME's and COPY's destination always) before rename_from + rename_to,
+ * copy_to, setrange, incrbyfloat, hincrbyfloat, set per MSETNX key, hset
+ * (HSETNX); nothing when nothing changed, nor for FLUSHDB. */
 static void test_events(void **state)
 {
     struct fx *f = *state;
@@ -333,26 +334,37 @@ static void test_events(void **state)
     f->ts = 1000;
     do_set(f, "a", "1", 0, 0);
     do_rename(f, "a", "b", 0);
-    EVS(f, "rename_from:a rename_to:b");
+    EVS(f, "new:b rename_from:a rename_to:b");
+    do_set(f, "a", "1", 0, 0);
+    do_rename(f, "a", "b", 0); /* over a taken key: "new" all the same */
+    EVS(f, "new:b rename_from:a rename_to:b");
     do_rename(f, "b", "b", 0);
     EVS(f, "");
     do_copy(f, "b", "c", 0);
-    EVS(f, "copy_to:c");
+    EVS(f, "new:c copy_to:c");
     do_copy(f, "b", "c", 0);
     EVS(f, "");
+    do_copy(f, "b", "c", KEEL_COPY_REPLACE);
+    EVS(f, "new:c copy_to:c");
     do_setrange(f, "c", 1, "x");
     EVS(f, "setrange:c");
     do_setrange(f, "c", 1, "");
     EVS(f, "");
+    do_setrange(f, "sr", 2, "x");
+    EVS(f, "new:sr setrange:sr");
     do_msetnx(f, LIST("m1", "1", "m2", "2"));
-    EVS(f, "set:m1 set:m2");
+    EVS(f, "new:m1 set:m1 new:m2 set:m2");
+    do_msetnx(f, LIST("d1", "1", "d1", "2")); /* the second is an overwrite */
+    EVS(f, "new:d1 set:d1 set:d1");
     do_msetnx(f, LIST("m3", "1", "m2", "2"));
     EVS(f, "");
     do_hsetnx(f, "h", "f", "v");
-    EVS(f, "hset:h");
+    EVS(f, "new:h hset:h");
     do_hsetnx(f, "h", "f", "v");
     EVS(f, "");
     do_setfloat(f, "n", "", 0, "1.5", 0);
+    EVS(f, "new:n incrbyfloat:n");
+    do_setfloat(f, "n", "", version(f, "n", 1000), "3", 0);
     EVS(f, "incrbyfloat:n");
     do_setfloat(f, "h", "g", version(f, "h", 1000), "2.5", KEEL_SETFLOAT_HASH);
     EVS(f, "hincrbyfloat:h");
