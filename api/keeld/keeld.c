@@ -375,6 +375,7 @@ int main(int argc, char **argv)
         .enable_drills = opts.enable_drills, .zone = opts.zone, .backup_dir = opts.backup_dir,
         .backup_interval_s = (unsigned)opts.backup_interval_s, .backup_keep = (unsigned)opts.backup_keep,
         .notify_keyspace_events = opts.notify_keyspace_events,
+        .notify_keyspace_index = opts.notify_keyspace_index,
         .http_addr = opts.http_addr, .http_max_conns = (unsigned)opts.http_max_conns, .data_dir = opts.data_dir,
         .aclfile = opts.aclfile,
         .http_cert_pem = http_sec.cert_pem, .http_key_pem = http_sec.key_pem, .http_token = http_sec.token,

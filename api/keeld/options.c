@@ -101,6 +101,10 @@ static const struct option_def options[] = {
          "allow KEEL.DRILL CRASH|ISOLATE (keelctl drill): the node stops hard or drops its peer traffic on request"),
     STR("notify-keyspace-events", notify_keyspace_events, "",
         "keyspace notifications, Redis's flag letters (e.g. KEA; CONFIG SET changes it live)"),
+    /* Keel's own: Redis's payloads stay the default, so clients written for
+     * Redis read them unchanged. */
+    BOOL("notify-keyspace-index", notify_keyspace_index, "no",
+         "append \"#<raft index>\" to every keyspace notification's payload (set#1234; CONFIG SET changes it live)"),
     STR("log-level", log_level, "info", "error, warn, info or debug (CONFIG SET loglevel changes it; debug also traces raft)"),
     ADDR("http-addr", http_addr, "", "IPv4:PORT for HTTP /metrics /health /ready /status (default: off)"),
     U64("http-max-conns", http_max_conns, "64", 1, 10000, "HTTP connections served at once"),

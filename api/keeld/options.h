@@ -49,6 +49,7 @@ struct keeld_options
     uint64_t backup_interval_s;
     uint64_t backup_keep;
     char notify_keyspace_events[32];
+    bool notify_keyspace_index;
     /* observability */
     char http_addr[64];
     uint64_t http_max_conns;

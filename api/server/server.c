@@ -283,6 +283,7 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
         free(srv);
         return KEEL_EINVAL;
     }
+    srv->notify_index = cfg->notify_keyspace_index;
     srv->cursors = calloc(SCAN_CURSORS, sizeof *srv->cursors);
     srv->fwd = fwd_create(srv, false);
     srv->fwd_admin = fwd_create(srv, true);

@@ -60,6 +60,7 @@ struct keel_server_config
     unsigned backup_interval_s;
     unsigned backup_keep;
     const char *notify_keyspace_events; /* Redis's flag letters; NULL or "": off */
+    bool notify_keyspace_index;         /* "#<raft index>" after each payload (notify.h) */
     /* observability (api/server/observe/observe.h, api/server/observe/alarm.h) */
     const char *http_addr;        /* "ip:port" for /metrics /health /ready /status; NULL or "": off */
     unsigned http_max_conns;      /* 0: 64 */

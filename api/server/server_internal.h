@@ -266,6 +266,7 @@ struct keel_server
     uint64_t backup_sched_at;  /* loop ms of the last scheduled backup */
     struct pubsub *pubsub;     /* subscriptions (pubsub.c) */
     unsigned notify_flags;     /* notify-keyspace-events (notify.h) */
+    bool notify_index;         /* notify-keyspace-index: "#<index>" after payloads */
     struct obs *obs;           /* metrics, alarms, HTTP (api/server/observe/observe.h) */
     struct consistency *cons;  /* the consistency check and repair (api/server/consistency.h) */
     struct joiner *joiner;     /* --join on the member channel (join.c); NULL: none */

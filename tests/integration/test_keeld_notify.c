@@ -3,7 +3,8 @@
  * socket: hiredis 0.14 has no push frames), node-local PUBLISH counts, a
  * flooded subscriber that does not read is closed while the node stays
  * healthy; keyspace notifications of committed writes seen on a follower,
- * each carrying the raft index; __keel__:events for a leader change and for
+ * each carrying the raft index (notify-keyspace-index yes; Redis's default
+ * payloads: test_keeld_notify_compat.c); __keel__:events for a leader change and for
  * membership changes. Every wait is a bounded poll. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -359,7 +360,8 @@ static void test_keyspace_on_follower(void **state)
         "event class character. Use 'Ag$lshzxeKEtmdn'.");
     run(F, "CONFIG SET notify-keyspace-events KEA", "+OK");
     run(F, "CONFIG GET notify-keyspace-events", "[notify-keyspace-events,AKE]");
-    run(F, "CONFIG GET notify*", "[notify-keyspace-events,AKE]");
+    run(F, "CONFIG SET notify-keyspace-index yes", "+OK");
+    run(F, "CONFIG GET notify*", "[notify-keyspace-events,AKE,notify-keyspace-index,yes]");
 
     run(L, "SET k v", "+OK");
     unsigned long long i1 = expect_event(sub, "set", "k");

@@ -40,6 +40,23 @@ static int set_notify(struct keel_server *srv, const char *value, char *err, siz
     return 0;
 }
 
+/* notify-keyspace-index yes|no: Keel's "#<raft index>" after each keyspace
+ * notification's payload (notify.h). */
+static void get_notify_index(struct keel_server *srv, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", srv->notify_index ? "yes" : "no");
+}
+
+static int set_notify_index(struct keel_server *srv, const char *value, char *err, size_t size)
+{
+    if (strcasecmp(value, "yes") != 0 && strcasecmp(value, "no") != 0) {
+        snprintf(err, size, "argument must be 'yes' or 'no'");
+        return -1;
+    }
+    notify_set_index(srv, strcasecmp(value, "yes") == 0);
+    return 0;
+}
+
 /* loglevel: also routes raft's tracer (debug traces raft; see keeld.c). */
 static const char *level_names[] = {"error", "warn", "info", "debug"};
 
@@ -123,6 +140,7 @@ static const struct config_param params[] = {
     {"consistency-check-interval", get_check_interval, set_check_interval},
     {"loglevel", get_loglevel, set_loglevel},
     {"notify-keyspace-events", get_notify, set_notify},
+    {"notify-keyspace-index", get_notify_index, set_notify_index},
     {"protected-mode", get_protected, set_protected},
     {"tls-ca-cert-file", get_tls_ca, NULL},
     {"tls-cert-file", get_tls_cert, NULL},

@@ -9,30 +9,37 @@
 
 #define KEEL_EVENTS "__keel__:events"
 
+/* Redis's letters in the order keyspaceEventsFlagsToString writes them:
+ * the classes (those of A first), then K, E and m. */
 static const struct
 {
     char letter;
     unsigned flag;
 } letters[] = {
-    {'g', NOTIFY_GENERIC}, {'$', NOTIFY_STRING},  {'l', NOTIFY_LIST},    {'s', NOTIFY_SET},
-    {'h', NOTIFY_HASH},    {'z', NOTIFY_ZSET},    {'x', NOTIFY_EXPIRED}, {'e', NOTIFY_EVICTED},
-    {'t', NOTIFY_STREAM},  {'d', NOTIFY_MODULE},  {'K', NOTIFY_KEYSPACE}, {'E', NOTIFY_KEYEVENT},
-    {'m', NOTIFY_KEY_MISS}, {'n', NOTIFY_NEW},
+    {'g', NOTIFY_GENERIC}, {'$', NOTIFY_STRING}, {'l', NOTIFY_LIST},     {'s', NOTIFY_SET},
+    {'h', NOTIFY_HASH},    {'z', NOTIFY_ZSET},   {'x', NOTIFY_EXPIRED},  {'e', NOTIFY_EVICTED},
+    {'t', NOTIFY_STREAM},  {'d', NOTIFY_MODULE}, {'n', NOTIFY_NEW},      {'K', NOTIFY_KEYSPACE},
+    {'E', NOTIFY_KEYEVENT}, {'m', NOTIFY_KEY_MISS},
 };
 #define N_LETTERS (sizeof letters / sizeof letters[0])
+/* Every class letter: what the store's events may belong to. */
+#define NOTIFY_CLASSES (NOTIFY_ALL | NOTIFY_NEW | NOTIFY_KEY_MISS)
+
+static unsigned letter_flag(char c)
+{
+    for (size_t i = 0; i < N_LETTERS; i++) {
+        if (letters[i].letter == c) return letters[i].flag;
+    }
+    return 0;
+}
 
 int notify_parse_flags(const char *s, unsigned *flags)
 {
     unsigned f = 0;
     for (; *s; s++) {
-        if (*s == 'A') {
-            f |= NOTIFY_ALL;
-            continue;
-        }
-        size_t i = 0;
-        while (i < N_LETTERS && letters[i].letter != *s) i++;
-        if (i == N_LETTERS) return -1;
-        f |= letters[i].flag;
+        unsigned one = *s == 'A' ? NOTIFY_ALL : letter_flag(*s);
+        if (one == 0) return -1;
+        f |= one;
     }
     *flags = f;
     return 0;
@@ -45,7 +52,9 @@ void notify_flags_string(unsigned flags, char *buf, size_t size)
     bool all = (flags & NOTIFY_ALL) == NOTIFY_ALL;
     if (all && n + 1 < size) buf[n++] = 'A';
     for (size_t i = 0; i < N_LETTERS && n + 1 < size; i++) {
-        if (all && (letters[i].flag & NOTIFY_ALL)) continue;
+        /* Under A, Redis writes none of the classes, n included. */
+        bool cls = letters[i].flag & (NOTIFY_ALL | NOTIFY_NEW);
+        if (all && cls) continue;
         if (flags & letters[i].flag) buf[n++] = letters[i].letter;
     }
     buf[n] = 0;
@@ -55,8 +64,7 @@ void notify_flags_string(unsigned flags, char *buf, size_t size)
 static void subscriptions_changed(struct keel_server *srv)
 {
     unsigned f = srv->notify_flags;
-    bool on = (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) &&
-              (f & (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_HASH | NOTIFY_EXPIRED)) &&
+    bool on = (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) && (f & NOTIFY_CLASSES) &&
               pubsub_keyspace_wanted(srv);
     keel_store_record_events(srv->store, on);
 }
@@ -72,20 +80,9 @@ void notify_set_flags(struct keel_server *srv, unsigned flags)
     subscriptions_changed(srv);
 }
 
-static unsigned class_flag(char cls)
+void notify_set_index(struct keel_server *srv, bool on)
 {
-    switch (cls) {
-        case 'g':
-            return NOTIFY_GENERIC;
-        case '$':
-            return NOTIFY_STRING;
-        case 'h':
-            return NOTIFY_HASH;
-        case 'x':
-            return NOTIFY_EXPIRED;
-        default:
-            return 0;
-    }
+    srv->notify_index = on;
 }
 
 static void publish_buf(struct keel_server *srv, const char *ch, size_t chn, const char *msg,
@@ -95,8 +92,8 @@ static void publish_buf(struct keel_server *srv, const char *ch, size_t chn, con
                    (struct keel_slice){(const uint8_t *)msg, msgn});
 }
 
-/* After each applied entry: its events, as Redis would publish them, with
- * "#<index>" after each payload. */
+/* After each applied entry: its events, as Redis would publish them (with
+ * "#<index>" after each payload under notify-keyspace-index). */
 static void apply_cb(void *data, const struct keel_events *ev)
 {
     struct keel_server *srv = data;
@@ -106,12 +103,12 @@ static void apply_cb(void *data, const struct keel_events *ev)
     if (ev->truncated) log_warn("keyspace notifications of entry %llu: out of memory, some lost",
                                 (unsigned long long)ev->index);
     char idx[24], ch[KEEL_MAX_KEY + 64], msg[KEEL_MAX_KEY + 64];
-    int idxn = snprintf(idx, sizeof idx, "#%llu", (unsigned long long)ev->index);
+    int idxn = srv->notify_index ? snprintf(idx, sizeof idx, "#%llu", (unsigned long long)ev->index) : 0;
     for (uint32_t i = 0; i < ev->n; i++) {
         const struct keel_event *e = &ev->ev[i];
         const char *name = keel_event_name(e->type);
         size_t namen = strlen(name);
-        if (!(f & class_flag(keel_event_class(e->type)))) continue;
+        if (!(f & letter_flag(keel_event_class(e->type)))) continue;
         /* The node table and the token are Keel's business, not the
          * keyspace's; and an oversized key cannot come from a client. */
         if (syskey_is_reserved(e->key) || e->key.n > KEEL_MAX_KEY) continue;
