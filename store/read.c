@@ -171,6 +171,7 @@ int keel_read_begin(struct keel_store *st, int64_t now, struct keel_read *rd)
 {
     uint64_t clock;
     rd->st = st;
+    rd->hits = rd->misses = 0;
     int rc = storage_txn_begin(st->storage, false, &rd->txn);
     if (rc != 0) return rc;
     rc = storage_meta_get(&rd->txn, "clock", &clock);
@@ -189,7 +190,10 @@ void keel_read_end(struct keel_read *rd)
 
 int keel_read_get(struct keel_read *rd, struct keel_slice key, struct keel_record *rec)
 {
-    return store_lookup(&rd->txn, key, rd->now, rec);
+    int rc = store_lookup(&rd->txn, key, rd->now, rec);
+    if (rc == 0) rd->hits++;
+    else if (rc == KEEL_ENOTFOUND) rd->misses++;
+    return rc;
 }
 
 int keel_read_hash(struct keel_read *rd, const struct keel_record *rec,

@@ -135,6 +135,8 @@ struct keel_read
     struct keel_store *st;
     struct keel_txn txn;
     int64_t now;
+    uint64_t hits;   /* keel_read_get calls that found a live key (INFO keyspace_hits) */
+    uint64_t misses; /* ... and that did not */
 };
 
 int keel_read_begin(struct keel_store *st, int64_t now, struct keel_read *rd);

@@ -263,6 +263,9 @@ static void run_read(struct slot *s)
     int rc = keel_read_begin(s->srv->store, s->now ? s->now : srv_now(s->srv), &rd);
     if (rc == 0) {
         rc = s->cmd->read(s, &rd);
+        /* Redis counts the lookups of read commands only. */
+        s->srv->stats.keyspace_hits += rd.hits;
+        s->srv->stats.keyspace_misses += rd.misses;
         keel_read_end(&rd);
     }
     if (rc != 0) {
@@ -344,6 +347,7 @@ void srv_dispatch(struct slot *s)
         return;
     }
     s->cmd = cmd;
+    s->executed = false; /* KEEL.FWD ran; what it carries has not yet */
     if (!arity_ok(cmd, s->argc)) {
         srv_reply_errorf(&s->out, KEEL_EINVAL, "wrong number of arguments for '%s' command", cmd->name);
         if (c != NULL && c->in_multi) c->multi_error = true;
@@ -400,6 +404,7 @@ void srv_dispatch(struct slot *s)
         slot_done(s);
         return;
     }
+    s->executed = true;
     if (cmd->flags & CMD_LOCAL) {
         cmd->local(s);
         return;

@@ -116,6 +116,8 @@ struct keel_server_stats
     uint64_t denied_cmd;    /* ACL denials (INFO acl_access_denied_cmd/key/channel) */
     uint64_t denied_key;
     uint64_t denied_channel;
+    uint64_t keyspace_hits;   /* read commands' key lookups (INFO keyspace_hits/misses) */
+    uint64_t keyspace_misses;
 };
 
 struct keel_server;

@@ -85,6 +85,8 @@ struct slot
     uint64_t seq;
     int64_t now;              /* the leader's clock when dispatched */
     uint64_t started_ns;      /* uv_hrtime() when read from the client; 0: internal */
+    bool executed;            /* passed dispatch's checks and ran (or was forwarded):
+                               * INFO commandstats' calls, else rejected_calls */
     /* keel_mono_ms() by which it must be answered (forward.c); forwarded in:
      * after which it must not start. 0: none */
     uint64_t deadline_ms;

@@ -13,6 +13,7 @@
 #include "api/server/commands/commands.h"
 #include "api/server/commands/config_tuning.h"
 #include "api/server/log.h"
+#include "api/server/observe/observe.h"
 #include "api/server/pubsub/notify.h"
 #include "api/server/tls_rotate.h"
 
@@ -295,7 +296,8 @@ CMD_DECL_LOCAL(cmd_config)
     } else if (slot_arg_is(s, 1, "SET")) {
         if (config_set(s)) return;
     } else if (slot_arg_is(s, 1, "RESETSTAT") && s->argc == 2) {
-        resp_ok(&s->out); /* nothing of Redis's statistics to reset */
+        obs_reset_stats(s->srv); /* what only INFO shows: cmdstats.h */
+        resp_ok(&s->out);
     } else {
         srv_reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand or wrong number of arguments for 'config|%.*s'",
                          (int)s->argv[1].n, (const char *)s->argv[1].p);

@@ -16,7 +16,10 @@ int obs_create(struct keel_server *srv)
     struct obs *o = calloc(1, sizeof *o);
     if (o == NULL) return KEEL_ENOMEM;
     o->cmd_latency = calloc(command_count, sizeof *o->cmd_latency);
-    if (o->cmd_latency == NULL) {
+    o->cmdstats = calloc(command_count, sizeof *o->cmdstats);
+    if (o->cmd_latency == NULL || o->cmdstats == NULL) {
+        free(o->cmd_latency);
+        free(o->cmdstats);
         free(o);
         return KEEL_ENOMEM;
     }
@@ -33,6 +36,7 @@ void obs_free(struct keel_server *srv)
     if (srv->obs == NULL) return;
     http_stop(srv->obs->http);
     free(srv->obs->cmd_latency);
+    free(srv->obs->cmdstats);
     free(srv->obs);
     srv->obs = NULL;
 }
@@ -40,14 +44,20 @@ void obs_free(struct keel_server *srv)
 void obs_command_done(struct slot *s)
 {
     struct obs *o = s->srv->obs;
-    if (s->started_ns == 0 || s->cmd == NULL || o == NULL) return;
+    if (s->started_ns == 0 || o == NULL) return;
     /* A command handed on as a write of its own (ACL SETUSER, CONFIG SET
      * requirepass: auth.c, cmd_acl.c) is not a table row: no histogram. */
     uintptr_t at = (uintptr_t)s->cmd, first = (uintptr_t)command_table;
-    if (at >= first && at < (uintptr_t)(command_table + command_count))
-        keel_hist_observe(&o->cmd_latency[s->cmd - command_table], uv_hrtime() - s->started_ns);
+    uint64_t ns = uv_hrtime() - s->started_ns;
+    int row = -1;
+    if (s->cmd != NULL && at >= first && at < (uintptr_t)(command_table + command_count)) {
+        row = (int)(s->cmd - command_table);
+        keel_hist_observe(&o->cmd_latency[row], ns);
+    }
     s->started_ns = 0;
-    if (s->out.len < 2 || s->out.p[0] != '-') return;
+    bool err = s->out.len >= 2 && s->out.p[0] == '-';
+    obs_count_reply(o, row, s->executed, err ? s->out.p : NULL, err ? s->out.len : 0, ns);
+    if (!err || s->cmd == NULL) return;
     const char *words[] = {
 #define REJECT_WORD(e, label, word) word,
         REJECT_REASONS(REJECT_WORD)
@@ -163,7 +173,9 @@ void obs_refresh(struct keel_server *srv)
 
 static void timer_cb(uv_timer_t *t)
 {
-    obs_refresh(t->data);
+    struct keel_server *srv = t->data;
+    obs_rates_sample(srv, uv_now(t->loop));
+    obs_refresh(srv);
 }
 
 int obs_start(struct keel_server *srv, char *errmsg)

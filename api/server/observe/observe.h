@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "api/server/observe/alarm.h"
+#include "api/server/observe/cmdstats.h"
 #include "api/server/observe/http.h"
 #include "keel/error.h"
 #include "raft/hist.h"
@@ -42,6 +43,9 @@ struct obs
     struct http *http;
     int64_t started_ms;                 /* wall clock at start */
     struct keel_hist *cmd_latency;      /* one per command_table entry */
+    struct obs_cmdstat *cmdstats;       /* one per command_table entry (cmdstats.h) */
+    struct obs_errors errors;           /* error replies by word (cmdstats.h) */
+    struct obs_rates rates;             /* INFO's instantaneous_* (cmdstats.h) */
     uint64_t rejected[REJECT_COUNT];
     /* alarms and what their evaluation remembers */
     struct alarm alarms[ALARM_COUNT];
