@@ -371,5 +371,4 @@ void consistency_info(struct keel_server *srv, struct buf *b)
     srv_info_line(b, "keel_check_repairs:%" PRIu64, c->repairs);
     srv_info_line(b, "keel_check_repair_failures:%" PRIu64, c->repair_failures);
     srv_info_line(b, "keel_check_corrupt_members:%s", list);
-    buf_append(b, "\r\n", 2);
 }

@@ -1,5 +1,5 @@
 /* api: the operator's view of observability over RESP: KEEL.ALARM, and the
- * INFO sections Persistence and Alarms. */
+ * INFO sections Persistence, Raft and Alarms (the others: cmd_info.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "api/server/commands/commands.h"
 #include "api/server/observe/observe.h"
+#include "raft/membership.h"
 
 void srv_info_line(struct buf *b, const char *fmt, ...)
 {
@@ -34,6 +35,7 @@ void srv_info_persistence(struct keel_server *srv, struct buf *b)
     keel_node_metrics(srv->node, &m);
     srv_info_line(b, "# Persistence");
     srv_info_line(b, "loading:0");
+    srv_info_line(b, "async_loading:0");
     srv_info_line(b, "rdb_changes_since_last_save:%llu",
          (unsigned long long)(st.applied_index > st.snapshot_index ? st.applied_index - st.snapshot_index : 0));
     srv_info_line(b, "rdb_last_save_time:%lld", (long long)(st.snapshot_at_ms / 1000));
@@ -48,7 +50,55 @@ void srv_info_persistence(struct keel_server *srv, struct buf *b)
     srv_info_line(b, "keel_snapshots_installed:%llu", (unsigned long long)m.snapshots_installed);
     srv_info_line(b, "keel_snapshot_errors:%llu", (unsigned long long)m.snapshot_errors);
     srv_info_line(b, "keel_snapshots_refused:%llu", (unsigned long long)m.snapshots_refused);
-    buf_append(b, "\r\n", 2);
+}
+
+/* Keel's raft section: this node's view of the cluster (keelctl, the tests
+ * and operators read it). */
+void srv_info_raft(struct keel_server *srv, const struct keel_node_status *st, const char *leader_addr,
+                   struct buf *b)
+{
+    srv_info_line(b, "# Raft");
+    srv_info_line(b, "node_id:%llu", (unsigned long long)st->id);
+    srv_info_line(b, "role:%s", keel_role_name(st->role));
+    srv_info_line(b, "leader_id:%llu", (unsigned long long)st->leader_id);
+    srv_info_line(b, "leader_client_addr:%s", leader_addr);
+    srv_info_line(b, "term:%llu", (unsigned long long)st->term);
+    srv_info_line(b, "commit_index:%llu", (unsigned long long)st->commit_index);
+    srv_info_line(b, "applied_index:%llu", (unsigned long long)st->applied_index);
+    srv_info_line(b, "last_index:%llu", (unsigned long long)st->last_index);
+    srv_info_line(b, "snapshot_index:%llu", (unsigned long long)st->snapshot_index);
+    /* -1: no snapshot taken or installed since this process started */
+    srv_info_line(b, "snapshot_age_s:%lld",
+                  st->snapshot_at_ms ? (long long)(srv_wall_ms() - st->snapshot_at_ms) / 1000 : -1LL);
+    srv_info_line(b, "leader_ready:%d", st->leader_ready);
+    struct keel_node_clock ck;
+    keel_node_clock(srv->node, &ck);
+    srv_info_line(b, "cluster_time_ms:%lld", (long long)ck.now_ms);
+    srv_info_line(b, "cluster_clock:%s", ck.leading ? "leader" : ck.warm ? "follower" : "cold");
+    srv_info_line(b, "clock_skew_ms:%lld", (long long)ck.skew_ms);
+    srv_info_line(b, "clock_steps_ignored:%llu", (unsigned long long)ck.steps);
+    srv_info_line(b, "clock_slewed_ms:%lld", (long long)ck.slewed_ms);
+    srv_info_line(b, "inflight_writes:%u", st->inflight);
+    /* A zone whose loss alone would take the quorum with it. */
+    srv_info_line(b, "keel_zone_majority:%s", srv->zone_majority);
+    char members[512] = "";
+    size_t off = 0;
+    for (unsigned i = 0; i < st->members && off < sizeof members - 32; i++) {
+        off += (size_t)snprintf(members + off, sizeof members - off, "%s%llu:%s", i ? "," : "",
+                                (unsigned long long)st->member_ids[i],
+                                st->member_roles[i] == 'v'   ? "voter"
+                                : st->member_roles[i] == 's' ? "standby"
+                                                            : "spare");
+    }
+    srv_info_line(b, "members:%s", members);
+    srv_info_line(b, "voters:%u", st->voters);
+    /* Damaged raft files set aside at start (the log says which). */
+    struct keel_node_metrics nm;
+    keel_node_metrics(srv->node, &nm);
+    srv_info_line(b, "raft_damaged_files_set_aside:%u", nm.damaged_set_aside);
+    char change[300];
+    keel_node_member_status(srv->node, change, sizeof change);
+    srv_info_line(b, "member_change:%s", change);
 }
 
 /* keel_alarms is what keelctl status reads; one alarm_<name> line each. */
@@ -62,7 +112,6 @@ void srv_info_alarms(struct keel_server *srv, struct buf *b)
         const struct alarm *a = alarm_get(srv, i);
         if (a->active) srv_info_line(b, "alarm_%s:%s", alarm_name(i), a->reason);
     }
-    buf_append(b, "\r\n", 2);
 }
 
 /* KEEL.ALARM LIST | RAISE name reason... | CLEAR name: this node's alarms.

@@ -1,19 +1,14 @@
 /* api: connection and server commands: PING ECHO HELLO QUIT SELECT COMMAND
- * CLIENT INFO ROLE READONLY READWRITE DBSIZE, and the internal KEEL.* ones
- * (membership: cmd_member.c). */
+ * CLIENT ROLE READONLY READWRITE DBSIZE, and the internal KEEL.* ones
+ * (membership: cmd_member.c; INFO: cmd_info.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "api/server/auth.h"
 #include "api/server/commands/commands.h"
-#include "api/server/consistency.h"
-#include "api/server/observe/observe.h"
 #include "api/server/pubsub/pubsub.h"
 #include "raft/membership.h"
-
-#define KEEL_VERSION "0.1.0"
 
 CMD_DECL_LOCAL(cmd_ping)
 {
@@ -217,189 +212,6 @@ CMD_DECL_LOCAL(cmd_client)
         srv_reply_errorf(&s->out, KEEL_EINVAL, "unknown subcommand or wrong number of arguments for 'client|%s'",
                          s->argc > 1 ? (const char *)s->argv[1].p : "");
     }
-    slot_done(s);
-}
-
-static bool want(struct slot *s, const char *section)
-{
-    if (s->argc < 2 || slot_arg_is(s, 1, "all") || slot_arg_is(s, 1, "everything") ||
-        slot_arg_is(s, 1, "default"))
-        return true;
-    for (uint32_t i = 1; i < s->argc; i++) {
-        if (slot_arg_is(s, i, section)) return true;
-    }
-    return false;
-}
-
-CMD_DECL_LOCAL(cmd_info)
-{
-    struct keel_server *srv = s->srv;
-    struct keel_node_status st;
-    struct keel_space sp;
-    struct buf b;
-    char leader_addr[64] = "";
-    keel_node_status(srv->node, &st);
-    keel_node_space(srv->node, &sp);
-    srv_leader_client_addr(srv, leader_addr, sizeof leader_addr);
-    buf_init(&b);
-    if (want(s, "server")) {
-        srv_info_line(&b, "# Server");
-        srv_info_line(&b, "redis_version:7.0.0");
-        srv_info_line(&b, "keel_version:%s", KEEL_VERSION);
-        srv_info_line(&b, "redis_mode:standalone");
-        srv_info_line(&b, "tcp_port:%s", strrchr(srv->client_addr, ':') + 1);
-        /* Redis 7.2's listener lines: one per listening connection type,
-         * numbered by type (0 tcp, 1 unix, 2 tls); tcp only when its port is
-         * not 0. Redis has no other TLS field in INFO. */
-        {
-            const char *colon = strrchr(srv->client_addr, ':');
-            int hostlen = (int)(colon - srv->client_addr);
-            if (strcmp(colon + 1, "0") != 0)
-                srv_info_line(&b, "listener0:name=tcp,bind=%.*s,port=%s", hostlen, srv->client_addr, colon + 1);
-            if (srv->cfg.tls_port != 0)
-                srv_info_line(&b, "listener2:name=tls,bind=%.*s,port=%u", hostlen, srv->client_addr,
-                              srv->cfg.tls_port);
-        }
-        srv_info_line(&b, "node_id:%llu", (unsigned long long)srv->cfg.node_id);
-        srv_info_line(&b, "keel_zone:%s", srv->zone);
-        int64_t up = (srv_wall_ms() - srv->obs->started_ms) / 1000;
-        srv_info_line(&b, "process_id:%ld", (long)getpid());
-        srv_info_line(&b, "uptime_in_seconds:%lld", (long long)up);
-        srv_info_line(&b, "uptime_in_days:%lld", (long long)up / 86400);
-        buf_append(&b, "\r\n", 2);
-    }
-    if (want(s, "clients")) {
-        srv_info_line(&b, "# Clients");
-        srv_info_line(&b, "connected_clients:%u", srv->nconns);
-        srv_info_line(&b, "maxclients:%u", srv->cfg.max_clients);
-        srv_info_line(&b, "keel_maxclients_per_user:%u", srv->cfg.max_clients_per_user);
-        buf_append(&b, "\r\n", 2);
-    }
-    if (want(s, "memory")) {
-        srv_info_line(&b, "# Memory");
-        srv_info_line(&b, "used_memory:%llu", (unsigned long long)sp.live_bytes);
-        srv_info_line(&b, "keel_db_file_bytes:%llu", (unsigned long long)sp.file_bytes);
-        srv_info_line(&b, "keel_db_map_bytes:%llu", (unsigned long long)sp.map_size);
-        long pages = 0, rss = 0;
-        FILE *f = fopen("/proc/self/statm", "r");
-        if (f != NULL) {
-            if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-            fclose(f);
-        }
-        srv_info_line(&b, "used_memory_rss:%llu", (unsigned long long)rss * (unsigned long long)sysconf(_SC_PAGESIZE));
-        srv_info_line(&b, "maxmemory:%llu", (unsigned long long)sp.quota);
-        srv_info_line(&b, "maxmemory_policy:noeviction");
-        buf_append(&b, "\r\n", 2);
-    }
-    if (want(s, "persistence")) srv_info_persistence(srv, &b);
-    if (want(s, "stats")) {
-        srv_info_line(&b, "# Stats");
-        srv_info_line(&b, "total_connections_received:%llu",
-                      (unsigned long long)srv->stats.connections_total);
-        srv_info_line(&b, "total_commands_processed:%llu", (unsigned long long)srv->stats.commands);
-        srv_info_line(&b, "total_net_input_bytes:%llu", (unsigned long long)srv->stats.bytes_in);
-        srv_info_line(&b, "total_net_output_bytes:%llu", (unsigned long long)srv->stats.bytes_out);
-        srv_info_line(&b, "keel_forwarded_commands:%llu", (unsigned long long)srv->stats.forwarded);
-        /* forwarded to us, refused as past their deadline */
-        srv_info_line(&b, "keel_forwarded_expired:%llu", (unsigned long long)srv->stats.forwarded_expired);
-        srv_info_line(&b, "keel_protocol_errors:%llu", (unsigned long long)srv->stats.protocol_errors);
-        srv_info_line(&b, "keel_backpressure_pauses:%llu", (unsigned long long)srv->stats.reads_paused);
-        struct keel_store_stats ss;
-        keel_store_stats(srv->store, &ss);
-        srv_info_line(&b, "expired_keys:%llu", (unsigned long long)ss.expired);
-        srv_info_line(&b, "rejected_connections:%llu", (unsigned long long)srv->stats.rejected_maxclients);
-        srv_info_line(&b, "keel_rejected_connections_user_limit:%llu",
-                      (unsigned long long)srv->stats.rejected_user_limit);
-        srv_info_line(&b, "keel_evicted_unauthenticated_clients:%llu",
-                      (unsigned long long)srv->stats.evicted_unauthenticated);
-        srv_info_line(&b, "keel_auth_timeouts:%llu", (unsigned long long)srv->stats.auth_timeouts);
-        srv_info_line(&b, "acl_access_denied_auth:%llu", (unsigned long long)srv->stats.auth_failures);
-        srv_info_line(&b, "acl_access_denied_cmd:%llu", (unsigned long long)srv->stats.denied_cmd);
-        srv_info_line(&b, "acl_access_denied_key:%llu", (unsigned long long)srv->stats.denied_key);
-        srv_info_line(&b, "acl_access_denied_channel:%llu", (unsigned long long)srv->stats.denied_channel);
-        srv_info_line(&b, "keel_rejected_nospace:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOSPACE]);
-        srv_info_line(&b, "keel_rejected_noleader:%llu", (unsigned long long)srv->obs->rejected[REJECT_NOLEADER]);
-        buf_append(&b, "\r\n", 2);
-    }
-    if (want(s, "replication")) {
-        srv_info_line(&b, "# Replication");
-        srv_info_line(&b, "role:%s", st.role == KEEL_ROLE_LEADER ? "master" : "slave");
-        if (st.role != KEEL_ROLE_LEADER && leader_addr[0]) {
-            char ip[64] = "";
-            unsigned port = 0;
-            sscanf(leader_addr, "%63[^:]:%u", ip, &port);
-            srv_info_line(&b, "master_host:%s", ip);
-            srv_info_line(&b, "master_port:%u", port);
-            srv_info_line(&b, "master_link_status:up");
-        }
-        srv_info_line(&b, "connected_slaves:%u", st.members > 0 ? st.members - 1 : 0);
-        srv_info_line(&b, "master_repl_offset:%llu", (unsigned long long)st.commit_index);
-        buf_append(&b, "\r\n", 2);
-    }
-    if (want(s, "keyspace")) {
-        srv_info_line(&b, "# Keyspace");
-        if (sp.keys > 0)
-            srv_info_line(&b, "db0:keys=%llu,expires=%llu,avg_ttl=0", (unsigned long long)sp.keys,
-                          (unsigned long long)sp.expires);
-        buf_append(&b, "\r\n", 2);
-    }
-    if (want(s, "raft")) {
-        srv_info_line(&b, "# Raft");
-        srv_info_line(&b, "node_id:%llu", (unsigned long long)st.id);
-        srv_info_line(&b, "role:%s", keel_role_name(st.role));
-        srv_info_line(&b, "leader_id:%llu", (unsigned long long)st.leader_id);
-        srv_info_line(&b, "leader_client_addr:%s", leader_addr);
-        srv_info_line(&b, "term:%llu", (unsigned long long)st.term);
-        srv_info_line(&b, "commit_index:%llu", (unsigned long long)st.commit_index);
-        srv_info_line(&b, "applied_index:%llu", (unsigned long long)st.applied_index);
-        srv_info_line(&b, "last_index:%llu", (unsigned long long)st.last_index);
-        srv_info_line(&b, "snapshot_index:%llu", (unsigned long long)st.snapshot_index);
-        /* -1: no snapshot taken or installed since this process started */
-        srv_info_line(&b, "snapshot_age_s:%lld",
-                      st.snapshot_at_ms ? (long long)(srv_wall_ms() - st.snapshot_at_ms) / 1000 : -1LL);
-        srv_info_line(&b, "leader_ready:%d", st.leader_ready);
-        struct keel_node_clock ck;
-        keel_node_clock(srv->node, &ck);
-        srv_info_line(&b, "cluster_time_ms:%lld", (long long)ck.now_ms);
-        srv_info_line(&b, "cluster_clock:%s", ck.leading ? "leader" : ck.warm ? "follower" : "cold");
-        srv_info_line(&b, "clock_skew_ms:%lld", (long long)ck.skew_ms);
-        srv_info_line(&b, "clock_steps_ignored:%llu", (unsigned long long)ck.steps);
-        srv_info_line(&b, "clock_slewed_ms:%lld", (long long)ck.slewed_ms);
-        srv_info_line(&b, "inflight_writes:%u", st.inflight);
-        /* A zone whose loss alone would take the quorum with it. */
-        srv_info_line(&b, "keel_zone_majority:%s", srv->zone_majority);
-        char members[512] = "";
-        size_t off = 0;
-        for (unsigned i = 0; i < st.members && off < sizeof members - 32; i++) {
-            off += (size_t)snprintf(members + off, sizeof members - off, "%s%llu:%s", i ? "," : "",
-                                    (unsigned long long)st.member_ids[i],
-                                    st.member_roles[i] == 'v'   ? "voter"
-                                    : st.member_roles[i] == 's' ? "standby"
-                                                                : "spare");
-        }
-        srv_info_line(&b, "members:%s", members);
-        srv_info_line(&b, "voters:%u", st.voters);
-        /* Damaged raft files set aside at start (the log says which). */
-        struct keel_node_metrics nm;
-        keel_node_metrics(srv->node, &nm);
-        srv_info_line(&b, "raft_damaged_files_set_aside:%u", nm.damaged_set_aside);
-        char change[300];
-        keel_node_member_status(srv->node, change, sizeof change);
-        srv_info_line(&b, "member_change:%s", change);
-        buf_append(&b, "\r\n", 2);
-    }
-    if (want(s, "alarms")) srv_info_alarms(srv, &b);
-    if (want(s, "consistency")) consistency_info(srv, &b);
-    if (s->proto >= 3) {
-        char hdr[32];
-        int n = snprintf(hdr, sizeof hdr, "=%zu\r\ntxt:", b.len + 4);
-        buf_append(&s->out, hdr, (size_t)n);
-        buf_append(&s->out, b.p, b.len);
-        buf_append(&s->out, "\r\n", 2);
-    } else {
-        resp_bulk(&s->out, b.p, b.len);
-    }
-    buf_close(&b);
     slot_done(s);
 }
 

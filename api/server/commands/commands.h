@@ -4,6 +4,12 @@
 
 #include "api/server/server_internal.h"
 
+/* Keel's release (HELLO's version, INFO's keel_version). */
+#define KEEL_VERSION "0.1.0"
+/* The Redis release whose behaviour Keel follows (INFO's redis_version):
+ * clients and tools choose features by it. */
+#define KEEL_REDIS_COMPAT_VERSION "7.2.6"
+
 /* Expiry helpers: unit is "EX", "PX", "EXAT" or "PXAT" (any case). */
 /* SET/GETEX: a positive relative time or an absolute one; errors like Redis. */
 bool srv_expiry_from(struct slot *s, const char *unit, long long v, int64_t *expire_at,
@@ -97,7 +103,7 @@ CMD_DECL_LOCAL(cmd_quit);
 CMD_DECL_LOCAL(cmd_select);
 CMD_DECL_LOCAL(cmd_command);
 CMD_DECL_LOCAL(cmd_client);
-CMD_DECL_LOCAL(cmd_info);
+CMD_DECL_LOCAL(cmd_info); /* cmd_info.c */
 CMD_DECL_LOCAL(cmd_role);
 CMD_DECL_LOCAL(cmd_readonly);
 CMD_DECL_LOCAL(cmd_readwrite);
@@ -139,6 +145,8 @@ CMD_DECL_LOCAL(cmd_keel_alarm);
 void srv_info_line(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void srv_info_persistence(struct keel_server *srv, struct buf *b);
 void srv_info_alarms(struct keel_server *srv, struct buf *b);
+void srv_info_raft(struct keel_server *srv, const struct keel_node_status *st, const char *leader_addr,
+                   struct buf *b);
 
 /* cmd_config.c */
 CMD_DECL_LOCAL(cmd_config);
