@@ -239,6 +239,9 @@ static void process(struct conn *c)
             c->quit = true;
             break;
         }
+        /* CLIENT REPLY OFF, or SKIP for this one command (cmd_client). */
+        s->silent = c->reply_mode != CONN_REPLY_ON;
+        if (c->reply_mode == CONN_REPLY_SKIP) c->reply_mode = CONN_REPLY_ON;
         start(c, s);
     }
     if (off > 0) {
@@ -326,8 +329,13 @@ void conn_flush(struct conn *c)
         c->head = s->next;
         if (c->head == NULL) c->tail = NULL;
         c->pending--;
-        buf_append(&c->wbuf, s->out.p, s->out.len);
-        c->out_bytes += s->out.len;
+        /* Pub/sub messages and (un)subscribe confirmations are written
+         * whatever CLIENT REPLY says, as Redis's CLIENT_PUSHING does. */
+        bool drop = s->silent && !s->push && !(s->cmd != NULL && strstr(s->cmd->name, "subscribe") != NULL);
+        if (!drop) {
+            buf_append(&c->wbuf, s->out.p, s->out.len);
+            c->out_bytes += s->out.len;
+        }
         if (s->push) c->push_bytes -= s->out.len;
         slot_free(s);
     }

@@ -56,6 +56,8 @@ extern const unsigned command_count;
 
 /* ---- slots: one request, from parse to reply --------------------------- */
 
+enum { CONN_REPLY_ON = 0, CONN_REPLY_OFF, CONN_REPLY_SKIP };
+
 struct slot
 {
     struct keel_server *srv;
@@ -85,6 +87,7 @@ struct slot
     uint64_t seq;
     int64_t now;              /* the leader's clock when dispatched */
     uint64_t started_ns;      /* uv_hrtime() when read from the client; 0: internal */
+    bool silent;              /* CLIENT REPLY OFF/SKIP: its reply is not written */
     bool executed;            /* passed dispatch's checks and ran (or was forwarded):
                                * INFO commandstats' calls, else rejected_calls */
     /* keel_mono_ms() by which it must be answered (forward.c); forwarded in:
@@ -163,6 +166,7 @@ struct conn
     uint64_t last_active;
     uint64_t commands;
     /* MULTI/EXEC */
+    uint8_t reply_mode;    /* CLIENT REPLY: CONN_REPLY_ON, _OFF, or _SKIP the next command's */
     bool in_multi;
     bool multi_error;
     struct conn_queued *queue;

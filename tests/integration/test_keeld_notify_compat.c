@@ -41,15 +41,31 @@ static void run(const char *cmd, const char *want)
     kc_expect(&cl, 0, false, cmd, want);
 }
 
-/* A subscriber to every channel (PSUBSCRIBE *), as Redis's tests use. */
-static redisContext *subscriber(void)
+/* A subscriber to every channel (PSUBSCRIBE *), as Redis's tests use,
+ * after CLIENT REPLY <reply> unless that is NULL: the confirmation and the
+ * messages come whatever it says. */
+static redisContext *subscriber_after(const char *reply)
 {
     redisContext *sub = kc_connect(&cl, 0);
+    if (reply != NULL) {
+        assert_int_equal(redisAppendCommand(sub, "CLIENT REPLY %s", reply), REDIS_OK);
+        if (strcmp(reply, "ON") == 0) {
+            void *ok = NULL;
+            assert_int_equal(redisGetReply(sub, &ok), REDIS_OK);
+            assert_true(kc_is_status(ok, "OK"));
+            freeReplyObject(ok);
+        }
+    }
     redisReply *r = redisCommand(sub, "PSUBSCRIBE *");
     assert_non_null(r);
     assert_true(r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->integer == 1);
     freeReplyObject(r);
     return sub;
+}
+
+static redisContext *subscriber(void)
+{
+    return subscriber_after(NULL);
 }
 
 /* The next message as Redis's test client prints it: "pmessage * ch msg". */
@@ -113,17 +129,17 @@ static void test_redis_suite(void **state)
     (void)state;
     /* we receive keyspace notifications / keyevent notifications / both */
     flags("KA");
-    redisContext *sub = subscriber();
+    redisContext *sub = subscriber_after("OFF"); /* works even if replies are silenced */
     run("SET foo bar", "+OK");
     expect_text(sub, "pmessage * __keyspace@0__:foo set");
     redisFree(sub);
     flags("EA");
-    sub = subscriber();
+    sub = subscriber_after("SKIP");
     run("SET foo bar", "+OK");
     expect_text(sub, "pmessage * __keyevent@0__:set foo");
     redisFree(sub);
     flags("KEA");
-    sub = subscriber();
+    sub = subscriber_after("ON");
     run("SET foo bar", "+OK");
     expect_text(sub, "pmessage * __keyspace@0__:foo set");
     expect_text(sub, "pmessage * __keyevent@0__:set foo");
@@ -216,6 +232,29 @@ static void test_redis_suite(void **state)
     expect_quiet(sub);
     redisFree(sub);
     flags("");
+}
+
+/* CLIENT REPLY as Redis's: OFF and SKIP unanswered, SKIP drops the next
+ * reply only, ON answers OK; a bad mode is a syntax error. */
+static void test_client_reply(void **state)
+{
+    (void)state;
+    redisContext *c = kc_connect(&cl, 0);
+    const char *cmds[] = {"CLIENT REPLY SKIP", "ECHO dropped", "ECHO one", "CLIENT REPLY OFF",
+                          "ECHO gone", "CLIENT REPLY SKIP", "ECHO gone-too", "CLIENT REPLY ON", "ECHO two",
+                          "CLIENT REPLY MAYBE"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        assert_int_equal(redisAppendCommand(c, cmds[i]), REDIS_OK);
+    const char *want[] = {"one", "+OK", "two", "-ERR syntax error"};
+    for (size_t i = 0; i < 4; i++) {
+        void *v = NULL;
+        char got[128];
+        assert_int_equal(redisGetReply(c, &v), REDIS_OK);
+        kc_reply_text(v, false, got, sizeof got);
+        freeReplyObject(v);
+        assert_string_equal(got, want[i]);
+    }
+    redisFree(c);
 }
 
 /* ---- command by command ------------------------------------------------- */
@@ -408,6 +447,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redis_suite),
+        cmocka_unit_test(test_client_reply),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_hashes_and_keyspace),
         cmocka_unit_test(test_index_flag),

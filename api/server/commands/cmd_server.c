@@ -175,7 +175,7 @@ static void client_info_line(struct slot *s, struct conn *c, struct buf *b)
     buf_append(b, line, (size_t)n);
 }
 
-/* CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO */
+/* CLIENT SETNAME|GETNAME|ID|INFO|LIST|REPLY|SETINFO */
 CMD_DECL_LOCAL(cmd_client)
 {
     struct conn *c = s->conn;
@@ -206,6 +206,22 @@ CMD_DECL_LOCAL(cmd_client)
         for (struct conn *o = s->srv->conns; o != NULL; o = o->next) client_info_line(s, o, &b);
         resp_bulk(&s->out, b.p, b.len);
         buf_close(&b);
+    } else if (slot_arg_is(s, 1, "REPLY") && s->argc == 3) {
+        /* Redis's: OFF and SKIP are not answered; SKIP under OFF changes
+         * nothing; ON answers OK (conn.c drops what is silent). */
+        if (slot_arg_is(s, 2, "ON")) {
+            c->reply_mode = CONN_REPLY_ON;
+            s->silent = false;
+            resp_ok(&s->out);
+        } else if (slot_arg_is(s, 2, "OFF")) {
+            c->reply_mode = CONN_REPLY_OFF;
+            s->silent = true;
+        } else if (slot_arg_is(s, 2, "SKIP")) {
+            if (c->reply_mode != CONN_REPLY_OFF) c->reply_mode = CONN_REPLY_SKIP;
+            s->silent = true;
+        } else {
+            srv_reply_error(&s->out, KEEL_EINVAL, "syntax error");
+        }
     } else if (slot_arg_is(s, 1, "SETINFO") && s->argc == 4) {
         resp_ok(&s->out); /* library name/version: accepted, not kept */
     } else {
