@@ -233,6 +233,19 @@ static void replication_section(struct info *x, struct buf *b)
         srv_info_line(b, "slave_read_only:1"); /* writes are forwarded, never applied here first */
     }
     srv_info_line(b, "connected_slaves:%u", leader && x->st.members > 0 ? x->st.members - 1 : 0);
+    /* On the leader, Redis's line per replica it hears from: its client
+     * address, and how far raft knows it has the log (offset). */
+    struct keel_peer_progress pp[16];
+    unsigned np = leader ? keel_node_progress(x->srv->node, pp, 16) : 0, shown = 0;
+    for (unsigned i = 0; i < np; i++) {
+        char addr[64], ip[64] = "";
+        unsigned port = 0;
+        if (!pp[i].recent_recv || srv_member_client_addr(x->srv, pp[i].id, addr, sizeof addr) != 0 ||
+            sscanf(addr, "%63[^:]:%u", ip, &port) != 2)
+            continue;
+        srv_info_line(b, "slave%u:ip=%s,port=%u,state=online,offset=%llu,lag=0", shown++, ip, port,
+                      (unsigned long long)pp[i].match_index);
+    }
     srv_info_line(b, "master_failover_state:no-failover");
     srv_info_line(b, "master_repl_offset:%llu",
                   (unsigned long long)(leader ? x->st.commit_index : x->st.applied_index));
