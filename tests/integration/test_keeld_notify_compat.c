@@ -235,18 +235,19 @@ static void test_redis_suite(void **state)
 }
 
 /* CLIENT REPLY as Redis's: OFF and SKIP unanswered, SKIP drops the next
- * reply only, ON answers OK; a bad mode is a syntax error. */
+ * reply only, ON answers OK; a bad mode is a syntax error; RESET ends OFF. */
 static void test_client_reply(void **state)
 {
     (void)state;
     redisContext *c = kc_connect(&cl, 0);
     const char *cmds[] = {"CLIENT REPLY SKIP", "ECHO dropped", "ECHO one", "CLIENT REPLY OFF",
                           "ECHO gone", "CLIENT REPLY SKIP", "ECHO gone-too", "CLIENT REPLY ON", "ECHO two",
-                          "CLIENT REPLY MAYBE"};
+                          "CLIENT REPLY MAYBE", "CLIENT REPLY OFF", "ECHO gone-three", "RESET", "ECHO three"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         assert_int_equal(redisAppendCommand(c, cmds[i]), REDIS_OK);
-    const char *want[] = {"one", "+OK", "two", "-ERR syntax error"};
-    for (size_t i = 0; i < 4; i++) {
+    /* RESET turns replies back on, its own included. */
+    const char *want[] = {"one", "+OK", "two", "-ERR syntax error", "+RESET", "three"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         void *v = NULL;
         char got[128];
         assert_int_equal(redisGetReply(c, &v), REDIS_OK);

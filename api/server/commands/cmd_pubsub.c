@@ -142,7 +142,7 @@ CMD_DECL_LOCAL(cmd_pubsub)
 }
 
 /* RESET: the connection as new: no MULTI, no WATCH, no subscriptions,
- * RESP2, READWRITE, no name. */
+ * RESP2, READWRITE, no name, CLIENT REPLY ON (so RESET itself answers). */
 CMD_DECL_LOCAL(cmd_reset)
 {
     struct conn *c = s->conn;
@@ -154,6 +154,8 @@ CMD_DECL_LOCAL(cmd_reset)
     s->proto = 2;
     c->readonly = false;
     c->name[0] = 0;
+    c->reply_mode = CONN_REPLY_ON;
+    s->silent = false;
     auth_conn_reset(c);
     resp_simple(&s->out, "RESET");
     slot_done(s);
