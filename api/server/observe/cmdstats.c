@@ -48,7 +48,7 @@ void obs_count_reply(struct obs *o, int row, bool executed, const uint8_t *err, 
     if (row < 0 || o->cmdstats == NULL) return;
     struct obs_cmdstat *c = &o->cmdstats[row];
     if (!executed) {
-        /* Queued in a MULTI (counted with its EXEC), or refused. */
+        /* Queued in a MULTI (only its EXEC is counted), or refused. */
         if (err != NULL) c->rejected++;
         return;
     }
