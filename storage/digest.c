@@ -37,7 +37,7 @@ static int digest_all(struct keel_storage *s, MDB_txn *txn, uint64_t *digest)
     int rc = 0;
     if (st == NULL) return ENOMEM;
     XXH3_64bits_reset(st);
-    MDB_dbi dbis[] = {s->data, s->exp, s->meta, s->dd, s->ddts};
+    MDB_dbi dbis[] = {s->data, s->exp, s->meta, s->dd, s->ddts, s->members};
     for (unsigned i = 0; rc == 0 && i < sizeof dbis / sizeof dbis[0]; i++) {
         rc = digest_dbi(txn, dbis[i], (uint8_t)i, st);
     }
@@ -104,7 +104,7 @@ int keel_storage_space(struct keel_storage *s, struct keel_space *space)
     uint64_t pages = 2; /* the two meta pages */
     unsigned psize = 4096;
     MDB_dbi dbis[] = {1 /* MAIN_DBI: the named dbis' directory */, s->data, s->exp, s->meta,
-                      s->dd, s->ddts};
+                      s->dd, s->ddts, s->members};
     for (unsigned i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
         if (mdb_stat(txn, dbis[i], &st) != 0) continue;
         pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;

@@ -201,7 +201,7 @@ int storage_env_open(struct keel_storage *s, const char *path)
     }
     struct { const char *name; MDB_dbi *dbi; } dbis[] = {
         {"data", &s->data}, {"exp", &s->exp}, {"meta", &s->meta},
-        {"dedupe", &s->dd}, {"dedupe_ts", &s->ddts},
+        {"dedupe", &s->dd}, {"dedupe_ts", &s->ddts}, {"members", &s->members},
     };
     for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
         rc = mdb_dbi_open(txn, dbis[i].name, MDB_CREATE, dbis[i].dbi);
@@ -213,15 +213,17 @@ int storage_env_open(struct keel_storage *s, const char *path)
     struct keel_txn t = {txn, s, true};
     uint64_t format = 0;
     rc = storage_meta_get(&t, "format", &format);
-    if (rc == 0 && format == 0) rc = storage_meta_put(&t, "format", STORAGE_FORMAT);
     if (rc != 0) goto err;
-    if (format != 0 && format != STORAGE_FORMAT) {
+    if (format != 0 && (format < STORAGE_FORMAT_MIN || format > STORAGE_FORMAT)) {
         snprintf(s->errmsg, sizeof s->errmsg,
                  "env %s has format %llu, this build reads format %d", path,
                  (unsigned long long)format, STORAGE_FORMAT);
         rc = KEEL_EVERSION;
         goto err;
     }
+    /* A new env, or one of format 1 (no collections, members just opened
+     * empty), is format 2 from now on. */
+    if (format != STORAGE_FORMAT && (rc = storage_meta_put(&t, "format", STORAGE_FORMAT)) != 0) goto err;
     rc = storage_meta_get(&t, "applied", &s->applied);
     if (rc != 0) goto err;
     rc = mdb_txn_commit(txn);

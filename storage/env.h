@@ -9,7 +9,12 @@
 #include "common/le.h"
 #include "storage/storage.h"
 
-#define STORAGE_FORMAT 1
+/* 2: collections (the "members" database, record types 3-5). An env of
+ * format 1 opens as it is and is marked 2 (it just has no collections);
+ * a build reading format 1 refuses a format 2 env (KEEL_EVERSION) instead
+ * of misreading records of types it does not know. */
+#define STORAGE_FORMAT 2
+#define STORAGE_FORMAT_MIN 1
 
 struct keel_storage
 {
@@ -19,6 +24,7 @@ struct keel_storage
     MDB_dbi meta;      /* name -> u64 */
     MDB_dbi dd;        /* be64(client) . be64(seq) -> le64(ts) . reply */
     MDB_dbi ddts;      /* be64(ts) . be64(client) . be64(seq) -> "" */
+    MDB_dbi members;   /* be64(id) . u8 tag . element -> data (storage.h) */
     struct keel_storage_options opts;
     char dir[PATH_MAX];
     char kv[PATH_MAX];
@@ -58,8 +64,11 @@ bool storage_disk_full(struct keel_storage *s);
 void storage_reserve_open(struct keel_storage *s);
 uint64_t storage_reserve_refill_at(const struct keel_storage *s);
 
+/* members.c: copy every sub-key of collection `from` under id `to`. */
+int storage_coll_clone(struct keel_txn *txn, uint64_t from, uint64_t to);
+
 /* The digest (keel_storage_digest) hashes every record of the dbis data,
- * exp, meta, dedupe, dedupe_ts in that order, each as tag (the dbi's place
+ * exp, meta, dedupe, dedupe_ts, members in that order, each as tag (the dbi's place
  * in that list), le64 key size, le64 value size, key, value. */
 struct XXH3_state_s;
 void storage_digest_add(struct XXH3_state_s *st, uint8_t tag, const MDB_val *k, const MDB_val *v);

@@ -12,14 +12,15 @@
  *      page inside the file, roots in range, txn ids), then every page
  *      reachable from the roots (type, page number, node bounds, key order,
  *      equal leaf depth, overflow runs, LMDB's own counts), each page used
- *      once, the free list disjoint from the trees, exactly Keel's five
- *      named databases with plain flags;
+ *      once, the free list disjoint from the trees, exactly Keel's named
+ *      databases with plain flags ("members" may be absent: format 1);
  *   3. a walk by LMDB itself, in a helper process (this binary re-executed
  *      through /proc/self/exe, see image_check.c): it opens the image read-
  *      only, opens every named database, reads every record with a cursor,
  *      decodes it (storage/record.h) and checks Keel's invariants (format and
  *      applied present, every value of "meta" 8 bytes, the expiry index and
- *      the dedupe index exactly in step with what they index, dedupe_count),
+ *      the dedupe index exactly in step with what they index, dedupe_count,
+ *      every collection's sub-keys in "members" known, well tagged, counted),
  *      and sends back the applied index, the key count and the digest. A
  *      helper killed by a signal or the timeout means the image is invalid;
  *      the caller's process never touches the pages.

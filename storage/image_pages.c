@@ -23,7 +23,9 @@
 enum { KIND_FREE, KIND_MAIN, KIND_USER };
 
 /* Keel's named databases (storage/env.c), in LMDB's key order. */
-static const char *const dbnames[] = {"data", "dedupe", "dedupe_ts", "exp", "meta"};
+static const char *const dbnames[] = {"data", "dedupe", "dedupe_ts", "exp", "members", "meta"};
+/* "members" came with storage format 2: an image of format 1 lacks it. */
+#define DB_OPTIONAL 4
 #define NDB (sizeof dbnames / sizeof dbnames[0])
 
 struct counts
@@ -387,6 +389,7 @@ int image_check_structure(const uint8_t *data, size_t len, struct keel_image_rep
     for (size_t i = 0; rc == 0 && i < NDB; i++) {
         char what[32];
         snprintf(what, sizeof what, "DB \"%s\"", dbnames[i]);
+        if (!w.have[i] && i == DB_OPTIONAL) continue;
         if (!w.have[i]) rc = fail(&w, "%s is missing", what);
         else rc = tree(&w, KIND_USER, what, &w.subs[i]);
     }

@@ -7,11 +7,15 @@
  * record of "data" decodes as a record; that the expiry index holds exactly
  * one entry per key with an expiry, at that expiry, and nothing else; that
  * the dedupe table and its timestamp index match one to one and
- * dedupe_count counts them; that "meta" holds a supported format. The
+ * dedupe_count counts them; that "meta" holds a supported format; that
+ * every sub-key of "members" belongs to a collection record, with a tag
+ * of its type and a long element under its hash, and that each
+ * collection's count is the number of its elements. The
  * digest is keel_storage_digest()'s over the same records. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -19,8 +23,18 @@
 #include "storage/image.h"
 #include "storage/record.h"
 
-enum { DB_DATA, DB_EXP, DB_META, DB_DD, DB_DDTS, NDB };
-static const char *const names[NDB] = {"data", "exp", "meta", "dedupe", "dedupe_ts"};
+enum { DB_DATA, DB_EXP, DB_META, DB_DD, DB_DDTS, DB_MEMBERS, NDB };
+static const char *const names[NDB] = {"data", "exp", "meta", "dedupe", "dedupe_ts", "members"};
+
+/* A collection found in "data": its id, type and count, and the elements
+ * the walk of "members" found for it. */
+struct coll_seen
+{
+    uint64_t id;
+    uint64_t count;
+    uint64_t found;
+    uint8_t type;
+};
 
 struct walk
 {
@@ -29,8 +43,11 @@ struct walk
     XXH3_state_t *st;
     uint64_t with_expiry; /* data records with an expiry */
     uint64_t count[NDB];
-    uint64_t format, applied, dedupe_count;
+    uint64_t format, applied, dedupe_count, coll_next;
     bool has_format;
+    bool has_members;     /* the DB exists (format 1 images lack it) */
+    struct coll_seen *colls; /* sorted by id once "data" is walked */
+    size_t ncolls, capcolls;
     char *errmsg;
 };
 
@@ -71,7 +88,19 @@ static int data_record(struct walk *w, const MDB_val *k, const MDB_val *v)
         return fail(w, "DB \"data\": the value of a %zu-byte key is not a record", k->mv_size);
     if (!record_value_ok(&rec))
         return fail(w, "DB \"data\": a %zu-byte key holds a malformed %s", k->mv_size,
-                    rec.type == KEEL_TYPE_HASH ? "hash" : "value");
+                    rec.type == KEEL_TYPE_HASH ? "hash" : storage_is_coll(rec.type) ? "collection" : "value");
+    if (storage_is_coll(rec.type)) {
+        struct keel_coll coll;
+        storage_coll_decode(&rec, &coll);
+        if (w->ncolls == w->capcolls) {
+            size_t cap = w->capcolls ? 2 * w->capcolls : 64;
+            struct coll_seen *p = realloc(w->colls, cap * sizeof *p);
+            if (p == NULL) return KEEL_ENOMEM;
+            w->colls = p;
+            w->capcolls = cap;
+        }
+        w->colls[w->ncolls++] = (struct coll_seen){coll.id, coll.count, 0, rec.type};
+    }
     if (rec.expire_at == 0) return 0;
     w->with_expiry++;
     size_t n = record_expkey((struct keel_slice){k->mv_data, k->mv_size}, rec.expire_at, ek);
@@ -110,6 +139,8 @@ static int meta_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
         w->applied = x;
     } else if (IS("dedupe_count")) {
         w->dedupe_count = x;
+    } else if (IS("coll_next")) {
+        w->coll_next = x;
     }
 #undef IS
     return 0;
@@ -142,10 +173,69 @@ static int ddts_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
     return 0;
 }
 
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = ((const struct coll_seen *)a)->id, y = ((const struct coll_seen *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Whether a sub-key tag (hashed bit cleared) belongs to a collection type,
+ * and whether it counts as an element (storage.h). */
+static bool tag_ok(uint8_t type, uint8_t tag, bool *counts)
+{
+    *counts = tag == KEEL_TAG_MEMBER || tag == KEEL_TAG_ITEM;
+    switch (type) {
+        case KEEL_TYPE_SET:
+            return tag == KEEL_TAG_MEMBER;
+        case KEEL_TYPE_LIST:
+            return tag == KEEL_TAG_ITEM;
+        case KEEL_TYPE_ZSET:
+            return tag == KEEL_TAG_MEMBER || tag == KEEL_TAG_INDEX;
+        default:
+            return false;
+    }
+}
+
+static int member_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
+{
+    const uint8_t *p = k->mv_data;
+    bool counts;
+    if (k->mv_size < 9) return fail(w, "DB \"members\" has a key of %zu bytes", k->mv_size);
+    struct coll_seen key = {.id = be64_load(p)};
+    struct coll_seen *c = bsearch(&key, w->colls, w->ncolls, sizeof *c, by_id);
+    if (c == NULL)
+        return fail(w, "DB \"members\" holds an element of collection %llu, which no key has",
+                    (unsigned long long)key.id);
+    uint8_t tag = p[8] & (uint8_t)~KEEL_TAG_HASHED;
+    if (!tag_ok(c->type, tag, &counts))
+        return fail(w, "DB \"members\": collection %llu of type %u has an element tagged %u",
+                    (unsigned long long)c->id, c->type, p[8]);
+    if (p[8] & KEEL_TAG_HASHED) {
+        /* le32 n, element, data: the element too long to be the key, and
+         * the key its hash. */
+        const uint8_t *vp = v->mv_data;
+        size_t n = v->mv_size >= 4 ? le32_load(vp) : 0;
+        XXH128_hash_t h;
+        if (k->mv_size != 25 || v->mv_size < 4 || n > v->mv_size - 4 || n <= KEEL_MEMBER_INLINE ||
+            n > KEEL_MAX_MEMBER)
+            return fail(w, "DB \"members\": collection %llu has a malformed long element",
+                        (unsigned long long)c->id);
+        h = XXH3_128bits(vp + 4, n);
+        if (be64_load(p + 9) != h.high64 || be64_load(p + 17) != h.low64)
+            return fail(w, "DB \"members\": a long element of collection %llu is not under its hash",
+                        (unsigned long long)c->id);
+    } else if (c->type == KEEL_TYPE_SET && v->mv_size != 0) {
+        return fail(w, "DB \"members\": a member of set %llu has %zu bytes of data",
+                    (unsigned long long)c->id, v->mv_size);
+    }
+    c->found += counts;
+    return 0;
+}
+
 static int walk_db(struct walk *w, int db)
 {
     static int (*const check[NDB])(struct walk *, const MDB_val *, const MDB_val *) = {
-        data_record, exp_entry, meta_entry, dd_entry, ddts_entry};
+        data_record, exp_entry, meta_entry, dd_entry, ddts_entry, member_entry};
     MDB_cursor *c;
     MDB_val k, v;
     int rc = mdb_cursor_open(w->txn, w->dbi[db], &c);
@@ -161,18 +251,49 @@ static int walk_db(struct walk *w, int db)
     return rc == MDB_NOTFOUND ? 0 : lmdb_fail(w, names[db], rc);
 }
 
+/* Every collection's count against the elements found, and the id counter
+ * ahead of every id. */
+static int check_colls(struct walk *w)
+{
+    for (size_t i = 0; i < w->ncolls; i++) {
+        const struct coll_seen *c = &w->colls[i];
+        if (i > 0 && c->id == w->colls[i - 1].id)
+            return fail(w, "two keys hold collection %llu", (unsigned long long)c->id);
+        if (c->found != c->count)
+            return fail(w, "collection %llu counts %llu elements, DB \"members\" holds %llu",
+                        (unsigned long long)c->id, (unsigned long long)c->count,
+                        (unsigned long long)c->found);
+        if (c->id >= w->coll_next)
+            return fail(w, "collection %llu is not below the id counter (%llu)",
+                        (unsigned long long)c->id, (unsigned long long)w->coll_next);
+    }
+    return 0;
+}
+
 static int walk_all(struct walk *w)
 {
     int rc = 0;
     for (int db = 0; db < NDB; db++) {
         rc = mdb_dbi_open(w->txn, names[db], 0, &w->dbi[db]);
+        if (rc == MDB_NOTFOUND && db == DB_MEMBERS) {
+            rc = 0;
+            continue;
+        }
         if (rc != 0) return lmdb_fail(w, names[db], rc);
+        if (db == DB_MEMBERS) w->has_members = true;
     }
-    for (int db = 0; rc == 0 && db < NDB; db++) rc = walk_db(w, db);
+    for (int db = 0; rc == 0 && db < NDB; db++) {
+        if (db == DB_MEMBERS) {
+            if (!w->has_members) continue;
+            if (w->ncolls > 0) qsort(w->colls, w->ncolls, sizeof *w->colls, by_id);
+        }
+        rc = walk_db(w, db);
+    }
     if (rc != 0) return rc;
-    if (!w->has_format || w->format != STORAGE_FORMAT)
-        return fail(w, "storage format %llu%s, this build reads %d", (unsigned long long)w->format,
-                    w->has_format ? "" : " (absent)", STORAGE_FORMAT);
+    if (!w->has_format || w->format < STORAGE_FORMAT_MIN || w->format > STORAGE_FORMAT)
+        return fail(w, "storage format %llu%s, this build reads %d to %d", (unsigned long long)w->format,
+                    w->has_format ? "" : " (absent)", STORAGE_FORMAT_MIN, STORAGE_FORMAT);
+    if ((rc = check_colls(w)) != 0) return rc;
     if (w->count[DB_EXP] != w->with_expiry)
         return fail(w, "the expiry index has %llu entries for %llu keys with an expiry",
                     (unsigned long long)w->count[DB_EXP], (unsigned long long)w->with_expiry);
@@ -217,6 +338,7 @@ int image_walk(const char *path, size_t len, struct keel_image_report *rep, char
         rep->digest = XXH3_64bits_digest(w.st);
     }
 out:
+    free(w.colls);
     if (w.st != NULL) XXH3_freeState(w.st);
     if (w.txn != NULL) mdb_txn_abort(w.txn);
     mdb_env_close(env);

@@ -1,5 +1,6 @@
 /* storage: the keyspace (key -> record) and its expiry index. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "storage/env.h"
@@ -59,6 +60,24 @@ static int exp_put(struct keel_txn *txn, struct keel_slice key, int64_t expire_a
         (key).p = kbuf;                       \
     } while (0)
 
+/* The old record `old` is going (replaced by `rec`, or deleted: rec NULL):
+ * if it is a collection whose id the new record does not carry on, its
+ * sub-keys go too. */
+static int release(struct keel_txn *txn, const struct keel_record *old,
+                   const struct keel_record *rec)
+{
+    struct keel_coll oc, nc;
+    if (!storage_is_coll(old->type)) return 0;
+    if (storage_coll_decode(old, &oc) != 0) {
+        snprintf(txn->s->errmsg, sizeof txn->s->errmsg, "a collection record is malformed");
+        return KEEL_ECORRUPT;
+    }
+    if (rec != NULL && storage_is_coll(rec->type) && storage_coll_decode(rec, &nc) == 0 &&
+        nc.id == oc.id)
+        return 0;
+    return storage_coll_drop(txn, oc.id);
+}
+
 int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_record *rec,
                 uint8_t **buf)
 {
@@ -68,7 +87,8 @@ int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_r
     int rc = check_key(s, key);
     if (rc != 0) return rc;
     COPY_KEY(key, kbuf);
-    if ((rec->type != KEEL_TYPE_STRING && rec->type != KEEL_TYPE_HASH) || rec->expire_at < 0) {
+    if ((rec->type != KEEL_TYPE_STRING && rec->type != KEEL_TYPE_HASH && !storage_is_coll(rec->type)) ||
+        rec->expire_at < 0 || (storage_is_coll(rec->type) && rec->val == NULL)) {
         snprintf(s->errmsg, sizeof s->errmsg, "record of type %u expiring at %lld is invalid",
                  rec->type, (long long)rec->expire_at);
         return KEEL_EINVAL;
@@ -81,6 +101,7 @@ int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_r
     rc = storage_get(txn, key, &old);
     if (rc != 0 && rc != KEEL_ENOTFOUND) return rc;
     int64_t old_exp = rc == 0 ? old.expire_at : 0;
+    if (rc == 0 && (rc = release(txn, &old, rec)) != 0) return rc;
     if (old_exp != rec->expire_at) {
         if (old_exp != 0 && (rc = exp_del(txn, key, old_exp)) != 0) return rc;
         if (rec->expire_at != 0 && (rc = exp_put(txn, key, rec->expire_at)) != 0) return rc;
@@ -95,6 +116,19 @@ int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_r
     return 0;
 }
 
+/* Delete key's record `old` and its expiry entry; with drop, a
+ * collection's sub-keys too. key must not point into the map. */
+static int remove_record(struct keel_txn *txn, struct keel_slice key, const struct keel_record *old,
+                         bool drop)
+{
+    int rc;
+    if (drop && (rc = release(txn, old, NULL)) != 0) return rc;
+    if (old->expire_at != 0 && (rc = exp_del(txn, key, old->expire_at)) != 0) return rc;
+    MDB_val k = {key.n, (void *)key.p};
+    rc = mdb_del(txn->mdb, txn->s->data, &k, NULL);
+    return rc == 0 ? 0 : storage_error(txn->s, rc, "del");
+}
+
 int storage_del(struct keel_txn *txn, struct keel_slice key)
 {
     struct keel_record old;
@@ -102,10 +136,51 @@ int storage_del(struct keel_txn *txn, struct keel_slice key)
     int rc = storage_get(txn, key, &old);
     if (rc != 0) return rc;
     COPY_KEY(key, kbuf);
-    if (old.expire_at != 0 && (rc = exp_del(txn, key, old.expire_at)) != 0) return rc;
-    MDB_val k = {key.n, (void *)key.p};
-    rc = mdb_del(txn->mdb, txn->s->data, &k, NULL);
-    return rc == 0 ? 0 : storage_error(txn->s, rc, "del");
+    return remove_record(txn, key, &old, true);
+}
+
+int storage_move(struct keel_txn *txn, struct keel_slice src, struct keel_slice dst,
+                 uint64_t version)
+{
+    struct keel_record old;
+    uint8_t kbuf[KEEL_MAX_KEY];
+    int rc = storage_get(txn, src, &old);
+    if (rc != 0) return rc;
+    COPY_KEY(src, kbuf);
+    uint8_t *val = malloc(old.len ? old.len : 1);
+    if (val == NULL) return KEEL_ENOMEM;
+    memcpy(val, old.val, old.len);
+    struct keel_record rec = {old.type, old.expire_at, version, val, old.len};
+    /* The record leaves src without its sub-keys (dst carries the id on). */
+    rc = remove_record(txn, src, &old, false);
+    if (rc == 0) rc = storage_put(txn, dst, &rec, NULL);
+    free(val);
+    return rc;
+}
+
+int storage_copy(struct keel_txn *txn, struct keel_slice src, struct keel_slice dst,
+                 uint64_t version)
+{
+    struct keel_record old;
+    struct keel_coll coll;
+    int rc = storage_get(txn, src, &old);
+    if (rc != 0) return rc;
+    uint8_t *val = malloc(old.len ? old.len : 1);
+    if (val == NULL) return KEEL_ENOMEM;
+    memcpy(val, old.val, old.len);
+    struct keel_record rec = {old.type, old.expire_at, version, val, old.len};
+    if (storage_is_coll(old.type)) {
+        uint64_t from;
+        rc = storage_coll_decode(&rec, &coll);
+        if (rc != 0) snprintf(txn->s->errmsg, sizeof txn->s->errmsg, "a collection record is malformed");
+        from = coll.id;
+        if (rc == 0) rc = storage_coll_new_id(txn, &coll.id);
+        if (rc == 0) rc = storage_coll_clone(txn, from, coll.id);
+        storage_coll_encode(&coll, val);
+    }
+    if (rc == 0) rc = storage_put(txn, dst, &rec, NULL);
+    free(val);
+    return rc;
 }
 
 int storage_expired_first(struct keel_txn *txn, int64_t at, struct keel_slice *key,

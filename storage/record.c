@@ -7,7 +7,8 @@
 int record_decode(const void *val, size_t len, struct keel_record *rec)
 {
     const uint8_t *p = val;
-    if (len < RECORD_HEADER || (p[0] != KEEL_TYPE_STRING && p[0] != KEEL_TYPE_HASH)) {
+    if (len < RECORD_HEADER ||
+        (p[0] != KEEL_TYPE_STRING && p[0] != KEEL_TYPE_HASH && !storage_is_coll(p[0]))) {
         return KEEL_ECORRUPT;
     }
     rec->type = p[0];
@@ -35,6 +36,8 @@ size_t record_expkey(struct keel_slice key, int64_t expire_at, uint8_t *out)
 
 bool record_value_ok(const struct keel_record *rec)
 {
+    struct keel_coll coll;
+    if (storage_is_coll(rec->type)) return storage_coll_decode(rec, &coll) == 0;
     if (rec->type != KEEL_TYPE_HASH) return true;
     const uint8_t *p = rec->val, *end = rec->val + rec->len, *prev = NULL;
     size_t prev_n = 0;

@@ -15,7 +15,8 @@ int record_decode(const void *val, size_t len, struct keel_record *rec);
 /* Whether a decoded record's payload is well formed for its type: any bytes
  * for a string; for a hash, store/hash.h's encoding (u32 n, then n x (u32
  * len, field, u32 len, value), fields strictly ascending, nothing after),
- * which hash_decode would accept. The image check (storage/image.h) runs it
+ * which hash_decode would accept; for a collection, a struct keel_coll
+ * (storage_coll_decode). The image check (storage/image.h) runs it
  * on every record, so a state that apply would find corrupt (a fatal error
  * at every restart) is refused before it is installed. */
 bool record_value_ok(const struct keel_record *rec);

@@ -91,6 +91,11 @@ enum keel_type {
     KEEL_TYPE_NONE = 0,
     KEEL_TYPE_STRING = 1,
     KEEL_TYPE_HASH = 2,
+    /* Collections: the record holds a struct keel_coll, the elements live
+     * as sub-keys in the "members" database (below). */
+    KEEL_TYPE_LIST = 3,
+    KEEL_TYPE_SET = 4,
+    KEEL_TYPE_ZSET = 5,
 };
 
 /* A key's record. expire_at is absolute Unix milliseconds, 0 for none.
@@ -115,8 +120,20 @@ int storage_get(struct keel_txn *txn, struct keel_slice key, struct keel_record 
 int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_record *rec,
                 uint8_t **buf);
 
-/* Delete a key and its expiry entry. KEEL_ENOTFOUND if absent. */
+/* Delete a key and its expiry entry (and a collection's sub-keys).
+ * KEEL_ENOTFOUND if absent. */
 int storage_del(struct keel_txn *txn, struct keel_slice key);
+
+/* RENAME: move src's record to dst (replacing dst, whose sub-keys go if it
+ * was a collection), stamped `version`. A collection keeps its id, so its
+ * elements do not move: O(1) whatever its size. KEEL_ENOTFOUND if no src. */
+int storage_move(struct keel_txn *txn, struct keel_slice src, struct keel_slice dst,
+                 uint64_t version);
+
+/* COPY: put a copy of src's record at dst (replacing dst), stamped
+ * `version`; a collection's elements are copied under a new id. */
+int storage_copy(struct keel_txn *txn, struct keel_slice src, struct keel_slice dst,
+                 uint64_t version);
 
 /* The key with the earliest expiry at or before `at`, in (expiry, key) order.
  * KEEL_ENOTFOUND if there is none. key points into the map (valid as above). */
@@ -127,6 +144,82 @@ int storage_expired_first(struct keel_txn *txn, int64_t at, struct keel_slice *k
  * non-zero to stop; that value is returned. */
 typedef int (*storage_scan_cb)(void *arg, struct keel_slice key, const struct keel_record *rec);
 int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb cb, void *arg);
+
+/* ---- collections: elements as sub-keys ---------------------------------
+ *
+ * A list, set or sorted set is one record in "data" whose payload is a
+ * struct keel_coll (KEEL_COLL_SIZE bytes, little-endian), and one sub-key per
+ * element in the "members" database:
+ *
+ *   sub-key = be64(id) . u8 tag . element
+ *
+ * The id, not the key name, prefixes the elements: a RENAME moves only the
+ * record, sub-keys stay short whatever the key's length, and all of one
+ * collection is one contiguous range. Ids come from the replicated counter
+ * meta "coll_next" (storage_coll_new_id, called in apply), so every replica
+ * numbers alike. Whoever deletes or replaces a collection's record through
+ * storage_put/storage_del/storage_move frees its sub-keys there: no caller
+ * can leave orphans behind.
+ *
+ * An LMDB key is at most 511 bytes: an element of up to KEEL_MEMBER_INLINE
+ * bytes is the sub-key itself (value: the element's data, e.g. a zset
+ * score); a longer one (up to KEEL_MAX_MEMBER) is stored under tag|0x80 and
+ * the 128-bit XXH3 of the element, the value being le32 length, element,
+ * data. Sets are unordered, so losing byte order there costs nothing; a
+ * sorted set orders by score through its own index tag. Two distinct long
+ * elements with one 128-bit hash cannot both be stored (KEEL_EEXISTS,
+ * deterministic on every replica); that takes ~2^64 elements to happen by
+ * chance.
+ *
+ * Tags: KEEL_TAG_MEMBER (a set's members; a sorted set's member -> score),
+ * KEEL_TAG_ITEM (a list's items by position), KEEL_TAG_INDEX (a sorted
+ * set's score index). `count` counts MEMBER or ITEM sub-keys, which the
+ * image check verifies; it is never 0 (an emptied collection is deleted). */
+#define KEEL_COLL_SIZE 32
+#define KEEL_MAX_MEMBER (1u << 20)
+#define KEEL_MEMBER_INLINE (KEEL_MAX_KEY - 9)
+#define KEEL_TAG_MEMBER 0x01
+#define KEEL_TAG_ITEM 0x02
+#define KEEL_TAG_INDEX 0x03
+#define KEEL_TAG_HASHED 0x80
+
+struct keel_coll
+{
+    uint64_t id;
+    uint64_t count;
+    uint64_t aux[2]; /* the type's own: a list's head and tail positions */
+};
+
+static inline bool storage_is_coll(uint8_t type)
+{
+    return type == KEEL_TYPE_LIST || type == KEEL_TYPE_SET || type == KEEL_TYPE_ZSET;
+}
+
+/* Decode a collection record's payload: KEEL_ECORRUPT if it is none. */
+int storage_coll_decode(const struct keel_record *rec, struct keel_coll *coll);
+/* Encode coll into out (KEEL_COLL_SIZE bytes). */
+void storage_coll_encode(const struct keel_coll *coll, uint8_t *out);
+/* A fresh collection id (replicated counter; write txn). */
+int storage_coll_new_id(struct keel_txn *txn, uint64_t *id);
+
+/* One element of collection id under tag. get: 0 and *data (may be NULL;
+ * points into the map, valid as storage_get's), or KEEL_ENOTFOUND. put:
+ * insert or replace, *added (may be NULL) tells which; KEEL_ETOOBIG over
+ * KEEL_MAX_MEMBER. del: *removed (may be NULL) tells whether it was there. */
+int storage_member_get(struct keel_txn *txn, uint64_t id, uint8_t tag, struct keel_slice member,
+                       struct keel_slice *data);
+int storage_member_put(struct keel_txn *txn, uint64_t id, uint8_t tag, struct keel_slice member,
+                       struct keel_slice data, bool *added);
+int storage_member_del(struct keel_txn *txn, uint64_t id, uint8_t tag, struct keel_slice member,
+                       bool *removed);
+/* Every element of (id, tag): short ones in byte order, then long ones in
+ * hash order. cb returns non-zero to stop (returned). member and data point
+ * into the map: do not write to the txn from cb. */
+typedef int (*storage_member_cb)(void *arg, struct keel_slice member, struct keel_slice data);
+int storage_member_scan(struct keel_txn *txn, uint64_t id, uint8_t tag, storage_member_cb cb,
+                        void *arg);
+/* Delete every sub-key of collection id (any tag). */
+int storage_coll_drop(struct keel_txn *txn, uint64_t id);
 
 /* ---- metadata ---------------------------------------------------------- */
 
