@@ -391,6 +391,16 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
             return apply_msetnx(c, cmd, r);
         case STORE_CMD_SETFLOAT:
             return apply_setfloat(c, cmd, r);
+        case STORE_CMD_SADD:
+            return apply_sadd(c, cmd, r);
+        case STORE_CMD_SREM:
+            return apply_srem(c, cmd, r);
+        case STORE_CMD_SPOP:
+            return apply_spop(c, cmd, r);
+        case STORE_CMD_SMOVE:
+            return apply_smove(c, cmd, r);
+        case STORE_CMD_SSTORE:
+            return apply_sstore(c, cmd, r);
         case STORE_CMD_HASH:
             if (cmd->flags & (KEEL_HASH_CHECK | KEEL_HASH_VERDICT)) return apply_check(c, cmd, r);
             return apply_hash_check(c, r);

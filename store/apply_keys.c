@@ -6,17 +6,6 @@
 
 #include "store/internal.h"
 
-/* Copy a record's value out of the map into scratch: a later write in the
- * txn may move the page it points into. */
-static int hold(struct apply_ctx *c, struct keel_record *rec)
-{
-    uint8_t *buf = store_scratch(c->st, rec->len);
-    if (buf == NULL && rec->len > 0) return KEEL_ENOMEM;
-    if (rec->len > 0) memcpy(buf, rec->val, rec->len);
-    rec->val = buf;
-    return 0;
-}
-
 static bool same_key(struct keel_slice a, struct keel_slice b)
 {
     return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
@@ -39,16 +28,13 @@ int apply_rename(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
         else keel_reply_ok(r);
         return 0;
     }
-    int rc = hold(c, &src);
-    if (rc != 0) return rc;
     LOOKUP(c, cmd->value, &dst, taken);
     if (taken && nx) {
         keel_reply_int(r, 0);
         return 0;
     }
-    struct keel_record rec = {src.type, src.expire_at, c->index, src.val, src.len};
-    rc = storage_put(c->txn, cmd->value, &rec, NULL);
-    if (rc == 0) rc = storage_del(c->txn, cmd->key);
+    /* storage_move keeps a collection's elements under its id (O(1)). */
+    int rc = storage_move(c->txn, cmd->key, cmd->value, c->index);
     if (rc != 0) return rc;
     /* Redis deletes a taken destination and adds the key anew: "new"
      * either way, before the pair. */
@@ -74,15 +60,13 @@ int apply_copy(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_rep
         keel_reply_int(r, 0);
         return 0;
     }
-    int rc = hold(c, &src);
-    if (rc != 0) return rc;
     LOOKUP(c, cmd->value, &dst, taken);
     if (taken && !(cmd->flags & KEEL_COPY_REPLACE)) {
         keel_reply_int(r, 0);
         return 0;
     }
-    struct keel_record rec = {src.type, src.expire_at, c->index, src.val, src.len};
-    rc = storage_put(c->txn, cmd->value, &rec, NULL);
+    /* storage_copy gives a collection's copy its own elements, new id. */
+    int rc = storage_copy(c->txn, cmd->key, cmd->value, c->index);
     if (rc != 0) return rc;
     store_event(c, KEEL_EV_NEW, cmd->value); /* as RENAME's destination */
     store_event(c, KEEL_EV_COPY_TO, cmd->value);

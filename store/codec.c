@@ -82,6 +82,8 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_COPY] = KEEL_COPY_REPLACE,
     [STORE_CMD_SETFLOAT] = KEEL_SETFLOAT_HASH,
     [STORE_CMD_SETBIT] = KEEL_SETBIT_ONE,
+    [STORE_CMD_SPOP] = KEEL_SPOP_ONE,
+    [STORE_CMD_SSTORE] = 0x03, /* a value: checked below */
 };
 
 /* ACL rules: words separated by single spaces, with no control byte, no
@@ -123,6 +125,9 @@ static bool check_flags(struct rd *r, uint8_t type, uint8_t flags)
         }
         case STORE_CMD_HASH:
             if ((flags & KEEL_HASH_CHECK) && (flags & KEEL_HASH_VERDICT)) goto bad;
+            break;
+        case STORE_CMD_SSTORE:
+            if (flags == 0) return fail(r, KEEL_EMALFORMED, "set operation missing");
             break;
     }
     return true;
@@ -286,6 +291,28 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
             if (!(flags & KEEL_SETFLOAT_HASH) && cmd->field.n != 0)
                 return fail(r, KEEL_EMALFORMED, "a string's float with a field");
             if (cmd->value.n == 0) return fail(r, KEEL_EMALFORMED, "empty float");
+            break;
+        case STORE_CMD_SADD:
+        case STORE_CMD_SREM:
+        case STORE_CMD_SPOP:
+        case STORE_CMD_SSTORE:
+            if (!rd_key(r, &cmd->key)) return false;
+            if (type == STORE_CMD_SPOP && !rd_u64(r, &cmd->version)) return false;
+            if (!rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4)) return false;
+            if (cmd->count == 0 && type != STORE_CMD_SPOP)
+                return fail(r, KEEL_EMALFORMED, "no members");
+            if (type == STORE_CMD_SPOP && (flags & KEEL_SPOP_ONE) && cmd->count > 1)
+                return fail(r, KEEL_EMALFORMED, "SPOP of one with several members");
+            start = r->p;
+            for (i = 0; i < cmd->count; i++)
+                if (type == STORE_CMD_SSTORE ? !rd_key(r, &s) : !rd_str(r, &s, KEEL_MAX_MEMBER))
+                    return false;
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            break;
+        case STORE_CMD_SMOVE:
+            if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value) ||
+                !rd_str(r, &cmd->field, KEEL_MAX_MEMBER))
+                return false;
             break;
         default:
             return fail(r, KEEL_EMALFORMED, "unknown command type");

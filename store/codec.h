@@ -54,6 +54,20 @@
  *            parsed or formatted in apply, so replicas cannot differ.
  *   SETBIT   str key, i64 offset (0 .. 2^32-1)             flags ONE
  *            SETBIT key offset 1 (ONE) or 0; replies the bit it replaced
+ *   SADD     str key, u32 n, n x str member             (n >= 1)
+ *   SREM     str key, u32 n, n x str member             (n >= 1)
+ *   SPOP     str key, u64 base version, u32 n, n x str member   flags ONE
+ *            SPOP's effect: the members the leader picked at random from
+ *            the set as of `base version` (0: absent). Apply removes exactly
+ *            those if the key is still at that version, else replies BUSY
+ *            and the leader picks again: no randomness reaches apply. ONE
+ *            (SPOP without a count, n <= 1): the reply is the member (nil
+ *            if none) instead of an array.
+ *   SMOVE    str key (source), str value (destination), str field (member)
+ *   SSTORE   str key (destination), u32 n, n x str key (sources, n >= 1)
+ *            flags: the operation, INTER, UNION or DIFF (exactly one)
+ *            SINTERSTORE / SUNIONSTORE / SDIFFSTORE, computed in apply
+ *            Members are at most KEEL_MAX_MEMBER bytes (storage.h).
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
@@ -113,7 +127,12 @@ enum store_cmd_type {
     STORE_CMD_SETRANGE = 20,
     STORE_CMD_MSETNX = 21,
     STORE_CMD_SETFLOAT = 22,
-    STORE_CMD_SETBIT = 23,
+    STORE_CMD_SADD = 23,
+    STORE_CMD_SREM = 24,
+    STORE_CMD_SPOP = 25,
+    STORE_CMD_SMOVE = 26,
+    STORE_CMD_SSTORE = 27,
+    STORE_CMD_SETBIT = 28,
     STORE_CMD__COUNT
 };
 
@@ -151,6 +170,13 @@ enum store_cmd_type {
 #define KEEL_HASH_CHECK 0x01
 #define KEEL_HASH_VERDICT 0x02
 
+/* SPOP: one member, replied as a bulk string (or nil) */
+#define KEEL_SPOP_ONE 0x01
+/* SSTORE: the set operation (a value, not a bit set) */
+#define KEEL_SSTORE_INTER 0x01
+#define KEEL_SSTORE_UNION 0x02
+#define KEEL_SSTORE_DIFF 0x03
+
 /* ACL: remove the user */
 #define KEEL_ACL_DELETE 0x01
 
@@ -167,7 +193,7 @@ struct store_cmd
     struct keel_slice value; /* ACL: the rules */
     struct keel_slice expect;
     int64_t num;      /* expire_at, delta, sweep max, or a verdict's index */
-    uint64_t version; /* CAS; a verdict's digest; ACL's base version */
+    uint64_t version; /* CAS; a verdict's digest; ACL's, SETFLOAT's, SPOP's base version */
     uint32_t count;   /* list items: DEL keys, HSET pairs, HDEL fields, BATCH commands */
     struct keel_slice list;
     uint32_t nwatch;  /* BATCH */
@@ -258,6 +284,19 @@ void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_
  * hash field (HINCRBYFLOAT). */
 void keel_enc_setfloat(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
                        uint64_t base, struct keel_slice value, unsigned flags);
+/* Sets. members: n slices. SPOP: the members picked from the set at
+ * version base (flags KEEL_SPOP_ONE without a count). SSTORE: op is one of
+ * KEEL_SSTORE_*, keys the n source keys. */
+void keel_enc_sadd(struct keel_enc *e, struct keel_slice key, const struct keel_slice *members,
+                   uint32_t n);
+void keel_enc_srem(struct keel_enc *e, struct keel_slice key, const struct keel_slice *members,
+                   uint32_t n);
+void keel_enc_spop(struct keel_enc *e, struct keel_slice key, uint64_t base,
+                   const struct keel_slice *members, uint32_t n, unsigned flags);
+void keel_enc_smove(struct keel_enc *e, struct keel_slice src, struct keel_slice dst,
+                    struct keel_slice member);
+void keel_enc_sstore(struct keel_enc *e, unsigned op, struct keel_slice dst,
+                     const struct keel_slice *keys, uint32_t n);
 /* ACL: name, the user's normalized rules (acl_describe), the version of its
  * system key when the rules were computed (0: absent); flags KEEL_ACL_DELETE
  * with empty rules removes it. */

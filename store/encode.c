@@ -372,3 +372,42 @@ void keel_enc_setfloat(struct keel_enc *e, struct keel_slice key, struct keel_sl
     w_str(e, value);
     end(e, b);
 }
+
+void keel_enc_sadd(struct keel_enc *e, struct keel_slice key, const struct keel_slice *members,
+                   uint32_t n)
+{
+    key_list(e, STORE_CMD_SADD, 0, key, members, n, 1);
+}
+
+void keel_enc_srem(struct keel_enc *e, struct keel_slice key, const struct keel_slice *members,
+                   uint32_t n)
+{
+    key_list(e, STORE_CMD_SREM, 0, key, members, n, 1);
+}
+
+void keel_enc_spop(struct keel_enc *e, struct keel_slice key, uint64_t base,
+                   const struct keel_slice *members, uint32_t n, unsigned flags)
+{
+    size_t b = begin(e, STORE_CMD_SPOP, flags);
+    w_str(e, key);
+    w_u64(e, base);
+    w_u32(e, n);
+    for (uint32_t i = 0; i < n; i++) w_str(e, members[i]);
+    end(e, b);
+}
+
+void keel_enc_smove(struct keel_enc *e, struct keel_slice src, struct keel_slice dst,
+                    struct keel_slice member)
+{
+    size_t b = begin(e, STORE_CMD_SMOVE, 0);
+    w_str(e, src);
+    w_str(e, dst);
+    w_str(e, member);
+    end(e, b);
+}
+
+void keel_enc_sstore(struct keel_enc *e, unsigned op, struct keel_slice dst,
+                     const struct keel_slice *keys, uint32_t n)
+{
+    key_list(e, STORE_CMD_SSTORE, op, dst, keys, n, 1);
+}

@@ -19,6 +19,9 @@ static const struct
     [KEEL_EV_INCRBYFLOAT] = {"incrbyfloat", '$'}, [KEEL_EV_HINCRBYFLOAT] = {"hincrbyfloat", 'h'},
     [KEEL_EV_SETBIT] = {"setbit", '$'},
     [KEEL_EV_NEW] = {"new", 'n'},
+    [KEEL_EV_SADD] = {"sadd", 's'},               [KEEL_EV_SREM] = {"srem", 's'},
+    [KEEL_EV_SPOP] = {"spop", 's'},               [KEEL_EV_SINTERSTORE] = {"sinterstore", 's'},
+    [KEEL_EV_SUNIONSTORE] = {"sunionstore", 's'}, [KEEL_EV_SDIFFSTORE] = {"sdiffstore", 's'},
 };
 
 const char *keel_event_name(unsigned type)

@@ -41,6 +41,12 @@ enum keel_event_type {
     KEEL_EV_HINCRBYFLOAT, /* h */
     KEEL_EV_SETBIT,      /* $ */
     KEEL_EV_NEW,         /* n a key created (Redis's dbAdd): before the command's own event */
+    KEEL_EV_SADD,        /* s SADD, SMOVE's destination */
+    KEEL_EV_SREM,        /* s SREM, SMOVE's source */
+    KEEL_EV_SPOP,        /* s */
+    KEEL_EV_SINTERSTORE, /* s */
+    KEEL_EV_SUNIONSTORE, /* s */
+    KEEL_EV_SDIFFSTORE,  /* s */
     KEEL_EV__COUNT
 };
 
@@ -68,6 +74,7 @@ struct keel_events
 /* "set", "del", ...; "?" for an unknown type. */
 const char *keel_event_name(unsigned type);
 /* Redis's class letter of the event ('g', '$', 'h', 'x', 'n', ...). */
+/* Redis's class letter of the event: 'g', '$', 'h', 's' or 'x'. */
 char keel_event_class(unsigned type);
 
 /* Internal to store/ (events.c). */

@@ -85,6 +85,19 @@ int apply_setbit(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
 int apply_msetnx(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_setfloat(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 
+/* Set commands (apply_set.c). */
+int apply_sadd(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_srem(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_spop(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_smove(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_sstore(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+
+/* Set algebra (set_ops.c): op is KEEL_SSTORE_*; sets (id 0: absent) may
+ * be reordered. The members of set id, appended to ms. */
+int store_setop(struct keel_txn *txn, unsigned op, struct keel_coll *sets, size_t n, uint64_t limit,
+                struct keel_members *out);
+int store_set_members(struct keel_txn *txn, uint64_t id, struct keel_members *ms);
+
 /* ACL SETUSER/DELUSER (acl_store.c). */
 int apply_acl(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 

@@ -147,6 +147,44 @@ int keel_read_get(struct keel_read *rd, struct keel_slice key, struct keel_recor
  * call or the end of the read. KEEL_EWRONGTYPE if rec is no hash. */
 int keel_read_hash(struct keel_read *rd, const struct keel_record *rec,
                    const struct keel_hash **hash);
+/* ---- sets (store/set_ops.c) --------------------------------------------- */
+
+/* The live set at key: 0 and *coll, KEEL_ENOTFOUND (absent or expired),
+ * KEEL_EWRONGTYPE, or a storage error. */
+int keel_read_set(struct keel_read *rd, struct keel_slice key, struct keel_coll *coll);
+/* 0 if member is in the set coll, else KEEL_ENOTFOUND (or an error). */
+int keel_read_ismember(struct keel_read *rd, const struct keel_coll *coll, struct keel_slice member);
+/* Every member of the set coll (storage_member_scan's order and rules). */
+int keel_read_members(struct keel_read *rd, const struct keel_coll *coll, storage_member_cb cb,
+                      void *arg);
+
+/* A list of members copied out of the map (set operations, SPOP's and
+ * SRANDMEMBER's picks). Owns its memory: keel_members_close. */
+struct keel_members
+{
+    uint8_t *bytes;
+    size_t len, cap;
+    size_t *off; /* n+1 offsets into bytes: member i is [off[i], off[i+1]) */
+    size_t n, ncap;
+    bool oom;
+};
+void keel_members_init(struct keel_members *ms);
+void keel_members_close(struct keel_members *ms);
+void keel_members_add(struct keel_members *ms, struct keel_slice m);
+static inline struct keel_slice keel_members_at(const struct keel_members *ms, size_t i)
+{
+    return (struct keel_slice){ms->bytes + ms->off[i], ms->off[i + 1] - ms->off[i]};
+}
+/* Every member of the set coll into ms (appended); KEEL_ENOMEM. */
+int keel_read_members_all(struct keel_read *rd, const struct keel_coll *coll,
+                          struct keel_members *ms);
+/* SINTER (KEEL_SSTORE_INTER), SUNION, SDIFF of the n keys into out (empty
+ * first; no duplicates). limit (SINTERCARD's; 0: none) stops an
+ * intersection there. KEEL_EWRONGTYPE if a key holds no set, KEEL_ENOMEM,
+ * or a storage error. */
+int keel_read_setop(struct keel_read *rd, unsigned op, const struct keel_slice *keys, size_t n,
+                    uint64_t limit, struct keel_members *out);
+
 /* Live keys in order from start; cb returns non-zero to stop. */
 int keel_read_scan(struct keel_read *rd, struct keel_slice start, storage_scan_cb cb, void *arg);
 /* Keys stored (expired ones not yet swept included, as Redis's DBSIZE). */

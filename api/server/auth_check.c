@@ -29,6 +29,17 @@ int auth_check(const struct acl_user *u, const struct command *cmd, const struct
     if (v != ACL_OK) return v;
     int first = cmd->first_key, last = cmd->last_key, step = cmd->key_step;
     if (named(cmd, "watch")) first = 1, last = -1, step = 1;
+    if (named(cmd, "sintercard") && argc > 2) {
+        /* numkeys keys follow it (a bad numkeys: the command refuses it). */
+        long long n = 0;
+        char buf[24];
+        if (argv[1].n < sizeof buf) {
+            memcpy(buf, argv[1].p, argv[1].n);
+            buf[argv[1].n] = 0;
+            n = strtoll(buf, NULL, 10);
+        }
+        if (n > 0 && n <= (long long)argc - 2) first = 2, last = 1 + (int)n, step = 1;
+    }
     bool pub = named(cmd, "publish"), sub = named(cmd, "subscribe"), psub = named(cmd, "psubscribe");
     size_t nkeys = 0, nchans = 0;
     struct acl_key keys_s[ON_STACK], *keys = keys_s;

@@ -253,6 +253,23 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
         case STORE_CMD_SETFLOAT:
             keel_enc_setfloat(e, c->key, c->field, c->version, c->value, c->flags);
             break;
+        case STORE_CMD_SADD:
+        case STORE_CMD_SREM:
+        case STORE_CMD_SSTORE:
+            v = collect(c->list, c->count);
+            if (c->type == STORE_CMD_SADD) keel_enc_sadd(e, c->key, v, c->count);
+            else if (c->type == STORE_CMD_SREM) keel_enc_srem(e, c->key, v, c->count);
+            else keel_enc_sstore(e, c->flags, c->key, v, c->count);
+            free(v);
+            break;
+        case STORE_CMD_SPOP:
+            v = collect(c->list, c->count);
+            keel_enc_spop(e, c->key, c->version, v, c->count, c->flags);
+            free(v);
+            break;
+        case STORE_CMD_SMOVE:
+            keel_enc_smove(e, c->key, c->value, c->field);
+            break;
         case STORE_CMD_BATCH: {
             struct keel_slice key;
             uint64_t version;

@@ -78,7 +78,11 @@ CMD_DECL_READ(cmd_type)
     int rc;
     int found = lookup(s, rd, 1, &rec, &rc);
     if (found < 0) return rc;
-    resp_simple(&s->out, !found ? "none" : rec.type == KEEL_TYPE_HASH ? "hash" : "string");
+    resp_simple(&s->out, !found                          ? "none"
+                         : rec.type == KEEL_TYPE_HASH   ? "hash"
+                         : rec.type == KEEL_TYPE_SET    ? "set"
+                         : rec.type == KEEL_TYPE_STRING ? "string"
+                                                        : "none");
     return 0;
 }
 
@@ -197,6 +201,7 @@ CMD_DECL_READ(cmd_scan)
         } else if (slot_arg_is(s, i, "TYPE")) {
             if (slot_arg_is(s, i + 1, "string")) st.type = KEEL_TYPE_STRING;
             else if (slot_arg_is(s, i + 1, "hash")) st.type = KEEL_TYPE_HASH;
+            else if (slot_arg_is(s, i + 1, "set")) st.type = KEEL_TYPE_SET;
             else st.type = -1; /* a type Keel does not have: nothing matches */
         } else {
             srv_syntax_error(s);

@@ -103,16 +103,34 @@ const struct command command_table[] = {
     WRITE("renamenx", 3, cmd_renamenx, NULL, 1, 2, 1),
     LOCAL("reset", 1, CMD_NOMULTI | CMD_PUBSUB, cmd_reset),
     LOCAL("role", 1, 0, cmd_role),
+    WRITE("sadd", -3, cmd_sadd, NULL, 1, 1, 1),
     READ("scan", -2, cmd_scan, 0, 0, 0),
+    READ("scard", 2, cmd_scard, 1, 1, 1),
+    READ("sdiff", -2, cmd_sdiff, 1, -1, 1),
+    WRITE("sdiffstore", -3, cmd_sdiffstore, NULL, 1, -1, 1),
     LOCAL("select", 2, 0, cmd_select),
     WRITE("set", -3, cmd_set, NULL, 1, 1, 1),
     WRITE("setbit", 4, cmd_setbit, NULL, 1, 1, 1),
     WRITE("setex", 4, cmd_setex, NULL, 1, 1, 1),
     WRITE("setnx", 3, cmd_setnx, cmd_setnx_reply, 1, 1, 1),
     WRITE("setrange", 4, cmd_setrange, NULL, 1, 1, 1),
+    READ("sinter", -2, cmd_sinter, 1, -1, 1),
+    /* Keys counted by numkeys (Redis's movable keys): auth_check.c finds them. */
+    READ("sintercard", -3, cmd_sintercard, 0, 0, 0),
+    WRITE("sinterstore", -3, cmd_sinterstore, NULL, 1, -1, 1),
+    READ("sismember", 3, cmd_sismember, 1, 1, 1),
+    READ("smembers", 2, cmd_smembers, 1, 1, 1),
+    READ("smismember", -3, cmd_smismember, 1, 1, 1),
+    WRITE("smove", 4, cmd_smove, NULL, 1, 2, 1),
+    {"spop", -2, CMD_WRITE | CMD_SERIAL, NULL, NULL, cmd_spop, cmd_float_reply, 1, 1, 1},
+    READ("srandmember", -2, cmd_srandmember, 1, 1, 1),
+    WRITE("srem", -3, cmd_srem, NULL, 1, 1, 1),
+    READ("sscan", -3, cmd_sscan, 1, 1, 1),
     READ("strlen", 2, cmd_strlen, 1, 1, 1),
     LOCAL("subscribe", -2, CMD_PUBSUB, cmd_subscribe),
     READ("substr", 4, cmd_getrange, 1, 1, 1),
+    READ("sunion", -2, cmd_sunion, 1, -1, 1),
+    WRITE("sunionstore", -3, cmd_sunionstore, NULL, 1, -1, 1),
     LOCAL("time", 1, 0, cmd_time),
     READ("touch", -2, cmd_touch, 1, -1, 1),
     READ("ttl", 2, cmd_ttl, 1, 1, 1),
@@ -150,10 +168,15 @@ static const struct
     {"mset", ACL_KEY_WRITE},        {"msetnx", ACL_KEY_WRITE},      {"persist", ACL_KEY_WRITE},
     {"pexpire", ACL_KEY_WRITE},     {"pexpireat", ACL_KEY_WRITE},   {"pexpiretime", 0},
     {"psetex", ACL_KEY_WRITE},      {"pttl", ACL_KEY_READ},         {"rename", ACL_KEY_ALL},
-    {"renamenx", ACL_KEY_ALL},      {"setbit", ACL_KEY_ALL},        {"setex", ACL_KEY_WRITE},
-    {"setnx", ACL_KEY_WRITE},       {"setrange", ACL_KEY_WRITE},    {"strlen", 0},
-    {"substr", ACL_KEY_READ},       {"touch", 0},                   {"ttl", ACL_KEY_READ},
-    {"type", 0},                    {"unlink", ACL_KEY_WRITE},      {"watch", 0},
+    {"renamenx", ACL_KEY_ALL},      {"sadd", ACL_KEY_WRITE},        {"scard", 0},
+    {"sdiff", ACL_KEY_READ},        {"setbit", ACL_KEY_ALL},        {"setex", ACL_KEY_WRITE},
+    {"setnx", ACL_KEY_WRITE},       {"setrange", ACL_KEY_WRITE},    {"sinter", ACL_KEY_READ},
+    {"sintercard", ACL_KEY_READ},   {"sismember", 0},               {"smembers", ACL_KEY_READ},
+    {"smismember", 0},              {"spop", ACL_KEY_ALL},          {"srandmember", ACL_KEY_READ},
+    {"srem", ACL_KEY_WRITE},        {"sscan", ACL_KEY_READ},        {"strlen", 0},
+    {"substr", ACL_KEY_READ},       {"sunion", ACL_KEY_READ},       {"touch", 0},
+    {"ttl", ACL_KEY_READ},          {"type", 0},                    {"unlink", ACL_KEY_WRITE},
+    {"watch", 0},
 };
 
 uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv, uint32_t argc,
@@ -165,6 +188,12 @@ uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv
                     strcmp(cmd->name, "copy") == 0))
         return ACL_KEY_WRITE;
     if (at == 1 && strcmp(cmd->name, "copy") == 0) return ACL_KEY_READ;
+    /* SMOVE deletes from its source and inserts into its destination;
+     * the *STORE forms write the destination and read the sources. */
+    if (strcmp(cmd->name, "smove") == 0) return ACL_KEY_WRITE;
+    if (strcmp(cmd->name, "sinterstore") == 0 || strcmp(cmd->name, "sunionstore") == 0 ||
+        strcmp(cmd->name, "sdiffstore") == 0)
+        return at == 1 ? ACL_KEY_WRITE : ACL_KEY_READ;
     if (strcmp(cmd->name, "set") == 0) {
         /* SET ... GET reads the old value too (Redis's setGetKeys). */
         for (uint32_t i = 3; i < argc; i++)

@@ -95,6 +95,26 @@ CMD_DECL_READ(cmd_hlen);
 CMD_DECL_ENCODE(cmd_hdel);
 CMD_DECL_ENCODE(cmd_hincrby);
 
+/* cmd_set.c */
+CMD_DECL_ENCODE(cmd_sadd);
+CMD_DECL_ENCODE(cmd_srem);
+CMD_DECL_ENCODE(cmd_smove);
+CMD_DECL_ENCODE(cmd_spop);
+CMD_DECL_READ(cmd_sismember);
+CMD_DECL_READ(cmd_smismember);
+CMD_DECL_READ(cmd_scard);
+CMD_DECL_READ(cmd_smembers);
+/* cmd_set_ops.c */
+CMD_DECL_READ(cmd_sinter);
+CMD_DECL_READ(cmd_sunion);
+CMD_DECL_READ(cmd_sdiff);
+CMD_DECL_READ(cmd_sintercard);
+CMD_DECL_ENCODE(cmd_sinterstore);
+CMD_DECL_ENCODE(cmd_sunionstore);
+CMD_DECL_ENCODE(cmd_sdiffstore);
+CMD_DECL_READ(cmd_srandmember);
+CMD_DECL_READ(cmd_sscan);
+
 /* cmd_server.c */
 CMD_DECL_LOCAL(cmd_ping);
 CMD_DECL_LOCAL(cmd_echo);
