@@ -37,7 +37,7 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
     struct keel_slice keys[4], pairs[6];
     int64_t ttl = (int64_t)(workload_rand(w) % 4000) + 1;
     w->last_counter = -1;
-    switch (workload_rand(w) % 13) {
+    switch (workload_rand(w) % 18) {
         case 0:
         case 1:
             keel_enc_set(e, pick(w, k, "k", 64), value(w, v, sizeof v),
@@ -93,11 +93,41 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
             keel_enc_hincrby(e, pick(w, k, "h", 16), pick(w, f, "n", 4),
                              (int64_t)(workload_rand(w) % 10));
             break;
+        case 13: { /* sets: members are sub-keys, so replicas must agree on them too */
+            char mb[3][32];
+            uint32_t n = 1 + (uint32_t)(workload_rand(w) % 3);
+            for (uint32_t i = 0; i < n; i++) keys[i] = pick(w, mb[i], "m", 16);
+            if (workload_rand(w) % 3) keel_enc_sadd(e, pick(w, k, "s", 8), keys, n);
+            else keel_enc_srem(e, pick(w, k, "s", 8), keys, n);
+            break;
+        }
+        case 14:
+            keel_enc_smove(e, pick(w, k, "s", 8), pick(w, f, "s", 8), pick(w, v2, "m", 16));
+            break;
+        case 15: { /* a destination among the strings now and then: SET over it, it over SET */
+            char kb[2][32];
+            keys[0] = pick(w, kb[0], "s", 8);
+            keys[1] = pick(w, kb[1], "s", 8);
+            keel_enc_sstore(e, 1 + (unsigned)(workload_rand(w) % 3),
+                            workload_rand(w) % 4 ? pick(w, k, "s", 8) : pick(w, k, "k", 64), keys, 2);
+            break;
+        }
+        case 16: { /* SPOP at a guessed version: mostly BUSY, sometimes applied */
+            char mb[32];
+            keys[0] = pick(w, mb, "m", 16);
+            keel_enc_spop(e, pick(w, k, "s", 8), workload_rand(w) % 2 ? 0 : workload_rand(w) % 64, keys,
+                          1, KEEL_SPOP_ONE);
+            break;
+        }
+        case 17:
+            if (workload_rand(w) % 2) keel_enc_rename(e, pick(w, k, "s", 8), pick(w, f, "s", 8), 0);
+            else keel_enc_copy(e, pick(w, k, "s", 8), pick(w, f, "s", 8), KEEL_COPY_REPLACE);
+            break;
         case 11:
             keel_enc_cas(e, pick(w, k, "k", 64), KEEL_CAS_VERSION, workload_rand(w) % 50,
                          (struct keel_slice){NULL, 0}, value(w, v2, sizeof v2), 0);
             break;
-        default:
+        default: /* 12 */
             keel_enc_cas(e, pick(w, k, "k", 64), KEEL_CAS_VALUE | KEEL_CAS_ABSENT, 0,
                          (struct keel_slice){NULL, 0}, value(w, v2, sizeof v2), now + ttl);
             break;

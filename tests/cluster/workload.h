@@ -1,4 +1,4 @@
-/* tests/cluster: a random mixed workload of every command type, reproducible
+/* tests/cluster: a random mixed workload of every command type (sets included), reproducible
  * from its seed, that also counts what its counters must add up to. */
 #ifndef KEEL_TESTS_WORKLOAD_H
 #define KEEL_TESTS_WORKLOAD_H
