@@ -48,7 +48,8 @@ static void codec(struct keel_store *st, uint64_t *index)
     struct keel_slice pairs[] = {keel_str("a"), keel_str("1"), keel_str("b"), keel_str("2")};
     struct keel_enc e;
     size_t len;
-    for (int t = 0; t < 17; t++) {
+    struct keel_slice members[] = {keel_str("m1"), keel_str(""), keel_str("m3")};
+    for (int t = 0; t < 22; t++) {
         keel_enc_init(&e, 1700000000000 + t, t % 2 ? 9 : 0, (uint64_t)t + 1);
         switch (t) {
             case 0: keel_enc_noop(&e); break;
@@ -74,6 +75,11 @@ static void codec(struct keel_store *st, uint64_t *index)
                 keel_enc_del(&e, &k, 1);
                 break;
             case 16: keel_enc_cas(&e, keel_str("c"), KEEL_CAS_ABSENT, 0, keel_str(""), v, 1700000400000); break;
+            case 17: keel_enc_sadd(&e, keel_str("s"), members, 3); break;
+            case 18: keel_enc_srem(&e, keel_str("s"), members, 1); break;
+            case 19: keel_enc_smove(&e, keel_str("s"), keel_str("s2"), keel_str("m3")); break;
+            case 20: keel_enc_sstore(&e, KEEL_SSTORE_UNION, keel_str("s3"), members, 1); break;
+            case 21: keel_enc_spop(&e, keel_str("s"), 0, members + 1, 1, KEEL_SPOP_ONE); break;
         }
         uint8_t *buf = enc_done(&e, &len);
         char name[32];
@@ -122,6 +128,9 @@ static void apply_many(struct keel_store *st, uint64_t *index, int n, size_t vle
         if (i % 3 == 0) {
             struct keel_slice pairs[] = {keel_str("f"), {(const uint8_t *)big, vlen}};
             keel_enc_hset(&e, keel_str(key), pairs, 1);
+        } else if (i % 5 == 1) { /* a set: its members in "members", long ones hashed */
+            struct keel_slice m[] = {keel_str("m"), {(const uint8_t *)big, vlen}};
+            keel_enc_sadd(&e, keel_str(key), m, 2);
         } else {
             keel_enc_set(&e, keel_str(key), (struct keel_slice){(const uint8_t *)big, vlen},
                          i % 4 ? 0 : 1700001000000 + i, 0);
