@@ -349,6 +349,48 @@ static void test_long_members(void **state)
     free(m70k2);
 }
 
+/* The keyspace events of each set command, as Redis's t_set.c notifies. */
+static const char *evs(struct fx *f)
+{
+    static char buf[512];
+    const struct keel_events *ev = keel_store_events(f->st);
+    size_t n = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < ev->n && n < sizeof buf; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s:%.*s/%c", i ? " " : "",
+                              keel_event_name(ev->ev[i].type), (int)ev->ev[i].key.n,
+                              (const char *)ev->ev[i].key.p, keel_event_class(ev->ev[i].type));
+    return buf;
+}
+
+static void test_events(void **state)
+{
+    struct fx *f = *state;
+    f->ts = 1000;
+    keel_store_record_events(f->st, true);
+    sadd(f, "a", LIST("1", "2"));
+    assert_string_equal(evs(f), "sadd:a/s");
+    sadd(f, "a", LIST("1"));
+    assert_string_equal(evs(f), ""); /* nothing added, nothing said */
+    smove(f, "a", "b", "1");
+    assert_string_equal(evs(f), "srem:a/s sadd:b/s");
+    srem(f, "a", LIST("2"));
+    assert_string_equal(evs(f), "srem:a/s del:a/g");
+    srem(f, "b", LIST("zz"));
+    assert_string_equal(evs(f), "");
+    spop(f, "b", version(f, "b", 1000), LIST("1"), KEEL_SPOP_ONE);
+    assert_string_equal(evs(f), "spop:b/s del:b/g");
+    sadd(f, "x", LIST("1"));
+    sstore(f, KEEL_SSTORE_INTER, "d", LIST("x"));
+    assert_string_equal(evs(f), "sinterstore:d/s");
+    sstore(f, KEEL_SSTORE_UNION, "d", LIST("x"));
+    assert_string_equal(evs(f), "sunionstore:d/s");
+    sstore(f, KEEL_SSTORE_DIFF, "d", LIST("x", "x"));
+    assert_string_equal(evs(f), "del:d/g");
+    sstore(f, KEEL_SSTORE_DIFF, "d", LIST("x", "x"));
+    assert_string_equal(evs(f), ""); /* no destination to delete */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sstore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subkeys_freed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_members, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
