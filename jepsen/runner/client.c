@@ -199,7 +199,8 @@ static void register_op(struct proc *p)
     }
 }
 
-/* ---- set: HSET set <element> 1; the final read is HGETALL ---------------- */
+/* ---- set: HSET set <element> 1; the final read is HGETALL ---------------- *
+ * With --set-type set: SADD set <element>, the final read SMEMBERS.        */
 
 static void set_op(struct proc *p)
 {
@@ -208,7 +209,8 @@ static void set_op(struct proc *p)
     snprintf(elem, sizeof elem, "e%llu", (unsigned long long)++p->run->next_value);
     pthread_mutex_unlock(&p->run->mu);
     emit(p, JOP_INVOKE, JF_ADD, "set", jval_str(elem), -1, NULL);
-    redisReply *r = redisCommand(p->ctx, "HSET set %s 1", elem);
+    redisReply *r = p->run->native_set ? redisCommand(p->ctx, "SADD set %s", elem)
+                                       : redisCommand(p->ctx, "HSET set %s 1", elem);
     finish(p, JF_ADD, "set", r, jval_str(elem), -1, false);
 }
 
@@ -343,12 +345,15 @@ int jclient_final(struct jrun *run)
                 continue;
             }
             emit(&p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
-            redisReply *r = redisCommand(p.ctx, run->workload == JW_SET ? "HGETALL %s" : "GET %s", key);
+            const char *read = run->workload != JW_SET ? "GET %s" : run->native_set ? "SMEMBERS %s" : "HGETALL %s";
+            redisReply *r = redisCommand(p.ctx, read, key);
             char *v = NULL;
             if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
-                const char **els = calloc(r->elements / 2 + 1, sizeof *els);
-                for (size_t i = 0; els && i + 1 < r->elements; i += 2) els[i / 2] = r->element[i]->str;
-                v = els ? jval_str_array(els, r->elements / 2) : NULL;
+                /* HGETALL: element, "1", ...; SMEMBERS: the elements. */
+                size_t step = run->native_set ? 1 : 2, n = r->elements / step;
+                const char **els = calloc(n + 1, sizeof *els);
+                for (size_t i = 0; els && i < n; i++) els[i] = r->element[i * step]->str;
+                v = els ? jval_str_array(els, n) : NULL;
                 free(els);
             } else if (r != NULL && r->type == REDIS_REPLY_STRING) {
                 v = run->workload == JW_COUNTER ? jval_int(strtoll(r->str, NULL, 10)) : jval_str(r->str);

@@ -200,6 +200,7 @@ struct opts
     double time_s, interval_s;
     unsigned nodes, clients, keys;
     uint64_t seed;
+    bool native_set; /* --set-type set */
 };
 
 static int usage(const char *why)
@@ -208,6 +209,8 @@ static int usage(const char *why)
                     "usage: keel-jepsen-run --workload register|set|counter|session --nemesis LIST "
                     "--time S --nodes 3|5 --out DIR\n"
                     "       [--clients N] [--keys N] [--interval S] [--keeld PATH] [--keeld-arg ARG]... [--seed N]\n"
+                    "       [--set-type hash|set]  (the set workload on a hash, HSET/HGETALL, the default,\n"
+                    "                               or on a Redis set, SADD/SMEMBERS)\n"
                     "       [--secure --make-certs PATH]  (TLS on the raft and client ports, the workload as an\n"
                     "                                      ACL user with only the commands it sends)\n"
                     "nemeses: %s\n",
@@ -218,7 +221,7 @@ static int usage(const char *why)
 static int parse(int argc, char **argv, struct opts *o)
 {
     *o = (struct opts){"register", "partition-leader", NULL, getenv("KEELD"), false, getenv("KEEL_MAKE_CERTS"),
-                       {0}, 0, 30, 6, 3, 10, 16, (uint64_t)time(NULL)};
+                       {0}, 0, 30, 6, 3, 10, 16, (uint64_t)time(NULL), false};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--secure")) {
@@ -238,6 +241,7 @@ static int parse(int argc, char **argv, struct opts *o)
         else if (!strcmp(a, "--keys")) o->keys = (unsigned)atoi(v);
         else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--keeld-arg") && o->nargs < 32) o->keeld_args[o->nargs++] = v;
+        else if (!strcmp(a, "--set-type") && (!strcmp(v, "hash") || !strcmp(v, "set"))) o->native_set = !strcmp(v, "set");
         else return usage("unknown option");
         i++;
     }
@@ -284,6 +288,7 @@ int main(int argc, char **argv)
     run.n = o.nodes;
     run.clients = o.clients;
     run.keys = o.keys;
+    run.native_set = o.native_set;
     run.op_timeout_s = 1.0;
     run.seed = o.seed;
     pthread_mutex_init(&run.mu, NULL);

@@ -37,6 +37,7 @@ struct jrun
     char host[JRUN_MAX_NODES][64];       /* each node's address */
     unsigned clients;                    /* concurrent client processes */
     unsigned keys;                       /* register/session keys */
+    bool native_set;                     /* set workload on a Redis set (SADD/SMEMBERS), not a hash */
     double op_timeout_s;
     uint64_t seed;
 

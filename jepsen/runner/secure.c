@@ -11,7 +11,7 @@
 #include "keel/client.h"
 
 #define JSECURE_WORKLOAD_RIGHTS \
-    "~* resetchannels -@all +get +set +del +incrby +hset +hgetall +pexpire +multi +exec +watch +unwatch +ping"
+    "~* resetchannels -@all +get +set +del +incrby +hset +hgetall +sadd +smembers +pexpire +multi +exec +watch +unwatch +ping"
 
 static void random_password(char *out, size_t size)
 {
