@@ -198,3 +198,19 @@ CMD_DECL_READ(cmd_smembers)
     resp_set(&s->out, s->proto, coll.count);
     return keel_read_members(rd, &coll, member_cb, &s->out);
 }
+
+/* SPOP's reply: BUSY has the members picked again (cmd_float_reply); with a
+ * count, RESP3 answers a set, as Redis does (apply's reply stream has only
+ * arrays). */
+CMD_DECL_REPLY(cmd_spop_reply)
+{
+    struct keel_reply_reader peek = *rd;
+    struct keel_reply_item it;
+    if (s->proto >= 3 && keel_reply_next(&peek, &it) == 0 && it.kind == KEEL_REPLY_ARRAY) {
+        *rd = peek;
+        resp_set(&s->out, s->proto, (size_t)it.integer);
+        for (int64_t i = 0; i < it.integer; i++) srv_reply_to_resp(&s->out, s->proto, rd);
+        return;
+    }
+    cmd_float_reply(s, rd, nsub);
+}

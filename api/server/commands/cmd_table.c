@@ -122,7 +122,7 @@ const struct command command_table[] = {
     READ("smembers", 2, cmd_smembers, 1, 1, 1),
     READ("smismember", -3, cmd_smismember, 1, 1, 1),
     WRITE("smove", 4, cmd_smove, NULL, 1, 2, 1),
-    {"spop", -2, CMD_WRITE | CMD_SERIAL, NULL, NULL, cmd_spop, cmd_float_reply, 1, 1, 1},
+    {"spop", -2, CMD_WRITE | CMD_SERIAL, NULL, NULL, cmd_spop, cmd_spop_reply, 1, 1, 1},
     READ("srandmember", -2, cmd_srandmember, 1, 1, 1),
     WRITE("srem", -3, cmd_srem, NULL, 1, 1, 1),
     READ("sscan", -3, cmd_sscan, 1, 1, 1),

@@ -100,6 +100,7 @@ CMD_DECL_ENCODE(cmd_sadd);
 CMD_DECL_ENCODE(cmd_srem);
 CMD_DECL_ENCODE(cmd_smove);
 CMD_DECL_ENCODE(cmd_spop);
+CMD_DECL_REPLY(cmd_spop_reply);
 CMD_DECL_READ(cmd_sismember);
 CMD_DECL_READ(cmd_smismember);
 CMD_DECL_READ(cmd_scard);
