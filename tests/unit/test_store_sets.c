@@ -255,6 +255,28 @@ static void test_sstore(void **state)
     assert_int_equal(subkeys(f), 7);
 }
 
+/* Space accounting counts the members DB's pages (quota admission uses it). */
+static void test_space(void **state)
+{
+    struct fx *f = *state;
+    struct keel_space before, after;
+    char m[64][16];
+    const char *ms[64];
+    f->ts = 1000;
+    assert_int_equal(keel_storage_space(keel_store_storage(f->st), &before), 0);
+    for (int round = 0; round < 40; round++) {
+        for (int i = 0; i < 64; i++) {
+            snprintf(m[i], sizeof m[i], "m%02d-%04d", round, i);
+            ms[i] = m[i];
+        }
+        EXPECT(sadd(f, "big", ms, 64), WANT_INT(64));
+    }
+    assert_int_equal(keel_storage_space(keel_store_storage(f->st), &after), 0);
+    assert_int_equal(after.keys, before.keys + 1);
+    /* 2560 sub-keys of ~21 bytes: well over 16 pages whatever the fill. */
+    assert_true(after.live_bytes >= before.live_bytes + 16 * 4096);
+}
+
 static void test_subkeys_freed(void **state)
 {
     struct fx *f = *state;
@@ -402,6 +424,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subkeys_freed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_space, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
