@@ -55,13 +55,14 @@ oom:
 static const char *const writes[] = {
     "append", "copy", "decr", "decrby", "del", "expire", "expireat", "flushall", "flushdb",
     "getdel", "getex", "getset", "hdel", "hincrby", "hincrbyfloat", "hmset", "hset", "hsetnx",
-    "incr", "incrby", "incrbyfloat", "mset", "msetnx", "persist", "pexpire", "pexpireat",
-    "psetex", "rename", "renamenx", "set", "setbit", "setex", "setnx", "setrange", "unlink",
+    "incr", "incrby", "incrbyfloat", "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex",
+    "rename", "renamenx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx", "setrange",
+    "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink",
 };
 
 bool keel_is_write(const char *name, size_t len)
 {
-    char lower[16];
+    char lower[32]; /* the longest name, zremrangebyscore, is 16 */
     if (len == 0 || len >= sizeof lower) return false;
     for (size_t i = 0; i < len; i++) lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
     lower[len] = 0;

@@ -59,7 +59,7 @@ static uint64_t now_ms(void)
 }
 
 /* Run the loop until pred holds, at most max_ms (bounded polling). */
-static bool run_until(struct uvnode *n, bool (*pred)(void *), void *arg, unsigned max_ms)
+bool uvnode_run_until(struct uvnode *n, bool (*pred)(void *), void *arg, unsigned max_ms)
 {
     uint64_t deadline = now_ms() + max_ms;
     while (!pred(arg)) {
@@ -99,7 +99,7 @@ void uvnode_open(struct uvnode *n, const struct uvnode_opts *o)
     n->fsm = &n->node->fsm;
     rc = keel_node_start(n->node, errmsg);
     CHECK(rc == 0, "node start: %s", errmsg);
-    CHECK(run_until(n, is_leader, n, 10000), "no leadership within 10 s");
+    CHECK(uvnode_run_until(n, is_leader, n, 10000), "no leadership within 10 s");
 }
 
 struct wait
@@ -128,7 +128,7 @@ int uvnode_apply(struct uvnode *n, const uint8_t *cmd, size_t len, struct keel_r
     p.data = &w;
     int rc = keel_propose(n->fsm, &p, cmd, len, apply_cb);
     if (rc == 0) {
-        CHECK(run_until(n, waited, &w, 10000), "apply took over 10 s");
+        CHECK(uvnode_run_until(n, waited, &w, 10000), "apply took over 10 s");
         rc = w.status;
         if (rc == 0 && out != NULL) {
             keel_reply_reset(out);

@@ -44,6 +44,8 @@ int uvnode_incr_seq(struct uvnode *n, const char *key, int64_t delta, uint64_t c
 int64_t uvnode_get_int(struct uvnode *n, const char *key);
 /* Close cleanly (crashes are real: see test_restart.c's forked child). */
 void uvnode_close(struct uvnode *n);
+/* Run n's loop until pred(arg) holds, at most max_ms (bounded polling). */
+bool uvnode_run_until(struct uvnode *n, bool (*pred)(void *), void *arg, unsigned max_ms);
 /* A free loopback TCP port. */
 unsigned uvnode_free_port(void);
 

@@ -182,12 +182,23 @@ CMD_DECL_ENCODE(cmd_flush)
     return 1;
 }
 
+/* LMDB's cost of one entry beyond its key and value: an 8-byte node header
+ * and a 2-byte slot in its page. */
+#define ENTRY_OVERHEAD 10
+
+static int member_bytes_cb(void *arg, struct keel_slice member, struct keel_slice data)
+{
+    /* the sub-key's 9-byte prefix (id, tag), the member and its data */
+    *(uint64_t *)arg += 9 + member.n + data.n + ENTRY_OVERHEAD;
+    return 0;
+}
+
 /* MEMORY USAGE key [SAMPLES count] | MEMORY HELP. The bytes a key takes in
  * Keel's store: its name, its record (a 24-byte header and the value, a
- * hash's fields included) and LMDB's per-entry overhead (an 8-byte node
- * header and a 2-byte slot), nil for a missing key. SAMPLES is checked and
- * has no effect: nothing is estimated. DOCTOR, STATS, MALLOC-STATS and
- * PURGE describe Redis's allocator, which Keel does not have. */
+ * hash's fields included), a set's member sub-keys (every one counted: no
+ * sampling) and LMDB's per-entry overhead; nil for a missing key. SAMPLES
+ * is checked and has no effect. DOCTOR, STATS, MALLOC-STATS and PURGE
+ * describe Redis's allocator, which Keel does not have. */
 CMD_DECL_READ(cmd_memory)
 {
     if (slot_arg_is(s, 1, "HELP") && s->argc == 2) {
@@ -226,6 +237,13 @@ CMD_DECL_READ(cmd_memory)
         return 0;
     }
     if (rc != 0) return rc;
-    resp_int(&s->out, (int64_t)(s->argv[2].n + 24 + rec.len + 10));
+    uint64_t bytes = s->argv[2].n + 24 + rec.len + ENTRY_OVERHEAD;
+    if (rec.type == KEEL_TYPE_SET) {
+        struct keel_coll coll;
+        rc = keel_read_set(rd, s->argv[2], &coll);
+        if (rc == 0) rc = keel_read_members(rd, &coll, member_bytes_cb, &bytes);
+        if (rc != 0) return rc;
+    }
+    resp_int(&s->out, (int64_t)bytes);
     return 0;
 }
