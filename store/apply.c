@@ -401,6 +401,8 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
             return apply_smove(c, cmd, r);
         case STORE_CMD_SSTORE:
             return apply_sstore(c, cmd, r);
+        case STORE_CMD_READ:
+            return apply_read(c, cmd, r);
         case STORE_CMD_HASH:
             if (cmd->flags & (KEEL_HASH_CHECK | KEEL_HASH_VERDICT)) return apply_check(c, cmd, r);
             return apply_hash_check(c, r);
@@ -428,9 +430,11 @@ static int apply_deduped(struct apply_ctx *c, const struct store_cmd *cmd, struc
     if (rc != 0 || c->forget) return rc;
     if (r->lost) return KEEL_ENOMEM; /* local, so fatal: replicas must not differ */
     struct keel_slice keep = {r->buf, r->len};
-    if (r->len > KEEL_DEDUPE_MAX_REPLY) {
-        /* Too big to keep: remembered as applied-without-reply. Deterministic,
-         * since a reply's size is. */
+    if (r->len > KEEL_DEDUPE_MAX_REPLY || c->read) {
+        /* Too big to keep, or holding reads (their replies are the node's,
+         * not replicated state): remembered as applied-without-reply.
+         * Deterministic, since a reply's size is when it has no reads, and
+         * whether it has is the entry's. */
         struct keel_reply lost;
         keel_reply_init(&lost);
         keel_reply_error(&lost, KEEL_EREPLYLOST, NULL);
@@ -454,7 +458,7 @@ static int apply_txn(struct keel_store *st, uint64_t index, const void *buf, siz
     events_reset(&st->events, index); /* a retry after growing the map starts over */
     int rc = storage_txn_begin(st->storage, true, &txn);
     if (rc != 0) return rc;
-    struct apply_ctx c = {st, &txn, 0, index, false};
+    struct apply_ctx c = {st, &txn, 0, index, false, false};
     rc = store_cmd_decode(buf, len, &cmd, &why);
     if (rc != 0) {
         /* Commits as a no-op: the index still advances on every replica. */

@@ -84,6 +84,7 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_SETBIT] = KEEL_SETBIT_ONE,
     [STORE_CMD_SPOP] = KEEL_SPOP_ONE,
     [STORE_CMD_SSTORE] = 0x03, /* a value: checked below */
+    [STORE_CMD_READ] = KEEL_READ_RESP3,
 };
 
 /* ACL rules: words separated by single spaces, with no control byte, no
@@ -313,6 +314,15 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
             if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value) ||
                 !rd_str(r, &cmd->field, KEEL_MAX_MEMBER))
                 return false;
+            break;
+        case STORE_CMD_READ:
+            if (top) return fail(r, KEEL_EMALFORMED, "read outside a batch");
+            if (!rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4)) return false;
+            if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "read without a command");
+            start = r->p;
+            for (i = 0; i < cmd->count; i++)
+                if (!rd_str(r, &s, KEEL_MAX_VALUE)) return false;
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
             break;
         default:
             return fail(r, KEEL_EMALFORMED, "unknown command type");

@@ -68,6 +68,15 @@
  *            flags: the operation, INTER, UNION or DIFF (exactly one)
  *            SINTERSTORE / SUNIONSTORE / SDIFFSTORE, computed in apply
  *            Members are at most KEEL_MAX_MEMBER bytes (storage.h).
+ *   READ     u32 n, n x str arg (a read command's argv, its name first)
+ *                                                            flags RESP3
+ *            only inside a BATCH (MULTI/EXEC with reads, PING or ECHO):
+ *            changes nothing; the node's reader (keel_store_set_reader)
+ *            evaluates it against the state the batch has made so far, at
+ *            the entry's time, and its RESP reply goes into the batch's
+ *            reply. A batch with a READ is remembered by the dedupe table
+ *            as "applied, reply lost", so replicas store the same bytes
+ *            whatever their reader answered.
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
@@ -133,6 +142,7 @@ enum store_cmd_type {
     STORE_CMD_SMOVE = 26,
     STORE_CMD_SSTORE = 27,
     STORE_CMD_SETBIT = 28,
+    STORE_CMD_READ = 29,
     STORE_CMD__COUNT
 };
 
@@ -166,6 +176,8 @@ enum store_cmd_type {
 #define KEEL_SETBIT_MAX_OFFSET 0xFFFFFFFFll
 /* GETEX: drop the expiry instead of setting expire_at */
 #define KEEL_GETEX_PERSIST 0x01
+/* READ: the reply is for a RESP3 connection (else RESP2) */
+#define KEEL_READ_RESP3 0x01
 /* HASH: a consistency-check round, or its verdict (exclusive) */
 #define KEEL_HASH_CHECK 0x01
 #define KEEL_HASH_VERDICT 0x02
@@ -194,7 +206,8 @@ struct store_cmd
     struct keel_slice expect;
     int64_t num;      /* expire_at, delta, sweep max, or a verdict's index */
     uint64_t version; /* CAS; a verdict's digest; ACL's, SETFLOAT's, SPOP's base version */
-    uint32_t count;   /* list items: DEL keys, HSET pairs, HDEL fields, BATCH commands */
+    uint32_t count;   /* list items: DEL keys, HSET pairs, HDEL fields, BATCH commands,
+                       * READ arguments */
     struct keel_slice list;
     uint32_t nwatch;  /* BATCH */
     struct keel_slice watches;
@@ -302,6 +315,12 @@ void keel_enc_sstore(struct keel_enc *e, unsigned op, struct keel_slice dst,
  * with empty rules removes it. */
 void keel_enc_acl(struct keel_enc *e, struct keel_slice name, uint64_t base,
                   struct keel_slice rules, unsigned flags);
+/* A read inside a batch: argv[0] the command's name; flags KEEL_READ_RESP3.
+ * KEEL_EINVAL (sticky) outside a batch. */
+void keel_enc_read(struct keel_enc *e, const struct keel_slice *argv, uint32_t argc,
+                   unsigned flags);
+/* A batch holds at most KEEL_MAX_BATCH commands and watches: one more makes
+ * the encoder fail with KEEL_ETOOBIG (sticky). */
 void keel_enc_batch_begin(struct keel_enc *e);
 void keel_enc_watch(struct keel_enc *e, struct keel_slice key, uint64_t version);
 

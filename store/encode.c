@@ -70,8 +70,8 @@ static size_t begin(struct keel_enc *e, uint8_t type, unsigned flags)
 {
     if (e->err) return 0;
     if (!e->batch) {
-        if (e->cmds++ > 0) {
-            e->err = KEEL_EINVAL; /* one command per entry */
+        if (type == STORE_CMD_READ || e->cmds++ > 0) {
+            e->err = KEEL_EINVAL; /* one command per entry; a read only in a batch */
             return 0;
         }
         e->buf[2] = type;
@@ -86,6 +86,10 @@ static size_t begin(struct keel_enc *e, uint8_t type, unsigned flags)
         e->batch_cmds = true;
         e->ncmd_off = e->len;
         w_u32(e, 0);
+    }
+    if (e->ncmd >= KEEL_MAX_BATCH) {
+        e->err = KEEL_ETOOBIG; /* decode refuses more */
+        return 0;
     }
     e->ncmd++;
     uint8_t *p = grow(e, 8);
@@ -248,6 +252,10 @@ void keel_enc_watch(struct keel_enc *e, struct keel_slice key, uint64_t version)
         e->err = KEEL_EINVAL; /* watches come before the commands */
         return;
     }
+    if (e->nwatch >= KEEL_MAX_BATCH) {
+        e->err = KEEL_ETOOBIG;
+        return;
+    }
     e->nwatch++;
     w_str(e, key);
     w_u64(e, version);
@@ -359,6 +367,15 @@ void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_
     size_t b = begin(e, STORE_CMD_MSETNX, 0);
     w_u32(e, n);
     for (uint32_t i = 0; i < 2 * n; i++) w_str(e, pairs[i]);
+    end(e, b);
+}
+
+void keel_enc_read(struct keel_enc *e, const struct keel_slice *argv, uint32_t argc,
+                   unsigned flags)
+{
+    size_t b = begin(e, STORE_CMD_READ, flags);
+    w_u32(e, argc);
+    for (uint32_t i = 0; i < argc; i++) w_str(e, argv[i]);
     end(e, b);
 }
 

@@ -19,6 +19,8 @@ struct keel_store
     struct keel_events events; /* of the last apply, while recording (events.h) */
     struct keel_check_note check_note; /* of the last apply (keel_store_check_note) */
     uint64_t acl_changes;   /* ACL entries applied since create (keel_store_acl_changes) */
+    keel_store_reader reader; /* READ sub-commands (keel_store_set_reader) */
+    void *reader_arg;
     char errmsg[KEEL_ERRMSG_SIZE];
 };
 
@@ -32,6 +34,8 @@ struct apply_ctx
     bool forget;     /* changed nothing and asks the leader to build it again
                       * (SETFLOAT on a moved key): the dedupe table must not
                       * remember its reply, or the rebuilt entry would get it */
+    bool read;       /* ran a READ: the reply is the node's, not replicated
+                      * state, so the dedupe table keeps "reply lost" */
 };
 
 /* Record that the command being applied changed key (events.h). */
@@ -97,6 +101,8 @@ int apply_sstore(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
 int store_setop(struct keel_txn *txn, unsigned op, struct keel_coll *sets, size_t n, uint64_t limit,
                 struct keel_members *out);
 int store_set_members(struct keel_txn *txn, uint64_t id, struct keel_members *ms);
+/* READ inside a batch (apply_read.c). */
+int apply_read(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 
 /* ACL SETUSER/DELUSER (acl_store.c). */
 int apply_acl(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);

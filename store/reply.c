@@ -54,6 +54,11 @@ static void str_item(struct keel_reply *r, char kind, const void *s, size_t n)
     if (n > 0) memcpy(p + 5, s, n);
 }
 
+void keel_reply_resp(struct keel_reply *r, const void *p, size_t n)
+{
+    str_item(r, KEEL_REPLY_RESP, p, n);
+}
+
 void keel_reply_status(struct keel_reply *r, const char *status)
 {
     str_item(r, KEEL_REPLY_STATUS, status, strlen(status));
@@ -139,6 +144,7 @@ int keel_reply_next(struct keel_reply_reader *rd, struct keel_reply_item *it)
             return 0;
         case KEEL_REPLY_STATUS:
         case KEEL_REPLY_BULK:
+        case KEEL_REPLY_RESP:
             if (left < 5 || le32_load(p + 1) > left - 5) return KEEL_ECORRUPT;
             it->n = le32_load(p + 1);
             it->p = p + 5;

@@ -11,6 +11,8 @@
  *   '$' le32 len, bytes          bulk string
  *   '-' le32 code, le32 len, msg error (KEEL_* code; msg may be empty)
  *   '*' le32 count               array header; count items follow
+ *   'r' le32 len, bytes          one whole RESP reply, verbatim (a READ in a
+ *                                batch, formatted by the node's reader)
  *
  * Ownership: a keel_reply owns its buffer (malloc). It is reused across
  * applies: reset keeps the memory. A reply whose buffer could not grow is
@@ -32,6 +34,7 @@ enum keel_reply_kind {
     KEEL_REPLY_BULK = '$',
     KEEL_REPLY_ERROR = '-',
     KEEL_REPLY_ARRAY = '*',
+    KEEL_REPLY_RESP = 'r',
 };
 
 struct keel_reply
@@ -53,6 +56,8 @@ void keel_reply_int(struct keel_reply *r, int64_t v);
 void keel_reply_bulk(struct keel_reply *r, const void *p, size_t n);
 void keel_reply_error(struct keel_reply *r, int code, const char *msg);
 void keel_reply_array(struct keel_reply *r, uint32_t count);
+/* One complete RESP reply (bytes copied), passed on to the client as is. */
+void keel_reply_resp(struct keel_reply *r, const void *p, size_t n);
 /* An array whose length is known only at the end: begin returns a mark,
  * end writes the count into it. */
 size_t keel_reply_array_begin(struct keel_reply *r);
@@ -64,7 +69,7 @@ struct keel_reply_item
 {
     char kind;
     int64_t integer; /* INT value; ARRAY count; ERROR code */
-    const uint8_t *p; /* STATUS, BULK, ERROR message */
+    const uint8_t *p; /* STATUS, BULK, RESP, ERROR message */
     size_t n;
 };
 

@@ -192,6 +192,20 @@ uint64_t keel_read_count(struct keel_read *rd);
 /* The earliest key due for expiry at `at`: KEEL_ENOTFOUND if none. */
 int keel_read_expired(struct keel_read *rd, int64_t at, struct keel_slice *key);
 
+/* ---- reads inside a batch (codec.h, READ) -------------------------------- */
+
+/* The node's reader: evaluates the read command argv[0..argc) as of rd (the
+ * batch's write txn, at the entry's time; rd must not be ended) for a client
+ * speaking RESP `proto` (2 or 3), and writes exactly one item into reply,
+ * normally keel_reply_resp() with the RESP bytes. Called inside apply on
+ * every replica, so it must not propose, block or keep rd. Its reply is not
+ * part of the replicated state (see codec.h), so it may differ between nodes. */
+typedef void (*keel_store_reader)(void *arg, struct keel_read *rd, const struct keel_slice *argv,
+                                  uint32_t argc, int proto, struct keel_reply *reply);
+/* Install (fn NULL: remove) the reader. Without one a READ replies with an
+ * error. Loop thread. */
+void keel_store_set_reader(struct keel_store *st, keel_store_reader fn, void *arg);
+
 /* ---- ACL users (acl.h, acl_store.c) ------------------------------------- */
 
 /* The leader's ACL SETUSER: apply rules (ACL SETUSER's arguments) to the

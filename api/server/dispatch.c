@@ -104,6 +104,9 @@ void srv_reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
         case KEEL_REPLY_BULK:
             resp_bulk(b, it.p, it.n);
             break;
+        case KEEL_REPLY_RESP: /* a read in a batch, already in the client's protocol */
+            buf_append(b, it.p, it.n);
+            break;
         case KEEL_REPLY_ERROR: {
             char msg[512];
             size_t n = it.n < sizeof msg - 1 ? it.n : sizeof msg - 1;
@@ -375,10 +378,10 @@ void srv_dispatch(struct slot *s)
         return;
     }
     if (c != NULL && c->in_multi && !(cmd->flags & CMD_NOMULTI)) {
-        if (!(cmd->flags & CMD_WRITE)) {
+        if (!(cmd->flags & CMD_WRITE) && cmd->read == NULL) {
             srv_reply_errorf(&s->out, KEEL_EINVAL,
-                             "'%s' inside MULTI is not supported by Keel (only writes are); read "
-                             "before MULTI and WATCH the keys instead",
+                             "'%s' inside MULTI is not supported by Keel (writes, reads, PING "
+                             "and ECHO are)",
                              cmd->name);
             c->multi_error = true;
             slot_done(s);

@@ -302,6 +302,8 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     }
     keel_node_on_role(node, role_cb, srv);
     keel_node_on_snapshot_refused(node, refused_cb, srv);
+    /* Like the hooks above, never removed: srv is freed after the node. */
+    keel_store_set_reader(srv->store, srv_tx_reader, srv);
     notify_start(srv);
     consistency_start(srv);
     *out = srv;

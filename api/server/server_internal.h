@@ -35,7 +35,9 @@ struct command
     unsigned flags;
     /* CMD_LOCAL */
     void (*local)(struct slot *s);
-    /* CMD_READ: answer from rd into s->out; return a storage error or 0 */
+    /* CMD_READ: answer from rd into s->out; return a storage error or 0.
+     * Any command with one may be queued in MULTI: EXEC's batch runs it at
+     * its place (srv_tx_reader), with s->conn NULL. */
     int (*read)(struct slot *s, struct keel_read *rd);
     /* CMD_WRITE: append the command(s) to e and return how many were
      * appended, or -1 after writing an error reply into s->out. */
@@ -46,6 +48,10 @@ struct command
     int first_key, last_key, key_step;
 };
 
+/* The store's reader (keel_store_set_reader, cmd_multi.c): a read, PING or
+ * ECHO queued in MULTI, run by apply inside EXEC's batch. arg: the server. */
+void srv_tx_reader(void *arg, struct keel_read *rd, const struct keel_slice *argv, uint32_t argc,
+                   int proto, struct keel_reply *reply);
 const struct command *command_lookup(const struct keel_slice *name);
 /* What cmd does to its key at argv[at] (ACL_KEY_READ/WRITE of store/acl.h;
  * 0: only looks at it), for ACL key patterns. */

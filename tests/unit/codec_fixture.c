@@ -270,6 +270,11 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
         case STORE_CMD_SMOVE:
             keel_enc_smove(e, c->key, c->value, c->field);
             break;
+        case STORE_CMD_READ:
+            v = collect(c->list, c->count);
+            keel_enc_read(e, v, c->count, c->flags);
+            free(v);
+            break;
         case STORE_CMD_BATCH: {
             struct keel_slice key;
             uint64_t version;

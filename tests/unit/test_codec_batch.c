@@ -319,6 +319,91 @@ static void test_batch_subcommands(void **state)
     }
 }
 
+/* READ: a read command's argv, only inside a batch, flag RESP3 only; the
+ * encoder refuses it at top level and decode refuses it there too. */
+static void test_read(void **state)
+{
+    (void)state;
+    struct keel_enc e;
+    struct store_cmd c, sub;
+    struct keel_iter it;
+    size_t len;
+    uint8_t *buf;
+    keel_enc_init(&e, TS, CLIENT, SEQ);
+    keel_enc_batch_begin(&e);
+    keel_enc_set(&e, LIT("k"), LIT("v"), 0, 0);
+    keel_enc_read(&e, (struct keel_slice[]){LIT("GET"), LIT("k")}, 2, KEEL_READ_RESP3);
+    buf = finish_ok(&e, &len);
+    decode_ok(buf, len, &c);
+    assert_int_equal(c.count, 2);
+    keel_iter_init(&it, c.list);
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    assert_true(store_iter_cmd(&it, &c, &sub));
+    assert_int_equal(sub.type, STORE_CMD_READ);
+    assert_int_equal(sub.flags, KEEL_READ_RESP3);
+    assert_int_equal(sub.count, 2);
+    struct keel_slice *args = collect(sub.list, sub.count);
+    assert_slice_lit(args[0], "GET");
+    assert_slice_lit(args[1], "k");
+    free(args);
+    assert_false(store_iter_cmd(&it, &c, &sub));
+    assert_reencodes(&c, buf, len);
+    /* The READ sub-command: header at BODY + 8 + 8 + 18 (after the SET). */
+    const size_t sh = BODY + 8 + 8 + 18;
+    assert_int_equal(buf[sh], STORE_CMD_READ);
+    buf[sh + 1] = 0x02; /* an unknown flag */
+    expect_malformed(buf, len);
+    buf[sh + 1] = 0;
+    expect_rc(buf, len, 0);
+    le32_store(buf + sh + 8, 0); /* no arguments: body has trailing bytes, or none */
+    expect_malformed(buf, len);
+    le32_store(buf + sh + 8, 3); /* more arguments than there are */
+    expect_malformed(buf, len);
+    free(buf);
+
+    /* At top level: the encoder refuses it, and so does decode. */
+    keel_enc_init(&e, TS, CLIENT, SEQ);
+    keel_enc_read(&e, (struct keel_slice[]){LIT("PING")}, 1, 0);
+    assert_int_equal(keel_enc_finish(&e, &buf, &len), KEEL_EINVAL);
+    keel_enc_close(&e);
+    struct bb body = {.n = 0};
+    bb_u32(&body, 1);
+    bb_str(&body, "PING");
+    buf = frame(STORE_CMD_READ, 0, &body, TS, CLIENT, SEQ, &len);
+    expect_malformed(buf, len);
+    free(buf);
+}
+
+/* A batch holds at most KEEL_MAX_BATCH commands and watches: the encoder
+ * stops at one more with KEEL_ETOOBIG instead of making an entry every
+ * replica would reject. */
+static void test_batch_limit(void **state)
+{
+    (void)state;
+    struct keel_enc e;
+    size_t len;
+    uint8_t *buf;
+    for (int watches = 0; watches < 2; watches++) {
+        for (uint32_t n = KEEL_MAX_BATCH; n <= KEEL_MAX_BATCH + 1; n++) {
+            keel_enc_init(&e, TS, CLIENT, SEQ);
+            keel_enc_batch_begin(&e);
+            for (uint32_t i = 0; i < n; i++) {
+                if (watches) keel_enc_watch(&e, LIT("k"), i);
+                else keel_enc_persist(&e, LIT("k"));
+            }
+            if (watches) keel_enc_persist(&e, LIT("k"));
+            if (n == KEEL_MAX_BATCH) {
+                buf = finish_ok(&e, &len);
+                expect_rc(buf, len, 0);
+                free(buf);
+            } else {
+                assert_int_equal(keel_enc_finish(&e, &buf, &len), KEEL_ETOOBIG);
+                keel_enc_close(&e);
+            }
+        }
+    }
+}
+
 /* A whole valid batch nested as a sub-command of another. */
 static void test_nested_batch(void **state)
 {
@@ -377,6 +462,8 @@ int main(void)
         cmocka_unit_test(test_batch_no_watches),
         cmocka_unit_test(test_batch_subcommands),
         cmocka_unit_test(test_nested_batch),
+        cmocka_unit_test(test_read),
+        cmocka_unit_test(test_batch_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,12 +167,75 @@ static void test_batch_watch_expired(void **state)
     RD_END(&rd);
 }
 
+/* A test reader: answers a READ with its arguments joined by spaces and the
+ * value of the key named by argv[1] as the batch sees it, as a bulk. */
+static void test_reader(void *arg, struct keel_read *rd, const struct keel_slice *argv,
+                        uint32_t argc, int proto, struct keel_reply *reply)
+{
+    char out[256];
+    struct keel_record rec;
+    int n = snprintf(out, sizeof out, "%s proto %d argc %u", (const char *)arg, proto, argc);
+    if (argc > 1 && keel_read_get(rd, argv[1], &rec) == 0)
+        n += snprintf(out + n, sizeof out - (size_t)n, " %.*s=%.*s", (int)argv[1].n,
+                      (const char *)argv[1].p, (int)rec.len, (const char *)rec.val);
+    keel_reply_resp(reply, out, (size_t)n);
+}
+
+/* READ sub-commands go to the node's reader at their place in the batch
+ * (seeing the writes before them), at the entry's time; without a reader
+ * they answer an error; a batch with a READ is remembered by the dedupe
+ * table as "reply lost" whatever the reader said. */
+static void test_batch_reads(void **state)
+{
+    struct fx *f = *state;
+    struct keel_reply_reader rd;
+    struct keel_reply_item it;
+    struct keel_enc e;
+    f->ts = 1000;
+    EXPECT(do_set(f, "k", "1", 0, 0), WANT_OK);
+    for (int with = 0; with < 2; with++) {
+        keel_store_set_reader(f->st, with ? test_reader : NULL, "r");
+        f->client = 7;
+        f->seq = 10 + (uint64_t)with;
+        enc_begin(f, &e);
+        keel_enc_batch_begin(&e);
+        keel_enc_read(&e, (struct keel_slice[]){S("GET"), S("k")}, 2, 0);
+        keel_enc_set(&e, S("k"), S(with ? "3" : "2"), 0, 0);
+        keel_enc_read(&e, (struct keel_slice[]){S("GET"), S("k")}, 2, KEEL_READ_RESP3);
+        keel_reply_reader_init(&rd, apply_enc(f, &e));
+        RD(&rd, WANT_ARRAY(3));
+        if (with) {
+            assert_int_equal(keel_reply_next(&rd, &it), 0);
+            assert_int_equal(it.kind, KEEL_REPLY_RESP);
+            assert_memory_equal(it.p, "r proto 2 argc 2 k=2", it.n); /* the first round left 2 */
+            RD(&rd, WANT_OK);
+            assert_int_equal(keel_reply_next(&rd, &it), 0);
+            assert_int_equal(it.kind, KEEL_REPLY_RESP);
+            assert_memory_equal(it.p, "r proto 3 argc 2 k=3", it.n);
+        } else {
+            RD(&rd, WANT_ERR(KEEL_EINVAL));
+            RD(&rd, WANT_OK);
+            RD(&rd, WANT_ERR(KEEL_EINVAL));
+        }
+        RD_END(&rd);
+        /* The retry: applied once, the reply not kept. */
+        enc_begin(f, &e);
+        keel_enc_batch_begin(&e);
+        keel_enc_read(&e, (struct keel_slice[]){S("GET"), S("k")}, 2, 0);
+        keel_enc_set(&e, S("k"), S("9"), 0, 0);
+        EXPECT(apply_enc(f, &e), WANT_ERR(KEEL_EREPLYLOST));
+        EXPECT(get(f, "k", 1000), WANT_BULK(with ? "3" : "2"));
+    }
+    keel_store_set_reader(f->st, NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_sub_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_watch_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_reads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

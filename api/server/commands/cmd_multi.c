@@ -1,9 +1,11 @@
 /* api: transactions: MULTI EXEC DISCARD WATCH UNWATCH.
  *
- * MULTI queues writes on the connection. EXEC turns the queue and the
+ * MULTI queues writes, reads, PING and ECHO on the connection. EXEC turns the queue and the
  * watched keys' versions into one KEEL.TX request, which the leader encodes
  * as one BATCH entry: the store checks the versions and applies every
- * command atomically, or none if a watched key changed (nil reply). WATCH
+ * command atomically, or none if a watched key changed (nil reply); a read
+ * is a READ sub-command that apply hands back to srv_tx_reader, so it sees
+ * the writes queued before it. WATCH
  * reads the keys' versions linearizably (on the leader, or forwarded to it
  * as KEEL.VERSIONS). */
 #include <stdio.h>
@@ -258,6 +260,15 @@ CMD_DECL_ENCODE(cmd_keel_tx)
         srv_reply_error(&s->out, KEEL_EMALFORMED, "malformed KEEL.TX");
         return -1;
     }
+    if (ncmds > KEEL_MAX_BATCH || nwatch > KEEL_MAX_BATCH) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "Transaction discarded: %u commands and %u watched keys, over Keel's limit of %u "
+                 "each in one transaction",
+                 ncmds, nwatch, KEEL_MAX_BATCH);
+        resp_error(&s->out, "EXECABORT", msg);
+        return -1;
+    }
     s->subs = calloc(ncmds ? ncmds : 1, sizeof *s->subs);
     if (s->subs == NULL) {
         srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
@@ -279,7 +290,15 @@ CMD_DECL_ENCODE(cmd_keel_tx)
         s->argv = argv + at + 1;
         s->argc = n;
         s->cmd = cmd;
-        int subs = cmd != NULL && (cmd->flags & CMD_WRITE) ? cmd->encode(s, e) : -1;
+        int subs = -1;
+        if (cmd != NULL && (cmd->flags & CMD_WRITE)) {
+            subs = cmd->encode(s, e);
+        } else if (cmd != NULL && cmd->read != NULL) {
+            /* A read (or PING, ECHO): apply runs it at its place in the
+             * batch and the reader formats it for this client's protocol. */
+            keel_enc_read(e, s->argv, n, s->proto == 3 ? KEEL_READ_RESP3 : 0);
+            subs = 1;
+        }
         s->argv = argv;
         s->argc = argc;
         s->cmd = self;
@@ -299,7 +318,65 @@ CMD_DECL_ENCODE(cmd_keel_tx)
         total += subs;
         at += 1 + n;
     }
+    if (total > (int)KEEL_MAX_BATCH) {
+        /* An MSET inside counts one per pair: the batch must stay one entry. */
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "Transaction discarded: %d store commands (an MSET counts one per pair), over "
+                 "Keel's limit of %u in one transaction",
+                 total, KEEL_MAX_BATCH);
+        s->out.len = 0;
+        resp_error(&s->out, "EXECABORT", msg);
+        return -1;
+    }
     return total;
+}
+
+/* The store's reader: runs a queued read's handler on a slot of its own
+ * (no connection) over the batch's txn, and hands back its RESP. The
+ * arguments are copied NUL-terminated, as every slot's are. */
+void srv_tx_reader(void *arg, struct keel_read *rd, const struct keel_slice *argv, uint32_t argc,
+                   int proto, struct keel_reply *reply)
+{
+    struct slot s;
+    size_t bytes = 0;
+    memset(&s, 0, sizeof s);
+    const struct command *cmd = argc > 0 ? command_lookup(&argv[0]) : NULL;
+    if (cmd == NULL || cmd->read == NULL) {
+        keel_reply_error(reply, KEEL_EINVAL, "not a command Keel can read inside a transaction");
+        return;
+    }
+    for (uint32_t i = 0; i < argc; i++) bytes += argv[i].n + 1;
+    s.argv = malloc(argc * sizeof *s.argv);
+    s.argbuf = malloc(bytes);
+    if (s.argv == NULL || s.argbuf == NULL) {
+        free(s.argv);
+        free(s.argbuf);
+        keel_reply_error(reply, KEEL_ENOMEM, "out of memory");
+        return;
+    }
+    uint8_t *p = s.argbuf;
+    for (uint32_t i = 0; i < argc; i++) {
+        memcpy(p, argv[i].p, argv[i].n);
+        p[argv[i].n] = 0;
+        s.argv[i] = (struct keel_slice){p, argv[i].n};
+        p += argv[i].n + 1;
+    }
+    s.srv = arg;
+    s.cmd = cmd;
+    s.argc = argc;
+    s.proto = proto;
+    s.forwarded_in = true;
+    buf_init(&s.out);
+    int rc = cmd->read(&s, rd);
+    if (rc != 0) {
+        s.out.len = 0;
+        srv_reply_error(&s.out, rc, NULL);
+    }
+    keel_reply_resp(reply, s.out.p, s.out.len);
+    buf_close(&s.out);
+    free(s.argv);
+    free(s.argbuf);
 }
 
 CMD_DECL_REPLY(cmd_keel_tx_reply)

@@ -32,6 +32,24 @@ CMD_DECL_LOCAL(cmd_echo)
     slot_done(s);
 }
 
+/* PING and ECHO queued in MULTI: answered in the EXEC array, as Redis does
+ * (the store's reader runs them inside the batch, cmd_multi.c). */
+CMD_DECL_READ(cmd_ping_tx)
+{
+    (void)rd;
+    if (s->argc > 2) srv_reply_error(&s->out, KEEL_EINVAL, "wrong number of arguments for 'ping' command");
+    else if (s->argc == 2) resp_bulk(&s->out, s->argv[1].p, s->argv[1].n);
+    else resp_simple(&s->out, "PONG");
+    return 0;
+}
+
+CMD_DECL_READ(cmd_echo_tx)
+{
+    (void)rd;
+    resp_bulk(&s->out, s->argv[1].p, s->argv[1].n);
+    return 0;
+}
+
 static void hello_reply(struct slot *s)
 {
     struct conn *c = s->conn;

@@ -333,6 +333,14 @@ CMD_DECL_ENCODE(cmd_mset)
     for (uint32_t i = 1; i < s->argc; i += 2) {
         if (!srv_check_key(s, s->argv[i])) return -1;
     }
+    if (!keel_enc_in_batch(e) && s->argc / 2 > KEEL_MAX_BATCH) {
+        /* One SET each in one batch entry, so it stays atomic: refused
+         * rather than split. */
+        srv_reply_errorf(&s->out, KEEL_EINVAL,
+                         "MSET of %u pairs is over Keel's limit of %u pairs in one command",
+                         s->argc / 2, KEEL_MAX_BATCH);
+        return -1;
+    }
     if (!keel_enc_in_batch(e)) keel_enc_batch_begin(e);
     for (uint32_t i = 1; i < s->argc; i += 2) keel_enc_set(e, s->argv[i], s->argv[i + 1], 0, 0);
     return (int)(s->argc / 2);

@@ -8,6 +8,8 @@
 #include "store/acl.h"
 
 #define LOCAL(name, arity, flags, fn) {name, arity, CMD_LOCAL | (flags), fn, NULL, NULL, NULL, 0, 0, 0}
+/* A local command that MULTI may queue: `tx` answers it inside the batch. */
+#define LOCAL_TX(name, arity, flags, fn, tx) {name, arity, CMD_LOCAL | (flags), fn, tx, NULL, NULL, 0, 0, 0}
 #define READ(name, arity, fn, k1, kn, ks) {name, arity, CMD_READ, NULL, fn, NULL, NULL, k1, kn, ks}
 #define WRITE(name, arity, enc, rep, k1, kn, ks) {name, arity, CMD_WRITE, NULL, NULL, enc, rep, k1, kn, ks}
 
@@ -24,7 +26,7 @@ const struct command command_table[] = {
     WRITE("decrby", 3, cmd_decrby, NULL, 1, 1, 1),
     WRITE("del", -2, cmd_del, NULL, 1, -1, 1),
     LOCAL("discard", 1, CMD_NOMULTI, cmd_discard),
-    LOCAL("echo", 2, 0, cmd_echo),
+    LOCAL_TX("echo", 2, 0, cmd_echo, cmd_echo_tx),
     LOCAL("exec", 1, CMD_NOMULTI, cmd_exec),
     READ("exists", -2, cmd_exists, 1, -1, 1),
     WRITE("expire", -3, cmd_expire, NULL, 1, 1, 1),
@@ -88,7 +90,7 @@ const struct command command_table[] = {
     WRITE("pexpire", -3, cmd_pexpire, NULL, 1, 1, 1),
     WRITE("pexpireat", -3, cmd_pexpireat, NULL, 1, 1, 1),
     READ("pexpiretime", 2, cmd_pexpiretime, 1, 1, 1),
-    LOCAL("ping", -1, CMD_PUBSUB, cmd_ping),
+    LOCAL_TX("ping", -1, CMD_PUBSUB, cmd_ping, cmd_ping_tx),
     WRITE("psetex", 4, cmd_psetex, NULL, 1, 1, 1),
     LOCAL("psubscribe", -2, CMD_PUBSUB, cmd_psubscribe),
     READ("pttl", 2, cmd_pttl, 1, 1, 1),

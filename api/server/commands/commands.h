@@ -119,6 +119,8 @@ CMD_DECL_READ(cmd_sscan);
 /* cmd_server.c */
 CMD_DECL_LOCAL(cmd_ping);
 CMD_DECL_LOCAL(cmd_echo);
+CMD_DECL_READ(cmd_ping_tx);
+CMD_DECL_READ(cmd_echo_tx);
 CMD_DECL_LOCAL(cmd_hello);
 CMD_DECL_LOCAL(cmd_quit);
 CMD_DECL_LOCAL(cmd_select);
@@ -187,6 +189,7 @@ CMD_DECL_ENCODE(cmd_keel_tx);
 CMD_DECL_REPLY(cmd_keel_tx_reply);
 CMD_DECL_READ(cmd_keel_versions);
 CMD_DECL_LOCAL(cmd_keel_watchv);
+
 
 /* cmd_pubsub.c */
 CMD_DECL_LOCAL(cmd_subscribe);
