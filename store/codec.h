@@ -52,6 +52,9 @@
  *            writes it only if the key is still at that version, else
  *            replies BUSY and the leader computes it again. No float is
  *            parsed or formatted in apply, so replicas cannot differ.
+ *            In a BATCH (INCRBYFLOAT in MULTI) no earlier sub-command may
+ *            write its key (the leader refuses that), and a version that
+ *            moved on makes the whole batch reply BUSY, changing nothing.
  *   SETBIT   str key, i64 offset (0 .. 2^32-1)             flags ONE
  *            SETBIT key offset 1 (ONE) or 0; replies the bit it replaced
  *   SADD     str key, u32 n, n x str member             (n >= 1)
@@ -76,7 +79,9 @@
  *            the entry's time, and its RESP reply goes into the batch's
  *            reply. A batch with a READ is remembered by the dedupe table
  *            as "applied, reply lost", so replicas store the same bytes
- *            whatever their reader answered.
+ *            whatever their reader answered. An empty name with one
+ *            argument: the argument is a ready RESP reply (an error the
+ *            leader found in a queued command when it encoded EXEC).
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index

@@ -107,14 +107,19 @@ static void test_reads_in_multi(void **state)
             {"PING hello", "+QUEUED"},
             {"ECHO x", "+QUEUED"},
             {"EXEC", "[+PONG,\"hello\",\"x\"]"},
-            /* A runtime error in one command does not stop the others. */
+            /* A runtime error in one command does not stop the others,
+             * whether apply finds it or the leader encoding EXEC does. */
             {"MULTI", "+OK"},
             {"GET rm:h", "+QUEUED"},
             {"SET rm:n 5", "+QUEUED"},
             {"HGET rm:n f", "+QUEUED"},
+            {"INCRBY rm:n abc", "+QUEUED"},
+            {"SET rm:n 6 EX 0", "+QUEUED"},
             {"GET rm:n", "+QUEUED"},
             {"EXEC", "[-WRONGTYPE Operation against a key holding the wrong kind of value,+OK,"
-                     "-WRONGTYPE Operation against a key holding the wrong kind of value,\"5\"]"},
+                     "-WRONGTYPE Operation against a key holding the wrong kind of value,"
+                     "-ERR value is not an integer or out of range,"
+                     "-ERR invalid expire time in 'set' command,\"5\"]"},
             /* EXEC with nothing queued. */
             {"MULTI", "+OK"},
             {"EXEC", "[]"},
@@ -156,6 +161,50 @@ static void test_multi_errors(void **state)
             {"SET me:foo new", "+QUEUED"},
             {"DISCARD", "+OK"},
             {"GET me:foo", "\"old\""},
+        };
+        RUN(ctx, i, script);
+        redisFree(ctx);
+    }
+}
+
+/* INCRBYFLOAT and HINCRBYFLOAT queue: the leader computes them when it
+ * encodes EXEC, unless an earlier command of the transaction writes the
+ * key (refused: the leader cannot know the value there). */
+static void test_floats_in_multi(void **state)
+{
+    (void)state;
+    for (unsigned n = 0; n < 2; n++) {
+        unsigned i = node_at(n);
+        redisContext *ctx = kc_connect(&cluster, i);
+        assert_non_null(ctx);
+        const char *script[][2] = {
+            {"DEL mf:a mf:h mf:b", "*"},
+            {"SET mf:a 10.5", "+OK"},
+            {"MULTI", "+OK"},
+            {"INCRBYFLOAT mf:a 0.25", "+QUEUED"},
+            {"HINCRBYFLOAT mf:h f 2.5", "+QUEUED"},
+            {"GET mf:a", "+QUEUED"},
+            {"INCRBYFLOAT mf:b x", "+QUEUED"},
+            {"SET mf:b 1", "+QUEUED"},
+            {"EXEC", "[\"10.75\",\"2.5\",\"10.75\",-ERR value is not a valid float,+OK]"},
+            {"MULTI", "+OK"},
+            {"SET mf:a 1", "+QUEUED"},
+            {"INCRBYFLOAT mf:a 1", "+QUEUED"},
+            {"EXEC", "[+OK,-ERR 'INCRBYFLOAT' of a key an earlier command of the transaction "
+                     "writes is not supported by Keel]"},
+            {"MULTI", "+OK"},
+            {"FLUSHDB", "+QUEUED"},
+            {"HINCRBYFLOAT mf:h f 1", "+QUEUED"},
+            {"DISCARD", "+OK"},
+            {"MULTI", "+OK"},
+            {"FLUSHDB", "+QUEUED"},
+            {"HINCRBYFLOAT mf:h f 1", "+QUEUED"},
+            {"SET mf:a 10.75", "+QUEUED"},
+            {"HSET mf:h f 2.5", "+QUEUED"},
+            {"EXEC", "[+OK,-ERR 'HINCRBYFLOAT' of a key an earlier command of the transaction "
+                     "writes is not supported by Keel,+OK,:1]"},
+            {"GET mf:a", "\"10.75\""},
+            {"HGET mf:h f", "\"2.5\""},
         };
         RUN(ctx, i, script);
         redisFree(ctx);
@@ -324,6 +373,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_in_multi),
         cmocka_unit_test(test_multi_errors),
+        cmocka_unit_test(test_floats_in_multi),
         cmocka_unit_test(test_watch_with_reads),
         cmocka_unit_test(test_resp3_reads),
         cmocka_unit_test(test_limits),

@@ -229,6 +229,43 @@ static void test_batch_reads(void **state)
     keel_store_set_reader(f->st, NULL, NULL);
 }
 
+/* SETFLOAT in a batch: checked against its key's version before anything
+ * applies; a stale one makes the whole batch BUSY (nothing changed, not
+ * remembered by the dedupe table), a current one applies in order. */
+static void test_batch_setfloat(void **state)
+{
+    struct fx *f = *state;
+    struct keel_reply_reader rd;
+    struct keel_enc e;
+    f->ts = 1000;
+    EXPECT(do_set(f, "fl", "1.5", 0, 0), WANT_OK);
+    uint64_t v = f->index;
+    f->client = 9;
+    for (int stale = 1; stale >= 0; stale--) {
+        f->seq = 1; /* the same request, built again after BUSY */
+        enc_begin(f, &e);
+        keel_enc_batch_begin(&e);
+        keel_enc_set(&e, S("other"), S("x"), 0, 0);
+        keel_enc_setfloat(&e, S("fl"), S(""), stale ? v - 1 : v, S("2.5"), 0);
+        keel_enc_setfloat(&e, S("fh"), S("f"), 0, S("0.5"), KEEL_SETFLOAT_HASH);
+        if (stale) {
+            EXPECT(apply_enc(f, &e), WANT_ERR(KEEL_EBUSY));
+            assert_false(stored(f, "other"));
+            assert_false(stored(f, "fh"));
+            EXPECT(get(f, "fl", 1000), WANT_BULK("1.5"));
+            continue;
+        }
+        keel_reply_reader_init(&rd, apply_enc(f, &e));
+        RD(&rd, WANT_ARRAY(3));
+        RD(&rd, WANT_OK);
+        RD(&rd, WANT_BULK("2.5"));
+        RD(&rd, WANT_BULK("0.5"));
+        RD_END(&rd);
+    }
+    EXPECT(get(f, "fl", 1000), WANT_BULK("2.5"));
+    EXPECT(hget(f, "fh", "f", 1000), WANT_BULK("0.5"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +273,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_sub_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_watch_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_setfloat, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,11 @@
  * apply never does float arithmetic or formatting, so replicas cannot
  * format a value differently. If the key moved on before the entry applied
  * (another write in between), apply refuses it with BUSY and the reply hook
- * has the command built again from the new state, up to FLOAT_REDOS times. */
+ * has the command built again from the new state, up to FLOAT_REDOS times.
+ * Queued in MULTI, the result is computed when EXEC is encoded, from the
+ * key as the leader has it then: cmd_multi.c refuses a transaction where an
+ * earlier command writes the same key (the leader cannot know its value
+ * there), and a BUSY batch is built again whole (cmd_keel_tx_reply). */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -14,7 +18,6 @@
 
 #include "api/server/commands/commands.h"
 
-#define FLOAT_REDOS 16
 
 /* Redis's string2ld: the whole text a number (a NUL inside ends it early:
  * refused), no leading space, no NaN, no overflow to infinity or underflow
@@ -53,13 +56,6 @@ static size_t format_ld(long double v, char *buf, size_t size)
     return (size_t)l;
 }
 
-static int refuse_in_multi(struct slot *s, struct keel_enc *e)
-{
-    if (!keel_enc_in_batch(e)) return 0;
-    srv_reply_errorf(&s->out, KEEL_EINVAL, "'%s' inside MULTI is not supported by Keel yet", s->cmd->name);
-    return -1;
-}
-
 /* Add the increment to the current value (0 if none) and encode the result. */
 static int propose(struct slot *s, struct keel_enc *e, const uint8_t *cur, size_t n, bool have,
                    long double incr, uint64_t base, struct keel_slice field, unsigned flags,
@@ -92,7 +88,7 @@ CMD_DECL_ENCODE(cmd_incrbyfloat)
     struct keel_read rd;
     struct keel_record rec;
     long double incr;
-    if (!srv_check_key(s, s->argv[1]) || refuse_in_multi(s, e) < 0) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     int rc = keel_read_begin(s->srv->store, s->now, &rd);
     if (rc != 0) {
         srv_reply_error(&s->out, rc, NULL);
@@ -123,7 +119,7 @@ CMD_DECL_ENCODE(cmd_hincrbyfloat)
     struct keel_record rec;
     const struct keel_hash *h = NULL;
     long double incr;
-    if (!srv_check_key(s, s->argv[1]) || refuse_in_multi(s, e) < 0) return -1;
+    if (!srv_check_key(s, s->argv[1])) return -1;
     if (!parse_ld(s->argv[3].p, s->argv[3].n, &incr)) {
         srv_reply_error(&s->out, KEEL_EINVAL, "value is not a valid float");
         return -1;
@@ -161,7 +157,7 @@ CMD_DECL_REPLY(cmd_float_reply)
     struct keel_reply_item it;
     (void)nsub;
     if (keel_reply_next(&peek, &it) == 0 && it.kind == KEEL_REPLY_ERROR && it.integer == KEEL_EBUSY &&
-        s->float_redos < FLOAT_REDOS) {
+        s->float_redos < SRV_FLOAT_REDOS) {
         s->float_redos++;
         s->redo = true;
         return;

@@ -8,6 +8,7 @@
  * the writes queued before it. WATCH
  * reads the keys' versions linearizably (on the leader, or forwarded to it
  * as KEEL.VERSIONS). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,43 @@ static bool tx_parse(struct slot *s, uint32_t *watch_at, uint32_t *nwatch, uint3
     return i == s->argc;
 }
 
+/* s->subs of a queued command its encoder refused: one error item. */
+#define TX_ERROR_ITEM UINT_MAX
+
+/* Whether the queued command (argv, argc) may write key: a write naming it
+ * among its keys, or one that names none (FLUSHDB). */
+static bool may_write(const struct keel_slice *argv, uint32_t argc, struct keel_slice key)
+{
+    const struct command *cmd = command_lookup(&argv[0]);
+    if (cmd == NULL || !(cmd->flags & CMD_WRITE)) return false;
+    if (cmd->first_key <= 0 || cmd->key_step <= 0) return true;
+    int last = cmd->last_key < 0 ? (int)argc + cmd->last_key : cmd->last_key;
+    for (int i = cmd->first_key; i <= last && i < (int)argc; i += cmd->key_step)
+        if (argv[i].n == key.n && memcmp(argv[i].p, key.p, key.n) == 0) return true;
+    return false;
+}
+
+/* INCRBYFLOAT/HINCRBYFLOAT (CMD_SERIAL) at argv[at] (KEEL.TX's) computes its result from
+ * the key as the leader has it now, so no command before it in the
+ * transaction may write that key: then it writes the refusal. */
+static bool float_allowed(struct slot *s, const struct keel_slice *argv, uint32_t cmds_at,
+                          uint32_t at)
+{
+    struct keel_slice key = argv[at + 2];
+    for (uint32_t i = cmds_at; i < at;) {
+        uint32_t n = (uint32_t)strtoul((const char *)argv[i].p, NULL, 10); /* NUL-terminated */
+        if (may_write(argv + i + 1, n, key)) {
+            srv_reply_errorf(&s->out, KEEL_EINVAL,
+                             "'%.*s' of a key an earlier command of the transaction writes is not "
+                             "supported by Keel",
+                             (int)argv[at + 1].n, (const char *)argv[at + 1].p);
+            return false;
+        }
+        i += 1 + n;
+    }
+    return true;
+}
+
 CMD_DECL_ENCODE(cmd_keel_tx)
 {
     uint32_t watch_at, nwatch, at, ncmds;
@@ -269,6 +307,7 @@ CMD_DECL_ENCODE(cmd_keel_tx)
         resp_error(&s->out, "EXECABORT", msg);
         return -1;
     }
+    free(s->subs); /* built again after BUSY */
     s->subs = calloc(ncmds ? ncmds : 1, sizeof *s->subs);
     if (s->subs == NULL) {
         srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
@@ -284,6 +323,7 @@ CMD_DECL_ENCODE(cmd_keel_tx)
     uint32_t argc = s->argc;
     const struct command *self = s->cmd;
     int total = 0;
+    const uint32_t cmds_at = at;
     for (uint32_t k = 0; k < ncmds; k++) {
         uint32_t n = (uint32_t)strtoul(slot_arg(s, at, buf, sizeof buf), NULL, 10);
         const struct command *cmd = command_lookup(&argv[at + 1]);
@@ -291,7 +331,10 @@ CMD_DECL_ENCODE(cmd_keel_tx)
         s->argc = n;
         s->cmd = cmd;
         int subs = -1;
-        if (cmd != NULL && (cmd->flags & CMD_WRITE)) {
+        uint32_t before = e->ncmd;
+        if (cmd != NULL && (cmd->flags & CMD_SERIAL) && !float_allowed(s, argv, cmds_at, at)) {
+            subs = -1;
+        } else if (cmd != NULL && (cmd->flags & CMD_WRITE)) {
             subs = cmd->encode(s, e);
         } else if (cmd != NULL && cmd->read != NULL) {
             /* A read (or PING, ECHO): apply runs it at its place in the
@@ -302,8 +345,21 @@ CMD_DECL_ENCODE(cmd_keel_tx)
         s->argv = argv;
         s->argc = argc;
         s->cmd = self;
+        if (subs < 0 && e->ncmd == before && e->err == 0 && s->out.len > 0 && s->out.p[0] == '-') {
+            /* Refused by its encoder (a bad argument, a float that is not
+             * one): an error in the EXEC array, as Redis's runtime errors,
+             * while the other commands run. It travels as a READ with an
+             * empty name whose argument is the reply (srv_tx_reader). */
+            struct keel_slice err[2] = {{(const uint8_t *)"", 0}, {s->out.p, s->out.len}};
+            keel_enc_read(e, err, 2, 0);
+            s->out.len = 0;
+            s->subs[k] = TX_ERROR_ITEM;
+            total++;
+            at += 1 + n;
+            continue;
+        }
         if (subs < 0) {
-            /* Redis refuses such a transaction at queue time; here at EXEC. */
+            /* Not even that could be encoded: the whole transaction goes. */
             struct buf why = s->out;
             buf_init(&s->out);
             resp_error(&s->out, "EXECABORT", "Transaction discarded because of an invalid command:");
@@ -341,6 +397,10 @@ void srv_tx_reader(void *arg, struct keel_read *rd, const struct keel_slice *arg
     struct slot s;
     size_t bytes = 0;
     memset(&s, 0, sizeof s);
+    if (argc == 2 && argv[0].n == 0) { /* an error found when EXEC was encoded */
+        keel_reply_resp(reply, argv[1].p, argv[1].n);
+        return;
+    }
     const struct command *cmd = argc > 0 ? command_lookup(&argv[0]) : NULL;
     if (cmd == NULL || cmd->read == NULL) {
         keel_reply_error(reply, KEEL_EINVAL, "not a command Keel can read inside a transaction");
@@ -393,6 +453,12 @@ CMD_DECL_REPLY(cmd_keel_tx_reply)
         resp_null_array(&s->out, s->proto); /* a watched key changed */
         return;
     }
+    if (it.kind == KEEL_REPLY_ERROR && it.integer == KEEL_EBUSY && s->float_redos < SRV_FLOAT_REDOS) {
+        /* An INCRBYFLOAT's key moved on: the write hook builds it again. */
+        s->float_redos++;
+        s->redo = true;
+        return;
+    }
     if (it.kind != KEEL_REPLY_ARRAY) {
         char msg[256];
         size_t n = it.kind == KEEL_REPLY_ERROR && it.n < sizeof msg ? it.n : 0;
@@ -405,7 +471,7 @@ CMD_DECL_REPLY(cmd_keel_tx_reply)
     for (uint32_t k = 0; k < ncmds; k++) {
         uint32_t n = (uint32_t)strtoul(slot_arg(s, at, buf, sizeof buf), NULL, 10);
         const struct command *cmd = command_lookup(&s->argv[at + 1]);
-        if (cmd->reply != NULL) cmd->reply(s, rd, s->subs[k]);
+        if (cmd->reply != NULL && s->subs[k] != TX_ERROR_ITEM) cmd->reply(s, rd, s->subs[k]);
         else srv_reply_to_resp(&s->out, s->proto, rd);
         at += 1 + n;
     }

@@ -58,7 +58,8 @@ CMD_DECL_READ(cmd_memory);
 CMD_DECL_ENCODE(cmd_setrange);
 CMD_DECL_ENCODE(cmd_msetnx);
 
-/* cmd_float.c */
+/* cmd_float.c; a write built again after BUSY at most SRV_FLOAT_REDOS times */
+#define SRV_FLOAT_REDOS 16
 CMD_DECL_ENCODE(cmd_incrbyfloat);
 CMD_DECL_ENCODE(cmd_hincrbyfloat);
 CMD_DECL_REPLY(cmd_float_reply);
