@@ -1,5 +1,6 @@
 /* api: parsing RESP requests and scanning RESP replies. See resp.h. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,7 +202,10 @@ int resp_parse_request(const uint8_t *p, size_t n, const struct resp_limits *lim
             return RESP_MORE;
         }
         if (p[off] != '$') {
-            *err = "expected '$' for a bulk string";
+            /* Redis's text, the byte as it came (a NUL ends the text early,
+             * as Redis's %c does in its C string). */
+            snprintf(req->err, sizeof req->err, "expected '$', got '%c'", (char)p[off]);
+            *err = req->err;
             return RESP_EPROTO;
         }
         size_t left = n - off;

@@ -36,6 +36,7 @@ struct resp_request
     uint32_t cap;
     uint8_t *inl;        /* unquoted inline arguments */
     size_t inl_cap;
+    char err[64];        /* a protocol error's text that names a byte */
 };
 
 void resp_request_init(struct resp_request *req);
@@ -44,7 +45,8 @@ void resp_request_close(struct resp_request *req);
 enum {
     RESP_DONE = 0,   /* one request parsed; *used bytes consumed */
     RESP_MORE = 1,   /* incomplete: at least *need bytes in all are required */
-    RESP_EPROTO = 2, /* malformed or over a limit: *err says why; close after replying */
+    RESP_EPROTO = 2, /* malformed or over a limit: *err says why, in Redis's words
+                      * (after "Protocol error: "); close after replying */
     RESP_ENOMEM = 3,
 };
 

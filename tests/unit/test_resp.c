@@ -230,6 +230,35 @@ static void test_inline_limit(void **state)
 
 /* ---- limits and malformed multibulk ------------------------------------- */
 
+/* The text of the protocol error the request gets (the server writes it
+ * after "Protocol error: "). */
+static void expect_text(const char *lit, const struct resp_limits *lim, const char *want)
+{
+    struct resp_request req;
+    size_t used = 0, need = 0;
+    const char *err = NULL;
+    resp_request_init(&req);
+    assert_int_equal(resp_parse_request((const uint8_t *)lit, strlen(lit), lim, &req, &used, &need, &err),
+                     RESP_EPROTO);
+    assert_non_null(err);
+    assert_string_equal(err, want);
+    resp_request_close(&req);
+}
+
+/* Redis 7.2's words (networking.c; tests/unit/protocol.tcl). */
+static void test_error_texts(void **state)
+{
+    (void)state;
+    expect_text("*3000000000\r\n", &LIM, "invalid multibulk length");
+    expect_text("*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n", &LIM, "expected '$', got 'f'");
+    expect_text("*1\r\nfoo\r\n", &LIM, "expected '$', got 'f'");
+    expect_text("*1\r\n:1\r\n", &LIM, "expected '$', got ':'");
+    expect_text("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$-10\r\n", &LIM, "invalid bulk length");
+    expect_text("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2000000000\r\n", &LIM, "invalid bulk length");
+    expect_text("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$blabla\r\n", &LIM, "invalid bulk length");
+    expect_text("set \"\"\"test-key\"\"\" test-value\r\n", &LIM, "unbalanced quotes in request");
+}
+
 static void test_multibulk_errors(void **state)
 {
     (void)state;
@@ -319,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_inline),
         cmocka_unit_test(test_inline_limit),
         cmocka_unit_test(test_multibulk_errors),
+        cmocka_unit_test(test_error_texts),
         cmocka_unit_test(test_claimed_count_costs_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
