@@ -297,10 +297,12 @@ void auth_conn_reset(struct conn *c)
 
 CMD_DECL_LOCAL(cmd_auth)
 {
-    if (s->conn == NULL) {
-        slot_done(s);
-        return;
-    }
+    if (s->conn != NULL) auth_run(s);
+    slot_done(s);
+}
+
+void auth_run(struct slot *s)
+{
     if (s->argc > 3) {
         srv_syntax_error(s);
     } else if (s->argc == 2) {
@@ -313,7 +315,6 @@ CMD_DECL_LOCAL(cmd_auth)
     } else if (auth_login(s, s->argv[1], s->argv[2])) {
         resp_ok(&s->out);
     }
-    slot_done(s);
 }
 
 /* ---- CONFIG SET requirepass --------------------------------------------- */

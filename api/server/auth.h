@@ -25,6 +25,9 @@ bool auth_gate(struct slot *s);
 /* AUTH/HELLO: authenticate c as user with pass. true on success; else
  * -WRONGPASS is written into s->out, the failure counted and logged. */
 bool auth_login(struct slot *s, struct keel_slice user, struct keel_slice pass);
+/* AUTH's work on s->conn (not NULL), its reply written into s->out; the
+ * caller ends the slot (cmd_auth) or takes the reply (EXEC, cmd_multi.c). */
+void auth_run(struct slot *s);
 /* Whether c is authenticated now (HELLO's check). */
 bool auth_authenticated(struct conn *c);
 /* The server's timer: when the users changed (here, or by a snapshot or

@@ -58,6 +58,11 @@ void slot_free(struct slot *s)
 {
     buf_close(&s->out);
     free(s->subs);
+    for (unsigned i = 0; i < s->ntx_conn; i++) {
+        free(s->tx_conn[i].argv);
+        free(s->tx_conn[i].argbuf);
+    }
+    free(s->tx_conn);
     free(s->argv);
     free(s->argbuf);
     free(s);

@@ -378,10 +378,10 @@ void srv_dispatch(struct slot *s)
         return;
     }
     if (c != NULL && c->in_multi && !(cmd->flags & CMD_NOMULTI)) {
-        if (!(cmd->flags & CMD_WRITE) && cmd->read == NULL) {
+        if (!(cmd->flags & (CMD_WRITE | CMD_TXCONN)) && cmd->read == NULL) {
             srv_reply_errorf(&s->out, KEEL_EINVAL,
-                             "'%s' inside MULTI is not supported by Keel (writes, reads, PING "
-                             "and ECHO are)",
+                             "'%s' inside MULTI is not supported by Keel (writes, reads, PING, "
+                             "ECHO, AUTH and UNWATCH are)",
                              cmd->name);
             c->multi_error = true;
             slot_done(s);

@@ -23,9 +23,11 @@ enum {
     CMD_INTERNAL = 1 << 4, /* only inside a forwarded request (KEEL.FWD) or made by keeld */
     CMD_PUBSUB = 1 << 5,   /* allowed in RESP2 subscribed mode (cmd_pubsub.c) */
     CMD_TOKEN = 1 << 6,    /* authenticated by the cluster token, not a user (auth.h) */
-    CMD_SERIAL = 1 << 7    /* a write computed from the leader's state (INCRBYFLOAT):
+    CMD_SERIAL = 1 << 7,   /* a write computed from the leader's state (INCRBYFLOAT):
                             * one at a time node-wide, so a pipeline's commands
                             * build on each other's results (dispatch.c) */
+    CMD_TXCONN = 1 << 8    /* queued by MULTI, run on the connection once EXEC's
+                            * batch has applied (AUTH: auth_run, cmd_multi.c) */
 };
 
 struct command
@@ -48,7 +50,7 @@ struct command
     int first_key, last_key, key_step;
 };
 
-/* The store's reader (keel_store_set_reader, cmd_multi.c): a read, PING or
+/* The store's reader (keel_store_set_reader, cmd_tx.c): a read, PING or
  * ECHO queued in MULTI, run by apply inside EXEC's batch. arg: the server. */
 void srv_tx_reader(void *arg, struct keel_read *rd, const struct keel_slice *argv, uint32_t argc,
                    int proto, struct keel_reply *reply);
@@ -89,6 +91,11 @@ struct slot
     bool serial_held;         /* this CMD_SERIAL write is the one in flight */
     struct slot *serial_next; /* the CMD_SERIAL queue */
     unsigned *subs;           /* KEEL.TX: sub-commands per queued command */
+    /* EXEC: the CMD_TXCONN commands it runs on the connection once the
+     * batch has applied, their replies at their places among tx_total */
+    struct conn_queued *tx_conn;
+    unsigned ntx_conn;
+    uint32_t tx_total;
     uint64_t client;          /* dedupe identity (KEEL.REQ), 0: none */
     uint64_t seq;
     int64_t now;              /* the leader's clock when dispatched */
@@ -135,6 +142,7 @@ struct conn_queued
     uint32_t argc;
     struct keel_slice *argv;
     uint8_t *argbuf;
+    uint32_t at; /* EXEC's CMD_TXCONN ones: the place in the transaction */
 };
 
 struct conn

@@ -211,6 +211,55 @@ static void test_floats_in_multi(void **state)
     }
 }
 
+/* AUTH queues and runs when EXEC does, its reply at its place (Redis
+ * queues it too); not at all when a watched key changed. ACL and CONFIG
+ * are refused inside MULTI rather than run at once; UNWATCH queues. */
+static void test_auth_in_multi(void **state)
+{
+    (void)state;
+    kc_expect(&cluster, (unsigned)leader, true, "ACL SETUSER mu on >pw ~* +@all", "+OK");
+    for (unsigned n = 0; n < 2; n++) {
+        unsigned i = node_at(n);
+        redisContext *ctx = kc_connect(&cluster, i);
+        assert_non_null(ctx);
+        const char *script[][2] = {
+            {"MULTI", "+OK"},
+            {"SET ma:k 1", "+QUEUED"},
+            {"AUTH mu wrong", "+QUEUED"},
+            {"ACL WHOAMI", "-ERR 'acl' inside MULTI is not supported by Keel (writes, reads, PING, "
+                           "ECHO, AUTH and UNWATCH are)"},
+            {"EXEC", "-EXECABORT Transaction discarded because of previous errors."},
+            {"ACL WHOAMI", "\"default\""},
+            {"MULTI", "+OK"},
+            {"CONFIG GET maxclients", "-ERR 'config' inside MULTI is not supported*"},
+            {"DISCARD", "+OK"},
+            {"MULTI", "+OK"},
+            {"SET ma:k 1", "+QUEUED"},
+            {"AUTH mu wrong", "+QUEUED"},
+            {"AUTH mu pw", "+QUEUED"},
+            {"UNWATCH", "+QUEUED"},
+            {"GET ma:k", "+QUEUED"},
+            {"EXEC", "[+OK,-WRONGPASS invalid username-password pair or user is disabled.,+OK,+OK,"
+                     "\"1\"]"},
+            {"ACL WHOAMI", "\"mu\""},
+            {"MULTI", "+OK"},
+            {"AUTH nosuch x", "+QUEUED"},
+            {"EXEC", "[-WRONGPASS invalid username-password pair or user is disabled.]"},
+            {"WATCH ma:k", "+OK"},
+            {"MULTI", "+OK"},
+            {"AUTH mu pw", "+QUEUED"},
+        };
+        RUN(ctx, i, script);
+        kc_expect(&cluster, node_at(1 - n), true, "SET ma:k changed", "+OK");
+        const char *after[][2] = {
+            {"EXEC", "(nil)"},
+            {"ACL WHOAMI", "\"mu\""},
+        };
+        RUN(ctx, i, after);
+        redisFree(ctx);
+    }
+}
+
 /* WATCH still decides: a watched key changed by another client makes EXEC
  * nil, and its queued reads do not run. */
 static void test_watch_with_reads(void **state)
@@ -375,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_multi_errors),
         cmocka_unit_test(test_floats_in_multi),
         cmocka_unit_test(test_watch_with_reads),
+        cmocka_unit_test(test_auth_in_multi),
         cmocka_unit_test(test_resp3_reads),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_redis_py),

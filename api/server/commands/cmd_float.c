@@ -6,7 +6,7 @@
  * (another write in between), apply refuses it with BUSY and the reply hook
  * has the command built again from the new state, up to FLOAT_REDOS times.
  * Queued in MULTI, the result is computed when EXEC is encoded, from the
- * key as the leader has it then: cmd_multi.c refuses a transaction where an
+ * key as the leader has it then: cmd_tx.c refuses a transaction where an
  * earlier command writes the same key (the leader cannot know its value
  * there), and a BUSY batch is built again whole (cmd_keel_tx_reply). */
 #include <ctype.h>

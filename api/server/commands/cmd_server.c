@@ -33,7 +33,7 @@ CMD_DECL_LOCAL(cmd_echo)
 }
 
 /* PING and ECHO queued in MULTI: answered in the EXEC array, as Redis does
- * (the store's reader runs them inside the batch, cmd_multi.c). */
+ * (the store's reader runs them inside the batch, cmd_tx.c). */
 CMD_DECL_READ(cmd_ping_tx)
 {
     (void)rd;

@@ -14,12 +14,12 @@
 #define WRITE(name, arity, enc, rep, k1, kn, ks) {name, arity, CMD_WRITE, NULL, NULL, enc, rep, k1, kn, ks}
 
 const struct command command_table[] = {
-    LOCAL("acl", -2, CMD_NOMULTI, cmd_acl),
+    LOCAL("acl", -2, 0, cmd_acl), /* refused inside MULTI (dispatch.c) */
     WRITE("append", 3, cmd_append, NULL, 1, 1, 1),
-    LOCAL("auth", -2, CMD_NOMULTI, cmd_auth),
+    LOCAL("auth", -2, CMD_TXCONN, cmd_auth),
     LOCAL("client", -2, 0, cmd_client),
     LOCAL("command", -1, 0, cmd_command),
-    LOCAL("config", -2, CMD_NOMULTI, cmd_config),
+    LOCAL("config", -2, 0, cmd_config), /* refused inside MULTI (dispatch.c) */
     WRITE("copy", -3, cmd_copy, NULL, 1, 2, 1),
     READ("dbsize", 1, cmd_dbsize, 0, 0, 0),
     WRITE("decr", 2, cmd_decr, NULL, 1, 1, 1),
@@ -139,7 +139,7 @@ const struct command command_table[] = {
     READ("type", 2, cmd_type, 1, 1, 1),
     WRITE("unlink", -2, cmd_del, NULL, 1, -1, 1),
     LOCAL("unsubscribe", -1, CMD_PUBSUB, cmd_unsubscribe),
-    LOCAL("unwatch", 1, 0, cmd_unwatch),
+    LOCAL_TX("unwatch", 1, 0, cmd_unwatch, cmd_unwatch_tx),
     LOCAL("watch", -2, CMD_NOMULTI, cmd_watch),
 };
 

@@ -184,13 +184,20 @@ void acl_file_save(struct slot *s);
 CMD_DECL_LOCAL(cmd_multi);
 CMD_DECL_LOCAL(cmd_exec);
 CMD_DECL_LOCAL(cmd_discard);
-CMD_DECL_LOCAL(cmd_watch);
-CMD_DECL_LOCAL(cmd_unwatch);
+/* The batch's RESP reply p[0..n) with EXEC's AUTHs (s->tx_conn) run now
+ * and their replies at their places, into s->out (cmd_multi.c). */
+void srv_tx_splice(struct slot *s, const uint8_t *p, size_t n);
+
+/* cmd_tx.c */
 CMD_DECL_ENCODE(cmd_keel_tx);
 CMD_DECL_REPLY(cmd_keel_tx_reply);
+
+/* cmd_watch.c */
+CMD_DECL_LOCAL(cmd_watch);
+CMD_DECL_LOCAL(cmd_unwatch);
+CMD_DECL_READ(cmd_unwatch_tx);
 CMD_DECL_READ(cmd_keel_versions);
 CMD_DECL_LOCAL(cmd_keel_watchv);
-
 
 /* cmd_pubsub.c */
 CMD_DECL_LOCAL(cmd_subscribe);
