@@ -386,6 +386,7 @@ void conn_reset_multi(struct conn *c)
     free(c->queue);
     c->queue = NULL;
     c->nqueued = 0;
+    c->queue_cap = 0;
     c->in_multi = false;
     c->multi_error = false;
 }

@@ -387,15 +387,21 @@ void srv_dispatch(struct slot *s)
             slot_done(s);
             return;
         }
-        struct conn_queued *q = realloc(c->queue, (c->nqueued + 1) * sizeof *q);
-        if (q == NULL) {
-            srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
-            c->multi_error = true;
-            slot_done(s);
-            return;
+        if (c->nqueued == c->queue_cap) {
+            /* Doubling: growing by one copied the whole queue per command,
+             * seconds of a stalled loop for a 10,000-command MULTI. */
+            unsigned cap = c->queue_cap ? 2 * c->queue_cap : 16;
+            struct conn_queued *q = realloc(c->queue, cap * sizeof *q);
+            if (q == NULL) {
+                srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
+                c->multi_error = true;
+                slot_done(s);
+                return;
+            }
+            c->queue = q;
+            c->queue_cap = cap;
         }
-        c->queue = q;
-        q += c->nqueued++;
+        struct conn_queued *q = c->queue + c->nqueued++;
         q->cmd = cmd;
         q->argc = s->argc;
         q->argv = s->argv;

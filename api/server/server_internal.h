@@ -185,6 +185,7 @@ struct conn
     bool multi_error;
     struct conn_queued *queue;
     unsigned nqueued;
+    unsigned queue_cap;      /* grown by doubling: a MULTI may queue thousands */
     struct conn_watch *watches;
     unsigned nwatches;
     /* pub/sub (pubsub.c) */

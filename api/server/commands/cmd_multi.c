@@ -133,6 +133,20 @@ CMD_DECL_LOCAL(cmd_exec)
         slot_done(s);
         return;
     }
+    if (c->nqueued > KEEL_MAX_BATCH || c->nwatches > KEEL_MAX_BATCH) {
+        /* Refused here, without the leader; its encoder checks again what
+         * the commands expand to (an MSET is one per pair). */
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "Transaction discarded: %u commands and %u watched keys, over Keel's limit of %u "
+                 "each in one transaction",
+                 c->nqueued, c->nwatches, KEEL_MAX_BATCH);
+        resp_error(&s->out, "EXECABORT", msg);
+        conn_reset_multi(c);
+        conn_unwatch(c);
+        slot_done(s);
+        return;
+    }
     if (!take_conn_commands(s, c)) {
         srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
         conn_reset_multi(c);

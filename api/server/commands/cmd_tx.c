@@ -181,7 +181,9 @@ void srv_tx_reader(void *arg, struct keel_read *rd, const struct keel_slice *arg
         return;
     }
     const struct command *cmd = argc > 0 ? command_lookup(&argv[0]) : NULL;
-    if (cmd == NULL || cmd->read == NULL) {
+    /* Only what MULTI queued reaches here, but a handler trusts its arity. */
+    if (cmd == NULL || cmd->read == NULL ||
+        (cmd->arity >= 0 ? argc != (uint32_t)cmd->arity : argc < (uint32_t)-cmd->arity)) {
         keel_reply_error(reply, KEEL_EINVAL, "not a command Keel can read inside a transaction");
         return;
     }
@@ -205,7 +207,6 @@ void srv_tx_reader(void *arg, struct keel_read *rd, const struct keel_slice *arg
     s.cmd = cmd;
     s.argc = argc;
     s.proto = proto;
-    s.forwarded_in = true;
     buf_init(&s.out);
     int rc = cmd->read(&s, rd);
     if (rc != 0) {
