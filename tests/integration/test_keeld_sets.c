@@ -342,7 +342,8 @@ static void test_long_and_multi(void **state)
         kc_on(ctx, i, "[:2,:1,:1,:1]", "EXEC");
         kc_on(ctx, i, "+OK", "MULTI");
         kc_on(ctx, i, "+QUEUED", "SPOP N%u", m);
-        kc_on(ctx, i, "-EXECABORT Transaction discarded because of an invalid command: ERR 'spop' inside MULTI is not supported by Keel yet", "EXEC");
+        /* SPOP is picked on the leader against a version: not yet inside MULTI, an error in the EXEC array (the rest runs) */
+        kc_on(ctx, i, "[-ERR 'spop' inside MULTI is not supported by Keel yet]", "EXEC");
         redisFree(ctx);
         resp3_sets(i, m);
         C(":2", "DEL O%u L%u", m, m);
