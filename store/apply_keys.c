@@ -211,25 +211,29 @@ int apply_setbit(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
     return 0;
 }
 
-/* MSETNX k v [k v ...]: all set (1) if none exists, else nothing (0). */
+/* MSETNX k v [k v ...]: all set (1) if none exists, else nothing (0).
+ * With KEEL_MSETNX_ALL it is MSET: every pair set, +OK. */
 int apply_msetnx(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
     struct keel_iter it;
     struct keel_slice k, v;
     struct keel_record rec;
     bool exists;
+    bool all = cmd->flags & KEEL_MSETNX_ALL; /* MSET */
     keel_iter_init(&it, cmd->list);
     while (keel_iter_str(&it, &k) && keel_iter_str(&it, &v)) {
+        /* MSETNX looks for an existing key; MSET drops expired ones (an
+         * "expired" event, as Redis's lookup for a write gives). */
         LOOKUP(c, k, &rec, exists);
-        if (exists) {
+        if (exists && !all) {
             keel_reply_int(r, 0);
             return 0;
         }
     }
     keel_iter_init(&it, cmd->list);
     while (keel_iter_str(&it, &k) && keel_iter_str(&it, &v)) {
-        /* "new" unless the same key came earlier in this command (Redis's
-         * MSETNX overwrites it then); the first pass left no expired one. */
+        /* "new" unless the key exists or came earlier in this command (the
+         * first pass left no expired one). */
         if (c->st->events.on && storage_get(c->txn, k, &rec) == KEEL_ENOTFOUND)
             store_event(c, KEEL_EV_NEW, k);
         struct keel_record put = {KEEL_TYPE_STRING, 0, c->index, v.p, v.n};
@@ -237,7 +241,8 @@ int apply_msetnx(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
         if (rc != 0) return rc;
         store_event(c, KEEL_EV_SET, k);
     }
-    keel_reply_int(r, 1);
+    if (all) keel_reply_ok(r);
+    else keel_reply_int(r, 1);
     return 0;
 }
 

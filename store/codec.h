@@ -44,7 +44,10 @@
  *   COPY     str key (source), str value (destination)     flags REPLACE
  *   FLUSH    (empty): every key goes but the system keys ("\xffkeel:")
  *   SETRANGE str key, i64 offset (>= 0), str value
- *   MSETNX   u32 n, n x (str key, str value)
+ *   MSETNX   u32 n, n x (str key, str value)                  flags ALL
+ *            MSETNX: all set (1) if none exists, else nothing (0); ALL is
+ *            MSET: every pair set (TTLs dropped), the reply +OK. One entry
+ *            however many pairs (up to KEEL_MAX_ARGS), so MSET stays atomic.
  *   SETFLOAT str key, str field, u64 base version, str value  flags HASH
  *            the result of INCRBYFLOAT (HINCRBYFLOAT with HASH: the field;
  *            without it the field is empty), computed and formatted on the
@@ -173,6 +176,8 @@ enum store_cmd_type {
 #define KEEL_RENAME_NX 0x01
 /* COPY: an existing destination is replaced */
 #define KEEL_COPY_REPLACE 0x01
+/* MSETNX: ALL is MSET (every pair set, whatever exists) */
+#define KEEL_MSETNX_ALL 0x01
 /* SETFLOAT: the result goes into a hash field */
 #define KEEL_SETFLOAT_HASH 0x01
 /* SETBIT: the bit is set to 1 (else 0) */
@@ -298,6 +303,8 @@ void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset
 void keel_enc_setbit(struct keel_enc *e, struct keel_slice key, int64_t offset, bool one);
 /* pairs: key, value, key, value, ... (2n slices) */
 void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n);
+/* MSET: an MSETNX entry with KEEL_MSETNX_ALL. */
+void keel_enc_mset(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n);
 /* field: empty for a string (INCRBYFLOAT); flags KEEL_SETFLOAT_HASH for a
  * hash field (HINCRBYFLOAT). */
 void keel_enc_setfloat(struct keel_enc *e, struct keel_slice key, struct keel_slice field,

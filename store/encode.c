@@ -362,12 +362,22 @@ void keel_enc_setbit(struct keel_enc *e, struct keel_slice key, int64_t offset, 
     end(e, b);
 }
 
-void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n)
+static void msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n, unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_MSETNX, 0);
+    size_t b = begin(e, STORE_CMD_MSETNX, flags);
     w_u32(e, n);
     for (uint32_t i = 0; i < 2 * n; i++) w_str(e, pairs[i]);
     end(e, b);
+}
+
+void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n)
+{
+    msetnx(e, pairs, n, 0);
+}
+
+void keel_enc_mset(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n)
+{
+    msetnx(e, pairs, n, KEEL_MSETNX_ALL);
 }
 
 void keel_enc_read(struct keel_enc *e, const struct keel_slice *argv, uint32_t argc,

@@ -247,7 +247,8 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
             break;
         case STORE_CMD_MSETNX:
             v = collect(c->list, 2 * c->count);
-            keel_enc_msetnx(e, v, c->count);
+            if (c->flags & KEEL_MSETNX_ALL) keel_enc_mset(e, v, c->count);
+            else keel_enc_msetnx(e, v, c->count);
             free(v);
             break;
         case STORE_CMD_SETFLOAT:

@@ -230,7 +230,8 @@ static void test_malformed(void **state)
     /* MSETNX: at least one pair, keys non-empty, counts that fit. */
     b.n = 0; bb_u32(&b, 1); bb_str(&b, "k"); bb_str(&b, "v");
     expect_body(STORE_CMD_MSETNX, 0, &b, true);
-    expect_body(STORE_CMD_MSETNX, 0x01, &b, false);
+    expect_body(STORE_CMD_MSETNX, KEEL_MSETNX_ALL, &b, true);
+    expect_body(STORE_CMD_MSETNX, 0x02, &b, false);
     b.n = 0; bb_u32(&b, 0);
     expect_body(STORE_CMD_MSETNX, 0, &b, false);
     b.n = 0; bb_u32(&b, 2); bb_str(&b, "k"); bb_str(&b, "v");

@@ -265,6 +265,32 @@ static void test_msetnx(void **state)
     EXPECT(get(f, "gone", 1500), WANT_BULK("back"));
 }
 
+static const struct keel_reply *do_mset(struct fx *f, const char *const *items, uint32_t n)
+{
+    struct keel_slice s[16];
+    struct keel_enc e;
+    assert_true(n <= 16 && n % 2 == 0);
+    for (uint32_t i = 0; i < n; i++) s[i] = S(items[i]);
+    enc_begin(f, &e);
+    keel_enc_mset(&e, s, n / 2);
+    return apply_enc(f, &e);
+}
+
+/* MSET (MSETNX with ALL): every pair set over whatever is there, any type,
+ * TTLs dropped, +OK. */
+static void test_mset(void **state)
+{
+    struct fx *f = *state;
+    f->ts = 1000;
+    EXPECT(do_set(f, "a", "old", 5000, 0), WANT_OK);
+    EXPECT(do_hset(f, "h", LIST("f", "v")), WANT_INT(1));
+    EXPECT(do_mset(f, LIST("a", "1", "h", "2", "n", "3", "n", "4")), WANT_OK);
+    EXPECT(get(f, "a", 1000), WANT_BULK("1"));
+    EXPECT(pttl(f, "a", 1000), WANT_INT(-1));
+    EXPECT(get(f, "h", 1000), WANT_BULK("2"));
+    EXPECT(get(f, "n", 1000), WANT_BULK("4"));
+}
+
 static const struct keel_reply *do_setfloat(struct fx *f, const char *key, const char *field,
                                             uint64_t base, const char *value, unsigned flags)
 {
@@ -384,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_setrange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setbit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msetnx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setfloat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
     };

@@ -324,6 +324,8 @@ CMD_DECL_ENCODE(cmd_getex)
     return 1;
 }
 
+/* MSET k v [k v ...]: one MSETNX entry with KEEL_MSETNX_ALL, however many
+ * pairs (Redis's protocol.tcl sends 10,001): atomic, one +OK. */
 CMD_DECL_ENCODE(cmd_mset)
 {
     if (s->argc % 2 != 1) {
@@ -333,35 +335,8 @@ CMD_DECL_ENCODE(cmd_mset)
     for (uint32_t i = 1; i < s->argc; i += 2) {
         if (!srv_check_key(s, s->argv[i])) return -1;
     }
-    if (!keel_enc_in_batch(e) && s->argc / 2 > KEEL_MAX_BATCH) {
-        /* One SET each in one batch entry, so it stays atomic: refused
-         * rather than split. */
-        srv_reply_errorf(&s->out, KEEL_EINVAL,
-                         "MSET of %u pairs is over Keel's limit of %u pairs in one command",
-                         s->argc / 2, KEEL_MAX_BATCH);
-        return -1;
-    }
-    if (!keel_enc_in_batch(e)) keel_enc_batch_begin(e);
-    for (uint32_t i = 1; i < s->argc; i += 2) keel_enc_set(e, s->argv[i], s->argv[i + 1], 0, 0);
-    return (int)(s->argc / 2);
-}
-
-CMD_DECL_REPLY(cmd_mset_reply)
-{
-    /* One OK for all the SETs (a batch array at top level). */
-    struct keel_reply_item it;
-    if (s->subs == NULL) {
-        /* On its own, MSET is a batch: one array of its SETs' replies. */
-        if (keel_reply_next(rd, &it) != 0 || it.kind != KEEL_REPLY_ARRAY) {
-            srv_reply_error(&s->out, KEEL_EMALFORMED, "internal: bad MSET reply");
-            return;
-        }
-        nsub = (unsigned)it.integer;
-    }
-    for (unsigned i = 0; i < nsub; i++) {
-        if (keel_reply_next(rd, &it) != 0) break;
-    }
-    resp_ok(&s->out);
+    keel_enc_mset(e, s->argv + 1, s->argc / 2);
+    return 1;
 }
 
 CMD_DECL_ENCODE(cmd_del)

@@ -83,7 +83,7 @@ const struct command command_table[] = {
     READ("lcs", -3, cmd_lcs, 1, 2, 1),
     READ("memory", -2, cmd_memory, 2, 2, 1),
     READ("mget", -2, cmd_mget, 1, -1, 1),
-    WRITE("mset", -3, cmd_mset, cmd_mset_reply, 1, -1, 2),
+    WRITE("mset", -3, cmd_mset, NULL, 1, -1, 2),
     WRITE("msetnx", -3, cmd_msetnx, NULL, 1, -1, 2),
     LOCAL("multi", 1, CMD_NOMULTI, cmd_multi),
     WRITE("persist", 2, cmd_persist, NULL, 1, 1, 1),

@@ -31,7 +31,6 @@ CMD_DECL_ENCODE(cmd_set);
 CMD_DECL_ENCODE(cmd_getdel);
 CMD_DECL_ENCODE(cmd_getex);
 CMD_DECL_ENCODE(cmd_mset);
-CMD_DECL_REPLY(cmd_mset_reply);
 CMD_DECL_ENCODE(cmd_del);
 CMD_DECL_ENCODE(cmd_incr);
 CMD_DECL_ENCODE(cmd_decr);
