@@ -33,6 +33,7 @@ struct coll_seen
     uint64_t id;
     uint64_t count;
     uint64_t found;
+    uint64_t head, tail; /* a list's positions (aux) */
     uint8_t type;
 };
 
@@ -99,7 +100,13 @@ static int data_record(struct walk *w, const MDB_val *k, const MDB_val *v)
             w->colls = p;
             w->capcolls = cap;
         }
-        w->colls[w->ncolls++] = (struct coll_seen){coll.id, coll.count, 0, rec.type};
+        /* A list's count items sit at exactly head .. tail (store/list_ops.c). */
+        if (rec.type == KEEL_TYPE_LIST &&
+            (coll.aux[1] < coll.aux[0] || coll.aux[1] - coll.aux[0] != coll.count - 1))
+            return fail(w, "DB \"data\": list %llu counts %llu items between positions %llu and %llu",
+                        (unsigned long long)coll.id, (unsigned long long)coll.count,
+                        (unsigned long long)coll.aux[0], (unsigned long long)coll.aux[1]);
+        w->colls[w->ncolls++] = (struct coll_seen){coll.id, coll.count, 0, coll.aux[0], coll.aux[1], rec.type};
     }
     if (rec.expire_at == 0) return 0;
     w->with_expiry++;
@@ -210,7 +217,15 @@ static int member_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
     if (!tag_ok(c->type, tag, &counts))
         return fail(w, "DB \"members\": collection %llu of type %u has an element tagged %u",
                     (unsigned long long)c->id, c->type, p[8]);
-    if (p[8] & KEEL_TAG_HASHED) {
+    if (c->type == KEEL_TYPE_LIST) {
+        /* An item's sub-key is its be64 position (never hashed), inside
+         * [head, tail]; the item is the value. */
+        uint64_t pos = k->mv_size == 17 ? be64_load(p + 9) : 0;
+        if (p[8] != KEEL_TAG_ITEM || k->mv_size != 17 || pos < c->head || pos > c->tail ||
+            v->mv_size > KEEL_MAX_MEMBER)
+            return fail(w, "DB \"members\": list %llu has an item outside its positions",
+                        (unsigned long long)c->id);
+    } else if (p[8] & KEEL_TAG_HASHED) {
         /* le32 n, element, data: the element too long to be the key, and
          * the key its hash. */
         const uint8_t *vp = v->mv_data;

@@ -158,15 +158,18 @@ int storage_member_del(struct keel_txn *txn, uint64_t id, uint8_t tag, struct ke
     return 0;
 }
 
-/* Walk the sub-keys of (id, tag) exactly. */
-static int scan_tag(struct keel_txn *txn, uint64_t id, uint8_t tag, storage_member_cb cb, void *arg)
+/* Walk the sub-keys of (id, tag) exactly, from the first at or after the
+ * short element `from` (empty: the first). */
+static int scan_tag(struct keel_txn *txn, uint64_t id, uint8_t tag, struct keel_slice from,
+                    storage_member_cb cb, void *arg)
 {
     struct keel_storage *s = txn->s;
-    uint8_t start[PREFIX];
+    uint8_t start[PREFIX + KEEL_MEMBER_INLINE];
     MDB_cursor *c;
     be64_store(start, id);
     start[8] = tag;
-    MDB_val k = {PREFIX, start}, v;
+    if (from.n > 0) memcpy(start + PREFIX, from.p, from.n);
+    MDB_val k = {PREFIX + from.n, start}, v;
     int rc = mdb_cursor_open(txn->mdb, s->members, &c);
     if (rc != 0) return storage_error(s, rc, "cursor");
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -194,8 +197,16 @@ static int scan_tag(struct keel_txn *txn, uint64_t id, uint8_t tag, storage_memb
 int storage_member_scan(struct keel_txn *txn, uint64_t id, uint8_t tag, storage_member_cb cb,
                         void *arg)
 {
-    int rc = scan_tag(txn, id, tag, cb, arg);
-    return rc != 0 ? rc : scan_tag(txn, id, tag | KEEL_TAG_HASHED, cb, arg);
+    static const struct keel_slice first = {NULL, 0};
+    int rc = scan_tag(txn, id, tag, first, cb, arg);
+    return rc != 0 ? rc : scan_tag(txn, id, tag | KEEL_TAG_HASHED, first, cb, arg);
+}
+
+int storage_member_scan_from(struct keel_txn *txn, uint64_t id, uint8_t tag, struct keel_slice from,
+                             storage_member_cb cb, void *arg)
+{
+    if (from.n > KEEL_MEMBER_INLINE) return KEEL_EINVAL;
+    return scan_tag(txn, id, tag, from, cb, arg);
 }
 
 int storage_coll_drop(struct keel_txn *txn, uint64_t id)

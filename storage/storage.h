@@ -218,6 +218,11 @@ int storage_member_del(struct keel_txn *txn, uint64_t id, uint8_t tag, struct ke
 typedef int (*storage_member_cb)(void *arg, struct keel_slice member, struct keel_slice data);
 int storage_member_scan(struct keel_txn *txn, uint64_t id, uint8_t tag, storage_member_cb cb,
                         void *arg);
+/* The short elements of (id, tag) only, in byte order from the first at or
+ * after from (at most KEEL_MEMBER_INLINE bytes, else KEEL_EINVAL): a list's
+ * items from a position on (their sub-keys are be64 positions). */
+int storage_member_scan_from(struct keel_txn *txn, uint64_t id, uint8_t tag, struct keel_slice from,
+                             storage_member_cb cb, void *arg);
 /* Delete every sub-key of collection id (any tag). */
 int storage_coll_drop(struct keel_txn *txn, uint64_t id);
 

@@ -420,6 +420,10 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
             return apply_sstore(c, cmd, r);
         case STORE_CMD_READ:
             return apply_read(c, cmd, r);
+        case STORE_CMD_LPUSH:
+            return apply_lpush(c, cmd, r);
+        case STORE_CMD_LPOP:
+            return apply_lpop(c, cmd, r);
         case STORE_CMD_HASH:
             if (cmd->flags & (KEEL_HASH_CHECK | KEEL_HASH_VERDICT)) return apply_check(c, cmd, r);
             return apply_hash_check(c, r);

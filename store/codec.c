@@ -86,6 +86,8 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_SPOP] = KEEL_SPOP_ONE,
     [STORE_CMD_SSTORE] = 0x03, /* a value: checked below */
     [STORE_CMD_READ] = KEEL_READ_RESP3,
+    [STORE_CMD_LPUSH] = KEEL_LIST_LEFT | KEEL_LPUSH_EXISTS,
+    [STORE_CMD_LPOP] = KEEL_LIST_LEFT | KEEL_LPOP_COUNT,
 };
 
 /* ACL rules: words separated by single spaces, with no control byte, no
@@ -310,6 +312,20 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
                 if (type == STORE_CMD_SSTORE ? !rd_key(r, &s) : !rd_str(r, &s, KEEL_MAX_MEMBER))
                     return false;
             cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            break;
+        case STORE_CMD_LPUSH:
+            if (!rd_key(r, &cmd->key) || !rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4)) return false;
+            if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no elements");
+            start = r->p;
+            for (i = 0; i < cmd->count; i++)
+                if (!rd_str(r, &s, KEEL_MAX_MEMBER)) return false;
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            break;
+        case STORE_CMD_LPOP:
+            if (!rd_key(r, &cmd->key) || !rd_u64(r, &cmd->version)) return false;
+            if (cmd->version > INT64_MAX) return fail(r, KEEL_EMALFORMED, "pop count out of range");
+            if (!(flags & KEEL_LPOP_COUNT) && cmd->version != 1)
+                return fail(r, KEEL_EMALFORMED, "a pop without COUNT of other than one");
             break;
         case STORE_CMD_SMOVE:
             if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value) ||

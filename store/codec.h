@@ -85,6 +85,14 @@
  *            whatever their reader answered. An empty name with one
  *            argument: the argument is a ready RESP reply (an error the
  *            leader found in a queued command when it encoded EXEC).
+ *   LPUSH    str key, u32 n, n x str element (n >= 1)     flags LEFT EXISTS
+ *            LPUSH (LEFT) / RPUSH, in argument order; EXISTS: LPUSHX/RPUSHX
+ *            (nothing is created: an absent key answers 0)
+ *   LPOP     str key, u64 count                           flags LEFT COUNT
+ *            LPOP (LEFT) / RPOP; without COUNT count is 1 and the reply the
+ *            element (nil if none); with COUNT an array (count 0: empty;
+ *            an absent key: a null array). count <= INT64_MAX.
+ *            List elements are at most KEEL_MAX_MEMBER bytes too.
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
@@ -151,6 +159,8 @@ enum store_cmd_type {
     STORE_CMD_SSTORE = 27,
     STORE_CMD_SETBIT = 28,
     STORE_CMD_READ = 29,
+    STORE_CMD_LPUSH = 30,
+    STORE_CMD_LPOP = 31,
     STORE_CMD__COUNT
 };
 
@@ -199,6 +209,13 @@ enum store_cmd_type {
 #define KEEL_SSTORE_UNION 0x02
 #define KEEL_SSTORE_DIFF 0x03
 
+/* Lists: the head end (LPUSH, LPOP; otherwise the tail) */
+#define KEEL_LIST_LEFT 0x01
+/* LPUSH: only onto an existing list (LPUSHX/RPUSHX) */
+#define KEEL_LPUSH_EXISTS 0x02
+/* LPOP: with a count (an array reply) */
+#define KEEL_LPOP_COUNT 0x02
+
 /* ACL: remove the user */
 #define KEEL_ACL_DELETE 0x01
 
@@ -215,7 +232,7 @@ struct store_cmd
     struct keel_slice value; /* ACL: the rules */
     struct keel_slice expect;
     int64_t num;      /* expire_at, delta, sweep max, or a verdict's index */
-    uint64_t version; /* CAS; a verdict's digest; ACL's, SETFLOAT's, SPOP's base version */
+    uint64_t version; /* CAS; a verdict's digest; ACL's, SETFLOAT's, SPOP's base version; LPOP's count */
     uint32_t count;   /* list items: DEL keys, HSET pairs, HDEL fields, BATCH commands,
                        * READ arguments */
     struct keel_slice list;
@@ -322,6 +339,10 @@ void keel_enc_smove(struct keel_enc *e, struct keel_slice src, struct keel_slice
                     struct keel_slice member);
 void keel_enc_sstore(struct keel_enc *e, unsigned op, struct keel_slice dst,
                      const struct keel_slice *keys, uint32_t n);
+/* Lists. flags: KEEL_LIST_LEFT, KEEL_LPUSH_EXISTS / KEEL_LPOP_COUNT. */
+void keel_enc_lpush(struct keel_enc *e, struct keel_slice key, const struct keel_slice *elems,
+                    uint32_t n, unsigned flags);
+void keel_enc_lpop(struct keel_enc *e, struct keel_slice key, uint64_t count, unsigned flags);
 /* ACL: name, the user's normalized rules (acl_describe), the version of its
  * system key when the rules were computed (0: absent); flags KEEL_ACL_DELETE
  * with empty rules removes it. */

@@ -438,3 +438,14 @@ void keel_enc_sstore(struct keel_enc *e, unsigned op, struct keel_slice dst,
 {
     key_list(e, STORE_CMD_SSTORE, op, dst, keys, n, 1);
 }
+
+void keel_enc_lpush(struct keel_enc *e, struct keel_slice key, const struct keel_slice *elems,
+                    uint32_t n, unsigned flags)
+{
+    key_list(e, STORE_CMD_LPUSH, flags, key, elems, n, 1);
+}
+
+void keel_enc_lpop(struct keel_enc *e, struct keel_slice key, uint64_t count, unsigned flags)
+{
+    key_num(e, STORE_CMD_LPOP, flags, key, (int64_t)count);
+}

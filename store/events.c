@@ -22,6 +22,8 @@ static const struct
     [KEEL_EV_SADD] = {"sadd", 's'},               [KEEL_EV_SREM] = {"srem", 's'},
     [KEEL_EV_SPOP] = {"spop", 's'},               [KEEL_EV_SINTERSTORE] = {"sinterstore", 's'},
     [KEEL_EV_SUNIONSTORE] = {"sunionstore", 's'}, [KEEL_EV_SDIFFSTORE] = {"sdiffstore", 's'},
+    [KEEL_EV_LPUSH] = {"lpush", 'l'},             [KEEL_EV_RPUSH] = {"rpush", 'l'},
+    [KEEL_EV_LPOP] = {"lpop", 'l'},               [KEEL_EV_RPOP] = {"rpop", 'l'},
 };
 
 const char *keel_event_name(unsigned type)

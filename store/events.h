@@ -47,6 +47,10 @@ enum keel_event_type {
     KEEL_EV_SINTERSTORE, /* s */
     KEEL_EV_SUNIONSTORE, /* s */
     KEEL_EV_SDIFFSTORE,  /* s */
+    KEEL_EV_LPUSH,       /* l LPUSH LPUSHX */
+    KEEL_EV_RPUSH,       /* l RPUSH RPUSHX */
+    KEEL_EV_LPOP,        /* l */
+    KEEL_EV_RPOP,        /* l */
     KEEL_EV__COUNT
 };
 
@@ -74,7 +78,7 @@ struct keel_events
 /* "set", "del", ...; "?" for an unknown type. */
 const char *keel_event_name(unsigned type);
 /* Redis's class letter of the event ('g', '$', 'h', 'x', 'n', ...). */
-/* Redis's class letter of the event: 'g', '$', 'h', 's' or 'x'. */
+/* Redis's class letter of the event: 'g', '$', 'h', 's', 'l' or 'x'. */
 char keel_event_class(unsigned type);
 
 /* Internal to store/ (events.c). */

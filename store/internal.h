@@ -104,6 +104,40 @@ int store_set_members(struct keel_txn *txn, uint64_t id, struct keel_members *ms
 /* READ inside a batch (apply_read.c). */
 int apply_read(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 
+/* List commands (apply_list.c). */
+int apply_lpush(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_lpop(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+/* The live list at key: *exists, coll (id 0 when absent); *ok false after
+ * writing WRONGTYPE. KEEL_ECORRUPT if the record is no sound list. */
+int apply_list_load(struct apply_ctx *c, struct keel_slice key, struct keel_record *rec,
+                    struct keel_coll *coll, bool *exists, bool *ok, struct keel_reply *r);
+/* Write the list's record back (version bumped), or delete the key once
+ * the list is empty. */
+int apply_list_store(struct apply_ctx *c, struct keel_slice key, int64_t expire_at,
+                     const struct keel_coll *coll);
+/* Whether n more items fit at that end (else an error reply, false). */
+bool apply_list_room(const struct keel_coll *coll, bool left, uint64_t n, struct keel_reply *r);
+/* Push item at the head (left) or tail, allocating the id of a new list. */
+int apply_list_push(struct apply_ctx *c, struct keel_coll *coll, bool left, struct keel_slice item);
+/* Remove n (<= count) items from one end, copied into out in list order. */
+int apply_list_pop(struct apply_ctx *c, struct keel_coll *coll, bool left, uint64_t n,
+                   struct keel_members *out);
+
+/* List items (list_ops.c). off counts from the head, pos is a position. */
+/* The item at offset off (KEEL_ECORRUPT if missing); points into the map. */
+int store_list_item(struct keel_txn *txn, const struct keel_coll *l, uint64_t off,
+                    struct keel_slice *item);
+int store_list_put(struct keel_txn *txn, uint64_t id, uint64_t pos, struct keel_slice item);
+/* Delete the item at pos: KEEL_ECORRUPT if there is none. */
+int store_list_del(struct keel_txn *txn, uint64_t id, uint64_t pos);
+/* n items from offset off in order to cb (member: the be64 position, data:
+ * the item; KEEL_ECORRUPT if fewer); cb returns 0 or an error code. */
+int store_list_walk(struct keel_txn *txn, const struct keel_coll *l, uint64_t off, uint64_t n,
+                    storage_member_cb cb, void *arg);
+/* store_list_walk's items copied into out. */
+int store_list_copy(struct keel_txn *txn, const struct keel_coll *l, uint64_t off, uint64_t n,
+                    struct keel_members *out);
+
 /* ACL SETUSER/DELUSER (acl_store.c). */
 int apply_acl(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 

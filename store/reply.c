@@ -41,6 +41,12 @@ void keel_reply_nil(struct keel_reply *r)
     if (p != NULL) p[0] = KEEL_REPLY_NIL;
 }
 
+void keel_reply_nil_array(struct keel_reply *r)
+{
+    uint8_t *p = reserve(r, 1);
+    if (p != NULL) p[0] = KEEL_REPLY_NIL_ARRAY;
+}
+
 static void str_item(struct keel_reply *r, char kind, const void *s, size_t n)
 {
     if (n > UINT32_MAX) {
@@ -130,6 +136,7 @@ int keel_reply_next(struct keel_reply_reader *rd, struct keel_reply_item *it)
     it->kind = (char)p[0];
     switch (p[0]) {
         case KEEL_REPLY_NIL:
+        case KEEL_REPLY_NIL_ARRAY:
             rd->p += 1;
             return 0;
         case KEEL_REPLY_INT:

@@ -29,6 +29,7 @@
 
 enum keel_reply_kind {
     KEEL_REPLY_NIL = 'n',
+    KEEL_REPLY_NIL_ARRAY = 'N', /* RESP2's *-1 (LPOP key count on no key) */
     KEEL_REPLY_STATUS = '+',
     KEEL_REPLY_INT = ':',
     KEEL_REPLY_BULK = '$',
@@ -50,6 +51,7 @@ void keel_reply_close(struct keel_reply *r);
 void keel_reply_reset(struct keel_reply *r);
 
 void keel_reply_nil(struct keel_reply *r);
+void keel_reply_nil_array(struct keel_reply *r);
 void keel_reply_status(struct keel_reply *r, const char *status);
 void keel_reply_ok(struct keel_reply *r);
 void keel_reply_int(struct keel_reply *r, int64_t v);

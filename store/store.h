@@ -185,6 +185,23 @@ int keel_read_members_all(struct keel_read *rd, const struct keel_coll *coll,
 int keel_read_setop(struct keel_read *rd, unsigned op, const struct keel_slice *keys, size_t n,
                     uint64_t limit, struct keel_members *out);
 
+/* ---- lists (store/list_ops.c) ------------------------------------------- */
+
+/* The live list at key: 0 and *coll (count: its length), KEEL_ENOTFOUND,
+ * KEEL_EWRONGTYPE, or a storage error. */
+int keel_read_list(struct keel_read *rd, struct keel_slice key, struct keel_coll *coll);
+/* The item at Redis index (negative: from the tail): KEEL_ENOTFOUND out of
+ * range. *item points into the map (valid until the read ends). */
+int keel_read_list_at(struct keel_read *rd, const struct keel_coll *coll, int64_t index,
+                      struct keel_slice *item);
+/* n items from offset off (from the head) in order to cb (data: the item).
+ * cb returns 0, or an error code that stops the walk and is returned. */
+int keel_read_list_walk(struct keel_read *rd, const struct keel_coll *coll, uint64_t off, uint64_t n,
+                        storage_member_cb cb, void *arg);
+/* Redis's LRANGE clamping of start..end over a list of len items: false if
+ * empty, else the offset and number of items. */
+bool store_list_range(int64_t len, int64_t start, int64_t end, uint64_t *off, uint64_t *n);
+
 /* Live keys in order from start; cb returns non-zero to stop. */
 int keel_read_scan(struct keel_read *rd, struct keel_slice start, storage_scan_cb cb, void *arg);
 /* Keys stored (expired ones not yet swept included, as Redis's DBSIZE). */

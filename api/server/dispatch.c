@@ -93,6 +93,9 @@ void srv_reply_to_resp(struct buf *b, int proto, struct keel_reply_reader *rd)
         case KEEL_REPLY_NIL:
             resp_null(b, proto);
             break;
+        case KEEL_REPLY_NIL_ARRAY:
+            resp_null_array(b, proto);
+            break;
         case KEEL_REPLY_STATUS:
             buf_append(b, "+", 1);
             buf_append(b, it.p, it.n);

@@ -37,7 +37,7 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
     struct keel_slice keys[4], pairs[6];
     int64_t ttl = (int64_t)(workload_rand(w) % 4000) + 1;
     w->last_counter = -1;
-    switch (workload_rand(w) % 18) {
+    switch (workload_rand(w) % 20) {
         case 0:
         case 1:
             keel_enc_set(e, pick(w, k, "k", 64), value(w, v, sizeof v),
@@ -122,6 +122,25 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
         case 17:
             if (workload_rand(w) % 2) keel_enc_rename(e, pick(w, k, "s", 8), pick(w, f, "s", 8), 0);
             else keel_enc_copy(e, pick(w, k, "s", 8), pick(w, f, "s", 8), KEEL_COPY_REPLACE);
+            break;
+        case 18: { /* lists: items are sub-keys by position; now and then onto a set (WRONGTYPE) */
+            char ib[3][32];
+            uint32_t n = 1 + (uint32_t)(workload_rand(w) % 3);
+            for (uint32_t i = 0; i < n; i++) keys[i] = pick(w, ib[i], "i", 16);
+            keel_enc_lpush(e, workload_rand(w) % 8 ? pick(w, k, "l", 8) : pick(w, k, "s", 8), keys, n,
+                           (unsigned)(workload_rand(w) % 4));
+            break;
+        }
+        case 19: /* pops (one, a count, none), or a RENAME/COPY of lists */
+            if (workload_rand(w) % 4 == 0) {
+                if (workload_rand(w) % 2) keel_enc_rename(e, pick(w, k, "l", 8), pick(w, f, "l", 8), 0);
+                else keel_enc_copy(e, pick(w, k, "l", 8), pick(w, f, "l", 8), KEEL_COPY_REPLACE);
+            } else if (workload_rand(w) % 2) {
+                keel_enc_lpop(e, pick(w, k, "l", 8), 1, (unsigned)(workload_rand(w) % 2));
+            } else {
+                keel_enc_lpop(e, pick(w, k, "l", 8), workload_rand(w) % 4,
+                              KEEL_LPOP_COUNT | (unsigned)(workload_rand(w) % 2));
+            }
             break;
         case 11:
             keel_enc_cas(e, pick(w, k, "k", 64), KEEL_CAS_VERSION, workload_rand(w) % 50,

@@ -276,6 +276,14 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
             keel_enc_read(e, v, c->count, c->flags);
             free(v);
             break;
+        case STORE_CMD_LPUSH:
+            v = collect(c->list, c->count);
+            keel_enc_lpush(e, c->key, v, c->count, c->flags);
+            free(v);
+            break;
+        case STORE_CMD_LPOP:
+            keel_enc_lpop(e, c->key, c->version, c->flags);
+            break;
         case STORE_CMD_BATCH: {
             struct keel_slice key;
             uint64_t version;

@@ -2,7 +2,8 @@
  * "members" database agrees with its collection records is accepted, with
  * the digest of the source; one with an orphan sub-key, a wrong count, a
  * tag of another type, a long member off its hash or an id counter behind
- * an id is refused, saying which. Also: an env of format 1 (no members DB)
+ * an id is refused, saying which; so is a list with an item outside its
+ * head..tail positions or a count that does not span them. Also: an env of format 1 (no members DB)
  * opens, is marked format 2 and takes sets. */
 #include "storage_fixture.h"
 
@@ -141,6 +142,80 @@ static void test_members_checked(void **state)
     }
 }
 
+/* A list at key of n items at positions head.. (be64 sub-keys), its record
+ * saying head, tail and count as given (a sound list: tail = head + n - 1,
+ * count n). */
+static void put_list(struct keel_storage *s, const char *key, int n, uint64_t head, uint64_t tail,
+                     uint64_t count, uint64_t index)
+{
+    struct keel_txn txn;
+    struct keel_coll coll = {0, count, {head, tail}};
+    uint8_t payload[KEEL_COLL_SIZE], pos[8];
+    begin(s, true, &txn);
+    assert_int_equal(storage_coll_new_id(&txn, &coll.id), 0);
+    for (int i = 0; i < n; i++) {
+        be64_store(pos, head + (uint64_t)i);
+        assert_int_equal(storage_member_put(&txn, coll.id, KEEL_TAG_ITEM, (struct keel_slice){pos, 8},
+                                            cstr("item"), NULL), 0);
+    }
+    storage_coll_encode(&coll, payload);
+    struct keel_record rec = {KEEL_TYPE_LIST, 0, index, payload, sizeof payload};
+    assert_int_equal(storage_put(&txn, cstr(key), &rec, NULL), 0);
+    assert_int_equal(storage_set_applied(&txn, index), 0);
+    commit(&txn);
+}
+
+/* The image check on lists: positions inside [head, tail], never hashed,
+ * a count that spans them, every item there. */
+static void test_lists_checked(void **state)
+{
+    static const char *const why[] = {
+        NULL, "outside its positions", "outside its positions", "between positions",
+        "counts 3 elements",
+    };
+    (void)state;
+    for (int c = 0; c < (int)(sizeof why / sizeof why[0]); c++) {
+        char errmsg[KEEL_ERRMSG_SIZE] = "", *dir;
+        struct keel_storage *s = fresh(&dir);
+        uint64_t mid = UINT64_C(1) << 63;
+        if (c == 3) put_list(s, "l", 3, mid, mid + 3, 3, 1); /* tail one too far */
+        else put_list(s, "l", 3, mid - 1, mid + 1, 3, 1);
+        MDB_txn *txn;
+        uint8_t kb[32];
+        MDB_val k = {17, kb}, v = {1, "x"};
+        assert_int_equal(mdb_txn_begin(s->env, NULL, 0, &txn), 0);
+        be64_store(kb, 1);
+        kb[8] = KEEL_TAG_ITEM;
+        switch (c) {
+            case 1: /* an item past the tail */
+                be64_store(kb + 9, mid + 2);
+                assert_int_equal(mdb_put(txn, s->members, &k, &v, 0), 0);
+                break;
+            case 2: /* an item under the hashed tag */
+                kb[8] = KEEL_TAG_ITEM | KEEL_TAG_HASHED;
+                be64_store(kb + 9, mid);
+                assert_int_equal(mdb_put(txn, s->members, &k, &v, 0), 0);
+                break;
+            case 4: /* the middle item gone */
+                be64_store(kb + 9, mid);
+                assert_int_equal(mdb_del(txn, s->members, &k, NULL), 0);
+                break;
+        }
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        size_t len;
+        uint8_t *img = image_of(s, &len);
+        struct keel_image_report rep;
+        int rc = keel_image_check(img, len, 0, &rep, errmsg);
+        if (why[c] == NULL) {
+            if (rc != 0) fail_msg("intact list refused: %s", errmsg);
+        } else if (rc != KEEL_ECORRUPT || strstr(errmsg, why[c]) == NULL) {
+            fail_msg("case %d: %d \"%s\", want \"%s\"", c, rc, errmsg, why[c]);
+        }
+        free(img);
+        env_remove(s, dir);
+    }
+}
+
 /* An env written before collections: no members DB, format 1. */
 static void test_format1_env_opens(void **state)
 {
@@ -194,6 +269,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_members_checked),
+        cmocka_unit_test(test_lists_checked),
         cmocka_unit_test(test_format1_env_opens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

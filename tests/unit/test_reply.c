@@ -376,7 +376,7 @@ static void test_reply_garbage(void **state)
     uint8_t b[16];
 
     /* Unknown kinds. */
-    static const uint8_t kinds[] = {0, 'x', 'N', '#', 0xff};
+    static const uint8_t kinds[] = {0, 'x', 'Z', '#', 0xff};
     for (size_t i = 0; i < sizeof kinds; i++) {
         memset(b, 0, sizeof b);
         b[0] = kinds[i];

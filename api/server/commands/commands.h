@@ -116,6 +116,17 @@ CMD_DECL_ENCODE(cmd_sdiffstore);
 CMD_DECL_READ(cmd_srandmember);
 CMD_DECL_READ(cmd_sscan);
 
+/* cmd_list.c */
+CMD_DECL_ENCODE(cmd_lpush);
+CMD_DECL_ENCODE(cmd_rpush);
+CMD_DECL_ENCODE(cmd_lpushx);
+CMD_DECL_ENCODE(cmd_rpushx);
+CMD_DECL_ENCODE(cmd_lpop);
+CMD_DECL_ENCODE(cmd_rpop);
+CMD_DECL_READ(cmd_llen);
+CMD_DECL_READ(cmd_lindex);
+CMD_DECL_READ(cmd_lrange);
+
 /* cmd_server.c */
 CMD_DECL_LOCAL(cmd_ping);
 CMD_DECL_LOCAL(cmd_echo);
