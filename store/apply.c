@@ -424,6 +424,16 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
             return apply_lpush(c, cmd, r);
         case STORE_CMD_LPOP:
             return apply_lpop(c, cmd, r);
+        case STORE_CMD_LSET:
+            return apply_lset(c, cmd, r);
+        case STORE_CMD_LREM:
+            return apply_lrem(c, cmd, r);
+        case STORE_CMD_LTRIM:
+            return apply_ltrim(c, cmd, r);
+        case STORE_CMD_LINSERT:
+            return apply_linsert(c, cmd, r);
+        case STORE_CMD_LMOVE:
+            return apply_lmove(c, cmd, r);
         case STORE_CMD_HASH:
             if (cmd->flags & (KEEL_HASH_CHECK | KEEL_HASH_VERDICT)) return apply_check(c, cmd, r);
             return apply_hash_check(c, r);

@@ -88,6 +88,8 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_READ] = KEEL_READ_RESP3,
     [STORE_CMD_LPUSH] = KEEL_LIST_LEFT | KEEL_LPUSH_EXISTS,
     [STORE_CMD_LPOP] = KEEL_LIST_LEFT | KEEL_LPOP_COUNT,
+    [STORE_CMD_LINSERT] = KEEL_LINSERT_BEFORE,
+    [STORE_CMD_LMOVE] = KEEL_LIST_LEFT | KEEL_LMOVE_TO_LEFT,
 };
 
 /* ACL rules: words separated by single spaces, with no control byte, no
@@ -326,6 +328,27 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
             if (cmd->version > INT64_MAX) return fail(r, KEEL_EMALFORMED, "pop count out of range");
             if (!(flags & KEEL_LPOP_COUNT) && cmd->version != 1)
                 return fail(r, KEEL_EMALFORMED, "a pop without COUNT of other than one");
+            break;
+        case STORE_CMD_LSET:
+        case STORE_CMD_LINSERT:
+            /* LSET's index is the client's text: apply parses it. */
+            if (!rd_key(r, &cmd->key) || !rd_str(r, &cmd->field, KEEL_MAX_MEMBER) ||
+                !rd_str(r, &cmd->value, KEEL_MAX_MEMBER))
+                return false;
+            break;
+        case STORE_CMD_LREM:
+            if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num) ||
+                !rd_str(r, &cmd->value, KEEL_MAX_MEMBER))
+                return false;
+            break;
+        case STORE_CMD_LTRIM: {
+            int64_t stop;
+            if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num) || !rd_i64(r, &stop)) return false;
+            cmd->version = (uint64_t)stop;
+            break;
+        }
+        case STORE_CMD_LMOVE:
+            if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value)) return false;
             break;
         case STORE_CMD_SMOVE:
             if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value) ||

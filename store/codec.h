@@ -92,6 +92,15 @@
  *            LPOP (LEFT) / RPOP; without COUNT count is 1 and the reply the
  *            element (nil if none); with COUNT an array (count 0: empty;
  *            an absent key: a null array). count <= INT64_MAX.
+ *   LSET     str key, str field (the index as given), str value (element)
+ *            the index is parsed in apply, after the key is found, as
+ *            Redis's lsetCommand does (no such key wins over a bad index)
+ *   LREM     str key, i64 count, str value (element)
+ *   LTRIM    str key, i64 start, i64 stop (num, version as i64)
+ *   LINSERT  str key, str field (pivot), str value (element)  flags BEFORE
+ *   LMOVE    str key (source), str value (destination)   flags LEFT TO_LEFT
+ *            LMOVE from the head (LEFT) or tail to the head (TO_LEFT) or
+ *            tail; RPOPLPUSH is LMOVE RIGHT LEFT
  *            List elements are at most KEEL_MAX_MEMBER bytes too.
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
@@ -161,6 +170,11 @@ enum store_cmd_type {
     STORE_CMD_READ = 29,
     STORE_CMD_LPUSH = 30,
     STORE_CMD_LPOP = 31,
+    STORE_CMD_LSET = 32,
+    STORE_CMD_LREM = 33,
+    STORE_CMD_LTRIM = 34,
+    STORE_CMD_LINSERT = 35,
+    STORE_CMD_LMOVE = 36,
     STORE_CMD__COUNT
 };
 
@@ -215,6 +229,10 @@ enum store_cmd_type {
 #define KEEL_LPUSH_EXISTS 0x02
 /* LPOP: with a count (an array reply) */
 #define KEEL_LPOP_COUNT 0x02
+/* LINSERT: before the pivot (otherwise after) */
+#define KEEL_LINSERT_BEFORE 0x01
+/* LMOVE: push onto the destination's head (otherwise its tail) */
+#define KEEL_LMOVE_TO_LEFT 0x02
 
 /* ACL: remove the user */
 #define KEEL_ACL_DELETE 0x01
@@ -232,7 +250,8 @@ struct store_cmd
     struct keel_slice value; /* ACL: the rules */
     struct keel_slice expect;
     int64_t num;      /* expire_at, delta, sweep max, or a verdict's index */
-    uint64_t version; /* CAS; a verdict's digest; ACL's, SETFLOAT's, SPOP's base version; LPOP's count */
+    uint64_t version; /* CAS; a verdict's digest; ACL's, SETFLOAT's, SPOP's base version; LPOP's count;
+                       * LTRIM's stop (as i64) */
     uint32_t count;   /* list items: DEL keys, HSET pairs, HDEL fields, BATCH commands,
                        * READ arguments */
     struct keel_slice list;
@@ -343,6 +362,15 @@ void keel_enc_sstore(struct keel_enc *e, unsigned op, struct keel_slice dst,
 void keel_enc_lpush(struct keel_enc *e, struct keel_slice key, const struct keel_slice *elems,
                     uint32_t n, unsigned flags);
 void keel_enc_lpop(struct keel_enc *e, struct keel_slice key, uint64_t count, unsigned flags);
+void keel_enc_lset(struct keel_enc *e, struct keel_slice key, struct keel_slice index,
+                   struct keel_slice elem);
+void keel_enc_lrem(struct keel_enc *e, struct keel_slice key, int64_t count, struct keel_slice elem);
+void keel_enc_ltrim(struct keel_enc *e, struct keel_slice key, int64_t start, int64_t stop);
+/* flags: KEEL_LINSERT_BEFORE or 0 (after). */
+void keel_enc_linsert(struct keel_enc *e, struct keel_slice key, struct keel_slice pivot,
+                      struct keel_slice elem, unsigned flags);
+/* flags: KEEL_LIST_LEFT (from the head), KEEL_LMOVE_TO_LEFT. */
+void keel_enc_lmove(struct keel_enc *e, struct keel_slice src, struct keel_slice dst, unsigned flags);
 /* ACL: name, the user's normalized rules (acl_describe), the version of its
  * system key when the rules were computed (0: absent); flags KEEL_ACL_DELETE
  * with empty rules removes it. */

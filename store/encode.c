@@ -449,3 +449,49 @@ void keel_enc_lpop(struct keel_enc *e, struct keel_slice key, uint64_t count, un
 {
     key_num(e, STORE_CMD_LPOP, flags, key, (int64_t)count);
 }
+
+void keel_enc_lset(struct keel_enc *e, struct keel_slice key, struct keel_slice index,
+                   struct keel_slice elem)
+{
+    size_t b = begin(e, STORE_CMD_LSET, 0);
+    w_str(e, key);
+    w_str(e, index);
+    w_str(e, elem);
+    end(e, b);
+}
+
+void keel_enc_lrem(struct keel_enc *e, struct keel_slice key, int64_t count, struct keel_slice elem)
+{
+    size_t b = begin(e, STORE_CMD_LREM, 0);
+    w_str(e, key);
+    w_u64(e, (uint64_t)count);
+    w_str(e, elem);
+    end(e, b);
+}
+
+void keel_enc_ltrim(struct keel_enc *e, struct keel_slice key, int64_t start, int64_t stop)
+{
+    size_t b = begin(e, STORE_CMD_LTRIM, 0);
+    w_str(e, key);
+    w_u64(e, (uint64_t)start);
+    w_u64(e, (uint64_t)stop);
+    end(e, b);
+}
+
+void keel_enc_linsert(struct keel_enc *e, struct keel_slice key, struct keel_slice pivot,
+                      struct keel_slice elem, unsigned flags)
+{
+    size_t b = begin(e, STORE_CMD_LINSERT, flags);
+    w_str(e, key);
+    w_str(e, pivot);
+    w_str(e, elem);
+    end(e, b);
+}
+
+void keel_enc_lmove(struct keel_enc *e, struct keel_slice src, struct keel_slice dst, unsigned flags)
+{
+    size_t b = begin(e, STORE_CMD_LMOVE, flags);
+    w_str(e, src);
+    w_str(e, dst);
+    end(e, b);
+}

@@ -24,6 +24,8 @@ static const struct
     [KEEL_EV_SUNIONSTORE] = {"sunionstore", 's'}, [KEEL_EV_SDIFFSTORE] = {"sdiffstore", 's'},
     [KEEL_EV_LPUSH] = {"lpush", 'l'},             [KEEL_EV_RPUSH] = {"rpush", 'l'},
     [KEEL_EV_LPOP] = {"lpop", 'l'},               [KEEL_EV_RPOP] = {"rpop", 'l'},
+    [KEEL_EV_LSET] = {"lset", 'l'},               [KEEL_EV_LREM] = {"lrem", 'l'},
+    [KEEL_EV_LTRIM] = {"ltrim", 'l'},             [KEEL_EV_LINSERT] = {"linsert", 'l'},
 };
 
 const char *keel_event_name(unsigned type)

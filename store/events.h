@@ -51,6 +51,10 @@ enum keel_event_type {
     KEEL_EV_RPUSH,       /* l RPUSH RPUSHX */
     KEEL_EV_LPOP,        /* l */
     KEEL_EV_RPOP,        /* l */
+    KEEL_EV_LSET,        /* l */
+    KEEL_EV_LREM,        /* l */
+    KEEL_EV_LTRIM,       /* l */
+    KEEL_EV_LINSERT,     /* l */
     KEEL_EV__COUNT
 };
 

@@ -107,6 +107,12 @@ int apply_read(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_rep
 /* List commands (apply_list.c). */
 int apply_lpush(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_lpop(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+/* apply_list_edit.c */
+int apply_lset(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_lrem(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_ltrim(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_linsert(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_lmove(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 /* The live list at key: *exists, coll (id 0 when absent); *ok false after
  * writing WRONGTYPE. KEEL_ECORRUPT if the record is no sound list. */
 int apply_list_load(struct apply_ctx *c, struct keel_slice key, struct keel_record *rec,

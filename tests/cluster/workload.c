@@ -37,7 +37,7 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
     struct keel_slice keys[4], pairs[6];
     int64_t ttl = (int64_t)(workload_rand(w) % 4000) + 1;
     w->last_counter = -1;
-    switch (workload_rand(w) % 20) {
+    switch (workload_rand(w) % 22) {
         case 0:
         case 1:
             keel_enc_set(e, pick(w, k, "k", 64), value(w, v, sizeof v),
@@ -141,6 +141,29 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
                 keel_enc_lpop(e, pick(w, k, "l", 8), workload_rand(w) % 4,
                               KEEL_LPOP_COUNT | (unsigned)(workload_rand(w) % 2));
             }
+            break;
+        case 20: /* edits that renumber (LREM, LINSERT), LSET with a bad index now and then, LTRIM */
+            switch (workload_rand(w) % 4) {
+                case 0:
+                    keel_enc_lrem(e, pick(w, k, "l", 8), (int64_t)(workload_rand(w) % 5) - 2, pick(w, v2, "i", 16));
+                    break;
+                case 1:
+                    keel_enc_linsert(e, pick(w, k, "l", 8), pick(w, f, "i", 16), pick(w, v2, "i", 16),
+                                     (unsigned)(workload_rand(w) % 2));
+                    break;
+                case 2:
+                    keel_enc_lset(e, pick(w, k, "l", 8), workload_rand(w) % 8 ? pick(w, f, "", 6) : keel_str("-1x"),
+                                  pick(w, v2, "i", 16));
+                    break;
+                default:
+                    keel_enc_ltrim(e, pick(w, k, "l", 8), (int64_t)(workload_rand(w) % 4) - 1,
+                                   (int64_t)(workload_rand(w) % 12) - 3);
+                    break;
+            }
+            break;
+        case 21: /* LMOVE between lists (a rotation when both picks agree), now and then onto a set */
+            keel_enc_lmove(e, pick(w, k, "l", 8), workload_rand(w) % 8 ? pick(w, f, "l", 8) : pick(w, f, "s", 8),
+                           (unsigned)(workload_rand(w) % 4));
             break;
         case 11:
             keel_enc_cas(e, pick(w, k, "k", 64), KEEL_CAS_VERSION, workload_rand(w) % 50,

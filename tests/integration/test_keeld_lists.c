@@ -230,6 +230,195 @@ static void test_resp_nulls(void **state)
     }
 }
 
+static void edit_on(unsigned i, const char *k)
+{
+    C(":5", "RPUSH %s:l a b c b a", k);
+    /* LSET: no such key, then WRONGTYPE, then the index (Redis's order). */
+    C("+OK", "LSET %s:l 1 B", k);
+    C("+OK", "LSET %s:l -1 A", k);
+    C("[\"a\",\"B\",\"c\",\"b\",\"A\"]", "LRANGE %s:l 0 -1", k);
+    C("-ERR index out of range", "LSET %s:l 5 x", k);
+    C("-ERR index out of range", "LSET %s:l -6 x", k);
+    C("-ERR no such key", "LSET %s:nosuch 0 x", k);
+    C("-ERR no such key", "LSET %s:nosuch x x", k);
+    C(NOTINT, "LSET %s:l x x", k);
+    /* LREM: from the head, from the tail, all. */
+    C(":5", "RPUSH %s:r x y x z x", k);
+    C(":1", "LREM %s:r 1 x", k);
+    C("[\"y\",\"x\",\"z\",\"x\"]", "LRANGE %s:r 0 -1", k);
+    C(":1", "LREM %s:r -1 x", k);
+    C("[\"y\",\"x\",\"z\"]", "LRANGE %s:r 0 -1", k);
+    C(":6", "RPUSH %s:r x q x", k);
+    C(":3", "LREM %s:r 0 x", k);
+    C("[\"y\",\"z\",\"q\"]", "LRANGE %s:r 0 -1", k);
+    C(":0", "LREM %s:r 0 nope", k);
+    C(":0", "LREM %s:nosuch 0 x", k);
+    C(NOTINT, "LREM %s:nosuch x x", k);
+    C("\"z\"", "LINDEX %s:r 1", k);
+    C(":1", "LREM %s:r 0 y", k);
+    C(":2", "LLEN %s:r", k);
+    C(":1", "LREM %s:r 5 z", k);
+    C(":1", "LREM %s:r -5 q", k);
+    C(":0", "EXISTS %s:r", k); /* emptied: gone */
+    /* LINSERT */
+    C(":3", "RPUSH %s:i a b c", k);
+    C(":4", "LINSERT %s:i BEFORE b x", k);
+    C(":5", "LINSERT %s:i after c y", k);
+    C(":6", "LINSERT %s:i BEFORE a z", k);
+    C("[\"z\",\"a\",\"x\",\"b\",\"c\",\"y\"]", "LRANGE %s:i 0 -1", k);
+    C("\"y\"", "LINDEX %s:i -1", k);
+    C(":-1", "LINSERT %s:i BEFORE nope x", k);
+    C(":0", "LINSERT %s:nosuch BEFORE a x", k);
+    C("-ERR syntax error", "LINSERT %s:i MIDDLE a x", k);
+    C("-ERR syntax error", "LINSERT %s:nosuch MIDDLE a x", k);
+    /* LTRIM, as ltrim in list.tcl */
+    C("+OK", "LTRIM %s:i 1 -2", k);
+    C("[\"a\",\"x\",\"b\",\"c\"]", "LRANGE %s:i 0 -1", k);
+    C("+OK", "LTRIM %s:i -3 100", k);
+    C("[\"x\",\"b\",\"c\"]", "LRANGE %s:i 0 -1", k);
+    C("+OK", "LTRIM %s:i 0 0", k);
+    C("[\"x\"]", "LRANGE %s:i 0 -1", k);
+    C("+OK", "LTRIM %s:nosuch 0 1", k);
+    C(NOTINT, "LTRIM %s:i a 1", k);
+    C("+OK", "LTRIM %s:i 5 1", k); /* an empty range: the key goes */
+    C(":0", "EXISTS %s:i", k);
+    C("+OK", "SET %s:str v", k);
+    C(WRONGTYPE, "LSET %s:str 0 x", k);
+    C(WRONGTYPE, "LREM %s:str 0 x", k);
+    C(WRONGTYPE, "LTRIM %s:str 0 1", k);
+    C(WRONGTYPE, "LINSERT %s:str BEFORE a x", k);
+    C(WRONGTYPE, "LPOS %s:str a", k);
+    C(":2", "DEL %s:l %s:str", k, k);
+}
+
+static void test_edit(void **state)
+{
+    (void)state;
+    for (unsigned n = 0; n < 2; n++) {
+        char k[16];
+        snprintf(k, sizeof k, "e%u", n);
+        edit_on(node_at(n), k);
+    }
+}
+
+static void lpos_on(unsigned i, const char *k)
+{
+    /* list.tcl's LPOS cases on a b c 1 2 3 c c */
+    C(":8", "RPUSH %s:l a b c 1 2 3 c c", k);
+    C(":0", "LPOS %s:l a", k);
+    C(":2", "LPOS %s:l c", k);
+    C(":6", "LPOS %s:l c RANK 2", k);
+    C(":7", "LPOS %s:l c RANK -1", k);
+    C(":6", "LPOS %s:l c RANK -2", k);
+    C("[:2,:6]", "LPOS %s:l c COUNT 2", k);
+    C("[:2,:6,:7]", "LPOS %s:l c COUNT 0", k);
+    C("[:6,:7]", "LPOS %s:l c COUNT 0 RANK 2", k);
+    C("[:7,:6]", "LPOS %s:l c COUNT 2 RANK -1", k);
+    C("[:6,:2]", "LPOS %s:l c COUNT 0 RANK -2", k);
+    C("(nil)", "LPOS %s:l c MAXLEN 1", k);
+    C("[:2]", "LPOS %s:l c COUNT 0 MAXLEN 3", k);
+    C("[:7,:6]", "LPOS %s:l c COUNT 0 RANK -1 MAXLEN 2", k);
+    C("(nil)", "LPOS %s:l x", k);
+    C("[]", "LPOS %s:l x COUNT 5", k);
+    C("(nil)", "LPOS %s:l c RANK 4", k);
+    C("(nil)", "LPOS %s:nosuch c", k);
+    C("[]", "LPOS %s:nosuch c COUNT 1", k);
+    C("-ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use "
+      "negative to start from the end of the list", "LPOS %s:l c RANK 0", k);
+    C("-ERR COUNT can't be negative", "LPOS %s:l c COUNT -1", k);
+    C("-ERR COUNT can't be negative", "LPOS %s:l c COUNT x", k);
+    C("-ERR MAXLEN can't be negative", "LPOS %s:l c MAXLEN -1", k);
+    C(NOTINT, "LPOS %s:l c RANK x", k);
+    C("-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+      "LPOS %s:l c RANK -9223372036854775808", k);
+    C("-ERR syntax error", "LPOS %s:l c COUNT", k);
+    C("-ERR syntax error", "LPOS %s:nosuch c FOO 1", k); /* options before the key */
+    C(":1", "DEL %s:l", k);
+}
+
+static void test_lpos(void **state)
+{
+    (void)state;
+    for (unsigned n = 0; n < 2; n++) {
+        char k[16];
+        snprintf(k, sizeof k, "o%u", n);
+        lpos_on(node_at(n), k);
+    }
+}
+
+static void move_on(unsigned i, const char *k)
+{
+    C(":3", "RPUSH %s:a 1 2 3", k);
+    C("\"3\"", "RPOPLPUSH %s:a %s:b", k, k);
+    C("\"1\"", "LMOVE %s:a %s:b LEFT RIGHT", k, k);
+    C("[\"3\",\"1\"]", "LRANGE %s:b 0 -1", k);
+    C("\"3\"", "LMOVE %s:b %s:b left right", k, k); /* a rotation */
+    C("[\"1\",\"3\"]", "LRANGE %s:b 0 -1", k);
+    C("\"2\"", "LMOVE %s:a %s:b RIGHT LEFT", k, k);
+    C(":0", "EXISTS %s:a", k); /* emptied: gone */
+    C("[\"2\",\"1\",\"3\"]", "LRANGE %s:b 0 -1", k);
+    C("(nil)", "LMOVE %s:nosuch %s:b LEFT LEFT", k, k);
+    C("(nil)", "RPOPLPUSH %s:nosuch %s:b", k, k);
+    C("-ERR syntax error", "LMOVE %s:b %s:c UP LEFT", k, k);
+    C("-ERR syntax error", "LMOVE %s:b %s:c LEFT DOWN", k, k);
+    C("+OK", "SET %s:str v", k);
+    C(WRONGTYPE, "LMOVE %s:b %s:str LEFT LEFT", k, k);
+    C(WRONGTYPE, "RPOPLPUSH %s:str %s:b", k, k);
+    C("(nil)", "RPOPLPUSH %s:nosuch %s:str", k, k); /* no source wins */
+    C("[\"2\",\"1\",\"3\"]", "LRANGE %s:b 0 -1", k); /* nothing moved */
+    C(":2", "DEL %s:b %s:str", k, k);
+}
+
+static void test_move(void **state)
+{
+    (void)state;
+    for (unsigned n = 0; n < 2; n++) {
+        char k[16];
+        snprintf(k, sizeof k, "m%u", n);
+        move_on(node_at(n), k);
+    }
+}
+
+/* List writes inside MULTI, on one connection; long (binary) elements. */
+static void test_multi_long(void **state)
+{
+    (void)state;
+    size_t n = 70000;
+    char *big = malloc(n);
+    assert_non_null(big);
+    for (size_t j = 0; j < n; j++) big[j] = (char)(j % 251);
+    for (unsigned m = 0; m < 2; m++) {
+        unsigned i = node_at(m);
+        redisContext *ctx = kc_connect(&cluster, i);
+        assert_non_null(ctx);
+        kc_on(ctx, i, "+OK", "MULTI");
+        kc_on(ctx, i, "+QUEUED", "RPUSH T%u a b c", m);
+        kc_on(ctx, i, "+QUEUED", "LPOP T%u", m);
+        kc_on(ctx, i, "+QUEUED", "RPOP T%u 5", m);
+        kc_on(ctx, i, "+QUEUED", "LPUSH T%u x", m);
+        kc_on(ctx, i, "+QUEUED", "LMOVE T%u U%u LEFT LEFT", m, m);
+        kc_on(ctx, i, "+QUEUED", "LPOP T%u 2", m);
+        kc_on(ctx, i, "[:3,\"a\",[\"c\",\"b\"],:1,\"x\",(nil)]", "EXEC");
+        redisFree(ctx);
+        redisReply *r = kc_cmd(&cluster, i, "RPUSH U%u %b", m, big, n);
+        assert_non_null(r);
+        assert_int_equal(r->integer, 2);
+        freeReplyObject(r);
+        r = kc_cmd(&cluster, i, "LINDEX U%u -1", m);
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_STRING);
+        assert_int_equal(r->len, n);
+        assert_memory_equal(r->str, big, n);
+        freeReplyObject(r);
+        r = kc_cmd(&cluster, i, "LPOS U%u %b", m, big, n);
+        assert_non_null(r);
+        assert_int_equal(r->integer, 1);
+        freeReplyObject(r);
+        C(":1", "DEL U%u", m);
+    }
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +426,10 @@ int main(void)
         cmocka_unit_test(test_wrongtype),
         cmocka_unit_test(test_keyspace),
         cmocka_unit_test(test_resp_nulls),
+        cmocka_unit_test(test_edit),
+        cmocka_unit_test(test_lpos),
+        cmocka_unit_test(test_move),
+        cmocka_unit_test(test_multi_long),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -284,6 +284,21 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
         case STORE_CMD_LPOP:
             keel_enc_lpop(e, c->key, c->version, c->flags);
             break;
+        case STORE_CMD_LSET:
+            keel_enc_lset(e, c->key, c->field, c->value);
+            break;
+        case STORE_CMD_LREM:
+            keel_enc_lrem(e, c->key, c->num, c->value);
+            break;
+        case STORE_CMD_LTRIM:
+            keel_enc_ltrim(e, c->key, c->num, (int64_t)c->version);
+            break;
+        case STORE_CMD_LINSERT:
+            keel_enc_linsert(e, c->key, c->field, c->value, c->flags);
+            break;
+        case STORE_CMD_LMOVE:
+            keel_enc_lmove(e, c->key, c->value, c->flags);
+            break;
         case STORE_CMD_BATCH: {
             struct keel_slice key;
             uint64_t version;

@@ -1,4 +1,5 @@
-/* tests: the list kinds of the codec (LPUSH LPOP, codec.h): round trips
+/* tests: the list kinds of the codec (LPUSH LPOP LSET LREM LTRIM LINSERT
+ * LMOVE, codec.h): round trips
  * (the encoding is canonical), alone and in a batch, and every malformed
  * form refused. */
 #include <stdarg.h>
@@ -56,10 +57,41 @@ static void enc_rpop_count(struct keel_enc *e)
     keel_enc_lpop(e, LIT("l"), 0, KEEL_LPOP_COUNT);
 }
 
+static void enc_lset(struct keel_enc *e)
+{
+    keel_enc_lset(e, LIT("l"), LIT("-1"), LIT("v"));
+}
+static void enc_lrem(struct keel_enc *e)
+{
+    keel_enc_lrem(e, LIT("l"), INT64_MIN, LIT("v"));
+}
+static void enc_ltrim(struct keel_enc *e)
+{
+    keel_enc_ltrim(e, LIT("l"), -3, INT64_MAX);
+}
+static void enc_linsert(struct keel_enc *e)
+{
+    keel_enc_linsert(e, LIT("l"), LIT("p"), LIT(""), KEEL_LINSERT_BEFORE);
+}
+static void enc_lmove(struct keel_enc *e)
+{
+    keel_enc_lmove(e, LIT("a"), LIT("b"), KEEL_LIST_LEFT | KEEL_LMOVE_TO_LEFT);
+}
+
 static void test_roundtrips(void **state)
 {
     struct store_cmd c;
     (void)state;
+    roundtrip(enc_lset, STORE_CMD_LSET, 0, &c);
+    assert_int_equal(c.field.n, 2);
+    roundtrip(enc_lrem, STORE_CMD_LREM, 0, &c);
+    assert_true(c.num == INT64_MIN);
+    roundtrip(enc_ltrim, STORE_CMD_LTRIM, 0, &c);
+    assert_int_equal(c.num, -3);
+    assert_true((int64_t)c.version == INT64_MAX);
+    roundtrip(enc_linsert, STORE_CMD_LINSERT, KEEL_LINSERT_BEFORE, &c);
+    assert_int_equal(c.value.n, 0);
+    roundtrip(enc_lmove, STORE_CMD_LMOVE, KEEL_LIST_LEFT | KEEL_LMOVE_TO_LEFT, &c);
     roundtrip(enc_lpush, STORE_CMD_LPUSH, KEEL_LIST_LEFT, &c);
     assert_int_equal(c.count, 2);
     roundtrip(enc_rpushx, STORE_CMD_LPUSH, KEEL_LPUSH_EXISTS, &c);
@@ -118,6 +150,36 @@ static void test_malformed(void **state)
     expect_body(STORE_CMD_LPOP, 0, &b, false);
     b.n = 0; bb_str(&b, "k");
     expect_body(STORE_CMD_LPOP, 0, &b, false);
+    /* LSET and LINSERT: a key and two strings; only LINSERT has a flag. */
+    for (uint8_t type = STORE_CMD_LSET; type <= STORE_CMD_LINSERT; type += STORE_CMD_LINSERT - STORE_CMD_LSET) {
+        b.n = 0; bb_str(&b, "k"); bb_str(&b, "1"); bb_str(&b, "");
+        expect_body(type, 0, &b, true);
+        expect_body(type, 0x01, &b, type == STORE_CMD_LINSERT);
+        expect_body(type, 0x02, &b, false);
+        b.n = 0; bb_str(&b, ""); bb_str(&b, "1"); bb_str(&b, "v");
+        expect_body(type, 0, &b, false);
+        b.n = 0; bb_str(&b, "k"); bb_str(&b, "1");
+        expect_body(type, 0, &b, false);
+    }
+    /* LREM: key, i64, element; LTRIM: key, two i64; no flags. */
+    b.n = 0; bb_str(&b, "k"); bb_u64(&b, 3); bb_str(&b, "v");
+    expect_body(STORE_CMD_LREM, 0, &b, true);
+    expect_body(STORE_CMD_LREM, 0x01, &b, false);
+    expect_body(STORE_CMD_LTRIM, 0, &b, false);
+    b.n = 0; bb_str(&b, "k"); bb_u64(&b, 3); bb_u64(&b, 4);
+    expect_body(STORE_CMD_LTRIM, 0, &b, true);
+    expect_body(STORE_CMD_LTRIM, 0x01, &b, false);
+    b.n = 0; bb_str(&b, "k"); bb_u64(&b, 3);
+    expect_body(STORE_CMD_LTRIM, 0, &b, false);
+    expect_body(STORE_CMD_LREM, 0, &b, false);
+    /* LMOVE: two non-empty keys, flags LEFT and TO_LEFT. */
+    b.n = 0; bb_str(&b, "a"); bb_str(&b, "b");
+    for (uint8_t fl = 0; fl < 4; fl++) expect_body(STORE_CMD_LMOVE, fl, &b, true);
+    expect_body(STORE_CMD_LMOVE, 0x04, &b, false);
+    b.n = 0; bb_str(&b, "a"); bb_str(&b, "");
+    expect_body(STORE_CMD_LMOVE, 0, &b, false);
+    b.n = 0; bb_str(&b, "a");
+    expect_body(STORE_CMD_LMOVE, 0, &b, false);
 }
 
 /* An element over KEEL_MAX_MEMBER is refused as too big; the limit is fine. */

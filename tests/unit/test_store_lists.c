@@ -7,6 +7,7 @@
 #include <lmdb.h>
 
 #include "storage/env.h"
+#include "storage/image.h"
 #include "store_fixture.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -101,6 +102,65 @@ static uint64_t subkeys(struct fx *f)
     assert_int_equal(mdb_stat(txn.mdb, s->members, &st), 0);
     storage_txn_abort(&txn);
     return st.ms_entries;
+}
+
+/* The image check passes on the store as it is: every list's items at
+ * positions inside its head..tail, counted right. */
+static void sound(struct fx *f)
+{
+    char errmsg[KEEL_ERRMSG_SIZE];
+    struct keel_snapshot snap;
+    struct keel_image_report rep;
+    assert_int_equal(keel_storage_snapshot_create(keel_store_storage(f->st), &snap, errmsg), 0);
+    size_t len = KEEL_SNAPSHOT_HEADER + snap.data_len;
+    uint8_t *img = malloc(len);
+    assert_non_null(img);
+    memcpy(img, snap.header, KEEL_SNAPSHOT_HEADER);
+    memcpy(img + KEEL_SNAPSHOT_HEADER, snap.data, snap.data_len);
+    keel_snapshot_release(&snap);
+    if (keel_image_check(img, len, 0, &rep, errmsg) != 0) fail_msg("image check: %s", errmsg);
+    free(img);
+}
+
+static const struct keel_reply *lset(struct fx *f, const char *key, const char *index, const char *v)
+{
+    struct keel_enc e;
+    enc_begin(f, &e);
+    keel_enc_lset(&e, S(key), S(index), S(v));
+    return apply_enc(f, &e);
+}
+
+static const struct keel_reply *lrem(struct fx *f, const char *key, int64_t count, const char *v)
+{
+    struct keel_enc e;
+    enc_begin(f, &e);
+    keel_enc_lrem(&e, S(key), count, S(v));
+    return apply_enc(f, &e);
+}
+
+static const struct keel_reply *ltrim(struct fx *f, const char *key, int64_t start, int64_t stop)
+{
+    struct keel_enc e;
+    enc_begin(f, &e);
+    keel_enc_ltrim(&e, S(key), start, stop);
+    return apply_enc(f, &e);
+}
+
+static const struct keel_reply *linsert(struct fx *f, const char *key, bool before, const char *pivot,
+                                        const char *v)
+{
+    struct keel_enc e;
+    enc_begin(f, &e);
+    keel_enc_linsert(&e, S(key), S(pivot), S(v), before ? KEEL_LINSERT_BEFORE : 0);
+    return apply_enc(f, &e);
+}
+
+static const struct keel_reply *lmove(struct fx *f, const char *src, const char *dst, unsigned flags)
+{
+    struct keel_enc e;
+    enc_begin(f, &e);
+    keel_enc_lmove(&e, S(src), S(dst), flags);
+    return apply_enc(f, &e);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -265,6 +325,95 @@ static void test_events(void **state)
     assert_string_equal(evs(f), "");
 }
 
+static void test_edit(void **state)
+{
+    struct fx *f = *state;
+    f->ts = 1000;
+    EXPECT(RPUSH(f, "l", "a", "b", "c", "b", "a"), WANT_INT(5));
+    EXPECT(lset(f, "l", "1", "B"), WANT_OK);
+    EXPECT(lset(f, "l", "-1", "A"), WANT_OK);
+    ITEMS(f, "l", "a,B,c,b,A");
+    EXPECT(lset(f, "l", "5", "x"), WANT_ERR(KEEL_EINVAL));
+    EXPECT(lset(f, "l", "1x", "x"), WANT_ERR(KEEL_ENOTINT));
+    EXPECT(lset(f, "nosuch", "1x", "x"), WANT_ERR(KEEL_EINVAL)); /* no such key first */
+    /* LREM renumbers what follows the first removed item. */
+    EXPECT(RPUSH(f, "r", "x", "y", "x", "z", "x"), WANT_INT(5));
+    EXPECT(lrem(f, "r", -2, "x"), WANT_INT(2));
+    ITEMS(f, "r", "x,y,z");
+    EXPECT(lrem(f, "r", 1, "nope"), WANT_INT(0));
+    EXPECT(LPUSH(f, "r", "x"), WANT_INT(4));
+    EXPECT(lrem(f, "r", 0, "x"), WANT_INT(2));
+    ITEMS(f, "r", "y,z");
+    EXPECT(lrem(f, "r", INT64_MIN, "y"), WANT_INT(1));
+    EXPECT(lrem(f, "r", 0, "z"), WANT_INT(1));
+    assert_false(stored(f, "r"));
+    EXPECT(lrem(f, "r", 0, "z"), WANT_INT(0));
+    /* LINSERT before the head, after the tail, in the middle. */
+    EXPECT(RPUSH(f, "i", "a", "b", "c"), WANT_INT(3));
+    EXPECT(linsert(f, "i", true, "a", "z"), WANT_INT(4));
+    EXPECT(linsert(f, "i", false, "c", "d"), WANT_INT(5));
+    EXPECT(linsert(f, "i", true, "b", "m"), WANT_INT(6));
+    ITEMS(f, "i", "z,a,m,b,c,d");
+    EXPECT(linsert(f, "i", true, "nope", "m"), WANT_INT(-1));
+    EXPECT(linsert(f, "nosuch", true, "a", "m"), WANT_INT(0));
+    assert_false(stored(f, "nosuch"));
+    /* LTRIM at both ends; an empty range deletes the key. */
+    EXPECT(ltrim(f, "i", 1, -2), WANT_OK);
+    ITEMS(f, "i", "a,m,b,c");
+    EXPECT(ltrim(f, "i", -2, 100), WANT_OK);
+    ITEMS(f, "i", "b,c");
+    EXPECT(LPUSH(f, "i", "0"), WANT_INT(3));
+    ITEMS(f, "i", "0,b,c");
+    EXPECT(ltrim(f, "nosuch", 0, 1), WANT_OK);
+    sound(f);
+    EXPECT(ltrim(f, "i", 3, 1), WANT_OK);
+    assert_false(stored(f, "i"));
+    EXPECT(do_set(f, "str", "v", 0, 0), WANT_OK);
+    EXPECT(lset(f, "str", "0", "x"), WANT_ERR(KEEL_EWRONGTYPE));
+    EXPECT(lrem(f, "str", 0, "x"), WANT_ERR(KEEL_EWRONGTYPE));
+    EXPECT(ltrim(f, "str", 0, 1), WANT_ERR(KEEL_EWRONGTYPE));
+    EXPECT(linsert(f, "str", true, "a", "x"), WANT_ERR(KEEL_EWRONGTYPE));
+    sound(f);
+}
+
+static void test_lmove(void **state)
+{
+    struct fx *f = *state;
+    f->ts = 1000;
+    EXPECT(RPUSH(f, "a", "1", "2", "3"), WANT_INT(3));
+    EXPECT(lmove(f, "a", "b", KEEL_LMOVE_TO_LEFT), WANT_BULK("3")); /* RPOPLPUSH */
+    EXPECT(lmove(f, "a", "b", KEEL_LIST_LEFT), WANT_BULK("1"));
+    ITEMS(f, "b", "3,1");
+    EXPECT(lmove(f, "b", "b", KEEL_LIST_LEFT), WANT_BULK("3")); /* a rotation */
+    ITEMS(f, "b", "1,3");
+    EXPECT(lmove(f, "a", "b", KEEL_LMOVE_TO_LEFT), WANT_BULK("2"));
+    assert_false(stored(f, "a"));
+    ITEMS(f, "b", "2,1,3");
+    EXPECT(lmove(f, "a", "b", 0), WANT_NIL);
+    EXPECT(do_set(f, "str", "v", 0, 0), WANT_OK);
+    EXPECT(lmove(f, "b", "str", 0), WANT_ERR(KEEL_EWRONGTYPE));
+    EXPECT(lmove(f, "str", "b", 0), WANT_ERR(KEEL_EWRONGTYPE));
+    ITEMS(f, "b", "2,1,3");
+    assert_int_equal(subkeys(f), 3);
+    sound(f);
+    keel_store_record_events(f->st, true);
+    lmove(f, "b", "c", KEEL_LIST_LEFT);
+    assert_string_equal(evs(f), "new:c/n rpush:c/l lpop:b/l");
+    lmove(f, "c", "b", KEEL_LMOVE_TO_LEFT);
+    assert_string_equal(evs(f), "lpush:b/l rpop:c/l del:c/g");
+    lset(f, "b", "0", "x");
+    assert_string_equal(evs(f), "lset:b/l");
+    lrem(f, "b", 0, "x");
+    assert_string_equal(evs(f), "lrem:b/l");
+    linsert(f, "b", true, "1", "y");
+    assert_string_equal(evs(f), "linsert:b/l");
+    ltrim(f, "b", 0, -1);
+    assert_string_equal(evs(f), "ltrim:b/l");
+    ltrim(f, "b", 1, 0);
+    assert_string_equal(evs(f), "ltrim:b/l del:b/g");
+    assert_int_equal(subkeys(f), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +422,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrongtype, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subkeys_freed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lmove, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,11 +82,17 @@ const struct command command_table[] = {
     READ("keys", 2, cmd_keys, 0, 0, 0),
     READ("lcs", -3, cmd_lcs, 1, 2, 1),
     READ("lindex", 3, cmd_lindex, 1, 1, 1),
+    WRITE("linsert", 5, cmd_linsert, NULL, 1, 1, 1),
     READ("llen", 2, cmd_llen, 1, 1, 1),
+    WRITE("lmove", 5, cmd_lmove, NULL, 1, 2, 1),
     WRITE("lpop", -2, cmd_lpop, NULL, 1, 1, 1),
+    READ("lpos", -3, cmd_lpos, 1, 1, 1),
     WRITE("lpush", -3, cmd_lpush, NULL, 1, 1, 1),
     WRITE("lpushx", -3, cmd_lpushx, NULL, 1, 1, 1),
     READ("lrange", 4, cmd_lrange, 1, 1, 1),
+    WRITE("lrem", 4, cmd_lrem, NULL, 1, 1, 1),
+    WRITE("lset", 4, cmd_lset, NULL, 1, 1, 1),
+    WRITE("ltrim", 4, cmd_ltrim, NULL, 1, 1, 1),
     READ("memory", -2, cmd_memory, 2, 2, 1),
     READ("mget", -2, cmd_mget, 1, -1, 1),
     WRITE("mset", -3, cmd_mset, NULL, 1, -1, 2),
@@ -112,6 +118,7 @@ const struct command command_table[] = {
     LOCAL("reset", 1, CMD_NOMULTI | CMD_PUBSUB, cmd_reset),
     LOCAL("role", 1, 0, cmd_role),
     WRITE("rpop", -2, cmd_rpop, NULL, 1, 1, 1),
+    WRITE("rpoplpush", 3, cmd_rpoplpush, NULL, 1, 2, 1),
     WRITE("rpush", -3, cmd_rpush, NULL, 1, 1, 1),
     WRITE("rpushx", -3, cmd_rpushx, NULL, 1, 1, 1),
     WRITE("sadd", -3, cmd_sadd, NULL, 1, 1, 1),
@@ -175,22 +182,24 @@ static const struct
     {"hset", ACL_KEY_WRITE},        {"hsetnx", ACL_KEY_WRITE},      {"hstrlen", 0},
     {"hvals", ACL_KEY_READ},        {"incr", ACL_KEY_ALL},          {"incrby", ACL_KEY_ALL},
     {"incrbyfloat", ACL_KEY_ALL},   {"keel.versions", 0},           {"keel.watchv", 0},
-    {"lcs", ACL_KEY_READ},          {"lindex", ACL_KEY_READ},       {"llen", 0},
-    {"lpop", ACL_KEY_ALL},          {"lpush", ACL_KEY_WRITE},       {"lpushx", ACL_KEY_WRITE},
-    {"lrange", ACL_KEY_READ},       {"memory", 0},                  {"mget", ACL_KEY_READ},
+    {"lcs", ACL_KEY_READ},          {"lindex", ACL_KEY_READ},       {"linsert", ACL_KEY_WRITE},
+    {"llen", 0},                    {"lmove", ACL_KEY_ALL},         {"lpop", ACL_KEY_ALL},
+    {"lpos", ACL_KEY_READ},         {"lpush", ACL_KEY_WRITE},       {"lpushx", ACL_KEY_WRITE},
+    {"lrange", ACL_KEY_READ},       {"lrem", ACL_KEY_WRITE},        {"lset", ACL_KEY_WRITE},
+    {"ltrim", ACL_KEY_WRITE},       {"memory", 0},                  {"mget", ACL_KEY_READ},
     {"mset", ACL_KEY_WRITE},        {"msetnx", ACL_KEY_WRITE},      {"persist", ACL_KEY_WRITE},
     {"pexpire", ACL_KEY_WRITE},     {"pexpireat", ACL_KEY_WRITE},   {"pexpiretime", 0},
     {"psetex", ACL_KEY_WRITE},      {"pttl", ACL_KEY_READ},         {"rename", ACL_KEY_ALL},
-    {"renamenx", ACL_KEY_ALL},      {"rpop", ACL_KEY_ALL},          {"rpush", ACL_KEY_WRITE},
-    {"rpushx", ACL_KEY_WRITE},      {"sadd", ACL_KEY_WRITE},        {"scard", 0},
-    {"sdiff", ACL_KEY_READ},        {"setbit", ACL_KEY_ALL},        {"setex", ACL_KEY_WRITE},
-    {"setnx", ACL_KEY_WRITE},       {"setrange", ACL_KEY_WRITE},    {"sinter", ACL_KEY_READ},
-    {"sintercard", ACL_KEY_READ},   {"sismember", 0},               {"smembers", ACL_KEY_READ},
-    {"smismember", 0},              {"spop", ACL_KEY_ALL},          {"srandmember", ACL_KEY_READ},
-    {"srem", ACL_KEY_WRITE},        {"sscan", ACL_KEY_READ},        {"strlen", 0},
-    {"substr", ACL_KEY_READ},       {"sunion", ACL_KEY_READ},       {"touch", 0},
-    {"ttl", ACL_KEY_READ},          {"type", 0},                    {"unlink", ACL_KEY_WRITE},
-    {"watch", 0},
+    {"renamenx", ACL_KEY_ALL},      {"rpop", ACL_KEY_ALL},          {"rpoplpush", ACL_KEY_ALL},
+    {"rpush", ACL_KEY_WRITE},       {"rpushx", ACL_KEY_WRITE},      {"sadd", ACL_KEY_WRITE},
+    {"scard", 0},                   {"sdiff", ACL_KEY_READ},        {"setbit", ACL_KEY_ALL},
+    {"setex", ACL_KEY_WRITE},       {"setnx", ACL_KEY_WRITE},       {"setrange", ACL_KEY_WRITE},
+    {"sinter", ACL_KEY_READ},       {"sintercard", ACL_KEY_READ},   {"sismember", 0},
+    {"smembers", ACL_KEY_READ},     {"smismember", 0},              {"spop", ACL_KEY_ALL},
+    {"srandmember", ACL_KEY_READ},  {"srem", ACL_KEY_WRITE},        {"sscan", ACL_KEY_READ},
+    {"strlen", 0},                  {"substr", ACL_KEY_READ},       {"sunion", ACL_KEY_READ},
+    {"touch", 0},                   {"ttl", ACL_KEY_READ},          {"type", 0},
+    {"unlink", ACL_KEY_WRITE},      {"watch", 0},
 };
 
 uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv, uint32_t argc,
@@ -205,6 +214,10 @@ uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv
     /* SMOVE deletes from its source and inserts into its destination;
      * the *STORE forms write the destination and read the sources. */
     if (strcmp(cmd->name, "smove") == 0) return ACL_KEY_WRITE;
+    /* LMOVE and RPOPLPUSH read and delete from the source, insert into the
+     * destination. */
+    if (strcmp(cmd->name, "lmove") == 0 || strcmp(cmd->name, "rpoplpush") == 0)
+        return at == 1 ? ACL_KEY_ALL : ACL_KEY_WRITE;
     if (strcmp(cmd->name, "sinterstore") == 0 || strcmp(cmd->name, "sunionstore") == 0 ||
         strcmp(cmd->name, "sdiffstore") == 0)
         return at == 1 ? ACL_KEY_WRITE : ACL_KEY_READ;

@@ -126,6 +126,14 @@ CMD_DECL_ENCODE(cmd_rpop);
 CMD_DECL_READ(cmd_llen);
 CMD_DECL_READ(cmd_lindex);
 CMD_DECL_READ(cmd_lrange);
+/* cmd_list_ext.c */
+CMD_DECL_ENCODE(cmd_lset);
+CMD_DECL_ENCODE(cmd_lrem);
+CMD_DECL_ENCODE(cmd_ltrim);
+CMD_DECL_ENCODE(cmd_linsert);
+CMD_DECL_ENCODE(cmd_lmove);
+CMD_DECL_ENCODE(cmd_rpoplpush);
+CMD_DECL_READ(cmd_lpos);
 
 /* cmd_server.c */
 CMD_DECL_LOCAL(cmd_ping);
