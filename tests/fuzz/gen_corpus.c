@@ -49,7 +49,7 @@ static void codec(struct keel_store *st, uint64_t *index)
     struct keel_enc e;
     size_t len;
     struct keel_slice members[] = {keel_str("m1"), keel_str(""), keel_str("m3")};
-    for (int t = 0; t < 22; t++) {
+    for (int t = 0; t < 29; t++) {
         keel_enc_init(&e, 1700000000000 + t, t % 2 ? 9 : 0, (uint64_t)t + 1);
         switch (t) {
             case 0: keel_enc_noop(&e); break;
@@ -80,6 +80,13 @@ static void codec(struct keel_store *st, uint64_t *index)
             case 19: keel_enc_smove(&e, keel_str("s"), keel_str("s2"), keel_str("m3")); break;
             case 20: keel_enc_sstore(&e, KEEL_SSTORE_UNION, keel_str("s3"), members, 1); break;
             case 21: keel_enc_spop(&e, keel_str("s"), 0, members + 1, 1, KEEL_SPOP_ONE); break;
+            case 22: keel_enc_lpush(&e, keel_str("l"), members, 3, KEEL_LIST_LEFT); break;
+            case 23: keel_enc_lpop(&e, keel_str("l"), 2, KEEL_LPOP_COUNT); break;
+            case 24: keel_enc_lset(&e, keel_str("l"), keel_str("-1"), v); break;
+            case 25: keel_enc_linsert(&e, keel_str("l"), v, f, KEEL_LINSERT_BEFORE); break;
+            case 26: keel_enc_lrem(&e, keel_str("l"), -1, v); break;
+            case 27: keel_enc_ltrim(&e, keel_str("l"), 0, -2); break;
+            case 28: keel_enc_lmove(&e, keel_str("l"), keel_str("l2"), KEEL_LMOVE_TO_LEFT); break;
         }
         uint8_t *buf = enc_done(&e, &len);
         char name[32];
