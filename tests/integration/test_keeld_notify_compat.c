@@ -1,10 +1,10 @@
 /* tests/integration: keyspace notifications exactly as Redis 7.2 sends them,
  * on a one-node cluster: the keyspace-events part of Redis's
- * tests/unit/pubsub.tcl ported (lists, sets, zsets, streams and eviction
- * aside), then every write command Keel has, event by event against Redis's
- * notifyKeyspaceEvent calls (t_string.c, t_hash.c, db.c, expire.c): "new"
- * before a created key's own event, rename_from/rename_to, copy_to, del for
- * an emptied hash, expired lazily and from the sweep, nothing for FLUSHDB;
+ * tests/unit/pubsub.tcl ported (sets, zsets, streams and eviction aside),
+ * then every write command Keel has, event by event against Redis's
+ * notifyKeyspaceEvent calls (t_string.c, t_hash.c, t_list.c, db.c,
+ * expire.c): "new" before a created key's own event, rename_from/rename_to,
+ * copy_to, del for an emptied hash or list, expired lazily and from the sweep, nothing for FLUSHDB;
  * and Keel's notify-keyspace-index, which appends "#<raft index>". A command
  * that must send nothing is followed by a marker publication, which must be
  * the next message. Every wait is a bounded poll. */
@@ -444,6 +444,57 @@ static void test_index_flag(void **state)
     flags("");
 }
 
+/* pubsub.tcl's list cases, then every list write against t_list.c's
+ * notifyKeyspaceEvent calls. */
+static void test_lists(void **state)
+{
+    (void)state;
+    run("FLUSHDB", "+OK");
+    flags("KEl"); /* "we are able to mask events" */
+    redisContext *sub = subscriber();
+    run("SET foo bar", "+OK");
+    run("LPUSH mylist a", ":1");
+    expect_text(sub, "pmessage * __keyspace@0__:mylist lpush");
+    expect_text(sub, "pmessage * __keyevent@0__:lpush mylist");
+    run("RPUSH mylist a", ":2"); /* "list events test" */
+    run("RPOP mylist", "a");
+    expect_text(sub, "pmessage * __keyspace@0__:mylist rpush");
+    expect_text(sub, "pmessage * __keyevent@0__:rpush mylist");
+    expect_text(sub, "pmessage * __keyspace@0__:mylist rpop");
+    expect_text(sub, "pmessage * __keyevent@0__:rpop mylist");
+    redisFree(sub);
+    run("FLUSHDB", "+OK");
+    flags("KAn");
+    sub = subscriber();
+    run("RPUSH l a b c a", ":4");
+    run("LPUSHX l z", ":5");
+    run("LPUSHX nosuch z", ":0");
+    expect_ks(sub, "new:l rpush:l lpush:l");
+    run("LSET l 0 y", "+OK");
+    run("LINSERT l BEFORE c x", ":6");
+    run("LINSERT l BEFORE nope x", ":-1");
+    run("LREM l 0 a", ":2");
+    run("LREM l 0 nope", ":0");
+    expect_ks(sub, "lset:l linsert:l lrem:l");
+    run("LTRIM l 0 -1", "+OK");
+    run("LPOP l 0", "[]");
+    run("LPOP l", "y");
+    expect_ks(sub, "ltrim:l lpop:l");
+    run("LMOVE l m RIGHT LEFT", "c");
+    expect_ks(sub, "new:m lpush:m rpop:l");
+    run("RPOPLPUSH l m", "x");
+    expect_ks(sub, "lpush:m rpop:l");
+    run("LPOP l 3", "[b]");
+    expect_ks(sub, "lpop:l del:l");
+    run("LTRIM m 5 1", "+OK");
+    expect_ks(sub, "ltrim:m del:m");
+    run("LSET nosuch 0 x", "-ERR no such key");
+    run("LPOP nosuch", "(nil)");
+    run("LMOVE nosuch m LEFT LEFT", "(nil)");
+    expect_quiet(sub);
+    redisFree(sub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_client_reply),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_hashes_and_keyspace),
+        cmocka_unit_test(test_lists),
         cmocka_unit_test(test_index_flag),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
