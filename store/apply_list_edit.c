@@ -13,14 +13,16 @@ static bool same(struct keel_slice a, struct keel_slice b)
 }
 
 /* Replace the items from offset off to the end by items, in order: the
- * positions from off on are renumbered. The caller checked the room. */
+ * positions from off on are renumbered (written over; those past the new
+ * tail deleted). The caller checked the room. */
 static int rewrite_from(struct apply_ctx *c, struct keel_coll *l, uint64_t off,
                         const struct keel_members *items)
 {
     int rc = 0;
-    for (uint64_t i = off; rc == 0 && i < l->count; i++) rc = store_list_del(c->txn, l->id, l->aux[0] + i);
     for (size_t i = 0; rc == 0 && i < items->n; i++)
         rc = store_list_put(c->txn, l->id, l->aux[0] + off + i, keel_members_at(items, i));
+    for (uint64_t i = off + items->n; rc == 0 && i < l->count; i++)
+        rc = store_list_del(c->txn, l->id, l->aux[0] + i);
     if (rc != 0) return rc;
     l->count = off + items->n;
     l->aux[1] = l->aux[0] + l->count - 1; /* one before head when empty */
