@@ -55,9 +55,10 @@ oom:
 static const char *const writes[] = {
     "append", "copy", "decr", "decrby", "del", "expire", "expireat", "flushall", "flushdb",
     "getdel", "getex", "getset", "hdel", "hincrby", "hincrbyfloat", "hmset", "hset", "hsetnx",
-    "incr", "incrby", "incrbyfloat", "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex",
-    "rename", "renamenx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx", "setrange",
-    "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink",
+    "incr", "incrby", "incrbyfloat", "linsert", "lmove", "lpop", "lpush", "lpushx", "lrem", "lset",
+    "ltrim", "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex", "rename", "renamenx",
+    "rpop", "rpoplpush", "rpush", "rpushx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx",
+    "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink",
 };
 
 bool keel_is_write(const char *name, size_t len)
