@@ -196,9 +196,10 @@ static void algebra_on(unsigned i, const char *k)
     C(":3", "SINTERCARD 1 %s:x LIMIT 0", k);
     C(":0", "SINTERCARD 2 %s:x %s:nosuch", k, k);
     C("-ERR numkeys should be greater than 0", "SINTERCARD 0 %s:x", k);
-    C("-ERR value is not an integer or out of range", "SINTERCARD x %s:x", k);
+    C("-ERR numkeys should be greater than 0", "SINTERCARD x %s:x", k); /* Redis words both alike */
     C("-ERR Number of keys can't be greater than number of args", "SINTERCARD 3 %s:x %s:y", k, k);
     C("-ERR LIMIT can't be negative", "SINTERCARD 1 %s:x LIMIT -1", k);
+    C("-ERR LIMIT can't be negative", "SINTERCARD 1 %s:x LIMIT a", k);
     C("-ERR syntax error", "SINTERCARD 1 %s:x LIMIT", k);
     C("-ERR syntax error", "SINTERCARD 1 %s:x FOO 1", k);
     C(WRONGTYPE, "SINTERCARD 1 %s:str", k);

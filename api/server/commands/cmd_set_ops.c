@@ -61,10 +61,10 @@ CMD_DECL_READ(cmd_sintercard)
 {
     struct keel_members out;
     long long numkeys, limit = 0;
+    /* Redis's getRangeLongFromObjectOrReply with a message: the same words
+     * for a non-integer as for one out of range (and LIMIT's below). */
     if (!arg_ll(s, 1, &numkeys) || numkeys < 1) {
-        srv_reply_error(&s->out, KEEL_EINVAL, !arg_ll(s, 1, &numkeys)
-                                                  ? "value is not an integer or out of range"
-                                                  : "numkeys should be greater than 0");
+        srv_reply_error(&s->out, KEEL_EINVAL, "numkeys should be greater than 0");
         return 0;
     }
     if (numkeys > (long long)s->argc - 2) {
@@ -74,11 +74,7 @@ CMD_DECL_READ(cmd_sintercard)
     for (uint32_t j = 2 + (uint32_t)numkeys; j < s->argc; j++) {
         if (slot_arg_is(s, j, "LIMIT") && j + 1 < s->argc) {
             j++;
-            if (!arg_ll(s, j, &limit)) {
-                srv_reply_error(&s->out, KEEL_EINVAL, "value is not an integer or out of range");
-                return 0;
-            }
-            if (limit < 0) {
+            if (!arg_ll(s, j, &limit) || limit < 0) {
                 srv_reply_error(&s->out, KEEL_EINVAL, "LIMIT can't be negative");
                 return 0;
             }
