@@ -64,6 +64,10 @@ bool storage_disk_full(struct keel_storage *s);
 void storage_reserve_open(struct keel_storage *s);
 uint64_t storage_reserve_refill_at(const struct keel_storage *s);
 
+/* zindex.c: the index-key form of a score given as its bits (LE-decoded):
+ * what image_walk compares an index entry's score with. */
+uint64_t storage_zscore_sortable(uint64_t bits);
+
 /* members.c: copy every sub-key of collection `from` under id `to`. */
 int storage_coll_clone(struct keel_txn *txn, uint64_t from, uint64_t to);
 

@@ -34,6 +34,7 @@ struct coll_seen
     uint64_t count;
     uint64_t found;
     uint64_t head, tail; /* a list's positions (aux) */
+    uint64_t indexed; /* a sorted set's score-index entries */
     uint8_t type;
 };
 
@@ -106,7 +107,7 @@ static int data_record(struct walk *w, const MDB_val *k, const MDB_val *v)
             return fail(w, "DB \"data\": list %llu counts %llu items between positions %llu and %llu",
                         (unsigned long long)coll.id, (unsigned long long)coll.count,
                         (unsigned long long)coll.aux[0], (unsigned long long)coll.aux[1]);
-        w->colls[w->ncolls++] = (struct coll_seen){coll.id, coll.count, 0, coll.aux[0], coll.aux[1], rec.type};
+        w->colls[w->ncolls++] = (struct coll_seen){coll.id, coll.count, 0, coll.aux[0], coll.aux[1], 0, rec.type};
     }
     if (rec.expire_at == 0) return 0;
     w->with_expiry++;
@@ -203,6 +204,48 @@ static bool tag_ok(uint8_t type, uint8_t tag, bool *counts)
     }
 }
 
+/* A sorted set's score index entry (storage.h): well formed, and naming a
+ * member whose stored score is the entry's. With the count check (entries
+ * = members) that makes index and members one-to-one. */
+static int index_entry(struct walk *w, struct coll_seen *c, const MDB_val *k, const MDB_val *v)
+{
+    const uint8_t *p = k->mv_data;
+    const unsigned long long id = (unsigned long long)c->id;
+    struct keel_slice m = {p + 17, k->mv_size - 17};
+    uint8_t kb[9 + KEEL_MEMBER_INLINE];
+    if (k->mv_size < 17 || (v->mv_size > 0 && (k->mv_size != 17 + KEEL_ZINDEX_INLINE ||
+                                                 v->mv_size <= KEEL_ZINDEX_INLINE ||
+                                                 v->mv_size > KEEL_MAX_MEMBER ||
+                                                 memcmp(p + 17, v->mv_data, KEEL_ZINDEX_PREFIX) != 0)))
+        return fail(w, "DB \"members\": sorted set %llu has a malformed index entry", id);
+    if (v->mv_size > 0) m = (struct keel_slice){v->mv_data, v->mv_size};
+    /* The member's own sub-key (members.c's layout). */
+    size_t kn = 9;
+    be64_store(kb, c->id);
+    if (m.n <= KEEL_MEMBER_INLINE) {
+        kb[8] = KEEL_TAG_MEMBER;
+        memcpy(kb + 9, m.p, m.n);
+        kn += m.n;
+    } else {
+        XXH128_hash_t h = XXH3_128bits(m.p, m.n);
+        kb[8] = KEEL_TAG_MEMBER | KEEL_TAG_HASHED;
+        be64_store(kb + 9, h.high64);
+        be64_store(kb + 17, h.low64);
+        kn += 16;
+    }
+    MDB_val mk = {kn, kb}, mv;
+    int rc = mdb_get(w->txn, w->dbi[DB_MEMBERS], &mk, &mv);
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(w, "members", rc);
+    const uint8_t *sp = mv.mv_data;
+    size_t off = 0;
+    if (rc == 0 && m.n > KEEL_MEMBER_INLINE) off = mv.mv_size >= 4 ? 4 + le32_load(sp) : mv.mv_size;
+    if (rc != 0 || mv.mv_size < off || mv.mv_size - off != 8 ||
+        storage_zscore_sortable(le64_load(sp + off)) != be64_load(p + 9))
+        return fail(w, "DB \"members\": an index entry of sorted set %llu names no member of its score", id);
+    c->indexed++;
+    return 0;
+}
+
 static int member_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 {
     const uint8_t *p = k->mv_data;
@@ -239,6 +282,11 @@ static int member_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
         if (be64_load(p + 9) != h.high64 || be64_load(p + 17) != h.low64)
             return fail(w, "DB \"members\": a long element of collection %llu is not under its hash",
                         (unsigned long long)c->id);
+    } else if (c->type == KEEL_TYPE_ZSET && tag == KEEL_TAG_INDEX) {
+        return index_entry(w, c, k, v);
+    } else if (c->type == KEEL_TYPE_ZSET && v->mv_size != 8) {
+        return fail(w, "DB \"members\": a member of sorted set %llu has %zu bytes of score",
+                    (unsigned long long)c->id, v->mv_size);
     } else if (c->type == KEEL_TYPE_SET && v->mv_size != 0) {
         return fail(w, "DB \"members\": a member of set %llu has %zu bytes of data",
                     (unsigned long long)c->id, v->mv_size);
@@ -278,6 +326,10 @@ static int check_colls(struct walk *w)
             return fail(w, "collection %llu counts %llu elements, DB \"members\" holds %llu",
                         (unsigned long long)c->id, (unsigned long long)c->count,
                         (unsigned long long)c->found);
+        if (c->type == KEEL_TYPE_ZSET && c->indexed != c->count)
+            return fail(w, "sorted set %llu has %llu members and %llu index entries",
+                        (unsigned long long)c->id, (unsigned long long)c->count,
+                        (unsigned long long)c->indexed);
         if (c->id >= w->coll_next)
             return fail(w, "collection %llu is not below the id counter (%llu)",
                         (unsigned long long)c->id, (unsigned long long)w->coll_next);

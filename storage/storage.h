@@ -226,6 +226,36 @@ int storage_member_scan_from(struct keel_txn *txn, uint64_t id, uint8_t tag, str
 /* Delete every sub-key of collection id (any tag). */
 int storage_coll_drop(struct keel_txn *txn, uint64_t id);
 
+/* ---- sorted-set score index --------------------------------------------
+ *
+ * A sorted set keeps member -> score (8 bytes, the double's bits, LE) under
+ * KEEL_TAG_MEMBER like any element, and one index sub-key per member:
+ *
+ *   be64(id) . KEEL_TAG_INDEX . sortable(score) . member          value: empty
+ *
+ * sortable(score) is the double's IEEE-754 bits, big-endian, the sign bit
+ * flipped for positives and every bit flipped for negatives, -0 taken as 0:
+ * byte order is numeric order, so a range by score is one cursor seek.
+ * A member longer than KEEL_ZINDEX_INLINE bytes does not fit: its index key
+ * holds the member's first KEEL_ZINDEX_PREFIX bytes and its 128-bit XXH3, and
+ * its value is the whole member. Order is then exact by score and by bytes,
+ * except among members of equal score sharing their first
+ * KEEL_ZINDEX_PREFIX bytes where one is longer than KEEL_ZINDEX_INLINE: those
+ * come in hash order (open; Redis orders them by bytes). */
+#define KEEL_ZINDEX_INLINE (KEEL_MEMBER_INLINE - 8)
+#define KEEL_ZINDEX_PREFIX (KEEL_ZINDEX_INLINE - 16)
+
+/* Add or remove the index entry (score, member) of collection id. del:
+ * KEEL_ENOTFOUND if there was none. */
+int storage_zindex_put(struct keel_txn *txn, uint64_t id, double score, struct keel_slice member);
+int storage_zindex_del(struct keel_txn *txn, uint64_t id, double score, struct keel_slice member);
+/* Walk the index of collection id from score `from` (inclusive; in reverse
+ * from the highest entry at or below it) in score order, or in reverse.
+ * cb returns non-zero to stop (returned); member points into the map. */
+typedef int (*storage_zindex_cb)(void *arg, double score, struct keel_slice member);
+int storage_zindex_walk(struct keel_txn *txn, uint64_t id, double from, bool reverse,
+                        storage_zindex_cb cb, void *arg);
+
 /* ---- metadata ---------------------------------------------------------- */
 
 int storage_meta_get(struct keel_txn *txn, const char *name, uint64_t *value); /* 0 if absent */

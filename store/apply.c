@@ -410,6 +410,12 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
             return apply_setfloat(c, cmd, r);
         case STORE_CMD_SADD:
             return apply_sadd(c, cmd, r);
+        case STORE_CMD_ZADD:
+            return apply_zadd(c, cmd, r);
+        case STORE_CMD_ZREM:
+            return apply_zrem(c, cmd, r);
+        case STORE_CMD_ZREMRANGE:
+            return apply_zremrange(c, cmd, r);
         case STORE_CMD_SREM:
             return apply_srem(c, cmd, r);
         case STORE_CMD_SPOP:

@@ -1,4 +1,5 @@
 /* store: decoding and validating replicated commands. See codec.h. */
+#include <math.h>
 #include <string.h>
 
 #include "common/le.h"
@@ -90,6 +91,8 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_LPOP] = KEEL_LIST_LEFT | KEEL_LPOP_COUNT,
     [STORE_CMD_LINSERT] = KEEL_LINSERT_BEFORE,
     [STORE_CMD_LMOVE] = KEEL_LIST_LEFT | KEEL_LMOVE_TO_LEFT,
+    [STORE_CMD_ZADD] = 0x3F,
+    [STORE_CMD_ZREMRANGE] = 0x3F, /* checked below */
 };
 
 /* ACL rules: words separated by single spaces, with no control byte, no
@@ -132,6 +135,17 @@ static bool check_flags(struct rd *r, uint8_t type, uint8_t flags)
         case STORE_CMD_HASH:
             if ((flags & KEEL_HASH_CHECK) && (flags & KEEL_HASH_VERDICT)) goto bad;
             break;
+        case STORE_CMD_ZADD:
+            if ((flags & KEEL_ZADD_NX) && (flags & (KEEL_ZADD_XX | KEEL_ZADD_GT | KEEL_ZADD_LT))) goto bad;
+            if ((flags & KEEL_ZADD_GT) && (flags & KEEL_ZADD_LT)) goto bad;
+            break;
+        case STORE_CMD_ZREMRANGE: {
+            unsigned op = flags & KEEL_ZREM_OP;
+            if (op < KEEL_ZREM_POPMIN || op > KEEL_ZREM_LEX) goto bad;
+            if ((flags & KEEL_ZREM_COUNT) && op > KEEL_ZREM_POPMAX) goto bad;
+            if ((flags & (KEEL_ZREM_MINEX | KEEL_ZREM_MAXEX)) && op != KEEL_ZREM_SCORE) goto bad;
+            break;
+        }
         case STORE_CMD_SSTORE:
             if (flags == 0) return fail(r, KEEL_EMALFORMED, "set operation missing");
             break;
@@ -350,6 +364,57 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
         case STORE_CMD_LMOVE:
             if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value)) return false;
             break;
+        case STORE_CMD_ZADD:
+        case STORE_CMD_ZREM:
+            if (!rd_key(r, &cmd->key) || !rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4)) return false;
+            if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no members");
+            if ((flags & KEEL_ZADD_INCR) && cmd->count != 1)
+                return fail(r, KEEL_EMALFORMED, "INCR with several members");
+            start = r->p;
+            for (i = 0; i < cmd->count; i++) {
+                if (type == STORE_CMD_ZADD) {
+                    double d;
+                    if (!rd_str(r, &s, 8)) return false;
+                    if (s.n != 8) return fail(r, KEEL_EMALFORMED, "score not 8 bytes");
+                    uint64_t b = le64_load(s.p);
+                    memcpy(&d, &b, sizeof d);
+                    if (isnan(d)) return fail(r, KEEL_EMALFORMED, "NaN score");
+                }
+                if (!rd_str(r, &s, KEEL_MAX_MEMBER)) return false;
+            }
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            break;
+        case STORE_CMD_ZREMRANGE: {
+            unsigned op = flags & KEEL_ZREM_OP;
+            if (!rd_key(r, &cmd->key)) return false;
+            if (op <= KEEL_ZREM_RANK) {
+                int64_t b = 0;
+                if (!rd_i64(r, &cmd->num) || (op == KEEL_ZREM_RANK && !rd_i64(r, &b))) return false;
+                cmd->version = (uint64_t)b;
+                if (op != KEEL_ZREM_RANK && cmd->num < 0) return fail(r, KEEL_EMALFORMED, "negative count");
+                break;
+            }
+            if (!rd_str(r, &cmd->field, KEEL_MAX_MEMBER + 1) || !rd_str(r, &cmd->value, KEEL_MAX_MEMBER + 1))
+                return false;
+            if (op == KEEL_ZREM_SCORE) {
+                for (int j = 0; j < 2; j++) {
+                    struct keel_slice b = j ? cmd->value : cmd->field;
+                    double d;
+                    if (b.n != 8) return fail(r, KEEL_EMALFORMED, "score not 8 bytes");
+                    uint64_t bits = le64_load(b.p);
+                    memcpy(&d, &bits, sizeof d);
+                    if (isnan(d)) return fail(r, KEEL_EMALFORMED, "NaN score");
+                }
+            } else {
+                for (int j = 0; j < 2; j++) {
+                    struct keel_slice b = j ? cmd->value : cmd->field;
+                    bool inf = b.n == 1 && (b.p[0] == '-' || b.p[0] == '+');
+                    if (!inf && (b.n == 0 || (b.p[0] != '(' && b.p[0] != '[')))
+                        return fail(r, KEEL_EMALFORMED, "bad lex bound");
+                }
+            }
+            break;
+        }
         case STORE_CMD_SMOVE:
             if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value) ||
                 !rd_str(r, &cmd->field, KEEL_MAX_MEMBER))

@@ -102,6 +102,19 @@
  *            LMOVE from the head (LEFT) or tail to the head (TO_LEFT) or
  *            tail; RPOPLPUSH is LMOVE RIGHT LEFT
  *            List elements are at most KEEL_MAX_MEMBER bytes too.
+ *   ZADD     str key, u32 n, n x (str score, str member)   (n >= 1)
+ *            flags NX XX GT LT CH INCR; score: the 8 bytes of a double
+ *            (LE), never NaN, parsed on the leader; INCR: exactly one pair
+ *            (ZADD INCR and ZINCRBY). Apply compares and adds doubles only:
+ *            IEEE arithmetic is the same on every replica.
+ *   ZREM     str key, u32 n, n x str member             (n >= 1)
+ *   ZREMRANGE str key, then by the operation in flags & 7 (one of):
+ *            POPMIN, POPMAX  i64 count (>= 0)            flag COUNT: given
+ *            RANK     i64 start, i64 end (Redis's indexes, negative from the end)
+ *            SCORE    str min, str max (8-byte doubles, not NaN)  flags MINEX MAXEX
+ *            LEX      str min, str max (Redis's lex items: "-" "+" "[x" "(x")
+ *            ZPOPMIN/ZPOPMAX and ZREMRANGEBYRANK/SCORE/LEX: which members go is
+ *            decided in apply from the index, the same on every replica.
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
@@ -175,6 +188,9 @@ enum store_cmd_type {
     STORE_CMD_LTRIM = 34,
     STORE_CMD_LINSERT = 35,
     STORE_CMD_LMOVE = 36,
+    STORE_CMD_ZADD = 37,
+    STORE_CMD_ZREM = 38,
+    STORE_CMD_ZREMRANGE = 39,
     STORE_CMD__COUNT
 };
 
@@ -233,6 +249,24 @@ enum store_cmd_type {
 #define KEEL_LINSERT_BEFORE 0x01
 /* LMOVE: push onto the destination's head (otherwise its tail) */
 #define KEEL_LMOVE_TO_LEFT 0x02
+/* ZADD (Redis's zadd flags; INCR also for ZINCRBY) */
+#define KEEL_ZADD_NX 0x01
+#define KEEL_ZADD_XX 0x02
+#define KEEL_ZADD_GT 0x04
+#define KEEL_ZADD_LT 0x08
+#define KEEL_ZADD_CH 0x10
+#define KEEL_ZADD_INCR 0x20
+
+/* ZREMRANGE: the operation (a value) and its flags */
+#define KEEL_ZREM_POPMIN 1
+#define KEEL_ZREM_POPMAX 2
+#define KEEL_ZREM_RANK 3
+#define KEEL_ZREM_SCORE 4
+#define KEEL_ZREM_LEX 5
+#define KEEL_ZREM_OP 0x07
+#define KEEL_ZREM_COUNT 0x08
+#define KEEL_ZREM_MINEX 0x10
+#define KEEL_ZREM_MAXEX 0x20
 
 /* ACL: remove the user */
 #define KEEL_ACL_DELETE 0x01
@@ -371,6 +405,16 @@ void keel_enc_linsert(struct keel_enc *e, struct keel_slice key, struct keel_sli
                       struct keel_slice elem, unsigned flags);
 /* flags: KEEL_LIST_LEFT (from the head), KEEL_LMOVE_TO_LEFT. */
 void keel_enc_lmove(struct keel_enc *e, struct keel_slice src, struct keel_slice dst, unsigned flags);
+/* Sorted sets. ZADD: scores[i] goes with members[i]; flags KEEL_ZADD_*. */
+void keel_enc_zadd(struct keel_enc *e, struct keel_slice key, const double *scores,
+                   const struct keel_slice *members, uint32_t n, unsigned flags);
+void keel_enc_zrem(struct keel_enc *e, struct keel_slice key, const struct keel_slice *members,
+                   uint32_t n);
+/* ZREMRANGE: POP (a, the count; flags | KEEL_ZREM_COUNT when given), RANK
+ * (a start, b end), SCORE (min, max as doubles in smin/smax), LEX (lmin,
+ * lmax the raw items). Unused arguments are ignored. */
+void keel_enc_zremrange(struct keel_enc *e, struct keel_slice key, unsigned flags, int64_t a, int64_t b,
+                        double smin, double smax, struct keel_slice lmin, struct keel_slice lmax);
 /* ACL: name, the user's normalized rules (acl_describe), the version of its
  * system key when the rules were computed (0: absent); flags KEEL_ACL_DELETE
  * with empty rules removes it. */

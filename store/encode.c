@@ -412,6 +412,54 @@ void keel_enc_srem(struct keel_enc *e, struct keel_slice key, const struct keel_
     key_list(e, STORE_CMD_SREM, 0, key, members, n, 1);
 }
 
+void keel_enc_zadd(struct keel_enc *e, struct keel_slice key, const double *scores,
+                   const struct keel_slice *members, uint32_t n, unsigned flags)
+{
+    size_t b = begin(e, STORE_CMD_ZADD, flags);
+    w_str(e, key);
+    w_u32(e, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t sb[8];
+        uint64_t bits;
+        memcpy(&bits, &scores[i], sizeof bits);
+        le64_store(sb, bits);
+        w_str(e, (struct keel_slice){sb, sizeof sb});
+        w_str(e, members[i]);
+    }
+    end(e, b);
+}
+
+void keel_enc_zrem(struct keel_enc *e, struct keel_slice key, const struct keel_slice *members,
+                   uint32_t n)
+{
+    key_list(e, STORE_CMD_ZREM, 0, key, members, n, 1);
+}
+
+void keel_enc_zremrange(struct keel_enc *e, struct keel_slice key, unsigned flags, int64_t a, int64_t b,
+                        double smin, double smax, struct keel_slice lmin, struct keel_slice lmax)
+{
+    unsigned op = flags & KEEL_ZREM_OP;
+    size_t at = begin(e, STORE_CMD_ZREMRANGE, flags);
+    w_str(e, key);
+    if (op <= KEEL_ZREM_RANK) {
+        w_u64(e, (uint64_t)a);
+        if (op == KEEL_ZREM_RANK) w_u64(e, (uint64_t)b);
+    } else if (op == KEEL_ZREM_SCORE) {
+        uint8_t sb[2][8];
+        uint64_t bits;
+        memcpy(&bits, &smin, sizeof bits);
+        le64_store(sb[0], bits);
+        memcpy(&bits, &smax, sizeof bits);
+        le64_store(sb[1], bits);
+        w_str(e, (struct keel_slice){sb[0], 8});
+        w_str(e, (struct keel_slice){sb[1], 8});
+    } else {
+        w_str(e, lmin);
+        w_str(e, lmax);
+    }
+    end(e, at);
+}
+
 void keel_enc_spop(struct keel_enc *e, struct keel_slice key, uint64_t base,
                    const struct keel_slice *members, uint32_t n, unsigned flags)
 {

@@ -26,6 +26,11 @@ static const struct
     [KEEL_EV_LPOP] = {"lpop", 'l'},               [KEEL_EV_RPOP] = {"rpop", 'l'},
     [KEEL_EV_LSET] = {"lset", 'l'},               [KEEL_EV_LREM] = {"lrem", 'l'},
     [KEEL_EV_LTRIM] = {"ltrim", 'l'},             [KEEL_EV_LINSERT] = {"linsert", 'l'},
+    [KEEL_EV_ZADD] = {"zadd", 'z'},               [KEEL_EV_ZINCR] = {"zincr", 'z'},
+    [KEEL_EV_ZREM] = {"zrem", 'z'},               [KEEL_EV_ZPOPMIN] = {"zpopmin", 'z'},
+    [KEEL_EV_ZPOPMAX] = {"zpopmax", 'z'},         [KEEL_EV_ZREMRANGEBYRANK] = {"zremrangebyrank", 'z'},
+    [KEEL_EV_ZREMRANGEBYSCORE] = {"zremrangebyscore", 'z'},
+    [KEEL_EV_ZREMRANGEBYLEX] = {"zremrangebylex", 'z'},
 };
 
 const char *keel_event_name(unsigned type)

@@ -55,6 +55,14 @@ enum keel_event_type {
     KEEL_EV_LREM,        /* l */
     KEEL_EV_LTRIM,       /* l */
     KEEL_EV_LINSERT,     /* l */
+    KEEL_EV_ZADD,        /* z ZADD */
+    KEEL_EV_ZINCR,       /* z ZINCRBY, ZADD INCR */
+    KEEL_EV_ZREM,        /* z ZREM */
+    KEEL_EV_ZPOPMIN,     /* z */
+    KEEL_EV_ZPOPMAX,     /* z */
+    KEEL_EV_ZREMRANGEBYRANK,  /* z */
+    KEEL_EV_ZREMRANGEBYSCORE, /* z */
+    KEEL_EV_ZREMRANGEBYLEX,   /* z */
     KEEL_EV__COUNT
 };
 
@@ -82,7 +90,7 @@ struct keel_events
 /* "set", "del", ...; "?" for an unknown type. */
 const char *keel_event_name(unsigned type);
 /* Redis's class letter of the event ('g', '$', 'h', 'x', 'n', ...). */
-/* Redis's class letter of the event: 'g', '$', 'h', 's', 'l' or 'x'. */
+/* Redis's class letter of the event: 'g', '$', 'h', 's', 'l', 'z' or 'x'. */
 char keel_event_class(unsigned type);
 
 /* Internal to store/ (events.c). */

@@ -96,6 +96,16 @@ int apply_spop(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_rep
 int apply_smove(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_sstore(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 
+/* Sorted-set commands (apply_zset.c); a member's score (KEEL_ENOTFOUND if
+ * it has none, id 0 being no set). */
+int apply_zadd(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_zrem(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int store_zscore(struct keel_txn *txn, uint64_t id, struct keel_slice m, double *d);
+/* keel_read_zrange_score on any txn (zset_read.c). */
+int store_zrange_walk(struct keel_txn *txn, const struct keel_coll *coll, const struct keel_zrange *z,
+                      bool reverse, int64_t offset, int64_t limit, storage_zindex_cb cb, void *arg);
+int apply_zremrange(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+
 /* Set algebra (set_ops.c): op is KEEL_SSTORE_*; sets (id 0: absent) may
  * be reordered. The members of set id, appended to ms. */
 int store_setop(struct keel_txn *txn, unsigned op, struct keel_coll *sets, size_t n, uint64_t limit,

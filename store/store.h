@@ -201,6 +201,29 @@ int keel_read_list_walk(struct keel_read *rd, const struct keel_coll *coll, uint
 /* Redis's LRANGE clamping of start..end over a list of len items: false if
  * empty, else the offset and number of items. */
 bool store_list_range(int64_t len, int64_t start, int64_t end, uint64_t *off, uint64_t *n);
+/* ---- sorted sets (store/zset_read.c) ------------------------------------ */
+
+/* The live sorted set at key: as keel_read_set. */
+int keel_read_zset(struct keel_read *rd, struct keel_slice key, struct keel_coll *coll);
+/* The member's score: 0 and *score, KEEL_ENOTFOUND, or an error. */
+int keel_read_zscore(struct keel_read *rd, const struct keel_coll *coll, struct keel_slice member,
+                     double *score);
+/* A range by score, each end inclusive or not (Redis's zrangespec). */
+struct keel_zrange
+{
+    double min, max;
+    bool minex, maxex;
+};
+/* Whether no score can be in z (min > max, or equal with an open end). */
+bool keel_zrange_empty(const struct keel_zrange *z);
+/* The members with scores in z, by (score, member), or in reverse from max:
+ * the first `offset` skipped (negative: none at all, as Redis), then at
+ * most `limit` (negative: all). cb returns non-zero to stop; that value is
+ * returned, -1 (a plain stop) as 0. Cost: one seek plus the entries walked,
+ * the offset's included. */
+int keel_read_zrange_score(struct keel_read *rd, const struct keel_coll *coll,
+                           const struct keel_zrange *z, bool reverse, int64_t offset,
+                           int64_t limit, storage_zindex_cb cb, void *arg);
 
 /* Live keys in order from start; cb returns non-zero to stop. */
 int keel_read_scan(struct keel_read *rd, struct keel_slice start, storage_scan_cb cb, void *arg);

@@ -58,7 +58,8 @@ static const char *const writes[] = {
     "incr", "incrby", "incrbyfloat", "linsert", "lmove", "lpop", "lpush", "lpushx", "lrem", "lset",
     "ltrim", "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex", "rename", "renamenx",
     "rpop", "rpoplpush", "rpush", "rpushx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx",
-    "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink",
+    "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink", "zadd", "zincrby",
+    "zpopmax", "zpopmin", "zrem", "zremrangebylex", "zremrangebyrank", "zremrangebyscore",
 };
 
 bool keel_is_write(const char *name, size_t len)

@@ -37,7 +37,7 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
     struct keel_slice keys[4], pairs[6];
     int64_t ttl = (int64_t)(workload_rand(w) % 4000) + 1;
     w->last_counter = -1;
-    switch (workload_rand(w) % 22) {
+    switch (workload_rand(w) % 24) {
         case 0:
         case 1:
             keel_enc_set(e, pick(w, k, "k", 64), value(w, v, sizeof v),
@@ -165,6 +165,35 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
             keel_enc_lmove(e, pick(w, k, "l", 8), workload_rand(w) % 8 ? pick(w, f, "l", 8) : pick(w, f, "s", 8),
                            (unsigned)(workload_rand(w) % 4));
             break;
+        case 22: { /* sorted sets: member, score and index sub-keys must agree */
+            static const unsigned fl[] = {0, KEEL_ZADD_NX, KEEL_ZADD_XX | KEEL_ZADD_CH, KEEL_ZADD_GT,
+                                          KEEL_ZADD_LT | KEEL_ZADD_CH, KEEL_ZADD_INCR};
+            char mb[3][32];
+            double sc[3];
+            unsigned f0 = fl[workload_rand(w) % 6];
+            uint32_t n = f0 == KEEL_ZADD_INCR ? 1 : 1 + (uint32_t)(workload_rand(w) % 3);
+            for (uint32_t i = 0; i < n; i++) {
+                keys[i] = pick(w, mb[i], "m", 16);
+                sc[i] = (double)((int64_t)(workload_rand(w) % 41) - 20) / 4;
+            }
+            keel_enc_zadd(e, pick(w, k, "z", 8), sc, keys, n, f0);
+            break;
+        }
+        case 23: {
+            char mb[2][32];
+            keys[0] = pick(w, mb[0], "m", 16);
+            keys[1] = pick(w, mb[1], "m", 16);
+            if (workload_rand(w) % 3) {
+                keel_enc_zrem(e, pick(w, k, "z", 8), keys, 1 + (uint32_t)(workload_rand(w) % 2));
+            } else { /* ZPOPMIN/ZPOPMAX or ZREMRANGEBYSCORE: apply picks from the index */
+                static const unsigned ops[] = {KEEL_ZREM_POPMIN, KEEL_ZREM_POPMAX, KEEL_ZREM_SCORE};
+                unsigned op = ops[workload_rand(w) % 3];
+                double lo = (double)((int64_t)(workload_rand(w) % 21) - 10) / 4;
+                keel_enc_zremrange(e, pick(w, k, "z", 8), op, 1 + (int64_t)(workload_rand(w) % 2), 0, lo, lo + 1,
+                                   keys[0], keys[0]);
+            }
+            break;
+        }
         case 11:
             keel_enc_cas(e, pick(w, k, "k", 64), KEEL_CAS_VERSION, workload_rand(w) % 50,
                          (struct keel_slice){NULL, 0}, value(w, v2, sizeof v2), 0);

@@ -40,7 +40,7 @@
 #define MAX_WANT 4096    /* expected lines in one session */
 #define MAX_CMDS 1024    /* commands in one session */
 #define MAX_ARGS 32      /* redis-cli arguments */
-#define MAX_NAMES 128    /* distinct command names */
+#define MAX_NAMES 256    /* distinct command names */
 #define SESSION_MS 60000 /* one redis-cli run; far above what it needs, even under ASan */
 
 static struct kc cluster;

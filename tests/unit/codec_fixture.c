@@ -299,6 +299,39 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
         case STORE_CMD_LMOVE:
             keel_enc_lmove(e, c->key, c->value, c->flags);
             break;
+        case STORE_CMD_ZREMRANGE: {
+            double d[2] = {0, 0};
+            if ((c->flags & KEEL_ZREM_OP) == KEEL_ZREM_SCORE) {
+                uint64_t b0 = le64_load(c->field.p), b1 = le64_load(c->value.p);
+                memcpy(&d[0], &b0, 8);
+                memcpy(&d[1], &b1, 8);
+            }
+            keel_enc_zremrange(e, c->key, c->flags, c->num, (int64_t)c->version, d[0], d[1], c->field, c->value);
+            break;
+        }
+        case STORE_CMD_ZREM:
+            v = collect(c->list, c->count);
+            keel_enc_zrem(e, c->key, v, c->count);
+            free(v);
+            break;
+        case STORE_CMD_ZADD: {
+            /* pairs of (8-byte score, member) */
+            v = collect(c->list, 2 * c->count);
+            double *sc = calloc(c->count, sizeof *sc);
+            struct keel_slice *m = calloc(c->count, sizeof *m);
+            assert_non_null(sc);
+            assert_non_null(m);
+            for (uint32_t i = 0; i < c->count; i++) {
+                uint64_t b = le64_load(v[2 * i].p);
+                memcpy(&sc[i], &b, sizeof b);
+                m[i] = v[2 * i + 1];
+            }
+            keel_enc_zadd(e, c->key, sc, m, c->count, c->flags);
+            free(sc);
+            free(m);
+            free(v);
+            break;
+        }
         case STORE_CMD_BATCH: {
             struct keel_slice key;
             uint64_t version;

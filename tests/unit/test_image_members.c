@@ -4,6 +4,8 @@
  * tag of another type, a long member off its hash or an id counter behind
  * an id is refused, saying which; so is a list with an item outside its
  * head..tail positions or a count that does not span them. Also: an env of format 1 (no members DB)
+ * an id is refused, saying which; so is a sorted set whose score index
+ * lacks an entry or disagrees with a member's score. Also: an env of format 1 (no members DB)
  * opens, is marked format 2 and takes sets. */
 #include "storage_fixture.h"
 
@@ -30,6 +32,31 @@ static void put_set(struct keel_storage *s, const char *key, const char *const *
     }
     storage_coll_encode(&coll, payload);
     struct keel_record rec = {KEEL_TYPE_SET, 0, index, payload, sizeof payload};
+    assert_int_equal(storage_put(&txn, cstr(key), &rec, NULL), 0);
+    assert_int_equal(storage_set_applied(&txn, index), 0);
+    commit(&txn);
+}
+
+/* A sorted set at key: members with scores 1, 2, ... and their index. */
+static void put_zset(struct keel_storage *s, const char *key, const char *const *m, int n, uint64_t index)
+{
+    struct keel_txn txn;
+    struct keel_coll coll = {0};
+    uint8_t payload[KEEL_COLL_SIZE], sb[8];
+    begin(s, true, &txn);
+    assert_int_equal(storage_coll_new_id(&txn, &coll.id), 0);
+    for (int i = 0; i < n; i++) {
+        double d = i + 1;
+        uint64_t b;
+        memcpy(&b, &d, sizeof b);
+        le64_store(sb, b);
+        assert_int_equal(storage_member_put(&txn, coll.id, KEEL_TAG_MEMBER, cstr(m[i]),
+                                            (struct keel_slice){sb, 8}, NULL), 0);
+        assert_int_equal(storage_zindex_put(&txn, coll.id, d, cstr(m[i])), 0);
+        coll.count++;
+    }
+    storage_coll_encode(&coll, payload);
+    struct keel_record rec = {KEEL_TYPE_ZSET, 0, index, payload, sizeof payload};
     assert_int_equal(storage_put(&txn, cstr(key), &rec, NULL), 0);
     assert_int_equal(storage_set_applied(&txn, index), 0);
     commit(&txn);
@@ -67,7 +94,7 @@ static void test_members_checked(void **state)
     static const char *const why[] = {
         NULL, /* intact */
         "which no key has", "counts 2 elements", "tagged 2", "not under its hash",
-        "not below the id counter",
+        "not below the id counter", "1 index entries", "names no member of its score",
     };
     (void)state;
     memset(long_member, 'L', sizeof long_member - 1);
@@ -76,6 +103,7 @@ static void test_members_checked(void **state)
         struct keel_storage *s = fresh(&dir);
         put_set(s, "s1", (const char *[]){"a", "b"}, 2, 1);
         put_set(s, "s2", (const char *[]){"x", long_member}, 2, 2);
+        put_zset(s, "z3", (const char *[]){"m", long_member}, 2, 3); /* id 3 */
         MDB_txn *txn;
         uint8_t kb[64];
         MDB_val k = {0, kb}, v = {0, NULL};
@@ -115,6 +143,26 @@ static void test_members_checked(void **state)
                 assert_int_equal(mdb_put(txn, s->members, &k2, &v2, 0), 0);
                 break;
             }
+            case 6: /* z3's index loses m's entry (score 1) */
+            case 7: /* z3's member m says 5, its index entry 1 */
+                be64_store(kb, 3), kb[8] = c == 6 ? KEEL_TAG_INDEX : KEEL_TAG_MEMBER;
+                if (c == 6) {
+                    be64_store(kb + 9, 0xBFF0000000000000ull); /* sortable(1.0) */
+                    kb[17] = 'm';
+                    k.mv_size = 18;
+                    assert_int_equal(mdb_del(txn, s->members, &k, NULL), 0);
+                } else {
+                    double five = 5;
+                    uint8_t sb[8];
+                    uint64_t b;
+                    memcpy(&b, &five, sizeof b);
+                    le64_store(sb, b);
+                    kb[9] = 'm';
+                    k.mv_size = 10;
+                    v = (MDB_val){8, sb};
+                    assert_int_equal(mdb_put(txn, s->members, &k, &v, 0), 0);
+                }
+                break;
             case 5: { /* the id counter set back to 2 (s2 holds id 2) */
                 uint8_t vb[8];
                 le64_store(vb, 2);
@@ -133,7 +181,7 @@ static void test_members_checked(void **state)
             if (rc != 0) fail_msg("intact image refused: %s", errmsg);
             assert_int_equal(keel_storage_digest(s, &applied, &digest), 0);
             assert_int_equal(rep.digest, digest);
-            assert_int_equal(rep.keys, 2);
+            assert_int_equal(rep.keys, 3);
         } else if (rc != KEEL_ECORRUPT || strstr(errmsg, why[c]) == NULL) {
             fail_msg("case %d: %d \"%s\", want \"%s\"", c, rc, errmsg, why[c]);
         }

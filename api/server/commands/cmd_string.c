@@ -82,6 +82,7 @@ CMD_DECL_READ(cmd_type)
                          : rec.type == KEEL_TYPE_HASH   ? "hash"
                          : rec.type == KEEL_TYPE_SET    ? "set"
                          : rec.type == KEEL_TYPE_LIST   ? "list"
+                         : rec.type == KEEL_TYPE_ZSET   ? "zset"
                          : rec.type == KEEL_TYPE_STRING ? "string"
                                                         : "none");
     return 0;
@@ -204,6 +205,7 @@ CMD_DECL_READ(cmd_scan)
             else if (slot_arg_is(s, i + 1, "hash")) st.type = KEEL_TYPE_HASH;
             else if (slot_arg_is(s, i + 1, "set")) st.type = KEEL_TYPE_SET;
             else if (slot_arg_is(s, i + 1, "list")) st.type = KEEL_TYPE_LIST;
+            else if (slot_arg_is(s, i + 1, "zset")) st.type = KEEL_TYPE_ZSET;
             else st.type = -1; /* a type Keel does not have: nothing matches */
         } else {
             srv_syntax_error(s);

@@ -134,6 +134,38 @@ CMD_DECL_ENCODE(cmd_linsert);
 CMD_DECL_ENCODE(cmd_lmove);
 CMD_DECL_ENCODE(cmd_rpoplpush);
 CMD_DECL_READ(cmd_lpos);
+/* cmd_zset.c */
+CMD_DECL_ENCODE(cmd_zadd);
+CMD_DECL_ENCODE(cmd_zincrby);
+CMD_DECL_REPLY(cmd_zadd_reply);
+CMD_DECL_ENCODE(cmd_zrem);
+CMD_DECL_READ(cmd_zscore);
+CMD_DECL_READ(cmd_zmscore);
+CMD_DECL_READ(cmd_zcard);
+CMD_DECL_READ(cmd_zcount);
+CMD_DECL_ENCODE(cmd_zpopmin);
+CMD_DECL_ENCODE(cmd_zpopmax);
+CMD_DECL_REPLY(cmd_zpop_reply);
+CMD_DECL_ENCODE(cmd_zremrangebyrank);
+CMD_DECL_ENCODE(cmd_zremrangebyscore);
+CMD_DECL_ENCODE(cmd_zremrangebylex);
+/* A score as RESP: a bulk string, RESP3's double. */
+void zset_reply_score(struct buf *b, int proto, double d);
+/* min and max at argv[i], argv[j] (Redis's zslParseRange); writes the error. */
+bool zset_parse_range(struct slot *s, uint32_t i, uint32_t j, struct keel_zrange *z);
+/* The live sorted set at argv[1] (id 0 if absent): 0 or a storage error;
+ * *wrong after writing WRONGTYPE. */
+int zset_load(struct slot *s, struct keel_read *rd, struct keel_coll *coll, bool *wrong);
+/* cmd_zrange.c */
+CMD_DECL_READ(cmd_zrange);
+CMD_DECL_READ(cmd_zrevrange);
+CMD_DECL_READ(cmd_zrangebyscore);
+CMD_DECL_READ(cmd_zrevrangebyscore);
+CMD_DECL_READ(cmd_zrangebylex);
+CMD_DECL_READ(cmd_zrevrangebylex);
+CMD_DECL_READ(cmd_zrank);
+CMD_DECL_READ(cmd_zrevrank);
+CMD_DECL_READ(cmd_zscan);
 
 /* cmd_server.c */
 CMD_DECL_LOCAL(cmd_ping);

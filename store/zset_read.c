@@ -1,0 +1,83 @@
+/* store: sorted-set reads for the API's read commands: a member's score and
+ * ranges by score, walked on the score index (storage.h) from one seek. */
+#include <math.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+int keel_read_zset(struct keel_read *rd, struct keel_slice key, struct keel_coll *coll)
+{
+    struct keel_record rec;
+    int rc = keel_read_get(rd, key, &rec);
+    if (rc != 0) return rc;
+    if (rec.type != KEEL_TYPE_ZSET) return KEEL_EWRONGTYPE;
+    return storage_coll_decode(&rec, coll);
+}
+
+int keel_read_zscore(struct keel_read *rd, const struct keel_coll *coll, struct keel_slice member,
+                     double *score)
+{
+    return store_zscore(&rd->txn, coll->id, member, score);
+}
+
+bool keel_zrange_empty(const struct keel_zrange *z)
+{
+    return z->min > z->max || (z->min == z->max && (z->minex || z->maxex));
+}
+
+/* The walk's own stop (KEEL_* codes are positive). */
+#define STOP (-1)
+
+struct walk
+{
+    struct keel_txn *txn;
+    uint64_t id;
+    const struct keel_zrange *z;
+    bool reverse;
+    int64_t skip;
+    int64_t left; /* < 0: no limit */
+    storage_zindex_cb cb;
+    void *arg;
+};
+
+static int walk_cb(void *arg, double score, struct keel_slice m)
+{
+    struct walk *w = arg;
+    const struct keel_zrange *z = w->z;
+    /* Past the far end: done. At the near end, an exclusive bound's equal
+     * scores are stepped over. */
+    if (w->reverse ? (score < z->min || (z->minex && score == z->min))
+                   : (score > z->max || (z->maxex && score == z->max)))
+        return STOP;
+    if (w->reverse ? (z->maxex && score == z->max) : (z->minex && score == z->min)) return 0;
+    if (w->skip > 0) {
+        w->skip--;
+        return 0;
+    }
+    if (w->left == 0) return STOP;
+    if (w->left > 0) w->left--;
+    /* The index keeps -0 as 0 (one place in the order); the member's own
+     * score says which it was, as Redis replies it. */
+    if (score == 0) {
+        int zrc = store_zscore(w->txn, w->id, m, &score);
+        if (zrc != 0) return zrc == KEEL_ENOTFOUND ? KEEL_ECORRUPT : zrc;
+    }
+    return w->cb(w->arg, score, m);
+}
+
+int keel_read_zrange_score(struct keel_read *rd, const struct keel_coll *coll,
+                           const struct keel_zrange *z, bool reverse, int64_t offset,
+                           int64_t limit, storage_zindex_cb cb, void *arg)
+{
+    return store_zrange_walk(&rd->txn, coll, z, reverse, offset, limit, cb, arg);
+}
+
+int store_zrange_walk(struct keel_txn *txn, const struct keel_coll *coll, const struct keel_zrange *z,
+                      bool reverse, int64_t offset, int64_t limit, storage_zindex_cb cb, void *arg)
+{
+    if (coll->id == 0 || keel_zrange_empty(z) || offset < 0 || limit == 0) return 0;
+    if ((uint64_t)offset >= coll->count) return 0;
+    struct walk w = {txn, coll->id, z, reverse, offset, limit < 0 ? -1 : limit, cb, arg};
+    int rc = storage_zindex_walk(txn, coll->id, reverse ? z->max : z->min, reverse, walk_cb, &w);
+    return rc == STOP ? 0 : rc;
+}
