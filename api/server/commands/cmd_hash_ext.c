@@ -147,43 +147,16 @@ CMD_DECL_READ(cmd_hscan)
 {
     const struct keel_hash *h;
     bool wrong;
-    char buf[32], *end;
     const char *pattern = NULL;
     size_t plen = 0;
-    slot_arg(s, 2, buf, sizeof buf);
-    (void)strtoull(buf, &end, 10);
-    if (*end != 0 || s->argv[2].n == 0 || s->argv[2].n >= sizeof buf || buf[0] == '-') {
-        srv_reply_error(&s->out, KEEL_EINVAL, "invalid cursor");
-        return 0;
-    }
+    if (!srv_scan_cursor(s)) return 0;
     int rc = load(s, rd, &h, &wrong);
     if (rc != 0 || wrong) return rc;
     if (h == NULL) { /* Redis answers an absent key before reading the options */
-        resp_array(&s->out, 2);
-        resp_bulk_str(&s->out, "0");
-        resp_array(&s->out, 0);
+        srv_scan_empty(s);
         return 0;
     }
-    for (uint32_t i = 3; i < s->argc; i += 2) {
-        long long count;
-        if (i + 1 >= s->argc) {
-            srv_syntax_error(s);
-            return 0;
-        }
-        if (slot_arg_is(s, i, "COUNT")) {
-            if (!srv_arg_int(s, i + 1, &count)) return 0;
-            if (count < 1) {
-                srv_syntax_error(s);
-                return 0;
-            }
-        } else if (slot_arg_is(s, i, "MATCH")) {
-            pattern = (const char *)s->argv[i + 1].p;
-            plen = s->argv[i + 1].n;
-        } else {
-            srv_syntax_error(s);
-            return 0;
-        }
-    }
+    if (!srv_scan_options(s, &pattern, &plen)) return 0;
     uint32_t n = 0;
     for (uint32_t i = 0; i < h->n; i++)
         n += pattern == NULL || resp_glob_match(pattern, plen, h->items[i].f.p, h->items[i].f.n);

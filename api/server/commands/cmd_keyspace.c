@@ -247,3 +247,49 @@ CMD_DECL_READ(cmd_memory)
     resp_int(&s->out, (int64_t)bytes);
     return 0;
 }
+
+/* ---- the element scans' arguments (HSCAN SSCAN ZSCAN) ------------------ */
+
+bool srv_scan_cursor(struct slot *s)
+{
+    char buf[32], *end;
+    slot_arg(s, 2, buf, sizeof buf);
+    (void)strtoull(buf, &end, 10);
+    if (*end != 0 || s->argv[2].n == 0 || s->argv[2].n >= sizeof buf || buf[0] == '-') {
+        srv_reply_error(&s->out, KEEL_EINVAL, "invalid cursor");
+        return false;
+    }
+    return true;
+}
+
+void srv_scan_empty(struct slot *s)
+{
+    resp_array(&s->out, 2);
+    resp_bulk_str(&s->out, "0");
+    resp_array(&s->out, 0);
+}
+
+bool srv_scan_options(struct slot *s, const char **pattern, size_t *plen)
+{
+    for (uint32_t i = 3; i < s->argc; i += 2) {
+        long long count;
+        if (i + 1 >= s->argc) {
+            srv_syntax_error(s);
+            return false;
+        }
+        if (slot_arg_is(s, i, "COUNT")) {
+            if (!srv_arg_int(s, i + 1, &count)) return false;
+            if (count < 1) {
+                srv_syntax_error(s);
+                return false;
+            }
+        } else if (slot_arg_is(s, i, "MATCH")) {
+            *pattern = (const char *)s->argv[i + 1].p;
+            *plen = s->argv[i + 1].n;
+        } else {
+            srv_syntax_error(s);
+            return false;
+        }
+    }
+    return true;
+}

@@ -244,47 +244,20 @@ CMD_DECL_READ(cmd_zscan)
     static const struct keel_zrange all = {-1.0 / 0.0, 1.0 / 0.0, false, false};
     struct keel_coll coll;
     struct found f = {.sc = NULL};
-    char buf[32], *end;
     const char *pattern = NULL;
     size_t plen = 0;
-    slot_arg(s, 2, buf, sizeof buf);
-    (void)strtoull(buf, &end, 10);
-    if (*end != 0 || s->argv[2].n == 0 || s->argv[2].n >= sizeof buf || buf[0] == '-') {
-        srv_reply_error(&s->out, KEEL_EINVAL, "invalid cursor");
-        return 0;
-    }
+    if (!srv_scan_cursor(s)) return 0;
     int rc = keel_read_zset(rd, s->argv[1], &coll);
     if (rc == KEEL_EWRONGTYPE) {
         srv_reply_error(&s->out, KEEL_EWRONGTYPE, NULL);
         return 0;
     }
     if (rc == KEEL_ENOTFOUND) { /* Redis answers an absent key before reading the options */
-        resp_array(&s->out, 2);
-        resp_bulk_str(&s->out, "0");
-        resp_array(&s->out, 0);
+        srv_scan_empty(s);
         return 0;
     }
     if (rc != 0) return rc;
-    for (uint32_t i = 3; i < s->argc; i += 2) {
-        long long count;
-        if (i + 1 >= s->argc) {
-            srv_syntax_error(s);
-            return 0;
-        }
-        if (slot_arg_is(s, i, "COUNT")) {
-            if (!srv_arg_int(s, i + 1, &count)) return 0;
-            if (count < 1) {
-                srv_syntax_error(s);
-                return 0;
-            }
-        } else if (slot_arg_is(s, i, "MATCH")) {
-            pattern = (const char *)s->argv[i + 1].p;
-            plen = s->argv[i + 1].n;
-        } else {
-            srv_syntax_error(s);
-            return 0;
-        }
-    }
+    if (!srv_scan_options(s, &pattern, &plen)) return 0;
     keel_members_init(&f.ms);
     rc = keel_read_zrange_score(rd, &coll, &all, false, 0, -1, found_cb, &f);
     if (rc == 0) {

@@ -54,6 +54,12 @@ CMD_DECL_READ(cmd_getbit);
 CMD_DECL_ENCODE(cmd_setbit);
 CMD_DECL_READ(cmd_lcs);
 CMD_DECL_READ(cmd_memory);
+/* HSCAN SSCAN ZSCAN's shared parts (cmd_keyspace.c), in Redis's order: the
+ * cursor (false: "invalid cursor" written), the reply for an absent key
+ * (cursor 0, nothing), then MATCH and COUNT (false: the error written). */
+bool srv_scan_cursor(struct slot *s);
+void srv_scan_empty(struct slot *s);
+bool srv_scan_options(struct slot *s, const char **pattern, size_t *plen);
 CMD_DECL_ENCODE(cmd_setrange);
 CMD_DECL_ENCODE(cmd_msetnx);
 
