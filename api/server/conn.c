@@ -68,6 +68,22 @@ void slot_free(struct slot *s)
     free(s);
 }
 
+struct conn *srv_slot_place(struct slot *s)
+{
+    struct conn *c = s->conn;
+    if (!s->ordered || c == NULL) return NULL;
+    s->ordered = false;
+    c->unplaced--;
+    if (!s->plain_read) c->unplaced_nonread--;
+    return c->order_held && !c->processing ? c : NULL;
+}
+
+void srv_slot_placed(struct slot *s)
+{
+    struct conn *c = srv_slot_place(s);
+    if (c != NULL) conn_order_resume(c);
+}
+
 void slot_done(struct slot *s)
 {
     obs_command_done(s);
@@ -82,7 +98,10 @@ void slot_done(struct slot *s)
         s->out.oom = false;
         srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory building the reply");
     }
-    conn_flush(s->conn);
+    struct conn *c = s->conn;
+    bool resume = srv_slot_place(s) != NULL;
+    conn_flush(c); /* may free s */
+    if (resume) conn_order_resume(c);
 }
 
 const char *slot_arg(const struct slot *s, uint32_t i, char *buf, size_t size)
@@ -165,7 +184,7 @@ static int read_start(struct conn *c)
 static bool may_read(struct conn *c)
 {
     struct keel_server *srv = c->srv;
-    return !c->closing && !c->quit && !c->parked && !srv->stopping &&
+    return !c->closing && !c->quit && !c->parked && !c->order_held && !srv->stopping &&
            c->pending < srv->cfg.max_pipeline && c->out_bytes < srv->cfg.max_output;
 }
 
@@ -192,11 +211,27 @@ static void start(struct conn *c, struct slot *s)
     srv_dispatch(s);
 }
 
+/* Whether the parsed request may run now, given what of this connection
+ * is still unplaced (server_internal.h, conn.unplaced). Redis runs a
+ * connection's commands one after the other; Keel overlaps them only where
+ * the outcome is the same: after a write is proposed (the log orders what
+ * follows), and reads beside reads. A read waiting for its barrier, or
+ * forwarded, must not be overtaken by the next write: it would see it. */
+static bool may_run(struct conn *c, const struct command *cmd, bool *counted, bool *plain_read)
+{
+    *counted = !(c->member || c->member_id != 0 || (cmd != NULL && (cmd->flags & CMD_TOKEN)));
+    *plain_read = cmd != NULL && (cmd->flags & CMD_READ) && !c->in_multi;
+    if (!*counted || c->unplaced == 0) return true;
+    return *plain_read && c->unplaced_nonread == 0;
+}
+
 /* Parse and run what is buffered, as far as the limits allow. */
 static void process(struct conn *c)
 {
     struct keel_server *srv = c->srv;
     size_t off = 0;
+    c->processing = true;
+    c->order_held = false;
     /* A stopping server parses nothing more: what is buffered was never
      * run, and the connection closes once its replies are written. */
     while (off < c->in_len && !c->closing && !c->quit && !srv->stopping) {
@@ -236,13 +271,27 @@ static void process(struct conn *c)
             off = c->in_len;
             break;
         }
-        off += used;
         c->need = 0;
-        if (c->req.argc == 0) continue; /* empty line or "*0" */
+        if (c->req.argc == 0) {
+            off += used;
+            continue; /* empty line or "*0" */
+        }
+        bool counted, plain_read;
+        if (!may_run(c, command_lookup(&c->req.argv[0]), &counted, &plain_read)) {
+            c->order_held = true; /* parsed again once the others are placed */
+            break;
+        }
+        off += used;
         struct slot *s = slot_new(c->srv, c, c->req.argv, c->req.argc);
         if (s == NULL) {
             c->quit = true;
             break;
+        }
+        if (counted) {
+            s->ordered = true;
+            s->plain_read = plain_read;
+            c->unplaced++;
+            if (!plain_read) c->unplaced_nonread++;
         }
         /* CLIENT REPLY OFF, or SKIP for this one command (cmd_client). */
         s->silent = c->reply_mode != CONN_REPLY_ON;
@@ -261,8 +310,17 @@ static void process(struct conn *c)
             c->in_cap = READ_CHUNK;
         }
     }
+    c->processing = false;
     if (!may_read(c)) read_stop(c);
     if (c->quit) conn_flush(c);
+}
+
+void conn_order_resume(struct conn *c)
+{
+    if (c->closing || c->unplaced_nonread > 0) return; /* nothing may pass those */
+    c->order_held = false;
+    if (c->in_len > 0 && (c->need == 0 || c->in_len >= c->need)) process(c);
+    if (may_read(c) && !c->reading) read_start(c);
 }
 
 void conn_quiesce(struct conn *c)

@@ -141,6 +141,16 @@ static void refused(struct slot *s, int rc)
 
 static void serial_release(struct slot *s);
 
+/* A write's place in the log is fixed when it is proposed, unless it may be
+ * built again after it applied (CMD_SERIAL's BUSY, EXEC's KEEL.TX) or is a
+ * local command proposing on its own schedule: those hold their
+ * connection until they are answered. */
+bool placed_when_proposed(const struct slot *s)
+{
+    return s->cmd != NULL && (s->cmd->flags & CMD_WRITE) &&
+           !(s->cmd->flags & (CMD_SERIAL | CMD_LOCAL | CMD_INTERNAL));
+}
+
 static void write_done_cb(void *data, int status, const struct keel_reply *reply)
 {
     struct slot *s = data;
@@ -259,6 +269,7 @@ void srv_dispatch_write(struct slot *s)
         return;
     }
     srv->inflight++;
+    if (placed_when_proposed(s)) srv_slot_placed(s);
 }
 
 /* ---- reads ------------------------------------------------------------- */

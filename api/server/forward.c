@@ -161,7 +161,13 @@ void fwd_request(struct slot *s)
         fwd_answer_unsent(s, "its deadline passed before it could be forwarded to the leader");
         return;
     }
+    /* The forwarder keeps its FIFO's order on the way to the leader, which
+     * proposes a member's requests in the order they arrive: a write's
+     * place is fixed once it is in the FIFO. Uncounted first: s may be
+     * answered (and freed) inside fwd_submit. */
+    struct conn *held = placed_when_proposed(s) ? srv_slot_place(s) : NULL;
     fwd_submit(f, addr, member ? st.leader_id : 0, token, s);
+    if (held != NULL) conn_order_resume(held);
 }
 
 bool fwd_unless_leader(struct slot *s, struct keel_node_status *st)

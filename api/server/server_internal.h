@@ -89,6 +89,11 @@ struct slot
     bool redo;                /* the reply hook asked for the write to be encoded again */
     uint8_t float_redos;      /* INCRBYFLOAT/HINCRBYFLOAT rebuilt after BUSY (cmd_float.c) */
     bool serial_held;         /* this CMD_SERIAL write is the one in flight */
+    /* Per-connection order (conn.c, srv_slot_placed): `ordered`: counted in
+     * its connection's unplaced until its place among the connection's
+     * effects is fixed; `plain_read`: a read that other reads may pass. */
+    bool ordered;
+    bool plain_read;
     struct slot *serial_next; /* the CMD_SERIAL queue */
     unsigned *subs;           /* KEEL.TX: sub-commands per queued command */
     /* EXEC: the CMD_TXCONN commands it runs on the connection once the
@@ -123,6 +128,15 @@ struct slot *slot_new(struct keel_server *srv, struct conn *c, const struct keel
 void slot_free(struct slot *s);
 /* The reply in s->out is complete: release it to the connection in order. */
 void slot_done(struct slot *s);
+/* s's place among its connection's effects is fixed (its write proposed in
+ * order, or it finished): the connection's next commands may run. */
+void srv_slot_placed(struct slot *s);
+/* The same in two steps, for a caller that may lose s meanwhile: uncount s,
+ * returning its connection if that was held for it (else NULL), and later
+ * conn_order_resume() it. */
+struct conn *srv_slot_place(struct slot *s);
+/* Whether a proposed write is placed at once (dispatch.c). */
+bool placed_when_proposed(const struct slot *s);
 /* Argument i as a NUL-terminated copy in buf (truncated to size). */
 const char *slot_arg(const struct slot *s, uint32_t i, char *buf, size_t size);
 bool slot_arg_is(const struct slot *s, uint32_t i, const char *word);
@@ -165,6 +179,15 @@ struct conn
     bool closing;
     bool quit;             /* close after the pending replies are written */
     bool parked;           /* waiting for the node's in-flight writes to drain */
+    /* Per-connection order: a command whose effect is not yet placed (a
+     * read waiting for its barrier or forwarded, a write not yet proposed)
+     * holds the parsing of the next ones, which could otherwise overtake
+     * it; reads may pass reads. Member channels are never held: the member
+     * keeps its own clients' order. */
+    unsigned unplaced;          /* commands whose place is not fixed */
+    unsigned unplaced_nonread;  /* of which not plain reads */
+    bool order_held;            /* parsing stopped for them */
+    bool processing;            /* inside process(): do not re-enter */
     uint8_t *in;
     size_t in_len;
     size_t in_cap;
@@ -218,6 +241,9 @@ void conn_reset_multi(struct conn *c);
 /* The server is stopping: read nothing more (keel_server_quiesce). */
 void conn_quiesce(struct conn *c);
 void conn_unwatch(struct conn *c);
+/* What held c's parsing is placed (srv_slot_place): run what it buffered
+ * meanwhile, then read on. */
+void conn_order_resume(struct conn *c);
 
 /* ---- the server -------------------------------------------------------- */
 

@@ -365,6 +365,46 @@ static void test_redis_cli(void **state)
     }
 }
 
+/* A connection's commands take effect in the order it sent them, pipelined
+ * or not, as on Redis: a read waiting for its barrier (or forwarded to the
+ * leader) is not overtaken by the write sent after it. Each round pipelines
+ * a write, a read, a write and a read, on the leader and on a follower. */
+static void test_pipeline_order(void **state)
+{
+    (void)state;
+    int leader = kc_leader(&cluster, 10000);
+    assert_true(leader >= 0);
+    for (unsigned i = 0; i < 3; i++) {
+        redisContext *ctx = kc_connect(&cluster, i);
+        assert_non_null(ctx);
+        for (unsigned round = 0; round < 200; round++) {
+            char key[32];
+            snprintf(key, sizeof key, "po:%u:%u", i, round);
+            redisAppendCommand(ctx, "SET %s v%u", key, round);
+            redisAppendCommand(ctx, "GET %s", key);
+            redisAppendCommand(ctx, "DEL %s", key);
+            redisAppendCommand(ctx, "GET %s", key);
+            redisAppendCommand(ctx, "INCRBYFLOAT %s:f 1.5", key);
+            redisAppendCommand(ctx, "GET %s:f", key);
+            redisAppendCommand(ctx, "SET %s:f 7", key);
+            const char *want[] = {"+OK", NULL, ":1", "(nil)", "\"1.5\"", "\"1.5\"", "+OK"};
+            char v[32];
+            snprintf(v, sizeof v, "\"v%u\"", round);
+            want[1] = v;
+            for (unsigned k = 0; k < 7; k++) {
+                redisReply *r = NULL;
+                assert_int_equal(redisGetReply(ctx, (void **)&r), REDIS_OK);
+                char got[128];
+                kc_reply_text(r, true, got, sizeof got);
+                if (strcmp(got, want[k]) != 0)
+                    fail_msg("node %u round %u reply %u: %s, wanted %s", i, round, k, got, want[k]);
+                freeReplyObject(r);
+            }
+        }
+        redisFree(ctx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_redis_cli),
         cmocka_unit_test(test_expiry_sweep),
         cmocka_unit_test(test_large_value),
+        cmocka_unit_test(test_pipeline_order),
     };
     return cmocka_run_group_tests_name("keeld_commands", tests, setup, teardown);
 }
