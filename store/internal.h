@@ -49,8 +49,6 @@ int store_lookup(struct keel_txn *txn, struct keel_slice key, int64_t now,
                  struct keel_record *rec);
 /* Scratch space of at least n bytes, or NULL (out of memory). */
 uint8_t *store_scratch(struct keel_store *st, size_t n);
-/* Strict decimal int64 parse (Redis string2ll rules). */
-bool store_parse_int(const uint8_t *p, size_t n, int64_t *v);
 /* Format v in decimal into buf (at least 21 bytes); returns the length. */
 size_t store_format_int(int64_t v, char *buf);
 /* Overflow-checked a + b. */

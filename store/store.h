@@ -278,4 +278,9 @@ int keel_store_acl_version(struct keel_store *st, uint64_t *index);
  * per-apply signal; keel_store_acl_version is the durable one. */
 uint64_t keel_store_acl_changes(const struct keel_store *st);
 
+/* Strict decimal int64 parse, Redis's string2ll rules (no leading zeros,
+ * spaces, "+" or "-0"): the same text is an integer for a command's
+ * argument and for a stored value. */
+bool store_parse_int(const uint8_t *p, size_t n, int64_t *v);
+
 #endif /* KEEL_STORE_H */

@@ -35,13 +35,11 @@ void srv_syntax_error(struct slot *s)
 
 bool srv_arg_int(struct slot *s, uint32_t i, long long *v)
 {
-    char buf[32], *end;
-    if (s->argv[i].n == 0 || s->argv[i].n >= sizeof buf) goto bad;
-    slot_arg(s, i, buf, sizeof buf);
-    errno = 0;
-    *v = strtoll(buf, &end, 10);
-    if (errno == 0 && *end == 0 && !(buf[0] == ' ' || buf[0] == '+')) return true;
-bad:
+    int64_t x;
+    if (store_parse_int(s->argv[i].p, s->argv[i].n, &x)) {
+        *v = x;
+        return true;
+    }
     srv_reply_error(&s->out, KEEL_ENOTINT, "value is not an integer or out of range");
     return false;
 }

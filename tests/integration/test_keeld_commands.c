@@ -89,6 +89,8 @@ static void strings_on(unsigned i)
     C(":10", "DECR %s:n", k);
     C(":3", "DECRBY %s:n 7", k);
     C("-ERR value is not an integer or out of range", "INCRBY %s:n x", k);
+    C("-ERR value is not an integer or out of range", "INCRBY %s:n 01", k); /* Redis's string2ll */
+    C("-ERR value is not an integer or out of range", "EXPIRE %s -0", k);
     C("-ERR value is not an integer or out of range", "INCR %s", k);
     C("+OK", "MSET %s:m1 a %s:m2 b", k, k);
     C("[\"a\",\"b\",(nil)]", "MGET %s:m1 %s:m2 %s:m3", k, k, k);

@@ -2,6 +2,7 @@
  * TOUCH RANDOMKEY TIME (reads and local), RENAME RENAMENX COPY FLUSHDB
  * FLUSHALL (writes). */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -193,11 +194,48 @@ static int member_bytes_cb(void *arg, struct keel_slice member, struct keel_slic
     return 0;
 }
 
+static int zmember_bytes_cb(void *arg, double score, struct keel_slice member)
+{
+    (void)score;
+    /* the member's sub-key (prefix, member, its 8-byte score) and its
+     * entry in the score index (prefix, 8-byte sortable score, member) */
+    *(uint64_t *)arg += 2 * (9 + 8 + member.n + ENTRY_OVERHEAD);
+    return 0;
+}
+
+/* A collection's sub-keys, every one counted (no sampling). */
+static int coll_bytes(struct keel_read *rd, const struct keel_record *rec, struct keel_slice key,
+                      uint64_t *bytes)
+{
+    struct keel_coll coll;
+    int rc = 0;
+    switch (rec->type) {
+        case KEEL_TYPE_SET:
+            rc = keel_read_set(rd, key, &coll);
+            if (rc == 0) rc = keel_read_members(rd, &coll, member_bytes_cb, bytes);
+            break;
+        case KEEL_TYPE_LIST: /* an item's sub-key: prefix and 8-byte position, the item */
+            rc = keel_read_list(rd, key, &coll);
+            if (rc == 0) rc = keel_read_list_walk(rd, &coll, 0, coll.count, member_bytes_cb, bytes);
+            break;
+        case KEEL_TYPE_ZSET: {
+            struct keel_zrange all = {-INFINITY, INFINITY, false, false};
+            rc = keel_read_zset(rd, key, &coll);
+            if (rc == 0) rc = keel_read_zrange_score(rd, &coll, &all, false, 0, -1, zmember_bytes_cb, bytes);
+            break;
+        }
+        default:
+            break;
+    }
+    return rc;
+}
+
 /* MEMORY USAGE key [SAMPLES count] | MEMORY HELP. The bytes a key takes in
  * Keel's store: its name, its record (a 24-byte header and the value, a
- * hash's fields included), a set's member sub-keys (every one counted: no
- * sampling) and LMDB's per-entry overhead; nil for a missing key. SAMPLES
- * is checked and has no effect. DOCTOR, STATS, MALLOC-STATS and PURGE
+ * hash's fields included), a collection's sub-keys (every one counted: no
+ * sampling; a sorted set's twice, member and score index) and LMDB's
+ * per-entry overhead; nil for a missing key. SAMPLES is checked and has no
+ * effect. DOCTOR, STATS, MALLOC-STATS and PURGE
  * describe Redis's allocator, which Keel does not have. */
 CMD_DECL_READ(cmd_memory)
 {
@@ -238,12 +276,8 @@ CMD_DECL_READ(cmd_memory)
     }
     if (rc != 0) return rc;
     uint64_t bytes = s->argv[2].n + 24 + rec.len + ENTRY_OVERHEAD;
-    if (rec.type == KEEL_TYPE_SET) {
-        struct keel_coll coll;
-        rc = keel_read_set(rd, s->argv[2], &coll);
-        if (rc == 0) rc = keel_read_members(rd, &coll, member_bytes_cb, &bytes);
-        if (rc != 0) return rc;
-    }
+    rc = coll_bytes(rd, &rec, s->argv[2], &bytes);
+    if (rc != 0) return rc;
     resp_int(&s->out, (int64_t)bytes);
     return 0;
 }

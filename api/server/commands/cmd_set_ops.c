@@ -45,14 +45,10 @@ CMD_DECL_READ(cmd_sdiff)
 /* A strict decimal long long of argv[i] (Redis's string2ll). */
 static bool arg_ll(struct slot *s, uint32_t i, long long *v)
 {
-    char buf[32], *end;
-    if (s->argv[i].n == 0 || s->argv[i].n >= sizeof buf) return false;
-    memcpy(buf, s->argv[i].p, s->argv[i].n);
-    buf[s->argv[i].n] = 0;
-    if (buf[0] == ' ' || buf[0] == '+' || (buf[0] == '0' && buf[1] != 0)) return false;
-    errno = 0;
-    *v = strtoll(buf, &end, 10);
-    return errno == 0 && *end == 0;
+    int64_t x;
+    if (!store_parse_int(s->argv[i].p, s->argv[i].n, &x)) return false;
+    *v = x;
+    return true;
 }
 
 /* SINTERCARD numkeys key [key ...] [LIMIT limit] (Redis's sinterCardCommand,
