@@ -90,6 +90,7 @@ int apply_sadd(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_rep
     if (n > 0) {
         int wrc = store_back(c, cmd->key, expire_at, &coll);
         if (wrc != 0) return wrc;
+        if (!exists) store_event(c, KEEL_EV_NEW, cmd->key); /* Redis's dbAdd, first */
         store_event(c, KEEL_EV_SADD, cmd->key);
     }
     if (rc == 0) keel_reply_int(r, n);
@@ -201,6 +202,7 @@ int apply_smove(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_re
     if (rc > 0) return rc;
     if (added) {
         if ((rc = store_back(c, cmd->value, dst_exp, &dc)) != 0) return rc;
+        if (!dx) store_event(c, KEEL_EV_NEW, cmd->value);
         store_event(c, KEEL_EV_SADD, cmd->value);
     }
     if (rc == 0) keel_reply_int(r, 1);
@@ -251,6 +253,7 @@ int apply_sstore(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
     if (rc == 0) rc = store_back(c, cmd->key, 0, &dc);
     if (rc == 0) {
         keel_reply_int(r, (int64_t)dc.count);
+        if (!exists) store_event(c, KEEL_EV_NEW, cmd->key); /* setKey's dbAdd */
         store_event(c, ev[cmd->flags & 3], cmd->key);
     }
 out:

@@ -355,6 +355,20 @@ static void test_hashes_and_keyspace(void **state)
     run("HDEL h b zz", ":1"); /* emptied: the key goes */
     expect_ks(sub, "hdel:h del:h");
 
+    /* Sets: "new" when SADD, SMOVE or a STORE creates the key. */
+    run("SADD s a b", ":2");
+    run("SADD s a c", ":1");
+    run("SADD s a", ":0");
+    expect_ks(sub, "new:s sadd:s sadd:s");
+    run("SMOVE s t a", ":1");
+    run("SMOVE s t b", ":1");
+    expect_ks(sub, "srem:s new:t sadd:t srem:s sadd:t");
+    run("SUNIONSTORE u s t", ":3");
+    run("SINTERSTORE u s t", ":0");
+    expect_ks(sub, "new:u sunionstore:u del:u");
+    run("DEL s t", ":2");
+    expect_ks(sub, "del:s del:t");
+
     run("SET k v", "+OK");
     expect_ks(sub, "new:k set:k");
     run("EXPIRE k 100", ":1");
