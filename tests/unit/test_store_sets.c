@@ -391,11 +391,11 @@ static void test_events(void **state)
     f->ts = 1000;
     keel_store_record_events(f->st, true);
     sadd(f, "a", LIST("1", "2"));
-    assert_string_equal(evs(f), "sadd:a/s");
+    assert_string_equal(evs(f), "new:a/n sadd:a/s"); /* created: "new" first */
     sadd(f, "a", LIST("1"));
     assert_string_equal(evs(f), ""); /* nothing added, nothing said */
     smove(f, "a", "b", "1");
-    assert_string_equal(evs(f), "srem:a/s sadd:b/s");
+    assert_string_equal(evs(f), "srem:a/s new:b/n sadd:b/s");
     srem(f, "a", LIST("2"));
     assert_string_equal(evs(f), "srem:a/s del:a/g");
     srem(f, "b", LIST("zz"));
@@ -404,7 +404,7 @@ static void test_events(void **state)
     assert_string_equal(evs(f), "spop:b/s del:b/g");
     sadd(f, "x", LIST("1"));
     sstore(f, KEEL_SSTORE_INTER, "d", LIST("x"));
-    assert_string_equal(evs(f), "sinterstore:d/s");
+    assert_string_equal(evs(f), "new:d/n sinterstore:d/s");
     sstore(f, KEEL_SSTORE_UNION, "d", LIST("x"));
     assert_string_equal(evs(f), "sunionstore:d/s");
     sstore(f, KEEL_SSTORE_DIFF, "d", LIST("x", "x"));
