@@ -392,8 +392,8 @@ void srv_dispatch(struct slot *s)
     if (c != NULL && c->in_multi && !(cmd->flags & CMD_NOMULTI)) {
         if (!(cmd->flags & (CMD_WRITE | CMD_TXCONN)) && cmd->read == NULL) {
             srv_reply_errorf(&s->out, KEEL_EINVAL,
-                             "'%s' inside MULTI is not supported by Keel (writes, reads, PING, "
-                             "ECHO, AUTH and UNWATCH are)",
+                             "'%s' inside MULTI is not supported by Keel (writes, reads and "
+                             "the connection's own commands are)",
                              cmd->name);
             c->multi_error = true;
             slot_done(s);

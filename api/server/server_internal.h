@@ -27,7 +27,8 @@ enum {
                             * one at a time node-wide, so a pipeline's commands
                             * build on each other's results (dispatch.c) */
     CMD_TXCONN = 1 << 8    /* queued by MULTI, run on the connection once EXEC's
-                            * batch has applied (AUTH: auth_run, cmd_multi.c) */
+                            * batch has applied, at its place (srv_tx_splice):
+                            * its handler must answer before it returns */
 };
 
 struct command
@@ -89,6 +90,7 @@ struct slot
     bool redo;                /* the reply hook asked for the write to be encoded again */
     uint8_t float_redos;      /* INCRBYFLOAT/HINCRBYFLOAT rebuilt after BUSY (cmd_float.c) */
     bool serial_held;         /* this CMD_SERIAL write is the one in flight */
+    bool in_tx;               /* a CMD_TXCONN command run by EXEC (srv_tx_splice) */
     /* Per-connection order (conn.c, srv_slot_placed): `ordered`: counted in
      * its connection's unplaced until its place among the connection's
      * effects is fixed; `plain_read`: a read that other reads may pass. */

@@ -167,7 +167,7 @@ static void test_transactions(void **state)
             {"EXEC", "[:3]"},
             {"MULTI", "+OK"},
             {"GET tx:a", "+QUEUED"},
-            {"TIME", "-ERR 'time' inside MULTI is not supported*"},
+            {"ACL WHOAMI", "-ERR 'acl' inside MULTI is not supported*"},
             {"EXEC", "-EXECABORT*"},
             {"MULTI", "+OK"},
             {"INCR tx:b", "+QUEUED"},

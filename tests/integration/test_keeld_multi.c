@@ -226,12 +226,31 @@ static void test_auth_in_multi(void **state)
             {"MULTI", "+OK"},
             {"SET ma:k 1", "+QUEUED"},
             {"AUTH mu wrong", "+QUEUED"},
-            {"ACL WHOAMI", "-ERR 'acl' inside MULTI is not supported by Keel (writes, reads, PING, "
-                           "ECHO, AUTH and UNWATCH are)"},
+            {"ACL WHOAMI", "-ERR 'acl' inside MULTI is not supported by Keel (writes, reads and the "
+                           "connection's own commands are)"},
             {"EXEC", "-EXECABORT Transaction discarded because of previous errors."},
             {"ACL WHOAMI", "\"default\""},
+            /* The connection's and the node's own commands queue and run at
+             * their places once the batch has applied, as in Redis. */
             {"MULTI", "+OK"},
-            {"CONFIG GET maxclients", "-ERR 'config' inside MULTI is not supported*"},
+            {"SET ma:c 1", "+QUEUED"},
+            {"CONFIG SET requirepass x", "+QUEUED"},
+            {"PUBLISH ma:ch hi", "+QUEUED"},
+            {"CLIENT SETNAME txname", "+QUEUED"},
+            {"CONFIG SET loglevel bla", "+QUEUED"},
+            {"ECHO e", "+QUEUED"},
+            {"CONFIG GET loglevel", "+QUEUED"},
+            {"EXEC", "[+OK,-ERR CONFIG SET requirepass is a replicated change of the default user: "
+                     "Keel does not run it inside MULTI,:0,+OK,-ERR CONFIG SET failed (possibly related "
+                     "to argument 'loglevel') - loglevel: want debug, info, warn or error,\"e\",[\"loglevel\",\"*"},
+            {"CLIENT GETNAME", "\"txname\""},
+            {"MULTI", "+OK"},
+            {"SELECT 0", "+QUEUED"},
+            {"SELECT 1", "+QUEUED"},
+            {"TIME", "+QUEUED"},
+            {"EXEC", "[+OK,-ERR DB index is out of range (Keel has one database, 0),[\"*"},
+            {"MULTI", "+OK"},
+            {"HELLO 3", "-ERR 'hello' inside MULTI is not supported*"},
             {"DISCARD", "+OK"},
             {"MULTI", "+OK"},
             {"SET ma:k 1", "+QUEUED"},

@@ -238,6 +238,12 @@ static bool config_set(struct slot *s)
     for (uint32_t a = 2; a < s->argc; a += 2) {
         if (s->argv[a].n == 11 && strncasecmp((const char *)s->argv[a].p, "requirepass", 11) == 0) {
             /* The default user's password: replicated (auth.c), so alone. */
+            if (s->in_tx) {
+                srv_reply_error(&s->out, KEEL_EINVAL,
+                                "CONFIG SET requirepass is a replicated change of the default user: "
+                                "Keel does not run it inside MULTI");
+                return false;
+            }
             if (s->argc != 4) {
                 srv_reply_error(&s->out, KEEL_EINVAL,
                                 "CONFIG SET requirepass changes the cluster's default user (ACL SETUSER "

@@ -15,6 +15,7 @@
 
 #include "api/server/auth.h"
 #include "api/server/commands/commands.h"
+#include "api/server/log.h"
 
 CMD_DECL_LOCAL(cmd_multi)
 {
@@ -42,7 +43,8 @@ CMD_DECL_LOCAL(cmd_discard)
 }
 
 /* The batch's reply p[0..n) (RESP in this client's protocol) with the
- * CMD_TXCONN commands (AUTH) run now, on the connection, in order, and
+ * CMD_TXCONN commands (AUTH, PUBLISH, CONFIG, CLIENT, ...) run now, on the
+ * connection, through their own handlers, in order, and
  * their replies put at their places. A nil (a watched key changed) or an
  * error passes as it is: then they do not run, as in Redis. */
 void srv_tx_splice(struct slot *s, const uint8_t *p, size_t n)
@@ -72,9 +74,18 @@ void srv_tx_splice(struct slot *s, const uint8_t *p, size_t n)
             t.argc = cq->argc;
             t.argv = cq->argv;
             t.proto = s->proto;
+            t.in_tx = true;
             buf_init(&t.out);
-            auth_run(&t); /* the one CMD_TXCONN command */
-            buf_append(&s->out, t.out.p, t.out.len);
+            /* Every CMD_TXCONN handler answers before it returns (the
+             * table's comment): t lives on this stack. */
+            cq->cmd->local(&t);
+            if (!t.done) {
+                log_error("%s inside EXEC did not answer at once", cq->cmd->name);
+                t.out.len = 0;
+                srv_reply_error(&t.out, KEEL_EINVAL, "internal: not possible inside MULTI");
+            }
+            if (!t.silent) buf_append(&s->out, t.out.p, t.out.len);
+            else resp_null(&s->out, s->proto); /* CLIENT REPLY inside MULTI: a placeholder */
             buf_close(&t.out);
             continue;
         }
