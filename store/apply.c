@@ -307,16 +307,16 @@ static int apply_batch(struct apply_ctx *c, const struct store_cmd *cmd, struct 
             return 0;
         }
     }
-    /* A SETFLOAT (INCRBYFLOAT queued in MULTI) was computed by the leader
-     * from its key as of a version; no earlier command of the batch writes
-     * that key (the leader refuses such a batch), so the version it has now
-     * is the one it will have at its place. If another write moved it on,
-     * the whole batch is refused with BUSY, before it changes anything, and
-     * the leader builds it again. */
+    /* A SETFLOAT (INCRBYFLOAT queued in MULTI) or SPOP was computed by the
+     * leader from its key as of a version; no earlier command of the batch
+     * writes that key (the leader refuses such a batch), so the version it
+     * has now is the one it will have at its place. If another write moved
+     * it on, the whole batch is refused with BUSY, before it changes
+     * anything, and the leader builds it again. */
     struct store_cmd sub;
     keel_iter_init(&it, cmd->list);
     while (store_iter_cmd(&it, cmd, &sub)) {
-        if (sub.type != STORE_CMD_SETFLOAT) continue;
+        if (sub.type != STORE_CMD_SETFLOAT && sub.type != STORE_CMD_SPOP) continue;
         int rc = store_lookup(c->txn, sub.key, c->ts, &rec);
         if (rc != 0 && rc != KEEL_ENOTFOUND) return rc;
         if ((rc == 0 ? rec.version : 0) != sub.version) {

@@ -332,7 +332,7 @@ static void test_long_and_multi(void **state)
         r = kc_cmd(&cluster, i, "SREM L%u %b", m, big, n);
         assert_int_equal(r->integer, 1);
         freeReplyObject(r);
-        /* One connection: MULTI ... EXEC; SPOP is refused there for now. */
+        /* One connection: MULTI ... EXEC. */
         redisContext *ctx = kc_connect(&cluster, i);
         assert_non_null(ctx);
         kc_on(ctx, i, "+OK", "MULTI");
@@ -341,10 +341,21 @@ static void test_long_and_multi(void **state)
         kc_on(ctx, i, "+QUEUED", "SMOVE M%u N%u b", m, m);
         kc_on(ctx, i, "+QUEUED", "SUNIONSTORE O%u N%u", m, m);
         kc_on(ctx, i, "[:2,:1,:1,:1]", "EXEC");
+        /* SPOP is picked on the leader against the set's version when EXEC
+         * is encoded: one whose set an earlier command of the transaction
+         * writes is an error in the array (the rest runs), as INCRBYFLOAT's. */
         kc_on(ctx, i, "+OK", "MULTI");
         kc_on(ctx, i, "+QUEUED", "SPOP N%u", m);
-        /* SPOP is picked on the leader against a version: not yet inside MULTI, an error in the EXEC array (the rest runs) */
-        kc_on(ctx, i, "[-ERR 'spop' inside MULTI is not supported by Keel yet]", "EXEC");
+        kc_on(ctx, i, "+QUEUED", "SADD N%u x", m);
+        kc_on(ctx, i, "+QUEUED", "SPOP N%u 5", m);
+        kc_on(ctx, i, "+QUEUED", "SCARD N%u", m);
+        kc_on(ctx, i, "[\"b\",:1,-ERR 'SPOP' of a key an earlier command of the transaction writes is "
+                      "not supported by Keel,:1]", "EXEC");
+        kc_on(ctx, i, "+OK", "MULTI");
+        kc_on(ctx, i, "+QUEUED", "SPOP N%u", m);
+        kc_on(ctx, i, "+QUEUED", "EXISTS N%u", m);
+        kc_on(ctx, i, "[\"x\",:0]", "EXEC");
+        kc_on(ctx, i, ":1", "SADD N%u b", m); /* as resp3_sets wants it */
         redisFree(ctx);
         resp3_sets(i, m);
         C(":2", "DEL O%u L%u", m, m);

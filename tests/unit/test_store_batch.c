@@ -266,6 +266,40 @@ static void test_batch_setfloat(void **state)
     EXPECT(hget(f, "fh", "f", 1000), WANT_BULK("0.5"));
 }
 
+/* SPOP in a batch (SPOP queued in MULTI): the same rule as SETFLOAT's. */
+static void test_batch_spop(void **state)
+{
+    struct fx *f = *state;
+    struct keel_reply_reader rd;
+    struct keel_enc e;
+    struct keel_slice ab[] = {S("a"), S("b")}, a[] = {S("a")};
+    f->ts = 1000;
+    enc_begin(f, &e);
+    keel_enc_sadd(&e, S("sp"), ab, 2);
+    keel_reply_reader_init(&rd, apply_enc(f, &e));
+    RD(&rd, WANT_INT(2));
+    uint64_t v = f->index;
+    f->client = 9;
+    for (int stale = 1; stale >= 0; stale--) {
+        f->seq = 1; /* the same request, built again after BUSY */
+        enc_begin(f, &e);
+        keel_enc_batch_begin(&e);
+        keel_enc_set(&e, S("other"), S("x"), 0, 0);
+        keel_enc_spop(&e, S("sp"), stale ? v - 1 : v, a, 1, KEEL_SPOP_ONE);
+        if (stale) {
+            EXPECT(apply_enc(f, &e), WANT_ERR(KEEL_EBUSY));
+            assert_false(stored(f, "other"));
+            continue;
+        }
+        keel_reply_reader_init(&rd, apply_enc(f, &e));
+        RD(&rd, WANT_ARRAY(2));
+        RD(&rd, WANT_OK);
+        RD(&rd, WANT_BULK("a"));
+        RD_END(&rd);
+    }
+    assert_true(stored(f, "other"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +308,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_watch_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_setfloat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_spop, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,7 +63,9 @@ static int pick(struct slot *s, struct keel_read *rd, const struct keel_coll *co
 
 /* SPOP key [count]: the leader picks the members and proposes their removal
  * tied to the set's version (codec.h SPOP); BUSY from apply means the set
- * changed meanwhile, and cmd_float_reply has it picked again. */
+ * changed meanwhile, and cmd_float_reply has it picked again. Inside MULTI
+ * the same holds for the whole batch (cmd_tx.c refuses one whose set an
+ * earlier command of the transaction writes, as for INCRBYFLOAT). */
 CMD_DECL_ENCODE(cmd_spop)
 {
     struct keel_read rd;
@@ -78,10 +80,6 @@ CMD_DECL_ENCODE(cmd_spop)
         return -1;
     }
     if (!srv_check_key(s, s->argv[1])) return -1;
-    if (keel_enc_in_batch(e)) {
-        srv_reply_errorf(&s->out, KEEL_EINVAL, "'spop' inside MULTI is not supported by Keel yet");
-        return -1;
-    }
     if (!one) {
         if (!srv_arg_int(s, 2, &count)) return -1;
         if (count < 0) {
