@@ -221,8 +221,8 @@ int storage_env_open(struct keel_storage *s, const char *path)
         rc = KEEL_EVERSION;
         goto err;
     }
-    /* A new env, or one of format 1 (no collections, members just opened
-     * empty), is format 2 from now on. */
+    /* A new env, or one of format 1 or 2 (no collections or long keys;
+     * members just opened empty), is of this format from now on. */
     if (format != STORAGE_FORMAT && (rc = storage_meta_put(&t, "format", STORAGE_FORMAT)) != 0) goto err;
     rc = storage_meta_get(&t, "applied", &s->applied);
     if (rc != 0) goto err;

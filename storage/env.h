@@ -12,8 +12,11 @@
 /* 2: collections (the "members" database, record types 3-5). An env of
  * format 1 opens as it is and is marked 2 (it just has no collections);
  * a build reading format 1 refuses a format 2 env (KEEL_EVERSION) instead
- * of misreading records of types it does not know. */
-#define STORAGE_FORMAT 2
+ * of misreading records of types it does not know.
+ * 3: keys over 511 bytes (storage.h, record.h: a long key's record carries
+ * its name, its expiry entry too). Envs of formats 1 and 2 open as they are
+ * (all their keys are short) and are marked 3. */
+#define STORAGE_FORMAT 3
 #define STORAGE_FORMAT_MIN 1
 
 struct keel_storage

@@ -6,6 +6,7 @@
  * named database, and can step a cursor over every record; that every
  * record of "data" decodes as a record; that the expiry index holds exactly
  * one entry per key with an expiry, at that expiry, and nothing else; that
+ * a long key's record names it and sits at its hash (format 3 on); that
  * the dedupe table and its timestamp index match one to one and
  * dedupe_count counts them; that "meta" holds a supported format; that
  * every sub-key of "members" belongs to a collection record, with a tag
@@ -44,6 +45,7 @@ struct walk
     MDB_dbi dbi[NDB];
     XXH3_state_t *st;
     uint64_t with_expiry; /* data records with an expiry */
+    uint64_t long_keys;   /* data records of long keys (format 3 on) */
     uint64_t count[NDB];
     uint64_t format, applied, dedupe_count, coll_next;
     bool has_format;
@@ -82,12 +84,24 @@ static int lookup(struct walk *w, int db, const void *key, size_t n, MDB_val *v)
 static int data_record(struct walk *w, const MDB_val *k, const MDB_val *v)
 {
     struct keel_record rec;
+    struct keel_slice name;
     MDB_val e;
-    uint8_t ek[EXPKEY_MAX];
-    if (k->mv_size == 0 || k->mv_size > KEEL_MAX_KEY)
+    uint8_t ek[EXPKEY_MAX], pos[KEEL_LONGKEY_POS];
+    if (k->mv_size == 0 || k->mv_size > KEEL_KEY_INLINE)
         return fail(w, "DB \"data\" has a key of %zu bytes", k->mv_size);
-    if (record_decode(v->mv_data, v->mv_size, &rec) != 0 || rec.expire_at < 0)
+    if (record_decode(v->mv_data, v->mv_size, &rec, &name) != 0 || rec.expire_at < 0)
         return fail(w, "DB \"data\": the value of a %zu-byte key is not a record", k->mv_size);
+    /* A long key's record names it, and sits at its hash; nothing else is
+     * under the long keys' prefix (storage.h). */
+    if (storage_pos_is_long(k->mv_data, k->mv_size) || name.n > 0) {
+        if (name.n == 0 || k->mv_size != KEEL_LONGKEY_POS ||
+            memcmp(k->mv_data, pos, storage_key_long_pos(name, pos)) != 0)
+            return fail(w, "DB \"data\": a long key's record of %zu bytes is not at its name's hash",
+                        name.n);
+        w->long_keys++;
+    } else {
+        name = (struct keel_slice){k->mv_data, k->mv_size};
+    }
     if (!record_value_ok(&rec))
         return fail(w, "DB \"data\": a %zu-byte key holds a malformed %s", k->mv_size,
                     rec.type == KEEL_TYPE_HASH ? "hash" : storage_is_coll(rec.type) ? "collection" : "value");
@@ -111,10 +125,13 @@ static int data_record(struct walk *w, const MDB_val *k, const MDB_val *v)
     }
     if (rec.expire_at == 0) return 0;
     w->with_expiry++;
-    size_t n = record_expkey((struct keel_slice){k->mv_data, k->mv_size}, rec.expire_at, ek);
+    bool named;
+    size_t n = record_expkey(name, rec.expire_at, ek, &named);
     int rc = lookup(w, DB_EXP, ek, n, &e);
     if (rc == KEEL_ENOTFOUND) return fail(w, "a key expiring at %lld is missing from the expiry index",
                                           (long long)rec.expire_at);
+    if (rc == 0 && named && (e.mv_size != name.n || memcmp(e.mv_data, name.p, name.n) != 0))
+        return fail(w, "the expiry index names another key than the one at its position");
     return rc;
 }
 
@@ -122,14 +139,30 @@ static int exp_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 {
     struct keel_record rec;
     MDB_val d;
-    if (k->mv_size < 9 || k->mv_size > EXPKEY_MAX || v->mv_size != 0)
-        return fail(w, "DB \"exp\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
+    uint8_t pos[KEEL_KEY_INLINE];
     const uint8_t *p = k->mv_data;
-    int rc = lookup(w, DB_DATA, p + 8, k->mv_size - 8, &d);
+    if (k->mv_size < 9 || k->mv_size > EXPKEY_MAX)
+        return fail(w, "DB \"exp\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
+    /* A key over EXP_INLINE bytes is indexed under its hash, the entry's
+     * value naming it (record.h); any other entry has an empty value. */
+    struct keel_slice key = {p + 8, k->mv_size - 8};
+    if (storage_pos_is_long(key.p, key.n) || v->mv_size != 0) {
+        if (v->mv_size <= EXP_INLINE || v->mv_size > KEEL_MAX_KEY || key.n != KEEL_LONGKEY_POS ||
+            memcmp(key.p, pos, storage_key_long_pos((struct keel_slice){v->mv_data, v->mv_size}, pos)) != 0)
+            return fail(w, "DB \"exp\" has an entry of %zu+%zu bytes not at its key's hash",
+                        k->mv_size, v->mv_size);
+        key = (struct keel_slice){v->mv_data, v->mv_size};
+    }
+    /* The record's own check (data_record) ties a long key's record to its
+     * name; here the position of the name must hold a record. */
+    size_t pn = storage_key_pos(key, pos);
+    int rc = lookup(w, DB_DATA, pos, pn, &d);
     if (rc == KEEL_ENOTFOUND) return fail(w, "the expiry index names a key that does not exist");
     if (rc != 0) return rc;
-    if (record_decode(d.mv_data, d.mv_size, &rec) != 0 ||
-        (uint64_t)rec.expire_at != be64_load(p))
+    struct keel_slice name;
+    if (record_decode(d.mv_data, d.mv_size, &rec, &name) != 0 ||
+        (uint64_t)rec.expire_at != be64_load(p) ||
+        (name.n > 0 && (name.n != key.n || memcmp(name.p, key.p, key.n) != 0)))
         return fail(w, "the expiry index disagrees with a key's expiry");
     return 0;
 }
@@ -360,6 +393,9 @@ static int walk_all(struct walk *w)
     if (!w->has_format || w->format < STORAGE_FORMAT_MIN || w->format > STORAGE_FORMAT)
         return fail(w, "storage format %llu%s, this build reads %d to %d", (unsigned long long)w->format,
                     w->has_format ? "" : " (absent)", STORAGE_FORMAT_MIN, STORAGE_FORMAT);
+    if (w->long_keys > 0 && w->format < 3)
+        return fail(w, "storage format %llu has no long keys, the image holds %llu",
+                    (unsigned long long)w->format, (unsigned long long)w->long_keys);
     if ((rc = check_colls(w)) != 0) return rc;
     if (w->count[DB_EXP] != w->with_expiry)
         return fail(w, "the expiry index has %llu entries for %llu keys with an expiry",

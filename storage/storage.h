@@ -22,9 +22,35 @@
 #include "keel/error.h"
 #include "common/slice.h"
 
-/* Limits of the keyspace. LMDB keys are at most 511 bytes. */
-#define KEEL_MAX_KEY 511
+/* Limits of the keyspace.
+ *
+ * A key is 1..KEEL_MAX_KEY bytes (64 KiB; Redis allows 512 MB). LMDB keys are
+ * at most 511 bytes, so a key's place in the "data" database, its position,
+ * is the key itself up to KEEL_KEY_INLINE bytes, and for a longer key
+ * KEEL_LONGKEY_PREFIX followed by the 128-bit XXH3 of the key
+ * (KEEL_LONGKEY_POS bytes), the record then holding the full name
+ * (storage/record.h). The prefix lies under "\xffkeel:", the system keys'
+ * namespace clients may not write, and storage_put refuses a short key that
+ * starts with it, so a position names one key only. Two long keys with one
+ * hash cannot both be stored: the second is refused with KEEL_EEXISTS,
+ * deterministically on every replica (it takes ~2^64 long keys to happen by
+ * chance); a lookup of it finds nothing. Long keys sort by their hash, after
+ * the short keys below "\xffkeel:": SCAN, KEYS and FLUSHALL walk positions,
+ * so long keys come in hash order. */
+#define KEEL_MAX_KEY 65536
+#define KEEL_KEY_INLINE 511
+#define KEEL_LONGKEY_PREFIX "\xffkeel:\x00"
+#define KEEL_LONGKEY_PREFIX_LEN 7
+#define KEEL_LONGKEY_POS (KEEL_LONGKEY_PREFIX_LEN + 16)
 #define KEEL_MAX_VALUE (64u * 1024 * 1024)
+
+/* The position of key (1..KEEL_MAX_KEY bytes) into out (KEEL_KEY_INLINE
+ * bytes at least); returns its size. A position passed as a key is its own
+ * position, so callers may keep positions instead of long names (SCAN's
+ * cursors) and hand them to storage_scan as the start. */
+size_t storage_key_pos(struct keel_slice key, uint8_t *out);
+/* Whether an LMDB key of "data" starts with KEEL_LONGKEY_PREFIX. */
+bool storage_pos_is_long(const uint8_t *p, size_t n);
 
 struct keel_storage_options
 {
@@ -110,11 +136,14 @@ struct keel_record
     size_t len;
 };
 
-/* KEEL_ENOTFOUND if absent. Does not look at expiry: that is the caller's
+/* KEEL_ENOTFOUND if absent (a long key whose hash another long key holds
+ * is absent). Does not look at expiry: that is the caller's
  * (deterministic) business. */
 int storage_get(struct keel_txn *txn, struct keel_slice key, struct keel_record *rec);
 
-/* Insert or replace, keeping the expiry index in step. *buf (may be NULL)
+/* Insert or replace, keeping the expiry index in step. KEEL_EEXISTS if
+ * key is long and another long key with its 128-bit hash is stored;
+ * KEEL_EINVAL for a short key starting with KEEL_LONGKEY_PREFIX. *buf (may be NULL)
  * receives the record's value space, so a caller can build the value in place
  * (rec->val NULL, rec->len the size): valid until the next write. */
 int storage_put(struct keel_txn *txn, struct keel_slice key, const struct keel_record *rec,
@@ -135,13 +164,16 @@ int storage_move(struct keel_txn *txn, struct keel_slice src, struct keel_slice 
 int storage_copy(struct keel_txn *txn, struct keel_slice src, struct keel_slice dst,
                  uint64_t version);
 
-/* The key with the earliest expiry at or before `at`, in (expiry, key) order.
- * KEEL_ENOTFOUND if there is none. key points into the map (valid as above). */
+/* The key with the earliest expiry at or before `at`, in (expiry, position)
+ * order. KEEL_ENOTFOUND if there is none. key (the full name) points into
+ * the map (valid as above). */
 int storage_expired_first(struct keel_txn *txn, int64_t at, struct keel_slice *key,
                           int64_t *expire_at);
 
-/* Walk keys in order from `start` (empty: the first key). The callback returns
- * non-zero to stop; that value is returned. */
+/* Walk keys in position order from the position of `start` (a key or a
+ * position; empty: the first key). The callback gets each key's full name
+ * (pointing into the map) and returns non-zero to stop; that value is
+ * returned. */
 typedef int (*storage_scan_cb)(void *arg, struct keel_slice key, const struct keel_record *rec);
 int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb cb, void *arg);
 
@@ -161,7 +193,7 @@ int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb 
  * storage_put/storage_del/storage_move frees its sub-keys there: no caller
  * can leave orphans behind.
  *
- * An LMDB key is at most 511 bytes: an element of up to KEEL_MEMBER_INLINE
+ * An LMDB key is at most 511 bytes (KEEL_KEY_INLINE): an element of up to KEEL_MEMBER_INLINE
  * bytes is the sub-key itself (value: the element's data, e.g. a zset
  * score); a longer one (up to KEEL_MAX_MEMBER) is stored under tag|0x80 and
  * the 128-bit XXH3 of the element, the value being le32 length, element,
@@ -177,7 +209,7 @@ int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb 
  * image check verifies; it is never 0 (an emptied collection is deleted). */
 #define KEEL_COLL_SIZE 32
 #define KEEL_MAX_MEMBER (1u << 20)
-#define KEEL_MEMBER_INLINE (KEEL_MAX_KEY - 9)
+#define KEEL_MEMBER_INLINE (KEEL_KEY_INLINE - 9)
 #define KEEL_TAG_MEMBER 0x01
 #define KEEL_TAG_ITEM 0x02
 #define KEEL_TAG_INDEX 0x03

@@ -304,7 +304,7 @@ static void test_format1_env_opens(void **state)
     env_open_with(&o, &s);
     begin(s, false, &txn);
     assert_int_equal(storage_meta_get(&txn, "format", &format), 0);
-    assert_int_equal(format, 2);
+    assert_int_equal(format, 3);
     storage_txn_abort(&txn);
     put_set(s, "s", (const char *[]){"m"}, 1, 1);
     begin(s, false, &txn);
