@@ -492,10 +492,20 @@ static int apply_txn(struct keel_store *st, uint64_t index, const void *buf, siz
     struct store_cmd cmd;
     const char *why = NULL;
     uint64_t clock;
+    char clash[KEEL_ERRMSG_SIZE] = "";
+again:
     events_reset(&st->events, index); /* a retry after growing the map starts over */
     int rc = storage_txn_begin(st->storage, true, &txn);
     if (rc != 0) return rc;
     struct apply_ctx c = {st, &txn, 0, index, false, false};
+    if (clash[0] != 0) {
+        /* Storage refused a key or element whose 128-bit hash another one
+         * holds (storage.h): the entry is rejected, alike on every replica,
+         * and commits as a no-op. */
+        keel_reply_error(reply, KEEL_EEXISTS, clash);
+        st->stats.rejected++;
+        goto commit;
+    }
     rc = store_cmd_decode(buf, len, &cmd, &why);
     if (rc != 0) {
         /* Commits as a no-op: the index still advances on every replica. */
@@ -511,6 +521,13 @@ static int apply_txn(struct keel_store *st, uint64_t index, const void *buf, siz
     if (c.ts != (int64_t)clock && (rc = storage_meta_put(&txn, "clock", (uint64_t)c.ts)) != 0)
         goto abort;
     rc = apply_deduped(&c, &cmd, reply);
+    if (rc == KEEL_EEXISTS) {
+        snprintf(clash, sizeof clash, "%s", keel_storage_errmsg(st->storage));
+        if (clash[0] == 0) snprintf(clash, sizeof clash, "a hash collision");
+        storage_txn_abort(&txn);
+        keel_reply_reset(reply);
+        goto again;
+    }
     if (rc != 0) goto abort;
 commit:
     rc = storage_set_applied(&txn, index);

@@ -255,12 +255,15 @@ struct consistency;
 
 #define SCAN_CURSORS 1024
 
+/* Where a SCAN resumes: the position (storage.h) of the next key, not its
+ * name, so a cursor is at most KEEL_KEY_INLINE bytes whatever the keys'
+ * length (a 64 KiB key resumes from its 23-byte hashed position). */
 struct scan_cursor
 {
     uint64_t id;
     uint64_t used;   /* LRU stamp */
     size_t len;
-    uint8_t key[KEEL_MAX_KEY];
+    uint8_t key[KEEL_KEY_INLINE];
 };
 
 #define KEEL_TUNING_SLOTS 16

@@ -135,16 +135,16 @@ struct scan_state
     struct buf keys;
     bool more;
     size_t last_len;
-    uint8_t last[KEEL_MAX_KEY + 1];
+    uint8_t last[KEEL_KEY_INLINE]; /* the next key's position */
 };
 
 static int scan_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
 {
     struct scan_state *st = arg;
     if (st->budget == 0) {
-        /* The next key to visit: where the cursor resumes. */
-        memcpy(st->last, key.p, key.n);
-        st->last_len = key.n;
+        /* The next key to visit: where the cursor resumes. Keys are
+         * walked by position, so a long key resumes from its hash. */
+        st->last_len = storage_key_pos(key, st->last);
         st->more = true;
         return 1;
     }

@@ -102,7 +102,15 @@ static void apply_cb(void *data, const struct keel_events *ev)
         return;
     if (ev->truncated) log_warn("keyspace notifications of entry %llu: out of memory, some lost",
                                 (unsigned long long)ev->index);
-    char idx[24], ch[KEEL_MAX_KEY + 64], msg[KEEL_MAX_KEY + 64];
+    /* Keys reach 64 KiB: the channel and message buffers live on the heap. */
+    size_t chsize = KEEL_MAX_KEY + 64;
+    char idx[24], *ch = malloc(2 * chsize), *msg;
+    if (ch == NULL) {
+        log_warn("keyspace notifications of entry %llu: out of memory, lost",
+                 (unsigned long long)ev->index);
+        return;
+    }
+    msg = ch + chsize;
     int idxn = srv->notify_index ? snprintf(idx, sizeof idx, "#%llu", (unsigned long long)ev->index) : 0;
     for (uint32_t i = 0; i < ev->n; i++) {
         const struct keel_event *e = &ev->ev[i];
@@ -113,19 +121,20 @@ static void apply_cb(void *data, const struct keel_events *ev)
          * keyspace's; and an oversized key cannot come from a client. */
         if (syskey_is_reserved(e->key) || e->key.n > KEEL_MAX_KEY) continue;
         if (f & NOTIFY_KEYSPACE) {
-            int n = snprintf(ch, sizeof ch, "__keyspace@0__:");
+            int n = snprintf(ch, chsize, "__keyspace@0__:");
             memcpy(ch + n, e->key.p, e->key.n);
             memcpy(msg, name, namen);
             memcpy(msg + namen, idx, (size_t)idxn);
             publish_buf(srv, ch, (size_t)n + e->key.n, msg, namen + (size_t)idxn);
         }
         if (f & NOTIFY_KEYEVENT) {
-            int n = snprintf(ch, sizeof ch, "__keyevent@0__:%s", name);
+            int n = snprintf(ch, chsize, "__keyevent@0__:%s", name);
             memcpy(msg, e->key.p, e->key.n);
             memcpy(msg + e->key.n, idx, (size_t)idxn);
             publish_buf(srv, ch, (size_t)n, msg, e->key.n + (size_t)idxn);
         }
     }
+    free(ch);
 }
 
 void notify_keel_event(struct keel_server *srv, const char *json)
