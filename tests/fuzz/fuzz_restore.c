@@ -114,7 +114,9 @@ static void exercise(const uint8_t *img, size_t len, const struct keel_image_rep
     storage_txn_abort(&txn);
     if (all != rep->keys) die("key count differs from the check's", (int)all, NULL);
     struct keel_read rd;
-    struct reader r = {.st = st};
+    static struct reader r; /* 16 keys of up to 64 KiB: not on the stack */
+    memset(&r, 0, sizeof r);
+    r.st = st;
     if (keel_read_begin(st, 1700000000000, &rd) != 0) die("read begin", 0, keel_store_errmsg(st));
     if (keel_read_scan(&rd, none, each_key, &r) != 0) die("live scan", 0, keel_store_errmsg(st));
     keel_read_expired(&rd, INT64_MAX, &first);

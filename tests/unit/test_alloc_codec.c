@@ -23,7 +23,7 @@
 
 /* The encoder's buffer starts at 128 bytes (the header's allocation) and
  * doubles as needed: a 1500-byte value takes it to 2048 in one more
- * allocation; keys and fields are held to 500 (KEEL_MAX_KEY is 511), and
+ * allocation; keys and fields are held to 500 (KEEL_KEY_INLINE is 511), and
  * the commands with lists of them grow it more than once. */
 static char big[1500];
 #define KEY_MAX 500
