@@ -313,11 +313,63 @@ static void test_long_keys_snapshot(void **state)
     kc_stop(&cl);
 }
 
+/* Keyspace notifications carry a long key's full name, on a follower; WATCH
+ * of a long key sees another client's write of it (followers forward). */
+static void test_long_keys_notify_watch(void **state)
+{
+    (void)state;
+    int leader = kc_start_leader(&cl, 3, "");
+    assert_true(leader >= 0);
+    unsigned L = (unsigned)leader, F = (L + 1) % 3;
+    char *k = make("nk:", MAX_KEY, 'n');
+    redisContext *sub = kc_connect(&cl, F), *w = kc_connect(&cl, F), *other = kc_connect(&cl, L);
+    want_status(cmd(w, "CONFIG SET notify-keyspace-events KA"), "OK");
+    redisReply *r = cmd(sub, "PSUBSCRIBE __keyspace@0__:nk:*");
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
+    want_status(cmd(other, "SET %b v", k, (size_t)MAX_KEY), "OK");
+    void *reply = NULL;
+    assert_int_equal(redisGetReply(sub, &reply), REDIS_OK);
+    r = reply;
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 4);
+    assert_string_equal(r->element[0]->str, "pmessage");
+    assert_int_equal(r->element[2]->len, 15 + (size_t)MAX_KEY);
+    assert_memory_equal(r->element[2]->str, "__keyspace@0__:", 15);
+    assert_memory_equal(r->element[2]->str + 15, k, MAX_KEY);
+    assert_string_equal(r->element[3]->str, "set");
+    freeReplyObject(r);
+
+    /* WATCH on the follower, a write of the key from the leader: EXEC nil. */
+    want_status(cmd(w, "WATCH %b", k, (size_t)MAX_KEY), "OK");
+    want_status(cmd(other, "SET %b v2", k, (size_t)MAX_KEY), "OK");
+    want_status(cmd(w, "MULTI"), "OK");
+    want_status(cmd(w, "SET %b mine", k, (size_t)MAX_KEY), "QUEUED");
+    r = cmd(w, "EXEC");
+    assert_int_equal(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    /* Unchanged since WATCH: EXEC runs. */
+    want_status(cmd(w, "WATCH %b", k, (size_t)MAX_KEY), "OK");
+    want_status(cmd(w, "MULTI"), "OK");
+    want_status(cmd(w, "SET %b mine", k, (size_t)MAX_KEY), "QUEUED");
+    r = cmd(w, "EXEC");
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 1);
+    freeReplyObject(r);
+    want_bulk(cmd(other, "GET %b", k, (size_t)MAX_KEY), "mine", 4);
+    redisFree(sub);
+    redisFree(w);
+    redisFree(other);
+    free(k);
+    kc_stop(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_long_keys, teardown),
         cmocka_unit_test_teardown(test_long_keys_snapshot, teardown),
+        cmocka_unit_test_teardown(test_long_keys_notify_watch, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
