@@ -31,15 +31,17 @@
  * (KEEL_LONGKEY_POS bytes), the record then holding the full name
  * (storage/record.h). The prefix lies under "\xffkeel:", the system keys'
  * namespace clients may not write, and storage_put refuses a short key that
- * starts with it, so a position names one key only. Two long keys with one
+ * starts with it, so a position names one key only. Its 0xff sorts after
+ * every system key's name (ASCII after the prefix), so the system keys stay
+ * one contiguous range from "\xffkeel:" (DBSIZE counts them that way). Two long keys with one
  * hash cannot both be stored: the second is refused with KEEL_EEXISTS,
  * deterministically on every replica (it takes ~2^64 long keys to happen by
  * chance); a lookup of it finds nothing. Long keys sort by their hash, after
- * the short keys below "\xffkeel:": SCAN, KEYS and FLUSHALL walk positions,
- * so long keys come in hash order. */
+ * the system keys: SCAN, KEYS and FLUSHALL walk positions, so long keys come
+ * in hash order. */
 #define KEEL_MAX_KEY 65536
 #define KEEL_KEY_INLINE 511
-#define KEEL_LONGKEY_PREFIX "\xffkeel:\x00"
+#define KEEL_LONGKEY_PREFIX "\xffkeel:\xff"
 #define KEEL_LONGKEY_PREFIX_LEN 7
 #define KEEL_LONGKEY_POS (KEEL_LONGKEY_PREFIX_LEN + 16)
 #define KEEL_MAX_VALUE (64u * 1024 * 1024)
