@@ -136,6 +136,12 @@ static void long_keys_on(unsigned i, char tag)
     r = cmd(ctx, "PTTL %b", k2, (size_t)MAX_KEY);
     assert_true(r->type == REDIS_REPLY_INTEGER && r->integer > 990000);
     freeReplyObject(r);
+    /* COPY to a long name and to a short one; the source stays. */
+    want_int(cmd(ctx, "COPY %b %b", k2, (size_t)MAX_KEY, k, (size_t)MAX_KEY), 1);
+    want_bulk(cmd(ctx, "GET %b", k, (size_t)MAX_KEY), "v1x", 3);
+    want_int(cmd(ctx, "COPY %b %s", k2, (size_t)MAX_KEY, "lkcopy"), 1);
+    want_int(cmd(ctx, "COPY %b %s", k2, (size_t)MAX_KEY, "lkcopy"), 0);
+    want_int(cmd(ctx, "DEL %b %s", k, (size_t)MAX_KEY, "lkcopy"), 2);
     want_int(cmd(ctx, "PERSIST %b", k2, (size_t)MAX_KEY), 1);
     want_int(cmd(ctx, "TTL %b", k2, (size_t)MAX_KEY), -1);
     /* Keys of 505 and 511 bytes with an expiry: their expiry index entry
