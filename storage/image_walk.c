@@ -20,42 +20,13 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "storage/env.h"
 #include "storage/image.h"
+#include "storage/image_walk.h"
 #include "storage/record.h"
 
-enum { DB_DATA, DB_EXP, DB_META, DB_DD, DB_DDTS, DB_MEMBERS, NDB };
 static const char *const names[NDB] = {"data", "exp", "meta", "dedupe", "dedupe_ts", "members"};
 
-/* A collection found in "data": its id, type and count, and the elements
- * the walk of "members" found for it. */
-struct coll_seen
-{
-    uint64_t id;
-    uint64_t count;
-    uint64_t found;
-    uint64_t head, tail; /* a list's positions (aux) */
-    uint64_t indexed; /* a sorted set's score-index entries */
-    uint8_t type;
-};
-
-struct walk
-{
-    MDB_txn *txn;
-    MDB_dbi dbi[NDB];
-    XXH3_state_t *st;
-    uint64_t with_expiry; /* data records with an expiry */
-    uint64_t long_keys;   /* data records of long keys (format 3 on) */
-    uint64_t count[NDB];
-    uint64_t format, applied, dedupe_count, coll_next;
-    bool has_format;
-    bool has_members;     /* the DB exists (format 1 images lack it) */
-    struct coll_seen *colls; /* sorted by id once "data" is walked */
-    size_t ncolls, capcolls;
-    char *errmsg;
-};
-
-__attribute__((format(printf, 2, 3))) static int fail(struct walk *w, const char *fmt, ...)
+int walk_fail(struct walk *w, const char *fmt, ...)
 {
     char msg[KEEL_ERRMSG_SIZE - 32];
     va_list ap;
@@ -68,12 +39,11 @@ __attribute__((format(printf, 2, 3))) static int fail(struct walk *w, const char
 
 static int lmdb_fail(struct walk *w, const char *what, int rc)
 {
-    fail(w, "LMDB: %s: %s", what, mdb_strerror(rc));
+    walk_fail(w, "LMDB: %s: %s", what, mdb_strerror(rc));
     return rc == ENOMEM ? KEEL_ENOMEM : KEEL_ECORRUPT;
 }
 
-/* A lookup in another dbi: 0 and v, or KEEL_ENOTFOUND, or an error. */
-static int lookup(struct walk *w, int db, const void *key, size_t n, MDB_val *v)
+int walk_lookup(struct walk *w, int db, const void *key, size_t n, MDB_val *v)
 {
     MDB_val k = {n, (void *)key};
     int rc = mdb_get(w->txn, w->dbi[db], &k, v);
@@ -81,96 +51,10 @@ static int lookup(struct walk *w, int db, const void *key, size_t n, MDB_val *v)
     return rc == 0 ? 0 : lmdb_fail(w, names[db], rc);
 }
 
-static int data_record(struct walk *w, const MDB_val *k, const MDB_val *v)
-{
-    struct keel_record rec;
-    struct keel_slice name;
-    MDB_val e;
-    uint8_t ek[EXPKEY_MAX], pos[KEEL_LONGKEY_POS];
-    if (k->mv_size == 0 || k->mv_size > KEEL_KEY_INLINE)
-        return fail(w, "DB \"data\" has a key of %zu bytes", k->mv_size);
-    if (record_decode(v->mv_data, v->mv_size, &rec, &name) != 0 || rec.expire_at < 0)
-        return fail(w, "DB \"data\": the value of a %zu-byte key is not a record", k->mv_size);
-    /* A long key's record names it, and sits at its hash; nothing else is
-     * under the long keys' prefix (storage.h). */
-    if (storage_pos_is_long(k->mv_data, k->mv_size) || name.n > 0) {
-        if (name.n == 0 || k->mv_size != KEEL_LONGKEY_POS ||
-            memcmp(k->mv_data, pos, storage_key_long_pos(name, pos)) != 0)
-            return fail(w, "DB \"data\": a long key's record of %zu bytes is not at its name's hash",
-                        name.n);
-        w->long_keys++;
-    } else {
-        name = (struct keel_slice){k->mv_data, k->mv_size};
-    }
-    if (!record_value_ok(&rec))
-        return fail(w, "DB \"data\": a %zu-byte key holds a malformed %s", k->mv_size,
-                    rec.type == KEEL_TYPE_HASH ? "hash" : storage_is_coll(rec.type) ? "collection" : "value");
-    if (storage_is_coll(rec.type)) {
-        struct keel_coll coll;
-        storage_coll_decode(&rec, &coll);
-        if (w->ncolls == w->capcolls) {
-            size_t cap = w->capcolls ? 2 * w->capcolls : 64;
-            struct coll_seen *p = realloc(w->colls, cap * sizeof *p);
-            if (p == NULL) return KEEL_ENOMEM;
-            w->colls = p;
-            w->capcolls = cap;
-        }
-        /* A list's count items sit at exactly head .. tail (store/list_ops.c). */
-        if (rec.type == KEEL_TYPE_LIST &&
-            (coll.aux[1] < coll.aux[0] || coll.aux[1] - coll.aux[0] != coll.count - 1))
-            return fail(w, "DB \"data\": list %llu counts %llu items between positions %llu and %llu",
-                        (unsigned long long)coll.id, (unsigned long long)coll.count,
-                        (unsigned long long)coll.aux[0], (unsigned long long)coll.aux[1]);
-        w->colls[w->ncolls++] = (struct coll_seen){coll.id, coll.count, 0, coll.aux[0], coll.aux[1], 0, rec.type};
-    }
-    if (rec.expire_at == 0) return 0;
-    w->with_expiry++;
-    bool named;
-    size_t n = record_expkey(name, rec.expire_at, ek, &named);
-    int rc = lookup(w, DB_EXP, ek, n, &e);
-    if (rc == KEEL_ENOTFOUND) return fail(w, "a key expiring at %lld is missing from the expiry index",
-                                          (long long)rec.expire_at);
-    if (rc == 0 && named && (e.mv_size != name.n || memcmp(e.mv_data, name.p, name.n) != 0))
-        return fail(w, "the expiry index names another key than the one at its position");
-    return rc;
-}
-
-static int exp_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
-{
-    struct keel_record rec;
-    MDB_val d;
-    uint8_t pos[KEEL_KEY_INLINE];
-    const uint8_t *p = k->mv_data;
-    if (k->mv_size < 9 || k->mv_size > EXPKEY_MAX)
-        return fail(w, "DB \"exp\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
-    /* A key over EXP_INLINE bytes is indexed under its hash, the entry's
-     * value naming it (record.h); any other entry has an empty value. */
-    struct keel_slice key = {p + 8, k->mv_size - 8};
-    if (storage_pos_is_long(key.p, key.n) || v->mv_size != 0) {
-        if (v->mv_size <= EXP_INLINE || v->mv_size > KEEL_MAX_KEY || key.n != KEEL_LONGKEY_POS ||
-            memcmp(key.p, pos, storage_key_long_pos((struct keel_slice){v->mv_data, v->mv_size}, pos)) != 0)
-            return fail(w, "DB \"exp\" has an entry of %zu+%zu bytes not at its key's hash",
-                        k->mv_size, v->mv_size);
-        key = (struct keel_slice){v->mv_data, v->mv_size};
-    }
-    /* The record's own check (data_record) ties a long key's record to its
-     * name; here the position of the name must hold a record. */
-    size_t pn = storage_key_pos(key, pos);
-    int rc = lookup(w, DB_DATA, pos, pn, &d);
-    if (rc == KEEL_ENOTFOUND) return fail(w, "the expiry index names a key that does not exist");
-    if (rc != 0) return rc;
-    struct keel_slice name;
-    if (record_decode(d.mv_data, d.mv_size, &rec, &name) != 0 ||
-        (uint64_t)rec.expire_at != be64_load(p) ||
-        (name.n > 0 && (name.n != key.n || memcmp(name.p, key.p, key.n) != 0)))
-        return fail(w, "the expiry index disagrees with a key's expiry");
-    return 0;
-}
-
 static int meta_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 {
     if (v->mv_size != 8)
-        return fail(w, "DB \"meta\" has a value of %zu bytes (all are 8)", v->mv_size);
+        return walk_fail(w, "DB \"meta\" has a value of %zu bytes (all are 8)", v->mv_size);
     uint64_t x = le64_load(v->mv_data);
 #define IS(name) (k->mv_size == sizeof name - 1 && memcmp(k->mv_data, name, sizeof name - 1) == 0)
     if (IS("format")) {
@@ -192,11 +76,11 @@ static int dd_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
     uint8_t tk[24];
     MDB_val t;
     if (k->mv_size != 16 || v->mv_size < 8)
-        return fail(w, "DB \"dedupe\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
+        return walk_fail(w, "DB \"dedupe\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
     be64_store(tk, le64_load(v->mv_data));
     memcpy(tk + 8, k->mv_data, 16);
-    int rc = lookup(w, DB_DDTS, tk, sizeof tk, &t);
-    if (rc == KEEL_ENOTFOUND) return fail(w, "a dedupe entry is missing from its timestamp index");
+    int rc = walk_lookup(w, DB_DDTS, tk, sizeof tk, &t);
+    if (rc == KEEL_ENOTFOUND) return walk_fail(w, "a dedupe entry is missing from its timestamp index");
     return rc;
 }
 
@@ -204,13 +88,13 @@ static int ddts_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 {
     MDB_val d;
     if (k->mv_size != 24 || v->mv_size != 0)
-        return fail(w, "DB \"dedupe_ts\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
+        return walk_fail(w, "DB \"dedupe_ts\" has an entry of %zu+%zu bytes", k->mv_size, v->mv_size);
     const uint8_t *p = k->mv_data;
-    int rc = lookup(w, DB_DD, p + 8, 16, &d);
-    if (rc == KEEL_ENOTFOUND) return fail(w, "the dedupe timestamp index names a missing entry");
+    int rc = walk_lookup(w, DB_DD, p + 8, 16, &d);
+    if (rc == KEEL_ENOTFOUND) return walk_fail(w, "the dedupe timestamp index names a missing entry");
     if (rc != 0) return rc;
     if (d.mv_size < 8 || le64_load(d.mv_data) != be64_load(p))
-        return fail(w, "the dedupe timestamp index disagrees with an entry's timestamp");
+        return walk_fail(w, "the dedupe timestamp index disagrees with an entry's timestamp");
     return 0;
 }
 
@@ -250,7 +134,7 @@ static int index_entry(struct walk *w, struct coll_seen *c, const MDB_val *k, co
                                                  v->mv_size <= KEEL_ZINDEX_INLINE ||
                                                  v->mv_size > KEEL_MAX_MEMBER ||
                                                  memcmp(p + 17, v->mv_data, KEEL_ZINDEX_PREFIX) != 0)))
-        return fail(w, "DB \"members\": sorted set %llu has a malformed index entry", id);
+        return walk_fail(w, "DB \"members\": sorted set %llu has a malformed index entry", id);
     if (v->mv_size > 0) m = (struct keel_slice){v->mv_data, v->mv_size};
     /* The member's own sub-key (members.c's layout). */
     size_t kn = 9;
@@ -274,7 +158,7 @@ static int index_entry(struct walk *w, struct coll_seen *c, const MDB_val *k, co
     if (rc == 0 && m.n > KEEL_MEMBER_INLINE) off = mv.mv_size >= 4 ? 4 + le32_load(sp) : mv.mv_size;
     if (rc != 0 || mv.mv_size < off || mv.mv_size - off != 8 ||
         storage_zscore_sortable(le64_load(sp + off)) != be64_load(p + 9))
-        return fail(w, "DB \"members\": an index entry of sorted set %llu names no member of its score", id);
+        return walk_fail(w, "DB \"members\": an index entry of sorted set %llu names no member of its score", id);
     c->indexed++;
     return 0;
 }
@@ -283,15 +167,15 @@ static int member_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 {
     const uint8_t *p = k->mv_data;
     bool counts;
-    if (k->mv_size < 9) return fail(w, "DB \"members\" has a key of %zu bytes", k->mv_size);
+    if (k->mv_size < 9) return walk_fail(w, "DB \"members\" has a key of %zu bytes", k->mv_size);
     struct coll_seen key = {.id = be64_load(p)};
     struct coll_seen *c = bsearch(&key, w->colls, w->ncolls, sizeof *c, by_id);
     if (c == NULL)
-        return fail(w, "DB \"members\" holds an element of collection %llu, which no key has",
+        return walk_fail(w, "DB \"members\" holds an element of collection %llu, which no key has",
                     (unsigned long long)key.id);
     uint8_t tag = p[8] & (uint8_t)~KEEL_TAG_HASHED;
     if (!tag_ok(c->type, tag, &counts))
-        return fail(w, "DB \"members\": collection %llu of type %u has an element tagged %u",
+        return walk_fail(w, "DB \"members\": collection %llu of type %u has an element tagged %u",
                     (unsigned long long)c->id, c->type, p[8]);
     if (c->type == KEEL_TYPE_LIST) {
         /* An item's sub-key is its be64 position (never hashed), inside
@@ -299,7 +183,7 @@ static int member_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
         uint64_t pos = k->mv_size == 17 ? be64_load(p + 9) : 0;
         if (p[8] != KEEL_TAG_ITEM || k->mv_size != 17 || pos < c->head || pos > c->tail ||
             v->mv_size > KEEL_MAX_MEMBER)
-            return fail(w, "DB \"members\": list %llu has an item outside its positions",
+            return walk_fail(w, "DB \"members\": list %llu has an item outside its positions",
                         (unsigned long long)c->id);
     } else if (p[8] & KEEL_TAG_HASHED) {
         /* le32 n, element, data: the element too long to be the key, and
@@ -309,19 +193,19 @@ static int member_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
         XXH128_hash_t h;
         if (k->mv_size != 25 || v->mv_size < 4 || n > v->mv_size - 4 || n <= KEEL_MEMBER_INLINE ||
             n > KEEL_MAX_MEMBER)
-            return fail(w, "DB \"members\": collection %llu has a malformed long element",
+            return walk_fail(w, "DB \"members\": collection %llu has a malformed long element",
                         (unsigned long long)c->id);
         h = XXH3_128bits(vp + 4, n);
         if (be64_load(p + 9) != h.high64 || be64_load(p + 17) != h.low64)
-            return fail(w, "DB \"members\": a long element of collection %llu is not under its hash",
+            return walk_fail(w, "DB \"members\": a long element of collection %llu is not under its hash",
                         (unsigned long long)c->id);
     } else if (c->type == KEEL_TYPE_ZSET && tag == KEEL_TAG_INDEX) {
         return index_entry(w, c, k, v);
     } else if (c->type == KEEL_TYPE_ZSET && v->mv_size != 8) {
-        return fail(w, "DB \"members\": a member of sorted set %llu has %zu bytes of score",
+        return walk_fail(w, "DB \"members\": a member of sorted set %llu has %zu bytes of score",
                     (unsigned long long)c->id, v->mv_size);
     } else if (c->type == KEEL_TYPE_SET && v->mv_size != 0) {
-        return fail(w, "DB \"members\": a member of set %llu has %zu bytes of data",
+        return walk_fail(w, "DB \"members\": a member of set %llu has %zu bytes of data",
                     (unsigned long long)c->id, v->mv_size);
     }
     c->found += counts;
@@ -331,7 +215,7 @@ static int member_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
 static int walk_db(struct walk *w, int db)
 {
     static int (*const check[NDB])(struct walk *, const MDB_val *, const MDB_val *) = {
-        data_record, exp_entry, meta_entry, dd_entry, ddts_entry, member_entry};
+        walk_data_record, walk_exp_entry, meta_entry, dd_entry, ddts_entry, member_entry};
     MDB_cursor *c;
     MDB_val k, v;
     int rc = mdb_cursor_open(w->txn, w->dbi[db], &c);
@@ -354,17 +238,17 @@ static int check_colls(struct walk *w)
     for (size_t i = 0; i < w->ncolls; i++) {
         const struct coll_seen *c = &w->colls[i];
         if (i > 0 && c->id == w->colls[i - 1].id)
-            return fail(w, "two keys hold collection %llu", (unsigned long long)c->id);
+            return walk_fail(w, "two keys hold collection %llu", (unsigned long long)c->id);
         if (c->found != c->count)
-            return fail(w, "collection %llu counts %llu elements, DB \"members\" holds %llu",
+            return walk_fail(w, "collection %llu counts %llu elements, DB \"members\" holds %llu",
                         (unsigned long long)c->id, (unsigned long long)c->count,
                         (unsigned long long)c->found);
         if (c->type == KEEL_TYPE_ZSET && c->indexed != c->count)
-            return fail(w, "sorted set %llu has %llu members and %llu index entries",
+            return walk_fail(w, "sorted set %llu has %llu members and %llu index entries",
                         (unsigned long long)c->id, (unsigned long long)c->count,
                         (unsigned long long)c->indexed);
         if (c->id >= w->coll_next)
-            return fail(w, "collection %llu is not below the id counter (%llu)",
+            return walk_fail(w, "collection %llu is not below the id counter (%llu)",
                         (unsigned long long)c->id, (unsigned long long)w->coll_next);
     }
     return 0;
@@ -391,17 +275,17 @@ static int walk_all(struct walk *w)
     }
     if (rc != 0) return rc;
     if (!w->has_format || w->format < STORAGE_FORMAT_MIN || w->format > STORAGE_FORMAT)
-        return fail(w, "storage format %llu%s, this build reads %d to %d", (unsigned long long)w->format,
+        return walk_fail(w, "storage format %llu%s, this build reads %d to %d", (unsigned long long)w->format,
                     w->has_format ? "" : " (absent)", STORAGE_FORMAT_MIN, STORAGE_FORMAT);
     if (w->long_keys > 0 && w->format < 3)
-        return fail(w, "storage format %llu has no long keys, the image holds %llu",
+        return walk_fail(w, "storage format %llu has no long keys, the image holds %llu",
                     (unsigned long long)w->format, (unsigned long long)w->long_keys);
     if ((rc = check_colls(w)) != 0) return rc;
     if (w->count[DB_EXP] != w->with_expiry)
-        return fail(w, "the expiry index has %llu entries for %llu keys with an expiry",
+        return walk_fail(w, "the expiry index has %llu entries for %llu keys with an expiry",
                     (unsigned long long)w->count[DB_EXP], (unsigned long long)w->with_expiry);
     if (w->count[DB_DD] != w->count[DB_DDTS] || w->dedupe_count != w->count[DB_DD])
-        return fail(w, "the dedupe table has %llu entries, its index %llu, its count says %llu",
+        return walk_fail(w, "the dedupe table has %llu entries, its index %llu, its count says %llu",
                     (unsigned long long)w->count[DB_DD], (unsigned long long)w->count[DB_DDTS],
                     (unsigned long long)w->dedupe_count);
     return 0;
