@@ -272,7 +272,7 @@ int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb 
 {
     MDB_cursor *c;
     uint8_t pos[KEEL_KEY_INLINE];
-    MDB_val k = {start.n > KEEL_MAX_KEY ? 0 : storage_key_pos(start, pos), pos}, v;
+    MDB_val k = {storage_key_pos(start, pos), pos}, v;
     struct keel_record rec;
     struct keel_slice name;
     int rc = mdb_cursor_open(txn->mdb, txn->s->data, &c);

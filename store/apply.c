@@ -493,6 +493,7 @@ static int apply_txn(struct keel_store *st, uint64_t index, const void *buf, siz
     const char *why = NULL;
     uint64_t clock;
     char clash[KEEL_ERRMSG_SIZE] = "";
+    const struct keel_store_stats before = st->stats;
 again:
     events_reset(&st->events, index); /* a retry after growing the map starts over */
     int rc = storage_txn_begin(st->storage, true, &txn);
@@ -525,6 +526,8 @@ again:
         snprintf(clash, sizeof clash, "%s", keel_storage_errmsg(st->storage));
         if (clash[0] == 0) snprintf(clash, sizeof clash, "a hash collision");
         storage_txn_abort(&txn);
+        st->stats = before; /* the attempt rolled back counts nothing */
+        memset(&st->check_note, 0, sizeof st->check_note);
         keel_reply_reset(reply);
         goto again;
     }
