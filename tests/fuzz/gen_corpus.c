@@ -151,6 +151,33 @@ static void apply_many(struct keel_store *st, uint64_t *index, int n, size_t vle
     }
 }
 
+/* Keys over 511 bytes (storage format 3): stored under their hash with the
+ * name in the record; some expiring (their expiry entries name them). */
+static void apply_long(struct keel_store *st, uint64_t *index)
+{
+    static const size_t lens[] = {504, 600, 2000, 5000};
+    static char key[5000];
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        struct keel_enc e;
+        size_t len;
+        memset(key, 'a' + (int)i, sizeof key);
+        struct keel_slice k = {(const uint8_t *)key, lens[i]};
+        keel_enc_init(&e, 1700000020000 + (int64_t)i, 5, (uint64_t)*index);
+        if (i == 3) {
+            struct keel_slice pairs[] = {k, keel_str("v")}; /* a 5000-byte field too */
+            keel_enc_hset(&e, k, pairs, 1);
+        } else {
+            keel_enc_set(&e, k, keel_str("long"), i % 2 ? 0 : 1700002000000 + (int64_t)i, 0);
+        }
+        uint8_t *buf = enc_done(&e, &len);
+        struct keel_reply r;
+        keel_reply_init(&r);
+        if (keel_store_apply(st, (*index)++, buf, len, &r) != 0) die("apply");
+        keel_reply_close(&r);
+        free(buf);
+    }
+}
+
 /* ---- resp: requests and replies ---------------------------------------- */
 
 static void resp(void)
@@ -201,6 +228,8 @@ int main(int argc, char **argv)
     image(s, "small", true);
     apply_many(st, &index, 2, 3000); /* overflow pages */
     image(s, "overflow", true);
+    apply_long(st, &index);
+    image(s, "longkeys", true);
     keel_store_destroy(st);
     keel_storage_close(s, false);
     storage_rmtree(dir);
