@@ -271,6 +271,17 @@ static void test_long_keys(void **state)
     redisReply *ks = cmd(ctx, "INFO keyspace");
     assert_non_null(strstr(ks->str, "db0:keys=10,expires=0,"));
     freeReplyObject(ks);
+    /* MEMORY USAGE: a short key is its name, the 24-byte record header,
+     * the value and LMDB's 10 bytes; a long one adds its 23-byte hashed
+     * position (the name then lives in the record). */
+    char *k511 = make("mem:", 511, 'M'), *k512 = make("mem:", 512, 'M');
+    want_status(cmd(ctx, "SET %s v", k511), "OK");
+    want_status(cmd(ctx, "SET %s v", k512), "OK");
+    want_int(cmd(ctx, "MEMORY USAGE %s", k511), 511 + 24 + 1 + 10);
+    want_int(cmd(ctx, "MEMORY USAGE %s", k512), 512 + 24 + 1 + 10 + 23);
+    want_int(cmd(ctx, "DEL %s %s", k511, k512), 2);
+    free(k511);
+    free(k512);
     for (int n = 0; n < 10; n++) {
         redisReply *r = cmd(ctx, "RANDOMKEY");
         assert_int_equal(r->type, REDIS_REPLY_STRING);

@@ -276,6 +276,7 @@ CMD_DECL_READ(cmd_memory)
     }
     if (rc != 0) return rc;
     uint64_t bytes = s->argv[2].n + 24 + rec.len + ENTRY_OVERHEAD;
+    if (s->argv[2].n > KEEL_KEY_INLINE) bytes += KEEL_LONGKEY_POS; /* its hashed position too */
     rc = coll_bytes(rd, &rec, s->argv[2], &bytes);
     if (rc != 0) return rc;
     resp_int(&s->out, (int64_t)bytes);
