@@ -440,6 +440,8 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
             return apply_linsert(c, cmd, r);
         case STORE_CMD_LMOVE:
             return apply_lmove(c, cmd, r);
+        case STORE_CMD_MPOP:
+            return apply_mpop(c, cmd, r);
         case STORE_CMD_HASH:
             if (cmd->flags & (KEEL_HASH_CHECK | KEEL_HASH_VERDICT)) return apply_check(c, cmd, r);
             return apply_hash_check(c, r);
@@ -465,6 +467,7 @@ static int apply_deduped(struct apply_ctx *c, const struct store_cmd *cmd, struc
     if (rc != KEEL_ENOTFOUND) return rc;
     rc = apply_one(c, cmd, r);
     if (rc != 0 || c->forget) return rc;
+    if (c->empty_pop && (cmd->type == STORE_CMD_MPOP || cmd->type == STORE_CMD_LMOVE)) return 0;
     if (r->lost) return KEEL_ENOMEM; /* local, so fatal: replicas must not differ */
     struct keel_slice keep = {r->buf, r->len};
     if (r->len > KEEL_DEDUPE_MAX_REPLY || c->read) {
@@ -498,7 +501,7 @@ again:
     events_reset(&st->events, index); /* a retry after growing the map starts over */
     int rc = storage_txn_begin(st->storage, true, &txn);
     if (rc != 0) return rc;
-    struct apply_ctx c = {st, &txn, 0, index, false, false};
+    struct apply_ctx c = {st, &txn, 0, index, false, false, false};
     if (clash[0] != 0) {
         /* Storage refused a key or element whose 128-bit hash another one
          * holds (storage.h): the entry is rejected, alike on every replica,

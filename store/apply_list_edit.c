@@ -181,6 +181,7 @@ int apply_lmove(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_re
     int rc = apply_list_load(c, cmd->key, &src, &sl, &sx, &ok, r);
     if (rc != 0 || !ok) return rc;
     if (!sx) {
+        c->empty_pop = true; /* BLMOVE waits on (apply.c's dedupe) */
         keel_reply_nil(r);
         return 0;
     }

@@ -93,6 +93,7 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_LMOVE] = KEEL_LIST_LEFT | KEEL_LMOVE_TO_LEFT,
     [STORE_CMD_ZADD] = 0x3F,
     [STORE_CMD_ZREMRANGE] = 0x3F, /* checked below */
+    [STORE_CMD_MPOP] = KEEL_MPOP_ZSET | KEEL_MPOP_LEFT,
 };
 
 /* ACL rules: words separated by single spaces, with no control byte, no
@@ -419,6 +420,17 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
             if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value) ||
                 !rd_str(r, &cmd->field, KEEL_MAX_MEMBER))
                 return false;
+            break;
+        case STORE_CMD_MPOP:
+            if (!rd_count(r, &cmd->count, KEEL_MAX_ARGS, 4)) return false;
+            if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no keys");
+            start = r->p;
+            for (i = 0; i < cmd->count; i++)
+                if (!rd_key(r, &s)) return false;
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            if (!rd_u64(r, &cmd->version)) return false;
+            if (cmd->version == 0 || cmd->version > INT64_MAX)
+                return fail(r, KEEL_EMALFORMED, "pop count out of range");
             break;
         case STORE_CMD_READ:
             if (top) return fail(r, KEEL_EMALFORMED, "read outside a batch");

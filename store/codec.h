@@ -115,6 +115,17 @@
  *            LEX      str min, str max (Redis's lex items: "-" "+" "[x" "(x")
  *            ZPOPMIN/ZPOPMAX and ZREMRANGEBYRANK/SCORE/LEX: which members go is
  *            decided in apply from the index, the same on every replica.
+ *   MPOP     u32 n, n x str key (n >= 1), u64 count (1 .. INT64_MAX)
+ *            flags ZSET LEFT
+ *            the pop of LMPOP / ZMPOP and of every blocking pop (BLPOP BRPOP
+ *            BLMPOP BZPOPMIN BZPOPMAX BZMPOP, api/server/block.c): from the
+ *            first of the keys that exists, up to count items from the head
+ *            (LEFT; for ZSET the lowest scores) or the tail (the highest).
+ *            The first existing key of another type answers WRONGTYPE and
+ *            nothing is popped (Redis checks the keys in order); none
+ *            existing answers the null array. Otherwise the reply is
+ *            [key, items]: LPOP's COUNT reply, or ZPOPMIN's COUNT reply
+ *            (pairs of member and score text).
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
@@ -191,6 +202,7 @@ enum store_cmd_type {
     STORE_CMD_ZADD = 37,
     STORE_CMD_ZREM = 38,
     STORE_CMD_ZREMRANGE = 39,
+    STORE_CMD_MPOP = 40,
     STORE_CMD__COUNT
 };
 
@@ -249,6 +261,9 @@ enum store_cmd_type {
 #define KEEL_LINSERT_BEFORE 0x01
 /* LMOVE: push onto the destination's head (otherwise its tail) */
 #define KEEL_LMOVE_TO_LEFT 0x02
+/* MPOP: a sorted set (else a list); from the head / the lowest scores */
+#define KEEL_MPOP_ZSET 0x01
+#define KEEL_MPOP_LEFT 0x02
 /* ZADD (Redis's zadd flags; INCR also for ZINCRBY) */
 #define KEEL_ZADD_NX 0x01
 #define KEEL_ZADD_XX 0x02
@@ -284,7 +299,7 @@ struct store_cmd
     struct keel_slice value; /* ACL: the rules */
     struct keel_slice expect;
     int64_t num;      /* expire_at, delta, sweep max, or a verdict's index */
-    uint64_t version; /* CAS; a verdict's digest; ACL's, SETFLOAT's, SPOP's base version; LPOP's count;
+    uint64_t version; /* CAS; a verdict's digest; ACL's, SETFLOAT's, SPOP's base version; LPOP's and MPOP's count;
                        * LTRIM's stop (as i64) */
     uint32_t count;   /* list items: DEL keys, HSET pairs, HDEL fields, BATCH commands,
                        * READ arguments */
@@ -415,6 +430,9 @@ void keel_enc_zrem(struct keel_enc *e, struct keel_slice key, const struct keel_
  * lmax the raw items). Unused arguments are ignored. */
 void keel_enc_zremrange(struct keel_enc *e, struct keel_slice key, unsigned flags, int64_t a, int64_t b,
                         double smin, double smax, struct keel_slice lmin, struct keel_slice lmax);
+/* MPOP: keys (n >= 1) in order, count >= 1; flags KEEL_MPOP_ZSET, KEEL_MPOP_LEFT. */
+void keel_enc_mpop(struct keel_enc *e, const struct keel_slice *keys, uint32_t n, uint64_t count,
+                   unsigned flags);
 /* ACL: name, the user's normalized rules (acl_describe), the version of its
  * system key when the rules were computed (0: absent); flags KEEL_ACL_DELETE
  * with empty rules removes it. */

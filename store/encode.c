@@ -498,6 +498,16 @@ void keel_enc_lpop(struct keel_enc *e, struct keel_slice key, uint64_t count, un
     key_num(e, STORE_CMD_LPOP, flags, key, (int64_t)count);
 }
 
+void keel_enc_mpop(struct keel_enc *e, const struct keel_slice *keys, uint32_t n, uint64_t count,
+                   unsigned flags)
+{
+    size_t b = begin(e, STORE_CMD_MPOP, flags);
+    w_u32(e, n);
+    for (uint32_t i = 0; i < n; i++) w_str(e, keys[i]);
+    w_u64(e, count);
+    end(e, b);
+}
+
 void keel_enc_lset(struct keel_enc *e, struct keel_slice key, struct keel_slice index,
                    struct keel_slice elem)
 {

@@ -34,6 +34,11 @@ struct apply_ctx
     bool forget;     /* changed nothing and asks the leader to build it again
                       * (SETFLOAT on a moved key): the dedupe table must not
                       * remember its reply, or the rebuilt entry would get it */
+    bool empty_pop;  /* an MPOP or LMOVE found nothing to pop: at the top
+                      * level (a blocking pop's attempt, api/server/block.c)
+                      * the dedupe table does not keep that reply, or the
+                      * waiter's next attempt, with the same identity, would
+                      * get it again instead of its element */
     bool read;       /* ran a READ: the reply is the node's, not replicated
                       * state, so the dedupe table keeps "reply lost" */
 };
@@ -111,6 +116,9 @@ int store_setop(struct keel_txn *txn, unsigned op, struct keel_coll *sets, size_
 int store_set_members(struct keel_txn *txn, uint64_t id, struct keel_members *ms);
 /* READ inside a batch (apply_read.c). */
 int apply_read(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+
+/* MPOP: LMPOP, ZMPOP and the blocking pops (apply_mpop.c). */
+int apply_mpop(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 
 /* List commands (apply_list.c). */
 int apply_lpush(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);

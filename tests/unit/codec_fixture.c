@@ -299,6 +299,11 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
         case STORE_CMD_LMOVE:
             keel_enc_lmove(e, c->key, c->value, c->flags);
             break;
+        case STORE_CMD_MPOP:
+            v = collect(c->list, c->count);
+            keel_enc_mpop(e, v, c->count, c->version, c->flags);
+            free(v);
+            break;
         case STORE_CMD_ZREMRANGE: {
             double d[2] = {0, 0};
             if ((c->flags & KEEL_ZREM_OP) == KEEL_ZREM_SCORE) {
