@@ -53,13 +53,14 @@ oom:
 /* keeld's data writes (its command table's WRITE entries); the integration
  * test checks this list against COMMAND on a live node. Sorted. */
 static const char *const writes[] = {
-    "append", "copy", "decr", "decrby", "del", "expire", "expireat", "flushall", "flushdb",
-    "getdel", "getex", "getset", "hdel", "hincrby", "hincrbyfloat", "hmset", "hset", "hsetnx",
-    "incr", "incrby", "incrbyfloat", "linsert", "lmove", "lpop", "lpush", "lpushx", "lrem", "lset",
-    "ltrim", "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex", "rename", "renamenx",
-    "rpop", "rpoplpush", "rpush", "rpushx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx",
+    "append", "blmove", "blmpop", "blpop", "brpop", "brpoplpush", "bzmpop", "bzpopmax", "bzpopmin",
+    "copy", "decr", "decrby", "del", "expire", "expireat", "flushall", "flushdb", "getdel", "getex",
+    "getset", "hdel", "hincrby", "hincrbyfloat", "hmset", "hset", "hsetnx", "incr", "incrby",
+    "incrbyfloat", "linsert", "lmove", "lmpop", "lpop", "lpush", "lpushx", "lrem", "lset", "ltrim",
+    "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex", "rename", "renamenx", "rpop",
+    "rpoplpush", "rpush", "rpushx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx",
     "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink", "zadd", "zincrby",
-    "zpopmax", "zpopmin", "zrem", "zremrangebylex", "zremrangebyrank", "zremrangebyscore",
+    "zmpop", "zpopmax", "zpopmin", "zrem", "zremrangebylex", "zremrangebyrank", "zremrangebyscore",
 };
 
 bool keel_is_write(const char *name, size_t len)

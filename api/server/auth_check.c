@@ -40,6 +40,18 @@ int auth_check(const struct acl_user *u, const struct command *cmd, const struct
         }
         if (n > 0 && n <= (long long)argc - 2) first = 2, last = 1 + (int)n, step = 1;
     }
+    if ((named(cmd, "lmpop") || named(cmd, "zmpop") || named(cmd, "blmpop") || named(cmd, "bzmpop")) && argc > 2) {
+        /* [timeout] numkeys keys...: the same rule as SINTERCARD's. */
+        uint32_t at = named(cmd, "lmpop") || named(cmd, "zmpop") ? 1 : 2;
+        long long n = 0;
+        char buf[24];
+        if (argv[at].n < sizeof buf) {
+            memcpy(buf, argv[at].p, argv[at].n);
+            buf[argv[at].n] = 0;
+            n = strtoll(buf, NULL, 10);
+        }
+        if (n > 0 && n <= (long long)argc - at - 1) first = (int)at + 1, last = (int)at + (int)n, step = 1;
+    }
     bool pub = named(cmd, "publish"), sub = named(cmd, "subscribe"), psub = named(cmd, "psubscribe");
     size_t nkeys = 0, nchans = 0;
     struct acl_key keys_s[ON_STACK], *keys = keys_s;

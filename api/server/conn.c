@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/server/auth.h"
+#include "api/server/block.h"
 #include "api/server/conn_tls.h"
 #include "api/server/log.h"
 #include "api/server/observe/observe.h"
@@ -56,6 +57,7 @@ struct slot *slot_new(struct keel_server *srv, struct conn *c, const struct keel
 
 void slot_free(struct slot *s)
 {
+    block_forget(s);
     buf_close(&s->out);
     free(s->subs);
     for (unsigned i = 0; i < s->ntx_conn; i++) {
@@ -86,6 +88,7 @@ void srv_slot_placed(struct slot *s)
 
 void slot_done(struct slot *s)
 {
+    block_forget(s); /* answered: no longer waiting, nor forwarded */
     obs_command_done(s);
     s->done = true;
     if (s->conn == NULL) {
@@ -469,8 +472,12 @@ void conn_close(struct conn *c)
     /* Pending requests finish without us: their replies are dropped. */
     for (struct slot *s = c->head; s != NULL;) {
         struct slot *next = s->next;
-        if (s->done) slot_free(s);
-        else s->conn = NULL;
+        if (s->done) {
+            slot_free(s);
+        } else {
+            s->conn = NULL;
+            block_conn_gone(s); /* a blocked one ends now (may free s) */
+        }
         s = next;
     }
     c->head = c->tail = NULL;

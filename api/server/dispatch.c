@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api/server/auth.h"
+#include "api/server/block.h"
 #include "api/server/consistency.h"
 #include "api/server/log.h"
 #include "api/server/observe/alarm.h"
@@ -140,13 +141,14 @@ static void refused(struct slot *s, int rc)
 static void serial_release(struct slot *s);
 
 /* A write's place in the log is fixed when it is proposed, unless it may be
- * built again after it applied (CMD_SERIAL's BUSY, EXEC's KEEL.TX) or is a
- * local command proposing on its own schedule: those hold their
- * connection until they are answered. */
+ * built again after it applied (CMD_SERIAL's BUSY, EXEC's KEEL.TX, a
+ * blocking pop that waits and pops later) or is a local command proposing
+ * on its own schedule: those hold their connection until they are
+ * answered, as Redis's blocked client holds its own. */
 bool placed_when_proposed(const struct slot *s)
 {
     return s->cmd != NULL && (s->cmd->flags & CMD_WRITE) &&
-           !(s->cmd->flags & (CMD_SERIAL | CMD_LOCAL | CMD_INTERNAL));
+           !(s->cmd->flags & (CMD_SERIAL | CMD_LOCAL | CMD_INTERNAL | CMD_BLOCKING));
 }
 
 static void write_done_cb(void *data, int status, const struct keel_reply *reply)
@@ -161,6 +163,11 @@ static void write_done_cb(void *data, int status, const struct keel_reply *reply
             s->out.len = 0;
             if (s->cmd->reply != NULL) s->cmd->reply(s, &rd, 1);
             else srv_reply_to_resp(&s->out, s->proto, &rd);
+            if (s->block_wait) { /* a blocking pop found nothing: it waits (block.c) */
+                block_wait(s);
+                srv_unpark(srv);
+                return;
+            }
             if (s->redo) { /* the hook wants it built again from the new state */
                 s->redo = false;
                 s->out.len = 0;

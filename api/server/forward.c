@@ -14,11 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/server/block.h"
 #include "api/server/forward.h"
 #include "api/server/server_internal.h"
 #include "raft/membership.h"
 
 #define DEFAULT_MEMBER_MS 30000
+/* A blocking pop with timeout 0 waits for ever: its deadline is this far
+ * (4,000 years), which fits the leader's clock conversion (int64 ms). */
+#define BLOCK_FOREVER_MS (UINT64_C(1) << 47)
 
 /* A value of the replicated node table, as a string. */
 static int node_table_get(struct keel_server *srv, const char *key, char *addr, size_t size)
@@ -111,6 +115,16 @@ static uint64_t deadline_of(struct slot *s)
     unsigned budget = cfg->forward_timeout_ms ? cfg->forward_timeout_ms : DEFAULT_FORWARD_MS;
     if (member && !slot_arg_is(s, 0, "KEEL.TRANSFER") && !slot_arg_is(s, 1, "REMOVE"))
         budget = cfg->member_timeout_ms ? cfg->member_timeout_ms : DEFAULT_MEMBER_MS;
+    /* A blocking pop may wait its whole timeout on the leader before its
+     * answer comes: its deadline is the timeout plus the usual budget (for
+     * the pop that may end it), and none for timeout 0 (Redis's "for
+     * ever"). It travels on a connection of its own (block_fwd_take), so a
+     * far deadline holds nobody else up; a leader lost meanwhile closes that
+     * connection and the client is answered then. An unparsable timeout
+     * gets the usual budget: the leader answers its error at once. */
+    uint64_t wait;
+    if (s->cmd != NULL && (s->cmd->flags & CMD_BLOCKING) && block_timeout_ms(s, &wait))
+        return wait == 0 ? start + BLOCK_FOREVER_MS : start + wait + budget;
     return start + budget;
 }
 
@@ -165,6 +179,15 @@ void fwd_request(struct slot *s)
      * proposes a member's requests in the order they arrive: a write's
      * place is fixed once it is in the FIFO. Uncounted first: s may be
      * answered (and freed) inside fwd_submit. */
+    if (s->cmd != NULL && (s->cmd->flags & CMD_BLOCKING)) {
+        /* Its own connection: it may wait long (block.h); released when
+         * it is answered (slot_done's block_forget). */
+        if ((f = s->own_fwd = block_fwd_take(srv)) == NULL) {
+            srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory forwarding to the leader");
+            slot_done(s);
+            return;
+        }
+    }
     struct conn *held = placed_when_proposed(s) ? srv_slot_place(s) : NULL;
     fwd_submit(f, addr, member ? st.leader_id : 0, token, s);
     if (held != NULL) conn_order_resume(held);

@@ -7,6 +7,7 @@
 
 #include "api/server/auth.h"
 #include "api/server/backup/backup.h"
+#include "api/server/block.h"
 #include "api/server/consistency.h"
 #include "api/server/log.h"
 #include "api/server/observe/observe.h"
@@ -184,6 +185,7 @@ static void timer_cb(uv_timer_t *t)
     srv_clock_sync(srv);
     fwd_expire(srv->fwd);
     fwd_expire(srv->fwd_admin);
+    block_tick(srv);
     srv_member_progress_log(srv);
     backup_expire(srv);
     auth_sweep(srv);
@@ -214,6 +216,10 @@ static void role_cb(void *data, int role, bool ready)
     if (role != srv->role) log_info("role: %s", keel_role_name(role));
     srv->role = role;
     srv->ready = role == KEEL_ROLE_LEADER && ready;
+    /* Clients blocked here were waiting on the leader's state: nothing was
+     * popped for them, so they may retry against the new leader. */
+    if (role != KEEL_ROLE_LEADER)
+        block_release_all(srv, "leadership changed while the client was blocked: nothing was popped, retry");
     srv->published = false; /* check again under the new leader */
     if (srv->ready) {
         log_info("leader ready: every earlier entry is applied");
@@ -289,7 +295,7 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     srv->fwd_admin = fwd_create(srv, true);
     srv->pubsub = pubsub_create();
     if (srv->cursors == NULL || srv->fwd == NULL || srv->fwd_admin == NULL || srv->pubsub == NULL ||
-        obs_create(srv) != 0 || consistency_create(srv) != 0) {
+        obs_create(srv) != 0 || consistency_create(srv) != 0 || block_create(srv) != 0) {
         consistency_free(srv);
         obs_free(srv);
         pubsub_destroy(srv->pubsub);
@@ -387,6 +393,7 @@ static void stopped_cb(uv_handle_t *h)
 
 static void server_destroy(struct keel_server *srv)
 {
+    block_stop(srv); /* if never stopped */
     backup_release(srv);
     pubsub_destroy(srv->pubsub);
     consistency_free(srv);
@@ -466,6 +473,7 @@ void keel_server_quiesce(struct keel_server *srv)
 void keel_server_drain(struct keel_server *srv)
 {
     keel_server_quiesce(srv);
+    block_release_all(srv, "this node is shutting down"); /* they would never finish */
     if (srv->fwd != NULL) {
         fwd_destroy(srv->fwd); /* answers what was forwarded */
         srv->fwd = NULL;
@@ -514,6 +522,7 @@ void keel_server_stop(struct keel_server *srv, void (*cb)(void *data), void *dat
     /* The HTTP thread stops here; it only reads what the loop published. */
     obs_stop(srv, obs_stopped_cb);
     while (srv->conns != NULL) conn_close(srv->conns);
+    block_stop(srv);
     if (srv->fwd != NULL) {
         fwd_destroy(srv->fwd);
         srv->fwd = NULL;

@@ -26,9 +26,12 @@ enum {
     CMD_SERIAL = 1 << 7,   /* a write computed from the leader's state (INCRBYFLOAT):
                             * one at a time node-wide, so a pipeline's commands
                             * build on each other's results (dispatch.c) */
-    CMD_TXCONN = 1 << 8    /* queued by MULTI, run on the connection once EXEC's
+    CMD_TXCONN = 1 << 8,   /* queued by MULTI, run on the connection once EXEC's
                             * batch has applied, at its place (srv_tx_splice):
                             * its handler must answer before it returns */
+    CMD_BLOCKING = 1 << 9  /* a blocking pop (BLPOP ...): may wait on the leader
+                            * for a key (block.c); holds its connection until
+                            * answered, as Redis's blocked client does */
 };
 
 struct command
@@ -97,6 +100,21 @@ struct slot
     bool ordered;
     bool plain_read;
     struct slot *serial_next; /* the CMD_SERIAL queue */
+    /* A blocking pop (CMD_BLOCKING, block.c). Its encoder (cmd_block.c)
+     * arms it at the first attempt: block_until, and the keys it waits on
+     * (argv[block_key0 ...], block_nkeys of them); its
+     * reply hook sets block_wait when the pop found nothing, and
+     * write_done_cb then hands it to block_wait() instead of answering. */
+    struct block_waiter *waiter; /* parked (or its pop in flight again); owned by block.c */
+    uint64_t block_until;     /* keel_mono_ms() at which it times out; 0: never */
+    uint32_t block_key0;
+    uint32_t block_nkeys;
+    bool block_armed;
+    bool block_zset;          /* waits for sorted sets (else lists) */
+    bool block_wait;
+    bool block_timed_out;     /* timed out while its pop was in flight */
+    bool block_null_bulk;     /* its timeout answers a null bulk (BLMOVE), else a null array */
+    struct forwarder *own_fwd; /* forwarded blocking pop: its own connection (forward.c) */
     unsigned *subs;           /* KEEL.TX: sub-commands per queued command */
     /* EXEC: the CMD_TXCONN commands it runs on the connection once the
      * batch has applied, their replies at their places among tx_total */
@@ -250,6 +268,7 @@ void conn_order_resume(struct conn *c);
 /* ---- the server -------------------------------------------------------- */
 
 struct forwarder;
+struct block;
 struct pubsub;
 struct consistency;
 
@@ -317,6 +336,7 @@ struct keel_server
     bool backup_sched_running;
     uint64_t backup_sched_at;  /* loop ms of the last scheduled backup */
     struct pubsub *pubsub;     /* subscriptions (pubsub.c) */
+    struct block *block;       /* blocked clients (block.c) */
     unsigned notify_flags;     /* notify-keyspace-events (notify.h) */
     bool notify_index;         /* notify-keyspace-index: "#<index>" after payloads */
     struct obs *obs;           /* metrics, alarms, HTTP (api/server/observe/observe.h) */

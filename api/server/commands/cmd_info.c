@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/server/block.h"
 #include "api/server/commands/commands.h"
 #include "api/server/consistency.h"
 #include "api/server/observe/observe.h"
@@ -121,8 +122,9 @@ static void clients_section(struct info *x, struct buf *b)
     srv_info_line(b, "connected_clients:%u", srv->nconns);
     srv_info_line(b, "cluster_connections:0");
     srv_info_line(b, "maxclients:%u", srv->cfg.max_clients);
-    /* No blocking commands and no client tracking in Keel: truly none. */
-    srv_info_line(b, "blocked_clients:0");
+    /* This node's clients waiting in a blocking pop (block.c); no client
+     * tracking in Keel: truly none. */
+    srv_info_line(b, "blocked_clients:%u", block_count(srv));
     srv_info_line(b, "tracking_clients:0");
     srv_info_line(b, "clients_in_timeout_table:0");
     srv_info_line(b, "total_blocking_keys:0");

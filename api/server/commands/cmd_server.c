@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/server/auth.h"
+#include "api/server/block.h"
 #include "api/server/commands/commands.h"
 #include "api/server/pubsub/pubsub.h"
 #include "raft/membership.h"
@@ -239,6 +240,17 @@ CMD_DECL_LOCAL(cmd_client)
             s->silent = true;
         } else {
             srv_reply_error(&s->out, KEEL_EINVAL, "syntax error");
+        }
+    } else if (slot_arg_is(s, 1, "UNBLOCK") && (s->argc == 3 || s->argc == 4)) {
+        long long id;
+        if (!srv_arg_int(s, 2, &id)) {
+            /* written */
+        } else if (s->argc == 4 && !slot_arg_is(s, 3, "TIMEOUT") && !slot_arg_is(s, 3, "ERROR")) {
+            srv_reply_error(&s->out, KEEL_EINVAL, "CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        } else {
+            /* Clients parked on this node (it leads); a follower's client
+             * waits on the leader and is not seen here. */
+            resp_int(&s->out, block_unblock(s->srv, (uint64_t)id, s->argc == 4 && slot_arg_is(s, 3, "ERROR")));
         }
     } else if (slot_arg_is(s, 1, "SETINFO") && s->argc == 4) {
         resp_ok(&s->out); /* library name/version: accepted, not kept */

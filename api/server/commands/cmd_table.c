@@ -12,11 +12,22 @@
 #define LOCAL_TX(name, arity, flags, fn, tx) {name, arity, CMD_LOCAL | (flags), fn, tx, NULL, NULL, 0, 0, 0}
 #define READ(name, arity, fn, k1, kn, ks) {name, arity, CMD_READ, NULL, fn, NULL, NULL, k1, kn, ks}
 #define WRITE(name, arity, enc, rep, k1, kn, ks) {name, arity, CMD_WRITE, NULL, NULL, enc, rep, k1, kn, ks}
+/* A blocking pop (block.c): a write that may wait for its key. */
+#define BLOCKING(name, arity, enc, rep, k1, kn, ks) \
+    {name, arity, CMD_WRITE | CMD_BLOCKING, NULL, NULL, enc, rep, k1, kn, ks}
 
 const struct command command_table[] = {
     LOCAL("acl", -2, 0, cmd_acl), /* refused inside MULTI (dispatch.c) */
     WRITE("append", 3, cmd_append, NULL, 1, 1, 1),
     LOCAL("auth", -2, CMD_TXCONN, cmd_auth),
+    BLOCKING("blmove", 6, cmd_blmove, cmd_blmove_reply, 1, 2, 1),
+    BLOCKING("blmpop", -5, cmd_blmpop, cmd_lmpop_reply, 0, 0, 0), /* keys after numkeys */
+    BLOCKING("blpop", -3, cmd_blpop, cmd_blpop_reply, 1, -2, 1),
+    BLOCKING("brpop", -3, cmd_brpop, cmd_blpop_reply, 1, -2, 1),
+    BLOCKING("brpoplpush", 4, cmd_brpoplpush, cmd_blmove_reply, 1, 2, 1),
+    BLOCKING("bzmpop", -5, cmd_bzmpop, cmd_zmpop_reply, 0, 0, 0), /* keys after numkeys */
+    BLOCKING("bzpopmax", -3, cmd_bzpopmax, cmd_bzpop_reply, 1, -2, 1),
+    BLOCKING("bzpopmin", -3, cmd_bzpopmin, cmd_bzpop_reply, 1, -2, 1),
     LOCAL("client", -2, CMD_TXCONN, cmd_client),
     LOCAL("command", -1, CMD_TXCONN, cmd_command),
     LOCAL("config", -2, CMD_TXCONN, cmd_config), /* SET requirepass refused inside MULTI */
@@ -85,6 +96,7 @@ const struct command command_table[] = {
     WRITE("linsert", 5, cmd_linsert, NULL, 1, 1, 1),
     READ("llen", 2, cmd_llen, 1, 1, 1),
     WRITE("lmove", 5, cmd_lmove, NULL, 1, 2, 1),
+    WRITE("lmpop", -4, cmd_lmpop, cmd_lmpop_reply, 0, 0, 0), /* keys after numkeys */
     WRITE("lpop", -2, cmd_lpop, NULL, 1, 1, 1),
     READ("lpos", -3, cmd_lpos, 1, 1, 1),
     WRITE("lpush", -3, cmd_lpush, NULL, 1, 1, 1),
@@ -161,6 +173,7 @@ const struct command command_table[] = {
     READ("zcard", 2, cmd_zcard, 1, 1, 1),
     READ("zcount", 4, cmd_zcount, 1, 1, 1),
     WRITE("zincrby", 4, cmd_zincrby, cmd_zadd_reply, 1, 1, 1),
+    WRITE("zmpop", -4, cmd_zmpop, cmd_zmpop_reply, 0, 0, 0), /* keys after numkeys */
     READ("zmscore", -3, cmd_zmscore, 1, 1, 1),
     WRITE("zpopmax", -2, cmd_zpopmax, cmd_zpop_reply, 1, 1, 1),
     WRITE("zpopmin", -2, cmd_zpopmin, cmd_zpop_reply, 1, 1, 1),
@@ -191,7 +204,10 @@ static const struct
     const char *name;
     uint8_t flags;
 } key_flags[] = {
-    {"append", ACL_KEY_WRITE},      {"copy", ACL_KEY_READ},         {"decr", ACL_KEY_ALL},
+    {"append", ACL_KEY_WRITE},      {"blmpop", ACL_KEY_ALL},        {"blpop", ACL_KEY_ALL},
+    {"brpop", ACL_KEY_ALL},         {"bzmpop", ACL_KEY_ALL},        {"bzpopmax", ACL_KEY_ALL},
+    {"bzpopmin", ACL_KEY_ALL},      {"lmpop", ACL_KEY_ALL},         {"zmpop", ACL_KEY_ALL},
+    {"copy", ACL_KEY_READ},         {"decr", ACL_KEY_ALL},
     {"decrby", ACL_KEY_ALL},        {"del", ACL_KEY_WRITE},         {"exists", 0},
     {"expire", ACL_KEY_WRITE},      {"expireat", ACL_KEY_WRITE},    {"expiretime", 0},
     {"get", ACL_KEY_READ},          {"getbit", ACL_KEY_READ},       {"getdel", ACL_KEY_ALL},
@@ -249,7 +265,8 @@ uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv
     if (strcmp(cmd->name, "smove") == 0) return ACL_KEY_WRITE;
     /* LMOVE and RPOPLPUSH read and delete from the source, insert into the
      * destination. */
-    if (strcmp(cmd->name, "lmove") == 0 || strcmp(cmd->name, "rpoplpush") == 0)
+    if (strcmp(cmd->name, "lmove") == 0 || strcmp(cmd->name, "rpoplpush") == 0 ||
+        strcmp(cmd->name, "blmove") == 0 || strcmp(cmd->name, "brpoplpush") == 0)
         return at == 1 ? ACL_KEY_ALL : ACL_KEY_WRITE;
     if (strcmp(cmd->name, "sinterstore") == 0 || strcmp(cmd->name, "sunionstore") == 0 ||
         strcmp(cmd->name, "sdiffstore") == 0)

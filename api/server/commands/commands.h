@@ -140,6 +140,22 @@ CMD_DECL_ENCODE(cmd_linsert);
 CMD_DECL_ENCODE(cmd_lmove);
 CMD_DECL_ENCODE(cmd_rpoplpush);
 CMD_DECL_READ(cmd_lpos);
+/* cmd_block.c: multi-key and blocking pops (block.c waits) */
+CMD_DECL_ENCODE(cmd_lmpop);
+CMD_DECL_ENCODE(cmd_zmpop);
+CMD_DECL_ENCODE(cmd_blpop);
+CMD_DECL_ENCODE(cmd_brpop);
+CMD_DECL_ENCODE(cmd_bzpopmin);
+CMD_DECL_ENCODE(cmd_bzpopmax);
+CMD_DECL_ENCODE(cmd_blmove);
+CMD_DECL_ENCODE(cmd_brpoplpush);
+CMD_DECL_ENCODE(cmd_blmpop);
+CMD_DECL_ENCODE(cmd_bzmpop);
+CMD_DECL_REPLY(cmd_lmpop_reply);
+CMD_DECL_REPLY(cmd_blpop_reply);
+CMD_DECL_REPLY(cmd_zmpop_reply);
+CMD_DECL_REPLY(cmd_bzpop_reply);
+CMD_DECL_REPLY(cmd_blmove_reply);
 /* cmd_zset.c */
 CMD_DECL_ENCODE(cmd_zadd);
 CMD_DECL_ENCODE(cmd_zincrby);

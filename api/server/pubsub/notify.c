@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/server/block.h"
 #include "api/server/log.h"
 #include "api/server/pubsub/notify.h"
 #include "api/server/pubsub/pubsub.h"
@@ -60,13 +61,19 @@ void notify_flags_string(unsigned flags, char *buf, size_t size)
     buf[n] = 0;
 }
 
-/* The store records events only when a notification could come of them. */
+/* The store records events only when a notification could come of them,
+ * or a blocked client waits for a key (block.c). */
 static void subscriptions_changed(struct keel_server *srv)
 {
     unsigned f = srv->notify_flags;
     bool on = (f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) && (f & NOTIFY_CLASSES) &&
               pubsub_keyspace_wanted(srv);
-    keel_store_record_events(srv->store, on);
+    keel_store_record_events(srv->store, on || block_wanted(srv));
+}
+
+void notify_recording_changed(struct keel_server *srv)
+{
+    subscriptions_changed(srv);
 }
 
 static void subscriptions_changed_cb(void *data)
@@ -98,6 +105,7 @@ static void apply_cb(void *data, const struct keel_events *ev)
 {
     struct keel_server *srv = data;
     unsigned f = srv->notify_flags;
+    if (ev->n > 0) block_on_apply(srv, ev);
     if (ev->n == 0 || !(f & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT)) || !pubsub_keyspace_wanted(srv))
         return;
     if (ev->truncated) log_warn("keyspace notifications of entry %llu: out of memory, some lost",

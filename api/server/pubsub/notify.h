@@ -54,6 +54,10 @@ void notify_set_flags(struct keel_server *srv, unsigned flags);
  * notification's payload (off: Redis's payloads). */
 void notify_set_index(struct keel_server *srv, bool on);
 
+/* Whether the store records keyspace events depends on the subscriptions
+ * and on blocked clients (block.c): say that the latter changed. */
+void notify_recording_changed(struct keel_server *srv);
+
 /* Hook into the node (keel_server_create) and out again (stop). */
 void notify_start(struct keel_server *srv);
 void notify_stop(struct keel_server *srv);
