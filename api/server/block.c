@@ -27,6 +27,11 @@
  *   (notify_recording_changed).
  * - A waiter that parks is poked at once: the state is looked at again, so
  *   a write applied between its pop and its parking is not missed.
+ * - The first attempt of a client whose keys are all absent in the leader's
+ *   applied state parks without proposing anything (block_park_first): a
+ *   write committed but not yet applied here wakes it when it applies, and
+ *   the log is spared an entry that changes nothing (Redis counts a blocked
+ *   pop as one change, when it pops).
  * - The timeout is a libuv timer per waiter (0: none). If it fires while
  *   the pop is in flight, the pop decides: an item is delivered, nothing
  *   answers the timeout.
@@ -227,6 +232,33 @@ void block_wait(struct slot *s)
     w->inflight = false;
     w->poked = true;
     kick(b);
+}
+
+bool block_park_first(const struct slot *s)
+{
+    struct keel_server *srv = s->srv;
+    struct keel_read rd;
+    if (!(s->cmd->flags & CMD_BLOCKING) || !s->block_armed || s->waiter != NULL || s->client != 0 ||
+        s->conn == NULL || srv->role != KEEL_ROLE_LEADER || srv->block == NULL)
+        return false;
+    if (keel_read_begin(srv->store, srv_now(srv), &rd) != 0) return false;
+    uint8_t want = s->block_zset ? KEEL_TYPE_ZSET : KEEL_TYPE_LIST;
+    bool none = true, other_type = false, queued = false;
+    for (uint32_t i = 0; i < s->block_nkeys; i++) {
+        struct keel_slice k = s->argv[s->block_key0 + i];
+        struct keel_record rec;
+        int rc = keel_read_get(&rd, k, &rec);
+        if (rc != KEEL_ENOTFOUND) none = false;
+        /* Another type, or a read error: apply decides (WRONGTYPE). */
+        if (rc != KEEL_ENOTFOUND && (rc != 0 || rec.type != want)) other_type = true;
+        for (struct block_waiter *w = srv->block->head; w != NULL && !queued; w = w->next)
+            queued = waits_on(w->s, k);
+    }
+    keel_read_end(&rd);
+    /* Clients already waiting on one of its keys go first (FIFO per key,
+     * as in Redis): a key they wait on that holds items now is theirs, and
+     * the kick serves them in order, this one after them. */
+    return none || (queued && !other_type);
 }
 
 void block_conn_gone(struct slot *s)

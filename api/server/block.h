@@ -19,6 +19,11 @@ void block_stop(struct keel_server *srv);
  * found nothing: park s in the waiter list (or keep its place there), or
  * answer its timeout. s->out is discarded. */
 void block_wait(struct slot *s);
+/* Whether none of the keys of s, armed by its encoder, exists in the
+ * applied state: then its first attempt parks at once (srv_dispatch_write)
+ * instead of proposing a pop that would find nothing. Not for a request with
+ * a dedupe identity: its retry must reach apply, which may hold its reply. */
+bool block_park_first(const struct slot *s);
 /* s is being answered or freed (slot_done, slot_free): forget its waiter. */
 void block_forget(struct slot *s);
 /* Its connection closed (conn_close, after s->conn became NULL): a parked

@@ -252,6 +252,11 @@ void srv_dispatch_write(struct slot *s)
         slot_done(s); /* the encoder wrote the error */
         return;
     }
+    if (block_park_first(s)) { /* nothing to pop: wait without a log entry */
+        keel_enc_close(&e);
+        block_wait(s);
+        return;
+    }
     int rc = keel_enc_finish(&e, &buf, &len);
     keel_enc_close(&e);
     if (rc != 0) {

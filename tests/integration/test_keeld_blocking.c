@@ -168,6 +168,18 @@ static void test_fifo(void **state)
     expect_reply(c1, "[\"fifo2\",\"a\"]");
     expect_reply(c2, "[\"fifo2\",\"b\"]");
     C(":0", "EXISTS fifo2");
+    /* Fairness while pipelining (list.tcl): a push and a blocking pop sent
+     * together by another client serve the waiting client first. */
+    send_cmd(c1, "BLPOP fair 0");
+    wait_blocked(i, 1);
+    send_cmd(c2, "RPUSH fair 1");
+    send_cmd(c2, "BLPOP fair 0");
+    expect_reply(c1, "[\"fair\",\"1\"]");
+    expect_reply(c2, ":1");
+    wait_blocked(i, 1);
+    C(":1", "RPUSH fair 2");
+    expect_reply(c2, "[\"fair\",\"2\"]");
+    wait_blocked(i, 0);
     redisFree(c1);
     redisFree(c2);
 }
