@@ -415,6 +415,37 @@ static void test_unblock(void **state)
     redisFree(c1);
 }
 
+/* Leadership moves while clients wait: nothing was popped for them, so
+ * they are told to retry (-TRYAGAIN), on the leader and through a
+ * follower; the new leader blocks them again. Last: the leader changes. */
+static void test_stepdown(void **state)
+{
+    (void)state;
+    unsigned l = (unsigned)leader, f = node_at(1), to = (l + 2) % 3;
+    redisContext *c1 = kc_connect(&cluster, l), *c2 = kc_connect(&cluster, f);
+    send_cmd(c1, "BLPOP sd 0");
+    wait_blocked(l, 1);
+    send_cmd(c2, "BLPOP sd 0");
+    wait_blocked(f, 1);
+    redisReply *r = kc_cmd(&cluster, l, "KEEL.TRANSFER %u", to + 1);
+    assert_non_null(r);
+    if (r->type != REDIS_REPLY_INTEGER || r->integer != to + 1) fail_msg("KEEL.TRANSFER: %s", r->str ? r->str : "?");
+    freeReplyObject(r);
+    expect_reply(c1, "-TRYAGAIN leadership changed while the client was blocked*");
+    expect_reply(c2, "-TRYAGAIN leadership changed while the client was blocked*");
+    wait_blocked(l, 0);
+    wait_blocked(f, 0);
+    leader = kc_leader(&cluster, 10000);
+    assert_int_equal(leader, (int)to);
+    unsigned i = (unsigned)leader;
+    send_cmd(c1, "BLPOP sd 0"); /* l follows now: forwarded */
+    wait_blocked(l, 1);
+    C(":1", "RPUSH sd again");
+    expect_reply(c1, "[\"sd\",\"again\"]");
+    redisFree(c1);
+    redisFree(c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_wrongtype),  cmocka_unit_test(test_type_change), cmocka_unit_test(test_blmove),
         cmocka_unit_test(test_zsets),      cmocka_unit_test(test_lmpop),  cmocka_unit_test(test_multi),
         cmocka_unit_test(test_disconnect), cmocka_unit_test(test_pipeline), cmocka_unit_test(test_unblock),
+        cmocka_unit_test(test_stepdown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
