@@ -194,7 +194,7 @@ static void client_info_line(struct slot *s, struct conn *c, struct buf *b)
     buf_append(b, line, (size_t)n);
 }
 
-/* CLIENT SETNAME|GETNAME|ID|INFO|LIST|REPLY|SETINFO */
+/* CLIENT SETNAME|GETNAME|ID|INFO|LIST|REPLY|SETINFO|UNBLOCK */
 CMD_DECL_LOCAL(cmd_client)
 {
     struct conn *c = s->conn;
