@@ -20,6 +20,7 @@
  *   refused;
  * - a 4th node joins with --join naming a member's raft address and its own
  *   member certificate, becomes a voter and serves the data;
+ * - a blocking pop through a follower (its own member-channel connection);
  * - leadership moves (KEEL.TRANSFER): writes to every node still go through;
  * - a damaged replica (bytes flipped in its data.mdb) is repaired from the
  *   leader's image.
@@ -391,6 +392,16 @@ static void test_tls_cluster_no_plaintext(void **state)
             assert_string_equal(out, want);
         }
     }
+
+    /* A blocking pop through a follower goes on a member-channel
+     * connection of its own (api/server/block.c): a timeout, then an item. */
+    unsigned fo = (unsigned)(leader + 1) % 3;
+    cli(fo, "app", "app-pw", out, sizeof out, "BLPOP mc:b 0.2");
+    assert_string_equal(out, "");
+    cli(fo, "app", "app-pw", out, sizeof out, "RPUSH mc:b x");
+    assert_string_equal(out, "1");
+    cli(fo, "app", "app-pw", out, sizeof out, "BLPOP mc:b 0");
+    assert_string_equal(out, "mc:b\nx");
 
     /* 3. KEEL.FWD from a client connection, even with the right token. */
     read_token(0, token, sizeof token);
