@@ -415,6 +415,25 @@ static void test_unblock(void **state)
     redisFree(c1);
 }
 
+/* ACL key patterns see the keys after numkeys (LMPOP ...) and BLPOP's. */
+static void test_acl_keys(void **state)
+{
+    (void)state;
+    unsigned i = (unsigned)leader;
+    C("+OK", "ACL SETUSER blk on >blk-pw ~ok* +@all");
+    for (unsigned k = 0; k < 2; k++) {
+        redisContext *c1 = kc_connect(&cluster, node_at(k));
+        kc_on(c1, node_at(k), "+OK", "AUTH blk blk-pw");
+        kc_on(c1, node_at(k), "-NOPERM No permissions to access a key", "LMPOP 2 ok:a no LEFT");
+        kc_on(c1, node_at(k), "-NOPERM No permissions to access a key", "BZMPOP 0 1 no MIN");
+        kc_on(c1, node_at(k), "-NOPERM No permissions to access a key", "BLPOP ok:a no 0");
+        kc_on(c1, node_at(k), "(nil)", "LMPOP 2 ok:a ok:b LEFT COUNT 2");
+        kc_on(c1, node_at(k), "(nil)", "BLMPOP 0.01 1 ok:a RIGHT");
+        redisFree(c1);
+    }
+    C(":1", "ACL DELUSER blk");
+}
+
 /* Leadership moves while clients wait: nothing was popped for them, so
  * they are told to retry (-TRYAGAIN), on the leader and through a
  * follower; the new leader blocks them again. Last: the leader changes. */
@@ -453,7 +472,7 @@ int main(void)
         cmocka_unit_test(test_wrongtype),  cmocka_unit_test(test_type_change), cmocka_unit_test(test_blmove),
         cmocka_unit_test(test_zsets),      cmocka_unit_test(test_lmpop),  cmocka_unit_test(test_multi),
         cmocka_unit_test(test_disconnect), cmocka_unit_test(test_pipeline), cmocka_unit_test(test_unblock),
-        cmocka_unit_test(test_stepdown),
+        cmocka_unit_test(test_acl_keys),   cmocka_unit_test(test_stepdown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
