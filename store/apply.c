@@ -416,6 +416,10 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
             return apply_zrem(c, cmd, r);
         case STORE_CMD_ZREMRANGE:
             return apply_zremrange(c, cmd, r);
+        case STORE_CMD_ZSTORE:
+            return apply_zstore(c, cmd, r);
+        case STORE_CMD_ZRANGESTORE:
+            return apply_zrangestore(c, cmd, r);
         case STORE_CMD_SREM:
             return apply_srem(c, cmd, r);
         case STORE_CMD_SPOP:

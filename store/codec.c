@@ -94,6 +94,8 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_ZADD] = 0x3F,
     [STORE_CMD_ZREMRANGE] = 0x3F, /* checked below */
     [STORE_CMD_MPOP] = KEEL_MPOP_ZSET | KEEL_MPOP_LEFT,
+    [STORE_CMD_ZSTORE] = KEEL_ZSTORE_OP | KEEL_ZSTORE_MIN | KEEL_ZSTORE_MAX, /* checked below */
+    [STORE_CMD_ZRANGESTORE] = 0x1F, /* checked below */
 };
 
 /* ACL rules: words separated by single spaces, with no control byte, no
@@ -150,10 +152,44 @@ static bool check_flags(struct rd *r, uint8_t type, uint8_t flags)
         case STORE_CMD_SSTORE:
             if (flags == 0) return fail(r, KEEL_EMALFORMED, "set operation missing");
             break;
+        case STORE_CMD_ZRANGESTORE:
+            if ((flags & KEEL_ZRS_BY) == 3) goto bad;
+            if ((flags & (KEEL_ZRS_MINEX | KEEL_ZRS_MAXEX)) && (flags & KEEL_ZRS_BY) != 1) goto bad;
+            break;
+        case STORE_CMD_ZSTORE:
+            if ((flags & KEEL_ZSTORE_OP) == 0) return fail(r, KEEL_EMALFORMED, "set operation missing");
+            if ((flags & KEEL_ZSTORE_MIN) && (flags & KEEL_ZSTORE_MAX)) goto bad;
+            break;
     }
     return true;
 bad:
     return fail(r, KEEL_EMALFORMED, "contradictory flags");
+}
+
+/* Two 8-byte doubles, neither NaN (a score range's ends). */
+static bool score_pair(struct rd *r, struct keel_slice a, struct keel_slice b)
+{
+    for (int j = 0; j < 2; j++) {
+        struct keel_slice x = j ? b : a;
+        double d;
+        if (x.n != 8) return fail(r, KEEL_EMALFORMED, "score not 8 bytes");
+        uint64_t bits = le64_load(x.p);
+        memcpy(&d, &bits, sizeof d);
+        if (isnan(d)) return fail(r, KEEL_EMALFORMED, "NaN score");
+    }
+    return true;
+}
+
+/* Two lex items as Redis's zslParseLexRangeItem takes them. */
+static bool lex_pair(struct rd *r, struct keel_slice a, struct keel_slice b)
+{
+    for (int j = 0; j < 2; j++) {
+        struct keel_slice x = j ? b : a;
+        bool inf = x.n == 1 && (x.p[0] == '-' || x.p[0] == '+');
+        if (!inf && (x.n == 0 || (x.p[0] != '(' && x.p[0] != '[')))
+            return fail(r, KEEL_EMALFORMED, "bad lex bound");
+    }
+    return true;
 }
 
 /* Decode one body of `type` from r into cmd; r must end exactly at the body's end. */
@@ -397,25 +433,37 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
             }
             if (!rd_str(r, &cmd->field, KEEL_MAX_MEMBER + 1) || !rd_str(r, &cmd->value, KEEL_MAX_MEMBER + 1))
                 return false;
-            if (op == KEEL_ZREM_SCORE) {
-                for (int j = 0; j < 2; j++) {
-                    struct keel_slice b = j ? cmd->value : cmd->field;
-                    double d;
-                    if (b.n != 8) return fail(r, KEEL_EMALFORMED, "score not 8 bytes");
-                    uint64_t bits = le64_load(b.p);
-                    memcpy(&d, &bits, sizeof d);
-                    if (isnan(d)) return fail(r, KEEL_EMALFORMED, "NaN score");
-                }
-            } else {
-                for (int j = 0; j < 2; j++) {
-                    struct keel_slice b = j ? cmd->value : cmd->field;
-                    bool inf = b.n == 1 && (b.p[0] == '-' || b.p[0] == '+');
-                    if (!inf && (b.n == 0 || (b.p[0] != '(' && b.p[0] != '[')))
-                        return fail(r, KEEL_EMALFORMED, "bad lex bound");
-                }
-            }
+            if (op == KEEL_ZREM_SCORE ? !score_pair(r, cmd->field, cmd->value) : !lex_pair(r, cmd->field, cmd->value))
+                return false;
             break;
         }
+        case STORE_CMD_ZRANGESTORE: {
+            int64_t b;
+            unsigned by = flags & KEEL_ZRS_BY;
+            if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value) || !rd_i64(r, &cmd->num) || !rd_i64(r, &b) ||
+                !rd_str(r, &cmd->field, KEEL_MAX_MEMBER + 1) || !rd_str(r, &cmd->expect, KEEL_MAX_MEMBER + 1))
+                return false;
+            cmd->version = (uint64_t)b;
+            if (by == 0 && (cmd->field.n != 0 || cmd->expect.n != 0))
+                return fail(r, KEEL_EMALFORMED, "a rank range with bounds");
+            if (by == 1 && !score_pair(r, cmd->field, cmd->expect)) return false;
+            if (by == 2 && !lex_pair(r, cmd->field, cmd->expect)) return false;
+            break;
+        }
+        case STORE_CMD_ZSTORE:
+            if (!rd_key(r, &cmd->key) || !rd_count(r, &cmd->count, KEEL_MAX_ARGS, 8)) return false;
+            if (cmd->count == 0) return fail(r, KEEL_EMALFORMED, "no source keys");
+            start = r->p;
+            for (i = 0; i < cmd->count; i++) {
+                double d;
+                if (!rd_key(r, &s) || !rd_str(r, &s, 8)) return false;
+                if (s.n != 8) return fail(r, KEEL_EMALFORMED, "weight not 8 bytes");
+                uint64_t b = le64_load(s.p);
+                memcpy(&d, &b, sizeof d);
+                if (isnan(d)) return fail(r, KEEL_EMALFORMED, "NaN weight");
+            }
+            cmd->list = (struct keel_slice){start, (size_t)(r->p - start)};
+            break;
         case STORE_CMD_SMOVE:
             if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value) ||
                 !rd_str(r, &cmd->field, KEEL_MAX_MEMBER))

@@ -126,6 +126,21 @@
  *            existing answers the null array. Otherwise the reply is
  *            [key, items]: LPOP's COUNT reply, or ZPOPMIN's COUNT reply
  *            (pairs of member and score text).
+ *   ZSTORE   str key (destination), u32 n, n x (str key (source), str weight)
+ *            flags: the operation (flags & 3: INTER, UNION or DIFF, the
+ *            SSTORE values) and the aggregate (MIN or MAX; neither: SUM).
+ *            ZINTERSTORE / ZUNIONSTORE / ZDIFFSTORE, computed in apply from
+ *            the sources (sorted sets, or sets whose members score 1); a
+ *            weight is the 8 bytes of a double (LE), never NaN, parsed on
+ *            the leader (DIFF's are 1 and unused). n >= 1.
+ *   ZRANGESTORE str key (destination), str value (source), i64 a, i64 b,
+ *            str min, str max        flags: BY (flags & 3) REV MINEX MAXEX
+ *            ZRANGESTORE: BY RANK (a start, b end, Redis's indexes; min and
+ *            max empty), SCORE (min, max: 8-byte doubles, not NaN; MINEX
+ *            MAXEX) or LEX (min, max: Redis's lex items); for SCORE and LEX
+ *            a is the offset, b the limit (negative: none). min and max
+ *            are the range's own (REV's arguments already swapped). The
+ *            members are selected in apply from the source's index.
  *   NOOP     (empty)
  *   HASH     (empty): every replica digests its state as of this entry
  *            (keelctl hashkv), so digests compare at one index
@@ -203,6 +218,8 @@ enum store_cmd_type {
     STORE_CMD_ZREM = 38,
     STORE_CMD_ZREMRANGE = 39,
     STORE_CMD_MPOP = 40,
+    STORE_CMD_ZSTORE = 41,
+    STORE_CMD_ZRANGESTORE = 42,
     STORE_CMD__COUNT
 };
 
@@ -282,6 +299,18 @@ enum store_cmd_type {
 #define KEEL_ZREM_COUNT 0x08
 #define KEEL_ZREM_MINEX 0x10
 #define KEEL_ZREM_MAXEX 0x20
+
+/* ZSTORE: the operation is flags & KEEL_ZSTORE_OP (KEEL_SSTORE_INTER, UNION,
+ * DIFF); the aggregate MIN or MAX (neither: SUM) */
+#define KEEL_ZSTORE_OP 0x03
+#define KEEL_ZSTORE_MIN 0x04
+#define KEEL_ZSTORE_MAX 0x08
+
+/* ZRANGESTORE: the selection (a value: KEEL_ZSEL_* of store.h) and flags */
+#define KEEL_ZRS_BY 0x03
+#define KEEL_ZRS_REV 0x04
+#define KEEL_ZRS_MINEX 0x08
+#define KEEL_ZRS_MAXEX 0x10
 
 /* ACL: remove the user */
 #define KEEL_ACL_DELETE 0x01
@@ -433,6 +462,15 @@ void keel_enc_zremrange(struct keel_enc *e, struct keel_slice key, unsigned flag
 /* MPOP: keys (n >= 1) in order, count >= 1; flags KEEL_MPOP_ZSET, KEEL_MPOP_LEFT. */
 void keel_enc_mpop(struct keel_enc *e, const struct keel_slice *keys, uint32_t n, uint64_t count,
                    unsigned flags);
+/* ZSTORE: op | aggregate (KEEL_ZSTORE_*), dst, the n source keys and their
+ * weights (none NaN). */
+void keel_enc_zstore(struct keel_enc *e, unsigned flags, struct keel_slice dst,
+                     const struct keel_slice *keys, const double *weights, uint32_t n);
+/* ZRANGESTORE: flags KEEL_ZRS_*; a, b as codec.h says; smin, smax for BY
+ * SCORE, lmin, lmax (the raw items) for BY LEX; unused arguments ignored. */
+void keel_enc_zrangestore(struct keel_enc *e, struct keel_slice dst, struct keel_slice src, unsigned flags,
+                          int64_t a, int64_t b, double smin, double smax, struct keel_slice lmin,
+                          struct keel_slice lmax);
 /* ACL: name, the user's normalized rules (acl_describe), the version of its
  * system key when the rules were computed (0: absent); flags KEEL_ACL_DELETE
  * with empty rules removes it. */

@@ -460,6 +460,50 @@ void keel_enc_zremrange(struct keel_enc *e, struct keel_slice key, unsigned flag
     end(e, at);
 }
 
+void keel_enc_zstore(struct keel_enc *e, unsigned flags, struct keel_slice dst,
+                     const struct keel_slice *keys, const double *weights, uint32_t n)
+{
+    size_t b = begin(e, STORE_CMD_ZSTORE, flags);
+    w_str(e, dst);
+    w_u32(e, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t wb[8];
+        uint64_t bits;
+        memcpy(&bits, &weights[i], sizeof bits);
+        le64_store(wb, bits);
+        w_str(e, keys[i]);
+        w_str(e, (struct keel_slice){wb, sizeof wb});
+    }
+    end(e, b);
+}
+
+void keel_enc_zrangestore(struct keel_enc *e, struct keel_slice dst, struct keel_slice src, unsigned flags,
+                          int64_t a, int64_t b, double smin, double smax, struct keel_slice lmin,
+                          struct keel_slice lmax)
+{
+    unsigned by = flags & KEEL_ZRS_BY;
+    uint8_t sb[2][8];
+    uint64_t bits;
+    size_t at = begin(e, STORE_CMD_ZRANGESTORE, flags);
+    w_str(e, dst);
+    w_str(e, src);
+    w_u64(e, (uint64_t)a);
+    w_u64(e, (uint64_t)b);
+    if (by == 1) {
+        memcpy(&bits, &smin, sizeof bits);
+        le64_store(sb[0], bits);
+        memcpy(&bits, &smax, sizeof bits);
+        le64_store(sb[1], bits);
+        lmin = (struct keel_slice){sb[0], 8};
+        lmax = (struct keel_slice){sb[1], 8};
+    } else if (by == 0) {
+        lmin = lmax = (struct keel_slice){NULL, 0};
+    }
+    w_str(e, lmin);
+    w_str(e, lmax);
+    end(e, at);
+}
+
 void keel_enc_spop(struct keel_enc *e, struct keel_slice key, uint64_t base,
                    const struct keel_slice *members, uint32_t n, unsigned flags)
 {

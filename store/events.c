@@ -31,6 +31,8 @@ static const struct
     [KEEL_EV_ZPOPMAX] = {"zpopmax", 'z'},         [KEEL_EV_ZREMRANGEBYRANK] = {"zremrangebyrank", 'z'},
     [KEEL_EV_ZREMRANGEBYSCORE] = {"zremrangebyscore", 'z'},
     [KEEL_EV_ZREMRANGEBYLEX] = {"zremrangebylex", 'z'},
+    [KEEL_EV_ZUNIONSTORE] = {"zunionstore", 'z'}, [KEEL_EV_ZINTERSTORE] = {"zinterstore", 'z'},
+    [KEEL_EV_ZDIFFSTORE] = {"zdiffstore", 'z'},   [KEEL_EV_ZRANGESTORE] = {"zrangestore", 'z'},
 };
 
 const char *keel_event_name(unsigned type)

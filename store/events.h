@@ -63,6 +63,10 @@ enum keel_event_type {
     KEEL_EV_ZREMRANGEBYRANK,  /* z */
     KEEL_EV_ZREMRANGEBYSCORE, /* z */
     KEEL_EV_ZREMRANGEBYLEX,   /* z */
+    KEEL_EV_ZUNIONSTORE, /* z */
+    KEEL_EV_ZINTERSTORE, /* z */
+    KEEL_EV_ZDIFFSTORE,  /* z */
+    KEEL_EV_ZRANGESTORE, /* z */
     KEEL_EV__COUNT
 };
 

@@ -107,7 +107,23 @@ int store_zscore(struct keel_txn *txn, uint64_t id, struct keel_slice m, double 
 /* keel_read_zrange_score on any txn (zset_read.c). */
 int store_zrange_walk(struct keel_txn *txn, const struct keel_coll *coll, const struct keel_zrange *z,
                       bool reverse, int64_t offset, int64_t limit, storage_zindex_cb cb, void *arg);
+/* keel_read_zselect on any txn (zset_read.c). */
+int store_zselect(struct keel_txn *txn, const struct keel_coll *coll, const struct keel_zsel *sel,
+                  struct keel_zres *out);
 int apply_zremrange(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+
+/* Sorted-set algebra (zset_ops.c): keel_read_zsetop on any txn; a record
+ * as a source (exists false: absent). ZSTORE (apply_zstore.c). */
+int store_zsetop(struct keel_txn *txn, unsigned flags, struct keel_zsrc *src, size_t n, uint64_t limit,
+                 uint64_t *card, struct keel_zres *out);
+int store_zsrc(const struct keel_record *rec, bool exists, struct keel_zsrc *src);
+int apply_zstore(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_zrangestore(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+/* Write res (by score) as the sorted set at key, replacing whatever it held,
+ * or delete key if res is empty; replies the cardinality; events "new" and
+ * ev, or "del". */
+int apply_zstore_result(struct apply_ctx *c, struct keel_slice key, const struct keel_zres *res,
+                        unsigned ev, struct keel_reply *r);
 
 /* Set algebra (set_ops.c): op is KEEL_SSTORE_*; sets (id 0: absent) may
  * be reordered. The members of set id, appended to ms. */

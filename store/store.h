@@ -26,6 +26,7 @@
 #include "store/events.h"
 #include "store/hash.h"
 #include "store/reply.h"
+#include "store/score.h"
 
 /* Part of the replicated format: every replica must use the same values, so
  * they are constants, not options. A retried (client, seq) is recognised for
@@ -224,6 +225,57 @@ bool keel_zrange_empty(const struct keel_zrange *z);
 int keel_read_zrange_score(struct keel_read *rd, const struct keel_coll *coll,
                            const struct keel_zrange *z, bool reverse, int64_t offset,
                            int64_t limit, storage_zindex_cb cb, void *arg);
+
+/* A ZRANGE selection (Redis's zrangeGenericCommand after parsing): by rank
+ * (start..end, Redis's indexes), by score (z) or by lex (lmin..lmax), in
+ * reverse or not; offset and limit (negative: none) for SCORE and LEX. */
+enum { KEEL_ZSEL_RANK = 0, KEEL_ZSEL_SCORE = 1, KEEL_ZSEL_LEX = 2 };
+struct keel_zsel
+{
+    int by;
+    bool rev;
+    int64_t start, end;
+    struct keel_zrange z;
+    struct keel_lex_end lmin, lmax;
+    int64_t offset, limit;
+};
+struct keel_zres;
+/* The selected members of the sorted set coll (id 0: none) with their
+ * scores, in the order ZRANGE replies them, appended to out. */
+int keel_read_zselect(struct keel_read *rd, const struct keel_coll *coll, const struct keel_zsel *sel,
+                      struct keel_zres *out);
+
+/* ---- sorted-set algebra (store/zset_ops.c) ------------------------------ */
+
+/* Members with their scores, copied out of the map. Owns its memory. */
+struct keel_zres
+{
+    struct keel_members ms;
+    double *sc; /* sc[i] goes with member i */
+    size_t cap;
+};
+void keel_zres_init(struct keel_zres *z);
+void keel_zres_close(struct keel_zres *z);
+/* Append (m, score): 0 or KEEL_ENOMEM. */
+int keel_zres_add(struct keel_zres *z, struct keel_slice m, double score);
+/* A source of ZUNION/ZINTER/ZDIFF: a sorted set, or a set (set: its
+ * members score 1), coll.id 0 when absent; weight 1 unless WEIGHTS. */
+struct keel_zsrc
+{
+    struct keel_coll coll;
+    bool set;
+    double weight;
+};
+/* The live key as a source (weight untouched): KEEL_EWRONGTYPE if it holds
+ * neither a sorted set nor a set. */
+int keel_read_zsrc(struct keel_read *rd, struct keel_slice key, struct keel_zsrc *src);
+/* Redis's zunionInterDiffGenericCommand over the n sources: flags is
+ * KEEL_ZSTORE_* (codec.h: the operation, the aggregate); src may be
+ * reordered. The result goes into out (empty first) by (score, member), or
+ * with card non-NULL (an intersection: ZINTERCARD) only its size, counting
+ * stopped at limit (0: none). */
+int keel_read_zsetop(struct keel_read *rd, unsigned flags, struct keel_zsrc *src, size_t n,
+                     uint64_t limit, uint64_t *card, struct keel_zres *out);
 
 /* Live keys in order from start; cb returns non-zero to stop. */
 int keel_read_scan(struct keel_read *rd, struct keel_slice start, storage_scan_cb cb, void *arg);

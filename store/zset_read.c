@@ -81,3 +81,65 @@ int store_zrange_walk(struct keel_txn *txn, const struct keel_coll *coll, const 
     int rc = storage_zindex_walk(txn, coll->id, reverse ? z->max : z->min, reverse, walk_cb, &w);
     return rc == STOP ? 0 : rc;
 }
+
+/* store_zselect's walk: BYLEX filters here with its own offset and limit,
+ * as Redis walks from the first member in range to the last (with equal
+ * scores, BYLEX's premise, that is byte order). */
+struct select
+{
+    struct keel_zres *out;
+    const struct keel_zsel *sel;
+    bool started;
+    int64_t skip, left;
+};
+
+static int select_cb(void *arg, double score, struct keel_slice m)
+{
+    struct select *f = arg;
+    const struct keel_zsel *sel = f->sel;
+    if (sel->by == KEEL_ZSEL_LEX) {
+        const struct keel_lex_end *near = sel->rev ? &sel->lmax : &sel->lmin;
+        const struct keel_lex_end *far = sel->rev ? &sel->lmin : &sel->lmax;
+        bool in_near = sel->rev ? keel_lex_lte_max(m.p, m.n, near) : keel_lex_gte_min(m.p, m.n, near);
+        if (!f->started && !in_near) return 0;
+        f->started = true;
+        if (!(sel->rev ? keel_lex_gte_min(m.p, m.n, far) : keel_lex_lte_max(m.p, m.n, far))) return STOP;
+        if (f->skip < 0) return STOP; /* a negative offset: nothing, as Redis */
+        if (f->skip > 0) {
+            f->skip--;
+            return 0;
+        }
+        if (f->left == 0) return STOP;
+        if (f->left > 0) f->left--;
+    }
+    return keel_zres_add(f->out, m, score);
+}
+
+int store_zselect(struct keel_txn *txn, const struct keel_coll *coll, const struct keel_zsel *sel,
+                  struct keel_zres *out)
+{
+    static const struct keel_zrange all = {-INFINITY, INFINITY, false, false};
+    struct select f = {out, sel, false, sel->offset, sel->limit};
+    int64_t n = (int64_t)coll->count, start = sel->start, end = sel->end;
+    switch (sel->by) {
+        case KEEL_ZSEL_SCORE:
+            return store_zrange_walk(txn, coll, &sel->z, sel->rev, sel->offset, sel->limit, select_cb, &f);
+        case KEEL_ZSEL_LEX:
+            /* "+" as min or "-" as max: nothing (Redis's zslIsInLexRange). */
+            if (keel_lex_empty(&sel->lmin, &sel->lmax) || (sel->offset > 0 && sel->offset >= n)) return 0;
+            return store_zrange_walk(txn, coll, &all, sel->rev, 0, -1, select_cb, &f);
+        default:
+            if (start < 0) start += n;
+            if (end < 0) end += n;
+            if (start < 0) start = 0;
+            if (end >= n) end = n - 1;
+            if (start > end || start >= n) return 0;
+            return store_zrange_walk(txn, coll, &all, sel->rev, start, end - start + 1, select_cb, &f);
+    }
+}
+
+int keel_read_zselect(struct keel_read *rd, const struct keel_coll *coll, const struct keel_zsel *sel,
+                      struct keel_zres *out)
+{
+    return store_zselect(&rd->txn, coll, sel, out);
+}
