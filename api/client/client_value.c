@@ -60,7 +60,8 @@ static const char *const writes[] = {
     "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex", "rename", "renamenx", "rpop",
     "rpoplpush", "rpush", "rpushx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx",
     "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink", "zadd", "zincrby",
-    "zmpop", "zpopmax", "zpopmin", "zrem", "zremrangebylex", "zremrangebyrank", "zremrangebyscore",
+    "zdiffstore", "zinterstore", "zmpop", "zpopmax", "zpopmin", "zrangestore", "zrem",
+    "zremrangebylex", "zremrangebyrank", "zremrangebyscore", "zunionstore",
 };
 
 bool keel_is_write(const char *name, size_t len)

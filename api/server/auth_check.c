@@ -29,16 +29,29 @@ int auth_check(const struct acl_user *u, const struct command *cmd, const struct
     if (v != ACL_OK) return v;
     int first = cmd->first_key, last = cmd->last_key, step = cmd->key_step;
     if (named(cmd, "watch")) first = 1, last = -1, step = 1;
-    if (named(cmd, "sintercard") && argc > 2) {
-        /* numkeys keys follow it (a bad numkeys: the command refuses it). */
+    /* Keys counted by a numkeys argument (Redis's movable keys): at 1 for
+     * SINTERCARD ZUNION ZINTER ZDIFF ZINTERCARD, at 2 for the Z*STORE forms
+     * (whose destination, at 1, the table gives). A bad numkeys: the
+     * command refuses it. */
+    int nk = 0;
+    if (named(cmd, "sintercard") || named(cmd, "zunion") || named(cmd, "zinter") || named(cmd, "zdiff") ||
+        named(cmd, "zintercard"))
+        nk = 1;
+    else if (named(cmd, "zunionstore") || named(cmd, "zinterstore") || named(cmd, "zdiffstore"))
+        nk = 2;
+    int first2 = 0, last2 = -1;
+    if (nk > 0 && (int)argc > nk + 1) {
         long long n = 0;
         char buf[24];
-        if (argv[1].n < sizeof buf) {
-            memcpy(buf, argv[1].p, argv[1].n);
-            buf[argv[1].n] = 0;
+        if (argv[nk].n < sizeof buf) {
+            memcpy(buf, argv[nk].p, argv[nk].n);
+            buf[argv[nk].n] = 0;
             n = strtoll(buf, NULL, 10);
         }
-        if (n > 0 && n <= (long long)argc - 2) first = 2, last = 1 + (int)n, step = 1;
+        if (n > 0 && n <= (long long)argc - nk - 1) {
+            if (nk == 1) first = 2, last = 1 + (int)n, step = 1;
+            else first2 = 3, last2 = 2 + (int)n;
+        }
     }
     if ((named(cmd, "lmpop") || named(cmd, "zmpop") || named(cmd, "blmpop") || named(cmd, "bzmpop")) && argc > 2) {
         /* [timeout] numkeys keys...: the same rule as SINTERCARD's. */
@@ -74,6 +87,10 @@ int auth_check(const struct acl_user *u, const struct command *cmd, const struct
             keys[nkeys] = (struct acl_key){argv[i], command_key_acl(cmd, argv, argc, (uint32_t)i)};
             where[nkeys++] = (uint32_t)i;
         }
+    }
+    for (int i = first2; first2 > 0 && i <= last2; i++) {
+        keys[nkeys] = (struct acl_key){argv[i], command_key_acl(cmd, argv, argc, (uint32_t)i)};
+        where[nkeys++] = (uint32_t)i;
     }
     size_t key_slots = nkeys;
     if (pub && argc > 1) {

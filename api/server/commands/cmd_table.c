@@ -172,14 +172,23 @@ const struct command command_table[] = {
     WRITE("zadd", -4, cmd_zadd, cmd_zadd_reply, 1, 1, 1),
     READ("zcard", 2, cmd_zcard, 1, 1, 1),
     READ("zcount", 4, cmd_zcount, 1, 1, 1),
+    /* Keys counted by numkeys (Redis's movable keys): auth_check.c finds them. */
+    READ("zdiff", -3, cmd_zdiff, 0, 0, 0),
+    WRITE("zdiffstore", -4, cmd_zdiffstore, NULL, 1, 1, 1),
     WRITE("zincrby", 4, cmd_zincrby, cmd_zadd_reply, 1, 1, 1),
+    READ("zinter", -3, cmd_zinter, 0, 0, 0),
+    READ("zintercard", -3, cmd_zintercard, 0, 0, 0),
+    WRITE("zinterstore", -4, cmd_zinterstore, NULL, 1, 1, 1),
+    READ("zlexcount", 4, cmd_zlexcount, 1, 1, 1),
     WRITE("zmpop", -4, cmd_zmpop, cmd_zmpop_reply, 0, 0, 0), /* keys after numkeys */
     READ("zmscore", -3, cmd_zmscore, 1, 1, 1),
     WRITE("zpopmax", -2, cmd_zpopmax, cmd_zpop_reply, 1, 1, 1),
     WRITE("zpopmin", -2, cmd_zpopmin, cmd_zpop_reply, 1, 1, 1),
+    READ("zrandmember", -2, cmd_zrandmember, 1, 1, 1),
     READ("zrange", -4, cmd_zrange, 1, 1, 1),
     READ("zrangebylex", -4, cmd_zrangebylex, 1, 1, 1),
     READ("zrangebyscore", -4, cmd_zrangebyscore, 1, 1, 1),
+    WRITE("zrangestore", -5, cmd_zrangestore, NULL, 1, 2, 1),
     READ("zrank", -3, cmd_zrank, 1, 1, 1),
     WRITE("zrem", -3, cmd_zrem, NULL, 1, 1, 1),
     WRITE("zremrangebylex", 4, cmd_zremrangebylex, NULL, 1, 1, 1),
@@ -191,6 +200,8 @@ const struct command command_table[] = {
     READ("zrevrank", -3, cmd_zrevrank, 1, 1, 1),
     READ("zscan", -3, cmd_zscan, 1, 1, 1),
     READ("zscore", 3, cmd_zscore, 1, 1, 1),
+    READ("zunion", -3, cmd_zunion, 0, 0, 0),
+    WRITE("zunionstore", -4, cmd_zunionstore, NULL, 1, 1, 1),
 };
 
 const unsigned command_count = sizeof command_table / sizeof command_table[0];
@@ -248,7 +259,9 @@ static const struct
     {"watch", 0},                   {"zadd", ACL_KEY_WRITE},        {"zcard", 0},
     {"zcount", ACL_KEY_READ},                 {"zincrby", ACL_KEY_ALL},       {"zmscore", ACL_KEY_READ},
     {"zrangebyscore", ACL_KEY_READ}, {"zrem", ACL_KEY_WRITE},       {"zrevrangebyscore", ACL_KEY_READ},
-    {"zscan", ACL_KEY_READ},       {"zscore", ACL_KEY_READ},
+    {"zscan", ACL_KEY_READ},       {"zscore", ACL_KEY_READ},       {"zlexcount", ACL_KEY_READ},
+    {"zrandmember", ACL_KEY_READ}, {"zunion", ACL_KEY_READ},       {"zinter", ACL_KEY_READ},
+    {"zdiff", ACL_KEY_READ},       {"zintercard", ACL_KEY_READ},
 };
 
 uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv, uint32_t argc,
@@ -269,7 +282,9 @@ uint8_t command_key_acl(const struct command *cmd, const struct keel_slice *argv
         strcmp(cmd->name, "blmove") == 0 || strcmp(cmd->name, "brpoplpush") == 0)
         return at == 1 ? ACL_KEY_ALL : ACL_KEY_WRITE;
     if (strcmp(cmd->name, "sinterstore") == 0 || strcmp(cmd->name, "sunionstore") == 0 ||
-        strcmp(cmd->name, "sdiffstore") == 0)
+        strcmp(cmd->name, "sdiffstore") == 0 || strcmp(cmd->name, "zinterstore") == 0 ||
+        strcmp(cmd->name, "zunionstore") == 0 || strcmp(cmd->name, "zdiffstore") == 0 ||
+        strcmp(cmd->name, "zrangestore") == 0)
         return at == 1 ? ACL_KEY_WRITE : ACL_KEY_READ;
     if (strcmp(cmd->name, "set") == 0) {
         /* SET ... GET reads the old value too (Redis's setGetKeys). */

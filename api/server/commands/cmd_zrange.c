@@ -11,168 +11,122 @@
 #include "api/server/commands/commands.h"
 #include "store/score.h"
 
-enum { BY_AUTO, BY_RANK, BY_SCORE, BY_LEX };
-enum { DIR_AUTO, DIR_FWD, DIR_REV };
 
-/* The result, copied out of the read before the reply; and for BYLEX, the
- * lex filter with its own offset and limit. */
-struct found
-{
-    struct keel_members ms;
-    double *sc;
-    size_t cap;
-    const struct keel_lex_end *min, *max; /* BYLEX */
-    bool rev, started;
-    long long skip, left;
-};
-
-static int found_cb(void *arg, double score, struct keel_slice m)
-{
-    struct found *f = arg;
-    if (f->min != NULL) {
-        /* Redis walks from the first member in range to the last: with
-         * equal scores (BYLEX's premise) that is byte order. */
-        const struct keel_lex_end *near = f->rev ? f->max : f->min, *far = f->rev ? f->min : f->max;
-        bool in_near = f->rev ? keel_lex_lte_max(m.p, m.n, near) : keel_lex_gte_min(m.p, m.n, near);
-        if (!f->started && !in_near) return 0;
-        f->started = true;
-        if (!(f->rev ? keel_lex_gte_min(m.p, m.n, far) : keel_lex_lte_max(m.p, m.n, far))) return -1;
-        if (f->skip < 0) return -1; /* a negative offset: nothing, as Redis */
-        if (f->skip > 0) {
-            f->skip--;
-            return 0;
-        }
-        if (f->left == 0) return -1;
-        if (f->left > 0) f->left--;
-    }
-    if (f->ms.n == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 16;
-        double *p = realloc(f->sc, cap * sizeof *p);
-        if (p == NULL) return KEEL_ENOMEM;
-        f->sc = p;
-        f->cap = cap;
-    }
-    f->sc[f->ms.n] = score;
-    keel_members_add(&f->ms, m);
-    return f->ms.oom ? KEEL_ENOMEM : 0;
-}
-
-static void reply_found(struct slot *s, const struct found *f, bool withscores)
+void zset_reply_zres(struct slot *s, const struct keel_zres *res, bool withscores)
 {
     bool pairs = withscores && s->proto >= 3;
-    resp_array(&s->out, withscores && !pairs ? 2 * f->ms.n : f->ms.n);
-    for (size_t i = 0; i < f->ms.n; i++) {
-        struct keel_slice m = keel_members_at(&f->ms, i);
+    resp_array(&s->out, withscores && !pairs ? 2 * res->ms.n : res->ms.n);
+    for (size_t i = 0; i < res->ms.n; i++) {
+        struct keel_slice m = keel_members_at(&res->ms, i);
         if (pairs) resp_array(&s->out, 2);
         resp_bulk(&s->out, m.p, m.n);
-        if (withscores) zset_reply_score(&s->out, s->proto, f->sc[i]);
+        if (withscores) zset_reply_score(&s->out, s->proto, res->sc[i]);
     }
+}
+
+bool zset_parse_zrange(struct slot *s, uint32_t at, bool store, int by, int dir, struct keel_zsel *sel,
+                       bool *withscores)
+{
+    long long offset = 0, limit = -1, start = 0, end = 0;
+    *withscores = false;
+    for (uint32_t i = at + 3; i < s->argc; i++) {
+        if (!store && slot_arg_is(s, i, "withscores")) {
+            *withscores = true;
+        } else if (slot_arg_is(s, i, "limit") && s->argc - i - 1 >= 2) {
+            if (!srv_arg_int(s, i + 1, &offset) || !srv_arg_int(s, i + 2, &limit)) return false;
+            i += 2;
+        } else if (dir == ZDIR_AUTO && slot_arg_is(s, i, "rev")) {
+            dir = ZDIR_REV;
+        } else if (by == ZBY_AUTO && slot_arg_is(s, i, "bylex")) {
+            by = ZBY_LEX;
+        } else if (by == ZBY_AUTO && slot_arg_is(s, i, "byscore")) {
+            by = ZBY_SCORE;
+        } else {
+            srv_syntax_error(s);
+            return false;
+        }
+    }
+    if (dir == ZDIR_AUTO) dir = ZDIR_FWD;
+    if (by == ZBY_AUTO) by = ZBY_RANK;
+    bool rev = dir == ZDIR_REV;
+    if (limit != -1 && by == ZBY_RANK) {
+        srv_reply_error(&s->out, KEEL_EINVAL,
+                        "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+        return false;
+    }
+    if (*withscores && by == ZBY_LEX) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "syntax error, WITHSCORES not supported in combination with BYLEX");
+        return false;
+    }
+    uint32_t lo = rev && by != ZBY_RANK ? at + 2 : at + 1, hi = lo == at + 1 ? at + 2 : at + 1;
+    memset(sel, 0, sizeof *sel);
+    sel->rev = rev;
+    sel->offset = offset;
+    sel->limit = limit;
+    if (by == ZBY_RANK) {
+        sel->by = KEEL_ZSEL_RANK;
+        if (!srv_arg_int(s, lo, &start) || !srv_arg_int(s, hi, &end)) return false;
+        sel->start = start;
+        sel->end = end;
+    } else if (by == ZBY_SCORE) {
+        sel->by = KEEL_ZSEL_SCORE;
+        if (!zset_parse_range(s, lo, hi, &sel->z)) return false;
+    } else {
+        sel->by = KEEL_ZSEL_LEX;
+        if (!keel_lex_parse(s->argv[lo].p, s->argv[lo].n, &sel->lmin) ||
+            !keel_lex_parse(s->argv[hi].p, s->argv[hi].n, &sel->lmax)) {
+            srv_reply_error(&s->out, KEEL_EINVAL, "min or max not valid string range item");
+            return false;
+        }
+    }
+    return true;
 }
 
 /* zrangeGenericCommand: argv[1] key, argv[2] argv[3] the range. */
 static int zrange(struct slot *s, struct keel_read *rd, int by, int dir)
 {
-    static const struct keel_zrange all = {-1.0 / 0.0, 1.0 / 0.0, false, false};
     struct keel_coll coll;
-    struct keel_zrange z;
-    struct keel_lex_end lmin, lmax;
-    struct found f = {.sc = NULL};
-    bool wrong, withscores = false;
-    long long offset = 0, limit = -1, start = 0, end = 0;
-    for (uint32_t i = 4; i < s->argc; i++) {
-        if (slot_arg_is(s, i, "withscores")) {
-            withscores = true;
-        } else if (slot_arg_is(s, i, "limit") && s->argc - i - 1 >= 2) {
-            if (!srv_arg_int(s, i + 1, &offset) || !srv_arg_int(s, i + 2, &limit)) return 0;
-            i += 2;
-        } else if (dir == DIR_AUTO && slot_arg_is(s, i, "rev")) {
-            dir = DIR_REV;
-        } else if (by == BY_AUTO && slot_arg_is(s, i, "bylex")) {
-            by = BY_LEX;
-        } else if (by == BY_AUTO && slot_arg_is(s, i, "byscore")) {
-            by = BY_SCORE;
-        } else {
-            srv_syntax_error(s);
-            return 0;
-        }
-    }
-    if (dir == DIR_AUTO) dir = DIR_FWD;
-    if (by == BY_AUTO) by = BY_RANK;
-    bool rev = dir == DIR_REV;
-    if (limit != -1 && by == BY_RANK) {
-        srv_reply_error(&s->out, KEEL_EINVAL,
-                        "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
-        return 0;
-    }
-    if (withscores && by == BY_LEX) {
-        srv_reply_error(&s->out, KEEL_EINVAL, "syntax error, WITHSCORES not supported in combination with BYLEX");
-        return 0;
-    }
-    uint32_t lo = rev && by != BY_RANK ? 3 : 2, hi = lo == 2 ? 3 : 2;
-    if (by == BY_RANK && (!srv_arg_int(s, 2, &start) || !srv_arg_int(s, 3, &end))) return 0;
-    if (by == BY_SCORE && !zset_parse_range(s, lo, hi, &z)) return 0;
-    if (by == BY_LEX && (!keel_lex_parse(s->argv[lo].p, s->argv[lo].n, &lmin) ||
-                        !keel_lex_parse(s->argv[hi].p, s->argv[hi].n, &lmax))) {
-        srv_reply_error(&s->out, KEEL_EINVAL, "min or max not valid string range item");
-        return 0;
-    }
+    struct keel_zsel sel;
+    struct keel_zres res;
+    bool wrong, withscores;
+    if (!zset_parse_zrange(s, 1, false, by, dir, &sel, &withscores)) return 0;
     int rc = zset_load(s, rd, &coll, &wrong);
     if (rc != 0 || wrong) return rc;
-    keel_members_init(&f.ms);
-    f.rev = rev;
-    if (by == BY_SCORE) {
-        rc = keel_read_zrange_score(rd, &coll, &z, rev, offset, limit, found_cb, &f);
-    } else if (by == BY_LEX) {
-        f.min = &lmin;
-        f.max = &lmax;
-        f.skip = offset;
-        f.left = limit;
-        /* "+" as min or "-" as max: nothing (Redis's zslIsInLexRange). */
-        bool empty = keel_lex_empty(&lmin, &lmax) || (offset > 0 && (uint64_t)offset >= coll.count);
-        if (!empty) rc = keel_read_zrange_score(rd, &coll, &all, rev, 0, -1, found_cb, &f);
-    } else {
-        long long n = (long long)coll.count;
-        if (start < 0) start += n;
-        if (end < 0) end += n;
-        if (start < 0) start = 0;
-        if (end >= n) end = n - 1;
-        if (start <= end && start < n)
-            rc = keel_read_zrange_score(rd, &coll, &all, rev, start, end - start + 1, found_cb, &f);
-    }
-    if (rc == 0) reply_found(s, &f, withscores);
-    keel_members_close(&f.ms);
-    free(f.sc);
+    keel_zres_init(&res);
+    rc = keel_read_zselect(rd, &coll, &sel, &res);
+    if (rc == 0) zset_reply_zres(s, &res, withscores);
+    keel_zres_close(&res);
     return rc;
 }
 
 CMD_DECL_READ(cmd_zrange)
 {
-    return zrange(s, rd, BY_AUTO, DIR_AUTO);
+    return zrange(s, rd, ZBY_AUTO, ZDIR_AUTO);
 }
 
 CMD_DECL_READ(cmd_zrevrange)
 {
-    return zrange(s, rd, BY_RANK, DIR_REV);
+    return zrange(s, rd, ZBY_RANK, ZDIR_REV);
 }
 
 CMD_DECL_READ(cmd_zrangebyscore)
 {
-    return zrange(s, rd, BY_SCORE, DIR_FWD);
+    return zrange(s, rd, ZBY_SCORE, ZDIR_FWD);
 }
 
 CMD_DECL_READ(cmd_zrevrangebyscore)
 {
-    return zrange(s, rd, BY_SCORE, DIR_REV);
+    return zrange(s, rd, ZBY_SCORE, ZDIR_REV);
 }
 
 CMD_DECL_READ(cmd_zrangebylex)
 {
-    return zrange(s, rd, BY_LEX, DIR_FWD);
+    return zrange(s, rd, ZBY_LEX, ZDIR_FWD);
 }
 
 CMD_DECL_READ(cmd_zrevrangebylex)
 {
-    return zrange(s, rd, BY_LEX, DIR_REV);
+    return zrange(s, rd, ZBY_LEX, ZDIR_REV);
 }
 
 /* Counting from an end of the index up to the member. */
@@ -241,9 +195,9 @@ CMD_DECL_READ(cmd_zrevrank)
  * strings in RESP3 too, as Redis's scan replies. */
 CMD_DECL_READ(cmd_zscan)
 {
-    static const struct keel_zrange all = {-1.0 / 0.0, 1.0 / 0.0, false, false};
+    static const struct keel_zsel all = {.by = KEEL_ZSEL_RANK, .start = 0, .end = -1};
     struct keel_coll coll;
-    struct found f = {.sc = NULL};
+    struct keel_zres f;
     const char *pattern = NULL;
     size_t plen = 0;
     if (!srv_scan_cursor(s)) return 0;
@@ -258,8 +212,8 @@ CMD_DECL_READ(cmd_zscan)
     }
     if (rc != 0) return rc;
     if (!srv_scan_options(s, &pattern, &plen)) return 0;
-    keel_members_init(&f.ms);
-    rc = keel_read_zrange_score(rd, &coll, &all, false, 0, -1, found_cb, &f);
+    keel_zres_init(&f);
+    rc = keel_read_zselect(rd, &coll, &all, &f);
     if (rc == 0) {
         size_t n = 0;
         for (size_t i = 0; i < f.ms.n; i++) {
@@ -276,7 +230,6 @@ CMD_DECL_READ(cmd_zscan)
             zset_reply_score(&s->out, 2, f.sc[i]);
         }
     }
-    keel_members_close(&f.ms);
-    free(f.sc);
+    keel_zres_close(&f);
     return rc;
 }

@@ -1,5 +1,5 @@
 /* api: sorted-set commands: ZADD ZINCRBY ZREM ZPOPMIN ZPOPMAX ZREMRANGEBYRANK
- * ZREMRANGEBYSCORE ZREMRANGEBYLEX (writes), ZSCORE ZMSCORE ZCARD ZCOUNT
+ * ZREMRANGEBYSCORE ZREMRANGEBYLEX (writes), ZSCORE ZMSCORE ZCARD ZCOUNT ZLEXCOUNT
  * (reads); the range reads are in cmd_zrange.c. Replies as Redis 7.2's
  * t_zset.c; scores are parsed here, on the leader, and travel as doubles
  * (codec.h ZADD), and are formatted as Redis's d2string (store/score.h). */
@@ -295,4 +295,26 @@ CMD_DECL_ENCODE(cmd_zremrangebylex)
     if (!srv_check_key(s, s->argv[1])) return -1;
     keel_enc_zremrange(e, s->argv[1], KEEL_ZREM_LEX, 0, 0, 0, 0, s->argv[2], s->argv[3]);
     return 1;
+}
+
+/* ZLEXCOUNT key min max (Redis's zlexcountCommand): the range is checked
+ * first, an absent key counts 0. */
+CMD_DECL_READ(cmd_zlexcount)
+{
+    struct keel_coll coll;
+    struct keel_zsel sel = {.by = KEEL_ZSEL_LEX, .limit = -1};
+    struct keel_zres res;
+    bool wrong;
+    if (!keel_lex_parse(s->argv[2].p, s->argv[2].n, &sel.lmin) ||
+        !keel_lex_parse(s->argv[3].p, s->argv[3].n, &sel.lmax)) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "min or max not valid string range item");
+        return 0;
+    }
+    int rc = zset_load(s, rd, &coll, &wrong);
+    if (rc != 0 || wrong) return rc;
+    keel_zres_init(&res);
+    rc = keel_read_zselect(rd, &coll, &sel, &res);
+    if (rc == 0) resp_int(&s->out, (int64_t)res.ms.n);
+    keel_zres_close(&res);
+    return rc;
 }

@@ -116,6 +116,9 @@ CMD_DECL_READ(cmd_sinter);
 CMD_DECL_READ(cmd_sunion);
 CMD_DECL_READ(cmd_sdiff);
 CMD_DECL_READ(cmd_sintercard);
+/* A strict decimal long long of argv[i] (Redis's string2ll): no sign '+',
+ * no leading zero or space; writes nothing. */
+bool srv_strict_ll(struct slot *s, uint32_t i, long long *v);
 CMD_DECL_ENCODE(cmd_sinterstore);
 CMD_DECL_ENCODE(cmd_sunionstore);
 CMD_DECL_ENCODE(cmd_sdiffstore);
@@ -165,6 +168,7 @@ CMD_DECL_READ(cmd_zscore);
 CMD_DECL_READ(cmd_zmscore);
 CMD_DECL_READ(cmd_zcard);
 CMD_DECL_READ(cmd_zcount);
+CMD_DECL_READ(cmd_zlexcount);
 CMD_DECL_ENCODE(cmd_zpopmin);
 CMD_DECL_ENCODE(cmd_zpopmax);
 CMD_DECL_REPLY(cmd_zpop_reply);
@@ -179,6 +183,16 @@ bool zset_parse_range(struct slot *s, uint32_t i, uint32_t j, struct keel_zrange
  * *wrong after writing WRONGTYPE. */
 int zset_load(struct slot *s, struct keel_read *rd, struct keel_coll *coll, bool *wrong);
 /* cmd_zrange.c */
+enum { ZBY_AUTO, ZBY_RANK, ZBY_SCORE, ZBY_LEX };
+enum { ZDIR_AUTO, ZDIR_FWD, ZDIR_REV };
+/* Redis's zrangeGenericCommand's parsing: the source key at argv[at], the
+ * range after it, the options (store: no WITHSCORES, as ZRANGESTORE);
+ * by and dir fixed by the command or AUTO. False after writing the error. */
+bool zset_parse_zrange(struct slot *s, uint32_t at, bool store, int by, int dir, struct keel_zsel *sel,
+                       bool *withscores);
+/* A result as ZRANGE replies it: members, with scores flat (RESP2) or in
+ * pairs (RESP3). */
+void zset_reply_zres(struct slot *s, const struct keel_zres *res, bool withscores);
 CMD_DECL_READ(cmd_zrange);
 CMD_DECL_READ(cmd_zrevrange);
 CMD_DECL_READ(cmd_zrangebyscore);
@@ -188,6 +202,18 @@ CMD_DECL_READ(cmd_zrevrangebylex);
 CMD_DECL_READ(cmd_zrank);
 CMD_DECL_READ(cmd_zrevrank);
 CMD_DECL_READ(cmd_zscan);
+
+/* cmd_zset_ops.c */
+CMD_DECL_READ(cmd_zunion);
+CMD_DECL_READ(cmd_zinter);
+CMD_DECL_READ(cmd_zdiff);
+CMD_DECL_READ(cmd_zintercard);
+CMD_DECL_ENCODE(cmd_zunionstore);
+CMD_DECL_ENCODE(cmd_zinterstore);
+CMD_DECL_ENCODE(cmd_zdiffstore);
+CMD_DECL_ENCODE(cmd_zrangestore);
+/* cmd_zrandmember.c */
+CMD_DECL_READ(cmd_zrandmember);
 
 /* cmd_server.c */
 CMD_DECL_LOCAL(cmd_ping);
