@@ -319,6 +319,35 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
             keel_enc_zrem(e, c->key, v, c->count);
             free(v);
             break;
+        case STORE_CMD_ZSTORE: {
+            /* pairs of (source key, 8-byte weight) */
+            v = collect(c->list, 2 * c->count);
+            double *w = calloc(c->count, sizeof *w);
+            struct keel_slice *k = calloc(c->count, sizeof *k);
+            assert_non_null(w);
+            assert_non_null(k);
+            for (uint32_t i = 0; i < c->count; i++) {
+                uint64_t b = le64_load(v[2 * i + 1].p);
+                memcpy(&w[i], &b, sizeof b);
+                k[i] = v[2 * i];
+            }
+            keel_enc_zstore(e, c->flags, c->key, k, w, c->count);
+            free(w);
+            free(k);
+            free(v);
+            break;
+        }
+        case STORE_CMD_ZRANGESTORE: {
+            double d[2] = {0, 0};
+            if ((c->flags & KEEL_ZRS_BY) == 1) {
+                uint64_t b0 = le64_load(c->field.p), b1 = le64_load(c->expect.p);
+                memcpy(&d[0], &b0, 8);
+                memcpy(&d[1], &b1, 8);
+            }
+            keel_enc_zrangestore(e, c->key, c->value, c->flags, c->num, (int64_t)c->version, d[0], d[1], c->field,
+                                 c->expect);
+            break;
+        }
         case STORE_CMD_ZADD: {
             /* pairs of (8-byte score, member) */
             v = collect(c->list, 2 * c->count);
