@@ -49,7 +49,9 @@ static void codec(struct keel_store *st, uint64_t *index)
     struct keel_enc e;
     size_t len;
     struct keel_slice members[] = {keel_str("m1"), keel_str(""), keel_str("m3")};
-    for (int t = 0; t < 30; t++) {
+    struct keel_slice zsrc[] = {keel_str("s"), keel_str("nosuch")};
+    static const double weights[] = {2.5, -1};
+    for (int t = 0; t < 32; t++) {
         keel_enc_init(&e, 1700000000000 + t, t % 2 ? 9 : 0, (uint64_t)t + 1);
         switch (t) {
             case 0: keel_enc_noop(&e); break;
@@ -88,6 +90,8 @@ static void codec(struct keel_store *st, uint64_t *index)
             case 27: keel_enc_ltrim(&e, keel_str("l"), 0, -2); break;
             case 28: keel_enc_lmove(&e, keel_str("l"), keel_str("l2"), KEEL_LMOVE_TO_LEFT); break;
             case 29: keel_enc_mpop(&e, pairs, 2, 2, KEEL_MPOP_LEFT); break;
+            case 30: keel_enc_zstore(&e, KEEL_SSTORE_UNION | KEEL_ZSTORE_MAX, keel_str("z"), zsrc, weights, 2); break;
+            case 31: keel_enc_zrangestore(&e, keel_str("z2"), keel_str("z"), KEEL_ZRS_REV | 1, 0, -1, 0, 2, v, v); break;
         }
         uint8_t *buf = enc_done(&e, &len);
         char name[32];
