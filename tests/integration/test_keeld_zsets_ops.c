@@ -2,8 +2,9 @@
  * part 2 on a real three-node cluster, each command on the leader and on a
  * follower (which forwards): ZUNIONSTORE ZINTERSTORE ZDIFFSTORE (WEIGHTS,
  * AGGREGATE, sets as sources, inf - inf), ZUNION ZINTER ZDIFF (WITHSCORES),
- * ZINTERCARD (LIMIT), ZRANGESTORE, ZLEXCOUNT, ZRANDMEMBER. The expected
- * replies are Redis 7.2's (src/t_zset.c, tests/unit/type/zset.tcl). */
+ * ZINTERCARD (LIMIT), ZRANGESTORE, ZLEXCOUNT, ZRANDMEMBER; RESP3 and MULTI.
+ * The expected replies are Redis 7.2's (src/t_zset.c,
+ * tests/unit/type/zset.tcl). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "kc.h"
+#include "kc_tls.h"
 
 static struct kc cluster;
 static int leader;
@@ -278,6 +280,56 @@ static void rand_on(unsigned i, const char *k)
     C(WRONGTYPE, "ZRANDMEMBER %s:s 1", k);
 }
 
+/* Send req on fd; what comes back (up to want's length, bounded) is want. */
+static void exchange(unsigned i, int fd, const char *req, const char *want)
+{
+    char got[4096];
+    size_t n = 0, wl = strlen(want);
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    long long deadline = kc_now_ms() + 5000;
+    while (kc_now_ms() < deadline && n < sizeof got - 1 && n < wl) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0) continue;
+        ssize_t k = read(fd, got + n, sizeof got - 1 - n);
+        if (k <= 0) break;
+        n += (size_t)k;
+    }
+    got[n] = 0;
+    if (strcmp(got, want) == 0) return;
+    for (char *c = got; *c; c++)
+        if (*c == '\r' || *c == '\n') *c = ' ';
+    fail_msg("node %u: RESP3 replies: got %s", i + 1, got);
+}
+
+/* RESP3: WITHSCORES gives pairs with double scores; the writes inside
+ * MULTI/EXEC (raw bytes: hiredis here speaks RESP2 only). */
+static void resp3_on(unsigned i, const char *k)
+{
+    char req[512];
+    int fd = kc_tcp_connect(cluster.nodes[i].client_port, 5);
+    assert_true(fd >= 0);
+    snprintf(req, sizeof req, "HELLO 3\r\n");
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    usleep(200000);
+    char drain[4096];
+    assert_true(read(fd, drain, sizeof drain) > 0); /* HELLO's map */
+    snprintf(req, sizeof req, "ZADD %s:a 1 a 2.5 b\r\nZADD %s:b 1 b\r\n", k, k);
+    exchange(i, fd, req, ":2\r\n:1\r\n");
+    snprintf(req, sizeof req, "ZUNION 2 %s:a %s:b WITHSCORES\r\n", k, k);
+    exchange(i, fd, req, "*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,3.5\r\n");
+    snprintf(req, sizeof req, "ZINTER 2 %s:a %s:b\r\n", k, k);
+    exchange(i, fd, req, "*1\r\n$1\r\nb\r\n");
+    snprintf(req, sizeof req, "ZRANDMEMBER %s:b -2 WITHSCORES\r\n", k);
+    exchange(i, fd, req, "*2\r\n*2\r\n$1\r\nb\r\n,1\r\n*2\r\n$1\r\nb\r\n,1\r\n");
+    snprintf(req, sizeof req, "MULTI\r\nZUNIONSTORE %s:d 2 %s:a %s:b\r\nZRANGESTORE %s:e %s:d 0 0\r\n"
+             "ZRANGE %s:d 0 -1 WITHSCORES\r\nEXEC\r\n", k, k, k, k, k, k);
+    exchange(i, fd, req, "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:2\r\n:1\r\n"
+                         "*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,3.5\r\n");
+    snprintf(req, sizeof req, "DEL %s:a %s:b %s:d %s:e\r\n", k, k, k, k);
+    exchange(i, fd, req, ":4\r\n");
+    close(fd);
+}
+
 #define ON_BOTH(name, fn, tag)                   \
     static void name(void **state)               \
     {                                            \
@@ -293,6 +345,7 @@ ON_BOTH(test_store, store_on, "st")
 ON_BOTH(test_read, read_on, "rd")
 ON_BOTH(test_rangestore, rangestore_on, "rs")
 ON_BOTH(test_rand, rand_on, "rn")
+ON_BOTH(test_resp3, resp3_on, "r3")
 
 int main(void)
 {
@@ -301,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_read),
         cmocka_unit_test(test_rangestore),
         cmocka_unit_test(test_rand),
+        cmocka_unit_test(test_resp3),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
