@@ -141,11 +141,11 @@ for u in "${units[@]}"; do
     skip=$(grep -cE '^\[(skip|ignore)\]:' "$log" || true)
     if ! grep -q "All tests passed\|tests failed\|\[ok\]" "$log"; then err=$((err + 1)); fi
     total_ok=$((total_ok + ok)) total_err=$((total_err + err)) total_skip=$((total_skip + skip))
-    stopped=$(grep -m1 '^\[exception\]:' "$log" | sed 's/^\[exception\]: //; s/|/\\|/g' | cut -c1-120 || true)
+    stopped=$(grep -a -m1 '^\[exception\]:' "$log" | sed 's/^\[exception\]: //; s/|/\\|/g' | cut -c1-120 || true)
     table+="
 | $u | $ok | $err | $skip | ${stopped:--} |"
     printf '%-16s passed %4d  failed %4d  skipped %4d\n' "$u" "$ok" "$err" "$skip"
-    failures+=$(grep -E '^\[(err|exception)\]:' "$log" | sed "s|^|$u |" || true)$'\n'
+    failures+=$(grep -aE '^\[(err|exception)\]:' "$log" | sed "s|^|$u |" || true)$'\n'
 done
 table+="
 | **total** | $total_ok | $total_err | $total_skip | |"
