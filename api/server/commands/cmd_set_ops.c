@@ -42,7 +42,8 @@ CMD_DECL_READ(cmd_sdiff)
     return setop(s, rd, KEEL_SSTORE_DIFF, 1, s->argc - 1);
 }
 
-bool srv_strict_ll(struct slot *s, uint32_t i, long long *v)
+/* A strict decimal long long of argv[i] (Redis's string2ll). */
+static bool arg_ll(struct slot *s, uint32_t i, long long *v)
 {
     int64_t x;
     if (!store_parse_int(s->argv[i].p, s->argv[i].n, &x)) return false;
@@ -58,7 +59,7 @@ CMD_DECL_READ(cmd_sintercard)
     long long numkeys, limit = 0;
     /* Redis's getRangeLongFromObjectOrReply with a message: the same words
      * for a non-integer as for one out of range (and LIMIT's below). */
-    if (!srv_strict_ll(s, 1, &numkeys) || numkeys < 1) {
+    if (!arg_ll(s, 1, &numkeys) || numkeys < 1) {
         srv_reply_error(&s->out, KEEL_EINVAL, "numkeys should be greater than 0");
         return 0;
     }
@@ -69,7 +70,7 @@ CMD_DECL_READ(cmd_sintercard)
     for (uint32_t j = 2 + (uint32_t)numkeys; j < s->argc; j++) {
         if (slot_arg_is(s, j, "LIMIT") && j + 1 < s->argc) {
             j++;
-            if (!srv_strict_ll(s, j, &limit) || limit < 0) {
+            if (!arg_ll(s, j, &limit) || limit < 0) {
                 srv_reply_error(&s->out, KEEL_EINVAL, "LIMIT can't be negative");
                 return 0;
             }

@@ -46,10 +46,7 @@ CMD_DECL_READ(cmd_zrandmember)
     bool withscores = false, wrong;
     long long l = 0;
     if (s->argc >= 3) {
-        if (!srv_strict_ll(s, 2, &l)) {
-            srv_reply_error(&s->out, KEEL_ENOTINT, "value is not an integer or out of range");
-            return 0;
-        }
+        if (!srv_arg_int(s, 2, &l)) return 0;
         if (l == INT64_MIN) {
             srv_reply_error(&s->out, KEEL_EINVAL, "value is out of range, must be between "
                             "-9223372036854775807 and 9223372036854775807");

@@ -15,10 +15,7 @@
  * arguments after it. False after writing the error. */
 static bool numkeys(struct slot *s, uint32_t at, const char *name, long long *n)
 {
-    if (!srv_strict_ll(s, at, n)) {
-        srv_reply_error(&s->out, KEEL_ENOTINT, "value is not an integer or out of range");
-        return false;
-    }
+    if (!srv_arg_int(s, at, n)) return false;
     if (*n < 1) {
         srv_reply_errorf(&s->out, KEEL_EINVAL, "at least 1 input key is needed for '%s' command", name);
         return false;
@@ -69,10 +66,12 @@ static bool options(struct slot *s, uint32_t j, size_t n, bool store, bool card,
             o->withscores = true;
             j++;
         } else if (card && left >= 2 && slot_arg_is(s, j, "limit")) {
-            if (!srv_strict_ll(s, j + 1, &o->limit) || o->limit < 0) {
+            int64_t l;
+            if (!store_parse_int(s->argv[j + 1].p, s->argv[j + 1].n, &l) || l < 0) {
                 srv_reply_error(&s->out, KEEL_EINVAL, "LIMIT can't be negative");
                 return false;
             }
+            o->limit = l;
             j += 2;
         } else {
             srv_syntax_error(s);

@@ -116,9 +116,6 @@ CMD_DECL_READ(cmd_sinter);
 CMD_DECL_READ(cmd_sunion);
 CMD_DECL_READ(cmd_sdiff);
 CMD_DECL_READ(cmd_sintercard);
-/* A strict decimal long long of argv[i] (Redis's string2ll): no sign '+',
- * no leading zero or space; writes nothing. */
-bool srv_strict_ll(struct slot *s, uint32_t i, long long *v);
 CMD_DECL_ENCODE(cmd_sinterstore);
 CMD_DECL_ENCODE(cmd_sunionstore);
 CMD_DECL_ENCODE(cmd_sdiffstore);
