@@ -9,18 +9,22 @@
 #include "store/score.h"
 
 /* strtod over exactly n bytes (copied: arguments are not terminated).
- * False if not all of them were read. */
+ * False if not all of them were read. Any length: Redis's string2d has no
+ * limit, and a double's full decimal expansion (DBL_MAX's is 309 digits,
+ * zset.tcl's "zset score double range" sends it) is a valid score. */
 static bool read_double(const uint8_t *p, size_t n, double *d, int *err)
 {
-    char buf[256];
+    char small[256], *buf = n < sizeof small ? small : malloc(n + 1);
     char *end;
-    if (n >= sizeof buf) return false; /* no score of Redis's syntax is that long */
+    if (buf == NULL) return false;
     memcpy(buf, p, n);
     buf[n] = 0;
     errno = 0;
     *d = strtod(buf, &end);
     *err = errno;
-    return (size_t)(end - buf) == n;
+    bool all = (size_t)(end - buf) == n;
+    if (buf != small) free(buf);
+    return all;
 }
 
 bool keel_score_parse(const uint8_t *p, size_t n, double *d)

@@ -368,6 +368,25 @@ static void test_random_vs_naive(void **state)
     }
 }
 
+/* A score (or weight) in full decimal: DBL_MAX's 309 digits and a
+ * fraction, as zset.tcl's "zset score double range" sends it. */
+static void test_long_score_text(void **state)
+{
+    char text[400], t[KEEL_SCORE_MAX + 1];
+    double d;
+    bool ex;
+    (void)state;
+    int n = snprintf(text, sizeof text, "%.17f", 1.7976931348623157e308);
+    assert_true(n > 300);
+    assert_true(keel_score_parse((const uint8_t *)text, (size_t)n, &d));
+    t[keel_score_format(d, t)] = 0;
+    assert_string_equal(t, "1.7976931348623157e+308");
+    assert_true(keel_score_bound((const uint8_t *)text, (size_t)n, &d, &ex));
+    assert_false(ex);
+    text[n - 1] = 'x'; /* still the whole text or nothing */
+    assert_false(keel_score_parse((const uint8_t *)text, (size_t)n, &d));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +394,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zrangestore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_vs_naive, setup, teardown),
+        cmocka_unit_test(test_long_score_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
