@@ -59,8 +59,8 @@ static const char *const writes[] = {
     "incrbyfloat", "linsert", "lmove", "lmpop", "lpop", "lpush", "lpushx", "lrem", "lset", "ltrim",
     "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex", "rename", "renamenx", "rpop",
     "rpoplpush", "rpush", "rpushx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx",
-    "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink", "zadd", "zincrby",
-    "zdiffstore", "zinterstore", "zmpop", "zpopmax", "zpopmin", "zrangestore", "zrem",
+    "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink", "zadd",
+    "zdiffstore", "zincrby", "zinterstore", "zmpop", "zpopmax", "zpopmin", "zrangestore", "zrem",
     "zremrangebylex", "zremrangebyrank", "zremrangebyscore", "zunionstore",
 };
 
