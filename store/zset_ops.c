@@ -101,15 +101,30 @@ static int find(struct keel_txn *txn, const struct keel_zsrc *src, struct keel_s
     return 0;
 }
 
-/* Smallest first, stable (the order of equal ones is the sum's order). */
-static void sort_by_count(struct keel_zsrc *src, size_t n)
+struct ranked
 {
-    for (size_t i = 1; i < n; i++) {
-        struct keel_zsrc t = src[i];
-        size_t j = i;
-        for (; j > 0 && src[j - 1].coll.count > t.coll.count; j--) src[j] = src[j - 1];
-        src[j] = t;
-    }
+    struct keel_zsrc src;
+    size_t pos;
+};
+
+static int by_count(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->src.coll.count != y->src.coll.count) return x->src.coll.count < y->src.coll.count ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Smallest first, stable (the order of equal ones is the sum's order, so
+ * every replica adds in the same order): 0 or KEEL_ENOMEM. */
+static int sort_by_count(struct keel_zsrc *src, size_t n)
+{
+    struct ranked *r = malloc(n * sizeof *r);
+    if (r == NULL) return KEEL_ENOMEM;
+    for (size_t i = 0; i < n; i++) r[i] = (struct ranked){src[i], i};
+    qsort(r, n, sizeof *r, by_count);
+    for (size_t i = 0; i < n; i++) src[i] = r[i].src;
+    free(r);
+    return 0;
 }
 
 struct ent
@@ -215,7 +230,7 @@ int store_zsetop(struct keel_txn *txn, unsigned flags, struct keel_zsrc *src, si
     int rc = 0;
     if (card != NULL) *card = 0;
     if (n == 0) return 0;
-    if (op != KEEL_SSTORE_DIFF) sort_by_count(src, n);
+    if (op != KEEL_SSTORE_DIFF && (rc = sort_by_count(src, n)) != 0) return rc;
     if (src[0].coll.id == 0 && op != KEEL_SSTORE_UNION) return 0; /* empty from the start */
     keel_zres_init(&raw);
     if (op == KEEL_SSTORE_UNION) rc = unite(txn, flags, src, n, &raw);
