@@ -37,9 +37,37 @@ static bool class_match(const char *p, size_t plen, uint8_t c, size_t *used)
     return neg ? !match : match;
 }
 
+/* Redis's matcher (util.c stringmatchlen, CVE-2022-36021) gives up past a
+ * nesting of 1000: every '*' group that more pattern follows opens one
+ * level, and a match must pass through all of them while string remains,
+ * so such a pattern matches nothing. The same answer here, at once. */
+#define GLOB_MAX_STARS 1000
+
+static bool too_many_stars(const char *p, size_t plen)
+{
+    size_t groups = 0;
+    for (size_t i = 0; i < plen; i++) {
+        if (p[i] == '\\' && i + 1 < plen) {
+            i++;
+            continue;
+        }
+        if (p[i] == '[') { /* a class: its '*' is a character */
+            size_t used;
+            (void)class_match(p + i, plen - i, 0, &used);
+            if (used > 0) i += used - 1;
+            continue;
+        }
+        if (p[i] != '*') continue;
+        while (i + 1 < plen && p[i + 1] == '*') i++;
+        if (i + 1 < plen && ++groups > GLOB_MAX_STARS) return true;
+    }
+    return false;
+}
+
 bool resp_glob_match(const char *p, size_t plen, const uint8_t *s, size_t slen)
 {
     size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
+    if (slen > 0 && plen > 2 * GLOB_MAX_STARS && too_many_stars(p, plen)) return false;
     while (si < slen) {
         if (pi < plen) {
             char c = p[pi];

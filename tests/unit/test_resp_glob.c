@@ -121,6 +121,39 @@ static void test_glob_pathological(void **state)
     free(s);
 }
 
+/* Redis gives up past 1000 nested '*' groups (CVE-2022-36021): such a
+ * pattern matches nothing, as keyspace.tcl's "very long nested loops"
+ * expects of KEYS; 1000 still match. Stars in a class or escaped are
+ * characters, and a trailing '*' opens no level. */
+static void test_glob_nesting_limit(void **state)
+{
+    (void)state;
+    size_t n = 50000;
+    uint8_t *s = malloc(n);
+    char *p = malloc(2 * n + 8);
+    assert_non_null(s);
+    assert_non_null(p);
+    memset(s, 'a', n);
+    for (size_t i = 0; i < n; i++) memcpy(p + 2 * i, "*?", 2);
+    assert_false(resp_glob_match(p, 2 * n, s, n)); /* Redis's regression test */
+    for (size_t k = 999; k <= 1001; k++) {
+        for (size_t i = 0; i < k; i++) memcpy(p + 2 * i, "*a", 2);
+        assert_true(resp_glob_match(p, 2 * k, s, k) == (k <= 1000));
+        p[2 * k] = '*'; /* a trailing '*' changes nothing */
+        assert_true(resp_glob_match(p, 2 * k + 1, s, k) == (k <= 1000));
+    }
+    for (size_t i = 0; i < 1001; i++) memcpy(p + 4 * i, "[*]a", 4);
+    uint8_t *t2 = malloc(2 * 1001);
+    assert_non_null(t2);
+    for (size_t i = 0; i < 1001; i++) memcpy(t2 + 2 * i, "*a", 2);
+    assert_true(resp_glob_match(p, 4 * 1001, t2, 2 * 1001));
+    for (size_t i = 0; i < 1001; i++) memcpy(p + 3 * i, "\\*a", 3);
+    assert_true(resp_glob_match(p, 3 * 1001, t2, 2 * 1001));
+    free(t2);
+    free(p);
+    free(s);
+}
+
 /* A direct recursive statement of the same rules, for small inputs. */
 static bool ref_class(const char *p, size_t pl, uint8_t c, size_t *used)
 {
@@ -187,6 +220,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_glob_pathological),
+        cmocka_unit_test(test_glob_nesting_limit),
         cmocka_unit_test(test_glob_fuzz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
