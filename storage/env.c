@@ -223,6 +223,7 @@ int storage_env_open(struct keel_storage *s, const char *path)
     }
     /* A new env, or one of format 1 or 2 (no collections or long keys;
      * members just opened empty), is of this format from now on. */
+    if (format != 0 && format < 4 && (rc = storage_zrank_build_all(&t)) != 0) goto err;
     if (format != STORAGE_FORMAT && (rc = storage_meta_put(&t, "format", STORAGE_FORMAT)) != 0) goto err;
     rc = storage_meta_get(&t, "applied", &s->applied);
     if (rc != 0) goto err;

@@ -15,8 +15,11 @@
  * of misreading records of types it does not know.
  * 3: keys over 511 bytes (storage.h, record.h: a long key's record carries
  * its name, its expiry entry too). Envs of formats 1 and 2 open as they are
- * (all their keys are short) and are marked 3. */
-#define STORAGE_FORMAT 3
+ * (all their keys are short) and are marked 3.
+ * 4: the rank index of sorted sets (storage.h); an env of format 3 or
+ * older gets every sorted set's built at open, in the open's write txn.
+ */
+#define STORAGE_FORMAT 4
 #define STORAGE_FORMAT_MIN 1
 
 struct keel_storage
@@ -73,6 +76,19 @@ uint64_t storage_zscore_sortable(uint64_t bits);
 
 /* members.c: copy every sub-key of collection `from` under id `to`. */
 int storage_coll_clone(struct keel_txn *txn, uint64_t from, uint64_t to);
+
+/* The rank index (zrank.c; storage.h). insert/delete: after the score
+ * index entry of suffix sfx went in / came out. of: the entries before
+ * sfx. seek: c onto the index entry of rank `rank` (KEEL_ENOTFOUND if
+ * none). build: from the score index of id (no rank sub-keys yet);
+ * build_all: every sorted set's. level: L(e) of a suffix. */
+int storage_zrank_insert(struct keel_txn *txn, uint64_t id, const uint8_t *sfx, size_t n);
+int storage_zrank_delete(struct keel_txn *txn, uint64_t id, const uint8_t *sfx, size_t n);
+int storage_zrank_of(struct keel_txn *txn, uint64_t id, const uint8_t *sfx, size_t n, uint64_t *rank);
+int storage_zrank_seek(struct keel_txn *txn, MDB_cursor *c, uint64_t id, uint64_t rank);
+int storage_zrank_build(struct keel_txn *txn, uint64_t id);
+int storage_zrank_build_all(struct keel_txn *txn);
+int storage_zrank_level(const uint8_t *sfx, size_t n);
 
 /* The digest (keel_storage_digest) hashes every record of the dbis data,
  * exp, meta, dedupe, dedupe_ts, members in that order, each as tag (the dbi's place

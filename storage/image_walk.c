@@ -104,6 +104,8 @@ static int by_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+#define IS_RANK(tag) ((tag) > KEEL_TAG_RANK && (tag) <= KEEL_TAG_RANK + KEEL_ZRANK_LEVELS)
+
 /* Whether a sub-key tag (hashed bit cleared) belongs to a collection type,
  * and whether it counts as an element (storage.h). */
 static bool tag_ok(uint8_t type, uint8_t tag, bool *counts)
@@ -115,7 +117,7 @@ static bool tag_ok(uint8_t type, uint8_t tag, bool *counts)
         case KEEL_TYPE_LIST:
             return tag == KEEL_TAG_ITEM;
         case KEEL_TYPE_ZSET:
-            return tag == KEEL_TAG_MEMBER || tag == KEEL_TAG_INDEX;
+            return tag == KEEL_TAG_MEMBER || tag == KEEL_TAG_INDEX || IS_RANK(tag);
         default:
             return false;
     }
@@ -135,6 +137,8 @@ static int index_entry(struct walk *w, struct coll_seen *c, const MDB_val *k, co
                                                  v->mv_size > KEEL_MAX_MEMBER ||
                                                  memcmp(p + 17, v->mv_data, KEEL_ZINDEX_PREFIX) != 0)))
         return walk_fail(w, "DB \"members\": sorted set %llu has a malformed index entry", id);
+    int zrc = walk_zrank_index(w, c->id, p + 9, k->mv_size - 9);
+    if (zrc != 0) return zrc;
     if (v->mv_size > 0) m = (struct keel_slice){v->mv_data, v->mv_size};
     /* The member's own sub-key (members.c's layout). */
     size_t kn = 9;
@@ -177,6 +181,14 @@ static int member_entry(struct walk *w, const MDB_val *k, const MDB_val *v)
     if (!tag_ok(c->type, tag, &counts))
         return walk_fail(w, "DB \"members\": collection %llu of type %u has an element tagged %u",
                     (unsigned long long)c->id, c->type, p[8]);
+    /* The sorted set the rank check follows is complete once another
+     * collection's sub-keys begin. */
+    int rc = walk_zrank_next(w, c->id);
+    if (rc != 0) return rc;
+    if (IS_RANK(tag))
+        return p[8] == tag ? walk_zrank_key(w, c->id, k, v)
+                           : walk_fail(w, "DB \"members\": sorted set %llu has a hashed rank sub-key",
+                                       (unsigned long long)c->id);
     if (c->type == KEEL_TYPE_LIST) {
         /* An item's sub-key is its be64 position (never hashed), inside
          * [head, tail]; the item is the value. */
@@ -235,6 +247,8 @@ static int walk_db(struct walk *w, int db)
  * ahead of every id. */
 static int check_colls(struct walk *w)
 {
+    int rc = walk_zrank_done(w);
+    if (rc != 0) return rc;
     for (size_t i = 0; i < w->ncolls; i++) {
         const struct coll_seen *c = &w->colls[i];
         if (i > 0 && c->id == w->colls[i - 1].id)
@@ -326,6 +340,7 @@ int image_walk(const char *path, size_t len, struct keel_image_report *rep, char
     }
 out:
     free(w.colls);
+    walk_zrank_free(&w);
     if (w.st != NULL) XXH3_freeState(w.st);
     if (w.txn != NULL) mdb_txn_abort(w.txn);
     mdb_env_close(env);

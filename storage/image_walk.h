@@ -34,6 +34,7 @@ struct walk
     bool has_format;
     bool has_members;     /* the DB exists (format 1 images lack it) */
     struct coll_seen *colls; /* sorted by id once "data" is walked */
+    struct zrank_seen *zr;   /* the rank check's sorted set (image_zrank.c) */
     size_t ncolls, capcolls;
     char *errmsg;
 };
@@ -46,5 +47,18 @@ int walk_lookup(struct walk *w, int db, const void *key, size_t n, MDB_val *v);
  * KEEL_ECORRUPT (or an LMDB error) with w->errmsg saying why. */
 int walk_data_record(struct walk *w, const MDB_val *k, const MDB_val *v);
 int walk_exp_entry(struct walk *w, const MDB_val *k, const MDB_val *v);
+
+/* The rank index check (image_zrank.c; storage.h): index: each score
+ * index entry of sorted set id in order (its key's suffix); key: each
+ * rank sub-key, after the set's index; next: a sub-key of collection id
+ * comes; done: the set in flight is
+ * complete (every level's head and towers seen); free: at the walk's end.
+ * Images of format 3 and older must have no rank sub-keys. */
+struct zrank_seen;
+int walk_zrank_index(struct walk *w, uint64_t id, const uint8_t *sfx, size_t n);
+int walk_zrank_key(struct walk *w, uint64_t id, const MDB_val *k, const MDB_val *v);
+int walk_zrank_done(struct walk *w);
+int walk_zrank_next(struct walk *w, uint64_t id); /* done, if id is another's */
+void walk_zrank_free(struct walk *w);
 
 #endif /* KEEL_STORAGE_IMAGE_WALK_H */

@@ -215,6 +215,7 @@ int storage_scan(struct keel_txn *txn, struct keel_slice start, storage_scan_cb 
 #define KEEL_TAG_MEMBER 0x01
 #define KEEL_TAG_ITEM 0x02
 #define KEEL_TAG_INDEX 0x03
+#define KEEL_TAG_RANK 0x10 /* + level 1..KEEL_ZRANK_LEVELS: 0x11..0x18 */
 #define KEEL_TAG_HASHED 0x80
 
 struct keel_coll
@@ -289,6 +290,38 @@ int storage_zindex_del(struct keel_txn *txn, uint64_t id, double score, struct k
 typedef int (*storage_zindex_cb)(void *arg, double score, struct keel_slice member);
 int storage_zindex_walk(struct keel_txn *txn, uint64_t id, double from, bool reverse,
                         storage_zindex_cb cb, void *arg);
+/* As storage_zindex_walk, from the entry of 0-based rank `rank` (in index
+ * order; nothing if rank >= the entries). O(log n) to start. */
+int storage_zindex_walk_rank(struct keel_txn *txn, uint64_t id, uint64_t rank, bool reverse,
+                             storage_zindex_cb cb, void *arg);
+/* rank: the entries before (score, member)'s place (its 0-based rank when
+ * it is there). below: the entries of score below `score` (inclusive: at
+ * or below). Both O(log n). */
+int storage_zindex_rank(struct keel_txn *txn, uint64_t id, double score, struct keel_slice member,
+                        uint64_t *rank);
+int storage_zindex_below(struct keel_txn *txn, uint64_t id, double score, bool inclusive,
+                         uint64_t *n);
+
+/* ---- sorted-set rank index ----------------------------------------------
+ *
+ * An order-statistic skip list over the score index, so a rank and the
+ * entry at a rank take O(log n) cursor steps. For an index entry e, let
+ * suffix(e) be its index key without the 9-byte (id, tag) prefix and
+ * L(e) the number of leading zero nibbles of XXH3-64(suffix(e)), at most
+ * KEEL_ZRANK_LEVELS (P(L >= l) = 16^-l; the suffix holds no id, so a
+ * copy's entries keep their levels). For each level l >= 1:
+ *
+ *   be64(id) . (KEEL_TAG_RANK + l)                    value: le64 count
+ *   be64(id) . (KEEL_TAG_RANK + l) . suffix(e)        value: le64 count
+ *
+ * the head (the entries before the level's first tower) and one tower per
+ * entry with L(e) >= l (the entries from e up to the next tower of the
+ * level, e included). Every sorted set has all heads (storage format 4;
+ * older envs get theirs built at open). The sub-keys change in the write
+ * txn of the index change (storage_zindex_put/del), nothing else writes
+ * them; the image check verifies every head, tower and count.
+ * Adversarial members (all of level 0) make rank O(n) again, never wrong. */
+#define KEEL_ZRANK_LEVELS 8
 
 /* ---- metadata ---------------------------------------------------------- */
 

@@ -62,12 +62,19 @@ int storage_zindex_put(struct keel_txn *txn, uint64_t id, double score, struct k
         return KEEL_EINVAL;
     }
     bool long_member = member.n > KEEL_ZINDEX_INLINE;
-    MDB_val k = {zkey(id, score, member, kb), kb}, v = {long_member ? member.n : 0, NULL};
-    int rc = mdb_put(txn->mdb, s->members, &k, &v, MDB_RESERVE);
+    size_t kn = zkey(id, score, member, kb);
+    MDB_val k = {kn, kb}, v = {long_member ? member.n : 0, NULL};
+    /* An entry already there is rewritten in place and counted once. */
+    int rc = mdb_put(txn->mdb, s->members, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE);
+    bool fresh = rc == 0;
+    if (rc == MDB_KEYEXIST) {
+        v = (MDB_val){long_member ? member.n : 0, NULL};
+        rc = mdb_put(txn->mdb, s->members, &k, &v, MDB_RESERVE);
+    }
     if (rc != 0) return storage_error(s, rc, "index put");
     /* The member may point into the map: copy only after the reserve. */
     if (long_member) memcpy(v.mv_data, member.p, member.n);
-    return 0;
+    return fresh ? storage_zrank_insert(txn, id, kb + PREFIX, kn - PREFIX) : 0;
 }
 
 int storage_zindex_del(struct keel_txn *txn, uint64_t id, double score, struct keel_slice member)
@@ -75,10 +82,34 @@ int storage_zindex_del(struct keel_txn *txn, uint64_t id, double score, struct k
     struct keel_storage *s = txn->s;
     uint8_t kb[HEAD + KEEL_ZINDEX_INLINE];
     if (member.n > KEEL_MAX_MEMBER) return KEEL_ENOTFOUND;
-    MDB_val k = {zkey(id, score, member, kb), kb};
+    size_t kn = zkey(id, score, member, kb);
+    MDB_val k = {kn, kb};
     int rc = mdb_del(txn->mdb, s->members, &k, NULL);
     if (rc == MDB_NOTFOUND) return KEEL_ENOTFOUND;
-    return rc == 0 ? 0 : storage_error(s, rc, "index del");
+    if (rc != 0) return storage_error(s, rc, "index del");
+    return storage_zrank_delete(txn, id, kb + PREFIX, kn - PREFIX);
+}
+
+int storage_zindex_rank(struct keel_txn *txn, uint64_t id, double score, struct keel_slice member,
+                        uint64_t *rank)
+{
+    uint8_t kb[HEAD + KEEL_ZINDEX_INLINE];
+    if (member.n > KEEL_MAX_MEMBER || isnan(score)) return KEEL_EINVAL;
+    size_t kn = zkey(id, score, member, kb);
+    return storage_zrank_of(txn, id, kb + PREFIX, kn - PREFIX, rank);
+}
+
+int storage_zindex_below(struct keel_txn *txn, uint64_t id, double score, bool inclusive,
+                         uint64_t *n)
+{
+    uint8_t kb[8];
+    uint64_t b = sortable(score);
+    /* Every key of a score is longer than its 8 bytes: the bare score sorts
+     * before them, and the next score's bytes after them (+inf is not all
+     * ones, NaN never indexed). */
+    if (isnan(score)) return KEEL_EINVAL;
+    be64_store(kb, inclusive ? b + 1 : b);
+    return storage_zrank_of(txn, id, kb, sizeof kb, n);
 }
 
 /* Position c on the first entry to visit; MDB_NOTFOUND if none. */
@@ -108,18 +139,10 @@ static int seek(MDB_cursor *c, const uint8_t *prefix, double from, bool reverse,
     return rc == 0 ? mdb_cursor_get(c, k, v, MDB_PREV) : rc;
 }
 
-int storage_zindex_walk(struct keel_txn *txn, uint64_t id, double from, bool reverse,
-                        storage_zindex_cb cb, void *arg)
+/* From the entry c is on (rc its positioning), each entry to cb. */
+static int walk_on(struct keel_txn *txn, MDB_cursor *c, const uint8_t *prefix, int rc, MDB_val k,
+                   MDB_val v, bool reverse, storage_zindex_cb cb, void *arg)
 {
-    struct keel_storage *s = txn->s;
-    uint8_t prefix[PREFIX];
-    MDB_cursor *c;
-    MDB_val k, v;
-    be64_store(prefix, id);
-    prefix[8] = KEEL_TAG_INDEX;
-    int rc = mdb_cursor_open(txn->mdb, s->members, &c);
-    if (rc != 0) return storage_error(s, rc, "cursor");
-    rc = seek(c, prefix, from, reverse, &k, &v);
     int stop = 0;
     while (rc == 0 && stop == 0 && k.mv_size >= HEAD && memcmp(k.mv_data, prefix, PREFIX) == 0) {
         const uint8_t *p = k.mv_data;
@@ -128,7 +151,43 @@ int storage_zindex_walk(struct keel_txn *txn, uint64_t id, double from, bool rev
         stop = cb(arg, unsortable(be64_load(p + PREFIX)), m);
         if (stop == 0) rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
     }
-    mdb_cursor_close(c);
     if (stop != 0) return stop;
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : storage_error(s, rc, "index walk");
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : storage_error(txn->s, rc, "index walk");
+}
+
+int storage_zindex_walk(struct keel_txn *txn, uint64_t id, double from, bool reverse,
+                        storage_zindex_cb cb, void *arg)
+{
+    uint8_t prefix[PREFIX];
+    MDB_cursor *c;
+    MDB_val k = {0, NULL}, v = {0, NULL};
+    be64_store(prefix, id);
+    prefix[8] = KEEL_TAG_INDEX;
+    int rc = mdb_cursor_open(txn->mdb, txn->s->members, &c);
+    if (rc != 0) return storage_error(txn->s, rc, "cursor");
+    rc = seek(c, prefix, from, reverse, &k, &v);
+    rc = walk_on(txn, c, prefix, rc, k, v, reverse, cb, arg);
+    mdb_cursor_close(c);
+    return rc;
+}
+
+int storage_zindex_walk_rank(struct keel_txn *txn, uint64_t id, uint64_t rank, bool reverse,
+                             storage_zindex_cb cb, void *arg)
+{
+    uint8_t prefix[PREFIX];
+    MDB_cursor *c;
+    MDB_val k = {0, NULL}, v = {0, NULL};
+    be64_store(prefix, id);
+    prefix[8] = KEEL_TAG_INDEX;
+    int rc = mdb_cursor_open(txn->mdb, txn->s->members, &c);
+    if (rc != 0) return storage_error(txn->s, rc, "cursor");
+    rc = storage_zrank_seek(txn, c, id, rank);
+    if (rc == 0) {
+        rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+        rc = walk_on(txn, c, prefix, rc, k, v, reverse, cb, arg);
+    } else if (rc == KEEL_ENOTFOUND) {
+        rc = 0; /* past the end: nothing */
+    }
+    mdb_cursor_close(c);
+    return rc;
 }

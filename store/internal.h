@@ -105,6 +105,9 @@ int apply_zadd(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_rep
 int apply_zrem(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int store_zscore(struct keel_txn *txn, uint64_t id, struct keel_slice m, double *d);
 /* keel_read_zrange_score on any txn (zset_read.c). */
+/* keel_read_zrank on any txn (zset_read.c). */
+int store_zrank(struct keel_txn *txn, const struct keel_coll *coll, double score,
+                struct keel_slice member, bool reverse, uint64_t *rank);
 int store_zrange_walk(struct keel_txn *txn, const struct keel_coll *coll, const struct keel_zrange *z,
                       bool reverse, int64_t offset, int64_t limit, storage_zindex_cb cb, void *arg);
 /* keel_read_zselect on any txn (zset_read.c). */

@@ -220,11 +220,18 @@ bool keel_zrange_empty(const struct keel_zrange *z);
 /* The members with scores in z, by (score, member), or in reverse from max:
  * the first `offset` skipped (negative: none at all, as Redis), then at
  * most `limit` (negative: all). cb returns non-zero to stop; that value is
- * returned, -1 (a plain stop) as 0. Cost: one seek plus the entries walked,
- * the offset's included. */
+ * returned, -1 (a plain stop) as 0. Cost: one seek (with an offset, a rank
+ * descent, O(log n)) plus the entries walked. */
 int keel_read_zrange_score(struct keel_read *rd, const struct keel_coll *coll,
                            const struct keel_zrange *z, bool reverse, int64_t offset,
                            int64_t limit, storage_zindex_cb cb, void *arg);
+/* The 0-based rank of a member of score `score` (from the top: reverse),
+ * O(log n); KEEL_ECORRUPT if the index disagrees with the count. */
+int keel_read_zrank(struct keel_read *rd, const struct keel_coll *coll, double score,
+                    struct keel_slice member, bool reverse, uint64_t *rank);
+/* The members in range z (ZCOUNT): two rank descents, O(log n). */
+int keel_read_zcount(struct keel_read *rd, const struct keel_coll *coll, const struct keel_zrange *z,
+                     uint64_t *n);
 
 /* A ZRANGE selection (Redis's zrangeGenericCommand after parsing): by rank
  * (start..end, Redis's indexes), by score (z) or by lex (lmin..lmax), in

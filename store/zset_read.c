@@ -1,5 +1,6 @@
-/* store: sorted-set reads for the API's read commands: a member's score and
- * ranges by score, walked on the score index (storage.h) from one seek. */
+/* store: sorted-set reads for the API's read commands: a member's score, its
+ * rank, and ranges by score or rank, walked on the score index (storage.h)
+ * from one seek or one rank descent. */
 #include <math.h>
 #include <string.h>
 
@@ -18,6 +19,35 @@ int keel_read_zscore(struct keel_read *rd, const struct keel_coll *coll, struct 
                      double *score)
 {
     return store_zscore(&rd->txn, coll->id, member, score);
+}
+
+int store_zrank(struct keel_txn *txn, const struct keel_coll *coll, double score,
+                struct keel_slice member, bool reverse, uint64_t *rank)
+{
+    uint64_t r;
+    int rc = storage_zindex_rank(txn, coll->id, score, member, &r);
+    if (rc != 0) return rc;
+    if (r >= coll->count) return KEEL_ECORRUPT;
+    *rank = reverse ? coll->count - 1 - r : r;
+    return 0;
+}
+
+int keel_read_zrank(struct keel_read *rd, const struct keel_coll *coll, double score,
+                    struct keel_slice member, bool reverse, uint64_t *rank)
+{
+    return store_zrank(&rd->txn, coll, score, member, reverse, rank);
+}
+
+int keel_read_zcount(struct keel_read *rd, const struct keel_coll *coll, const struct keel_zrange *z,
+                     uint64_t *n)
+{
+    uint64_t lo, hi;
+    *n = 0;
+    if (coll->id == 0 || keel_zrange_empty(z)) return 0;
+    int rc = storage_zindex_below(&rd->txn, coll->id, z->min, z->minex, &lo);
+    if (rc == 0) rc = storage_zindex_below(&rd->txn, coll->id, z->max, !z->maxex, &hi);
+    if (rc == 0 && hi > lo) *n = hi - lo;
+    return rc;
 }
 
 bool keel_zrange_empty(const struct keel_zrange *z)
@@ -78,7 +108,25 @@ int store_zrange_walk(struct keel_txn *txn, const struct keel_coll *coll, const 
     if (coll->id == 0 || keel_zrange_empty(z) || offset < 0 || limit == 0) return 0;
     if ((uint64_t)offset >= coll->count) return 0;
     struct walk w = {txn, coll->id, z, reverse, offset, limit < 0 ? -1 : limit, cb, arg};
-    int rc = storage_zindex_walk(txn, coll->id, reverse ? z->max : z->min, reverse, walk_cb, &w);
+    int rc;
+    if (offset == 0) {
+        rc = storage_zindex_walk(txn, coll->id, reverse ? z->max : z->min, reverse, walk_cb, &w);
+        return rc == STOP ? 0 : rc;
+    }
+    /* An offset: the rank of the near end plus the offset is where the walk
+     * starts, found in O(log n) instead of stepping over `offset` entries. */
+    uint64_t near, at;
+    rc = reverse ? storage_zindex_below(txn, coll->id, z->max, !z->maxex, &near)
+                 : storage_zindex_below(txn, coll->id, z->min, z->minex, &near);
+    if (rc != 0) return rc;
+    if (reverse) {
+        if (near <= (uint64_t)offset) return 0;
+        at = near - 1 - (uint64_t)offset;
+    } else {
+        at = near + (uint64_t)offset;
+    }
+    w.skip = 0;
+    rc = storage_zindex_walk_rank(txn, coll->id, at, reverse, walk_cb, &w);
     return rc == STOP ? 0 : rc;
 }
 

@@ -272,7 +272,7 @@ static void test_keel_invariants(void **state)
     static const char *const why[] = {
         "missing from the expiry index",     "names a key that does not exist",
         "is not a record",                   "has a value of 4 bytes",
-        "the dedupe table has",              "storage format 4",
+        "the dedupe table has",              "storage format 5",
         "missing from its timestamp index",  "holds a malformed hash",
     };
     for (int c = 0; c < (int)(sizeof why / sizeof why[0]); c++) {
@@ -324,7 +324,7 @@ static void test_keel_invariants(void **state)
             case 5:
                 memcpy(kb, "format", 6);
                 k.mv_size = 6;
-                le64_store(vb, 4); /* a format from the future */
+                le64_store(vb, 5); /* a format from the future */
                 v.mv_size = 8;
                 assert_int_equal(mdb_put(txn, s->meta, &k, &v, 0), 0);
                 break;

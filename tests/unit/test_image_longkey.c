@@ -148,7 +148,7 @@ static void test_format2_opens(void **state)
     begin(f->s, false, &t);
     assert_int_equal(storage_meta_get(&t, "format", &format), 0);
     storage_txn_abort(&t);
-    assert_int_equal(format, 3);
+    assert_int_equal(format, 4);
     assert_int_equal(get(f->s, cstr("old"), out, sizeof out, NULL), 0);
     assert_string_equal(out, "v");
 }

@@ -94,7 +94,10 @@ static void test_members_checked(void **state)
     static const char *const why[] = {
         NULL, /* intact */
         "which no key has", "counts 2 elements", "tagged 2", "not under its hash",
-        "not below the id counter", "1 index entries", "names no member of its score",
+        "not below the id counter",
+        /* A lost index entry: the rank index's counts, which still count
+         * it, are the first to disagree. */
+        "sorted set 3 has a rank count", "names no member of its score",
     };
     (void)state;
     memset(long_member, 'L', sizeof long_member - 1);
@@ -304,7 +307,7 @@ static void test_format1_env_opens(void **state)
     env_open_with(&o, &s);
     begin(s, false, &txn);
     assert_int_equal(storage_meta_get(&txn, "format", &format), 0);
-    assert_int_equal(format, 3);
+    assert_int_equal(format, 4);
     storage_txn_abort(&txn);
     put_set(s, "s", (const char *[]){"m"}, 1, 1);
     begin(s, false, &txn);

@@ -343,7 +343,7 @@ static void test_meta(void **state)
     assert_int_equal(storage_meta_get(&txn, "other", &v), 0);
     assert_true(v == UINT64_MAX);
     assert_int_equal(storage_meta_get(&txn, "format", &v), 0);
-    assert_int_equal(v, 3);
+    assert_int_equal(v, 4);
     storage_txn_abort(&txn);
 }
 

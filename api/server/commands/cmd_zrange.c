@@ -2,8 +2,8 @@
  * WITHSCORES), ZREVRANGE, Z[REV]RANGEBYSCORE, Z[REV]RANGEBYLEX, ZRANK and
  * ZREVRANK, as Redis 7.2's zrangeGenericCommand and zrankGenericCommand:
  * the same option parsing, errors in the same order, the same replies.
- * Ranges by score seek the score index; ranks walk it from an end, which
- * is O(rank) (docs/keeld.md: rank queries are open). */
+ * Ranges by score seek the score index; ranks and offsets are found on the
+ * rank index in O(log n) (storage.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,27 +129,10 @@ CMD_DECL_READ(cmd_zrevrangebylex)
     return zrange(s, rd, ZBY_LEX, ZDIR_REV);
 }
 
-/* Counting from an end of the index up to the member. */
-struct rank
-{
-    struct keel_slice m;
-    long long n;
-};
-
-static int rank_cb(void *arg, double score, struct keel_slice m)
-{
-    struct rank *r = arg;
-    (void)score;
-    if (m.n == r->m.n && memcmp(m.p, r->m.p, m.n) == 0) return -1;
-    r->n++;
-    return 0;
-}
-
 static int zrank(struct slot *s, struct keel_read *rd, bool rev, const char *name)
 {
-    static const struct keel_zrange all = {-1.0 / 0.0, 1.0 / 0.0, false, false};
     struct keel_coll coll;
-    struct rank r = {s->argv[2], 0};
+    uint64_t rank = 0;
     bool wrong, withscore = false;
     double score;
     if (s->argc > 4) {
@@ -171,10 +154,10 @@ static int zrank(struct slot *s, struct keel_read *rd, bool rev, const char *nam
         else resp_null(&s->out, s->proto);
         return 0;
     }
-    if (rc == 0) rc = keel_read_zrange_score(rd, &coll, &all, rev, 0, -1, rank_cb, &r);
+    if (rc == 0) rc = keel_read_zrank(rd, &coll, score, s->argv[2], rev, &rank);
     if (rc != 0) return rc;
     if (withscore) resp_array(&s->out, 2);
-    resp_int(&s->out, r.n);
+    resp_int(&s->out, (long long)rank);
     if (withscore) zset_reply_score(&s->out, s->proto, score);
     return 0;
 }
