@@ -1,4 +1,5 @@
-/* jepsen: the checkers that judge a history (register, set, counter, session).
+/* jepsen: the checkers that judge a history (register, set, counter, session,
+ * queue).
  *
  * Every checker has the same shape:
  *
@@ -34,7 +35,7 @@
 
 enum jverdict { JV_VALID, JV_INVALID, JV_UNKNOWN };
 
-enum jworkload { JW_REGISTER, JW_SET, JW_COUNTER, JW_SESSION };
+enum jworkload { JW_REGISTER, JW_SET, JW_COUNTER, JW_SESSION, JW_QUEUE };
 
 /* Limits of a check. Pass NULL for JBUDGET_DEFAULT.
  *   seconds     wall-clock time for the whole check; <= 0: no limit. Only the
@@ -105,6 +106,16 @@ int jcheck_counter(const struct jhist *h, const struct jbudget *b, struct jresul
  * by more than late_ns, never comes back once gone without a new write, and
  * a read only returns a value written and not since overwritten. */
 int jcheck_session(const struct jhist *h, const struct jbudget *b, struct jresult *out);
+
+/* Queue (check_queue.c): f enqueue (value: string), dequeue (ok value: the
+ * string taken, or null when empty; the last empty one is the drain). No
+ * value dequeued twice, none dequeued that no enqueue (ok, info or open,
+ * invoked before) could have put there, and every ok enqueue acknowledged
+ * before the drain dequeued, except as many as there are uncertain (info)
+ * dequeues, which may have taken a value nobody saw. An unseen ok enqueue
+ * acknowledged after the last empty dequeue began (no drain covers it):
+ * unknown. */
+int jcheck_queue(const struct jhist *h, const struct jbudget *b, struct jresult *out);
 
 /* Dispatch on the workload. */
 int jcheck(enum jworkload w, const struct jhist *h, const struct jbudget *b,

@@ -1,6 +1,6 @@
 /* jepsen: keel-jepsen-check, judge a recorded history from the command line.
  *
- *   keel-jepsen-check [--workload register|set|counter|session]
+ *   keel-jepsen-check [--workload register|set|counter|session|queue]
  *                     [--budget-seconds S] [--max-states N] [--margin-ms M]
  *                     [--late-ms L] [--info-ms I] [--edn OUT.edn] HISTORY.jsonl
  *
@@ -19,7 +19,7 @@ enum { EXIT_VALID = 0, EXIT_INVALID = 1, EXIT_UNKNOWN = 2, EXIT_ERROR = 3 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: keel-jepsen-check [--workload register|set|counter|session]\n"
+    fprintf(f, "usage: keel-jepsen-check [--workload register|set|counter|session|queue]\n"
                "                         [--budget-seconds S] [--max-states N]"
                " [--margin-ms M]\n"
                "                         [--late-ms L] [--info-ms I] [--edn OUT.edn] HISTORY.jsonl\n"

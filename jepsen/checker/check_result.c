@@ -8,17 +8,17 @@
 
 /* ---- names and dispatch ------------------------------------------------- */
 
-static const char *const workload_names[] = {"register", "set", "counter", "session"};
+static const char *const workload_names[] = {"register", "set", "counter", "session", "queue"};
 static const char *const verdict_names[] = {"valid", "invalid", "unknown"};
 
 const char *jworkload_name(enum jworkload w)
 {
-    return (unsigned)w < 4 ? workload_names[w] : "?";
+    return (unsigned)w < 5 ? workload_names[w] : "?";
 }
 
 int jworkload_parse(const char *s, enum jworkload *out)
 {
-    for (unsigned i = 0; i < 4; i++) {
+    for (unsigned i = 0; i < 5; i++) {
         if (strcmp(s, workload_names[i]) == 0) {
             *out = (enum jworkload)i;
             return 0;
@@ -44,6 +44,8 @@ int jcheck(enum jworkload w, const struct jhist *h, const struct jbudget *b,
         return jcheck_counter(h, b, out);
     case JW_SESSION:
         return jcheck_session(h, b, out);
+    case JW_QUEUE:
+        return jcheck_queue(h, b, out);
     }
     memset(out, 0, sizeof *out);
     out->verdict = JV_UNKNOWN;

@@ -12,7 +12,7 @@
 #include "jepsen/checker/history_internal.h"
 
 static const char *const type_names[] = {"invoke", "ok", "fail", "info"};
-static const char *const f_names[] = {"read", "write", "cas", "del", "add", "refresh"};
+static const char *const f_names[] = {"read", "write", "cas", "del", "add", "refresh", "enqueue", "dequeue"};
 #define NAMES(a) (sizeof(a) / sizeof((a)[0]))
 
 void hist_seterr(char *errmsg, size_t size, const char *fmt, ...)

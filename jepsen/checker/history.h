@@ -35,6 +35,8 @@
  *   counter   add: integer delta; read: integer (null: absent, i.e. 0).
  *   session   write: string, with ttl_ms; refresh: null, with ttl_ms, and on
  *             ok true if the key existed, false if not; read: string or null.
+ *   queue     enqueue: the value (string); dequeue: null on invoke, on ok the
+ *             value taken (string) or null (the queue was empty).
  * Unknown fields are ignored on reading.
  *
  * Values are kept as canonical JSON text (compact, object keys sorted), so
@@ -52,7 +54,7 @@
 
 enum jop_type { JOP_INVOKE, JOP_OK, JOP_FAIL, JOP_INFO };
 
-enum jop_f { JF_READ, JF_WRITE, JF_CAS, JF_DEL, JF_ADD, JF_REFRESH };
+enum jop_f { JF_READ, JF_WRITE, JF_CAS, JF_DEL, JF_ADD, JF_REFRESH, JF_ENQUEUE, JF_DEQUEUE };
 
 /* One event. In a struct jhist every pointer is owned by the history; a jop
  * passed to jhist_add() or jop_write_jsonl() is only borrowed. */

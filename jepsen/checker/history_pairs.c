@@ -132,7 +132,7 @@ int jpair_describe(FILE *f, const struct jhist *h, const struct jpair *p)
     if (inv->value != NULL) fprintf(f, " %s", inv->value);
     if (inv->ttl_ms >= 0) fprintf(f, " ttl_ms=%" PRId64, inv->ttl_ms);
     fprintf(f, " -> %s", jop_type_name(p->outcome));
-    if (done != NULL && p->outcome == JOP_OK && (inv->f == JF_READ || inv->f == JF_REFRESH))
+    if (done != NULL && p->outcome == JOP_OK && (inv->f == JF_READ || inv->f == JF_REFRESH || inv->f == JF_DEQUEUE))
         fprintf(f, " %s", done->value != NULL ? done->value : "null");
     if (done != NULL && done->error != NULL) fprintf(f, " (%s)", done->error);
     if (done != NULL) {

@@ -26,15 +26,15 @@ void event(struct jhist *h, int64_t proc, enum jop_type t, enum jop_f f, const c
 }
 
 /* One operation: its invoke at t0 and, unless OPEN, its completion at t1.
- * `in` is the invoke's value; `out` the completion's for reads and
- * refreshes (others repeat `in`, as Jepsen does). A process's operations
+ * `in` is the invoke's value; `out` the completion's for reads, refreshes
+ * and dequeues (others repeat `in`, as Jepsen does). A process's operations
  * must be added in its order; different processes may interleave freely,
  * since the checkers order by time. */
 void op_ttl(struct jhist *h, int64_t proc, enum jop_f f, const char *key, const char *in,
                    int outcome, const char *out, int64_t t0, int64_t t1, int64_t ttl)
 {
-    bool result = f == JF_READ || f == JF_REFRESH;
-    event(h, proc, JOP_INVOKE, f, key, f == JF_READ ? NULL : in, ttl, t0);
+    bool result = f == JF_READ || f == JF_REFRESH || f == JF_DEQUEUE;
+    event(h, proc, JOP_INVOKE, f, key, f == JF_READ || f == JF_DEQUEUE ? NULL : in, ttl, t0);
     if (outcome != OPEN)
         event(h, proc, (enum jop_type)outcome, f, key, result ? out : in, ttl, t1);
 }
