@@ -17,20 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jepsen/runner/client.h"
 #include "jepsen/runner/run.h"
 #include "jepsen/runner/secure.h"
 
-struct proc
-{
-    struct jrun *run;
-    int64_t id;
-    unsigned node;
-    redisContext *ctx;
-    uint64_t rng;
-    uint64_t seq;     /* counter: the KEEL.REQ sequence of this process */
-};
-
-static uint64_t rnd(struct proc *p)
+uint64_t proc_rnd(struct proc *p)
 {
     p->rng ^= p->rng << 13;
     p->rng ^= p->rng >> 7;
@@ -44,7 +35,7 @@ static void disconnect(struct proc *p)
     p->ctx = NULL;
 }
 
-static bool connect_node(struct proc *p)
+bool proc_connect(struct proc *p)
 {
     if (p->ctx != NULL && p->ctx->err == 0) return true;
     disconnect(p);
@@ -67,7 +58,7 @@ static void retire(struct proc *p)
     p->node = (p->node + 1) % p->run->n;
 }
 
-static void emit(struct proc *p, enum jop_type type, enum jop_f f, const char *key, char *value,
+void proc_emit(struct proc *p, enum jop_type type, enum jop_f f, const char *key, char *value,
                  int64_t ttl, const char *error)
 {
     struct jop op = {.process = p->id, .type = type, .f = f, .key = (char *)key, .value = value,
@@ -89,7 +80,7 @@ static enum jop_type write_error(const redisReply *r)
 }
 
 /* Finish an op from a reply; returns the outcome (and retires on info). */
-static enum jop_type finish(struct proc *p, enum jop_f f, const char *key, redisReply *r,
+enum jop_type proc_finish(struct proc *p, enum jop_f f, const char *key, redisReply *r,
                             char *ok_value, int64_t ttl, bool is_read)
 {
     enum jop_type t;
@@ -104,10 +95,10 @@ static enum jop_type finish(struct proc *p, enum jop_f f, const char *key, redis
         t = JOP_OK;
     }
     if (t == JOP_OK) {
-        emit(p, t, f, key, ok_value, ttl, NULL);
+        proc_emit(p, t, f, key, ok_value, ttl, NULL);
     } else {
         free(ok_value);
-        emit(p, t, f, key, NULL, ttl, err);
+        proc_emit(p, t, f, key, NULL, ttl, err);
     }
     if (r == NULL || t == JOP_INFO) retire(p);
     else if (t == JOP_FAIL) p->node = (p->node + 1) % p->run->n, disconnect(p);
@@ -126,40 +117,40 @@ static char *reply_value(const redisReply *r)
 static void register_op(struct proc *p)
 {
     char key[32], val[32];
-    snprintf(key, sizeof key, "r%u", (unsigned)(rnd(p) % p->run->keys));
-    unsigned dice = (unsigned)(rnd(p) % 100);
+    snprintf(key, sizeof key, "r%u", (unsigned)(proc_rnd(p) % p->run->keys));
+    unsigned dice = (unsigned)(proc_rnd(p) % 100);
     pthread_mutex_lock(&p->run->mu);
     snprintf(val, sizeof val, "v%llu", (unsigned long long)++p->run->next_value);
     pthread_mutex_unlock(&p->run->mu);
     if (dice < 45) {
-        emit(p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
+        proc_emit(p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
         redisReply *r = redisCommand(p->ctx, "GET %s", key);
-        finish(p, JF_READ, key, r, r && r->type != REDIS_REPLY_ERROR ? reply_value(r) : NULL, -1, true);
+        proc_finish(p, JF_READ, key, r, r && r->type != REDIS_REPLY_ERROR ? reply_value(r) : NULL, -1, true);
     } else if (dice < 75) {
-        emit(p, JOP_INVOKE, JF_WRITE, key, jval_str(val), -1, NULL);
+        proc_emit(p, JOP_INVOKE, JF_WRITE, key, jval_str(val), -1, NULL);
         redisReply *r = redisCommand(p->ctx, "SET %s %s", key, val);
-        finish(p, JF_WRITE, key, r, jval_str(val), -1, false);
+        proc_finish(p, JF_WRITE, key, r, jval_str(val), -1, false);
     } else if (dice < 80) {
-        emit(p, JOP_INVOKE, JF_DEL, key, NULL, -1, NULL);
+        proc_emit(p, JOP_INVOKE, JF_DEL, key, NULL, -1, NULL);
         redisReply *r = redisCommand(p->ctx, "DEL %s", key);
-        finish(p, JF_DEL, key, r, NULL, -1, false);
+        proc_finish(p, JF_DEL, key, r, NULL, -1, false);
     } else {
         /* cas [expected, new]: expected is a recent value of this key as
          * this process guesses it; often right, sometimes not. */
         char exp[32];
-        bool absent = rnd(p) % 8 == 0;
-        snprintf(exp, sizeof exp, "v%llu", (unsigned long long)(strtoull(val + 1, NULL, 10) - 1 - rnd(p) % 4));
+        bool absent = proc_rnd(p) % 8 == 0;
+        snprintf(exp, sizeof exp, "v%llu", (unsigned long long)(strtoull(val + 1, NULL, 10) - 1 - proc_rnd(p) % 4));
         const char *e = absent ? NULL : exp;
-        emit(p, JOP_INVOKE, JF_CAS, key, jval_cas(e, val), -1, NULL);
+        proc_emit(p, JOP_INVOKE, JF_CAS, key, jval_cas(e, val), -1, NULL);
         redisReply *r = redisCommand(p->ctx, "WATCH %s", key);
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            finish(p, JF_CAS, key, r, NULL, -1, true); /* nothing proposed yet */
+            proc_finish(p, JF_CAS, key, r, NULL, -1, true); /* nothing proposed yet */
             return;
         }
         freeReplyObject(r);
         r = redisCommand(p->ctx, "GET %s", key);
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            finish(p, JF_CAS, key, r, NULL, -1, true);
+            proc_finish(p, JF_CAS, key, r, NULL, -1, true);
             return;
         }
         bool match = absent ? r->type == REDIS_REPLY_NIL
@@ -168,7 +159,7 @@ static void register_op(struct proc *p)
         if (!match) {
             r = redisCommand(p->ctx, "UNWATCH");
             if (r) freeReplyObject(r);
-            emit(p, JOP_FAIL, JF_CAS, key, NULL, -1, "precondition");
+            proc_emit(p, JOP_FAIL, JF_CAS, key, NULL, -1, "precondition");
             return;
         }
         redisAppendCommand(p->ctx, "MULTI");
@@ -182,7 +173,7 @@ static void register_op(struct proc *p)
         if (q) freeReplyObject(q);
         if (r != NULL && r->type == REDIS_REPLY_NIL) { /* the watch fired: not applied */
             freeReplyObject(r);
-            emit(p, JOP_FAIL, JF_CAS, key, NULL, -1, "watched key changed");
+            proc_emit(p, JOP_FAIL, JF_CAS, key, NULL, -1, "watched key changed");
             return;
         }
         if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
@@ -192,10 +183,10 @@ static void register_op(struct proc *p)
             r->element[0] = NULL;
             r->elements = 0;
             freeReplyObject(r);
-            finish(p, JF_CAS, key, inner, NULL, -1, false);
+            proc_finish(p, JF_CAS, key, inner, NULL, -1, false);
             return;
         }
-        finish(p, JF_CAS, key, r, jval_cas(e, val), -1, false);
+        proc_finish(p, JF_CAS, key, r, jval_cas(e, val), -1, false);
     }
 }
 
@@ -208,19 +199,19 @@ static void set_op(struct proc *p)
     pthread_mutex_lock(&p->run->mu);
     snprintf(elem, sizeof elem, "e%llu", (unsigned long long)++p->run->next_value);
     pthread_mutex_unlock(&p->run->mu);
-    emit(p, JOP_INVOKE, JF_ADD, "set", jval_str(elem), -1, NULL);
+    proc_emit(p, JOP_INVOKE, JF_ADD, "set", jval_str(elem), -1, NULL);
     redisReply *r = p->run->native_set ? redisCommand(p->ctx, "SADD set %s", elem)
                                        : redisCommand(p->ctx, "HSET set %s 1", elem);
-    finish(p, JF_ADD, "set", r, jval_str(elem), -1, false);
+    proc_finish(p, JF_ADD, "set", r, jval_str(elem), -1, false);
 }
 
 /* ---- counter: KEEL.REQ <client> <seq> INCRBY counter d, retried ------------ */
 
 static void counter_op(struct proc *p)
 {
-    int64_t d = 1 + (int64_t)(rnd(p) % 5);
+    int64_t d = 1 + (int64_t)(proc_rnd(p) % 5);
     p->seq++;
-    emit(p, JOP_INVOKE, JF_ADD, "counter", jval_int(d), -1, NULL);
+    proc_emit(p, JOP_INVOKE, JF_ADD, "counter", jval_int(d), -1, NULL);
     /* A retry with the same (client, seq) applies at most once: an uncertain
      * outcome becomes certain if a retry gets through. */
     redisReply *r = NULL;
@@ -235,7 +226,7 @@ static void counter_op(struct proc *p)
         was_uncertain = true;
         disconnect(p);
         p->node = (p->node + 1) % p->run->n;
-        connect_node(p);
+        proc_connect(p);
     }
     /* A retry refused outright says nothing about an earlier attempt that
      * may have applied: unless a retry got the answer, the op stays
@@ -244,11 +235,11 @@ static void counter_op(struct proc *p)
         char err[160];
         snprintf(err, sizeof err, "uncertain, then %s", r->str);
         freeReplyObject(r);
-        emit(p, JOP_INFO, JF_ADD, "counter", NULL, -1, err);
+        proc_emit(p, JOP_INFO, JF_ADD, "counter", NULL, -1, err);
         retire(p);
         return;
     }
-    finish(p, JF_ADD, "counter", r, jval_int(d), -1, false);
+    proc_finish(p, JF_ADD, "counter", r, jval_int(d), -1, false);
 }
 
 /* ---- session: SET PX, PEXPIRE (refresh), GET ----------------------------- */
@@ -265,35 +256,35 @@ static void counter_op(struct proc *p)
 static void session_op(struct proc *p)
 {
     char key[32], val[32];
-    snprintf(key, sizeof key, "s%u", (unsigned)(rnd(p) % p->run->keys));
-    unsigned dice = (unsigned)(rnd(p) % 100);
-    int64_t ttl = 1000 + (int64_t)(rnd(p) % 3000);
+    snprintf(key, sizeof key, "s%u", (unsigned)(proc_rnd(p) % p->run->keys));
+    unsigned dice = (unsigned)(proc_rnd(p) % 100);
+    int64_t ttl = 1000 + (int64_t)(proc_rnd(p) % 3000);
     if (dice >= 85) {
         pthread_mutex_lock(&p->run->mu);
         uint64_t n = p->run->next_lapse;
         if (dice < 88) n = ++p->run->next_lapse; /* 3 in 100 ops write one */
         pthread_mutex_unlock(&p->run->mu);
         if (n == 0) return;
-        if (dice >= 88) n -= rnd(p) % (n < LAPSE_READ_BACK ? n : LAPSE_READ_BACK);
+        if (dice >= 88) n -= proc_rnd(p) % (n < LAPSE_READ_BACK ? n : LAPSE_READ_BACK);
         snprintf(key, sizeof key, "t%u", (unsigned)(n % LAPSE_KEYS));
         dice = dice < 88 ? 50 : 0; /* a write or a read, below */
     }
     if (dice < 40) {
-        emit(p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
+        proc_emit(p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
         redisReply *r = redisCommand(p->ctx, "GET %s", key);
-        finish(p, JF_READ, key, r, r && r->type != REDIS_REPLY_ERROR ? reply_value(r) : NULL, -1, true);
+        proc_finish(p, JF_READ, key, r, r && r->type != REDIS_REPLY_ERROR ? reply_value(r) : NULL, -1, true);
     } else if (dice < 60) {
         pthread_mutex_lock(&p->run->mu);
         snprintf(val, sizeof val, "v%llu", (unsigned long long)++p->run->next_value);
         pthread_mutex_unlock(&p->run->mu);
-        emit(p, JOP_INVOKE, JF_WRITE, key, jval_str(val), ttl, NULL);
+        proc_emit(p, JOP_INVOKE, JF_WRITE, key, jval_str(val), ttl, NULL);
         redisReply *r = redisCommand(p->ctx, "SET %s %s PX %lld", key, val, (long long)ttl);
-        finish(p, JF_WRITE, key, r, jval_str(val), ttl, false);
+        proc_finish(p, JF_WRITE, key, r, jval_str(val), ttl, false);
     } else {
-        emit(p, JOP_INVOKE, JF_REFRESH, key, NULL, ttl, NULL);
+        proc_emit(p, JOP_INVOKE, JF_REFRESH, key, NULL, ttl, NULL);
         redisReply *r = redisCommand(p->ctx, "PEXPIRE %s %lld", key, (long long)ttl);
         char *v = r && r->type == REDIS_REPLY_INTEGER ? jval_bool(r->integer == 1) : NULL;
-        finish(p, JF_REFRESH, key, r, v, ttl, false);
+        proc_finish(p, JF_REFRESH, key, r, v, ttl, false);
     }
 }
 
@@ -307,7 +298,7 @@ void *jclient_main(void *arg)
     p.node = (unsigned)p.id % run->n;
     p.rng = run->seed * 0x9e3779b97f4a7c15ull + (uint64_t)p.id + 1;
     while (!run->stop) {
-        if (!connect_node(&p)) {
+        if (!proc_connect(&p)) {
             usleep(50 * 1000); /* nothing invoked: no history event */
             continue;
         }
@@ -316,8 +307,9 @@ void *jclient_main(void *arg)
             case JW_SET: set_op(&p); break;
             case JW_COUNTER: counter_op(&p); break;
             case JW_SESSION: session_op(&p); break;
+            case JW_QUEUE: jqueue_op(&p); break;
         }
-        usleep((useconds_t)(rnd(&p) % 10000)); /* 0-10 ms between ops */
+        usleep((useconds_t)(proc_rnd(&p) % 10000)); /* 0-10 ms between ops */
     }
     disconnect(&p);
     return NULL;
@@ -331,6 +323,11 @@ int jclient_final(struct jrun *run)
     pthread_mutex_lock(&run->mu);
     p.id = run->next_process++;
     pthread_mutex_unlock(&run->mu);
+    if (run->workload == JW_QUEUE) {
+        int missing = jqueue_drain(&p);
+        disconnect(&p);
+        return missing;
+    }
     unsigned nkeys = run->workload == JW_REGISTER || run->workload == JW_SESSION ? run->keys : 1;
     int missing = 0;
     for (unsigned k = 0; k < nkeys; k++) {
@@ -340,11 +337,11 @@ int jclient_final(struct jrun *run)
         else snprintf(key, sizeof key, "%s", run->workload == JW_SET ? "set" : "counter");
         bool done = false;
         for (int tries = 0; tries < 100 && !done; tries++) {
-            if (!connect_node(&p)) {
+            if (!proc_connect(&p)) {
                 usleep(100 * 1000);
                 continue;
             }
-            emit(&p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
+            proc_emit(&p, JOP_INVOKE, JF_READ, key, NULL, -1, NULL);
             const char *read = run->workload != JW_SET ? "GET %s" : run->native_set ? "SMEMBERS %s" : "HGETALL %s";
             redisReply *r = redisCommand(p.ctx, read, key);
             char *v = NULL;
@@ -360,7 +357,7 @@ int jclient_final(struct jrun *run)
             } else if (r != NULL && r->type == REDIS_REPLY_NIL && run->workload == JW_SET) {
                 v = jval_str_array(NULL, 0);
             }
-            done = finish(&p, JF_READ, key, r, v, -1, true) == JOP_OK;
+            done = proc_finish(&p, JF_READ, key, r, v, -1, true) == JOP_OK;
             if (!done) usleep(100 * 1000);
         }
         if (!done) missing++;

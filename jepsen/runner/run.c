@@ -1,6 +1,6 @@
 /* jepsen: the runner.
  *
- *   keel-jepsen-run --workload register|set|counter|session
+ *   keel-jepsen-run --workload register|set|counter|session|queue
  *                   --nemesis partition-leader,kill,... --time 60 --nodes 3|5
  *                   --out DIR [--clients N] [--keys N] [--interval S]
  *                   [--keeld PATH] [--keeld-arg ARG]... [--seed N]
@@ -38,7 +38,7 @@ int64_t jrun_now(void)
 static bool write_like(const struct jrun *run, enum jop_f f)
 {
     if (run->workload == JW_REGISTER || run->workload == JW_SESSION) return f != JF_READ;
-    return f == JF_ADD;
+    return f == JF_ADD || f == JF_ENQUEUE || f == JF_DEQUEUE; /* a dequeue changes the list */
 }
 
 void jrun_record(struct jrun *run, const struct jop *op)
@@ -118,7 +118,10 @@ static int64_t lost_acked(const struct jrun *run)
                 (last_w == JPAIR_NONE || p[i].t_ret > p[last_w].t_ret))
                 last_w = i;
         }
-        if (have_final && run->workload == JW_SET) {
+        if (run->workload == JW_QUEUE) {
+            int64_t u = jqueue_unseen(run, p, a, b);
+            lost += u > 0 ? u : 0;
+        } else if (have_final && run->workload == JW_SET) {
             for (size_t i = a; i < b; i++) {
                 const struct jop *inv = &run->hist.ops[p[i].inv];
                 char needle[64];
@@ -206,7 +209,7 @@ struct opts
 static int usage(const char *why)
 {
     fprintf(stderr, "keel-jepsen-run: %s\n"
-                    "usage: keel-jepsen-run --workload register|set|counter|session --nemesis LIST "
+                    "usage: keel-jepsen-run --workload register|set|counter|session|queue --nemesis LIST "
                     "--time S --nodes 3|5 --out DIR\n"
                     "       [--clients N] [--keys N] [--interval S] [--keeld PATH] [--keeld-arg ARG]... [--seed N]\n"
                     "       [--set-type hash|set]  (the set workload on a hash, HSET/HGETALL, the default,\n"

@@ -29,6 +29,8 @@ struct jfault
     int64_t rto_ns;     /* start -> first ok write invoked after start; -1 none */
 };
 
+#define JRUN_QUEUE_KEYS 3 /* queue workload: lists q0..q2 (fewer if --keys is less) */
+
 struct jrun
 {
     /* configuration (read-only once clients start) */
@@ -83,5 +85,10 @@ int jrun_leader(struct jrun *run);
  * arg = struct jrun *), and the final reads after the faults are healed. */
 void *jclient_main(void *arg);
 int jclient_final(struct jrun *run);
+
+/* queue.c: for the report's lost count, the ok enqueues among one key's
+ * sorted operations p[a..b) (jhist_pairs()) that no ok dequeue returned,
+ * less the key's uncertain dequeues (check_queue.c's rule); -1 on ENOMEM. */
+int64_t jqueue_unseen(const struct jrun *run, const struct jpair *p, size_t a, size_t b);
 
 #endif /* KEEL_JEPSEN_RUN_H */
