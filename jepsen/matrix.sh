@@ -10,7 +10,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: matrix.sh OUT [NEMESIS...]}
 shift
 nemeses=${*:-partition-halves partition-leader partition-one partition-ring bridge kill pause latency}
-workloads=${WORKLOADS:-register set counter session}
+workloads=${WORKLOADS:-register set counter session queue}
 time=${TIME:-600} jobs=${JOBS:-4} nodes=${NODES:-3}
 secure=()
 [ "${SECURE:-0}" = 1 ] && secure=(--secure)

@@ -6,8 +6,9 @@
 #    membership changes (alone and during a partition) too, and one under
 #    member,partition-one (a node removed while one is cut off) with every
 #    node a voter again after each fault; the set workload on a Redis set
-#    (SADD/SMEMBERS) under partitions and kills; a session run under clock steps
-#    (up to an hour), kills and partitions.
+#    (SADD/SMEMBERS) under partitions and kills; a queue run (LPUSH, BRPOP and
+#    RPOP, then a drain) under leader partitions and kills; a session run under
+#    clock steps (up to an hour), kills and partitions.
 # 2. The same with --secure (TLS on the raft and client ports, the workload
 #    as an ACL user with only its commands): register under partition-leader
 #    and kill, set under member changes and partition-one (at least one
@@ -47,6 +48,7 @@ run register-safe 0 --workload register --nemesis partition-leader,kill,pause --
 run set-safe 0 --workload set --nemesis partition-halves,partition-ring,member --time 30 --interval 5
 run set-member 0 --workload set --nemesis member,partition-one --time 24 --interval 4
 run set-native 0 --workload set --set-type set --nemesis partition-leader,kill --time 20 --interval 5
+run queue 0 --workload queue --nemesis partition-leader,kill --time 20 --interval 5
 run session-clock 0 --workload session --nemesis clock,kill,partition-leader --time 24 --interval 4
 run register-secure 0 --secure --workload register --nemesis partition-leader,kill --time 20 --interval 5
 run set-member-secure 0 --secure --workload set --nemesis member,partition-one --time 24 --interval 4

@@ -1,5 +1,5 @@
 /* jepsen: --secure runs (see secure.h). The workload's user has exactly
- * what register, set, counter and session send (KEEL.REQ is checked by the
+ * what register, set, counter, session and queue send (KEEL.REQ is checked by the
  * command it wraps); the checks after bootstrap prove it is not more. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "keel/client.h"
 
 #define JSECURE_WORKLOAD_RIGHTS \
-    "~* resetchannels -@all +get +set +del +incrby +hset +hgetall +sadd +smembers +pexpire +multi +exec +watch +unwatch +ping"
+    "~* resetchannels -@all +get +set +del +incrby +hset +hgetall +sadd +smembers +lpush +rpop +brpop +pexpire +multi +exec +watch +unwatch +ping"
 
 static void random_password(char *out, size_t size)
 {
