@@ -11,7 +11,9 @@
  *         process then retires and the thread continues as a fresh one
  *         (history.h: one outstanding operation per process, forever).
  *
- * Clients talk to every node (rotating on errors), so followers forward. */
+ * Clients talk to every node (rotating on errors), so followers forward.
+ * The register, set, counter and session workloads are here; the queue's is
+ * in queue.c, through the helpers client.h shares. */
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <string.h>
