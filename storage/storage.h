@@ -46,6 +46,38 @@
 #define KEEL_LONGKEY_POS (KEEL_LONGKEY_PREFIX_LEN + 16)
 #define KEEL_MAX_VALUE (64u * 1024 * 1024)
 
+/* Databases (SELECT n). Design: database 0's keys are stored under their
+ * own names, as before, so existing envs, images and logs stay valid. A key
+ * of database n (1..KEEL_MAX_DATABASES-1) is stored under KEEL_DB_PREFIX,
+ * the byte n, then its name: a name in the reserved "\xffkeel:" range that
+ * clients cannot write (they are refused "\xffkeel:" keys), so no client key
+ * of any database can collide with another's. The server rewrites a
+ * command's keys on the node that received it, after ACL and reserved-key
+ * checks on the names the client gave; the raft entry then carries the
+ * stored names, so every replica applies the same thing and forwarding and
+ * exactly-once identity are unchanged. 0xfe sorts before the long keys'
+ * 0xff, so database n's short keys are one contiguous range; its long keys
+ * (a prefixed name over KEEL_KEY_INLINE bytes) are hashed like any other
+ * and are found by their full name (storage_key_db). */
+#define KEEL_DB_PREFIX "\xffkeel:\xfe"
+#define KEEL_DB_PREFIX_LEN 7
+#define KEEL_DB_KEY_OVERHEAD (KEEL_DB_PREFIX_LEN + 1)
+#define KEEL_MAX_DATABASES 256
+
+/* Which database key (a stored name) belongs to: 0 for a client key of
+ * database 0, n for database n's (*user, if not NULL, then the client's
+ * name), -1 for a system key (or a malformed database name). */
+static inline int storage_key_db(struct keel_slice key, struct keel_slice *user)
+{
+    if (user != NULL) *user = key;
+    if (key.n < 6 || key.p[0] != 0xff || key.p[1] != 'k' || key.p[2] != 'e' || key.p[3] != 'e' ||
+        key.p[4] != 'l' || key.p[5] != ':')
+        return 0;
+    if (key.n <= KEEL_DB_KEY_OVERHEAD || key.p[6] != 0xfe || key.p[7] == 0) return -1;
+    if (user != NULL) *user = (struct keel_slice){key.p + KEEL_DB_KEY_OVERHEAD, key.n - KEEL_DB_KEY_OVERHEAD};
+    return key.p[7];
+}
+
 /* The position of key (1..KEEL_MAX_KEY bytes) into out (KEEL_KEY_INLINE
  * bytes at least); returns its size. A position passed as a key is its own
  * position, so callers may keep positions instead of long names (SCAN's

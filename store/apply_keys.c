@@ -18,10 +18,11 @@ int apply_rename(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
 {
     struct keel_record src, dst;
     bool exists, taken;
-    bool nx = cmd->flags & KEEL_RENAME_NX;
+    bool nx = cmd->flags & KEEL_RENAME_NX, move = cmd->flags & KEEL_RENAME_MOVE;
     LOOKUP(c, cmd->key, &src, exists);
     if (!exists) {
-        keel_reply_error(r, KEEL_EINVAL, "no such key");
+        if (move) keel_reply_int(r, 0); /* Redis's MOVE of an absent key */
+        else keel_reply_error(r, KEEL_EINVAL, "no such key");
         return 0;
     }
     if (same_key(cmd->key, cmd->value)) {
@@ -40,8 +41,8 @@ int apply_rename(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_r
     /* Redis deletes a taken destination and adds the key anew: "new"
      * either way, before the pair. */
     store_event(c, KEEL_EV_NEW, cmd->value);
-    store_event(c, KEEL_EV_RENAME_FROM, cmd->key);
-    store_event(c, KEEL_EV_RENAME_TO, cmd->value);
+    store_event(c, move ? KEEL_EV_MOVE_FROM : KEEL_EV_RENAME_FROM, cmd->key);
+    store_event(c, move ? KEEL_EV_MOVE_TO : KEEL_EV_RENAME_TO, cmd->value);
     if (nx) keel_reply_int(r, 1);
     else keel_reply_ok(r);
     return 0;
@@ -90,19 +91,15 @@ struct flush_round
     size_t len, cap;
     unsigned n;
     bool oom;
+    int db; /* FLUSHDB's database; -1: FLUSH, every database */
 };
-
-static bool is_system(struct keel_slice key)
-{
-    size_t pn = sizeof STORE_SYSTEM_PREFIX - 1;
-    return key.n >= pn && memcmp(key.p, STORE_SYSTEM_PREFIX, pn) == 0;
-}
 
 static int flush_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
 {
     struct flush_round *fr = arg;
+    int db = storage_key_db(key, NULL);
     (void)rec;
-    if (is_system(key)) return 0;
+    if (db < 0 || (fr->db >= 0 && db != fr->db)) return 0; /* a system key, or another database's */
     if (fr->len + 4 + key.n > fr->cap) {
         size_t cap = fr->cap * 2 > fr->len + 4 + key.n ? fr->cap * 2 : fr->len + 4 + key.n;
         uint8_t *p = realloc(fr->keys, cap);
@@ -121,12 +118,12 @@ static int flush_cb(void *arg, struct keel_slice key, const struct keel_record *
 
 int apply_flush(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
 {
-    struct flush_round fr = {malloc(64 * 1024), 0, 64 * 1024, 0, false};
+    struct flush_round fr = {malloc(64 * 1024), 0, 64 * 1024, 0, false,
+                             cmd->type == STORE_CMD_FLUSHDB ? (int)cmd->num : -1};
     uint8_t start[KEEL_KEY_INLINE]; /* a position (storage.h): at most 511 bytes */
     size_t start_len = 0;
     bool full;
     int rc = 0;
-    (void)cmd;
     if (fr.keys == NULL) return KEEL_ENOMEM;
     do {
         fr.len = 0;

@@ -79,7 +79,7 @@ static const uint8_t allowed_flags[STORE_CMD__COUNT] = {
     [STORE_CMD_GETEX] = KEEL_GETEX_PERSIST,
     [STORE_CMD_HASH] = KEEL_HASH_CHECK | KEEL_HASH_VERDICT,
     [STORE_CMD_ACL] = KEEL_ACL_DELETE,
-    [STORE_CMD_RENAME] = KEEL_RENAME_NX,
+    [STORE_CMD_RENAME] = KEEL_RENAME_NX | KEEL_RENAME_MOVE,
     [STORE_CMD_COPY] = KEEL_COPY_REPLACE,
     [STORE_CMD_SETFLOAT] = KEEL_SETFLOAT_HASH,
     [STORE_CMD_MSETNX] = KEEL_MSETNX_ALL,
@@ -320,8 +320,19 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
         case STORE_CMD_RENAME:
         case STORE_CMD_COPY:
             if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value)) return false;
+            if (type == STORE_CMD_RENAME && (flags & KEEL_RENAME_MOVE)) {
+                struct keel_slice a, b;
+                int da = storage_key_db(cmd->key, &a), db = storage_key_db(cmd->value, &b);
+                if (!(flags & KEEL_RENAME_NX) || da < 0 || db < 0 || da == db || a.n != b.n ||
+                    memcmp(a.p, b.p, a.n) != 0)
+                    return fail(r, KEEL_EMALFORMED, "MOVE not one key between two databases");
+            }
             break;
         case STORE_CMD_FLUSH:
+            break;
+        case STORE_CMD_FLUSHDB:
+            if (!rd_i64(r, &cmd->num)) return false;
+            if (cmd->num < 0 || cmd->num >= KEEL_MAX_DATABASES) return fail(r, KEEL_EMALFORMED, "database out of range");
             break;
         case STORE_CMD_SETRANGE:
             if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num) ||

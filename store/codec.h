@@ -41,8 +41,12 @@
  *            changed since. DELETE: rules empty, the user is removed.
  *   RENAME   str key (source), str value (destination)     flags NX
  *            RENAME / RENAMENX: the record moves whole (type, value, expiry)
+ *            flags MOVE (with NX): MOVE key db, the value another database's
+ *            name of the key
  *   COPY     str key (source), str value (destination)     flags REPLACE
- *   FLUSH    (empty): every key goes but the system keys ("\xffkeel:")
+ *   FLUSH    (empty): every key of every database goes but the system keys
+ *            ("\xffkeel:" names that are not a database's, storage.h)
+ *   FLUSHDB  i64 db (0 .. KEEL_MAX_DATABASES-1): FLUSHDB, database db's keys go
  *   SETRANGE str key, i64 offset (>= 0), str value
  *   MSETNX   u32 n, n x (str key, str value)                  flags ALL
  *            MSETNX: all set (1) if none exists, else nothing (0); ALL is
@@ -220,6 +224,7 @@ enum store_cmd_type {
     STORE_CMD_MPOP = 40,
     STORE_CMD_ZSTORE = 41,
     STORE_CMD_ZRANGESTORE = 42,
+    STORE_CMD_FLUSHDB = 43,
     STORE_CMD__COUNT
 };
 
@@ -243,6 +248,10 @@ enum store_cmd_type {
 #define KEEL_HSET_NX 0x01
 /* RENAME: RENAMENX (only onto an absent key) */
 #define KEEL_RENAME_NX 0x01
+/* RENAME with NX: MOVE key db, the destination the key's name in another
+ * database (storage.h): an absent source answers 0, the events are
+ * move_from and move_to */
+#define KEEL_RENAME_MOVE 0x02
 /* COPY: an existing destination is replaced */
 #define KEEL_COPY_REPLACE 0x01
 /* MSETNX: ALL is MSET (every pair set, whatever exists) */
@@ -412,6 +421,8 @@ void keel_enc_rename(struct keel_enc *e, struct keel_slice src, struct keel_slic
 void keel_enc_copy(struct keel_enc *e, struct keel_slice src, struct keel_slice dst,
                    unsigned flags);
 void keel_enc_flush(struct keel_enc *e);
+/* FLUSHDB of database db (0 .. KEEL_MAX_DATABASES-1). */
+void keel_enc_flushdb(struct keel_enc *e, int64_t db);
 void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset,
                        struct keel_slice value);
 void keel_enc_setbit(struct keel_enc *e, struct keel_slice key, int64_t offset, bool one);

@@ -344,6 +344,13 @@ void keel_enc_flush(struct keel_enc *e)
     end(e, begin(e, STORE_CMD_FLUSH, 0));
 }
 
+void keel_enc_flushdb(struct keel_enc *e, int64_t db)
+{
+    size_t b = begin(e, STORE_CMD_FLUSHDB, 0);
+    w_u64(e, (uint64_t)db);
+    end(e, b);
+}
+
 void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset,
                        struct keel_slice value)
 {

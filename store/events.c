@@ -33,6 +33,7 @@ static const struct
     [KEEL_EV_ZREMRANGEBYLEX] = {"zremrangebylex", 'z'},
     [KEEL_EV_ZUNIONSTORE] = {"zunionstore", 'z'}, [KEEL_EV_ZINTERSTORE] = {"zinterstore", 'z'},
     [KEEL_EV_ZDIFFSTORE] = {"zdiffstore", 'z'},   [KEEL_EV_ZRANGESTORE] = {"zrangestore", 'z'},
+    [KEEL_EV_MOVE_FROM] = {"move_from", 'g'},     [KEEL_EV_MOVE_TO] = {"move_to", 'g'},
 };
 
 const char *keel_event_name(unsigned type)

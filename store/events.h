@@ -67,6 +67,8 @@ enum keel_event_type {
     KEEL_EV_ZINTERSTORE, /* z */
     KEEL_EV_ZDIFFSTORE,  /* z */
     KEEL_EV_ZRANGESTORE, /* z */
+    KEEL_EV_MOVE_FROM,   /* g MOVE: the key in its source database */
+    KEEL_EV_MOVE_TO,     /* g MOVE: the key in its destination database */
     KEEL_EV__COUNT
 };
 

@@ -57,7 +57,7 @@ static const char *const writes[] = {
     "copy", "decr", "decrby", "del", "expire", "expireat", "flushall", "flushdb", "getdel", "getex",
     "getset", "hdel", "hincrby", "hincrbyfloat", "hmset", "hset", "hsetnx", "incr", "incrby",
     "incrbyfloat", "linsert", "lmove", "lmpop", "lpop", "lpush", "lpushx", "lrem", "lset", "ltrim",
-    "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex", "rename", "renamenx", "rpop",
+    "move", "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex", "rename", "renamenx", "rpop",
     "rpoplpush", "rpush", "rpushx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx",
     "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink", "zadd",
     "zdiffstore", "zincrby", "zinterstore", "zmpop", "zpopmax", "zpopmin", "zrangestore", "zrem",

@@ -364,6 +364,7 @@ int main(int argc, char **argv)
     }
     struct keel_server_config sc = {
         .node_id = opts.id, .client_addr = opts.client_addr,
+        .databases = (unsigned)opts.databases,
         .max_clients = (unsigned)opts.max_clients,
         .max_clients_per_user = opts.max_clients_per_user != 0 ? (unsigned)opts.max_clients_per_user
                                                                : (unsigned)(opts.max_clients + 1) / 2,

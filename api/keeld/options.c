@@ -53,6 +53,9 @@ static const struct option_def options[] = {
     U64("install-snapshot-timeout", install_snapshot_ms, "10000", 100, 3600000,
         "ms before an unanswered snapshot is sent again (raise for multi-GB snapshots on slow links)"),
     BOOL("sync-snapshots", sync_snapshots, "no", "copy snapshots on the event loop (small databases only)"),
+    /* Redis's default; 256 at most: a database's stored names carry its
+     * index in one byte (storage.h's KEEL_DB_PREFIX). */
+    U64("databases", databases, "16", 1, 256, "databases (SELECT 0 .. N-1), as Redis's --databases"),
     U64("max-clients", max_clients, "10000", 1, 1000000, "client connections accepted"),
     /* So that one user (or whoever reaches the port, as `default`) cannot
      * take every connection and lock the others out (auth_limit.c). */

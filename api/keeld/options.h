@@ -25,6 +25,7 @@ struct keeld_options
     uint64_t snapshot_trailing;
     uint64_t install_snapshot_ms;
     bool sync_snapshots;
+    uint64_t databases;
     uint64_t max_clients;
     uint64_t max_clients_per_user;
     uint64_t auth_timeout;

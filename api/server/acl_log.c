@@ -55,8 +55,8 @@ static void client_info(struct slot *s, const struct keel_slice user, char *out,
         return;
     }
     const char *name = c->user != NULL ? c->user->name : "default";
-    snprintf(out, size, "id=%llu addr=%s name=%s db=0 resp=%d multi=%d cmd=%.*s user=%s",
-             (unsigned long long)c->id, c->peer, c->name, c->proto, c->in_multi ? (int)c->nqueued : -1,
+    snprintf(out, size, "id=%llu addr=%s name=%s db=%u resp=%d multi=%d cmd=%.*s user=%s",
+             (unsigned long long)c->id, c->peer, c->name, (unsigned)c->db, c->proto, c->in_multi ? (int)c->nqueued : -1,
              (int)(s->argc > 0 && s->argv[0].n < 32 ? s->argv[0].n : 0),
              s->argc > 0 ? (const char *)s->argv[0].p : "", name);
 }

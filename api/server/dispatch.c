@@ -10,6 +10,7 @@
 #include "api/server/auth.h"
 #include "api/server/block.h"
 #include "api/server/consistency.h"
+#include "api/server/db.h"
 #include "api/server/log.h"
 #include "api/server/observe/alarm.h"
 #include "api/server/pubsub/pubsub.h"
@@ -47,6 +48,16 @@ bool srv_arg_int(struct slot *s, uint32_t i, long long *v)
 
 bool srv_check_key(struct slot *s, struct keel_slice key)
 {
+    /* A database's stored name (db.h), made by srv_db_rewrite after the
+     * client's name passed these checks, here or on the follower that
+     * forwarded it. */
+    if ((s->db_keyed || s->forwarded_in) && storage_key_db(key, NULL) > 0 && key.n > KEEL_MAX_KEY) {
+        srv_reply_errorf(&s->out, KEEL_EINVAL, "key of %zu bytes is over Keel's limit of %d in database %d",
+                         key.n - KEEL_DB_KEY_OVERHEAD, KEEL_MAX_KEY - KEEL_DB_KEY_OVERHEAD,
+                         storage_key_db(key, NULL));
+        return false;
+    }
+    if ((s->db_keyed || s->forwarded_in) && storage_key_db(key, NULL) > 0) return true;
     if (key.n > KEEL_MAX_KEY) {
         srv_reply_errorf(&s->out, KEEL_EINVAL, "key of %zu bytes is over Keel's limit of %d", key.n,
                          KEEL_MAX_KEY);
@@ -343,6 +354,8 @@ static bool keys_allowed(struct slot *s)
     if (cmd->first_key <= 0 || cmd->key_step <= 0) return true;
     int last = cmd->last_key < 0 ? (int)s->argc + cmd->last_key : cmd->last_key;
     for (int i = cmd->first_key; i <= last && i < (int)s->argc; i += cmd->key_step) {
+        /* A follower forwards the stored names of its client's database. */
+        if (s->forwarded_in && storage_key_db(s->argv[i], NULL) > 0) continue;
         if (syskey_is_reserved(s->argv[i])) {
             srv_reply_error(&s->out, KEEL_EINVAL, "keys starting with \\xffkeel: are reserved");
             return false;
@@ -375,6 +388,7 @@ void srv_dispatch(struct slot *s)
     }
     s->cmd = cmd;
     s->executed = false; /* KEEL.FWD ran; what it carries has not yet */
+    if (!s->forwarded_in && c != NULL) s->db = c->db;
     if (!arity_ok(cmd, s->argc)) {
         srv_reply_errorf(&s->out, KEEL_EINVAL, "wrong number of arguments for '%s' command", cmd->name);
         if (c != NULL && c->in_multi) c->multi_error = true;
@@ -425,6 +439,27 @@ void srv_dispatch(struct slot *s)
             c->queue = q;
             c->queue_cap = cap;
         }
+        /* Queued with the database the SELECTs before it chose (db.h). */
+        if (c->multi_db != 0 && srv_db_keyless(cmd)) {
+            srv_reply_errorf(&s->out, KEEL_EINVAL,
+                             "'%s' inside MULTI in a database other than 0 is not supported by Keel",
+                             cmd->name);
+            c->multi_error = true;
+            slot_done(s);
+            return;
+        }
+        if (!srv_db_rewrite_argv(cmd, c->multi_db, &s->argv, &s->argbuf, s->argc)) {
+            srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
+            c->multi_error = true;
+            slot_done(s);
+            return;
+        }
+        if (strcmp(cmd->name, "select") == 0) {
+            int64_t db;
+            if (store_parse_int(s->argv[1].p, s->argv[1].n, &db) && db >= 0 &&
+                db < (int64_t)s->srv->cfg.databases)
+                c->multi_db = (uint8_t)db;
+        }
         struct conn_queued *q = c->queue + c->nqueued++;
         q->cmd = cmd;
         q->argc = s->argc;
@@ -438,6 +473,11 @@ void srv_dispatch(struct slot *s)
         return;
     }
     s->executed = true;
+    if (s->forwarded_in) s->db_keyed = true; /* the follower rewrote them */
+    if (!(cmd->flags & CMD_LOCAL) && !srv_db_rewrite(s)) {
+        slot_done(s);
+        return;
+    }
     if (cmd->flags & CMD_LOCAL) {
         cmd->local(s);
         return;

@@ -210,7 +210,8 @@ static void send_probe(struct forwarder *f)
 }
 
 /* Serialise s as KEEL.FWD <token> <proto> <client> <seq> <deadline> <argv...>,
- * the deadline on the leader's clock. */
+ * the deadline on the leader's clock; <proto> is "<proto>:<db>" when the
+ * request runs in a database other than 0 (db.h). */
 static void fwd_send(struct forwarder *f, struct slot *s)
 {
     char num[32];
@@ -224,7 +225,8 @@ static void fwd_send(struct forwarder *f, struct slot *s)
     resp_array(&f->out, s->argc + 6);
     resp_bulk_str(&f->out, "KEEL.FWD");
     resp_bulk_str(&f->out, f->token);
-    snprintf(num, sizeof num, "%d", s->proto);
+    if (s->db != 0) snprintf(num, sizeof num, "%d:%u", s->proto, (unsigned)s->db);
+    else snprintf(num, sizeof num, "%d", s->proto);
     resp_bulk_str(&f->out, num);
     snprintf(num, sizeof num, "%llu", (unsigned long long)s->client);
     resp_bulk_str(&f->out, num);

@@ -265,6 +265,8 @@ int keel_server_create(uv_loop_t *loop, struct keel_node *node,
     srv->node = node;
     srv->store = keel_node_store(node);
     srv->cfg = *cfg;
+    if (srv->cfg.databases == 0) srv->cfg.databases = 16;
+    if (srv->cfg.databases > KEEL_MAX_DATABASES) srv->cfg.databases = KEEL_MAX_DATABASES;
     snprintf(srv->client_addr, sizeof srv->client_addr, "%s", cfg->client_addr);
     srv->cfg.client_addr = srv->client_addr;
     snprintf(srv->zone, sizeof srv->zone, "%s", cfg->zone ? cfg->zone : "");

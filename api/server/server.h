@@ -40,6 +40,7 @@ struct keel_server_config
      * tls: its context (raft/tls.h), borrowed: it must outlive the server. */
     unsigned tls_port;
     struct keel_tls_ctx *tls;
+    unsigned databases;       /* SELECT 0 .. databases-1 (db.h); 0: 16 */
     unsigned max_clients;
     unsigned max_clients_per_user; /* 0: max_clients (auth_limit.c) */
     unsigned auth_timeout_s;  /* close a connection not authenticated by then; 0: never */

@@ -94,6 +94,8 @@ struct slot
     uint8_t float_redos;      /* INCRBYFLOAT/HINCRBYFLOAT rebuilt after BUSY (cmd_float.c) */
     bool serial_held;         /* this CMD_SERIAL write is the one in flight */
     bool in_tx;               /* a CMD_TXCONN command run by EXEC (srv_tx_splice) */
+    uint8_t db;               /* the database it runs in (db.h): its connection's, or KEEL.FWD's */
+    bool db_keyed;            /* its keys are already db's stored names (srv_db_rewrite) */
     /* Per-connection order (conn.c, srv_slot_placed): `ordered`: counted in
      * its connection's unplaced until its place among the connection's
      * effects is fixed; `plain_read`: a read that other reads may pass. */
@@ -194,6 +196,8 @@ struct conn
     char peer[64];
     struct sockaddr_storage peer_addr; /* for protected mode (protected.h) */
     int proto;
+    uint8_t db;            /* SELECT's database (db.h) */
+    uint8_t multi_db;      /* in MULTI: the database the queued SELECTs chose so far */
     bool readonly;
     bool reading;
     bool closing;

@@ -16,6 +16,7 @@
 
 #include "api/server/block.h"
 #include "api/server/commands/commands.h"
+#include "api/server/db.h"
 #include "api/server/consistency.h"
 #include "api/server/observe/observe.h"
 #include "api/server/pubsub/pubsub.h"
@@ -303,36 +304,24 @@ static void cluster_section(struct info *x, struct buf *b)
     srv_info_line(b, "cluster_enabled:0"); /* Redis Cluster's: Keel's raft cluster is one shard */
 }
 
-struct reserved
-{
-    uint64_t keys, expires;
-};
-
-static int reserved_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
-{
-    struct reserved *r = arg;
-    if (!syskey_is_reserved(key)) return 1;
-    r->keys++;
-    r->expires += rec->expire_at != 0;
-    return 0;
-}
-
-/* DBSIZE's count: Keel's reserved keys (the node table, ACL users) are not
- * the user's. avg_ttl is 0, Redis's "not estimated yet". */
+/* Each non-empty database, DBSIZE's counts (db.h): Keel's reserved keys
+ * (the node table, ACL users) are not the user's. avg_ttl is 0, Redis's
+ * "not estimated yet". */
 static void keyspace_section(struct info *x, struct buf *b)
 {
-    struct reserved r = {0, 0};
+    static struct srv_db_counts dbs[KEEL_MAX_DATABASES]; /* the loop's only */
     struct keel_read rd;
+    int rc = -1;
     if (keel_read_begin(x->srv->store, 0, &rd) == 0) {
-        (void)keel_read_scan(&rd, keel_str(SYSKEY_PREFIX), reserved_cb, &r);
+        rc = srv_db_count_all(&rd, x->sp.keys, x->sp.expires, dbs);
         keel_read_end(&rd);
     }
-    uint64_t keys = x->sp.keys > r.keys ? x->sp.keys - r.keys : 0;
-    uint64_t expires = x->sp.expires > r.expires ? x->sp.expires - r.expires : 0;
     srv_info_line(b, "# Keyspace");
-    if (keys > 0 || expires > 0)
-        srv_info_line(b, "db0:keys=%llu,expires=%llu,avg_ttl=0", (unsigned long long)keys,
-                      (unsigned long long)expires);
+    for (unsigned i = 0; rc == 0 && i < KEEL_MAX_DATABASES; i++) {
+        if (dbs[i].keys > 0 || dbs[i].expires > 0)
+            srv_info_line(b, "db%u:keys=%llu,expires=%llu,avg_ttl=0", i, (unsigned long long)dbs[i].keys,
+                          (unsigned long long)dbs[i].expires);
+    }
 }
 
 static void raft_section(struct info *x, struct buf *b)

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "api/server/commands/commands.h"
+#include "api/server/db.h"
 
 /* xorshift64*, seeded once from the kernel: node-local choices only (which
  * key RANDOMKEY shows), never anything that reaches the log. */
@@ -71,6 +72,7 @@ struct pick
 {
     uint64_t seen;
     bool first_only;
+    int db;
     struct keel_slice key;
 };
 
@@ -78,7 +80,7 @@ static int pick_cb(void *arg, struct keel_slice key, const struct keel_record *r
 {
     struct pick *p = arg;
     (void)rec;
-    if (syskey_is_reserved(key)) return 0;
+    if (storage_key_db(key, &key) != p->db) return 0; /* the connection's database only */
     p->seen++;
     if (p->first_only) {
         p->key = key;
@@ -90,9 +92,10 @@ static int pick_cb(void *arg, struct keel_slice key, const struct keel_record *r
 
 CMD_DECL_READ(cmd_randomkey)
 {
-    struct pick p = {0, false, {NULL, 0}};
+    struct pick p = {0, false, (int)s->db, {NULL, 0}};
     int rc;
-    if (keel_read_count(rd) <= RANDOMKEY_EXACT) {
+    if (keel_read_count(rd) <= RANDOMKEY_EXACT || s->db != 0) {
+        /* Database n >= 1: a uniform choice over a walk of it (db.h). */
         rc = keel_read_scan(rd, (struct keel_slice){NULL, 0}, pick_cb, &p);
     } else {
         uint64_t r = srv_random();
@@ -134,52 +137,6 @@ CMD_DECL_ENCODE(cmd_renamenx)
 {
     if (!srv_check_key(s, s->argv[1]) || !srv_check_key(s, s->argv[2])) return -1;
     keel_enc_rename(e, s->argv[1], s->argv[2], KEEL_RENAME_NX);
-    return 1;
-}
-
-/* COPY source destination [DB destination-db] [REPLACE]. Keel has one
- * database: DB 0 is accepted, any other is out of range. */
-CMD_DECL_ENCODE(cmd_copy)
-{
-    unsigned flags = 0;
-    for (uint32_t i = 3; i < s->argc; i++) {
-        long long db;
-        if (slot_arg_is(s, i, "REPLACE")) {
-            flags |= KEEL_COPY_REPLACE;
-        } else if (slot_arg_is(s, i, "DB") && i + 1 < s->argc) {
-            if (!srv_arg_int(s, i + 1, &db)) return -1;
-            if (db < INT32_MIN || db > INT32_MAX) {
-                srv_reply_error(&s->out, KEEL_ENOTINT, "value is not an integer or out of range");
-                return -1;
-            }
-            if (db != 0) {
-                srv_reply_error(&s->out, KEEL_EINVAL, "DB index is out of range");
-                return -1;
-            }
-            i++;
-        } else {
-            srv_syntax_error(s);
-            return -1;
-        }
-    }
-    if (s->argv[1].n == s->argv[2].n && memcmp(s->argv[1].p, s->argv[2].p, s->argv[1].n) == 0) {
-        srv_reply_error(&s->out, KEEL_EINVAL, "source and destination objects are the same");
-        return -1;
-    }
-    if (!srv_check_key(s, s->argv[1]) || !srv_check_key(s, s->argv[2])) return -1;
-    keel_enc_copy(e, s->argv[1], s->argv[2], flags);
-    return 1;
-}
-
-/* FLUSHDB / FLUSHALL [ASYNC|SYNC]: one FLUSH entry, applied at once (ASYNC
- * is accepted and means the same); Keel's own system keys stay. */
-CMD_DECL_ENCODE(cmd_flush)
-{
-    if (s->argc > 2 || (s->argc == 2 && !slot_arg_is(s, 1, "ASYNC") && !slot_arg_is(s, 1, "SYNC"))) {
-        srv_syntax_error(s);
-        return -1;
-    }
-    keel_enc_flush(e);
     return 1;
 }
 

@@ -24,6 +24,7 @@ CMD_DECL_LOCAL(cmd_multi)
         srv_reply_error(&s->out, KEEL_EINVAL, "MULTI calls can not be nested");
     } else {
         c->in_multi = true;
+        c->multi_db = c->db; /* the queue's database until a queued SELECT (db.h) */
         resp_ok(&s->out);
     }
     slot_done(s);
@@ -220,6 +221,7 @@ CMD_DECL_LOCAL(cmd_exec)
     conn_reset_multi(c);
     conn_unwatch(c);
     s->cmd = command_lookup(&argv[0]);
+    s->db_keyed = true; /* the queue and the watches hold stored names (db.h) */
     if (s->srv->role == KEEL_ROLE_LEADER) srv_dispatch_write(s);
     else fwd_request(s);
 }

@@ -153,6 +153,7 @@ CMD_DECL_LOCAL(cmd_reset)
     c->proto = 2;
     s->proto = 2;
     c->readonly = false;
+    c->db = 0; /* Redis's RESET selects database 0 */
     c->name[0] = 0;
     c->reply_mode = CONN_REPLY_ON;
     s->silent = false;

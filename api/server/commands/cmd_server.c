@@ -8,6 +8,7 @@
 #include "api/server/auth.h"
 #include "api/server/block.h"
 #include "api/server/commands/commands.h"
+#include "api/server/db.h"
 #include "api/server/pubsub/pubsub.h"
 #include "raft/membership.h"
 
@@ -135,13 +136,6 @@ CMD_DECL_LOCAL(cmd_quit)
     slot_done(s);
 }
 
-CMD_DECL_LOCAL(cmd_select)
-{
-    if (s->argv[1].n == 1 && s->argv[1].p[0] == '0') resp_ok(&s->out);
-    else srv_reply_error(&s->out, KEEL_EINVAL, "DB index is out of range (Keel has one database, 0)");
-    slot_done(s);
-}
-
 static void command_entry(struct slot *s, const struct command *cmd)
 {
     resp_array(&s->out, 6);
@@ -187,8 +181,8 @@ static void client_info_line(struct slot *s, struct conn *c, struct buf *b)
 {
     char line[512];
     int n = snprintf(line, sizeof line,
-                     "id=%llu addr=%s name=%s db=0 resp=%d cmd-count=%llu pending=%u readonly=%d\n",
-                     (unsigned long long)c->id, c->peer, c->name, c->proto,
+                     "id=%llu addr=%s name=%s db=%u resp=%d cmd-count=%llu pending=%u readonly=%d\n",
+                     (unsigned long long)c->id, c->peer, c->name, (unsigned)c->db, c->proto,
                      (unsigned long long)c->commands, c->pending, c->readonly);
     (void)s;
     buf_append(b, line, (size_t)n);
@@ -301,22 +295,12 @@ CMD_DECL_LOCAL(cmd_readwrite)
     slot_done(s);
 }
 
-static int count_reserved_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
-{
-    (void)rec;
-    if (!syskey_is_reserved(key)) return 1;
-    (*(uint64_t *)arg)++;
-    return 0;
-}
-
 CMD_DECL_READ(cmd_dbsize)
 {
-    uint64_t reserved = 0;
-    uint64_t n = keel_read_count(rd);
-    /* The node table lives in reserved keys: not the user's. */
-    int rc = keel_read_scan(rd, keel_str(SYSKEY_PREFIX), count_reserved_cb, &reserved);
-    if (rc != 0 && rc != 1) return rc;
-    resp_int(&s->out, (int64_t)(n >= reserved ? n - reserved : 0));
+    struct srv_db_counts dc;
+    int rc = srv_db_count(rd, s->db, &dc);
+    if (rc != 0) return rc;
+    resp_int(&s->out, (int64_t)dc.keys);
     return 0;
 }
 
@@ -339,6 +323,14 @@ CMD_DECL_LOCAL(cmd_keel_fwd)
     }
     if (s->conn != NULL) auth_limit_member(s->conn);
     int proto = atoi(slot_arg(s, 2, buf, sizeof buf));
+    const char *colon = strchr(buf, ':');
+    long db = colon != NULL ? strtol(colon + 1, NULL, 10) : 0;
+    if (db < 0 || db >= (long)s->srv->cfg.databases) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "DB index is out of range");
+        slot_done(s);
+        return;
+    }
+    s->db = (uint8_t)db;
     s->client = strtoull(slot_arg(s, 3, buf, sizeof buf), NULL, 10);
     s->seq = strtoull(slot_arg(s, 4, buf, sizeof buf), NULL, 10);
     uint64_t deadline = strtoull(slot_arg(s, 5, buf, sizeof buf), NULL, 10), now = keel_mono_ms();

@@ -7,6 +7,7 @@
 
 #include "api/resp/resp_glob.h"
 #include "api/server/commands/commands.h"
+#include "api/server/db.h"
 #include "api/server/server_internal.h"
 
 /* ---- reads ------------------------------------------------------------- */
@@ -149,7 +150,8 @@ static int scan_cb(void *arg, struct keel_slice key, const struct keel_record *r
         return 1;
     }
     st->budget--;
-    if (syskey_is_reserved(key)) return 0;
+    /* The connection's database only, by the names its client gave (db.h). */
+    if (storage_key_db(key, &key) != (int)st->s->db) return 0;
     if (st->type != 0 && rec->type != st->type) return 0;
     if (st->pattern != NULL && !resp_glob_match(st->pattern, st->plen, key.p, key.n)) return 0;
     resp_bulk(&st->keys, key.p, key.n);
@@ -230,6 +232,10 @@ CMD_DECL_READ(cmd_scan)
         cur->used = ++srv->cursor_clock;
         start = (struct keel_slice){cur->key, cur->len};
     }
+    /* Database n's walk starts at its stored names: its long keys come after
+     * them (storage.h), database 0's short ones before. */
+    uint8_t first[KEEL_DB_KEY_OVERHEAD];
+    if (start.n == 0 && s->db != 0) start = srv_db_start(s->db, first);
     st.budget = (uint64_t)count;
     buf_init(&st.keys);
     int rc = keel_read_scan(rd, start, scan_cb, &st);
@@ -256,7 +262,9 @@ CMD_DECL_READ(cmd_keys)
     st.plen = s->argv[1].n;
     st.budget = UINT64_MAX;
     buf_init(&st.keys);
-    int rc = keel_read_scan(rd, (struct keel_slice){NULL, 0}, scan_cb, &st);
+    uint8_t first[KEEL_DB_KEY_OVERHEAD];
+    struct keel_slice start = s->db != 0 ? srv_db_start(s->db, first) : (struct keel_slice){NULL, 0};
+    int rc = keel_read_scan(rd, start, scan_cb, &st);
     if (rc == 0) {
         resp_array(&s->out, st.emitted);
         buf_append(&s->out, st.keys.p, st.keys.len);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/server/commands/commands.h"
+#include "api/server/db.h"
 
 CMD_DECL_LOCAL(cmd_unwatch)
 {
@@ -89,6 +90,12 @@ CMD_DECL_LOCAL(cmd_watch)
     static const struct keel_slice versions = {(const uint8_t *)"KEEL.VERSIONS", 13};
     s->argv[0] = versions; /* argbuf still owns the rest */
     s->cmd = command_lookup(&versions);
+    /* A watched key is the key of the database it was watched in: its
+     * stored name (db.h), which EXEC's KEEL.TX carries. */
+    if (!srv_db_rewrite(s)) {
+        slot_done(s);
+        return;
+    }
     s->watching = true;
     s->on_forward_reply = watch_reply;
     if (s->srv->role == KEEL_ROLE_LEADER) srv_dispatch_read(s);

@@ -89,6 +89,8 @@ CMD_DECL_ENCODE(cmd_rename);
 CMD_DECL_ENCODE(cmd_renamenx);
 CMD_DECL_ENCODE(cmd_copy);
 CMD_DECL_ENCODE(cmd_flush);
+/* cmd_db.c */
+CMD_DECL_ENCODE(cmd_move);
 
 /* cmd_hash.c */
 CMD_DECL_ENCODE(cmd_hset);

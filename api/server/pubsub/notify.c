@@ -127,19 +127,23 @@ static void apply_cb(void *data, const struct keel_events *ev)
         if (!(f & letter_flag(keel_event_class(e->type)))) continue;
         /* The node table and the token are Keel's business, not the
          * keyspace's; and an oversized key cannot come from a client. */
-        if (syskey_is_reserved(e->key) || e->key.n > KEEL_MAX_KEY) continue;
+        /* A database's key is named by its database and its client name
+         * (storage.h's KEEL_DB_PREFIX). */
+        struct keel_slice key;
+        int db = storage_key_db(e->key, &key);
+        if (db < 0 || key.n > KEEL_MAX_KEY) continue;
         if (f & NOTIFY_KEYSPACE) {
-            int n = snprintf(ch, chsize, "__keyspace@0__:");
-            memcpy(ch + n, e->key.p, e->key.n);
+            int n = snprintf(ch, chsize, "__keyspace@%d__:", db);
+            memcpy(ch + n, key.p, key.n);
             memcpy(msg, name, namen);
             memcpy(msg + namen, idx, (size_t)idxn);
-            publish_buf(srv, ch, (size_t)n + e->key.n, msg, namen + (size_t)idxn);
+            publish_buf(srv, ch, (size_t)n + key.n, msg, namen + (size_t)idxn);
         }
         if (f & NOTIFY_KEYEVENT) {
-            int n = snprintf(ch, chsize, "__keyevent@0__:%s", name);
-            memcpy(msg, e->key.p, e->key.n);
-            memcpy(msg + e->key.n, idx, (size_t)idxn);
-            publish_buf(srv, ch, (size_t)n, msg, e->key.n + (size_t)idxn);
+            int n = snprintf(ch, chsize, "__keyevent@%d__:%s", db, name);
+            memcpy(msg, key.p, key.n);
+            memcpy(msg + key.n, idx, (size_t)idxn);
+            publish_buf(srv, ch, (size_t)n, msg, key.n + (size_t)idxn);
         }
     }
     free(ch);

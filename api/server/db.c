@@ -1,0 +1,153 @@
+/* api/server: databases, the rewriting of a command's keys into its
+ * database's stored names. See db.h and storage.h (KEEL_DB_PREFIX). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server/db.h"
+#include "api/server/syskey.h"
+
+bool srv_cmd_keys(const struct command *cmd, const struct keel_slice *argv, uint32_t argc, int *first,
+                  int *last, int *step)
+{
+    *first = cmd->first_key;
+    *last = cmd->last_key < 0 ? (int)argc + cmd->last_key : cmd->last_key;
+    *step = cmd->key_step;
+    if (strcmp(cmd->name, "sintercard") == 0 && argc > 2) {
+        /* numkeys keys follow it (a bad numkeys: the command refuses it) */
+        int64_t n = 0;
+        if (store_parse_int(argv[1].p, argv[1].n, &n) && n > 0 && n <= (int64_t)argc - 2) {
+            *first = 2;
+            *last = 1 + (int)n;
+            *step = 1;
+        }
+    }
+    return *first > 0 && *step > 0;
+}
+
+struct keel_slice srv_db_key(unsigned db, struct keel_slice key, uint8_t *out)
+{
+    if (db == 0) return key;
+    memcpy(out, KEEL_DB_PREFIX, KEEL_DB_PREFIX_LEN);
+    out[KEEL_DB_PREFIX_LEN] = (uint8_t)db;
+    memcpy(out + KEEL_DB_KEY_OVERHEAD, key.p, key.n);
+    return (struct keel_slice){out, key.n + KEEL_DB_KEY_OVERHEAD};
+}
+
+struct keel_slice srv_db_start(unsigned db, uint8_t *out)
+{
+    memcpy(out, KEEL_DB_PREFIX, KEEL_DB_PREFIX_LEN);
+    out[KEEL_DB_PREFIX_LEN] = (uint8_t)db;
+    return (struct keel_slice){out, KEEL_DB_KEY_OVERHEAD};
+}
+
+bool srv_db_rewrite_argv(const struct command *cmd, unsigned db, struct keel_slice **argv,
+                         uint8_t **argbuf, uint32_t argc)
+{
+    int first, last, step;
+    if (db == 0 || !srv_cmd_keys(cmd, *argv, argc, &first, &last, &step)) return true;
+    size_t bytes = 1;
+    for (uint32_t i = 0; i < argc; i++) bytes += (*argv)[i].n + KEEL_DB_KEY_OVERHEAD;
+    struct keel_slice *nv = malloc(argc * sizeof *nv);
+    uint8_t *buf = malloc(bytes), *p = buf;
+    if (nv == NULL || buf == NULL) {
+        free(nv);
+        free(buf);
+        return false;
+    }
+    for (uint32_t i = 0; i < argc; i++) {
+        bool key = (int)i >= first && (int)i <= last && ((int)i - first) % step == 0;
+        if (key) nv[i] = srv_db_key(db, (*argv)[i], p);
+        else {
+            if ((*argv)[i].n > 0) memcpy(p, (*argv)[i].p, (*argv)[i].n);
+            nv[i] = (struct keel_slice){p, (*argv)[i].n};
+        }
+        p += nv[i].n;
+    }
+    free(*argv);
+    free(*argbuf);
+    *argv = nv;
+    *argbuf = buf;
+    return true;
+}
+
+bool srv_db_rewrite(struct slot *s)
+{
+    if (s->db_keyed || s->db == 0) return true;
+    if (!srv_db_rewrite_argv(s->cmd, s->db, &s->argv, &s->argbuf, s->argc)) {
+        srv_reply_error(&s->out, KEEL_ENOMEM, "out of memory");
+        return false;
+    }
+    s->db_keyed = true;
+    return true;
+}
+
+bool srv_db_index(struct slot *s, uint32_t at, unsigned *db)
+{
+    int64_t v;
+    if (!store_parse_int(s->argv[at].p, s->argv[at].n, &v) || v < INT32_MIN || v > INT32_MAX) {
+        srv_reply_error(&s->out, KEEL_ENOTINT, "value is not an integer or out of range");
+        return false;
+    }
+    if (v < 0 || v >= (int64_t)s->srv->cfg.databases) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "DB index is out of range");
+        return false;
+    }
+    *db = (unsigned)v;
+    return true;
+}
+
+struct count_walk
+{
+    struct srv_db_counts *dbs;
+    uint64_t sys_keys, sys_expires;
+};
+
+static int count_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
+{
+    struct count_walk *w = arg;
+    int db = storage_key_db(key, NULL);
+    /* Past the reserved range's short names and the long keys (whose
+     * positions are in it whatever their names): done. */
+    if (db == 0 && key.n <= KEEL_KEY_INLINE) return 1;
+    if (db < 0) {
+        w->sys_keys++;
+        w->sys_expires += rec->expire_at != 0;
+    } else if (db > 0) {
+        w->dbs[db].keys++;
+        w->dbs[db].expires += rec->expire_at != 0;
+    }
+    return 0;
+}
+
+int srv_db_count_all(struct keel_read *rd, uint64_t total_keys, uint64_t total_expires,
+                     struct srv_db_counts *out)
+{
+    struct count_walk w = {out, 0, 0};
+    memset(out, 0, KEEL_MAX_DATABASES * sizeof *out);
+    int rc = keel_read_scan(rd, keel_str(SYSKEY_PREFIX), count_cb, &w);
+    if (rc != 0 && rc != 1) return rc;
+    uint64_t keys = w.sys_keys, expires = w.sys_expires;
+    for (unsigned i = 1; i < KEEL_MAX_DATABASES; i++) {
+        keys += out[i].keys;
+        expires += out[i].expires;
+    }
+    out[0].keys = total_keys > keys ? total_keys - keys : 0;
+    out[0].expires = total_expires > expires ? total_expires - expires : 0;
+    return 0;
+}
+
+int srv_db_count(struct keel_read *rd, unsigned db, struct srv_db_counts *out)
+{
+    struct srv_db_counts all[KEEL_MAX_DATABASES];
+    int rc = srv_db_count_all(rd, keel_read_count(rd), 0, all);
+    if (rc == 0) *out = all[db];
+    return rc;
+}
+
+bool srv_db_keyless(const struct command *cmd)
+{
+    static const char *const names[] = {"dbsize", "flushdb", "keys", "randomkey", "scan", "swapdb"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(cmd->name, names[i]) == 0) return true;
+    return false;
+}
