@@ -250,7 +250,7 @@ const struct acl_command acl_command_categories[] = {
     {"sunion", ACL_CAT_READ | ACL_CAT_SET | ACL_CAT_SLOW, ACL_CMD_KEEL},
     {"sunionstore", ACL_CAT_WRITE | ACL_CAT_SET | ACL_CAT_SLOW, ACL_CMD_KEEL},
     {"sunsubscribe", ACL_CAT_PUBSUB | ACL_CAT_SLOW, 0},
-    {"swapdb", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST | ACL_CAT_DANGEROUS, 0},
+    {"swapdb", ACL_CAT_KEYSPACE | ACL_CAT_WRITE | ACL_CAT_FAST | ACL_CAT_DANGEROUS, ACL_CMD_KEEL},
     {"time", ACL_CAT_FAST, ACL_CMD_KEEL},
     {"touch", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},
     {"ttl", ACL_CAT_KEYSPACE | ACL_CAT_READ | ACL_CAT_FAST, ACL_CMD_KEEL},

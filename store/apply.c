@@ -401,6 +401,8 @@ static int apply_one(struct apply_ctx *c, const struct store_cmd *cmd, struct ke
         case STORE_CMD_FLUSH:
         case STORE_CMD_FLUSHDB:
             return apply_flush(c, cmd, r);
+        case STORE_CMD_SWAPDB:
+            return apply_swapdb(c, cmd, r);
         case STORE_CMD_SETRANGE:
             return apply_setrange(c, cmd, r);
         case STORE_CMD_SETBIT:

@@ -1,4 +1,4 @@
-/* store: applying RENAME (RENAMENX), COPY, FLUSH, SETRANGE, SETBIT, MSETNX and the
+/* store: applying RENAME (RENAMENX, MOVE), COPY, SETRANGE, SETBIT, MSETNX and the
  * string side of SETFLOAT (INCRBYFLOAT's result). See codec.h. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,78 +73,6 @@ int apply_copy(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_rep
     store_event(c, KEEL_EV_NEW, cmd->value); /* as RENAME's destination */
     store_event(c, KEEL_EV_COPY_TO, cmd->value);
     keel_reply_int(r, 1);
-    return 0;
-}
-
-/* FLUSH: delete every key but the system keys, in rounds of up to
- * FLUSH_ROUND keys collected by a scan (a scan cannot delete under itself).
- * Redis emits no keyspace event for FLUSHDB/FLUSHALL; nor does this. */
-#define FLUSH_ROUND 1024
-#define FLUSH_BYTES (1u << 20)
-
-/* One round's keys, gathered by a scan and deleted after it (a scan's keys
- * point into the map, which the deletes change). At most FLUSH_ROUND keys,
- * and past FLUSH_BYTES of names the round ends early: keys are up to 64 KiB. */
-struct flush_round
-{
-    uint8_t *keys; /* (le32 length, bytes) each */
-    size_t len, cap;
-    unsigned n;
-    bool oom;
-    int db; /* FLUSHDB's database; -1: FLUSH, every database */
-};
-
-static int flush_cb(void *arg, struct keel_slice key, const struct keel_record *rec)
-{
-    struct flush_round *fr = arg;
-    int db = storage_key_db(key, NULL);
-    (void)rec;
-    if (db < 0 || (fr->db >= 0 && db != fr->db)) return 0; /* a system key, or another database's */
-    if (fr->len + 4 + key.n > fr->cap) {
-        size_t cap = fr->cap * 2 > fr->len + 4 + key.n ? fr->cap * 2 : fr->len + 4 + key.n;
-        uint8_t *p = realloc(fr->keys, cap);
-        if (p == NULL) {
-            fr->oom = true;
-            return 1;
-        }
-        fr->keys = p;
-        fr->cap = cap;
-    }
-    le32_store(fr->keys + fr->len, (uint32_t)key.n);
-    memcpy(fr->keys + fr->len + 4, key.p, key.n);
-    fr->len += 4 + key.n;
-    return ++fr->n == FLUSH_ROUND || fr->len >= FLUSH_BYTES;
-}
-
-int apply_flush(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r)
-{
-    struct flush_round fr = {malloc(64 * 1024), 0, 64 * 1024, 0, false,
-                             cmd->type == STORE_CMD_FLUSHDB ? (int)cmd->num : -1};
-    uint8_t start[KEEL_KEY_INLINE]; /* a position (storage.h): at most 511 bytes */
-    size_t start_len = 0;
-    bool full;
-    int rc = 0;
-    if (fr.keys == NULL) return KEEL_ENOMEM;
-    do {
-        fr.len = 0;
-        fr.n = 0;
-        rc = storage_scan(c->txn, (struct keel_slice){start, start_len}, flush_cb, &fr);
-        if (fr.oom) rc = KEEL_ENOMEM;
-        if (rc != 0 && rc != 1) break;
-        full = rc == 1;
-        rc = 0;
-        for (size_t at = 0; at < fr.len && rc == 0;) {
-            size_t n = le32_load(fr.keys + at);
-            struct keel_slice key = {fr.keys + at + 4, n};
-            rc = storage_del(c->txn, key);
-            if (at + 4 + n == fr.len) /* the next round starts past it */
-                start_len = storage_key_pos(key, start);
-            at += 4 + n;
-        }
-    } while (rc == 0 && full);
-    free(fr.keys);
-    if (rc != 0) return rc;
-    keel_reply_ok(r);
     return 0;
 }
 

@@ -334,6 +334,11 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
             if (!rd_i64(r, &cmd->num)) return false;
             if (cmd->num < 0 || cmd->num >= KEEL_MAX_DATABASES) return fail(r, KEEL_EMALFORMED, "database out of range");
             break;
+        case STORE_CMD_SWAPDB:
+            if (!rd_i64(r, &cmd->num) || !rd_u64(r, &cmd->version)) return false;
+            if (cmd->num < 0 || cmd->num >= KEEL_MAX_DATABASES || cmd->version >= KEEL_MAX_DATABASES)
+                return fail(r, KEEL_EMALFORMED, "database out of range");
+            break;
         case STORE_CMD_SETRANGE:
             if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num) ||
                 !rd_str(r, &cmd->value, KEEL_MAX_VALUE))

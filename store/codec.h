@@ -47,6 +47,8 @@
  *   FLUSH    (empty): every key of every database goes but the system keys
  *            ("\xffkeel:" names that are not a database's, storage.h)
  *   FLUSHDB  i64 db (0 .. KEEL_MAX_DATABASES-1): FLUSHDB, database db's keys go
+ *   SWAPDB   i64 a, i64 b (0 .. KEEL_MAX_DATABASES-1): the two databases'
+ *            keys trade places (store/apply_db.c), O(keys of a and b)
  *   SETRANGE str key, i64 offset (>= 0), str value
  *   MSETNX   u32 n, n x (str key, str value)                  flags ALL
  *            MSETNX: all set (1) if none exists, else nothing (0); ALL is
@@ -225,6 +227,7 @@ enum store_cmd_type {
     STORE_CMD_ZSTORE = 41,
     STORE_CMD_ZRANGESTORE = 42,
     STORE_CMD_FLUSHDB = 43,
+    STORE_CMD_SWAPDB = 44,
     STORE_CMD__COUNT
 };
 
@@ -423,6 +426,8 @@ void keel_enc_copy(struct keel_enc *e, struct keel_slice src, struct keel_slice 
 void keel_enc_flush(struct keel_enc *e);
 /* FLUSHDB of database db (0 .. KEEL_MAX_DATABASES-1). */
 void keel_enc_flushdb(struct keel_enc *e, int64_t db);
+/* SWAPDB a b (each 0 .. KEEL_MAX_DATABASES-1). */
+void keel_enc_swapdb(struct keel_enc *e, int64_t a, int64_t b);
 void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset,
                        struct keel_slice value);
 void keel_enc_setbit(struct keel_enc *e, struct keel_slice key, int64_t offset, bool one);

@@ -351,6 +351,14 @@ void keel_enc_flushdb(struct keel_enc *e, int64_t db)
     end(e, b);
 }
 
+void keel_enc_swapdb(struct keel_enc *e, int64_t a, int64_t b)
+{
+    size_t at = begin(e, STORE_CMD_SWAPDB, 0);
+    w_u64(e, (uint64_t)a);
+    w_u64(e, (uint64_t)b);
+    end(e, at);
+}
+
 void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset,
                        struct keel_slice value)
 {

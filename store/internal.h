@@ -87,6 +87,7 @@ int apply_hsetfloat(struct apply_ctx *c, const struct store_cmd *cmd, struct kee
 int apply_rename(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_copy(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_flush(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
+int apply_swapdb(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_setrange(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_setbit(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);
 int apply_msetnx(struct apply_ctx *c, const struct store_cmd *cmd, struct keel_reply *r);

@@ -59,7 +59,7 @@ static const char *const writes[] = {
     "incrbyfloat", "linsert", "lmove", "lmpop", "lpop", "lpush", "lpushx", "lrem", "lset", "ltrim",
     "move", "mset", "msetnx", "persist", "pexpire", "pexpireat", "psetex", "rename", "renamenx", "rpop",
     "rpoplpush", "rpush", "rpushx", "sadd", "sdiffstore", "set", "setbit", "setex", "setnx",
-    "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "unlink", "zadd",
+    "setrange", "sinterstore", "smove", "spop", "srem", "sunionstore", "swapdb", "unlink", "zadd",
     "zdiffstore", "zincrby", "zinterstore", "zmpop", "zpopmax", "zpopmin", "zrangestore", "zrem",
     "zremrangebylex", "zremrangebyrank", "zremrangebyscore", "zunionstore",
 };

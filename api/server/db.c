@@ -146,7 +146,7 @@ int srv_db_count(struct keel_read *rd, unsigned db, struct srv_db_counts *out)
 
 bool srv_db_keyless(const struct command *cmd)
 {
-    static const char *const names[] = {"dbsize", "flushdb", "keys", "randomkey", "scan", "swapdb"};
+    static const char *const names[] = {"dbsize", "flushdb", "keys", "randomkey", "scan"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(cmd->name, names[i]) == 0) return true;
     return false;

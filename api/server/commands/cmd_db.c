@@ -104,6 +104,30 @@ CMD_DECL_ENCODE(cmd_copy)
     return 1;
 }
 
+/* SWAPDB index1 index2 (Redis's swapdbCommand and errors): one SWAPDB
+ * entry, the databases' keys trading places at once in one entry
+ * (store/apply_db.c: O(keys of the two)). The connections stay in their
+ * database, as Redis's. */
+CMD_DECL_ENCODE(cmd_swapdb)
+{
+    int64_t a, b;
+    if (!store_parse_int(s->argv[1].p, s->argv[1].n, &a) || a < INT32_MIN || a > INT32_MAX) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "invalid first DB index");
+        return -1;
+    }
+    if (!store_parse_int(s->argv[2].p, s->argv[2].n, &b) || b < INT32_MIN || b > INT32_MAX) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "invalid second DB index");
+        return -1;
+    }
+    int64_t n = (int64_t)s->srv->cfg.databases;
+    if (a < 0 || a >= n || b < 0 || b >= n) {
+        srv_reply_error(&s->out, KEEL_EINVAL, "DB index is out of range");
+        return -1;
+    }
+    keel_enc_swapdb(e, a, b);
+    return 1;
+}
+
 /* FLUSHDB / FLUSHALL [ASYNC|SYNC]: one FLUSHDB entry (the connection's
  * database) or FLUSH (every database), applied at once (ASYNC is accepted
  * and means the same); Keel's own system keys stay. */

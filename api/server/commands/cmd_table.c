@@ -162,6 +162,7 @@ const struct command command_table[] = {
     READ("substr", 4, cmd_getrange, 1, 1, 1),
     READ("sunion", -2, cmd_sunion, 1, -1, 1),
     WRITE("sunionstore", -3, cmd_sunionstore, NULL, 1, -1, 1),
+    WRITE("swapdb", 3, cmd_swapdb, NULL, 0, 0, 0),
     LOCAL("time", 1, CMD_TXCONN, cmd_time),
     READ("touch", -2, cmd_touch, 1, -1, 1),
     READ("ttl", 2, cmd_ttl, 1, 1, 1),

@@ -91,6 +91,7 @@ CMD_DECL_ENCODE(cmd_copy);
 CMD_DECL_ENCODE(cmd_flush);
 /* cmd_db.c */
 CMD_DECL_ENCODE(cmd_move);
+CMD_DECL_ENCODE(cmd_swapdb);
 
 /* cmd_hash.c */
 CMD_DECL_ENCODE(cmd_hset);
