@@ -119,6 +119,20 @@ static int set_protected(struct keel_server *srv, const char *value, char *err, 
     return 0;
 }
 
+/* databases: --databases, fixed at start as Redis's. */
+static void get_databases(struct keel_server *srv, char *buf, size_t size)
+{
+    snprintf(buf, size, "%u", srv->cfg.databases);
+}
+
+static int set_databases(struct keel_server *srv, const char *value, char *err, size_t size)
+{
+    (void)srv;
+    (void)value;
+    snprintf(err, size, "can't set immutable config");
+    return -1;
+}
+
 /* tls-cert-file, tls-key-file, tls-ca-cert-file: set together (their set is
  * NULL) by one reload of both TLS contexts (tls_rotate.h), as Redis applies
  * them: a file that does not load is refused and the old ones stay. */
@@ -139,6 +153,7 @@ static void get_tls_ca(struct keel_server *srv, char *buf, size_t size)
 
 static const struct config_param params[] = {
     {"consistency-check-interval", get_check_interval, set_check_interval},
+    {"databases", get_databases, set_databases},
     {"loglevel", get_loglevel, set_loglevel},
     {"notify-keyspace-events", get_notify, set_notify},
     {"notify-keyspace-index", get_notify_index, set_notify_index},
