@@ -29,6 +29,13 @@ int walk_data_record(struct walk *w, const MDB_val *k, const MDB_val *v)
     } else {
         name = (struct keel_slice){k->mv_data, k->mv_size};
     }
+    /* A name under the databases' prefix names a database 1..255 and a
+     * key in it (storage.h); SWAPDB's namespace in the middle of a swap
+     * (byte 0) is never left in a committed state. */
+    if (name.n >= KEEL_DB_PREFIX_LEN && memcmp(name.p, KEEL_DB_PREFIX, KEEL_DB_PREFIX_LEN) == 0 &&
+        storage_key_db(name, NULL) <= 0)
+        return walk_fail(w, "DB \"data\": a %zu-byte key under the databases' prefix names no database's key",
+                         name.n);
     if (!record_value_ok(&rec))
         return walk_fail(w, "DB \"data\": a %zu-byte key holds a malformed %s", k->mv_size,
                     rec.type == KEEL_TYPE_HASH ? "hash" : storage_is_coll(rec.type) ? "collection" : "value");

@@ -122,6 +122,52 @@ static void test_image_accepts(void **state)
     free(img);
 }
 
+/* Databases' keys (storage.h's KEEL_DB_PREFIX), short and long, pass and
+ * count; a name under the prefix that names no database's key (SWAPDB's
+ * byte 0, or no name after the database) is refused. */
+static void test_image_databases(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t a[900];
+    char errmsg[KEEL_ERRMSG_SIZE] = "";
+    struct keel_image_report rep;
+    assert_int_equal(put(f->s, cstr(KEEL_DB_PREFIX "\x01k"), "1", 100), 0);
+    struct keel_slice la = long_key(a, sizeof a, 'd');
+    memcpy(a, KEEL_DB_PREFIX "\x02", KEEL_DB_KEY_OVERHEAD);
+    assert_int_equal(put(f->s, la, "2", 0), 0);
+    assert_int_equal(put(f->s, cstr("k"), "0", 0), 0);
+    size_t len;
+    uint8_t *img = image_of(f->s, &len);
+    int rc = keel_image_check(img, len, 0, &rep, errmsg);
+    if (rc != 0) fail_msg("refused: %s", errmsg);
+    assert_int_equal(rep.keys, 3);
+    free(img);
+    static const char *const bad[] = {KEEL_DB_PREFIX "\x05", KEEL_DB_PREFIX "x"};
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t name[16];
+        size_t n;
+        if (i < 2) {
+            n = strlen(bad[i]);
+            memcpy(name, bad[i], n);
+        } else { /* SWAPDB's namespace, byte 0 */
+            memcpy(name, KEEL_DB_PREFIX, KEEL_DB_PREFIX_LEN);
+            name[KEEL_DB_PREFIX_LEN] = 0;
+            name[KEEL_DB_PREFIX_LEN + 1] = 'k';
+            n = KEEL_DB_PREFIX_LEN + 2;
+        }
+        assert_int_equal(put(f->s, (struct keel_slice){name, n}, "x", 0), 0);
+        img = image_of(f->s, &len);
+        errmsg[0] = 0;
+        assert_int_equal(keel_image_check(img, len, 0, &rep, errmsg), KEEL_ECORRUPT);
+        assert_non_null(strstr(errmsg, "names no database's key"));
+        free(img);
+        struct keel_txn txn;
+        begin(f->s, true, &txn);
+        assert_int_equal(storage_del(&txn, (struct keel_slice){name, n}), 0);
+        commit(&txn);
+    }
+}
+
 /* An env and an image of format 2 (no long keys) still open and pass; the
  * env is marked 3 on open. */
 static void test_format2_opens(void **state)
@@ -260,6 +306,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_image_accepts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_databases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_format2_opens, setup, teardown),
         cmocka_unit_test(test_image_refuses_forged),
     };

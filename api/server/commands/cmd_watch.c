@@ -135,6 +135,10 @@ CMD_DECL_LOCAL(cmd_keel_watchv)
             return;
         }
     }
+    if (!srv_db_rewrite(s)) { /* the connection's database's keys (db.h) */
+        slot_done(s);
+        return;
+    }
     for (uint32_t i = 0; i < n; i++) add_watch(c, s->argv[1 + 2 * i], versions[i]);
     resp_ok(&s->out);
     slot_done(s);
