@@ -388,7 +388,9 @@ static void keyspace_on(unsigned i, const char *k)
     C(":0", "COPY %s:none %s:e", k, k);
     C(":1", "COPY %s:d %s:e DB 0 REPLACE", k, k);
     C("-ERR source and destination objects are the same", "COPY %s:d %s:d", k, k);
-    C("-ERR DB index is out of range", "COPY %s:d %s:e DB 1", k, k);
+    C("-ERR DB index is out of range", "COPY %s:d %s:e DB 16", k, k);
+    C(":1", "COPY %s:d %s:d DB 1", k, k); /* another database: not the same object */
+    C(":0", "COPY %s:d %s:d DB 1", k, k);
     C("-ERR value is not an integer or out of range", "COPY %s:d %s:e DB x", k, k);
     C("-ERR syntax error", "COPY %s:d %s:e BAD", k, k);
     C("-ERR syntax error", "COPY %s:d %s:e DB", k, k);
