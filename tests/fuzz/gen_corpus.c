@@ -51,7 +51,7 @@ static void codec(struct keel_store *st, uint64_t *index)
     struct keel_slice members[] = {keel_str("m1"), keel_str(""), keel_str("m3")};
     struct keel_slice zsrc[] = {keel_str("s"), keel_str("nosuch")};
     static const double weights[] = {2.5, -1};
-    for (int t = 0; t < 32; t++) {
+    for (int t = 0; t < 35; t++) {
         keel_enc_init(&e, 1700000000000 + t, t % 2 ? 9 : 0, (uint64_t)t + 1);
         switch (t) {
             case 0: keel_enc_noop(&e); break;
@@ -92,6 +92,13 @@ static void codec(struct keel_store *st, uint64_t *index)
             case 29: keel_enc_mpop(&e, pairs, 2, 2, KEEL_MPOP_LEFT); break;
             case 30: keel_enc_zstore(&e, KEEL_SSTORE_UNION | KEEL_ZSTORE_MAX, keel_str("z"), zsrc, weights, 2); break;
             case 31: keel_enc_zrangestore(&e, keel_str("z2"), keel_str("z"), KEEL_ZRS_REV | 1, 0, -1, 0, 2, v, v); break;
+            /* databases (storage.h's KEEL_DB_PREFIX): MOVE, SWAPDB, FLUSHDB */
+            case 32:
+                keel_enc_rename(&e, keel_str("l2"), keel_str("\xffkeel:\xfe\x01l2"),
+                                KEEL_RENAME_NX | KEEL_RENAME_MOVE);
+                break;
+            case 33: keel_enc_swapdb(&e, 1, 2); break;
+            case 34: keel_enc_flushdb(&e, 2); break;
         }
         uint8_t *buf = enc_done(&e, &len);
         char name[32];

@@ -366,6 +366,12 @@ void enc_cmd(struct keel_enc *e, const struct store_cmd *c)
             free(v);
             break;
         }
+        case STORE_CMD_FLUSHDB:
+            keel_enc_flushdb(e, c->num);
+            break;
+        case STORE_CMD_SWAPDB:
+            keel_enc_swapdb(e, c->num, (int64_t)c->version);
+            break;
         case STORE_CMD_BATCH: {
             struct keel_slice key;
             uint64_t version;
