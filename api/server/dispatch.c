@@ -350,10 +350,9 @@ static bool arity_ok(const struct command *cmd, uint32_t argc)
  * their own proposals, never through a client command. */
 static bool keys_allowed(struct slot *s)
 {
-    const struct command *cmd = s->cmd;
-    if (cmd->first_key <= 0 || cmd->key_step <= 0) return true;
-    int last = cmd->last_key < 0 ? (int)s->argc + cmd->last_key : cmd->last_key;
-    for (int i = cmd->first_key; i <= last && i < (int)s->argc; i += cmd->key_step) {
+    int first, last, step; /* the numkeys commands' keys too (db.h) */
+    if (!srv_cmd_keys(s->cmd, s->argv, s->argc, &first, &last, &step)) return true;
+    for (int i = first; i <= last && i < (int)s->argc; i += step) {
         /* A follower forwards the stored names of its client's database. */
         if (s->forwarded_in && storage_key_db(s->argv[i], NULL) > 0) continue;
         if (syskey_is_reserved(s->argv[i])) {

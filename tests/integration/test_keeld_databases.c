@@ -149,6 +149,59 @@ static void databases_on(unsigned i, const char *p)
     redisFree(d1);
 }
 
+/* Database 5 on node i: a key over 511 bytes counts and lists; SCAN with
+ * COUNT 1 walks the database across calls; a follower's READONLY read; an
+ * ACL key pattern judges the client's name, not the stored one; a reserved
+ * name stays refused in any database. */
+static void more_on(unsigned i, const char *p, bool follower)
+{
+    redisContext *c = kc_raw(&cl, i);
+    char big[700];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    memcpy(big, p, strlen(p));
+    kc_on(c, i, "+OK", "SELECT 5");
+    kc_on(c, i, "+OK", "FLUSHDB");
+    kc_on(c, i, "+OK", "SET %s v", big);
+    kc_on(c, i, "+OK", "MSET %s:a 1 %s:b 2 %s:c 3", p, p, p);
+    kc_on(c, i, ":4", "DBSIZE");
+    kc_on(c, i, "\"v\"", "GET %s", big);
+    int seen = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s COUNT 1", cursor);
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        seen += (int)r->element[1]->elements;
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    assert_int_equal(seen, 4);
+    has(c, "INFO keyspace", "db5:keys=4,expires=0");
+    if (follower) {
+        kc_on(c, i, "+OK", "READONLY");
+        kc_on(c, i, "\"1\"", "GET %s:a", p); /* its own replica, database 5 */
+        kc_on(c, i, "+OK", "READWRITE");
+    }
+    kc_on(c, i, "-ERR keys starting with \\xffkeel: are reserved", "GET \xffkeel:\xfe\x01x");
+    kc_on(c, i, "+OK", "ACL SETUSER dbu%s on >pw ~%s:* +@all", p, p);
+    /* a follower applies the new user a moment after the leader answered */
+    bool authed = false;
+    for (int t = 0; t < 100 && !authed; t++) {
+        redisReply *r = redisCommand(c, "AUTH dbu%s pw", p);
+        authed = kc_is_status(r, "OK");
+        freeReplyObject(r);
+        if (!authed) kc_pause_ms(20);
+    }
+    assert_true(authed);
+    kc_on(c, i, "+OK", "SELECT 5");
+    kc_on(c, i, "\"2\"", "GET %s:b", p);
+    kc_on(c, i, "-NOPERM*", "GET other");
+    kc_on(c, i, "+RESET", "RESET");
+    kc_on(c, i, ":1", "ACL DELUSER dbu%s", p);
+    redisFree(c);
+}
+
 static void test_databases(void **state)
 {
     (void)state;
@@ -156,6 +209,8 @@ static void test_databases(void **state)
     assert_true(leader >= 0);
     databases_on((unsigned)leader, "L");
     databases_on(((unsigned)leader + 1) % 3, "F");
+    more_on((unsigned)leader, "L", false);
+    more_on(((unsigned)leader + 1) % 3, "F", true);
     /* FLUSHALL empties every database */
     redisContext *c = kc_raw(&cl, (unsigned)leader);
     kc_on(c, (unsigned)leader, "+OK", "FLUSHALL");
