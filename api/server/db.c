@@ -12,12 +12,21 @@ bool srv_cmd_keys(const struct command *cmd, const struct keel_slice *argv, uint
     *first = cmd->first_key;
     *last = cmd->last_key < 0 ? (int)argc + cmd->last_key : cmd->last_key;
     *step = cmd->key_step;
-    if (strcmp(cmd->name, "sintercard") == 0 && argc > 2) {
-        /* numkeys keys follow it (a bad numkeys: the command refuses it) */
+    /* Keys counted by a numkeys argument (Redis's movable keys), as
+     * auth_check.c finds them: numkeys at `at`, the keys after it. A bad
+     * numkeys: the command refuses it. */
+    static const struct
+    {
+        const char *name;
+        uint32_t at;
+    } movable[] = {{"sintercard", 1}, {"lmpop", 1}, {"zmpop", 1}, {"blmpop", 2}, {"bzmpop", 2}};
+    for (size_t i = 0; i < sizeof movable / sizeof movable[0]; i++) {
+        uint32_t at = movable[i].at;
         int64_t n = 0;
-        if (store_parse_int(argv[1].p, argv[1].n, &n) && n > 0 && n <= (int64_t)argc - 2) {
-            *first = 2;
-            *last = 1 + (int)n;
+        if (strcmp(cmd->name, movable[i].name) != 0 || argc <= at + 1) continue;
+        if (store_parse_int(argv[at].p, argv[at].n, &n) && n > 0 && n <= (int64_t)argc - at - 1) {
+            *first = (int)at + 1;
+            *last = (int)at + (int)n;
             *step = 1;
         }
     }

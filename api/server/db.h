@@ -11,7 +11,14 @@
  * FLUSHDB, SWAPDB): those read s->db, which KEEL.FWD carries after the
  * protocol ("3:1", forward_conn.c). In MULTI the queued commands are
  * rewritten when they are queued, with the database the SELECTs queued
- * before them chose (conn->multi_db), as Redis runs them. */
+ * before them chose (conn->multi_db), as Redis runs them.
+ *
+ * Blocked pops (block.c) wait on their argv's keys, which are stored
+ * names by then, and are poked by the applied entries' events, which carry
+ * stored names too: a BLPOP in database 1 is woken by writes to database
+ * 1's key only. Replies that name a key (BLPOP, LMPOP, ... in
+ * cmd_block.c; KEYS, SCAN, RANDOMKEY; notifications) give the client's
+ * name back, without the prefix. */
 #ifndef KEEL_API_SERVER_DB_H
 #define KEEL_API_SERVER_DB_H
 

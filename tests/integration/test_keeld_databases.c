@@ -261,6 +261,50 @@ static void test_notify(void **state)
     redisFree(w);
 }
 
+/* A blocked pop waits on its key in its database: BLPOP in database 1 is
+ * not woken by an LPUSH of the same name in database 0, it is by one in
+ * database 1; the replies name the key as the client did (BLPOP, LMPOP,
+ * BZPOPMIN). On node i (a follower forwards the pop with its database). */
+static void blocking_on(unsigned i, const char *p)
+{
+    redisContext *b = kc_raw(&cl, i), *w = kc_raw(&cl, i);
+    kc_on(b, i, "+OK", "SELECT 1");
+    assert_int_equal(redisAppendCommand(b, "BLPOP %s:q 10", p), REDIS_OK);
+    assert_int_equal(redisBufferWrite(b, &(int){0}), REDIS_OK);
+    kc_pause_ms(300);
+    kc_on(w, i, ":1", "LPUSH %s:q zero", p); /* database 0: not the one waited on */
+    kc_pause_ms(300);
+    kc_on(w, i, "+OK", "SELECT 1");
+    kc_on(w, i, ":1", "LPUSH %s:q one", p);
+    void *reply = NULL;
+    assert_int_equal(redisGetReply(b, &reply), REDIS_OK);
+    char got[256], want[256];
+    kc_reply_text(reply, true, got, sizeof got);
+    freeReplyObject(reply);
+    snprintf(want, sizeof want, "[\"%s:q\",\"one\"]", p);
+    assert_string_equal(got, want);
+    kc_on(w, i, "+OK", "SELECT 0");
+    kc_on(w, i, "\"zero\"", "LPOP %s:q", p); /* still there */
+    kc_on(w, i, "+OK", "SELECT 1");
+    kc_on(w, i, ":2", "RPUSH %s:q a b", p);
+    snprintf(want, sizeof want, "[\"%s:q\",[\"a\",\"b\"]]", p);
+    kc_on(w, i, want, "LMPOP 1 %s:q LEFT COUNT 5", p);
+    kc_on(w, i, ":1", "ZADD %s:z 1 m", p);
+    snprintf(want, sizeof want, "[\"%s:z\",\"m\",\"1\"]", p);
+    kc_on(w, i, want, "BZPOPMIN %s:z 1", p);
+    redisFree(b);
+    redisFree(w);
+}
+
+static void test_blocking(void **state)
+{
+    (void)state;
+    int leader = kc_start_leader(&cl, 3, "");
+    assert_true(leader >= 0);
+    blocking_on((unsigned)leader, "L");
+    blocking_on(((unsigned)leader + 1) % 3, "F");
+}
+
 /* Database 1's keys survive a snapshot, a follower catching up by it, and
  * a restart of every node; a redis-py client with /1 in its URL sees them. */
 static void test_snapshot_restart_client(void **state)
@@ -310,6 +354,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_databases, teardown),
         cmocka_unit_test_teardown(test_notify, teardown),
+        cmocka_unit_test_teardown(test_blocking, teardown),
         cmocka_unit_test_teardown(test_snapshot_restart_client, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

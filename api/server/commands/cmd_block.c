@@ -256,9 +256,25 @@ static void mpop_reply(struct slot *s, struct keel_reply_reader *rd, int shape)
         return;
     }
     if (waits(s, &it)) return;
-    if (it.kind != KEEL_REPLY_ARRAY || it.integer != 2 || keel_reply_next(&peek, &key) != 0 ||
-        keel_reply_next(&peek, &items) != 0 || items.kind != KEEL_REPLY_ARRAY || shape == 0) {
+    if (it.kind != KEEL_REPLY_ARRAY || it.integer != 2 || keel_reply_next(&peek, &key) != 0) {
         srv_reply_to_resp(&s->out, s->proto, rd);
+        return;
+    }
+    /* The key as its client named it, without its database's prefix (db.h). */
+    struct keel_slice user;
+    (void)storage_key_db((struct keel_slice){key.p, key.n}, &user);
+    key.p = user.p;
+    key.n = user.n;
+    struct keel_reply_reader at_items = peek;
+    if (keel_reply_next(&peek, &items) != 0 || items.kind != KEEL_REPLY_ARRAY) {
+        srv_reply_to_resp(&s->out, s->proto, rd);
+        return;
+    }
+    if (shape == 0) {
+        resp_array(&s->out, 2);
+        resp_bulk(&s->out, key.p, key.n);
+        srv_reply_to_resp(&s->out, s->proto, &at_items);
+        *rd = at_items;
         return;
     }
     *rd = peek;
