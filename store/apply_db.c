@@ -112,7 +112,10 @@ static int walk(struct apply_ctx *c, int ns, int to)
                 rc = storage_del(c->txn, key);
             } else {
                 (void)ns_of(key, &user);
-                rc = storage_move(c->txn, key, ns_key(to, user, name), c->index);
+                struct keel_slice dst = ns_key(to, user, name);
+                rc = storage_move(c->txn, key, dst, c->index);
+                /* Redis's SWAPDB wakes the clients blocked on a key it brings in. */
+                if (rc == 0 && to != SWAP_NS) store_event(c, KEEL_EV_SWAPPED, dst);
             }
             at += 4 + n;
         }

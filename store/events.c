@@ -34,6 +34,7 @@ static const struct
     [KEEL_EV_ZUNIONSTORE] = {"zunionstore", 'z'}, [KEEL_EV_ZINTERSTORE] = {"zinterstore", 'z'},
     [KEEL_EV_ZDIFFSTORE] = {"zdiffstore", 'z'},   [KEEL_EV_ZRANGESTORE] = {"zrangestore", 'z'},
     [KEEL_EV_MOVE_FROM] = {"move_from", 'g'},     [KEEL_EV_MOVE_TO] = {"move_to", 'g'},
+    [KEEL_EV_SWAPPED] = {"swapped", 0},
 };
 
 const char *keel_event_name(unsigned type)

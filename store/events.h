@@ -69,6 +69,8 @@ enum keel_event_type {
     KEEL_EV_ZRANGESTORE, /* z */
     KEEL_EV_MOVE_FROM,   /* g MOVE: the key in its source database */
     KEEL_EV_MOVE_TO,     /* g MOVE: the key in its destination database */
+    KEEL_EV_SWAPPED,     /* (no class: never published, as Redis's SWAPDB) a key SWAPDB moved,
+                          * under its new name: wakes the clients blocked on it (block.c) */
     KEEL_EV__COUNT
 };
 

@@ -285,6 +285,21 @@ static void blocking_on(unsigned i, const char *p)
     assert_string_equal(got, want);
     kc_on(w, i, "+OK", "SELECT 0");
     kc_on(w, i, "\"zero\"", "LPOP %s:q", p); /* still there */
+    /* SWAPDB bringing a list into the waited-on database wakes it, as Redis's */
+    kc_on(b, i, "+OK", "SELECT 2");
+    assert_int_equal(redisAppendCommand(b, "BLPOP %s:s 10", p), REDIS_OK);
+    assert_int_equal(redisBufferWrite(b, &(int){0}), REDIS_OK);
+    kc_pause_ms(300);
+    kc_on(w, i, "+OK", "SELECT 3");
+    kc_on(w, i, ":1", "RPUSH %s:s x", p);
+    kc_on(w, i, "+OK", "SWAPDB 2 3");
+    reply = NULL;
+    assert_int_equal(redisGetReply(b, &reply), REDIS_OK);
+    kc_reply_text(reply, true, got, sizeof got);
+    freeReplyObject(reply);
+    snprintf(want, sizeof want, "[\"%s:s\",\"x\"]", p);
+    assert_string_equal(got, want);
+    kc_on(w, i, "+OK", "SWAPDB 2 3"); /* back: the other pass finds 2 and 3 as they were */
     kc_on(w, i, "+OK", "SELECT 1");
     kc_on(w, i, ":2", "RPUSH %s:q a b", p);
     snprintf(want, sizeof want, "[\"%s:q\",[\"a\",\"b\"]]", p);
