@@ -6,31 +6,52 @@
 #include "api/server/db.h"
 #include "api/server/syskey.h"
 
-bool srv_cmd_keys(const struct command *cmd, const struct keel_slice *argv, uint32_t argc, int *first,
-                  int *last, int *step)
+bool srv_cmd_keys(const struct command *cmd, const struct keel_slice *argv, uint32_t argc,
+                  struct srv_keys *k)
 {
-    *first = cmd->first_key;
-    *last = cmd->last_key < 0 ? (int)argc + cmd->last_key : cmd->last_key;
-    *step = cmd->key_step;
+    k->first = cmd->first_key;
+    k->last = cmd->last_key < 0 ? (int)argc + cmd->last_key : cmd->last_key;
+    k->step = cmd->key_step;
+    k->first2 = 0;
+    k->last2 = -1;
     /* Keys counted by a numkeys argument (Redis's movable keys), as
-     * auth_check.c finds them: numkeys at `at`, the keys after it. A bad
-     * numkeys: the command refuses it. */
+     * auth_check.c finds them: numkeys at `at`, the keys after it; for the
+     * Z*STORE forms they come after the destination the table gives
+     * (`second`). A bad numkeys: the command refuses it. */
     static const struct
     {
         const char *name;
         uint32_t at;
-    } movable[] = {{"sintercard", 1}, {"lmpop", 1}, {"zmpop", 1}, {"blmpop", 2}, {"bzmpop", 2}};
+        bool second;
+    } movable[] = {
+        {"sintercard", 1, false}, {"lmpop", 1, false},      {"zmpop", 1, false},
+        {"blmpop", 2, false},     {"bzmpop", 2, false},     {"zunion", 1, false},
+        {"zinter", 1, false},     {"zdiff", 1, false},      {"zintercard", 1, false},
+        {"zunionstore", 2, true}, {"zinterstore", 2, true}, {"zdiffstore", 2, true},
+    };
     for (size_t i = 0; i < sizeof movable / sizeof movable[0]; i++) {
         uint32_t at = movable[i].at;
         int64_t n = 0;
         if (strcmp(cmd->name, movable[i].name) != 0 || argc <= at + 1) continue;
-        if (store_parse_int(argv[at].p, argv[at].n, &n) && n > 0 && n <= (int64_t)argc - at - 1) {
-            *first = (int)at + 1;
-            *last = (int)at + (int)n;
-            *step = 1;
+        if (!store_parse_int(argv[at].p, argv[at].n, &n) || n <= 0 || n > (int64_t)argc - at - 1) continue;
+        if (movable[i].second) {
+            k->first2 = (int)at + 1;
+            k->last2 = (int)at + (int)n;
+        } else {
+            k->first = (int)at + 1;
+            k->last = (int)at + (int)n;
+            k->step = 1;
         }
     }
-    return *first > 0 && *step > 0;
+    if (k->first <= 0 || k->step <= 0) k->first = 0, k->last = -1, k->step = 1;
+    return k->first > 0 || k->first2 > 0;
+}
+
+bool srv_cmd_key_at(const struct srv_keys *k, uint32_t i)
+{
+    int j = (int)i;
+    return (k->first > 0 && j >= k->first && j <= k->last && (j - k->first) % k->step == 0) ||
+           (k->first2 > 0 && j >= k->first2 && j <= k->last2);
 }
 
 struct keel_slice srv_db_key(unsigned db, struct keel_slice key, uint8_t *out)
@@ -52,8 +73,8 @@ struct keel_slice srv_db_start(unsigned db, uint8_t *out)
 bool srv_db_rewrite_argv(const struct command *cmd, unsigned db, struct keel_slice **argv,
                          uint8_t **argbuf, uint32_t argc)
 {
-    int first, last, step;
-    if (db == 0 || !srv_cmd_keys(cmd, *argv, argc, &first, &last, &step)) return true;
+    struct srv_keys k;
+    if (db == 0 || !srv_cmd_keys(cmd, *argv, argc, &k)) return true;
     size_t bytes = 1;
     for (uint32_t i = 0; i < argc; i++) bytes += (*argv)[i].n + KEEL_DB_KEY_OVERHEAD;
     struct keel_slice *nv = malloc(argc * sizeof *nv);
@@ -64,8 +85,7 @@ bool srv_db_rewrite_argv(const struct command *cmd, unsigned db, struct keel_sli
         return false;
     }
     for (uint32_t i = 0; i < argc; i++) {
-        bool key = (int)i >= first && (int)i <= last && ((int)i - first) % step == 0;
-        if (key) nv[i] = srv_db_key(db, (*argv)[i], p);
+        if (srv_cmd_key_at(&k, i)) nv[i] = srv_db_key(db, (*argv)[i], p);
         else {
             if ((*argv)[i].n > 0) memcpy(p, (*argv)[i].p, (*argv)[i].n);
             nv[i] = (struct keel_slice){p, (*argv)[i].n};

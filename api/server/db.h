@@ -27,10 +27,18 @@
 
 #include "api/server/server_internal.h"
 
-/* The keys of cmd in argv[0..argc): first..last step (last inclusive), or
- * false if it names none (numkeys commands: SINTERCARD). */
-bool srv_cmd_keys(const struct command *cmd, const struct keel_slice *argv, uint32_t argc, int *first,
-                  int *last, int *step);
+/* Where a command's keys are: first..last by step (last inclusive), and
+ * first2..last2 (the Z*STORE forms' sources after their destination). */
+struct srv_keys
+{
+    int first, last, step, first2, last2;
+};
+/* The keys of cmd in argv[0..argc), the numkeys commands' included (as
+ * auth_check.c finds them); false if it names none. */
+bool srv_cmd_keys(const struct command *cmd, const struct keel_slice *argv, uint32_t argc,
+                  struct srv_keys *k);
+/* Whether argument i is one of k's keys. */
+bool srv_cmd_key_at(const struct srv_keys *k, uint32_t i);
 /* Rewrite the keys of cmd in *argv (owned with *argbuf, both replaced)
  * into database db's stored names. false: out of memory (nothing changed). */
 bool srv_db_rewrite_argv(const struct command *cmd, unsigned db, struct keel_slice **argv,

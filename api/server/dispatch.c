@@ -350,9 +350,10 @@ static bool arity_ok(const struct command *cmd, uint32_t argc)
  * their own proposals, never through a client command. */
 static bool keys_allowed(struct slot *s)
 {
-    int first, last, step; /* the numkeys commands' keys too (db.h) */
-    if (!srv_cmd_keys(s->cmd, s->argv, s->argc, &first, &last, &step)) return true;
-    for (int i = first; i <= last && i < (int)s->argc; i += step) {
+    struct srv_keys k; /* the numkeys commands' keys too (db.h) */
+    if (!srv_cmd_keys(s->cmd, s->argv, s->argc, &k)) return true;
+    for (uint32_t i = 1; i < s->argc; i++) {
+        if (!srv_cmd_key_at(&k, i)) continue;
         /* A follower forwards the stored names of its client's database. */
         if (s->forwarded_in && storage_key_db(s->argv[i], NULL) > 0) continue;
         if (syskey_is_reserved(s->argv[i])) {

@@ -178,6 +178,17 @@ static void more_on(unsigned i, const char *p, bool follower)
     } while (strcmp(cursor, "0") != 0);
     assert_int_equal(seen, 4);
     has(c, "INFO keyspace", "db5:keys=4,expires=0");
+    /* the sorted-set algebra's numkeys keys are the database's */
+    kc_on(c, i, ":1", "ZADD %s:z1 1 a", p);
+    kc_on(c, i, ":1", "ZADD %s:z2 2 b", p);
+    kc_on(c, i, ":2", "ZUNIONSTORE %s:zu 2 %s:z1 %s:z2", p, p, p);
+    kc_on(c, i, "[\"a\",\"b\"]", "ZUNION 2 %s:z1 %s:z2", p, p);
+    kc_on(c, i, ":1", "ZINTERCARD 1 %s:z1", p);
+    kc_on(c, i, ":2", "ZRANGESTORE %s:zr %s:zu 0 -1", p, p);
+    kc_on(c, i, "+OK", "SELECT 0");
+    kc_on(c, i, ":0", "EXISTS %s:zu %s:zr %s:z1", p, p, p);
+    kc_on(c, i, "[]", "ZUNION 2 %s:z1 %s:z2", p, p);
+    kc_on(c, i, "+OK", "SELECT 5");
     if (follower) {
         kc_on(c, i, "+OK", "READONLY");
         kc_on(c, i, "\"1\"", "GET %s:a", p); /* its own replica, database 5 */
