@@ -196,6 +196,7 @@ static bool lex_pair(struct rd *r, struct keel_slice a, struct keel_slice b)
 static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_cmd *cmd, bool top)
 {
     const uint8_t *start;
+    const char *why;
     struct keel_slice s;
     uint32_t i;
     cmd->type = type;
@@ -320,24 +321,12 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
         case STORE_CMD_RENAME:
         case STORE_CMD_COPY:
             if (!rd_key(r, &cmd->key) || !rd_key(r, &cmd->value)) return false;
-            if (type == STORE_CMD_RENAME && (flags & KEEL_RENAME_MOVE)) {
-                struct keel_slice a, b;
-                int da = storage_key_db(cmd->key, &a), db = storage_key_db(cmd->value, &b);
-                if (!(flags & KEEL_RENAME_NX) || da < 0 || db < 0 || da == db || a.n != b.n ||
-                    memcmp(a.p, b.p, a.n) != 0)
-                    return fail(r, KEEL_EMALFORMED, "MOVE not one key between two databases");
-            }
             break;
         case STORE_CMD_FLUSH:
             break;
         case STORE_CMD_FLUSHDB:
-            if (!rd_i64(r, &cmd->num)) return false;
-            if (cmd->num < 0 || cmd->num >= KEEL_MAX_DATABASES) return fail(r, KEEL_EMALFORMED, "database out of range");
-            break;
-        case STORE_CMD_SWAPDB:
-            if (!rd_i64(r, &cmd->num) || !rd_u64(r, &cmd->version)) return false;
-            if (cmd->num < 0 || cmd->num >= KEEL_MAX_DATABASES || cmd->version >= KEEL_MAX_DATABASES)
-                return fail(r, KEEL_EMALFORMED, "database out of range");
+        case STORE_CMD_SWAPDB: /* codec_db.c checks the databases */
+            if (!rd_i64(r, &cmd->num) || (type == STORE_CMD_SWAPDB && !rd_u64(r, &cmd->version))) return false;
             break;
         case STORE_CMD_SETRANGE:
             if (!rd_key(r, &cmd->key) || !rd_i64(r, &cmd->num) ||
@@ -508,7 +497,7 @@ static bool decode_body(struct rd *r, uint8_t type, uint8_t flags, struct store_
         default:
             return fail(r, KEEL_EMALFORMED, "unknown command type");
     }
-    return true;
+    return (why = store_db_check(type, flags, cmd)) == NULL ? true : fail(r, KEEL_EMALFORMED, why);
 }
 
 int store_cmd_decode(const void *buf, size_t len, struct store_cmd *cmd, const char **msg)

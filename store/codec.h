@@ -354,6 +354,9 @@ struct store_cmd
  * KEEL_EVERSION (another codec version), KEEL_ETOOBIG (a key, value or count
  * over its limit). msg (may be NULL) receives a short reason, static storage. */
 int store_cmd_decode(const void *buf, size_t len, struct store_cmd *cmd, const char **msg);
+/* Whether a decoded FLUSHDB, SWAPDB or RENAME (MOVE) holds (codec_db.c):
+ * NULL, or why not. Other types: NULL. */
+const char *store_db_check(uint8_t type, uint8_t flags, const struct store_cmd *cmd);
 
 /* A cursor over an encoded list. Lists were validated by decode. */
 struct keel_iter

@@ -5,6 +5,7 @@
 #include "common/buf.h"
 #include "common/le.h"
 #include "store/codec.h"
+#include "store/enc_private.h"
 
 static uint8_t *grow(struct keel_enc *e, size_t n)
 {
@@ -28,7 +29,7 @@ static void w_u32(struct keel_enc *e, uint32_t v)
     if (p) le32_store(p, v);
 }
 
-static void w_u64(struct keel_enc *e, uint64_t v)
+void store_enc_u64(struct keel_enc *e, uint64_t v)
 {
     uint8_t *p = grow(e, 8);
     if (p) le64_store(p, v);
@@ -66,7 +67,7 @@ void keel_enc_close(struct keel_enc *e)
 }
 
 /* Start a command; returns the offset of a sub-command's length slot (or 0). */
-static size_t begin(struct keel_enc *e, uint8_t type, unsigned flags)
+size_t store_enc_begin(struct keel_enc *e, uint8_t type, unsigned flags)
 {
     if (e->err) return 0;
     if (!e->batch) {
@@ -101,7 +102,7 @@ static size_t begin(struct keel_enc *e, uint8_t type, unsigned flags)
     return e->len;
 }
 
-static void end(struct keel_enc *e, size_t body_start)
+void store_enc_end(struct keel_enc *e, size_t body_start)
 {
     if (e->err || !e->batch) return;
     le32_store(e->buf + body_start - 4, e->len - body_start);
@@ -109,34 +110,34 @@ static void end(struct keel_enc *e, size_t body_start)
 
 void keel_enc_noop(struct keel_enc *e)
 {
-    end(e, begin(e, STORE_CMD_NOOP, 0));
+    store_enc_end(e, store_enc_begin(e, STORE_CMD_NOOP, 0));
 }
 
 void keel_enc_set(struct keel_enc *e, struct keel_slice key, struct keel_slice value,
                   int64_t expire_at, unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_SET, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_SET, flags);
     w_str(e, key);
     w_str(e, value);
-    w_u64(e, (uint64_t)expire_at);
-    end(e, b);
+    store_enc_u64(e, (uint64_t)expire_at);
+    store_enc_end(e, b);
 }
 
 void keel_enc_del(struct keel_enc *e, const struct keel_slice *keys, uint32_t n)
 {
-    size_t b = begin(e, STORE_CMD_DEL, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_DEL, 0);
     w_u32(e, n);
     for (uint32_t i = 0; i < n; i++) w_str(e, keys[i]);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 static void key_num(struct keel_enc *e, uint8_t type, unsigned flags, struct keel_slice key,
                     int64_t num)
 {
-    size_t b = begin(e, type, flags);
+    size_t b = store_enc_begin(e, type, flags);
     w_str(e, key);
-    w_u64(e, (uint64_t)num);
-    end(e, b);
+    store_enc_u64(e, (uint64_t)num);
+    store_enc_end(e, b);
 }
 
 void keel_enc_incrby(struct keel_enc *e, struct keel_slice key, int64_t delta)
@@ -151,19 +152,19 @@ void keel_enc_expire(struct keel_enc *e, struct keel_slice key, int64_t expire_a
 
 void keel_enc_persist(struct keel_enc *e, struct keel_slice key)
 {
-    size_t b = begin(e, STORE_CMD_PERSIST, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_PERSIST, 0);
     w_str(e, key);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 static void key_list(struct keel_enc *e, uint8_t type, unsigned flags, struct keel_slice key,
                      const struct keel_slice *items, uint32_t n, uint32_t per)
 {
-    size_t b = begin(e, type, flags);
+    size_t b = store_enc_begin(e, type, flags);
     w_str(e, key);
     w_u32(e, n);
     for (uint32_t i = 0; i < n * per; i++) w_str(e, items[i]);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_hset(struct keel_enc *e, struct keel_slice key, const struct keel_slice *pairs,
@@ -188,48 +189,48 @@ void keel_enc_hdel(struct keel_enc *e, struct keel_slice key, const struct keel_
 void keel_enc_hincrby(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
                       int64_t delta)
 {
-    size_t b = begin(e, STORE_CMD_HINCRBY, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_HINCRBY, 0);
     w_str(e, key);
     w_str(e, field);
-    w_u64(e, (uint64_t)delta);
-    end(e, b);
+    store_enc_u64(e, (uint64_t)delta);
+    store_enc_end(e, b);
 }
 
 void keel_enc_cas(struct keel_enc *e, struct keel_slice key, unsigned flags, uint64_t version,
                   struct keel_slice expected, struct keel_slice value, int64_t expire_at)
 {
-    size_t b = begin(e, STORE_CMD_CAS, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_CAS, flags);
     w_str(e, key);
-    w_u64(e, version);
+    store_enc_u64(e, version);
     w_str(e, expected);
     w_str(e, value);
-    w_u64(e, (uint64_t)expire_at);
-    end(e, b);
+    store_enc_u64(e, (uint64_t)expire_at);
+    store_enc_end(e, b);
 }
 
 void keel_enc_sweep(struct keel_enc *e, int64_t max)
 {
-    size_t b = begin(e, STORE_CMD_SWEEP, 0);
-    w_u64(e, (uint64_t)max);
-    end(e, b);
+    size_t b = store_enc_begin(e, STORE_CMD_SWEEP, 0);
+    store_enc_u64(e, (uint64_t)max);
+    store_enc_end(e, b);
 }
 
 void keel_enc_hash(struct keel_enc *e)
 {
-    end(e, begin(e, STORE_CMD_HASH, 0));
+    store_enc_end(e, store_enc_begin(e, STORE_CMD_HASH, 0));
 }
 
 void keel_enc_check(struct keel_enc *e)
 {
-    end(e, begin(e, STORE_CMD_HASH, KEEL_HASH_CHECK));
+    store_enc_end(e, store_enc_begin(e, STORE_CMD_HASH, KEEL_HASH_CHECK));
 }
 
 void keel_enc_verdict(struct keel_enc *e, uint64_t index, uint64_t digest)
 {
-    size_t b = begin(e, STORE_CMD_HASH, KEEL_HASH_VERDICT);
-    w_u64(e, index);
-    w_u64(e, digest);
-    end(e, b);
+    size_t b = store_enc_begin(e, STORE_CMD_HASH, KEEL_HASH_VERDICT);
+    store_enc_u64(e, index);
+    store_enc_u64(e, digest);
+    store_enc_end(e, b);
 }
 
 void keel_enc_batch_begin(struct keel_enc *e)
@@ -258,7 +259,7 @@ void keel_enc_watch(struct keel_enc *e, struct keel_slice key, uint64_t version)
     }
     e->nwatch++;
     w_str(e, key);
-    w_u64(e, version);
+    store_enc_u64(e, version);
 }
 
 int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len)
@@ -290,17 +291,17 @@ int keel_enc_finish(struct keel_enc *e, uint8_t **buf, size_t *len)
 
 void keel_enc_append(struct keel_enc *e, struct keel_slice key, struct keel_slice value)
 {
-    size_t b = begin(e, STORE_CMD_APPEND, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_APPEND, 0);
     w_str(e, key);
     w_str(e, value);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_getdel(struct keel_enc *e, struct keel_slice key)
 {
-    size_t b = begin(e, STORE_CMD_GETDEL, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_GETDEL, 0);
     w_str(e, key);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at, unsigned flags)
@@ -311,20 +312,20 @@ void keel_enc_getex(struct keel_enc *e, struct keel_slice key, int64_t expire_at
 void keel_enc_acl(struct keel_enc *e, struct keel_slice name, uint64_t base,
                   struct keel_slice rules, unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_ACL, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_ACL, flags);
     w_str(e, name);
-    w_u64(e, base);
+    store_enc_u64(e, base);
     w_str(e, rules);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 static void two_keys(struct keel_enc *e, uint8_t type, struct keel_slice a, struct keel_slice b,
                      unsigned flags)
 {
-    size_t at = begin(e, type, flags);
+    size_t at = store_enc_begin(e, type, flags);
     w_str(e, a);
     w_str(e, b);
-    end(e, at);
+    store_enc_end(e, at);
 }
 
 void keel_enc_rename(struct keel_enc *e, struct keel_slice src, struct keel_slice dst,
@@ -341,48 +342,33 @@ void keel_enc_copy(struct keel_enc *e, struct keel_slice src, struct keel_slice 
 
 void keel_enc_flush(struct keel_enc *e)
 {
-    end(e, begin(e, STORE_CMD_FLUSH, 0));
-}
-
-void keel_enc_flushdb(struct keel_enc *e, int64_t db)
-{
-    size_t b = begin(e, STORE_CMD_FLUSHDB, 0);
-    w_u64(e, (uint64_t)db);
-    end(e, b);
-}
-
-void keel_enc_swapdb(struct keel_enc *e, int64_t a, int64_t b)
-{
-    size_t at = begin(e, STORE_CMD_SWAPDB, 0);
-    w_u64(e, (uint64_t)a);
-    w_u64(e, (uint64_t)b);
-    end(e, at);
+    store_enc_end(e, store_enc_begin(e, STORE_CMD_FLUSH, 0));
 }
 
 void keel_enc_setrange(struct keel_enc *e, struct keel_slice key, int64_t offset,
                        struct keel_slice value)
 {
-    size_t b = begin(e, STORE_CMD_SETRANGE, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_SETRANGE, 0);
     w_str(e, key);
-    w_u64(e, (uint64_t)offset);
+    store_enc_u64(e, (uint64_t)offset);
     w_str(e, value);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_setbit(struct keel_enc *e, struct keel_slice key, int64_t offset, bool one)
 {
-    size_t b = begin(e, STORE_CMD_SETBIT, one ? KEEL_SETBIT_ONE : 0);
+    size_t b = store_enc_begin(e, STORE_CMD_SETBIT, one ? KEEL_SETBIT_ONE : 0);
     w_str(e, key);
-    w_u64(e, (uint64_t)offset);
-    end(e, b);
+    store_enc_u64(e, (uint64_t)offset);
+    store_enc_end(e, b);
 }
 
 static void msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n, unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_MSETNX, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_MSETNX, flags);
     w_u32(e, n);
     for (uint32_t i = 0; i < 2 * n; i++) w_str(e, pairs[i]);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_msetnx(struct keel_enc *e, const struct keel_slice *pairs, uint32_t n)
@@ -398,21 +384,21 @@ void keel_enc_mset(struct keel_enc *e, const struct keel_slice *pairs, uint32_t 
 void keel_enc_read(struct keel_enc *e, const struct keel_slice *argv, uint32_t argc,
                    unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_READ, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_READ, flags);
     w_u32(e, argc);
     for (uint32_t i = 0; i < argc; i++) w_str(e, argv[i]);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_setfloat(struct keel_enc *e, struct keel_slice key, struct keel_slice field,
                        uint64_t base, struct keel_slice value, unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_SETFLOAT, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_SETFLOAT, flags);
     w_str(e, key);
     w_str(e, field);
-    w_u64(e, base);
+    store_enc_u64(e, base);
     w_str(e, value);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_sadd(struct keel_enc *e, struct keel_slice key, const struct keel_slice *members,
@@ -430,7 +416,7 @@ void keel_enc_srem(struct keel_enc *e, struct keel_slice key, const struct keel_
 void keel_enc_zadd(struct keel_enc *e, struct keel_slice key, const double *scores,
                    const struct keel_slice *members, uint32_t n, unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_ZADD, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_ZADD, flags);
     w_str(e, key);
     w_u32(e, n);
     for (uint32_t i = 0; i < n; i++) {
@@ -441,7 +427,7 @@ void keel_enc_zadd(struct keel_enc *e, struct keel_slice key, const double *scor
         w_str(e, (struct keel_slice){sb, sizeof sb});
         w_str(e, members[i]);
     }
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_zrem(struct keel_enc *e, struct keel_slice key, const struct keel_slice *members,
@@ -454,11 +440,11 @@ void keel_enc_zremrange(struct keel_enc *e, struct keel_slice key, unsigned flag
                         double smin, double smax, struct keel_slice lmin, struct keel_slice lmax)
 {
     unsigned op = flags & KEEL_ZREM_OP;
-    size_t at = begin(e, STORE_CMD_ZREMRANGE, flags);
+    size_t at = store_enc_begin(e, STORE_CMD_ZREMRANGE, flags);
     w_str(e, key);
     if (op <= KEEL_ZREM_RANK) {
-        w_u64(e, (uint64_t)a);
-        if (op == KEEL_ZREM_RANK) w_u64(e, (uint64_t)b);
+        store_enc_u64(e, (uint64_t)a);
+        if (op == KEEL_ZREM_RANK) store_enc_u64(e, (uint64_t)b);
     } else if (op == KEEL_ZREM_SCORE) {
         uint8_t sb[2][8];
         uint64_t bits;
@@ -472,13 +458,13 @@ void keel_enc_zremrange(struct keel_enc *e, struct keel_slice key, unsigned flag
         w_str(e, lmin);
         w_str(e, lmax);
     }
-    end(e, at);
+    store_enc_end(e, at);
 }
 
 void keel_enc_zstore(struct keel_enc *e, unsigned flags, struct keel_slice dst,
                      const struct keel_slice *keys, const double *weights, uint32_t n)
 {
-    size_t b = begin(e, STORE_CMD_ZSTORE, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_ZSTORE, flags);
     w_str(e, dst);
     w_u32(e, n);
     for (uint32_t i = 0; i < n; i++) {
@@ -489,7 +475,7 @@ void keel_enc_zstore(struct keel_enc *e, unsigned flags, struct keel_slice dst,
         w_str(e, keys[i]);
         w_str(e, (struct keel_slice){wb, sizeof wb});
     }
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_zrangestore(struct keel_enc *e, struct keel_slice dst, struct keel_slice src, unsigned flags,
@@ -499,11 +485,11 @@ void keel_enc_zrangestore(struct keel_enc *e, struct keel_slice dst, struct keel
     unsigned by = flags & KEEL_ZRS_BY;
     uint8_t sb[2][8];
     uint64_t bits;
-    size_t at = begin(e, STORE_CMD_ZRANGESTORE, flags);
+    size_t at = store_enc_begin(e, STORE_CMD_ZRANGESTORE, flags);
     w_str(e, dst);
     w_str(e, src);
-    w_u64(e, (uint64_t)a);
-    w_u64(e, (uint64_t)b);
+    store_enc_u64(e, (uint64_t)a);
+    store_enc_u64(e, (uint64_t)b);
     if (by == 1) {
         memcpy(&bits, &smin, sizeof bits);
         le64_store(sb[0], bits);
@@ -516,28 +502,28 @@ void keel_enc_zrangestore(struct keel_enc *e, struct keel_slice dst, struct keel
     }
     w_str(e, lmin);
     w_str(e, lmax);
-    end(e, at);
+    store_enc_end(e, at);
 }
 
 void keel_enc_spop(struct keel_enc *e, struct keel_slice key, uint64_t base,
                    const struct keel_slice *members, uint32_t n, unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_SPOP, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_SPOP, flags);
     w_str(e, key);
-    w_u64(e, base);
+    store_enc_u64(e, base);
     w_u32(e, n);
     for (uint32_t i = 0; i < n; i++) w_str(e, members[i]);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_smove(struct keel_enc *e, struct keel_slice src, struct keel_slice dst,
                     struct keel_slice member)
 {
-    size_t b = begin(e, STORE_CMD_SMOVE, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_SMOVE, 0);
     w_str(e, src);
     w_str(e, dst);
     w_str(e, member);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_sstore(struct keel_enc *e, unsigned op, struct keel_slice dst,
@@ -560,55 +546,55 @@ void keel_enc_lpop(struct keel_enc *e, struct keel_slice key, uint64_t count, un
 void keel_enc_mpop(struct keel_enc *e, const struct keel_slice *keys, uint32_t n, uint64_t count,
                    unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_MPOP, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_MPOP, flags);
     w_u32(e, n);
     for (uint32_t i = 0; i < n; i++) w_str(e, keys[i]);
-    w_u64(e, count);
-    end(e, b);
+    store_enc_u64(e, count);
+    store_enc_end(e, b);
 }
 
 void keel_enc_lset(struct keel_enc *e, struct keel_slice key, struct keel_slice index,
                    struct keel_slice elem)
 {
-    size_t b = begin(e, STORE_CMD_LSET, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_LSET, 0);
     w_str(e, key);
     w_str(e, index);
     w_str(e, elem);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_lrem(struct keel_enc *e, struct keel_slice key, int64_t count, struct keel_slice elem)
 {
-    size_t b = begin(e, STORE_CMD_LREM, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_LREM, 0);
     w_str(e, key);
-    w_u64(e, (uint64_t)count);
+    store_enc_u64(e, (uint64_t)count);
     w_str(e, elem);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_ltrim(struct keel_enc *e, struct keel_slice key, int64_t start, int64_t stop)
 {
-    size_t b = begin(e, STORE_CMD_LTRIM, 0);
+    size_t b = store_enc_begin(e, STORE_CMD_LTRIM, 0);
     w_str(e, key);
-    w_u64(e, (uint64_t)start);
-    w_u64(e, (uint64_t)stop);
-    end(e, b);
+    store_enc_u64(e, (uint64_t)start);
+    store_enc_u64(e, (uint64_t)stop);
+    store_enc_end(e, b);
 }
 
 void keel_enc_linsert(struct keel_enc *e, struct keel_slice key, struct keel_slice pivot,
                       struct keel_slice elem, unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_LINSERT, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_LINSERT, flags);
     w_str(e, key);
     w_str(e, pivot);
     w_str(e, elem);
-    end(e, b);
+    store_enc_end(e, b);
 }
 
 void keel_enc_lmove(struct keel_enc *e, struct keel_slice src, struct keel_slice dst, unsigned flags)
 {
-    size_t b = begin(e, STORE_CMD_LMOVE, flags);
+    size_t b = store_enc_begin(e, STORE_CMD_LMOVE, flags);
     w_str(e, src);
     w_str(e, dst);
-    end(e, b);
+    store_enc_end(e, b);
 }
