@@ -123,6 +123,26 @@ static void databases_on(unsigned i, const char *p)
     kc_on(c, i, "+QUEUED", "GET %s:m", p);
     kc_on(c, i, "[+OK,+OK,+OK,\"b\"]", "EXEC");
     kc_on(c, i, "\"b\"", "GET %s:m", p); /* the SELECT stays after EXEC */
+    /* queued back in database 0: FLUSHDB and DBSIZE there, not in 4 */
+    kc_on(c, i, "+OK", "MULTI");
+    kc_on(c, i, "-ERR 'dbsize' inside MULTI in a database other than 0 is not supported by Keel", "DBSIZE");
+    kc_on(c, i, "+OK", "DISCARD");
+    kc_on(c, i, "+OK", "MULTI");
+    kc_on(c, i, "+QUEUED", "SELECT 0");
+    kc_on(c, i, "+QUEUED", "SET %s:z0 x", p);
+    kc_on(c, i, "+QUEUED", "EXISTS %s:z0", p);
+    kc_on(c, i, "+QUEUED", "DBSIZE");
+    kc_on(c, i, "+QUEUED", "SELECT 4");
+    redisReply *x = redisCommand(c, "EXEC");
+    assert_non_null(x);
+    assert_int_equal(x->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(x->elements, 5);
+    assert_int_equal(x->element[2]->integer, 1);
+    /* database 0 holds %s:k and %s:m at least; database 4 holds one key */
+    if (x->element[3]->integer < 2) fail_msg("DBSIZE in MULTI: %lld", x->element[3]->integer);
+    freeReplyObject(x);
+    kc_on(c, i, "(nil)", "GET %s:z0", p);
+    kc_on(c, i, "\"b\"", "GET %s:m", p);
     kc_on(c, i, "+OK", "SELECT 0");
     kc_on(c, i, "\"a\"", "GET %s:m", p);
     /* WATCH: the key of the database it was watched in */

@@ -221,7 +221,11 @@ CMD_DECL_LOCAL(cmd_exec)
     conn_reset_multi(c);
     conn_unwatch(c);
     s->cmd = command_lookup(&argv[0]);
-    s->db_keyed = true; /* the queue and the watches hold stored names (db.h) */
+    /* The queue and the watches hold stored names (db.h); the commands that
+     * name no key were queued only while the queue's database was 0, and the
+     * reads run by srv_tx_reader see database 0 too. */
+    s->db_keyed = true;
+    s->db = 0;
     if (s->srv->role == KEEL_ROLE_LEADER) srv_dispatch_write(s);
     else fwd_request(s);
 }
