@@ -304,9 +304,11 @@ CMD_DECL_READ(cmd_dbsize)
     return 0;
 }
 
-/* KEEL.FWD token proto client seq deadline cmd args...: a request forwarded
- * by a follower. It runs here as if its client had sent it, in the given
- * protocol, and is never forwarded again. Only a member may send it: on
+/* KEEL.FWD token proto[:db] client seq deadline cmd args...: a request
+ * forwarded by a follower. It runs here as if its client had sent it, in
+ * the given protocol and database (db.h: its keys are already that
+ * database's stored names; a database this node does not have, with another
+ * --databases, is refused), and is never forwarded again. Only a member may send it: on
  * the member channel (its certificate), or, without member TLS, with the
  * token only members know (token.c); anyone else is refused, so a client
  * cannot borrow a follower's privileges. The deadline is on this node's monotonic clock (the follower
