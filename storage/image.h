@@ -45,6 +45,10 @@ struct keel_image_report
     uint64_t expires;               /* entries in the expiry index */
     uint64_t dedupe;                /* entries in the dedupe table */
     uint64_t digest;                /* keel_storage_digest() of the contents */
+    uint64_t format;                /* meta "format": an older one is migrated
+                                     * when restored (keel_storage_open), which
+                                     * may add derived sub-keys (format 4's
+                                     * rank index) and so change the digest */
 };
 
 enum {

@@ -337,6 +337,7 @@ int image_walk(const char *path, size_t len, struct keel_image_report *rep, char
         rep->expires = w.count[DB_EXP];
         rep->dedupe = w.count[DB_DD];
         rep->digest = XXH3_64bits_digest(w.st);
+        rep->format = w.format;
     }
 out:
     free(w.colls);

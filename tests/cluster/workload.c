@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "storage/storage.h"
+#include "store/store.h"
 #include "workload.h"
 #include "tests/lib/testlib.h"
 
@@ -37,7 +39,7 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
     struct keel_slice keys[4], pairs[6];
     int64_t ttl = (int64_t)(workload_rand(w) % 4000) + 1;
     w->last_counter = -1;
-    switch (workload_rand(w) % 24) {
+    switch (workload_rand(w) % 27) {
         case 0:
         case 1:
             keel_enc_set(e, pick(w, k, "k", 64), value(w, v, sizeof v),
@@ -194,6 +196,50 @@ static void one(struct workload *w, struct keel_enc *e, int64_t now, bool in_bat
             }
             break;
         }
+        case 24: { /* LMPOP/ZMPOP and the blocking pops' attempts */
+            char kb[3][32];
+            uint32_t n = 1 + (uint32_t)(workload_rand(w) % 3);
+            bool z = workload_rand(w) % 2;
+            for (uint32_t i = 0; i < n; i++) keys[i] = pick(w, kb[i], z ? "z" : "l", 8);
+            keel_enc_mpop(e, keys, n, 1 + workload_rand(w) % 3,
+                          (z ? KEEL_MPOP_ZSET : 0) | (workload_rand(w) % 2 ? KEEL_MPOP_LEFT : 0));
+            break;
+        }
+        case 25: { /* the sorted-set algebra and ZRANGESTORE, computed in apply */
+            char kb[3][32];
+            if (workload_rand(w) % 2) {
+                static const double wt[] = {1, 2.5, -1};
+                static const unsigned ag[] = {0, KEEL_ZSTORE_MIN, KEEL_ZSTORE_MAX};
+                uint32_t n = 1 + (uint32_t)(workload_rand(w) % 3);
+                for (uint32_t i = 0; i < n; i++) keys[i] = pick(w, kb[i], workload_rand(w) % 4 ? "z" : "s", 8);
+                keel_enc_zstore(e, (1 + (unsigned)(workload_rand(w) % 3)) | ag[workload_rand(w) % 3],
+                                pick(w, k, "z", 8), keys, wt, n);
+            } else {
+                unsigned rev = workload_rand(w) % 2 ? KEEL_ZRS_REV : 0;
+                int64_t a = (int64_t)(workload_rand(w) % 4) - 1, b = (int64_t)(workload_rand(w) % 6) - 2;
+                if (workload_rand(w) % 2)
+                    keel_enc_zrangestore(e, pick(w, k, "z", 8), pick(w, f, "z", 8), KEEL_ZSEL_RANK | rev, a, b,
+                                         0, 0, keel_str(""), keel_str(""));
+                else
+                    keel_enc_zrangestore(e, pick(w, k, "z", 8), pick(w, f, "z", 8), KEEL_ZSEL_SCORE | rev, 0,
+                                         b, -2, (double)a, keel_str(""), keel_str(""));
+            }
+            break;
+        }
+        case 26: /* databases: MOVE into db 1, SWAPDB of 1 and 2, FLUSHDB of one */
+            if (in_batch || workload_rand(w) % 4) {
+                uint8_t dk[40];
+                struct keel_slice src = pick(w, k, "k", 64);
+                memcpy(dk, KEEL_DB_PREFIX, KEEL_DB_PREFIX_LEN);
+                dk[KEEL_DB_PREFIX_LEN] = 1;
+                memcpy(dk + KEEL_DB_KEY_OVERHEAD, src.p, src.n);
+                keel_enc_rename(e, src, (struct keel_slice){dk, KEEL_DB_KEY_OVERHEAD + src.n}, KEEL_RENAME_MOVE);
+            } else if (workload_rand(w) % 2) {
+                keel_enc_swapdb(e, 1, 2); /* not 0: the counters (ctr*) live there */
+            } else {
+                keel_enc_flushdb(e, 1 + (int64_t)(workload_rand(w) % 2));
+            }
+            break;
         case 11:
             keel_enc_cas(e, pick(w, k, "k", 64), KEEL_CAS_VERSION, workload_rand(w) % 50,
                          (struct keel_slice){NULL, 0}, value(w, v2, sizeof v2), 0);

@@ -103,7 +103,11 @@ static void exercise(const uint8_t *img, size_t len, const struct keel_image_rep
     }
     uint64_t applied, digest;
     if ((rc = keel_storage_digest(s, &applied, &digest)) != 0) die("digest", rc, keel_storage_errmsg(s));
-    if (digest != rep->digest || applied != rep->applied) die("digest differs from the check's", 0, NULL);
+    /* An image of an older format is migrated as it is restored (format 4
+     * builds the sorted sets' rank index: derived sub-keys the digest
+     * covers), so only a current one must keep the check's digest. */
+    if (applied != rep->applied || (rep->format == STORAGE_FORMAT && digest != rep->digest))
+        die("digest differs from the check's", 0, NULL);
     if ((rc = keel_store_create(s, &st)) != 0) die("store", rc, NULL);
     /* Every record, expired or not, then every live key through the store. */
     struct keel_txn txn;
