@@ -48,7 +48,17 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 [ -n "$ok" ] || fail "not healthy"
-status=$("$KEELCTL" --endpoints "$EPS" --json status)
+# Each node publishes its zone with a proposal of its own once it follows a
+# leader: poll (bounded) until all three zones and five reachable nodes show.
+complete() {
+    for z in dc1 dc2 dc3; do echo "$status" | grep -q "\"zone\": \"$z\"" || return 1; done
+    [ "$(echo "$status" | grep -c '"reachable": true')" = 5 ]
+}
+for _ in $(seq 1 150); do
+    status=$("$KEELCTL" --endpoints "$EPS" --json status 2>/dev/null) || status=""
+    complete && break
+    sleep 0.1
+done
 for z in dc1 dc2 dc3; do
     echo "$status" | grep -q "\"zone\": \"$z\"" || fail "zone $z missing in status"
 done
